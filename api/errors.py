@@ -1,0 +1,73 @@
+"""The one table from domain errors to HTTP statuses, and the one error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import PmoflowError
+
+STATUS: dict[str, int] = {
+    "not_found": 404,
+    "forbidden": 403,
+    "unauthenticated": 401,
+    "conflict": 409,
+    "invalid_input": 422,
+    "invalid_form_data": 422,
+    "invalid_deployment": 422,
+    "too_large": 413,
+    "incident": 422,
+}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    response = jsonify({"error": body})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="pmoflow"'
+    return response
+
+
+def domain_error(err: PmoflowError) -> Response:
+    return error_response(STATUS.get(err.code, 400), err.code, err.message, err.details)
+
+
+HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+              422: "invalid_input", 429: "too_many_requests"}
+
+
+def http_error(err: HTTPException) -> Response:
+    status = err.code or 500
+    details = None
+    message = err.description or err.name
+    data = getattr(err, "data", None)
+    if isinstance(data, dict) and "messages" in data:     # webargs / marshmallow validation
+        details = {"fields": _flatten(data["messages"])}
+        message = "invalid request: " + ", ".join(sorted(details["fields"]))
+    if status == 413:
+        message = "the request is too large"
+    return error_response(status, HTTP_CODES.get(status, "error"), message, details)
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
+    """webargs nests errors by location and field; we name each field once."""
+    flat: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key in ("json", "query", "form", "files", "headers") and not prefix:
+                flat.update(_flatten(value, ""))
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+                if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                    flat[name] = " ".join(value)
+                else:
+                    flat.update(_flatten(value, name))
+    elif isinstance(messages, list):
+        flat[prefix or "_"] = " ".join(str(m) for m in messages)
+    return flat

@@ -1,0 +1,82 @@
+"""/api/v1/process-instances: start, read, list, cancel, retry and audit instances."""
+
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine import instances
+from engine.errors import InvalidInput
+
+from . import schemas
+from .auth import current_actor
+from .context import engine_ctx
+
+blp = Blueprint("process_instances", __name__, url_prefix="/api/v1/process-instances",
+                description="Start process instances and follow them.")
+
+IDEMPOTENCY = {"parameters": [{
+    "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 200},
+    "description": "a retried start with the same key and body returns the first result",
+}]}
+
+
+@blp.route("")
+class Instances(MethodView):
+    @blp.arguments(schemas.InstanceQuery, location="query")
+    @blp.response(200, schemas.InstancePage)
+    def get(self, args):  # type: ignore[no-untyped-def]
+        """Instances, newest first; filter by process, status, business_key."""
+        return instances.list_instances(engine_ctx(), current_actor(), **args)
+
+    @blp.doc(**IDEMPOTENCY)
+    @blp.arguments(schemas.StartInstance)
+    @blp.response(201, schemas.Instance)
+    @blp.alt_response(404, schema=schemas.Error, description="no such process or version")
+    def post(self, body):  # type: ignore[no-untyped-def]
+        """Start an instance of the latest (or a given) version and run it to its first wait."""
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key.strip()) <= 200):
+            raise InvalidInput("Idempotency-Key must be 1-200 characters", {"fields": {"Idempotency-Key": "invalid"}})
+        view = instances.start(engine_ctx(), current_actor(), body["process"], body.get("version"),
+                               body.get("business_key"), body["variables"], key.strip() if key else None)
+        return view, 200 if view.replayed else 201, {"Idempotent-Replayed": "true"} if view.replayed else {}
+
+
+@blp.route("/<instance_id>")
+class InstanceById(MethodView):
+    @blp.response(200, schemas.Instance)
+    @blp.alt_response(404, schema=schemas.Error)
+    def get(self, instance_id: str):  # type: ignore[no-untyped-def]
+        """One instance: status, variables and open tasks."""
+        return instances.get(engine_ctx(), current_actor(), instance_id)
+
+
+@blp.route("/<instance_id>/cancel")
+class CancelInstance(MethodView):
+    @blp.arguments(schemas.CancelInstance)
+    @blp.response(200, schemas.Instance)
+    @blp.alt_response(409, schema=schemas.Error, description="already ended")
+    def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
+        """Cancel a running instance with a reason; its open tasks are cancelled."""
+        return instances.cancel(engine_ctx(), current_actor(), instance_id, body["reason"])
+
+
+@blp.route("/<instance_id>/retry")
+class RetryInstance(MethodView):
+    @blp.arguments(schemas.RetryInstance)
+    @blp.response(200, schemas.Instance)
+    @blp.alt_response(409, schema=schemas.Error, description="not in error")
+    def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
+        """Admin: re-run the failed step of an instance in error, with fixed variables."""
+        return instances.retry(engine_ctx(), current_actor(), instance_id, body["variables"])
+
+
+@blp.route("/<instance_id>/audit")
+class InstanceAudit(MethodView):
+    @blp.response(200, schemas.AuditTrail)
+    def get(self, instance_id: str):  # type: ignore[no-untyped-def]
+        """The instance's decision trail: every event, oldest first."""
+        events = instances.audit_trail(engine_ctx(), current_actor(), instance_id)
+        return {"instance_id": instance_id, "events": events}

@@ -1,0 +1,168 @@
+"""Marshmallow schemas: what the API takes and what it returns (and the OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Raw()
+
+
+class Error(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class UserTaskInfo(Schema):
+    element_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+
+
+class Definition(Schema):
+    id = fields.String(metadata={"description": "public id of this (key, version)"})
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    deployment_id = fields.String()
+    created_at = fields.DateTime()
+    user_tasks = fields.List(fields.Nested(UserTaskInfo))
+    forms = fields.List(fields.String())
+    lane_map = fields.Dict(keys=fields.String(), values=fields.String())
+    new = fields.Boolean(metadata={"description": "true if this deployment created this version"})
+
+
+class DefinitionDetail(Schema):
+    key = fields.String()
+    latest = fields.Nested(Definition)
+    versions = fields.List(fields.Nested(Definition))
+
+
+class DeploymentResult(Schema):
+    id = fields.String(allow_none=True, metadata={"description": "null when nothing new was deployed"})
+    definitions = fields.List(fields.Nested(Definition))
+
+
+class Task(Schema):
+    id = fields.String()
+    instance_id = fields.String()
+    process = fields.String()
+    business_key = fields.String(allow_none=True)
+    element_id = fields.String()
+    name = fields.String()
+    role = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String())
+    assignee = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "open | completed | cancelled"})
+    form_key = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class TaskDetail(Task):
+    form = fields.Dict(allow_none=True, metadata={"description": "the form-js schema of the task's form"})
+
+
+class Instance(Schema):
+    id = fields.String()
+    process = fields.String()
+    version = fields.Integer()
+    business_key = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "running | completed | cancelled | error"})
+    variables = fields.Dict()
+    started_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    error = fields.Dict(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+    open_tasks = fields.List(fields.Nested(Task))
+
+
+class Paged(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class InstancePage(Paged):
+    items = fields.List(fields.Nested(Instance, exclude=("open_tasks",)))
+
+
+class TaskPage(Paged):
+    items = fields.List(fields.Nested(Task))
+
+
+class PageArgs(Strict):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class InstanceQuery(PageArgs):
+    process = fields.String()
+    status = fields.String(validate=validate.OneOf(["running", "completed", "cancelled", "error"]))
+    business_key = fields.String()
+
+
+class TaskQuery(PageArgs):
+    instance = fields.String()
+    role = fields.String()
+    assignee = fields.String()
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "completed", "cancelled"]))
+
+
+class StartInstance(Strict):
+    process = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    version = fields.Integer(validate=validate.Range(min=1))
+    business_key = fields.String(validate=validate.Length(max=200), allow_none=True)
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class CancelInstance(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class RetryInstance(Strict):
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class CompleteTask(Strict):
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class Message(Strict):
+    message = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    instance_id = fields.String()
+    business_key = fields.String()
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class AuditEvent(Schema):
+    id = fields.String()
+    type = fields.String()
+    occurred_at = fields.DateTime()
+    actor = fields.String(allow_none=True)
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class AuditTrail(Schema):
+    instance_id = fields.String()
+    events = fields.List(fields.Nested(AuditEvent))
+
+
+class Health(Schema):
+    status = fields.String()
+    database = fields.String()

@@ -1,0 +1,44 @@
+"""/api/v1/tasks: list, read and complete human tasks."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine import tasks
+
+from . import schemas
+from .auth import current_actor
+from .context import engine_ctx
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Human tasks.")
+
+
+@blp.route("")
+class Tasks(MethodView):
+    @blp.arguments(schemas.TaskQuery, location="query")
+    @blp.response(200, schemas.TaskPage)
+    def get(self, args):  # type: ignore[no-untyped-def]
+        """Tasks you may see (admins, auditors and systems see all); open ones by default."""
+        return tasks.list_tasks(engine_ctx(), current_actor(), **args)
+
+
+@blp.route("/<task_id>")
+class TaskById(MethodView):
+    @blp.response(200, schemas.TaskDetail)
+    @blp.alt_response(404, schema=schemas.Error)
+    def get(self, task_id: str):  # type: ignore[no-untyped-def]
+        """One task, with the form-js schema of its form."""
+        return tasks.get(engine_ctx(), current_actor(), task_id)
+
+
+@blp.route("/<task_id>/complete")
+class CompleteTask(MethodView):
+    @blp.arguments(schemas.CompleteTask)
+    @blp.response(200, schemas.Task)
+    @blp.alt_response(403, schema=schemas.Error, description="not in the task's group")
+    @blp.alt_response(409, schema=schemas.Error, description="already completed")
+    @blp.alt_response(422, schema=schemas.Error, description="form data invalid; details.fields names each field")
+    def post(self, body, task_id: str):  # type: ignore[no-untyped-def]
+        """Complete a task with data validated against its form."""
+        return tasks.complete(engine_ctx(), current_actor(), task_id, body["data"])

@@ -1,0 +1,35 @@
+"""What every service needs: settings, the database, the clock, the spec cache, the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from engine.clock import Clock, SystemClock
+from engine.config import Settings
+from engine.db.session import make_engine
+from engine.db.uow import UnitOfWork
+from engine.spiff.sandbox import SandboxedScriptEngine
+from engine.spiff.specs import SpecCache
+
+
+@dataclass
+class EngineContext:
+    settings: Settings
+    db: Engine
+    clock: Clock = field(default_factory=SystemClock)
+    specs: SpecCache = field(default_factory=SpecCache)
+    script_engine: SandboxedScriptEngine | None = None
+
+    def __post_init__(self) -> None:
+        if self.script_engine is None:
+            self.script_engine = SandboxedScriptEngine(time_limit=self.settings.script_time_limit)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> EngineContext:
+        return cls(settings=settings, db=make_engine(settings.database_url), clock=clock or SystemClock())
+
+    def uow(self, write: bool = True) -> UnitOfWork:
+        """A new unit of work; writers on SQLite take the write lock at BEGIN."""
+        return UnitOfWork(self.db, write=write)

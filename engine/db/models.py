@@ -1,0 +1,220 @@
+"""Typed SQLAlchemy models on one Base. Integer keys stay internal; URLs use `uuid`."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def new_uuid() -> str:
+    return str(uuidlib.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+    groups: Mapped[list[Group]] = relationship(secondary="group_members", back_populates="members")
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    members: Mapped[list[User]] = relationship(secondary="group_members", back_populates="groups")
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    lane_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(80))
+
+    files: Mapped[list[DeploymentFile]] = relationship(
+        back_populates="deployment", cascade="all, delete-orphan", order_by="DeploymentFile.id"
+    )
+
+
+class DeploymentFile(Base):
+    __tablename__ = "deployment_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(10))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+
+    deployment: Mapped[Deployment] = relationship(back_populates="files")
+
+
+class ProcessDefinition(Base):
+    """One immutable (key, version); its spec is stored here once, not in every instance."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200), default="")
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    bpmn_file: Mapped[str] = mapped_column(String(255))
+    spec: Mapped[str] = mapped_column(Text)
+    lane_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    user_tasks: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+
+    deployment: Mapped[Deployment] = relationship()
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    __table_args__ = (
+        Index("ix_instances_status_due", "status", "next_due_at"),
+        Index("ix_instances_def_status", "definition_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(Text)
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    started_by: Mapped[str | None] = mapped_column(String(80))
+    next_due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    definition: Mapped[ProcessDefinition] = relationship()
+
+    # Optimistic locking: every save checks the revision it loaded; a lost race is a 409.
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class HumanTask(Base):
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_tasks_instance_status", "instance_id", "status"),
+        Index("ix_tasks_status_role", "status", "role"),
+        Index("ix_tasks_assignee_status", "assignee", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    role: Mapped[str | None] = mapped_column(String(120))
+    candidate_groups: Mapped[list[Any]] = mapped_column(default=list)
+    assignee: Mapped[str | None] = mapped_column(String(80))
+    form_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    instance: Mapped[ProcessInstance] = relationship()
+
+
+class Event(Base):
+    """The one event stream: audit trail and outbox, written in the step's transaction."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_instance", "instance_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    type: Mapped[str] = mapped_column(String(60), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    task_uuid: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(80))
+    occurred_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("actor", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]

@@ -1,0 +1,41 @@
+"""The unit of work: one transaction per request or engine step, rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.errors import Conflict
+
+
+class UnitOfWork:
+    """`with uow: ...; uow.commit()`. Leaving the block without commit rolls back."""
+
+    def __init__(self, engine: Engine, write: bool = True) -> None:
+        bind = engine.execution_options(pmoflow_write=True) if write else engine
+        self._factory = sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+        self.dialect = engine.dialect.name
+        self.session: Session
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+        if isinstance(exc, StaleDataError):
+            raise Conflict("the process instance changed at the same time; reload and try again") from exc
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def flush(self) -> None:
+        self.session.flush()

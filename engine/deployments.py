@@ -1,0 +1,131 @@
+"""Deploying BPMN/DMN/form files as immutable, versioned process definitions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from engine import audit
+from engine.context import EngineContext
+from engine.db.models import Deployment, DeploymentFile, ProcessDefinition
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.permissions import Actor, require
+from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
+from engine.views import DefinitionView, DeploymentView
+
+
+def deploy(
+    ctx: EngineContext, actor: Actor, files: Sequence[SourceFile], lane_map: dict[str, str] | None = None,
+    name: str = "",
+) -> DeploymentView:
+    """Deploy files; identical content makes no new version. Raises DeploymentInvalid, Forbidden, Conflict."""
+    require(actor, "definition.deploy")
+    lane_map = _check_lane_map(lane_map or {})
+    parsed = parse_deployment(files, max_bytes=ctx.settings.max_upload_bytes,
+                              max_files=ctx.settings.max_deployment_files)
+    with ctx.uow() as uow:
+        session = uow.session
+        now = ctx.clock.now()
+        deployment: Deployment | None = None
+        results = []
+        for process in parsed:
+            latest = _latest(session, process.key)
+            digest = _digest(process, lane_map)
+            if latest is not None and latest.content_hash == digest:
+                results.append(DefinitionView.of(latest))
+                continue
+            if deployment is None:
+                deployment = _new_deployment(session, files, lane_map, name, actor, now)
+            row = ProcessDefinition(
+                key=process.key, version=(latest.version + 1) if latest else 1, name=process.name,
+                deployment=deployment, content_hash=digest, bpmn_file=process.bpmn_file, spec=process.spec_json,
+                lane_map=lane_map, forms=process.forms, user_tasks=process.user_tasks, created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            audit.record(session, "definition_deployed", now, actor=actor.username,
+                         data={"key": row.key, "version": row.version, "deployment": deployment.uuid,
+                               "files": list(process.files)})
+            results.append(DefinitionView.of(row, new=True))
+        try:
+            uow.commit()
+        except IntegrityError as err:
+            raise Conflict("another deployment of the same process happened at the same time; retry") from err
+    return DeploymentView(id=deployment.uuid if deployment else None, definitions=results)
+
+
+def _digest(process: ParsedProcess, lane_map: dict[str, str]) -> str:
+    return hashlib.sha256((process.content_hash + json.dumps(lane_map, sort_keys=True)).encode()).hexdigest()
+
+
+def _check_lane_map(lane_map: object) -> dict[str, str]:
+    if not isinstance(lane_map, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in lane_map.items()
+    ):
+        raise InvalidInput("lane_map must map lane names to group names (strings)", {"field": "lane_map"})
+    return dict(lane_map)
+
+
+def _new_deployment(session, files, lane_map, name, actor, now) -> Deployment:  # type: ignore[no-untyped-def]
+    deployment = Deployment(name=name or ", ".join(f.filename for f in files)[:200], lane_map=lane_map,
+                            created_at=now, created_by=actor.username)
+    for f in files:
+        kind = f.filename.rsplit(".", 1)[-1].lower()
+        deployment.files.append(DeploymentFile(
+            filename=f.filename, kind=kind, sha256=hashlib.sha256(f.content).hexdigest(),
+            content=f.content.decode("utf-8", errors="replace"),
+        ))
+    session.add(deployment)
+    return deployment
+
+
+def _latest(session, key: str) -> ProcessDefinition | None:  # type: ignore[no-untyped-def]
+    return session.scalars(
+        select(ProcessDefinition).where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).first()
+
+
+def list_definitions(ctx: EngineContext, actor: Actor) -> list[DefinitionView]:
+    """The latest version of every process."""
+    require(actor, "definition.read")
+    with ctx.uow(write=False) as uow:
+        latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+                  .group_by(ProcessDefinition.key).subquery())
+        rows = uow.session.scalars(
+            select(ProcessDefinition)
+            .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
+            .options(joinedload(ProcessDefinition.deployment)).order_by(ProcessDefinition.key)
+        ).all()
+        return [DefinitionView.of(r) for r in rows]
+
+
+def get_definition(ctx: EngineContext, actor: Actor, key: str) -> list[DefinitionView]:
+    """Every version of a process, newest first; raises NotFound."""
+    require(actor, "definition.read")
+    with ctx.uow(write=False) as uow:
+        rows = uow.session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.key == key)
+            .options(joinedload(ProcessDefinition.deployment)).order_by(ProcessDefinition.version.desc())
+        ).all()
+        if not rows:
+            raise NotFound(f"no process definition with key {key!r}")
+        return [DefinitionView.of(r) for r in rows]
+
+
+def find_definition(session, key: str, version: int | None) -> ProcessDefinition:  # type: ignore[no-untyped-def]
+    """The given or latest version of a process; raises NotFound naming what is missing."""
+    if version is None:
+        row = _latest(session, key)
+    else:
+        row = session.scalars(select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if row is None:
+        what = f"version {version} of process {key!r}" if version is not None else f"process {key!r}"
+        raise NotFound(f"{what} is not deployed")
+    return row

@@ -1,0 +1,611 @@
+"""Deployment parsing: hardened XML, every problem at once, then SpiffWorkflow specs.
+
+`parse_deployment` checks a set of BPMN, DMN and form files the way a reviewer would
+(unknown elements, gateway branches without conditions, timers, lanes, callees, decision
+and form references, expressions that do not compile) and reports all problems with file,
+element id and line. Only a clean deployment is handed to SpiffWorkflow's parser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
+
+from engine.errors import DeploymentInvalid, Problem
+from engine.forms import FormSchemaError, load_form
+from engine.spiff.sandbox import check_expression
+from engine.spiff.specs import spec_registry
+from engine.spiff.xml import XmlRefused, parse_xml
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DMN_NAMESPACES = {
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+}
+NS = {"bpmn": BPMN_NS, "pmoflow": PMOFLOW_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+
+FLOW_NODES = {
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask",
+    "receiveTask", "subProcess", "transaction", "callActivity", "startEvent", "endEvent",
+    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
+    "inclusiveGateway", "parallelGateway", "eventBasedGateway",
+}
+OTHER_PROCESS_CHILDREN = {
+    "sequenceFlow", "laneSet", "dataObject", "dataObjectReference", "dataStoreReference",
+    "textAnnotation", "association", "group", "ioSpecification", "property", "documentation",
+    "extensionElements", "auditing", "monitoring", "supports", "correlationSubscription",
+    "standardLoopCharacteristics", "multiInstanceLoopCharacteristics", "incoming", "outgoing",
+    "dataInputAssociation", "dataOutputAssociation", "resourceRole", "performer", "potentialOwner",
+    "humanPerformer", "rendering",
+}
+HUMAN_TASKS = {"userTask", "manualTask"}
+ISO_LIKE = re.compile(r"^(R\d*/)?([+-]?P|\d{4}-\d\d-\d\d)", re.I)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class ParsedProcess:
+    key: str
+    name: str
+    bpmn_file: str
+    spec_json: str
+    content_hash: str
+    forms: dict[str, Any]
+    user_tasks: list[dict[str, Any]]
+    files: tuple[str, ...]
+
+
+@dataclass
+class _Files:
+    """What the deployment holds, indexed for the checks."""
+
+    bpmn: dict[str, etree._Element] = field(default_factory=dict)
+    dmn: dict[str, etree._Element] = field(default_factory=dict)
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)          # form id -> schema
+    form_files: dict[str, str] = field(default_factory=dict)                # form id -> filename
+    raw: dict[str, bytes] = field(default_factory=dict)
+    processes: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)  # id -> (file, node)
+    decisions: dict[str, str] = field(default_factory=dict)                 # decision id -> filename
+
+
+def parse_deployment(
+    files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50
+) -> list[ParsedProcess]:
+    """Check and parse a deployment; raises DeploymentInvalid listing every problem found."""
+    problems: list[Problem] = []
+    if not files:
+        raise DeploymentInvalid([Problem("no files were uploaded", code="empty")])
+    if len(files) > max_files:
+        raise DeploymentInvalid([Problem(f"{len(files)} files; at most {max_files} per deployment")])
+    index = _load_files(files, max_bytes, problems)
+    for filename, root in index.bpmn.items():
+        problems.extend(_check_bpmn(filename, root, index))
+    for filename, root in index.dmn.items():
+        problems.extend(_check_dmn(filename, root))
+    executable = _executable_processes(index, problems)
+    if problems:
+        raise DeploymentInvalid(problems)
+    return _build_specs(index, executable)
+
+
+# ---------------------------------------------------------------- loading
+
+def _load_files(files: Sequence[SourceFile], max_bytes: int, problems: list[Problem]) -> _Files:
+    index = _Files()
+    seen: set[str] = set()
+    for f in files:
+        name = Path(f.filename or "unnamed").name
+        if name in seen:
+            problems.append(Problem("the same file name is uploaded twice", name))
+            continue
+        seen.add(name)
+        suffix = Path(name).suffix.lower()
+        if suffix == ".form" or suffix == ".json":
+            _load_form(name, f.content, max_bytes, index, problems)
+            continue
+        if suffix not in (".bpmn", ".dmn", ".xml"):
+            problems.append(Problem("unknown file type; expected .bpmn, .dmn or .form", name))
+            continue
+        try:
+            root = parse_xml(f.content, name, max_bytes)
+        except XmlRefused as refused:
+            problems.append(refused.problem)
+            continue
+        index.raw[name] = f.content
+        namespace = etree.QName(root).namespace
+        if namespace == BPMN_NS:
+            index.bpmn[name] = root
+            _index_processes(name, root, index, problems)
+        elif namespace in DMN_NAMESPACES:
+            index.dmn[name] = root
+            _index_decisions(name, root, index, problems)
+        else:
+            problems.append(Problem(f"root element {root.tag!r} is neither BPMN 2.0 nor DMN", name,
+                                    line=root.sourceline))
+    return index
+
+
+def _load_form(name: str, content: bytes, max_bytes: int, index: _Files, problems: list[Problem]) -> None:
+    if len(content) > max_bytes:
+        problems.append(Problem(f"file is {len(content)} bytes; the limit is {max_bytes}", name, code="too_large"))
+        return
+    try:
+        schema = load_form(content, name)
+    except FormSchemaError as err:
+        problems.extend(Problem(f"{p.path}: {p.message}", name, code="invalid_form") for p in err.problems)
+        return
+    form_id = schema["id"]
+    if form_id in index.forms:
+        problems.append(Problem(f"form id {form_id!r} is also used by {index.form_files[form_id]}", name))
+        return
+    index.raw[name] = content
+    index.forms[form_id] = schema
+    index.form_files[form_id] = name
+
+
+def _index_processes(name: str, root: etree._Element, index: _Files, problems: list[Problem]) -> None:
+    for process in root.iterfind("bpmn:process", NS):
+        pid = process.get("id")
+        if not pid:
+            problems.append(Problem("process without an id", name, line=process.sourceline))
+            continue
+        if pid in index.processes:
+            problems.append(Problem(f"process id {pid!r} is also defined in {index.processes[pid][0]}", name,
+                                    pid, process.sourceline))
+            continue
+        index.processes[pid] = (name, process)
+
+
+def _index_decisions(name: str, root: etree._Element, index: _Files, problems: list[Problem]) -> None:
+    ns = etree.QName(root).namespace
+    for decision in root.iterfind(f"{{{ns}}}decision"):
+        did = decision.get("id")
+        if did in index.decisions:
+            problems.append(Problem(f"decision id {did!r} is also defined in {index.decisions[did]}", name, did,
+                                    decision.sourceline))
+            continue
+        if did:
+            index.decisions[did] = name
+
+
+# ---------------------------------------------------------------- BPMN checks
+
+def _check_bpmn(filename: str, root: etree._Element, index: _Files) -> list[Problem]:
+    problems = _duplicate_ids(filename, root)
+    unknown_lines: set[int] = set()
+    for process in root.iterfind("bpmn:process", NS):
+        for container in [process, *process.iterfind(".//bpmn:subProcess", NS),
+                          *process.iterfind(".//bpmn:transaction", NS)]:
+            for child in container:
+                if not isinstance(child.tag, str) or etree.QName(child).namespace != BPMN_NS:
+                    continue
+                local = etree.QName(child).localname
+                if local not in FLOW_NODES and local not in OTHER_PROCESS_CHILDREN and local != "laneSet":
+                    unknown_lines.add(child.sourceline or 0)
+                    problems.append(Problem(f"unknown or unsupported element type bpmn:{local}", filename,
+                                            child.get("id"), child.sourceline, "unknown_element"))
+        problems.extend(_check_process(filename, process, index))
+    problems.extend(_schema_problems(filename, root, unknown_lines))
+    return problems
+
+
+def _duplicate_ids(filename: str, root: etree._Element) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        eid = el.get("id")
+        if eid is None:
+            continue
+        if eid in seen:
+            problems.append(Problem(f"id {eid!r} is used twice (first on line {seen[eid]}); ids must be unique",
+                                    filename, eid, el.sourceline, "duplicate_id"))
+        else:
+            seen[eid] = el.sourceline or 0
+    return problems
+
+
+@lru_cache(maxsize=1)
+def _bpmn_schema() -> etree.XMLSchema:
+    return BpmnValidator().validator
+
+
+def _schema_problems(filename: str, root: etree._Element, skip_lines: set[int]) -> list[Problem]:
+    schema = _bpmn_schema()
+    if schema.validate(root):
+        return []
+    problems = []
+    for err in schema.error_log:
+        if err.line in skip_lines:
+            continue
+        message = re.sub(r"\{" + re.escape(BPMN_NS) + r"\}", "bpmn:", err.message)
+        message = message.split(" Expected is")[0]
+        problems.append(Problem(f"not valid BPMN 2.0: {message}", filename, line=err.line, code="schema"))
+    return problems[:20]
+
+
+def _check_process(filename: str, process: etree._Element, index: _Files) -> list[Problem]:
+    problems: list[Problem] = []
+    laned = {ref.text.strip() for ref in process.iterfind(".//bpmn:flowNodeRef", NS) if ref.text}
+    has_lanes = process.find(".//bpmn:lane", NS) is not None
+    for node in process.iter():
+        if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+            continue
+        local = etree.QName(node).localname
+        where = (filename, node.get("id"), node.sourceline)
+        if local in HUMAN_TASKS:
+            problems.extend(_check_human_task(node, where, laned, has_lanes, index))
+        elif local in ("exclusiveGateway", "inclusiveGateway"):
+            problems.extend(_check_gateway(filename, process, node))
+        elif local == "conditionExpression":
+            problems.extend(_check_expr(node.text, "eval", "condition", filename, _owner_id(node), node))
+        elif local == "script":
+            problems.extend(_check_expr(node.text, "exec", "script", filename, _owner_id(node), node))
+        elif local in ("loopCardinality", "completionCondition"):
+            problems.extend(_check_expr(node.text, "eval", local, filename, _owner_id(node), node))
+        elif local in ("timeDuration", "timeDate", "timeCycle"):
+            problems.extend(_check_timer(filename, node, local))
+        elif local == "callActivity":
+            problems.extend(_check_call(node, where, index))
+        elif local == "businessRuleTask":
+            problems.extend(_check_decision_ref(node, where, index))
+        elif local == "scriptTask" and not (node.findtext("bpmn:script", None, NS) or "").strip():
+            problems.append(Problem("script task has no script", *where))
+    return problems
+
+
+def _owner_id(node: etree._Element) -> str | None:
+    while node is not None and node.get("id") is None:
+        node = node.getparent()
+    return node.get("id") if node is not None else None
+
+
+def _check_human_task(
+    node: etree._Element, where: tuple[str, str | None, int | None], laned: set[str], has_lanes: bool,
+    index: _Files,
+) -> list[Problem]:
+    problems = []
+    in_subprocess = etree.QName(node.getparent()).localname in ("subProcess", "transaction")
+    if node.get("id") not in laned and not in_subprocess and not candidate_groups(node):
+        hint = "" if has_lanes else " (the process has no lanes: add a lane per role)"
+        problems.append(Problem("user task is outside any lane; put it in the lane of the role that does it"
+                                + hint, *where, "no_lane"))
+    ref = form_ref(node)
+    if ref is not None and ref not in index.forms:
+        known = ", ".join(sorted(index.forms)) or "none"
+        problems.append(Problem(f"form {ref!r} is not in this deployment (forms here: {known})", *where,
+                                "missing_form"))
+    return problems
+
+
+def _check_gateway(filename: str, process: etree._Element, gateway: etree._Element) -> list[Problem]:
+    gid = gateway.get("id")
+    default = gateway.get("default")
+    scope = gateway.getparent()
+    outgoing = [f for f in scope.iterfind("bpmn:sequenceFlow", NS) if f.get("sourceRef") == gid]
+    if len(outgoing) < 2:
+        return []
+    problems = []
+    kind = etree.QName(gateway).localname.replace("Gateway", " gateway")
+    for flow in outgoing:
+        if flow.get("id") == default:
+            continue
+        cond = flow.find("bpmn:conditionExpression", NS)
+        if cond is None or not (cond.text or "").strip():
+            problems.append(Problem(
+                f"sequence flow leaves {kind} {gid!r} without a condition; add one or make it the default flow",
+                filename, flow.get("id"), flow.sourceline, "missing_condition"))
+    return problems
+
+
+def _check_expr(
+    text: str | None, mode: str, what: str, filename: str, element_id: str | None, node: etree._Element
+) -> list[Problem]:
+    source = (text or "").strip()
+    if not source:
+        return [Problem(f"empty {what}", filename, element_id, node.sourceline, "empty_expression")]
+    message = check_expression(source if mode == "eval" else _dedent(text or ""), mode)
+    if message is None:
+        return []
+    return [Problem(f"{what} does not compile: {message}", filename, element_id, node.sourceline, "bad_expression")]
+
+
+def _dedent(script: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(script).strip("\n")
+
+
+def _check_timer(filename: str, node: etree._Element, kind: str) -> list[Problem]:
+    element_id = _owner_id(node)
+    text = (node.text or "").strip()
+    if not text:
+        return [Problem(f"timer has an empty {kind}", filename, element_id, node.sourceline, "bad_timer")]
+    if ISO_LIKE.match(text) and check_expression(text, "eval") is not None:
+        literal = text                       # Camunda style: a bare ISO 8601 value
+    elif check_expression(text, "eval") is None:
+        try:
+            literal = _string_literal(text)
+        except ValueError:
+            return []                        # a real expression; checked when it runs
+    else:
+        return [Problem(f"timer {kind} {text!r} is neither an ISO 8601 value nor an expression",
+                        filename, element_id, node.sourceline, "bad_timer")]
+    error = _iso_error(literal, kind)
+    if error:
+        return [Problem(f"timer {kind} {literal!r} is not valid: {error}", filename, element_id,
+                        node.sourceline, "bad_timer")]
+    return []
+
+
+def _string_literal(text: str) -> str:
+    import ast
+
+    value = ast.literal_eval(text)
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
+
+
+def _iso_error(value: str, kind: str) -> str | None:
+    try:
+        if kind == "timeCycle":
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif kind == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(value)
+        else:
+            TimerEventDefinition.get_datetime(value)
+    except Exception as err:  # noqa: BLE001 - Spiff raises assorted errors for bad ISO text
+        return str(err) or err.__class__.__name__
+    return None
+
+
+def _check_call(node: etree._Element, where: tuple[str, str | None, int | None], index: _Files) -> list[Problem]:
+    callee = node.get("calledElement")
+    if not callee:
+        return [Problem("call activity has no calledElement", *where, "missing_callee")]
+    if callee not in index.processes:
+        return [Problem(f"call activity calls process {callee!r}, which is not in this deployment", *where,
+                        "missing_callee")]
+    return []
+
+
+def _check_decision_ref(
+    node: etree._Element, where: tuple[str, str | None, int | None], index: _Files
+) -> list[Problem]:
+    ref = decision_ref(node)
+    if not ref:
+        return [Problem("business rule task has no decision reference (pmoflow:decision ref=...)", *where,
+                        "missing_decision")]
+    if ref not in index.decisions:
+        known = ", ".join(sorted(index.decisions)) or "none"
+        return [Problem(f"decision {ref!r} is not in this deployment (decisions here: {known})", *where,
+                        "missing_decision")]
+    return []
+
+
+# ---------------------------------------------------------------- extension readers
+
+def form_ref(node: etree._Element) -> str | None:
+    """The form a user task uses: pmoflow:form/@ref, or Camunda's formRef / formKey."""
+    el = node.find("bpmn:extensionElements/pmoflow:form", NS)
+    if el is not None and el.get("ref"):
+        return el.get("ref")
+    ref = node.get(f"{{{CAMUNDA_NS}}}formRef")
+    if ref:
+        return ref
+    key = node.get(f"{{{CAMUNDA_NS}}}formKey")
+    if key and key.startswith("camunda-forms:"):
+        return key.rsplit(":", 1)[-1]
+    return None
+
+
+def candidate_groups(node: etree._Element) -> list[str]:
+    """Explicit candidate groups: pmoflow:assignment/@candidateGroups or camunda:candidateGroups."""
+    el = node.find("bpmn:extensionElements/pmoflow:assignment", NS)
+    raw = el.get("candidateGroups") if el is not None else node.get(f"{{{CAMUNDA_NS}}}candidateGroups")
+    return [g.strip() for g in (raw or "").split(",") if g.strip()]
+
+
+def decision_ref(node: etree._Element) -> str | None:
+    """The decision a business rule task evaluates, in our namespace or Camunda's or Spiff's."""
+    el = node.find("bpmn:extensionElements/pmoflow:decision", NS)
+    if el is not None and el.get("ref"):
+        return el.get("ref")
+    ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+    if ref:
+        return ref
+    spiff = node.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", None, NS)
+    return spiff.strip() if spiff else None
+
+
+# ---------------------------------------------------------------- DMN checks
+
+def _check_dmn(filename: str, root: etree._Element) -> list[Problem]:
+    problems = _duplicate_ids(filename, root)
+    ns = etree.QName(root).namespace
+    for entry in root.iter(f"{{{ns}}}inputEntry", f"{{{ns}}}outputEntry", f"{{{ns}}}inputExpression"):
+        text = (entry.findtext(f"{{{ns}}}text") or "").strip()
+        kind = etree.QName(entry).localname
+        if kind == "inputEntry" and text in ("", "-"):
+            continue
+        if kind == "outputEntry" and text == "":
+            continue
+        message = _dmn_cell_error(text, kind)
+        if message:
+            problems.append(Problem(f"DMN {kind} {text!r} does not compile: {message}", filename,
+                                    entry.get("id") or _owner_id(entry), entry.sourceline, "bad_expression"))
+    return problems
+
+
+def _dmn_cell_error(text: str, kind: str) -> str | None:
+    if kind != "inputEntry":
+        return check_expression(text, "eval")
+    if "?" in text:
+        return check_expression(text.replace("?", "dmninputexpr"), "eval")
+    if check_expression(text, "eval") is None:
+        return None
+    return check_expression(f"dmninputexpr {text}", "eval")
+
+
+def _executable_processes(index: _Files, problems: list[Problem]) -> list[str]:
+    executable = [pid for pid, (_, node) in index.processes.items() if node.get("isExecutable") == "true"]
+    if index.bpmn and not executable:
+        for pid, (filename, node) in index.processes.items():
+            problems.append(Problem("process is not executable (isExecutable is not \"true\")", filename, pid,
+                                    node.sourceline, "not_executable"))
+        if not index.processes:
+            problems.append(Problem("the deployment has no BPMN process", code="no_process"))
+    if not index.bpmn:
+        problems.append(Problem("the deployment has no .bpmn file", code="no_process"))
+    return executable
+
+
+# ---------------------------------------------------------------- SpiffWorkflow specs
+
+class _DecisionRefParser(BusinessRuleTaskParser):
+    @staticmethod
+    def get_decision_ref(node: etree._Element) -> str | None:
+        return decision_ref(node)
+
+
+class PmoflowParser(SpiffBpmnParser):
+    """Spiff's parser, reading decision references in our namespace; no XSD (we validate first)."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("businessRuleTask"): (_DecisionRefParser, BusinessRuleTask),
+    }
+
+
+def _normalize_timers(root: etree._Element) -> None:
+    """Quote bare ISO 8601 timer values (as Camunda Modeler writes them) so they evaluate."""
+    for node in root.iter(*(f"{{{BPMN_NS}}}{k}" for k in ("timeDuration", "timeDate", "timeCycle"))):
+        text = (node.text or "").strip()
+        if text and ISO_LIKE.match(text) and check_expression(text, "eval") is not None:
+            node.text = json.dumps(text)
+
+
+def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
+    parser = PmoflowParser(validator=None)
+    for filename, root in index.dmn.items():
+        parser.add_dmn_xml(root, filename)
+    for filename, root in index.bpmn.items():
+        _normalize_timers(root)
+        parser.add_bpmn_xml(root, filename)
+    problems: list[Problem] = []
+    parsed = []
+    for pid in executable:
+        try:
+            parsed.append(_build_one(parser, pid, index))
+        except ValidationException as err:
+            problems.append(_problem_from_spiff(err, index))
+        except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as err:
+            filename, node = index.processes[pid]
+            problems.append(Problem(f"cannot build process: {err}", filename, pid, node.sourceline, "spec"))
+    if problems:
+        raise DeploymentInvalid(problems)
+    return parsed
+
+
+def _problem_from_spiff(err: ValidationException, index: _Files) -> Problem:
+    filename = Path(err.file_name).name if err.file_name else None
+    line = err.line_number if isinstance(err.line_number, int) else None
+    if err.id and line is None:
+        for name, root in index.bpmn.items():
+            hits = root.xpath("//*[@id=$i]", i=err.id)
+            if hits:
+                filename, line = name, hits[0].sourceline
+                break
+    return Problem(str(err.args[0]) if err.args else str(err), filename, err.id or None, line, "spec")
+
+
+def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
+    spec = parser.get_spec(pid)
+    subprocess_specs = parser.get_subprocess_specs(pid)
+    registry = spec_registry()
+    spec_json = json.dumps({
+        "spec": registry.convert(spec),
+        "subprocess_specs": {name: registry.convert(s) for name, s in subprocess_specs.items()},
+    })
+    process_ids = [pid, *subprocess_specs]
+    filename, node = index.processes[pid]
+    user_tasks, forms, used_files = _process_metadata(process_ids, index)
+    files = tuple(sorted(used_files | {filename}))
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + b"\0" + index.raw[name] + b"\0")
+    return ParsedProcess(
+        key=pid, name=node.get("name") or pid, bpmn_file=filename, spec_json=spec_json,
+        content_hash=digest.hexdigest(), forms=forms, user_tasks=user_tasks, files=files,
+    )
+
+
+def _process_metadata(
+    process_ids: list[str], index: _Files
+) -> tuple[list[dict[str, Any]], dict[str, Any], set[str]]:
+    user_tasks: list[dict[str, Any]] = []
+    forms: dict[str, Any] = {}
+    used: set[str] = set()
+    for pid in process_ids:
+        filename, process = index.processes[pid]
+        used.add(filename)
+        lanes = _lanes_by_node(process)
+        for node in process.iter(*(f"{{{BPMN_NS}}}{t}" for t in HUMAN_TASKS)):
+            ref = form_ref(node)
+            if ref:
+                forms[ref] = index.forms[ref]
+                used.add(index.form_files[ref])
+            user_tasks.append({
+                "process": pid, "element_id": node.get("id"), "name": node.get("name") or node.get("id"),
+                "lane": _lane_of(node, lanes), "form": ref, "candidate_groups": candidate_groups(node),
+            })
+        for node in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+            used.add(index.decisions[decision_ref(node) or ""])
+    return user_tasks, forms, used
+
+
+def _lane_of(node: etree._Element, lanes: dict[str, str]) -> str | None:
+    """A node's lane; inside an embedded sub-process, the lane of the sub-process."""
+    while node is not None:
+        lane = lanes.get(node.get("id") or "")
+        if lane:
+            return lane
+        node = node.getparent()
+    return None
+
+
+def _lanes_by_node(process: etree._Element) -> dict[str, str]:
+    lanes = {}
+    for lane in process.iterfind(".//bpmn:lane", NS):
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            if ref.text:
+                lanes[ref.text.strip()] = lane.get("name") or lane.get("id")
+    return lanes

@@ -1,0 +1,332 @@
+"""Running workflows: the only place that drives SpiffWorkflow's runtime objects.
+
+A `Run` wraps one loaded workflow for the length of one engine step. It records what the
+step did (completed elements, decisions, thrown messages) so the service layer can write
+task rows and events in the same transaction, and reports BPMN-level failures as an
+incident instead of raising.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from engine.spiff.sandbox import SandboxedScriptEngine, SandboxError
+from engine.spiff.specs import SpecBundle, dump_state, load_state
+
+# ---------------------------------------------------------------- the injected clock
+
+_now: contextvars.ContextVar[Callable[[], datetime]] = contextvars.ContextVar(
+    "pmoflow_now", default=lambda: datetime.now(UTC)
+)
+
+
+class _ClockedDatetime(datetime):
+    """SpiffWorkflow's timer module asks `datetime.now`; we answer from the injected clock."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        value = _now.get()()
+        return value.astimezone(tz) if tz else value.replace(tzinfo=None)
+
+
+spiff_timer.datetime = _ClockedDatetime  # type: ignore[misc]
+
+
+@contextmanager
+def clock_scope(now: Callable[[], datetime]) -> Iterator[None]:
+    """Run engine code with `now` as the time source."""
+    token = _now.set(now)
+    try:
+        yield
+    finally:
+        _now.reset(token)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    id: str
+    process: str
+    element_id: str
+    name: str
+    lane: str | None
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Incident:
+    element_id: str | None
+    task_id: str | None
+    message: str
+    kind: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"element_id": self.element_id, "task_id": self.task_id, "message": self.message,
+                "kind": self.kind}
+
+
+@dataclass
+class StepLog:
+    """What one engine step did, for the event stream."""
+
+    completed: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+
+
+class StepFailed(Exception):
+    """The step failed in a way that left no consistent state to keep; nothing may be saved."""
+
+
+# ---------------------------------------------------------------- the run
+
+
+class Run:
+    """One workflow, loaded for one engine step."""
+
+    def __init__(self, workflow: BpmnWorkflow, engine: SandboxedScriptEngine) -> None:
+        workflow.script_engine = engine     # never serialized: set after every load
+        self.wf = workflow
+        self.log = StepLog()
+        self.incident: Incident | None = None
+
+    @classmethod
+    def start(cls, bundle: SpecBundle, variables: dict[str, Any], engine: SandboxedScriptEngine) -> Run:
+        """A new workflow with the start variables; call `advance()` to run it."""
+        wf = BpmnWorkflow(bundle[0], bundle[1], script_engine=engine)
+        wf.task_tree.data.update(variables)
+        for task in wf.get_tasks(state=TaskState.READY):
+            task.data.update(variables)
+        return cls(wf, engine)
+
+    @classmethod
+    def load(cls, state: str, bundle: SpecBundle, engine: SandboxedScriptEngine) -> Run:
+        return cls(load_state(state, bundle), engine)
+
+    def dump(self) -> str:
+        return dump_state(self.wf)
+
+    # ------------------------------------------------------------ steps
+
+    def advance(self) -> None:
+        """Run engine tasks until only human tasks or waits remain; a BPMN failure becomes an incident."""
+        try:
+            self.wf.do_engine_steps(did_complete_task=self._record)
+            self.wf.refresh_timers()
+            self.wf.do_engine_steps(did_complete_task=self._record)
+        except (SpiffWorkflowException, SandboxError) as err:
+            self._to_incident(err)
+
+    def complete(self, task_id: str, data: dict[str, Any]) -> None:
+        """Complete a ready human task with `data` (plain update semantics) and advance."""
+        task = self.human_task(task_id)
+        task.data.update(data)
+        try:
+            task.run()
+        except (SpiffWorkflowException, SandboxError) as err:
+            self._to_incident(err)
+            return
+        self._record(task)
+        self.advance()
+
+    def human_task(self, task_id: str) -> Task:
+        """The ready human task with this id; raises KeyError if there is none."""
+        try:
+            task = self.wf.get_task_from_id(UUID(task_id))
+        except (ValueError, WorkflowException) as err:
+            raise KeyError(task_id) from err
+        if task is None or not task.task_spec.manual or task.state != TaskState.READY:
+            raise KeyError(task_id)
+        return task
+
+    def correlate(self, message: str, payload: dict[str, Any]) -> bool:
+        """Deliver a message; False if nothing in this instance waits for it."""
+        event = BpmnEvent(MessageEventDefinition(message), payload=payload)
+        if not any(self._waits_for(t, event) for t in self.wf.get_tasks(state=TaskState.WAITING)):
+            return False
+        try:
+            self.wf.send_event(event)
+        except WorkflowException:
+            return False
+        self.advance()
+        return True
+
+    @staticmethod
+    def _waits_for(task: Task, event: BpmnEvent) -> bool:
+        spec = task.task_spec
+        return isinstance(spec, CatchingEvent) and spec.catches(task, event)
+
+    def waiting_messages(self) -> list[str]:
+        names = []
+        for task in self.wf.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, MessageEventDefinition):
+                names.append(definition.name)
+        return names
+
+    def cancel(self) -> None:
+        self.wf.cancel()
+
+    def retry(self, data: dict[str, Any]) -> None:
+        """Re-run the task in error with `data` merged into its data, then advance."""
+        failed = self.wf.get_tasks(state=TaskState.ERROR)
+        if not failed:
+            self.advance()
+            return
+        for task in failed:
+            task.data.update(data)
+            task._set_state(TaskState.READY)
+        self.incident = None
+        self.advance()
+
+    # ------------------------------------------------------------ observation
+
+    @property
+    def status(self) -> str:
+        if self.incident is not None or self.wf.get_tasks(state=TaskState.ERROR):
+            return "error"
+        if self.wf.is_completed():
+            return "completed" if self.wf.success else "cancelled"
+        return "running"
+
+    def open_tasks(self) -> list[OpenTask]:
+        """Ready human tasks, with the due time of their boundary timers."""
+        result = []
+        for task in self.wf.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            result.append(OpenTask(
+                id=str(task.id), process=task.workflow.spec.name, element_id=spec.bpmn_id,
+                name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=_boundary_due(task),
+            ))
+        return result
+
+    def next_due(self) -> datetime | None:
+        """The earliest time a waiting timer of this instance fires."""
+        dues = [d for t in self.wf.get_tasks(state=TaskState.WAITING) if (d := timer_due(t)) is not None]
+        return min(dues) if dues else None
+
+    def variables(self) -> dict[str, Any]:
+        """The instance's current variables, as plain JSON values."""
+        if self.wf.is_completed():
+            data = self.wf.data or (self.wf.last_task.data if self.wf.last_task else {})
+        else:
+            data = {}
+            for task in self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR
+                                          | TaskState.STARTED):
+                data.update(task.data)
+            if not data and self.wf.last_task is not None:
+                data = self.wf.last_task.data
+        return jsonable({k: v for k, v in data.items() if not k.startswith("_")})
+
+    # ------------------------------------------------------------ internals
+
+    def _record(self, task: Task) -> None:
+        spec = task.task_spec
+        if not spec.bpmn_id or spec.bpmn_id.endswith(".BoundaryEventSplit"):
+            return
+        entry = {"task_id": str(task.id), "element_id": spec.bpmn_id, "name": spec.bpmn_name,
+                 "type": type(spec).__name__, "process": task.workflow.spec.name}
+        self.log.completed.append(entry)
+        if isinstance(spec, BusinessRuleTaskMixin):
+            table = spec.dmnEngine.decision_table
+            outputs = [o.name for o in table.outputs]
+            self.log.decisions.append({
+                **entry, "decision_table": table.id, "hit_policy": table.hit_policy,
+                "inputs": jsonable({i.expression or i.label: _input_value(task, i) for i in table.inputs}),
+                "outputs": jsonable({k: task.data.get(k) for k in outputs}),
+            })
+
+    def _to_incident(self, err: Exception) -> None:
+        failed = self.wf.get_tasks(state=TaskState.ERROR)
+        task = getattr(err, "task", None) or (failed[0] if failed else None)
+        if not failed:
+            raise StepFailed(str(err)) from err
+        message = _describe(err)
+        self.incident = Incident(
+            element_id=task.task_spec.bpmn_id if task is not None else None,
+            task_id=str(task.id) if task is not None else None,
+            message=message, kind=type(getattr(err, "exception", None) or err).__name__,
+        )
+
+
+def _describe(err: Exception) -> str:
+    inner = getattr(err, "exception", None)
+    base = str(err.args[0]) if err.args else str(err)
+    if inner is not None and str(inner) and str(inner) not in base:
+        base = f"{base}: {type(inner).__name__}: {inner}"
+    line = getattr(err, "line_number", None)
+    return f"{base} (line {line})" if line else base
+
+
+def _input_value(task: Task, table_input: Any) -> Any:
+    try:
+        return task.workflow.script_engine.evaluate(task, table_input.expression)
+    except Exception:  # noqa: BLE001 - the decision already ran; this is only for the record
+        return None
+
+
+def _boundary_due(task: Task) -> datetime | None:
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    dues = [d for sibling in parent.children if sibling is not task and (d := timer_due(sibling)) is not None]
+    return min(dues) if dues else None
+
+
+def timer_due(task: Task) -> datetime | None:
+    """When a waiting timer task fires, or None if it is not a timer or not yet armed."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
+        return None
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(definition, CycleTimerEventDefinition):
+        if not isinstance(value, dict) or value.get("cycles") == 0:
+            return None
+        value = value["next"]
+    parsed = TimerEventDefinition.parse_time_or_duration(value)
+    if not isinstance(parsed, datetime):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def jsonable(value: Any) -> Any:
+    """Variables as JSON: dates as ISO text, Decimals as numbers, sets as lists."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items() if not callable(v)}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,166 @@
+"""One engine step: load the instance (locked), act, save state + task rows + events.
+
+Every change to a running instance goes through `run_step` inside a unit of work, so a
+step either commits whole or leaves the database as it was. Human-task rows mirror the
+workflow's ready manual tasks after every step, cancelled branches included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from engine import audit
+from engine.context import EngineContext
+from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance
+from engine.errors import Conflict, IncidentError, NotFound
+from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
+
+FINAL = ("completed", "cancelled")
+
+
+def load_instance(session: Session, instance_id: str, lock: bool = False) -> ProcessInstance:
+    """The instance with this public id, row-locked on PostgreSQL if `lock`; raises NotFound."""
+    query = select(ProcessInstance).where(ProcessInstance.uuid == instance_id)
+    if lock:
+        query = query.with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
+    row = session.scalars(query.options(joinedload(ProcessInstance.definition))).first()
+    if row is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return row
+
+
+def open_rows(session: Session, instance: ProcessInstance) -> list[HumanTask]:
+    return list(session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+        .order_by(HumanTask.id)
+    ))
+
+
+def new_run(ctx: EngineContext, definition: ProcessDefinition, variables: dict[str, Any]) -> Run:
+    bundle = ctx.specs.get(definition.id, definition.spec)
+    assert ctx.script_engine is not None
+    return Run.start(bundle, variables, ctx.script_engine)
+
+
+def loaded_run(ctx: EngineContext, instance: ProcessInstance) -> Run:
+    bundle = ctx.specs.get(instance.definition_id, instance.definition.spec)
+    assert ctx.script_engine is not None
+    return Run.load(instance.state, bundle, ctx.script_engine)
+
+
+def run_step(
+    ctx: EngineContext,
+    session: Session,
+    instance: ProcessInstance,
+    action: Callable[[Run], Any],
+    actor: str | None,
+    completed_task: HumanTask | None = None,
+    new: bool = False,
+) -> Run:
+    """Act on the instance's workflow and save everything the step changed (not committed)."""
+    now = ctx.clock.now()
+    with clock_scope(ctx.clock.now):
+        run = new_run(ctx, instance.definition, instance.variables) if new else loaded_run(ctx, instance)
+        try:
+            action(run)
+        except StepFailed as err:
+            raise IncidentError(f"the step failed and was not applied: {err}") from err
+        before = instance.status
+        save_run(session, instance, run, now)
+    if new:
+        session.flush()
+    _write_step_events(session, instance, run, now, actor, before, new)
+    sync_tasks(session, instance, run.open_tasks(), now, completed_task)
+    session.flush()
+    return run
+
+
+def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetime) -> None:
+    """Copy the run's state onto the instance row."""
+    instance.state = run.dump()
+    instance.status = run.status
+    instance.variables = run.variables()
+    instance.next_due_at = run.next_due() if instance.status == "running" else None
+    instance.error = run.incident.as_dict() if run.incident else (instance.error if run.status == "error"
+                                                                  else None)
+    instance.updated_at = now
+    if instance.status in FINAL and instance.ended_at is None:
+        instance.ended_at = now
+    session.add(instance)
+
+
+def _write_step_events(
+    session: Session, instance: ProcessInstance, run: Run, now: datetime, actor: str | None, before: str,
+    new: bool,
+) -> None:
+    for entry in run.log.completed:
+        audit.record(session, "element_completed", now, instance=instance, actor=actor,
+                     task_uuid=entry["task_id"], element_id=entry["element_id"],
+                     data={"name": entry["name"], "type": entry["type"], "process": entry["process"]})
+    for decision in run.log.decisions:
+        audit.record(session, "decision_evaluated", now, instance=instance, actor=actor,
+                     task_uuid=decision["task_id"], element_id=decision["element_id"],
+                     data={k: decision[k] for k in ("decision_table", "hit_policy", "inputs", "outputs")})
+    run.log.completed.clear()
+    run.log.decisions.clear()
+    if run.incident is not None:
+        audit.record(session, "incident_raised", now, instance=instance, actor=actor,
+                     task_uuid=run.incident.task_id, element_id=run.incident.element_id,
+                     data=run.incident.as_dict())
+    if instance.status != before or new:
+        if instance.status == "completed":
+            audit.record(session, "instance_completed", now, instance=instance, actor=actor,
+                         data={"variables": instance.variables})
+
+
+def sync_tasks(
+    session: Session, instance: ProcessInstance, open_tasks: list[OpenTask], now: datetime,
+    completed: HumanTask | None = None,
+) -> None:
+    """Make the instance's open task rows match the workflow's ready human tasks."""
+    rows = {row.uuid: row for row in open_rows(session, instance)}
+    wanted = {t.id: t for t in open_tasks}
+    for uuid, row in rows.items():
+        if uuid in wanted:
+            row.due_at = wanted[uuid].due_at
+            continue
+        if completed is not None and row.uuid == completed.uuid:
+            continue
+        row.status = "cancelled"
+        row.completed_at = now
+        audit.record(session, "task_cancelled", now, instance=instance, task_uuid=row.uuid,
+                     element_id=row.element_id, data={"name": row.name, "reason": _why_gone(instance)})
+    meta = {(t["process"], t["element_id"]): t for t in instance.definition.user_tasks}
+    for uuid, task in wanted.items():
+        if uuid in rows:
+            continue
+        info = meta.get((task.process, task.element_id), {})
+        role = info.get("lane") or task.lane
+        groups = list(info.get("candidate_groups") or [])
+        if not groups and role:
+            groups = [instance.definition.lane_map.get(role, role)]
+        row = HumanTask(
+            uuid=uuid, instance_id=instance.id, element_id=task.element_id, name=task.name, role=role,
+            candidate_groups=groups, form_key=info.get("form"), status="open", created_at=now, due_at=task.due_at,
+        )
+        session.add(row)
+        audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
+                     data={"name": task.name, "role": role, "candidate_groups": groups,
+                           "due_at": task.due_at.isoformat() if task.due_at else None})
+
+
+def _why_gone(instance: ProcessInstance) -> str:
+    if instance.status == "cancelled":
+        return "instance cancelled"
+    return "branch ended (boundary event, gateway or cancellation)"
+
+
+def ensure_running(instance: ProcessInstance) -> None:
+    """Raise Conflict unless the instance can take a step."""
+    if instance.status != "running":
+        raise Conflict(f"process instance {instance.uuid} is {instance.status}")

@@ -1,0 +1,117 @@
+"""What services return: frozen dataclasses, never ORM rows or SpiffWorkflow objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.db.models import Event, HumanTask, ProcessDefinition, ProcessInstance
+
+
+@dataclass(frozen=True)
+class DefinitionView:
+    id: str
+    key: str
+    version: int
+    name: str
+    deployment_id: str
+    created_at: datetime
+    user_tasks: list[dict[str, Any]] = field(default_factory=list)
+    forms: list[str] = field(default_factory=list)
+    lane_map: dict[str, str] = field(default_factory=dict)
+    new: bool = False
+
+    @classmethod
+    def of(cls, row: ProcessDefinition, new: bool = False) -> DefinitionView:
+        return cls(id=row.uuid, key=row.key, version=row.version, name=row.name,
+                   deployment_id=row.deployment.uuid, created_at=row.created_at,
+                   user_tasks=[{k: t[k] for k in ("element_id", "name", "lane", "form")} for t in row.user_tasks],
+                   forms=sorted(row.forms), lane_map=dict(row.lane_map), new=new)
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    id: str | None
+    definitions: list[DefinitionView]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: str
+    instance_id: str
+    process: str
+    business_key: str | None
+    element_id: str
+    name: str
+    role: str | None
+    candidate_groups: list[str]
+    assignee: str | None
+    status: str
+    form_key: str | None
+    created_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+    completed_by: str | None
+    data: dict[str, Any] | None
+    form: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, row: HumanTask, form: dict[str, Any] | None = None) -> TaskView:
+        inst = row.instance
+        return cls(id=row.uuid, instance_id=inst.uuid, process=inst.definition.key,
+                   business_key=inst.business_key, element_id=row.element_id, name=row.name, role=row.role,
+                   candidate_groups=list(row.candidate_groups), assignee=row.assignee, status=row.status,
+                   form_key=row.form_key, created_at=row.created_at, due_at=row.due_at,
+                   completed_at=row.completed_at, completed_by=row.completed_by, data=row.data, form=form)
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    id: str
+    process: str
+    version: int
+    business_key: str | None
+    status: str
+    variables: dict[str, Any]
+    started_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    error: dict[str, Any] | None
+    cancel_reason: str | None
+    open_tasks: list[TaskView] = field(default_factory=list)
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, row: ProcessInstance, open_tasks: list[HumanTask] | None = None,
+           replayed: bool = False) -> InstanceView:
+        return cls(id=row.uuid, process=row.definition.key, version=row.definition.version,
+                   business_key=row.business_key, status=row.status, variables=dict(row.variables),
+                   started_by=row.started_by, created_at=row.created_at, updated_at=row.updated_at,
+                   ended_at=row.ended_at, error=row.error, cancel_reason=row.cancel_reason,
+                   open_tasks=[TaskView.of(t) for t in open_tasks or []], replayed=replayed)
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: str
+    type: str
+    occurred_at: datetime
+    actor: str | None
+    task_id: str | None
+    element_id: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Event) -> EventView:
+        return cls(id=row.uuid, type=row.type, occurred_at=row.occurred_at, actor=row.actor,
+                   task_id=row.task_uuid, element_id=row.element_id, data=dict(row.data))
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int

@@ -1,0 +1,45 @@
+"""Test data: users, actors, deployments of the shipped workflows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine import deployments, users
+from engine.context import EngineContext
+from engine.permissions import Actor
+from engine.spiff.parsing import SourceFile
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / "workflows"
+ADMIN = Actor("pmo", roles=frozenset({"admin", "designer"}))
+BOT = Actor("intake-bot", roles=frozenset({"api"}))
+
+
+def actor(name: str, *groups: str, roles: tuple[str, ...] = ("approver",)) -> Actor:
+    return Actor(name, roles=frozenset(roles), groups=frozenset(groups))
+
+
+ALICE = actor("alice", "IT Manager")
+BOB = actor("bob", "Finance")
+CAROL = actor("carol", "Security")
+DAVE = actor("dave", "Operations")
+ERIN = actor("erin", "PMO Director")
+AUDREY = actor("audrey", roles=("auditor",))
+
+
+def shipped_files() -> list[SourceFile]:
+    return [SourceFile(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.iterdir())
+            if p.suffix in (".bpmn", ".dmn", ".form")]
+
+
+def deploy_shipped(ctx: EngineContext) -> None:
+    deployments.deploy(ctx, ADMIN, shipped_files())
+
+
+def source(name: str, text: str | bytes) -> SourceFile:
+    return SourceFile(name, text.encode() if isinstance(text, str) else text)
+
+
+def make_token(ctx: EngineContext, name: str, groups: list[str], roles: list[str]) -> str:
+    users.create_user(ctx, name, "secret-pw", groups, roles)
+    return users.create_token(ctx, name, "test")

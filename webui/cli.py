@@ -1,0 +1,157 @@
+"""The `pmoflow` command line: init, serve, deploy, users, tokens."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine import deployments, users
+from engine.config import Settings
+from engine.context import EngineContext
+from engine.db.schema import upgrade
+from engine.errors import DeploymentInvalid, PmoflowError
+from engine.permissions import Actor
+from engine.spiff.parsing import SourceFile
+
+CLI_ACTOR = Actor("cli", roles=frozenset({"admin", "designer"}))
+DEPLOYABLE = (".bpmn", ".dmn", ".form")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DeploymentInvalid as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except PmoflowError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pmoflow",
+        description="pmoflow: BPMN workflows and DMN decisions for project-management offices.",
+        epilog="Settings come from the environment: PMOFLOW_DATABASE_URL (default: an SQLite file under "
+               "./var/), PMOFLOW_SECRET_KEY, PMOFLOW_WORKFLOWS_DIR (default: ./workflows).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create or upgrade the database schema and deploy the shipped workflows")
+    p.add_argument("--demo", action="store_true", help="also create the demo users (password 'demo')")
+    p.set_defaults(func=_init)
+
+    p = sub.add_parser("serve", help="serve the web UI and the API with gunicorn")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("deploy", help="deploy .bpmn, .dmn and .form files (or folders of them) as one deployment")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("--name", default="", help="a label for the deployment")
+    p.set_defaults(func=_deploy)
+
+    p = sub.add_parser("users", help="manage users")
+    users_sub = p.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    c = users_sub.add_parser("create", help="create a user; the password is read from standard input")
+    c.add_argument("name", help="the user name")
+    c.add_argument("--group", action="append", default=[], metavar="G", help="a group (role lane); repeatable")
+    c.add_argument("--role", action="append", default=[], metavar="R",
+                   help="a system role: admin, designer, approver, auditor, api; repeatable (default approver)")
+    c.add_argument("--display-name", default="", help="the name shown in the UI")
+    c.set_defaults(func=_users_create)
+
+    p = sub.add_parser("tokens", help="manage API tokens")
+    tokens_sub = p.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    c = tokens_sub.add_parser("create", help="create an API token and print it (shown only once)")
+    c.add_argument("--user", required=True, help="the user the token acts as")
+    c.add_argument("--name", default="", help="a label, e.g. the calling system")
+    c.set_defaults(func=_tokens_create)
+    return parser
+
+
+def _context() -> EngineContext:
+    return EngineContext.from_settings(Settings.from_env())
+
+
+def _init(args: argparse.Namespace) -> int:
+    ctx = _context()
+    upgrade(ctx.db)
+    print(f"database ready: {ctx.db.url.render_as_string(hide_password=True)}")
+    folder = Path(ctx.settings.workflows_dir)
+    files = _collect([folder]) if folder.is_dir() else []
+    if files:
+        result = deployments.deploy(ctx, CLI_ACTOR, files, name="shipped workflows")
+        for d in result.definitions:
+            print(f"  {d.key} v{d.version}{' (new)' if d.new else ''}")
+    else:
+        print(f"no workflows found in {folder}", file=sys.stderr)
+    if args.demo:
+        created = users.ensure_demo_users(ctx)
+        print("WARNING: demo users have the password 'demo'. Do not use them in production.", file=sys.stderr)
+        if created:
+            print(f"demo users created: {', '.join(created)}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from webui.server import serve
+
+    serve(args.host, args.port, args.workers, args.threads)
+    return 0
+
+
+def _collect(paths: Sequence[Path]) -> list[SourceFile]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in DEPLOYABLE))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise PmoflowError(f"{path} does not exist")
+    return [SourceFile(p.name, p.read_bytes()) for p in found]
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    ctx = _context()
+    files = _collect([Path(p) for p in args.paths])
+    result = deployments.deploy(ctx, CLI_ACTOR, files, name=args.name)
+    for d in result.definitions:
+        print(f"{d.key} v{d.version}{' (new)' if d.new else ' (unchanged)'}")
+    return 0
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise PmoflowError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    ctx = _context()
+    view = users.create_user(ctx, args.name, _read_password(), args.group, args.role or ["approver"],
+                             args.display_name, actor="cli")
+    print(f"created {view.username} (roles: {', '.join(view.roles)}; groups: {', '.join(view.groups) or '-'})")
+    return 0
+
+
+def _tokens_create(args: argparse.Namespace) -> int:
+    print(users.create_token(_context(), args.user, args.name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
