@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import PmoflowError
 
-from . import definitions, instances, messages, tasks
+from . import definitions, instances, messages, schemas, tasks
 from .auth import authenticate_request
 from .errors import domain_error, http_error
 
@@ -18,7 +18,9 @@ for _blp in BLUEPRINTS:
 
 
 class PmoflowApi(Api):
-    """flask-smorest's Api, answering errors in our one shape."""
+    """flask-smorest's Api, answering and documenting errors in our one shape."""
+
+    ERROR_SCHEMA = schemas.Error
 
     def handle_http_exception(self, error: HTTPException):  # type: ignore[no-untyped-def, override]
         return http_error(error)

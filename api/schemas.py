@@ -74,7 +74,7 @@ class TaskDetail(Task):
     form = fields.Dict(allow_none=True, metadata={"description": "the form-js schema of the task's form"})
 
 
-class Instance(Schema):
+class InstanceSummary(Schema):
     id = fields.String()
     process = fields.String()
     version = fields.Integer()
@@ -87,6 +87,9 @@ class Instance(Schema):
     ended_at = fields.DateTime(allow_none=True)
     error = fields.Dict(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
+
+
+class Instance(InstanceSummary):
     open_tasks = fields.List(fields.Nested(Task))
 
 
@@ -97,7 +100,7 @@ class Paged(Schema):
 
 
 class InstancePage(Paged):
-    items = fields.List(fields.Nested(Instance, exclude=("open_tasks",)))
+    items = fields.List(fields.Nested(InstanceSummary))
 
 
 class TaskPage(Paged):

@@ -77,7 +77,7 @@ class DeploymentInvalid(PmoflowError):
             self,
             f"deployment has {count} problem{'s' if count != 1 else ''}: {first}"
             + (" (and more)" if count > 1 else ""),
-            [p.as_dict() for p in self.problems],
+            {"problems": [p.as_dict() for p in self.problems]},
         )
 
     code = "invalid_deployment"

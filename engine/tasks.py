@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -10,8 +11,8 @@ from sqlalchemy.orm import Session, joinedload
 from engine import audit
 from engine.context import EngineContext
 from engine.db.models import HumanTask, ProcessInstance
-from engine.errors import Conflict, FormDataInvalid, Forbidden, InvalidInput, NotFound
-from engine.forms import validate_submission
+from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
+from engine.forms import form_fields, validate_submission
 from engine.permissions import Actor, allowed
 from engine.spiff.sandbox import SandboxedEnvironment
 from engine.steps import load_instance, run_step
@@ -119,12 +120,21 @@ def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict
     schema = row.instance.definition.forms.get(row.form_key or "")
     if schema is None:
         return dict(data)
-    cleaned, errors = validate_submission(schema, data, _form_evaluator(ctx))
+    cleaned, errors = validate_submission(schema, data, _form_evaluator(ctx, schema))
     if errors:
         raise FormDataInvalid(errors)
     return cleaned
 
 
-def _form_evaluator(ctx: EngineContext):  # type: ignore[no-untyped-def]
+def _form_evaluator(ctx: EngineContext, schema: dict[str, Any]) -> Callable[[str, dict[str, Any]], bool]:
+    """Conditions see every field (None when not given); a failing condition requires nothing."""
     env = SandboxedEnvironment(time_limit=ctx.settings.script_time_limit)
-    return lambda expression, data: env.evaluate(expression, dict(data))
+    defaults = {f["key"]: None for f in form_fields(schema) if isinstance(f.get("key"), str)}
+
+    def evaluate(expression: str, data: dict[str, Any]) -> bool:
+        try:
+            return bool(env.evaluate(expression, {**defaults, **data}))
+        except Exception:  # noqa: BLE001 - the field it depends on carries its own error
+            return False
+
+    return evaluate

@@ -24,7 +24,7 @@ from engine.db.models import ApiToken, Group, User
 from engine.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from engine.permissions import ROLES, Actor
 
-TOKEN_PREFIX = "pmo_"
+TOKEN_PREFIX = "pmo_"  # noqa: S105 - a label, not a secret
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 

@@ -41,5 +41,5 @@ def source(name: str, text: str | bytes) -> SourceFile:
 
 
 def make_token(ctx: EngineContext, name: str, groups: list[str], roles: list[str]) -> str:
-    users.create_user(ctx, name, "secret-pw", groups, roles)
+    users.create_user(ctx, name, None, groups, roles)
     return users.create_token(ctx, name, "test")

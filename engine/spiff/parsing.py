@@ -19,8 +19,8 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -483,7 +483,7 @@ def _executable_processes(index: _Files, problems: list[Problem]) -> list[str]:
                                     node.sourceline, "not_executable"))
         if not index.processes:
             problems.append(Problem("the deployment has no BPMN process", code="no_process"))
-    if not index.bpmn:
+    if not index.bpmn and not problems:
         problems.append(Problem("the deployment has no .bpmn file", code="no_process"))
     return executable
 

@@ -164,29 +164,21 @@ class Run:
         return task
 
     def correlate(self, message: str, payload: dict[str, Any]) -> bool:
-        """Deliver a message; False if nothing in this instance waits for it."""
-        event = BpmnEvent(MessageEventDefinition(message), payload=payload)
-        if not any(self._waits_for(t, event) for t in self.wf.get_tasks(state=TaskState.WAITING)):
+        """Deliver a message and merge its variables; False if nothing in this instance waits for it."""
+        waiting = [t for t in self.wf.get_tasks(state=TaskState.WAITING) if _message_name(t) == message]
+        if not waiting:
             return False
+        task = waiting[0]
+        task.data.update(payload)
         try:
-            self.wf.send_event(event)
+            self.wf.send_event(BpmnEvent(task.task_spec.event_definition, payload=payload))
         except WorkflowException:
             return False
         self.advance()
         return True
 
-    @staticmethod
-    def _waits_for(task: Task, event: BpmnEvent) -> bool:
-        spec = task.task_spec
-        return isinstance(spec, CatchingEvent) and spec.catches(task, event)
-
     def waiting_messages(self) -> list[str]:
-        names = []
-        for task in self.wf.get_tasks(state=TaskState.WAITING):
-            definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, MessageEventDefinition):
-                names.append(definition.name)
-        return names
+        return [n for t in self.wf.get_tasks(state=TaskState.WAITING) if (n := _message_name(t))]
 
     def cancel(self) -> None:
         self.wf.cancel()
@@ -271,6 +263,14 @@ class Run:
             task_id=str(task.id) if task is not None else None,
             message=message, kind=type(getattr(err, "exception", None) or err).__name__,
         )
+
+
+def _message_name(task: Task) -> str | None:
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(spec, CatchingEvent) and isinstance(definition, MessageEventDefinition):
+        return str(definition.name)
+    return None
 
 
 def _describe(err: Exception) -> str:
