@@ -21,12 +21,17 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from types import CodeType, FrameType, ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.PrintCollector import PrintCollector
-from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer, copy_locations
+from RestrictedPython.transformer import (
+    INSPECT_ATTRIBUTES,
+    IOPERATOR_TO_STR,
+    RestrictingNodeTransformer,
+    copy_locations,
+)
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -503,6 +508,10 @@ def _call(name: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
     return node
 
 
+def _assign(name: str, value: ast.expr, like: ast.AST) -> ast.Assign:
+    return ast.copy_location(ast.Assign(targets=[ast.Name(name, ast.Store())], value=value), like)
+
+
 class _SandboxPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy, tightened, with size, exception and deadline guards added."""
 
@@ -550,6 +559,27 @@ class _SandboxPolicy(RestrictingNodeTransformer):
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
         return self._with_tick(super().visit_FunctionDef(node))
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        if isinstance(node.target, ast.Subscript):
+            return self._augmented_item(node)
+        return super().visit_AugAssign(node)  # names: `_inplacevar_`; attributes: refused
+
+    def _augmented_item(self, node: ast.AugAssign) -> list[ast.stmt]:
+        """`a[k] += v` -> `o = a; i = k; _write_(o)[i] = _inplacevar_("+=", _getitem_(o, i), v)`."""
+        target = cast(ast.Subscript, node.target)
+        self._temporaries = getattr(self, "_temporaries", 0) + 1
+        obj, key = f"_item_obj{self._temporaries}", f"_item_key{self._temporaries}"
+        current = _call("_getitem_", [ast.Name(obj, ast.Load()), ast.Name(key, ast.Load())], node)
+        op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
+        store = ast.Subscript(value=_call("_write_", [ast.Name(obj, ast.Load())], node),
+                              slice=ast.Name(key, ast.Load()), ctx=ast.Store())
+        update = ast.Assign(targets=[store], value=_call("_inplacevar_", [op, current, self.visit(node.value)], node))
+        return [
+            _assign(obj, self.visit(target.value), node),
+            _assign(key, self.visit(target.slice), node),
+            ast.copy_location(update, node),
+        ]
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = super().visit_BinOp(node)
@@ -667,6 +697,15 @@ def _write_back(namespace: dict[str, Any], context: dict[str, Any], external: Ma
     context.update(updates)
 
 
+def _refusal(err: NameError) -> SandboxError | None:
+    """Explain a NameError for a builtin the sandbox leaves out; None for an ordinary one."""
+    if err.name == "_print":
+        return SandboxError("print() is available in scripts only")
+    if err.name in _DENIED_NAMES:
+        return SandboxError(f"{err.name!r} is not available in expressions and scripts")
+    return None
+
+
 def _checked_helpers(extra: Mapping[str, Any]) -> dict[str, Any]:
     helpers = _public(extra)
     if len(helpers) != len(extra) or any(isinstance(v, ModuleType) for v in helpers.values()):
@@ -714,9 +753,9 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         try:
             result = _traced_eval(code, namespace, watchdog)
         except NameError as err:
-            if err.name not in _DENIED_NAMES:
+            refusal = _refusal(err)
+            if refusal is None:
                 raise
-            refusal = SandboxError(f"{err.name!r} is not available in expressions and scripts")
             raise refusal.with_traceback(err.__traceback__) from err
         if watchdog.expired:  # the timeout was raised and then swallowed somewhere
             raise watchdog.expire()

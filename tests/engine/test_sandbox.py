@@ -135,6 +135,8 @@ def test_private_context_keys_are_not_globals(env: SandboxedEnvironment) -> None
 
 
 def test_refusal_messages_are_readable(env: SandboxedEnvironment) -> None:
+    with pytest.raises(SandboxError, match="scripts only"):
+        env.evaluate("print(1)", {})
     with pytest.raises(SandboxError, match="'open' is not available"):
         env.evaluate("open('/etc/passwd')", {})
     with pytest.raises(SandboxError, match="import statements are not allowed"):
@@ -367,6 +369,8 @@ EXPRESSIONS = [
     ("var('approval_sla', 'P2D')", "P2D"),
     ("var('missing')", None),
     ("(y := 5) + 1", 6),
+    ("max(*items)", 3),
+    ("[*items, *d]", [3, 1, 2, "k"]),
     ('"PT2H"', "PT2H"),
 ]
 
@@ -394,6 +398,7 @@ def test_external_context_is_visible_and_data_wins(env: SandboxedEnvironment) ->
 
 SCRIPT = """
 total = 0
+head, *tail = items
 for i, item in enumerate(items):
     total += item * i
 items[0] = 10
@@ -426,8 +431,22 @@ def test_script_updates_the_context(env: SandboxedEnvironment) -> None:
     assert context == {
         "amount": 1500, "items": [10, 1, 2], "d": {"k": 1, "new": "v"}, "_secret": "s3cr3t",
         "total": 5, "first": 1, "second": 2, "third": 3, "level": "high", "ratio": None,
-        "doubled": [20, 2, 4], "count": 3, "i": 2, "item": 2,
+        "doubled": [20, 2, 4], "count": 3, "i": 2, "item": 2, "head": 3, "tail": [1, 2],
     }
+
+
+def test_augmented_assignment_of_items(env: SandboxedEnvironment) -> None:
+    context: dict[str, Any] = {"totals": {"a": 1, "n": {"b": 2}}, "l": [1, 2, 3], "calls": []}
+    script = (
+        "def key():\n    calls.append(1)\n    return 'a'\n"
+        "totals[key()] += 10\ntotals['n']['b'] *= 3\nl[0] -= 1\nl[1:] += [9]\n"
+    )
+    env.execute(script, context)
+    assert context == {"totals": {"a": 11, "n": {"b": 6}}, "l": [0, 2, 3, 9], "calls": [1]}
+    with pytest.raises(SandboxError):
+        env.execute("l[0] += 'x' * 10 ** 7", {"l": ["y"]})
+    with pytest.raises(SandboxError):
+        env.execute("t[0] += 1", {"t": (1,)})
 
 
 def test_script_leaks_no_helpers_into_the_context(env: SandboxedEnvironment) -> None:
