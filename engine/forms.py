@@ -23,7 +23,8 @@ Decisions, so that callers and form authors know what to expect:
 - ``properties["pmoflow:requiredWhen"]`` is a Python expression; when ``evaluate(expression,
   values)`` is truthy the empty field is an error. ``values`` are the cleaned submitted values
   (for fields in a ``path`` group or a list item, the outer values overlaid with that scope's).
-  Without an ``evaluate`` only ``key == literal`` and ``key != literal`` are understood.
+  Without an ``evaluate`` only ``key == literal`` and ``key != literal`` are understood; anything
+  else raises ValueError (a deployment problem, not the user's). Errors of ``evaluate`` propagate.
 - Dates and times stay ISO strings (``date`` objects do not serialize); numbers become int/float.
   ``disallowPassedDates`` is checked in the browser only (it needs a clock and a time zone).
 - Error keys are field keys; nested ones read ``group.key`` and ``items[0].key``.
@@ -173,7 +174,7 @@ class _SchemaChecker:
         self, component: Schema, path: str, scope: dict[str, str], depth: int, hide_condition: bool
     ) -> None:
         """Check one component of any type."""
-        kind = component.get("type")
+        kind = _kind(component)
         self.check_id(component, path)
         self.check_common(component, path)
         hide_condition = hide_condition or isinstance(_conditional(component).get("hide"), str)
@@ -183,7 +184,7 @@ class _SchemaChecker:
             self.check_container(component, path, scope, depth, hide_condition)
         elif kind in UNSUPPORTED_TYPES:
             self.add(f"{path}.type", UNSUPPORTED_TYPES[kind])
-        elif not isinstance(kind, str) or not kind:
+        elif not kind:
             self.add(f"{path}.type", "missing component type")
         elif kind not in DISPLAY_TYPES:
             self.add(f"{path}.type", f"unknown component type '{kind}'")
@@ -337,9 +338,7 @@ def _validate_setting_problem(kind: str, name: str, value: Any) -> str | None:
         number = _setting_number(value, integer=True)
         return None if number is not None and number >= 0 else "must be a non-negative integer"
     if name in ("min", "max"):
-        return (
-            None if _setting_number(value) is not None else "must be a number (expressions are not supported)"
-        )
+        return None if _setting_number(value) is not None else "must be a number (expressions are not supported)"
     if name == "validationType":
         return None if value in VALIDATION_TYPES else f"must be one of: {', '.join(VALIDATION_TYPES[:3])}"
     return _pattern_problem(value)
@@ -383,6 +382,12 @@ def _to_number(value: Any) -> int | float | None:
     return None
 
 
+def _kind(component: Schema) -> str:
+    """The component's type, or "" when it has none (or a non-string one)."""
+    kind = component.get("type")
+    return kind if isinstance(kind, str) else ""
+
+
 def _validate(component: Schema) -> dict[str, Any]:
     """The component's validate settings (empty if absent or malformed)."""
     validate = component.get("validate")
@@ -418,9 +423,9 @@ def _iter_inputs(components: Any) -> Iterator[Schema]:
     for component in components if isinstance(components, list) else []:
         if not isinstance(component, dict):
             continue
-        if component.get("type") in INPUT_TYPES:
+        if _kind(component) in INPUT_TYPES:
             yield component
-        elif component.get("type") in CONTAINER_TYPES:
+        elif _kind(component) in CONTAINER_TYPES:
             yield from _iter_inputs(component.get("components"))
 
 
@@ -429,7 +434,7 @@ def _scope_entries(components: Any, inactive: bool = False) -> Iterator[tuple[st
     for component in components if isinstance(components, list) else []:
         if not isinstance(component, dict):
             continue
-        kind = component.get("type")
+        kind = _kind(component)
         off = inactive or _inactive(component)
         if kind in INPUT_TYPES and isinstance(component.get("key"), str):
             yield component["key"], component, off
@@ -443,12 +448,7 @@ def _scope_entries(components: Any, inactive: bool = False) -> Iterator[tuple[st
 def validate_submission(
     schema: Schema, data: dict[str, Any], evaluate: Evaluate | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Return (cleaned_data, errors); cleaned_data is empty whenever errors is not.
-
-    `schema` must have passed `check_form`. Raises TypeError if `data` is not a dict and
-    ValueError if a requiredWhen condition is beyond the fallback evaluator; whatever
-    `evaluate` raises propagates.
-    """
+    """Return (cleaned, errors), cleaned empty if any error; raises TypeError for non-dict data, ValueError."""
     if not isinstance(data, dict):
         raise TypeError("submitted form data must be an object")
     errors: dict[str, str] = {}
@@ -458,15 +458,13 @@ def validate_submission(
     return ({}, errors) if errors else (cleaned, {})
 
 
-def _clean_scope(
-    components: Any, data: dict[str, Any], prefix: str, errors: dict[str, str]
-) -> dict[str, Any]:
+def _clean_scope(components: Any, data: dict[str, Any], prefix: str, errors: dict[str, str]) -> dict[str, Any]:
     """Convert and check the submitted values of one data scope; unknown names are errors."""
     entries = {name: (component, off) for name, component, off in _scope_entries(components)}
     cleaned: dict[str, Any] = {}
     for name, value in data.items():
         where = f"{prefix}{name}"
-        if not isinstance(name, str) or name.startswith("_"):
+        if isinstance(name, str) and name.startswith("_"):
             errors[where] = "field names may not start with '_'"
         elif name not in entries:
             errors[where] = "not a field of this form"
@@ -614,12 +612,12 @@ def _clean_multi_choice(component: Schema, value: Any) -> tuple[Any, str | None]
 
 def _clean_datetime(component: Schema, value: Any) -> tuple[Any, str | None]:
     """Datetime: an ISO date, time or date-time string by subtype (kept as the string)."""
-    subtype = component.get("subtype", "date")
+    subtype = str(component.get("subtype", "date"))
     expected = {
         "date": "must be a date (YYYY-MM-DD)",
         "time": "must be a time (HH:MM)",
         "datetime": "must be a date and time (YYYY-MM-DDTHH:MM)",
-    }[subtype]
+    }.get(subtype, "must be a date (YYYY-MM-DD)")
     parsed = _parse_iso(subtype, value) if isinstance(value, str) else None
     if parsed is None:
         return None, expected
@@ -636,7 +634,7 @@ def _parse_iso(subtype: str, value: str) -> date | time | datetime | None:
         "time": time.fromisoformat,
         "datetime": datetime.fromisoformat,
     }
-    if not re.fullmatch(shapes[subtype], value):
+    if subtype not in shapes or not re.fullmatch(shapes[subtype], value):
         return None
     try:
         return parsers[subtype](value)
@@ -715,9 +713,7 @@ def _fallback_evaluate(expression: str, values: dict[str, Any]) -> bool:
         node = ast.parse(expression.strip(), mode="eval").body
     except SyntaxError as exc:
         raise ValueError(f"not a valid expression: {expression!r}") from exc
-    if not (
-        isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in (ast.Eq, ast.NotEq)
-    ):
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in (ast.Eq, ast.NotEq)):
         raise ValueError(f"needs an expression evaluator: {expression!r}")
     left, right = node.left, node.comparators[0]
     if isinstance(right, ast.Name):

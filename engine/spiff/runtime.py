@@ -33,6 +33,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff.compaction import compact
 from engine.spiff.sandbox import SandboxedScriptEngine, SandboxError
 from engine.spiff.specs import SpecBundle, dump_state, load_state
 
@@ -128,6 +129,8 @@ class Run:
         return cls(load_state(state, bundle), engine)
 
     def dump(self) -> str:
+        """The state to save, with finished history compacted away."""
+        compact(self.wf)
         return dump_state(self.wf)
 
     # ------------------------------------------------------------ steps

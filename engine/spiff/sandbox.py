@@ -644,8 +644,7 @@ def _code_for(source: str, mode: str) -> CodeType:
 
 
 def check_expression(source: str, mode: str = "eval") -> str | None:
-    """Compile `source` restricted; return None if allowed, else a one-line reason with its line
-    number; raises ValueError for a mode other than 'eval' or 'exec'."""
+    """Return None if `source` compiles restricted, else "Line N: reason"; raises ValueError for a bad mode."""
     if mode not in ("eval", "exec"):
         raise ValueError(f"mode must be 'eval' or 'exec', not {mode!r}")
     compiled = _compile(source, mode)
@@ -729,15 +728,13 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression: str, context: Mapping[str, Any],
                  external_context: Mapping[str, Any] | None = None) -> Any:
-        """Return the value of `expression`; raises SyntaxError, SandboxError, ScriptTimeout or
-        whatever the expression raises."""
+        """Return the value of `expression`; raises SyntaxError, SandboxError or what the code raises."""
         code = _code_for(expression, "eval")
         return self._run(code, _namespace(context, external_context, self._eval_builtins))
 
     def execute(self, script: str, context: dict[str, Any],
                 external_context: Mapping[str, Any] | None = None) -> bool:
-        """Run `script` and copy the variables it set or deleted into `context`; raises like
-        evaluate, leaving `context` unchanged."""
+        """Run `script`, copy the names it set or deleted into `context`; raises like evaluate."""
         code = _code_for(script, "exec")
         namespace = _namespace(context, external_context, self._exec_builtins)
         self._run(code, namespace)

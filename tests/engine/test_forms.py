@@ -234,12 +234,12 @@ def test_duplicate_keys_and_ids_are_reported_with_the_first_place():
         {"type": "group", "components": [{"type": "textarea", "key": "title", "id": "Field_title"}]},
     )
     problems = check_form(schema)
-    assert FormProblem(
-        "components[1].components[0].key", "duplicate key 'title' (also at components[0].key)"
-    ) in (problems)
-    assert FormProblem(
-        "components[1].components[0].id", "duplicate id 'Field_title' (also at components[0])"
-    ) in (problems)
+    assert FormProblem("components[1].components[0].key", "duplicate key 'title' (also at components[0].key)") in (
+        problems
+    )
+    assert FormProblem("components[1].components[0].id", "duplicate id 'Field_title' (also at components[0])") in (
+        problems
+    )
 
 
 def test_keys_in_separate_data_scopes_may_repeat():
@@ -283,7 +283,7 @@ def test_deep_nesting_is_a_problem_not_a_crash():
 
 def test_check_form_never_raises_on_junk():
     junk = form(
-        {"type": "group", "components": [None, 3, {"type": 5}]},
+        {"type": "group", "components": [None, 3, {"type": 5}, {"type": ["textfield"]}, {"type": {}}]},
         {"type": "number", "key": "n", "validate": {"min": [], "max": {}}, "decimalDigits": "x"},
         {"type": "select", "key": "s", "values": [None, 3], "valuesKey": 4},
     )
@@ -477,9 +477,7 @@ def test_datetime_time_zone_follows_explicit_format():
     def schema(fmt):
         return form(field("datetime", "at", subtype="datetime", timeSerializingFormat=fmt))
 
-    assert errors_of(schema("no_timezone"), {"at": "2025-01-01T10:00Z"}) == {
-        "at": "must not include a time zone"
-    }
+    assert errors_of(schema("no_timezone"), {"at": "2025-01-01T10:00Z"}) == {"at": "must not include a time zone"}
     assert errors_of(schema("utc_offset"), {"at": "2025-01-01T10:00"}) == {"at": "must include a time zone"}
     assert errors_of(schema("utc_normalized"), {"at": "2025-01-01T10:00+01:00"}) == {
         "at": "must be in UTC (ending in Z)"
@@ -528,9 +526,7 @@ def test_fallback_supports_not_equal_and_other_literals():
 
 
 def test_fallback_does_not_treat_true_as_one():
-    schema = form(
-        field("number", "n"), field("textarea", "why", properties={"pmoflow:requiredWhen": "n == True"})
-    )
+    schema = form(field("number", "n"), field("textarea", "why", properties={"pmoflow:requiredWhen": "n == True"}))
     assert cleaned_of(schema, {"n": 1}) == {"n": 1}
 
 
@@ -543,9 +539,7 @@ def test_fallback_refuses_anything_else(condition):
 
 def test_required_when_inside_a_list_sees_item_and_outer_values():
     item = [
-        field(
-            "select", "level", values=[{"label": "High", "value": "high"}, {"label": "Low", "value": "low"}]
-        ),
+        field("select", "level", values=[{"label": "High", "value": "high"}, {"label": "Low", "value": "low"}]),
         field("textarea", "mitigation", properties={"pmoflow:requiredWhen": 'level == "high"'}),
     ]
     schema = form(field("textfield", "title"), {"type": "dynamiclist", "path": "risks", "components": item})
@@ -565,13 +559,9 @@ def test_required_when_inside_a_list_sees_item_and_outer_values():
 # --- disabled / readonly / hidden -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "settings", [{"disabled": True}, {"readonly": True}, {"conditional": {"hide": True}}]
-)
+@pytest.mark.parametrize("settings", [{"disabled": True}, {"readonly": True}, {"conditional": {"hide": True}}])
 def test_inactive_fields_ignore_submitted_values_and_are_never_required(settings):
-    schema = form(
-        field("textfield", "a"), field("textfield", "locked", validate={"required": True}, **settings)
-    )
+    schema = form(field("textfield", "a"), field("textfield", "locked", validate={"required": True}, **settings))
     assert cleaned_of(schema, {"a": "x", "locked": "changed"}) == {"a": "x"}
     assert cleaned_of(schema, {}) == {}
 
@@ -607,9 +597,7 @@ def test_group_with_path_nests_data():
     assert cleaned_of(schema, {"owner": {"name": "Ada"}}) == {"owner": {"name": "Ada"}}
     assert errors_of(schema, {}) == {"owner.name": "required"}
     assert errors_of(schema, {"owner": "Ada"}) == {"owner": "must be an object"}
-    assert errors_of(schema, {"owner": {"name": "Ada", "_x": 1}}) == {
-        "owner._x": "field names may not start with '_'"
-    }
+    assert errors_of(schema, {"owner": {"name": "Ada", "_x": 1}}) == {"owner._x": "field names may not start with '_'"}
 
 
 def test_dynamiclist_is_a_list_of_objects():
