@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+
 def compact(workflow: BpmnWorkflow) -> int:
     """Re-root the top workflow and each sub-workflow; returns how many tasks were dropped."""
     dropped = _compact_one(workflow, workflow)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from engine import instances, steps, tasks
-from engine.errors import FormDataInvalid, Forbidden
+from engine.errors import Forbidden, FormDataInvalid
 from engine.views import InstanceView
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, CAROL, DAVE, ERIN, deploy_shipped
 
