@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,7 +27,12 @@ from engine.permissions import ROLES, Actor
 
 TOKEN_PREFIX = "pmo_"  # noqa: S105 - a label, not a secret
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when a user does not exist, so timing does not reveal user names."""
+    return _hasher.hash(secrets.token_hex(16))
 
 DEMO_USERS: list[tuple[str, list[str], list[str]]] = [
     ("pmo", [], ["admin", "designer"]),
@@ -119,7 +125,7 @@ def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | No
     with ctx.uow(write=False) as uow:
         user = uow.session.scalars(select(User).where(User.username == username)
                                    .options(selectinload(User.groups))).first()
-        stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+        stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
         try:
             _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):

@@ -7,17 +7,21 @@ import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine import deployments, users
-from engine.config import Settings
-from engine.context import EngineContext
-from engine.db.schema import upgrade
 from engine.errors import DeploymentInvalid, PmoflowError
-from engine.permissions import Actor
-from engine.spiff.parsing import SourceFile
 
-CLI_ACTOR = Actor("cli", roles=frozenset({"admin", "designer"}))
+if TYPE_CHECKING:  # the engine is imported by the commands, so `--help` starts fast
+    from engine.context import EngineContext
+    from engine.spiff.parsing import SourceFile
+
 DEPLOYABLE = (".bpmn", ".dmn", ".form")
+
+
+def _cli_actor():  # type: ignore[no-untyped-def]
+    from engine.permissions import Actor
+
+    return Actor("cli", roles=frozenset({"admin", "designer"}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,17 +84,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _context() -> EngineContext:
+    from engine.config import Settings
+    from engine.context import EngineContext
+
     return EngineContext.from_settings(Settings.from_env())
 
 
 def _init(args: argparse.Namespace) -> int:
+    from engine import deployments, users
+    from engine.db.schema import upgrade
+
     ctx = _context()
     upgrade(ctx.db)
     print(f"database ready: {ctx.db.url.render_as_string(hide_password=True)}")
     folder = Path(ctx.settings.workflows_dir)
     files = _collect([folder]) if folder.is_dir() else []
     if files:
-        result = deployments.deploy(ctx, CLI_ACTOR, files, name="shipped workflows")
+        result = deployments.deploy(ctx, _cli_actor(), files, name="shipped workflows")
         for d in result.definitions:
             print(f"  {d.key} v{d.version}{' (new)' if d.new else ''}")
     else:
@@ -111,6 +121,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _collect(paths: Sequence[Path]) -> list[SourceFile]:
+    from engine.spiff.parsing import SourceFile
+
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -123,9 +135,11 @@ def _collect(paths: Sequence[Path]) -> list[SourceFile]:
 
 
 def _deploy(args: argparse.Namespace) -> int:
+    from engine import deployments
+
     ctx = _context()
     files = _collect([Path(p) for p in args.paths])
-    result = deployments.deploy(ctx, CLI_ACTOR, files, name=args.name)
+    result = deployments.deploy(ctx, _cli_actor(), files, name=args.name)
     for d in result.definitions:
         print(f"{d.key} v{d.version}{' (new)' if d.new else ' (unchanged)'}")
     return 0
@@ -141,6 +155,8 @@ def _read_password() -> str:
 
 
 def _users_create(args: argparse.Namespace) -> int:
+    from engine import users
+
     ctx = _context()
     view = users.create_user(ctx, args.name, _read_password(), args.group, args.role or ["approver"],
                              args.display_name, actor="cli")
@@ -149,6 +165,8 @@ def _users_create(args: argparse.Namespace) -> int:
 
 
 def _tokens_create(args: argparse.Namespace) -> int:
+    from engine import users
+
     print(users.create_token(_context(), args.user, args.name))
     return 0
 

@@ -1,0 +1,297 @@
+"""A throw-away pmoflow server for one benchmark run: database, users, tokens, gunicorn.
+
+`Stack` is a context manager. Entering it creates a fresh database (a temporary SQLite file,
+or a PostgreSQL database created for the run), runs `pmoflow init`, deploys the benchmark's
+loop process, creates one user (and API token) per approval group plus a starter, and starts
+gunicorn as a subprocess. Leaving it, also on Ctrl-C or an error, stops gunicorn and drops
+the database. Everything goes through the `pmoflow` command line, as an operator would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LOOP_BPMN = Path(__file__).resolve().parent / "review-loop.bpmn"
+PASSWORD = "bench-password"  # noqa: S105 - throw-away users in a throw-away database
+
+
+@dataclass(frozen=True)
+class BenchUser:
+    name: str
+    groups: tuple[str, ...]
+    roles: tuple[str, ...]
+
+
+STARTER = BenchUser("intake-bot", (), ("api",))
+APPROVERS = {
+    "it_manager_approval": BenchUser("bench-it-manager", ("IT Manager",), ("approver",)),
+    "finance_approval": BenchUser("bench-finance", ("Finance",), ("approver",)),
+    "pmo_director_approval": BenchUser("bench-pmo-director", ("PMO Director",), ("approver",)),
+}
+USERS = (STARTER, *APPROVERS.values())
+
+
+class BenchError(Exception):
+    """The benchmark could not set up or reach its server."""
+
+
+@dataclass
+class ServerOptions:
+    workers: int
+    threads: int
+    timeout: float = 60.0
+
+
+@dataclass
+class Stack:
+    """One database + one gunicorn, alive inside `with`."""
+
+    kind: str                          # "sqlite" or "postgres"
+    options: ServerOptions
+    postgres_url: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+    base_url: str = ""
+    database_url: str = ""
+    server_pid: int | None = None
+    _tmp: Path | None = None
+    _proc: subprocess.Popen[bytes] | None = None
+    _log: Path | None = None
+    _pg_created: bool = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Stack:
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _setup(self) -> None:
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"pmoflow-bench-{self.kind}-"))
+        self._log = self._tmp / "gunicorn.log"
+        if self.kind == "sqlite":
+            self.database_url = f"sqlite:///{self._tmp / 'bench.sqlite3'}"
+        elif self.kind == "postgres":
+            self.database_url = self.postgres_url
+            create_postgres_database(self.postgres_url)
+            self._pg_created = True
+        else:
+            raise BenchError(f"unknown database kind {self.kind!r}")
+        self.cli("init")
+        self.cli("deploy", str(LOOP_BPMN), "--name", "benchmark loop")
+        self._create_users()
+        self._start_server()
+
+    def close(self) -> None:
+        """Stop gunicorn, drop the database, remove the temporary folder; safe to call twice."""
+        try:
+            self._stop_server()
+        finally:
+            try:
+                if self._pg_created:
+                    self._pg_created = False
+                    try:
+                        drop_postgres_database(self.postgres_url)
+                    except psycopg.Error as err:
+                        print(f"warning: could not drop the benchmark database: {err}", file=sys.stderr)
+            finally:
+                if self._tmp is not None:
+                    shutil.rmtree(self._tmp, ignore_errors=True)
+                    self._tmp = None
+
+    # ------------------------------------------------------------ the command line
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "PMOFLOW_DATABASE_URL": self.database_url,
+            "PMOFLOW_WORKFLOWS_DIR": str(REPO / "workflows"),
+            "PMOFLOW_SECRET_KEY": "benchmark-only-secret",
+        })
+        return env
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        """Run `pmoflow ARGS` against the benchmark database; returns stdout; raises BenchError."""
+        done = subprocess.run([str(BIN / "pmoflow"), *args], env=self.env(), cwd=REPO, input=stdin,
+                              capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"pmoflow {' '.join(args)} failed ({done.returncode}):\n{done.stderr}{done.stdout}")
+        return done.stdout
+
+    def _create_users(self) -> None:
+        def create(user: BenchUser) -> None:
+            args = ["users", "create", user.name]
+            for group in user.groups:
+                args += ["--group", group]
+            for role in user.roles:
+                args += ["--role", role]
+            self.cli(*args, stdin=PASSWORD + "\n")
+
+        def token(user: BenchUser) -> tuple[str, str]:
+            out = self.cli("tokens", "create", "--user", user.name, "--name", "benchmark")
+            return user.name, out.strip().splitlines()[-1].strip()
+
+        with ThreadPoolExecutor(max_workers=len(USERS)) as pool:
+            list(pool.map(create, USERS))
+            self.tokens = dict(pool.map(token, USERS))
+
+    # ------------------------------------------------------------ gunicorn
+
+    def _start_server(self) -> None:
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        assert self._log is not None
+        cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(self.options.workers),
+               "--threads", str(self.options.threads), "--worker-class", "gthread",
+               "--timeout", str(int(self.options.timeout)), "--graceful-timeout", "5", "webui.wsgi:app"]
+        with open(self._log, "wb") as log:
+            self._proc = subprocess.Popen(cmd, env=self.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        self.server_pid = self._proc.pid
+        self._wait_healthy()
+
+    def _wait_healthy(self, limit: float = 60.0) -> None:
+        deadline = time.monotonic() + limit
+        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                assert self._proc is not None
+                if self._proc.poll() is not None:
+                    raise BenchError(f"gunicorn exited with {self._proc.returncode}:\n{self.log_tail()}")
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+        raise BenchError(f"gunicorn did not become healthy within {limit:.0f} s:\n{self.log_tail()}")
+
+    def _stop_server(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)        # gunicorn: graceful stop of the master and its workers
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self._log is None or not self._log.exists():
+            return ""
+        return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn master and its worker processes (Linux /proc; empty elsewhere)."""
+        if self.server_pid is None:
+            return []
+        return [self.server_pid, *child_pids(self.server_pid)]
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _admin_conninfo(url: str) -> tuple[str, str]:
+    """The URL of the server's maintenance database, and the benchmark database's name."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise BenchError(f"--postgres-url must be a postgresql:// URL, not {parsed.drivername}")
+    name = parsed.database or ""
+    if "bench" not in name:
+        raise BenchError(f"refusing to create and drop database {name!r}: its name must contain 'bench'")
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    return admin.render_as_string(hide_password=False), name
+
+
+def create_postgres_database(url: str) -> None:
+    """Create the benchmark database, dropping a leftover of an interrupted run first; raises BenchError."""
+    admin, name = _admin_conninfo(url)
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as err:
+        raise BenchError(f"cannot create PostgreSQL database {name!r}: {err}") from err
+
+
+def drop_postgres_database(url: str) -> None:
+    admin, name = _admin_conninfo(url)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of `pid` (Linux /proc; empty elsewhere)."""
+    children = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick   # utime, stime
+    return total
+
+
+def postgres_pids() -> list[int]:
+    """Every process named 'postgres' on this machine (the server runs on loopback)."""
+    pids = []
+    if not Path("/proc").is_dir():
+        return []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
