@@ -181,7 +181,11 @@ def _print_load(result: LoadResult, baseline: BaselineResult, args: argparse.Nam
         per = 1000 / result.instances
         db = f", PostgreSQL {cpu.database * per:.1f}" if result.kind == "postgres" else " (SQLite runs inside it)"
         print(f"  CPU per instance (ms): clients {cpu.client * per:.1f}, gunicorn {cpu.server * per:.1f}{db}; "
-              f"machine busy {cpu.busy * 100:.0f}% of {os.cpu_count()} CPUs")
+              f"(a) used {baseline.seconds * 1000 / baseline.instances:.1f}")
+        capacity = result.seconds * (os.cpu_count() or 1)
+        share = cpu.other / capacity if capacity else 0.0
+        print(f"  machine busy {cpu.busy * 100:.0f}% of {os.cpu_count()} CPUs; other processes used {share * 100:.0f}%"
+              + (" (NOTE: the machine was shared; rates are pessimistic)" if share > 0.05 else ""))
     _print_errors(result.errors.items)
     print(flush=True)
 

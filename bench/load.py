@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import os
 import resource
 import threading
 import time
@@ -53,6 +54,7 @@ class CpuUse:
     server: float = 0.0
     database: float = 0.0
     busy: float = 0.0          # fraction of all cores busy (any process), 0..1
+    other: float = 0.0         # CPU seconds of every other process on the machine
 
 
 @dataclass
@@ -190,14 +192,16 @@ def verify(stack: Stack, prefix: str, errors: Errors) -> int:
 
 
 def _machine_times() -> tuple[float, float]:
-    """(busy, total) jiffies of all CPUs from /proc/stat; zeros elsewhere."""
+    """(busy, total) CPU seconds of all CPUs since boot from /proc/stat; zeros elsewhere."""
     try:
         with open("/proc/stat") as f:
             values = [int(v) for v in f.readline().split()[1:]]
     except OSError:
         return 0.0, 0.0
     idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return float(sum(values) - idle), float(sum(values))
+    steal_guest = sum(values[7:])                  # steal, guest, guest_nice: not ours to count
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle - steal_guest) / tick, (sum(values) - steal_guest) / tick
 
 
 def _cpu_snapshot(stack: Stack) -> tuple[float, float, float, tuple[float, float]]:
@@ -208,7 +212,8 @@ def _cpu_snapshot(stack: Stack) -> tuple[float, float, float, tuple[float, float
 
 def _cpu_delta(before: tuple[float, float, float, tuple[float, float]],
                after: tuple[float, float, float, tuple[float, float]], seconds: float) -> CpuUse:
-    busy_total = after[3][1] - before[3][1]
-    busy = (after[3][0] - before[3][0]) / busy_total if busy_total else 0.0
-    return CpuUse(client=after[0] - before[0], server=after[1] - before[1], database=after[2] - before[2],
-                  busy=busy)
+    busy_seconds, all_seconds = after[3][0] - before[3][0], after[3][1] - before[3][1]
+    cpu = CpuUse(client=after[0] - before[0], server=after[1] - before[1], database=after[2] - before[2])
+    cpu.busy = busy_seconds / all_seconds if all_seconds else 0.0
+    cpu.other = max(0.0, busy_seconds - cpu.client - cpu.server - cpu.database) if all_seconds else 0.0
+    return cpu

@@ -106,8 +106,16 @@ def _write_step_events(
         audit.record(session, "decision_evaluated", now, instance=instance, actor=actor,
                      task_uuid=decision["task_id"], element_id=decision["element_id"],
                      data={k: decision[k] for k in ("decision_table", "hit_policy", "inputs", "outputs")})
+    for timer in run.log.timers:
+        audit.record(session, "timer_fired", now, instance=instance, actor=actor, task_uuid=timer["task_id"],
+                     element_id=timer["element_id"], data={k: v for k, v in timer.items() if k != "task_id"})
+        if timer.get("attached_to"):
+            audit.record(session, "sla_breached", now, instance=instance, actor=actor,
+                         task_uuid=timer["attached_task_id"], element_id=timer["attached_to"],
+                         data={"timer": timer["element_id"], "interrupting": timer["interrupting"]})
     run.log.completed.clear()
     run.log.decisions.clear()
+    run.log.timers.clear()
     if run.incident is not None:
         audit.record(session, "incident_raised", now, instance=instance, actor=actor,
                      task_uuid=run.incident.task_id, element_id=run.incident.element_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from sqlalchemy import text
 
 import api
@@ -30,6 +30,11 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     app.extensions["pmoflow"] = ctx
     api.register(app)
     _register_health(app, ctx)
+
+    @app.get("/")
+    def index():  # type: ignore[no-untyped-def]
+        return render_template("index.html", api_version="v1", base=request.host_url.rstrip("/"))
+
     return app
 
 

@@ -57,7 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not fire timers in this process (run 'pmoflow worker' separately)")
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("worker", help="run the background worker that fires due timers (until SIGTERM)")
+    p.add_argument("--once", action="store_true", help="fire what is due now and exit")
+    p.set_defaults(func=_worker)
 
     p = sub.add_parser("deploy", help="deploy .bpmn, .dmn and .form files (or folders of them) as one deployment")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
@@ -116,7 +122,24 @@ def _init(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from webui.server import serve
 
-    serve(args.host, args.port, args.workers, args.threads)
+    serve(args.host, args.port, args.workers, args.threads, timer_worker=not args.no_worker)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from engine.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    worker = Worker(_context())
+    if args.once:
+        print(f"fired timers of {worker.run_once()} instance(s)")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop.set())
+    worker.run_forever()
     return 0
 
 

@@ -22,10 +22,20 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def serve(host: str, port: int, workers: int = 1, threads: int = 4) -> None:
-    """Serve until interrupted."""
+def _start_timer_worker(server_worker: Any) -> None:
+    """gunicorn hook: each web worker process also runs a timer worker thread."""
+    from engine.worker import Worker
+
+    Worker(server_worker.wsgi.extensions["pmoflow"]).start_thread()
+
+
+def serve(host: str, port: int, workers: int = 1, threads: int = 4, timer_worker: bool = True) -> None:
+    """Serve until interrupted; with `timer_worker`, due timers fire in the same processes."""
     print(f"pmoflow on http://{host}:{port}  (API: http://{host}:{port}/api/v1/openapi.json)", flush=True)
-    _Gunicorn({
+    options: dict[str, Any] = {
         "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
         "accesslog": "-", "timeout": 60, "graceful_timeout": 10,
-    }).run()
+    }
+    if timer_worker:
+        options["post_worker_init"] = _start_timer_worker
+    _Gunicorn(options).run()

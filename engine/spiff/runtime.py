@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
@@ -97,6 +98,7 @@ class StepLog:
 
     completed: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
 
 
 class StepFailed(Exception):
@@ -246,6 +248,8 @@ class Run:
         entry = {"task_id": str(task.id), "element_id": spec.bpmn_id, "name": spec.bpmn_name,
                  "type": type(spec).__name__, "process": task.workflow.spec.name}
         self.log.completed.append(entry)
+        if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+            self.log.timers.append({**entry, **_timer_context(task)})
         if isinstance(spec, BusinessRuleTaskMixin):
             table = spec.dmnEngine.decision_table
             outputs = [o.name for o in table.outputs]
@@ -266,6 +270,20 @@ class Run:
             task_id=str(task.id) if task is not None else None,
             message=message, kind=type(getattr(err, "exception", None) or err).__name__,
         )
+
+
+def _timer_context(task: Task) -> dict[str, Any]:
+    """For a fired boundary timer: the human task it was attached to, and whether it interrupted it."""
+    spec = task.task_spec
+    parent = task.parent
+    if not isinstance(spec, BoundaryEvent) or parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return {"boundary": False}
+    attached = [t for t in parent.children if t is not task and t.task_spec.manual]
+    return {
+        "boundary": True, "interrupting": bool(spec.cancel_activity),
+        "attached_to": attached[0].task_spec.bpmn_id if attached else None,
+        "attached_task_id": str(attached[0].id) if attached else None,
+    }
 
 
 def _message_name(task: Task) -> str | None:

@@ -161,3 +161,9 @@ def test_messages_and_cancel(as_):
     assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
     assert as_("bot").post(f"/api/v1/process-instances/{instance['id']}/cancel",
                            json={"reason": "again"}).status_code == 409
+
+
+def test_the_landing_page_says_how_to_use_the_api(app):
+    page = app.test_client().get("/")
+    assert page.status_code == 200
+    assert b"/api/v1/openapi.json" in page.data and b"pmoflow tokens create" in page.data
