@@ -18,6 +18,7 @@ from engine.deployments import find_definition
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.permissions import Actor, allowed, require
 from engine.steps import ensure_running, load_instance, open_rows, run_step
+from engine.tasks import in_my_groups
 from engine.views import EventView, InstanceView, Page
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -118,8 +119,7 @@ def check_can_see(session: Session, actor: Actor, instance: ProcessInstance) -> 
         return
     involved = session.scalar(select(exists().where(
         HumanTask.instance_id == instance.id,
-        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
-            *[HumanTask.role == g for g in actor.groups]),
+        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username, in_my_groups(actor)),
     )))
     if not involved:
         raise Forbidden(f"{actor.username} may not see process instance {instance.uuid}")
@@ -141,8 +141,7 @@ def list_instances(
         query = query.where(ProcessInstance.business_key == business_key)
     if not allowed(actor, "instance.read_all"):
         mine = exists().where(HumanTask.instance_id == ProcessInstance.id, or_(
-            HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
-            *[HumanTask.role == g for g in actor.groups]))
+            HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username, in_my_groups(actor)))
         query = query.where(or_(ProcessInstance.started_by == actor.username, mine))
     with ctx.uow(write=False) as uow:
         total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.context import EngineContext
-from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance
+from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.errors import Conflict, IncidentError, NotFound
 from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
 
@@ -157,6 +157,8 @@ def sync_tasks(
             candidate_groups=groups, form_key=info.get("form"), status="open", created_at=now, due_at=task.due_at,
         )
         session.add(row)
+        session.flush()
+        session.add_all(TaskGroup(task_id=row.id, group_name=g) for g in dict.fromkeys(groups))
         audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
                      data={"name": task.name, "role": role, "candidate_groups": groups,
                            "due_at": task.due_at.isoformat() if task.due_at else None})

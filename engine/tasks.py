@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.context import EngineContext
-from engine.db.models import HumanTask, ProcessInstance
+from engine.db.models import HumanTask, ProcessInstance, TaskGroup
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.forms import form_fields, validate_submission
 from engine.permissions import Actor, allowed
@@ -29,6 +29,13 @@ def _load(session: Session, task_id: str) -> HumanTask:
     if row is None:
         raise NotFound(f"task {task_id} does not exist")
     return row
+
+
+def in_my_groups(actor: Actor) -> ColumnElement[bool]:
+    """SQL: the task is offered to one of the actor's groups."""
+    if not actor.groups:
+        return false()
+    return exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(sorted(actor.groups)))
 
 
 def may_complete(actor: Actor, task: HumanTask) -> bool:
@@ -73,8 +80,7 @@ def list_tasks(
     if not allowed(actor, "task.read_all"):
         query = query.where(or_(
             HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
-            HumanTask.role.in_(sorted(actor.groups)) if actor.groups else False,
-            ProcessInstance.started_by == actor.username,
+            in_my_groups(actor), ProcessInstance.started_by == actor.username,
         ))
     with ctx.uow(write=False) as uow:
         total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -193,6 +193,14 @@ class HumanTask(Base):
     instance: Mapped[ProcessInstance] = relationship()
 
 
+class TaskGroup(Base):
+    """A group that may work a task: the inbox finds tasks through this index."""
+
+    __tablename__ = "task_groups"
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
+
+
 class Event(Base):
     """The one event stream: audit trail and outbox, written in the step's transaction."""
 

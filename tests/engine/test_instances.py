@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from engine import deployments, instances, messages, steps, tasks
 from engine.db.models import Event, HumanTask, ProcessInstance
 from engine.errors import Conflict, DeploymentInvalid, Forbidden, FormDataInvalid, InvalidInput, NotFound
+from engine.permissions import Actor
 from engine.spiff.parsing import SourceFile
 from tests.bpmn_samples import (
     document,
@@ -315,8 +316,13 @@ def test_a_deployment_maps_lanes_to_other_groups(ctx):
     deploy(ctx, ("p.bpmn", one_approval()), lane_map={"IT Manager": "it-managers"})
     task = instances.start(ctx, BOT, "p1").open_tasks[0]
     assert (task.role, task.candidate_groups) == ("IT Manager", ["it-managers"])
+    assert tasks.list_tasks(ctx, ALICE).total == 0
     with pytest.raises(Forbidden):
         tasks.complete(ctx, ALICE, task.id, {})
+    it_manager = Actor("ivan", roles=frozenset({"approver"}), groups=frozenset({"it-managers"}))
+    assert [t.id for t in tasks.list_tasks(ctx, it_manager).items] == [task.id]
+    assert instances.list_instances(ctx, it_manager).total == 1
+    tasks.complete(ctx, it_manager, task.id, {})
 
 
 def test_the_spec_is_not_stored_in_the_instance(ctx):
