@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -43,11 +43,4 @@ def register(app: Flask) -> Api:
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     app.register_error_handler(PmoflowError, domain_error)
-
-    @app.errorhandler(HTTPException)
-    def _http(err: HTTPException):  # type: ignore[no-untyped-def]
-        if request.path.startswith("/api/"):
-            return http_error(err)
-        return err
-
     return api

@@ -25,6 +25,7 @@ class Settings:
     script_time_limit: float = 3.0               # seconds a script or expression may run
     workflows_dir: str = "workflows"
     page_size_max: int = 200
+    secure_cookies: bool = False                 # set PMOFLOW_SECURE_COOKIES=1 behind HTTPS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -35,7 +36,9 @@ class Settings:
             raw = env.get(PREFIX + f.name.upper())
             if raw is None:
                 continue
-            if f.type in ("int", int):
+            if f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif f.type in ("int", int):
                 values[f.name] = int(raw)
             elif f.type in ("float", float):
                 values[f.name] = float(raw)

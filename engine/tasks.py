@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.context import EngineContext
-from engine.db.models import HumanTask, ProcessInstance, TaskGroup
+from engine.db.models import Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.forms import form_fields, validate_submission
 from engine.permissions import Actor, allowed
@@ -144,3 +146,179 @@ def _form_evaluator(ctx: EngineContext, schema: dict[str, Any]) -> Callable[[str
             return False
 
     return evaluate
+
+
+# ---------------------------------------------------------------- the inbox and the task page
+
+SLA_AT_RISK_SHARE = 0.75          # past this share of the time allowed, a task is "at risk"
+
+
+def sla_state(created_at: datetime, due_at: datetime | None, now: datetime) -> str:
+    """'none', 'on_track', 'at_risk' or 'overdue'."""
+    if due_at is None:
+        return "none"
+    if now >= due_at:
+        return "overdue"
+    allowed_time = (due_at - created_at).total_seconds()
+    if allowed_time > 0 and (now - created_at).total_seconds() >= SLA_AT_RISK_SHARE * allowed_time:
+        return "at_risk"
+    return "on_track"
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    scope: str = "all"                 # all | mine | groups
+    process: str | None = None
+    role: str | None = None
+    due: str | None = None             # overdue | today | week
+    search: str | None = None
+    sort: str = "due"                  # due | created | name
+    page: int = 1
+    per_page: int = 25
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    task: TaskView
+    title: str | None
+    sla: str
+
+
+INBOX_SORTS = {"due": (HumanTask.due_at, HumanTask.created_at), "created": (HumanTask.created_at,),
+               "name": (HumanTask.name, HumanTask.created_at)}
+
+
+def inbox(ctx: EngineContext, actor: Actor, flt: InboxFilter) -> Page:
+    """Open tasks assigned to the actor and unassigned tasks of the actor's groups; raises InvalidInput."""
+    if flt.scope not in ("all", "mine", "groups") or flt.sort not in INBOX_SORTS:
+        raise InvalidInput("unknown scope or sort", {"fields": {"scope": "unknown", "sort": "unknown"}})
+    mine = HumanTask.assignee == actor.username
+    groups = and_(HumanTask.assignee.is_(None), in_my_groups(actor))
+    who = {"all": or_(mine, groups), "mine": mine, "groups": groups}[flt.scope]
+    query = select(HumanTask).join(HumanTask.instance).join(ProcessInstance.definition).where(
+        HumanTask.status == "open", who)
+    query = _inbox_filters(query, flt, ctx.clock.now())
+    now = ctx.clock.now()
+    order = INBOX_SORTS[flt.sort]
+    with ctx.uow(write=False) as uow:
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = uow.session.scalars(
+            query.options(joinedload(HumanTask.instance).joinedload(ProcessInstance.definition))
+            .order_by(*(c.asc().nulls_last() if c is HumanTask.due_at else c for c in order), HumanTask.id)
+            .offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
+        ).all()
+        items = [InboxRow(TaskView.of(r), _title(r.instance.variables), sla_state(r.created_at, r.due_at, now))
+                 for r in rows]
+        return Page(items, total, flt.page, flt.per_page)
+
+
+def _inbox_filters(query, flt: InboxFilter, now: datetime):  # type: ignore[no-untyped-def]
+    if flt.process:
+        query = query.where(ProcessDefinition.key == flt.process)
+    if flt.role:
+        query = query.where(HumanTask.role == flt.role)
+    if flt.due == "overdue":
+        query = query.where(HumanTask.due_at <= now)
+    elif flt.due in ("today", "week"):
+        horizon = now + (timedelta(days=1) if flt.due == "today" else timedelta(days=7))
+        query = query.where(HumanTask.due_at <= horizon)
+    if flt.search:
+        needle = f"%{flt.search.strip().lower()}%"
+        query = query.where(or_(func.lower(ProcessInstance.business_key).like(needle),
+                                func.lower(cast(ProcessInstance.variables, String)).like(needle)))
+    return query
+
+
+def _title(variables: dict[str, Any]) -> str | None:
+    value = variables.get("title") or variables.get("name")
+    return str(value) if value is not None else None
+
+
+def claim(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
+    """Take a group task; raises Forbidden, Conflict (someone else has it), NotFound."""
+    return _set_assignee(ctx, actor, task_id, actor.username, "task_claimed")
+
+
+def unclaim(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
+    """Give a claimed task back to its groups; raises Forbidden, Conflict, NotFound."""
+    return _set_assignee(ctx, actor, task_id, None, "task_unclaimed")
+
+
+def _set_assignee(ctx: EngineContext, actor: Actor, task_id: str, assignee: str | None, event: str) -> TaskView:
+    with ctx.uow() as uow:
+        row = _load(uow.session, task_id)
+        load_instance(uow.session, row.instance.uuid, lock=True)
+        uow.session.refresh(row)
+        if row.status != "open":
+            raise Conflict(f"task {task_id} is already {row.status}")
+        _check_assignment(actor, row, assignee)
+        row.assignee = assignee
+        audit.record(uow.session, event, ctx.clock.now(), instance=row.instance, actor=actor.username,
+                     task_uuid=row.uuid, element_id=row.element_id, data={"name": row.name})
+        view = TaskView.of(row)
+        uow.commit()
+        return view
+
+
+def _check_assignment(actor: Actor, row: HumanTask, assignee: str | None) -> None:
+    """Group members claim unassigned tasks; the assignee (or an admin) gives them back."""
+    admin = allowed(actor, "task.complete_any")
+    if not (admin or set(row.candidate_groups) & actor.groups):
+        raise Forbidden(f"{actor.username} is not in the groups of task {row.uuid}")
+    if assignee is not None and row.assignee not in (None, actor.username):
+        raise Conflict(f"task {row.uuid} is assigned to {row.assignee}")
+    if assignee is None and row.assignee is None:
+        raise Conflict(f"task {row.uuid} is not assigned to anyone")
+    if assignee is None and row.assignee != actor.username and not admin:
+        raise Forbidden(f"only {row.assignee} can give task {row.uuid} back")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of an instance's path: something that happened, by whom, with what."""
+
+    at: datetime
+    kind: str
+    name: str
+    actor: str | None
+    decision: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    task: TaskView
+    variables: dict[str, Any]
+    started_by: str | None
+    path: list[Step]
+    sla: str
+    may_complete: bool
+
+
+def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
+    """A task with what an approver needs to decide: variables, path so far, earlier decisions."""
+    with ctx.uow(write=False) as uow:
+        row = _load(uow.session, task_id)
+        if not _may_see(actor, row):
+            raise Forbidden(f"{actor.username} may not see task {task_id}")
+        events = uow.session.scalars(select(Event).where(
+            Event.instance_id == row.instance_id, Event.type.in_(PATH_EVENTS)).order_by(Event.id)).all()
+        return TaskContext(
+            task=TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or "")),
+            variables=dict(row.instance.variables), started_by=row.instance.started_by,
+            path=[_step(e) for e in events], sla=sla_state(row.created_at, row.due_at, ctx.clock.now()),
+            may_complete=row.status == "open" and may_complete(actor, row),
+        )
+
+
+PATH_EVENTS = ("instance_started", "task_completed", "decision_evaluated", "sla_breached", "task_cancelled",
+               "instance_completed", "instance_cancelled", "incident_raised", "message_received")
+
+
+def _step(event: Event) -> Step:
+    data = event.data or {}
+    submitted = data.get("data") or {}
+    decision = next((str(v) for k, v in submitted.items() if k.endswith("decision")), None)
+    comment = next((str(v) for k, v in submitted.items() if k.endswith("comment") and v), None)
+    name = data.get("name") or data.get("decision_table") or data.get("process") or event.type.replace("_", " ")
+    return Step(event.occurred_at, event.type, str(name), event.actor, decision, comment)

@@ -182,3 +182,64 @@ def get_user(ctx: EngineContext, username: str) -> UserView:
         if user is None:
             raise NotFound(f"user {username!r} does not exist")
         return _view(user)
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    actor: Actor
+    epoch: int
+    display_name: str
+
+
+def session_user(ctx: EngineContext, user_id: int, epoch: int) -> SessionUser | None:
+    """The user behind a browser session, or None if inactive or the session was revoked."""
+    with ctx.uow(write=False) as uow:
+        user = uow.session.scalars(select(User).where(User.id == user_id).options(selectinload(User.groups))).first()
+        if user is None or not user.active or user.session_epoch != epoch:
+            return None
+        return SessionUser(actor_of(user), user.session_epoch, user.display_name or user.username)
+
+
+def login(ctx: EngineContext, username: str, password: str, remote: str | None) -> SessionUser | None:
+    """Check a password; records a failed attempt as an event. Returns the session user or None."""
+    who = authenticate(ctx, username, password)
+    with ctx.uow() as uow:
+        if who is None:
+            audit.record(uow.session, "login_failed", ctx.clock.now(), actor=username[:80], data={"remote": remote})
+            uow.commit()
+            return None
+        user = uow.session.get(User, who.user_id)
+        assert user is not None
+        audit.record(uow.session, "login", ctx.clock.now(), actor=user.username, data={"remote": remote})
+        uow.commit()
+        return SessionUser(who, user.session_epoch, user.display_name or user.username)
+
+
+def change_password(ctx: EngineContext, username: str, current: str, new: str) -> None:
+    """Change one's own password; signs out every other session. Raises InvalidInput."""
+    if authenticate(ctx, username, current) is None:
+        raise InvalidInput("the current password is wrong", {"fields": {"current": "wrong password"}})
+    if len(new) < 8:
+        raise InvalidInput("the new password needs at least 8 characters", {"fields": {"new": "too short"}})
+    with ctx.uow() as uow:
+        user = uow.session.scalars(select(User).where(User.username == username)).one()
+        user.password_hash = hash_password(new)
+        user.session_epoch += 1
+        audit.record(uow.session, "password_changed", ctx.clock.now(), actor=username, data={})
+        uow.commit()
+
+
+def deactivate(ctx: EngineContext, username: str, actor: str) -> None:
+    """Deactivate a user: their sessions end and their API tokens are revoked. Raises NotFound."""
+    with ctx.uow() as uow:
+        user = uow.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"user {username!r} does not exist")
+        user.active = False
+        user.session_epoch += 1
+        now = ctx.clock.now()
+        for token in uow.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                                ApiToken.revoked_at.is_(None))):
+            token.revoked_at = now
+        audit.record(uow.session, "user_deactivated", now, actor=actor, data={"username": username})
+        uow.commit()

@@ -86,3 +86,13 @@ def ctx(settings: Settings, clock: FixedClock) -> Iterator[EngineContext]:
     context = EngineContext.from_settings(settings, clock=clock)
     yield context
     context.db.dispose()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same Argon2id code path with test-sized costs (production keeps argon2's defaults)."""
+    from argon2 import PasswordHasher
+
+    import engine.users
+
+    monkeypatch.setattr(engine.users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
 
 import api
+from api.errors import http_error
 from engine.clock import Clock
 from engine.config import Settings
 from engine.context import EngineContext
+from webui import auth, filters, tasklist
+from webui.extensions import csrf, limiter, login_manager
+
+ERROR_TEXT = {
+    403: ("Not allowed", "Your roles do not allow this page or action."),
+    404: ("Not found", "There is nothing here. It may have been completed or removed."),
+    429: ("Slow down", "Too many attempts. Wait a minute and try again."),
+}
 
 
 def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Flask:
@@ -23,12 +35,24 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     app.config.update(
         SECRET_KEY=settings.secret_key or _dev_secret(),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes * max(1, min(settings.max_deployment_files, 10)),
-        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(config)
     ctx = EngineContext.from_settings(settings, clock=clock)
     app.extensions["pmoflow"] = ctx
     api.register(app)
+    _register_browser_security(app)     # after the API: its error handler must be the last one
+    for blp in api.BLUEPRINTS:
+        csrf.exempt(blp)            # the API takes bearer tokens, never cookies
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(tasklist.bp)
+    filters.register(app)
     _register_health(app, ctx)
 
     @app.get("/")
@@ -38,10 +62,42 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     return app
 
 
+def _register_browser_security(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see this page."
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    @app.errorhandler(HTTPException)
+    def _page_error(err: HTTPException):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/"):
+            return http_error(err)
+        code = err.code or 500
+        title, message = ERROR_TEXT.get(code, (err.name, err.description or ""))
+        if code == 400 and "CSRF" in (err.description or ""):
+            title, message = "Form expired", "The form was missing its security token. Reload the page and try again."
+        return render_template("error.html", code=code, title=title, message=message), code
+
+    @app.after_request
+    def _headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
 def _dev_secret() -> str:
+    """Without PMOFLOW_SECRET_KEY, a key kept in var/secret_key, so sessions survive restarts and workers."""
     import secrets
 
-    return secrets.token_hex(32)
+    path = Path("var") / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def _register_health(app: Flask, ctx: EngineContext) -> None:

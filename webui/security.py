@@ -1,0 +1,60 @@
+"""Who is signed in, and the one decorator every page uses to check permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import abort, current_app
+from flask_login import UserMixin, current_user, login_required
+
+from engine.context import EngineContext
+from engine.permissions import Actor, allowed
+
+
+class WebUser(UserMixin):  # type: ignore[misc]
+    """A signed-in user; the session id carries the user's session epoch, so revocation is instant."""
+
+    def __init__(self, actor: Actor, epoch: int, display_name: str) -> None:
+        self.actor = actor
+        self.epoch = epoch
+        self.display_name = display_name
+
+    def get_id(self) -> str:
+        return f"{self.actor.user_id}:{self.epoch}"
+
+    @property
+    def username(self) -> str:
+        return self.actor.username
+
+    def can(self, action: str) -> bool:
+        return allowed(self.actor, action)
+
+
+def engine_ctx() -> EngineContext:
+    ctx: EngineContext = current_app.extensions["pmoflow"]
+    return ctx
+
+
+def actor() -> Actor:
+    """The signed-in user's actor (pages are wrapped in `requires`, so someone is signed in)."""
+    user: WebUser = current_user  # type: ignore[assignment]
+    return user.actor
+
+
+def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Sign-in required (else the login page), then `action` from the permission table (else 403)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not allowed(actor(), action):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_action = action  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -1,0 +1,134 @@
+"""The approver's tasklist: the inbox and the task page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from engine import tasks
+from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
+from engine.forms import form_fields
+from webui.security import actor, engine_ctx, requires
+
+bp = Blueprint("tasklist", __name__, template_folder="templates")
+
+DUE_CHOICES = {"": "Any time", "overdue": "Overdue", "today": "Due within a day", "week": "Due within a week"}
+SCOPES = {"all": "Mine and my groups'", "mine": "Assigned to me", "groups": "Unassigned, my groups"}
+SORTS = {"due": "Due date", "created": "Oldest first", "name": "Task name"}
+
+
+def _filter_from(args: MultiDict[str, str]) -> tasks.InboxFilter:
+    def text(name: str) -> str | None:
+        value = args.get(name, "").strip()
+        return value or None
+
+    try:
+        page = max(1, int(args.get("page", "1")))
+    except ValueError:
+        page = 1
+    return tasks.InboxFilter(
+        scope=args.get("scope", "all") if args.get("scope") in SCOPES else "all",
+        process=text("process"), role=text("role"),
+        due=args.get("due") if args.get("due") in DUE_CHOICES else None, search=text("q"),
+        sort=args.get("sort", "due") if args.get("sort") in SORTS else "due", page=page,
+    )
+
+
+@bp.get("/tasks")
+@requires("task.read_own")
+def inbox():  # type: ignore[no-untyped-def]
+    flt = _filter_from(request.args)
+    page = tasks.inbox(engine_ctx(), actor(), flt)
+    template = "tasklist/_rows.html" if request.args.get("partial") else "tasklist/inbox.html"
+    return render_template(template, page=page, flt=flt, due_choices=DUE_CHOICES, scopes=SCOPES, sorts=SORTS,
+                           now=engine_ctx().clock.now(), args=request.args)
+
+
+@bp.get("/tasks/<task_id>")
+@requires("task.read_own")
+def task(task_id: str):  # type: ignore[no-untyped-def]
+    return _render_task(task_id, {}, {})
+
+
+def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+    try:
+        context = tasks.task_context(engine_ctx(), actor(), task_id)
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+    schema = context.task.form or {}
+    return render_template("tasklist/task.html", c=context, fields=form_fields(schema) if schema else [],
+                           values=values, errors=errors, now=engine_ctx().clock.now()), status
+
+
+@bp.post("/tasks/<task_id>")
+@requires("task.read_own")
+def complete(task_id: str):  # type: ignore[no-untyped-def]
+    ctx = engine_ctx()
+    try:
+        context = tasks.task_context(ctx, actor(), task_id)
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+    data = form_data(context.task.form or {}, request.form)
+    try:
+        tasks.complete(ctx, actor(), task_id, data)
+    except FormDataInvalid as err:
+        return _render_task(task_id, dict(request.form), err.errors, 422)
+    except InvalidInput as err:
+        return _render_task(task_id, dict(request.form), {"_": err.message}, 422)
+    except Forbidden:
+        abort(403)
+    except Conflict as err:
+        flash(f"Not saved: {err.message}. Someone else was faster.", "error")
+        return redirect(url_for("tasklist.inbox"))
+    flash(f"Done: {context.task.name}" + (f" ({context.task.business_key})" if context.task.business_key else ""),
+          "info")
+    return redirect(url_for("tasklist.inbox"))
+
+
+def form_data(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, Any]:
+    """Turn posted form fields into typed task data for the form's fields (the server validates it)."""
+    data: dict[str, Any] = {}
+    for field in form_fields(schema):
+        key = field.get("key")
+        if not isinstance(key, str) or field.get("disabled") or field.get("readonly"):
+            continue
+        kind = field.get("type")
+        if kind == "checkbox":
+            data[key] = form.get(key) in ("on", "true", "1")
+        elif kind in ("checklist", "taglist"):
+            data[key] = form.getlist(key)
+        elif (value := form.get(key, "").strip()) != "":
+            data[key] = value
+    return data
+
+
+@bp.post("/tasks/<task_id>/claim")
+@requires("task.read_own")
+def claim(task_id: str):  # type: ignore[no-untyped-def]
+    return _assign(task_id, tasks.claim, "You took the task.")
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@requires("task.read_own")
+def unclaim(task_id: str):  # type: ignore[no-untyped-def]
+    return _assign(task_id, tasks.unclaim, "The task is back with its groups.")
+
+
+def _assign(task_id: str, change, message: str):  # type: ignore[no-untyped-def]
+    try:
+        change(engine_ctx(), actor(), task_id)
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+    except Conflict as err:
+        flash(err.message, "error")
+    else:
+        flash(message, "info")
+    return redirect(url_for("tasklist.task", task_id=task_id))
