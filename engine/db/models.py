@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid as uuidlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -189,6 +190,10 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(80))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String(80))              # delegated from (on behalf of)
+    delegation_reason: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approval_batch: Mapped[str | None] = mapped_column(String(36), index=True)  # parallel approval group
 
     instance: Mapped[ProcessInstance] = relationship()
 
@@ -199,6 +204,67 @@ class TaskGroup(Base):
     __tablename__ = "task_groups"
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     group_name: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
+
+
+class Comment(Base):
+    """A comment on a request or one of its tasks; `parent_id` threads replies."""
+
+    __tablename__ = "comments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    task_uuid: Mapped[str | None] = mapped_column(String(36))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    """A document (stored here) or a link (SharePoint, Google Drive, Dropbox, ...) on a request."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    task_uuid: Mapped[str | None] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """An in-app notification for one user (the bell)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_unread", "username", "read_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    username: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    task_uuid: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class Substitute(Base):
+    """Out of office: `substitute` receives `username`'s new tasks from `starts_on` to `ends_on`."""
+
+    __tablename__ = "substitutes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    substitute: Mapped[str] = mapped_column(String(80))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    created_at: Mapped[datetime]
 
 
 class Event(Base):
@@ -226,3 +292,22 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
+
+
+class DecisionDefinition(Base):
+    """One immutable (key, version) of a DMN decision, stored with every decision it requires."""
+
+    __tablename__ = "decision_definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200), default="")
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    dmn_file: Mapped[str] = mapped_column(String(255))
+    model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+    deployment: Mapped[Deployment] = relationship()
