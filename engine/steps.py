@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
+from engine.approvals import NoApprovers, resolve_approvers
 from engine.context import EngineContext
-from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
+from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, new_uuid
 from engine.errors import Conflict, IncidentError, NotFound
 from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
 
@@ -75,7 +76,7 @@ def run_step(
     if new:
         session.flush()
     _write_step_events(session, instance, run, now, actor, before, new)
-    sync_tasks(session, instance, run.open_tasks(), now, completed_task)
+    sync_tasks(session, instance, run.open_tasks(), now, completed_task, ctx.settings.script_time_limit)
     session.flush()
     return run
 
@@ -128,40 +129,81 @@ def _write_step_events(
 
 def sync_tasks(
     session: Session, instance: ProcessInstance, open_tasks: list[OpenTask], now: datetime,
-    completed: HumanTask | None = None,
+    completed: HumanTask | None = None, time_limit: float = 3.0,
 ) -> None:
-    """Make the instance's open task rows match the workflow's ready human tasks."""
-    rows = {row.uuid: row for row in open_rows(session, instance)}
+    """Make the instance's open task rows match the workflow's ready human tasks.
+
+    A plain user task is one row with the workflow task's id; an approval-pattern task is a
+    batch of personal rows, one per approver, keyed by `approval_batch`.
+    """
+    rows: dict[str, list[HumanTask]] = {}
+    for row in open_rows(session, instance):
+        rows.setdefault(row.approval_batch or row.uuid, []).append(row)
     wanted = {t.id: t for t in open_tasks}
-    for uuid, row in rows.items():
-        if uuid in wanted:
-            row.due_at = wanted[uuid].due_at
-            continue
-        if completed is not None and row.uuid == completed.uuid:
-            continue
-        row.status = "cancelled"
-        row.completed_at = now
-        audit.record(session, "task_cancelled", now, instance=instance, task_uuid=row.uuid,
-                     element_id=row.element_id, data={"name": row.name, "reason": _why_gone(instance)})
+    for key, group in rows.items():
+        for row in group:
+            if key in wanted:
+                row.due_at = wanted[key].due_at
+            elif completed is None or row.uuid != completed.uuid:
+                _cancel_row(session, instance, row, now, _why_gone(instance))
     meta = {(t["process"], t["element_id"]): t for t in instance.definition.user_tasks}
     for uuid, task in wanted.items():
         if uuid in rows:
             continue
         info = meta.get((task.process, task.element_id), {})
-        role = info.get("lane") or task.lane
-        groups = list(info.get("candidate_groups") or [])
-        if not groups and role:
-            groups = [instance.definition.lane_map.get(role, role)]
-        row = HumanTask(
-            uuid=uuid, instance_id=instance.id, element_id=task.element_id, name=task.name, role=role,
-            candidate_groups=groups, form_key=info.get("form"), status="open", created_at=now, due_at=task.due_at,
-        )
-        session.add(row)
-        session.flush()
-        session.add_all(TaskGroup(task_id=row.id, group_name=g) for g in dict.fromkeys(groups))
-        audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
-                     data={"name": task.name, "role": role, "candidate_groups": groups,
-                           "due_at": task.due_at.isoformat() if task.due_at else None})
+        if info.get("approval"):
+            _create_batch(session, instance, task, info, now, time_limit)
+        else:
+            _create_row(session, instance, task, info, now, uuid=uuid)
+
+
+def _cancel_row(session: Session, instance: ProcessInstance, row: HumanTask, now: datetime, reason: str) -> None:
+    row.status = "cancelled"
+    row.completed_at = now
+    audit.record(session, "task_cancelled", now, instance=instance, task_uuid=row.uuid,
+                 element_id=row.element_id, data={"name": row.name, "reason": reason})
+
+
+def _create_row(
+    session: Session, instance: ProcessInstance, task: OpenTask, info: dict[str, Any], now: datetime, uuid: str,
+    assignee: str | None = None, batch: str | None = None,
+) -> HumanTask:
+    role = info.get("lane") or task.lane
+    groups = list(info.get("candidate_groups") or [])
+    if not groups and role and assignee is None:
+        groups = [instance.definition.lane_map.get(role, role)]
+    row = HumanTask(
+        uuid=uuid, instance_id=instance.id, element_id=task.element_id, name=task.name, role=role,
+        candidate_groups=groups, form_key=info.get("form"), status="open", created_at=now, due_at=task.due_at,
+        assignee=assignee, approval_batch=batch,
+    )
+    session.add(row)
+    session.flush()
+    session.add_all(TaskGroup(task_id=row.id, group_name=g) for g in dict.fromkeys(groups))
+    audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
+                 data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,
+                       "approval_batch": batch, "due_at": task.due_at.isoformat() if task.due_at else None})
+    return row
+
+
+def _create_batch(
+    session: Session, instance: ProcessInstance, task: OpenTask, info: dict[str, Any], now: datetime,
+    time_limit: float,
+) -> None:
+    """One personal row per approver; an empty or failing approver list puts the instance in error."""
+    if session.scalar(select(HumanTask.id).where(HumanTask.approval_batch == task.id).limit(1)) is not None:
+        return                                      # already fanned out (and decided): nothing new
+    try:
+        approvers = resolve_approvers(session, info["approval"], instance.variables, time_limit)
+    except NoApprovers as err:
+        instance.status = "error"
+        instance.error = {"element_id": task.element_id, "task_id": task.id, "message": str(err),
+                          "kind": "NoApprovers"}
+        audit.record(session, "incident_raised", now, instance=instance, task_uuid=task.id,
+                     element_id=task.element_id, data=instance.error)
+        return
+    for username in approvers:
+        _create_row(session, instance, task, info, now, uuid=new_uuid(), assignee=username, batch=task.id)
 
 
 def _why_gone(instance: ProcessInstance) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, o
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
+from engine.approvals import check_separation, decide, decision_key, tally
 from engine.context import EngineContext
 from engine.db.models import Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
@@ -109,16 +110,53 @@ def complete(ctx: EngineContext, actor: Actor, task_id: str, data: dict[str, Any
             raise Conflict(f"task {task_id} is already {row.status}")
         if instance.status != "running":
             raise Conflict(f"process instance {instance.uuid} is {instance.status}")
+        meta = _meta(instance, row)
+        check_separation(session, meta, instance, row, actor.username)
         cleaned = _validated(ctx, row, data or {})
         now = ctx.clock.now()
         row.status, row.completed_at, row.completed_by, row.data = "completed", now, actor.username, cleaned
         audit.record(session, "task_completed", now, instance=instance, actor=actor.username, task_uuid=row.uuid,
                      element_id=row.element_id, data={"name": row.name, "role": row.role, "data": cleaned})
-        run_step(ctx, session, instance, lambda run: run.complete(row.uuid, cleaned), actor.username,
-                 completed_task=row)
+        if row.approval_batch:
+            _count_vote(ctx, session, instance, row, meta, now, actor.username)
+        else:
+            run_step(ctx, session, instance, lambda run: run.complete(row.uuid, cleaned), actor.username,
+                     completed_task=row)
         view = TaskView.of(row)
         uow.commit()
         return view
+
+
+def _meta(instance: ProcessInstance, row: HumanTask) -> dict[str, Any]:
+    """The definition's settings for this task's element."""
+    return next((t for t in instance.definition.user_tasks if t["element_id"] == row.element_id), {})
+
+
+def _count_vote(
+    ctx: EngineContext, session: Session, instance: ProcessInstance, row: HumanTask, meta: dict[str, Any],
+    now: datetime, username: str,
+) -> None:
+    """Record one approver's vote; once the rule decides, close the batch and complete the BPMN task."""
+    batch = list(session.scalars(select(HumanTask).where(HumanTask.approval_batch == row.approval_batch)
+                                 .order_by(HumanTask.id)))
+    key = decision_key(instance.definition.forms.get(row.form_key or ""))
+    outcome = decide(meta["approval"], tally(batch, key))
+    if outcome is None:
+        session.flush()
+        return
+    for other in batch:
+        if other.status == "open":
+            other.status, other.completed_at = "cancelled", now
+            audit.record(session, "task_cancelled", now, instance=instance, task_uuid=other.uuid,
+                         element_id=other.element_id, data={"name": other.name, "reason": f"approval {outcome}d"})
+    votes = [{"approver": r.completed_by, "decision": (r.data or {}).get(key, "approve") if key else "approve",
+              "comment": (r.data or {}).get("comment")} for r in batch if r.status == "completed"]
+    result = {key or "decision": outcome, "votes": votes}
+    audit.record(session, "approval_decided", now, instance=instance, actor=username, task_uuid=row.approval_batch,
+                 element_id=row.element_id, data={"outcome": outcome, "rule": meta["approval"], "votes": votes})
+    assert row.approval_batch is not None
+    spiff_task = row.approval_batch
+    run_step(ctx, session, instance, lambda run: run.complete(spiff_task, result), username, completed_task=row)
 
 
 def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
 
 from engine.errors import DeploymentInvalid, Problem
 from engine.forms import FormSchemaError, load_form
+from engine.spiff.approval_ext import approval_config, approval_problems, separation_of_duties
 from engine.spiff.sandbox import check_expression
 from engine.spiff.specs import spec_registry
 from engine.spiff.xml import XmlRefused, parse_xml
@@ -302,6 +303,7 @@ def _check_human_task(
         known = ", ".join(sorted(index.forms)) or "none"
         problems.append(Problem(f"form {ref!r} is not in this deployment (forms here: {known})", *where,
                                 "missing_form"))
+    problems.extend(approval_problems(node, where[0]))
     return problems
 
 
@@ -578,6 +580,7 @@ def _process_metadata(
         filename, process = index.processes[pid]
         used.add(filename)
         lanes = _lanes_by_node(process)
+        duties = separation_of_duties(process)
         for node in process.iter(*(f"{{{BPMN_NS}}}{t}" for t in HUMAN_TASKS)):
             ref = form_ref(node)
             if ref:
@@ -586,6 +589,7 @@ def _process_metadata(
             user_tasks.append({
                 "process": pid, "element_id": node.get("id"), "name": node.get("name") or node.get("id"),
                 "lane": _lane_of(node, lanes), "form": ref, "candidate_groups": candidate_groups(node),
+                "approval": approval_config(node), "separation": duties,
             })
         for node in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
             used.add(index.decisions[decision_ref(node) or ""])

@@ -38,7 +38,8 @@ def test_a_valid_process_parses_with_its_user_tasks():
     [parsed] = parse_deployment([SourceFile("a.bpmn", one_approval().encode())], max_bytes=LIMIT)
     assert parsed.key == "p1"
     assert parsed.user_tasks == [{"process": "p1", "element_id": "approve", "name": "Approve",
-                                  "lane": "IT Manager", "form": None, "candidate_groups": []}]
+                                  "lane": "IT Manager", "form": None, "candidate_groups": [],
+                                  "approval": None, "separation": {"initiator": False, "repeat": False}}]
 
 
 def test_malformed_xml_names_file_and_line():
