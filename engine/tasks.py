@@ -52,7 +52,8 @@ def may_complete(actor: Actor, task: HumanTask) -> bool:
 
 def _may_see(actor: Actor, task: HumanTask) -> bool:
     return (allowed(actor, "task.read_all") or may_complete(actor, task)
-            or task.completed_by == actor.username or task.instance.started_by == actor.username)
+            or task.completed_by == actor.username or task.instance.started_by == actor.username
+            or (task.owner is not None and task.owner == actor.username))
 
 
 def get(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
@@ -116,7 +117,8 @@ def complete(ctx: EngineContext, actor: Actor, task_id: str, data: dict[str, Any
         now = ctx.clock.now()
         row.status, row.completed_at, row.completed_by, row.data = "completed", now, actor.username, cleaned
         audit.record(session, "task_completed", now, instance=instance, actor=actor.username, task_uuid=row.uuid,
-                     element_id=row.element_id, data={"name": row.name, "role": row.role, "data": cleaned})
+                     element_id=row.element_id, data={"name": row.name, "role": row.role, "data": cleaned,
+                                                      **_on_behalf_of(row, actor)})
         if row.approval_batch:
             _count_vote(ctx, session, instance, row, meta, now, actor.username)
         else:
@@ -290,7 +292,7 @@ def _set_assignee(ctx: EngineContext, actor: Actor, task_id: str, assignee: str 
         if row.status != "open":
             raise Conflict(f"task {task_id} is already {row.status}")
         _check_assignment(actor, row, assignee)
-        row.assignee = assignee
+        row.assignee, row.owner, row.delegation_reason = assignee, None, None    # claiming ends a delegation
         audit.record(uow.session, event, ctx.clock.now(), instance=row.instance, actor=actor.username,
                      task_uuid=row.uuid, element_id=row.element_id, data={"name": row.name})
         view = TaskView.of(row)
@@ -321,6 +323,8 @@ class Step:
     actor: str | None
     decision: str | None = None
     comment: str | None = None
+    to: str | None = None                  # delegated / reassigned to
+    on_behalf_of: str | None = None        # completed by a delegate for this owner
 
 
 @dataclass(frozen=True)
@@ -331,6 +335,7 @@ class TaskContext:
     path: list[Step]
     sla: str
     may_complete: bool
+    blocked: str | None = None          # why the actor may not complete it (e.g. separation of duties)
 
 
 def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
@@ -341,16 +346,24 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
             raise Forbidden(f"{actor.username} may not see task {task_id}")
         events = uow.session.scalars(select(Event).where(
             Event.instance_id == row.instance_id, Event.type.in_(PATH_EVENTS)).order_by(Event.id)).all()
+        can = row.status == "open" and may_complete(actor, row)
+        blocked = None
+        if can:
+            try:
+                check_separation(uow.session, _meta(row.instance, row), row.instance, row, actor.username)
+            except Forbidden as err:
+                can, blocked = False, err.message
         return TaskContext(
             task=TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or "")),
             variables=dict(row.instance.variables), started_by=row.instance.started_by,
             path=[_step(e) for e in events], sla=sla_state(row.created_at, row.due_at, ctx.clock.now()),
-            may_complete=row.status == "open" and may_complete(actor, row),
+            may_complete=can, blocked=blocked,
         )
 
 
 PATH_EVENTS = ("instance_started", "task_completed", "decision_evaluated", "sla_breached", "task_cancelled",
-               "instance_completed", "instance_cancelled", "incident_raised", "message_received")
+               "instance_completed", "instance_cancelled", "incident_raised", "message_received",
+               "task_delegated", "task_reassigned")
 
 
 def _step(event: Event) -> Step:
@@ -359,4 +372,19 @@ def _step(event: Event) -> Step:
     decision = next((str(v) for k, v in submitted.items() if k.endswith("decision")), None)
     comment = next((str(v) for k, v in submitted.items() if k.endswith("comment") and v), None)
     name = data.get("name") or data.get("decision_table") or data.get("process") or event.type.replace("_", " ")
-    return Step(event.occurred_at, event.type, str(name), event.actor, decision, comment)
+    if event.type in ("task_delegated", "task_reassigned"):
+        comment = data.get("reason")
+    return Step(event.occurred_at, event.type, str(name), event.actor, decision, comment, data.get("to"),
+                data.get("on_behalf_of"))
+
+
+def _on_behalf_of(row: HumanTask, actor: Actor) -> dict[str, str]:
+    """A delegate completes for the task's owner: the event says so."""
+    return {"on_behalf_of": row.owner} if row.owner and row.owner != actor.username else {}
+
+
+def path_of(session: Session, instance_pk: int) -> list[Step]:
+    """The path of an instance so far, as the task and request pages show it."""
+    events = session.scalars(select(Event).where(
+        Event.instance_id == instance_pk, Event.type.in_(PATH_EVENTS)).order_by(Event.id)).all()
+    return [_step(e) for e in events]

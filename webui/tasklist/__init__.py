@@ -81,8 +81,8 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
         return _render_task(task_id, dict(request.form), err.errors, 422)
     except InvalidInput as err:
         return _render_task(task_id, dict(request.form), {"_": err.message}, 422)
-    except Forbidden:
-        abort(403)
+    except Forbidden as err:
+        return _render_task(task_id, dict(request.form), {"_": err.message}, 403)
     except Conflict as err:
         flash(f"Not saved: {err.message}. Someone else was faster.", "error")
         return redirect(url_for("tasklist.inbox"))
