@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, Select, String, cast, exists, false, func, or_, select, union_all
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from engine import audit
 from engine.approvals import check_separation, decide, decision_key, tally
@@ -232,29 +232,47 @@ def inbox(ctx: EngineContext, actor: Actor, flt: InboxFilter) -> Page:
     """Open tasks assigned to the actor and unassigned tasks of the actor's groups; raises InvalidInput."""
     if flt.scope not in ("all", "mine", "groups") or flt.sort not in INBOX_SORTS:
         raise InvalidInput("unknown scope or sort", {"fields": {"scope": "unknown", "sort": "unknown"}})
-    mine = HumanTask.assignee == actor.username
-    groups = and_(HumanTask.assignee.is_(None), in_my_groups(actor))
-    who = {"all": or_(mine, groups), "mine": mine, "groups": groups}[flt.scope]
-    query = select(HumanTask).join(HumanTask.instance).join(ProcessInstance.definition).where(
-        HumanTask.status == "open", who)
-    query = _inbox_filters(query, flt, ctx.clock.now())
     now = ctx.clock.now()
-    order = INBOX_SORTS[flt.sort]
+    matching = inbox_query(actor, flt, now)
     with ctx.uow(write=False) as uow:
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = uow.session.scalars(
-            query.options(joinedload(HumanTask.instance).joinedload(ProcessInstance.definition))
-            .order_by(*(c.asc().nulls_last() if c is HumanTask.due_at else c for c in order), HumanTask.id)
-            .offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
-        ).all()
+        total = uow.session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+        rows = uow.session.scalars(inbox_page(matching, flt)).all()
         items = [InboxRow(TaskView.of(r), _title(r.instance.variables), sla_state(r.created_at, r.due_at, now))
                  for r in rows]
         return Page(items, total, flt.page, flt.per_page)
 
 
+def inbox_query(actor: Actor, flt: InboxFilter, now: datetime) -> Select[tuple[HumanTask]]:
+    """Every open task of the actor's inbox that passes the filter (not yet ordered or paged)."""
+    query = select(HumanTask).where(HumanTask.id.in_(_inbox_ids(actor, flt.scope)))
+    return _inbox_filters(query, flt, now)
+
+
+def inbox_page(matching: Select[tuple[HumanTask]], flt: InboxFilter) -> Select[tuple[HumanTask]]:
+    """One sorted page of an inbox query, loading each task's instance and definition with it."""
+    order = INBOX_SORTS[flt.sort]
+    return (matching.options(selectinload(HumanTask.instance).selectinload(ProcessInstance.definition))
+            .order_by(*(c.asc().nulls_last() if c is HumanTask.due_at else c for c in order), HumanTask.id)
+            .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
+
+
+def _inbox_ids(actor: Actor, scope: str):  # type: ignore[no-untyped-def]
+    """Ids of open tasks assigned to the actor and/or offered to the actor's groups, each part index-driven."""
+    mine = select(HumanTask.id).where(HumanTask.assignee == actor.username, HumanTask.status == "open")
+    offered = select(TaskGroup.task_id).where(TaskGroup.group_name.in_(sorted(actor.groups) or [""]),
+                                              TaskGroup.offered.is_(True))
+    if scope == "mine":
+        return mine
+    if scope == "groups":
+        return offered
+    return union_all(mine, offered)
+
+
 def _inbox_filters(query, flt: InboxFilter, now: datetime):  # type: ignore[no-untyped-def]
+    if flt.process or flt.search:
+        query = query.join(HumanTask.instance)
     if flt.process:
-        query = query.where(ProcessDefinition.key == flt.process)
+        query = query.join(ProcessInstance.definition).where(ProcessDefinition.key == flt.process)
     if flt.role:
         query = query.where(HumanTask.role == flt.role)
     if flt.due == "overdue":

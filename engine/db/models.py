@@ -17,6 +17,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -199,11 +201,15 @@ class HumanTask(Base):
 
 
 class TaskGroup(Base):
-    """A group that may work a task: the inbox finds tasks through this index."""
+    """A group that may work a task. `offered` (open and unassigned) is kept in sync by
+    `engine.db.offers`, so a group's inbox is one partial-index scan."""
 
     __tablename__ = "task_groups"
+    __table_args__ = (Index("ix_task_groups_offered", "group_name", "task_id",
+                            postgresql_where=text("offered"), sqlite_where=text("offered")),)
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     group_name: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
+    offered: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Comment(Base):

@@ -1,0 +1,27 @@
+"""Keeps `task_groups.offered` true exactly while a task is open and unassigned.
+
+One before-flush hook sees every change of a task's status or assignee, whichever service
+made it (claim, delegation, completion, cancellation, approvals), so the inbox's read model
+cannot drift from the task rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, inspect, update
+from sqlalchemy.orm import Session
+
+from engine.db.models import HumanTask, TaskGroup
+
+
+@event.listens_for(Session, "before_flush")
+def _sync_offers(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in list(session.dirty):
+        if not isinstance(obj, HumanTask) or obj.id is None:
+            continue
+        state = inspect(obj)
+        if state.attrs.status.history.has_changes() or state.attrs.assignee.history.has_changes():
+            offered = obj.status == "open" and obj.assignee is None
+            session.connection().execute(update(TaskGroup).where(TaskGroup.task_id == obj.id)
+                                         .values(offered=offered))
