@@ -27,7 +27,7 @@ from engine.spiff.sandbox import (
 )
 
 LIMIT = 0.5  # seconds; runaway tests must end well before LIMIT + SLACK
-SLACK = 1.5
+SLACK = 4.5  # the issue promises "within a few seconds"; room for a loaded 2-core CI machine
 
 
 @pytest.fixture
