@@ -1,0 +1,133 @@
+"""Browser fixtures: a real `pmoflow serve` on each database, and Debian's Chromium driven by Playwright.
+
+Playwright only drives the system browser at /usr/bin/chromium (CI installs it with apt-get);
+`playwright install` is never run. Without the browser, the browser tests are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+
+from engine.config import Settings
+from engine.context import EngineContext
+from engine.users import create_token
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+MOBILE: ViewportSize = {"width": 390, "height": 844}
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running `pmoflow serve` with the shipped workflows and the demo users (password 'demo')."""
+
+    url: str
+    env: dict[str, str]
+    database_url: str
+
+    def token(self, user: str) -> str:
+        """Create an API token for a demo user, in-process; raises NotFound for an unknown user."""
+        ctx = EngineContext.from_settings(Settings(database_url=self.database_url))
+        try:
+            return create_token(ctx, user, "test")
+        finally:
+            ctx.db.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(150):
+        if proc.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not start: " + log.read_text())
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """`pmoflow init --demo`, then `pmoflow serve` on a free port until the test ends."""
+    env = {**os.environ, "PMOFLOW_DATABASE_URL": database_url, "PMOFLOW_SECRET_KEY": "browser-tests",
+           "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows")}
+    init = subprocess.run([str(BIN / "pmoflow"), "init", "--demo"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([str(BIN / "pmoflow"), "serve", "--port", str(port), "--threads", "8"], env=env,
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, proc, log_path)
+            yield LiveServer(url=url, env=env, database_url=database_url)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium for the whole session; skips when it is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed (CI installs it)")
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    finally:
+        playwright.stop()
+
+
+def _page(browser: Browser, viewport: ViewportSize) -> Iterator[Page]:
+    context = browser.new_context(viewport=viewport)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh desktop-sized page (1280x800) in its own browser context."""
+    yield from _page(browser, DESKTOP)
+
+
+@pytest.fixture
+def mobile_page(browser: Browser) -> Iterator[Page]:
+    """A fresh phone-sized page (390x844) in its own browser context."""
+    yield from _page(browser, MOBILE)

@@ -1,0 +1,35 @@
+"""The vendored browser bundles keep their license duties: banner, LICENSE beside them, listed in the notices."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR = ROOT / "webui" / "static" / "vendor"
+FOLDERS = sorted(p for p in VENDOR.iterdir() if p.is_dir())
+SCRIPTS = sorted(VENDOR.rglob("*.js"))
+BANNER = re.compile(r"^/\*! (?P<name>\S+) .*\bv(?P<version>\d+\.\d+\.\d+)\b.*bpmn\.io/license \*/$")
+
+
+def test_the_expected_bundles_are_vendored():
+    assert {p.name for p in FOLDERS} >= {"bpmn-js", "form-js"}
+    assert SCRIPTS
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(VENDOR)))
+def test_every_vendored_script_keeps_its_license_banner_and_is_in_the_notices(script: Path):
+    first_line = script.read_text(encoding="utf-8").split("\n", 1)[0]
+    banner = BANNER.match(first_line)
+    assert banner, f"{script.name} lost its /*! ... bpmn.io/license */ banner: {first_line[:120]!r}"
+    notices = (ROOT / "THIRD-PARTY-NOTICES.md").read_text(encoding="utf-8")
+    assert f"{banner['name']} {banner['version']}" in notices
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_every_vendor_folder_has_its_license_with_the_watermark_clause(folder: Path):
+    license_text = (folder / "LICENSE").read_text(encoding="utf-8")
+    assert "Permission is hereby granted" in license_text
+    assert "watermark" in license_text
