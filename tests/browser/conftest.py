@@ -21,7 +21,9 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from engine.config import Settings
 from engine.context import EngineContext
-from engine.users import create_token
+from engine.db.schema import upgrade
+from engine.users import create_token, ensure_demo_users
+from tests.factories import deploy_shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -71,14 +73,22 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError("server did not start: " + log.read_text())
 
 
+def _init_demo(database_url: str) -> None:
+    ctx = EngineContext.from_settings(Settings(database_url=database_url))
+    try:
+        upgrade(ctx.db)
+        deploy_shipped(ctx)
+        ensure_demo_users(ctx)
+    finally:
+        ctx.db.dispose()
+
+
 @pytest.fixture
 def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """`pmoflow init --demo`, then `pmoflow serve` on a free port until the test ends."""
     env = {**os.environ, "PMOFLOW_DATABASE_URL": database_url, "PMOFLOW_SECRET_KEY": "browser-tests",
            "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows")}
-    init = subprocess.run([str(BIN / "pmoflow"), "init", "--demo"], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
-    assert init.returncode == 0, init.stderr
+    _init_demo(database_url)        # what `pmoflow init --demo` does (tested through the CLI in tests/e2e)
     port = _free_port()
     log_path = tmp_path / "server.log"
     with log_path.open("w") as log:
