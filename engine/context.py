@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.db.session import make_engine
-from engine.db.uow import UnitOfWork
+from engine.db.uow import UnitOfWork, session_factory
 from engine.spiff.sandbox import SandboxedScriptEngine
 from engine.spiff.specs import SpecCache
 
@@ -25,6 +25,7 @@ class EngineContext:
     def __post_init__(self) -> None:
         if self.script_engine is None:
             self.script_engine = SandboxedScriptEngine(time_limit=self.settings.script_time_limit)
+        self._sessions = {write: session_factory(self.db, write) for write in (True, False)}
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> EngineContext:
@@ -32,4 +33,4 @@ class EngineContext:
 
     def uow(self, write: bool = True) -> UnitOfWork:
         """A new unit of work; writers on SQLite take the write lock at BEGIN."""
-        return UnitOfWork(self.db, write=write)
+        return UnitOfWork(self._sessions[write], self.db.dialect.name)

@@ -11,13 +11,18 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.errors import Conflict
 
 
+def session_factory(engine: Engine, write: bool) -> sessionmaker[Session]:
+    """Sessions for units of work on `engine`; writers on SQLite take the write lock at BEGIN."""
+    bind = engine.execution_options(pmoflow_write=True) if write else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+
+
 class UnitOfWork:
     """`with uow: ...; uow.commit()`. Leaving the block without commit rolls back."""
 
-    def __init__(self, engine: Engine, write: bool = True) -> None:
-        bind = engine.execution_options(pmoflow_write=True) if write else engine
-        self._factory = sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
-        self.dialect = engine.dialect.name
+    def __init__(self, factory: sessionmaker[Session], dialect: str) -> None:
+        self._factory = factory
+        self.dialect = dialect
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
