@@ -133,7 +133,7 @@ class ProcessDefinition(Base):
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     bpmn_file: Mapped[str] = mapped_column(String(255))
-    spec: Mapped[str] = mapped_column(Text)
+    spec: Mapped[str] = mapped_column(Text, deferred=True)   # read only when the spec cache misses
     lane_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
     forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
     user_tasks: Mapped[list[Any]] = mapped_column(default=list)
