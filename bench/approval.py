@@ -17,6 +17,7 @@ from importlib.metadata import version
 from types import FrameType
 
 from .baseline import BaselineResult, measure
+from .cpu import CpuUse
 from .load import REQUEST_KINDS, LoadResult, run_load
 from .loop import LoopResult, run_loop
 from .server import REPO, BenchError, ServerOptions, Stack
@@ -83,7 +84,7 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)      # unwinds through every `with Stack`, so cleanup runs
+    raise KeyboardInterrupt(f"signal {signum}")     # unwinds through every `with Stack`, so cleanup runs
 
 
 def progress(message: str) -> None:
@@ -96,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     kinds = _check_args(p, args)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # even if started with SIGINT ignored
+    began = time.perf_counter()
     _print_header(args, kinds)
 
     progress(f"(a) baseline: {args.baseline_instances} instances in-process")
@@ -118,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted; the server was stopped and the benchmark databases dropped", file=sys.stderr)
         return 130
     _print_summary(baseline, loads, loops)
+    print(f"total time {time.perf_counter() - began:.0f} s")
     failures = sum(len(r.errors) for r in loads.values()) + sum(len(r.errors) for r in loops.values())
     return 1 if failures else 0
 
@@ -162,6 +166,8 @@ def _print_baseline(result: BaselineResult) -> None:
     print("(a) Baseline: in-process SpiffWorkflow (engine/spiff adapter, sandbox, compaction, dump/load per step)")
     print(f"  {result.instances} instances sequentially in {result.seconds:.2f} s = {result.rate:.1f} instances/s; "
           f"state {result.state_bytes:,} bytes")
+    print(f"  CPU per instance {result.cpu.client * 1000 / result.instances:.1f} ms; "
+          + _machine_note(result.cpu))
     rows = [latency_row(k, result.samples.by_kind.get(k, [])) for k in ("start", "complete", "instance")]
     print(table(["step", *LATENCY_HEADER[1:]], rows))
     print(flush=True)
@@ -171,7 +177,7 @@ def _print_load(result: LoadResult, baseline: BaselineResult, args: argparse.Nam
     print(f"(b) HTTP API on {result.kind}: {result.clients} clients")
     ratio = result.rate / baseline.rate
     print(f"  {result.instances} instances completed in {result.seconds:.2f} s = {result.rate:.1f} instances/s "
-          f"({result.rate * 6:.0f} requests/s); ratio (b)/(a) = {ratio:.2f}"
+          f"({result.rate * 6:.0f} requests/s: 1 start, 3 complete, 2 get each); ratio (b)/(a) = {ratio:.2f}"
           + (f" (target >= {RATIO_TARGET}: {'met' if ratio >= RATIO_TARGET else 'NOT met'})"
              if result.kind == "postgres" else ""))
     print(f"  verified: {result.verified} of them completed with outcome 'approved'; errors: {len(result.errors)}")
@@ -180,14 +186,24 @@ def _print_load(result: LoadResult, baseline: BaselineResult, args: argparse.Nam
         cpu = result.cpu
         per = 1000 / result.instances
         db = f", PostgreSQL {cpu.database * per:.1f}" if result.kind == "postgres" else " (SQLite runs inside it)"
+        base_ms = baseline.cpu.client * 1000 / baseline.instances
         print(f"  CPU per instance (ms): clients {cpu.client * per:.1f}, gunicorn {cpu.server * per:.1f}{db}; "
-              f"(a) used {baseline.seconds * 1000 / baseline.instances:.1f}")
-        capacity = result.seconds * (os.cpu_count() or 1)
-        share = cpu.other / capacity if capacity else 0.0
-        print(f"  machine busy {cpu.busy * 100:.0f}% of {os.cpu_count()} CPUs; other processes used {share * 100:.0f}%"
-              + (" (NOTE: the machine was shared; rates are pessimistic)" if share > 0.05 else ""))
+              f"(a) used {base_ms:.1f} on one CPU")
+        ours = (cpu.client + cpu.server + cpu.database) * per
+        ceiling = cpu.cpus * 1000 / ours if ours else math.nan
+        print(f"  CPU-bound ceiling if the {cpu.cpus} CPUs did nothing else: {ceiling:.1f} instances/s; "
+              f"(a) on one idle CPU: {1000 / base_ms:.1f}; ratio of the two {ceiling * base_ms / 1000:.2f}")
+        print(f"  {_machine_note(cpu)}")
     _print_errors(result.errors.items)
     print(flush=True)
+
+
+def _machine_note(cpu: CpuUse) -> str:
+    note = (f"machine busy {cpu.busy_share * 100:.0f}% of {cpu.cpus} CPUs, other processes "
+            f"{cpu.other_share * 100:.0f}%")
+    if cpu.other_share > 0.05:
+        note += " (NOTE: the machine was shared during this measurement; its rate is pessimistic)"
+    return note
 
 
 def _print_loop(result: LoopResult) -> None:

@@ -17,6 +17,7 @@ from engine.spiff.runtime import Run
 from engine.spiff.sandbox import SandboxedScriptEngine
 from engine.spiff.specs import SpecBundle, restore_spec
 
+from .cpu import CpuUse, window
 from .stats import Samples
 
 PROCESS = "project-intake"
@@ -36,6 +37,7 @@ class BaselineResult:
     seconds: float
     samples: Samples          # "start", "complete" and "instance" latencies
     state_bytes: int          # size of the dumped state before the last step
+    cpu: CpuUse
 
     @property
     def rate(self) -> float:
@@ -46,7 +48,7 @@ def load_bundle(workflows: Path, process: str = PROCESS) -> SpecBundle:
     """Parse every deployable file in `workflows` and restore the spec of `process`; raises KeyError."""
     files = [SourceFile(p.name, p.read_bytes()) for p in sorted(workflows.iterdir())
              if p.suffix.lower() in DEPLOYABLE]
-    parsed = {p.key: p for p in parse_deployment(files, max_bytes=2 * 1024 * 1024)}
+    parsed = {p.key: p for p in parse_deployment(files, max_bytes=2 * 1024 * 1024).processes}
     return restore_spec(parsed[process].spec_json)
 
 
@@ -90,6 +92,7 @@ def measure(workflows: Path, instances: int, warmup: int = 20) -> BaselineResult
         run_instance(bundle, engine, i, None)
     samples = Samples()
     size = 0
-    for i in range(instances):
-        size = run_instance(bundle, engine, i, samples)
-    return BaselineResult(instances, sum(samples.by_kind["instance"]), samples, size)
+    with window() as cpu:
+        for i in range(instances):
+            size = run_instance(bundle, engine, i, samples)
+    return BaselineResult(instances, sum(samples.by_kind["instance"]), samples, size, cpu)

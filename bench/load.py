@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import os
-import resource
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +17,8 @@ from typing import Any
 
 from .baseline import DECISION, PROCESS, STEPS, start_variables
 from .client import Api, Errors, describe
-from .server import APPROVERS, STARTER, Stack, cpu_seconds, postgres_pids
+from .cpu import CpuUse, window
+from .server import APPROVERS, STARTER, BenchError, Stack
 from .stats import Samples
 
 REQUEST_KINDS = ("start", "get", "complete")
@@ -44,17 +43,6 @@ class Budget:
         if self.count is not None and number >= self.count:
             return None
         return number
-
-
-@dataclass
-class CpuUse:
-    """CPU seconds used during the measured window, by party, and the machine's busy share."""
-
-    client: float = 0.0
-    server: float = 0.0
-    database: float = 0.0
-    busy: float = 0.0          # fraction of all cores busy (any process), 0..1
-    other: float = 0.0         # CPU seconds of every other process on the machine
 
 
 @dataclass
@@ -121,8 +109,13 @@ def _client(stack: Stack, budget: Budget, prefix: str, samples: Samples | None, 
                     finished += 1
             except (OSError, http.client.HTTPException) as err:
                 errors.add(f"instance {prefix}-{number}: transport error {type(err).__name__}: {err}")
+                if not stack.alive():
+                    errors.add(f"gunicorn exited; stopping the clients\n{stack.log_tail()}")
+                    budget.stop.set()
                 if budget.stop.is_set():
                     break
+            except Exception as err:      # a malformed answer: record it, keep the other clients going
+                errors.add(f"instance {prefix}-{number}: {type(err).__name__}: {err}")
     finally:
         api.close()
         done.append(finished)
@@ -156,9 +149,10 @@ def run_load(stack: Stack, clients: int, duration: float | None, count: int | No
     errors.items.extend(f"(warm-up) {e}" for e in warm_errors.items)
     budget = Budget(count=count) if count else Budget(deadline=time.monotonic() + (duration or 15.0))
     prefix = f"bench-{stack.kind}"
-    before = _cpu_snapshot(stack)
-    instances, seconds = drive(stack, clients, budget, prefix, samples, errors)
-    cpu = _cpu_delta(before, _cpu_snapshot(stack), seconds)
+    with window(stack.server_pids, stack.database_pids) as cpu:
+        instances, seconds = drive(stack, clients, budget, prefix, samples, errors)
+    if not stack.alive():
+        raise BenchError("gunicorn exited during the run; first errors:\n" + "\n".join(errors.items[:5]))
     result = LoadResult(stack.kind, clients, instances, seconds, samples, errors, cpu)
     result.verified = verify(stack, prefix, errors)
     if result.verified != instances:
@@ -167,53 +161,24 @@ def run_load(stack: Stack, clients: int, duration: float | None, count: int | No
     return result
 
 
-def verify(stack: Stack, prefix: str, errors: Errors) -> int:
+def verify(stack: Stack, prefix: str, errors: Errors, max_pages: int = 1000) -> int:
     """How many completed project-intake instances of this run ended with outcome 'approved' (not timed)."""
     api = Api(stack.base_url)
-    approved, page = 0, 1
+    approved = 0
     try:
-        while True:
+        for page in range(1, max_pages + 1):
             path = f"/api/v1/process-instances?process={PROCESS}&status=completed&per_page=200&page={page}"
             response = api.request("GET", path, stack.tokens[STARTER.name])
             if response.status != 200:
                 errors.add(describe("verify", "GET", path, response))
-                return approved
+                break
             items = response.body["items"]
             approved += sum(1 for item in items if (item.get("business_key") or "").startswith(prefix + "-")
                             and item.get("variables", {}).get("outcome") == "approved")
             if page * 200 >= response.body["total"] or not items:
-                return approved
-            page += 1
+                break
+    except (OSError, http.client.HTTPException) as err:
+        errors.add(f"verify: transport error {type(err).__name__}: {err}")
     finally:
         api.close()
-
-
-# ---------------------------------------------------------------- CPU accounting (Linux)
-
-
-def _machine_times() -> tuple[float, float]:
-    """(busy, total) CPU seconds of all CPUs since boot from /proc/stat; zeros elsewhere."""
-    try:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-    except OSError:
-        return 0.0, 0.0
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    steal_guest = sum(values[7:])                  # steal, guest, guest_nice: not ours to count
-    tick = os.sysconf("SC_CLK_TCK")
-    return (sum(values) - idle - steal_guest) / tick, (sum(values) - steal_guest) / tick
-
-
-def _cpu_snapshot(stack: Stack) -> tuple[float, float, float, tuple[float, float]]:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    database = cpu_seconds(postgres_pids()) if stack.kind == "postgres" else 0.0
-    return usage.ru_utime + usage.ru_stime, cpu_seconds(stack.worker_pids()), database, _machine_times()
-
-
-def _cpu_delta(before: tuple[float, float, float, tuple[float, float]],
-               after: tuple[float, float, float, tuple[float, float]], seconds: float) -> CpuUse:
-    busy_seconds, all_seconds = after[3][0] - before[3][0], after[3][1] - before[3][1]
-    cpu = CpuUse(client=after[0] - before[0], server=after[1] - before[1], database=after[2] - before[2])
-    cpu.busy = busy_seconds / all_seconds if all_seconds else 0.0
-    cpu.other = max(0.0, busy_seconds - cpu.client - cpu.server - cpu.database) if all_seconds else 0.0
-    return cpu
+    return approved

@@ -27,6 +27,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from .cpu import child_pids
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOOP_BPMN = Path(__file__).resolve().parent / "review-loop.bpmn"
@@ -67,6 +69,7 @@ class Stack:
     kind: str                          # "sqlite" or "postgres"
     options: ServerOptions
     postgres_url: str = ""
+    serve: bool = True                 # False: database, users and tokens only (bench.breakdown)
     tokens: dict[str, str] = field(default_factory=dict)
     base_url: str = ""
     database_url: str = ""
@@ -103,7 +106,8 @@ class Stack:
             raise BenchError(f"unknown database kind {self.kind!r}")
         self.cli("init")
         self._create_users_and_deploy_loop()
-        self._start_server()
+        if self.serve:
+            self._start_server()
 
     def close(self) -> None:
         """Stop gunicorn, drop the database, remove the temporary folder; safe to call twice."""
@@ -166,11 +170,17 @@ class Stack:
         assert self._log is not None
         cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(self.options.workers),
                "--threads", str(self.options.threads), "--worker-class", "gthread",
-               "--timeout", str(int(self.options.timeout)), "--graceful-timeout", "5", "webui.wsgi:app"]
+               "--timeout", str(int(self.options.timeout)), "--graceful-timeout", "5",
+               *self._control_socket_args(), "webui.wsgi:app"]
         with open(self._log, "wb") as log:
             self._proc = subprocess.Popen(cmd, env=self.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self.server_pid = self._proc.pid
         self._wait_healthy()
+
+    def _control_socket_args(self) -> list[str]:
+        """Keep gunicorn (>= 24) off the shared ~/.gunicorn/gunicorn.ctl another server may be using."""
+        done = subprocess.run([str(BIN / "gunicorn"), "--help"], capture_output=True, text=True, check=False)
+        return ["--no-control-socket"] if "--no-control-socket" in done.stdout else []
 
     def _wait_healthy(self, limit: float = 60.0) -> None:
         deadline = time.monotonic() + limit
@@ -198,16 +208,28 @@ class Stack:
             proc.kill()
             proc.wait(timeout=5)
 
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def log_tail(self, lines: int = 40) -> str:
         if self._log is None or not self._log.exists():
             return ""
         return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])
 
-    def worker_pids(self) -> list[int]:
+    def server_pids(self) -> list[int]:
         """The gunicorn master and its worker processes (Linux /proc; empty elsewhere)."""
         if self.server_pid is None:
             return []
         return [self.server_pid, *child_pids(self.server_pid)]
+
+    def database_pids(self) -> list[int]:
+        """The PostgreSQL backends connected to the benchmark database (none for SQLite)."""
+        if self.kind != "postgres":
+            return []
+        admin, name = _admin_conninfo(self.postgres_url)
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
+        return [int(row[0]) for row in rows]
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -249,48 +271,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def child_pids(pid: int) -> list[int]:
-    """The direct children of `pid` (Linux /proc; empty elsewhere)."""
-    children = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                children.append(int(entry.name))
-    return children
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc; 0 elsewhere)."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick   # utime, stime
-    return total
-
-
-def postgres_pids() -> list[int]:
-    """Every process named 'postgres' on this machine (the server runs on loopback)."""
-    pids = []
-    if not Path("/proc").is_dir():
-        return []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
