@@ -8,11 +8,11 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import PmoflowError
 
-from . import definitions, instances, messages, schemas, tasks
+from . import decisions, definitions, instances, messages, schemas, tasks
 from .auth import authenticate_request
 from .errors import domain_error, http_error
 
-BLUEPRINTS = (definitions.blp, instances.blp, tasks.blp, messages.blp)
+BLUEPRINTS = (definitions.blp, instances.blp, tasks.blp, messages.blp, decisions.blp)
 for _blp in BLUEPRINTS:
     _blp.before_request(authenticate_request)   # once per process, not once per app
 

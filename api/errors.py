@@ -19,6 +19,7 @@ STATUS: dict[str, int] = {
     "invalid_deployment": 422,
     "too_large": 413,
     "incident": 422,
+    "decision_failed": 422,
 }
 
 

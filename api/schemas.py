@@ -49,6 +49,7 @@ class DefinitionDetail(Schema):
 class DeploymentResult(Schema):
     id = fields.String(allow_none=True, metadata={"description": "null when nothing new was deployed"})
     definitions = fields.List(fields.Nested(Definition))
+    decisions = fields.List(fields.Nested(lambda: Decision()))
 
 
 class Task(Schema):
@@ -169,3 +170,70 @@ class AuditTrail(Schema):
 class Health(Schema):
     status = fields.String()
     database = fields.String()
+
+
+# ---------------------------------------------------------------- decisions (DMN)
+
+
+class DecisionInput(Schema):
+    id = fields.String()
+    label = fields.String()
+    expression = fields.String()
+    type_ref = fields.String(allow_none=True)
+
+
+class Decision(Schema):
+    id = fields.String(metadata={"description": "public id of this (key, version)"})
+    key = fields.String(metadata={"description": "the decision id in the DMN file"})
+    version = fields.Integer()
+    name = fields.String()
+    deployment_id = fields.String()
+    created_at = fields.DateTime()
+    dmn_file = fields.String()
+    kind = fields.String(metadata={"description": "table | literal"})
+    hit_policy = fields.String(allow_none=True)
+    language = fields.String(metadata={"description": "feel | python | mixed"})
+    inputs = fields.List(fields.Nested(DecisionInput))
+    outputs = fields.List(fields.String())
+    required_decisions = fields.List(fields.String())
+    tests = fields.Integer(metadata={"description": "rows in the decision's test table"})
+    new = fields.Boolean(metadata={"description": "true if this deployment created this version"})
+
+
+class DecisionDetail(Schema):
+    key = fields.String()
+    latest = fields.Nested(Decision)
+    versions = fields.List(fields.Nested(Decision))
+
+
+class EvaluateDecision(Strict):
+    inputs = fields.Dict(keys=fields.String(), load_default=dict,
+                         metadata={"description": "variables by name; JSON numbers, strings, booleans, lists, objects"})
+    version = fields.Integer(validate=validate.Range(min=1), metadata={"description": "default: the latest"})
+
+
+class MatchedRule(Schema):
+    decision = fields.String()
+    id = fields.String()
+    number = fields.Integer()
+    description = fields.String()
+
+
+class DecisionTraceEntry(Schema):
+    decision = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    hit_policy = fields.String(allow_none=True)
+    inputs = fields.Dict()
+    matched_rules = fields.List(fields.Nested(MatchedRule))
+    outputs = fields.Dict()
+    warnings = fields.List(fields.String())
+
+
+class DecisionEvaluation(Schema):
+    decision = fields.String()
+    version = fields.Integer()
+    outputs = fields.Dict(metadata={"description": "output name -> value (a list for multi-hit tables)"})
+    matched_rules = fields.List(fields.Nested(MatchedRule))
+    trace = fields.List(fields.Nested(DecisionTraceEntry),
+                        metadata={"description": "every decision evaluated, required decisions first"})

@@ -13,8 +13,10 @@ from sqlalchemy.orm import joinedload
 from engine import audit
 from engine.context import EngineContext
 from engine.db.models import Deployment, DeploymentFile, ProcessDefinition
+from engine.decisions import store_decisions
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.permissions import Actor, require
+from engine.spiff.decisions import pin_decision_versions
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
 from engine.views import DefinitionView, DeploymentView
 
@@ -32,18 +34,26 @@ def deploy(
         session = uow.session
         now = ctx.clock.now()
         deployment: Deployment | None = None
+
+        def current_deployment() -> Deployment:
+            nonlocal deployment
+            if deployment is None:
+                deployment = _new_deployment(session, files, lane_map, name, actor, now)
+            return deployment
+
+        decisions, versions = store_decisions(session, parsed.decisions, current_deployment, actor, now)
         results = []
-        for process in parsed:
+        for process in parsed.processes:
             latest = _latest(session, process.key)
             digest = _digest(process, lane_map)
             if latest is not None and latest.content_hash == digest:
                 results.append(DefinitionView.of(latest))
                 continue
-            if deployment is None:
-                deployment = _new_deployment(session, files, lane_map, name, actor, now)
+            deployment = current_deployment()
             row = ProcessDefinition(
                 key=process.key, version=(latest.version + 1) if latest else 1, name=process.name,
-                deployment=deployment, content_hash=digest, bpmn_file=process.bpmn_file, spec=process.spec_json,
+                deployment=deployment, content_hash=digest, bpmn_file=process.bpmn_file,
+                spec=pin_decision_versions(process.spec_json, versions),
                 lane_map=lane_map, forms=process.forms, user_tasks=process.user_tasks, created_at=now,
             )
             session.add(row)
@@ -55,8 +65,9 @@ def deploy(
         try:
             uow.commit()
         except IntegrityError as err:
-            raise Conflict("another deployment of the same process happened at the same time; retry") from err
-    return DeploymentView(id=deployment.uuid if deployment else None, definitions=results)
+            raise Conflict("another deployment of the same process or decision happened at the same time; retry"
+                           ) from err
+    return DeploymentView(id=deployment.uuid if deployment else None, definitions=results, decisions=decisions)
 
 
 def _digest(process: ParsedProcess, lane_map: dict[str, str]) -> str:

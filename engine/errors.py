@@ -94,6 +94,12 @@ class FormDataInvalid(InvalidInput):
         self.errors = errors
 
 
+class DecisionFailed(PmoflowError):
+    """Evaluating a decision failed; details name the decision, rule, column and text."""
+
+    code = "decision_failed"
+
+
 class IncidentError(PmoflowError):
     """An engine step failed inside the process (expression or service error)."""
 

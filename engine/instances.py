@@ -11,7 +11,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from engine import audit
+from engine import audit, notifications
 from engine.context import EngineContext
 from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition, ProcessInstance
 from engine.deployments import find_definition
@@ -119,7 +119,8 @@ def check_can_see(session: Session, actor: Actor, instance: ProcessInstance) -> 
         return
     involved = session.scalar(select(exists().where(
         HumanTask.instance_id == instance.id,
-        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username, in_my_groups(actor)),
+        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
+            HumanTask.owner == actor.username, in_my_groups(actor)),
     )))
     if not involved:
         raise Forbidden(f"{actor.username} may not see process instance {instance.uuid}")
@@ -172,6 +173,7 @@ def cancel(ctx: EngineContext, actor: Actor, instance_id: str, reason: str) -> I
         instance.ended_at = instance.ended_at or ctx.clock.now()
         audit.record(session, "instance_cancelled", ctx.clock.now(), instance=instance, actor=actor.username,
                      data={"reason": instance.cancel_reason})
+        notifications.request_decided(session, instance, actor.username, ctx.clock.now())
         view = InstanceView.of(instance, open_rows(session, instance))
         uow.commit()
         return view

@@ -41,6 +41,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "task.complete_any": frozenset({"admin"}),
     "message.send": frozenset({"admin", "api"}),
     "user.manage": frozenset({"admin"}),
+    "decision.read": frozenset(ROLES),
+    "decision.evaluate": frozenset({"admin", "designer", "api"}),   # read-only, but it is the service for systems
+    # collaboration: who may act; the services add the row-level rules (see engine/collaboration.py)
+    "task.delegate": frozenset({"admin", "designer", "approver"}),     # also: who may receive a task
+    "comment.add": frozenset({"admin", "designer", "approver"}),
+    "attachment.add": frozenset({"admin", "designer", "approver"}),
+    "notification.read": frozenset(ROLES),
+    "substitute.set_own": frozenset({"admin", "designer", "approver"}),
 }
 
 

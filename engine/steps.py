@@ -14,14 +14,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from engine import audit
+from engine import audit, notifications
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.context import EngineContext
 from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, new_uuid
 from engine.errors import Conflict, IncidentError, NotFound
+from engine.notifications import notify
 from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
+from engine.substitutes import effective_assignee
 
 FINAL = ("completed", "cancelled")
+DECISION_EVENT_KEYS = ("decision", "version", "decision_table", "hit_policy", "inputs", "outputs", "matched_rules",
+                       "required")
 
 
 def load_instance(session: Session, instance_id: str, lock: bool = False) -> ProcessInstance:
@@ -106,7 +110,7 @@ def _write_step_events(
     for decision in run.log.decisions:
         audit.record(session, "decision_evaluated", now, instance=instance, actor=actor,
                      task_uuid=decision["task_id"], element_id=decision["element_id"],
-                     data={k: decision[k] for k in ("decision_table", "hit_policy", "inputs", "outputs")})
+                     data={k: decision[k] for k in DECISION_EVENT_KEYS if k in decision})
     for timer in run.log.timers:
         audit.record(session, "timer_fired", now, instance=instance, actor=actor, task_uuid=timer["task_id"],
                      element_id=timer["element_id"], data={k: v for k, v in timer.items() if k != "task_id"})
@@ -125,6 +129,7 @@ def _write_step_events(
         if instance.status == "completed":
             audit.record(session, "instance_completed", now, instance=instance, actor=actor,
                          data={"variables": instance.variables})
+            notifications.request_decided(session, instance, actor, now)
 
 
 def sync_tasks(
@@ -202,8 +207,13 @@ def _create_batch(
         audit.record(session, "incident_raised", now, instance=instance, task_uuid=task.id,
                      element_id=task.element_id, data=instance.error)
         return
-    for username in approvers:
-        _create_row(session, instance, task, info, now, uuid=new_uuid(), assignee=username, batch=task.id)
+    for approver in approvers:
+        assignee = effective_assignee(session, approver, now.date())     # out of office: the substitute
+        row = _create_row(session, instance, task, info, now, uuid=new_uuid(), assignee=assignee, batch=task.id)
+        title = instance.variables.get("title") or instance.business_key or instance.definition.name
+        notify(session, assignee, "task_assigned", f"{task.name}: {title}" + (
+            f" (for {approver}, who is away)" if assignee != approver else ""),
+            link=f"/tasks/{row.uuid}", instance=instance, task_uuid=row.uuid, at=now)
 
 
 def _why_gone(instance: ProcessInstance) -> str:

@@ -34,6 +34,7 @@ class DefinitionView:
 class DeploymentView:
     id: str | None
     definitions: list[DefinitionView]
+    decisions: list[Any] = field(default_factory=list)     # engine.decisions.DecisionView
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class TaskView:
     completed_by: str | None
     data: dict[str, Any] | None
     form: dict[str, Any] | None = None
+    owner: str | None = None                 # delegated: the assignee completes on the owner's behalf
+    delegation_reason: str | None = None
 
     @classmethod
     def of(cls, row: HumanTask, form: dict[str, Any] | None = None) -> TaskView:
@@ -63,7 +66,8 @@ class TaskView:
                    business_key=inst.business_key, element_id=row.element_id, name=row.name, role=row.role,
                    candidate_groups=list(row.candidate_groups), assignee=row.assignee, status=row.status,
                    form_key=row.form_key, created_at=row.created_at, due_at=row.due_at,
-                   completed_at=row.completed_at, completed_by=row.completed_by, data=row.data, form=form)
+                   completed_at=row.completed_at, completed_by=row.completed_by, data=row.data, form=form,
+                   owner=row.owner, delegation_reason=row.delegation_reason)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from api.errors import http_error
 from engine.clock import Clock
 from engine.config import Settings
 from engine.context import EngineContext
-from webui import auth, filters, tasklist
+from webui import account, admin, auth, filters, notifications, requests, tasklist
 from webui.extensions import csrf, limiter, login_manager
 
 ERROR_TEXT = {
@@ -52,6 +52,11 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
         csrf.exempt(blp)            # the API takes bearer tokens, never cookies
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasklist.bp)
+    app.register_blueprint(requests.bp)
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(account.bp)
+    notifications.init_app(app)
+    app.register_blueprint(admin.bp)
     filters.register(app)
     _register_health(app, ctx)
 

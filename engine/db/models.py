@@ -176,6 +176,9 @@ class HumanTask(Base):
         Index("ix_tasks_instance_status", "instance_id", "status"),
         Index("ix_tasks_status_role", "status", "role"),
         Index("ix_tasks_assignee_status", "assignee", "status"),
+        # The inbox walks open tasks in its default order and stops after one page.
+        Index("ix_tasks_open_by_due", "due_at", "created_at", "id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)

@@ -3,7 +3,9 @@
 `parse_deployment` checks a set of BPMN, DMN and form files the way a reviewer would
 (unknown elements, gateway branches without conditions, timers, lanes, callees, decision
 and form references, expressions that do not compile) and reports all problems with file,
-element id and line. Only a clean deployment is handed to SpiffWorkflow's parser.
+element id and line. DMN files are read by engine.dmn (every FEEL cell parsed, every
+decision's test table run); a deployment may hold decisions only. Only a clean deployment
+is handed to SpiffWorkflow's parser.
 """
 
 from __future__ import annotations
@@ -24,13 +26,17 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
-from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
+from engine.dmn.compiled import compile_model
+from engine.dmn.model import DecisionModel
+from engine.dmn.reader import read_dmn
+from engine.dmn.testcases import run_tests
 from engine.errors import DeploymentInvalid, Problem
 from engine.forms import FormSchemaError, load_form
 from engine.spiff.approval_ext import approval_config, approval_problems, separation_of_duties
-from engine.spiff.sandbox import check_expression
+from engine.spiff.decisions import PmoflowBusinessRuleTask
+from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.specs import spec_registry
 from engine.spiff.xml import XmlRefused, parse_xml
 
@@ -80,6 +86,24 @@ class ParsedProcess:
     forms: dict[str, Any]
     user_tasks: list[dict[str, Any]]
     files: tuple[str, ...]
+    start_form: str | None = None        # the form of the process's start event: what a requester fills in
+
+
+@dataclass(frozen=True)
+class ParsedDecision:
+    """One decision with everything it requires, ready to be versioned."""
+
+    key: str
+    name: str
+    dmn_file: str
+    model: DecisionModel
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class ParsedDeployment:
+    processes: list[ParsedProcess]
+    decisions: list[ParsedDecision]
 
 
 @dataclass
@@ -93,11 +117,13 @@ class _Files:
     raw: dict[str, bytes] = field(default_factory=dict)
     processes: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)  # id -> (file, node)
     decisions: dict[str, str] = field(default_factory=dict)                 # decision id -> filename
+    models: dict[str, DecisionModel] = field(default_factory=dict)          # decision id -> model
+    dmn_lines: dict[str, dict[str, int]] = field(default_factory=dict)      # filename -> element id -> line
 
 
 def parse_deployment(
     files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50
-) -> list[ParsedProcess]:
+) -> ParsedDeployment:
     """Check and parse a deployment; raises DeploymentInvalid listing every problem found."""
     problems: list[Problem] = []
     if not files:
@@ -108,11 +134,13 @@ def parse_deployment(
     for filename, root in index.bpmn.items():
         problems.extend(_check_bpmn(filename, root, index))
     for filename, root in index.dmn.items():
-        problems.extend(_check_dmn(filename, root))
+        problems.extend(_check_dmn(filename, root, index))
+    if not problems:
+        problems.extend(_decision_test_problems(index))
     executable = _executable_processes(index, problems)
     if problems:
         raise DeploymentInvalid(problems)
-    return _build_specs(index, executable)
+    return ParsedDeployment(_build_specs(index, executable) if executable else [], _parsed_decisions(index))
 
 
 # ---------------------------------------------------------------- loading
@@ -277,6 +305,10 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
             problems.extend(_check_call(node, where, index))
         elif local == "businessRuleTask":
             problems.extend(_check_decision_ref(node, where, index))
+        elif local == "startEvent" and (ref := form_ref(node)) is not None and ref not in index.forms:
+            known = ", ".join(sorted(index.forms)) or "none"
+            problems.append(Problem(f"start form {ref!r} is not in this deployment (forms here: {known})", *where,
+                                    "missing_form"))
         elif local == "scriptTask" and not (node.findtext("bpmn:script", None, NS) or "").strip():
             problems.append(Problem("script task has no script", *where))
     return problems
@@ -429,6 +461,25 @@ def form_ref(node: etree._Element) -> str | None:
     return None
 
 
+def start_form_ref(process: etree._Element) -> str | None:
+    """The form of the process's first top-level start event that has one (pmoflow:form or Camunda's)."""
+    for event in process.iterfind("bpmn:startEvent", NS):
+        ref = form_ref(event)
+        if ref:
+            return ref
+    return None
+
+
+def start_form_of(bpmn: bytes, filename: str, process_id: str, max_bytes: int) -> str | None:
+    """The start form of a process in a deployed BPMN file, read again; None if it has none or is unreadable."""
+    try:
+        root = parse_xml(bpmn, filename, max_bytes)
+    except XmlRefused:
+        return None
+    process = next((p for p in root.iterfind("bpmn:process", NS) if p.get("id") == process_id), None)
+    return start_form_ref(process) if process is not None else None
+
+
 def candidate_groups(node: etree._Element) -> list[str]:
     """Explicit candidate groups: pmoflow:assignment/@candidateGroups or camunda:candidateGroups."""
     el = node.find("bpmn:extensionElements/pmoflow:assignment", NS)
@@ -450,31 +501,38 @@ def decision_ref(node: etree._Element) -> str | None:
 
 # ---------------------------------------------------------------- DMN checks
 
-def _check_dmn(filename: str, root: etree._Element) -> list[Problem]:
+def _check_dmn(filename: str, root: etree._Element, index: _Files) -> list[Problem]:
+    """Read the file's decisions (every cell parsed); keeps the models in `index`."""
     problems = _duplicate_ids(filename, root)
-    ns = etree.QName(root).namespace
-    for entry in root.iter(f"{{{ns}}}inputEntry", f"{{{ns}}}outputEntry", f"{{{ns}}}inputExpression"):
-        text = (entry.findtext(f"{{{ns}}}text") or "").strip()
-        kind = etree.QName(entry).localname
-        if kind == "inputEntry" and text in ("", "-"):
+    dmn = read_dmn(filename, root, _python_check)
+    index.dmn_lines[filename] = dmn.lines
+    for model in dmn.models:
+        index.models[model.decision] = model
+    return problems + dmn.problems
+
+
+def _python_check(source: str) -> str | None:
+    return check_expression(source, "eval")
+
+
+def _decision_test_problems(index: _Files) -> list[Problem]:
+    """Run every decision's test table; each failing row is a problem naming the test."""
+    problems = []
+    sandbox = SandboxedEnvironment()
+    for model in index.models.values():
+        if not model.top.tests:
             continue
-        if kind == "outputEntry" and text == "":
-            continue
-        message = _dmn_cell_error(text, kind)
-        if message:
-            problems.append(Problem(f"DMN {kind} {text!r} does not compile: {message}", filename,
-                                    entry.get("id") or _owner_id(entry), entry.sourceline, "bad_expression"))
+        lines = index.dmn_lines.get(model.file, {})
+        for failure in run_tests(compile_model(model), python=sandbox):
+            element = failure.test.id or failure.decision
+            problems.append(Problem(failure.describe(), model.file, element, lines.get(element),
+                                    "decision_test_failed"))
     return problems
 
 
-def _dmn_cell_error(text: str, kind: str) -> str | None:
-    if kind != "inputEntry":
-        return check_expression(text, "eval")
-    if "?" in text:
-        return check_expression(text.replace("?", "dmninputexpr"), "eval")
-    if check_expression(text, "eval") is None:
-        return None
-    return check_expression(f"dmninputexpr {text}", "eval")
+def _parsed_decisions(index: _Files) -> list[ParsedDecision]:
+    return [ParsedDecision(key=m.decision, name=m.name, dmn_file=m.file, model=m, content_hash=m.content_hash())
+            for m in index.models.values()]
 
 
 def _executable_processes(index: _Files, problems: list[Problem]) -> list[str]:
@@ -485,26 +543,44 @@ def _executable_processes(index: _Files, problems: list[Problem]) -> list[str]:
                                     node.sourceline, "not_executable"))
         if not index.processes:
             problems.append(Problem("the deployment has no BPMN process", code="no_process"))
-    if not index.bpmn and not problems:
-        problems.append(Problem("the deployment has no .bpmn file", code="no_process"))
+    if not index.bpmn and not index.dmn and not problems:
+        problems.append(Problem("the deployment has no .bpmn or .dmn file", code="no_process"))
     return executable
 
 
 # ---------------------------------------------------------------- SpiffWorkflow specs
 
-class _DecisionRefParser(BusinessRuleTaskParser):
+class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
+    """Builds business rule tasks that carry the decision model they evaluate (engine.dmn)."""
+
     @staticmethod
     def get_decision_ref(node: etree._Element) -> str | None:
         return decision_ref(node)
 
+    def create_task(self) -> PmoflowBusinessRuleTask:
+        ref = decision_ref(self.node) or ""
+        model = self.process_parser.parser.decision_models.get(ref)
+        if model is None:
+            raise ValidationException(f"decision {ref!r} is not in this deployment", node=self.node,
+                                      file_name=self.filename)
+        extensions = self.parse_extensions()
+        return PmoflowBusinessRuleTask(
+            self.spec, self.bpmn_id, decision=ref, model=model.to_dict(), content_hash=model.content_hash(),
+            prescript=extensions.get("preScript"), postscript=extensions.get("postScript"), **self.bpmn_attributes,
+        )
+
 
 class PmoflowParser(SpiffBpmnParser):
-    """Spiff's parser, reading decision references in our namespace; no XSD (we validate first)."""
+    """Spiff's parser with our business rule tasks; no XSD (we validate first)."""
 
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
-        full_tag("businessRuleTask"): (_DecisionRefParser, BusinessRuleTask),
+        full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
     }
+
+    def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.decision_models = decision_models or {}
 
 
 def _normalize_timers(root: etree._Element) -> None:
@@ -516,9 +592,7 @@ def _normalize_timers(root: etree._Element) -> None:
 
 
 def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
-    parser = PmoflowParser(validator=None)
-    for filename, root in index.dmn.items():
-        parser.add_dmn_xml(root, filename)
+    parser = PmoflowParser(validator=None, decision_models=index.models)
     for filename, root in index.bpmn.items():
         _normalize_timers(root)
         parser.add_bpmn_xml(root, filename)
@@ -560,13 +634,17 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
     process_ids = [pid, *subprocess_specs]
     filename, node = index.processes[pid]
     user_tasks, forms, used_files = _process_metadata(process_ids, index)
+    start_form = start_form_ref(node)
+    if start_form:
+        forms[start_form] = index.forms[start_form]
+        used_files.add(index.form_files[start_form])
     files = tuple(sorted(used_files | {filename}))
     digest = hashlib.sha256()
     for name in files:
         digest.update(name.encode() + b"\0" + index.raw[name] + b"\0")
     return ParsedProcess(
         key=pid, name=node.get("name") or pid, bpmn_file=filename, spec_json=spec_json,
-        content_hash=digest.hexdigest(), forms=forms, user_tasks=user_tasks, files=files,
+        content_hash=digest.hexdigest(), forms=forms, user_tasks=user_tasks, files=files, start_form=start_form,
     )
 
 

@@ -35,6 +35,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff.compaction import compact
+from engine.spiff.decisions import take_record
 from engine.spiff.sandbox import SandboxedScriptEngine, SandboxError
 from engine.spiff.specs import SpecBundle, dump_state, load_state
 
@@ -250,7 +251,10 @@ class Run:
         self.log.completed.append(entry)
         if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
             self.log.timers.append({**entry, **_timer_context(task)})
-        if isinstance(spec, BusinessRuleTaskMixin):
+        record = take_record(task)
+        if record is not None:
+            self.log.decisions.append({**entry, **record})
+        elif isinstance(spec, BusinessRuleTaskMixin):      # specs deployed before engine.dmn existed
             table = spec.dmnEngine.decision_table
             outputs = [o.name for o in table.outputs]
             self.log.decisions.append({

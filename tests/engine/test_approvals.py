@@ -125,3 +125,16 @@ def test_one_person_may_not_decide_twice(ctx):
     with pytest.raises(Forbidden):
         tasks.complete(ctx, alice, second.id, {})
     tasks.complete(ctx, ivy, second.id, {})
+
+
+def test_an_absent_approver_s_vote_goes_to_the_substitute_who_is_notified(board, clock):
+    from datetime import timedelta
+
+    from engine import collaboration, notifications
+
+    collaboration.set_out_of_office(board, approver("ben"), "cat", clock.now().date(),
+                                    clock.now().date() + timedelta(days=3))
+    view = start(board, 'approvers="reviewers" rule="all"', {"reviewers": ["ann", "ben"]})
+    assert sorted(t.assignee for t in view.open_tasks) == ["ann", "cat"]
+    items = notifications.list_notifications(board, approver("cat")).items
+    assert any("ben, who is away" in n.text for n in items)

@@ -36,7 +36,7 @@ def parallel_loop() -> str:
 
 
 def run_of(text: str) -> Run:
-    [parsed] = parse_deployment([SourceFile("l.bpmn", text.encode())], max_bytes=10**6)
+    [parsed] = parse_deployment([SourceFile("l.bpmn", text.encode())], max_bytes=10**6).processes
     bundle = restore_spec(parsed.spec_json)
     run = Run.start(bundle, {"counter": 0}, SandboxedScriptEngine())
     run.advance()

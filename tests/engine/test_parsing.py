@@ -35,7 +35,7 @@ def only(problems: list[Problem], code: str) -> Problem:
 
 
 def test_a_valid_process_parses_with_its_user_tasks():
-    [parsed] = parse_deployment([SourceFile("a.bpmn", one_approval().encode())], max_bytes=LIMIT)
+    [parsed] = parse_deployment([SourceFile("a.bpmn", one_approval().encode())], max_bytes=LIMIT).processes
     assert parsed.key == "p1"
     assert parsed.user_tasks == [{"process": "p1", "element_id": "approve", "name": "Approve",
                                   "lane": "IT Manager", "form": None, "candidate_groups": [],
@@ -170,5 +170,5 @@ def test_a_process_with_lanes_in_a_collaboration_keeps_lane_names():
     text = document(process('<bpmn:startEvent id="start"/>' + body + '<bpmn:endEvent id="end"/>'
                             + flow("f1", "start", "a") + flow("f2", "a", "b") + flow("f3", "b", "end"),
                             lane("Finance", "a"), lane("Security", "b")))
-    [parsed] = parse_deployment([SourceFile("l.bpmn", text.encode())], max_bytes=LIMIT)
+    [parsed] = parse_deployment([SourceFile("l.bpmn", text.encode())], max_bytes=LIMIT).processes
     assert [(t["element_id"], t["lane"]) for t in parsed.user_tasks] == [("a", "Finance"), ("b", "Security")]

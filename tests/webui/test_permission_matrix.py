@@ -10,8 +10,9 @@ import io
 
 import pytest
 
-from engine import users
+from engine import attachments, notifications, users
 from tests.bpmn_samples import one_approval
+from tests.factories import ADMIN
 from tests.webui.conftest import intake, sign_in
 
 CALLERS = ("anonymous", "approver", "designer", "auditor", "admin", "token")
@@ -30,6 +31,40 @@ PAGES = {
     ("POST", "/tasks/<task_id>"): (302, 302, 403, 403, 302, 302),
     ("POST", "/tasks/<task_id>/claim"): (302, 302, 403, 403, 302, 302),
     ("POST", "/tasks/<task_id>/unclaim"): (302, 302, 403, 403, 302, 302),
+    ("GET", "/admin/users"): (302, 403, 403, 403, 200, 302),
+    ("GET", "/admin/users/new"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/users/new"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/users/<username>"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/users/<username>"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/users/<username>/password"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/users/<username>/deactivate"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/users/<username>/reactivate"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/groups"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/groups"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/groups/<path:name>"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/groups/<path:name>/members"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/groups/<path:name>/members/remove"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/tokens"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/tokens"): (302, 403, 403, 403, 201, 302),                # the result page shows it once
+    ("POST", "/admin/tokens/<token_id>/revoke"): (302, 403, 403, 403, 302, 302),
+    # collaboration: designers see every instance (instance.read_all) but not other groups' tasks
+    ("POST", "/tasks/<task_id>/delegate"): (302, 302, 403, 403, 302, 302),
+    ("POST", "/tasks/<task_id>/reassign"): (302, 422, 403, 403, 302, 302),   # erin is no IT Manager
+    ("POST", "/tasks/<task_id>/comments"): (302, 302, 302, 403, 302, 302),
+    ("POST", "/tasks/<task_id>/attachments"): (302, 302, 302, 403, 302, 302),
+    ("GET", "/requests"): (302, 200, 200, 200, 200, 302),
+    ("GET", "/requests/new"): (302, 200, 200, 403, 200, 302),
+    ("GET", "/requests/new/<key>"): (302, 200, 200, 403, 200, 302),
+    ("POST", "/requests/new/<key>"): (302, 422, 422, 403, 422, 302),        # required fields missing
+    ("GET", "/requests/<instance_id>"): (302, 200, 200, 200, 200, 302),
+    ("POST", "/requests/<instance_id>/comments"): (302, 302, 302, 403, 302, 302),
+    ("POST", "/requests/<instance_id>/attachments"): (302, 302, 302, 403, 302, 302),
+    ("GET", "/attachments/<attachment_id>"): (302, 200, 200, 200, 200, 302),
+    ("GET", "/notifications"): (302, 200, 200, 200, 200, 302),
+    ("POST", "/notifications/<notification_id>/read"): (302, 302, 404, 404, 404, 302),   # alice's
+    ("POST", "/notifications/read-all"): (302, 302, 302, 302, 302, 302),
+    ("GET", "/account/out-of-office"): (302, 200, 200, 403, 200, 302),
+    ("POST", "/account/out-of-office"): (302, 422, 422, 403, 422, 302),     # no substitute given
     ("POST", "/logout"): (302, 302, 302, 302, 302, 302),        # last: it signs the caller out
 }
 API = {
@@ -47,6 +82,9 @@ API = {
     ("GET", "/api/v1/tasks"): (401, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/tasks/<task_id>"): (401, 200, 403, 200, 200, 200),
     ("POST", "/api/v1/tasks/<task_id>/complete"): (401, 200, 403, 403, 200, 403),
+    ("GET", "/api/v1/decisions"): (401, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/decisions/<key>"): (401, 200, 200, 200, 200, 200),
+    ("POST", "/api/v1/decisions/<key>/evaluate"): (401, 403, 200, 403, 200, 200),   # read-only, for systems
 }
 BODIES = {
     "/api/v1/process-instances": {"process": "project-intake", "variables": {"title": "t", "budget": 1,
@@ -55,7 +93,22 @@ BODIES = {
     "/api/v1/process-instances/<instance_id>/retry": {"variables": {}},
     "/api/v1/messages": {"message": "nothing", "business_key": "none"},
     "/api/v1/tasks/<task_id>/complete": {"data": {"decision": "approve"}},
+    "/api/v1/decisions/<key>/evaluate": {"inputs": {"budget": 120000}},
     "/tasks/<task_id>": {"decision": "approve"},
+    "/tasks/<task_id>/delegate": {"to": "erin", "reason": "matrix"},
+    "/tasks/<task_id>/reassign": {"to": "erin", "reason": "matrix"},
+    "/tasks/<task_id>/comments": {"body": "matrix"},
+    "/tasks/<task_id>/attachments": {"kind": "link", "url": "https://contoso.sharepoint.com/matrix"},
+    "/requests/<instance_id>/comments": {"body": "matrix"},
+    "/requests/<instance_id>/attachments": {"kind": "link", "url": "https://contoso.sharepoint.com/matrix"},
+    "/admin/users/new": {"username": "matrix-new", "password": "matrix-secret", "confirm": "matrix-secret",
+                         "roles": "approver"},
+    "/admin/users/<username>": {"display_name": "Matrix", "roles": "approver"},
+    "/admin/users/<username>/password": {"password": "matrix-secret", "confirm": "matrix-secret"},
+    "/admin/groups": {"name": "Matrix group"},
+    "/admin/groups/<path:name>/members": {"username": "matrix-target"},
+    "/admin/groups/<path:name>/members/remove": {"username": "matrix-target"},
+    "/admin/tokens": {"username": "intake-bot", "label": "matrix"},
 }
 
 
@@ -69,6 +122,7 @@ def test_every_route_is_in_the_matrix(app):
 def setup(app):
     ctx = app.extensions["pmoflow"]
     users.create_user(ctx, "dana", "demo", [], ["designer"])
+    users.create_user(ctx, "matrix-target", "demo", [], ["approver"])
     tokens = {caller: users.create_token(ctx, SESSION_USER.get(caller, "intake-bot"), "matrix")
               for caller in CALLERS if caller != "anonymous"}
     return ctx, tokens
@@ -77,8 +131,21 @@ def setup(app):
 def fill(rule: str, app) -> str:
     """A fresh instance and task per request, so one caller's action does not change another's."""
     view = intake(app, key="MATRIX")
+    if "<token_id>" in rule:
+        rule = rule.replace("<token_id>", users.issue_token(app.extensions["pmoflow"], "intake-bot", "m", "pmo").row.id)
+    if "<attachment_id>" in rule:
+        doc = attachments.add_document(app.extensions["pmoflow"], ADMIN, "m.pdf", b"%PDF", instance_id=view.id)
+        rule = rule.replace("<attachment_id>", doc.id)
+    if "<notification_id>" in rule:
+        ctx = app.extensions["pmoflow"]
+        with ctx.uow() as uow:
+            note = notifications.notify(uow.session, "alice", "mention", "matrix", at=ctx.clock.now())
+            uow.commit()
+        rule = rule.replace("<notification_id>", note.uuid)
     return (rule.replace("<task_id>", view.open_tasks[0].id).replace("<instance_id>", view.id)
-            .replace("<key>", "project-intake"))
+            .replace("<key>", "approval_tier" if "/decisions/" in rule else "project-intake")
+            .replace("<username>", "matrix-target")
+            .replace("<path:name>", "IT%20Manager"))
 
 
 @pytest.mark.parametrize("caller", CALLERS)

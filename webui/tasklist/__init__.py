@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from engine import tasks
+from engine import requests, tasks
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.forms import form_fields
 from webui.security import actor, engine_ctx, requires
@@ -52,16 +52,20 @@ def task(task_id: str):  # type: ignore[no-untyped-def]
     return _render_task(task_id, {}, {})
 
 
-def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200,  # type: ignore[no-untyped-def]
+                 panel: dict[str, Any] | None = None):
+    """The task page; `panel` carries the values and errors of a side form (comment, attachment, hand-over)."""
     try:
         context = tasks.task_context(engine_ctx(), actor(), task_id)
+        workspace = requests.task_workspace(engine_ctx(), actor(), task_id)
     except NotFound:
         abort(404)
     except Forbidden:
         abort(403)
     schema = context.task.form or {}
     return render_template("tasklist/task.html", c=context, fields=form_fields(schema) if schema else [],
-                           values=values, errors=errors, now=engine_ctx().clock.now()), status
+                           values=values, errors=errors, now=engine_ctx().clock.now(), w=workspace,
+                           panel=panel or {"form": None, "errors": {}, "values": {}}), status
 
 
 @bp.post("/tasks/<task_id>")
@@ -132,3 +136,6 @@ def _assign(task_id: str, change, message: str):  # type: ignore[no-untyped-def]
     else:
         flash(message, "info")
     return redirect(url_for("tasklist.task", task_id=task_id))
+
+
+from webui.tasklist import collaboration  # noqa: E402, F401 - registers the task page's side forms on bp

@@ -1,0 +1,576 @@
+"""Turns FEEL syntax trees into Python closures `fn(scope) -> value` (no eval, no exec).
+
+Compiling resolves what can be known before any data arrives: built-in functions and their
+arity, named arguments, temporal literals. Unknown functions and wrong argument counts are
+syntax errors, so they are reported when a model is deployed, not when it first runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from engine.dmn.feel import nodes as n
+from engine.dmn.feel.builtins import BUILTINS
+from engine.dmn.feel.errors import FeelError, FeelSyntaxError
+from engine.dmn.feel.library import Builtin
+from engine.dmn.feel.scope import Scope
+from engine.dmn.feel.state import MAX_CALL_DEPTH, EvalState, check_items
+from engine.dmn.feel.temporal import parse_temporal
+from engine.dmn.feel.values import (
+    ARITHMETIC,
+    Function,
+    Range,
+    compare,
+    equal,
+    in_range,
+    is_instance,
+    negate,
+    type_name,
+)
+
+Fn = Callable[[Scope], Any]
+Test = Callable[[Scope], "bool | None"]
+
+
+@dataclass
+class Env:
+    """What the compiler knows while it walks one text."""
+
+    source: str
+    bound: frozenset[str] = frozenset()
+    free: set[str] = field(default_factory=set)
+
+    def inner(self, names: tuple[str, ...] | list[str]) -> Env:
+        return Env(self.source, self.bound | set(names), self.free)
+
+    def error(self, reason: str, node: n.Node) -> FeelSyntaxError:
+        return FeelSyntaxError(reason, self.source, node.start)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def compile_node(node: n.Node, env: Env) -> Fn:
+    """A closure computing `node`; raises FeelSyntaxError for what can never work."""
+    handler = _HANDLERS.get(type(node))
+    if handler is None:
+        raise env.error(f"{type(node).__name__} is not an expression here", node)
+    return handler(node, env)
+
+
+def _literal(node: n.Literal, env: Env) -> Fn:
+    value = node.value
+    return lambda s: value
+
+
+def _name(node: n.Name, env: Env) -> Fn:
+    name = node.name
+    if name not in env.bound:
+        env.free.add(name)
+    return lambda s: s.lookup(name)
+
+
+def _input(node: n.InputValue, env: Env) -> Fn:
+    return lambda s: s.input
+
+
+def _temporal(node: n.TemporalLiteral, env: Env) -> Fn:
+    try:
+        value = parse_temporal(node.text)
+    except FeelError as err:
+        raise env.error(str(err), node) from err
+    return lambda s: value
+
+
+def _path(node: n.Path, env: Env) -> Fn:
+    target, name = compile_node(node.target, env), node.name
+    return lambda s: read_property(s.state, target(s), name)
+
+
+def read_property(state: EvalState, value: Any, name: str) -> Any:
+    """`value.name`: a context entry, the same entry of every context in a list, or a property."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value.get(name)
+    if isinstance(value, list):
+        return [read_property(state, v, name) for v in value]
+    getter = _PROPERTIES.get((type_name(value), name))
+    if getter is None:
+        state.warn(f"a {type_name(value)} has no property {name!r}; it was taken as null")
+        return None
+    return getter(value)
+
+
+def _offset(value: time | datetime) -> timedelta | None:
+    return value.utcoffset()
+
+
+def _zone(value: time | datetime) -> str | None:
+    zone = value.tzinfo
+    return getattr(zone, "key", None) or (zone.tzname(None) if zone is not None else None)
+
+
+_DATE_PROPS: dict[str, Callable[[Any], Any]] = {
+    "year": lambda v: Decimal(v.year), "month": lambda v: Decimal(v.month), "day": lambda v: Decimal(v.day),
+    "weekday": lambda v: Decimal(v.isoweekday()),
+}
+_TIME_PROPS: dict[str, Callable[[Any], Any]] = {
+    "hour": lambda v: Decimal(v.hour), "minute": lambda v: Decimal(v.minute),
+    "second": lambda v: Decimal(v.second), "time offset": _offset, "timezone": _zone,
+}
+_PROPERTIES: dict[tuple[str, str], Callable[[Any], Any]] = {
+    **{("date", k): f for k, f in _DATE_PROPS.items()},
+    **{("date and time", k): f for k, f in {**_DATE_PROPS, **_TIME_PROPS}.items()},
+    **{("time", k): f for k, f in _TIME_PROPS.items()},
+    ("days and time duration", "days"): lambda v: Decimal(v.days if v >= timedelta(0) else -(-v).days),
+    ("days and time duration", "hours"): lambda v: Decimal(abs(v).seconds // 3600 * (1 if v >= timedelta(0) else -1)),
+    ("days and time duration", "minutes"): lambda v: Decimal(abs(v).seconds // 60 % 60 * (1 if v >= timedelta(0)
+                                                                                             else -1)),
+    ("days and time duration", "seconds"): lambda v: Decimal(abs(v).seconds % 60 * (1 if v >= timedelta(0) else -1)),
+    ("years and months duration", "years"): lambda v: Decimal(int(v.months / 12)),
+    ("years and months duration", "months"): lambda v: Decimal(int(abs(v.months) % 12 * (1 if v.months >= 0 else -1))),
+    ("range", "start"): lambda v: v.low, ("range", "end"): lambda v: v.high,
+    ("range", "start included"): lambda v: v.low_closed, ("range", "end included"): lambda v: v.high_closed,
+}
+
+
+def _filter(node: n.Filter, env: Env) -> Fn:
+    target = compile_node(node.target, env)
+    condition = compile_node(node.condition, env.inner(["item"]))
+
+    def run(s: Scope) -> Any:
+        value = target(s)
+        if value is None:
+            return None
+        items = value if isinstance(value, list) else [value]
+        return apply_filter(s, items, condition)
+
+    return run
+
+
+def apply_filter(s: Scope, items: list[Any], condition: Fn) -> Any:
+    """`list[condition]`: an item by (1-based, negative from the end) index, or the items it keeps."""
+    first = condition(_item_scope(s, items[0] if items else None))
+    if isinstance(first, Decimal):
+        if first != first.to_integral_value() or first == 0 or abs(first) > len(items):
+            return None
+        index = int(first)
+        return items[index - 1] if index > 0 else items[index]
+    kept = []
+    for i, item in enumerate(items):
+        s.state.tick()
+        result = first if i == 0 else condition(_item_scope(s, item))
+        if result is True:
+            kept.append(item)
+    return kept
+
+
+def _item_scope(s: Scope, item: Any) -> Scope:
+    values = dict(item) if isinstance(item, dict) else {}
+    values["item"] = item
+    return s.child(values)
+
+
+def _call(node: n.Call, env: Env) -> Fn:
+    target = node.function
+    if isinstance(target, n.Name) and target.name not in env.bound:
+        builtin = BUILTINS.get(target.name)
+        if builtin is None:
+            raise env.error(f"unknown function {target.name!r}", node)
+        return _builtin_call(builtin, node, env)
+    function = compile_node(target, env)
+    args = [compile_node(a, env) for a in node.args]
+    named = [(k, compile_node(v, env)) for k, v in node.named]
+
+    def run(s: Scope) -> Any:
+        value = function(s)
+        if not isinstance(value, Function):
+            raise FeelError(f"{type_name(value)} is not a function")
+        values = [a(s) for a in args]
+        if named:
+            values = _named_values(value, values, [(k, f(s)) for k, f in named])
+        return value.call(s.state, values)
+
+    return run
+
+
+def _named_values(function: Function, values: list[Any], named: list[tuple[str, Any]]) -> list[Any]:
+    result = list(values) + [None] * max(0, len(function.params) - len(values))
+    for key, value in named:
+        if key not in function.params:
+            raise FeelError(f"function has no parameter {key!r}")
+        result[function.params.index(key)] = value
+    return result
+
+
+def _builtin_call(builtin: Builtin, node: n.Call, env: Env) -> Fn:
+    args = [compile_node(a, env) for a in node.args]
+    if node.named:
+        args = _place_named(builtin, node, env, args)
+    count = len(args)
+    if not builtin.accepts(count):
+        raise env.error(f"{builtin.name}() takes {builtin.arity()}, not {count}", node)
+    impl, nulls, needs_state = builtin.impl, builtin.nulls, builtin.needs_state
+
+    def run(s: Scope) -> Any:
+        values = [a(s) for a in args]
+        if not nulls and any(v is None for v in values):
+            return None
+        return impl(s.state, *values) if needs_state else impl(*values)
+
+    return run
+
+
+def _place_named(builtin: Builtin, node: n.Call, env: Env, args: list[Fn]) -> list[Fn]:
+    slots: list[Fn | None] = list(args) + [None] * max(0, len(builtin.params) - len(args))
+    for key, value in node.named:
+        index = builtin.position(key)
+        if index is None:
+            raise env.error(f"{builtin.name}() has no parameter {key!r}", node)
+        if slots[index] is not None:
+            raise env.error(f"{builtin.name}(): {key!r} is given twice", node)
+        slots[index] = compile_node(value, env)
+    while slots and slots[-1] is None:
+        slots.pop()
+    if any(slot is None for slot in slots):
+        missing = [builtin.params[i] for i, slot in enumerate(slots) if slot is None]
+        raise env.error(f"{builtin.name}(): missing {', '.join(missing)}", node)
+    return [slot for slot in slots if slot is not None]
+
+
+def _negate(node: n.Negate, env: Env) -> Fn:
+    operand = compile_node(node.operand, env)
+    return lambda s: negate(operand(s))
+
+
+def _arithmetic(node: n.Arithmetic, env: Env) -> Fn:
+    left, right, op = compile_node(node.left, env), compile_node(node.right, env), ARITHMETIC[node.op]
+    return lambda s: op(left(s), right(s))
+
+
+def _comparison(node: n.Comparison, env: Env) -> Fn:
+    left, right = compile_node(node.left, env), compile_node(node.right, env)
+    if node.op == "=":
+        return lambda s: equal(left(s), right(s))
+    if node.op == "!=":
+        return lambda s: not equal(left(s), right(s))
+    check = _ORDER[node.op]
+
+    def run(s: Scope) -> bool | None:
+        result = compare(left(s), right(s))
+        return None if result is None else check(result)
+
+    return run
+
+
+_ORDER: dict[str, Callable[[int], bool]] = {
+    "<": lambda c: c < 0, "<=": lambda c: c <= 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0,
+}
+
+
+def _logical(node: n.Logical, env: Env) -> Fn:
+    operands = [compile_node(o, env) for o in node.operands]
+    stop = node.op == "or"          # `or` stops at true, `and` at false
+
+    def run(s: Scope) -> bool | None:
+        unknown = False
+        for operand in operands:
+            value = operand(s)
+            if value is stop:
+                return stop
+            if not isinstance(value, bool):
+                unknown = True
+        return None if unknown else not stop
+
+    return run
+
+
+def _between(node: n.Between, env: Env) -> Fn:
+    value, low, high = (compile_node(x, env) for x in (node.value, node.low, node.high))
+
+    def run(s: Scope) -> bool | None:
+        v = value(s)
+        below, above = compare(low(s), v), compare(v, high(s))
+        if below is not None and below > 0 or above is not None and above > 0:
+            return False
+        return None if below is None or above is None else True
+
+    return run
+
+
+def _in(node: n.In, env: Env) -> Fn:
+    value = compile_node(node.value, env)
+    tests = _any_of([compile_test(t, env) for t in node.tests])
+    return lambda s: tests(s.with_input(value(s)))
+
+
+def _instance_of(node: n.InstanceOf, env: Env) -> Fn:
+    value, name = compile_node(node.value, env), node.type_name
+    return lambda s: is_instance(value(s), name)
+
+
+def _if(node: n.If, env: Env) -> Fn:
+    condition, then, otherwise = (compile_node(x, env) for x in (node.condition, node.then, node.otherwise))
+    return lambda s: then(s) if condition(s) is True else otherwise(s)
+
+
+def _iterations(node: n.For | n.Quantified, env: Env) -> tuple[list[tuple[str, Fn, Fn | None]], Env]:
+    compiled = []
+    inner = env
+    for it in node.iterations:
+        compiled.append((it.name, compile_node(it.source, inner), compile_node(it.end, inner) if it.end else None))
+        inner = inner.inner([it.name])
+    return compiled, inner
+
+
+def _bindings(s: Scope, iterations: list[tuple[str, Fn, Fn | None]], index: int = 0) -> Iterator[Scope]:
+    """Every combination of the iteration variables, as nested scopes (the last varies fastest)."""
+    if index == len(iterations):
+        yield s
+        return
+    name, source, end = iterations[index]
+    for item in _iteration_values(s, source, end):
+        s.state.tick()
+        yield from _bindings(s.child({name: item}), iterations, index + 1)
+
+
+def _iteration_values(s: Scope, source: Fn, end: Fn | None) -> list[Any]:
+    start = source(s)
+    if end is None:
+        return [] if start is None else (start if isinstance(start, list) else [start])
+    stop = end(s)
+    if not isinstance(start, Decimal) or not isinstance(stop, Decimal):
+        raise FeelError("'for x in a..b' needs two numbers")
+    if start != start.to_integral_value() or stop != stop.to_integral_value():
+        raise FeelError("'for x in a..b' needs whole numbers")
+    check_items(int(abs(stop - start)) + 1)
+    step = 1 if stop >= start else -1
+    return [Decimal(i) for i in range(int(start), int(stop) + step, step)]
+
+
+def _for(node: n.For, env: Env) -> Fn:
+    iterations, inner = _iterations(node, env)
+    body = compile_node(node.body, inner)
+
+    def run(s: Scope) -> list[Any]:
+        result = []
+        for scope in _bindings(s, iterations):
+            result.append(body(scope))
+            check_items(len(result))
+        return result
+
+    return run
+
+
+def _quantified(node: n.Quantified, env: Env) -> Fn:
+    iterations, inner = _iterations(node, env)
+    condition = compile_node(node.condition, inner)
+    some = node.kind == "some"
+
+    def run(s: Scope) -> bool:
+        for scope in _bindings(s, iterations):
+            if (condition(scope) is True) is some:
+                return some
+        return not some
+
+    return run
+
+
+def _list(node: n.ListExpr, env: Env) -> Fn:
+    items = [compile_node(i, env) for i in node.items]
+    return lambda s: [item(s) for item in items]
+
+
+def _context(node: n.ContextExpr, env: Env) -> Fn:
+    entries = []
+    inner = env
+    for key, value in node.entries:
+        inner = inner.inner([key]) if isinstance(value, n.FunctionDef) else inner   # a function may call itself
+        entries.append((key, compile_node(value, inner)))
+        inner = inner.inner([key])
+
+    def run(s: Scope) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        scope = s.child(result)
+        for key, value in entries:
+            result[key] = value(scope)
+        return result
+
+    return run
+
+
+def _range(node: n.RangeExpr, env: Env) -> Fn:
+    low = compile_node(node.low, env) if node.low is not None else (lambda s: None)
+    high = compile_node(node.high, env) if node.high is not None else (lambda s: None)
+    low_closed, high_closed = node.low_closed, node.high_closed
+    return lambda s: Range(low(s), high(s), low_closed, high_closed)
+
+
+def _function(node: n.FunctionDef, env: Env) -> Fn:
+    params = node.params
+    body = compile_node(node.body, env.inner(params))
+
+    def run(s: Scope) -> Function:
+        def call(state: EvalState, args: list[Any]) -> Any:
+            if len(args) != len(params):
+                raise FeelError(f"function takes {len(params)} arguments, not {len(args)}")
+            state.depth += 1
+            try:
+                if state.depth > MAX_CALL_DEPTH:
+                    raise FeelError(f"functions call each other more than {MAX_CALL_DEPTH} levels deep")
+                return body(s.child(dict(zip(params, args, strict=True))))
+            finally:
+                state.depth -= 1
+
+        return Function("function", call, params)
+
+    return run
+
+
+_HANDLERS: dict[type, Callable[[Any, Env], Fn]] = {
+    n.Literal: _literal, n.Name: _name, n.InputValue: _input, n.TemporalLiteral: _temporal, n.Path: _path,
+    n.Filter: _filter, n.Call: _call, n.Negate: _negate, n.Arithmetic: _arithmetic, n.Comparison: _comparison,
+    n.Logical: _logical, n.Between: _between, n.In: _in, n.InstanceOf: _instance_of, n.If: _if, n.For: _for,
+    n.Quantified: _quantified, n.ListExpr: _list, n.ContextExpr: _context, n.RangeExpr: _range,
+    n.FunctionDef: _function,
+}
+
+
+# ---------------------------------------------------------------- unary tests
+
+
+def compile_test(node: n.Node, env: Env) -> Test:
+    """A closure telling whether `scope.input` passes the test: True, False or None (unknown)."""
+    if isinstance(node, n.AnyTest):
+        return lambda s: True
+    if isinstance(node, n.CompareTest):
+        return _compare_test(node, env)
+    if isinstance(node, n.RangeTest):
+        return _range_test(node, env)
+    if isinstance(node, n.ExprTest):
+        return _expr_test(node, env)
+    if isinstance(node, n.Tests):
+        return _one_of_literals(node) or _any_of([compile_test(t, env) for t in node.tests])
+    if isinstance(node, n.NotTests):
+        inner = compile_test(node.tests, env)
+        return lambda s: _not(inner(s))
+    raise env.error(f"{type(node).__name__} is not a unary test", node)
+
+
+def _not(result: bool | None) -> bool | None:
+    return None if result is None else not result
+
+
+def _constant(node: n.Node | None) -> tuple[bool, Any]:
+    """(True, value) for a literal number or string, else (False, None)."""
+    if isinstance(node, n.Literal) and isinstance(node.value, Decimal | str) and not isinstance(node.value, bool):
+        return True, node.value
+    return False, None
+
+
+def _range_test(node: n.RangeTest, env: Env) -> Test:
+    span_fn = compile_node(node.range, env)
+    (low_known, low), (high_known, high) = _constant(node.range.low), _constant(node.range.high)
+    if not (low_known and high_known and type(low) is type(high)):
+        return lambda s: in_range(s.input, span_fn(s))
+    span = Range(low, high, node.range.low_closed, node.range.high_closed)
+    kind, low_closed, high_closed = type(low), span.low_closed, span.high_closed
+
+    def run(s: Scope) -> bool | None:          # the common case: literal bounds, an input of their type
+        value = s.input
+        if type(value) is not kind:
+            return in_range(value, span)
+        if value < low or (value == low and not low_closed):
+            return False
+        return value < high or (value == high and high_closed)
+
+    return run
+
+
+def _compare_test(node: n.CompareTest, env: Env) -> Test:
+    endpoint = compile_node(node.endpoint, env)
+    known, constant = _constant(node.endpoint)
+    if known and node.op in _ORDER:
+        kind, check = type(constant), _ORDER[node.op]
+
+        def fast(s: Scope) -> bool | None:
+            value = s.input
+            if type(value) is kind:
+                return check((value > constant) - (value < constant))
+            result = compare(value, constant)
+            return None if result is None else check(result)
+
+        return fast
+    if node.op == "=":
+        return lambda s: equal(s.input, endpoint(s))
+    if node.op == "!=":
+        return lambda s: not equal(s.input, endpoint(s))
+    check = _ORDER[node.op]
+
+    def run(s: Scope) -> bool | None:
+        result = compare(s.input, endpoint(s))
+        return None if result is None else check(result)
+
+    return run
+
+
+def _expr_test(node: n.ExprTest, env: Env) -> Test:
+    expr = compile_node(node.expr, env)
+    if node.uses_input:
+        return lambda s: (lambda v: v if isinstance(v, bool) else None)(expr(s))
+    if isinstance(node.expr, n.Literal) and isinstance(node.expr.value, bool):
+        flag = node.expr.value
+        return lambda s: (s.input is flag) if type(s.input) is bool else matches_value(s.input, flag)
+    if isinstance(node.expr, n.Literal):
+        literal = node.expr.value
+        return lambda s: equal(s.input, literal)
+    return lambda s: matches_value(s.input, expr(s))
+
+
+def matches_value(given: Any, value: Any) -> bool | None:
+    """Whether an input passes an expression test whose value is `value` (DMN 1.3, 10.3.2.9)."""
+    if isinstance(value, Range):
+        return in_range(given, value)
+    if isinstance(value, bool) and given is not None and not isinstance(given, bool):
+        return value
+    if isinstance(value, list) and not isinstance(given, list):
+        return any(matches_value(given, v) is True if isinstance(v, Range) else equal(given, v) for v in value)
+    return equal(given, value)
+
+
+def _one_of_literals(node: n.Tests) -> Test | None:
+    """`"EU","US","APAC"`: a set lookup when every test is a string or number literal."""
+    values = [t.expr.value for t in node.tests if isinstance(t, n.ExprTest) and _constant(t.expr)[0]]
+    if len(values) != len(node.tests) or len({type(v) for v in values}) != 1:
+        return None
+    kind, members = type(values[0]), frozenset(values)
+
+    def run(s: Scope) -> bool | None:
+        value = s.input
+        if type(value) is kind:
+            return value in members
+        return any(equal(value, v) for v in values)
+
+    return run
+
+
+def _any_of(tests: list[Test]) -> Test:
+    if len(tests) == 1:
+        return tests[0]
+
+    def run(s: Scope) -> bool | None:
+        unknown = False
+        for test in tests:
+            result = test(s)
+            if result is True:
+                return True
+            if result is None:
+                unknown = True
+        return None if unknown else False
+
+    return run

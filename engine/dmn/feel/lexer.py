@@ -1,0 +1,144 @@
+"""FEEL tokens: numbers, strings, names (keywords are names too), operators.
+
+Keywords stay NAME tokens because FEEL's multi-word names contain them ("date and time",
+"years and months duration"); the parser decides what a word means where it stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.dmn.feel.errors import FeelSyntaxError
+
+NUM, STR, NAME, OP, EOF = "number", "string", "name", "operator", "end"
+OPERATORS = ("..", "**", "!=", "<=", ">=", ".", ",", "(", ")", "[", "]", "{", "}", ":", "=", "<", ">",
+             "+", "-", "*", "/", "?", "@")
+ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "'": "'", "/": "/", "b": "\b", "f": "\f"}
+MAX_SOURCE = 20_000
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    value: str
+    start: int
+    end: int
+
+    def is_op(self, *ops: str) -> bool:
+        return self.kind == OP and self.value in ops
+
+    def is_word(self, *words: str) -> bool:
+        return self.kind == NAME and not self.quoted and self.value in words
+
+    @property
+    def quoted(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class QuotedName(Token):
+    """A `backtick quoted` name: never a keyword, may hold any character."""
+
+    @property
+    def quoted(self) -> bool:
+        return True
+
+
+def tokenize(source: str) -> list[Token]:
+    """Split FEEL text into tokens ending with EOF; raises FeelSyntaxError naming the position."""
+    if len(source) > MAX_SOURCE:
+        raise FeelSyntaxError(f"expression is longer than {MAX_SOURCE} characters", source, 0)
+    tokens: list[Token] = []
+    pos = 0
+    while True:
+        pos = _skip_space(source, pos)
+        if pos >= len(source):
+            tokens.append(Token(EOF, "", pos, pos))
+            return tokens
+        token = _next_token(source, pos)
+        tokens.append(token)
+        pos = token.end
+
+
+def _skip_space(source: str, pos: int) -> int:
+    while pos < len(source):
+        if source[pos].isspace():
+            pos += 1
+        elif source.startswith("//", pos):
+            end = source.find("\n", pos)
+            pos = len(source) if end < 0 else end + 1
+        elif source.startswith("/*", pos):
+            end = source.find("*/", pos + 2)
+            if end < 0:
+                raise FeelSyntaxError("comment is not closed (missing */)", source, pos)
+            pos = end + 2
+        else:
+            break
+    return pos
+
+
+def _next_token(source: str, pos: int) -> Token:
+    char = source[pos]
+    if char.isdigit() or (char == "." and pos + 1 < len(source) and source[pos + 1].isdigit()):
+        return _number(source, pos)
+    if char == '"':
+        return _string(source, pos)
+    if char == "`":
+        end = source.find("`", pos + 1)
+        if end < 0 or end == pos + 1:
+            raise FeelSyntaxError("quoted name is not closed (missing `)", source, pos)
+        return QuotedName(NAME, source[pos + 1:end], pos, end + 1)
+    if char.isalpha() or char == "_":
+        end = pos + 1
+        while end < len(source) and (source[end].isalnum() or source[end] == "_"):
+            end += 1
+        return Token(NAME, source[pos:end], pos, end)
+    for op in OPERATORS:
+        if source.startswith(op, pos):
+            return Token(OP, op, pos, pos + len(op))
+    if char == "'":
+        raise FeelSyntaxError("strings are written in double quotes in FEEL", source, pos)
+    raise FeelSyntaxError(f"unexpected character {char!r}", source, pos)
+
+
+def _number(source: str, pos: int) -> Token:
+    end = pos
+    while end < len(source) and source[end].isdigit():
+        end += 1
+    if end + 1 < len(source) and source[end] == "." and source[end + 1].isdigit():
+        end += 1
+        while end < len(source) and source[end].isdigit():
+            end += 1
+    if end < len(source) and (source[end].isalpha() or source[end] == "_"):
+        raise FeelSyntaxError(f"unexpected {source[end]!r} after a number", source, end)
+    return Token(NUM, source[pos:end], pos, end)
+
+
+def _string(source: str, pos: int) -> Token:
+    chars: list[str] = []
+    i = pos + 1
+    while i < len(source):
+        char = source[i]
+        if char == '"':
+            return Token(STR, "".join(chars), pos, i + 1)
+        if char == "\\":
+            decoded, i = _escape(source, i)
+            chars.append(decoded)
+            continue
+        chars.append(char)
+        i += 1
+    raise FeelSyntaxError("string is not closed (missing \")", source, pos)
+
+
+def _escape(source: str, i: int) -> tuple[str, int]:
+    """Decode the escape at source[i] ("\\"); returns the text and the index after it."""
+    code = source[i + 1:i + 2]
+    if code in ESCAPES:
+        return ESCAPES[code], i + 2
+    width = {"u": 4, "U": 6}.get(code)
+    digits = source[i + 2:i + 2 + width] if width else ""
+    if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+        value = int(digits, 16)
+        if value <= 0x10FFFF:
+            return chr(value), i + 2 + width
+    raise FeelSyntaxError(f"unknown escape \\{code}", source, i)

@@ -1,0 +1,188 @@
+"""The admin services: users, groups and API tokens, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from engine import users
+from engine.db.models import ApiToken, Event
+from engine.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+
+SECRET = "a-long-secret"  # noqa: S105 - test password
+
+
+@pytest.fixture
+def people(ctx):
+    users.create_user(ctx, "pmo", "demo", [], ["admin"])
+    users.create_user(ctx, "alice", "demo", ["IT Manager"], ["approver"])
+    return ctx
+
+
+def events(ctx, type_: str) -> list[SimpleNamespace]:
+    with ctx.uow(write=False) as uow:
+        found = uow.session.scalars(select(Event).where(Event.type == type_).order_by(Event.id))
+        return [SimpleNamespace(type=e.type, actor=e.actor, data=e.data) for e in found]
+
+
+def test_an_admin_creates_a_user_who_can_sign_in(people):
+    row = users.add_user(people, "ben", "Ben Meyer", "ben@example.org", SECRET, ["approver", "auditor"],
+                         ["IT Manager"], actor="pmo")
+    assert (row.username, row.display_name, row.email, row.roles, row.groups, row.active) == (
+        "ben", "Ben Meyer", "ben@example.org", ["approver", "auditor"], ["IT Manager"], True)
+    assert users.authenticate(people, "ben", SECRET).groups == frozenset({"IT Manager"})
+    [event] = events(people, "user_created")[-1:]
+    assert event.actor == "pmo" and event.data == {"username": "ben", "roles": ["approver", "auditor"],
+                                                   "groups": ["IT Manager"]}
+    assert SECRET not in str(event.data)
+
+
+def test_every_bad_field_is_reported_at_once(people):
+    with pytest.raises(InvalidInput) as err:
+        users.add_user(people, "no spaces please", "x" * 201, "not-an-address", "short", ["boss"], ["Nobody"],
+                       actor="pmo")
+    assert set(err.value.details["fields"]) == {"username", "display_name", "email", "password", "roles", "groups"}
+    with pytest.raises(InvalidInput) as err:
+        users.add_user(people, "ben", "", "", SECRET, [], [], actor="pmo")
+    assert err.value.details["fields"] == {"roles": "Choose at least one role."}
+
+
+def test_a_taken_name_is_a_conflict_whatever_its_case(people):
+    with pytest.raises(Conflict) as err:
+        users.add_user(people, "Alice", "", "", SECRET, ["approver"], [], actor="pmo")
+    assert err.value.details["fields"] == {"username": "This name is taken."}
+
+
+def test_roles_and_profile_changes_are_events(people):
+    row = users.update_user(people, "alice", "Alice Liddell", "alice@example.org", ["approver", "designer"],
+                            actor="pmo")
+    assert row.roles == ["approver", "designer"] and row.display_name == "Alice Liddell"
+    [roles] = events(people, "roles_changed")
+    assert roles.actor == "pmo" and roles.data == {"username": "alice", "before": ["approver"],
+                                                   "after": ["approver", "designer"]}
+    [profile] = events(people, "user_updated")
+    assert profile.data == {"username": "alice", "display_name": "Alice Liddell", "email": "alice@example.org"}
+    users.update_user(people, "alice", "Alice Liddell", "alice@example.org", ["approver", "designer"], actor="pmo")
+    assert len(events(people, "roles_changed")) == 1 and len(events(people, "user_updated")) == 1
+
+
+def test_an_admin_keeps_their_own_admin_role(people):
+    with pytest.raises(InvalidInput) as err:
+        users.update_user(people, "pmo", "PMO", "", ["designer"], actor="pmo")
+    assert "own admin role" in err.value.details["fields"]["roles"]
+    assert users.get_user(people, "pmo").roles == ["admin"]
+    with pytest.raises(NotFound):
+        users.update_user(people, "nobody", "", "", ["approver"], actor="pmo")
+
+
+def test_a_password_reset_ends_sessions(people):
+    before = users.login(people, "alice", "demo", None)
+    users.reset_password(people, "alice", SECRET, actor="pmo")
+    assert users.session_user(people, before.actor.user_id, before.epoch) is None
+    assert users.authenticate(people, "alice", "demo") is None and users.authenticate(people, "alice", SECRET)
+    [event] = events(people, "password_reset")
+    assert event.actor == "pmo" and event.data == {"username": "alice"}
+    with pytest.raises(InvalidInput) as err:
+        users.reset_password(people, "alice", "short", actor="pmo")
+    assert "password" in err.value.details["fields"]
+
+
+def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_the_user_back(people):
+    session = users.login(people, "alice", "demo", None)
+    token = users.issue_token(people, "alice", "laptop", actor="pmo").token
+    users.deactivate_user(people, "alice", actor="pmo")
+    assert users.session_user(people, session.actor.user_id, session.epoch) is None
+    with pytest.raises(Unauthenticated):
+        users.actor_for_token(people, token)
+    assert users.authenticate(people, "alice", "demo") is None
+    assert users.reactivate_user(people, "alice", actor="pmo") is True
+    assert users.reactivate_user(people, "alice", actor="pmo") is False
+    assert users.authenticate(people, "alice", "demo") is not None
+    with pytest.raises(Unauthenticated):                # revoked tokens stay revoked
+        users.actor_for_token(people, token)
+    assert [e.actor for e in events(people, "user_deactivated")] == ["pmo"]
+    assert [e.data for e in events(people, "user_reactivated")] == [{"username": "alice"}]
+
+
+def test_nobody_deactivates_themselves(people):
+    with pytest.raises(InvalidInput, match="yourself"):
+        users.deactivate_user(people, "pmo", actor="pmo")
+    assert users.get_user(people, "pmo").active
+    with pytest.raises(NotFound):
+        users.deactivate_user(people, "nobody", actor="pmo")
+
+
+def test_the_user_list_shows_groups_roles_and_the_last_sign_in(people, clock):
+    users.login(people, "alice", "demo", None)
+    clock.advance(timedelta(hours=2))
+    users.login(people, "alice", "demo", None)
+    users.login(people, "alice", "wrong", None)
+    rows = {r.username: r for r in users.list_users(people)}
+    assert list(rows) == ["alice", "pmo"]
+    assert rows["alice"].last_sign_in == clock.now() and rows["pmo"].last_sign_in is None
+    assert rows["alice"].groups == ["IT Manager"] and rows["pmo"].roles == ["admin"]
+    assert users.user_detail(people, "alice").user.last_sign_in == clock.now()
+
+
+def test_groups_and_their_members(people):
+    users.add_group(people, "  Steering   Committee ", actor="pmo")
+    with pytest.raises(Conflict):
+        users.add_group(people, "steering committee", actor="pmo")
+    with pytest.raises(InvalidInput) as err:
+        users.add_group(people, "   ", actor="pmo")
+    assert "name" in err.value.details["fields"]
+    users.add_member(people, "Steering Committee", "alice", actor="pmo")
+    with pytest.raises(Conflict):
+        users.add_member(people, "Steering Committee", "alice", actor="pmo")
+    with pytest.raises(InvalidInput) as err:
+        users.add_member(people, "Steering Committee", "nobody", actor="pmo")
+    assert "username" in err.value.details["fields"]
+    with pytest.raises(NotFound):
+        users.add_member(people, "Nope", "alice", actor="pmo")
+    groups = {g.name: g.members for g in users.list_groups(people)}
+    assert groups == {"IT Manager": ["alice"], "Steering Committee": ["alice"]}
+    assert users.authenticate(people, "alice", "demo").groups == {"IT Manager", "Steering Committee"}
+    detail = users.group_detail(people, "Steering Committee")
+    assert [m.username for m in detail.members] == ["alice"] and detail.candidates == ["pmo"]
+    users.remove_member(people, "Steering Committee", "alice", actor="pmo")
+    with pytest.raises(NotFound):
+        users.remove_member(people, "Steering Committee", "alice", actor="pmo")
+    assert users.group_detail(people, "Steering Committee").members == []
+    kinds = [(e.type, e.data) for t in ("group_created", "group_member_added", "group_member_removed")
+             for e in events(people, t)]
+    assert kinds == [("group_created", {"group": "Steering Committee"}),
+                     ("group_member_added", {"group": "Steering Committee", "username": "alice"}),
+                     ("group_member_removed", {"group": "Steering Committee", "username": "alice"})]
+
+
+def test_a_token_is_returned_once_stored_hashed_and_can_be_revoked(people, clock):
+    issued = users.issue_token(people, "alice", "intake form", actor="pmo")
+    assert issued.token.startswith(users.TOKEN_PREFIX) and issued.row.username == "alice"
+    with people.uow(write=False) as uow:
+        stored = uow.session.scalars(select(ApiToken)).one()
+        assert stored.token_hash == users.token_digest(issued.token) and issued.token not in stored.token_hash
+    assert users.actor_for_token(people, issued.token).username == "alice"
+    [row] = users.token_overview(people).tokens
+    assert (row.label, row.last_used_at, row.revoked_at) == ("intake form", clock.now(), None)
+    users.revoke_token(people, row.id, actor="pmo")
+    with pytest.raises(Unauthenticated):
+        users.actor_for_token(people, issued.token)
+    with pytest.raises(Conflict):
+        users.revoke_token(people, row.id, actor="pmo")
+    with pytest.raises(NotFound):
+        users.revoke_token(people, "no-such-id", actor="pmo")
+    created, revoked = events(people, "token_created")[0], events(people, "token_revoked")[0]
+    assert created.actor == revoked.actor == "pmo"
+    assert created.data == revoked.data == {"username": "alice", "name": "intake form", "token_id": row.id}
+    assert issued.token not in str(created.data) + str(revoked.data)
+
+
+def test_tokens_only_for_active_users(people):
+    users.deactivate_user(people, "alice", actor="pmo")
+    with pytest.raises(InvalidInput) as err:
+        users.issue_token(people, "alice", "x" * 121, actor="pmo")
+    assert set(err.value.details["fields"]) == {"username", "label"}
+    assert users.token_overview(people).usernames == ["pmo"]

@@ -1,0 +1,252 @@
+"""Administration pages (role admin): users, groups and API tokens.
+
+Every route needs `user.manage`. Views parse the form, call one service of `engine.users`
+with the signed-in admin's username, and render; field problems are shown on the form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+
+from engine import users
+from engine.errors import Conflict, InvalidInput, NotFound, PmoflowError
+from engine.permissions import ROLES
+from webui.security import actor, engine_ctx, requires
+
+bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
+
+ROLE_HELP = {
+    "admin": "manages users, groups and tokens; may complete any task",
+    "designer": "deploys process definitions",
+    "approver": "works the tasks of their groups, starts requests",
+    "auditor": "reads every request and its audit trail",
+    "api": "for systems: starts instances and sends messages through the API",
+}
+
+
+def _errors(err: PmoflowError) -> dict[str, str]:
+    """Field -> message from an engine error; a problem without a field goes under '_'."""
+    fields = err.details.get("fields") if isinstance(err.details, dict) else None
+    return dict(fields) if fields else {"_": err.message}
+
+
+def _status(err: PmoflowError) -> int:
+    return 409 if isinstance(err, Conflict) else 422
+
+
+def _me() -> str:
+    return actor().username
+
+
+def _render(template: str, status: int = 200, **values: Any):  # type: ignore[no-untyped-def]
+    return render_template(template, roles=ROLES, role_help=ROLE_HELP, **values), status
+
+
+# --- users ------------------------------------------------------------------------------------
+
+@bp.get("/users")
+@requires("user.manage")
+def user_list():  # type: ignore[no-untyped-def]
+    return _render("admin/users.html", rows=users.list_users(engine_ctx()))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@requires("user.manage")
+def user_new():  # type: ignore[no-untyped-def]
+    form = request.form
+    if request.method == "GET":
+        return _render("admin/user_new.html", groups=users.group_names(engine_ctx()), values={"roles": ["approver"]},
+                       errors={})
+    values = {"username": form.get("username", ""), "display_name": form.get("display_name", ""),
+              "email": form.get("email", ""), "roles": form.getlist("roles"), "groups": form.getlist("groups")}
+    try:
+        if form.get("password", "") != form.get("confirm", ""):
+            raise InvalidInput("the passwords differ", {"fields": {"confirm": "The two passwords differ."}})
+        row = users.add_user(engine_ctx(), values["username"], values["display_name"], values["email"],
+                             form.get("password", ""), values["roles"], values["groups"], actor=_me())
+    except (InvalidInput, Conflict) as err:
+        return _render("admin/user_new.html", _status(err), groups=users.group_names(engine_ctx()), values=values,
+                       errors=_errors(err))
+    flash(f"User {row.username} created.", "info")
+    return redirect(url_for("admin.user", username=row.username))
+
+
+@bp.get("/users/<username>")
+@requires("user.manage")
+def user(username: str):  # type: ignore[no-untyped-def]
+    return _user_page(username, {}, {})
+
+
+def _user_page(username: str, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+    try:
+        detail = users.user_detail(engine_ctx(), username)
+    except NotFound:
+        abort(404)
+    return _render("admin/user.html", status, d=detail, u=detail.user, values=values, errors=errors,
+                   me=_me())
+
+
+@bp.post("/users/<username>")
+@requires("user.manage")
+def user_update(username: str):  # type: ignore[no-untyped-def]
+    form = request.form
+    values = {"display_name": form.get("display_name", ""), "email": form.get("email", ""),
+              "roles": form.getlist("roles")}
+    try:
+        users.update_user(engine_ctx(), username, values["display_name"], values["email"], values["roles"],
+                          actor=_me())
+    except NotFound:
+        abort(404)
+    except InvalidInput as err:
+        return _user_page(username, values, _errors(err), 422)
+    flash(f"Saved {username}.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/password")
+@requires("user.manage")
+def user_password(username: str):  # type: ignore[no-untyped-def]
+    password = request.form.get("password", "")
+    try:
+        if password != request.form.get("confirm", ""):
+            raise InvalidInput("the passwords differ", {"fields": {"confirm": "The two passwords differ."}})
+        users.reset_password(engine_ctx(), username, password, actor=_me())
+    except NotFound:
+        abort(404)
+    except InvalidInput as err:
+        return _user_page(username, {}, _errors(err), 422)
+    if username == _me():
+        flash("Your password is changed. Sign in with the new one.", "info")
+        return redirect(url_for("auth.login"))
+    flash(f"New password set for {username}. Their open sessions have ended.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/deactivate")
+@requires("user.manage")
+def user_deactivate(username: str):  # type: ignore[no-untyped-def]
+    try:
+        users.deactivate_user(engine_ctx(), username, actor=_me())
+    except NotFound:
+        abort(404)
+    except InvalidInput as err:
+        flash(err.message, "error")
+    else:
+        flash(f"{username} is deactivated: signed out everywhere, API tokens revoked.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/reactivate")
+@requires("user.manage")
+def user_reactivate(username: str):  # type: ignore[no-untyped-def]
+    try:
+        changed = users.reactivate_user(engine_ctx(), username, actor=_me())
+    except NotFound:
+        abort(404)
+    flash(f"{username} can sign in again. Their old API tokens stay revoked." if changed
+          else f"{username} is active already.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+@bp.get("/groups")
+@requires("user.manage")
+def group_list():  # type: ignore[no-untyped-def]
+    return _render("admin/groups.html", rows=users.list_groups(engine_ctx()), values={}, errors={})
+
+
+@bp.post("/groups")
+@requires("user.manage")
+def group_create():  # type: ignore[no-untyped-def]
+    name = request.form.get("name", "")
+    try:
+        row = users.add_group(engine_ctx(), name, actor=_me())
+    except (InvalidInput, Conflict) as err:
+        return _render("admin/groups.html", _status(err), rows=users.list_groups(engine_ctx()),
+                       values={"name": name}, errors=_errors(err))
+    flash(f"Group {row.name} created. Add its members below.", "info")
+    return redirect(url_for("admin.group", name=row.name))
+
+
+@bp.get("/groups/<path:name>")
+@requires("user.manage")
+def group(name: str):  # type: ignore[no-untyped-def]
+    return _group_page(name, {}, {})
+
+
+def _group_page(name: str, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+    try:
+        detail = users.group_detail(engine_ctx(), name)
+    except NotFound:
+        abort(404)
+    return _render("admin/group.html", status, g=detail, values=values, errors=errors)
+
+
+@bp.post("/groups/<path:name>/members")
+@requires("user.manage")
+def group_add_member(name: str):  # type: ignore[no-untyped-def]
+    username = request.form.get("username", "").strip()
+    try:
+        users.add_member(engine_ctx(), name, username, actor=_me())
+    except NotFound:
+        abort(404)
+    except (InvalidInput, Conflict) as err:
+        return _group_page(name, {"username": username}, _errors(err), _status(err))
+    flash(f"{username} is now in {name}.", "info")
+    return redirect(url_for("admin.group", name=name))
+
+
+@bp.post("/groups/<path:name>/members/remove")
+@requires("user.manage")
+def group_remove_member(name: str):  # type: ignore[no-untyped-def]
+    username = request.form.get("username", "")
+    try:
+        users.remove_member(engine_ctx(), name, username, actor=_me())
+    except NotFound as err:
+        flash(err.message, "error")
+    else:
+        flash(f"{username} is no longer in {name}.", "info")
+    return redirect(url_for("admin.group", name=name))
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+@bp.get("/tokens")
+@requires("user.manage")
+def token_list():  # type: ignore[no-untyped-def]
+    return _render("admin/tokens.html", o=users.token_overview(engine_ctx()),
+                   values={"username": request.args.get("user", "")}, errors={})
+
+
+@bp.post("/tokens")
+@requires("user.manage")
+def token_create():  # type: ignore[no-untyped-def]
+    values = {"username": request.form.get("username", ""), "label": request.form.get("label", "")}
+    try:
+        issued = users.issue_token(engine_ctx(), values["username"], values["label"], actor=_me())
+    except InvalidInput as err:
+        return _render("admin/tokens.html", 422, o=users.token_overview(engine_ctx()), values=values,
+                       errors=_errors(err))
+    # The secret is in this one response only: never in a redirect, the session or a flash message.
+    response = make_response(*_render("admin/token_created.html", 201, issued=issued))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/tokens/<token_id>/revoke")
+@requires("user.manage")
+def token_revoke(token_id: str):  # type: ignore[no-untyped-def]
+    try:
+        row = users.revoke_token(engine_ctx(), token_id, actor=_me())
+    except NotFound:
+        abort(404)
+    except Conflict as err:
+        flash(err.message, "error")
+    else:
+        flash(f"Token {row.label or row.id[:8]} of {row.username} is revoked.", "info")
+    if request.form.get("back") == "user":
+        return redirect(url_for("admin.user", username=request.form.get("username", "")))
+    return redirect(url_for("admin.token_list"))

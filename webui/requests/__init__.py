@@ -1,0 +1,139 @@
+"""The requester's pages: my requests, one request (history, comments, attachments), starting one."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
+
+from engine import attachments, requests
+from engine.errors import FormDataInvalid, InvalidInput
+from engine.forms import form_fields
+from webui.collaboration import attachment_from_form, comment_from_form, fields_of, http_errors, no_panel
+from webui.security import actor, engine_ctx, requires
+from webui.tasklist import form_data
+
+bp = Blueprint("requests", __name__, template_folder="templates")
+
+STATUS_TEXT = {"running": "In progress", "completed": "Completed", "cancelled": "Cancelled", "error": "Needs attention"}
+_MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._@+-]{0,79})")
+
+
+# ---------------------------------------------------------------- pages
+
+@bp.get("/requests")
+@requires("instance.read_own")
+def mine():  # type: ignore[no-untyped-def]
+    status = request.args.get("status") if request.args.get("status") in STATUS_TEXT else None
+    try:
+        page_no = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page_no = 1
+    page = requests.my_requests(engine_ctx(), actor(), status=status, page=page_no)
+    return render_template("requests/mine.html", page=page, status=status, status_text=STATUS_TEXT)
+
+
+@bp.get("/requests/<instance_id>")
+@requires("instance.read_own")
+def detail(instance_id: str):  # type: ignore[no-untyped-def]
+    return _render_detail(instance_id, no_panel())
+
+
+def _render_detail(instance_id: str, panel: dict[str, Any], status: int = 200):  # type: ignore[no-untyped-def]
+    with http_errors():
+        view = requests.request_view(engine_ctx(), actor(), instance_id)
+    return render_template("requests/detail.html", d=view, status_text=STATUS_TEXT, panel=panel), status
+
+
+@bp.post("/requests/<instance_id>/comments")
+@requires("comment.add")
+def comment(instance_id: str):  # type: ignore[no-untyped-def]
+    panel = comment_from_form(instance_id=instance_id)
+    if panel is not None:
+        return _render_detail(instance_id, panel, 422)
+    return redirect(url_for("requests.detail", instance_id=instance_id, _anchor="comments"))
+
+
+@bp.post("/requests/<instance_id>/attachments")
+@requires("attachment.add")
+def attach(instance_id: str):  # type: ignore[no-untyped-def]
+    panel = attachment_from_form(instance_id=instance_id)
+    if panel is not None:
+        return _render_detail(instance_id, panel, 422)
+    return redirect(url_for("requests.detail", instance_id=instance_id, _anchor="attachments"))
+
+
+@bp.get("/attachments/<attachment_id>")
+@requires("instance.read_own")
+def download(attachment_id: str):  # type: ignore[no-untyped-def]
+    with http_errors():
+        doc = attachments.download(engine_ctx(), actor(), attachment_id)
+    ascii_name = doc.name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    response = Response(doc.content, mimetype=doc.content_type)
+    response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
+                                               f"filename*=UTF-8''{quote(doc.name)}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/requests/new")
+@requires("instance.start")
+def new():  # type: ignore[no-untyped-def]
+    return render_template("requests/new.html", processes=requests.startable(engine_ctx(), actor()))
+
+
+@bp.route("/requests/new/<key>", methods=["GET", "POST"])
+@requires("instance.start")
+def start(key: str):  # type: ignore[no-untyped-def]
+    ctx = engine_ctx()
+    version = _version(request.values.get("version"))
+    with http_errors():
+        form = requests.start_form(ctx, actor(), key, version)
+    if request.method == "GET":
+        return _render_start(form, {}, {})
+    data = form_data(form.schema, request.form)
+    with http_errors():
+        try:
+            started = requests.start_request(ctx, actor(), key, form.version, request.form.get("business_key"), data)
+        except FormDataInvalid as err:
+            return _render_start(form, request.form.to_dict(), err.errors, 422)
+        except InvalidInput as err:
+            return _render_start(form, request.form.to_dict(), fields_of(err), 422)
+    flash(f"Your request is started: {form.name}" + (f" ({started.business_key})" if started.business_key else ""),
+          "info")
+    return redirect(url_for("requests.detail", instance_id=started.id))
+
+
+def _version(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _render_start(form: requests.StartForm, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+    return render_template("requests/start.html", form=form, fields=form_fields(form.schema), values=values,
+                           errors=errors), status
+
+
+# ---------------------------------------------------------------- filters for the shared partials
+
+@bp.app_template_filter("mentions")
+def mentions(text: str) -> Markup:
+    """Escape a comment and mark its @mentions."""
+    return Markup(_MENTION.sub(r'<strong class="mention">@\1</strong>', str(escape(text))))  # noqa: S704 - escaped first
+
+
+@bp.app_template_filter("filesize")
+def filesize(size: int) -> str:
+    """'820 B', '14 KB', '2.1 MB'."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"

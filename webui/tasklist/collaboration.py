@@ -1,0 +1,66 @@
+"""The task page's side forms: delegate or reassign, comment, attach. Registered on the tasklist blueprint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+
+from engine import collaboration
+from engine.errors import Conflict, InvalidInput
+from webui.collaboration import attachment_from_form, comment_from_form, http_errors
+from webui.security import actor, engine_ctx, requires
+from webui.tasklist import _render_task, bp
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@requires("task.delegate")
+def delegate(task_id: str):  # type: ignore[no-untyped-def]
+    return _hand_over(task_id, collaboration.delegate, "delegate")
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@requires("task.delegate")
+def reassign(task_id: str):  # type: ignore[no-untyped-def]
+    return _hand_over(task_id, collaboration.reassign, "reassign")
+
+
+def _hand_over(task_id: str, change: Any, mode: str):  # type: ignore[no-untyped-def]
+    form = request.form
+    with http_errors():
+        try:
+            view = change(engine_ctx(), actor(), task_id, form.get("to", ""), form.get("reason", ""))
+        except InvalidInput as err:
+            fields = err.details.get("fields", {}) if isinstance(err.details, dict) else {}
+            panel = {"form": "hand_over", "errors": fields or {"to": err.message}, "values": form.to_dict()}
+            return _render_task(task_id, {}, {}, 422, panel=panel)
+        except Conflict as err:
+            flash(err.message, "error")
+            return redirect(url_for("tasklist.task", task_id=task_id))
+    if mode == "delegate":
+        owner = "your" if view.owner == actor().username else f"{view.owner}'s"
+        flash(f"Delegated to {view.assignee}, who completes it on {owner} behalf."
+              if view.owner else f"The task is back with {view.assignee}.", "info")
+        return redirect(url_for("tasklist.task", task_id=task_id))
+    flash(f"Reassigned to {view.assignee}.", "info")
+    if view.assignee == actor().username:
+        return redirect(url_for("tasklist.task", task_id=task_id))
+    return redirect(url_for("tasklist.inbox"))
+
+
+@bp.post("/tasks/<task_id>/comments")
+@requires("comment.add")
+def comment(task_id: str):  # type: ignore[no-untyped-def]
+    panel = comment_from_form(task_id=task_id)
+    if panel is not None:
+        return _render_task(task_id, {}, {}, 422, panel=panel)
+    return redirect(url_for("tasklist.task", task_id=task_id, _anchor="comments"))
+
+
+@bp.post("/tasks/<task_id>/attachments")
+@requires("attachment.add")
+def attach(task_id: str):  # type: ignore[no-untyped-def]
+    panel = attachment_from_form(task_id=task_id)
+    if panel is not None:
+        return _render_task(task_id, {}, {}, 422, panel=panel)
+    return redirect(url_for("tasklist.task", task_id=task_id, _anchor="attachments"))
