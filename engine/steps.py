@@ -7,6 +7,7 @@ workflow's ready manual tasks after every step, cancelled branches included.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -21,9 +22,11 @@ from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, Task
 from engine.errors import Conflict, IncidentError, NotFound
 from engine.notifications import notify
 from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
+from engine.spiff.sandbox import SandboxedEnvironment
 from engine.substitutes import effective_assignee
 
 FINAL = ("completed", "cancelled")
+log = logging.getLogger("pmoflow.steps")
 DECISION_EVENT_KEYS = ("decision", "version", "decision_table", "hit_policy", "inputs", "outputs", "matched_rules",
                        "required")
 
@@ -180,7 +183,7 @@ def _create_row(
     row = HumanTask(
         uuid=uuid, instance_id=instance.id, element_id=task.element_id, name=task.name, role=role,
         candidate_groups=groups, form_key=info.get("form"), status="open", created_at=now, due_at=task.due_at,
-        assignee=assignee, approval_batch=batch,
+        assignee=assignee, approval_batch=batch, priority=task_priority(info.get("priority"), instance.variables),
     )
     session.add(row)
     session.flush()
@@ -189,6 +192,21 @@ def _create_row(
                  data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,
                        "approval_batch": batch, "due_at": task.due_at.isoformat() if task.due_at else None})
     return row
+
+
+DEFAULT_PRIORITY = 50
+
+
+def task_priority(expression: str | None, variables: dict[str, Any]) -> int:
+    """A task's priority from 0 to 100 (50 without a setting, or when the expression fails)."""
+    if not expression:
+        return DEFAULT_PRIORITY
+    try:
+        value = SandboxedEnvironment(time_limit=1.0).evaluate(expression, dict(variables))
+        return max(0, min(100, int(value)))
+    except Exception:  # noqa: BLE001 - a bad priority must not stop the process; it gets the default
+        log.warning("priority %r could not be evaluated; using %s", expression, DEFAULT_PRIORITY)
+        return DEFAULT_PRIORITY
 
 
 def _create_batch(

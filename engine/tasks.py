@@ -225,7 +225,8 @@ class InboxRow:
 
 
 INBOX_SORTS = {"due": (HumanTask.due_at, HumanTask.created_at), "created": (HumanTask.created_at,),
-               "name": (HumanTask.name, HumanTask.created_at)}
+               "name": (HumanTask.name, HumanTask.created_at),
+               "priority": (HumanTask.priority.desc(), HumanTask.due_at, HumanTask.created_at)}
 
 
 def inbox(ctx: EngineContext, actor: Actor, flt: InboxFilter) -> Page:

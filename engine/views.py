@@ -58,6 +58,7 @@ class TaskView:
     form: dict[str, Any] | None = None
     owner: str | None = None                 # delegated: the assignee completes on the owner's behalf
     delegation_reason: str | None = None
+    priority: int = 50
 
     @classmethod
     def of(cls, row: HumanTask, form: dict[str, Any] | None = None) -> TaskView:
@@ -67,7 +68,7 @@ class TaskView:
                    candidate_groups=list(row.candidate_groups), assignee=row.assignee, status=row.status,
                    form_key=row.form_key, created_at=row.created_at, due_at=row.due_at,
                    completed_at=row.completed_at, completed_by=row.completed_by, data=row.data, form=form,
-                   owner=row.owner, delegation_reason=row.delegation_reason)
+                   owner=row.owner, delegation_reason=row.delegation_reason, priority=row.priority)
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,7 @@ def _init(args: argparse.Namespace) -> int:
     files = _collect([folder]) if folder.is_dir() else []
     if files:
         result = deployments.deploy(ctx, _cli_actor(), files, name="shipped workflows")
-        for d in result.definitions:
-            print(f"  {d.key} v{d.version}{' (new)' if d.new else ''}")
+        _print_result(result, "  ")
     else:
         print(f"no workflows found in {folder}", file=sys.stderr)
     if args.demo:
@@ -163,9 +162,15 @@ def _deploy(args: argparse.Namespace) -> int:
     ctx = _context()
     files = _collect([Path(p) for p in args.paths])
     result = deployments.deploy(ctx, _cli_actor(), files, name=args.name)
-    for d in result.definitions:
-        print(f"{d.key} v{d.version}{' (new)' if d.new else ' (unchanged)'}")
+    _print_result(result, "")
     return 0
+
+
+def _print_result(result, indent: str) -> None:  # type: ignore[no-untyped-def]
+    """One line per process and decision version the deployment touched."""
+    for kind, items in (("process", result.definitions), ("decision", result.decisions)):
+        for d in items:
+            print(f"{indent}{kind} {d.key} v{d.version}{' (new)' if d.new else ' (unchanged)'}")
 
 
 def _read_password() -> str:

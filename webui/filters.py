@@ -47,6 +47,15 @@ def is_decision_field(field: dict[str, Any]) -> bool:
             and {"approve", "reject"} <= values)
 
 
+def priority_label(value: int) -> str:
+    return "High" if value >= 75 else "Low" if value <= 25 else "Normal"
+
+
+def priority_class(value: int) -> str:
+    return "priority-" + priority_label(value).lower()
+
+
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(age=age, when=when, label=label, show=show)
+    app.jinja_env.filters.update(age=age, when=when, label=label, show=show, priority_label=priority_label,
+                                 priority_class=priority_class)
     app.jinja_env.tests["decision_field"] = is_decision_field

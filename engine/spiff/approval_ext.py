@@ -86,3 +86,23 @@ def _percent(text: str | None) -> bool:
         return 0 < float(text or "") <= 100
     except ValueError:
         return False
+
+
+def priority_of(node: etree._Element) -> str | None:
+    """A user task's priority: a number or an expression (0-100), from our namespace or Camunda's."""
+    el = _ext(node, "priority")
+    if el is not None and (el.get("value") or "").strip():
+        return (el.get("value") or "").strip()
+    camunda = node.get("{http://camunda.org/schema/1.0/bpmn}priority")
+    return camunda.strip() if camunda and camunda.strip() else None
+
+
+def priority_problems(node: etree._Element, filename: str) -> list[Problem]:
+    value = priority_of(node)
+    if value is None:
+        return []
+    message = check_expression(value, "eval")
+    if message:
+        return [Problem(f"priority {value!r} is neither a number nor an expression: {message}", filename,
+                        node.get("id"), node.sourceline, "bad_expression")]
+    return []

@@ -34,7 +34,13 @@ from engine.dmn.reader import read_dmn
 from engine.dmn.testcases import run_tests
 from engine.errors import DeploymentInvalid, Problem
 from engine.forms import FormSchemaError, load_form
-from engine.spiff.approval_ext import approval_config, approval_problems, separation_of_duties
+from engine.spiff.approval_ext import (
+    approval_config,
+    approval_problems,
+    priority_of,
+    priority_problems,
+    separation_of_duties,
+)
 from engine.spiff.decisions import PmoflowBusinessRuleTask
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.specs import spec_registry
@@ -336,6 +342,7 @@ def _check_human_task(
         problems.append(Problem(f"form {ref!r} is not in this deployment (forms here: {known})", *where,
                                 "missing_form"))
     problems.extend(approval_problems(node, where[0]))
+    problems.extend(priority_problems(node, where[0]))
     return problems
 
 
@@ -667,7 +674,7 @@ def _process_metadata(
             user_tasks.append({
                 "process": pid, "element_id": node.get("id"), "name": node.get("name") or node.get("id"),
                 "lane": _lane_of(node, lanes), "form": ref, "candidate_groups": candidate_groups(node),
-                "approval": approval_config(node), "separation": duties,
+                "approval": approval_config(node), "separation": duties, "priority": priority_of(node),
             })
         for node in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
             used.add(index.decisions[decision_ref(node) or ""])

@@ -156,3 +156,8 @@ def test_handoff_goes_live_when_every_lane_signs_off(shipped):
 def test_handoff_is_blocked_when_a_lane_does_not_sign_off(shipped):
     view = sign_offs(shipped, handoff(shipped), finance_ok=False)
     assert view.status == "completed" and view.variables["outcome"] == "blocked"
+
+
+def test_large_intake_requests_get_high_priority(shipped):
+    assert intake(shipped, 900_000).open_tasks[0].priority == 80
+    assert intake(shipped, 10_000).open_tasks[0].priority == 50

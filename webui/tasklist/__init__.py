@@ -16,7 +16,7 @@ bp = Blueprint("tasklist", __name__, template_folder="templates")
 
 DUE_CHOICES = {"": "Any time", "overdue": "Overdue", "today": "Due within a day", "week": "Due within a week"}
 SCOPES = {"all": "Mine and my groups'", "mine": "Assigned to me", "groups": "Unassigned, my groups"}
-SORTS = {"due": "Due date", "created": "Oldest first", "name": "Task name"}
+SORTS = {"due": "Due date", "priority": "Priority", "created": "Oldest first", "name": "Task name"}
 
 
 def _filter_from(args: MultiDict[str, str]) -> tasks.InboxFilter:
