@@ -392,3 +392,16 @@ def test_a_multi_lane_process_hands_over_between_groups(ctx):
     assert tasks.list_tasks(ctx, BOB).total == 1
     assert tasks.list_tasks(ctx, ALICE).total == 0
     assert tasks.list_tasks(ctx, ALICE, status="completed").total == 1
+
+
+def test_a_task_offered_to_two_of_my_groups_is_counted_once(ctx):
+    from engine.tasks import InboxFilter, inbox
+
+    body = ('<bpmn:startEvent id="start"/><bpmn:userTask id="t" name="Shared"><bpmn:extensionElements>'
+            '<pmoflow:assignment candidateGroups="Finance, Security"/></bpmn:extensionElements></bpmn:userTask>'
+            '<bpmn:endEvent id="end"/>' + flow("f0", "start", "t") + flow("f1", "t", "end"))
+    deploy(ctx, ("shared.bpmn", document(process(body, pid="shared"))))
+    instances.start(ctx, BOT, "shared")
+    both = Actor("fred", roles=frozenset({"approver"}), groups=frozenset({"Finance", "Security"}))
+    page = inbox(ctx, both, InboxFilter())
+    assert (page.total, len(page.items)) == (1, 1)
