@@ -16,8 +16,8 @@ from datetime import datetime
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.context import EngineContext
@@ -29,6 +29,7 @@ from engine.dmn.model import DecisionModel, DecisionTable
 from engine.errors import DecisionFailed, InvalidInput, NotFound
 from engine.permissions import Actor, require
 from engine.spiff.parsing import ParsedDecision
+from engine.versions import all_versions, latest_of_each, latest_version
 
 MAX_INPUTS = 500
 
@@ -112,10 +113,7 @@ def store_decisions(
 
 
 def _latest(session: Session, key: str) -> DecisionDefinition | None:
-    return session.scalars(
-        select(DecisionDefinition).where(DecisionDefinition.key == key)
-        .order_by(DecisionDefinition.version.desc()).limit(1)
-    ).first()
+    return latest_version(session, DecisionDefinition, key)
 
 
 # ---------------------------------------------------------------- reading
@@ -125,13 +123,7 @@ def list_decisions(ctx: EngineContext, actor: Actor) -> list[DecisionView]:
     """The latest version of every decision; raises Forbidden."""
     require(actor, "decision.read")
     with ctx.uow(write=False) as uow:
-        latest = (select(DecisionDefinition.key, func.max(DecisionDefinition.version).label("v"))
-                  .group_by(DecisionDefinition.key).subquery())
-        rows = uow.session.scalars(
-            select(DecisionDefinition)
-            .join(latest, (DecisionDefinition.key == latest.c.key) & (DecisionDefinition.version == latest.c.v))
-            .options(joinedload(DecisionDefinition.deployment)).order_by(DecisionDefinition.key)
-        ).all()
+        rows = latest_of_each(uow.session, DecisionDefinition)
         return [DecisionView.of(r) for r in rows]
 
 
@@ -139,10 +131,7 @@ def get_decision(ctx: EngineContext, actor: Actor, key: str) -> list[DecisionVie
     """Every version of a decision, newest first; raises NotFound, Forbidden."""
     require(actor, "decision.read")
     with ctx.uow(write=False) as uow:
-        rows = uow.session.scalars(
-            select(DecisionDefinition).where(DecisionDefinition.key == key)
-            .options(joinedload(DecisionDefinition.deployment)).order_by(DecisionDefinition.version.desc())
-        ).all()
+        rows = all_versions(uow.session, DecisionDefinition, key)
         if not rows:
             raise NotFound(f"no decision with key {key!r}")
         return [DecisionView.of(r) for r in rows]

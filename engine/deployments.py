@@ -6,9 +6,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from engine import audit
 from engine.context import EngineContext
@@ -18,6 +17,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.permissions import Actor, require
 from engine.spiff.decisions import pin_decision_versions
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
+from engine.versions import all_versions, latest_of_each, latest_version
 from engine.views import DefinitionView, DeploymentView
 
 
@@ -96,23 +96,14 @@ def _new_deployment(session, files, lane_map, name, actor, now) -> Deployment:  
 
 
 def _latest(session, key: str) -> ProcessDefinition | None:  # type: ignore[no-untyped-def]
-    return session.scalars(
-        select(ProcessDefinition).where(ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
-    ).first()
+    return latest_version(session, ProcessDefinition, key)
 
 
 def list_definitions(ctx: EngineContext, actor: Actor) -> list[DefinitionView]:
     """The latest version of every process."""
     require(actor, "definition.read")
     with ctx.uow(write=False) as uow:
-        latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-                  .group_by(ProcessDefinition.key).subquery())
-        rows = uow.session.scalars(
-            select(ProcessDefinition)
-            .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
-            .options(joinedload(ProcessDefinition.deployment)).order_by(ProcessDefinition.key)
-        ).all()
+        rows = latest_of_each(uow.session, ProcessDefinition)
         return [DefinitionView.of(r) for r in rows]
 
 
@@ -120,10 +111,7 @@ def get_definition(ctx: EngineContext, actor: Actor, key: str) -> list[Definitio
     """Every version of a process, newest first; raises NotFound."""
     require(actor, "definition.read")
     with ctx.uow(write=False) as uow:
-        rows = uow.session.scalars(
-            select(ProcessDefinition).where(ProcessDefinition.key == key)
-            .options(joinedload(ProcessDefinition.deployment)).order_by(ProcessDefinition.version.desc())
-        ).all()
+        rows = all_versions(uow.session, ProcessDefinition, key)
         if not rows:
             raise NotFound(f"no process definition with key {key!r}")
         return [DefinitionView.of(r) for r in rows]
