@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from engine import audit
 from engine.approvals import check_separation, decide, decision_key, tally
 from engine.context import EngineContext
-from engine.db.models import Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
+from engine.db.models import Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, User
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.forms import form_fields, validate_submission
 from engine.permissions import Actor, allowed
@@ -171,7 +171,28 @@ def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict
     cleaned, errors = validate_submission(schema, data, _form_evaluator(ctx, schema))
     if errors:
         raise FormDataInvalid(errors)
+    picked = {k: cleaned[k] for k in picker_fields(schema) if cleaned.get(k)}
+    if picked:
+        with ctx.uow(write=False) as uow:
+            known = set(active_usernames(uow.session, list(picked.values())))
+        unknown = {k: "not an active user" for k, v in picked.items() if v not in known}
+        if unknown:
+            raise FormDataInvalid(unknown)
     return cleaned
+
+
+def picker_fields(schema: dict[str, Any] | None) -> list[str]:
+    """Keys of the form's user-picker fields (form-js text fields with property pmoflow:picker = user)."""
+    return [f["key"] for f in form_fields(schema or {}) if isinstance(f.get("key"), str)
+            and (f.get("properties") or {}).get("pmoflow:picker") == "user"]
+
+
+def active_usernames(session: Session, only: list[str] | None = None) -> list[str]:
+    """Active users' names, sorted (all of them, or those in `only`)."""
+    query = select(User.username).where(User.active.is_(True)).order_by(User.username)
+    if only is not None:
+        query = query.where(User.username.in_(only))
+    return list(session.scalars(query))
 
 
 def _form_evaluator(ctx: EngineContext, schema: dict[str, Any]) -> Callable[[str, dict[str, Any]], bool]:
@@ -359,6 +380,7 @@ class TaskContext:
     sla: str
     may_complete: bool
     blocked: str | None = None          # why the actor may not complete it (e.g. separation of duties)
+    users: list[str] = field(default_factory=list)   # for user-picker fields
 
 
 def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
@@ -381,6 +403,8 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
             variables=dict(row.instance.variables), started_by=row.instance.started_by,
             path=[_step(e) for e in events], sla=sla_state(row.created_at, row.due_at, ctx.clock.now()),
             may_complete=can, blocked=blocked,
+            users=active_usernames(uow.session) if can and picker_fields(
+                row.instance.definition.forms.get(row.form_key or "")) else [],
         )
 
 

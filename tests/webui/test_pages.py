@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from engine import instances, users
@@ -136,3 +137,33 @@ def test_security_headers_and_cookie_flags(app):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     page = client.get("/tasks")
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+MONEY_AND_PICKER = json.dumps({"type": "default", "id": "budget-check", "schemaVersion": 16, "components": [
+    {"type": "number", "key": "amount", "label": "Amount", "decimalDigits": 2,
+     "appearance": {"prefixAdorner": "EUR"}, "validate": {"required": True}},
+    {"type": "textfield", "key": "controller", "label": "Controller", "properties": {"pmoflow:picker": "user"}},
+]})
+
+
+def test_money_and_user_picker_fields(app, browser_of):
+    from engine import deployments
+    from engine.spiff.parsing import SourceFile
+    from tests.bpmn_samples import one_approval
+    from tests.factories import ADMIN
+
+    ctx = app.extensions["pmoflow"]
+    deployments.deploy(ctx, ADMIN, [SourceFile("m.bpmn", one_approval(form="budget-check", pid="money").encode()),
+                                    SourceFile("m.form", MONEY_AND_PICKER.encode())])
+    task_id = instances.start(ctx, BOT, "money").open_tasks[0].id
+    alice = browser_of("alice")
+    page = alice.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'class="adorner">EUR<' in page and 'step="0.01"' in page
+    assert 'list="users-controller"' in page and '<option value="bob">' in page
+    token = TOKEN.search(page).group(1)
+    bad = alice.post(f"/tasks/{task_id}", data={"amount": "12.50", "controller": "ghost", "csrf_token": token})
+    assert bad.status_code == 422 and "not an active user" in bad.get_data(as_text=True)
+    good = alice.post(f"/tasks/{task_id}", data={"amount": "12.50", "controller": "bob", "csrf_token": token})
+    assert good.status_code == 302
+    done = instances.get(ctx, BOT, instances.list_instances(ctx, BOT, process="money").items[0].id)
+    assert done.variables["amount"] == 12.5 and done.variables["controller"] == "bob"

@@ -65,6 +65,7 @@ def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], s
     schema = context.task.form or {}
     return render_template("tasklist/task.html", c=context, fields=form_fields(schema) if schema else [],
                            values=values, errors=errors, now=engine_ctx().clock.now(), w=workspace,
+                           picker_users=context.users,
                            panel=panel or {"form": None, "errors": {}, "values": {}}), status
 
 
