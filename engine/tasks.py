@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, Select, String, cast, distinct, exists, false, func, or_, select, union_all
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -171,6 +172,10 @@ def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict
     cleaned, errors = validate_submission(schema, data, _form_evaluator(ctx, schema))
     if errors:
         raise FormDataInvalid(errors)
+    bad_links = {k: "must be an http:// or https:// address" for k in link_fields(schema)
+                 if cleaned.get(k) and not _is_web_link(str(cleaned[k]))}
+    if bad_links:
+        raise FormDataInvalid(bad_links)
     picked = {k: cleaned[k] for k in picker_fields(schema) if cleaned.get(k)}
     if picked:
         with ctx.uow(write=False) as uow:
@@ -185,6 +190,17 @@ def picker_fields(schema: dict[str, Any] | None) -> list[str]:
     """Keys of the form's user-picker fields (form-js text fields with property pmoflow:picker = user)."""
     return [f["key"] for f in form_fields(schema or {}) if isinstance(f.get("key"), str)
             and (f.get("properties") or {}).get("pmoflow:picker") == "user"]
+
+
+def link_fields(schema: dict[str, Any] | None) -> list[str]:
+    """Keys of the form's link fields (text fields with property pmoflow:type = link)."""
+    return [f["key"] for f in form_fields(schema or {}) if isinstance(f.get("key"), str)
+            and (f.get("properties") or {}).get("pmoflow:type") == "link"]
+
+
+def _is_web_link(value: str) -> bool:
+    parts = urlsplit(value.strip())
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value.strip()
 
 
 def active_usernames(session: Session, only: list[str] | None = None) -> list[str]:

@@ -143,6 +143,7 @@ MONEY_AND_PICKER = json.dumps({"type": "default", "id": "budget-check", "schemaV
     {"type": "number", "key": "amount", "label": "Amount", "decimalDigits": 2,
      "appearance": {"prefixAdorner": "EUR"}, "validate": {"required": True}},
     {"type": "textfield", "key": "controller", "label": "Controller", "properties": {"pmoflow:picker": "user"}},
+    {"type": "textfield", "key": "evidence", "label": "Evidence", "properties": {"pmoflow:type": "link"}},
 ]})
 
 
@@ -161,9 +162,13 @@ def test_money_and_user_picker_fields(app, browser_of):
     assert 'class="adorner">EUR<' in page and 'step="0.01"' in page
     assert 'list="users-controller"' in page and '<option value="bob">' in page
     token = TOKEN.search(page).group(1)
+    assert 'type="url"' in page
     bad = alice.post(f"/tasks/{task_id}", data={"amount": "12.50", "controller": "ghost", "csrf_token": token})
     assert bad.status_code == 422 and "not an active user" in bad.get_data(as_text=True)
-    good = alice.post(f"/tasks/{task_id}", data={"amount": "12.50", "controller": "bob", "csrf_token": token})
+    link = alice.post(f"/tasks/{task_id}", data={"amount": "1", "evidence": "javascript:alert(1)", "csrf_token": token})
+    assert link.status_code == 422 and "http:// or https://" in link.get_data(as_text=True)
+    good = alice.post(f"/tasks/{task_id}", data={"amount": "12.50", "controller": "bob", "csrf_token": token,
+                                                 "evidence": "https://contoso.sharepoint.com/sites/pmo/budget.xlsx"})
     assert good.status_code == 302
     done = instances.get(ctx, BOT, instances.list_instances(ctx, BOT, process="money").items[0].id)
     assert done.variables["amount"] == 12.5 and done.variables["controller"] == "bob"
