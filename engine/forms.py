@@ -8,10 +8,11 @@ Decisions, so that callers and form authors know what to expect:
   Containers: ``group`` (its fields sit beside the group's siblings, or under ``path`` when it has
   one) and ``dynamiclist`` (a list of objects under its required ``path``). Display-only types
   carry no data.
-- ``expression`` and ``filepicker`` are refused by `check_form`: an expression is computed in the
-  browser with FEEL, which the server cannot recompute (accepting the browser's value would let a
-  client write anything), and file uploads have no storage yet. ``multipage``/``page`` are refused
-  too. Compute derived values in a script task instead.
+- ``expression`` is refused by `check_form`: it is computed in the browser with FEEL, which the
+  server cannot recompute (accepting the browser's value would let a client write anything).
+  ``multipage``/``page`` are refused too. Compute derived values in a script task instead.
+- ``filepicker`` takes ``{"name", "size"}``: the engine stores the upload as an attachment of the
+  request in the same step and keeps ``{"attachment", "name", "size"}`` in the task data.
 - Keys and paths must be plain Python identifiers (no dotted keys, no leading ``_``) because
   they become process variables used in expressions.
 - ``disabled``, ``readonly`` and ``conditional.hide`` set to ``true`` make a field inactive:
@@ -52,14 +53,13 @@ MAX_DEPTH = 16
 TEXT_TYPES = frozenset({"textfield", "textarea"})
 CHOICE_TYPES = frozenset({"radio", "select"})
 MULTI_CHOICE_TYPES = frozenset({"checklist", "taglist"})
-INPUT_TYPES = TEXT_TYPES | CHOICE_TYPES | MULTI_CHOICE_TYPES | {"number", "checkbox", "datetime"}
+INPUT_TYPES = TEXT_TYPES | CHOICE_TYPES | MULTI_CHOICE_TYPES | {"number", "checkbox", "datetime", "filepicker"}
 CONTAINER_TYPES = frozenset({"group", "dynamiclist"})
 DISPLAY_TYPES = frozenset(
     {"text", "html", "image", "spacer", "separator", "button", "iframe", "table", "documentPreview"}
 )
 UNSUPPORTED_TYPES = {
     "expression": "expression fields are not supported (computed in the browser); use a script task",
-    "filepicker": "file uploads are not supported",
     "multipage": "multi-page forms are not supported",
     "page": "multi-page forms are not supported",
 }
@@ -653,7 +653,17 @@ def _zone_problem(time_format: Any, value: str, parsed: time | datetime) -> str 
     return None
 
 
+def _clean_file(component: Schema, value: Any) -> tuple[Any, str | None]:
+    """An uploaded file, described as {"name", "size"}; the engine stores the content as an attachment."""
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not isinstance(value.get("size"), int):
+        return None, "must be an uploaded file"
+    if value["size"] <= 0:
+        return None, "the file is empty"
+    return {"name": value["name"], "size": value["size"]}, None
+
+
 CLEANERS: dict[str, Callable[[Schema, Any], tuple[Any, str | None]]] = {
+    "filepicker": _clean_file,
     "textfield": _clean_text,
     "textarea": _clean_text,
     "number": _clean_number,

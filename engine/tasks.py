@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from engine import audit
 from engine.approvals import check_separation, decide, decision_key, tally
 from engine.context import EngineContext
-from engine.db.models import Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, User
+from engine.db.models import Attachment, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, User
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.forms import form_fields, validate_submission
 from engine.permissions import Actor, allowed
@@ -96,10 +97,16 @@ def list_tasks(
         return Page([TaskView.of(r) for r in rows], total, page, per_page)
 
 
-def complete(ctx: EngineContext, actor: Actor, task_id: str, data: dict[str, Any] | None) -> TaskView:
-    """Complete a task with form data; raises NotFound, Forbidden, FormDataInvalid, Conflict."""
+def complete(
+    ctx: EngineContext, actor: Actor, task_id: str, data: dict[str, Any] | None,
+    files: dict[str, tuple[str, bytes]] | None = None,
+) -> TaskView:
+    """Complete a task with form data (and files for its file fields, stored as attachments in the same
+    transaction); raises NotFound, Forbidden, FormDataInvalid, Conflict."""
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data must be a JSON object", {"fields": {"data": "must be an object"}})
+    files = files or {}
+    data = {**(data or {}), **{k: {"name": name, "size": len(content)} for k, (name, content) in files.items()}}
     with ctx.uow() as uow:
         session = uow.session
         row = _load(session, task_id)
@@ -116,6 +123,7 @@ def complete(ctx: EngineContext, actor: Actor, task_id: str, data: dict[str, Any
         check_separation(session, meta, instance, row, actor.username)
         cleaned = _validated(ctx, row, data or {})
         now = ctx.clock.now()
+        _store_files(ctx, session, instance, row, files, cleaned, actor.username, now)
         row.status, row.completed_at, row.completed_by, row.data = "completed", now, actor.username, cleaned
         audit.record(session, "task_completed", now, instance=instance, actor=actor.username, task_uuid=row.uuid,
                      element_id=row.element_id, data={"name": row.name, "role": row.role, "data": cleaned,
@@ -128,6 +136,33 @@ def complete(ctx: EngineContext, actor: Actor, task_id: str, data: dict[str, Any
         view = TaskView.of(row)
         uow.commit()
         return view
+
+
+def _store_files(
+    ctx: EngineContext, session: Session, instance: ProcessInstance, row: HumanTask,
+    files: dict[str, tuple[str, bytes]], cleaned: dict[str, Any], username: str, now: datetime,
+) -> None:
+    """Keep each uploaded file as a document on the request; the task data names the attachment."""
+    from engine.attachments import SAFE_TYPES, safe_filename  # attachments imports this module
+
+    limit = ctx.settings.max_upload_bytes
+    too_big = {k: f"larger than {limit:,} bytes" for k, (_, content) in files.items() if len(content) > limit}
+    if too_big:
+        raise FormDataInvalid(too_big)
+    for key, (filename, content) in files.items():
+        if key not in cleaned:
+            continue
+        name = safe_filename(filename) or "upload"
+        guessed = mimetypes.guess_type(name)[0]
+        doc = Attachment(instance_id=instance.id, task_uuid=row.uuid, kind="document", name=name, content=content,
+                         size=len(content), created_by=username, created_at=now,
+                         content_type=guessed if guessed in SAFE_TYPES else "application/octet-stream")
+        session.add(doc)
+        session.flush()
+        cleaned[key] = {"attachment": doc.uuid, "name": name, "size": len(content)}
+        audit.record(session, "attachment_added", now, instance=instance, actor=username, task_uuid=row.uuid,
+                     data={"attachment": doc.uuid, "kind": "document", "name": name, "size": len(content),
+                           "field": key})
 
 
 def _meta(instance: ProcessInstance, row: HumanTask) -> dict[str, Any]:

@@ -119,7 +119,6 @@ def test_form_header_problems(schema, path):
         ({"key": "a"}, "components[0].type", "missing component type"),
         ({"type": "slider", "key": "a"}, "components[0].type", "unknown component type 'slider'"),
         ({"type": "expression", "key": "a"}, "components[0].type", "not supported"),
-        ({"type": "filepicker", "key": "a"}, "components[0].type", "not supported"),
         ({"type": "textfield"}, "components[0].key", "field without key"),
         ({"type": "textfield", "key": "_secret"}, "components[0].key", "may not start with '_'"),
         ({"type": "textfield", "key": "a.b"}, "components[0].key", "not a valid identifier"),
@@ -635,3 +634,14 @@ def test_every_error_is_reported_at_once():
         "department": "must be one of: it",
         "extra": "not a field of this form",
     }
+
+
+def test_file_fields_take_an_uploaded_file_description():
+    schema = {"type": "default", "id": "f", "components": [
+        {"type": "filepicker", "key": "offer", "label": "Offer", "validate": {"required": True}}]}
+    assert check_form(schema) == []
+    assert validate_submission(schema, {}) == ({}, {"offer": "required"})
+    assert validate_submission(schema, {"offer": "offer.pdf"})[1] == {"offer": "must be an uploaded file"}
+    assert validate_submission(schema, {"offer": {"name": "a.pdf", "size": 0}})[1] == {"offer": "the file is empty"}
+    assert validate_submission(schema, {"offer": {"name": "a.pdf", "size": 3}}) == (
+        {"offer": {"name": "a.pdf", "size": 3}}, {})

@@ -172,3 +172,42 @@ def test_money_and_user_picker_fields(app, browser_of):
     assert good.status_code == 302
     done = instances.get(ctx, BOT, instances.list_instances(ctx, BOT, process="money").items[0].id)
     assert done.variables["amount"] == 12.5 and done.variables["controller"] == "bob"
+
+
+FILE_FORM = json.dumps({"type": "default", "id": "evidence-form", "schemaVersion": 16, "components": [
+    {"type": "filepicker", "key": "evidence", "label": "Signed offer", "validate": {"required": True}},
+]})
+
+
+def test_a_file_field_is_stored_as_an_attachment_in_the_same_step(app, browser_of):
+    import io
+
+    from sqlalchemy import func, select
+
+    from engine import deployments
+    from engine.db.models import Attachment
+    from engine.spiff.parsing import SourceFile
+    from tests.bpmn_samples import one_approval
+    from tests.factories import ADMIN
+
+    ctx = app.extensions["pmoflow"]
+    deployments.deploy(ctx, ADMIN, [SourceFile("f.bpmn", one_approval(form="evidence-form", pid="filed").encode()),
+                                    SourceFile("f.form", FILE_FORM.encode())])
+    view = instances.start(ctx, BOT, "filed")
+    task_id = view.open_tasks[0].id
+    alice = browser_of("alice")
+    page = alice.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page and 'type="file"' in page
+    token = TOKEN.search(page).group(1)
+    missing = alice.post(f"/tasks/{task_id}", data={"csrf_token": token}, content_type="multipart/form-data")
+    assert missing.status_code == 422 and 'id="evidence-error">required' in missing.get_data(as_text=True)
+    with ctx.uow(write=False) as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Attachment)) == 0
+    done = alice.post(f"/tasks/{task_id}", content_type="multipart/form-data",
+                      data={"csrf_token": token, "evidence": (io.BytesIO(b"%PDF-1.4 offer"), "offer.pdf")})
+    assert done.status_code == 302
+    stored = instances.get(ctx, BOT, view.id).variables["evidence"]
+    assert stored["name"] == "offer.pdf" and stored["size"] == 14
+    with ctx.uow(write=False) as uow:
+        doc = uow.session.scalars(select(Attachment)).one()
+        assert (doc.uuid, doc.content, doc.task_uuid) == (stored["attachment"], b"%PDF-1.4 offer", task_id)

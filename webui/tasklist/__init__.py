@@ -80,8 +80,11 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
     except Forbidden:
         abort(403)
     data = form_data(context.task.form or {}, request.form)
+    files = {f["key"]: (upload.filename or "upload", upload.read())
+             for f in form_fields(context.task.form or {}) if f.get("type") == "filepicker"
+             and (upload := request.files.get(f["key"])) is not None and upload.filename}
     try:
-        tasks.complete(ctx, actor(), task_id, data)
+        tasks.complete(ctx, actor(), task_id, data, files)
     except FormDataInvalid as err:
         return _render_task(task_id, dict(request.form), err.errors, 422)
     except InvalidInput as err:
@@ -104,6 +107,8 @@ def form_data(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, An
         if not isinstance(key, str) or field.get("disabled") or field.get("readonly"):
             continue
         kind = field.get("type")
+        if kind == "filepicker":
+            continue                                   # sent as files
         if kind == "checkbox":
             data[key] = form.get(key) in ("on", "true", "1")
         elif kind in ("checklist", "taglist"):
