@@ -20,7 +20,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 
@@ -120,11 +120,9 @@ class DeploymentFile(Base):
     deployment: Mapped[Deployment] = relationship(back_populates="files")
 
 
-class ProcessDefinition(Base):
-    """One immutable (key, version); its spec is stored here once, not in every instance."""
+class VersionedDefinition:
+    """Columns of every immutable (key, version) definition: processes and decisions."""
 
-    __tablename__ = "process_definitions"
-    __table_args__ = (UniqueConstraint("key", "version"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
     key: Mapped[str] = mapped_column(String(200), index=True)
@@ -132,14 +130,23 @@ class ProcessDefinition(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+
+    @declared_attr
+    def deployment(cls) -> Mapped[Deployment]:
+        return relationship()
+
+
+class ProcessDefinition(VersionedDefinition, Base):
+    """One immutable (key, version); its spec is stored here once, not in every instance."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
     bpmn_file: Mapped[str] = mapped_column(String(255))
     spec: Mapped[str] = mapped_column(Text, deferred=True)   # read only when the spec cache misses
     lane_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
     forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
     user_tasks: Mapped[list[Any]] = mapped_column(default=list)
-    created_at: Mapped[datetime]
-
-    deployment: Mapped[Deployment] = relationship()
 
 
 class ProcessInstance(Base):
@@ -303,20 +310,10 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime]
 
 
-class DecisionDefinition(Base):
+class DecisionDefinition(VersionedDefinition, Base):
     """One immutable (key, version) of a DMN decision, stored with every decision it requires."""
 
     __tablename__ = "decision_definitions"
     __table_args__ = (UniqueConstraint("key", "version"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
-    key: Mapped[str] = mapped_column(String(200), index=True)
-    version: Mapped[int]
-    name: Mapped[str] = mapped_column(String(200), default="")
-    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
-    content_hash: Mapped[str] = mapped_column(String(64), index=True)
     dmn_file: Mapped[str] = mapped_column(String(255))
     model: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime]
-
-    deployment: Mapped[Deployment] = relationship()
