@@ -7,15 +7,10 @@ Playwright only drives the system browser at /usr/bin/chromium (CI installs it w
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
@@ -24,9 +19,8 @@ from engine.context import EngineContext
 from engine.db.schema import upgrade
 from engine.users import create_token, ensure_demo_users
 from tests.factories import deploy_shipped
+from tests.servers import ROOT, serving
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -54,25 +48,6 @@ class LiveServer:
             ctx.db.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(150):
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not start: " + log.read_text())
-
-
 def _init_demo(database_url: str) -> None:
     ctx = EngineContext.from_settings(Settings(database_url=database_url))
     try:
@@ -89,22 +64,8 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     env = {**os.environ, "PMOFLOW_DATABASE_URL": database_url, "PMOFLOW_SECRET_KEY": "browser-tests",
            "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows")}
     _init_demo(database_url)        # what `pmoflow init --demo` does (tested through the CLI in tests/e2e)
-    port = _free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([str(BIN / "pmoflow"), "serve", "--port", str(port), "--threads", "8"], env=env,
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_healthy(url, proc, log_path)
-            yield LiveServer(url=url, env=env, database_url=database_url)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with serving(env, tmp_path / "server.log") as url:
+        yield LiveServer(url=url, env=env, database_url=database_url)
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,20 +14,12 @@ import pytest
 from engine.config import Settings
 from engine.context import EngineContext
 from engine.users import create_token
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.servers import BIN, ROOT, serving
 
 
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "pmoflow"), *args], env=env, input=stdin, capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -43,29 +32,8 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
     ctx = EngineContext.from_settings(Settings(database_url=database_url))
     tokens = {user: create_token(ctx, user, "e2e") for user in ("intake-bot", "alice", "bob", "erin", "pmo", "audrey")}
     ctx.db.dispose()
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([str(BIN / "pmoflow"), "serve", "--port", str(port), "--threads", "8"], env=env,
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("server did not start: " + (tmp_path / "server.log").read_text())
+    with serving(env, tmp_path / "server.log") as base:
         yield base, tokens
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def client(base: str, token: str) -> httpx.Client:

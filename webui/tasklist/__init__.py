@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from engine import requests, tasks
-from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
+from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput
 from engine.forms import form_fields
+from webui.collaboration import http_errors, no_panel
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("tasklist", __name__, template_folder="templates")
@@ -55,30 +56,22 @@ def task(task_id: str):  # type: ignore[no-untyped-def]
 def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200,  # type: ignore[no-untyped-def]
                  panel: dict[str, Any] | None = None):
     """The task page; `panel` carries the values and errors of a side form (comment, attachment, hand-over)."""
-    try:
+    with http_errors():
         context = tasks.task_context(engine_ctx(), actor(), task_id)
         workspace = requests.task_workspace(engine_ctx(), actor(), task_id)
-    except NotFound:
-        abort(404)
-    except Forbidden:
-        abort(403)
     schema = context.task.form or {}
     return render_template("tasklist/task.html", c=context, fields=form_fields(schema) if schema else [],
                            values=values, errors=errors, now=engine_ctx().clock.now(), w=workspace,
                            picker_users=context.users,
-                           panel=panel or {"form": None, "errors": {}, "values": {}}), status
+                           panel=panel or no_panel()), status
 
 
 @bp.post("/tasks/<task_id>")
 @requires("task.read_own")
 def complete(task_id: str):  # type: ignore[no-untyped-def]
     ctx = engine_ctx()
-    try:
+    with http_errors():
         context = tasks.task_context(ctx, actor(), task_id)
-    except NotFound:
-        abort(404)
-    except Forbidden:
-        abort(403)
     data = form_data(context.task.form or {}, request.form)
     files = {f["key"]: (upload.filename or "upload", upload.read())
              for f in form_fields(context.task.form or {}) if f.get("type") == "filepicker"
@@ -132,11 +125,8 @@ def unclaim(task_id: str):  # type: ignore[no-untyped-def]
 
 def _assign(task_id: str, change, message: str):  # type: ignore[no-untyped-def]
     try:
-        change(engine_ctx(), actor(), task_id)
-    except NotFound:
-        abort(404)
-    except Forbidden:
-        abort(403)
+        with http_errors():
+            change(engine_ctx(), actor(), task_id)
     except Conflict as err:
         flash(err.message, "error")
     else:
