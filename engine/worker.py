@@ -1,10 +1,12 @@
-"""The background worker: fires due timers, waking for the earliest one instead of polling blindly."""
+"""The background worker: fires due timers and runs due jobs, waking for the earliest one
+instead of polling blindly (and at once when this process enqueues a job)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from engine import jobs
 from engine.context import EngineContext
 from engine.timers import fire_due, next_due
 
@@ -14,33 +16,48 @@ log = logging.getLogger("pmoflow.worker")
 class Worker:
     """Runs until `stop` is set; `max_sleep` bounds how long it waits for new work from elsewhere."""
 
-    def __init__(self, ctx: EngineContext, max_sleep: float = 2.0, batch: int = 100) -> None:
+    def __init__(self, ctx: EngineContext, max_sleep: float = 2.0, batch: int = 100, job_batch: int = 10) -> None:
         self.ctx = ctx
         self.max_sleep = max_sleep
         self.batch = batch
+        self.job_batch = job_batch
         self.stop = threading.Event()
+        jobs.load_handlers()
 
     def run_once(self) -> int:
-        """Fire what is due now; returns the number of instances stepped."""
+        """Fire what is due now; returns the number of instances stepped and jobs run."""
+        return self.fire_timers() + self.run_jobs()
+
+    def fire_timers(self) -> int:
         return fire_due(self.ctx, self.batch)
+
+    def run_jobs(self) -> int:
+        return jobs.run_due(self.ctx, self.job_batch, jobs.worker_id())
 
     def run_forever(self) -> None:
         log.info("worker started")
         while not self.stop.is_set():
-            try:
-                fired = self.run_once()
-            except Exception:  # noqa: BLE001 - a failed round is logged and retried; the step rolled back
-                log.exception("timer round failed")
-                fired = 0
-            if fired < self.batch:
-                self.stop.wait(self._sleep_seconds())
+            busy = False
+            for name, step, batch in (("timer", self.fire_timers, self.batch), ("job", self.run_jobs, self.job_batch)):
+                try:
+                    busy = step() >= batch or busy
+                except Exception:  # noqa: BLE001 - a failed round is logged and retried; its step rolled back
+                    log.exception("%s round failed", name)
+            if not busy:
+                jobs.WAKE.wait(self._sleep_seconds())
+                jobs.WAKE.clear()
+        jobs.release_worker(self.ctx, jobs.worker_id())
         log.info("worker stopped")
 
+    def request_stop(self) -> None:
+        self.stop.set()
+        jobs.WAKE.set()
+
     def _sleep_seconds(self) -> float:
-        due = next_due(self.ctx)
-        if due is None:
+        dues = [d for d in (next_due(self.ctx), jobs.next_run_at(self.ctx)) if d is not None]
+        if not dues:
             return self.max_sleep
-        wait = (due - self.ctx.clock.now()).total_seconds() + 0.01
+        wait = (min(dues) - self.ctx.clock.now()).total_seconds() + 0.01
         return min(self.max_sleep, max(0.01, wait))
 
     def start_thread(self) -> threading.Thread:

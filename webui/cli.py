@@ -134,7 +134,7 @@ def _worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     worker = Worker(_context())
     if args.once:
-        print(f"fired timers of {worker.run_once()} instance(s)")
+        print(f"fired timers of {worker.fire_timers()} instance(s); ran {worker.run_jobs()} job(s)")
         return 0
     signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     signal.signal(signal.SIGINT, lambda *_: worker.stop.set())

@@ -317,3 +317,34 @@ class DecisionDefinition(VersionedDefinition, Base):
     __table_args__ = (UniqueConstraint("key", "version"),)
     dmn_file: Mapped[str] = mapped_column(String(255))
     model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Job(Base):
+    """A unit of background work (see `engine.jobs`): claimed with a lease, retried with backoff.
+
+    `status` is pending -> running -> done | failed; a running job whose lease (`locked_until`)
+    expired is claimable again, so a worker killed mid-job loses nothing.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_claimable", "status", "run_at"),
+        Index("ix_jobs_lease", "status", "locked_until"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    kind: Mapped[str] = mapped_column(String(60), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    run_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    locked_by: Mapped[str | None] = mapped_column(String(120))
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="SET NULL"),
+                                                    index=True)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

@@ -1,0 +1,22 @@
+"""business calendars and SLA on human tasks
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-25 23:00:00
+"""
+from alembic import op  # noqa: F401 - filled in by the work this revision is reserved for
+import sqlalchemy as sa  # noqa: F401
+
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
