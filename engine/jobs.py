@@ -38,7 +38,7 @@ from engine.db.models import Job, ProcessInstance, new_uuid
 log = logging.getLogger("pmoflow.jobs")
 
 # Modules whose import registers job handlers (imported by `load_handlers`).
-HANDLER_MODULES: tuple[str, ...] = ()
+HANDLER_MODULES: tuple[str, ...] = ("engine.connectors",)
 
 DEFAULT_LEASE = timedelta(minutes=5)
 ERROR_LIMIT = 2000

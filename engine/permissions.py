@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "attachment.add": frozenset({"admin", "designer", "approver"}),
     "notification.read": frozenset(ROLES),
     "substitute.set_own": frozenset({"admin", "designer", "approver"}),
+    "connector.manage": frozenset({"admin"}),                            # the HTTP connector's allow-list
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from engine import audit, notifications
+from engine import audit, connectors, notifications
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.context import EngineContext
 from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, new_uuid
@@ -84,6 +84,7 @@ def run_step(
         session.flush()
     _write_step_events(session, instance, run, now, actor, before, new)
     sync_tasks(session, instance, run.open_tasks(), now, completed_task, ctx.settings.script_time_limit)
+    connectors.enqueue_calls(ctx, session, instance, run.connector_tasks(), now)
     session.flush()
     return run
 

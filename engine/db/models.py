@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -348,3 +349,16 @@ class Job(Base):
                                                     index=True)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class ConnectorHost(Base):
+    """An allow-list entry for the HTTP connector: `erp.example.com` or `*.example.com`."""
+
+    __tablename__ = "connector_hosts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    pattern: Mapped[str] = mapped_column(String(255), unique=True)
+    allow_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]

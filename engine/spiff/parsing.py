@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, SpiffTaskParser
 
 from engine.dmn.compiled import compile_model
 from engine.dmn.model import DecisionModel
@@ -41,6 +41,7 @@ from engine.spiff.approval_ext import (
     priority_problems,
     separation_of_duties,
 )
+from engine.spiff.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
 from engine.spiff.decisions import PmoflowBusinessRuleTask
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.specs import spec_registry
@@ -311,6 +312,8 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
             problems.extend(_check_call(node, where, index))
         elif local == "businessRuleTask":
             problems.extend(_check_decision_ref(node, where, index))
+        elif local == "serviceTask":
+            problems.extend(_check_service_task(filename, node, where))
         elif local == "startEvent" and (ref := form_ref(node)) is not None and ref not in index.forms:
             known = ", ".join(sorted(index.forms)) or "none"
             problems.append(Problem(f"start form {ref!r} is not in this deployment (forms here: {known})", *where,
@@ -318,6 +321,17 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
         elif local == "scriptTask" and not (node.findtext("bpmn:script", None, NS) or "").strip():
             problems.append(Problem("script task has no script", *where))
     return problems
+
+
+def _check_service_task(
+    filename: str, node: etree._Element, where: tuple[str, str | None, int | None]
+) -> list[Problem]:
+    if connector_node(node) is not None:
+        return connector_problems(filename, node)
+    if node.find(".//spiffworkflow:serviceTaskOperator", NS) is None:
+        return [Problem("service task has nothing to call: add HTTP connector settings (pmoflow:connector)",
+                        *where, "no_connector")]
+    return []
 
 
 def _owner_id(node: etree._Element) -> str | None:
@@ -577,12 +591,23 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
         )
 
 
+class _ServiceTaskParser(ServiceTaskParser):  # type: ignore[misc]
+    """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.connectors)."""
+
+    def create_task(self) -> Any:
+        node = connector_node(self.node)
+        if node is None:
+            return super().create_task()
+        return PmoflowConnectorTask(self.spec, self.bpmn_id, connector=read_config(node), **self.bpmn_attributes)
+
+
 class PmoflowParser(SpiffBpmnParser):
     """Spiff's parser with our business rule tasks; no XSD (we validate first)."""
 
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
+        full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
     }
 
     def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:

@@ -35,6 +35,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff.compaction import compact
+from engine.spiff.connector import PmoflowConnectorTask
 from engine.spiff.decisions import take_record
 from engine.spiff.sandbox import SandboxedScriptEngine, SandboxError
 from engine.spiff.specs import SpecBundle, dump_state, load_state
@@ -79,6 +80,15 @@ class OpenTask:
     name: str
     lane: str | None
     due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConnectorCall:
+    id: str
+    element_id: str
+    name: str
+    config: dict[str, Any]
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -165,9 +175,35 @@ class Run:
             task = self.wf.get_task_from_id(UUID(task_id))
         except (ValueError, WorkflowException) as err:
             raise KeyError(task_id) from err
-        if task is None or not task.task_spec.manual or task.state != TaskState.READY:
+        if (task is None or not task.task_spec.manual or task.state != TaskState.READY
+                or isinstance(task.task_spec, PmoflowConnectorTask)):
             raise KeyError(task_id)
         return task
+
+    def connector_tasks(self) -> list[ConnectorCall]:
+        """Ready service tasks waiting for the worker's HTTP call."""
+        return [ConnectorCall(id=str(t.id), element_id=t.task_spec.bpmn_id,
+                              name=t.task_spec.bpmn_name or t.task_spec.bpmn_id, config=t.task_spec.connector,
+                              data=t.data)
+                for t in self.wf.get_tasks(state=TaskState.READY, manual=True)
+                if isinstance(t.task_spec, PmoflowConnectorTask)]
+
+    def complete_connector(self, task_id: str, data: dict[str, Any]) -> None:
+        """Complete a waiting service task with the variables its call produced, and advance."""
+        try:
+            task = self.wf.get_task_from_id(UUID(task_id))
+        except (ValueError, WorkflowException) as err:
+            raise KeyError(task_id) from err
+        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, PmoflowConnectorTask):
+            raise KeyError(task_id)
+        task.data.update(data)
+        try:
+            task.run()
+        except (SpiffWorkflowException, SandboxError) as err:
+            self._to_incident(err)
+            return
+        self._record(task)
+        self.advance()
 
     def correlate(self, message: str, payload: dict[str, Any]) -> bool:
         """Deliver a message and merge its variables; False if nothing in this instance waits for it."""
@@ -216,6 +252,8 @@ class Run:
         result = []
         for task in self.wf.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
+            if isinstance(spec, PmoflowConnectorTask):
+                continue                    # the worker's, not a person's (see connector_tasks)
             result.append(OpenTask(
                 id=str(task.id), process=task.workflow.spec.name, element_id=spec.bpmn_id,
                 name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=_boundary_due(task),

@@ -47,6 +47,9 @@ PAGES = {
     ("GET", "/admin/tokens"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/tokens"): (302, 403, 403, 403, 201, 302),                # the result page shows it once
     ("POST", "/admin/tokens/<token_id>/revoke"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/connectors"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/connectors"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/connectors/<host_id>/remove"): (302, 403, 403, 403, 404, 302),
     # collaboration: designers see every instance (instance.read_all) but not other groups' tasks
     ("POST", "/tasks/<task_id>/delegate"): (302, 302, 403, 403, 302, 302),
     ("POST", "/tasks/<task_id>/reassign"): (302, 422, 403, 403, 302, 302),   # erin is no IT Manager
@@ -109,6 +112,7 @@ BODIES = {
     "/admin/groups/<path:name>/members": {"username": "matrix-target"},
     "/admin/groups/<path:name>/members/remove": {"username": "matrix-target"},
     "/admin/tokens": {"username": "intake-bot", "label": "matrix"},
+    "/admin/connectors": {"pattern": "erp.example.com", "note": "matrix"},
 }
 
 

@@ -250,3 +250,6 @@ def token_revoke(token_id: str):  # type: ignore[no-untyped-def]
     if request.form.get("back") == "user":
         return redirect(url_for("admin.user", username=request.form.get("username", "")))
     return redirect(url_for("admin.token_list"))
+
+
+from webui.admin import connectors as _connectors  # noqa: E402,F401 - registers its routes on bp

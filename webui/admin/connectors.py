@@ -1,0 +1,49 @@
+"""Administration > Connectors: the hosts the HTTP connector may call (role admin)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from engine import connectors
+from engine.errors import Conflict, InvalidInput, NotFound
+from webui.admin import bp
+from webui.security import actor, engine_ctx, requires
+
+
+def _page(status: int = 200, values: dict[str, str] | None = None, errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return render_template("admin/connectors.html", rows=connectors.list_hosts(engine_ctx(), actor()),
+                           values=values or {}, errors=errors or {}, prefix=connectors.SECRET_PREFIX), status
+
+
+@bp.get("/connectors")
+@requires("connector.manage")
+def connector_list():  # type: ignore[no-untyped-def]
+    return _page()
+
+
+@bp.post("/connectors")
+@requires("connector.manage")
+def connector_add():  # type: ignore[no-untyped-def]
+    form = request.form
+    values = {"pattern": form.get("pattern", ""), "note": form.get("note", ""),
+              "allow_private": form.get("allow_private", "")}
+    try:
+        row = connectors.add_host(engine_ctx(), actor(), values["pattern"], bool(values["allow_private"]),
+                                  values["note"])
+    except InvalidInput as err:
+        return _page(422, values, dict(err.details.get("fields") or {"_": err.message}))
+    except Conflict as err:
+        return _page(409, values, {"pattern": err.message})
+    flash(f"The HTTP connector may now call {row.pattern}.", "info")
+    return redirect(url_for("admin.connector_list"))
+
+
+@bp.post("/connectors/<host_id>/remove")
+@requires("connector.manage")
+def connector_remove(host_id: str):  # type: ignore[no-untyped-def]
+    try:
+        connectors.remove_host(engine_ctx(), actor(), host_id)
+    except NotFound:
+        abort(404)
+    flash("Removed from the allow-list; calls to that host now fail.", "info")
+    return redirect(url_for("admin.connector_list"))
