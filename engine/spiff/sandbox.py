@@ -182,9 +182,15 @@ class _Watchdog:
         self.expired = False
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> _Watchdog | None:
+        filename = frame.f_code.co_filename
         if _monotonic() > self.deadline:
-            raise self.expire()
-        if event == "call" and frame.f_code.co_filename != _FILENAME:
+            if filename in (_FILENAME, __file__):
+                raise self.expire()
+            # Anything else may be a garbage-collector callback, where an exception is lost:
+            # mark the run expired; the script's next line or `_tick` raises.
+            self.expired = True
+            return None
+        if event == "call" and filename != _FILENAME:
             return None  # our own guards: checked on call, their lines are not traced
         return self
 
