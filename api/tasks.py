@@ -35,10 +35,10 @@ class TaskById(MethodView):
 @blp.route("/<task_id>/complete")
 class CompleteTask(MethodView):
     @blp.arguments(schemas.CompleteTask)
-    @blp.response(200, schemas.Task)
+    @blp.response(200, schemas.CompletedTask)
     @blp.alt_response(403, schema=schemas.Error, description="not in the task's group")
     @blp.alt_response(409, schema=schemas.Error, description="already completed")
     @blp.alt_response(422, schema=schemas.Error, description="form data invalid; details.fields names each field")
     def post(self, body, task_id: str):  # type: ignore[no-untyped-def]
-        """Complete a task with data validated against its form."""
+        """Complete a task with data validated against its form; the answer lists the instance's next open tasks."""
         return tasks.complete(engine_ctx(), current_actor(), task_id, body["data"])

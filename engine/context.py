@@ -1,4 +1,4 @@
-"""What every service needs: settings, the database, the clock, the spec cache, the sandbox."""
+"""What every service needs: settings, the database, the clock, the caches, the sandbox."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from engine.caches import DefinitionCache, TtlCache
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.db.session import make_engine
@@ -21,8 +22,10 @@ class EngineContext:
     clock: Clock = field(default_factory=SystemClock)
     specs: SpecCache = field(default_factory=SpecCache)
     script_engine: SandboxedScriptEngine | None = None
+    definitions: DefinitionCache = field(default_factory=DefinitionCache)
 
     def __post_init__(self) -> None:
+        self.tokens = TtlCache(self.settings.token_cache_seconds)     # engine.users.actor_for_token
         if self.script_engine is None:
             self.script_engine = SandboxedScriptEngine(time_limit=self.settings.script_time_limit)
         self._sessions = {write: session_factory(self.db, write) for write in (True, False)}
