@@ -40,7 +40,7 @@ def test_a_valid_process_parses_with_its_user_tasks():
     assert parsed.user_tasks == [{"process": "p1", "element_id": "approve", "name": "Approve",
                                   "lane": "IT Manager", "form": None, "candidate_groups": [],
                                   "approval": None, "separation": {"initiator": False, "repeat": False},
-                                  "priority": None}]
+                                  "priority": None, "sla": None}]
 
 
 def test_malformed_xml_names_file_and_line():

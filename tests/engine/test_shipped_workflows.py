@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -161,3 +161,16 @@ def test_handoff_is_blocked_when_a_lane_does_not_sign_off(shipped):
 def test_large_intake_requests_get_high_priority(shipped):
     assert intake(shipped, 900_000).open_tasks[0].priority == 80
     assert intake(shipped, 10_000).open_tasks[0].priority == 50
+
+
+def test_change_request_security_review_is_due_in_three_business_days(shipped, clock):
+    clock.set(datetime(2026, 1, 9, 17, tzinfo=UTC))                 # Friday evening (default calendar in UTC)
+    view = change(shipped, "normal", "high")
+    due = {t.element_id: t.due_at for t in view.open_tasks}
+    assert due == {"it_manager_review": None, "security_review": datetime(2026, 1, 14, 17, tzinfo=UTC)}
+
+
+def test_handoff_go_live_confirmation_is_due_by_the_end_of_the_go_live_date(shipped):
+    view = sign_offs(shipped, handoff(shipped), finance_ok=True)
+    [confirm] = view.open_tasks
+    assert confirm.element_id == "confirm_go_live" and confirm.due_at == datetime(2026, 12, 2, tzinfo=UTC)
