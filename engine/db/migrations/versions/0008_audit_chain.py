@@ -4,8 +4,10 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-25 23:00:00
 """
-from alembic import op  # noqa: F401 - filled in by the work this revision is reserved for
-import sqlalchemy as sa  # noqa: F401
+from types import SimpleNamespace
+
+from alembic import op
+import sqlalchemy as sa
 
 
 revision = '0008'
@@ -13,10 +15,112 @@ down_revision = '0007'
 branch_labels = None
 depends_on = None
 
+NAMING = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
+
+# PostgreSQL: events are append-only for everyone who does not own the schema's triggers.
+APPEND_ONLY = """
+CREATE OR REPLACE FUNCTION pmoflow_events_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only: % on events is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION pmoflow_events_append_only();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION pmoflow_events_append_only();
+"""
+
+def new_columns() -> tuple[sa.Column, ...]:
+    return (
+        sa.Column('seq', sa.BigInteger(), nullable=True),
+        sa.Column('prev_hash', sa.String(length=64), nullable=True),
+        sa.Column('hash', sa.String(length=64), nullable=True),
+        sa.Column('actor_kind', sa.String(length=10), nullable=True),
+        sa.Column('token_id', sa.Integer(), nullable=True),
+        sa.Column('on_behalf_of', sa.String(length=80), nullable=True),
+        sa.Column('instance_uuid', sa.String(length=36), nullable=True),
+        sa.Column('business_key', sa.String(length=200), nullable=True),
+        sa.Column('definition_key', sa.String(length=200), nullable=True),
+        sa.Column('definition_version', sa.Integer(), nullable=True),
+        sa.Column('search_text', sa.String(length=500), nullable=True),
+    )
+INDEXES = (
+    ('ix_events_instance_uuid', ['instance_uuid', 'seq']),
+    ('ix_events_business_key', ['business_key', 'seq']),
+    ('ix_events_actor', ['actor', 'seq']),
+    ('ix_events_definition', ['definition_key', 'seq']),
+    ('ix_events_occurred', ['occurred_at']),
+)
+
 
 def upgrade() -> None:
-    pass
+    bind = op.get_bind()
+    postgres = bind.dialect.name == 'postgresql'
+    with op.batch_alter_table('events', schema=None, naming_convention=NAMING) as batch_op:
+        for column in new_columns():
+            batch_op.add_column(column)
+    _chain_existing(bind)
+    with op.batch_alter_table('events', schema=None, naming_convention=NAMING) as batch_op:
+        for name in ('seq', 'prev_hash', 'hash', 'actor_kind', 'search_text'):
+            column = next(c for c in new_columns() if c.name == name)
+            batch_op.alter_column(name, existing_type=column.type, nullable=False)
+        batch_op.create_unique_constraint('uq_events_seq', ['seq'])
+        batch_op.drop_constraint('events_instance_id_fkey' if postgres
+                                 else 'fk_events_instance_id_process_instances', type_='foreignkey')
+        for name, columns in INDEXES:
+            batch_op.create_index(name, columns, unique=False)
+    if postgres:
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")     # trusted: the database owner may create it
+        op.execute(APPEND_ONLY)
+    op.create_index('ix_events_search', 'events', ['search_text'], unique=False, postgresql_using='gin',
+                    postgresql_ops={'search_text': 'gin_trgm_ops'})
+
+
+def _chain_existing(bind: sa.engine.Connection) -> None:
+    """Link the events written before this revision into the chain, oldest first."""
+    from engine.audit import GENESIS, SYSTEM_ACTORS, canonical, chain_hash, searchable
+    from engine.db.models import UTCDateTime
+
+    events = sa.table('events', *(sa.column(n) for n in (
+        'id', 'uuid', 'type', 'instance_id', 'task_uuid', 'element_id', 'actor', 'seq', 'prev_hash',
+        'hash', 'actor_kind', 'token_id', 'on_behalf_of', 'instance_uuid', 'business_key', 'definition_key',
+        'definition_version', 'search_text')), sa.column('occurred_at', UTCDateTime()), sa.column('data', sa.JSON()))
+    instances = sa.table('process_instances', sa.column('id'), sa.column('uuid'), sa.column('business_key'),
+                         sa.column('definition_id'))
+    definitions = sa.table('process_definitions', sa.column('id'), sa.column('key'), sa.column('version'))
+    query = (sa.select(events, instances.c.uuid.label('i_uuid'), instances.c.business_key.label('i_key'),
+                       definitions.c.key.label('d_key'), definitions.c.version.label('d_version'))
+             .select_from(events.outerjoin(instances, instances.c.id == events.c.instance_id)
+                          .outerjoin(definitions, definitions.c.id == instances.c.definition_id))
+             .order_by(events.c.id))
+    prev, seq = GENESIS, 0
+    for row in bind.execute(query).mappings().all():
+        seq += 1
+        data = row['data'] or {}
+        behalf = data.get('on_behalf_of') if isinstance(data.get('on_behalf_of'), str) else None
+        kind = 'system' if row['actor'] is None or row['actor'] in SYSTEM_ACTORS else 'user'
+        values = dict(seq=seq, prev_hash=prev, actor_kind=kind, token_id=None, on_behalf_of=behalf,
+                      instance_uuid=row['i_uuid'], business_key=row['i_key'], definition_key=row['d_key'],
+                      definition_version=row['d_version'], search_text=searchable(data, row['element_id']))
+        content = SimpleNamespace(**{**row, **values, 'data': data})
+        values['hash'] = prev = chain_hash(canonical(content), prev)  # type: ignore[arg-type]
+        bind.execute(events.update().where(events.c.id == row['id']).values(**values))
 
 
 def downgrade() -> None:
-    pass
+    bind = op.get_bind()
+    if bind.dialect.name == 'postgresql':
+        op.execute("DROP TRIGGER IF EXISTS events_no_truncate ON events")
+        op.execute("DROP TRIGGER IF EXISTS events_append_only ON events")
+        op.execute("DROP FUNCTION IF EXISTS pmoflow_events_append_only()")
+    op.drop_index('ix_events_search', table_name='events')
+    with op.batch_alter_table('events', schema=None, naming_convention=NAMING) as batch_op:
+        for name, _columns in reversed(INDEXES):
+            batch_op.drop_index(name)
+        batch_op.drop_constraint('uq_events_seq', type_='unique')
+        for column in reversed(new_columns()):
+            batch_op.drop_column(column.name)
+        batch_op.create_foreign_key('events_instance_id_fkey' if bind.dialect.name == 'postgresql'
+                                    else 'fk_events_instance_id_process_instances',
+                                    'process_instances', ['instance_id'], ['id'], ondelete='CASCADE')

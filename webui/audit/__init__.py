@@ -1,0 +1,180 @@
+"""The auditor's pages: search the audit trail, an instance's timeline on its diagram, exports, chain check.
+
+Everything here is read-only (GET) and needs `audit.read` (admin, auditor, api).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
+
+from engine import audit_trail
+from engine.audit_trail import AuditEventView, AuditFilter
+from engine.errors import InvalidInput
+from webui.collaboration import http_errors
+from webui.security import actor, engine_ctx, requires
+
+bp = Blueprint("audit", __name__, template_folder="templates", url_prefix="/audit")
+
+FILTER_FIELDS = ("process", "business_key", "actor", "action", "since", "until", "text")
+NOISE = ("element_completed", "timer_fired")     # shown in the timeline only when asked for
+
+
+def parse_filter(args: Any, instance_id: str | None = None) -> AuditFilter:
+    """An AuditFilter from query arguments; raises InvalidInput naming the bad field."""
+    values: dict[str, Any] = {k: (args.get(k) or "").strip() or None for k in FILTER_FIELDS}
+    errors: dict[str, str] = {}
+    for name, end_of_day in (("since", False), ("until", True)):
+        if values[name]:
+            try:
+                values[name] = _moment(values[name], end_of_day)
+            except ValueError:
+                errors[name] = "not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+    before = args.get("before")
+    if before:
+        try:
+            values["before"] = int(before)
+        except ValueError:
+            errors["before"] = "not a number"
+    if errors:
+        raise InvalidInput("; ".join(f"{k}: {v}" for k, v in errors.items()), {"fields": errors})
+    return AuditFilter(instance_id=instance_id, **values)
+
+
+def _moment(text: str, end_of_day: bool) -> datetime:
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        moment = datetime.combine(day, time.max if end_of_day else time.min)
+    else:
+        moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- pages
+
+
+@bp.get("")
+@requires("audit.read")
+def search():  # type: ignore[no-untyped-def]
+    try:
+        flt = parse_filter(request.args)
+    except InvalidInput as err:
+        return _search_page(None, err), 400
+    with http_errors():
+        page = audit_trail.search(engine_ctx(), actor(), flt)
+    return _search_page(page, None)
+
+
+def _search_page(page: audit_trail.AuditPage | None, error: InvalidInput | None) -> str:
+    args = {k: request.args.get(k, "") for k in FILTER_FIELDS}
+    query = {k: v for k, v in args.items() if v}
+    older = url_for("audit.search", **query, before=page.next_before) if page and page.next_before else None
+    return render_template("audit/search.html", page=page, error=error, args=args, query=query, older=older,
+                           first=bool(request.args.get("before")),
+                           actions=audit_trail.event_types(engine_ctx(), actor()))
+
+
+@bp.get("/instances/<instance_id>")
+@requires("audit.read")
+def instance(instance_id: str):  # type: ignore[no-untyped-def]
+    with http_errors():
+        trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
+    everything = request.args.get("all") == "1"
+    shown = [e for e in trail.events if everything or e.type not in NOISE]
+    return render_template("audit/instance.html", t=trail, shown=shown, everything=everything)
+
+
+@bp.get("/instances/<instance_id>/report")
+@requires("audit.read")
+def report(instance_id: str):  # type: ignore[no-untyped-def]
+    with http_errors():
+        trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
+    return render_template("audit/report.html", t=trail, shown=[e for e in trail.events if e.type not in NOISE],
+                           printed=engine_ctx().clock.now(), by=actor().username)
+
+
+@bp.get("/verify")
+@requires("audit.read")
+def verify():  # type: ignore[no-untyped-def]
+    with http_errors():
+        result = audit_trail.verify(engine_ctx(), actor())
+    return render_template("audit/verify.html", result=result), 200
+
+
+# ---------------------------------------------------------------- exports
+
+
+@bp.get("/export.<fmt>")
+@requires("audit.read")
+def export(fmt: str):  # type: ignore[no-untyped-def]
+    try:
+        flt = parse_filter(request.args)
+    except InvalidInput as err:
+        abort(400, err.message)
+    return _export(fmt, flt, "audit-events")
+
+
+@bp.get("/instances/<instance_id>/export.<fmt>")
+@requires("audit.read")
+def export_instance(instance_id: str, fmt: str):  # type: ignore[no-untyped-def]
+    with http_errors():
+        audit_trail.instance_trail(engine_ctx(), actor(), instance_id)     # 404 for an unknown instance
+    return _export(fmt, AuditFilter(instance_id=instance_id), f"audit-{instance_id}")
+
+
+def _export(fmt: str, flt: AuditFilter, name: str) -> Response:
+    if fmt not in ("csv", "jsonl"):
+        abort(404)
+    with http_errors():
+        rows = audit_trail.export(engine_ctx(), actor(), flt)
+        first = next(rows, None)        # permission errors surface before the response starts
+    chain = ([first] if first is not None else [])
+    body = csv_lines(_chain(chain, rows)) if fmt == "csv" else jsonl_lines(_chain(chain, rows))
+    response = Response(stream_with_context(body),
+                        mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _chain(head: list[AuditEventView], rest: Iterator[AuditEventView]) -> Iterator[AuditEventView]:
+    yield from head
+    yield from rest
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text   # no formulas in spreadsheets
+
+
+def csv_lines(events: Iterable[AuditEventView]) -> Iterator[str]:
+    """The events as CSV, header first; cells that a spreadsheet would run as formulas are quoted."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(audit_trail.EXPORT_FIELDS)
+    for event in events:
+        writer.writerow([_cell(v) for v in event.as_dict().values()])
+        if buffer.tell() > 32_768:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def jsonl_lines(events: Iterable[AuditEventView]) -> Iterator[str]:
+    for event in events:
+        values = event.as_dict()
+        values["occurred_at"] = event.occurred_at.astimezone(UTC).isoformat()
+        yield json.dumps(values, ensure_ascii=False, sort_keys=True) + "\n"
