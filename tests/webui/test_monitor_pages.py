@@ -1,0 +1,141 @@
+"""The monitor pages: list and filters, the instance page, corrections, bulk actions, dashboard, retention."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from engine import deployments, instances, retention, tasks, users
+from engine.spiff.parsing import SourceFile
+from tests.bpmn_samples import linear, script_task
+from tests.factories import ADMIN, ALICE, BOT
+from tests.webui.conftest import csrf_of, intake
+
+
+@pytest.fixture
+def dana(app, browser_of):
+    users.create_user(app.extensions["pmoflow"], "dana", "demo", [], ["designer"])
+    return browser_of("dana")
+
+
+def failing(app):
+    ctx = app.extensions["pmoflow"]
+    deployments.deploy(ctx, ADMIN, [SourceFile("calc.bpmn", linear(
+        (script_task("compute", "total = budget * 2"), "compute"), pid="calc").encode())])
+    return instances.start(ctx, BOT, "calc", business_key="CALC-1")
+
+
+def test_the_list_filters_and_explains_bad_filters(app, browser_of, dana):
+    intake(app, key="PRJ-A")
+    intake(app, key="PRJ-B")
+    failing(app)
+    page = dana.get("/monitor?process=project-intake").get_data(as_text=True)
+    assert "PRJ-A" in page and "PRJ-B" in page and "CALC-1" not in page and "(2)" in page
+    page = dana.get("/monitor?in_error=1").get_data(as_text=True)
+    assert "CALC-1" in page and "PRJ-A" not in page and "budget" in page     # the error message
+    assert "Act on this list" not in page                                      # designers do not act in bulk
+    bad = dana.get("/monitor?status=lost&started_from=soon")
+    assert bad.status_code == 422 and "not understood" in bad.get_data(as_text=True)
+    assert browser_of("alice").get("/monitor").status_code == 403
+    assert "Act on this list" in browser_of("pmo").get("/monitor?in_error=1").get_data(as_text=True)
+
+
+def test_the_instance_page_shows_path_tasks_variables_and_no_write_for_designers(app, browser_of, dana):
+    view = intake(app, key="PRJ-C")
+    page = dana.get(f"/monitor/instances/{view.id}").get_data(as_text=True)
+    assert "IT Manager approval" in page and "On track" in page and "New CRM" in page
+    assert 'data-bpmn data-mode="path"' in page and "determine_approval_tier" in page    # marks for the viewer
+    assert f"/audit/instances/{view.id}" not in page                  # designers do not read the audit trail
+    assert "Correct variables" not in page and "Cancel this instance" not in page
+    admin_page = browser_of("pmo").get(f"/monitor/instances/{view.id}").get_data(as_text=True)
+    assert "Correct variables" in admin_page and "Cancel this instance" in admin_page
+    assert f"/audit/instances/{view.id}" in admin_page
+    assert dana.get("/monitor/instances/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_an_admin_corrects_variables_through_the_form(app, browser_of):
+    view = intake(app, key="PRJ-D")
+    pmo = browser_of("pmo")
+    url = f"/monitor/instances/{view.id}"
+    token = csrf_of(pmo, url)
+    wanted = dict(view.variables, department="Marketing")
+    bad = pmo.post(f"{url}/variables", data={"variables": "{not json", "reason": "r", "csrf_token": token})
+    assert bad.status_code == 422 and "not valid JSON" in bad.get_data(as_text=True)
+    missing = pmo.post(f"{url}/variables", data={"variables": json.dumps(wanted), "reason": "", "csrf_token": token})
+    assert missing.status_code == 422 and "A reason is required" in missing.get_data(as_text=True)
+    done = pmo.post(f"{url}/variables", data={"variables": json.dumps(wanted), "reason": "wrong department",
+                                              "csrf_token": token})
+    assert done.status_code == 302
+    assert instances.get(app.extensions["pmoflow"], ADMIN, view.id).variables["department"] == "Marketing"
+    assert "Variables changed: department" in pmo.get(url).get_data(as_text=True)
+    assert pmo.post(f"{url}/variables", data={"variables": "{}", "reason": "x"}).status_code == 400   # no CSRF token
+
+
+def test_cancel_and_retry_from_the_instance_page(app, browser_of):
+    ctx = app.extensions["pmoflow"]
+    view = intake(app, key="PRJ-E")
+    broken = failing(app)
+    pmo = browser_of("pmo")
+    token = csrf_of(pmo, f"/monitor/instances/{view.id}")
+    assert pmo.post(f"/monitor/instances/{view.id}/cancel", data={"reason": "", "csrf_token": token}).status_code == 302
+    assert instances.get(ctx, ADMIN, view.id).status == "running"                   # no reason: refused
+    pmo.post(f"/monitor/instances/{view.id}/cancel", data={"reason": "duplicate", "csrf_token": token})
+    assert instances.get(ctx, ADMIN, view.id).status == "cancelled"
+    page = pmo.get(f"/monitor/instances/{broken.id}").get_data(as_text=True)
+    assert "Retry the failed step" in page and "Incidents" in page
+    retried = pmo.post(f"/monitor/instances/{broken.id}/retry", data={"csrf_token": token}, follow_redirects=True)
+    assert "Retried: the instance is in error." in retried.get_data(as_text=True)     # budget is still missing
+    trail = [e.type for e in instances.audit_trail(ctx, ADMIN, broken.id)]
+    assert trail.count("incident_retried") == 1
+
+
+def test_bulk_cancel_asks_first_then_reports_each_instance(app, browser_of, dana):
+    ctx = app.extensions["pmoflow"]
+    for key in ("B-1", "B-2", "B-3"):
+        intake(app, key=key)
+    pmo = browser_of("pmo")
+    token = csrf_of(pmo, "/monitor")
+    form = {"process": "project-intake", "action": "cancel", "reason": "cleanup", "csrf_token": token}
+    confirm = pmo.post("/monitor/bulk", data=form)
+    assert confirm.status_code == 200 and "Cancel 3 instances?" in confirm.get_data(as_text=True)
+    assert all(i.status == "running" for i in instances.list_instances(ctx, ADMIN).items)    # nothing done yet
+    result = pmo.post("/monitor/bulk", data={**form, "confirm": "yes"}).get_data(as_text=True)
+    assert "3 done, 0 failed" in result
+    assert {i.status for i in instances.list_instances(ctx, ADMIN).items} == {"cancelled"}
+    assert dana.post("/monitor/bulk", data={**form, "csrf_token": csrf_of(dana, "/monitor")}).status_code == 403
+    unfiltered = pmo.post("/monitor/bulk", data={"action": "cancel", "reason": "x", "confirm": "yes",
+                                                 "csrf_token": token}, follow_redirects=True)
+    assert "at least one filter" in unfiltered.get_data(as_text=True)
+
+
+def test_the_dashboard_draws_charts_and_links_each_number(app, browser_of, clock, dana):
+    ctx = app.extensions["pmoflow"]
+    a, _ = intake(app, key="D-1"), intake(app, key="D-2")
+    clock.advance(timedelta(hours=5))
+    tasks.complete(ctx, ALICE, a.open_tasks[0].id, {"decision": "approve"})
+    clock.advance(timedelta(days=3))
+    page = dana.get("/dashboard").get_data(as_text=True)
+    assert page.count('<svg class="chart') == 4
+    assert "/monitor?started_from=" in page and "status=completed" in page and "overdue=1" in page
+    assert 'data-mode="heat"' in page and '"element_id": "it_manager_approval"' in page
+    assert "33.3 %" in page          # of three approvals with an SLA one was on time (finance is late too)
+    bad = dana.get("/dashboard?since=yesterday")
+    assert bad.status_code == 422 and "Showing the last 30 days" in bad.get_data(as_text=True)
+    assert browser_of("alice").get("/dashboard").status_code == 403
+
+
+def test_retention_is_set_per_process_by_admins(app, browser_of, dana):
+    pmo = browser_of("pmo")
+    token = csrf_of(pmo, "/monitor/retention")
+    assert pmo.post("/monitor/retention", data={"process": "project-intake", "days": "0",
+                                                "csrf_token": token}).status_code == 422
+    assert pmo.post("/monitor/retention", data={"process": "project-intake", "days": "many",
+                                                "csrf_token": token}).status_code == 422
+    assert pmo.post("/monitor/retention", data={"process": "project-intake", "days": "90",
+                                                "csrf_token": token}).status_code == 302
+    days = {p.process: p.days for p in retention.policies(app.extensions["pmoflow"], ADMIN)}
+    assert days["project-intake"] == 90
+    assert 'value="90"' in pmo.get("/monitor/retention").get_data(as_text=True)
+    assert dana.get("/monitor/retention").status_code == 403

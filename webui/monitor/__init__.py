@@ -1,0 +1,245 @@
+"""Instance monitoring and the PMO dashboard: the list with filters and bulk actions, one instance
+in depth (diagram with the path, tasks with SLA, variables, incidents), retention settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from engine import dashboard, instances, monitoring, retention
+from engine.errors import Conflict, IncidentError, InvalidInput
+from engine.monitoring import InstanceFilter
+from webui.collaboration import fields_of, http_errors
+from webui.monitor import charts
+from webui.security import actor, engine_ctx, requires
+
+bp = Blueprint("monitor", __name__, template_folder="templates")
+
+STATUS_TEXT = {"running": "Running", "completed": "Completed", "cancelled": "Cancelled", "error": "In error"}
+SLA_TEXT = {"none": "No SLA", "on_track": "On track", "at_risk": "At risk", "overdue": "Overdue"}
+BULK_TEXT = {"cancel": "Cancel", "retry": "Retry"}
+
+
+def _filters() -> tuple[InstanceFilter, dict[str, str]]:
+    """The filter from the query string (or posted form); bad values are shown, not a 500."""
+    source = request.form if request.method == "POST" else request.args
+    try:
+        return InstanceFilter.from_args(source), {}
+    except InvalidInput as err:
+        return InstanceFilter(), fields_of(err)
+
+
+def _page_no() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+# ---------------------------------------------------------------- the list
+
+
+@bp.get("/monitor")
+@requires("instance.monitor")
+def index():  # type: ignore[no-untyped-def]
+    flt, errors = _filters()
+    with http_errors():
+        result = monitoring.search(engine_ctx(), actor(), flt, page=_page_no())
+    status = 422 if errors else 200
+    return render_template("monitor/list.html", r=result, flt=flt, query=flt.to_query(), errors=errors,
+                           status_text=STATUS_TEXT, bulk_text=BULK_TEXT), status
+
+
+@bp.post("/monitor/bulk")
+@requires("instance.monitor")
+def bulk():  # type: ignore[no-untyped-def]
+    """First post: a confirmation page naming how many instances; second post (confirm=yes): do it."""
+    flt, errors = _filters()
+    action = request.form.get("action", "")
+    reason = request.form.get("reason", "").strip()
+    if errors or action not in BULK_TEXT:
+        flash("Choose cancel or retry and fix the filters first.", "error")
+        return redirect(url_for("monitor.index", **flt.to_query()))
+    ctx = engine_ctx()
+    with http_errors():
+        if request.form.get("confirm") != "yes":
+            matched, targets = monitoring.bulk_targets(ctx, actor(), action, flt)
+            return render_template("monitor/bulk_confirm.html", action=action, matched=matched, targets=targets,
+                                   limit=monitoring.MAX_BULK, query=flt.to_query(), reason=reason,
+                                   bulk_text=BULK_TEXT)
+        try:
+            result = monitoring.bulk(ctx, actor(), action, flt, reason)
+        except InvalidInput as err:
+            flash(err.message, "error")
+            return redirect(url_for("monitor.index", **flt.to_query()))
+    return render_template("monitor/bulk_result.html", result=result, query=flt.to_query(), bulk_text=BULK_TEXT)
+
+
+# ---------------------------------------------------------------- one instance
+
+
+@bp.get("/monitor/instances/<instance_id>")
+@requires("instance.monitor")
+def instance(instance_id: str):  # type: ignore[no-untyped-def]
+    return _render_instance(instance_id)
+
+
+def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    with http_errors():
+        d = monitoring.detail(engine_ctx(), actor(), instance_id)
+    marks = {"visited": d.visited, "active": [t.element_id for t in d.active],
+             "error": [d.error.get("element_id")] if d.status == "error" and d.error else []}
+    return render_template("monitor/instance.html", d=d, marks=marks, status_text=STATUS_TEXT, sla_text=SLA_TEXT,
+                           panel=panel or {"errors": {}, "values": {}},
+                           variables_json=json.dumps(d.variables, indent=2, ensure_ascii=False, sort_keys=True)
+                           ), status
+
+
+@bp.post("/monitor/instances/<instance_id>/variables")
+@requires("instance.edit_variables")
+def edit_variables(instance_id: str):  # type: ignore[no-untyped-def]
+    raw, reason = request.form.get("variables", ""), request.form.get("reason", "")
+    values = {"variables": raw, "reason": reason}
+    try:
+        wanted = json.loads(raw)
+    except ValueError as err:
+        return _render_instance(instance_id, {"errors": {"variables": f"not valid JSON: {err}"}, "values": values}, 422)
+    if not isinstance(wanted, dict):
+        return _render_instance(instance_id, {"errors": {"variables": "must be a JSON object"}, "values": values}, 422)
+    ctx = engine_ctx()
+    with http_errors():
+        current = monitoring.detail(ctx, actor(), instance_id).variables
+        changes = {k: v for k, v in wanted.items() if k not in current or current[k] != v}
+        removed = [k for k in current if k not in wanted]
+        try:
+            done = monitoring.edit_variables(ctx, actor(), instance_id, changes, removed, reason)
+        except InvalidInput as err:
+            return _render_instance(instance_id, {"errors": fields_of(err) | {"_": err.message}, "values": values}, 422)
+        except Conflict as err:
+            flash(err.message, "error")
+            return redirect(url_for("monitor.instance", instance_id=instance_id))
+    flash(f"Variables changed: {', '.join(sorted(done.changes))}.", "info")
+    return redirect(url_for("monitor.instance", instance_id=instance_id, _anchor="variables"))
+
+
+@bp.post("/monitor/instances/<instance_id>/cancel")
+@requires("instance.cancel_any")
+def cancel(instance_id: str):  # type: ignore[no-untyped-def]
+    with http_errors():
+        try:
+            instances.cancel(engine_ctx(), actor(), instance_id, request.form.get("reason", ""))
+        except (InvalidInput, Conflict) as err:
+            flash(err.message, "error")
+            return redirect(url_for("monitor.instance", instance_id=instance_id))
+    flash("The instance is cancelled.", "info")
+    return redirect(url_for("monitor.instance", instance_id=instance_id))
+
+
+@bp.post("/monitor/instances/<instance_id>/retry")
+@requires("instance.retry")
+def retry(instance_id: str):  # type: ignore[no-untyped-def]
+    with http_errors():
+        try:
+            view = instances.retry(engine_ctx(), actor(), instance_id, None)
+        except (InvalidInput, Conflict, IncidentError) as err:
+            flash(err.message, "error")
+            return redirect(url_for("monitor.instance", instance_id=instance_id))
+    flash("Retried: the instance is " + STATUS_TEXT.get(view.status, view.status).lower() + ".",
+          "error" if view.status == "error" else "info")
+    return redirect(url_for("monitor.instance", instance_id=instance_id))
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+@bp.get("/dashboard")
+@requires("instance.monitor")
+def board():  # type: ignore[no-untyped-def]
+    ctx = engine_ctx()
+    errors: dict[str, str] = {}
+    try:
+        since, until = dashboard.period(request.args.get("since"), request.args.get("until"), ctx.clock.now().date())
+    except InvalidInput as err:
+        errors = fields_of(err)
+        since, until = dashboard.period(None, None, ctx.clock.now().date())
+    process = (request.args.get("process") or "").strip() or None
+    with http_errors():
+        d = dashboard.overview(ctx, actor(), since, until, process)
+    return render_template("monitor/dashboard.html", d=d, errors=errors, charts=_charts(d),
+                           heat=[{"element_id": s.element_id, "heat": s.heat, "wait": s.median_wait_hours,
+                                  "overdue": s.overdue.value, "open": s.open.value,
+                                  "href": url_for("monitor.index", **s.open.filters)} for s in d.steps]
+                           ), 422 if errors else 200
+
+
+def _link(filters: dict[str, str]) -> str:
+    return url_for("monitor.index", **filters)
+
+
+def _charts(d: dashboard.Dashboard) -> dict[str, Any]:
+    bars = [charts.Bar(p.name, [
+        charts.Part(p.completed.value, _link(p.completed.filters), "s-completed", "completed"),
+        charts.Part(p.in_progress.value, _link(p.in_progress.filters), "s-running", "in progress"),
+        charts.Part(p.in_error.value, _link(p.in_error.filters), "s-error", "in error"),
+        charts.Part(p.cancelled.value, _link(p.cancelled.filters), "s-cancelled", "cancelled")],
+        note=f"{p.started.value:,} started") for p in d.processes]
+    cycle = [charts.Bar(p.name, [charts.Part(p.median_cycle_hours or 0, _link(p.completed.filters), "s-median",
+                                             "median"),
+                                 charts.Part(max(0.0, (p.p90_cycle_hours or 0) - (p.median_cycle_hours or 0)),
+                                             _link(p.completed.filters), "s-p90", "more up to p90")],
+                        note=(f"median {_hours(p.median_cycle_hours)} · p90 {_hours(p.p90_cycle_hours)}"
+                              if p.median_cycle_hours is not None else "none completed"))
+             for p in d.processes]
+    groups = [charts.Bar(g.group, [
+        charts.Part(g.overdue.value, _link(g.overdue.filters), "s-error", "overdue"),
+        charts.Part(g.open.value - g.overdue.value, _link(g.open.filters), "s-running", "open, in time")],
+        note=f"{g.open.value:,} open · {g.overdue.value:,} overdue") for g in d.groups]
+    days = [charts.Column(day.day.strftime("%d %b"), [(day.started, "s-running"), (day.completed, "s-completed")])
+            for day in d.days]
+    return {"status": charts.hbars(bars, "Instances by status, per process") if bars else None,
+            "cycle": charts.hbars(cycle, "Cycle time, per process (hours)") if cycle else None,
+            "groups": charts.hbars(groups, "Open work per group") if groups else None,
+            "days": charts.columns(days, "Started and completed per day")}
+
+
+def _hours(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 24:.1f} d" if value >= 48 else f"{value:.1f} h"
+
+
+# ---------------------------------------------------------------- retention
+
+
+@bp.route("/monitor/retention", methods=["GET", "POST"])
+@requires("retention.manage")
+def retention_settings():  # type: ignore[no-untyped-def]
+    ctx = engine_ctx()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        process = request.form.get("process", "")
+        raw = request.form.get("days", "").strip()
+        try:
+            days = int(raw) if raw else None
+        except ValueError:
+            errors = {process: "days must be a whole number (or empty to keep for ever)"}
+        else:
+            with http_errors():
+                try:
+                    retention.set_policy(ctx, actor(), process, days)
+                except InvalidInput as err:
+                    errors = {process: err.message}
+        if not errors:
+            flash(f"Retention of {process}: " + (f"{days} days" if days else "kept for ever") + ".", "info")
+            return redirect(url_for("monitor.retention_settings"))
+    with http_errors():
+        rows = retention.policies(ctx, actor())
+    return render_template("monitor/retention.html", rows=rows, errors=errors), 422 if errors else 200
+
+
+@bp.app_template_filter("hours")
+def hours(value: float | None) -> str:
+    """'7.0 h', '3.2 d', '–'."""
+    return _hours(value)
