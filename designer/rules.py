@@ -1,0 +1,158 @@
+"""Modelling rules the designer checks on every save, beyond the engine's own deploy checks.
+
+`engine.spiff.parsing.parse_deployment` already refuses gateway branches without a condition
+or default, timers that do not parse, and references to decisions and forms that are not in
+the deployment. These rules add what a deployment may technically survive but a designer
+should hear about: a user task whose lane (or candidate group) names no existing group, a
+flow node where the token gets stuck (dead end), and elements no token can ever reach.
+Each rule returns every problem it finds, each with file, element id and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lxml import etree
+
+from engine.errors import Problem
+from engine.spiff.parsing import BPMN_NS, FLOW_NODES, HUMAN_TASKS, NS, candidate_groups
+
+SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")
+ENDS_FLOW = {"endEvent"}
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def _flow_nodes(scope: etree._Element) -> list[etree._Element]:
+    return [c for c in scope if isinstance(c.tag, str) and etree.QName(c).namespace == BPMN_NS
+            and _local(c) in FLOW_NODES | {"adHocSubProcess"}]
+
+
+def _scopes(root: etree._Element) -> Iterable[etree._Element]:
+    for process in root.iterfind("bpmn:process", NS):
+        yield process
+        for local in SCOPES[1:]:
+            yield from process.iterfind(f".//bpmn:{local}", NS)
+
+
+def check_lane_groups(filename: str, root: etree._Element, groups: set[str],
+                      lane_map: dict[str, str] | None = None) -> list[Problem]:
+    """A user task's lane, mapped through lane_map, and its candidate groups must name existing groups."""
+    lane_map = lane_map or {}
+    problems = []
+    for process in root.iterfind("bpmn:process", NS):
+        lane_of: dict[str, etree._Element] = {}
+        for lane in process.iterfind(".//bpmn:lane", NS):
+            if lane.find("bpmn:childLaneSet", NS) is not None:
+                continue                      # a parent lane: its children assign
+            for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+                if ref.text:
+                    lane_of[ref.text.strip()] = lane
+        for task in process.iter(*(f"{{{BPMN_NS}}}{t}" for t in HUMAN_TASKS)):
+            tid = task.get("id")
+            explicit = candidate_groups(task)
+            for group in explicit:
+                if group not in groups:
+                    problems.append(Problem(
+                        f"candidate group {group!r} does not exist; create it under Admin > Groups or pick another",
+                        filename, tid, task.sourceline, "unknown_group"))
+            lane = lane_of.get(tid or "")
+            if explicit or lane is None:
+                continue
+            lane_name = lane.get("name") or lane.get("id") or ""
+            group = lane_map.get(lane_name, lane_name)
+            if group not in groups:
+                problems.append(Problem(
+                    f"the task's lane {lane_name!r} maps to group {group!r}, which does not exist; "
+                    "rename the lane to a group's name or create the group", filename, tid, task.sourceline,
+                    "unknown_group"))
+    return problems
+
+
+def _event_kind(node: etree._Element) -> set[str]:
+    return {_local(c) for c in node if _local(c).endswith("EventDefinition")}
+
+
+def _is_entry(node: etree._Element) -> bool:
+    """A node a token may start at without an incoming sequence flow."""
+    local = _local(node)
+    if local == "startEvent" or node.get("triggeredByEvent") == "true" or node.get("isForCompensation") == "true":
+        return True
+    return local == "intermediateCatchEvent" and "linkEventDefinition" in _event_kind(node)
+
+
+def _needs_outgoing(node: etree._Element) -> bool:
+    local = _local(node)
+    if local in ENDS_FLOW or node.get("triggeredByEvent") == "true" or node.get("isForCompensation") == "true":
+        return False
+    kinds = _event_kind(node)
+    if local == "intermediateThrowEvent" and "linkEventDefinition" in kinds:
+        return False
+    return not (local == "boundaryEvent" and "compensateEventDefinition" in kinds)
+
+
+def check_flow(filename: str, root: etree._Element) -> list[Problem]:
+    """Dead ends (a flow node other than an end event with no outgoing flow) and unreachable nodes."""
+    problems = []
+    for scope in _scopes(root):
+        nodes = _flow_nodes(scope)
+        if not nodes:
+            continue
+        flows = [f for f in scope.iterfind("bpmn:sequenceFlow", NS)]
+        outgoing: dict[str, list[str]] = {}
+        has_incoming: set[str] = set()
+        for f in flows:
+            outgoing.setdefault(f.get("sourceRef") or "", []).append(f.get("targetRef") or "")
+            has_incoming.add(f.get("targetRef") or "")
+        boundaries: dict[str, list[str]] = {}
+        for node in nodes:
+            if _local(node) == "boundaryEvent":
+                boundaries.setdefault(node.get("attachedToRef") or "", []).append(node.get("id") or "")
+        has_start = any(_local(n) == "startEvent" for n in nodes)
+        entries = [n.get("id") or "" for n in nodes if _is_entry(n)
+                   or (not has_start and _local(n) != "boundaryEvent" and n.get("id") not in has_incoming)]
+        reached = _reach(entries, outgoing, boundaries)
+        for node in nodes:
+            nid = node.get("id") or ""
+            if _needs_outgoing(node) and not outgoing.get(nid):
+                problems.append(Problem(
+                    f"dead end: the token stops at this {_describe(node)}; connect it onward or end with an end event",
+                    filename, nid, node.sourceline, "dead_end"))
+            if nid not in reached:
+                problems.append(Problem(
+                    f"unreachable: no path from a start event leads to this {_describe(node)}",
+                    filename, nid, node.sourceline, "unreachable"))
+    return problems
+
+
+def _reach(entries: list[str], outgoing: dict[str, list[str]], boundaries: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(entries)
+    while todo:
+        nid = todo.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        todo.extend(outgoing.get(nid, []))
+        todo.extend(boundaries.get(nid, []))
+    return seen
+
+
+def _describe(node: etree._Element) -> str:
+    words = []
+    for ch in _local(node):
+        if ch.isupper():
+            words.append(" ")
+        words.append(ch.lower())
+    return "".join(words)
+
+
+def check_model(filename: str, root: etree._Element, groups: set[str] | None,
+                lane_map: dict[str, str] | None = None) -> list[Problem]:
+    """Every modelling rule on one BPMN file; `groups=None` skips the group check."""
+    problems = check_flow(filename, root)
+    if groups is not None:
+        problems.extend(check_lane_groups(filename, root, groups, lane_map))
+    return problems

@@ -1,0 +1,345 @@
+/* The designer's BPMN editor: bpmn-js modeler, autosave with optimistic locking, problems on the diagram.
+   The side panel (panel.js, optional) mounts into #properties-panel through window.pmoflowPanel.mount. */
+(function () {
+  'use strict';
+
+  var data = JSON.parse(document.getElementById('draft-data').textContent);
+  var descriptor = JSON.parse(document.getElementById('pmoflow-descriptor').textContent);
+  var context = JSON.parse(document.getElementById('designer-context').textContent);
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var state = { revision: data.revision, files: Object.assign({}, data.files), dirty: false, saving: null,
+                conflict: false, problems: data.problems || [], timer: null };
+
+  var modeler = new BpmnJS({ container: '#canvas', moddleExtensions: { pmoflow: descriptor } });
+  var canvas = modeler.get('canvas');
+  var overlays = modeler.get('overlays');
+  var registry = modeler.get('elementRegistry');
+  var commandStack = modeler.get('commandStack');
+  var statusEl = document.getElementById('save-status');
+
+  function $(id) { return document.getElementById(id); }
+  function setStatus(text, kind) { statusEl.textContent = text; statusEl.className = kind || 'muted'; }
+  function time(iso) { var d = new Date(iso); return d.toISOString().slice(11, 16) + ' UTC'; }
+
+  function post(url, body) {
+    return fetch(url, { method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrf, 'Accept': 'application/json' },
+      body: JSON.stringify(body) }).then(function (r) {
+      return r.json().catch(function () { return { error: 'the server answered ' + r.status }; })
+        .then(function (json) { return { status: r.status, body: json }; });
+    });
+  }
+
+  // ------------------------------------------------------------ problems on the diagram
+  function showProblems(problems) {
+    state.problems = problems;
+    overlays.remove({ type: 'pmo-problem' });
+    registry.getAll().forEach(function (el) { canvas.removeMarker(el, 'pmo-problem'); });
+    var list = $('problems');
+    list.innerHTML = '';
+    var perElement = {};
+    problems.forEach(function (p) {
+      var li = document.createElement('li');
+      var el = p.element_id ? registry.get(p.element_id) : null;
+      var where = [p.file, p.line ? 'line ' + p.line : null].filter(Boolean).join(', ');
+      var btn = document.createElement(el ? 'button' : 'span');
+      btn.className = el ? 'problem link' : 'problem';
+      if (el) { btn.type = 'button'; btn.dataset.element = p.element_id; }
+      var what = document.createElement('span');
+      what.className = 'problem-message';
+      what.textContent = p.message;
+      var meta = document.createElement('span');
+      meta.className = 'problem-where muted';
+      meta.textContent = (p.element_id ? p.element_id + ' · ' : '') + where + (p.code ? ' · ' + p.code : '');
+      btn.appendChild(what); btn.appendChild(meta);
+      if (el) { btn.addEventListener('click', function () { focusElement(p.element_id); }); }
+      li.appendChild(btn);
+      list.appendChild(li);
+      if (el) { (perElement[p.element_id] = perElement[p.element_id] || []).push(p.message); }
+    });
+    Object.keys(perElement).forEach(function (id) {
+      var el = registry.get(id);
+      canvas.addMarker(el, 'pmo-problem');
+      var badge = document.createElement('div');
+      badge.className = 'pmo-problem-badge';
+      badge.textContent = perElement[id].length;
+      badge.title = perElement[id].join('\n');
+      badge.dataset.element = id;
+      badge.addEventListener('click', function () { focusElement(id); });
+      overlays.add(el, 'pmo-problem', { position: el.waypoints ? { top: -10, left: -10 } : { top: -10, right: 10 },
+                                        html: badge });
+    });
+    $('problem-count').textContent = problems.length;
+    $('problem-count').className = 'badge ' + (problems.length ? 'error' : 'ok');
+    $('problems-none').hidden = problems.length > 0;
+  }
+
+  function focusElement(id) {
+    var el = registry.get(id);
+    if (!el) { return; }
+    modeler.get('selection').select(el);
+    if (canvas.scrollToElement) { canvas.scrollToElement(el, { top: 100, bottom: 100, left: 100, right: 100 }); }
+  }
+
+  // ------------------------------------------------------------ files (DMN, forms)
+  function showFiles() {
+    var list = $('files');
+    list.innerHTML = '';
+    var names = Object.keys(state.files).sort();
+    if (!names.length) { list.innerHTML = '<li class="muted">None yet.</li>'; }
+    names.forEach(function (name) {
+      var li = document.createElement('li');
+      if (/\.dmn$/.test(name)) {
+        var a = document.createElement('a');
+        a.href = context.urls.dmn.replace('FILE', encodeURIComponent(name));
+        a.textContent = name;
+        li.appendChild(a);
+        li.appendChild(document.createTextNode(' — decision table'));
+      } else {
+        li.textContent = name + ' — form';
+      }
+      list.appendChild(li);
+    });
+  }
+
+  function blankDmn(id, name) {
+    var esc = function (s) { return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;'); };
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" xmlns:dmndi="https://www.omg.org/spec/DMN/20191111/DMNDI/" ' +
+      'xmlns:dc="http://www.omg.org/spec/DMN/20180521/DC/" id="Definitions_' + id + '" name="' + esc(name) + '" namespace="https://pmoflow.dev/decisions">\n' +
+      '  <decision id="' + id + '" name="' + esc(name) + '">\n' +
+      '    <decisionTable id="' + id + '_table" hitPolicy="FIRST">\n' +
+      '      <input id="' + id + '_in1" label="Input"><inputExpression id="' + id + '_in1_expr" typeRef="number"><text>amount</text></inputExpression></input>\n' +
+      '      <output id="' + id + '_out1" label="Result" name="result" typeRef="string"/>\n' +
+      '      <rule id="' + id + '_rule1"><inputEntry id="' + id + '_r1_i1"><text>-</text></inputEntry>' +
+      '<outputEntry id="' + id + '_r1_o1"><text>"default"</text></outputEntry></rule>\n' +
+      '    </decisionTable>\n  </decision>\n' +
+      '  <dmndi:DMNDI><dmndi:DMNDiagram id="DMNDiagram_' + id + '"><dmndi:DMNShape id="DMNShape_' + id + '" dmnElementRef="' + id + '">' +
+      '<dc:Bounds height="80" width="180" x="160" y="100"/></dmndi:DMNShape></dmndi:DMNDiagram></dmndi:DMNDI>\n' +
+      '</definitions>\n';
+  }
+
+  $('new-dmn').addEventListener('click', function () {
+    var id = (window.prompt('Decision id (letters, digits, _):', 'my_decision') || '').trim();
+    if (!id) { return; }
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(id)) { window.alert('Use letters, digits and _ only, starting with a letter.'); return; }
+    var file = id + '.dmn';
+    if (state.files[file]) { window.alert(file + ' exists already.'); return; }
+    state.files[file] = blankDmn(id, id.replace(/_/g, ' '));
+    save({ files: true }).then(function (ok) {
+      if (ok) { window.location = context.urls.dmn.replace('FILE', encodeURIComponent(file)); }
+    });
+  });
+
+  $('add-file').addEventListener('change', function (e) {
+    var files = Array.prototype.slice.call(e.target.files || []);
+    var bad = files.filter(function (f) { return !/^[A-Za-z0-9_][A-Za-z0-9_. -]{0,150}\.(dmn|form)$/.test(f.name); });
+    if (bad.length) {
+      window.alert('Not added: ' + bad.map(function (f) { return f.name; }).join(', ') +
+                   '. Only .dmn and .form files, named with letters, digits, - _ and dots.');
+      e.target.value = '';
+      return;
+    }
+    Promise.all(files.map(function (f) {
+      return f.text().then(function (text) { state.files[f.name] = text; });
+    })).then(function () {
+      e.target.value = '';
+      state.filesChanged = true;
+      showFiles();
+      return save({ files: true });
+    });
+  });
+
+  // ------------------------------------------------------------ saving
+  function save(options) {
+    options = options || {};
+    if (state.conflict) { return Promise.resolve(false); }
+    if (state.saving) {
+      state.again = true;
+      return state.saving;
+    }
+    clearTimeout(state.timer);
+    setStatus('Saving…');
+    var sentDirty = state.dirty;
+    state.dirty = false;
+    state.saving = modeler.saveXML({ format: true }).then(function (result) {
+      var body = { revision: state.revision, bpmn: result.xml };
+      if (options.files || state.filesChanged) { body.files = state.files; }
+      return post(context.urls.save, body);
+    }).then(function (answer) {
+      state.saving = null;
+      if (answer.status === 200) {
+        state.revision = answer.body.revision;
+        state.filesChanged = false;
+        showProblems(answer.body.problems || []);
+        if (answer.body.name) { $('draft-name').textContent = answer.body.name; }
+        setStatus('Saved ' + time(answer.body.updated_at) + ' · ' + (answer.body.problems || []).length + ' problem(s)',
+                  'saved');
+        document.dispatchEvent(new CustomEvent('pmoflow:saved', { detail: answer.body }));
+        if (state.again) { state.again = false; if (state.dirty) { return save(); } }
+        return true;
+      }
+      state.dirty = state.dirty || sentDirty;
+      if (answer.status === 409) {
+        state.conflict = true;
+        $('conflict-message').textContent = answer.body.error;
+        $('conflict').hidden = false;
+        setStatus('Not saved: someone else saved first', 'error');
+      } else {
+        setStatus('Not saved: ' + (answer.body.error || ('error ' + answer.status)), 'error');
+      }
+      return false;
+    }).catch(function (err) {
+      state.saving = null;
+      state.dirty = true;
+      setStatus('Not saved: ' + err.message + ' (will retry)', 'error');
+      scheduleSave(5000);
+      return false;
+    });
+    return state.saving;
+  }
+
+  function scheduleSave(delay) {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(save, delay);
+  }
+
+  modeler.on('commandStack.changed', function () {
+    if (state.importing) { return; }
+    state.dirty = true;
+    setStatus('Unsaved changes…');
+    scheduleSave(1500);
+  });
+
+  window.addEventListener('beforeunload', function (e) {
+    if (state.dirty || state.saving) { e.preventDefault(); e.returnValue = ''; }
+  });
+
+  $('save').addEventListener('click', function () { save(); });
+  $('undo').addEventListener('click', function () { commandStack.undo(); });
+  $('redo').addEventListener('click', function () { commandStack.redo(); });
+  document.addEventListener('keydown', function (e) {
+    if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); save(); }
+  });
+
+  $('download-mine').addEventListener('click', function () {
+    modeler.saveXML({ format: true }).then(function (result) {
+      var a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([result.xml], { type: 'application/xml' }));
+      a.download = data.key + '-my-copy.bpmn';
+      document.body.appendChild(a); a.click(); a.remove();
+    });
+  });
+
+  // ------------------------------------------------------------ publishing
+  var dialog = $('publish-dialog');
+  if ($('publish')) {
+    $('publish').addEventListener('click', function () {
+      save().then(function () {
+        var n = state.problems.length;
+        $('publish-problems').hidden = n === 0;
+        $('publish-problems').textContent = n ? 'This draft has ' + n + ' problem(s); fix them first (see Problems).' : '';
+        $('publish-confirm').disabled = n > 0 || state.conflict;
+        $('publish-error').hidden = true;
+        dialog.showModal();
+        $('publish-note').focus();
+      });
+    });
+    $('publish-cancel').addEventListener('click', function () { dialog.close(); });
+    $('publish-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      $('publish-confirm').disabled = true;
+      post(context.urls.publish, { revision: state.revision, note: $('publish-note').value }).then(function (answer) {
+        if (answer.status === 200) {
+          state.dirty = false;
+          window.location = answer.body.url;
+          return;
+        }
+        $('publish-confirm').disabled = false;
+        $('publish-error').hidden = false;
+        $('publish-error').textContent = answer.body.error || ('error ' + answer.status);
+        if (answer.body.problems) { showProblems(answer.body.problems); }
+      });
+    });
+  }
+
+  // ------------------------------------------------------------ the side panel
+  var panelContext = {
+    key: data.key,
+    groups: context.groups,
+    csrfToken: csrf,
+    urls: context.urls,
+    getFiles: function () { return Object.assign({}, state.files); },
+    setFile: function (name, text) {
+      if (text === null || text === undefined) { delete state.files[name]; } else { state.files[name] = text; }
+      state.filesChanged = true; state.dirty = true; showFiles(); scheduleSave(800);
+    },
+    // every file of the draft as it is in the editor now: [{name, content}], the diagram first
+    files: function () {
+      return modeler.saveXML({ format: true }).then(function (r) {
+        return [{ name: data.bpmn_file, content: r.xml }].concat(Object.keys(state.files).sort().map(function (n) {
+          return { name: n, content: state.files[n] };
+        }));
+      });
+    },
+    save: save,
+    problems: function () { return state.problems.slice(); }
+  };
+
+  function mountPanel(element) {
+    if (window.pmoflowPanel && typeof window.pmoflowPanel.mount === 'function') {
+      try {
+        window.pmoflowPanel.mount(modeler, element || canvas.getRootElement(), panelContext);
+      } catch (err) {
+        $('properties-panel').textContent = 'The properties panel failed: ' + err.message;
+      }
+    }
+  }
+  modeler.on('selection.changed', function (e) { mountPanel(e.newSelection.length === 1 ? e.newSelection[0] : null); });
+
+  // ------------------------------------------------------------ keep what bpmn-js cannot draw
+  // bpmn-js rebuilds each plane from the shapes it drew when saving (BpmnDiOrdering), so the diagram
+  // shapes of elements it cannot show (a process no pool references, an edge without its element)
+  // would be lost. They are put back after that step: nothing imported is dropped.
+  var undrawn = [];
+  modeler.on('import.done', function () {
+    var drawn = new Set();
+    registry.getAll().forEach(function (el) { if (el.di) { drawn.add(el.di); } });
+    undrawn = [];
+    (modeler.getDefinitions().diagrams || []).forEach(function (diagram) {
+      var plane = diagram.plane;
+      ((plane && plane.planeElement) || []).forEach(function (di) {
+        if (!drawn.has(di)) { undrawn.push({ plane: plane, di: di }); }
+      });
+    });
+  });
+  modeler.on('saveXML.start', 1000, function () {
+    undrawn.forEach(function (u) {
+      var list = u.plane.get('planeElement');
+      if (list.indexOf(u.di) < 0) { list.push(u.di); }
+    });
+  });
+
+  // ------------------------------------------------------------ start
+  state.importing = true;
+  modeler.importXML(data.bpmn).then(function (result) {
+    state.importing = false;
+    canvas.zoom('fit-viewport', 'auto');
+    var box = canvas.viewbox(), pad = 120 / box.scale;                 // room for the palette on the left
+    canvas.viewbox({ x: box.x - pad, y: box.y - pad / 4, width: box.width + pad, height: box.height + pad / 4 });
+    showProblems(state.problems);
+    showFiles();
+    mountPanel(null);
+    if (window.location.hash.length > 1) { focusElement(decodeURIComponent(window.location.hash.slice(1))); }
+    if (result.warnings && result.warnings.length) {
+      setStatus('Opened with ' + result.warnings.length + ' import warning(s)', 'muted');
+    }
+    document.body.dataset.designerReady = 'true';
+  }).catch(function (err) {
+    state.importing = false;
+    setStatus('The diagram cannot be shown: ' + err.message, 'error');
+    document.body.dataset.designerReady = 'error';
+  });
+
+  window.pmoflowEditor = { modeler: modeler, save: save, state: state, showProblems: showProblems, context: panelContext };
+})();

@@ -1,0 +1,68 @@
+"""Validating a draft: the engine's own deploy checks plus the designer's modelling rules.
+
+Returns every problem at once (file, element id, line, code) so the editor can mark all of
+them on the diagram; never raises for a bad model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from lxml import etree
+
+from designer import rules
+from engine.errors import DeploymentInvalid, Problem
+from engine.spiff.parsing import FLOW_NODES, SourceFile, parse_deployment
+from engine.spiff.xml import XmlRefused, parse_xml
+
+DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+
+
+def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_bytes: int, max_files: int = 50,
+                   lane_map: dict[str, str] | None = None) -> list[Problem]:
+    """Every problem of a would-be deployment, engine checks first, then the modelling rules."""
+    problems: list[Problem] = []
+    try:
+        parse_deployment(files, max_bytes=max_bytes, max_files=max_files)
+    except DeploymentInvalid as invalid:
+        problems.extend(invalid.problems)
+    for f in files:
+        if not f.filename.lower().endswith(".bpmn"):
+            continue
+        try:
+            root = parse_xml(f.content, f.filename, max_bytes)
+        except XmlRefused:
+            continue                              # parse_deployment reported it
+        problems.extend(rules.check_model(f.filename, root, groups, lane_map))
+        problems = _on_diagram(problems, f.filename, root)
+    return _unique(problems)
+
+
+def _on_diagram(problems: list[Problem], filename: str, root: etree._Element) -> list[Problem]:
+    """Problems of parts the diagram does not draw (a timer definition, a condition) move to their shape."""
+    shown = {el.get("bpmnElement") for el in root.iter(f"{{{DI_NS}}}BPMNShape", f"{{{DI_NS}}}BPMNEdge")}
+    drawn = FLOW_NODES | {"sequenceFlow", "process", "lane", "participant", "textAnnotation", "dataObjectReference"}
+    by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    moved = []
+    for p in problems:
+        node = by_id.get(p.element_id) if p.file == filename and p.element_id else None
+        target = node
+        while target is not None and not (target.get("id") in shown or (
+                not shown and etree.QName(target).localname in drawn)):
+            target = target.getparent()
+        if node is not None and target is not None and target is not node and target.get("id"):
+            p = replace(p, element_id=target.get("id"))
+        moved.append(p)
+    return moved
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for p in problems:
+        key = (p.file, p.element_id, p.code, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
