@@ -1,4 +1,4 @@
-"""The signed-in user's own settings: out of office (a substitute for a date range)."""
+"""The signed-in user's own settings: out of office (a substitute for a date range), email and chat notifications."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine import collaboration
 from engine.errors import InvalidInput
+from engine.outgoing import preferences
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("account", __name__, template_folder="templates")
@@ -34,3 +35,31 @@ def out_of_office():  # type: ignore[no-untyped-def]
     page = collaboration.out_of_office(ctx, actor())
     return render_template("account/out_of_office.html", page=page, values={}, errors={},
                            today=ctx.clock.now().date())
+
+
+@bp.route("/account/notifications", methods=["GET", "POST"])
+@requires("notification.settings_own")
+def notification_settings():  # type: ignore[no-untyped-def]
+    ctx = engine_ctx()
+    if request.method == "POST":
+        choices = {kind: request.form.getlist(kind) for kind in preferences.KINDS}
+        webhooks: dict[str, str | None] = {}
+        for channel in ("slack", "teams"):
+            if request.form.get(f"remove_{channel}"):
+                webhooks[channel] = ""
+            elif request.form.get(f"{channel}_webhook", "").strip():
+                webhooks[channel] = request.form[f"{channel}_webhook"]
+        try:
+            preferences.save_preferences(ctx, actor(), choices, webhooks)
+        except InvalidInput as err:
+            fields = err.details.get("fields", {}) if isinstance(err.details, dict) else {}
+            page = preferences.preferences(ctx, actor())
+            chosen = {kind: set(wanted) for kind, wanted in choices.items()}
+            return render_template("account/notifications.html", page=page, chosen=chosen, errors=fields,
+                                   values=request.form.to_dict(), channels=preferences.CHANNEL_LABELS), 422
+        flash("Saved your notification settings.", "info")
+        return redirect(url_for("account.notification_settings"))
+    page = preferences.preferences(ctx, actor())
+    chosen = {k.name: set(k.channels) for k in page.kinds}
+    return render_template("account/notifications.html", page=page, chosen=chosen, errors={}, values={},
+                           channels=preferences.CHANNEL_LABELS)

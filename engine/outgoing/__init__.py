@@ -1,0 +1,14 @@
+"""Notifications out: email over SMTP and posts to Slack or Microsoft Teams incoming webhooks.
+
+Derived from the event stream (DESIGN.md #1) in four steps, one module each:
+
+- `preferences`: what each user wants (per kind and channel) and their chat webhook URLs;
+- `recipients`: an event subscriber that maps event types to kinds (one table), finds who
+  receives each (assignee, candidate-group members, the requester) and enqueues one job per
+  recipient and channel in the event's transaction, so nothing goes out for a rolled-back step;
+- `rendering`: the messages: a multipart email (HTML + text, Jinja2 with autoescape), a Slack
+  `text` + `blocks` body, a Teams Adaptive Card message;
+- `delivery`: the job handlers, run by the worker outside any transaction, with retries.
+
+Addresses and webhook URLs are read when the job runs, never stored in the job.
+"""
