@@ -1,0 +1,142 @@
+"""Administration > Webhooks: subscriptions of systems to events, their delivery log, redelivery (role admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+
+from engine import webhooks
+from engine.errors import Conflict, InvalidInput, NotFound
+from webui.admin import bp
+from webui.security import actor, engine_ctx, requires
+
+
+def _errors(err: InvalidInput) -> dict[str, str]:
+    fields = err.details.get("fields") if isinstance(err.details, dict) else None
+    return dict(fields) if fields else {"_": err.message}
+
+
+def _values() -> dict[str, Any]:
+    form = request.form
+    return {"url": form.get("url", ""), "description": form.get("description", ""),
+            "event_types": form.getlist("event_types") + [t for t in form.get("other_types", "").replace(",", " ")
+                                                          .split() if t],
+            "other_types": form.get("other_types", ""), "active": bool(form.get("active"))}
+
+
+def _list_page(status: int = 200, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return render_template("admin/webhooks.html", rows=webhooks.list_subscriptions(engine_ctx(), actor()),
+                           values=values or {"event_types": ["*"], "active": True}, errors=errors or {},
+                           known=webhooks.KNOWN_EVENT_TYPES), status
+
+
+def _secret_page(issued: webhooks.IssuedSecret, status: int, created: bool):  # type: ignore[no-untyped-def]
+    # The secret is in this one response only: never in a redirect, the session or a flash message.
+    response = make_response(render_template("admin/webhook_secret.html", issued=issued, created=created), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/webhooks")
+@requires("webhook.manage")
+def webhook_list():  # type: ignore[no-untyped-def]
+    return _list_page()
+
+
+@bp.post("/webhooks")
+@requires("webhook.manage")
+def webhook_create():  # type: ignore[no-untyped-def]
+    values = _values()
+    try:
+        issued = webhooks.create_subscription(engine_ctx(), actor(), values["url"], values["event_types"],
+                                              values["description"], values["active"])
+    except InvalidInput as err:
+        return _list_page(422, values, _errors(err))
+    return _secret_page(issued, 201, created=True)
+
+
+def _detail_page(webhook_id: str, status: int = 200, values: dict[str, Any] | None = None,
+                 errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    try:
+        sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
+        deliveries = webhooks.list_deliveries(engine_ctx(), actor(), webhook_id)
+    except NotFound:
+        abort(404)
+    if values is None:
+        known = set(webhooks.KNOWN_EVENT_TYPES) | {"*"}
+        values = {"url": sub.url, "description": sub.description, "active": sub.active,
+                  "event_types": sub.event_types,
+                  "other_types": " ".join(t for t in sub.event_types if t not in known)}
+    return render_template("admin/webhook.html", s=sub, deliveries=deliveries, values=values, errors=errors or {},
+                           known=webhooks.KNOWN_EVENT_TYPES), status
+
+
+@bp.get("/webhooks/<webhook_id>")
+@requires("webhook.manage")
+def webhook(webhook_id: str):  # type: ignore[no-untyped-def]
+    return _detail_page(webhook_id)
+
+
+@bp.post("/webhooks/<webhook_id>")
+@requires("webhook.manage")
+def webhook_update(webhook_id: str):  # type: ignore[no-untyped-def]
+    values = _values()
+    try:
+        webhooks.update_subscription(engine_ctx(), actor(), webhook_id, url=values["url"],
+                                     event_types=values["event_types"], description=values["description"],
+                                     active=values["active"])
+    except NotFound:
+        abort(404)
+    except InvalidInput as err:
+        return _detail_page(webhook_id, 422, values, _errors(err))
+    flash("Webhook saved.", "info")
+    return redirect(url_for("admin.webhook", webhook_id=webhook_id))
+
+
+@bp.post("/webhooks/<webhook_id>/rotate")
+@requires("webhook.manage")
+def webhook_rotate(webhook_id: str):  # type: ignore[no-untyped-def]
+    try:
+        issued = webhooks.rotate_secret(engine_ctx(), actor(), webhook_id)
+    except NotFound:
+        abort(404)
+    return _secret_page(issued, 200, created=False)
+
+
+@bp.post("/webhooks/<webhook_id>/delete")
+@requires("webhook.manage")
+def webhook_delete(webhook_id: str):  # type: ignore[no-untyped-def]
+    try:
+        webhooks.delete_subscription(engine_ctx(), actor(), webhook_id)
+    except NotFound:
+        abort(404)
+    flash("Webhook deleted with its delivery log.", "info")
+    return redirect(url_for("admin.webhook_list"))
+
+
+@bp.get("/webhooks/<webhook_id>/deliveries/<delivery_id>")
+@requires("webhook.manage")
+def webhook_delivery(webhook_id: str, delivery_id: str):  # type: ignore[no-untyped-def]
+    try:
+        sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
+        detail = webhooks.get_delivery(engine_ctx(), actor(), delivery_id, webhook_id)
+    except NotFound:
+        abort(404)
+    return render_template("admin/webhook_delivery.html", s=sub, d=detail)
+
+
+@bp.post("/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver")
+@requires("webhook.manage")
+def webhook_redeliver(webhook_id: str, delivery_id: str):  # type: ignore[no-untyped-def]
+    try:
+        webhooks.redeliver(engine_ctx(), actor(), delivery_id, webhook_id)
+    except NotFound:
+        abort(404)
+    except Conflict as err:
+        flash(err.message, "error")
+    else:
+        flash("Queued to be sent again now.", "info")
+    if request.form.get("back") == "delivery":
+        return redirect(url_for("admin.webhook_delivery", webhook_id=webhook_id, delivery_id=delivery_id))
+    return redirect(url_for("admin.webhook", webhook_id=webhook_id))
