@@ -8,11 +8,11 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import PmoflowError
 
-from . import decisions, definitions, instances, messages, schemas, tasks
-from .auth import authenticate_request
+from . import audit, decisions, definitions, instances, messages, schemas, tasks, webhooks
+from .auth import authenticate_request, forget_token
 from .errors import domain_error, http_error
 
-BLUEPRINTS = (definitions.blp, instances.blp, tasks.blp, messages.blp, decisions.blp)
+BLUEPRINTS = (definitions.blp, instances.blp, tasks.blp, messages.blp, decisions.blp, audit.blp, webhooks.blp)
 for _blp in BLUEPRINTS:
     _blp.before_request(authenticate_request)   # once per process, not once per app
 
@@ -43,4 +43,5 @@ def register(app: Flask) -> Api:
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     app.register_error_handler(PmoflowError, domain_error)
+    app.teardown_request(forget_token)
     return api

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import g, request
 
+from engine import audit
 from engine.errors import Unauthenticated
 from engine.permissions import Actor
 from engine.users import actor_for_token
@@ -17,7 +18,14 @@ def authenticate_request() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-    g.actor = actor_for_token(engine_ctx(), token.strip())
+    g.actor = actor = actor_for_token(engine_ctx(), token.strip())
+    if actor.token_id is not None:
+        audit.bind_token(actor.username, actor.token_id)   # writes in this request name the token
+
+
+def forget_token(_exc: BaseException | None = None) -> None:
+    """After every request: no token attribution leaks into the next request on this thread."""
+    audit.clear_token()
 
 
 def current_actor() -> Actor:

@@ -65,10 +65,20 @@ class Task(Schema):
     status = fields.String(metadata={"description": "open | completed | cancelled"})
     form_key = fields.String(allow_none=True)
     created_at = fields.DateTime()
-    due_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "from the task's interrupting boundary timer or its SLA property (pmoflow:sla)"})
+    at_risk_at = fields.DateTime(allow_none=True, metadata={"description": "from then on the task is at risk"})
+    sla_state = fields.String(allow_none=True, metadata={
+        "description": "none | on_track | at_risk | overdue for an open task (null for a finished one)"})
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
     data = fields.Dict(allow_none=True)
+
+
+class CompletedTask(Task):
+    instance_status = fields.String(metadata={"description": "the instance's status after this step"})
+    open_tasks = fields.List(fields.Nested(Task), metadata={
+        "description": "the instance's open tasks after this step (the next ones to work), so no GET is needed"})
 
 
 class TaskDetail(Task):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,22 @@ class Settings:
     workflows_dir: str = "workflows"
     page_size_max: int = 200
     secure_cookies: bool = False                 # set PMOFLOW_SECURE_COOKIES=1 behind HTTPS
+    token_cache_seconds: float = 5.0             # how long a process reuses a checked API token (0: never)
+    default_timezone: str = "UTC"                # time zone of the built-in "default" business calendar
+    webhooks_allow_private: bool = False         # PMOFLOW_WEBHOOKS_ALLOW_PRIVATE=1: private/loopback receivers
+    # outgoing notifications (engine/outgoing): links back, SMTP, chat webhooks
+    base_url: str = "http://127.0.0.1:5000"      # how users reach the web UI: links in emails and chat posts
+    smtp_host: str = ""                          # empty: no email is sent
+    smtp_port: int = 587
+    smtp_security: str = "starttls"              # starttls | ssl | none
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)    # never logged
+    smtp_from: str = "pmoflow <pmoflow@localhost>"
+    smtp_timeout: float = 10.0                   # seconds per SMTP conversation step
+    slack_webhook_hosts: str = "hooks.slack.com"
+    teams_webhook_hosts: str = "*.webhook.office.com,*.logic.azure.com,*.api.powerplatform.com"
+    chat_webhook_allow_http: bool = False        # only for local testing: allow http:// webhook URLs
+    chat_timeout: float = 10.0                   # seconds per chat post
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit
+from engine.calendars import known_names as calendar_names
 from engine.context import EngineContext
 from engine.db.models import Deployment, DeploymentFile, ProcessDefinition
 from engine.decisions import store_decisions
@@ -23,13 +24,15 @@ from engine.views import DefinitionView, DeploymentView
 
 def deploy(
     ctx: EngineContext, actor: Actor, files: Sequence[SourceFile], lane_map: dict[str, str] | None = None,
-    name: str = "",
+    name: str = "", note: str | None = None,
 ) -> DeploymentView:
     """Deploy files; identical content makes no new version. Raises DeploymentInvalid, Forbidden, Conflict."""
     require(actor, "definition.deploy")
     lane_map = _check_lane_map(lane_map or {})
+    with ctx.uow(write=False) as uow:
+        known_calendars = calendar_names(uow.session)
     parsed = parse_deployment(files, max_bytes=ctx.settings.max_upload_bytes,
-                              max_files=ctx.settings.max_deployment_files)
+                              max_files=ctx.settings.max_deployment_files, calendars=known_calendars)
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.clock.now()
@@ -39,6 +42,7 @@ def deploy(
             nonlocal deployment
             if deployment is None:
                 deployment = _new_deployment(session, files, lane_map, name, actor, now)
+                deployment.note = note or None
             return deployment
 
         decisions, versions = store_decisions(session, parsed.decisions, current_deployment, actor, now)
@@ -60,7 +64,7 @@ def deploy(
             session.flush()
             audit.record(session, "definition_deployed", now, actor=actor.username,
                          data={"key": row.key, "version": row.version, "deployment": deployment.uuid,
-                               "files": list(process.files)})
+                               "files": list(process.files), **({"note": note} if note else {})})
             results.append(DefinitionView.of(row, new=True))
         try:
             uow.commit()

@@ -17,7 +17,7 @@ from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition
 from engine.deployments import find_definition
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.permissions import Actor, allowed, require
-from engine.steps import ensure_running, load_instance, open_rows, run_step
+from engine.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
 from engine.tasks import in_my_groups
 from engine.views import EventView, InstanceView, Page
 
@@ -75,11 +75,12 @@ def _start(ctx, actor, process, version, business_key, variables, idem_key, requ
         audit.record(session, "instance_started", now, instance=instance, actor=actor.username,
                      data={"process": definition.key, "version": definition.version,
                            "business_key": business_key, "variables": variables})
-        run_step(ctx, session, instance, lambda run: run.advance(), actor.username, new=True)
+        known = OpenRows([])                        # a new instance has no task rows yet
+        run_step(ctx, session, instance, lambda run: run.advance(), actor.username, new=True, known=known)
         if idem_key is not None:
             session.add(IdempotencyKey(actor=actor.username, key=idem_key, request_hash=request_hash,
                                        instance_id=instance.id, created_at=now))
-        view = InstanceView.of(instance, open_rows(session, instance))
+        view = InstanceView.of(instance, known.rows, now=ctx.clock.now())
         uow.commit()
         return view
 
@@ -108,7 +109,7 @@ def get(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceView:
     with ctx.uow(write=False) as uow:
         instance = load_instance(uow.session, instance_id)
         check_can_see(uow.session, actor, instance)
-        return InstanceView.of(instance, open_rows(uow.session, instance))
+        return InstanceView.of(instance, open_rows(uow.session, instance), now=ctx.clock.now())
 
 
 def check_can_see(session: Session, actor: Actor, instance: ProcessInstance) -> None:

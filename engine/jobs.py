@@ -38,7 +38,8 @@ from engine.db.models import Job, ProcessInstance, new_uuid
 log = logging.getLogger("pmoflow.jobs")
 
 # Modules whose import registers job handlers (imported by `load_handlers`).
-HANDLER_MODULES: tuple[str, ...] = ("engine.connectors",)
+HANDLER_MODULES: tuple[str, ...] = ("engine.connectors", "engine.webhooks", "engine.outgoing.delivery",
+                                     "engine.retention", "engine.sla")
 
 DEFAULT_LEASE = timedelta(minutes=5)
 ERROR_LIMIT = 2000

@@ -8,7 +8,8 @@ exactly when the change that caused it was committed. What gets one:
 - ``delegation``: someone delegated a task to me (I complete it on their behalf);
 - ``mention``: someone wrote ``@me`` in a comment on a request I may see;
 - ``request_decided``: a request I started completed or was cancelled by someone else;
-- ``substitute``: someone named me their out-of-office substitute.
+- ``substitute``: someone named me their out-of-office substitute;
+- ``task_reminder``: a reminder timer of a task I (or my group) should work fired (engine.sla).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from engine.errors import NotFound
 from engine.permissions import Actor, require
 from engine.views import Page
 
-KINDS = ("task_assigned", "delegation", "mention", "request_decided", "substitute")
+KINDS = ("task_assigned", "delegation", "mention", "request_decided", "substitute", "task_reminder")
 TEXT_LIMIT = 500
 
 

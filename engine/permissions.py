@@ -17,6 +17,7 @@ class Actor:
     user_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     groups: frozenset[str] = field(default_factory=frozenset)
+    token_id: int | None = None          # the API token the request authenticated with, if any
 
     @property
     def is_admin(self) -> bool:
@@ -29,6 +30,8 @@ SYSTEM = Actor("system", roles=frozenset({"admin"}))
 PERMISSIONS: dict[str, frozenset[str]] = {
     "definition.read": frozenset(ROLES),
     "definition.deploy": frozenset({"admin", "designer"}),
+    "definition.design": frozenset({"admin", "designer"}),      # the designer: library, drafts, diff, export
+    "definition.publish": frozenset({"admin", "designer"}),     # publish a draft as a new version
     "instance.start": frozenset({"admin", "designer", "approver", "api"}),
     "instance.read_all": frozenset({"admin", "auditor", "api", "designer"}),
     "instance.read_own": frozenset(ROLES),
@@ -41,6 +44,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "task.complete_any": frozenset({"admin"}),
     "message.send": frozenset({"admin", "api"}),
     "user.manage": frozenset({"admin"}),
+    "webhook.manage": frozenset({"admin"}),
     "decision.read": frozenset(ROLES),
     "decision.evaluate": frozenset({"admin", "designer", "api"}),   # read-only, but it is the service for systems
     # collaboration: who may act; the services add the row-level rules (see engine/collaboration.py)
@@ -48,8 +52,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "comment.add": frozenset({"admin", "designer", "approver"}),
     "attachment.add": frozenset({"admin", "designer", "approver"}),
     "notification.read": frozenset(ROLES),
+    "notification.settings_own": frozenset(ROLES),      # email / Slack / Teams choices of one's own
     "substitute.set_own": frozenset({"admin", "designer", "approver"}),
+    "calendar.manage": frozenset({"admin"}),                        # business calendars and holidays
     "connector.manage": frozenset({"admin"}),                            # the HTTP connector's allow-list
+    # monitoring (PMO staff = designers, and admins; auditors read, never write) and the dashboard
+    "instance.monitor": frozenset({"admin", "designer", "auditor"}),
+    "instance.edit_variables": frozenset({"admin"}),
+    "retention.manage": frozenset({"admin"}),
 }
 
 

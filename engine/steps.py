@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine import audit, connectors, notifications
+from engine import audit, connectors, notifications, sla
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.context import EngineContext
 from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, new_uuid
@@ -49,14 +50,46 @@ def open_rows(session: Session, instance: ProcessInstance) -> list[HumanTask]:
     ))
 
 
+@dataclass
+class OpenRows:
+    """An instance's open task rows, read once while the instance is locked (or known to be none,
+    for a new instance). Handed to `run_step`, it spares `sync_tasks` its query, and afterwards
+    `rows` holds the open rows after the step (oldest first) without another query."""
+
+    rows: list[HumanTask]
+
+
+def lock_task_instance(ctx: EngineContext, session: Session, task_id: str) -> tuple[ProcessInstance, HumanTask,
+                                                                                      OpenRows]:
+    """The instance of a task, row-locked, with the task and the instance's open task rows, in two
+    queries (the definition comes from `ctx.definitions`); raises NotFound."""
+    owner = select(HumanTask.instance_id).where(HumanTask.uuid == task_id).scalar_subquery()
+    instance = session.scalars(
+        select(ProcessInstance).where(ProcessInstance.id == owner)
+        .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
+    ).first()
+    if instance is None:
+        raise NotFound(f"task {task_id} does not exist")
+    ctx.definitions.attach(session, instance)
+    rows = list(session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                or_(HumanTask.status == "open", HumanTask.uuid == task_id))
+        .order_by(HumanTask.id).execution_options(populate_existing=True)
+    ))
+    task = next((r for r in rows if r.uuid == task_id), None)
+    if task is None:                                    # removed since the first query
+        raise NotFound(f"task {task_id} does not exist")
+    return instance, task, OpenRows([r for r in rows if r.status == "open"])
+
+
 def new_run(ctx: EngineContext, definition: ProcessDefinition, variables: dict[str, Any]) -> Run:
-    bundle = ctx.specs.get(definition.id, definition.spec)
+    bundle = ctx.specs.get(definition.id, lambda: definition.spec)     # the spec is read only on a miss
     assert ctx.script_engine is not None
     return Run.start(bundle, variables, ctx.script_engine)
 
 
 def loaded_run(ctx: EngineContext, instance: ProcessInstance) -> Run:
-    bundle = ctx.specs.get(instance.definition_id, instance.definition.spec)
+    bundle = ctx.specs.get(instance.definition_id, lambda: instance.definition.spec)
     assert ctx.script_engine is not None
     return Run.load(instance.state, bundle, ctx.script_engine)
 
@@ -69,11 +102,15 @@ def run_step(
     actor: str | None,
     completed_task: HumanTask | None = None,
     new: bool = False,
+    known: OpenRows | None = None,
 ) -> Run:
-    """Act on the instance's workflow and save everything the step changed (not committed)."""
+    """Act on the instance's workflow and save everything the step changed (not committed).
+
+    `known` (the instance's open rows, read under its lock) saves a query; it is updated in place."""
     now = ctx.clock.now()
     with clock_scope(ctx.clock.now):
         run = new_run(ctx, instance.definition, instance.variables) if new else loaded_run(ctx, instance)
+        run.business_due = sla.business_due(session, ctx.settings.default_timezone)   # timers on business time
         try:
             action(run)
         except StepFailed as err:
@@ -83,7 +120,7 @@ def run_step(
     if new:
         session.flush()
     _write_step_events(session, instance, run, now, actor, before, new)
-    sync_tasks(session, instance, run.open_tasks(), now, completed_task, ctx.settings.script_time_limit)
+    sync_tasks(session, instance, run.open_tasks(), now, completed_task, ctx.settings.script_time_limit, known)
     connectors.enqueue_calls(ctx, session, instance, run.connector_tasks(), now)
     session.flush()
     return run
@@ -119,9 +156,7 @@ def _write_step_events(
         audit.record(session, "timer_fired", now, instance=instance, actor=actor, task_uuid=timer["task_id"],
                      element_id=timer["element_id"], data={k: v for k, v in timer.items() if k != "task_id"})
         if timer.get("attached_to"):
-            audit.record(session, "sla_breached", now, instance=instance, actor=actor,
-                         task_uuid=timer["attached_task_id"], element_id=timer["attached_to"],
-                         data={"timer": timer["element_id"], "interrupting": timer["interrupting"]})
+            sla.timer_fired(session, instance, timer, now, actor)       # a reminder or an SLA breach
     run.log.completed.clear()
     run.log.decisions.clear()
     run.log.timers.clear()
@@ -138,21 +173,24 @@ def _write_step_events(
 
 def sync_tasks(
     session: Session, instance: ProcessInstance, open_tasks: list[OpenTask], now: datetime,
-    completed: HumanTask | None = None, time_limit: float = 3.0,
-) -> None:
-    """Make the instance's open task rows match the workflow's ready human tasks.
+    completed: HumanTask | None = None, time_limit: float = 3.0, known: OpenRows | None = None,
+) -> list[HumanTask]:
+    """Make the instance's open task rows match the workflow's ready human tasks; returns the open rows.
 
     A plain user task is one row with the workflow task's id; an approval-pattern task is a
-    batch of personal rows, one per approver, keyed by `approval_batch`.
+    batch of personal rows, one per approver, keyed by `approval_batch`. `known` replaces the
+    query for the current open rows and is brought up to date.
     """
+    current = [r for r in known.rows if r.status == "open"] if known is not None else open_rows(session, instance)
+    created: list[HumanTask] = []
     rows: dict[str, list[HumanTask]] = {}
-    for row in open_rows(session, instance):
+    for row in current:
         rows.setdefault(row.approval_batch or row.uuid, []).append(row)
     wanted = {t.id: t for t in open_tasks}
     for key, group in rows.items():
         for row in group:
             if key in wanted:
-                row.due_at = wanted[key].due_at
+                sla.refresh(row, wanted[key].due_at)
             elif completed is None or row.uuid != completed.uuid:
                 _cancel_row(session, instance, row, now, _why_gone(instance))
     meta = {(t["process"], t["element_id"]): t for t in instance.definition.user_tasks}
@@ -161,9 +199,13 @@ def sync_tasks(
             continue
         info = meta.get((task.process, task.element_id), {})
         if info.get("approval"):
-            _create_batch(session, instance, task, info, now, time_limit)
+            created += _create_batch(session, instance, task, info, now, time_limit)
         else:
-            _create_row(session, instance, task, info, now, uuid=uuid)
+            created.append(_create_row(session, instance, task, info, now, uuid=uuid))
+    now_open = [r for r in current if r.status == "open"] + created
+    if known is not None:
+        known.rows = now_open
+    return now_open
 
 
 def _cancel_row(session: Session, instance: ProcessInstance, row: HumanTask, now: datetime, reason: str) -> None:
@@ -188,10 +230,11 @@ def _create_row(
     )
     session.add(row)
     session.flush()
+    sla.set_due(session, instance, row, info.get("sla"), now)         # the SLA property, the at-risk time
     session.add_all(TaskGroup(task_id=row.id, group_name=g) for g in dict.fromkeys(groups))
     audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
                  data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,
-                       "approval_batch": batch, "due_at": task.due_at.isoformat() if task.due_at else None})
+                       "approval_batch": batch, "due_at": row.due_at.isoformat() if row.due_at else None})
     return row
 
 
@@ -213,10 +256,10 @@ def task_priority(expression: str | None, variables: dict[str, Any]) -> int:
 def _create_batch(
     session: Session, instance: ProcessInstance, task: OpenTask, info: dict[str, Any], now: datetime,
     time_limit: float,
-) -> None:
-    """One personal row per approver; an empty or failing approver list puts the instance in error."""
+) -> list[HumanTask]:
+    """One personal row per approver (returned); an empty or failing approver list puts the instance in error."""
     if session.scalar(select(HumanTask.id).where(HumanTask.approval_batch == task.id).limit(1)) is not None:
-        return                                      # already fanned out (and decided): nothing new
+        return []                                   # already fanned out (and decided): nothing new
     try:
         approvers = resolve_approvers(session, info["approval"], instance.variables, time_limit)
     except NoApprovers as err:
@@ -225,7 +268,8 @@ def _create_batch(
                           "kind": "NoApprovers"}
         audit.record(session, "incident_raised", now, instance=instance, task_uuid=task.id,
                      element_id=task.element_id, data=instance.error)
-        return
+        return []
+    rows = []
     for approver in approvers:
         assignee = effective_assignee(session, approver, now.date())     # out of office: the substitute
         row = _create_row(session, instance, task, info, now, uuid=new_uuid(), assignee=assignee, batch=task.id)
@@ -233,6 +277,8 @@ def _create_batch(
         notify(session, assignee, "task_assigned", f"{task.name}: {title}" + (
             f" (for {approver}, who is away)" if assignee != approver else ""),
             link=f"/tasks/{row.uuid}", instance=instance, task_uuid=row.uuid, at=now)
+        rows.append(row)
+    return rows
 
 
 def _why_gone(instance: ProcessInstance) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, No
 from engine.forms import form_fields, validate_submission
 from engine.permissions import Actor, allowed
 from engine.spiff.sandbox import SandboxedEnvironment
-from engine.steps import load_instance, run_step
+from engine.steps import OpenRows, load_instance, lock_task_instance, run_step
 from engine.views import Page, TaskView
 
 TASK_STATUSES = ("open", "completed", "cancelled")
@@ -64,7 +64,7 @@ def get(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
         row = _load(uow.session, task_id)
         if not _may_see(actor, row):
             raise Forbidden(f"{actor.username} may not see task {task_id}")
-        return TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or ""))
+        return TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or ""), now=ctx.clock.now())
 
 
 def list_tasks(
@@ -94,7 +94,7 @@ def list_tasks(
             query.options(joinedload(HumanTask.instance).joinedload(ProcessInstance.definition))
             .order_by(HumanTask.created_at, HumanTask.id).offset((page - 1) * per_page).limit(per_page)
         ).all()
-        return Page([TaskView.of(r) for r in rows], total, page, per_page)
+        return Page([TaskView.of(r, now=ctx.clock.now()) for r in rows], total, page, per_page)
 
 
 def complete(
@@ -109,9 +109,7 @@ def complete(
     data = {**(data or {}), **{k: {"name": name, "size": len(content)} for k, (name, content) in files.items()}}
     with ctx.uow() as uow:
         session = uow.session
-        row = _load(session, task_id)
-        instance = load_instance(session, row.instance.uuid, lock=True)
-        session.refresh(row)
+        instance, row, known = lock_task_instance(ctx, session, task_id)
         if not may_complete(actor, row):
             raise Forbidden(f"{actor.username} is not in {', '.join(row.candidate_groups) or 'the task group'}"
                             f" and may not complete task {task_id}")
@@ -129,11 +127,12 @@ def complete(
                      element_id=row.element_id, data={"name": row.name, "role": row.role, "data": cleaned,
                                                       **_on_behalf_of(row, actor)})
         if row.approval_batch:
-            _count_vote(ctx, session, instance, row, meta, now, actor.username)
+            _count_vote(ctx, session, instance, row, meta, now, actor.username, known)
         else:
             run_step(ctx, session, instance, lambda run: run.complete(row.uuid, cleaned), actor.username,
-                     completed_task=row)
-        view = TaskView.of(row)
+                     completed_task=row, known=known)
+        view = replace(TaskView.of(row), instance_status=instance.status,
+                       open_tasks=[TaskView.of(r, now=now) for r in known.rows if r.status == "open"])
         uow.commit()
         return view
 
@@ -172,7 +171,7 @@ def _meta(instance: ProcessInstance, row: HumanTask) -> dict[str, Any]:
 
 def _count_vote(
     ctx: EngineContext, session: Session, instance: ProcessInstance, row: HumanTask, meta: dict[str, Any],
-    now: datetime, username: str,
+    now: datetime, username: str, known: OpenRows | None = None,
 ) -> None:
     """Record one approver's vote; once the rule decides, close the batch and complete the BPMN task."""
     batch = list(session.scalars(select(HumanTask).where(HumanTask.approval_batch == row.approval_batch)
@@ -194,7 +193,8 @@ def _count_vote(
                  element_id=row.element_id, data={"outcome": outcome, "rule": meta["approval"], "votes": votes})
     assert row.approval_batch is not None
     spiff_task = row.approval_batch
-    run_step(ctx, session, instance, lambda run: run.complete(spiff_task, result), username, completed_task=row)
+    run_step(ctx, session, instance, lambda run: run.complete(spiff_task, result), username, completed_task=row,
+             known=known)
 
 
 def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict[str, Any]:
@@ -265,8 +265,13 @@ def _form_evaluator(ctx: EngineContext, schema: dict[str, Any]) -> Callable[[str
 SLA_AT_RISK_SHARE = 0.75          # past this share of the time allowed, a task is "at risk"
 
 
-def sla_state(created_at: datetime, due_at: datetime | None, now: datetime) -> str:
-    """'none', 'on_track', 'at_risk' or 'overdue'."""
+def sla_state(created_at: datetime, due_at: datetime | None, now: datetime,
+              at_risk_at: datetime | None = None) -> str:
+    """'none', 'on_track', 'at_risk' or 'overdue' (the task's own at-risk time when it has one)."""
+    if at_risk_at is not None:
+        from engine.sla import state
+
+        return state(created_at, due_at, now, at_risk_at)
     if due_at is None:
         return "none"
     if now >= due_at:
@@ -314,7 +319,8 @@ def inbox(ctx: EngineContext, actor: Actor, flt: InboxFilter) -> Page:
         ids = counted.subquery()
         total = uow.session.scalar(select(func.count(distinct(ids.c[0])))) or 0   # one task, several groups
         rows = uow.session.scalars(inbox_page(matching, flt)).all()
-        items = [InboxRow(TaskView.of(r), _title(r.instance.variables), sla_state(r.created_at, r.due_at, now))
+        items = [InboxRow(TaskView.of(r, now=now), _title(r.instance.variables),
+                          sla_state(r.created_at, r.due_at, now, r.at_risk_at))
                  for r in rows]
         return Page(items, total, flt.page, flt.per_page)
 
@@ -462,14 +468,16 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
         return TaskContext(
             task=TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or "")),
             variables=dict(row.instance.variables), started_by=row.instance.started_by,
-            path=[_step(e) for e in events], sla=sla_state(row.created_at, row.due_at, ctx.clock.now()),
+            path=[_step(e) for e in events],
+            sla=sla_state(row.created_at, row.due_at, ctx.clock.now(), row.at_risk_at),
             may_complete=can, blocked=blocked,
             users=active_usernames(uow.session) if can and picker_fields(
                 row.instance.definition.forms.get(row.form_key or "")) else [],
         )
 
 
-PATH_EVENTS = ("instance_started", "task_completed", "decision_evaluated", "sla_breached", "task_cancelled",
+PATH_EVENTS = ("instance_started", "task_completed", "decision_evaluated", "sla_breached", "task_reminder",
+               "task_cancelled",
                "instance_completed", "instance_cancelled", "incident_raised", "message_received",
                "task_delegated", "task_reassigned")
 

@@ -17,12 +17,12 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from engine import audit
 from engine.context import EngineContext
-from engine.db.models import ApiToken, Event, Group, User
+from engine.db.models import ApiToken, Event, Group, GroupMember, User
 from engine.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from engine.permissions import ROLES, Actor
 
@@ -155,28 +155,43 @@ def token_digest(token: str) -> str:
 
 
 def actor_for_token(ctx: EngineContext, token: str) -> Actor:
-    """The actor a bearer token stands for; raises Unauthenticated for unknown, revoked or inactive."""
+    """The actor a bearer token stands for; raises Unauthenticated for unknown, revoked or inactive.
+
+    One query (token, user and groups joined). A valid token's actor is then reused by this
+    process for `settings.token_cache_seconds` (default 5 s). Revoking a token, deactivating
+    a user or changing a user's roles or groups clears this process's cache at once; other
+    processes (gunicorn workers) see the change at the latest when that time is up.
+    """
     digest = token_digest(token)
+    now = ctx.clock.now()
+    cached: Actor | None = ctx.tokens.get(digest, now)
+    if cached is not None:
+        return cached
+    query = (
+        select(ApiToken.id.label("token_id"), ApiToken.revoked_at, ApiToken.last_used_at, User.id.label("user_id"),
+               User.username, User.roles, User.active, Group.name.label("group"))
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(GroupMember, GroupMember.user_id == User.id).outerjoin(Group, Group.id == GroupMember.group_id)
+        .where(ApiToken.token_hash == digest)
+    )
     with ctx.uow(write=False) as uow:
-        row = uow.session.scalars(
-            select(ApiToken).where(ApiToken.token_hash == digest)
-            .options(joinedload(ApiToken.user).selectinload(User.groups))
-        ).first()
-        if row is None or row.revoked_at is not None or not row.user.active:
-            raise Unauthenticated("invalid or revoked API token")
-        actor = actor_of(row.user)
-        stale = row.last_used_at is None or row.last_used_at < ctx.clock.now() - timedelta(minutes=1)
-    if stale:
-        _touch(ctx, digest)
+        rows = uow.session.execute(query).all()
+    if not rows or rows[0].revoked_at is not None or not rows[0].active:
+        raise Unauthenticated("invalid or revoked API token")
+    first = rows[0]
+    actor = Actor(first.username, first.user_id, frozenset(first.roles),
+                  frozenset(r.group for r in rows if r.group is not None), token_id=first.token_id)
+    if first.last_used_at is None or first.last_used_at < now - timedelta(minutes=1):
+        _touch(ctx, first.token_id)
+    ctx.tokens.put(digest, actor, now)
     return actor
 
 
-def _touch(ctx: EngineContext, digest: str) -> None:
+def _touch(ctx: EngineContext, token_id: int) -> None:
+    """Record when a token was last used (to the minute: at most one write per token and minute)."""
     with ctx.uow() as uow:
-        row = uow.session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-        if row is not None:
-            row.last_used_at = ctx.clock.now()
-            uow.commit()
+        uow.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=ctx.clock.now()))
+        uow.commit()
 
 
 def get_user(ctx: EngineContext, username: str) -> UserView:
@@ -247,6 +262,7 @@ def deactivate(ctx: EngineContext, username: str, actor: str) -> None:
             token.revoked_at = now
         audit.record(uow.session, "user_deactivated", now, actor=actor, data={"username": username})
         uow.commit()
+    ctx.tokens.clear()
 
 
 # --- Administration: the services behind the admin pages ------------------------------------
@@ -302,6 +318,7 @@ class GroupDetail:
     name: str
     members: list[UserView]
     candidates: list[str]       # active users outside the group, for the picker
+    manager: str | None = None  # gets the group's tasks when a reassign timer fires (engine.sla)
 
 
 @dataclass(frozen=True)
@@ -458,7 +475,8 @@ def update_user(
             audit.record(uow.session, "user_updated", now, actor=actor, data={"username": username, **changed})
         row = _row(user, None)
         uow.commit()
-        return row
+    ctx.tokens.clear()                         # roles of cached API actors
+    return row
 
 
 def reset_password(ctx: EngineContext, username: str, password: str, actor: str) -> None:
@@ -511,7 +529,21 @@ def group_detail(ctx: EngineContext, name: str) -> GroupDetail:
         members = sorted((_view(u) for u in group.members), key=lambda v: v.username)
         inside = {m.username for m in members}
         active = uow.session.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username))
-        return GroupDetail(group.name, members, [u for u in active if u not in inside])
+        return GroupDetail(group.name, members, [u for u in active if u not in inside], group.manager)
+
+
+def set_group_manager(ctx: EngineContext, group: str, username: str, actor: str) -> None:
+    """Name the user who gets the group's overdue tasks (empty: nobody); raises NotFound or InvalidInput."""
+    username = username.strip()
+    with ctx.uow() as uow:
+        found = _find_group(uow.session, group)
+        if username and uow.session.scalar(select(User.id).where(User.username == username,
+                                                                 User.active.is_(True))) is None:
+            raise _invalid({"manager": f"There is no active user {username!r}."})
+        found.manager = username or None
+        audit.record(uow.session, "group_manager_set", ctx.clock.now(), actor=actor,
+                     data={"group": found.name, "manager": found.manager})
+        uow.commit()
 
 
 def add_group(ctx: EngineContext, name: str, actor: str) -> GroupRow:
@@ -543,6 +575,7 @@ def add_member(ctx: EngineContext, group: str, username: str, actor: str) -> Non
         audit.record(uow.session, "group_member_added", ctx.clock.now(), actor=actor,
                      data={"group": group, "username": username})
         uow.commit()
+    ctx.tokens.clear()
 
 
 def remove_member(ctx: EngineContext, group: str, username: str, actor: str) -> None:
@@ -556,6 +589,7 @@ def remove_member(ctx: EngineContext, group: str, username: str, actor: str) -> 
         audit.record(uow.session, "group_member_removed", ctx.clock.now(), actor=actor,
                      data={"group": group, "username": username})
         uow.commit()
+    ctx.tokens.clear()
 
 
 def token_overview(ctx: EngineContext) -> TokenOverview:
@@ -608,4 +642,5 @@ def revoke_token(ctx: EngineContext, token_id: str, actor: str) -> TokenRow:
                      data={"username": row.user.username, "name": row.name, "token_id": row.uuid})
         revoked = _token_row(row)
         uow.commit()
-        return revoked
+    ctx.tokens.clear()                         # this process stops accepting it now, others within the cache time
+    return revoked

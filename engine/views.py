@@ -59,16 +59,25 @@ class TaskView:
     owner: str | None = None                 # delegated: the assignee completes on the owner's behalf
     delegation_reason: str | None = None
     priority: int = 50
+    instance_status: str | None = None       # set by tasks.complete: the instance after the step ...
+    open_tasks: list[TaskView] = field(default_factory=list)    # ... and its open tasks then
+    at_risk_at: datetime | None = None
+    sla_state: str | None = None             # none | on_track | at_risk | overdue (engine.sla), when `now` is given
 
     @classmethod
-    def of(cls, row: HumanTask, form: dict[str, Any] | None = None) -> TaskView:
+    def of(cls, row: HumanTask, form: dict[str, Any] | None = None, now: datetime | None = None) -> TaskView:
+        from engine.sla import state
+
         inst = row.instance
         return cls(id=row.uuid, instance_id=inst.uuid, process=inst.definition.key,
                    business_key=inst.business_key, element_id=row.element_id, name=row.name, role=row.role,
                    candidate_groups=list(row.candidate_groups), assignee=row.assignee, status=row.status,
                    form_key=row.form_key, created_at=row.created_at, due_at=row.due_at,
                    completed_at=row.completed_at, completed_by=row.completed_by, data=row.data, form=form,
-                   owner=row.owner, delegation_reason=row.delegation_reason, priority=row.priority)
+                   owner=row.owner, delegation_reason=row.delegation_reason, priority=row.priority,
+                   at_risk_at=row.at_risk_at,
+                   sla_state=state(row.created_at, row.due_at, now, row.at_risk_at) if now and row.status == "open"
+                   else None)
 
 
 @dataclass(frozen=True)
@@ -90,12 +99,12 @@ class InstanceView:
 
     @classmethod
     def of(cls, row: ProcessInstance, open_tasks: list[HumanTask] | None = None,
-           replayed: bool = False) -> InstanceView:
+           replayed: bool = False, now: datetime | None = None) -> InstanceView:
         return cls(id=row.uuid, process=row.definition.key, version=row.definition.version,
                    business_key=row.business_key, status=row.status, variables=dict(row.variables),
                    started_by=row.started_by, created_at=row.created_at, updated_at=row.updated_at,
                    ended_at=row.ended_at, error=row.error, cancel_reason=row.cancel_reason,
-                   open_tasks=[TaskView.of(t) for t in open_tasks or []], replayed=replayed)
+                   open_tasks=[TaskView.of(t, now=now) for t in open_tasks or []], replayed=replayed)
 
 
 @dataclass(frozen=True)

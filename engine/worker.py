@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from engine import jobs
+from engine import jobs, retention
 from engine.context import EngineContext
 from engine.timers import fire_due, next_due
 
@@ -23,6 +23,7 @@ class Worker:
         self.job_batch = job_batch
         self.stop = threading.Event()
         jobs.load_handlers()
+        retention.ensure_scheduled(ctx)     # the daily purge re-schedules itself from then on
 
     def run_once(self) -> int:
         """Fire what is due now; returns the number of instances stepped and jobs run."""

@@ -16,7 +16,9 @@ from api.errors import http_error
 from engine.clock import Clock
 from engine.config import Settings
 from engine.context import EngineContext
-from webui import account, admin, auth, filters, notifications, requests, tasklist
+from webui import account, admin, audit, auth, filters, monitor, notifications, requests, tasklist
+from webui import designer as designer_pages
+from webui.designer import panel as designer_panel
 from webui.extensions import csrf, limiter, login_manager
 
 ERROR_TEXT = {
@@ -57,6 +59,10 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     app.register_blueprint(account.bp)
     notifications.init_app(app)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(monitor.bp)
+    app.register_blueprint(designer_pages.bp)
+    app.register_blueprint(designer_panel.bp)     # designer: condition builder, dry runs
     filters.register(app)
     _register_health(app, ctx)
 

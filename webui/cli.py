@@ -1,4 +1,4 @@
-"""The `pmoflow` command line: init, serve, deploy, users, tokens."""
+"""The `pmoflow` command line: init, serve, deploy, users, tokens, audit."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="pmoflow",
         description="pmoflow: BPMN workflows and DMN decisions for project-management offices.",
         epilog="Settings come from the environment: PMOFLOW_DATABASE_URL (default: an SQLite file under "
-               "./var/), PMOFLOW_SECRET_KEY, PMOFLOW_WORKFLOWS_DIR (default: ./workflows).",
+               "./var/), PMOFLOW_SECRET_KEY, PMOFLOW_WORKFLOWS_DIR (default: ./workflows); notification email "
+               "and chat: PMOFLOW_BASE_URL, PMOFLOW_SMTP_HOST/_PORT/_SECURITY/_USERNAME/_PASSWORD/_FROM "
+               "(see README, Configuration).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -61,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="do not fire timers in this process (run 'pmoflow worker' separately)")
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("worker", help="run the background worker that fires due timers (until SIGTERM)")
+    p = sub.add_parser("worker", help="run the background worker: fires due timers and runs queued jobs "
+                                      "(notification emails, chat posts, webhooks) until SIGTERM")
     p.add_argument("--once", action="store_true", help="fire what is due now and exit")
     p.set_defaults(func=_worker)
 
@@ -86,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--user", required=True, help="the user the token acts as")
     c.add_argument("--name", default="", help="a label, e.g. the calling system")
     c.set_defaults(func=_tokens_create)
+
+    p = sub.add_parser("audit", help="check the audit trail")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    c = audit_sub.add_parser("verify", help="check the audit trail's hash chain; exit 1 and name the first "
+                                            "changed, missing or reordered event if it was tampered with")
+    c.set_defaults(func=_audit_verify)
     return parser
 
 
@@ -196,6 +205,21 @@ def _tokens_create(args: argparse.Namespace) -> int:
     from engine import users
 
     print(users.create_token(_context(), args.user, args.name))
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from engine import audit_trail
+
+    ctx = _context()
+    try:
+        result = audit_trail.verify(ctx, _cli_actor())
+    finally:
+        ctx.db.dispose()
+    if result.broken is not None:
+        print(f"audit trail BROKEN after {result.checked} good events: {result.broken}", file=sys.stderr)
+        return 1
+    print(f"audit trail intact: {result.checked} events, head seq {result.head_seq} hash {result.head_hash}")
     return 0
 
 

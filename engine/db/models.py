@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -72,6 +73,7 @@ class Group(Base):
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    manager: Mapped[str | None] = mapped_column(String(80))      # gets the group's overdue tasks (engine.sla)
     members: Mapped[list[User]] = relationship(secondary="group_members", back_populates="groups")
 
 
@@ -103,6 +105,7 @@ class Deployment(Base):
     lane_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)          # the designer's change note, when published from a draft
 
     files: Mapped[list[DeploymentFile]] = relationship(
         back_populates="deployment", cascade="all, delete-orphan", order_by="DeploymentFile.id"
@@ -155,6 +158,11 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_instances_status_due", "status", "next_due_at"),
         Index("ix_instances_def_status", "definition_id", "status"),
+        # monitoring and the dashboard filter by process and start time; retention by end time
+        Index("ix_instances_def_created", "definition_id", "created_at"),
+        Index("ix_instances_created", "created_at"),
+        Index("ix_instances_started_by", "started_by", "created_at"),
+        Index("ix_instances_status_ended", "status", "ended_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
@@ -171,6 +179,7 @@ class ProcessInstance(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]         # variables and state data cleared by retention
 
     definition: Mapped[ProcessDefinition] = relationship()
 
@@ -187,6 +196,7 @@ class HumanTask(Base):
         # The inbox walks open tasks in its default order and stops after one page.
         Index("ix_tasks_open_by_due", "due_at", "created_at", "id",
               postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_tasks_created", "created_at"),      # the dashboard narrows a period's tasks by it
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
@@ -207,6 +217,7 @@ class HumanTask(Base):
     delegation_reason: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     approval_batch: Mapped[str | None] = mapped_column(String(36), index=True)  # parallel approval group
+    at_risk_at: Mapped[datetime | None]                   # SLA: "at risk" from then on (engine.sla)
 
     instance: Mapped[ProcessInstance] = relationship()
 
@@ -284,20 +295,48 @@ class Substitute(Base):
     created_at: Mapped[datetime]
 
 
+SEARCH_TEXT_LIMIT = 500
+
+
 class Event(Base):
-    """The one event stream: audit trail and outbox, written in the step's transaction."""
+    """The one event stream: audit trail and outbox, written in the step's transaction.
+
+    Append-only and hash-chained (engine/audit.py): `seq` orders the chain, `hash` covers the
+    row's content and `prev_hash`. No foreign key to the instance, so events outlive it.
+    """
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_instance", "instance_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_instance", "instance_id", "id"),
+        Index("ix_events_instance_uuid", "instance_uuid", "seq"),
+        Index("ix_events_business_key", "business_key", "seq"),
+        Index("ix_events_actor", "actor", "seq"),
+        Index("ix_events_definition", "definition_key", "seq"),
+        Index("ix_events_occurred", "occurred_at"),
+        # trigram index for the auditor's text search on PostgreSQL (a plain index on SQLite)
+        Index("ix_events_search", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
     type: Mapped[str] = mapped_column(String(60), index=True)
-    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
     task_uuid: Mapped[str | None] = mapped_column(String(36))
     element_id: Mapped[str | None] = mapped_column(String(200))
     actor: Mapped[str | None] = mapped_column(String(80))
     occurred_at: Mapped[datetime]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    actor_kind: Mapped[str] = mapped_column(String(10), default="system")   # user, token, system
+    token_id: Mapped[int | None] = mapped_column(Integer)
+    on_behalf_of: Mapped[str | None] = mapped_column(String(80))
+    instance_uuid: Mapped[str | None] = mapped_column(String(36))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    definition_key: Mapped[str | None] = mapped_column(String(200))
+    definition_version: Mapped[int | None] = mapped_column(Integer)
+    search_text: Mapped[str] = mapped_column(String(SEARCH_TEXT_LIMIT), default="")   # not hashed: a search aid
 
 
 class IdempotencyKey(Base):
@@ -351,6 +390,111 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
 
 
+class WebhookSubscription(Base):
+    """A system's endpoint that receives events of the chosen types as signed POSTs (`engine.webhooks`).
+
+    The signing secret is kept encrypted with a key derived from the app's secret key, because
+    signing needs it back; it is shown once, when created or rotated.
+    """
+
+    __tablename__ = "webhook_subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list[Any]] = mapped_column(default=list)      # event type names, or ["*"]
+    description: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """One event sent to one subscription; its job (`jobs`) carries status, attempts and next run."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_subscription", "subscription_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    event_uuid: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(60))
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)       # the Standard Webhooks payload, sent as is
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+    job: Mapped[Job | None] = relationship()
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery: when, answer status, duration, an excerpt of the answer, error."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(20))                  # delivered | retry | failed
+
+
+class Draft(Base):
+    """A process being edited in the designer: one per process key, autosaved, not yet published.
+
+    `bpmn` is the diagram; `files` maps file name -> text for its DMN and form files. Every save
+    names the revision it loaded; a stale one is refused (optimistic locking, see designer.drafts).
+    """
+
+    __tablename__ = "designer_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    bpmn: Mapped[str] = mapped_column(Text)
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime]
+
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class RetentionPolicy(Base):
+    """How long finished instances of a process keep their variables (see `engine.retention`)."""
+
+    __tablename__ = "retention_policies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200), unique=True)
+    days: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str | None] = mapped_column(String(80))
+    updated_at: Mapped[datetime]
+
+
+class NotificationSetting(Base):
+    """A user's choice of outgoing notifications (email, Slack, Teams) per kind, and their chat webhooks.
+
+    `channels` maps a kind to the channels chosen for it; a kind missing from it gets the defaults
+    of `engine.outgoing.preferences`. The webhook URLs are secrets of their own: never logged.
+    """
+
+    __tablename__ = "notification_settings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    channels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    slack_webhook_url: Mapped[str | None] = mapped_column(String(1000))
+    teams_webhook_url: Mapped[str | None] = mapped_column(String(1000))
+    updated_at: Mapped[datetime]
+
+
 class ConnectorHost(Base):
     """An allow-list entry for the HTTP connector: `erp.example.com` or `*.example.com`."""
 
@@ -362,3 +506,21 @@ class ConnectorHost(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
+
+
+class BusinessCalendar(Base):
+    """A named business calendar (engine.calendars): working hours per weekday, time zone, holidays.
+
+    `hours` maps mon..sun to "09:00-12:00, 13:00-17:00" (empty: not a working day); `holidays`
+    is a list of {"date": "YYYY-MM-DD", "name": ...} in date order.
+    """
+
+    __tablename__ = "business_calendars"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    holidays: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -44,6 +44,7 @@ from engine.spiff.approval_ext import (
 from engine.spiff.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
 from engine.spiff.decisions import PmoflowBusinessRuleTask
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
+from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.specs import spec_registry
 from engine.spiff.xml import XmlRefused, parse_xml
 
@@ -129,9 +130,10 @@ class _Files:
 
 
 def parse_deployment(
-    files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50
+    files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50, calendars: set[str] | None = None
 ) -> ParsedDeployment:
-    """Check and parse a deployment; raises DeploymentInvalid listing every problem found."""
+    """Check and parse a deployment (with `calendars`, the business calendars that exist); raises
+    DeploymentInvalid listing every problem found."""
     problems: list[Problem] = []
     if not files:
         raise DeploymentInvalid([Problem("no files were uploaded", code="empty")])
@@ -142,6 +144,8 @@ def parse_deployment(
         problems.extend(_check_bpmn(filename, root, index))
     for filename, root in index.dmn.items():
         problems.extend(_check_dmn(filename, root, index))
+    if calendars is not None:
+        problems.extend(_calendar_problems(index, calendars))
     if not problems:
         problems.extend(_decision_test_problems(index))
     executable = _executable_processes(index, problems)
@@ -320,6 +324,8 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
                                     "missing_form"))
         elif local == "scriptTask" and not (node.findtext("bpmn:script", None, NS) or "").strip():
             problems.append(Problem("script task has no script", *where))
+        if node.find("bpmn:timerEventDefinition", NS) is not None:
+            problems.extend(timer_problems(node, filename))
     return problems
 
 
@@ -357,7 +363,17 @@ def _check_human_task(
                                 "missing_form"))
     problems.extend(approval_problems(node, where[0]))
     problems.extend(priority_problems(node, where[0]))
+    problems.extend(sla_problems(node, where[0]))
     return problems
+
+
+def _calendar_problems(index: _Files, calendars: set[str]) -> list[Problem]:
+    """Timers and SLAs naming a business calendar that does not exist."""
+    known = ", ".join(sorted(calendars)) or "none"
+    return [Problem(f"business calendar {name!r} does not exist (calendars: {known})", filename,
+                    _owner_id(owner), owner.sourceline, "unknown_calendar")
+            for filename, root in index.bpmn.items() for name, owner in timer_calendars_used(root)
+            if name not in calendars]
 
 
 def _check_gateway(filename: str, process: etree._Element, gateway: etree._Element) -> list[Problem]:
@@ -662,6 +678,9 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
     spec_json = json.dumps({
         "spec": registry.convert(spec),
         "subprocess_specs": {name: registry.convert(s) for name, s in subprocess_specs.items()},
+        # ours, read back by engine.spiff.specs.restore_spec: timer kinds and business calendars
+        "pmoflow": {"timers": {k: v for p in [pid, *subprocess_specs] if p in index.processes
+                               for k, v in boundary_timers(index.processes[p][1]).items()}},
     })
     process_ids = [pid, *subprocess_specs]
     filename, node = index.processes[pid]
@@ -700,6 +719,7 @@ def _process_metadata(
                 "process": pid, "element_id": node.get("id"), "name": node.get("name") or node.get("id"),
                 "lane": _lane_of(node, lanes), "form": ref, "candidate_groups": candidate_groups(node),
                 "approval": approval_config(node), "separation": duties, "priority": priority_of(node),
+                "sla": sla_config(node),
             })
         for node in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
             used.add(index.decisions[decision_ref(node) or ""])

@@ -127,6 +127,8 @@ class Run:
         self.wf = workflow
         self.log = StepLog()
         self.incident: Incident | None = None
+        # (calendar name, start, ISO duration) -> due: set by the caller for timers on business time
+        self.business_due: Callable[[str, datetime, str], datetime] | None = None
 
     @classmethod
     def start(cls, bundle: SpecBundle, variables: dict[str, Any], engine: SandboxedScriptEngine) -> Run:
@@ -156,6 +158,7 @@ class Run:
             self.wf.do_engine_steps(did_complete_task=self._record)
         except (SpiffWorkflowException, SandboxError) as err:
             self._to_incident(err)
+        self._business_timers()
 
     def complete(self, task_id: str, data: dict[str, Any]) -> None:
         """Complete a ready human task with `data` (plain update semantics) and advance."""
@@ -225,6 +228,15 @@ class Run:
     def cancel(self) -> None:
         self.wf.cancel()
 
+    def set_variables(self, changes: dict[str, Any], removed: list[str]) -> None:
+        """Change variables in the data of every live task (an administrator's correction); no step runs."""
+        live = self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED)
+        targets = live or ([self.wf.last_task] if self.wf.last_task is not None else [])
+        for task in targets:
+            for key in removed:
+                task.data.pop(key, None)
+            task.data.update(changes)
+
     def retry(self, data: dict[str, Any]) -> None:
         """Re-run the task in error with `data` merged into its data, then advance."""
         failed = self.wf.get_tasks(state=TaskState.ERROR)
@@ -256,7 +268,7 @@ class Run:
                 continue                    # the worker's, not a person's (see connector_tasks)
             result.append(OpenTask(
                 id=str(task.id), process=task.workflow.spec.name, element_id=spec.bpmn_id,
-                name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=_boundary_due(task),
+                name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=_boundary_due(task, self.timers),
             ))
         return result
 
@@ -280,6 +292,38 @@ class Run:
 
     # ------------------------------------------------------------ internals
 
+    @property
+    def timers(self) -> dict[str, dict[str, Any]]:
+        """Timer element id -> kind, calendar (from the definition; see engine.spiff.sla_ext)."""
+        return dict(getattr(self.wf.spec, "pmoflow", {}).get("timers", {}))
+
+    def _business_timers(self) -> None:
+        """Re-arm timers that run on a business calendar: their due time counts working time only.
+
+        Spiff arms a duration timer at now + duration (calendar time); in the same step, before
+        anything can fire (working time never passes faster than the clock), the due time is
+        replaced by the calendar's and the task is marked so that it is done once.
+        """
+        timers = self.timers
+        if not timers or self.business_due is None:
+            return
+        for task in self.wf.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            definition = getattr(spec, "event_definition", None)
+            calendar = timers.get(spec.bpmn_id or "", {}).get("calendar")
+            if (not calendar or not isinstance(definition, TimerEventDefinition)
+                    or isinstance(definition, CycleTimerEventDefinition)
+                    or task._get_internal_data("event_value") is None or task._get_internal_data("business_time")):
+                continue
+            try:
+                duration = self.wf.script_engine.evaluate(task, definition.expression)
+                due = self.business_due(calendar, _now.get()(), str(duration))
+            except (SpiffWorkflowException, SandboxError, ValueError) as err:
+                self.incident = Incident(element_id=spec.bpmn_id, task_id=str(task.id),
+                                         message=f"business-time timer: {err}", kind=type(err).__name__)
+                return
+            task._set_internal_data(event_value=due.isoformat(), business_time=calendar)
+
     def _record(self, task: Task) -> None:
         spec = task.task_spec
         if not spec.bpmn_id or spec.bpmn_id.endswith(".BoundaryEventSplit"):
@@ -289,6 +333,14 @@ class Run:
         self.log.completed.append(entry)
         if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
             self.log.timers.append({**entry, **_timer_context(task)})
+        parent = task.parent
+        if parent is not None and isinstance(getattr(parent.task_spec, "event_definition", None),
+                                             CycleTimerEventDefinition):
+            # A cycle timer never completes; each firing starts its outgoing path as a new child.
+            cycle = parent.task_spec
+            self.log.timers.append({"task_id": str(parent.id), "element_id": cycle.bpmn_id, "name": cycle.bpmn_name,
+                                    "type": type(cycle).__name__, "process": entry["process"],
+                                    **_timer_context(parent)})
         record = take_record(task)
         if record is not None:
             self.log.decisions.append({**entry, **record})
@@ -323,6 +375,7 @@ def _timer_context(task: Task) -> dict[str, Any]:
     attached = [t for t in parent.children if t is not task and t.task_spec.manual]
     return {
         "boundary": True, "interrupting": bool(spec.cancel_activity),
+        "kind": timer_kind(task, dict(getattr(task.workflow.top_workflow.spec, "pmoflow", {}).get("timers", {}))),
         "attached_to": attached[0].task_spec.bpmn_id if attached else None,
         "attached_task_id": str(attached[0].id) if attached else None,
     }
@@ -352,12 +405,23 @@ def _input_value(task: Task, table_input: Any) -> Any:
         return None
 
 
-def _boundary_due(task: Task) -> datetime | None:
+def _boundary_due(task: Task, timers: dict[str, dict[str, Any]] | None = None) -> datetime | None:
+    """The earliest due time of the task's boundary timers, reminders left out."""
     parent = task.parent
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
         return None
-    dues = [d for sibling in parent.children if sibling is not task and (d := timer_due(sibling)) is not None]
+    dues = [d for sibling in parent.children if sibling is not task and timer_kind(sibling, timers or {}) != "reminder"
+            and (d := timer_due(sibling)) is not None]
     return min(dues) if dues else None
+
+
+def timer_kind(task: Task, timers: dict[str, dict[str, Any]]) -> str:
+    """reminder, escalation or outcome; without a declared kind, non-interrupting timers remind."""
+    spec = task.task_spec
+    declared = timers.get(spec.bpmn_id or "", {}).get("kind")
+    if declared:
+        return str(declared)
+    return "escalation" if getattr(spec, "cancel_activity", True) else "reminder"
 
 
 def timer_due(task: Task) -> datetime | None:

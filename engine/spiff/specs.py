@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -67,12 +68,13 @@ class SpecCache:
         self._size = size
         self._lock = Lock()
 
-    def get(self, definition_id: int, spec_json: str) -> SpecBundle:
+    def get(self, definition_id: int, spec_json: str | Callable[[], str]) -> SpecBundle:
+        """The restored spec; `spec_json` (or what it returns, called only on a miss) is the stored spec."""
         with self._lock:
             if definition_id in self._items:
                 self._items.move_to_end(definition_id)
                 return self._items[definition_id]
-        bundle = restore_spec(spec_json)
+        bundle = restore_spec(spec_json if isinstance(spec_json, str) else spec_json())
         with self._lock:
             self._items[definition_id] = bundle
             while len(self._items) > self._size:
@@ -86,6 +88,7 @@ def restore_spec(spec_json: str) -> SpecBundle:
     data = json.loads(spec_json)
     spec = registry.restore(data["spec"])
     subs = {name: registry.restore(s) for name, s in data["subprocess_specs"].items()}
+    spec.pmoflow = data.get("pmoflow", {})      # timer kinds and calendars (engine.spiff.sla_ext)
     return spec, subs
 
 

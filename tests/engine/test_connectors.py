@@ -73,7 +73,8 @@ def receiver() -> Iterator[str]:
 
 
 def deploy(ctx, url: str, **kw) -> None:
-    deployments.deploy(ctx, ADMIN, [source("erp.bpmn", connector_process(post_to(url + "/projects/{department}", **kw)))])
+    bpmn = connector_process(post_to(url + "/projects/{department}", **kw))
+    deployments.deploy(ctx, ADMIN, [source("erp.bpmn", bpmn)])
 
 
 def start(ctx):

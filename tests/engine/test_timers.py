@@ -64,6 +64,6 @@ def test_the_worker_loop_fires_and_stops(ctx, clock):
         if count(ctx, "timer_fired"):
             break
         threading.Event().wait(0.02)
-    worker.stop.set()
+    worker.request_stop()
     thread.join(timeout=5)
     assert count(ctx, "timer_fired") == 1 and not thread.is_alive()

@@ -10,7 +10,8 @@ import io
 
 import pytest
 
-from engine import attachments, notifications, users
+from designer import drafts
+from engine import attachments, audit, notifications, users, webhooks
 from tests.bpmn_samples import one_approval
 from tests.factories import ADMIN
 from tests.webui.conftest import intake, sign_in
@@ -44,12 +45,21 @@ PAGES = {
     ("GET", "/admin/groups/<path:name>"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/groups/<path:name>/members"): (302, 403, 403, 403, 302, 302),
     ("POST", "/admin/groups/<path:name>/members/remove"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/groups/<path:name>/manager"): (302, 403, 403, 403, 302, 302),
     ("GET", "/admin/tokens"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/tokens"): (302, 403, 403, 403, 201, 302),                # the result page shows it once
     ("POST", "/admin/tokens/<token_id>/revoke"): (302, 403, 403, 403, 302, 302),
     ("GET", "/admin/connectors"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/connectors"): (302, 403, 403, 403, 302, 302),
     ("POST", "/admin/connectors/<host_id>/remove"): (302, 403, 403, 403, 404, 302),
+    ("GET", "/admin/calendars"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/calendars"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/calendars/<name>"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/calendars/<name>"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/calendars/<name>/holidays"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/calendars/<name>/holidays/remove"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/calendars/<name>/import"): (302, 403, 403, 403, 422, 302),     # no file chosen
+    ("POST", "/admin/calendars/<name>/delete"): (302, 403, 403, 403, 302, 302),
     # collaboration: designers see every instance (instance.read_all) but not other groups' tasks
     ("POST", "/tasks/<task_id>/delegate"): (302, 302, 403, 403, 302, 302),
     ("POST", "/tasks/<task_id>/reassign"): (302, 422, 403, 403, 302, 302),   # erin is no IT Manager
@@ -68,6 +78,54 @@ PAGES = {
     ("POST", "/notifications/read-all"): (302, 302, 302, 302, 302, 302),
     ("GET", "/account/out-of-office"): (302, 200, 200, 403, 200, 302),
     ("POST", "/account/out-of-office"): (302, 422, 422, 403, 422, 302),     # no substitute given
+    ("GET", "/account/notifications"): (302, 200, 200, 200, 200, 302),
+    ("POST", "/account/notifications"): (302, 302, 302, 302, 302, 302),
+    # designer panel: JSON only, so the matrix's form post is refused with 422 once allowed
+    ("GET", "/designer/panel/options"): (302, 403, 200, 403, 200, 302),
+    ("POST", "/designer/conditions/build"): (302, 403, 422, 403, 422, 302),
+    ("POST", "/designer/conditions/parse"): (302, 403, 422, 403, 422, 302),
+    ("POST", "/designer/dry-run"): (302, 403, 422, 403, 422, 302),
+    # the designer (definition.design; publishing: definition.publish); JSON endpoints get the matrix's form post
+    ("GET", "/designer"): (302, 403, 200, 403, 200, 302),
+    ("POST", "/designer/new"): (302, 403, 302, 403, 302, 302),
+    ("POST", "/designer/import"): (302, 403, 422, 403, 422, 302),                # no file uploaded
+    ("POST", "/designer/processes/<key>/edit"): (302, 403, 302, 403, 302, 302),
+    ("GET", "/designer/drafts/<key>"): (302, 403, 200, 403, 200, 302),
+    ("GET", "/designer/drafts/<key>/content"): (302, 403, 200, 403, 200, 302),
+    ("POST", "/designer/drafts/<key>/save"): (302, 403, 422, 403, 422, 302),     # no diagram sent
+    ("POST", "/designer/drafts/<key>/validate"): (302, 403, 200, 403, 200, 302),
+    ("POST", "/designer/drafts/<key>/publish"): (302, 403, 422, 403, 422, 302),  # the draft is unchanged
+    ("POST", "/designer/drafts/<key>/discard"): (302, 403, 302, 403, 302, 302),
+    ("GET", "/designer/drafts/<key>/export"): (302, 403, 200, 403, 200, 302),
+    ("GET", "/designer/drafts/<key>/dmn/<filename>"): (302, 403, 200, 403, 200, 302),
+    ("GET", "/designer/processes/<key>/versions/<int:version>"): (302, 403, 200, 403, 200, 302),
+    ("GET", "/designer/processes/<key>/versions/<int:version>/export"): (302, 403, 200, 403, 200, 302),
+    ("GET", "/designer/processes/<key>/diff"): (302, 403, 200, 403, 200, 302),
+    # the auditor's pages: read-only, audit.read (admin, auditor)
+    ("GET", "/audit"): (302, 403, 403, 200, 200, 302),
+    ("GET", "/audit/verify"): (302, 403, 403, 200, 200, 302),
+    ("GET", "/audit/export.<fmt>"): (302, 403, 403, 200, 200, 302),
+    ("GET", "/audit/instances/<instance_id>"): (302, 403, 403, 200, 200, 302),
+    ("GET", "/audit/instances/<instance_id>/report"): (302, 403, 403, 200, 200, 302),
+    ("GET", "/audit/instances/<instance_id>/export.<fmt>"): (302, 403, 403, 200, 200, 302),
+    # monitoring and the dashboard: PMO staff (designers) and admins; auditors read; only admins write
+    ("GET", "/monitor"): (302, 403, 200, 200, 200, 302),
+    ("GET", "/monitor/instances/<instance_id>"): (302, 403, 200, 200, 200, 302),
+    ("POST", "/monitor/instances/<instance_id>/variables"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/monitor/instances/<instance_id>/cancel"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/monitor/instances/<instance_id>/retry"): (302, 403, 403, 403, 302, 302),   # not in error: flashed
+    ("POST", "/monitor/bulk"): (302, 403, 403, 403, 200, 302),                  # 200: the confirmation page
+    ("GET", "/dashboard"): (302, 403, 200, 200, 200, 302),
+    ("GET", "/monitor/retention"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/monitor/retention"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/webhooks"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/webhooks"): (302, 403, 403, 403, 201, 302),              # the result page shows the secret once
+    ("GET", "/admin/webhooks/<webhook_id>"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/webhooks/<webhook_id>"): (302, 403, 403, 403, 302, 302),
+    ("POST", "/admin/webhooks/<webhook_id>/rotate"): (302, 403, 403, 403, 200, 302),   # shows the new secret once
+    ("POST", "/admin/webhooks/<webhook_id>/delete"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/webhooks/<webhook_id>/deliveries/<delivery_id>"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver"): (302, 403, 403, 403, 302, 302),
     ("POST", "/logout"): (302, 302, 302, 302, 302, 302),        # last: it signs the caller out
 }
 API = {
@@ -88,8 +146,23 @@ API = {
     ("GET", "/api/v1/decisions"): (401, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/decisions/<key>"): (401, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/decisions/<key>/evaluate"): (401, 403, 200, 403, 200, 200),   # read-only, for systems
+    ("GET", "/api/v1/audit/events"): (401, 403, 403, 200, 200, 200),
+    ("GET", "/api/v1/audit/verify"): (401, 403, 403, 200, 200, 200),
+    ("GET", "/api/v1/webhooks"): (401, 403, 403, 403, 200, 403),
+    ("POST", "/api/v1/webhooks"): (401, 403, 403, 403, 201, 403),
+    ("GET", "/api/v1/webhooks/<webhook_id>"): (401, 403, 403, 403, 200, 403),
+    ("PATCH", "/api/v1/webhooks/<webhook_id>"): (401, 403, 403, 403, 200, 403),
+    ("DELETE", "/api/v1/webhooks/<webhook_id>"): (401, 403, 403, 403, 204, 403),
+    ("POST", "/api/v1/webhooks/<webhook_id>/rotate-secret"): (401, 403, 403, 403, 200, 403),
+    ("GET", "/api/v1/webhooks/<webhook_id>/deliveries"): (401, 403, 403, 403, 200, 403),
+    ("GET", "/api/v1/webhooks/<webhook_id>/deliveries/<delivery_id>"): (401, 403, 403, 403, 200, 403),
+    ("POST", "/api/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver"): (401, 403, 403, 403, 200, 403),
 }
 BODIES = {
+    "/monitor/instances/<instance_id>/variables": {"variables": '{"title": "Matrix", "budget": 1}', "reason": "m"},
+    "/monitor/instances/<instance_id>/cancel": {"reason": "matrix"},
+    "/monitor/bulk": {"action": "cancel", "business_key": "MATRIX", "reason": "matrix"},
+    "/monitor/retention": {"process": "project-intake", "days": "30"},
     "/api/v1/process-instances": {"process": "project-intake", "variables": {"title": "t", "budget": 1,
                                                                             "department": "d"}},
     "/api/v1/process-instances/<instance_id>/cancel": {"reason": "matrix"},
@@ -111,13 +184,27 @@ BODIES = {
     "/admin/groups": {"name": "Matrix group"},
     "/admin/groups/<path:name>/members": {"username": "matrix-target"},
     "/admin/groups/<path:name>/members/remove": {"username": "matrix-target"},
+    "/admin/groups/<path:name>/manager": {"manager": "matrix-target"},
     "/admin/tokens": {"username": "intake-bot", "label": "matrix"},
+    "/designer/new": {"key": "matrix-new", "name": "Matrix", "template": "project-intake"},
+    "/designer/drafts/<key>/save": {"revision": "1"},
+    "/designer/drafts/<key>/publish": {"revision": "1", "note": "matrix"},
+    "/account/notifications": {"task_assigned": "email"},
     "/admin/connectors": {"pattern": "erp.example.com", "note": "matrix"},
+    "/admin/webhooks": {"url": "https://93.184.215.14/matrix", "event_types": "*", "active": "1"},
+    "/admin/webhooks/<webhook_id>": {"url": "https://93.184.215.14/matrix", "event_types": "task_created"},
+    "/api/v1/webhooks": {"url": "https://93.184.215.14/matrix", "event_types": ["*"]},
+    "/api/v1/webhooks/<webhook_id>": {"description": "matrix"},
+    "/admin/calendars": {"name": "Matrix calendar", "time_zone": "Europe/Berlin"},
+    "/admin/calendars/<name>": {"time_zone": "UTC", "hours_mon": "09:00-17:00", "hours_tue": "09:00-17:00"},
+    "/admin/calendars/<name>/holidays": {"day": "2026-12-24", "label": "Christmas Eve"},
+    "/admin/calendars/<name>/holidays/remove": {"day": "2026-12-24"},
 }
 
 
 def test_every_route_is_in_the_matrix(app):
-    served = {(m, r.rule) for r in app.url_map.iter_rules() if not r.rule.startswith("/static")
+    served = {(m, r.rule) for r in app.url_map.iter_rules()       # static files (the app's, a blueprint's) are public
+              if r.endpoint != "static" and not r.endpoint.endswith(".static")
               for m in r.methods - {"HEAD", "OPTIONS"}}
     assert served == set(PAGES) | set(API)
 
@@ -140,6 +227,11 @@ def fill(rule: str, app) -> str:
     if "<attachment_id>" in rule:
         doc = attachments.add_document(app.extensions["pmoflow"], ADMIN, "m.pdf", b"%PDF", instance_id=view.id)
         rule = rule.replace("<attachment_id>", doc.id)
+    if "<webhook_id>" in rule:
+        rule = _webhook(rule, app)
+    if rule.startswith(("/designer/drafts/", "/designer/processes/")):
+        drafts.edit_version(app.extensions["pmoflow"], ADMIN, "project-intake")     # a draft to work on
+        rule = (rule.replace("<filename>", "approval-tier.dmn").replace("<int:version>", "1"))
     if "<notification_id>" in rule:
         ctx = app.extensions["pmoflow"]
         with ctx.uow() as uow:
@@ -148,8 +240,19 @@ def fill(rule: str, app) -> str:
         rule = rule.replace("<notification_id>", note.uuid)
     return (rule.replace("<task_id>", view.open_tasks[0].id).replace("<instance_id>", view.id)
             .replace("<key>", "approval_tier" if "/decisions/" in rule else "project-intake")
-            .replace("<username>", "matrix-target")
-            .replace("<path:name>", "IT%20Manager"))
+            .replace("<username>", "matrix-target").replace("/calendars/<name>", "/calendars/default")
+            .replace("<path:name>", "IT%20Manager").replace("<fmt>", "csv"))
+
+
+def _webhook(rule: str, app) -> str:
+    """A fresh webhook with one delivery (not yet sent) of a fresh event."""
+    ctx = app.extensions["pmoflow"]
+    issued = webhooks.create_subscription(ctx, ADMIN, "https://93.184.215.14/matrix", ["*"])
+    with ctx.uow() as uow:
+        audit.record(uow.session, "matrix_checked", ctx.clock.now(), actor="pmo")
+        uow.commit()
+    [delivery] = webhooks.list_deliveries(ctx, ADMIN, issued.subscription.id)
+    return rule.replace("<webhook_id>", issued.subscription.id).replace("<delivery_id>", delivery.id)
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -188,5 +291,5 @@ def test_api(app, setup, caller):
             response = client.post(url, headers=headers, content_type="multipart/form-data",
                                    data={"files": [(io.BytesIO(one_approval(pid=f"m_{caller}").encode()), "m.bpmn")]})
         else:
-            response = client.post(url, headers=headers, json=BODIES.get(rule, {}))
+            response = client.open(url, method=method, headers=headers, json=BODIES.get(rule, {}))
         assert response.status_code == expected[CALLERS.index(caller)], (caller, method, rule, response.json)

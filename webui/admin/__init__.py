@@ -199,6 +199,20 @@ def group_add_member(name: str):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.group", name=name))
 
 
+@bp.post("/groups/<path:name>/manager")
+@requires("user.manage")
+def group_set_manager(name: str):  # type: ignore[no-untyped-def]
+    manager = request.form.get("manager", "").strip()
+    try:
+        users.set_group_manager(engine_ctx(), name, manager, actor=_me())
+    except NotFound:
+        abort(404)
+    except InvalidInput as err:
+        return _group_page(name, {"manager": manager}, _errors(err), 422)
+    flash(f"{manager} now gets the overdue tasks of {name}." if manager else f"{name} has no manager now.", "info")
+    return redirect(url_for("admin.group", name=name))
+
+
 @bp.post("/groups/<path:name>/members/remove")
 @requires("user.manage")
 def group_remove_member(name: str):  # type: ignore[no-untyped-def]
@@ -252,4 +266,6 @@ def token_revoke(token_id: str):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.token_list"))
 
 
+from webui.admin import calendars as _calendars  # noqa: E402,F401 - registers its routes on bp
 from webui.admin import connectors as _connectors  # noqa: E402,F401 - registers its routes on bp
+from webui.admin import webhooks as _webhooks  # noqa: E402,F401 - registers its routes on bp
