@@ -13,6 +13,16 @@ on PostgreSQL; SQLite writers are already serialized), links the events and inse
 one batch, so the lock is held only for that insert and the commit. On PostgreSQL a trigger
 (migration 0008) refuses UPDATE and DELETE of events; `verify` finds any changed, missing or
 reordered row.
+
+Cost per transaction (PostgreSQL): the lock, one head read, one batched insert. The lock and
+the head read stay two statements on purpose: under READ COMMITTED a statement's snapshot is
+taken when it starts, so a head read in the same statement as `pg_advisory_xact_lock` would not
+see events committed by the writer it waited for, and the chain would fork. The head read is
+`seq = max(seq)` on the unique `seq` index (one index probe). Small tables that outgoing
+subscribers must see fresh can ride on that statement: `read_with_head` registers a companion
+(e.g. the active webhook subscriptions) whose rows come back in the same round trip, read after
+the chain lock (so anything committed before this transaction's events are linked is seen),
+and a hook that gets the rows with the batch of events being written.
 """
 
 from __future__ import annotations
@@ -27,13 +37,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import JSON, ColumnElement, String, cast, func, literal, null, select, text, union_all
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from engine.db.models import SEARCH_TEXT_LIMIT, Event, ProcessInstance, new_uuid
 
 Subscriber = Callable[[Session, Event, "ProcessInstance | None"], None]
+Batch = list[tuple[Event, "ProcessInstance | None"]]
 
 # Modules whose import registers event subscribers.
 SUBSCRIBER_MODULES: tuple[str, ...] = ("engine.webhooks", "engine.outgoing.recipients")
@@ -88,6 +99,29 @@ def subscribe(fn: Subscriber) -> Subscriber:
     if fn not in _subscribers:
         _subscribers.append(fn)
     return fn
+
+
+@dataclass(frozen=True)
+class Companion:
+    """Rows read in the chain-head statement, and what to do with them for the events being written.
+
+    `columns()` gives (an integer column, a JSON column, a WHERE clause) of one table;
+    `on_write(session, rows, batch)` gets [(integer, json value), ...] and the batch of
+    (event, instance) pairs, before they are inserted (it may add rows to the session).
+    """
+
+    name: str
+    columns: Callable[[], tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[bool]]]
+    on_write: Callable[[Session, list[tuple[int, Any]], Batch], None]
+
+
+_companions: dict[str, Companion] = {}
+
+
+def read_with_head(companion: Companion) -> Companion:
+    """Register `companion`: its rows come back with the chain head of every batch written from now on."""
+    _companions[companion.name] = companion
+    return companion
 
 
 def _load_subscribers() -> None:
@@ -176,12 +210,32 @@ def chain_hash(content: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _head(session: Session) -> tuple[int, str]:
-    """Lock the chain and return its last (seq, hash)."""
+def lock(session: Session) -> None:
+    """Take the chain lock now (PostgreSQL; held to the end of the transaction). A change that
+    companions read (deleting a webhook subscription) takes it first, so its row lock is never
+    waited for by a writer that holds the chain lock."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-    row = session.execute(select(Event.seq, Event.hash).order_by(Event.seq.desc()).limit(1)).first()
-    return (row[0], row[1]) if row is not None else (0, GENESIS)
+
+
+def _head(session: Session) -> tuple[int, str, dict[str, list[tuple[int, Any]]]]:
+    """Lock the chain; return its last (seq, hash) and the companions' rows (one statement after the lock)."""
+    lock(session)
+    head = select(literal("").label("k"), Event.seq.label("n"), Event.hash.label("h"), cast(null(), JSON).label("v")) \
+        .where(Event.seq == select(func.max(Event.seq)).scalar_subquery())
+    parts = [head]
+    for name, companion in _companions.items():
+        number, value, where = companion.columns()
+        parts.append(select(literal(name), number, cast(null(), String), value).where(where))
+    query = union_all(*parts) if len(parts) > 1 else head
+    seq, prev = 0, GENESIS
+    rows: dict[str, list[tuple[int, Any]]] = {name: [] for name in _companions}
+    for key, number, hash_, value in session.execute(query, execution_options={"pmoflow_chain": True}):
+        if key == "":
+            seq, prev = int(number), str(hash_)
+        else:
+            rows[key].append((int(number), json.loads(value) if isinstance(value, str) else value))
+    return seq, prev, rows
 
 
 def _write_pending(session: Session) -> None:
@@ -199,12 +253,15 @@ def _write_pending(session: Session) -> None:
             if instance.definition_id not in definitions:
                 definitions[instance.definition_id] = (instance.definition.key, instance.definition.version)
             ev.definition_key, ev.definition_version = definitions[instance.definition_id]
-    seq, prev = _head(session)
+    seq, prev, companions = _head(session)
     for ev, _ in batch:
         seq += 1
         ev.seq, ev.prev_hash = seq, prev
         ev.hash = prev = chain_hash(canonical(ev), ev.prev_hash)
     session.add_all([ev for ev, _ in batch])
+    for name, rows in companions.items():
+        if rows:
+            _companions[name].on_write(session, rows, batch)
     session.flush()
 
 

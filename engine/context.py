@@ -36,4 +36,4 @@ class EngineContext:
 
     def uow(self, write: bool = True) -> UnitOfWork:
         """A new unit of work; writers on SQLite take the write lock at BEGIN."""
-        return UnitOfWork(self._sessions[write], self.db.dialect.name)
+        return UnitOfWork(self._sessions[write], self.db.dialect.name, self.settings)   # settings: session.info

@@ -228,9 +228,10 @@ def _create_row(
         candidate_groups=groups, form_key=info.get("form"), status="open", created_at=now, due_at=task.due_at,
         assignee=assignee, approval_batch=batch, priority=task_priority(info.get("priority"), instance.variables),
     )
+    with session.no_autoflush:          # before the INSERT: no second UPDATE of the row for its at-risk time
+        sla.set_due(session, instance, row, info.get("sla"), now)     # the SLA property, the at-risk time
     session.add(row)
     session.flush()
-    sla.set_due(session, instance, row, info.get("sla"), now)         # the SLA property, the at-risk time
     session.add_all(TaskGroup(task_id=row.id, group_name=g) for g in dict.fromkeys(groups))
     audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
                  data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,

@@ -4,9 +4,16 @@
   secret ``whsec_<base64>``. The secret is needed again to sign, so it is stored encrypted
   (Fernet, with a key derived by HKDF from the app's secret key) and shown once, when the
   subscription is created or the secret rotated.
-- `_on_event` is an `audit` subscriber: in the transaction of each event it adds one delivery
-  and one job per matching active subscription (the outbox), so a rolled-back step sends
-  nothing and nothing committed is lost.
+- `_on_write` adds, in the transaction of each event, one delivery and one job per matching
+  active subscription (the outbox), so a rolled-back step sends nothing and nothing committed
+  is lost. It does not query on its own: the active subscriptions (id and event types) are an
+  `audit.read_with_head` companion, read in the same statement as the audit chain's head when
+  the transaction's events are linked (at commit, or at the first read of events), after the
+  chain lock. So a step costs no extra statement whether or not subscriptions exist, nothing is
+  cached across transactions (no TTL, nothing to invalidate), and a subscription committed by any
+  process before an event is linked to the chain gets that event. Deleting a subscription takes
+  the chain lock first (`audit.lock`), so a writer holding the chain lock never waits for the
+  deleted row (no deadlock on the delivery's foreign key).
 - The job handler POSTs (httpcore, no proxies) the body with the headers ``webhook-id`` (the event's uuid, the same
   on every attempt), ``webhook-timestamp`` and ``webhook-signature`` (HMAC-SHA256 by the
   `standardwebhooks` library), with a timeout and without following redirects. 2xx is
@@ -405,6 +412,7 @@ def delete_subscription(ctx: EngineContext, actor: Actor, subscription_id: str) 
     require(actor, "webhook.manage")
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        audit.lock(uow.session)         # before the row lock: see audit.read_with_head
         row = _find(uow.session, subscription_id)
         pending = select(WebhookDelivery.job_id).where(WebhookDelivery.subscription_id == row.id)
         for job in uow.session.scalars(select(Job).where(Job.id.in_(pending), Job.status == "pending")):
@@ -480,16 +488,6 @@ def redeliver(ctx: EngineContext, actor: Actor, delivery_id: str, subscription_i
 
 # --- the outbox: one delivery per matching subscription, in the event's transaction -----------
 
-def _active(session: Session) -> list[tuple[int, list[str]]]:
-    cached = session.info.get("pmoflow_webhooks")
-    if cached is None:
-        with session.no_autoflush:      # mid-step: leave the step's pending rows alone
-            cached = [(i, list(t)) for i, t in session.execute(
-                select(WebhookSubscription.id, WebhookSubscription.event_types).where(WebhookSubscription.active))]
-        session.info["pmoflow_webhooks"] = cached
-    return cached
-
-
 def body_of(event: Event, instance: ProcessInstance | None) -> dict[str, Any]:
     """The Standard Webhooks payload of an event: type, timestamp, data."""
     return {
@@ -507,20 +505,26 @@ def body_of(event: Event, instance: ProcessInstance | None) -> dict[str, Any]:
     }
 
 
-@audit.subscribe
-def _on_event(session: Session, event: Event, instance: ProcessInstance | None) -> None:
-    if event.type.startswith(OWN_EVENTS):
-        return
-    body = None
-    for subscription_id, types in _active(session):
-        if "*" not in types and event.type not in types:
+def _on_write(session: Session, subscriptions: list[tuple[int, Any]], batch: audit.Batch) -> None:
+    """Deliveries and jobs for the events being linked to the chain (called with the active subscriptions)."""
+    for event, instance in batch:
+        if event.type.startswith(OWN_EVENTS):
             continue
-        body = body or body_of(event, instance)
-        delivery = WebhookDelivery(uuid=new_uuid(), subscription_id=subscription_id, event_uuid=event.uuid,
-                                   event_type=event.type, body=body, created_at=event.occurred_at)
-        delivery.job = jobs.enqueue(session, KIND, {"delivery": delivery.uuid}, event.occurred_at,
-                                    max_attempts=MAX_ATTEMPTS)
-        session.add(delivery)
+        body = None
+        for subscription_id, types in subscriptions:
+            if "*" not in types and event.type not in types:
+                continue
+            body = body or body_of(event, instance)
+            delivery = WebhookDelivery(uuid=new_uuid(), subscription_id=subscription_id, event_uuid=event.uuid,
+                                       event_type=event.type, body=body, created_at=event.occurred_at)
+            delivery.job = jobs.enqueue(session, KIND, {"delivery": delivery.uuid}, event.occurred_at,
+                                        max_attempts=MAX_ATTEMPTS)
+            session.add(delivery)
+
+
+audit.read_with_head(audit.Companion(
+    "webhooks", lambda: (WebhookSubscription.id, WebhookSubscription.event_types, WebhookSubscription.active),
+    _on_write))
 
 
 # --- the job: one HTTP attempt ----------------------------------------------------------------

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Conflict
+
+if TYPE_CHECKING:
+    from engine.config import Settings
+
+SETTINGS = "pmoflow_settings"      # session.info: the Settings of the unit of work (for event subscribers)
 
 
 def session_factory(engine: Engine, write: bool) -> sessionmaker[Session]:
@@ -20,13 +26,16 @@ def session_factory(engine: Engine, write: bool) -> sessionmaker[Session]:
 class UnitOfWork:
     """`with uow: ...; uow.commit()`. Leaving the block without commit rolls back."""
 
-    def __init__(self, factory: sessionmaker[Session], dialect: str) -> None:
+    def __init__(self, factory: sessionmaker[Session], dialect: str, settings: Settings | None = None) -> None:
         self._factory = factory
         self.dialect = dialect
+        self.settings = settings
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        if self.settings is not None:
+            self.session.info[SETTINGS] = self.settings
         return self
 
     def __exit__(
@@ -44,3 +53,8 @@ class UnitOfWork:
 
     def flush(self) -> None:
         self.session.flush()
+
+
+def settings_of(session: Session) -> Settings | None:
+    """The Settings of the unit of work `session` belongs to (None for a bare session)."""
+    return session.info.get(SETTINGS)

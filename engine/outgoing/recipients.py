@@ -3,6 +3,14 @@
 `ROUTES` is the whole mapping: an event type, the kind of notification it gives, and who
 receives it. Adding an event type is one line. Jobs are enqueued in the event's transaction
 (the outbox), so a rolled-back step sends nothing. Nobody is told about their own action.
+
+Cost per event (it runs inside every engine step): the task an event names is taken from the
+event's own data when that carries everything a message needs (`task_created` does), else
+from the session (the step that recorded the event holds the row), and read only as a last
+resort; the recipients (named people and group members) and their settings are one query.
+Email jobs are enqueued only when an SMTP server is configured (the unit of work's
+`Settings` in `session.info`, see `engine.db.uow.settings_of`); chat jobs go to whoever set a
+chat webhook URL either way.
 """
 
 from __future__ import annotations
@@ -11,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit, jobs
 from engine.db.models import Event, Group, GroupMember, HumanTask, NotificationSetting, ProcessInstance, User
+from engine.db.uow import settings_of
 from engine.notifications import describe
 from engine.outgoing.preferences import channels_for
 
@@ -23,29 +32,45 @@ from engine.outgoing.preferences import channels_for
 HANDED_OVER_BY = frozenset({"task_reassigned", "task_delegated", "task_escalated", "instance_cancelled"})
 JOB_KINDS = {"email": "notify.email", "slack": "notify.slack", "teams": "notify.teams"}
 MAX_ATTEMPTS = 6
+# What a message needs of a task; an event whose data has all of it (task_created) needs no task row.
+TASK_FIELDS = ("name", "assignee", "candidate_groups", "due_at")
 
-Recipients = Callable[[Session, Event, "ProcessInstance | None", "HumanTask | None"], list[str]]
+
+@dataclass(frozen=True)
+class Who:
+    """Recipients: people by user name, and the members of groups by group name."""
+
+    names: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
 
-def task_people(session: Session, event: Event, instance: ProcessInstance | None, task: HumanTask | None) -> list[str]:
+@dataclass(frozen=True)
+class TaskFacts:
+    """What messages use of a task: from the event's data, or from its row."""
+
+    uuid: str | None
+    name: str | None
+    assignee: str | None
+    candidate_groups: list[str]
+    due_at: str | None            # ISO 8601
+
+
+Recipients = Callable[[Event, "ProcessInstance | None", "TaskFacts | None"], Who]
+
+
+def task_people(event: Event, instance: ProcessInstance | None, task: TaskFacts | None) -> Who:
     """The person the event names (`to`, `assignee`), else the task's assignee, else its groups' members."""
     data = event.data or {}
     named = data.get("to") or data.get("assignee") or (task.assignee if task is not None else None)
     if named:
-        return [str(named)]
+        return Who(names=(str(named),))
     groups = data.get("candidate_groups") or (task.candidate_groups if task is not None else None) or []
-    if not groups:
-        return []
-    return list(session.scalars(
-        select(User.username).join(GroupMember, GroupMember.user_id == User.id)
-        .join(Group, Group.id == GroupMember.group_id)
-        .where(Group.name.in_([str(g) for g in groups]), User.active.is_(True))
-        .order_by(User.username).distinct()))
+    return Who(groups=tuple(str(g) for g in groups))
 
 
-def requester(session: Session, event: Event, instance: ProcessInstance | None, task: HumanTask | None) -> list[str]:
+def requester(event: Event, instance: ProcessInstance | None, task: TaskFacts | None) -> Who:
     """The user who started the instance."""
-    return [instance.started_by] if instance is not None and instance.started_by else []
+    return Who(names=(instance.started_by,)) if instance is not None and instance.started_by else Who()
 
 
 @dataclass(frozen=True)
@@ -72,24 +97,64 @@ def on_event(session: Session, event: Event, instance: ProcessInstance | None) -
     route = ROUTES.get(event.type)
     if route is None:
         return
-    task = None
-    if event.task_uuid:
-        task = session.scalars(select(HumanTask).where(HumanTask.uuid == event.task_uuid)).first()
-    names = [n for n in dict.fromkeys(route.recipients(session, event, instance, task)) if n != event.actor]
-    if not names:
+    task = task_facts(session, event)
+    who = route.recipients(event, instance, task)
+    if not who.names and not who.groups:
         return
-    people = session.execute(
-        select(User, NotificationSetting).outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
-        .where(User.username.in_(names), User.active.is_(True))).all()
-    context = context_of(event, instance, task, route.kind)
+    settings = settings_of(session)
+    email = settings is None or bool(settings.smtp_host)     # a bare session (no settings known) keeps email
+    people = _people(session, who, event.actor)
+    context = None
     for user, setting in people:
         for channel in sorted(channels_for(setting, route.kind)):
-            if not _reachable(user, setting, channel):
+            if (channel == "email" and not email) or not _reachable(user, setting, channel):
                 continue
+            context = context or context_of(event, instance, task, route.kind)
             jobs.enqueue(session, JOB_KINDS[channel],
                          {"username": user.username, "channel": channel, "kind": route.kind, "event": event.uuid,
                           "context": context},
                          event.occurred_at, max_attempts=MAX_ATTEMPTS, instance=instance)
+
+
+def _people(session: Session, who: Who, actor: str | None) -> list[tuple[User, NotificationSetting | None]]:
+    """The active recipients with their settings, by user name, without the actor: one query."""
+    wanted = []
+    if who.names:
+        wanted.append(User.username.in_(who.names))
+    if who.groups:
+        wanted.append(User.id.in_(select(GroupMember.user_id).join(Group, Group.id == GroupMember.group_id)
+                                  .where(Group.name.in_(who.groups))))
+    query = (select(User, NotificationSetting).outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
+             .where(or_(*wanted), User.active.is_(True)).order_by(User.username))
+    if actor is not None:
+        query = query.where(User.username != actor)
+    with session.no_autoflush:          # mid-step: the step's pending rows are no business of this query
+        return [(user, setting) for user, setting in session.execute(query).all()]
+
+
+def task_facts(session: Session, event: Event) -> TaskFacts | None:
+    """The task the event names: from its data if complete, else from the session, else read."""
+    if not event.task_uuid:
+        return None
+    data = event.data or {}
+    if all(k in data for k in TASK_FIELDS):
+        return TaskFacts(event.task_uuid, data["name"], data["assignee"], list(data["candidate_groups"] or []),
+                         data["due_at"])
+    row = _in_session(session, event.task_uuid)
+    if row is None:
+        row = session.scalars(select(HumanTask).where(HumanTask.uuid == event.task_uuid)).first()
+    if row is None:
+        return None
+    return TaskFacts(row.uuid, row.name, row.assignee, list(row.candidate_groups or []),
+                     row.due_at.isoformat() if row.due_at else None)
+
+
+def _in_session(session: Session, uuid: str) -> HumanTask | None:
+    """A task row the session already holds (loaded or new), without a query."""
+    for obj in (*session.new, *session.identity_map.values()):
+        if isinstance(obj, HumanTask) and obj.uuid == uuid:
+            return obj
+    return None
 
 
 def _reachable(user: User, setting: NotificationSetting | None, channel: str) -> bool:
@@ -100,7 +165,7 @@ def _reachable(user: User, setting: NotificationSetting | None, channel: str) ->
     return bool(setting.slack_webhook_url if channel == "slack" else setting.teams_webhook_url)
 
 
-def context_of(event: Event, instance: ProcessInstance | None, task: HumanTask | None, kind: str) -> dict[str, Any]:
+def context_of(event: Event, instance: ProcessInstance | None, task: TaskFacts | None, kind: str) -> dict[str, Any]:
     """The plain values a message is rendered from (kept in the job, so it shows the state of the event)."""
     data = event.data or {}
     variables = instance.variables if instance is not None and isinstance(instance.variables, dict) else {}
@@ -110,7 +175,7 @@ def context_of(event: Event, instance: ProcessInstance | None, task: HumanTask |
         link = f"/requests/{instance.uuid}" if instance is not None else "/requests"
     else:
         link = f"/tasks/{task_uuid}" if task_uuid else "/tasks"
-    due = task.due_at if task is not None and task.due_at else None
+    due = task.due_at if task is not None else None
     named = data.get("to") or data.get("assignee") or (task.assignee if task is not None else None)
     groups = [str(g) for g in (data.get("candidate_groups") or (task.candidate_groups if task is not None else None)
                                or [])]
@@ -131,7 +196,7 @@ def context_of(event: Event, instance: ProcessInstance | None, task: HumanTask |
         "status": status,
         "whom": whom,
         "status_label": {"completed": "Completed", "cancelled": "Cancelled"}.get(status, status.capitalize()),
-        "due_at": due.isoformat() if due else None,
+        "due_at": due or None,
         "occurred_at": event.occurred_at.isoformat(),
         "link": link,
     }

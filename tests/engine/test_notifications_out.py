@@ -399,3 +399,62 @@ def test_instance_finished_and_bot_started_instances(ctx, people, inbox):
     run_jobs(ctx)
     msg = next(m for tos, m in inbox.messages if tos == ["rita@example.com"])
     assert msg["Subject"].startswith("Cancelled: ") and "budget frozen" in msg.get_body(("plain",)).get_content()
+
+
+def test_without_an_smtp_server_no_email_is_queued_but_chat_still_is(ctx, people, inbox, receiver):
+    from dataclasses import replace
+    preferences.save_preferences(ctx, ANN, {"task_assigned": ["email", "teams"]}, {"teams": f"{receiver}/teams/ann"})
+    instances.start(ctx, RITA, "p1")
+    assert sorted((j.payload["username"], j.kind) for j in queued(ctx)) == [
+        ("alice", "notify.email"), ("ann", "notify.email"), ("ann", "notify.teams")]
+    ctx.settings = replace(ctx.settings, smtp_host="")                  # PMOFLOW_SMTP_HOST empty
+    before = len(queued(ctx))
+    instances.start(ctx, RITA, "p1")
+    assert [(j.payload["username"], j.kind) for j in queued(ctx)[before:]] == [("ann", "notify.teams")]
+
+
+class SqlLog:
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        from sqlalchemy import event
+        self.engine, self.seen, self.event = engine, [], event
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        self.event.listen(self.engine, "before_cursor_execute", self._on)
+        return self
+
+    def __exit__(self, *_exc) -> None:  # type: ignore[no-untyped-def]
+        self.event.remove(self.engine, "before_cursor_execute", self._on)
+
+    def _on(self, _conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        self.seen.append(" ".join(statement.split()))
+
+    def reads(self, table: str) -> list[str]:
+        return [s for s in self.seen if s.startswith("SELECT") and f"FROM {table}" in s.split(" WHERE ")[0]]
+
+
+def test_a_new_group_task_costs_one_query_for_its_recipients_and_none_for_the_task(ctx, people, inbox):
+    instances.start(ctx, RITA, "p1")                                    # warms the definition cache
+    with SqlLog(ctx.db) as log:
+        instances.start(ctx, RITA, "p1")
+    assert len(log.reads("users")) == 1, log.seen                       # members and their settings together
+    assert "notification_settings" in log.reads("users")[0]
+    assert log.reads("human_tasks") == [], log.seen                     # task_created carries the task
+    assert len(queued(ctx, "notify.email")) == 4
+
+
+def test_an_event_about_a_task_the_step_holds_reads_no_task(ctx, people, inbox):
+    from engine import audit
+    from engine.db.models import HumanTask
+    from engine.steps import load_instance
+    view = instances.start(ctx, RITA, "p1")
+    before = len(queued(ctx))
+    with ctx.uow() as uow:
+        row = load_instance(uow.session, view.id)
+        task = uow.session.scalars(select(HumanTask).where(HumanTask.uuid == view.open_tasks[0].id)).one()
+        task.assignee = "ann"                                           # not flushed: the session's row counts
+        with SqlLog(ctx.db) as log:
+            audit.record(uow.session, "task_reminder", ctx.clock.now(), instance=row, task_uuid=task.uuid,
+                         data={"name": "Approve"})
+        uow.commit()
+    assert log.reads("human_tasks") == [], log.seen
+    assert [(j.payload["username"], j.payload["kind"]) for j in queued(ctx)[before:]] == [("ann", "task_reminder")]

@@ -311,3 +311,122 @@ def test_deleting_a_subscription_drops_its_pending_deliveries(wctx, receiver):
     emit(wctx)
     webhooks.delete_subscription(wctx, ADMIN, issued.subscription.id)
     assert jobs.run_due(wctx) == 0 and receiver.received == [] and count(wctx, WebhookDelivery) == 0
+
+
+def test_a_subscription_saved_by_another_process_gets_the_very_next_event(wctx, receiver):
+    emit(wctx)                                               # no subscriptions yet: nothing to deliver
+    assert count(wctx, WebhookDelivery) == 0
+    other = EngineContext.from_settings(wctx.settings, clock=wctx.clock)     # its own engine and pool
+    try:
+        issued = subscribe(other, receiver, ["instance_started"])
+        event_id = emit(wctx)                                # the very next event of the first process
+        assert [d.event_id for d in deliveries(wctx, issued.subscription.id)] == [event_id]
+        webhooks.update_subscription(other, ADMIN, issued.subscription.id, active=False)
+        emit(wctx)                                           # and a disabled one gets nothing from then on
+        assert count(wctx, WebhookDelivery) == 1
+    finally:
+        other.db.dispose()
+
+
+def test_a_subscription_committed_while_a_step_runs_gets_that_steps_events(wctx, receiver):
+    if wctx.db.dialect.name == "sqlite":
+        pytest.skip("SQLite writers are serialized: no subscription can commit while a step runs")
+    other = EngineContext.from_settings(wctx.settings, clock=wctx.clock)
+    try:
+        with wctx.uow() as uow:
+            event = audit.record(uow.session, "instance_started", wctx.clock.now(), actor="tester", data={"n": 1})
+            issued = subscribe(other, receiver)              # committed after the event, before the step commits
+            uow.commit()
+        assert [d.event_id for d in deliveries(wctx, issued.subscription.id)] == [event.uuid]
+    finally:
+        other.db.dispose()
+
+
+def test_events_cost_no_query_of_their_own_for_subscriptions(wctx, receiver):
+    from sqlalchemy import event as sa_event
+    subscribe(wctx, receiver, ["task_created"])
+    seen: list[str] = []
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    sa_event.listen(wctx.db, "before_cursor_execute", on_execute)
+    try:
+        emit(wctx, "task_created")
+        emit(wctx, "task_completed")
+    finally:
+        sa_event.remove(wctx.db, "before_cursor_execute", on_execute)
+    reads = [s for s in seen if "webhook_subscriptions" in s]
+    assert len(reads) == 2 and all(s.startswith("SELECT") and "events" in s and "UNION ALL" in s for s in reads)
+    assert count(wctx, WebhookDelivery) == 1
+
+
+def test_deleting_a_subscription_while_a_step_links_its_events_does_not_deadlock(wctx, receiver, monkeypatch):
+    if wctx.db.dialect.name == "sqlite":
+        pytest.skip("SQLite writers are serialized already")
+    issued = subscribe(wctx, receiver)
+    other = EngineContext.from_settings(wctx.settings, clock=wctx.clock)
+    deleted, go = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    real = audit.record
+
+    def pausing(session, type_, *args, **kw):
+        event = real(session, type_, *args, **kw)
+        if type_ == "webhook_deleted":
+            session.flush()                 # the DELETE is sent; its row lock is held until the commit
+            deleted.set()
+            go.wait(30)
+        return event
+
+    def run(fn) -> None:
+        try:
+            fn()
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    monkeypatch.setattr(audit, "record", pausing)
+    try:
+        deleting = threading.Thread(target=run, args=(
+            lambda: webhooks.delete_subscription(other, ADMIN, issued.subscription.id),))
+        deleting.start()
+        assert deleted.wait(30)
+        step = threading.Thread(target=run, args=(lambda: emit(wctx),))    # links its event meanwhile
+        step.start()
+        step.join(timeout=0.5)
+        go.set()
+        deleting.join(timeout=30)
+        step.join(timeout=30)
+        assert errors == [] and not deleting.is_alive() and not step.is_alive()
+        assert count(wctx, WebhookSubscription) == 0 and count(wctx, WebhookDelivery) == 0
+    finally:
+        go.set()
+        other.db.dispose()
+
+
+def test_concurrent_steps_each_deliver_their_own_events_once_and_keep_one_chain(wctx, receiver):
+    issued = subscribe(wctx, receiver, ["login", "password_changed"])
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for _ in range(5):
+                with wctx.uow() as uow:
+                    audit.record(uow.session, "login", wctx.clock.now(), actor=name)
+                    audit.record(uow.session, "password_changed", wctx.clock.now(), actor=name)
+                    uow.commit()
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(f"user{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with wctx.uow(write=False) as uow:
+        assert audit.verify(uow.session).ok
+        events = set(uow.session.scalars(select(audit.Event.uuid).where(audit.Event.type.in_(
+            ["login", "password_changed"]))))
+        delivered = list(uow.session.scalars(select(WebhookDelivery.event_uuid)))
+    assert len(events) == 40 and sorted(delivered) == sorted(events)
+    assert len(deliveries(wctx, issued.subscription.id)) == 40
