@@ -1,4 +1,4 @@
-"""/api/v1/process-instances: start, read, list, cancel, retry and audit instances."""
+"""/api/v1/process-instances: start, read, list, cancel, retry, migrate and audit instances."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import instances
+from engine import instances, migration
 from engine.errors import InvalidInput
 
 from . import schemas
@@ -71,6 +71,31 @@ class RetryInstance(MethodView):
     def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
         """Admin: re-run the failed step of an instance in error, with fixed variables."""
         return instances.retry(engine_ctx(), current_actor(), instance_id, body["variables"])
+
+
+@blp.route("/<instance_id>/migration-plan")
+class InstanceMigrationPlan(MethodView):
+    @blp.arguments(schemas.MigrationQuery, location="query")
+    @blp.response(200, schemas.MigrationPlan)
+    @blp.alt_response(404, schema=schemas.Error, description="no such instance or version")
+    def get(self, args, instance_id: str):  # type: ignore[no-untyped-def]
+        """Admin: what moving the instance to another version would change, and why it would be refused."""
+        return migration.plan(engine_ctx(), current_actor(), instance_id, args["version"])
+
+
+@blp.route("/<instance_id>/migrate")
+class MigrateInstance(MethodView):
+    @blp.arguments(schemas.MigrateInstance)
+    @blp.response(200, schemas.MigrationResult)
+    @blp.alt_response(404, schema=schemas.Error, description="no such instance or version")
+    @blp.alt_response(409, schema=schemas.Error, description="unsafe (the message names the elements) or ended")
+    def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
+        """Admin: move a running instance to another published version of its process, in one step.
+
+        Open tasks keep their ids and assignees; timers and due dates follow the new version; one
+        `instance_migrated` event is written. Refused (409) when an active or waiting element does
+        not exist in the target or changed type."""
+        return migration.migrate(engine_ctx(), current_actor(), instance_id, body["version"], body["reason"])
 
 
 @blp.route("/<instance_id>/audit")

@@ -247,3 +247,58 @@ class DecisionEvaluation(Schema):
     matched_rules = fields.List(fields.Nested(MatchedRule))
     trace = fields.List(fields.Nested(DecisionTraceEntry),
                         metadata={"description": "every decision evaluated, required decisions first"})
+
+
+# ---------------------------------------------------------------- moving an instance to another version
+
+class MigrationQuery(Strict):
+    version = fields.Integer(required=True, validate=validate.Range(min=1),
+                             metadata={"description": "the target version of the instance's process"})
+
+
+class MigrateInstance(Strict):
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ElementChange(Schema):
+    process = fields.String()
+    element_id = fields.String()
+    name = fields.String()
+    type = fields.String()
+    change = fields.String(metadata={"description": "added, removed or changed"})
+    attributes = fields.List(fields.String(),
+                             metadata={"description": "what changed (spec attributes, form, sla, ...)"})
+
+
+class ActiveElement(Schema):
+    task_id = fields.String()
+    process = fields.String()
+    element_id = fields.String()
+    name = fields.String()
+    type = fields.String()
+    state = fields.String(metadata={"description": "ready, waiting, started or error"})
+    problem = fields.String(allow_none=True, metadata={"description": "why it cannot move, or null"})
+    due_at = fields.DateTime(allow_none=True, metadata={"description": "for a waiting timer: when it fires now"})
+
+
+class MigrationPlan(Schema):
+    instance_id = fields.String()
+    process = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    status = fields.String()
+    safe = fields.Boolean()
+    problems = fields.List(fields.String(), metadata={"description": "every reason it is refused; empty: safe"})
+    changes = fields.List(fields.Nested(ElementChange))
+    active = fields.List(fields.Nested(ActiveElement))
+
+
+class MigrationResult(Schema):
+    instance_id = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    status = fields.String()
+    kept_tasks = fields.List(fields.String(), metadata={"description": "open task ids kept, with their assignees"})
+    next_due_at = fields.DateTime(allow_none=True)
+    changes = fields.List(fields.Nested(ElementChange))

@@ -288,6 +288,9 @@ def summary(row: Event, names: _Namer | None = None) -> str:
         return f"{_who(row)} commented on {when}: \"{_short(str(data.get('text') or data.get('body') or ''))}\""
     if row.type == "instance_started":
         return f"{_who(row)} started {row.definition_key or 'the process'} v{row.definition_version} on {when}"
+    if row.type == "instance_migrated":
+        return (f"{_who(row)} moved the instance from version {data.get('from_version')} to version "
+                f"{data.get('to_version')} on {when}: \"{data.get('reason', '')}\"")
     if row.type == "instance_cancelled":
         return f"{_who(row)} cancelled the instance on {when}: \"{data.get('reason', '')}\""
     if row.type.endswith("_deployed"):

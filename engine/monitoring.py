@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine import audit, instances
+from engine import audit, instances, migration
 from engine.context import EngineContext
 from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.errors import Conflict, InvalidInput, PmoflowError
@@ -418,41 +418,66 @@ class BulkResult:
         return sum(1 for i in self.items if not i.ok)
 
 
-BULK_STATUSES = {"cancel": ("running", "error"), "retry": ("error",)}
-BULK_PERMISSION = {"cancel": "instance.cancel_any", "retry": "instance.retry"}
+BULK_STATUSES = {"cancel": ("running", "error"), "retry": ("error",), "migrate": ("running", "error")}
+BULK_PERMISSION = {"cancel": "instance.cancel_any", "retry": "instance.retry", "migrate": "instance.migrate"}
 
 
-def bulk_targets(ctx: EngineContext, actor: Actor, action: str,
-                 filters: InstanceFilter) -> tuple[int, list[tuple[str, str | None]]]:
-    """How many instances the action would touch, and the first MAX_BULK of them (id, business key)."""
+def check_migration(filters: InstanceFilter, version: int | None) -> None:
+    """A bulk move needs a list of one process and a target version; raises InvalidInput naming the field."""
+    errors = {}
+    if not filters.process:
+        errors["process"] = "filter the list by one process to move its instances"
+    if version is None:
+        errors["to_version"] = "choose the version to move to"
+    if errors:
+        raise InvalidInput("; ".join(errors.values()), {"fields": errors})
+
+
+def bulk_targets(ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter,
+                 version: int | None = None) -> tuple[int, list[tuple[str, str | None]]]:
+    """How many instances the action would touch, and the first MAX_BULK of them (id, business key);
+    for a move to `version`, those already on it are left out."""
     if action not in BULK_STATUSES:
-        raise InvalidInput(f"unknown bulk action {action!r}", {"fields": {"action": "must be cancel or retry"}})
+        raise InvalidInput(f"unknown bulk action {action!r}",
+                           {"fields": {"action": "must be cancel, retry or migrate"}})
     require(actor, "instance.monitor")
     require(actor, BULK_PERMISSION[action])
     query = filtered(select(ProcessInstance.uuid, ProcessInstance.business_key).join(ProcessInstance.definition),
                      filters, ctx.clock.now()).where(ProcessInstance.status.in_(BULK_STATUSES[action]))
+    if action == "migrate" and version is not None:
+        query = query.where(ProcessDefinition.version != version)
     with ctx.uow(write=False) as uow:
         total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = uow.session.execute(query.order_by(ProcessInstance.id).limit(MAX_BULK)).all()
     return int(total), [(r[0], r[1]) for r in rows]
 
 
-def bulk(ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter, reason: str = "") -> BulkResult:
-    """Cancel or retry every matching instance (at most MAX_BULK), each in its own transaction.
+def bulk(ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter, reason: str = "",
+         version: int | None = None) -> BulkResult:
+    """Cancel, retry or move (to `version`) every matching instance (at most MAX_BULK), each in its own
+    transaction.
 
     Raises Forbidden or InvalidInput before touching anything; per-instance failures are reported, not raised.
     """
-    if action == "cancel" and not (reason or "").strip():
-        raise InvalidInput("a reason is required to cancel", {"fields": {"reason": "required"}})
+    if action in ("cancel", "migrate") and not (reason or "").strip():
+        raise InvalidInput(f"a reason is required to {'cancel' if action == 'cancel' else 'move instances'}",
+                           {"fields": {"reason": "required"}})
+    if action == "migrate":
+        check_migration(filters, version)
     if filters.is_empty():
         raise InvalidInput("narrow the list with at least one filter before a bulk action",
                            {"fields": {"filters": "required"}})
-    matched, targets = bulk_targets(ctx, actor, action, filters)
+    matched, targets = bulk_targets(ctx, actor, action, filters, version)
     items = []
     for instance_id, key in targets:
         try:
             if action == "cancel":
                 view = instances.cancel(ctx, actor, instance_id, reason)
+            elif action == "migrate":
+                assert version is not None
+                moved = migration.migrate(ctx, actor, instance_id, version, reason)
+                items.append(BulkItem(instance_id, key, True, f"version {moved.to_version}"))
+                continue
             else:
                 view = instances.retry(ctx, actor, instance_id, None)
             items.append(BulkItem(instance_id, key, True, view.status))

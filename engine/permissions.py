@@ -59,6 +59,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # monitoring (PMO staff = designers, and admins; auditors read, never write) and the dashboard
     "instance.monitor": frozenset({"admin", "designer", "auditor"}),
     "instance.edit_variables": frozenset({"admin"}),
+    "instance.migrate": frozenset({"admin"}),                       # move to another version
     "retention.manage": frozenset({"admin"}),
 }
 

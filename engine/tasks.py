@@ -479,7 +479,7 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
 PATH_EVENTS = ("instance_started", "task_completed", "decision_evaluated", "sla_breached", "task_reminder",
                "task_cancelled",
                "instance_completed", "instance_cancelled", "incident_raised", "message_received",
-               "task_delegated", "task_reassigned")
+               "task_delegated", "task_reassigned", "instance_migrated")
 
 
 def _step(event: Event) -> Step:
@@ -490,6 +490,8 @@ def _step(event: Event) -> Step:
     name = data.get("name") or data.get("decision_table") or data.get("process") or event.type.replace("_", " ")
     if event.type in ("task_delegated", "task_reassigned"):
         comment = data.get("reason")
+    if event.type == "instance_migrated":
+        name, comment = f"version {data.get('from_version')} to version {data.get('to_version')}", data.get("reason")
     return Step(event.occurred_at, event.type, str(name), event.actor, decision, comment, data.get("to"),
                 data.get("on_behalf_of"))
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit, audit_trail, collaboration, comments, deployments, instances, tasks, users
+from engine import audit, audit_trail, collaboration, comments, deployments, instances, migration, tasks, users
 from engine.db.models import Event
 from engine.errors import Forbidden
 from engine.timers import fire_due
@@ -255,6 +255,14 @@ def _incident_and_retry(ctx):
     instances.retry(ctx, ADMIN, failed.id, {"budget": 5})
 
 
+def _migrate(ctx):
+    deployments.deploy(ctx, ADMIN, [source("mig.bpmn", one_approval(pid="mig"))])
+    view = instances.start(ctx, BOT, "mig", variables={})
+    fixed = one_approval(pid="mig").replace('name="Approve"', 'name="Approve the request"')
+    deployments.deploy(ctx, ADMIN, [source("mig.bpmn", fixed)])
+    migration.migrate(ctx, ADMIN, view.id, 2, "typo in the task name")
+
+
 def _user_admin(action):
     def run(ctx):
         users.add_user(ctx, "zoe", "Zoe", "", "correct-horse-9", ["approver"], ["Finance"], "pmo")
@@ -294,6 +302,7 @@ ACTIONS = [
     ("sla breached", _sla, "sla_breached", "timer", "system", None),
     ("incident", _incident_and_retry, "incident_raised", "intake-bot", "user", None),
     ("retry", _incident_and_retry, "incident_retried", "pmo", "user", None),
+    ("migrate", _migrate, "instance_migrated", "pmo", "user", None),
     ("user created", _user_admin("create"), "user_created", "pmo", "user", None),
     ("roles changed", _user_admin("roles"), "roles_changed", "pmo", "user", None),
     ("user deactivated", _user_admin("deactivate"), "user_deactivated", "pmo", "user", None),

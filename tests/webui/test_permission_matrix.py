@@ -115,6 +115,8 @@ PAGES = {
     ("POST", "/monitor/instances/<instance_id>/cancel"): (302, 403, 403, 403, 302, 302),
     ("POST", "/monitor/instances/<instance_id>/retry"): (302, 403, 403, 403, 302, 302),   # not in error: flashed
     ("POST", "/monitor/bulk"): (302, 403, 403, 403, 200, 302),                  # 200: the confirmation page
+    ("GET", "/monitor/instances/<instance_id>/migrate"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/monitor/instances/<instance_id>/migrate"): (302, 403, 403, 403, 302, 302),   # same version: flashed
     ("GET", "/dashboard"): (302, 403, 200, 200, 200, 302),
     ("GET", "/monitor/retention"): (302, 403, 403, 403, 200, 302),
     ("POST", "/monitor/retention"): (302, 403, 403, 403, 302, 302),
@@ -139,6 +141,8 @@ API = {
     ("POST", "/api/v1/process-instances/<instance_id>/cancel"): (401, 403, 403, 403, 200, 200),
     ("POST", "/api/v1/process-instances/<instance_id>/retry"): (401, 403, 403, 403, 409, 403),
     ("GET", "/api/v1/process-instances/<instance_id>/audit"): (401, 403, 403, 200, 200, 200),
+    ("GET", "/api/v1/process-instances/<instance_id>/migration-plan"): (401, 403, 403, 403, 200, 403),
+    ("POST", "/api/v1/process-instances/<instance_id>/migrate"): (401, 403, 403, 403, 409, 403),   # same version
     ("POST", "/api/v1/messages"): (401, 403, 403, 403, 404, 404),
     ("GET", "/api/v1/tasks"): (401, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/tasks/<task_id>"): (401, 200, 403, 200, 200, 200),
@@ -161,12 +165,14 @@ API = {
 BODIES = {
     "/monitor/instances/<instance_id>/variables": {"variables": '{"title": "Matrix", "budget": 1}', "reason": "m"},
     "/monitor/instances/<instance_id>/cancel": {"reason": "matrix"},
+    "/monitor/instances/<instance_id>/migrate": {"version": "1", "reason": "matrix"},
     "/monitor/bulk": {"action": "cancel", "business_key": "MATRIX", "reason": "matrix"},
     "/monitor/retention": {"process": "project-intake", "days": "30"},
     "/api/v1/process-instances": {"process": "project-intake", "variables": {"title": "t", "budget": 1,
                                                                             "department": "d"}},
     "/api/v1/process-instances/<instance_id>/cancel": {"reason": "matrix"},
     "/api/v1/process-instances/<instance_id>/retry": {"variables": {}},
+    "/api/v1/process-instances/<instance_id>/migrate": {"version": 1, "reason": "matrix"},
     "/api/v1/messages": {"message": "nothing", "business_key": "none"},
     "/api/v1/tasks/<task_id>/complete": {"data": {"decision": "approve"}},
     "/api/v1/decisions/<key>/evaluate": {"inputs": {"budget": 120000}},
@@ -200,6 +206,8 @@ BODIES = {
     "/admin/calendars/<name>/holidays": {"day": "2026-12-24", "label": "Christmas Eve"},
     "/admin/calendars/<name>/holidays/remove": {"day": "2026-12-24"},
 }
+
+QUERIES = {"/api/v1/process-instances/<instance_id>/migration-plan": {"version": "1"}}
 
 
 def test_every_route_is_in_the_matrix(app):
@@ -286,7 +294,7 @@ def test_api(app, setup, caller):
     for (method, rule), expected in API.items():
         url = fill(rule, app)
         if method == "GET":
-            response = client.get(url, headers=headers)
+            response = client.get(url, headers=headers, query_string=QUERIES.get(rule))
         elif rule == "/api/v1/process-definitions":
             response = client.post(url, headers=headers, content_type="multipart/form-data",
                                    data={"files": [(io.BytesIO(one_approval(pid=f"m_{caller}").encode()), "m.bpmn")]})

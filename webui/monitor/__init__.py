@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine import dashboard, instances, monitoring, retention
+from engine import dashboard, instances, migration, monitoring, retention
 from engine.errors import Conflict, IncidentError, InvalidInput
 from engine.monitoring import InstanceFilter
 from webui.collaboration import fields_of, http_errors
@@ -19,7 +19,7 @@ bp = Blueprint("monitor", __name__, template_folder="templates")
 
 STATUS_TEXT = {"running": "Running", "completed": "Completed", "cancelled": "Cancelled", "error": "In error"}
 SLA_TEXT = {"none": "No SLA", "on_track": "On track", "at_risk": "At risk", "overdue": "Overdue"}
-BULK_TEXT = {"cancel": "Cancel", "retry": "Retry"}
+BULK_TEXT = {"cancel": "Cancel", "retry": "Retry", "migrate": "Move to version"}
 
 
 def _filters() -> tuple[InstanceFilter, dict[str, str]]:
@@ -59,22 +59,30 @@ def bulk():  # type: ignore[no-untyped-def]
     flt, errors = _filters()
     action = request.form.get("action", "")
     reason = request.form.get("reason", "").strip()
+    version = _version_arg(request.form.get("to_version"))
     if errors or action not in BULK_TEXT:
-        flash("Choose cancel or retry and fix the filters first.", "error")
+        flash("Choose an action and fix the filters first.", "error")
         return redirect(url_for("monitor.index", **flt.to_query()))
     ctx = engine_ctx()
     with http_errors():
         if request.form.get("confirm") != "yes":
-            matched, targets = monitoring.bulk_targets(ctx, actor(), action, flt)
+            try:
+                matched, targets = monitoring.bulk_targets(ctx, actor(), action, flt, version)
+                if action == "migrate":
+                    monitoring.check_migration(flt, version)
+            except InvalidInput as err:
+                flash(err.message, "error")
+                return redirect(url_for("monitor.index", **flt.to_query()))
             return render_template("monitor/bulk_confirm.html", action=action, matched=matched, targets=targets,
                                    limit=monitoring.MAX_BULK, query=flt.to_query(), reason=reason,
-                                   bulk_text=BULK_TEXT)
+                                   bulk_text=BULK_TEXT, version=version)
         try:
-            result = monitoring.bulk(ctx, actor(), action, flt, reason)
+            result = monitoring.bulk(ctx, actor(), action, flt, reason, version=version)
         except InvalidInput as err:
             flash(err.message, "error")
             return redirect(url_for("monitor.index", **flt.to_query()))
-    return render_template("monitor/bulk_result.html", result=result, query=flt.to_query(), bulk_text=BULK_TEXT)
+    return render_template("monitor/bulk_result.html", result=result, query=flt.to_query(), bulk_text=BULK_TEXT,
+                           version=version)
 
 
 # ---------------------------------------------------------------- one instance
@@ -148,6 +156,49 @@ def retry(instance_id: str):  # type: ignore[no-untyped-def]
             return redirect(url_for("monitor.instance", instance_id=instance_id))
     flash("Retried: the instance is " + STATUS_TEXT.get(view.status, view.status).lower() + ".",
           "error" if view.status == "error" else "info")
+    return redirect(url_for("monitor.instance", instance_id=instance_id))
+
+
+# ---------------------------------------------------------------- moving to another version
+
+
+def _version_arg(raw: str | None) -> int | None:
+    try:
+        value = int(raw or "")
+    except ValueError:
+        return None
+    return value if value >= 1 else None
+
+
+@bp.get("/monitor/instances/<instance_id>/migrate")
+@requires("instance.migrate")
+def migration_plan(instance_id: str):  # type: ignore[no-untyped-def]
+    """Choose a version, see what would change and why it might be refused, then confirm."""
+    ctx = engine_ctx()
+    version = _version_arg(request.args.get("version"))
+    with http_errors():
+        d = monitoring.detail(ctx, actor(), instance_id)
+        versions = migration.other_versions(ctx, actor(), d.process, d.version)
+        p = migration.plan(ctx, actor(), instance_id, version) if version is not None else None
+    return render_template("monitor/migrate.html", d=d, versions=versions, version=version, p=p,
+                           status_text=STATUS_TEXT)
+
+
+@bp.post("/monitor/instances/<instance_id>/migrate")
+@requires("instance.migrate")
+def migrate(instance_id: str):  # type: ignore[no-untyped-def]
+    version = _version_arg(request.form.get("version"))
+    if version is None:
+        flash("Choose the version to move to.", "error")
+        return redirect(url_for("monitor.migration_plan", instance_id=instance_id))
+    with http_errors():
+        try:
+            done = migration.migrate(engine_ctx(), actor(), instance_id, version, request.form.get("reason", ""))
+        except (InvalidInput, Conflict) as err:
+            flash(err.message, "error")
+            return redirect(url_for("monitor.migration_plan", instance_id=instance_id, version=version))
+    flash(f"Moved from version {done.from_version} to version {done.to_version}; "
+          f"{len(done.kept_tasks)} open task{'' if len(done.kept_tasks) == 1 else 's'} kept.", "info")
     return redirect(url_for("monitor.instance", instance_id=instance_id))
 
 
