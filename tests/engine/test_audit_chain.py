@@ -263,6 +263,13 @@ def _migrate(ctx):
     migration.migrate(ctx, ADMIN, view.id, 2, "typo in the task name")
 
 
+def _publish(ctx):
+    from designer import drafts
+
+    draft = drafts.create_draft(ctx, ADMIN, "vendor-onboarding", template="cross-functional-handoff")
+    drafts.publish_draft(ctx, ADMIN, "vendor-onboarding", draft.revision, "first cut")
+
+
 def _user_admin(action):
     def run(ctx):
         users.add_user(ctx, "zoe", "Zoe", "", "correct-horse-9", ["approver"], ["Finance"], "pmo")
@@ -303,6 +310,7 @@ ACTIONS = [
     ("incident", _incident_and_retry, "incident_raised", "intake-bot", "user", None),
     ("retry", _incident_and_retry, "incident_retried", "pmo", "user", None),
     ("migrate", _migrate, "instance_migrated", "pmo", "user", None),
+    ("publish", _publish, "draft_published", "pmo", "user", None),
     ("user created", _user_admin("create"), "user_created", "pmo", "user", None),
     ("roles changed", _user_admin("roles"), "roles_changed", "pmo", "user", None),
     ("user deactivated", _user_admin("deactivate"), "user_deactivated", "pmo", "user", None),
