@@ -120,10 +120,36 @@ def check_flow(filename: str, root: etree._Element) -> list[Problem]:
                 problems.append(Problem(
                     f"dead end: the token stops at this {_describe(node)}; connect it onward or end with an end event",
                     filename, nid, node.sourceline, "dead_end"))
-            if nid not in reached:
-                problems.append(Problem(
-                    f"unreachable: no path from a start event leads to this {_describe(node)}",
-                    filename, nid, node.sourceline, "unreachable"))
+        problems.extend(_unreachable(filename, nodes, reached, outgoing, boundaries))
+    return problems
+
+
+def _unreachable(filename: str, nodes: list[etree._Element], reached: set[str], outgoing: dict[str, list[str]],
+                 boundaries: dict[str, list[str]]) -> list[Problem]:
+    """One problem per cut: on the first element no token reaches, naming the elements cut off after it.
+
+    A removed flow can cut off a dozen elements; listing each would bury the one place to fix. The first
+    elements of each cut-off part (those no other unreachable element leads to) carry the problem; a
+    cut-off loop with no such first element is reported at its first element in the file.
+    """
+    unreached = [n for n in nodes if (n.get("id") or "") not in reached]
+    ids = {n.get("id") or "" for n in unreached}
+    fed = {t for s in ids for t in outgoing.get(s, []) + boundaries.get(s, [])}
+    firsts = [n for n in unreached if n.get("id") not in fed]
+    order = {n.get("id") or "": i for i, n in enumerate(nodes)}
+    covered: set[str] = set()
+    problems = []
+    for node in firsts + [n for n in unreached if n.get("id") in fed]:
+        nid = node.get("id") or ""
+        if nid in covered:
+            continue
+        after = sorted((_reach([nid], outgoing, boundaries) & ids) - covered - {nid}, key=order.__getitem__)
+        covered.update(after, [nid])
+        message = f"unreachable: no path from a start event leads to this {_describe(node)}"
+        if after:
+            shown = ", ".join(after[:10]) + (f" and {len(after) - 10} more" if len(after) > 10 else "")
+            message += f"; the {len(after)} element(s) after it are cut off too: {shown}"
+        problems.append(Problem(message, filename, nid, node.sourceline, "unreachable"))
     return problems
 
 

@@ -325,7 +325,8 @@
   modeler.importXML(data.bpmn).then(function (result) {
     state.importing = false;
     canvas.zoom('fit-viewport', 'auto');
-    var box = canvas.viewbox(), pad = 120 / box.scale;                 // room for the palette on the left
+    // room for the palette on the left: widen the view so the diagram starts PALETTE px from the edge
+    var box = canvas.viewbox(), PALETTE = 140, pad = PALETTE * box.width / Math.max(box.outer.width - PALETTE, 1);
     canvas.viewbox({ x: box.x - pad, y: box.y - pad / 4, width: box.width + pad, height: box.height + pad / 4 });
     showProblems(state.problems);
     showFiles();

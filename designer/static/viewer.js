@@ -61,7 +61,9 @@
       kinds.forEach(function (kind) {
         diff.marks[kind].forEach(function (id) {
           var el = registry.get(id);
-          if (el) { canvas.addMarker(el, 'pmo-diff-' + kind); }
+          // a pool or lane gets only its outline coloured: filled, it would hide everything drawn in it
+          var box = el && (el.type === 'bpmn:Participant' || el.type === 'bpmn:Lane');
+          if (el) { canvas.addMarker(el, 'pmo-diff-' + kind + (box ? '-box' : '')); }
         });
       });
       return viewer;

@@ -1,11 +1,11 @@
-"""The designer in a real browser: template -> save (clean) -> publish v1, v2 -> an instance counted on the
-diagram; an invalid draft marks each problem on its element; every MIWG diagram survives bpmn-js."""
+"""The designer in a real browser: a second editor is refused, the decision table editor, every MIWG diagram
+survives bpmn-js; helpers for the designer's pages. Issue #5's whole check (template -> panel -> dry runs ->
+v2 -> an instance counted on the diagram; an invalid draft) is one journey in test_designer_journey.py."""
 
 from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -59,91 +59,6 @@ def publish(page: Page, note: str) -> None:
     page.click("#publish-confirm")
     page.wait_for_url(re.compile(r"/designer/processes/.+/versions/\d+$"), timeout=20_000)
     wait_ready(page)
-
-
-def test_a_designer_builds_from_the_template_publishes_v2_and_sees_a_started_instance(
-        live_server: LiveServer, page: Page):
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, live_server, "pmo")
-    create_from_template(page, live_server, "vendor-onboarding", "cross-functional-handoff")
-    watermark_is_visible(page)
-    expect(page.locator("#properties-panel")).to_be_visible()
-    save_now(page)
-    expect(page.locator("#problems-none")).to_be_visible()
-    expect(page.locator("#problem-count")).to_have_text("0")
-    page.screenshot(path=f"{SHOTS}/editor.png")
-    publish(page, "First cut from the handoff template")
-    expect(page.locator(".badge.version")).to_contain_text("v1")
-
-    page.click("form[action$='/edit'] button[type=submit]")
-    wait_ready(page)
-    page.evaluate("""() => {
-        const m = pmoflowEditor.modeler, registry = m.get('elementRegistry');
-        m.get('modeling').updateProperties(registry.get('prepare_handoff'), {name: 'Prepare the handoff pack'});
-    }""")
-    expect(page.locator("#save-status")).to_have_text(re.compile(r"^Saved"), timeout=20_000)   # autosaved
-    publish(page, "Clearer name for the first task")
-    expect(page.locator(".badge.version")).to_contain_text("v2")
-    expect(page.locator(".version-meta")).to_contain_text("Clearer name for the first task")
-
-    with httpx.Client(base_url=live_server.url, timeout=30,
-                      headers={"Authorization": f"Bearer {live_server.token('intake-bot')}"}) as bot:
-        started = bot.post("/api/v1/process-instances", json={
-            "process": "vendor-onboarding", "variables": {"title": "ERP go-live", "go_live_date": "2026-12-01"}})
-    assert started.status_code == 201, started.text
-    assert started.json()["version"] == 2
-    page.reload()
-    wait_ready(page)
-    counts = page.locator('.pmo-counts[data-element="prepare_handoff"]')
-    expect(counts).to_be_visible()
-    expect(counts.locator(".pmo-count.waiting")).to_have_text("1")
-    expect(counts.locator(".pmo-count.active")).to_have_text("1")
-    expect(page.locator("table tr[data-element='prepare_handoff'] a")).to_have_count(1)
-    watermark_is_visible(page)
-    page.screenshot(path=f"{SHOTS}/version.png")
-
-    page.goto(live_server.url + "/designer/processes/vendor-onboarding/diff?from=1&to=2")
-    wait_ready(page)
-    expect(page.locator("tr.changed[data-element='prepare_handoff']").first).to_contain_text("Prepare the handoff pack")
-    assert page.locator("#canvas-after .djs-element.pmo-diff-changed[data-element-id='prepare_handoff']").count() == 1
-    watermark_is_visible(page, "#canvas-after")
-    page.screenshot(path=f"{SHOTS}/diff.png")
-
-    page.goto(live_server.url + "/designer")
-    row = page.locator("#process-vendor-onboarding")
-    expect(row).to_contain_text("v2")
-    expect(row.locator("li.version").first).to_contain_text("1 running")
-    page.screenshot(path=f"{SHOTS}/library.png", full_page=True)
-    assert errors == []
-
-
-def test_an_invalid_draft_marks_each_problem_on_its_element(live_server: LiveServer, page: Page):
-    sign_in(page, live_server, "pmo")
-    create_from_template(page, live_server, "broken-handoff", "cross-functional-handoff")
-    page.evaluate("""() => {
-        const m = pmoflowEditor.modeler, registry = m.get('elementRegistry'), modeling = m.get('modeling');
-        modeling.updateProperties(registry.get('lane_finance'), {name: 'Purchasing'});   // no such group
-        modeling.removeElements([registry.get('prepare_handoff').outgoing[0]]);          // a dead end
-    }""")
-    save_now(page)
-    problems = page.locator("#problems li")
-    expect(problems.first).to_be_visible()
-    marked = page.evaluate("""() => pmoflowEditor.state.problems.filter(p => p.element_id).map(p => p.element_id)""")
-    codes = page.evaluate("() => pmoflowEditor.state.problems.map(p => p.code)")
-    assert {"unknown_group", "dead_end", "unreachable"} <= set(codes)
-    assert "prepare_handoff" in marked and "finance_sign_off" in marked
-    for element in set(marked):
-        shape = page.locator(f".djs-element.pmo-problem[data-element-id='{element}']")
-        expect(shape).to_have_count(1)
-        expect(page.locator(f".pmo-problem-badge[data-element='{element}']")).to_be_visible()
-    page.locator("#problems button.problem[data-element='finance_sign_off']").first.click()
-    selected = page.evaluate("() => pmoflowEditor.modeler.get('selection').get().map(e => e.id)")
-    assert selected == ["finance_sign_off"]
-    page.screenshot(path=f"{SHOTS}/invalid.png")
-    page.click("#publish")
-    expect(page.locator("#publish-problems")).to_contain_text("problem")
-    expect(page.locator("#publish-confirm")).to_be_disabled()
 
 
 def test_a_second_editor_is_refused_and_keeps_their_changes(live_server: LiveServer, page: Page, browser):

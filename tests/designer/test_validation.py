@@ -100,7 +100,27 @@ def test_unreachable_element():
     body = ('<bpmn:startEvent id="start"/>' + flow("f0", "start", "end") + '<bpmn:endEvent id="end"/>'
             + user_task("orphan") + '<bpmn:endEvent id="end2"/>' + flow("f1", "orphan", "end2"))
     problems = check(document(process(body, lane("IT Manager", "orphan"))))
-    assert codes(problems) == {("orphan", "unreachable"), ("end2", "unreachable")}
+    assert codes(problems) == {("orphan", "unreachable")}
+    assert "end2" in problems[0].message                 # named as cut off after it, not listed again
+
+
+def test_one_removed_flow_gives_one_unreachable_problem_naming_what_it_cuts_off():
+    chain = [f"t{i}" for i in range(12)]
+    body = ('<bpmn:startEvent id="start"/>' + flow("f0", "start", "t0")
+            + "".join(user_task(t) for t in chain) + '<bpmn:endEvent id="end"/>'
+            + "".join(flow(f"f{i + 1}", a, b) for i, (a, b) in enumerate(zip(chain, chain[1:] + ["end"])) if i != 2))
+    problems = [p for p in check(document(process(body, lane("IT Manager", *chain)))) if p.code == "unreachable"]
+    assert [p.element_id for p in problems] == ["t3"]          # the flow t2 -> t3 was removed
+    assert "the 9 element(s) after it are cut off too: t4, t5, t6" in problems[0].message
+    assert "end" in problems[0].message and problems[0].line
+
+
+def test_a_cut_off_loop_is_reported_once():
+    body = ('<bpmn:startEvent id="start"/>' + flow("f0", "start", "end") + '<bpmn:endEvent id="end"/>'
+            + user_task("a") + user_task("b") + flow("fa", "a", "b") + flow("fb", "b", "a"))
+    problems = check(document(process(body, lane("IT Manager", "a", "b"))))
+    assert codes(problems) == {("a", "unreachable")}
+    assert "cut off too: b" in problems[0].message
 
 
 def test_boundary_events_and_their_paths_are_reachable():
@@ -123,4 +143,4 @@ def test_every_problem_is_reported_at_once():
             + user_task("orphan") + '<bpmn:endEvent id="end"/>' + flow("f1", "orphan", "end"))
     found = codes(check(document(process(body, lane("Nobody", "approve", "orphan")))))
     assert {("approve", "unknown_group"), ("approve", "missing_form"), ("approve", "dead_end"),
-            ("orphan", "unreachable"), ("end", "unreachable")} <= found
+            ("orphan", "unreachable")} <= found
