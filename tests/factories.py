@@ -43,3 +43,31 @@ def source(name: str, text: str | bytes) -> SourceFile:
 def make_token(ctx: EngineContext, name: str, groups: list[str], roles: list[str]) -> str:
     users.create_user(ctx, name, None, groups, roles)
     return users.create_token(ctx, name, "test")
+
+
+def write_concurrently(ctx: EngineContext, writers: int = 4, rounds: int = 8) -> None:
+    """`writers` threads, each committing `rounds` transactions of two events (a login, then a
+    password change) as user0, user1, ...; raises the first error any thread met."""
+    import threading
+
+    from engine import audit
+
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for _ in range(rounds):
+                with ctx.uow() as uow:
+                    audit.record(uow.session, "login", ctx.clock.now(), actor=name)
+                    audit.record(uow.session, "password_changed", ctx.clock.now(), actor=name)
+                    uow.commit()
+        except BaseException as err:  # noqa: BLE001 - re-raised below, in the test's thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(f"user{i}",)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

@@ -162,7 +162,9 @@ class Run:
 
     def complete(self, task_id: str, data: dict[str, Any]) -> None:
         """Complete a ready human task with `data` (plain update semantics) and advance."""
-        task = self.human_task(task_id)
+        self._finish(self.human_task(task_id), data)
+
+    def _finish(self, task: Task, data: dict[str, Any]) -> None:
         task.data.update(data)
         try:
             task.run()
@@ -172,16 +174,20 @@ class Run:
         self._record(task)
         self.advance()
 
-    def human_task(self, task_id: str) -> Task:
-        """The ready human task with this id; raises KeyError if there is none."""
+    def _ready_manual(self, task_id: str, connector: bool) -> Task:
+        """The ready manual task with this id, a connector task or a person's; raises KeyError if none."""
         try:
             task = self.wf.get_task_from_id(UUID(task_id))
         except (ValueError, WorkflowException) as err:
             raise KeyError(task_id) from err
         if (task is None or not task.task_spec.manual or task.state != TaskState.READY
-                or isinstance(task.task_spec, PmoflowConnectorTask)):
+                or isinstance(task.task_spec, PmoflowConnectorTask) != connector):
             raise KeyError(task_id)
         return task
+
+    def human_task(self, task_id: str) -> Task:
+        """The ready human task with this id; raises KeyError if there is none."""
+        return self._ready_manual(task_id, connector=False)
 
     def connector_tasks(self) -> list[ConnectorCall]:
         """Ready service tasks waiting for the worker's HTTP call."""
@@ -193,20 +199,7 @@ class Run:
 
     def complete_connector(self, task_id: str, data: dict[str, Any]) -> None:
         """Complete a waiting service task with the variables its call produced, and advance."""
-        try:
-            task = self.wf.get_task_from_id(UUID(task_id))
-        except (ValueError, WorkflowException) as err:
-            raise KeyError(task_id) from err
-        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, PmoflowConnectorTask):
-            raise KeyError(task_id)
-        task.data.update(data)
-        try:
-            task.run()
-        except (SpiffWorkflowException, SandboxError) as err:
-            self._to_incident(err)
-            return
-        self._record(task)
-        self.advance()
+        self._finish(self._ready_manual(task_id, connector=True), data)
 
     def correlate(self, message: str, payload: dict[str, Any]) -> bool:
         """Deliver a message and merge its variables; False if nothing in this instance waits for it."""

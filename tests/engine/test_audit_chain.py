@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from engine.db.models import Event
 from engine.errors import Forbidden
 from engine.timers import fire_due
 from tests.bpmn_samples import linear, one_approval, script_task
-from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, ERIN, actor, deploy_shipped, source
+from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, ERIN, actor, deploy_shipped, source, write_concurrently
 
 APPROVE = {"decision": "approve", "comment": "fine by me"}
 
@@ -136,24 +135,7 @@ def test_events_read_in_their_own_transaction_are_there(ctx):
 
 
 def test_concurrent_writers_keep_one_chain(ctx):
-    errors: list[BaseException] = []
-
-    def writer(name: str) -> None:
-        try:
-            for _ in range(8):
-                with ctx.uow() as uow:
-                    audit.record(uow.session, "login", ctx.clock.now(), actor=name)
-                    audit.record(uow.session, "password_changed", ctx.clock.now(), actor=name)
-                    uow.commit()
-        except BaseException as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=writer, args=(f"user{i}",)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    write_concurrently(ctx, writers=4, rounds=8)
     result = audit_trail.verify(ctx, AUDREY)
     assert result.ok and result.checked == 64
     events = rows(ctx)

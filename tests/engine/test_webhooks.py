@@ -17,7 +17,7 @@ from engine import audit, instances, jobs, webhooks
 from engine.context import EngineContext
 from engine.db.models import Job, WebhookDelivery, WebhookSubscription
 from engine.errors import Conflict, Forbidden, InvalidInput
-from tests.factories import ADMIN, ALICE, BOT, deploy_shipped
+from tests.factories import ADMIN, ALICE, BOT, deploy_shipped, write_concurrently
 
 
 class Receiver:
@@ -405,24 +405,7 @@ def test_deleting_a_subscription_while_a_step_links_its_events_does_not_deadlock
 
 def test_concurrent_steps_each_deliver_their_own_events_once_and_keep_one_chain(wctx, receiver):
     issued = subscribe(wctx, receiver, ["login", "password_changed"])
-    errors: list[BaseException] = []
-
-    def writer(name: str) -> None:
-        try:
-            for _ in range(5):
-                with wctx.uow() as uow:
-                    audit.record(uow.session, "login", wctx.clock.now(), actor=name)
-                    audit.record(uow.session, "password_changed", wctx.clock.now(), actor=name)
-                    uow.commit()
-        except BaseException as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=writer, args=(f"user{i}",)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    write_concurrently(wctx, writers=4, rounds=5)
     with wctx.uow(write=False) as uow:
         assert audit.verify(uow.session).ok
         events = set(uow.session.scalars(select(audit.Event.uuid).where(audit.Event.type.in_(
