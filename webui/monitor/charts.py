@@ -72,10 +72,10 @@ def columns(cols: list[Column], title: str, width: int = 1000, height: int = 170
     every = max(1, len(cols) // 10)
     out = [f'<svg class="chart columns" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
            f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
-    for frac in (0, 0.5, 1):
+    for frac in (0, 0.5, 1) if largest >= 2 else (0, 1):      # no half-way line for counts of 0 or 1
         y = top + plot_h * (1 - frac)
         out.append(f'<line class="grid" x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                   f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(round(largest * frac))}'
+                   f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(largest * frac)}'
                    f'</text>')
     for i, col in enumerate(cols):
         x0 = left + i * step + (step - bar_w * per) / 2
