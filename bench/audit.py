@@ -21,16 +21,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from engine import audit, audit_trail
 from engine.audit_trail import AuditFilter
-from engine.clock import FixedClock
-from engine.config import Settings
 from engine.context import EngineContext
-from engine.db.schema import upgrade
 from engine.permissions import Actor
+
+from .server import scratch_context
 
 START = datetime(2025, 6, 1, 0, 0, tzinfo=UTC)
 AUDITOR = Actor("audrey", roles=frozenset({"auditor"}))
@@ -61,18 +59,8 @@ FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS i
 
 def main() -> None:
     args = _parser().parse_args()
-    admin_url = make_url(args.postgres_url)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    names = [f"pmoflow_bench_audit_{uuid.uuid4().hex[:8]}", f"pmoflow_bench_audit_verify_{uuid.uuid4().hex[:8]}"]
-    contexts: list[EngineContext] = []
-    try:
-        for name in names:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            url = admin_url.set(database=name).render_as_string(hide_password=False)
-            contexts.append(EngineContext.from_settings(Settings(database_url=url), clock=FixedClock(START)))
-            upgrade(contexts[-1].db)
-        search_ctx, verify_ctx = contexts
+    with scratch_context(args.postgres_url, "audit", START) as search_ctx, \
+            scratch_context(args.postgres_url, "audit_verify", START) as verify_ctx:
         t0 = time.perf_counter()
         seed(search_ctx, args.events)
         print(f"seeded {args.events:,} events in {time.perf_counter() - t0:.1f} s")
@@ -82,13 +70,6 @@ def main() -> None:
         explain(search_ctx, slowest)
         if args.verify_events:
             time_verify(verify_ctx, args.verify_events)
-    finally:
-        for ctx in contexts:
-            ctx.db.dispose()
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _parser() -> argparse.ArgumentParser:

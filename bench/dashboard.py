@@ -23,16 +23,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from engine import dashboard, monitoring
-from engine.clock import FixedClock
-from engine.config import Settings
 from engine.context import EngineContext
-from engine.db.schema import upgrade
 from engine.monitoring import InstanceFilter
 from engine.permissions import Actor
+
+from .server import scratch_context
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -46,15 +44,7 @@ GROUPS = ("IT Manager", "Finance", "Security", "Operations", "PMO Director")
 
 def main() -> None:
     args = _parser().parse_args()
-    admin_url = make_url(args.postgres_url)
-    name = f"pmoflow_bench_dashboard_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    ctx = EngineContext.from_settings(Settings(database_url=url), clock=FixedClock(NOW))
-    try:
-        upgrade(ctx.db)
+    with scratch_context(args.postgres_url, "dashboard", NOW) as ctx:
         t0 = time.perf_counter()
         counts = seed(ctx, args.instances)
         print(f"seeded {counts['instances']:,} instances, {counts['tasks']:,} tasks, {counts['groups']:,} group rows "
@@ -62,11 +52,6 @@ def main() -> None:
         with ctx.db.begin() as conn:                 # committed, or the statistics are discarded
             conn.execute(text("ANALYZE"))
         measure(ctx, args.samples)
-    finally:
-        ctx.db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _parser() -> argparse.ArgumentParser:

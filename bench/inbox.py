@@ -18,11 +18,8 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
-from engine.clock import FixedClock
-from engine.config import Settings
 from engine.context import EngineContext
 from engine.db.models import (
     Deployment,
@@ -34,24 +31,17 @@ from engine.db.models import (
     TaskGroup,
     User,
 )
-from engine.db.schema import upgrade
 from engine.permissions import Actor
 from engine.tasks import InboxFilter, inbox, inbox_page, inbox_query
+
+from .server import scratch_context
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def main() -> None:
     args = _parser().parse_args()
-    admin_url = make_url(args.postgres_url)
-    name = f"pmoflow_bench_inbox_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    ctx = EngineContext.from_settings(Settings(database_url=url), clock=FixedClock(NOW))
-    try:
-        upgrade(ctx.db)
+    with scratch_context(args.postgres_url, "inbox", NOW) as ctx:
         t0 = time.perf_counter()
         memberships = seed(ctx, args.tasks, args.users, args.groups, random.Random(7))
         print(f"seeded {args.tasks:,} open tasks, {args.users:,} users, {args.groups} groups "
@@ -60,11 +50,6 @@ def main() -> None:
             conn.execute(text("ANALYZE"))
         measure(ctx, memberships, args.samples, random.Random(11))
         explain(ctx, memberships)
-    finally:
-        ctx.db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -17,10 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import httpx
 import psycopg
@@ -28,6 +33,9 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from .cpu import child_pids
+
+if TYPE_CHECKING:
+    from engine.context import EngineContext
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -262,6 +270,27 @@ def drop_postgres_database(url: str) -> None:
     admin, name = _admin_conninfo(url)
     with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def scratch_context(server_url: str, prefix: str, now: datetime) -> Iterator[EngineContext]:
+    """An engine context on a new, migrated database `pmoflow_bench_<prefix>_<random>` on the
+    server of `server_url`, with a clock fixed at `now`; the database is dropped afterwards."""
+    from engine.clock import FixedClock
+    from engine.config import Settings
+    from engine.context import EngineContext
+    from engine.db.schema import upgrade
+
+    name = f"pmoflow_bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    create_postgres_database(url)
+    ctx = EngineContext.from_settings(Settings(database_url=url), clock=FixedClock(now))
+    try:
+        upgrade(ctx.db)
+        yield ctx
+    finally:
+        ctx.db.dispose()
+        drop_postgres_database(url)
 
 
 # ---------------------------------------------------------------- processes

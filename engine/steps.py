@@ -120,8 +120,9 @@ def run_step(
     if new:
         session.flush()
     _write_step_events(session, instance, run, now, actor, before, new)
-    sync_tasks(session, instance, run.open_tasks(), now, completed_task, ctx.settings.script_time_limit, known)
-    connectors.enqueue_calls(ctx, session, instance, run.connector_tasks(), now)
+    open_tasks, calls = run.ready_work()
+    sync_tasks(session, instance, open_tasks, now, completed_task, ctx.settings.script_time_limit, known)
+    connectors.enqueue_calls(ctx, session, instance, calls, now)
     session.flush()
     return run
 

@@ -191,11 +191,7 @@ class Run:
 
     def connector_tasks(self) -> list[ConnectorCall]:
         """Ready service tasks waiting for the worker's HTTP call."""
-        return [ConnectorCall(id=str(t.id), element_id=t.task_spec.bpmn_id,
-                              name=t.task_spec.bpmn_name or t.task_spec.bpmn_id, config=t.task_spec.connector,
-                              data=t.data)
-                for t in self.wf.get_tasks(state=TaskState.READY, manual=True)
-                if isinstance(t.task_spec, PmoflowConnectorTask)]
+        return self.ready_work()[1]
 
     def complete_connector(self, task_id: str, data: dict[str, Any]) -> None:
         """Complete a waiting service task with the variables its call produced, and advance."""
@@ -254,16 +250,25 @@ class Run:
 
     def open_tasks(self) -> list[OpenTask]:
         """Ready human tasks, with the due time of their boundary timers."""
-        result = []
+        return self.ready_work()[0]
+
+    def ready_work(self) -> tuple[list[OpenTask], list[ConnectorCall]]:
+        """In one walk of the task tree: ready human tasks (`open_tasks`) and ready service tasks
+        waiting for the worker's HTTP call (`connector_tasks`)."""
+        people: list[OpenTask] = []
+        calls: list[ConnectorCall] = []
         for task in self.wf.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             if isinstance(spec, PmoflowConnectorTask):
-                continue                    # the worker's, not a person's (see connector_tasks)
-            result.append(OpenTask(
-                id=str(task.id), process=task.workflow.spec.name, element_id=spec.bpmn_id,
-                name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=_boundary_due(task, self.timers),
-            ))
-        return result
+                calls.append(ConnectorCall(id=str(task.id), element_id=spec.bpmn_id,
+                                           name=spec.bpmn_name or spec.bpmn_id, config=spec.connector,
+                                           data=task.data))
+            else:
+                people.append(OpenTask(
+                    id=str(task.id), process=task.workflow.spec.name, element_id=spec.bpmn_id,
+                    name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=_boundary_due(task, self.timers),
+                ))
+        return people, calls
 
     def next_due(self) -> datetime | None:
         """The earliest time a waiting timer of this instance fires."""
