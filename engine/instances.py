@@ -70,8 +70,7 @@ def _start(ctx, actor, process, version, business_key, variables, idem_key, requ
             definition=definition, business_key=business_key, status="running", state="",
             variables=variables, started_by=actor.username, created_at=now, updated_at=now,
         )
-        session.add(instance)
-        session.flush()
+        session.add(instance)           # inserted by run_step's flush, with its state (no UPDATE after)
         audit.record(session, "instance_started", now, instance=instance, actor=actor.username,
                      data={"process": definition.key, "version": definition.version,
                            "business_key": business_key, "variables": variables})

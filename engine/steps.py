@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit, connectors, notifications, sla
@@ -59,23 +59,24 @@ class OpenRows:
     rows: list[HumanTask]
 
 
+# The two reads of a completion, built once (building a statement costs more than binding values).
+_OWNER = select(HumanTask.instance_id).where(HumanTask.uuid == bindparam("task")).scalar_subquery()
+_LOCK_OWNER = select(ProcessInstance).where(ProcessInstance.id == _OWNER) \
+    .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
+_OPEN_AND_TASK = select(HumanTask).where(
+    HumanTask.instance_id == bindparam("instance"), or_(HumanTask.status == "open", HumanTask.uuid == bindparam("task"))
+).order_by(HumanTask.id).execution_options(populate_existing=True)
+
+
 def lock_task_instance(ctx: EngineContext, session: Session, task_id: str) -> tuple[ProcessInstance, HumanTask,
                                                                                       OpenRows]:
     """The instance of a task, row-locked, with the task and the instance's open task rows, in two
     queries (the definition comes from `ctx.definitions`); raises NotFound."""
-    owner = select(HumanTask.instance_id).where(HumanTask.uuid == task_id).scalar_subquery()
-    instance = session.scalars(
-        select(ProcessInstance).where(ProcessInstance.id == owner)
-        .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
-    ).first()
+    instance = session.scalars(_LOCK_OWNER, {"task": task_id}).first()
     if instance is None:
         raise NotFound(f"task {task_id} does not exist")
     ctx.definitions.attach(session, instance)
-    rows = list(session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                or_(HumanTask.status == "open", HumanTask.uuid == task_id))
-        .order_by(HumanTask.id).execution_options(populate_existing=True)
-    ))
+    rows = list(session.scalars(_OPEN_AND_TASK, {"instance": instance.id, "task": task_id}))
     task = next((r for r in rows if r.uuid == task_id), None)
     if task is None:                                    # removed since the first query
         raise NotFound(f"task {task_id} does not exist")
@@ -231,9 +232,8 @@ def _create_row(
     )
     with session.no_autoflush:          # before the INSERT: no second UPDATE of the row for its at-risk time
         sla.set_due(session, instance, row, info.get("sla"), now)     # the SLA property, the at-risk time
-    session.add(row)
-    session.flush()
-    session.add_all(TaskGroup(task_id=row.id, group_name=g) for g in dict.fromkeys(groups))
+    row.groups = [TaskGroup(group_name=g) for g in dict.fromkeys(groups)]
+    session.add(row)                    # inserted with its groups by the step's next flush
     audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
                  data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,
                        "approval_batch": batch, "due_at": row.due_at.isoformat() if row.due_at else None})

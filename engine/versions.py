@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.db.models import DecisionDefinition, ProcessDefinition
@@ -12,11 +12,16 @@ from engine.db.models import DecisionDefinition, ProcessDefinition
 Versioned = TypeVar("Versioned", ProcessDefinition, DecisionDefinition)
 
 
+_LATEST: dict[type, Select[Any]] = {}
+
+
 def latest_version(session: Session, model: type[Versioned], key: str) -> Versioned | None:
     """The newest version of `key`, or None."""
-    return session.scalars(
-        select(model).where(model.key == key).order_by(model.version.desc()).limit(1)
-    ).first()
+    query = _LATEST.get(model)
+    if query is None:               # built once per model: executing it then costs no statement building
+        query = _LATEST[model] = select(model).where(model.key == bindparam("key")) \
+            .order_by(model.version.desc()).limit(1)
+    return session.scalars(query, {"key": key}).first()
 
 
 def latest_of_each(session: Session, model: type[Versioned]) -> list[Versioned]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, inspect, update
+from sqlalchemy import bindparam, event, inspect, update
 from sqlalchemy.orm import Session
 
 from engine.db.models import HumanTask, TaskGroup
+
+_OFFER = update(TaskGroup).where(TaskGroup.task_id == bindparam("task")).values(offered=bindparam("offered"))
 
 
 @event.listens_for(Session, "before_flush")
@@ -23,5 +25,4 @@ def _sync_offers(session: Session, _context: Any, _instances: Any) -> None:
         state = inspect(obj)
         if state.attrs.status.history.has_changes() or state.attrs.assignee.history.has_changes():
             offered = obj.status == "open" and obj.assignee is None
-            session.connection().execute(update(TaskGroup).where(TaskGroup.task_id == obj.id)
-                                         .values(offered=offered))
+            session.connection().execute(_OFFER, {"task": obj.id, "offered": offered})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -70,7 +70,13 @@ class NotificationPreferences:
     email_enabled: bool                 # the server has SMTP settings
 
 
-def channels_for(row: NotificationSetting | None, kind: str) -> frozenset[str]:
+class ChosenChannels(Protocol):
+    """A settings row, or what `engine.outgoing.recipients` reads of one."""
+
+    channels: dict[str, Any] | None
+
+
+def channels_for(row: ChosenChannels | None, kind: str) -> frozenset[str]:
     """The channels a user chose for `kind` (the kind's defaults if they never chose)."""
     stored = row.channels.get(kind) if row is not None and isinstance(row.channels, dict) else None
     if stored is None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit, jobs
@@ -105,31 +105,54 @@ def on_event(session: Session, event: Event, instance: ProcessInstance | None) -
     email = settings is None or bool(settings.smtp_host)     # a bare session (no settings known) keeps email
     people = _people(session, who, event.actor)
     context = None
-    for user, setting in people:
-        for channel in sorted(channels_for(setting, route.kind)):
-            if (channel == "email" and not email) or not _reachable(user, setting, channel):
+    for person in people:
+        for channel in sorted(channels_for(person.setting, route.kind)):
+            if (channel == "email" and not email) or not _reachable(person, channel):
                 continue
             context = context or context_of(event, instance, task, route.kind)
             jobs.enqueue(session, JOB_KINDS[channel],
-                         {"username": user.username, "channel": channel, "kind": route.kind, "event": event.uuid,
+                         {"username": person.username, "channel": channel, "kind": route.kind, "event": event.uuid,
                           "context": context},
                          event.occurred_at, max_attempts=MAX_ATTEMPTS, instance=instance)
 
 
-def _people(session: Session, who: Who, actor: str | None) -> list[tuple[User, NotificationSetting | None]]:
+@dataclass(frozen=True)
+class Person:
+    """A recipient as `_people` reads them: the user's address and their settings (None if never set)."""
+
+    username: str
+    email: str | None
+    setting: Prefs | None
+
+
+@dataclass(frozen=True)
+class Prefs:
+    channels: dict[str, Any] | None
+    slack_webhook_url: str | None
+    teams_webhook_url: str | None
+
+
+# One statement for every event: named people or members of groups, active, not the actor. Built
+# once with expanding parameters (an empty list matches nothing), so each event only binds values.
+_PEOPLE = (
+    select(User.username, User.email, NotificationSetting.id, NotificationSetting.channels,
+           NotificationSetting.slack_webhook_url, NotificationSetting.teams_webhook_url)
+    .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
+    .where(or_(User.username.in_(bindparam("names", expanding=True)),
+               User.id.in_(select(GroupMember.user_id).join(Group, Group.id == GroupMember.group_id)
+                           .where(Group.name.in_(bindparam("groups", expanding=True))))),
+           User.active.is_(True), User.username != bindparam("actor"))
+    .order_by(User.username)
+)
+
+
+def _people(session: Session, who: Who, actor: str | None) -> list[Person]:
     """The active recipients with their settings, by user name, without the actor: one query."""
-    wanted = []
-    if who.names:
-        wanted.append(User.username.in_(who.names))
-    if who.groups:
-        wanted.append(User.id.in_(select(GroupMember.user_id).join(Group, Group.id == GroupMember.group_id)
-                                  .where(Group.name.in_(who.groups))))
-    query = (select(User, NotificationSetting).outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
-             .where(or_(*wanted), User.active.is_(True)).order_by(User.username))
-    if actor is not None:
-        query = query.where(User.username != actor)
     with session.no_autoflush:          # mid-step: the step's pending rows are no business of this query
-        return [(user, setting) for user, setting in session.execute(query).all()]
+        rows = session.execute(_PEOPLE, {"names": list(who.names), "groups": list(who.groups),
+                                         "actor": actor if actor is not None else ""}).all()
+    return [Person(name, email, Prefs(channels, slack, teams) if setting_id is not None else None)
+            for name, email, setting_id, channels, slack, teams in rows]
 
 
 def task_facts(session: Session, event: Event) -> TaskFacts | None:
@@ -157,9 +180,10 @@ def _in_session(session: Session, uuid: str) -> HumanTask | None:
     return None
 
 
-def _reachable(user: User, setting: NotificationSetting | None, channel: str) -> bool:
+def _reachable(person: Person, channel: str) -> bool:
     if channel == "email":
-        return bool(user.email)
+        return bool(person.email)
+    setting = person.setting
     if setting is None:
         return False
     return bool(setting.slack_webhook_url if channel == "slack" else setting.teams_webhook_url)
