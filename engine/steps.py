@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit, connectors, notifications, sla
 from engine.approvals import NoApprovers, resolve_approvers
@@ -128,18 +129,32 @@ def run_step(
     return run
 
 
+_SAVE = update(ProcessInstance.__table__).where(ProcessInstance.__table__.c.id == bindparam("instance"))
+
+
 def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetime) -> None:
-    """Copy the run's state onto the instance row."""
-    instance.state = run.dump()
-    instance.status = run.status
-    instance.variables = run.variables()
-    instance.next_due_at = run.next_due() if instance.status == "running" else None
-    instance.error = run.incident.as_dict() if run.incident else (instance.error if run.status == "error"
-                                                                  else None)
-    instance.updated_at = now
-    if instance.status in FINAL and instance.ended_at is None:
-        instance.ended_at = now
-    session.add(instance)
+    """Copy the run's state onto the instance row.
+
+    A new instance is inserted by the next flush. A stored one is written at once by one Core
+    UPDATE (a fraction of the cost of an ORM flush), and the object takes the values as its
+    loaded state, so later changes in the step are flushed on top of them as usual."""
+    status = run.status
+    values: dict[str, Any] = {
+        "state": run.dump(), "status": status, "variables": run.variables(),
+        "next_due_at": run.next_due() if status == "running" else None,
+        "error": run.incident.as_dict() if run.incident else (instance.error if status == "error" else None),
+        "updated_at": now,
+    }
+    if status in FINAL and instance.ended_at is None:
+        values["ended_at"] = now
+    if instance.id is None:
+        for key, value in values.items():
+            setattr(instance, key, value)
+        session.add(instance)
+        return
+    session.execute(_SAVE, {"instance": instance.id, **values})
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
 
 
 def _write_step_events(
@@ -232,12 +247,31 @@ def _create_row(
     )
     with session.no_autoflush:          # before the INSERT: no second UPDATE of the row for its at-risk time
         sla.set_due(session, instance, row, info.get("sla"), now)     # the SLA property, the at-risk time
-    row.groups = [TaskGroup(group_name=g) for g in dict.fromkeys(groups)]
-    session.add(row)                    # inserted with its groups by the step's next flush
+    _insert_row(session, row, list(dict.fromkeys(groups)))
     audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
                  data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,
                        "approval_batch": batch, "due_at": row.due_at.isoformat() if row.due_at else None})
     return row
+
+
+_TASK_COLUMNS = tuple(c.key for c in HumanTask.__table__.columns if c.key != "id")
+_INSERT_TASK = insert(HumanTask.__table__).returning(HumanTask.__table__.c.id)
+_INSERT_GROUPS = insert(TaskGroup.__table__)
+
+
+def _insert_row(session: Session, row: HumanTask, groups: list[str]) -> None:
+    """Insert a new task row and its groups by Core statements (a fraction of an ORM flush's cost)
+    and put the object in the session as if it had been loaded: every column is set, so nothing
+    is read back, and later changes to it are flushed as usual."""
+    values = {key: getattr(row, key) for key in _TASK_COLUMNS}
+    row.id = session.execute(_INSERT_TASK, values).scalar_one()
+    for key, value in values.items():
+        setattr(row, key, value)
+    make_transient_to_detached(row)
+    session.add(row)
+    if groups:
+        offered = row.status == "open" and row.assignee is None      # as engine.db.offers keeps it
+        session.execute(_INSERT_GROUPS, [{"task_id": row.id, "group_name": g, "offered": offered} for g in groups])
 
 
 DEFAULT_PRIORITY = 50

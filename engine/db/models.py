@@ -220,8 +220,6 @@ class HumanTask(Base):
     at_risk_at: Mapped[datetime | None]                   # SLA: "at risk" from then on (engine.sla)
 
     instance: Mapped[ProcessInstance] = relationship()
-    # Set when the row is created (inserted in the same flush); the database deletes them with the task.
-    groups: Mapped[list[TaskGroup]] = relationship(passive_deletes=True)
 
 
 class TaskGroup(Base):
