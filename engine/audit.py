@@ -231,7 +231,7 @@ def lock(session: Session) -> None:
     companions read (deleting a webhook subscription) takes it first, so its row lock is never
     waited for by a writer that holds the chain lock."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK, {"key": CHAIN_LOCK})
+        session.connection().execute(_LOCK, {"key": CHAIN_LOCK})
 
 
 _head_query: tuple[tuple[str, ...], Executable] | None = None
@@ -295,7 +295,7 @@ def _write_pending(session: Session) -> None:
         ev.seq, ev.prev_hash = seq, prev
         ev.hash = prev = chain_hash(canonical(ev), ev.prev_hash)
         rows.append({name: getattr(ev, name) for name in COLUMNS})
-    session.execute(_INSERT, rows)
+    session.connection().execute(_INSERT, rows)
     for name, rows_ in companions.items():
         if rows_:
             _companions[name].on_write(session, rows_, batch)

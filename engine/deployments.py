@@ -6,10 +6,11 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit
+from engine.caches import DefinitionCache
 from engine.calendars import known_names as calendar_names
 from engine.context import EngineContext
 from engine.db.models import Deployment, DeploymentFile, ProcessDefinition
@@ -121,9 +122,21 @@ def get_definition(ctx: EngineContext, actor: Actor, key: str) -> list[Definitio
         return [DefinitionView.of(r) for r in rows]
 
 
-def find_definition(session, key: str, version: int | None) -> ProcessDefinition:  # type: ignore[no-untyped-def]
-    """The given or latest version of a process; raises NotFound naming what is missing."""
-    if version is None:
+_LATEST_ID = select(ProcessDefinition.id).where(ProcessDefinition.key == bindparam("key")) \
+    .order_by(ProcessDefinition.version.desc()).limit(1)
+_VERSION_ID = select(ProcessDefinition.id).where(ProcessDefinition.key == bindparam("key"),
+                                                 ProcessDefinition.version == bindparam("version"))
+
+
+def find_definition(session, key: str, version: int | None,  # type: ignore[no-untyped-def]
+                    cache: DefinitionCache | None = None) -> ProcessDefinition:
+    """The given or latest version of a process; raises NotFound naming what is missing.
+
+    With `cache`, only the id is read and the (immutable) row comes from the cache."""
+    if cache is not None:
+        found = session.scalar(_LATEST_ID if version is None else _VERSION_ID, {"key": key, "version": version})
+        row = cache.get(session, found) if found is not None else None
+    elif version is None:
         row = _latest(session, key)
     else:
         row = session.scalars(select(ProcessDefinition).where(

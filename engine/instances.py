@@ -64,7 +64,7 @@ def start(
 def _start(ctx, actor, process, version, business_key, variables, idem_key, request_hash):  # type: ignore[no-untyped-def]
     with ctx.uow() as uow:
         session = uow.session
-        definition = find_definition(session, process, version)
+        definition = find_definition(session, process, version, cache=ctx.definitions)
         now = ctx.clock.now()
         instance = ProcessInstance(
             definition=definition, business_key=business_key, status="running", state="",

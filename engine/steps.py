@@ -152,7 +152,7 @@ def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetim
             setattr(instance, key, value)
         session.add(instance)
         return
-    session.execute(_SAVE, {"instance": instance.id, **values})
+    session.connection().execute(_SAVE, {"instance": instance.id, **values})
     for key, value in values.items():
         set_committed_value(instance, key, value)
 
@@ -264,14 +264,32 @@ def _insert_row(session: Session, row: HumanTask, groups: list[str]) -> None:
     and put the object in the session as if it had been loaded: every column is set, so nothing
     is read back, and later changes to it are flushed as usual."""
     values = {key: getattr(row, key) for key in _TASK_COLUMNS}
-    row.id = session.execute(_INSERT_TASK, values).scalar_one()
+    row.id = session.connection().execute(_INSERT_TASK, values).scalar_one()
     for key, value in values.items():
         setattr(row, key, value)
     make_transient_to_detached(row)
     session.add(row)
     if groups:
         offered = row.status == "open" and row.assignee is None      # as engine.db.offers keeps it
-        session.execute(_INSERT_GROUPS, [{"task_id": row.id, "group_name": g, "offered": offered} for g in groups])
+        session.connection().execute(_INSERT_GROUPS, [{"task_id": row.id, "group_name": g, "offered": offered}
+                                                      for g in groups])
+
+
+_UPDATE_TASK = update(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("task"))
+_UPDATE_OFFERS = update(TaskGroup.__table__).where(TaskGroup.__table__.c.task_id == bindparam("task")) \
+    .values(offered=bindparam("offered"))
+
+
+def write_row(session: Session, row: HumanTask, **values: Any) -> None:
+    """Change a stored task row now by one Core UPDATE, keeping `task_groups.offered` in step as
+    `engine.db.offers` does for ORM changes; the object takes the values as its loaded state."""
+    session.connection().execute(_UPDATE_TASK, {"task": row.id, **values})
+    offers_before = row.status == "open" and row.assignee is None
+    for key, value in values.items():
+        set_committed_value(row, key, value)
+    offered = row.status == "open" and row.assignee is None
+    if offered != offers_before:
+        session.connection().execute(_UPDATE_OFFERS, {"task": row.id, "offered": offered})
 
 
 DEFAULT_PRIORITY = 50

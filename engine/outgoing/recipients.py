@@ -149,7 +149,7 @@ _PEOPLE = (
 def _people(session: Session, who: Who, actor: str | None) -> list[Person]:
     """The active recipients with their settings, by user name, without the actor: one query."""
     with session.no_autoflush:          # mid-step: the step's pending rows are no business of this query
-        rows = session.execute(_PEOPLE, {"names": list(who.names), "groups": list(who.groups),
+        rows = session.connection().execute(_PEOPLE, {"names": list(who.names), "groups": list(who.groups),
                                          "actor": actor if actor is not None else ""}).all()
     return [Person(name, email, Prefs(channels, slack, teams) if setting_id is not None else None)
             for name, email, setting_id, channels, slack, teams in rows]
