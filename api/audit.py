@@ -72,7 +72,7 @@ class Verification(Schema):
 
 @blp.route("/events")
 class Events(MethodView):
-    @blp.arguments(EventQuery, location="query")
+    @blp.arguments(EventQuery(), location="query")
     @blp.response(200, EventPage)
     def get(self, args):  # type: ignore[no-untyped-def]
         """Events matching every filter given, newest first; page with `before`."""

@@ -35,7 +35,7 @@ class DecisionByKey(MethodView):
 
 @blp.route("/<key>/evaluate")
 class EvaluateDecision(MethodView):
-    @blp.arguments(schemas.EvaluateDecision)
+    @blp.arguments(schemas.EvaluateDecision())
     @blp.response(200, schemas.DecisionEvaluation)
     @blp.alt_response(404, schema=schemas.Error, description="no such decision or version")
     @blp.alt_response(422, schema=schemas.Error,

@@ -24,14 +24,14 @@ IDEMPOTENCY = {"parameters": [{
 
 @blp.route("")
 class Instances(MethodView):
-    @blp.arguments(schemas.InstanceQuery, location="query")
+    @blp.arguments(schemas.InstanceQuery(), location="query")
     @blp.response(200, schemas.InstancePage)
     def get(self, args):  # type: ignore[no-untyped-def]
         """Instances, newest first; filter by process, status, business_key."""
         return instances.list_instances(engine_ctx(), current_actor(), **args)
 
     @blp.doc(**IDEMPOTENCY)
-    @blp.arguments(schemas.StartInstance)
+    @blp.arguments(schemas.StartInstance())
     @blp.response(201, schemas.Instance)
     @blp.alt_response(404, schema=schemas.Error, description="no such process or version")
     def post(self, body):  # type: ignore[no-untyped-def]
@@ -55,7 +55,7 @@ class InstanceById(MethodView):
 
 @blp.route("/<instance_id>/cancel")
 class CancelInstance(MethodView):
-    @blp.arguments(schemas.CancelInstance)
+    @blp.arguments(schemas.CancelInstance())
     @blp.response(200, schemas.Instance)
     @blp.alt_response(409, schema=schemas.Error, description="already ended")
     def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
@@ -65,7 +65,7 @@ class CancelInstance(MethodView):
 
 @blp.route("/<instance_id>/retry")
 class RetryInstance(MethodView):
-    @blp.arguments(schemas.RetryInstance)
+    @blp.arguments(schemas.RetryInstance())
     @blp.response(200, schemas.Instance)
     @blp.alt_response(409, schema=schemas.Error, description="not in error")
     def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
@@ -75,7 +75,7 @@ class RetryInstance(MethodView):
 
 @blp.route("/<instance_id>/migration-plan")
 class InstanceMigrationPlan(MethodView):
-    @blp.arguments(schemas.MigrationQuery, location="query")
+    @blp.arguments(schemas.MigrationQuery(), location="query")
     @blp.response(200, schemas.MigrationPlan)
     @blp.alt_response(404, schema=schemas.Error, description="no such instance or version")
     def get(self, args, instance_id: str):  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ class InstanceMigrationPlan(MethodView):
 
 @blp.route("/<instance_id>/migrate")
 class MigrateInstance(MethodView):
-    @blp.arguments(schemas.MigrateInstance)
+    @blp.arguments(schemas.MigrateInstance())
     @blp.response(200, schemas.MigrationResult)
     @blp.alt_response(404, schema=schemas.Error, description="no such instance or version")
     @blp.alt_response(409, schema=schemas.Error, description="unsafe (the message names the elements) or ended")

@@ -16,7 +16,7 @@ blp = Blueprint("messages", __name__, url_prefix="/api/v1/messages", description
 
 @blp.route("")
 class Messages(MethodView):
-    @blp.arguments(schemas.Message)
+    @blp.arguments(schemas.Message())
     @blp.response(200, schemas.Instance)
     @blp.alt_response(404, schema=schemas.Error, description="no instance waits for this message")
     def post(self, body):  # type: ignore[no-untyped-def]

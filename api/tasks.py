@@ -16,7 +16,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Huma
 
 @blp.route("")
 class Tasks(MethodView):
-    @blp.arguments(schemas.TaskQuery, location="query")
+    @blp.arguments(schemas.TaskQuery(), location="query")
     @blp.response(200, schemas.TaskPage)
     def get(self, args):  # type: ignore[no-untyped-def]
         """Tasks you may see (admins, auditors and systems see all); open ones by default."""
@@ -34,7 +34,7 @@ class TaskById(MethodView):
 
 @blp.route("/<task_id>/complete")
 class CompleteTask(MethodView):
-    @blp.arguments(schemas.CompleteTask)
+    @blp.arguments(schemas.CompleteTask())
     @blp.response(200, schemas.CompletedTask)
     @blp.alt_response(403, schema=schemas.Error, description="not in the task's group")
     @blp.alt_response(409, schema=schemas.Error, description="already completed")

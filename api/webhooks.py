@@ -103,7 +103,7 @@ class Webhooks(MethodView):
         """Every webhook subscription (without secrets)."""
         return webhooks.list_subscriptions(engine_ctx(), current_actor())
 
-    @blp.arguments(CreateWebhook)
+    @blp.arguments(CreateWebhook())
     @blp.response(201, WebhookWithSecret)
     @blp.alt_response(422, schema=schemas.Error, description="a refused URL or unknown fields, each named")
     def post(self, body):  # type: ignore[no-untyped-def]
@@ -121,7 +121,7 @@ class WebhookById(MethodView):
         """One subscription."""
         return webhooks.get_subscription(engine_ctx(), current_actor(), webhook_id)
 
-    @blp.arguments(UpdateWebhook)
+    @blp.arguments(UpdateWebhook())
     @blp.response(200, Webhook)
     @blp.alt_response(404, schema=schemas.Error)
     def patch(self, body, webhook_id: str):  # type: ignore[no-untyped-def]
@@ -146,7 +146,7 @@ class RotateSecret(MethodView):
 
 @blp.route("/<webhook_id>/deliveries")
 class Deliveries(MethodView):
-    @blp.arguments(WebhookDeliveryQuery, location="query")
+    @blp.arguments(WebhookDeliveryQuery(), location="query")
     @blp.response(200, WebhookDelivery(many=True))
     @blp.alt_response(404, schema=schemas.Error)
     def get(self, args, webhook_id: str):  # type: ignore[no-untyped-def]
