@@ -303,8 +303,8 @@ class Run:
         replaced by the calendar's and the task is marked so that it is done once.
         """
         timers = self.timers
-        if not timers or self.business_due is None:
-            return
+        if self.business_due is None or not any(t.get("calendar") for t in timers.values()):
+            return                                  # no timer on a calendar: no walk of the waiting tasks
         for task in self.wf.get_tasks(state=TaskState.WAITING):
             spec = task.task_spec
             definition = getattr(spec, "event_definition", None)
