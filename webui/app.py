@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +29,16 @@ ERROR_TEXT = {
 }
 
 
+class BrowserSessions(SecureCookieSessionInterface):
+    """The session cookie is for the browser pages: API requests (bearer tokens only) neither read
+    nor set it, which also spares each of them the cookie's signing set-up."""
+
+    def open_session(self, app: Flask, request: Any) -> SessionMixin | None:   # noqa: D102
+        if request.path.startswith("/api/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
 def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Flask:
     """Build the app from PMOFLOW_* environment variables, then `config` (tests pass theirs)."""
     config = dict(config or {})
@@ -46,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(config)
+    app.session_interface = BrowserSessions()
     ctx = EngineContext.from_settings(settings, clock=clock)
     app.extensions["pmoflow"] = ctx
     api.register(app)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import flask
+
 from engine import instances, users
 from tests.factories import BOT
 from tests.webui.conftest import TOKEN, csrf_of, intake, sign_in
@@ -137,6 +139,19 @@ def test_security_headers_and_cookie_flags(app):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     page = client.get("/tasks")
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_api_ignores_the_browser_session(app):
+    """A signed-in browser's cookie is no API credential, and API answers never set a cookie."""
+    client = app.test_client()
+    assert sign_in(client, "alice").status_code == 302
+    response = client.get("/api/v1/tasks")
+    assert response.status_code == 401 and "Set-Cookie" not in response.headers
+    assert client.get("/tasks").status_code == 200          # the session itself is untouched
+    with app.test_request_context("/api/v1/tasks"):          # the API does not even open the cookie
+        assert app.session_interface.is_null_session(app.session_interface.open_session(app, flask.request))
+    with app.test_request_context("/tasks"):
+        assert not app.session_interface.is_null_session(app.session_interface.open_session(app, flask.request))
 
 
 MONEY_AND_PICKER = json.dumps({"type": "default", "id": "budget-check", "schemaVersion": 16, "components": [
