@@ -8,10 +8,10 @@ workflow's ready manual tasks after every step, cancelled branches included.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
@@ -60,24 +60,47 @@ class OpenRows:
     rows: list[HumanTask]
 
 
-# The two reads of a completion, built once (building a statement costs more than binding values).
-_OWNER = select(HumanTask.instance_id).where(HumanTask.uuid == bindparam("task")).scalar_subquery()
-_LOCK_OWNER = select(ProcessInstance).where(ProcessInstance.id == _OWNER) \
-    .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
-_OPEN_AND_TASK = select(HumanTask).where(
-    HumanTask.instance_id == bindparam("instance"), or_(HumanTask.status == "open", HumanTask.uuid == bindparam("task"))
-).order_by(HumanTask.id).execution_options(populate_existing=True)
+# The two reads of a completion, built once (building a statement costs more than binding values),
+# as Core statements whose rows become session objects by `as_loaded` (cheaper than ORM loading).
+_INSTANCES = ProcessInstance.__table__
+_TASKS = HumanTask.__table__
+_OWNER = select(_TASKS.c.instance_id).where(_TASKS.c.uuid == bindparam("task")).scalar_subquery()
+_LOCK_OWNER = select(_INSTANCES).where(_INSTANCES.c.id == _OWNER).with_for_update()
+_OPEN_AND_TASK = select(_TASKS).where(
+    _TASKS.c.instance_id == bindparam("instance"), or_(_TASKS.c.status == "open", _TASKS.c.uuid == bindparam("task"))
+).order_by(_TASKS.c.id)
+
+Loaded = TypeVar("Loaded", ProcessInstance, HumanTask)
+
+
+def as_loaded(session: Session, model: type[Loaded], values: Mapping[str, Any]) -> Loaded:
+    """The session's object for a row read by a Core statement (every column of `model`), as if the
+    ORM had loaded it: a new persistent object, or the one the session holds with its columns
+    refreshed (what `populate_existing` does)."""
+    key = session.identity_key(model, (values["id"],))
+    held = session.identity_map.get(key)
+    if held is not None:
+        for name, value in values.items():
+            set_committed_value(held, name, value)
+        return held  # type: ignore[return-value]
+    obj = model(**values)
+    make_transient_to_detached(obj)             # every column set: nothing is read back
+    session.add(obj)
+    return obj
 
 
 def lock_task_instance(ctx: EngineContext, session: Session, task_id: str) -> tuple[ProcessInstance, HumanTask,
                                                                                       OpenRows]:
     """The instance of a task, row-locked, with the task and the instance's open task rows, in two
     queries (the definition comes from `ctx.definitions`); raises NotFound."""
-    instance = session.scalars(_LOCK_OWNER, {"task": task_id}).first()
-    if instance is None:
+    connection = session.connection()
+    found = connection.execute(_LOCK_OWNER, {"task": task_id}).mappings().first()
+    if found is None:
         raise NotFound(f"task {task_id} does not exist")
+    instance = as_loaded(session, ProcessInstance, found)
     ctx.definitions.attach(session, instance)
-    rows = list(session.scalars(_OPEN_AND_TASK, {"instance": instance.id, "task": task_id}))
+    rows = [as_loaded(session, HumanTask, r) for r in
+            connection.execute(_OPEN_AND_TASK, {"instance": instance.id, "task": task_id}).mappings()]
     task = next((r for r in rows if r.uuid == task_id), None)
     if task is None:                                    # removed since the first query
         raise NotFound(f"task {task_id} does not exist")
@@ -267,7 +290,7 @@ def _insert_row(session: Session, row: HumanTask, groups: list[str]) -> None:
     row.id = session.connection().execute(_INSERT_TASK, values).scalar_one()
     for key, value in values.items():
         setattr(row, key, value)
-    make_transient_to_detached(row)
+    make_transient_to_detached(row)             # every column set: nothing is read back
     session.add(row)
     if groups:
         offered = row.status == "open" and row.assignee is None      # as engine.db.offers keeps it

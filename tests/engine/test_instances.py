@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from engine import deployments, instances, messages, steps, tasks
@@ -405,3 +406,27 @@ def test_a_task_offered_to_two_of_my_groups_is_counted_once(ctx):
     both = Actor("fred", roles=frozenset({"approver"}), groups=frozenset({"Finance", "Security"}))
     page = inbox(ctx, both, InboxFilter())
     assert (page.total, len(page.items)) == (1, 1)
+
+
+def test_the_rows_a_completion_reads_are_session_objects_that_need_no_further_sql(ctx):
+    """steps.lock_task_instance reads by Core statements and hands out session objects as if the ORM had
+    loaded them: nothing is read back on access, and an object the session already held is refreshed."""
+    approval_with_form(ctx)
+    view = instances.start(ctx, BOT, "p1", business_key="PRJ-9", variables={"budget": 1000})
+    [task] = view.open_tasks
+    with ctx.uow() as uow:
+        session = uow.session
+        held = session.scalars(select(HumanTask).where(HumanTask.uuid == task.id)).one()
+        held.__dict__["name"] = "stale"                  # as if loaded before another writer changed it
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])    # noqa: E731 - before_cursor_execute's statement
+        sa_event.listen(ctx.db, "before_cursor_execute", listener)
+        try:
+            instance, row, known = steps.lock_task_instance(ctx, session, task.id)
+            values = (instance.uuid, instance.status, instance.variables, instance.definition.key, row.name,
+                      row.candidate_groups, row.instance is instance, [r.uuid for r in known.rows])
+        finally:
+            sa_event.remove(ctx.db, "before_cursor_execute", listener)
+        assert len(seen) == 2, seen                      # the locked instance, the open rows: no lazy loads
+        assert values == (view.id, "running", {"budget": 1000}, "p1", "Approve", ["IT Manager"], True, [task.id])
+        assert row is held and not session.is_modified(row)
