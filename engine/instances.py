@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from engine import audit, notifications
 from engine.context import EngineContext
-from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition, ProcessInstance
+from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition, ProcessInstance, new_uuid
 from engine.deployments import find_definition
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.permissions import Actor, allowed, require
@@ -66,11 +66,11 @@ def _start(ctx, actor, process, version, business_key, variables, idem_key, requ
         session = uow.session
         definition = find_definition(session, process, version, cache=ctx.definitions)
         now = ctx.clock.now()
-        instance = ProcessInstance(
-            definition=definition, business_key=business_key, status="running", state="",
-            variables=variables, started_by=actor.username, created_at=now, updated_at=now,
+        instance = ProcessInstance(     # inserted by run_step with its state (steps.save_run), not by a flush
+            uuid=new_uuid(), definition_id=definition.id, definition=definition, business_key=business_key,
+            status="running", state="", variables=variables, revision=0, started_by=actor.username,
+            created_at=now, updated_at=now,
         )
-        session.add(instance)           # inserted by run_step's flush, with its state (no UPDATE after)
         audit.record(session, "instance_started", now, instance=instance, actor=actor.username,
                      data={"process": definition.key, "version": definition.version,
                            "business_key": business_key, "variables": variables})

@@ -142,8 +142,6 @@ def run_step(
             raise IncidentError(f"the step failed and was not applied: {err}") from err
         before = instance.status
         save_run(session, instance, run, now)
-    if new:
-        session.flush()
     _write_step_events(session, instance, run, now, actor, before, new)
     open_tasks, calls = run.ready_work()
     sync_tasks(session, instance, open_tasks, now, completed_task, ctx.settings.script_time_limit, known)
@@ -158,9 +156,9 @@ _SAVE = update(ProcessInstance.__table__).where(ProcessInstance.__table__.c.id =
 def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetime) -> None:
     """Copy the run's state onto the instance row.
 
-    A new instance is inserted by the next flush. A stored one is written at once by one Core
-    UPDATE (a fraction of the cost of an ORM flush), and the object takes the values as its
-    loaded state, so later changes in the step are flushed on top of them as usual."""
+    A new instance (not in the session yet) is inserted, a stored one updated, at once by one Core
+    statement (a fraction of the cost of an ORM flush); the object takes the values as its loaded
+    state, so later changes in the step are flushed on top of them as usual."""
     status = run.status
     values: dict[str, Any] = {
         "state": run.dump(), "status": status, "variables": run.variables(),
@@ -173,7 +171,7 @@ def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetim
     if instance.id is None:
         for key, value in values.items():
             setattr(instance, key, value)
-        session.add(instance)
+        insert_loaded(session, instance)
         return
     session.connection().execute(_SAVE, {"instance": instance.id, **values})
     for key, value in values.items():
@@ -277,21 +275,26 @@ def _create_row(
     return row
 
 
-_TASK_COLUMNS = tuple(c.key for c in HumanTask.__table__.columns if c.key != "id")
-_INSERT_TASK = insert(HumanTask.__table__).returning(HumanTask.__table__.c.id)
+_INSERTS = {model: insert(model.__table__).returning(model.__table__.c.id) for model in (ProcessInstance, HumanTask)}
 _INSERT_GROUPS = insert(TaskGroup.__table__)
 
 
-def _insert_row(session: Session, row: HumanTask, groups: list[str]) -> None:
-    """Insert a new task row and its groups by Core statements (a fraction of an ORM flush's cost)
-    and put the object in the session as if it had been loaded: every column is set, so nothing
-    is read back, and later changes to it are flushed as usual."""
-    values = {key: getattr(row, key) for key in _TASK_COLUMNS}
-    row.id = session.connection().execute(_INSERT_TASK, values).scalar_one()
+def insert_loaded(session: Session, obj: ProcessInstance | HumanTask) -> None:
+    """Insert a new object's row by one Core statement (a fraction of an ORM flush's cost) and put
+    the object in the session as if it had been loaded: every column is written from the object
+    (so set the ones with Python-side defaults first) and nothing is read back; later changes to
+    it are flushed as usual."""
+    values = {c.key: getattr(obj, c.key) for c in type(obj).__table__.columns if c.key != "id"}
+    obj.id = session.connection().execute(_INSERTS[type(obj)], values).scalar_one()
     for key, value in values.items():
-        setattr(row, key, value)
-    make_transient_to_detached(row)             # every column set: nothing is read back
-    session.add(row)
+        setattr(obj, key, value)
+    make_transient_to_detached(obj)             # every column set: nothing is read back
+    session.add(obj)
+
+
+def _insert_row(session: Session, row: HumanTask, groups: list[str]) -> None:
+    """Insert a new task row and its groups."""
+    insert_loaded(session, row)
     if groups:
         offered = row.status == "open" and row.assignee is None      # as engine.db.offers keeps it
         session.connection().execute(_INSERT_GROUPS, [{"task_id": row.id, "group_name": g, "offered": offered}
