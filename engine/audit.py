@@ -268,6 +268,26 @@ def _head(session: Session) -> tuple[int, str, dict[str, list[tuple[int, Any]]]]
 
 COLUMNS = tuple(c.key for c in Event.__table__.columns if c.key != "id")
 _INSERT = insert(Event.__table__)
+# PostgreSQL: every row of the batch in one JSON parameter of one statement whose text never changes,
+# so it stays prepared (psycopg's executemany runs a pipeline that polls while it waits, and a
+# multi-row VALUES statement has new text for each batch size, parsed every time).
+_NAMES = ", ".join(COLUMNS)                 # the model's own column names
+_INSERT_JSON = text(
+    f"INSERT INTO events ({_NAMES}) SELECT {_NAMES} FROM json_populate_recordset(NULL::events, CAST(:rows AS json))"  # noqa: S608
+)
+
+
+def _insert_events(session: Session, events: list[Event]) -> None:
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(_INSERT, [{name: getattr(ev, name) for name in COLUMNS} for ev in events])
+        return
+    rows = []
+    for ev in events:
+        row = {name: getattr(ev, name) for name in COLUMNS}
+        row["occurred_at"] = ev.occurred_at.isoformat()
+        rows.append(row)
+    connection.execute(_INSERT_JSON, {"rows": json.dumps(rows, separators=(",", ":"), default=str)})
 
 
 def _write_pending(session: Session) -> None:
@@ -289,13 +309,11 @@ def _write_pending(session: Session) -> None:
                 definitions[instance.definition_id] = (instance.definition.key, instance.definition.version)
             ev.definition_key, ev.definition_version = definitions[instance.definition_id]
     seq, prev, companions = _head(session)
-    rows = []
     for ev, _ in batch:
         seq += 1
         ev.seq, ev.prev_hash = seq, prev
         ev.hash = prev = chain_hash(canonical(ev), ev.prev_hash)
-        rows.append({name: getattr(ev, name) for name in COLUMNS})
-    session.connection().execute(_INSERT, rows)
+    _insert_events(session, [ev for ev, _ in batch])
     for name, rows_ in companions.items():
         if rows_:
             _companions[name].on_write(session, rows_, batch)

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, String, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from engine import audit, jobs
@@ -132,25 +133,37 @@ class Prefs:
     teams_webhook_url: str | None
 
 
-# One statement for every event: named people or members of groups, active, not the actor. Built
-# once with expanding parameters (an empty list matches nothing), so each event only binds values.
-_PEOPLE = (
-    select(User.username, User.email, NotificationSetting.id, NotificationSetting.channels,
-           NotificationSetting.slack_webhook_url, NotificationSetting.teams_webhook_url)
-    .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
-    .where(or_(User.username.in_(bindparam("names", expanding=True)),
-               User.id.in_(select(GroupMember.user_id).join(Group, Group.id == GroupMember.group_id)
-                           .where(Group.name.in_(bindparam("groups", expanding=True))))),
-           User.active.is_(True), User.username != bindparam("actor"))
-    .order_by(User.username)
-)
+def _people_query(names: ColumnElement[bool] | None = None, groups: ColumnElement[bool] | None = None) -> Select[Any]:
+    """Named people or members of groups, active, not the actor, with their settings."""
+    named = names if names is not None else User.username.in_(bindparam("names", expanding=True))
+    in_groups = groups if groups is not None else Group.name.in_(bindparam("groups", expanding=True))
+    return (
+        select(User.username, User.email, NotificationSetting.id, NotificationSetting.channels,
+               NotificationSetting.slack_webhook_url, NotificationSetting.teams_webhook_url)
+        .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
+        .where(or_(named, User.id.in_(select(GroupMember.user_id).join(Group, Group.id == GroupMember.group_id)
+                                      .where(in_groups))),
+               User.active.is_(True), User.username != bindparam("actor"))
+        .order_by(User.username)
+    )
+
+
+# One statement for every event, built once, so each event only binds values. On PostgreSQL the
+# lists are array parameters (`= ANY(...)`): the text never changes and stays prepared, where
+# expanding IN lists render new text per call. An empty list matches nothing either way.
+_PEOPLE = {
+    "postgresql": _people_query(User.username == any_(bindparam("names", type_=ARRAY(String))),
+                                Group.name == any_(bindparam("groups", type_=ARRAY(String)))),
+    "other": _people_query(),
+}
 
 
 def _people(session: Session, who: Who, actor: str | None) -> list[Person]:
     """The active recipients with their settings, by user name, without the actor: one query."""
-    with session.no_autoflush:          # mid-step: the step's pending rows are no business of this query
-        rows = session.connection().execute(_PEOPLE, {"names": list(who.names), "groups": list(who.groups),
-                                         "actor": actor if actor is not None else ""}).all()
+    connection = session.connection()
+    query = _PEOPLE.get(connection.dialect.name, _PEOPLE["other"])
+    rows = connection.execute(query, {"names": list(who.names), "groups": list(who.groups),
+                                      "actor": actor if actor is not None else ""}).all()
     return [Person(name, email, Prefs(channels, slack, teams) if setting_id is not None else None)
             for name, email, setting_id, channels, slack, teams in rows]
 
