@@ -53,9 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="comma-separated databases for (b) and (c): sqlite, postgres")
     p.add_argument("--postgres-url", default=os.environ.get("PMOFLOW_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
                    help="database to create, use and drop (env PMOFLOW_BENCH_POSTGRES_URL)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes on PostgreSQL")
+    p.add_argument("--workers", type=int, default=3, help="gunicorn worker processes on PostgreSQL")
     p.add_argument("--sqlite-workers", type=int, default=2, help="gunicorn worker processes on SQLite")
-    p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    p.add_argument("--threads", type=int, default=3, help="gunicorn threads per worker")
     p.add_argument("--baseline-instances", type=int, default=300, help="measured instances in (a)")
     p.add_argument("--skip-loop", action="store_true", help="skip (c), the loop-latency measurement")
     p.add_argument("--loop-short", type=int, default=10, help="passes of the short loop instance in (c)")
