@@ -279,14 +279,12 @@ _INSERT_JSON = text(
 
 def _insert_events(session: Session, events: list[Event]) -> None:
     connection = session.connection()
+    rows = [{name: getattr(ev, name) for name in COLUMNS} for ev in events]
     if connection.dialect.name != "postgresql":
-        connection.execute(_INSERT, [{name: getattr(ev, name) for name in COLUMNS} for ev in events])
+        connection.execute(_INSERT, rows)
         return
-    rows = []
-    for ev in events:
-        row = {name: getattr(ev, name) for name in COLUMNS}
-        row["occurred_at"] = ev.occurred_at.isoformat()
-        rows.append(row)
+    for row in rows:
+        row["occurred_at"] = row["occurred_at"].isoformat()
     connection.execute(_INSERT_JSON, {"rows": json.dumps(rows, separators=(",", ":"), default=str)})
 
 

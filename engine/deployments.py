@@ -128,19 +128,13 @@ _VERSION_ID = select(ProcessDefinition.id).where(ProcessDefinition.key == bindpa
                                                  ProcessDefinition.version == bindparam("version"))
 
 
-def find_definition(session, key: str, version: int | None,  # type: ignore[no-untyped-def]
-                    cache: DefinitionCache | None = None) -> ProcessDefinition:
+def find_definition(session, cache: DefinitionCache, key: str,  # type: ignore[no-untyped-def]
+                    version: int | None) -> ProcessDefinition:
     """The given or latest version of a process; raises NotFound naming what is missing.
 
-    With `cache`, only the id is read and the (immutable) row comes from the cache."""
-    if cache is not None:
-        found = session.scalar(_LATEST_ID if version is None else _VERSION_ID, {"key": key, "version": version})
-        row = cache.get(session, found) if found is not None else None
-    elif version is None:
-        row = _latest(session, key)
-    else:
-        row = session.scalars(select(ProcessDefinition).where(
-            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    Only the id is read; the (immutable) row comes from `cache` (EngineContext.definitions)."""
+    found = session.scalar(_LATEST_ID if version is None else _VERSION_ID, {"key": key, "version": version})
+    row = cache.get(session, found) if found is not None else None
     if row is None:
         what = f"version {version} of process {key!r}" if version is not None else f"process {key!r}"
         raise NotFound(f"{what} is not deployed")

@@ -64,7 +64,7 @@ def start(
 def _start(ctx, actor, process, version, business_key, variables, idem_key, request_hash):  # type: ignore[no-untyped-def]
     with ctx.uow() as uow:
         session = uow.session
-        definition = find_definition(session, process, version, cache=ctx.definitions)
+        definition = find_definition(session, ctx.definitions, process, version)
         now = ctx.clock.now()
         instance = ProcessInstance(     # inserted by run_step with its state (steps.save_run), not by a flush
             uuid=new_uuid(), definition_id=definition.id, definition=definition, business_key=business_key,

@@ -205,7 +205,7 @@ def start_form(ctx: EngineContext, actor: Actor, key: str, version: int | None =
     """The form a requester fills in to start `key` (its start event's, else a generic one); raises NotFound."""
     require(actor, "instance.start")
     with ctx.uow(write=False) as uow:
-        definition = find_definition(uow.session, key, version)
+        definition = find_definition(uow.session, ctx.definitions, key, version)
         schema = _start_schema(uow.session, definition, ctx.settings.max_upload_bytes)
         return StartForm(definition.key, definition.name or definition.key, definition.version,
                          schema or GENERIC_START, schema is None)

@@ -21,6 +21,7 @@ from engine import audit, connectors, notifications, sla
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.context import EngineContext
 from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, new_uuid
+from engine.db.offers import offered, set_offered
 from engine.errors import Conflict, IncidentError, NotFound
 from engine.notifications import notify
 from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
@@ -150,9 +151,6 @@ def run_step(
     return run
 
 
-_SAVE = update(ProcessInstance.__table__).where(ProcessInstance.__table__.c.id == bindparam("instance"))
-
-
 def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetime) -> None:
     """Copy the run's state onto the instance row.
 
@@ -173,9 +171,7 @@ def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetim
             setattr(instance, key, value)
         insert_loaded(session, instance)
         return
-    session.connection().execute(_SAVE, {"instance": instance.id, **values})
-    for key, value in values.items():
-        set_committed_value(instance, key, value)
+    update_loaded(session, instance, **values)
 
 
 def _write_step_events(
@@ -275,7 +271,8 @@ def _create_row(
     return row
 
 
-_INSERTS = {model: insert(model.__table__).returning(model.__table__.c.id) for model in (ProcessInstance, HumanTask)}
+_INSERTS = {t: insert(t).returning(t.c.id) for t in (_INSTANCES, _TASKS)}
+_UPDATES = {t: update(t).where(t.c.id == bindparam("row_id")) for t in (_INSTANCES, _TASKS)}
 _INSERT_GROUPS = insert(TaskGroup.__table__)
 
 
@@ -284,38 +281,38 @@ def insert_loaded(session: Session, obj: ProcessInstance | HumanTask) -> None:
     the object in the session as if it had been loaded: every column is written from the object
     (so set the ones with Python-side defaults first) and nothing is read back; later changes to
     it are flushed as usual."""
-    values = {c.key: getattr(obj, c.key) for c in type(obj).__table__.columns if c.key != "id"}
-    obj.id = session.connection().execute(_INSERTS[type(obj)], values).scalar_one()
+    table = type(obj).__table__
+    values = {c.key: getattr(obj, c.key) for c in table.columns if c.key != "id"}
+    obj.id = session.connection().execute(_INSERTS[table], values).scalar_one()
     for key, value in values.items():
         setattr(obj, key, value)
     make_transient_to_detached(obj)             # every column set: nothing is read back
     session.add(obj)
 
 
+def update_loaded(session: Session, obj: ProcessInstance | HumanTask, **values: Any) -> None:
+    """Change a stored row now by one Core UPDATE; the object takes the values as its loaded state
+    (no flush writes them again), and later changes to it are flushed as usual."""
+    session.connection().execute(_UPDATES[type(obj).__table__], {"row_id": obj.id, **values})
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+
+
 def _insert_row(session: Session, row: HumanTask, groups: list[str]) -> None:
     """Insert a new task row and its groups."""
     insert_loaded(session, row)
     if groups:
-        offered = row.status == "open" and row.assignee is None      # as engine.db.offers keeps it
-        session.connection().execute(_INSERT_GROUPS, [{"task_id": row.id, "group_name": g, "offered": offered}
+        session.connection().execute(_INSERT_GROUPS, [{"task_id": row.id, "group_name": g, "offered": offered(row)}
                                                       for g in groups])
 
 
-_UPDATE_TASK = update(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("task"))
-_UPDATE_OFFERS = update(TaskGroup.__table__).where(TaskGroup.__table__.c.task_id == bindparam("task")) \
-    .values(offered=bindparam("offered"))
-
-
 def write_row(session: Session, row: HumanTask, **values: Any) -> None:
-    """Change a stored task row now by one Core UPDATE, keeping `task_groups.offered` in step as
-    `engine.db.offers` does for ORM changes; the object takes the values as its loaded state."""
-    session.connection().execute(_UPDATE_TASK, {"task": row.id, **values})
-    offers_before = row.status == "open" and row.assignee is None
-    for key, value in values.items():
-        set_committed_value(row, key, value)
-    offered = row.status == "open" and row.assignee is None
-    if offered != offers_before:
-        session.connection().execute(_UPDATE_OFFERS, {"task": row.id, "offered": offered})
+    """Change a stored task row now (`update_loaded`), keeping `task_groups.offered` in step as
+    `engine.db.offers` does for changes that the ORM flushes."""
+    before = offered(row)
+    update_loaded(session, row, **values)
+    if offered(row) != before:
+        set_offered(session.connection(), row.id, offered(row))
 
 
 DEFAULT_PRIORITY = 50

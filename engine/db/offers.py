@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, event, inspect, update
+from sqlalchemy import Connection, bindparam, event, inspect, update
 from sqlalchemy.orm import Session
 
 from engine.db.models import HumanTask, TaskGroup
 
 _OFFER = update(TaskGroup).where(TaskGroup.task_id == bindparam("task")).values(offered=bindparam("offered"))
+
+
+def offered(task: HumanTask) -> bool:
+    """Whether the task's groups are offered it: while it is open and nobody's."""
+    return task.status == "open" and task.assignee is None
+
+
+def set_offered(connection: Connection, task_id: int, value: bool) -> None:
+    """Write `task_groups.offered` of one task (for writers that bypass the ORM flush)."""
+    connection.execute(_OFFER, {"task": task_id, "offered": value})
 
 
 @event.listens_for(Session, "before_flush")
@@ -24,5 +34,4 @@ def _sync_offers(session: Session, _context: Any, _instances: Any) -> None:
             continue
         state = inspect(obj)
         if state.attrs.status.history.has_changes() or state.attrs.assignee.history.has_changes():
-            offered = obj.status == "open" and obj.assignee is None
-            session.connection().execute(_OFFER, {"task": obj.id, "offered": offered})
+            set_offered(session.connection(), obj.id, offered(obj))

@@ -108,21 +108,25 @@ def smtp_send(settings: Settings, mail: EmailMessage) -> None:
 @jobs.handler("notify.slack")
 def send_slack(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """Post one notification to the user's Slack incoming webhook; raises PermanentFailure, RetryLater."""
-    target = _target(ctx, job.payload["username"])
-    url = target.slack if target else None
-    if not url:
-        return {"skipped": "the user has no Slack webhook"}
-    return post(ctx.settings, "slack", url, rendering.slack(job.payload["context"], ctx.settings), job.uuid)
+    return _send_chat(ctx, job, "slack")
 
 
 @jobs.handler("notify.teams")
 def send_teams(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """Post one notification to the user's Teams incoming webhook; raises PermanentFailure, RetryLater."""
+    return _send_chat(ctx, job, "teams")
+
+
+CHAT = {"slack": ("Slack", rendering.slack), "teams": ("Teams", rendering.teams)}
+
+
+def _send_chat(ctx: EngineContext, job: jobs.ClaimedJob, channel: str) -> dict[str, Any]:
     target = _target(ctx, job.payload["username"])
-    url = target.teams if target else None
+    url = getattr(target, channel) if target else None
+    label, render = CHAT[channel]
     if not url:
-        return {"skipped": "the user has no Teams webhook"}
-    return post(ctx.settings, "teams", url, rendering.teams(job.payload["context"], ctx.settings), job.uuid)
+        return {"skipped": f"the user has no {label} webhook"}
+    return post(ctx.settings, channel, url, render(job.payload["context"], ctx.settings), job.uuid)
 
 
 def post(settings: Settings, channel: str, url: str, body: dict[str, Any], job_uuid: str) -> dict[str, Any]:
