@@ -28,7 +28,6 @@ from engine.db.models import (
     HumanTask,
     ProcessDefinition,
     ProcessInstance,
-    TaskGroup,
     User,
 )
 from engine.permissions import Actor
@@ -91,7 +90,7 @@ def seed(ctx: EngineContext, n_tasks: int, n_users: int, n_groups: int, rnd: ran
                 "revision": 1, "created_at": NOW, "updated_at": NOW,
             } for i in range(start, min(start + 10_000, n_instances))])
         for start in range(0, n_tasks, 10_000):
-            tasks, groups = [], []
+            tasks = []
             for t in range(start, min(start + 10_000, n_tasks)):
                 personal = rnd.random() < 0.2
                 group = f"Group {rnd.randrange(n_groups)}"
@@ -103,10 +102,7 @@ def seed(ctx: EngineContext, n_tasks: int, n_users: int, n_groups: int, rnd: ran
                     "due_at": created + timedelta(days=rnd.choice([1, 2, 5, 10])) if rnd.random() < 0.8 else None,
                     "assignee": f"user{rnd.randrange(n_users)}" if personal else None, "priority": 0,
                 })
-                if not personal:
-                    groups.append({"task_id": t + 1, "group_name": group})
-            conn.execute(insert(HumanTask), tasks)
-            conn.execute(insert(TaskGroup), groups)
+            conn.execute(insert(HumanTask), tasks)          # a trigger writes their task_groups rows
     return memberships
 
 

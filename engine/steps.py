@@ -20,8 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine import audit, connectors, notifications, sla
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.context import EngineContext
-from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, new_uuid
-from engine.db.offers import offered, set_offered
+from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, new_uuid
 from engine.errors import Conflict, IncidentError, NotFound
 from engine.notifications import notify
 from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
@@ -264,7 +263,7 @@ def _create_row(
     )
     with session.no_autoflush:          # before the INSERT: no second UPDATE of the row for its at-risk time
         sla.set_due(session, instance, row, info.get("sla"), now)     # the SLA property, the at-risk time
-    _insert_row(session, row, list(dict.fromkeys(groups)))
+    insert_loaded(session, row)                 # its task_groups rows are written by a trigger
     audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
                  data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,
                        "approval_batch": batch, "due_at": row.due_at.isoformat() if row.due_at else None})
@@ -273,7 +272,6 @@ def _create_row(
 
 _INSERTS = {t: insert(t).returning(t.c.id) for t in (_INSTANCES, _TASKS)}
 _UPDATES = {t: update(t).where(t.c.id == bindparam("row_id")) for t in (_INSTANCES, _TASKS)}
-_INSERT_GROUPS = insert(TaskGroup.__table__)
 
 
 def insert_loaded(session: Session, obj: ProcessInstance | HumanTask) -> None:
@@ -298,21 +296,9 @@ def update_loaded(session: Session, obj: ProcessInstance | HumanTask, **values: 
         set_committed_value(obj, key, value)
 
 
-def _insert_row(session: Session, row: HumanTask, groups: list[str]) -> None:
-    """Insert a new task row and its groups."""
-    insert_loaded(session, row)
-    if groups:
-        session.connection().execute(_INSERT_GROUPS, [{"task_id": row.id, "group_name": g, "offered": offered(row)}
-                                                      for g in groups])
-
-
 def write_row(session: Session, row: HumanTask, **values: Any) -> None:
-    """Change a stored task row now (`update_loaded`), keeping `task_groups.offered` in step as
-    `engine.db.offers` does for changes that the ORM flushes."""
-    before = offered(row)
+    """Change a stored task row now (`update_loaded`); a trigger keeps its `task_groups.offered`."""
     update_loaded(session, row, **values)
-    if offered(row) != before:
-        set_offered(session.connection(), row.id, offered(row))
 
 
 DEFAULT_PRIORITY = 50

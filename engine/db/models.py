@@ -223,8 +223,9 @@ class HumanTask(Base):
 
 
 class TaskGroup(Base):
-    """A group that may work a task. `offered` (open and unassigned) is kept in sync by
-    `engine.db.offers`, so a group's inbox is one partial-index scan."""
+    """A group that may work a task, one row per name in the task's `candidate_groups`, with
+    `offered` true while the task is open and unassigned (so a group's inbox is one partial-index
+    scan). Triggers on `human_tasks` write these rows (migration 0015): no code does."""
 
     __tablename__ = "task_groups"
     __table_args__ = (Index("ix_task_groups_offered", "group_name", "task_id",
