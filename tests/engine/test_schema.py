@@ -44,7 +44,8 @@ def test_task_groups_follow_the_task_rows_whoever_writes_them(database_url):
                 "revision": 1, "created_at": now, "updated_at": now})
             common = {"instance_id": 1, "element_id": "t", "status": "open", "created_at": now, "priority": 0}
             conn.execute(insert(tasks), [
-                {**common, "id": 1, "uuid": "t1", "candidate_groups": ["Finance", "Security", "Finance"], "assignee": None},
+                {**common, "id": 1, "uuid": "t1", "candidate_groups": ["Finance", "Security", "Finance"],
+                 "assignee": None},
                 {**common, "id": 2, "uuid": "t2", "candidate_groups": [], "assignee": "alice"},
                 {**common, "id": 3, "uuid": "t3", "candidate_groups": ["Finance"], "assignee": "bob"},
             ])
