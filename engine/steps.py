@@ -290,15 +290,11 @@ def insert_loaded(session: Session, obj: ProcessInstance | HumanTask) -> None:
 
 def update_loaded(session: Session, obj: ProcessInstance | HumanTask, **values: Any) -> None:
     """Change a stored row now by one Core UPDATE; the object takes the values as its loaded state
-    (no flush writes them again), and later changes to it are flushed as usual."""
+    (no flush writes them again), and later changes to it are flushed as usual. (A task row's
+    `task_groups.offered` follows by trigger.)"""
     session.connection().execute(_UPDATES[type(obj).__table__], {"row_id": obj.id, **values})
     for key, value in values.items():
         set_committed_value(obj, key, value)
-
-
-def write_row(session: Session, row: HumanTask, **values: Any) -> None:
-    """Change a stored task row now (`update_loaded`); a trigger keeps its `task_groups.offered`."""
-    update_loaded(session, row, **values)
 
 
 DEFAULT_PRIORITY = 50

@@ -20,7 +20,7 @@ from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, No
 from engine.forms import form_fields, validate_submission
 from engine.permissions import Actor, allowed
 from engine.spiff.sandbox import SandboxedEnvironment
-from engine.steps import OpenRows, load_instance, lock_task_instance, run_step, write_row
+from engine.steps import OpenRows, load_instance, lock_task_instance, run_step, update_loaded
 from engine.views import Page, TaskView
 
 TASK_STATUSES = ("open", "completed", "cancelled")
@@ -122,7 +122,7 @@ def complete(
         cleaned = _validated(ctx, row, data or {})
         now = ctx.clock.now()
         _store_files(ctx, session, instance, row, files, cleaned, actor.username, now)
-        write_row(session, row, status="completed", completed_at=now, completed_by=actor.username, data=cleaned)
+        update_loaded(session, row, status="completed", completed_at=now, completed_by=actor.username, data=cleaned)
         audit.record(session, "task_completed", now, instance=instance, actor=actor.username, task_uuid=row.uuid,
                      element_id=row.element_id, data={"name": row.name, "role": row.role, "data": cleaned,
                                                       **_on_behalf_of(row, actor)})
