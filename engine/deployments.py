@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit
@@ -19,7 +18,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.permissions import Actor, require
 from engine.spiff.decisions import pin_decision_versions
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
-from engine.versions import all_versions, latest_of_each, latest_version
+from engine.versions import all_versions, latest_of_each, latest_version, version_id
 from engine.views import DefinitionView, DeploymentView
 
 
@@ -122,18 +121,12 @@ def get_definition(ctx: EngineContext, actor: Actor, key: str) -> list[Definitio
         return [DefinitionView.of(r) for r in rows]
 
 
-_LATEST_ID = select(ProcessDefinition.id).where(ProcessDefinition.key == bindparam("key")) \
-    .order_by(ProcessDefinition.version.desc()).limit(1)
-_VERSION_ID = select(ProcessDefinition.id).where(ProcessDefinition.key == bindparam("key"),
-                                                 ProcessDefinition.version == bindparam("version"))
-
-
 def find_definition(session, cache: DefinitionCache, key: str,  # type: ignore[no-untyped-def]
                     version: int | None) -> ProcessDefinition:
     """The given or latest version of a process; raises NotFound naming what is missing.
 
     Only the id is read; the (immutable) row comes from `cache` (EngineContext.definitions)."""
-    found = session.scalar(_LATEST_ID if version is None else _VERSION_ID, {"key": key, "version": version})
+    found = version_id(session, ProcessDefinition, key, version)
     row = cache.get(session, found) if found is not None else None
     if row is None:
         what = f"version {version} of process {key!r}" if version is not None else f"process {key!r}"

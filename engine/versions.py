@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, func, select
@@ -12,16 +13,36 @@ from engine.db.models import DecisionDefinition, ProcessDefinition
 Versioned = TypeVar("Versioned", ProcessDefinition, DecisionDefinition)
 
 
-_LATEST: dict[type, Select[Any]] = {}
+# Statements are built once per model (functools.cache): executing them then costs no statement building.
+def _newest(model: type[Versioned], *columns: Any) -> Select[Any]:
+    return select(*columns).where(model.key == bindparam("key")).order_by(model.version.desc()).limit(1)
+
+
+@cache
+def _latest_row(model: type[Versioned]) -> Select[Any]:
+    return _newest(model, model)
+
+
+@cache
+def _latest_id(model: type[Versioned]) -> Select[Any]:
+    return _newest(model, model.id)
+
+
+@cache
+def _version_id(model: type[Versioned]) -> Select[Any]:
+    return select(model.id).where(model.key == bindparam("key"), model.version == bindparam("version"))
 
 
 def latest_version(session: Session, model: type[Versioned], key: str) -> Versioned | None:
     """The newest version of `key`, or None."""
-    query = _LATEST.get(model)
-    if query is None:               # built once per model: executing it then costs no statement building
-        query = _LATEST[model] = select(model).where(model.key == bindparam("key")) \
-            .order_by(model.version.desc()).limit(1)
-    return session.scalars(query, {"key": key}).first()
+    return session.scalars(_latest_row(model), {"key": key}).first()
+
+
+def version_id(session: Session, model: type[Versioned], key: str, version: int | None) -> int | None:
+    """The id of the given (or, for None, the newest) version of `key`, or None: one indexed read."""
+    if version is None:
+        return session.scalar(_latest_id(model), {"key": key})
+    return session.scalar(_version_id(model), {"key": key, "version": version})
 
 
 def latest_of_each(session: Session, model: type[Versioned]) -> list[Versioned]:
