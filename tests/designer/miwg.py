@@ -6,7 +6,10 @@ from pathlib import Path
 
 from lxml import etree
 
-CORPUS = Path("/work/shared/corpus/miwg-reference")
+# shared/ lies beside the checkout (CI clones it elsewhere with a copy of shared/ beside it)
+CORPUS = next((c for c in (Path(__file__).resolve().parents[3] / "shared" / "corpus" / "miwg-reference",
+                           Path("/work/shared/corpus/miwg-reference")) if c.exists()),
+              Path("/work/shared/corpus/miwg-reference"))
 MIWG = sorted(CORPUS.glob("*.bpmn")) if CORPUS.exists() else []
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DI = "http://www.omg.org/spec/BPMN/20100524/DI"
