@@ -75,6 +75,8 @@ OTHER_PROCESS_CHILDREN = {
     "humanPerformer", "rendering",
 }
 HUMAN_TASKS = {"userTask", "manualTask"}
+SUB_SCOPES = ("subProcess", "transaction", "adHocSubProcess")
+TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
 ISO_LIKE = re.compile(r"^(R\d*/)?([+-]?P|\d{4}-\d\d-\d\d)", re.I)
 
 
@@ -124,6 +126,8 @@ class _Files:
     form_files: dict[str, str] = field(default_factory=dict)                # form id -> filename
     raw: dict[str, bytes] = field(default_factory=dict)
     processes: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)  # id -> (file, node)
+    # embedded sub-processes, event sub-processes and transactions: Spiff builds each as a spec of its own
+    scopes: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)   # id -> (file, node)
     decisions: dict[str, str] = field(default_factory=dict)                 # decision id -> filename
     models: dict[str, DecisionModel] = field(default_factory=dict)          # decision id -> model
     dmn_lines: dict[str, dict[str, int]] = field(default_factory=dict)      # filename -> element id -> line
@@ -220,6 +224,9 @@ def _index_processes(name: str, root: etree._Element, index: _Files, problems: l
                                     pid, process.sourceline))
             continue
         index.processes[pid] = (name, process)
+        for scope in process.iter(*(f"{{{BPMN_NS}}}{k}" for k in SUB_SCOPES)):
+            if scope.get("id"):
+                index.scopes.setdefault(scope.get("id"), (name, scope))
 
 
 def _index_decisions(name: str, root: etree._Element, index: _Files, problems: list[Problem]) -> None:
@@ -310,7 +317,7 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
             problems.extend(_check_expr(node.text, "exec", "script", filename, _owner_id(node), node))
         elif local in ("loopCardinality", "completionCondition"):
             problems.extend(_check_expr(node.text, "eval", local, filename, _owner_id(node), node))
-        elif local in ("timeDuration", "timeDate", "timeCycle"):
+        elif local in TIMER_KINDS:
             problems.extend(_check_timer(filename, node, local))
         elif local == "callActivity":
             problems.extend(_check_call(node, where, index))
@@ -419,7 +426,7 @@ def _check_timer(filename: str, node: etree._Element, kind: str) -> list[Problem
     text = (node.text or "").strip()
     if not text:
         return [Problem(f"timer has an empty {kind}", filename, element_id, node.sourceline, "bad_timer")]
-    if ISO_LIKE.match(text) and check_expression(text, "eval") is not None:
+    if _bare_iso(text, kind) or (ISO_LIKE.match(text) and check_expression(text, "eval") is not None):
         literal = text                       # Camunda style: a bare ISO 8601 value
     elif check_expression(text, "eval") is None:
         try:
@@ -434,6 +441,11 @@ def _check_timer(filename: str, node: etree._Element, kind: str) -> list[Problem
         return [Problem(f"timer {kind} {literal!r} is not valid: {error}", filename, element_id,
                         node.sourceline, "bad_timer")]
     return []
+
+
+def _bare_iso(text: str, kind: str) -> bool:
+    """Whether a timer's text is an unquoted ISO 8601 value of its kind (rather than an expression)."""
+    return bool(ISO_LIKE.match(text)) and _iso_error(text, kind) is None
 
 
 def _string_literal(text: str) -> str:
@@ -632,11 +644,12 @@ class PmoflowParser(SpiffBpmnParser):
 
 
 def _normalize_timers(root: etree._Element) -> None:
-    """Quote bare ISO 8601 timer values (as Camunda Modeler writes them) so they evaluate."""
-    for node in root.iter(*(f"{{{BPMN_NS}}}{k}" for k in ("timeDuration", "timeDate", "timeCycle"))):
+    """Quote bare ISO 8601 timer values (as Camunda Modeler writes them: `PT1H` is also a valid Python
+    name, so whether it compiles says nothing) and strip the whitespace around every timer value."""
+    for node in root.iter(*(f"{{{BPMN_NS}}}{k}" for k in TIMER_KINDS)):
         text = (node.text or "").strip()
-        if text and ISO_LIKE.match(text) and check_expression(text, "eval") is not None:
-            node.text = json.dumps(text)
+        if text:
+            node.text = json.dumps(text) if _bare_iso(text, etree.QName(node).localname) else text
 
 
 def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
@@ -706,11 +719,12 @@ def _process_metadata(
     forms: dict[str, Any] = {}
     used: set[str] = set()
     for pid in process_ids:
-        filename, process = index.processes[pid]
+        filename, scope = index.processes.get(pid) or index.scopes[pid]
         used.add(filename)
+        process = _process_of(scope)
         lanes = _lanes_by_node(process)
         duties = separation_of_duties(process)
-        for node in process.iter(*(f"{{{BPMN_NS}}}{t}" for t in HUMAN_TASKS)):
+        for node in _own_nodes(scope, HUMAN_TASKS):
             ref = form_ref(node)
             if ref:
                 forms[ref] = index.forms[ref]
@@ -721,9 +735,29 @@ def _process_metadata(
                 "approval": approval_config(node), "separation": duties, "priority": priority_of(node),
                 "sla": sla_config(node),
             })
-        for node in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        for node in _own_nodes(scope, {"businessRuleTask"}):
             used.add(index.decisions[decision_ref(node) or ""])
     return user_tasks, forms, used
+
+
+def _process_of(node: etree._Element) -> etree._Element:
+    """The bpmn:process a (possibly nested) element belongs to."""
+    while etree.QName(node).localname != "process" and node.getparent() is not None:
+        node = node.getparent()
+    return node
+
+
+def _own_nodes(scope: etree._Element, kinds: set[str]) -> list[etree._Element]:
+    """The elements of these kinds in a process or sub-process, not those of the sub-processes inside it:
+    at run time each sub-process is a workflow of its own, named by its id."""
+    found = []
+    for node in scope.iter(*(f"{{{BPMN_NS}}}{k}" for k in kinds)):
+        parent = node.getparent()
+        while parent is not scope and etree.QName(parent).localname not in SUB_SCOPES:
+            parent = parent.getparent()
+        if parent is scope:
+            found.append(node)
+    return found
 
 
 def _lane_of(node: etree._Element, lanes: dict[str, str]) -> str | None:
