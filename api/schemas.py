@@ -162,6 +162,21 @@ class Message(Strict):
     variables = fields.Dict(keys=fields.String(), load_default=dict)
 
 
+class Signal(Strict):
+    signal = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                           metadata={"description": "the signal's name (bpmn:signal name)"})
+    variables = fields.Dict(keys=fields.String(), load_default=dict,
+                            metadata={"description": "merged into the data of every event that catches it, and the "
+                                                     "start variables of instances it starts"})
+
+
+class SignalResult(Schema):
+    signal = fields.String()
+    reached = fields.Integer(metadata={"description": "instances reached: resumed + started"})
+    resumed = fields.Integer(metadata={"description": "running instances that were waiting for it"})
+    started = fields.Integer(metadata={"description": "new instances of processes with a signal start event"})
+
+
 class AuditEvent(Schema):
     id = fields.String()
     type = fields.String()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
@@ -17,6 +18,7 @@ from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition
 from engine.deployments import find_definition
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.permissions import Actor, allowed, require
+from engine.spiff.runtime import Run
 from engine.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
 from engine.tasks import in_my_groups
 from engine.views import EventView, InstanceView, Page
@@ -61,7 +63,17 @@ def start(
         return replay
 
 
-def _start(ctx, actor, process, version, business_key, variables, idem_key, request_hash):  # type: ignore[no-untyped-def]
+def start_by_event(
+    ctx: EngineContext, actor: Actor, process: str, variables: dict[str, Any], event: Callable[[Run], Any],
+) -> InstanceView:
+    """Start the latest version of `process` and, in the same step, hand its start event what started it
+    (`event`, e.g. a signal); raises NotFound, Forbidden."""
+    require(actor, "instance.start")
+    return _start(ctx, actor, process, None, None, variables, None, None, event)
+
+
+def _start(ctx, actor, process, version, business_key, variables, idem_key, request_hash,  # type: ignore[no-untyped-def]
+           event=None):
     with ctx.uow() as uow:
         session = uow.session
         definition = find_definition(session, ctx.definitions, process, version)
@@ -75,7 +87,7 @@ def _start(ctx, actor, process, version, business_key, variables, idem_key, requ
                      data={"process": definition.key, "version": definition.version,
                            "business_key": business_key, "variables": variables})
         known = OpenRows([])                        # a new instance has no task rows yet
-        run_step(ctx, session, instance, lambda run: run.advance(), actor.username, new=True, known=known)
+        run_step(ctx, session, instance, event or (lambda run: run.advance()), actor.username, new=True, known=known)
         if idem_key is not None:
             session.add(IdempotencyKey(actor=actor.username, key=idem_key, request_hash=request_hash,
                                        instance_id=instance.id, created_at=now))
@@ -207,5 +219,5 @@ def audit_trail(ctx: EngineContext, actor: Actor, instance_id: str) -> list[Even
         return [EventView.of(r) for r in rows]
 
 
-__all__ = ["start", "get", "list_instances", "cancel", "retry", "audit_trail", "check_variables",
+__all__ = ["start", "start_by_event", "get", "list_instances", "cancel", "retry", "audit_trail", "check_variables",
            "ensure_running", "NotFound"]

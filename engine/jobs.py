@@ -39,7 +39,7 @@ log = logging.getLogger("pmoflow.jobs")
 
 # Modules whose import registers job handlers (imported by `load_handlers`).
 HANDLER_MODULES: tuple[str, ...] = ("engine.connectors", "engine.webhooks", "engine.outgoing.delivery",
-                                     "engine.retention", "engine.sla")
+                                     "engine.retention", "engine.sla", "engine.signals")
 
 DEFAULT_LEASE = timedelta(minutes=5)
 ERROR_LIMIT = 2000

@@ -22,6 +22,7 @@ from engine.context import EngineContext
 from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.errors import Conflict, InvalidInput, PmoflowError
 from engine.permissions import Actor, allowed, require
+from engine.spiff.runtime import Run
 from engine.steps import load_instance, open_rows, run_step
 from engine.tasks import Step, path_of
 
@@ -378,7 +379,14 @@ def edit_variables(ctx: EngineContext, actor: Actor, instance_id: str, changes: 
         changed = {k: v for k, v in changes.items() if k not in before or _json(before[k]) != _json(v)}
         if not changed and not removed:
             raise InvalidInput("nothing to change: the variables are the same", {"fields": {"variables": "unchanged"}})
-        run_step(ctx, session, inst, lambda run: run.set_variables(changed, removed), actor.username)
+        running = inst.status == "running"
+
+        def change(run: Run) -> None:
+            run.set_variables(changed, removed)
+            if running:
+                run.reevaluate_conditions()         # a conditional event waiting for these values fires now
+
+        run_step(ctx, session, inst, change, actor.username)
         diff = {k: {"before": before.get(k), "after": v} for k, v in changed.items()}
         diff.update({k: {"before": before[k], "after": None, "removed": True} for k in removed})
         audit.record(session, "variables_changed", ctx.clock.now(), instance=inst, actor=actor.username,

@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "task.read_own": frozenset(ROLES),
     "task.complete_any": frozenset({"admin"}),
     "message.send": frozenset({"admin", "api"}),
+    "signal.send": frozenset({"admin", "api"}),         # broadcast to every waiting instance
     "user.manage": frozenset({"admin"}),
     "webhook.manage": frozenset({"admin"}),
     "decision.read": frozenset(ROLES),

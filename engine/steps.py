@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import audit, connectors, notifications, sla
+from engine import audit, connectors, jobs, notifications, sla
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.context import EngineContext
 from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, new_uuid
@@ -28,6 +28,7 @@ from engine.spiff.sandbox import SandboxedEnvironment
 from engine.substitutes import effective_assignee
 
 FINAL = ("completed", "cancelled")
+SIGNAL_JOB = "signal.broadcast"         # a signal thrown by an instance, for the others (engine.signals)
 log = logging.getLogger("pmoflow.steps")
 DECISION_EVENT_KEYS = ("decision", "version", "decision_table", "hit_policy", "inputs", "outputs", "matched_rules",
                        "required")
@@ -190,6 +191,7 @@ def _write_step_events(
                      element_id=timer["element_id"], data={k: v for k, v in timer.items() if k != "task_id"})
         if timer.get("attached_to"):
             sla.timer_fired(session, instance, timer, now, actor)       # a reminder or an SLA breach
+    _write_signals(session, instance, run, now, actor)
     run.log.completed.clear()
     run.log.decisions.clear()
     run.log.timers.clear()
@@ -202,6 +204,15 @@ def _write_step_events(
             audit.record(session, "instance_completed", now, instance=instance, actor=actor,
                          data={"variables": instance.variables})
             notifications.request_decided(session, instance, actor, now)
+
+
+def _write_signals(session: Session, instance: ProcessInstance, run: Run, now: datetime, actor: str | None) -> None:
+    """Signals the step threw: recorded, and broadcast to the other instances by a job after the commit."""
+    for entry in run.log.signals:
+        audit.record(session, "signal_thrown", now, instance=instance, actor=actor, element_id=entry["element_id"],
+                     data={"signal": entry["signal"]})
+        jobs.enqueue(session, SIGNAL_JOB, {"signal": entry["signal"], "source": instance.uuid}, now, instance=instance)
+    run.log.signals.clear()
 
 
 def sync_tasks(

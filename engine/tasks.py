@@ -478,7 +478,7 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
 
 PATH_EVENTS = ("instance_started", "task_completed", "decision_evaluated", "sla_breached", "task_reminder",
                "task_cancelled",
-               "instance_completed", "instance_cancelled", "incident_raised", "message_received",
+               "instance_completed", "instance_cancelled", "incident_raised", "message_received", "signal_received",
                "task_delegated", "task_reassigned", "instance_migrated")
 
 

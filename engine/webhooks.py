@@ -82,7 +82,8 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.25
 KNOWN_EVENT_TYPES = (
     "instance_started", "instance_completed", "instance_cancelled", "task_created", "task_completed",
     "task_cancelled", "task_delegated", "approval_decided", "decision_evaluated", "timer_fired", "sla_breached",
-    "incident_raised", "incident_retried", "message_received", "comment_added", "attachment_added",
+    "incident_raised", "incident_retried", "message_received", "signal_received", "comment_added",
+    "attachment_added",
     "definition_deployed", "decision_deployed",
 )
 

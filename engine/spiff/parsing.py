@@ -23,7 +23,6 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, SpiffTaskParser
@@ -43,6 +42,14 @@ from engine.spiff.approval_ext import (
 )
 from engine.spiff.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
 from engine.spiff.decisions import PmoflowBusinessRuleTask
+from engine.spiff.events import (
+    TIMER_KINDS,
+    SignalEndEventParser,
+    bare_iso,
+    event_problems,
+    iso_error,
+    prepare_for_spiff,
+)
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.specs import spec_registry
@@ -76,8 +83,6 @@ OTHER_PROCESS_CHILDREN = {
 }
 HUMAN_TASKS = {"userTask", "manualTask"}
 SUB_SCOPES = ("subProcess", "transaction", "adHocSubProcess")
-TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
-ISO_LIKE = re.compile(r"^(R\d*/)?([+-]?P|\d{4}-\d\d-\d\d)", re.I)
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,7 @@ def _check_bpmn(filename: str, root: etree._Element, index: _Files) -> list[Prob
                     problems.append(Problem(f"unknown or unsupported element type bpmn:{local}", filename,
                                             child.get("id"), child.sourceline, "unknown_element"))
         problems.extend(_check_process(filename, process, index))
+    problems.extend(event_problems(filename, root))
     problems.extend(_schema_problems(filename, root, unknown_lines))
     return problems
 
@@ -426,7 +432,7 @@ def _check_timer(filename: str, node: etree._Element, kind: str) -> list[Problem
     text = (node.text or "").strip()
     if not text:
         return [Problem(f"timer has an empty {kind}", filename, element_id, node.sourceline, "bad_timer")]
-    if _bare_iso(text, kind) or (ISO_LIKE.match(text) and check_expression(text, "eval") is not None):
+    if bare_iso(text):
         literal = text                       # Camunda style: a bare ISO 8601 value
     elif check_expression(text, "eval") is None:
         try:
@@ -436,16 +442,11 @@ def _check_timer(filename: str, node: etree._Element, kind: str) -> list[Problem
     else:
         return [Problem(f"timer {kind} {text!r} is neither an ISO 8601 value nor an expression",
                         filename, element_id, node.sourceline, "bad_timer")]
-    error = _iso_error(literal, kind)
+    error = iso_error(literal, kind)
     if error:
         return [Problem(f"timer {kind} {literal!r} is not valid: {error}", filename, element_id,
                         node.sourceline, "bad_timer")]
     return []
-
-
-def _bare_iso(text: str, kind: str) -> bool:
-    """Whether a timer's text is an unquoted ISO 8601 value of its kind (rather than an expression)."""
-    return bool(ISO_LIKE.match(text)) and _iso_error(text, kind) is None
 
 
 def _string_literal(text: str) -> str:
@@ -455,19 +456,6 @@ def _string_literal(text: str) -> str:
     if not isinstance(value, str):
         raise ValueError("not a string")
     return value
-
-
-def _iso_error(value: str, kind: str) -> str | None:
-    try:
-        if kind == "timeCycle":
-            TimerEventDefinition.parse_iso_recurring_interval(value)
-        elif kind == "timeDuration":
-            TimerEventDefinition.parse_iso_duration(value)
-        else:
-            TimerEventDefinition.get_datetime(value)
-    except Exception as err:  # noqa: BLE001 - Spiff raises assorted errors for bad ISO text
-        return str(err) or err.__class__.__name__
-    return None
 
 
 def _check_call(node: etree._Element, where: tuple[str, str | None, int | None], index: _Files) -> list[Problem]:
@@ -636,6 +624,7 @@ class PmoflowParser(SpiffBpmnParser):
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
         full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
+        full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
     }
 
     def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:
@@ -643,19 +632,10 @@ class PmoflowParser(SpiffBpmnParser):
         self.decision_models = decision_models or {}
 
 
-def _normalize_timers(root: etree._Element) -> None:
-    """Quote bare ISO 8601 timer values (as Camunda Modeler writes them: `PT1H` is also a valid Python
-    name, so whether it compiles says nothing) and strip the whitespace around every timer value."""
-    for node in root.iter(*(f"{{{BPMN_NS}}}{k}" for k in TIMER_KINDS)):
-        text = (node.text or "").strip()
-        if text:
-            node.text = json.dumps(text) if _bare_iso(text, etree.QName(node).localname) else text
-
-
 def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
     parser = PmoflowParser(validator=None, decision_models=index.models)
     for filename, root in index.bpmn.items():
-        _normalize_timers(root)
+        prepare_for_spiff(root)              # bare ISO timers quoted, link events joined (engine.spiff.events)
         parser.add_bpmn_xml(root, filename)
     problems: list[Problem] = []
     parsed = []

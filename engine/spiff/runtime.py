@@ -34,6 +34,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff import event_runtime
 from engine.spiff.compaction import compact
 from engine.spiff.connector import PmoflowConnectorTask
 from engine.spiff.decisions import take_record
@@ -110,6 +111,7 @@ class StepLog:
     completed: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     timers: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)       # thrown here, for the other instances
 
 
 class StepFailed(Exception):
@@ -126,6 +128,7 @@ class Run:
         workflow.script_engine = engine     # never serialized: set after every load
         self.wf = workflow
         self.log = StepLog()
+        event_runtime.observe(workflow, self.log.signals)
         self.incident: Incident | None = None
         # (calendar name, start, ISO duration) -> due: set by the caller for timers on business time
         self.business_due: Callable[[str, datetime, str], datetime] | None = None
@@ -156,6 +159,7 @@ class Run:
             self.wf.do_engine_steps(did_complete_task=self._record)
             self.wf.refresh_timers()
             self.wf.do_engine_steps(did_complete_task=self._record)
+            self._settle_events()
         except (SpiffWorkflowException, SandboxError) as err:
             self._to_incident(err)
         self._business_timers()
@@ -221,6 +225,7 @@ class Run:
         """Change variables in the data of every live task (an administrator's correction); no step runs."""
         live = self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED)
         targets = live or ([self.wf.last_task] if self.wf.last_task is not None else [])
+        targets += event_runtime.inherited_from(live)       # a waiting event takes its parent's data when it fires
         for task in targets:
             for key in removed:
                 task.data.pop(key, None)
@@ -237,6 +242,34 @@ class Run:
             task._set_state(TaskState.READY)
         self.incident = None
         self.advance()
+
+    # ------------------------------------------------------------ events (engine.spiff.event_runtime)
+
+    def signal(self, name: str, variables: dict[str, Any]) -> bool:
+        """Deliver a signal to every event of this instance waiting for it (their data takes `variables`),
+        and advance; False, with nothing changed, if none waits."""
+        if not event_runtime.deliver(self.wf, name, variables):
+            return False
+        self.advance()
+        return True
+
+    def signal_names(self) -> set[str]:
+        """The signals some event of this instance waits for now."""
+        return event_runtime.waiting_names(self.wf)
+
+    def reevaluate_conditions(self) -> bool:
+        """Evaluate the conditions of waiting conditional events again and advance if one holds."""
+        if not event_runtime.fire_conditions(self.wf):
+            return False
+        self.advance()
+        return True
+
+    def _settle_events(self) -> None:
+        """After the engine steps: conditions that now hold fire; an error nothing caught is an incident."""
+        uncaught = event_runtime.settle(self.wf, self._record)
+        if uncaught is not None and self.incident is None:
+            self.incident = Incident(element_id=uncaught.element_id, task_id=None, message=uncaught.message,
+                                     kind="UncaughtError")
 
     # ------------------------------------------------------------ observation
 

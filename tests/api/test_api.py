@@ -34,7 +34,7 @@ def test_openapi_documents_every_route(app):
     paths = set(spec["paths"])
     assert {"/api/v1/process-definitions", "/api/v1/process-definitions/{key}", "/api/v1/process-instances",
             "/api/v1/process-instances/{instance_id}", "/api/v1/process-instances/{instance_id}/cancel",
-            "/api/v1/process-instances/{instance_id}/audit", "/api/v1/messages", "/api/v1/tasks",
+            "/api/v1/process-instances/{instance_id}/audit", "/api/v1/messages", "/api/v1/signals", "/api/v1/tasks",
             "/api/v1/tasks/{task_id}", "/api/v1/tasks/{task_id}/complete"} <= paths
     api_rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")
                  and not r.rule.endswith("openapi.json")}

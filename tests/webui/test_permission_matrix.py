@@ -144,6 +144,7 @@ API = {
     ("GET", "/api/v1/process-instances/<instance_id>/migration-plan"): (401, 403, 403, 403, 200, 403),
     ("POST", "/api/v1/process-instances/<instance_id>/migrate"): (401, 403, 403, 403, 409, 403),   # same version
     ("POST", "/api/v1/messages"): (401, 403, 403, 403, 404, 404),
+    ("POST", "/api/v1/signals"): (401, 403, 403, 403, 200, 200),       # reaches no instance: 0
     ("GET", "/api/v1/tasks"): (401, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/tasks/<task_id>"): (401, 200, 403, 200, 200, 200),
     ("POST", "/api/v1/tasks/<task_id>/complete"): (401, 200, 403, 403, 200, 403),
@@ -174,6 +175,7 @@ BODIES = {
     "/api/v1/process-instances/<instance_id>/retry": {"variables": {}},
     "/api/v1/process-instances/<instance_id>/migrate": {"version": 1, "reason": "matrix"},
     "/api/v1/messages": {"message": "nothing", "business_key": "none"},
+    "/api/v1/signals": {"signal": "matrix"},
     "/api/v1/tasks/<task_id>/complete": {"data": {"decision": "approve"}},
     "/api/v1/decisions/<key>/evaluate": {"inputs": {"budget": 120000}},
     "/tasks/<task_id>": {"decision": "approve"},

@@ -1,0 +1,219 @@
+"""Events at run time, beyond what SpiffWorkflow does by itself (used by `engine.spiff.runtime.Run`).
+
+- **Signals.** A signal thrown by an instance is caught inside it by SpiffWorkflow; every throw
+  is also noted in the step's log (`StepLog.signals`) so the service layer can broadcast it to
+  the other instances (the application is the bus). `deliver` hands a signal from outside to
+  every event of one instance waiting for it.
+- **Conditional events** wait until their condition holds. SpiffWorkflow evaluates a condition
+  only when the event is reached, so conditions are evaluated again (`fire_conditions`) after
+  every step of the instance, over the instance's variables (the data of all its live tasks,
+  so a change made on another branch counts), and when an administrator changes variables.
+  A condition that holds fires its event once; a condition that fails to evaluate counts as
+  false (the variables it needs may not exist yet).
+- **Uncaught events.** An error that no boundary event or event sub-process catches becomes an
+  incident naming the element that threw it; uncaught escalations and signals are dropped
+  from the workflow's pending events (they are not errors; signals were broadcast).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    SignalEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from engine.spiff.sandbox import SandboxError
+
+CONDITION_ROUNDS = 20        # conditions firing conditions: at most this many rounds per step
+LIVE = TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED
+
+
+# ---------------------------------------------------------------- observing throws
+
+def observe(workflow: BpmnWorkflow, thrown: list[dict[str, Any]]) -> None:
+    """Note in `thrown` every signal the workflow throws (SpiffWorkflow routes each throw through `catch`)."""
+    original = workflow.catch
+
+    def catch(event: BpmnEvent) -> None:
+        definition = event.event_definition
+        if isinstance(definition, SignalEventDefinition):
+            thrown.append({"signal": str(definition.name), "element_id": _thrower(workflow, definition)})
+        original(event)
+
+    workflow.catch = catch          # an attribute of this object only; never serialized
+
+
+def _thrower(workflow: BpmnWorkflow, definition: Any) -> str | None:
+    """The element whose event definition this is (the thrower of an event)."""
+    for spec in [workflow.spec, *workflow.subprocess_specs.values()]:
+        for task_spec in spec.task_specs.values():
+            if getattr(task_spec, "event_definition", None) is definition:
+                return str(task_spec.bpmn_id)
+    return None
+
+
+# ---------------------------------------------------------------- signals from outside
+
+def _definitions(task: Task) -> list[Any]:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
+def _waiting_for_signal(workflow: BpmnWorkflow, name: str | None = None) -> list[tuple[Task, Any]]:
+    found = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        if not isinstance(task.task_spec, CatchingEvent):
+            continue
+        for definition in _definitions(task):
+            if isinstance(definition, SignalEventDefinition) and (name is None or definition.name == name):
+                found.append((task, definition))
+    return found
+
+
+def waiting_names(workflow: BpmnWorkflow) -> set[str]:
+    """The signals some event of the workflow waits for now."""
+    return {str(d.name) for _, d in _waiting_for_signal(workflow)}
+
+
+def deliver(workflow: BpmnWorkflow, name: str, variables: dict[str, Any]) -> bool:
+    """Hand signal `name` to every event of the workflow waiting for it (not advanced); False if none waits."""
+    waiting = _waiting_for_signal(workflow, name)
+    if not waiting:
+        return False
+    try:
+        workflow.send_event(BpmnEvent(waiting[0][1], payload=dict(variables)))
+    except WorkflowException:
+        return False
+    for task, _ in waiting:
+        task.data.update(variables)             # after the catch: a caught event takes its parent's data first
+    return True
+
+
+def inherited_from(tasks: list[Task]) -> list[Task]:
+    """The tasks whose data waiting events among `tasks` take when they fire (SpiffWorkflow merges a
+    parent's data over the event's own), so that a change of variables reaches them."""
+    return [t.parent for t in tasks if t.state == TaskState.WAITING and isinstance(t.task_spec, CatchingEvent)
+            and t.parent is not None and t.parent not in tasks]
+
+
+def _signal_names(task_spec: Any) -> set[str]:
+    definition = getattr(task_spec, "event_definition", None)
+    definitions = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+    return {str(d.name) for d in definitions if isinstance(d, SignalEventDefinition)}
+
+
+def signal_starts(spec: BpmnProcessSpec) -> set[str]:
+    """The signals that start a process: the signal definitions of its top-level start events."""
+    return {n for ts in spec.task_specs.values() if isinstance(ts, StartEvent) for n in _signal_names(ts)}
+
+
+def signal_catches(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> set[str]:
+    """Every signal some catching event of a process (its sub-processes included) may wait for."""
+    return {n for s in [spec, *subprocess_specs.values()] for ts in s.task_specs.values()
+            if isinstance(ts, CatchingEvent) for n in _signal_names(ts)}
+
+
+# ---------------------------------------------------------------- conditions
+
+_spiff_has_fired = ConditionalEventDefinition.has_fired
+
+
+def _has_fired(self: ConditionalEventDefinition, my_task: Task) -> bool:
+    """SpiffWorkflow's check when the event is reached, made tolerant: a condition that cannot be evaluated
+    yet (a variable not set yet) is false, and one found true over the instance's variables stays true."""
+    if my_task._get_internal_data("condition_met"):
+        return True
+    try:
+        return bool(_spiff_has_fired(self, my_task))
+    except (WorkflowException, SandboxError):
+        my_task._set_internal_data(has_fired=False)
+        return False
+
+
+ConditionalEventDefinition.has_fired = _has_fired         # type: ignore[method-assign]
+
+
+def _live_variables(workflow: BpmnWorkflow) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for task in workflow.get_tasks(state=LIVE):
+        data.update(task.data)
+    return data
+
+
+def fire_conditions(workflow: BpmnWorkflow) -> bool:
+    """Fire waiting conditional events whose condition now holds (not advanced); True if one fired."""
+    waiting = [t for t in workflow.get_tasks(state=TaskState.WAITING)
+               if isinstance(getattr(t.task_spec, "event_definition", None), ConditionalEventDefinition)]
+    if not waiting:
+        return False
+    variables = _live_variables(workflow)
+    environment = workflow.script_engine.environment
+    fired = False
+    for task in waiting:
+        if task.state != TaskState.WAITING:
+            continue                            # cancelled by an interrupting event fired just now
+        try:
+            holds = bool(environment.evaluate(task.task_spec.event_definition.expression, dict(variables)))
+        except (SandboxError, NameError, TypeError, ValueError, AttributeError, KeyError, ZeroDivisionError,
+                ArithmeticError, WorkflowException):
+            holds = False                       # not yet evaluable: the variables may come later
+        if holds:
+            task._set_internal_data(condition_met=True)
+            task.task_spec._update(task)                # inherits its parent's data: the new values go on top
+            task.data.update(variables)
+            fired = fired or task.state != TaskState.WAITING
+    return fired
+
+
+# ---------------------------------------------------------------- after the engine steps
+
+@dataclass(frozen=True)
+class Uncaught:
+    """An error nothing caught: the element that threw it and what to say."""
+
+    element_id: str | None
+    message: str
+
+
+def settle(workflow: BpmnWorkflow, record: Callable[[Task], None]) -> Uncaught | None:
+    """Fire conditions that hold now (a few rounds: a firing may make another hold), then take the events
+    nothing in the instance caught; returns the first uncaught error, if any."""
+    for _ in range(CONDITION_ROUNDS):
+        if not fire_conditions(workflow):
+            break
+        workflow.do_engine_steps(did_complete_task=record)
+    return _uncaught(workflow)
+
+
+def _uncaught(workflow: BpmnWorkflow) -> Uncaught | None:
+    kept, error = [], None
+    for event in workflow.get_events():
+        definition = event.event_definition
+        if isinstance(definition, ErrorEventDefinition):
+            if error is None:
+                element = _thrower(workflow, definition)
+                code = getattr(definition, "code", None)
+                label = f"error {code!r}" if code else f"error {definition.name!r}" if definition.name else "an error"
+                error = Uncaught(element, f"{label} thrown by {element} was not caught by any boundary event or "
+                                          "event sub-process")
+        elif not isinstance(definition, EscalationEventDefinition | SignalEventDefinition):
+            kept.append(event)                  # messages: left for whoever handles them
+    workflow.bpmn_events.extend(kept)
+    return error
