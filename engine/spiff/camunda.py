@@ -132,7 +132,6 @@ def _collection(filename: str, mi: etree._Element) -> list[Problem]:
     element = mi.get(f"{{{CAMUNDA_NS}}}elementVariable") or z("inputElement")
     out_collection, out_element = z("outputCollection"), z("outputElement")
     problems: list[Problem] = []
-    owner = Where.of(filename, mi).element_id or "mi"
     if collection and mi.find("bpmn:loopDataInputRef", NS) is None and mi.find("bpmn:loopCardinality", NS) is None:
         name = _variable(collection)
         if name is None:
@@ -141,7 +140,7 @@ def _collection(filename: str, mi: etree._Element) -> list[Problem]:
         else:
             _add(mi, "loopDataInputRef", text=name)
             if element:
-                _add(mi, "inputDataItem", id=f"{owner}_pmoflow_element", name=_plain(element))
+                _add(mi, "inputDataItem", id=_plain(element), name=_plain(element))   # Spiff reads the id
     if out_collection and mi.find("bpmn:loopDataOutputRef", NS) is None:
         name, item = _variable(out_collection), _variable(out_element or "")
         if name is None or item is None:
@@ -149,7 +148,7 @@ def _collection(filename: str, mi: etree._Element) -> list[Problem]:
                                      "name variables (outputCollection and a variable as outputElement)"))
         else:
             _add(mi, "loopDataOutputRef", text=name)
-            _add(mi, "outputDataItem", id=f"{owner}_pmoflow_output", name=item)
+            _add(mi, "outputDataItem", id=item, name=item)
     mi[:] = sorted(mi, key=lambda c: _MI_ORDER.get(etree.QName(c).localname, 1) if isinstance(c.tag, str) else 1)
     return problems
 

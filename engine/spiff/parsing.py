@@ -244,8 +244,8 @@ def _index_decisions(name: str, root: etree._Element, index: _Files, problems: l
 # ---------------------------------------------------------------- BPMN checks
 
 def _check_bpmn(filename: str, root: etree._Element, index: _Files) -> list[Problem]:
-    problems = translate_model(filename, root)      # FEEL/JUEL and Camunda/Zeebe mappings, rewritten in place
-    problems += _duplicate_ids(filename, root)
+    problems = _duplicate_ids(filename, root)
+    problems += translate_model(filename, root)      # FEEL/JUEL and Camunda/Zeebe mappings, rewritten in place
     unknown_lines: set[int] = set()
     for process in root.iterfind("bpmn:process", NS):
         for container in [process, *process.iterfind(".//bpmn:subProcess", NS),

@@ -80,3 +80,35 @@ def test_camunda7_invoice_takes_the_approval_path(as_):
     assert got["variables"]["checkResult"] == "review"
     assert path(as_, started["id"])[-3:] == ["Activity_check", "Gateway_paid", "EndEvent_unpaid"]
     assert "Activity_approve" in path(as_, started["id"])
+
+
+C8 = ("c8_order.bpmn", "c8_notify.bpmn", "order_tier.dmn")
+
+
+def test_camunda8_order_runs_unchanged_on_the_gold_path(as_):
+    deploy(as_, *C8)
+    lines = [{"qty": 2, "price": 300}, {"qty": 1, "price": 500.5}]
+    started = start(as_, "c8_order", {"lines": lines, "customer": "acme"})
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed", (got, path(as_, started["id"]))
+    taken = path(as_, started["id"])
+    assert taken[0] == "StartEvent_1" and taken.count("Activity_subtotal") >= 2
+    assert [e for e in taken if e != "Activity_subtotal"] == [
+        "StartEvent_1", "Activity_total", "Activity_tier", "Gateway_tier", "Activity_label", "StartEvent_n",
+        "Activity_send", "EndEvent_n", "Activity_notify", "EndEvent_gold"]
+    variables = got["variables"]
+    assert variables["subtotals"] == [600, 500.5]
+    assert variables["total"] == 1100.5 and variables["gross"] == 1320.6
+    assert variables["amount"] == 1100.5 and variables["channel"] == "web"
+    assert variables["tier"] == "gold" and variables["label"] == "VIP ACME"
+    assert variables["notified"] == "sent: VIP ACME"
+    assert "sent" not in variables and "message" not in variables   # only mapped outputs come back
+
+
+def test_camunda8_order_takes_the_default_flow(as_):
+    deploy(as_, *C8)
+    started = start(as_, "c8_order", {"lines": [{"qty": 1, "price": 10}], "customer": "small"})
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed", got
+    assert path(as_, started["id"])[-3:] == ["Activity_tier", "Gateway_tier", "EndEvent_standard"]
+    assert got["variables"]["tier"] == "silver" and "label" not in got["variables"]
