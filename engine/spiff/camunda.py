@@ -105,13 +105,14 @@ def _expression_slots(filename: str, root: etree._Element, names: tuple[str, ...
             kind = dialect(text, language)
         except UnsupportedLanguage as err:
             problems.append(_problem(filename, node, f"{_what(local)} {text!r}: {err}"))
+            node.text = "None"               # reported once: the Python checks must not report it again
             continue
         if kind == PYTHON or (local in _TIMERS and kind != JUEL and _BARE_ISO.match(text)):
             continue                         # Python (and bare ISO timer values) are checked by parsing.py
         python = compile_expression(text, language, _where(filename, node), _what(local), names)
         if isinstance(python, Problem):
             problems.append(python)
-            continue
+            python = "None"                  # reported once: the Python checks must not report it again
         node.text = python
         node.set("language", "python")     # what it is now, whatever the definitions declare
     return problems
@@ -201,18 +202,19 @@ def _script(filename: str, task: etree._Element, names: tuple[str, ...]) -> list
 
 def _assigning_script(filename: str, task: etree._Element, expression: str | None, result: str | None,
                       language: str, names: tuple[str, ...]) -> list[Problem]:
-    if not result or not _is_name(result):
-        return [_problem(filename, task, f"a FEEL script needs a result variable that is a plain name (got {result!r})",
-                         "unsupported_script")]
     python = compile_expression(expression, language, _where(filename, task), "script expression", names)
-    if isinstance(python, Problem):
-        return [python]
+    problems = [python] if isinstance(python, Problem) else []
+    if not result or not _is_name(result):
+        problems.append(_problem(filename, task, "a FEEL script needs a result variable that is a plain name "
+                                 f"(got {result!r})", "unsupported_script"))
+        result = "result"
+    python = "None" if problems else python          # reported once: "no script" would repeat it
     script = task.find("bpmn:script", NS)
     if script is None:
         script = _add(task, "script")
     script.text = f"{result} = {python}"
     task.set("scriptFormat", "python")
-    return []
+    return problems
 
 
 # ---------------------------------------------------------------- input/output mappings

@@ -112,3 +112,90 @@ def test_camunda8_order_takes_the_default_flow(as_):
     assert got["status"] == "completed", got
     assert path(as_, started["id"])[-3:] == ["Activity_tier", "Gateway_tier", "EndEvent_standard"]
     assert got["variables"]["tier"] == "silver" and "label" not in got["variables"]
+
+
+CALLER = ("c7_invoice.bpmn", "invoice_risk.dmn")
+CALLEE_V2 = {'verdict = "ok" if': 'verdict = "ok-v2" if'}
+SMALL = {"amount": 100, "trusted": True, "customer": {"name": "Acme", "segment": "smb"}}
+
+
+def test_a_call_activity_calls_the_latest_published_callee_of_another_deployment(as_):
+    deploy(as_, "c7_customer_check.bpmn")
+    first = deploy(as_, *CALLER)
+    run = start(as_, "c7_invoice", SMALL)
+    assert instance(as_, run["id"])["variables"]["checkResult"] == "ok"
+    assert "Activity_verdict" in path(as_, run["id"])
+    deploy(as_, "c7_customer_check.bpmn", replace=CALLEE_V2)          # the callee's version 2
+    again = deploy(as_, *CALLER)                                        # the caller picks it up when deployed
+    [caller] = [d for d in again["definitions"] if d["key"] == "c7_invoice"]
+    [before] = [d for d in first["definitions"] if d["key"] == "c7_invoice"]
+    assert caller["version"] == before["version"] + 1
+    run2 = start(as_, "c7_invoice", SMALL)
+    assert instance(as_, run2["id"])["variables"]["checkResult"] == "ok-v2"
+
+
+def test_a_pinned_version_binding_calls_that_version(as_):
+    deploy(as_, "c7_customer_check.bpmn")
+    deploy(as_, "c7_customer_check.bpmn", replace=CALLEE_V2)
+    pinned = {'camunda:calledElementBinding="latest"':
+              'camunda:calledElementBinding="version" camunda:calledElementVersion="1"'}
+    deploy(as_, *CALLER, replace=pinned)
+    run = start(as_, "c7_invoice", SMALL)
+    assert instance(as_, run["id"])["variables"]["checkResult"] == "ok"
+
+
+def problems_of(response: dict) -> list[dict]:
+    return response["error"]["details"]["problems"]
+
+
+def test_a_deployment_binding_needs_the_callee_in_the_same_deployment(as_):
+    deploy(as_, "c7_customer_check.bpmn")
+    binding = {'camunda:calledElementBinding="latest"': 'camunda:calledElementBinding="deployment"'}
+    refused = deploy(as_, *CALLER, replace=binding, status=422)
+    [problem] = problems_of(refused)
+    assert problem["element_id"] == "Activity_check" and "c7_customer_check" in problem["message"]
+    assert problem["file"] == "c7_invoice.bpmn" and problem["line"] > 1
+
+
+def test_a_missing_callee_or_version_is_a_deploy_problem(as_):
+    refused = deploy(as_, *CALLER, status=422)
+    assert [(p["element_id"], p["code"]) for p in problems_of(refused)] == [("Activity_check", "missing_callee")]
+    deploy(as_, "c7_customer_check.bpmn")
+    pinned = {'camunda:calledElementBinding="latest"':
+              'camunda:calledElementBinding="version" camunda:calledElementVersion="7"'}
+    [problem] = problems_of(deploy(as_, *CALLER, replace=pinned, status=422))
+    assert "version 7" in problem["message"] and problem["element_id"] == "Activity_check"
+
+
+def test_juel_beyond_the_subset_is_refused_at_deploy_naming_element_and_expression(as_):
+    bad = {"${approvalNeeded}": "${execution.getVariable('approvalNeeded')}",
+           "${customer.name}</camunda:entry>": "${customer.getName()}</camunda:entry>"}
+    refused = deploy(as_, *C7, replace=bad, status=422)
+    found = {(p["element_id"], p["code"]) for p in problems_of(refused)}
+    assert found == {("Flow_approve", "unsupported_expression"), ("Activity_risk", "unsupported_expression")}
+    messages = " ".join(p["message"] for p in problems_of(refused))
+    assert "execution.getVariable('approvalNeeded')" in messages and "customer.getName()" in messages
+    assert all(p["file"] == "c7_invoice.bpmn" and p["line"] for p in problems_of(refused))
+
+
+def test_bad_feel_and_unsupported_forms_are_refused_at_deploy(as_):
+    bad = {'source="=total * 1.2"': 'source="=total *"',                  # FEEL syntax error in an output mapping
+           '=tier = "gold" and count(lines) &gt;= 2': '=tier = "gold" and',
+           'inputCollection="=lines"': 'inputCollection="=order.lines[item &gt; 1]"'}
+    refused = deploy(as_, *C8, replace=bad, status=422)
+    found = sorted((p["element_id"], p["code"]) for p in problems_of(refused))
+    assert found == [("Activity_subtotal", "unsupported_expression"), ("Activity_total", "bad_expression"),
+                     ("Flow_gold", "bad_expression")]
+    assert any("=total *" in p["message"] for p in problems_of(refused))
+
+
+def test_a_script_language_we_do_not_run_is_a_deploy_problem(as_):
+    groovy = {'scriptFormat="python"': 'scriptFormat="groovy"'}
+    [problem] = problems_of(deploy(as_, "c7_customer_check.bpmn", replace=groovy, status=422))
+    assert problem["element_id"] == "Activity_verdict" and "groovy" in problem["message"]
+
+
+def test_an_unknown_decision_result_mapping_is_a_deploy_problem(as_):
+    odd = {'camunda:mapDecisionResult="singleEntry"': 'camunda:mapDecisionResult="firstEntry"'}
+    [problem] = problems_of(deploy(as_, *C7, replace=odd, status=422))
+    assert problem["element_id"] == "Activity_risk" and "firstEntry" in problem["message"]
