@@ -16,6 +16,7 @@ from engine.db.models import Deployment, DeploymentFile, ProcessDefinition
 from engine.decisions import store_decisions
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.permissions import Actor, require
+from engine.spiff.calls import PublishedProcess, Resolver
 from engine.spiff.decisions import pin_decision_versions
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
 from engine.versions import all_versions, latest_of_each, latest_version, version_id
@@ -32,7 +33,8 @@ def deploy(
     with ctx.uow(write=False) as uow:
         known_calendars = calendar_names(uow.session)
     parsed = parse_deployment(files, max_bytes=ctx.settings.max_upload_bytes,
-                              max_files=ctx.settings.max_deployment_files, calendars=known_calendars)
+                              max_files=ctx.settings.max_deployment_files, calendars=known_calendars,
+                              published=_published(ctx))
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.clock.now()
@@ -72,6 +74,22 @@ def deploy(
             raise Conflict("another deployment of the same process or decision happened at the same time; retry"
                            ) from err
     return DeploymentView(id=deployment.uuid if deployment else None, definitions=results, decisions=decisions)
+
+
+def _published(ctx: EngineContext) -> Resolver:
+    """Finds a published process (the latest, or a version) for call activities of a new deployment."""
+
+    def find(key: str, version: int | None) -> PublishedProcess | None:
+        with ctx.uow(write=False) as uow:
+            row_id = version_id(uow.session, ProcessDefinition, key, version)
+            row = uow.session.get(ProcessDefinition, row_id) if row_id is not None else None
+            if row is None:
+                return None
+            return PublishedProcess(key=row.key, version=row.version, spec_json=row.spec,
+                                    user_tasks=list(row.user_tasks), forms=dict(row.forms),
+                                    content_hash=row.content_hash)
+
+    return find
 
 
 def _digest(process: ParsedProcess, lane_map: dict[str, str]) -> str:

@@ -38,12 +38,15 @@ class PmoflowBusinessRuleTask(SpiffBpmnTask):
     """A business rule task evaluating a pinned decision model with the pmoflow decision engine."""
 
     def __init__(self, wf_spec: Any, name: str, decision: str, model: dict[str, Any], content_hash: str,
-                 version: int | None = None, **kwargs: Any) -> None:
+                 version: int | None = None, result_variable: str | None = None, result_mapping: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(wf_spec, name, **kwargs)
         self.decision = decision
         self.model = model
         self.content_hash = content_hash
         self.version = version
+        self.result_variable = result_variable      # Camunda's resultVariable: the result goes there
+        self.result_mapping = result_mapping        # how (RESULT_MAPPINGS); None: the outputs are merged
         self._compiled: CompiledModel | None = None
 
     def compiled(self) -> CompiledModel:
@@ -56,11 +59,16 @@ class PmoflowBusinessRuleTask(SpiffBpmnTask):
         variables = {k: v for k, v in my_task.data.items() if isinstance(k, str) and not k.startswith("_")}
         try:
             result = evaluate(self.compiled(), variables, now=_now, python=_sandbox(my_task))
+            if self.result_variable:
+                mapped = map_result(result, self.model["decisions"][-1]["logic"], self.result_mapping)
         except DecisionError as err:
             error = WorkflowTaskException(str(err), task=my_task, exception=err)
             error.exception = err          # the incident's kind is read from here (runtime._to_incident)
             raise error from err
-        my_task.data.update(result.outputs)
+        if self.result_variable:
+            my_task.data[self.result_variable] = mapped
+        else:
+            my_task.data.update(result.outputs)
         my_task._set_internal_data(**{RECORD_KEY: self.record(result)})
         super()._run_hook(my_task)
         return True
@@ -81,6 +89,54 @@ class PmoflowBusinessRuleTask(SpiffBpmnTask):
         return str(logic["id"])
 
 
+RESULT_MAPPINGS = ("resultList", "singleResult", "singleEntry", "collectEntries", "zeebe")
+
+
+def map_result(result: Evaluation, logic: dict[str, Any], mapping: str | None) -> Any:
+    """The decision result as Camunda maps it into a result variable; raises DecisionError when it does not fit.
+
+    resultList (Camunda 7's default): a list of {output: value} per matched rule; singleResult: the one
+    rule's outputs (or None); singleEntry: its one value; collectEntries: the one output of every rule;
+    zeebe (Camunda 8): the value (one output) or the outputs, a list of them for multi-hit tables.
+    """
+    rows = _rows(result, logic)
+    mapping = mapping or "resultList"
+    if mapping == "resultList":
+        return rows
+    if mapping == "collectEntries":
+        return [_single_entry(result, row) for row in rows]
+    if mapping == "zeebe":
+        values = [row[next(iter(row))] if len(row) == 1 else row for row in rows]
+        return values if _multi_hit(logic) else (values[0] if values else None)
+    if len(rows) > 1:
+        raise DecisionError(f"decision {result.decision!r} matched {len(rows)} rules; {mapping} allows one",
+                            result.decision)
+    if mapping == "singleResult":
+        return rows[0] if rows else None
+    return _single_entry(result, rows[0]) if rows else None
+
+
+def _multi_hit(logic: dict[str, Any]) -> bool:
+    return logic.get("hit_policy") not in (None, "UNIQUE", "FIRST", "PRIORITY", "ANY") and not logic.get(
+        "aggregation")
+
+
+def _rows(result: Evaluation, logic: dict[str, Any]) -> list[dict[str, Any]]:
+    outputs = result.outputs
+    if _multi_hit(logic):
+        names = list(outputs)
+        return [dict(zip(names, values, strict=True)) for values in zip(*(outputs[n] for n in names), strict=True)]
+    is_table = "hit_policy" in logic
+    return [dict(outputs)] if (result.matched_rules or not is_table or logic.get("aggregation")) else []
+
+
+def _single_entry(result: Evaluation, row: dict[str, Any]) -> Any:
+    if len(row) != 1:
+        raise DecisionError(f"decision {result.decision!r} has {len(row)} outputs; a single entry needs one",
+                            result.decision)
+    return next(iter(row.values()))
+
+
 def _sandbox(task: Task) -> PythonRunner | None:
     """The sandbox of the task's script engine; None if it is not sandboxed (Python cells then fail)."""
     environment = getattr(task.workflow.script_engine, "environment", None)
@@ -98,6 +154,8 @@ class PmoflowBusinessRuleTaskConverter(SpiffBpmnTaskConverter):  # type: ignore[
     def to_dict(self, spec: PmoflowBusinessRuleTask) -> dict[str, Any]:
         dct: dict[str, Any] = super().to_dict(spec)
         dct.update(decision=spec.decision, model=spec.model, content_hash=spec.content_hash, version=spec.version)
+        if spec.result_variable:
+            dct.update(result_variable=spec.result_variable, result_mapping=spec.result_mapping)
         return dct
 
     def from_dict(self, dct: dict[str, Any]) -> PmoflowBusinessRuleTask:

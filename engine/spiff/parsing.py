@@ -40,6 +40,9 @@ from engine.spiff.approval_ext import (
     priority_problems,
     separation_of_duties,
 )
+from engine.spiff.calls import CallActivityTaskParser, PmoflowCallActivity, PublishedProcess, Resolver, call_problems
+from engine.spiff.calls import embed_callees as _embed_callees
+from engine.spiff.camunda import called_decision, decision_result, translate_model
 from engine.spiff.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
 from engine.spiff.decisions import PmoflowBusinessRuleTask
 from engine.spiff.events import (
@@ -136,19 +139,23 @@ class _Files:
     decisions: dict[str, str] = field(default_factory=dict)                 # decision id -> filename
     models: dict[str, DecisionModel] = field(default_factory=dict)          # decision id -> model
     dmn_lines: dict[str, dict[str, int]] = field(default_factory=dict)      # filename -> element id -> line
+    published: Resolver | None = None                                       # callees of earlier deployments
+    callees: dict[str, PublishedProcess] = field(default_factory=dict)      # key -> the published one embedded
 
 
 def parse_deployment(
-    files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50, calendars: set[str] | None = None
+    files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50, calendars: set[str] | None = None,
+    published: Resolver | None = None,
 ) -> ParsedDeployment:
-    """Check and parse a deployment (with `calendars`, the business calendars that exist); raises
-    DeploymentInvalid listing every problem found."""
+    """Check and parse a deployment (with `calendars`, the business calendars that exist, and `published`,
+    which finds callees deployed earlier); raises DeploymentInvalid listing every problem found."""
     problems: list[Problem] = []
     if not files:
         raise DeploymentInvalid([Problem("no files were uploaded", code="empty")])
     if len(files) > max_files:
         raise DeploymentInvalid([Problem(f"{len(files)} files; at most {max_files} per deployment")])
     index = _load_files(files, max_bytes, problems)
+    index.published = published
     for filename, root in index.bpmn.items():
         problems.extend(_check_bpmn(filename, root, index))
     for filename, root in index.dmn.items():
@@ -250,6 +257,7 @@ def _index_decisions(name: str, root: etree._Element, index: _Files, problems: l
 
 def _check_bpmn(filename: str, root: etree._Element, index: _Files) -> list[Problem]:
     problems = _duplicate_ids(filename, root)
+    problems += translate_model(filename, root)      # FEEL/JUEL and Camunda/Zeebe mappings, rewritten in place
     unknown_lines: set[int] = set()
     for process in root.iterfind("bpmn:process", NS):
         for container in [process, *process.iterfind(".//bpmn:subProcess", NS),
@@ -459,13 +467,7 @@ def _string_literal(text: str) -> str:
 
 
 def _check_call(node: etree._Element, where: tuple[str, str | None, int | None], index: _Files) -> list[Problem]:
-    callee = node.get("calledElement")
-    if not callee:
-        return [Problem("call activity has no calledElement", *where, "missing_callee")]
-    if callee not in index.processes:
-        return [Problem(f"call activity calls process {callee!r}, which is not in this deployment", *where,
-                        "missing_callee")]
-    return []
+    return call_problems(node, where, set(index.processes), index.published, index.callees)
 
 
 def _check_decision_ref(
@@ -533,7 +535,7 @@ def decision_ref(node: etree._Element) -> str | None:
     if ref:
         return ref
     spiff = node.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", None, NS)
-    return spiff.strip() if spiff else None
+    return spiff.strip() if spiff else called_decision(node)
 
 
 # ---------------------------------------------------------------- DMN checks
@@ -601,8 +603,10 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
             raise ValidationException(f"decision {ref!r} is not in this deployment", node=self.node,
                                       file_name=self.filename)
         extensions = self.parse_extensions()
+        result_variable, result_mapping = decision_result(self.node)
         return PmoflowBusinessRuleTask(
             self.spec, self.bpmn_id, decision=ref, model=model.to_dict(), content_hash=model.content_hash(),
+            result_variable=result_variable, result_mapping=result_mapping,
             prescript=extensions.get("preScript"), postscript=extensions.get("postScript"), **self.bpmn_attributes,
         )
 
@@ -625,6 +629,7 @@ class PmoflowParser(SpiffBpmnParser):
         full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
         full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
         full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
+        full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
     }
 
     def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:
@@ -666,18 +671,25 @@ def _problem_from_spiff(err: ValidationException, index: _Files) -> Problem:
 
 def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
     spec = parser.get_spec(pid)
-    subprocess_specs = parser.get_subprocess_specs(pid)
+    found = parser.get_subprocess_specs(pid, require_call_activity_specs=False)
+    subprocess_specs = {name: s for name, s in found.items() if s is not None}
     registry = spec_registry()
+    converted = {name: registry.convert(s) for name, s in subprocess_specs.items()}
+    timers = {k: v for p in [pid, *subprocess_specs] if p in index.processes
+              for k, v in boundary_timers(index.processes[p][1]).items()}
+    embedded, callee_timers = _embed_callees(converted, set(found) - set(subprocess_specs), index.callees)
     spec_json = json.dumps({
         "spec": registry.convert(spec),
-        "subprocess_specs": {name: registry.convert(s) for name, s in subprocess_specs.items()},
+        "subprocess_specs": converted,
         # ours, read back by engine.spiff.specs.restore_spec: timer kinds and business calendars
-        "pmoflow": {"timers": {k: v for p in [pid, *subprocess_specs] if p in index.processes
-                               for k, v in boundary_timers(index.processes[p][1]).items()}},
+        "pmoflow": {"timers": {**callee_timers, **timers}},
     })
-    process_ids = [pid, *subprocess_specs]
+    process_ids = [pid, *(p for p in subprocess_specs if p in index.processes)]
     filename, node = index.processes[pid]
     user_tasks, forms, used_files = _process_metadata(process_ids, index)
+    for callee in embedded:                  # published callees bring their own user tasks and forms
+        user_tasks.extend(callee.user_tasks)
+        forms.update(callee.forms)
     start_form = start_form_ref(node)
     if start_form:
         forms[start_form] = index.forms[start_form]
@@ -686,6 +698,8 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
     digest = hashlib.sha256()
     for name in files:
         digest.update(name.encode() + b"\0" + index.raw[name] + b"\0")
+    for callee in embedded:
+        digest.update(f"{callee.key}@{callee.version}:{callee.content_hash}".encode() + b"\0")
     return ParsedProcess(
         key=pid, name=node.get("name") or pid, bpmn_file=filename, spec_json=spec_json,
         content_hash=digest.hexdigest(), forms=forms, user_tasks=user_tasks, files=files, start_form=start_form,

@@ -35,6 +35,8 @@ from RestrictedPython.transformer import (
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine.spiff import feel_calls
+
 _FILENAME = "<string>"  # SpiffWorkflow reads script line numbers from frames of this name
 _MAX_ITEMS = 10_000_000  # longest str/bytes/list/tuple/range one operation may create
 _MAX_INT_BITS = 100_000  # largest int one operation may create or divide (~30,000 digits)
@@ -444,6 +446,11 @@ def _var(name: str, default: Any = None) -> Any:
     return namespace.get(name, default)
 
 
+def _feel(source: str, names: list[str] | None = None) -> Any:
+    """Evaluate a FEEL expression (deployed FEEL becomes this call) over the task data; raises FeelError."""
+    return feel_calls.evaluate(source, names or [], getattr(_local, "namespace", None) or {})
+
+
 class _DecimalType(type):
     """Metaclass of the `Decimal` seen by expressions: real Decimals with bounded exponents."""
 
@@ -486,7 +493,7 @@ _SAFE_BUILTINS: dict[str, Any] = {
     )},
     "divmod": _divmod, "pow": _pow, "range": _range, "round": _round, "sum": _sum,
     "date": date, "datetime": datetime, "timedelta": timedelta, "timezone": timezone,
-    "Decimal": _Decimal, "var": _var,
+    "Decimal": _Decimal, "var": _var, feel_calls.CALL_NAME: _feel,
 }
 
 _GUARDS: dict[str, Any] = {

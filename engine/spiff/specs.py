@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.spiff.calls import PmoflowCallActivity, PmoflowCallActivityConverter
 from engine.spiff.connector import PmoflowConnectorTask, PmoflowConnectorTaskConverter
 from engine.spiff.decisions import PmoflowBusinessRuleTask, PmoflowBusinessRuleTaskConverter
 
@@ -51,6 +52,7 @@ def spec_registry() -> DefaultRegistry:
     config[BpmnWorkflow] = SpeclessWorkflowConverter
     config[PmoflowBusinessRuleTask] = PmoflowBusinessRuleTaskConverter   # decisions evaluated by engine.dmn
     config[PmoflowConnectorTask] = PmoflowConnectorTaskConverter         # HTTP calls made by the worker
+    config[PmoflowCallActivity] = PmoflowCallActivityConverter           # call activities with variable mappings
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))

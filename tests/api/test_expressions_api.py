@@ -1,0 +1,201 @@
+"""Camunda 7 and Camunda 8 models, as their modelers write them, deployed and run through the API unchanged."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+MODELS = Path(__file__).parent.parent / "models" / "expressions"
+
+
+def upload(*names: str, replace: dict[str, str] | None = None) -> dict:
+    files = []
+    for name in names:
+        text = (MODELS / name).read_text()
+        for old, new in (replace or {}).items():
+            text = text.replace(old, new)
+        files.append((io.BytesIO(text.encode()), name))
+    return {"files": files}
+
+
+def deploy(as_, *names: str, replace: dict[str, str] | None = None, status: int = 201):
+    response = as_("pmo").post("/api/v1/process-definitions", data=upload(*names, replace=replace),
+                               content_type="multipart/form-data")
+    assert response.status_code == status, response.json
+    return response.json
+
+
+def start(as_, process: str, variables: dict) -> dict:
+    response = as_("bot").post("/api/v1/process-instances", json={"process": process, "variables": variables})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def instance(as_, instance_id: str) -> dict:
+    return as_("bot").get(f"/api/v1/process-instances/{instance_id}").json
+
+
+def path(as_, instance_id: str) -> list[str]:
+    events = as_("audrey").get(f"/api/v1/process-instances/{instance_id}/audit").json["events"]
+    return [e["element_id"] for e in events if e["type"] == "element_completed"]
+
+
+def complete(as_, who: str, task_id: str, data: dict | None = None) -> dict:
+    response = as_(who).post(f"/api/v1/tasks/{task_id}/complete", json={"data": data or {}})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+C7 = ("c7_invoice.bpmn", "c7_customer_check.bpmn", "invoice_risk.dmn")
+
+
+def test_camunda7_invoice_runs_unchanged_without_approval(as_):
+    deploy(as_, *C7)
+    started = start(as_, "c7_invoice", {"amount": 1000, "trusted": False,
+                                        "customer": {"name": "Acme", "segment": "smb"}})
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed", (got, path(as_, started["id"]))
+    assert path(as_, started["id"]) == [
+        "StartEvent_1", "Activity_risk", "Gateway_route", "StartEvent_chk", "Activity_verdict",
+        "EndEvent_chk", "Activity_check", "Gateway_paid", "EndEvent_paid"]
+    variables = got["variables"]
+    assert variables["net"] == 800 and variables["channel"] == "email"
+    assert variables["tags"] == ["invoice", "smb"]
+    assert variables["meta"] == {"who": "Acme", "greeting": "Dear Acme"}
+    assert variables["approvalNeeded"] is False and variables["risk"] == "low"
+    assert variables["checkResult"] == "ok"
+    assert "verdict" not in variables and "verdict_seen" not in variables      # only mapped outputs come back
+
+
+def test_camunda7_invoice_takes_the_approval_path(as_):
+    deploy(as_, *C7)
+    started = start(as_, "c7_invoice", {"amount": 20000, "trusted": False,
+                                        "customer": {"name": "Big", "segment": "enterprise"}})
+    [task] = started["open_tasks"]
+    assert task["element_id"] == "Activity_approve"
+    done = complete(as_, "alice", task["id"])
+    assert done["status"] == "completed"
+    got = instance(as_, started["id"])
+    assert got["variables"]["risk"] == "high" and got["variables"]["approvalNeeded"] is True
+    assert got["variables"]["checkResult"] == "review"
+    assert path(as_, started["id"])[-3:] == ["Activity_check", "Gateway_paid", "EndEvent_unpaid"]
+    assert "Activity_approve" in path(as_, started["id"])
+
+
+C8 = ("c8_order.bpmn", "c8_notify.bpmn", "order_tier.dmn")
+
+
+def test_camunda8_order_runs_unchanged_on_the_gold_path(as_):
+    deploy(as_, *C8)
+    lines = [{"qty": 2, "price": 300}, {"qty": 1, "price": 500.5}]
+    started = start(as_, "c8_order", {"lines": lines, "customer": "acme"})
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed", (got, path(as_, started["id"]))
+    taken = path(as_, started["id"])
+    assert taken[0] == "StartEvent_1" and taken.count("Activity_subtotal") >= 2
+    assert [e for e in taken if e != "Activity_subtotal"] == [
+        "StartEvent_1", "Activity_total", "Activity_tier", "Gateway_tier", "Activity_label", "StartEvent_n",
+        "Activity_send", "EndEvent_n", "Activity_notify", "EndEvent_gold"]
+    variables = got["variables"]
+    assert variables["subtotals"] == [600, 500.5]
+    assert variables["total"] == 1100.5 and variables["gross"] == 1320.6
+    assert variables["amount"] == 1100.5 and variables["channel"] == "web"
+    assert variables["tier"] == "gold" and variables["label"] == "VIP ACME"
+    assert variables["notified"] == "sent: VIP ACME"
+    assert "sent" not in variables and "message" not in variables   # only mapped outputs come back
+
+
+def test_camunda8_order_takes_the_default_flow(as_):
+    deploy(as_, *C8)
+    started = start(as_, "c8_order", {"lines": [{"qty": 1, "price": 10}], "customer": "small"})
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed", got
+    assert path(as_, started["id"])[-3:] == ["Activity_tier", "Gateway_tier", "EndEvent_standard"]
+    assert got["variables"]["tier"] == "silver" and "label" not in got["variables"]
+
+
+CALLER = ("c7_invoice.bpmn", "invoice_risk.dmn")
+CALLEE_V2 = {'verdict = "ok" if': 'verdict = "ok-v2" if'}
+SMALL = {"amount": 100, "trusted": True, "customer": {"name": "Acme", "segment": "smb"}}
+
+
+def test_a_call_activity_calls_the_latest_published_callee_of_another_deployment(as_):
+    deploy(as_, "c7_customer_check.bpmn")
+    first = deploy(as_, *CALLER)
+    run = start(as_, "c7_invoice", SMALL)
+    assert instance(as_, run["id"])["variables"]["checkResult"] == "ok"
+    assert "Activity_verdict" in path(as_, run["id"])
+    deploy(as_, "c7_customer_check.bpmn", replace=CALLEE_V2)          # the callee's version 2
+    again = deploy(as_, *CALLER)                                        # the caller picks it up when deployed
+    [caller] = [d for d in again["definitions"] if d["key"] == "c7_invoice"]
+    [before] = [d for d in first["definitions"] if d["key"] == "c7_invoice"]
+    assert caller["version"] == before["version"] + 1
+    run2 = start(as_, "c7_invoice", SMALL)
+    assert instance(as_, run2["id"])["variables"]["checkResult"] == "ok-v2"
+
+
+def test_a_pinned_version_binding_calls_that_version(as_):
+    deploy(as_, "c7_customer_check.bpmn")
+    deploy(as_, "c7_customer_check.bpmn", replace=CALLEE_V2)
+    pinned = {'camunda:calledElementBinding="latest"':
+              'camunda:calledElementBinding="version" camunda:calledElementVersion="1"'}
+    deploy(as_, *CALLER, replace=pinned)
+    run = start(as_, "c7_invoice", SMALL)
+    assert instance(as_, run["id"])["variables"]["checkResult"] == "ok"
+
+
+def problems_of(response: dict) -> list[dict]:
+    return response["error"]["details"]["problems"]
+
+
+def test_a_deployment_binding_needs_the_callee_in_the_same_deployment(as_):
+    deploy(as_, "c7_customer_check.bpmn")
+    binding = {'camunda:calledElementBinding="latest"': 'camunda:calledElementBinding="deployment"'}
+    refused = deploy(as_, *CALLER, replace=binding, status=422)
+    [problem] = problems_of(refused)
+    assert problem["element_id"] == "Activity_check" and "c7_customer_check" in problem["message"]
+    assert problem["file"] == "c7_invoice.bpmn" and problem["line"] > 1
+
+
+def test_a_missing_callee_or_version_is_a_deploy_problem(as_):
+    refused = deploy(as_, *CALLER, status=422)
+    assert [(p["element_id"], p["code"]) for p in problems_of(refused)] == [("Activity_check", "missing_callee")]
+    deploy(as_, "c7_customer_check.bpmn")
+    pinned = {'camunda:calledElementBinding="latest"':
+              'camunda:calledElementBinding="version" camunda:calledElementVersion="7"'}
+    [problem] = problems_of(deploy(as_, *CALLER, replace=pinned, status=422))
+    assert "version 7" in problem["message"] and problem["element_id"] == "Activity_check"
+
+
+def test_juel_beyond_the_subset_is_refused_at_deploy_naming_element_and_expression(as_):
+    bad = {"${approvalNeeded}": "${execution.getVariable('approvalNeeded')}",
+           "${customer.name}</camunda:entry>": "${customer.getName()}</camunda:entry>"}
+    refused = deploy(as_, *C7, replace=bad, status=422)
+    found = {(p["element_id"], p["code"]) for p in problems_of(refused)}
+    assert found == {("Flow_approve", "unsupported_expression"), ("Activity_risk", "unsupported_expression")}
+    messages = " ".join(p["message"] for p in problems_of(refused))
+    assert "execution.getVariable('approvalNeeded')" in messages and "customer.getName()" in messages
+    assert all(p["file"] == "c7_invoice.bpmn" and p["line"] for p in problems_of(refused))
+
+
+def test_bad_feel_and_unsupported_forms_are_refused_at_deploy(as_):
+    bad = {'source="=total * 1.2"': 'source="=total *"',                  # FEEL syntax error in an output mapping
+           '=tier = "gold" and count(lines) &gt;= 2': '=tier = "gold" and',
+           'inputCollection="=lines"': 'inputCollection="=order.lines[item &gt; 1]"'}
+    refused = deploy(as_, *C8, replace=bad, status=422)
+    found = sorted((p["element_id"], p["code"]) for p in problems_of(refused))
+    assert found == [("Activity_subtotal", "unsupported_expression"), ("Activity_total", "bad_expression"),
+                     ("Flow_gold", "bad_expression")]
+    assert any("=total *" in p["message"] for p in problems_of(refused))
+
+
+def test_a_script_language_we_do_not_run_is_a_deploy_problem(as_):
+    groovy = {'scriptFormat="python"': 'scriptFormat="groovy"'}
+    [problem] = problems_of(deploy(as_, "c7_customer_check.bpmn", replace=groovy, status=422))
+    assert problem["element_id"] == "Activity_verdict" and "groovy" in problem["message"]
+
+
+def test_an_unknown_decision_result_mapping_is_a_deploy_problem(as_):
+    odd = {'camunda:mapDecisionResult="singleEntry"': 'camunda:mapDecisionResult="firstEntry"'}
+    [problem] = problems_of(deploy(as_, *C7, replace=odd, status=422))
+    assert problem["element_id"] == "Activity_risk" and "firstEntry" in problem["message"]
