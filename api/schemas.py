@@ -61,6 +61,12 @@ class Task(Schema):
     name = fields.String()
     role = fields.String(allow_none=True)
     candidate_groups = fields.List(fields.String())
+    candidate_users = fields.List(fields.String(), metadata={
+        "description": "users the task is offered to by name, besides its groups (candidateUsers)"})
+    group_source = fields.String(allow_none=True, metadata={
+        "description": "where candidate_groups came from: lane | candidate_groups | candidate_users "
+                       "(users only, no group) | process_default | default (the deployment's default group)"})
+    offered_to = fields.String(metadata={"description": "whom the task is offered to and why, as the pages show it"})
     assignee = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "open | completed | cancelled"})
     form_key = fields.String(allow_none=True)

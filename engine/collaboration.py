@@ -38,6 +38,7 @@ from engine.notifications import describe, notify
 from engine.permissions import PERMISSIONS, Actor, allowed, require
 from engine.steps import load_instance
 from engine.substitutes import effective_assignee
+from engine.tasks import is_candidate
 from engine.views import TaskView
 
 REASON_LIMIT = 2000
@@ -196,7 +197,7 @@ def may_hand_over(actor: Actor, task: HumanTask) -> bool:
         return False
     if allowed(actor, "task.complete_any") or actor.username in (task.assignee, task.owner):
         return True
-    return task.assignee is None and bool(set(task.candidate_groups) & actor.groups)
+    return task.assignee is None and is_candidate(actor, task)
 
 
 def delegate(ctx: EngineContext, actor: Actor, task_id: str, to: str, reason: str) -> TaskView:
@@ -259,8 +260,9 @@ def _hand_over_problems(
         errors["to"] = "choose someone else (to work it yourself, take the task)"
     elif problem := _receiver_problem(session, to):
         errors["to"] = problem
-    elif not delegating and not admin and not _in_groups(session, to, row.candidate_groups):
-        groups = ", ".join(row.candidate_groups) or "the task's groups"
+    elif not delegating and not admin and to not in (row.candidate_users or []) \
+            and not _in_groups(session, to, row.candidate_groups):
+        groups = ", ".join([*row.candidate_groups, *(row.candidate_users or [])]) or "the task's groups"
         errors["to"] = f"{to} is not in {groups}; delegate instead, or ask an admin"
     return errors
 

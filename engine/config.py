@@ -28,6 +28,7 @@ class Settings:
     secure_cookies: bool = False                 # set PMOFLOW_SECURE_COOKIES=1 behind HTTPS
     token_cache_seconds: float = 5.0             # how long a process reuses a checked API token (0: never)
     default_timezone: str = "UTC"                # time zone of the built-in "default" business calendar
+    default_group: str = "PMO Office"            # gets user tasks with no lane, candidates or process default
     webhooks_allow_private: bool = False         # PMOFLOW_WEBHOOKS_ALLOW_PRIVATE=1: private/loopback receivers
     # outgoing notifications (engine/outgoing): links back, SMTP, chat webhooks
     base_url: str = "http://127.0.0.1:5000"      # how users reach the web UI: links in emails and chat posts

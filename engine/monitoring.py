@@ -25,6 +25,7 @@ from engine.permissions import Actor, allowed, require
 from engine.spiff.runtime import Run
 from engine.steps import load_instance, open_rows, run_step
 from engine.tasks import Step, path_of
+from engine.views import offer_label
 
 STATUSES = instances.STATUSES
 MAX_PER_PAGE = 200
@@ -254,6 +255,13 @@ class ActiveTask:
     created_at: datetime
     due_at: datetime | None
     sla: str                                 # none | on_track | at_risk | overdue
+    candidate_users: list[str] = field(default_factory=list)
+    group_source: str | None = None          # lane | candidate_groups | candidate_users | process_default | default
+
+    @property
+    def offered_to(self) -> str:
+        """Whom the task is offered to and where its group came from (engine.views.offer_label)."""
+        return offer_label(self.role, self.candidate_groups, self.candidate_users, self.group_source)
 
 
 @dataclass(frozen=True)
@@ -313,7 +321,8 @@ def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail
         d = inst.definition
         active = [ActiveTask(id=t.uuid, element_id=t.element_id, name=t.name, role=t.role,
                              candidate_groups=list(t.candidate_groups), assignee=t.assignee, created_at=t.created_at,
-                             due_at=t.due_at, sla=sla_state(t.created_at, t.due_at, now))
+                             due_at=t.due_at, sla=sla_state(t.created_at, t.due_at, now),
+                             candidate_users=list(t.candidate_users or []), group_source=t.group_source)
                   for t in open_rows(session, inst)]
         incidents = [Incident(at=e.occurred_at, kind=e.type, element_id=e.element_id,
                               message=(e.data or {}).get("message") or _previous(e.data), actor=e.actor)

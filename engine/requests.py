@@ -138,7 +138,7 @@ def _open_steps(session: Session, instance_pks: list[int]) -> dict[int, list[Ope
         return steps
     for task in session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(instance_pks),
                                                         HumanTask.status == "open").order_by(HumanTask.id)):
-        who = task.assignee or ", ".join(task.candidate_groups) or "nobody yet"
+        who = task.assignee or ", ".join([*task.candidate_groups, *(task.candidate_users or [])]) or "nobody yet"
         steps.setdefault(task.instance_id, []).append(OpenStep(task.uuid, task.name, who, task.due_at))
     return steps
 

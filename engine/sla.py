@@ -157,7 +157,8 @@ def timer_fired(session: Session, instance: ProcessInstance, timer: dict[str, An
             _to_manager(session, instance, row, timer, now, actor)
         return
     for row in rows:
-        people = [row.assignee] if row.assignee else _members(session, list(row.candidate_groups))
+        people = [row.assignee] if row.assignee else sorted(
+            set(_members(session, list(row.candidate_groups))) | set(row.candidate_users or []))
         audit.record(session, "task_reminder", now, instance=instance, actor=actor, task_uuid=row.uuid,
                      element_id=row.element_id, data={"timer": timer["element_id"], "name": row.name,
                                                       "notified": people,

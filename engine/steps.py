@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit, connectors, jobs, notifications, sla
 from engine.approvals import NoApprovers, resolve_approvers
+from engine.candidates import Offer, offer_for
 from engine.context import EngineContext
 from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, new_uuid
 from engine.errors import Conflict, IncidentError, NotFound
@@ -145,7 +146,8 @@ def run_step(
         save_run(session, instance, run, now)
     _write_step_events(session, instance, run, now, actor, before, new)
     open_tasks, calls = run.ready_work()
-    sync_tasks(session, instance, open_tasks, now, completed_task, ctx.settings.script_time_limit, known)
+    sync_tasks(session, instance, open_tasks, now, completed_task, ctx.settings.script_time_limit, known,
+               ctx.settings.default_group)
     connectors.enqueue_calls(ctx, session, instance, calls, now)
     session.flush()
     return run
@@ -218,12 +220,14 @@ def _write_signals(session: Session, instance: ProcessInstance, run: Run, now: d
 def sync_tasks(
     session: Session, instance: ProcessInstance, open_tasks: list[OpenTask], now: datetime,
     completed: HumanTask | None = None, time_limit: float = 3.0, known: OpenRows | None = None,
+    default_group: str = "PMO Office",
 ) -> list[HumanTask]:
     """Make the instance's open task rows match the workflow's ready human tasks; returns the open rows.
 
     A plain user task is one row with the workflow task's id; an approval-pattern task is a
     batch of personal rows, one per approver, keyed by `approval_batch`. `known` replaces the
-    query for the current open rows and is brought up to date.
+    query for the current open rows and is brought up to date. Whom a new task is offered to
+    is engine.candidates' rule (`default_group`: the deployment's, for tasks that name nobody).
     """
     current = [r for r in known.rows if r.status == "open"] if known is not None else open_rows(session, instance)
     created: list[HumanTask] = []
@@ -245,7 +249,10 @@ def sync_tasks(
         if info.get("approval"):
             created += _create_batch(session, instance, task, info, now, time_limit)
         else:
-            created.append(_create_row(session, instance, task, info, now, uuid=uuid))
+            offer = offer_for(session, info, info.get("lane") or task.lane, instance.definition.lane_map,
+                              instance.variables, default_group=default_group, started_by=instance.started_by,
+                              today=now.date(), time_limit=min(time_limit, 1.0))
+            created.append(_create_row(session, instance, task, info, now, uuid=uuid, offer=offer))
     now_open = [r for r in current if r.status == "open"] + created
     if known is not None:
         known.rows = now_open
@@ -261,23 +268,30 @@ def _cancel_row(session: Session, instance: ProcessInstance, row: HumanTask, now
 
 def _create_row(
     session: Session, instance: ProcessInstance, task: OpenTask, info: dict[str, Any], now: datetime, uuid: str,
-    assignee: str | None = None, batch: str | None = None,
+    offer: Offer, batch: str | None = None,
 ) -> HumanTask:
     role = info.get("lane") or task.lane
-    groups = list(info.get("candidate_groups") or [])
-    if not groups and role and assignee is None:
-        groups = [instance.definition.lane_map.get(role, role)]
+    groups, assignee = offer.groups, offer.assignee
     row = HumanTask(
         uuid=uuid, instance_id=instance.id, element_id=task.element_id, name=task.name, role=role,
-        candidate_groups=groups, form_key=info.get("form"), status="open", created_at=now, due_at=task.due_at,
-        assignee=assignee, approval_batch=batch, priority=task_priority(info.get("priority"), instance.variables),
+        candidate_groups=groups, candidate_users=offer.users, group_source=offer.source, form_key=info.get("form"),
+        status="open", created_at=now, due_at=task.due_at, assignee=assignee, approval_batch=batch,
+        priority=task_priority(info.get("priority"), instance.variables),
     )
     with session.no_autoflush:          # before the INSERT: no second UPDATE of the row for its at-risk time
         sla.set_due(session, instance, row, info.get("sla"), now)     # the SLA property, the at-risk time
     insert_loaded(session, row)                 # its task_groups rows are written by a trigger
     audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
                  data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,
-                       "approval_batch": batch, "due_at": row.due_at.isoformat() if row.due_at else None})
+                       "approval_batch": batch, "due_at": row.due_at.isoformat() if row.due_at else None,
+                       **({"candidate_users": offer.users} if offer.users else {}),
+                       **({"group_source": offer.source} if offer.source else {}),
+                       **({"warnings": offer.warnings} if offer.warnings else {})})
+    if assignee is not None and batch is None:        # assigned by the model: tell them (approvals do their own)
+        title = instance.variables.get("title") or instance.business_key or instance.definition.name
+        notify(session, assignee, "task_assigned", f"{task.name}: {title}" + (
+            f" (for {offer.meant_for}, who is away)" if offer.meant_for else ""),
+            link=f"/tasks/{uuid}", instance=instance, task_uuid=uuid, at=now)
     return row
 
 
@@ -342,7 +356,8 @@ def _create_batch(
     rows = []
     for approver in approvers:
         assignee = effective_assignee(session, approver, now.date())     # out of office: the substitute
-        row = _create_row(session, instance, task, info, now, uuid=new_uuid(), assignee=assignee, batch=task.id)
+        offer = Offer(list(info.get("candidate_groups") or []), assignee=assignee)
+        row = _create_row(session, instance, task, info, now, uuid=new_uuid(), offer=offer, batch=task.id)
         title = instance.variables.get("title") or instance.business_key or instance.definition.name
         notify(session, assignee, "task_assigned", f"{task.name}: {title}" + (
             f" (for {approver}, who is away)" if assignee != approver else ""),

@@ -9,13 +9,22 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Select, String, cast, distinct, exists, false, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, String, cast, distinct, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from engine import audit
 from engine.approvals import check_separation, decide, decision_key, tally
 from engine.context import EngineContext
-from engine.db.models import Attachment, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, User
+from engine.db.models import (
+    Attachment,
+    Event,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskGroup,
+    TaskUser,
+    User,
+)
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.forms import form_fields, validate_submission
 from engine.permissions import Actor, allowed
@@ -37,19 +46,26 @@ def _load(session: Session, task_id: str) -> HumanTask:
 
 
 def in_my_groups(actor: Actor) -> ColumnElement[bool]:
-    """SQL: the task is offered to one of the actor's groups."""
+    """SQL: the actor is a candidate of the task: one of their groups, or they by name (candidate users)."""
+    named = exists().where(TaskUser.task_id == HumanTask.id, TaskUser.username == actor.username)
     if not actor.groups:
-        return false()
-    return exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(sorted(actor.groups)))
+        return named
+    return or_(exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(sorted(actor.groups))),
+               named)
+
+
+def is_candidate(actor: Actor, task: HumanTask) -> bool:
+    """The actor is in one of the task's groups or one of its candidate users."""
+    return bool(set(task.candidate_groups) & actor.groups) or actor.username in (task.candidate_users or [])
 
 
 def may_complete(actor: Actor, task: HumanTask) -> bool:
-    """Members of the task's groups, its assignee and admins may complete it."""
+    """Candidates of the task (its groups' members, its candidate users), its assignee and admins may complete it."""
     if allowed(actor, "task.complete_any"):
         return True
     if task.assignee is not None:
         return task.assignee == actor.username
-    return bool(set(task.candidate_groups) & actor.groups)
+    return is_candidate(actor, task)
 
 
 def _may_see(actor: Actor, task: HumanTask) -> bool:
@@ -111,8 +127,9 @@ def complete(
         session = uow.session
         instance, row, known = lock_task_instance(ctx, session, task_id)
         if not may_complete(actor, row):
-            raise Forbidden(f"{actor.username} is not in {', '.join(row.candidate_groups) or 'the task group'}"
-                            f" and may not complete task {task_id}")
+            raise Forbidden(f"{actor.username} is not a candidate of task {task_id} "
+                            f"({', '.join([*row.candidate_groups, *row.candidate_users]) or 'nobody'}) "
+                            "and may not complete it")
         if row.status != "open":
             raise Conflict(f"task {task_id} is already {row.status}")
         if instance.status != "running":
@@ -347,18 +364,24 @@ def inbox_page(matching: Select[tuple[HumanTask]], flt: InboxFilter) -> Select[t
 def _inbox_ids(actor: Actor, scope: str):  # type: ignore[no-untyped-def]
     """Ids of open tasks assigned to the actor and/or offered to the actor's groups, each part index-driven."""
     mine = select(HumanTask.id).where(HumanTask.assignee == actor.username, HumanTask.status == "open")
-    offered = _offered_ids(actor)
     if scope == "mine":
         return mine
     if scope == "groups":
-        return offered
-    return union_all(mine, offered)
+        return _offered_ids(actor)
+    return union_all(mine, *_offered_parts(actor))
 
 
-def _offered_ids(actor: Actor) -> Select[tuple[int]]:
-    """Ids of open, unassigned tasks offered to one of the actor's groups (a partial-index scan)."""
-    return select(TaskGroup.task_id).where(TaskGroup.group_name.in_(sorted(actor.groups) or [""]),
-                                           TaskGroup.offered.is_(True))
+def _offered_parts(actor: Actor) -> tuple[Select[tuple[int]], Select[tuple[int]]]:
+    """Ids of open, unassigned tasks offered to one of the actor's groups, and to the actor by name
+    (candidate users): each a partial-index scan."""
+    return (select(TaskGroup.task_id).where(TaskGroup.group_name.in_(sorted(actor.groups) or [""]),
+                                            TaskGroup.offered.is_(True)),
+            select(TaskUser.task_id).where(TaskUser.username == actor.username, TaskUser.offered.is_(True)))
+
+
+def _offered_ids(actor: Actor):  # type: ignore[no-untyped-def]
+    """Ids of open, unassigned tasks offered to the actor (their groups, or they by name)."""
+    return union_all(*_offered_parts(actor))
 
 
 def _inbox_filters(query, flt: InboxFilter, now: datetime):  # type: ignore[no-untyped-def]
@@ -412,10 +435,10 @@ def _set_assignee(ctx: EngineContext, actor: Actor, task_id: str, assignee: str 
 
 
 def _check_assignment(actor: Actor, row: HumanTask, assignee: str | None) -> None:
-    """Group members claim unassigned tasks; the assignee (or an admin) gives them back."""
+    """Candidates claim unassigned tasks; the assignee (or an admin) gives them back."""
     admin = allowed(actor, "task.complete_any")
-    if not (admin or set(row.candidate_groups) & actor.groups):
-        raise Forbidden(f"{actor.username} is not in the groups of task {row.uuid}")
+    if not (admin or is_candidate(actor, row) or (assignee is None and row.assignee == actor.username)):
+        raise Forbidden(f"{actor.username} is not a candidate of task {row.uuid}")
     if assignee is not None and row.assignee not in (None, actor.username):
         raise Conflict(f"task {row.uuid} is assigned to {row.assignee}")
     if assignee is None and row.assignee is None:

@@ -8,6 +8,18 @@ from typing import Any
 
 from engine.db.models import Event, HumanTask, ProcessDefinition, ProcessInstance
 
+GROUP_SOURCES = {"lane": "lane", "candidate_groups": "candidate groups", "candidate_users": "candidate users",
+                 "process_default": "process default", "default": "default group"}
+
+
+def offer_label(role: str | None, groups: list[str], users: list[str], source: str | None) -> str:
+    """How pages show whom a task is offered to: the groups and named users, and where the group came from."""
+    who = ", ".join([*groups, *users]) or role or "–"
+    origin = GROUP_SOURCES.get(source or "")
+    if source == "lane" and role and groups == [role]:
+        return f"{role} (lane)"
+    return f"{who} ({origin})" if origin else who
+
 
 @dataclass(frozen=True)
 class DefinitionView:
@@ -63,6 +75,13 @@ class TaskView:
     open_tasks: list[TaskView] = field(default_factory=list)    # ... and its open tasks then
     at_risk_at: datetime | None = None
     sla_state: str | None = None             # none | on_track | at_risk | overdue (engine.sla), when `now` is given
+    candidate_users: list[str] = field(default_factory=list)    # offered to these users too (engine.candidates)
+    group_source: str | None = None          # where candidate_groups came from: lane, candidate_groups, ...
+
+    @property
+    def offered_to(self) -> str:
+        """Whom the task is offered to and why, as the pages show it (offer_label)."""
+        return offer_label(self.role, self.candidate_groups, self.candidate_users, self.group_source)
 
     @classmethod
     def of(cls, row: HumanTask, form: dict[str, Any] | None = None, now: datetime | None = None) -> TaskView:
@@ -75,7 +94,8 @@ class TaskView:
                    form_key=row.form_key, created_at=row.created_at, due_at=row.due_at,
                    completed_at=row.completed_at, completed_by=row.completed_by, data=row.data, form=form,
                    owner=row.owner, delegation_reason=row.delegation_reason, priority=row.priority,
-                   at_risk_at=row.at_risk_at,
+                   at_risk_at=row.at_risk_at, candidate_users=list(row.candidate_users or []),
+                   group_source=row.group_source,
                    sla_state=state(row.created_at, row.due_at, now, row.at_risk_at) if now and row.status == "open"
                    else None)
 

@@ -205,6 +205,8 @@ class HumanTask(Base):
     name: Mapped[str] = mapped_column(String(300), default="")
     role: Mapped[str | None] = mapped_column(String(120))
     candidate_groups: Mapped[list[Any]] = mapped_column(default=list)
+    candidate_users: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
+    group_source: Mapped[str | None] = mapped_column(String(20))    # lane | candidates | process | default
     assignee: Mapped[str | None] = mapped_column(String(80))
     form_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
@@ -232,6 +234,18 @@ class TaskGroup(Base):
                             postgresql_where=text("offered"), sqlite_where=text("offered")),)
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     group_name: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
+    offered: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class TaskUser(Base):
+    """A user a task is offered to by name (candidate users), one row per name in the task's
+    `candidate_users`, `offered` as in TaskGroup; written by the same triggers (migration 0017)."""
+
+    __tablename__ = "task_users"
+    __table_args__ = (Index("ix_task_users_offered", "username", "task_id",
+                            postgresql_where=text("offered"), sqlite_where=text("offered")),)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
     offered: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 

@@ -16,7 +16,7 @@ chat webhook URL either way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, any_, bindparam, or_, select
@@ -54,19 +54,22 @@ class TaskFacts:
     assignee: str | None
     candidate_groups: list[str]
     due_at: str | None            # ISO 8601
+    candidate_users: list[str] = field(default_factory=list)
 
 
 Recipients = Callable[[Event, "ProcessInstance | None", "TaskFacts | None"], Who]
 
 
 def task_people(event: Event, instance: ProcessInstance | None, task: TaskFacts | None) -> Who:
-    """The person the event names (`to`, `assignee`), else the task's assignee, else its groups' members."""
+    """The person the event names (`to`, `assignee`), else the task's assignee, else its candidate users and
+    its groups' members."""
     data = event.data or {}
     named = data.get("to") or data.get("assignee") or (task.assignee if task is not None else None)
     if named:
         return Who(names=(str(named),))
     groups = data.get("candidate_groups") or (task.candidate_groups if task is not None else None) or []
-    return Who(groups=tuple(str(g) for g in groups))
+    users = data.get("candidate_users") or (task.candidate_users if task is not None else None) or []
+    return Who(names=tuple(str(u) for u in users), groups=tuple(str(g) for g in groups))
 
 
 def requester(event: Event, instance: ProcessInstance | None, task: TaskFacts | None) -> Who:
@@ -175,14 +178,14 @@ def task_facts(session: Session, event: Event) -> TaskFacts | None:
     data = event.data or {}
     if all(k in data for k in TASK_FIELDS):
         return TaskFacts(event.task_uuid, data["name"], data["assignee"], list(data["candidate_groups"] or []),
-                         data["due_at"])
+                         data["due_at"], list(data.get("candidate_users") or []))
     row = _in_session(session, event.task_uuid)
     if row is None:
         row = session.scalars(select(HumanTask).where(HumanTask.uuid == event.task_uuid)).first()
     if row is None:
         return None
     return TaskFacts(row.uuid, row.name, row.assignee, list(row.candidate_groups or []),
-                     row.due_at.isoformat() if row.due_at else None)
+                     row.due_at.isoformat() if row.due_at else None, list(row.candidate_users or []))
 
 
 def _in_session(session: Session, uuid: str) -> HumanTask | None:

@@ -22,6 +22,7 @@ from typing import Any
 from lxml import etree
 
 from engine.errors import Problem
+from engine.spiff.assignment import NotSupported, as_python, zeebe_priority
 from engine.spiff.sandbox import check_expression
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
@@ -89,12 +90,18 @@ def _percent(text: str | None) -> bool:
 
 
 def priority_of(node: etree._Element) -> str | None:
-    """A user task's priority: a number or an expression (0-100), from our namespace or Camunda's."""
+    """A user task's priority: a number or an expression (0-100), from our namespace, Camunda 7's
+    `camunda:priority` or Camunda 8's `zeebe:priorityDefinition` (`${x}` and `=x` read as `x`)."""
     el = _ext(node, "priority")
     if el is not None and (el.get("value") or "").strip():
         return (el.get("value") or "").strip()
-    camunda = node.get("{http://camunda.org/schema/1.0/bpmn}priority")
-    return camunda.strip() if camunda and camunda.strip() else None
+    raw = (node.get("{http://camunda.org/schema/1.0/bpmn}priority") or "").strip() or zeebe_priority(node)
+    if not raw:
+        return None
+    try:
+        return as_python(raw)
+    except NotSupported:
+        return raw                                  # priority_problems names it
 
 
 def priority_problems(node: etree._Element, filename: str) -> list[Problem]:

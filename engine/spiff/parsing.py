@@ -40,6 +40,16 @@ from engine.spiff.approval_ext import (
     priority_problems,
     separation_of_duties,
 )
+from engine.spiff.assignment import (
+    ZEEBE_NS,
+    assignment_config,
+    assignment_problems,
+    embedded_zeebe_forms,
+    process_default_group,
+    raw_assignment,
+    translate,
+    zeebe_form,
+)
 from engine.spiff.calls import CallActivityTaskParser, PmoflowCallActivity, PublishedProcess, Resolver, call_problems
 from engine.spiff.calls import embed_callees as _embed_callees
 from engine.spiff.camunda import called_decision, decision_result, translate_model
@@ -68,7 +78,7 @@ DMN_NAMESPACES = {
     "https://www.omg.org/spec/DMN/20191111/MODEL/",
     "https://www.omg.org/spec/DMN/20230324/MODEL/",
 }
-NS = {"bpmn": BPMN_NS, "pmoflow": PMOFLOW_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+NS = {"bpmn": BPMN_NS, "pmoflow": PMOFLOW_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS, "zeebe": ZEEBE_NS}
 
 FLOW_NODES = {
     "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask",
@@ -225,6 +235,22 @@ def _load_form(name: str, content: bytes, max_bytes: int, index: _Files, problem
     index.form_files[form_id] = name
 
 
+def _add_form(filename: str, form_id: str, content: bytes, index: _Files, problems: list[Problem]) -> None:
+    """A Camunda 8 form embedded in a BPMN file (zeebe:userTaskForm), known by its element id."""
+    try:
+        schema = load_form(content, filename)
+    except FormSchemaError as err:
+        problems.extend(Problem(f"embedded form {form_id!r}: {p.path}: {p.message}", filename, form_id,
+                                code="invalid_form") for p in err.problems)
+        return
+    if form_id in index.forms:
+        problems.append(Problem(f"form id {form_id!r} is also used by {index.form_files[form_id]}", filename,
+                                form_id))
+        return
+    index.forms[form_id] = schema
+    index.form_files[form_id] = filename
+
+
 def _index_processes(name: str, root: etree._Element, index: _Files, problems: list[Problem]) -> None:
     for process in root.iterfind("bpmn:process", NS):
         pid = process.get("id")
@@ -239,6 +265,8 @@ def _index_processes(name: str, root: etree._Element, index: _Files, problems: l
         for scope in process.iter(*(f"{{{BPMN_NS}}}{k}" for k in SUB_SCOPES)):
             if scope.get("id"):
                 index.scopes.setdefault(scope.get("id"), (name, scope))
+        for form_id, text in embedded_zeebe_forms(process).items():
+            _add_form(name, form_id, text.encode(), index, problems)
 
 
 def _index_decisions(name: str, root: etree._Element, index: _Files, problems: list[Problem]) -> None:
@@ -314,15 +342,13 @@ def _schema_problems(filename: str, root: etree._Element, skip_lines: set[int]) 
 
 def _check_process(filename: str, process: etree._Element, index: _Files) -> list[Problem]:
     problems: list[Problem] = []
-    laned = {ref.text.strip() for ref in process.iterfind(".//bpmn:flowNodeRef", NS) if ref.text}
-    has_lanes = process.find(".//bpmn:lane", NS) is not None
     for node in process.iter():
         if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
             continue
         local = etree.QName(node).localname
         where = (filename, node.get("id"), node.sourceline)
         if local in HUMAN_TASKS:
-            problems.extend(_check_human_task(node, where, laned, has_lanes, index))
+            problems.extend(_check_human_task(node, where, index))
         elif local in ("exclusiveGateway", "inclusiveGateway"):
             problems.extend(_check_gateway(filename, process, node))
         elif local == "conditionExpression":
@@ -339,7 +365,8 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
             problems.extend(_check_decision_ref(node, where, index))
         elif local == "serviceTask":
             problems.extend(_check_service_task(filename, node, where))
-        elif local == "startEvent" and (ref := form_ref(node)) is not None and ref not in index.forms:
+        elif local == "startEvent" and (ref := form_ref(node)) is not None and _form_id(node, index) is None \
+                and not _loose_form_key(node):
             known = ", ".join(sorted(index.forms)) or "none"
             problems.append(Problem(f"start form {ref!r} is not in this deployment (forms here: {known})", *where,
                                     "missing_form"))
@@ -368,17 +395,12 @@ def _owner_id(node: etree._Element) -> str | None:
 
 
 def _check_human_task(
-    node: etree._Element, where: tuple[str, str | None, int | None], laned: set[str], has_lanes: bool,
-    index: _Files,
+    node: etree._Element, where: tuple[str, str | None, int | None], index: _Files
 ) -> list[Problem]:
-    problems = []
-    in_subprocess = etree.QName(node.getparent()).localname in ("subProcess", "transaction")
-    if node.get("id") not in laned and not in_subprocess and not candidate_groups(node):
-        hint = "" if has_lanes else " (the process has no lanes: add a lane per role)"
-        problems.append(Problem("user task is outside any lane; put it in the lane of the role that does it"
-                                + hint, *where, "no_lane"))
+    """A user or manual task's settings; a task outside any lane is fine (engine.candidates offers it)."""
+    problems = assignment_problems(node, where[0])
     ref = form_ref(node)
-    if ref is not None and ref not in index.forms:
+    if ref is not None and _form_id(node, index) is None and not _loose_form_key(node):
         known = ", ".join(sorted(index.forms)) or "none"
         problems.append(Problem(f"form {ref!r} is not in this deployment (forms here: {known})", *where,
                                 "missing_form"))
@@ -486,17 +508,55 @@ def _check_decision_ref(
 
 # ---------------------------------------------------------------- extension readers
 
+CAMUNDA_FORMS = ("camunda-forms:deployment:", "camunda-forms:app:", "camunda-forms:bpmn:", "camunda-forms:")
+
+
 def form_ref(node: etree._Element) -> str | None:
-    """The form a user task uses: pmoflow:form/@ref, or Camunda's formRef / formKey."""
+    """The form a task or start event names: pmoflow:form/@ref, Camunda 7's formRef or formKey, Camunda 8's
+    zeebe:formDefinition formId or formKey (`camunda-forms:deployment:ID`, `...:app:PATH`, `...:bpmn:ID`).
+
+    formRefBinding/formRefVersion are ignored: a form is always the one deployed with the process."""
     el = node.find("bpmn:extensionElements/pmoflow:form", NS)
     if el is not None and el.get("ref"):
         return el.get("ref")
     ref = node.get(f"{{{CAMUNDA_NS}}}formRef")
     if ref:
+        return ref.strip()
+    form_id, zeebe_key = zeebe_form(node)
+    if form_id:
+        return form_id
+    key = (node.get(f"{{{CAMUNDA_NS}}}formKey") or zeebe_key or "").strip()
+    for prefix in CAMUNDA_FORMS:
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key or None
+
+
+def _loose_form_key(node: etree._Element) -> bool:
+    """The node's form comes from a formKey that is not a Camunda form (an embedded HTML form, an app path,
+    a key some tasklist reads): used when it names a form of the deployment, else ignored."""
+    if (node.find("bpmn:extensionElements/pmoflow:form", NS) is not None or node.get(f"{{{CAMUNDA_NS}}}formRef")
+            or zeebe_form(node)[0]):
+        return False
+    key = (node.get(f"{{{CAMUNDA_NS}}}formKey") or zeebe_form(node)[1] or "").strip()
+    return not key.startswith(CAMUNDA_FORMS[-1])
+
+
+def _form_id(node: etree._Element, index: _Files) -> str | None:
+    """The id of the deployed form a node names (by id, or by file name for a path), or None."""
+    ref = form_ref(node)
+    if ref is None:
+        return None
+    if ref in index.forms:
         return ref
-    key = node.get(f"{{{CAMUNDA_NS}}}formKey")
-    if key and key.startswith("camunda-forms:"):
-        return key.rsplit(":", 1)[-1]
+    filename = Path(ref).name
+    return next((fid for fid, name in index.form_files.items() if name == filename), None)
+
+
+def _start_form_id(process: etree._Element, index: _Files) -> str | None:
+    for event in process.iterfind("bpmn:startEvent", NS):
+        if form_ref(event):
+            return _form_id(event, index)
     return None
 
 
@@ -520,10 +580,14 @@ def start_form_of(bpmn: bytes, filename: str, process_id: str, max_bytes: int) -
 
 
 def candidate_groups(node: etree._Element) -> list[str]:
-    """Explicit candidate groups: pmoflow:assignment/@candidateGroups or camunda:candidateGroups."""
-    el = node.find("bpmn:extensionElements/pmoflow:assignment", NS)
-    raw = el.get("candidateGroups") if el is not None else node.get(f"{{{CAMUNDA_NS}}}candidateGroups")
-    return [g.strip() for g in (raw or "").split(",") if g.strip()]
+    """Explicit static candidate groups (pmoflow:assignment, camunda:candidateGroups, zeebe:assignmentDefinition);
+    an expression gives none here (it is evaluated when the task starts)."""
+    raw = raw_assignment(node).get("candidate_groups")
+    try:
+        value = translate(raw) if raw else []
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
 
 
 def decision_ref(node: etree._Element) -> str | None:
@@ -684,13 +748,13 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
         # ours, read back by engine.spiff.specs.restore_spec: timer kinds and business calendars
         "pmoflow": {"timers": {**callee_timers, **timers}},
     })
-    process_ids = [pid, *(p for p in subprocess_specs if p in index.processes)]
+    process_ids = [pid, *(p for p in subprocess_specs if p in index.processes or p in index.scopes)]
     filename, node = index.processes[pid]
     user_tasks, forms, used_files = _process_metadata(process_ids, index)
     for callee in embedded:                  # published callees bring their own user tasks and forms
         user_tasks.extend(callee.user_tasks)
         forms.update(callee.forms)
-    start_form = start_form_ref(node)
+    start_form = _start_form_id(node, index)
     if start_form:
         forms[start_form] = index.forms[start_form]
         used_files.add(index.form_files[start_form])
@@ -718,14 +782,16 @@ def _process_metadata(
         process = _process_of(scope)
         lanes = _lanes_by_node(process)
         duties = separation_of_duties(process)
+        default_group = process_default_group(process)
         for node in _own_nodes(scope, HUMAN_TASKS):
-            ref = form_ref(node)
+            ref = _form_id(node, index)
             if ref:
                 forms[ref] = index.forms[ref]
                 used.add(index.form_files[ref])
             user_tasks.append({
                 "process": pid, "element_id": node.get("id"), "name": node.get("name") or node.get("id"),
-                "lane": _lane_of(node, lanes), "form": ref, "candidate_groups": candidate_groups(node),
+                "lane": _lane_of(node, lanes), "form": ref, **assignment_config(node),
+                "default_group": default_group,
                 "approval": approval_config(node), "separation": duties, "priority": priority_of(node),
                 "sla": sla_config(node),
             })

@@ -39,6 +39,7 @@ from lxml import etree
 
 from engine.calendars import CalendarError, parse_duration
 from engine.errors import Problem
+from engine.spiff.assignment import NotSupported, as_python, zeebe_due_date
 from engine.spiff.sandbox import check_expression
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
@@ -50,10 +51,15 @@ _ISO_FULL = re.compile(r"^(P(\d+([.,]\d+)?[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?"
                        r"|\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?)$", re.I)
 
 
+def _camunda_due(node: etree._Element) -> str:
+    """Camunda 7's `camunda:dueDate` or Camunda 8's `zeebe:taskSchedule dueDate`, raw ("" without)."""
+    return (node.get(f"{{{CAMUNDA_NS}}}dueDate") or "").strip() or zeebe_due_date(node) or ""
+
+
 def sla_config(node: etree._Element) -> dict[str, Any] | None:
     """A user task's SLA property, or None; call `sla_problems` first."""
     el = node.find(f"{{{BPMN_NS}}}extensionElements/{{{PMOFLOW_NS}}}sla")
-    camunda = (node.get(f"{{{CAMUNDA_NS}}}dueDate") or "").strip()
+    camunda = _camunda_due(node)
     if el is None and not camunda:
         return None
     if el is None:
@@ -68,15 +74,18 @@ def _as_expression(text: str) -> str:
     """A bare ISO value ("P2D", as Camunda writes it) as a quoted expression; others unchanged."""
     if _ISO_FULL.match(text):
         return repr(text)
-    if text.startswith("${") and text.endswith("}"):      # Camunda's JUEL: ${dueDate}
-        return text[2:-1].strip()
+    if text.startswith(("${", "#{", "=")):                 # Camunda 7's ${dueDate}, Camunda 8's =dueDate
+        try:
+            return as_python(text)
+        except NotSupported:
+            return text                                    # sla_problems names it
     return text
 
 
 def sla_problems(node: etree._Element, filename: str) -> list[Problem]:
     """Everything wrong with a task's SLA property, each naming the task and line."""
     el = node.find(f"{{{BPMN_NS}}}extensionElements/{{{PMOFLOW_NS}}}sla")
-    camunda = (node.get(f"{{{CAMUNDA_NS}}}dueDate") or "").strip()
+    camunda = _camunda_due(node)
     if el is None and not camunda:
         return []
     where = (filename, node.get("id"), el.sourceline if el is not None else node.sourceline)

@@ -59,8 +59,8 @@ def test_explicit_candidate_group_that_does_not_exist():
     assert "Ghosts" in problems[0].message
 
 
-def test_user_task_outside_any_lane():
-    assert ("approve", "no_lane") in codes(check(linear((user_task("approve"), "approve"))))
+def test_user_task_outside_any_lane_is_fine():
+    assert check(linear((user_task("approve"), "approve"))) == []
 
 
 def test_gateway_branch_without_condition_or_default():

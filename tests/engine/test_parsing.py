@@ -39,6 +39,7 @@ def test_a_valid_process_parses_with_its_user_tasks():
     assert parsed.key == "p1"
     assert parsed.user_tasks == [{"process": "p1", "element_id": "approve", "name": "Approve",
                                   "lane": "IT Manager", "form": None, "candidate_groups": [],
+                                  "candidate_users": [], "assignee": None, "expressions": {}, "default_group": None,
                                   "approval": None, "separation": {"initiator": False, "repeat": False},
                                   "priority": None, "sla": None}]
 
@@ -114,10 +115,83 @@ def test_unparseable_timer_and_bare_iso_is_accepted():
     parse_deployment([SourceFile("t.bpmn", with_timer('var("sla", "P2D")').encode())], max_bytes=LIMIT)
 
 
-def test_user_task_outside_any_lane():
-    text = linear((user_task("approve"), "approve"))
-    problem = only(problems_of(("nolane.bpmn", text)), "no_lane")
-    assert (problem.element_id, problem.line) == ("approve", line_of(text, '<bpmn:userTask'))
+def test_user_task_outside_any_lane_deploys():
+    [parsed] = parse_deployment([SourceFile("nolane.bpmn", linear((user_task("approve"), "approve")).encode())],
+                                max_bytes=LIMIT).processes
+    [task] = parsed.user_tasks
+    assert (task["lane"], task["candidate_groups"], task["default_group"]) == (None, [], None)
+
+
+CAMUNDA = 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
+ZEEBE = 'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"'
+
+
+def _one_task(task: str) -> str:
+    return linear((task, "t")).replace("<bpmn:definitions ", f"<bpmn:definitions {CAMUNDA} {ZEEBE} ", 1)
+
+
+@pytest.mark.parametrize(("task", "expected"), [
+    ('<bpmn:userTask id="t" camunda:candidateGroups="Finance, Security" camunda:candidateUsers="bob,carol" '
+     'camunda:assignee="alice" camunda:asyncBefore="true" camunda:exclusive="false" camunda:jobPriority="5"/>',
+     {"candidate_groups": ["Finance", "Security"], "candidate_users": ["bob", "carol"], "assignee": "alice",
+      "expressions": {}}),
+    ('<bpmn:userTask id="t" camunda:candidateGroups="${groups}" camunda:assignee="${request.owner}"/>',
+     {"candidate_groups": [], "candidate_users": [], "assignee": None,
+      "expressions": {"candidate_groups": "groups", "assignee": "request['owner']"}}),
+    ('<bpmn:userTask id="t"><bpmn:extensionElements><zeebe:assignmentDefinition assignee="=owner" '
+     'candidateGroups="Finance" candidateUsers="=[&quot;bob&quot;, &quot;carol&quot;]"/>'
+     '</bpmn:extensionElements></bpmn:userTask>',
+     {"candidate_groups": ["Finance"], "candidate_users": ["bob", "carol"], "assignee": None,
+      "expressions": {"assignee": "owner"}}),
+    ('<bpmn:userTask id="t"><bpmn:extensionElements><pmoflow:assignment candidateUsers="erin" assignee="dave"/>'
+     '</bpmn:extensionElements></bpmn:userTask>',
+     {"candidate_groups": [], "candidate_users": ["erin"], "assignee": "dave", "expressions": {}}),
+])
+def test_assignment_from_pmoflow_camunda_7_and_camunda_8(task, expected):
+    [parsed] = parse_deployment([SourceFile("a.bpmn", _one_task(task).encode())], max_bytes=LIMIT).processes
+    [info] = parsed.user_tasks
+    assert {k: info[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize("value", ["${approvers.stream().toList()}", "=if urgent then \"A\" else \"B\"",
+                                   "${a ? b : c}"])
+def test_an_assignment_expression_we_cannot_translate_is_a_deploy_problem(value):
+    text = _one_task(f'<bpmn:userTask id="t" camunda:candidateUsers="{value.replace(chr(34), "&quot;")}"/>')
+    problem = only(problems_of(("x.bpmn", text)), "bad_assignment")
+    assert (problem.element_id, problem.line) == ("t", line_of(text, "<bpmn:userTask"))
+    assert "candidateUsers" in problem.message
+
+
+def test_process_default_group_priority_due_date_and_form_of_camunda_8():
+    form = '{"id": "f1", "type": "default", "components": []}'
+    task = ('<bpmn:userTask id="t"><bpmn:extensionElements><zeebe:formDefinition formId="f1"/>'
+            '<zeebe:taskSchedule dueDate="=deadline" followUpDate="2026-01-01T00:00:00Z"/>'
+            '<zeebe:priorityDefinition priority="=urgency"/></bpmn:extensionElements></bpmn:userTask>')
+    text = _one_task(task).replace('isExecutable="true">', 'isExecutable="true"><bpmn:extensionElements>'
+                                   '<pmoflow:assignment candidateGroups="Intake"/></bpmn:extensionElements>', 1)
+    [parsed] = parse_deployment([SourceFile("a.bpmn", text.encode()), SourceFile("f1.form", form.encode())],
+                                max_bytes=LIMIT).processes
+    [info] = parsed.user_tasks
+    assert (info["default_group"], info["form"], info["priority"], info["sla"]["due"]) == (
+        "Intake", "f1", "urgency", "deadline")
+
+
+def test_camunda_7_form_keys():
+    form = '{"id": "f1", "type": "default", "components": []}'
+
+    def deployed(attributes: str) -> str | None:
+        text = _one_task(f'<bpmn:userTask id="t" {attributes}/>')
+        [parsed] = parse_deployment([SourceFile("a.bpmn", text.encode()), SourceFile("forms/f1.form", form.encode())],
+                                    max_bytes=LIMIT).processes
+        return parsed.user_tasks[0]["form"]
+
+    assert deployed('camunda:formKey="camunda-forms:deployment:f1"') == "f1"
+    assert deployed('camunda:formKey="camunda-forms:app:forms/f1.form"') == "f1"
+    assert deployed('camunda:formRef="f1" camunda:formRefBinding="latest"') == "f1"
+    assert deployed('camunda:formKey="embedded:app:forms/approve.html"') is None    # not ours to render
+    assert deployed('camunda:formKey="approveInvoice"') is None
+    text = _one_task('<bpmn:userTask id="t" camunda:formKey="camunda-forms:deployment:nope"/>')
+    assert only(problems_of(("a.bpmn", text)), "missing_form").element_id == "t"
 
 
 def test_call_activity_with_missing_callee():
@@ -151,7 +225,7 @@ def test_missing_form_reference():
 
 def test_every_problem_is_reported_at_once():
     text = one_approval().replace("</bpmn:userTask>", "</bpmn:userTsk>")
-    problems = problems_of(("a.bpmn", text), ("b.bpmn", linear((user_task("t"), "t"), pid="p2")),
+    problems = problems_of(("a.bpmn", text), ("b.bpmn", linear((user_task("t", form="nowhere"), "t"), pid="p2")),
                            ("c.txt", "hello"))
     assert {p.file for p in problems} == {"a.bpmn", "b.bpmn", "c.txt"}
 
