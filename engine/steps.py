@@ -112,13 +112,13 @@ def lock_task_instance(ctx: EngineContext, session: Session, task_id: str) -> tu
 def new_run(ctx: EngineContext, definition: ProcessDefinition, variables: dict[str, Any]) -> Run:
     bundle = ctx.specs.get(definition.id, lambda: definition.spec)     # the spec is read only on a miss
     assert ctx.script_engine is not None
-    return Run.start(bundle, variables, ctx.script_engine)
+    return Run.start(bundle, variables, ctx.script_engine, ctx.limits)
 
 
 def loaded_run(ctx: EngineContext, instance: ProcessInstance) -> Run:
     bundle = ctx.specs.get(instance.definition_id, lambda: instance.definition.spec)
     assert ctx.script_engine is not None
-    return Run.load(instance.state, bundle, ctx.script_engine)
+    return Run.load(instance.state, bundle, ctx.script_engine, ctx.limits)
 
 
 def run_step(

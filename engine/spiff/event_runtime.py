@@ -192,13 +192,14 @@ class Uncaught:
     message: str
 
 
-def settle(workflow: BpmnWorkflow, record: Callable[[Task], None]) -> Uncaught | None:
-    """Fire conditions that hold now (a few rounds: a firing may make another hold), then take the events
-    nothing in the instance caught; returns the first uncaught error, if any."""
+def settle(workflow: BpmnWorkflow, engine_steps: Callable[[], None]) -> Uncaught | None:
+    """Fire conditions that hold now (a few rounds: a firing may make another hold; `engine_steps` runs the
+    engine tasks they ready, within the step's budget), then take the events nothing in the instance caught;
+    returns the first uncaught error, if any."""
     for _ in range(CONDITION_ROUNDS):
         if not fire_conditions(workflow):
             break
-        workflow.do_engine_steps(did_complete_task=record)
+        engine_steps()
     return _uncaught(workflow)
 
 

@@ -35,6 +35,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff import event_runtime
+from engine.spiff.budget import REFUSED, STOPPED, LimitExceeded, StepBudget, StepLimits, restart, spending
 from engine.spiff.compaction import compact
 from engine.spiff.connector import PmoflowConnectorTask
 from engine.spiff.decisions import take_record
@@ -124,27 +125,30 @@ class StepFailed(Exception):
 class Run:
     """One workflow, loaded for one engine step."""
 
-    def __init__(self, workflow: BpmnWorkflow, engine: SandboxedScriptEngine) -> None:
+    def __init__(self, workflow: BpmnWorkflow, engine: SandboxedScriptEngine, limits: StepLimits | None = None) -> None:
         workflow.script_engine = engine     # never serialized: set after every load
         self.wf = workflow
         self.log = StepLog()
         event_runtime.observe(workflow, self.log.signals)
         self.incident: Incident | None = None
+        self.budget = StepBudget(limits or StepLimits())     # what this step may spend (engine.spiff.budget)
         # (calendar name, start, ISO duration) -> due: set by the caller for timers on business time
         self.business_due: Callable[[str, datetime, str], datetime] | None = None
 
     @classmethod
-    def start(cls, bundle: SpecBundle, variables: dict[str, Any], engine: SandboxedScriptEngine) -> Run:
+    def start(cls, bundle: SpecBundle, variables: dict[str, Any], engine: SandboxedScriptEngine,
+              limits: StepLimits | None = None) -> Run:
         """A new workflow with the start variables; call `advance()` to run it."""
         wf = BpmnWorkflow(bundle[0], bundle[1], script_engine=engine)
         wf.task_tree.data.update(variables)
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(variables)
-        return cls(wf, engine)
+        return cls(wf, engine, limits)
 
     @classmethod
-    def load(cls, state: str, bundle: SpecBundle, engine: SandboxedScriptEngine) -> Run:
-        return cls(load_state(state, bundle), engine)
+    def load(cls, state: str, bundle: SpecBundle, engine: SandboxedScriptEngine,
+             limits: StepLimits | None = None) -> Run:
+        return cls(load_state(state, bundle), engine, limits)
 
     def dump(self) -> str:
         """The state to save, with finished history compacted away."""
@@ -154,14 +158,19 @@ class Run:
     # ------------------------------------------------------------ steps
 
     def advance(self) -> None:
-        """Run engine tasks until only human tasks or waits remain; a BPMN failure becomes an incident."""
-        try:
-            self.wf.do_engine_steps(did_complete_task=self._record)
-            self.wf.refresh_timers()
-            self.wf.do_engine_steps(did_complete_task=self._record)
-            self._settle_events()
-        except (SpiffWorkflowException, SandboxError) as err:
-            self._to_incident(err)
+        """Run engine tasks until only human tasks or waits remain; a BPMN failure, or a step that runs
+        out of its budget (engine.spiff.budget), becomes an incident."""
+        with spending(self.budget):
+            try:
+                self._engine_steps()
+                self.wf.refresh_timers()
+                self._engine_steps()
+                self._settle_events()
+            except LimitExceeded as stop:
+                self._stopped(stop)
+            except (SpiffWorkflowException, SandboxError) as err:
+                self._to_incident(err)
+        self._refused()
         self._business_timers()
 
     def complete(self, task_id: str, data: dict[str, Any]) -> None:
@@ -171,7 +180,8 @@ class Run:
     def _finish(self, task: Task, data: dict[str, Any]) -> None:
         task.data.update(data)
         try:
-            task.run()
+            with spending(self.budget):
+                task.run()
         except (SpiffWorkflowException, SandboxError) as err:
             self._to_incident(err)
             return
@@ -209,7 +219,8 @@ class Run:
         task = waiting[0]
         task.data.update(payload)
         try:
-            self.wf.send_event(BpmnEvent(task.task_spec.event_definition, payload=payload))
+            with spending(self.budget):
+                self.wf.send_event(BpmnEvent(task.task_spec.event_definition, payload=payload))
         except WorkflowException:
             return False
         self.advance()
@@ -232,15 +243,18 @@ class Run:
             task.data.update(changes)
 
     def retry(self, data: dict[str, Any]) -> None:
-        """Re-run the task in error with `data` merged into its data, then advance."""
+        """Re-run the task in error with `data` merged into its data, then advance. A task a limit kept
+        from starting (engine.spiff.budget) is started again, and checked again."""
         failed = self.wf.get_tasks(state=TaskState.ERROR)
-        if not failed:
-            self.advance()
-            return
-        for task in failed:
-            task.data.update(data)
-            task._set_state(TaskState.READY)
         self.incident = None
+        with spending(self.budget):
+            for task in failed:
+                if task.internal_data.get(REFUSED) is not None:
+                    restart(task, data)
+                    continue
+                task.internal_data.pop(STOPPED, None)
+                task.data.update(data)
+                task._set_state(TaskState.READY)
         self.advance()
 
     # ------------------------------------------------------------ events (engine.spiff.event_runtime)
@@ -266,7 +280,7 @@ class Run:
 
     def _settle_events(self) -> None:
         """After the engine steps: conditions that now hold fire; an error nothing caught is an incident."""
-        uncaught = event_runtime.settle(self.wf, self._record)
+        uncaught = event_runtime.settle(self.wf, self._engine_steps)
         if uncaught is not None and self.incident is None:
             self.incident = Incident(element_id=uncaught.element_id, task_id=None, message=uncaught.message,
                                      kind="UncaughtError")
@@ -355,6 +369,42 @@ class Run:
                 return
             task._set_internal_data(event_value=due.isoformat(), business_time=calendar)
 
+    # ------------------------------------------------------------ the step's budget
+
+    COMPACT_EVERY = 256         # tasks run between two looks at the depth of the task tree
+    COMPACT_DEPTH = 400         # SpiffWorkflow's task searches stop at depth 1,000
+
+    def _engine_steps(self) -> None:
+        self.wf.do_engine_steps(will_complete_task=self._before_task, did_complete_task=self._record)
+
+    def _before_task(self, task: Task) -> None:
+        """Before SpiffWorkflow runs an engine task: charge the budget (raises LimitExceeded), and keep
+        the task tree of a long loop shallow, as between steps (`dump`), so it neither slows down nor
+        stalls at SpiffWorkflow's search depth."""
+        self.budget.before_task(task)
+        if self.budget.tasks % self.COMPACT_EVERY == 0 and task.depth > self.COMPACT_DEPTH:
+            compact(self.wf)
+
+    def _stopped(self, stop: LimitExceeded) -> None:
+        """The step ran out of budget before running `stop.task`: that task is the incident (a retry runs
+        it with a fresh budget); everything before it stays done."""
+        task = stop.task
+        if task.state != TaskState.READY:
+            task = next(iter(self.wf.get_tasks(state=TaskState.READY, manual=False)), task)
+        if task.state == TaskState.READY:
+            task._set_state(TaskState.ERROR)
+            task._set_internal_data(**{STOPPED: str(stop)})
+        self.incident = Incident(element_id=_element_of(task), task_id=str(task.id), message=str(stop),
+                                 kind=stop.kind)
+
+    def _refused(self) -> None:
+        """An activity a limit kept from starting (a call too deep, too many instances) is the incident."""
+        refusals, self.budget.refusals = self.budget.refusals, []
+        if refusals and self.incident is None:
+            first = refusals[0]
+            self.incident = Incident(element_id=_element_of(first.task), task_id=str(first.task.id),
+                                     message=first.message, kind=first.kind)
+
     def _record(self, task: Task) -> None:
         spec = task.task_spec
         if not spec.bpmn_id or spec.bpmn_id.endswith(".BoundaryEventSplit"):
@@ -395,6 +445,20 @@ class Run:
             task_id=str(task.id) if task is not None else None,
             message=message, kind=type(getattr(err, "exception", None) or err).__name__,
         )
+
+
+def _element_of(task: Task) -> str | None:
+    """The BPMN element of a task, or of the nearest task above it that has one (SpiffWorkflow's own
+    start and end tasks have none): the call activity or sub-process whose process it runs in."""
+    node: Task | None = task
+    while node is not None:
+        if node.task_spec.bpmn_id:
+            return str(node.task_spec.bpmn_id)
+        parent = node.parent
+        if parent is None and node.workflow is not node.workflow.top_workflow:
+            parent = node.workflow.top_workflow.get_task_from_id(node.workflow.parent_task_id)
+        node = parent
+    return None
 
 
 def _timer_context(task: Task) -> dict[str, Any]:

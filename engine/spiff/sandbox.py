@@ -36,6 +36,7 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from engine.spiff import feel_calls
+from engine.spiff.budget import remaining_seconds
 
 _FILENAME = "<string>"  # SpiffWorkflow reads script line numbers from frames of this name
 _MAX_ITEMS = 10_000_000  # longest str/bytes/list/tuple/range one operation may create
@@ -759,7 +760,8 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         raise SandboxError("service calls are not configured")
 
     def _run(self, code: CodeType, namespace: dict[str, Any]) -> Any:
-        watchdog = _Watchdog(self.time_limit)
+        left = remaining_seconds()          # inside an engine step: no longer than the step has left
+        watchdog = _Watchdog(self.time_limit if left is None else min(self.time_limit, left))
         try:
             result = _traced_eval(code, namespace, watchdog)
         except NameError as err:
