@@ -1122,6 +1122,9 @@
             this.dryStep({ action: 'message', name, payload: p });
           } })));
       }
+      if ((d.catches || []).length) {
+        out.append(h('h4', { text: 'Waiting events' }), ...d.catches.map((c) => this.dryCatch(c)));
+      }
       if (d.decisions.length) {
         out.append(h('h4', { text: 'Decisions made' }), h('ul', { class: 'pp-list', id: 'dry-decisions' },
           d.decisions.map((x) => h('li', {}, h('strong', { text: x.name || x.element_id }), ` (${x.decision || ''}): `,
@@ -1180,6 +1183,28 @@
       return card;
     }
 
+    /** A waiting signal, error, escalation or conditional event: the designer makes it happen. */
+    dryCatch(c) {
+      const verb = { signal: 'Broadcast signal', error: 'Throw error', escalation: 'Throw escalation',
+        conditional: 'Set variables and check', message: 'Send message' }[c.kind] || 'Trigger';
+      const where = c.attached_to ? ` on ${this.nameOf(c.attached_to)}` : '';
+      const what = c.kind === 'conditional' ? 'a condition' : `${c.kind} ${c.code || '(any)'}`;
+      const payload = h('input', { type: 'text', value: '{}', 'aria-label': `Variables for ${c.name}` });
+      return h('div', { class: 'pp-card dry-catch', dataset: { element: c.element_id, kind: c.kind } },
+        h('p', {}, h('strong', { text: c.name }), ` · waits for ${what}${where}`,
+          c.attached_to ? (c.interrupting ? ' (interrupting)' : ' (non-interrupting)') : ''),
+        payload,
+        h('button', { type: 'button', class: 'dry-throw', text: verb, onclick: () => {
+          let p; try { p = JSON.parse(payload.value || '{}'); } catch (err) { this.dryError('The variables are not JSON.'); return; }
+          this.dryStep({ action: 'throw', element: c.element_id, payload: p });
+        } }));
+    }
+
+    nameOf(id) {
+      const el = this.registry.get(id);
+      return (el && el.businessObject.name) || id;
+    }
+
     dryConnector(call) {
       const data = h('input', { type: 'text', value: '{}', 'aria-label': `Result of ${call.name}` });
       return h('div', { class: 'pp-card' }, h('p', {}, h('strong', { text: call.name }),
@@ -1209,6 +1234,7 @@
       }
       for (const t of d.open_tasks) add(t.element_id, 'pmoflow-open');
       for (const t of d.timers) add(t.element_id, 'pmoflow-waiting');
+      for (const c of d.catches || []) add(c.element_id, 'pmoflow-waiting');
     }
 
     clearMarkers() {
