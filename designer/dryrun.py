@@ -8,9 +8,13 @@ it) and sends it back with the same files and one action:
 - ``connector``: finish a waiting HTTP service task with the variables its call would give;
 - ``timer``: move the run's own clock just past a waiting timer (the earliest, or the one
   named) so it fires;
-- ``message``: deliver a message with a payload.
+- ``message``: deliver a message with a payload;
+- ``throw``: deliver what a waiting catching event (``element``) waits for: broadcast its signal, throw
+  its error or escalation inside the activity it sits on, send its message, or set variables
+  (``payload``) and check its condition again.
 
-Each answer reports the open tasks (with their forms), waiting timers and messages, the
+Each answer reports the open tasks (with their forms), waiting timers, messages and other catching
+events, the
 path taken (element ids, in order), the decisions made (inputs, outputs, matched rules),
 the variables and any incident, exactly as a live instance would meet them.
 """
@@ -26,13 +30,14 @@ from typing import Any
 
 from engine.errors import FormDataInvalid, InvalidInput
 from engine.forms import form_fields, validate_submission
+from engine.spiff import catching
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
 from engine.spiff.runtime import Run, StepFailed, clock_scope, jsonable, timer_due
 from engine.spiff.sandbox import SandboxedEnvironment, SandboxedScriptEngine
 from engine.spiff.specs import restore_spec
 
 STATE_VERSION = 1
-ACTIONS = ("complete", "connector", "timer", "message")
+ACTIONS = ("complete", "connector", "timer", "message", "throw")
 MAX_PATH = 2_000            # steps kept in the reported path; a runaway loop stops growing it
 MAX_STEPS = 500             # actions in one dry run
 
@@ -65,6 +70,7 @@ class DryRun:
     incident: dict[str, Any] | None
     start_form: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    catches: list[dict[str, Any]] = field(default_factory=list)      # waiting events other than timers
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -116,6 +122,8 @@ def step(files: Sequence[SourceFile], state: str, action: dict[str, Any], *, lim
             _complete_connector(run, action)
         elif kind == "timer":
             _guarded(run.advance)
+        elif kind == "throw":
+            _throw(run, action)
         else:
             _message(run, action)
     saved["record"]["count"] += 1
@@ -155,6 +163,20 @@ def _message(run: Run, action: dict[str, Any]) -> None:
         raise InvalidInput(f"nothing in this dry run waits for message {name!r}",
                            {"fields": {"name": "not waited for"}})
     _guarded(lambda: run.correlate(name, jsonable(payload)))
+
+
+def _throw(run: Run, action: dict[str, Any]) -> None:
+    element, payload = action.get("element"), action.get("payload") or {}
+    if not isinstance(element, str) or not element:
+        raise InvalidInput("which event? give the catching element's id as element",
+                           {"fields": {"element": "required"}})
+    if not isinstance(payload, dict):
+        raise InvalidInput("a payload must be an object", {"fields": {"payload": "must be an object"}})
+    waiting = {c.element_id for c in catching.waiting(run)}
+    if element not in waiting:
+        raise InvalidInput(f"nothing in this dry run waits at {element!r} (waiting: {', '.join(sorted(waiting)) or 'none'})",
+                           {"fields": {"element": "not waiting"}})
+    _guarded(lambda: catching.throw(run, element, jsonable(payload)))
 
 
 def _timer_time(run: Run, element: Any) -> datetime:
@@ -236,6 +258,7 @@ def _answer(
         path=list(record["path"]), steps=list(record["steps"]), decisions=list(record["decisions"]),
         variables=run.variables(), incident=run.incident.as_dict() if run.incident else None,
         start_form=parsed.forms.get(parsed.start_form) if parsed.start_form else None,
+        catches=[c.as_dict() for c in catching.waiting(run) if c.kind != "message"],
     )
 
 
@@ -246,7 +269,7 @@ def _waiting_timers(run: Run) -> list[tuple[str, str, datetime]]:
         if due is not None:
             spec = task.task_spec
             found.append((spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due))
-    return sorted(found, key=lambda t: t[2])
+    return sorted(found + catching.gateway_timers(run), key=lambda t: t[2])
 
 
 def _connector_calls(run: Run) -> list[Any]:

@@ -10,7 +10,34 @@
   var state = { revision: data.revision, files: Object.assign({}, data.files), dirty: false, saving: null,
                 conflict: false, problems: data.problems || [], timer: null };
 
-  var modeler = new BpmnJS({ container: '#canvas', moddleExtensions: { pmoflow: descriptor } });
+  // Palette entries besides bpmn-js's own: the tasks people draw most, without the wrench menu.
+  var EXTRA_PALETTE = [
+    ['bpmn:UserTask', 'user-task', 'Create user task (done by a person)'],
+    ['bpmn:ServiceTask', 'service-task', 'Create service task (an HTTP call or an external system\'s worker)']
+  ];
+  function PmoflowPalette(palette, create, elementFactory) {
+    palette.registerProvider(this);
+    this.getPaletteEntries = function () {
+      return function (entries) {
+        var added = {};
+        Object.keys(entries).forEach(function (key) {
+          added[key] = entries[key];
+          if (key !== 'create.task') { return; }
+          EXTRA_PALETTE.forEach(function (item) {
+            var start = function (event) { create.start(event, elementFactory.createShape({ type: item[0] })); };
+            added['create.' + item[1]] = { group: 'activity', className: 'bpmn-icon-' + item[1], title: item[2],
+                                           action: { dragstart: start, click: start } };
+          });
+        });
+        return added;
+      };
+    };
+  }
+  PmoflowPalette.$inject = ['palette', 'create', 'elementFactory'];
+
+  var modeler = new BpmnJS({ container: '#canvas', moddleExtensions: { pmoflow: descriptor },
+                             additionalModules: [{ __init__: ['pmoflowPalette'],
+                                                   pmoflowPalette: ['type', PmoflowPalette] }] });
   var canvas = modeler.get('canvas');
   var overlays = modeler.get('overlays');
   var registry = modeler.get('elementRegistry');
@@ -320,10 +347,24 @@
     });
   });
 
+  // ------------------------------------------------------------ keep multi-instance collections
+  // A multi-instance task names its collection variables in loopDataInputRef / loopDataOutputRef, as
+  // SpiffWorkflow reads them: text naming a variable, not the id of an element of the diagram. bpmn-js
+  // reads them as references and would drop those it cannot resolve; they are kept as they were.
+  function keepVariableReferences(warnings) {
+    var moddle = modeler.get('moddle');
+    warnings.forEach(function (w) {
+      if (w.element && w.value && /loopData(Input|Output)Ref$/.test(w.property || '')) {
+        w.element.set(w.property, moddle.create('bpmn:ItemAwareElement', { id: w.value }));
+      }
+    });
+  }
+
   // ------------------------------------------------------------ start
   state.importing = true;
   modeler.importXML(data.bpmn).then(function (result) {
     state.importing = false;
+    keepVariableReferences(result.warnings || []);
     canvas.zoom('fit-viewport', 'auto');
     // room for the palette on the left: widen the view so the diagram starts PALETTE px from the edge
     var box = canvas.viewbox(), PALETTE = 140, pad = PALETTE * box.width / Math.max(box.outer.width - PALETTE, 1);

@@ -140,6 +140,8 @@
 
   // ------------------------------------------------------------------ the panel
 
+  const SECTIONS = [];      // (element) => void, called with the panel as `this` after the name field
+
   class Panel {
     constructor(modeler, aside, context) {
       this.modeler = modeler;
@@ -221,6 +223,7 @@
       })();
       if (!this.ctx.groups && !urls.groups && Array.isArray(options.groups)) this.groups = options.groups;
       if (Array.isArray(options.calendars)) this.calendars = options.calendars;
+      if (typeof options.default_group === 'string') this.defaultGroup = options.default_group;
       if (!this.ctx.decisions && urls.decisions) {
         this.decisions = (await get(urls.decisions, 'decisions')).map((d) => (
           typeof d === 'string' ? { key: d, name: d } : { key: d.key || d.id, name: d.name || d.key || d.id }));
@@ -298,9 +301,11 @@
       const bo = this.bo(target);
       const type = bo.$type;
       this.propsBox.dataset.element = bo.id || '';
-      this.propsBox.append(h('p', { class: 'pp-kind' }, h('strong', { text: type.replace('bpmn:', '') }),
-        ` ${bo.id || ''}`));
+      const title = bo.name || (type === 'bpmn:Collaboration' && this.processOf(null) && this.processOf(null).name);
+      this.propsBox.append(h('p', { class: 'pp-kind', title: bo.id || '' }, h('strong', { text: title || bo.id || '' }),
+        ` · ${type.replace('bpmn:', '')}`));
       if (type !== 'bpmn:Collaboration' && type !== 'bpmn:Process') this.propsBox.append(this.nameField(target));
+      for (const add of SECTIONS) add.call(this, target);         // panel-execution.js: what the engine runs
       if (['bpmn:Process', 'bpmn:Collaboration', 'bpmn:Participant'].includes(type)) this.processSections(target);
       if (type === 'bpmn:Lane') this.laneSection(target);
       if (type === 'bpmn:UserTask' || type === 'bpmn:ManualTask') this.userTaskSections(target);
@@ -308,7 +313,7 @@
       if (type === 'bpmn:SequenceFlow') this.flowSection(target);
       if (type === 'bpmn:ExclusiveGateway' || type === 'bpmn:InclusiveGateway') this.gatewaySection(target);
       if (type === 'bpmn:BusinessRuleTask') this.decisionSection(target);
-      if (type === 'bpmn:ServiceTask') this.connectorSection(target);
+      if (type === 'bpmn:ServiceTask' && !this.serviceSection) this.connectorSection(target);
       const defs = bo.eventDefinitions || [];
       const message = defs.find((d) => d.$type === 'bpmn:MessageEventDefinition');
       if (message || type === 'bpmn:ReceiveTask') this.messageSection(target, message || bo);
@@ -683,7 +688,8 @@
     flowSection(element) {
       const bo = this.bo(element);
       const source = bo.sourceRef;
-      if (!source || !['bpmn:ExclusiveGateway', 'bpmn:InclusiveGateway'].includes(source.$type)) return;
+      if (!source || !(['bpmn:ExclusiveGateway', 'bpmn:InclusiveGateway'].includes(source.$type)
+          || source.$instanceOf('bpmn:Activity'))) return;               // a task's conditional flows split too
       const box = section('Condition');
       this.propsBox.append(box);
       const sourceEl = this.registry.get(source.id);
@@ -972,12 +978,8 @@
         const tk = select(TIMER_KINDS, bo.get('pmoflow:timerKind'), { name: 'timer-purpose' });
         tk.addEventListener('change', () => this.write(() => this.modeling.updateProperties(element,
           { 'pmoflow:timerKind': tk.value || undefined })));
-        const interrupting = h('input', { type: 'checkbox', name: 'timer-interrupting', checked: bo.cancelActivity !== false });
-        interrupting.addEventListener('change', () => this.write(() => this.modeling.updateProperties(element,
-          { cancelActivity: interrupting.checked })));
         parts.push(field('Purpose', tk, 'Reminder: notify and go on. Escalation: the outgoing flow takes the task '
-          + 'elsewhere (e.g. a manager\'s lane). Default outcome: the outgoing flow records an outcome.'),
-        h('label', { class: 'pp-check' }, interrupting, ' Stops the task (interrupting)'));
+          + 'elsewhere (e.g. a manager\'s lane). Default outcome: the outgoing flow records an outcome.'));
       }
       sync();
       this.propsBox.append(section('Timer', ...parts));
@@ -1120,6 +1122,9 @@
             this.dryStep({ action: 'message', name, payload: p });
           } })));
       }
+      if ((d.catches || []).length) {
+        out.append(h('h4', { text: 'Waiting events' }), ...d.catches.map((c) => this.dryCatch(c)));
+      }
       if (d.decisions.length) {
         out.append(h('h4', { text: 'Decisions made' }), h('ul', { class: 'pp-list', id: 'dry-decisions' },
           d.decisions.map((x) => h('li', {}, h('strong', { text: x.name || x.element_id }), ` (${x.decision || ''}): `,
@@ -1178,6 +1183,28 @@
       return card;
     }
 
+    /** A waiting signal, error, escalation or conditional event: the designer makes it happen. */
+    dryCatch(c) {
+      const verb = { signal: 'Broadcast signal', error: 'Throw error', escalation: 'Throw escalation',
+        conditional: 'Set variables and check', message: 'Send message' }[c.kind] || 'Trigger';
+      const where = c.attached_to ? ` on ${this.nameOf(c.attached_to)}` : '';
+      const what = c.kind === 'conditional' ? 'a condition' : `${c.kind} ${c.code || '(any)'}`;
+      const payload = h('input', { type: 'text', value: '{}', 'aria-label': `Variables for ${c.name}` });
+      return h('div', { class: 'pp-card dry-catch', dataset: { element: c.element_id, kind: c.kind } },
+        h('p', {}, h('strong', { text: c.name }), ` · waits for ${what}${where}`,
+          c.attached_to ? (c.interrupting ? ' (interrupting)' : ' (non-interrupting)') : ''),
+        payload,
+        h('button', { type: 'button', class: 'dry-throw', text: verb, onclick: () => {
+          let p; try { p = JSON.parse(payload.value || '{}'); } catch (err) { this.dryError('The variables are not JSON.'); return; }
+          this.dryStep({ action: 'throw', element: c.element_id, payload: p });
+        } }));
+    }
+
+    nameOf(id) {
+      const el = this.registry.get(id);
+      return (el && el.businessObject.name) || id;
+    }
+
     dryConnector(call) {
       const data = h('input', { type: 'text', value: '{}', 'aria-label': `Result of ${call.name}` });
       return h('div', { class: 'pp-card' }, h('p', {}, h('strong', { text: call.name }),
@@ -1207,6 +1234,7 @@
       }
       for (const t of d.open_tasks) add(t.element_id, 'pmoflow-open');
       for (const t of d.timers) add(t.element_id, 'pmoflow-waiting');
+      for (const c of d.catches || []) add(c.element_id, 'pmoflow-waiting');
     }
 
     clearMarkers() {
@@ -1243,6 +1271,8 @@
   const mounted = new WeakMap();
 
   window.pmoflowPanel = {
+    /** For panel-execution.js: the panel class, its DOM helpers and the list of section builders. */
+    parts: { Panel, SECTIONS, h, field, select, section, readDuration },
     /** Mount the panel for `modeler` in `target` (the aside, or a diagram element: then #properties-panel) once. */
     mount(modeler, target, context) {
       const isAside = typeof Node !== 'undefined' && target instanceof Node;

@@ -169,3 +169,49 @@ def test_a_repeating_reminder_fires_and_waits_again():
     assert run.steps[-1]["type"] == "TimerFired"
     assert [t["due_at"] for t in run.timers] == [(NOW + timedelta(days=2)).isoformat()]
     assert [t["element_id"] for t in run.open_tasks] == ["review"]
+
+
+# ---------------------------------------------------------------- events, gateways (issue #13)
+
+EVENTS = [SourceFile("vendor_events.bpmn", (Path(__file__).parents[1] / "models" / "designer"
+                                            / "vendor_events.bpmn").read_bytes())]
+
+
+def test_an_error_thrown_at_a_boundary_interrupts_the_task():
+    run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
+    assert [(c["element_id"], c["kind"], c["code"], c["attached_to"], c["interrupting"]) for c in run.catches] == [
+        ("frozen", "signal", "budget_frozen", "review", False), ("rejected", "error", "VENDOR_REJECTED", "review", True)]
+    run = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "rejected"})
+    assert run.status == "completed" and run.open_tasks == [] and run.catches == []
+    assert run.path == ["start", "rejected", "rejected_end"]
+
+
+def test_a_non_interrupting_signal_starts_a_path_beside_the_task():
+    run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
+    run = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "frozen"})
+    assert sorted(t["element_id"] for t in run.open_tasks) == ["notify", "review"]
+    assert run.path == ["start", "frozen"]
+
+
+def test_inclusive_split_and_join_then_an_event_based_gateway():
+    run = dryrun.start(EVENTS, {"amount": 5000}, now=NOW)
+    run = dryrun.step(EVENTS, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {}})
+    assert run.path == ["start", "review", "split", "legal", "tax", "join"]
+    assert [c["element_id"] for c in run.catches] == ["go"]
+    assert [t["element_id"] for t in run.timers] == ["timeout"]
+    by_signal = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "go"})
+    assert by_signal.status == "completed" and by_signal.path[-3:] == ["wait", "go", "done"]
+    by_timer = dryrun.step(EVENTS, run.state, {"action": "timer", "element": "timeout"})
+    assert by_timer.status == "completed" and by_timer.path[-3:] == ["wait", "timeout", "expired"]
+
+
+def test_only_a_small_amount_skips_the_legal_check():
+    run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
+    run = dryrun.step(EVENTS, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {}})
+    assert run.path == ["start", "review", "split", "tax", "join"]
+
+
+def test_throwing_at_an_element_that_does_not_wait_is_refused():
+    run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
+    with pytest.raises(InvalidInput, match="nothing in this dry run waits at 'go'"):
+        dryrun.step(EVENTS, run.state, {"action": "throw", "element": "go"})
