@@ -10,6 +10,14 @@
   so a change made on another branch counts), and when an administrator changes variables.
   A condition that holds fires its event once; a condition that fails to evaluate counts as
   false (the variables it needs may not exist yet).
+- **Errors and escalations are scoped**: thrown inside a sub-process, they are caught first by
+  an event sub-process of that sub-process, then by a boundary event on it, then outwards
+  (SpiffWorkflow's own throw lets any waiting catcher anywhere take them). A catcher naming the
+  code wins over a catch-all one on the same activity.
+- **Event sub-processes** start with their scope (engine.spiff.events.connect_event_subprocesses);
+  when an interrupting one fires, the rest of its scope is cancelled; when the scope's other
+  work is done, the ones that never fired are cancelled so the scope can complete. Each fires
+  at most once per scope instance.
 - **Uncaught events.** An error that no boundary event or event sub-process catches becomes an
   incident naming the element that threw it; uncaught escalations and signals are dropped
   from the workflow's pending events (they are not errors; signals were broadcast).
@@ -30,17 +38,92 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition as SpiffErrorEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import EscalationEventDefinition as SpiffEscalationEventDefinition
 from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.spiff.sandbox import SandboxError
 
-CONDITION_ROUNDS = 20        # conditions firing conditions: at most this many rounds per step
+CONDITION_ROUNDS = 20        # conditions firing conditions, event sub-processes: at most this many rounds per step
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED
+
+
+# ---------------------------------------------------------------- scoped errors and escalations
+
+def _scoped_throw(self: Any, my_task: Task) -> None:
+    """SpiffWorkflow's throw of an error or escalation, aimed at the thrower's scope first."""
+    payload = my_task.workflow.script_engine.evaluate(my_task, self.expression) if self.expression else None
+    event = BpmnEvent(self, payload=payload, target=my_task.workflow)
+    event.origin = my_task.workflow             # type: ignore[attr-defined]  # the scope it came from
+    my_task.workflow.top_workflow.catch(event)
+
+
+SpiffErrorEventDefinition.throw = _scoped_throw            # type: ignore[method-assign]
+SpiffEscalationEventDefinition.throw = _scoped_throw       # type: ignore[method-assign]
+_spiff_catch = EventManager.catch
+
+
+def _catch(self: EventManager, event: BpmnEvent, internal: bool = True) -> int:
+    """SpiffWorkflow's catch, with errors and escalations looked for scope by scope (see the module)."""
+    if event.target is None or not hasattr(event, "origin"):
+        return int(_spiff_catch(self, event, internal))
+    tasks = _scope_catchers(self, event)
+    if not tasks:
+        if event.target.parent_workflow is None:
+            if internal:
+                self.workflow.bpmn_events.append(event)         # nobody caught it
+            return 0
+        event.target = event.target.parent_workflow
+        return _catch(self, event, internal)
+    for task in tasks:
+        task.task_spec.catch(task, event)
+        task.task_spec._update(task)
+    return len(tasks)
+
+
+def _scope_catchers(manager: EventManager, event: BpmnEvent) -> list[Task]:
+    target, origin = event.target, event.origin     # type: ignore[attr-defined]
+    found = []
+    for task in manager.tasks.values():
+        in_scope = task.workflow == target or (isinstance(task.task_spec, StartEvent)
+                                               and getattr(task.workflow, "parent_workflow", None) == target)
+        if in_scope and task.task_spec.catches(task, event) and _encloses(task, origin):
+            found.append(task)
+    code = getattr(event.event_definition, "code", None)
+    exact = [t for t in found if code is not None and getattr(t.task_spec.event_definition, "code", None) == code]
+    return [t for t in found if t in exact or not any(_same_activity(t, e) for e in exact)]
+
+
+def _encloses(task: Task, origin: Any) -> bool:
+    """A boundary event catches only what its activity threw (from inside it)."""
+    if not isinstance(task.task_spec, BoundaryEvent) or task.parent is None:
+        return True
+    top = task.workflow.top_workflow
+    attached = [c for c in task.parent.children if not isinstance(c.task_spec, BoundaryEvent)]
+    inner = {top.subprocesses.get(c.id) for c in attached} - {None}
+    scope = origin
+    while scope is not None:
+        if scope in inner:
+            return True
+        scope = getattr(scope, "parent_workflow", None)
+    return False
+
+
+def _same_activity(a: Task, b: Task) -> bool:
+    """Two catchers for the same activity: boundary events on it, or event sub-processes of one scope."""
+    if isinstance(a.task_spec, BoundaryEvent) and isinstance(b.task_spec, BoundaryEvent):
+        return a.parent is b.parent
+    return getattr(a.workflow, "parent_workflow", None) == getattr(b.workflow, "parent_workflow", None)
+
+
+EventManager.catch = _catch                                 # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- observing throws
@@ -193,14 +276,83 @@ class Uncaught:
 
 
 def settle(workflow: BpmnWorkflow, engine_steps: Callable[[], None]) -> Uncaught | None:
-    """Fire conditions that hold now (a few rounds: a firing may make another hold; `engine_steps` runs the
-    engine tasks they ready, within the step's budget), then take the events nothing in the instance caught;
-    returns the first uncaught error, if any."""
+    """Fire conditions that hold now and give event sub-processes their effect (a few rounds: a firing may
+    make another hold; `engine_steps` runs the engine tasks they ready, within the step's budget), then take
+    the events nothing in the instance caught; returns the first uncaught error, if any."""
+    interrupting = dict(getattr(workflow.spec, "pmoflow", {}).get("event_subprocesses", {}))
     for _ in range(CONDITION_ROUNDS):
-        if not fire_conditions(workflow):
+        if not (fire_conditions(workflow) | _event_subprocesses(workflow, interrupting)):
             break
         engine_steps()
     return _uncaught(workflow)
+
+
+# ---------------------------------------------------------------- event sub-processes
+
+def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -> bool:
+    """Interrupt for event sub-processes that fired, end those that can no longer fire; True if anything changed."""
+    if not interrupting:
+        return False
+    changed = False
+    scopes: dict[int, tuple[Any, list[Task]]] = {}
+    for task_id, sub in list(workflow.subprocesses.items()):
+        task = workflow.get_task_from_id(task_id)
+        if (task is None or task.task_spec.bpmn_id not in interrupting
+                or task.state not in (TaskState.STARTED, TaskState.READY, TaskState.COMPLETED)):
+            continue
+        if _fired(sub):
+            if interrupting[task.task_spec.bpmn_id] and not task._get_internal_data("interrupted"):
+                task._set_internal_data(interrupted=True)
+                _cancel_scope_except(task)
+                _recheck_end(task.workflow)
+                changed = True
+        elif task.state == TaskState.STARTED:
+            scopes.setdefault(id(task.workflow), (task.workflow, []))[1].append(task)
+    for scope, waiting in scopes.values():
+        if _only_waiting_left(scope, waiting):
+            for task in waiting:
+                task.cancel()
+            _recheck_end(scope)
+            changed = True
+    return changed
+
+
+def _fired(sub: Any) -> bool:
+    return any(t.state == TaskState.COMPLETED for t in sub.get_tasks(skip_subprocesses=True)
+               if isinstance(t.task_spec, StartEvent))
+
+
+def _unfinished(scope: Any) -> list[Task]:
+    return list(TaskIterator(scope.task_tree, state=TaskState.NOT_FINISHED_MASK))
+
+
+def _is_end(task: Task) -> bool:
+    return type(task.task_spec).__name__ == "_EndJoin" or task.task_spec.name == "End"
+
+
+def _cancel_scope_except(keep: Task) -> None:
+    """Cancel everything still to do in `keep`'s scope but `keep` and what follows it."""
+    for task in _unfinished(keep.workflow):
+        if task is keep or task.is_descendant_of(keep) or keep.is_descendant_of(task) or task.has_state(
+                TaskState.FINISHED_MASK):
+            continue
+        task.cancel()
+
+
+def _only_waiting_left(scope: Any, waiting: list[Task]) -> bool:
+    for task in _unfinished(scope):
+        if task in waiting or _is_end(task) or any(task.is_descendant_of(w) for w in waiting):
+            continue
+        if any(w.is_descendant_of(task) for w in waiting):
+            continue                             # the root of the scope, above everything
+        return False
+    return True
+
+
+def _recheck_end(scope: Any) -> None:
+    for task in _unfinished(scope):
+        if type(task.task_spec).__name__ == "_EndJoin" and task.state == TaskState.WAITING:
+            task.task_spec._update(task)
 
 
 def _uncaught(workflow: BpmnWorkflow) -> Uncaught | None:

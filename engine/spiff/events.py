@@ -26,9 +26,18 @@ import textwrap
 from collections.abc import Iterator
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.event_parsers import SIGNAL_EVENT_XPATH, EndEventParser
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CONDITIONAL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TIMER_EVENT_XPATH,
+    EndEventParser,
+)
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.spiff.parser.event_parsers import SpiffEndEventParser
+from SpiffWorkflow.spiff.parser.event_parsers import SpiffEndEventParser, SpiffStartEventParser
 
 from engine.errors import Problem
 from engine.spiff.sandbox import check_expression
@@ -41,6 +50,7 @@ _REFS = {"errorEventDefinition": ("errorRef", "error"), "escalationEventDefiniti
          "signalEventDefinition": ("signalRef", "signal"), "messageEventDefinition": ("messageRef", "message")}
 # What each kind of event may carry (BPMN 2.0 table 10.93 and following, as SpiffWorkflow runs them).
 ALLOWED = {
+    "startEvent": {"timer", "message", "signal", "conditional", "error", "escalation"},
     "boundaryEvent": {"timer", "message", "signal", "error", "escalation", "conditional", "cancel"},
     "intermediateCatchEvent": {"timer", "message", "signal", "conditional", "link"},
     "intermediateThrowEvent": {"message", "signal", "escalation", "link"},
@@ -127,6 +137,8 @@ def _definition_problems(filename: str, event: etree._Element, declared: dict[st
     if local in ("boundaryEvent", "intermediateCatchEvent") and not kinds:
         problems.append(Problem(f"{local} has no event definition: it would wait for nothing", *where,
                                 "missing_trigger"))
+    if local == "startEvent":
+        problems.extend(_start_problems(event, kinds, where))
     if len(kinds) > 1 and local != "startEvent":
         problems.append(Problem(f"{local} has {len(kinds)} event definitions; one is supported", *where,
                                 "unsupported_event"))
@@ -145,6 +157,33 @@ def _definition_problems(filename: str, event: etree._Element, declared: dict[st
             problems.append(Problem(f"{attribute} {ref!r} names no bpmn:{kind} of this file", *where,
                                     f"missing_{kind}"))
     return problems
+
+
+def _start_problems(
+    event: etree._Element, kinds: list[str], where: tuple[str, str | None, int | None]
+) -> list[Problem]:
+    scope = event.getparent()
+    in_event_subprocess = scope is not None and scope.get("triggeredByEvent") == "true"
+    if in_event_subprocess and not kinds:
+        return [Problem("the start event of an event sub-process needs a trigger (timer, message, signal, error, "
+                        "escalation or conditional)", *where, "missing_trigger")]
+    if not in_event_subprocess and {"error", "escalation"} & set(kinds):
+        return [Problem("error and escalation start events belong in event sub-processes", *where,
+                        "unsupported_event")]
+    if scope is not None and _local(scope) != "process" and not in_event_subprocess and kinds:
+        return [Problem("the start event of an embedded sub-process cannot have a trigger", *where,
+                        "unsupported_event")]
+    return []
+
+
+def event_subprocesses(process: etree._Element) -> dict[str, bool]:
+    """Event sub-process id -> whether it interrupts its scope (its start event's isInterrupting)."""
+    found = {}
+    for node in process.iter(_q("subProcess")):
+        if node.get("triggeredByEvent") == "true":
+            start = node.find(_q("startEvent"))
+            found[node.get("id") or ""] = start is None or start.get("isInterrupting", "true") != "false"
+    return found
 
 
 def _inside(node: etree._Element, scope: str) -> bool:
@@ -255,6 +294,36 @@ def prepare_for_spiff(root: etree._Element) -> None:
         if condition.text:
             condition.text = condition_source(condition.text)
     _join_links(root)
+
+
+def connect_event_subprocesses(specs: list[BpmnProcessSpec]) -> None:
+    """Every event sub-process starts with its scope, its start event waiting like any catching event.
+
+    SpiffWorkflow starts timer event sub-processes that way, but creates the others only when an
+    event reaches the top-level workflow, so those inside sub-processes never start and a
+    conditional one never starts at all. Starting them all with the scope lets every trigger find
+    a waiting start event in the right scope; engine.spiff.event_runtime ends the ones that never
+    fired when the scope's other work is done, and gives interrupting ones their effect."""
+    for spec in specs:
+        start = spec.start
+        for name in list(getattr(start, "trigger_specs", [])):
+            task_spec = spec.task_specs.get(name)
+            if task_spec is None:
+                continue
+            start.trigger_specs.remove(name)
+            start.connect(task_spec)
+            task_spec.connect(spec.end)
+
+
+class StartEventParser(SpiffStartEventParser):  # type: ignore[misc]
+    """Start events that also catch errors and escalations (those of event sub-processes)."""
+
+    def create_task(self):  # type: ignore[no-untyped-def]
+        definition = self.get_event_definition([MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH,
+                                                CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH])
+        task = self._create_task(definition)
+        self.spec.start.connect(task)
+        return task
 
 
 class SignalEndEventParser(SpiffEndEventParser):  # type: ignore[misc]

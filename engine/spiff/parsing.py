@@ -58,8 +58,11 @@ from engine.spiff.decisions import PmoflowBusinessRuleTask
 from engine.spiff.events import (
     TIMER_KINDS,
     SignalEndEventParser,
+    StartEventParser,
     bare_iso,
+    connect_event_subprocesses,
     event_problems,
+    event_subprocesses,
     iso_error,
     prepare_for_spiff,
 )
@@ -693,6 +696,7 @@ class PmoflowParser(SpiffBpmnParser):
         full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
         full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
         full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
+        full_tag("startEvent"): (StartEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1]),
         full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
     }
 
@@ -737,6 +741,7 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
     spec = parser.get_spec(pid)
     found = parser.get_subprocess_specs(pid, require_call_activity_specs=False)
     subprocess_specs = {name: s for name, s in found.items() if s is not None}
+    connect_event_subprocesses([spec, *subprocess_specs.values()])     # engine.spiff.events
     registry = spec_registry()
     converted = {name: registry.convert(s) for name, s in subprocess_specs.items()}
     timers = {k: v for p in [pid, *subprocess_specs] if p in index.processes
@@ -746,7 +751,9 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
         "spec": registry.convert(spec),
         "subprocess_specs": converted,
         # ours, read back by engine.spiff.specs.restore_spec: timer kinds and business calendars
-        "pmoflow": {"timers": {**callee_timers, **timers}},
+        "pmoflow": {"timers": {**callee_timers, **timers},
+                    "event_subprocesses": {k: v for p in [pid, *subprocess_specs] if p in index.processes
+                                           for k, v in event_subprocesses(index.processes[p][1]).items()}},
     })
     process_ids = [pid, *(p for p in subprocess_specs if p in index.processes or p in index.scopes)]
     filename, node = index.processes[pid]

@@ -9,6 +9,8 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from engine import monitoring
 from engine.timers import fire_due
 from engine.worker import Worker
@@ -197,6 +199,131 @@ def test_an_uncaught_error_is_an_incident_naming_the_end_event(as_):
     assert instance["status"] == "error"
     assert instance["error"]["element_id"] == "Fail" and "BUDGET" in instance["error"]["message"]
     assert ("incident_raised", "Fail") in trail(as_, instance)
+
+
+# ---------------------------------------------------------------- sub-processes and event sub-processes
+
+@pytest.mark.parametrize(("problem", "tail", "variable"), [
+    ("stock", ["Throw_Stock", "Order", "Caught_Stock", "Backorder", "End_Backorder"], "backordered"),  # by code
+    ("payment", ["Throw_Payment", "Order", "Caught_Any", "Handle_Any", "End_Handled"], "handled"),    # catch-all
+    ("plain", ["Throw_Plain", "Order", "Caught_Any", "Handle_Any", "End_Handled"], "handled"),  # no errorRef
+    ("none", ["Order_End", "Order", "Ship", "End_Shipped"], "shipped"),
+])
+def test_errors_from_a_sub_process_are_caught_by_code_or_by_a_catch_all(as_, problem, tail, variable):
+    deploy(as_, "subprocess_error")
+    instance = start(as_, "ev_subprocess_error", problem=problem)
+    assert instance["status"] == "completed" and instance["variables"][variable] is True
+    assert path(as_, instance) == ["StartEvent_1", "Order_Start", "Check", "Outcome", *tail]
+
+
+def test_escalations_from_a_sub_process(as_):
+    deploy(as_, "subprocess_escalation")
+    going_on = start(as_, "ev_subprocess_escalation", stop=False)       # non-interrupting: the review goes on
+    assert going_on["status"] == "completed" and going_on["variables"]["reviewed"] is True
+    assert going_on["variables"]["helped"] is True
+    assert {"Helped", "Send_Help", "Escalating_Review", "End_Done"} <= set(path(as_, going_on))
+    stopped = start(as_, "ev_subprocess_escalation", stop=True)          # escalation end event: interrupting
+    assert stopped["status"] == "completed" and "End_Done" not in path(as_, stopped)
+    assert path(as_, stopped)[:6] == ["StartEvent_1", "Review_Start", "Ask_Help", "Decide", "Stop_Review",
+                                      "Escalating_Review"]
+    assert {"Stopped", "End_Stopped", "Helped"} <= set(path(as_, stopped))
+
+
+def test_boundary_events_on_a_sub_process(as_, engine_ctx, clock):
+    deploy(as_, "subprocess_boundaries")
+    instance = start(as_, "ev_subprocess_boundaries", priority="low")
+    assert as_("bot").post("/api/v1/messages", json={"message": "update", "instance_id": instance["id"]}
+                           ).status_code == 200
+    monitoring.edit_variables(engine_ctx, ADMIN, instance["id"], {"priority": "high"}, [], "raised")
+    assert [t["element_id"] for t in get(as_, instance)["open_tasks"]] == ["Read"]    # both non-interrupting
+    assert signal(as_, "abort_review").json["resumed"] == 1
+    done = get(as_, instance)
+    assert done["status"] == "completed" and done["open_tasks"] == []
+    assert path(as_, instance) == ["StartEvent_1", "Review_Start", "Updated", "Note_Update", "End_Updated",
+                                   "High_Priority", "Flag", "End_Flagged", "Aborted", "End_Aborted"]
+    late = start(as_, "ev_subprocess_boundaries", priority="low")
+    assert fire(engine_ctx, clock, hours=23) == 0
+    assert fire(engine_ctx, clock, hours=2) == 1                       # P1D, bare
+    assert path(as_, late) == ["StartEvent_1", "Review_Start", "Too_Long", "End_Too_Long"]
+    normal = start(as_, "ev_subprocess_boundaries", priority="low")
+    assert complete(as_, normal)["status"] == "completed"
+    assert path(as_, normal) == ["StartEvent_1", "Review_Start", "Read", "Review_End", "Review", "End_Done"]
+
+
+def test_event_sub_processes_by_timer_signal_and_message(as_, engine_ctx, clock):
+    deploy(as_, "event_subprocesses")
+    instance = start(as_, "ev_event_subprocesses", withdrawn=False)
+    assert fire(engine_ctx, clock, hours=3) == 1                        # non-interrupting timer ("PT2H")
+    assert signal(as_, "audit_now").json["resumed"] == 1                # non-interrupting signal
+    assert [t["element_id"] for t in get(as_, instance)["open_tasks"]] == ["Work"]
+    aborted = as_("bot").post("/api/v1/messages", json={"message": "abort_request", "instance_id": instance["id"]})
+    assert aborted.status_code == 200 and aborted.json["status"] == "completed"     # interrupting message
+    assert aborted.json["open_tasks"] == [] and aborted.json["variables"]["aborted"] is True
+    assert path(as_, instance) == ["StartEvent_1", "Timer_Start", "Remind", "Timer_End", "On_Timer", "Signal_Start",
+                                   "Audit", "Signal_End", "On_Signal", "Message_Start", "Abort", "Message_End",
+                                   "On_Message"]
+    assert ("task_cancelled", "Work") in trail(as_, instance)
+
+
+def test_event_sub_processes_that_never_fire_do_not_keep_the_instance_open(as_, engine_ctx, clock):
+    deploy(as_, "event_subprocesses")
+    instance = start(as_, "ev_event_subprocesses", withdrawn=False)
+    assert complete(as_, instance)["status"] == "completed"
+    assert path(as_, instance) == ["StartEvent_1", "Work", "End_Done"]
+    assert fire(engine_ctx, clock, hours=3) == 0
+
+
+def test_a_conditional_event_sub_process_interrupts(as_, engine_ctx):
+    deploy(as_, "event_subprocesses")
+    instance = start(as_, "ev_event_subprocesses", withdrawn=False)
+    monitoring.edit_variables(engine_ctx, ADMIN, instance["id"], {"withdrawn": True}, [], "withdrawn")
+    done = get(as_, instance)
+    assert done["status"] == "completed" and done["open_tasks"] == []
+    assert path(as_, instance) == ["StartEvent_1", "Condition_Start", "Condition_End", "On_Condition"]
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_error_and_escalation_event_sub_processes(as_, fail):
+    deploy(as_, "event_subprocess_error_escalation")
+    instance = start(as_, "ev_esp_error_escalation", fail=fail)
+    assert instance["status"] == "completed" and instance["variables"]["warned"] is True
+    steps = path(as_, instance)
+    assert steps[:5] == ["StartEvent_1", "Warn", "Warning_Start", "Note_Warning", "Warning_End"]
+    if fail:
+        assert instance["variables"]["recovered"] is True
+        assert steps[-5:] == ["Fail", "Error_Start", "Recover", "Error_End", "On_Error"] and "End_Ok" not in steps
+    else:
+        assert steps[-1] == "End_Ok" and "Error_Start" not in steps
+
+
+def test_an_event_sub_process_inside_a_sub_process_catches_before_the_boundary(as_):
+    deploy(as_, "nested_event_subprocess")
+    instance = start(as_, "ev_nested_esp")
+    done = as_("bot").post("/api/v1/messages", json={"message": "nudge", "instance_id": instance["id"]}).json
+    assert done["status"] == "completed" and done["variables"]["inner_handled"] is True
+    assert path(as_, instance) == ["StartEvent_1", "Outer_Start", "Wait_Nudge", "Raise", "Inner_Error_Start",
+                                   "Handle_Inside", "Inner_Handler_End", "Inner_Handler", "Outer", "End_Main"]
+
+
+def test_terminate_inside_a_sub_process_ends_only_the_sub_process(as_):
+    deploy(as_, "subprocess_terminate_transaction")
+    instance = start(as_, "ev_subprocess_terminate")
+    assert instance["status"] == "running"
+    assert [t["element_id"] for t in instance["open_tasks"]] == ["Outer_Work"]      # Inner_Work was terminated
+    assert path(as_, instance) == ["StartEvent_1", "Split", "Inner_Start", "Inner_Split", "Inner_Terminate", "Inner"]
+    assert complete(as_, instance)["status"] == "completed"
+    assert path(as_, instance)[-3:] == ["Outer_Work", "Join", "End_1"]
+
+
+@pytest.mark.parametrize(("paid", "tail", "variable"), [
+    (True, ["Booking_End", "Booking", "Confirm", "T_End"], "confirmed"),
+    (False, ["Booking_Cancel", "Booking", "Booking_Cancelled", "Refund", "T_Cancelled_End"], "refunded"),
+])
+def test_a_transaction_cancel_end_event_is_caught_by_its_cancel_boundary(as_, paid, tail, variable):
+    deploy(as_, "subprocess_terminate_transaction")
+    instance = start(as_, "ev_transaction_cancel", paid=paid)
+    assert instance["status"] == "completed" and instance["variables"][variable] is True
+    assert path(as_, instance) == ["T_Start", "Booking_Start", "Reserve", "Paid", *tail]
 
 
 # ---------------------------------------------------------------- the signals API
