@@ -1,0 +1,62 @@
+"""Deploy checks of BPMN events (engine.spiff.events): what would fail or hang at run time is a
+problem naming the element and line; nothing crashes the parser."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import DeploymentInvalid
+from engine.spiff.events import bare_iso, timer_expression
+from engine.spiff.parsing import parse_deployment
+from tests.bpmn_samples import HEAD, flow, process
+from tests.factories import source
+
+
+def problems_of(body: str, extra: str = "") -> list[tuple[str | None, str]]:
+    document = HEAD + extra + process(body, pid="ev") + "</bpmn:definitions>\n"
+    with pytest.raises(DeploymentInvalid) as err:
+        parse_deployment([source("ev.bpmn", document)], max_bytes=1_000_000)
+    assert all(p.line for p in err.value.problems if p.element_id)
+    return [(p.element_id, p.message) for p in err.value.problems]
+
+
+def around(middle: str, first: str, last: str) -> str:
+    return ('<bpmn:startEvent id="s"/>' + middle + '<bpmn:endEvent id="e"/>' + flow("f1", "s", first)
+            + flow("f2", last, "e"))
+
+
+@pytest.mark.parametrize(("body", "element", "words"), [
+    (around('<bpmn:intermediateThrowEvent id="c"><bpmn:compensateEventDefinition/></bpmn:intermediateThrowEvent>',
+            "c", "c"), "c", "compensation"),
+    (around('<bpmn:intermediateCatchEvent id="c"/>', "c", "c"), "c", "wait for nothing"),
+    (around('<bpmn:task id="t"/><bpmn:boundaryEvent id="b" attachedToRef="t"/>', "t", "t"), "b", "wait for nothing"),
+    (around('<bpmn:intermediateThrowEvent id="l"><bpmn:linkEventDefinition name="A"/></bpmn:intermediateThrowEvent>'
+            '<bpmn:intermediateCatchEvent id="k"><bpmn:linkEventDefinition name="B"/></bpmn:intermediateCatchEvent>',
+            "k", "k"), "l", "no link catch event"),
+    (around('<bpmn:endEvent id="x"><bpmn:cancelEventDefinition/></bpmn:endEvent>', "x", "x"), "x", "transaction"),
+    (around('<bpmn:intermediateCatchEvent id="c"><bpmn:conditionalEventDefinition><bpmn:condition>a ==</bpmn:condition>'
+            '</bpmn:conditionalEventDefinition></bpmn:intermediateCatchEvent>', "c", "c"), "c", "does not compile"),
+    (around('<bpmn:intermediateCatchEvent id="c"><bpmn:signalEventDefinition signalRef="nope"/>'
+            '</bpmn:intermediateCatchEvent>', "c", "c"), "c", "names no bpmn:signal"),
+    ('<bpmn:startEvent id="s"><bpmn:errorEventDefinition/></bpmn:startEvent><bpmn:endEvent id="e"/>'
+     + flow("f1", "s", "e"), "s", "event sub-processes"),
+    (around('<bpmn:intermediateThrowEvent id="x"><bpmn:errorEventDefinition/></bpmn:intermediateThrowEvent>',
+            "x", "x"), "x", "not allowed"),
+    (around('<bpmn:subProcess id="sp"><bpmn:startEvent id="ss"/></bpmn:subProcess>'
+            '<bpmn:subProcess id="esp" triggeredByEvent="true"><bpmn:startEvent id="es"/></bpmn:subProcess>',
+            "sp", "sp"), "es", "needs a trigger"),
+])
+def test_event_problems_name_the_element(body, element, words):
+    found = problems_of(body)
+    assert any(e == element and words in m for e, m in found), found
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("PT1S", '"PT1S"'), ("  P7D\n", '"P7D"'), ("R4/PT1S", '"R4/PT1S"'), ("R/P1D", '"R/P1D"'),
+    ("2026-01-05T10:00:00Z", '"2026-01-05T10:00:00Z"'),
+    ("R2/2026-01-05T10:00:00Z/PT1H", '"R2/2026-01-05T10:00:00Z/PT1H"'),
+    ('"PT1H"', '"PT1H"'), ("'PT1H'", "'PT1H'"), ("delay", "delay"), ("PT", "PT"),
+])
+def test_timer_values_with_or_without_quotes(text, expected):
+    assert timer_expression(text) == expected
+    assert bare_iso("P1DT2H") and not bare_iso("P") and not bare_iso("P1D + x")
