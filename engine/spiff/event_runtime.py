@@ -37,6 +37,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     SignalEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -159,15 +160,23 @@ def _definitions(task: Task) -> list[Any]:
     return [definition] if definition is not None else []
 
 
+def catches_of(task: Task, kind: type) -> list[Any]:
+    """The event definitions of `kind` a catching task waits for (an event-based gateway's included)."""
+    if not isinstance(task.task_spec, CatchingEvent):
+        return []
+    return [d for d in _definitions(task) if isinstance(d, kind)]
+
+
 def _waiting_for_signal(workflow: BpmnWorkflow, name: str | None = None) -> list[tuple[Task, Any]]:
-    found = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        if not isinstance(task.task_spec, CatchingEvent):
-            continue
-        for definition in _definitions(task):
-            if isinstance(definition, SignalEventDefinition) and (name is None or definition.name == name):
-                found.append((task, definition))
-    return found
+    return [(task, d) for task in workflow.get_tasks(state=TaskState.WAITING)
+            for d in catches_of(task, SignalEventDefinition) if name is None or d.name == name]
+
+
+def gateway_timer(definition: Any) -> Any:
+    """The timer an event-based gateway waits for (the first), or `definition` itself if it is no gateway's."""
+    if isinstance(definition, MultipleEventDefinition):
+        return next((d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)), None)
+    return definition
 
 
 def waiting_names(workflow: BpmnWorkflow) -> set[str]:

@@ -25,7 +25,6 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
 )
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -213,21 +212,23 @@ class Run:
 
     def correlate(self, message: str, payload: dict[str, Any]) -> bool:
         """Deliver a message and merge its variables; False if nothing in this instance waits for it."""
-        waiting = [t for t in self.wf.get_tasks(state=TaskState.WAITING) if _message_name(t) == message]
+        waiting = [(t, d) for t in self.wf.get_tasks(state=TaskState.WAITING)
+                   for d in event_runtime.catches_of(t, MessageEventDefinition) if d.name == message]
         if not waiting:
             return False
-        task = waiting[0]
+        task, definition = waiting[0]
         task.data.update(payload)
         try:
             with spending(self.budget):
-                self.wf.send_event(BpmnEvent(task.task_spec.event_definition, payload=payload))
+                self.wf.send_event(BpmnEvent(definition, payload=payload))
         except WorkflowException:
             return False
         self.advance()
         return True
 
     def waiting_messages(self) -> list[str]:
-        return [n for t in self.wf.get_tasks(state=TaskState.WAITING) if (n := _message_name(t))]
+        return [str(d.name) for t in self.wf.get_tasks(state=TaskState.WAITING)
+                for d in event_runtime.catches_of(t, MessageEventDefinition)]
 
     def cancel(self) -> None:
         self.wf.cancel()
@@ -476,14 +477,6 @@ def _timer_context(task: Task) -> dict[str, Any]:
     }
 
 
-def _message_name(task: Task) -> str | None:
-    spec = task.task_spec
-    definition = getattr(spec, "event_definition", None)
-    if isinstance(spec, CatchingEvent) and isinstance(definition, MessageEventDefinition):
-        return str(definition.name)
-    return None
-
-
 def _describe(err: Exception) -> str:
     inner = getattr(err, "exception", None)
     base = str(err.args[0]) if err.args else str(err)
@@ -520,8 +513,9 @@ def timer_kind(task: Task, timers: dict[str, dict[str, Any]]) -> str:
 
 
 def timer_due(task: Task) -> datetime | None:
-    """When a waiting timer task fires, or None if it is not a timer or not yet armed."""
-    definition = getattr(task.task_spec, "event_definition", None)
+    """When a waiting timer task fires, or None if it is not a timer or not yet armed. An event-based
+    gateway waits with its timer (SpiffWorkflow keeps it on the gateway's task)."""
+    definition = event_runtime.gateway_timer(getattr(task.task_spec, "event_definition", None))
     if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
         return None
     value = task._get_internal_data("event_value")

@@ -201,6 +201,21 @@ def test_an_uncaught_error_is_an_incident_naming_the_end_event(as_):
     assert ("incident_raised", "Fail") in trail(as_, instance)
 
 
+def test_an_event_based_gateway_takes_the_signal_the_message_or_the_timer(as_, engine_ctx, clock):
+    deploy(as_, "event_gateway")
+    by_signal, by_message, by_timer = (start(as_, "ev_event_gateway") for _ in range(3))
+    assert signal(as_, "go_left").json["resumed"] == 3
+    assert path(as_, by_signal) == ["StartEvent_1", "Which_First", "Left", "End_Left"]
+    by_message, by_timer = start(as_, "ev_event_gateway"), start(as_, "ev_event_gateway")
+    assert as_("bot").post("/api/v1/messages", json={"message": "go_right", "instance_id": by_message["id"]}
+                           ).json["status"] == "completed"
+    assert path(as_, by_message) == ["StartEvent_1", "Which_First", "Right", "End_Right"]
+    assert fire(engine_ctx, clock, minutes=59) == 0
+    assert fire(engine_ctx, clock, minutes=2) == 1
+    assert get(as_, by_timer)["status"] == "completed"
+    assert path(as_, by_timer) == ["StartEvent_1", "Which_First", "Too_Late", "End_Late"]
+
+
 # ---------------------------------------------------------------- sub-processes and event sub-processes
 
 @pytest.mark.parametrize(("problem", "tail", "variable"), [
