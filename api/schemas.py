@@ -67,6 +67,8 @@ class Task(Schema):
         "description": "where candidate_groups came from: lane | candidate_groups | candidate_users "
                        "(users only, no group) | process_default | default (the deployment's default group)"})
     offered_to = fields.String(metadata={"description": "whom the task is offered to and why, as the pages show it"})
+    priority = fields.Integer(metadata={"description": "0-100, 50 by default (pmoflow:priority, camunda:priority, "
+                                                    "zeebe:priorityDefinition)"})
     assignee = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "open | completed | cancelled"})
     form_key = fields.String(allow_none=True)
