@@ -25,6 +25,14 @@ class UserTaskInfo(Schema):
     name = fields.String()
     lane = fields.String(allow_none=True)
     form = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String(), metadata={"description": "static candidate groups"})
+    candidate_users = fields.List(fields.String(), metadata={"description": "static candidate users"})
+    assignee = fields.String(allow_none=True, metadata={"description": "static assignee"})
+    expressions = fields.Dict(metadata={
+        "description": "candidate_groups / candidate_users / assignee given by an expression, evaluated when the "
+                       "task is created"})
+    default_group = fields.String(allow_none=True, metadata={
+        "description": "the process's default group, for a task with no lane or candidates (else the deployment's)"})
 
 
 class Definition(Schema):
