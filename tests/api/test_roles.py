@@ -66,7 +66,7 @@ def bell(engine_ctx, username: str) -> list[str]:  # type: ignore[no-untyped-def
 def test_a_camunda_7_model_runs_as_the_modeler_wrote_it(people, engine_ctx):
     as_ = people
     deploy(as_, "camunda7-purchase.bpmn", "c7-review.form")
-    instance = start(as_, "c7_purchase", {"title": "Laptops", "urgency": 70, "approver": "dave",
+    instance = start(as_, "c7_purchase", {"title": "Laptops", "amount": 5000, "urgency": 70, "approver": "dave",
                                           "approvalDue": "P1D"})
     [review] = instance["open_tasks"]
     assert (review["element_id"], review["candidate_groups"], review["candidate_users"], review["group_source"],
@@ -119,7 +119,8 @@ def test_a_camunda_8_model_runs_as_the_modeler_wrote_it(people):
     as_ = people
     deploy(as_, "camunda8-onboarding.bpmn", "c8-vet.form")
     vet_due = "2026-01-09T12:00:00+00:00"
-    instance = start(as_, "c8_onboarding", {"title": "ACME", "reviewers": ["alice"], "vetDue": vet_due,
+    instance = start(as_, "c8_onboarding", {"title": "ACME", "riskLevel": "high", "reviewers": ["alice"],
+                                            "vetDue": vet_due,
                                             "owner": {"name": "erin"}, "contractPriority": 30})
     iid = instance["id"]
     [vet] = instance["open_tasks"]
@@ -167,7 +168,8 @@ def test_a_model_without_lanes_uses_the_process_default_group(people):
 def test_unknown_users_and_failing_expressions_leave_the_task_with_its_candidates(people):
     as_ = people
     deploy(as_, "camunda7-purchase.bpmn", "c7-review.form")
-    instance = start(as_, "c7_purchase", {"urgency": "high", "approver": "ghost", "approvalDue": "P1D"})
+    instance = start(as_, "c7_purchase", {"amount": 5000, "urgency": "high", "approver": "ghost",
+                                          "approvalDue": "P1D"})
     [review] = instance["open_tasks"]
     assert review["priority"] == 50                          # "high" is no number: the default priority
     done = complete(as_, "carol", review, {"reviewDecision": "approve"})
@@ -177,8 +179,9 @@ def test_unknown_users_and_failing_expressions_leave_the_task_with_its_candidate
     assert "'ghost' is not an active user" in created(as_, instance["id"], "Activity_Approve")["warnings"][0]
     assert complete(as_, "olga", approve).status_code == 200
 
-    instance = start(as_, "c7_purchase", {"urgency": 10, "approvalDue": "P1D"})      # no approver variable
-    done = complete(as_, "bob", instance["open_tasks"][0], {"reviewDecision": "approve"})
+    instance = start(as_, "c7_purchase", {"amount": 50, "urgency": 10, "approvalDue": "P1D"})    # no approver
+    assert instance["open_tasks"][0]["candidate_groups"] == ["IT Manager"]           # amount <= 1000
+    done = complete(as_, "alice", instance["open_tasks"][0], {"reviewDecision": "approve"})
     [approve] = done.json["open_tasks"]
     assert (approve["assignee"], approve["group_source"]) == (None, "default")
     assert "could not be evaluated" in created(as_, instance["id"], "Activity_Approve")["warnings"][0]
