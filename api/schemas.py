@@ -25,6 +25,14 @@ class UserTaskInfo(Schema):
     name = fields.String()
     lane = fields.String(allow_none=True)
     form = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String(), metadata={"description": "static candidate groups"})
+    candidate_users = fields.List(fields.String(), metadata={"description": "static candidate users"})
+    assignee = fields.String(allow_none=True, metadata={"description": "static assignee"})
+    expressions = fields.Dict(metadata={
+        "description": "candidate_groups / candidate_users / assignee given by an expression, evaluated when the "
+                       "task is created"})
+    default_group = fields.String(allow_none=True, metadata={
+        "description": "the process's default group, for a task with no lane or candidates (else the deployment's)"})
 
 
 class Definition(Schema):
@@ -67,6 +75,8 @@ class Task(Schema):
         "description": "where candidate_groups came from: lane | candidate_groups | candidate_users "
                        "(users only, no group) | process_default | default (the deployment's default group)"})
     offered_to = fields.String(metadata={"description": "whom the task is offered to and why, as the pages show it"})
+    priority = fields.Integer(metadata={"description": "0-100, 50 by default (pmoflow:priority, camunda:priority, "
+                                                    "zeebe:priorityDefinition)"})
     assignee = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "open | completed | cancelled"})
     form_key = fields.String(allow_none=True)

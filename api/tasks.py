@@ -1,4 +1,4 @@
-"""/api/v1/tasks: list, read and complete human tasks."""
+"""/api/v1/tasks: list, read, claim and complete human tasks."""
 
 from __future__ import annotations
 
@@ -42,3 +42,23 @@ class CompleteTask(MethodView):
     def post(self, body, task_id: str):  # type: ignore[no-untyped-def]
         """Complete a task with data validated against its form; the answer lists the instance's next open tasks."""
         return tasks.complete(engine_ctx(), current_actor(), task_id, body["data"])
+
+
+@blp.route("/<task_id>/claim")
+class ClaimTask(MethodView):
+    @blp.response(200, schemas.Task)
+    @blp.alt_response(403, schema=schemas.Error, description="not a candidate of the task (group or candidate user)")
+    @blp.alt_response(409, schema=schemas.Error, description="assigned to someone else, or no longer open")
+    def post(self, task_id: str):  # type: ignore[no-untyped-def]
+        """Take an unassigned task you are a candidate of (a member of its groups, or one of its candidate users)."""
+        return tasks.claim(engine_ctx(), current_actor(), task_id)
+
+
+@blp.route("/<task_id>/unclaim")
+class UnclaimTask(MethodView):
+    @blp.response(200, schemas.Task)
+    @blp.alt_response(403, schema=schemas.Error, description="only the assignee (or an admin) gives a task back")
+    @blp.alt_response(409, schema=schemas.Error, description="not assigned, or no longer open")
+    def post(self, task_id: str):  # type: ignore[no-untyped-def]
+        """Give a task you hold back to its candidates."""
+        return tasks.unclaim(engine_ctx(), current_actor(), task_id)

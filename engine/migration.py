@@ -29,7 +29,8 @@ from engine.steps import load_instance, loaded_run, open_rows, run_step
 
 MIGRATABLE = ("running", "error")
 # user-task settings kept in the definition row (not in the spec), compared element by element
-TASK_SETTINGS = ("form", "lane", "candidate_groups", "approval", "priority", "sla")
+TASK_SETTINGS = ("form", "lane", "candidate_groups", "candidate_users", "assignee", "expressions", "default_group",
+                 "approval", "priority", "sla")
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def _task_setting_changes(old: ProcessDefinition, new: ProcessDefinition) -> dic
     for key, info in before.items():
         if key not in after:
             continue
-        attrs = [s for s in TASK_SETTINGS if not _same(info.get(s), after[key].get(s))]
+        # `or None`: a setting an older version did not record ([] / {} / None) is the same as an empty one
+        attrs = [s for s in TASK_SETTINGS if not _same(info.get(s) or None, after[key].get(s) or None)]
         ref = info.get("form")
         if "form" not in attrs and ref and not _same(old.forms.get(ref), new.forms.get(after[key].get("form"))):
             attrs.append("form")

@@ -21,6 +21,10 @@ def offer_label(role: str | None, groups: list[str], users: list[str], source: s
     return f"{who} ({origin})" if origin else who
 
 
+USER_TASK_FIELDS = ("element_id", "name", "lane", "form", "candidate_groups", "candidate_users", "assignee",
+                    "expressions", "default_group")
+
+
 @dataclass(frozen=True)
 class DefinitionView:
     id: str
@@ -38,7 +42,7 @@ class DefinitionView:
     def of(cls, row: ProcessDefinition, new: bool = False) -> DefinitionView:
         return cls(id=row.uuid, key=row.key, version=row.version, name=row.name,
                    deployment_id=row.deployment.uuid, created_at=row.created_at,
-                   user_tasks=[{k: t[k] for k in ("element_id", "name", "lane", "form")} for t in row.user_tasks],
+                   user_tasks=[{k: t.get(k) for k in USER_TASK_FIELDS} for t in row.user_tasks],
                    forms=sorted(row.forms), lane_map=dict(row.lane_map), new=new)
 
 

@@ -8,11 +8,12 @@ of these that names them:
     <zeebe:assignmentDefinition assignee="=owner" candidateGroups="Finance" candidateUsers="=reviewers"/>
 
 A value is a comma-separated list of names, a Camunda 7 expression `${...}` / `#{...}` or a
-FEEL expression `=...` (Camunda 8). Expressions are translated at deploy into a Python
-expression that the sandbox evaluates against the instance's variables when the task is
-created (a name, a dotted path, a string or a list of strings); anything else is a deploy
-problem naming the element. A task without candidate groups takes its lane's group; a task
-with neither groups nor candidate users is offered to the process's default group
+FEEL expression `=...` (Camunda 8). A string or list literal is static; a name or dotted path
+is read from the instance's variables; any other expression is translated at deploy by
+engine.spiff.expressions (FEEL, the common JUEL forms) and evaluated by the sandbox when the
+task is created. An expression that cannot be translated is a deploy problem naming the
+element. A task without candidate groups takes its lane's group; a task with neither groups
+nor candidate users is offered to the process's default group
 (`<pmoflow:assignment candidateGroups="..."/>` in the process's extensionElements), else to
 the deployment's default group (setting `PMOFLOW_DEFAULT_GROUP`, see engine.candidates).
 
@@ -31,6 +32,7 @@ from typing import Any
 from lxml import etree
 
 from engine.errors import Problem
+from engine.spiff.expressions import Where, compile_expression
 from engine.spiff.sandbox import check_expression
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -84,7 +86,8 @@ def names(value: Any) -> list[str]:
 
 
 def _expression(body: str, kind: str, raw: str) -> list[str] | str:
-    """`name`, `a.b.c`, a string or a list of strings; else NotSupported."""
+    """A string or a list of strings is static; `name` and `a.b.c` are read directly; any other FEEL or
+    JUEL goes through engine.spiff.expressions; raises NotSupported with its reason."""
     if _PATH.match(body):
         first, *rest = body.split(".")
         return first + "".join(f"[{part!r}]" for part in rest)
@@ -94,8 +97,15 @@ def _expression(body: str, kind: str, raw: str) -> list[str] | str:
         literal = None
     if isinstance(literal, str) or (isinstance(literal, list) and all(isinstance(v, str) for v in literal)):
         return names(literal)
-    raise NotSupported(f"{kind} {raw!r} is not supported here: use a variable name (e.g. ${{owner}} or =owner), "
-                       "a dotted path, a string or a list of strings")
+    return _compiled(raw, kind)
+
+
+def _compiled(raw: str, kind: str) -> str:
+    """Sandbox Python for a FEEL or JUEL expression; raises NotSupported naming why not."""
+    python = compile_expression(raw, None, Where(), kind)
+    if isinstance(python, Problem):
+        raise NotSupported(python.message)
+    return python
 
 
 def assignment_config(node: etree._Element) -> dict[str, Any]:
@@ -175,8 +185,7 @@ def as_python(raw: str) -> str:
         literal = None
     if isinstance(literal, int | float | str):
         return repr(literal)
-    raise NotSupported(f"expression {raw!r} is not supported here: use a variable name, a dotted path, "
-                       "a number or a string")
+    return _compiled(text, "expression")
 
 
 def zeebe_form(node: etree._Element) -> tuple[str | None, str | None]:

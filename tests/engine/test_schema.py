@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import delete, insert, select, update
 
-from engine.db.models import Base, Deployment, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
+from engine.db.models import Base, Deployment, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup, TaskUser
 from engine.db.session import make_engine
 
 
@@ -65,5 +65,23 @@ def test_task_groups_follow_the_task_rows_whoever_writes_them(database_url):
             assert _groups(conn, 3) == [("Finance", True)]
             conn.execute(delete(tasks).where(tasks.c.id == 3))
             assert _groups(conn, 3) == []
+            # candidate users (migration 0017): their rows follow the same rule
+            conn.execute(insert(tasks), {**common, "id": 4, "uuid": "t4", "candidate_groups": ["Finance"],
+                                         "candidate_users": ["bob", "carol", "bob"], "assignee": None})
+            assert _users(conn, 4) == [("bob", True), ("carol", True)] and _groups(conn, 4) == [("Finance", True)]
+            conn.execute(update(tasks).where(tasks.c.id == 4).values(assignee="carol"))
+            assert _users(conn, 4) == [("bob", False), ("carol", False)] and _groups(conn, 4) == [("Finance", False)]
+            conn.execute(update(tasks).where(tasks.c.id == 4).values(assignee=None))
+            assert _users(conn, 4) == [("bob", True), ("carol", True)]
+            conn.execute(update(tasks).where(tasks.c.id == 4).values(status="cancelled"))
+            assert _users(conn, 4) == [("bob", False), ("carol", False)]
+            conn.execute(delete(tasks).where(tasks.c.id == 4))
+            assert _users(conn, 4) == []
     finally:
         engine.dispose()
+
+
+def _users(conn, task_id):
+    rows = conn.execute(select(TaskUser.username, TaskUser.offered).where(TaskUser.task_id == task_id)
+                        .order_by(TaskUser.username))
+    return [(name, bool(offered)) for name, offered in rows]

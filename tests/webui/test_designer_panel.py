@@ -38,6 +38,7 @@ def test_the_pickers_offer_groups_and_calendars(designer):
     assert options.status_code == 200
     assert {"Finance", "IT Manager"} <= set(options.json["groups"])
     assert options.json["calendars"][0] == "default"
+    assert options.json["default_group"] == "PMO Office"          # PMOFLOW_DEFAULT_GROUP
 
 
 def test_build_and_parse_round_trip(designer):
