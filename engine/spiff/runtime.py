@@ -125,13 +125,13 @@ class StepFailed(Exception):
 class Run:
     """One workflow, loaded for one engine step."""
 
-    def __init__(self, workflow: BpmnWorkflow, engine: SandboxedScriptEngine, limits: StepLimits | None = None) -> None:
+    def __init__(self, workflow: BpmnWorkflow, engine: SandboxedScriptEngine, budget: StepBudget | None = None) -> None:
         workflow.script_engine = engine     # never serialized: set after every load
         self.wf = workflow
         self.log = StepLog()
         event_runtime.observe(workflow, self.log.signals)
         self.incident: Incident | None = None
-        self.budget = StepBudget(limits or StepLimits())     # what this step may spend (engine.spiff.budget)
+        self.budget = budget or StepBudget()    # what this step may spend (engine.spiff.budget)
         # (calendar name, start, ISO duration) -> due: set by the caller for timers on business time
         self.business_due: Callable[[str, datetime, str], datetime] | None = None
 
@@ -139,16 +139,19 @@ class Run:
     def start(cls, bundle: SpecBundle, variables: dict[str, Any], engine: SandboxedScriptEngine,
               limits: StepLimits | None = None) -> Run:
         """A new workflow with the start variables; call `advance()` to run it."""
+        budget = StepBudget(limits or StepLimits())
         wf = BpmnWorkflow(bundle[0], bundle[1], script_engine=engine)
         wf.task_tree.data.update(variables)
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(variables)
-        return cls(wf, engine, limits)
+        return cls(wf, engine, budget)
 
     @classmethod
     def load(cls, state: str, bundle: SpecBundle, engine: SandboxedScriptEngine,
              limits: StepLimits | None = None) -> Run:
-        return cls(load_state(state, bundle), engine, limits)
+        """The saved workflow, for one step (its budget counts the loading)."""
+        budget = StepBudget(limits or StepLimits())
+        return cls(load_state(state, bundle), engine, budget)
 
     def dump(self) -> str:
         """The state to save, with finished history compacted away."""
@@ -371,8 +374,8 @@ class Run:
 
     # ------------------------------------------------------------ the step's budget
 
-    COMPACT_EVERY = 256         # tasks run between two looks at the depth of the task tree
-    COMPACT_DEPTH = 400         # SpiffWorkflow's task searches stop at depth 1,000
+    COMPACT_EVERY = 16          # tasks run between two looks at the depth of the task tree
+    COMPACT_DEPTH = 32          # deeper than this, compact: every search walks the tree (and stops at depth 1,000)
 
     def _engine_steps(self) -> None:
         self.wf.do_engine_steps(will_complete_task=self._before_task, did_complete_task=self._record)
