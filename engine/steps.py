@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import audit, connectors, jobs, notifications, sla
+from engine import audit, connectors, health, jobs, notifications, sla
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.candidates import Offer, offer_for
 from engine.context import EngineContext
@@ -134,6 +134,14 @@ def run_step(
     """Act on the instance's workflow and save everything the step changed (not committed).
 
     `known` (the instance's open rows, read under its lock) saves a query; it is updated in place."""
+    with health.step_running(instance.uuid, ctx.limits.max_seconds):      # seen by /healthz while it runs
+        return _step(ctx, session, instance, action, actor, completed_task, new, known)
+
+
+def _step(
+    ctx: EngineContext, session: Session, instance: ProcessInstance, action: Callable[[Run], Any], actor: str | None,
+    completed_task: HumanTask | None, new: bool, known: OpenRows | None,
+) -> Run:
     now = ctx.clock.now()
     with clock_scope(ctx.clock.now):
         run = new_run(ctx, instance.definition, instance.variables) if new else loaded_run(ctx, instance)

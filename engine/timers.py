@@ -10,12 +10,15 @@ If a step fails, the batch rolls back and its instances are fired one per transa
 failing one is looked at again a minute later. (No savepoint per instance: the audit chain
 links a transaction's events at commit under one lock, so a batch takes that lock once.)
 The comparison is strict (`due < now`), as in SpiffWorkflow, so a claimed instance always
-has something to fire.
+has something to fire. A batch takes no further instance once it has run for a quarter of a
+step's time budget (each step is held to that budget itself, engine/spiff/budget.py), so a
+batch holds SQLite's write lock, or its rows' locks, for little more than one step's budget.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
@@ -31,16 +34,19 @@ log = logging.getLogger("pmoflow.timers")
 
 
 BATCH = 25          # instances per claiming transaction: fewer commits, locks held briefly
+BATCH_SHARE = 0.25  # a batch takes no further instance once it ran this share of a step's time budget
 
 
 def fire_due(ctx: EngineContext, limit: int = 100, batch: int = BATCH) -> int:
-    """Step every instance whose timer is due (at most `limit`); returns how many were stepped."""
+    """Step every instance whose timer is due (at most `limit`, and for about one step's time budget,
+    so the worker comes back to its other work); returns how many were stepped."""
     fired = 0
+    started = time.monotonic()
     while fired < limit:
         wanted = min(batch, limit - fired)
         stepped = _fire_batch(ctx, wanted)
         fired += stepped
-        if stepped < wanted:
+        if stepped < wanted or time.monotonic() - started > ctx.limits.max_seconds:
             break
     return fired
 
@@ -52,10 +58,15 @@ def _fire_batch(ctx: EngineContext, size: int) -> int:
         with ctx.uow() as uow:
             batch = list(uow.session.scalars(_due(uow.dialect, now).limit(size)))
             claimed = [instance.id for instance in batch]
+            fired = 0
+            started = time.monotonic()
             for instance in batch:
+                if fired and time.monotonic() - started > ctx.limits.max_seconds * BATCH_SHARE:
+                    break                   # the rest waits for the next batch: the lock is held briefly
                 _fire(ctx, uow.session, instance, now)
+                fired += 1
             uow.commit()
-            return len(claimed)
+            return fired
     except Exception:  # noqa: BLE001 - the whole batch rolled back: fire its instances one by one
         if not claimed:
             raise

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from engine import jobs, retention
+from engine import health, jobs, retention
 from engine.context import EngineContext
 from engine.timers import fire_due, next_due
 
@@ -37,16 +37,20 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker started")
+        name_of_worker = jobs.worker_id()
         while not self.stop.is_set():
             busy = False
             for name, step, batch in (("timer", self.fire_timers, self.batch), ("job", self.run_jobs, self.job_batch)):
+                health.beat(name_of_worker)             # /healthz: a worker silent for long is stuck
                 try:
                     busy = step() >= batch or busy
                 except Exception:  # noqa: BLE001 - a failed round is logged and retried; its step rolled back
                     log.exception("%s round failed", name)
             if not busy:
+                health.beat(name_of_worker)
                 jobs.WAKE.wait(self._sleep_seconds())
                 jobs.WAKE.clear()
+        health.worker_stopped(name_of_worker)
         jobs.release_worker(self.ctx, jobs.worker_id())
         log.info("worker stopped")
 

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 import api
 from api.errors import http_error
+from engine import health
 from engine.clock import Clock
 from engine.config import Settings
 from engine.context import EngineContext
@@ -126,9 +127,13 @@ def _dev_secret() -> str:
 def _register_health(app: Flask, ctx: EngineContext) -> None:
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
+        """200 when the database answers and nothing in this process is stuck (engine.health), else 503."""
         try:
             with ctx.db.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception:  # noqa: BLE001 - any database failure means unhealthy
             return jsonify(status="unavailable", database="unreachable"), 503
+        stuck = health.stuck(ctx.settings.worker_stale_seconds)
+        if stuck:
+            return jsonify(status="stuck", database="ok", stuck=stuck), 503
         return jsonify(status="ok", database="ok")

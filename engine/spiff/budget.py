@@ -1,10 +1,11 @@
 """What one engine step may spend, so that no model can hold an instance (or the database) for long.
 
 Every step runs under a `StepBudget` (see `Run`): at most `max_tasks` engine tasks and
-`max_seconds` of wall time, both checked before each task SpiffWorkflow is about to run
-(`will_complete_task`), so a step that runs out stops between two tasks, at a state
-SpiffWorkflow itself passes through, and the task it would have run next becomes the
-incident. Two things happen inside a single SpiffWorkflow call, where no callback comes,
+`max_seconds` of wall time (from loading the state, with time set aside for saving what the
+step did: `SAVE_SECONDS_PER_TASK` per task run), both checked before each task SpiffWorkflow
+is about to run (`will_complete_task`), so a step that runs out stops between two tasks, at
+a state SpiffWorkflow itself passes through, and the task it would have run next becomes
+the incident. Two things happen inside a single SpiffWorkflow call, where no callback comes,
 and are checked before SpiffWorkflow starts them (by guards around the task specs' update
 hooks, installed when this module is imported):
 
@@ -37,6 +38,7 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity, SubWo
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+SAVE_SECONDS_PER_TASK = 0.000_2     # saving a task's audit event and state, reserved from the time budget
 REFUSED = "pmoflow_refused"         # internal data of a task a guard refused to start: why
 STOPPED = "pmoflow_stopped"         # internal data of the task a step stopped before: why
 
@@ -96,8 +98,9 @@ class StepBudget:
         if self.tasks > self.limits.max_tasks:
             raise LimitExceeded(task, f"the step ran {self.limits.max_tasks} tasks without waiting and was stopped "
                                       f"before {_name(task)} (a loop that never waits?)", "StepTaskLimit")
-        if self.elapsed() > self.limits.max_seconds:
-            raise LimitExceeded(task, f"the step ran {self.elapsed():.1f} s (limit {self.limits.max_seconds:g} s) "
+        if self.elapsed() + self.tasks * SAVE_SECONDS_PER_TASK > self.limits.max_seconds:
+            raise LimitExceeded(task, f"the step used its time budget ({self.elapsed():.1f} s running "
+                                      f"{self.tasks - 1} tasks, and saving them, of {self.limits.max_seconds:g} s) "
                                       f"and was stopped before {_name(task)}", "StepTimeLimit")
 
     def refuse(self, task: Task, message: str, kind: str) -> None:

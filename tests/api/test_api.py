@@ -28,6 +28,25 @@ def test_health_needs_no_token(app):
     assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
 
 
+def test_health_answers_503_naming_what_is_stuck(app, monkeypatch):
+    from engine import health
+
+    now = [100.0]
+    monkeypatch.setattr(health, "_clock", lambda: now[0])
+    health.beat("worker-a")
+    try:
+        with health.step_running("inst-9", 5.0):
+            now[0] += 61
+            response = app.test_client().get("/healthz")
+    finally:
+        health.worker_stopped("worker-a")
+    assert response.status_code == 503
+    assert response.json["status"] == "stuck" and response.json["database"] == "ok"
+    assert {(s["kind"], s.get("instance") or s.get("worker")) for s in response.json["stuck"]} == {
+        ("step", "inst-9"), ("worker", "worker-a")}
+    assert app.test_client().get("/healthz").status_code == 200
+
+
 def test_openapi_documents_every_route(app):
     spec = app.test_client().get("/api/v1/openapi.json").json
     assert spec["openapi"].startswith("3.")
