@@ -199,3 +199,13 @@ def test_an_unknown_decision_result_mapping_is_a_deploy_problem(as_):
     odd = {'camunda:mapDecisionResult="singleEntry"': 'camunda:mapDecisionResult="firstEntry"'}
     [problem] = problems_of(deploy(as_, *C7, replace=odd, status=422))
     assert problem["element_id"] == "Activity_risk" and "firstEntry" in problem["message"]
+
+
+def test_a_feel_error_at_run_time_is_an_incident_naming_the_element_and_expression(as_):
+    deploy(as_, *C8)
+    started = start(as_, "c8_order", {"lines": [{"qty": 2, "price": 600}, {"qty": 1, "price": 1}],
+                                      "customer": 5})                 # upper case(5): not a string
+    got = instance(as_, started["id"])
+    assert got["status"] != "completed" and got["error"] is not None, got
+    text = str(got["error"])
+    assert "Activity_label" in text and "upper case(customer)" in text, got["error"]
