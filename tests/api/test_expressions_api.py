@@ -209,3 +209,10 @@ def test_a_feel_error_at_run_time_is_an_incident_naming_the_element_and_expressi
     assert got["status"] != "completed" and got["error"] is not None, got
     text = str(got["error"])
     assert "Activity_label" in text and "upper case(customer)" in text, got["error"]
+
+
+def test_the_shipped_examples_are_the_models_tested_here():
+    examples = MODELS.parents[2] / "workflows" / "examples"
+    for folder, names in (("camunda7-invoice", C7 + ("c7_customer_check.bpmn",)), ("camunda8-order", C8)):
+        for name in set(names):
+            assert (examples / folder / name).read_bytes() == (MODELS / name).read_bytes(), name
