@@ -216,3 +216,18 @@ def test_the_shipped_examples_are_the_models_tested_here():
     for folder, names in (("camunda7-invoice", C7 + ("c7_customer_check.bpmn",)), ("camunda8-order", C8)):
         for name in set(names):
             assert (examples / folder / name).read_bytes() == (MODELS / name).read_bytes(), name
+
+
+def test_a_camunda7_majority_review_ends_when_the_completion_condition_holds(as_):
+    deploy(as_, "c7_reviews.bpmn")
+    started = start(as_, "c7_reviews", {"reviewers": ["ann", "ben", "cat"]})
+    tasks = started["open_tasks"]
+    assert [t["element_id"] for t in tasks] == ["Activity_review"] * 3
+    complete(as_, "alice", tasks[0]["id"], {"vote": "yes"})
+    assert instance(as_, started["id"])["status"] == "running"            # 1 of 3: not yet
+    done = complete(as_, "alice", tasks[1]["id"], {"vote": "yes"})
+    assert done["status"] == "completed", done                             # 2 of 3 > 0.5
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed" and got["open_tasks"] == []
+    assert path(as_, started["id"]) == ["StartEvent_1", "Activity_review", "Activity_review", "Activity_review",
+                                        "EndEvent_1"]
