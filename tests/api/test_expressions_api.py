@@ -231,3 +231,15 @@ def test_a_camunda7_majority_review_ends_when_the_completion_condition_holds(as_
     assert got["status"] == "completed" and got["open_tasks"] == []
     assert path(as_, started["id"]) == ["StartEvent_1", "Activity_review", "Activity_review", "Activity_review",
                                         "EndEvent_1"]
+
+
+def test_camunda8_mappings_and_a_feel_output_element_apply_to_each_instance(as_):
+    deploy(as_, "c8_line_tiers.bpmn", "order_tier.dmn")
+    lines = [{"sku": "A", "qty": 3, "price": 500}, {"sku": "B", "qty": 1, "price": 20}]
+    started = start(as_, "c8_line_tiers", {"lines": lines})
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed", got
+    assert got["variables"]["tiers"] == [{"sku": "A", "tier": "gold", "amount": 1500},
+                                         {"sku": "B", "tier": "silver", "amount": 20}]
+    assert path(as_, started["id"]) == ["StartEvent_1", "Activity_tiers", "Activity_tiers", "Activity_tiers",
+                                        "EndEvent_1"]
