@@ -47,6 +47,7 @@ NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS, "spiffworkflow"
 EXPRESSION_SLOTS = ("conditionExpression", "condition", "loopCardinality", "completionCondition",
                     "timeDuration", "timeDate", "timeCycle")
 _TIMERS = ("timeDuration", "timeDate", "timeCycle")
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _BARE_ISO = re.compile(r"^(R\d*/)?([+-]?P|\d{4}-\d\d-\d\d)", re.I)
 _DATA_ELEMENTS = ("dataObject", "dataObjectReference", "dataStoreReference", "dataInput", "dataOutput",
                   "property")
@@ -117,7 +118,10 @@ def _expression_slots(filename: str, root: etree._Element, names: tuple[str, ...
             problems.append(python)
             python = "None"                  # reported once: the Python checks must not report it again
         node.text = python
-        node.set("language", "python")     # what it is now, whatever the definitions declare
+        if _XSI_TYPE in node.attrib:         # only a tFormalExpression may say what it is now
+            node.set("language", "python")
+        else:
+            node.attrib.pop("language", None)
     return problems
 
 

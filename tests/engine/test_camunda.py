@@ -175,3 +175,13 @@ def test_call_activities_pmoflow_cannot_run_are_deploy_problems(attributes: str,
                          max_bytes=100_000)
     [problem] = [p for p in info.value.problems if p.element_id == "c"]
     assert reason in problem.message and problem.file == "m.bpmn"
+
+
+def test_expressions_without_an_xsi_type_stay_valid_bpmn_after_the_rewrite():
+    text = HEAD.format(attrs="", body=(
+        '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t1"/>'
+        '<bpmn:intermediateCatchEvent id="t1"><bpmn:timerEventDefinition id="td">'
+        '<bpmn:timeDuration>${delay}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="e"/><bpmn:endEvent id="e"/>'))
+    [parsed] = parse_deployment([SourceFile("m.bpmn", text.encode())], max_bytes=100_000).processes
+    assert parsed.key == "p"
