@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
+
+from engine.timers import fire_due
 
 MODELS = Path(__file__).parent.parent / "models" / "expressions"
 
@@ -243,3 +246,15 @@ def test_camunda8_mappings_and_a_feel_output_element_apply_to_each_instance(as_)
                                          {"sku": "B", "tier": "silver", "amount": 20}]
     assert path(as_, started["id"]) == ["StartEvent_1", "Activity_tiers", "Activity_tiers", "Activity_tiers",
                                         "EndEvent_1"]
+
+
+def test_a_feel_timer_duration_waits_as_long_as_it_says(as_, engine_ctx, clock):
+    deploy(as_, "c8_wait.bpmn")
+    started = start(as_, "c8_wait", {"hours": 2})
+    assert instance(as_, started["id"])["status"] == "running"
+    clock.advance(timedelta(hours=1, minutes=59))
+    assert fire_due(engine_ctx) == 0
+    clock.advance(timedelta(minutes=2))
+    assert fire_due(engine_ctx) == 1
+    assert instance(as_, started["id"])["status"] == "completed"
+    assert path(as_, started["id"]) == ["StartEvent_1", "Event_cooling", "EndEvent_1"]
