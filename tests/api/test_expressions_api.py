@@ -258,3 +258,15 @@ def test_a_feel_timer_duration_waits_as_long_as_it_says(as_, engine_ctx, clock):
     assert fire_due(engine_ctx) == 1
     assert instance(as_, started["id"])["status"] == "completed"
     assert path(as_, started["id"]) == ["StartEvent_1", "Event_cooling", "EndEvent_1"]
+
+
+def test_camunda7_all_variables_in_and_out(as_):
+    everything = {'<camunda:in source="net" target="amount" />':
+                  '<camunda:in source="net" target="amount" /><camunda:in variables="all" />'
+                  '<camunda:out variables="all" />'}
+    deploy(as_, *C7, replace=everything)
+    got = instance(as_, start(as_, "c7_invoice", SMALL)["id"])
+    assert got["status"] == "completed"
+    assert got["variables"]["verdict_seen"] == ["Acme", True]        # trusted went in
+    assert got["variables"]["verdict"] == "ok" and got["variables"]["checkResult"] == "ok"
+    assert got["variables"]["amount"] == 80              # out variables="all": the callee's amount (net) came back
