@@ -405,7 +405,8 @@ def _validate(ctx: EngineContext, key: str, bpmn: str, files: dict[str, str]) ->
     sources = [SourceFile(f"{key}.bpmn", bpmn.encode()),
                *(SourceFile(name, text.encode()) for name, text in sorted(files.items()))]
     problems = validate_files(sources, groups=groups, max_bytes=ctx.settings.max_upload_bytes,
-                              max_files=ctx.settings.max_deployment_files)
+                              max_files=ctx.settings.max_deployment_files,
+                              published=deployments.published_resolver(ctx))
     if not any(p.code in ("malformed_xml", "forbidden_xml", "too_large") for p in problems) and _process_name(
             bpmn, key) is None:
         problems.append(Problem(f"the diagram has no process with id {key!r}, the draft's key; "

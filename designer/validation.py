@@ -13,6 +13,7 @@ from lxml import etree
 
 from designer import rules
 from engine.errors import DeploymentInvalid, Problem
+from engine.spiff.calls import Resolver
 from engine.spiff.parsing import FLOW_NODES, SourceFile, parse_deployment
 from engine.spiff.xml import XmlRefused, parse_xml
 
@@ -20,11 +21,12 @@ DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 
 
 def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_bytes: int, max_files: int = 50,
-                   lane_map: dict[str, str] | None = None) -> list[Problem]:
-    """Every problem of a would-be deployment, engine checks first, then the modelling rules."""
+                   lane_map: dict[str, str] | None = None, published: Resolver | None = None) -> list[Problem]:
+    """Every problem of a would-be deployment, engine checks first, then the modelling rules
+    (`published` finds callees deployed earlier, as at deploy)."""
     problems: list[Problem] = []
     try:
-        parse_deployment(files, max_bytes=max_bytes, max_files=max_files)
+        parse_deployment(files, max_bytes=max_bytes, max_files=max_files, published=published)
     except DeploymentInvalid as invalid:
         problems.extend(invalid.problems)
     for f in files:

@@ -34,7 +34,7 @@ def deploy(
         known_calendars = calendar_names(uow.session)
     parsed = parse_deployment(files, max_bytes=ctx.settings.max_upload_bytes,
                               max_files=ctx.settings.max_deployment_files, calendars=known_calendars,
-                              published=_published(ctx))
+                              published=published_resolver(ctx))
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.clock.now()
@@ -76,7 +76,7 @@ def deploy(
     return DeploymentView(id=deployment.uuid if deployment else None, definitions=results, decisions=decisions)
 
 
-def _published(ctx: EngineContext) -> Resolver:
+def published_resolver(ctx: EngineContext) -> Resolver:
     """Finds a published process (the latest, or a version) for call activities of a new deployment."""
 
     def find(key: str, version: int | None) -> PublishedProcess | None:

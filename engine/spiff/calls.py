@@ -84,6 +84,15 @@ def call_problems(node: etree._Element, where: tuple[str, str | None, int | None
     """Whether the callee can be found; records published callees in `callees` (key -> the one embedded)."""
     if not (node.get("calledElement") or "").strip():
         return [Problem("call activity has no calledElement", *where, "missing_callee")]
+    key = (node.get("calledElement") or "").strip()
+    if key.startswith("=") or "${" in key or "#{" in key:
+        return [Problem(f"called process {key!r} is computed at run time; pmoflow needs the process id", *where,
+                        "unsupported_call")]
+    java = [a for a in ("variableMappingClass", "variableMappingDelegateExpression")
+            if node.get(f"{{{CAMUNDA_NS}}}{a}") is not None]
+    if java:
+        return [Problem(f"camunda:{java[0]} needs Java; use camunda:in and camunda:out mappings", *where,
+                        "unsupported_mapping")]
     binding = binding_of(node)
     if isinstance(binding, str):
         return [Problem(f"call activity: {binding}", *where, "bad_binding")]

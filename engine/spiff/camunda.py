@@ -47,6 +47,7 @@ NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS, "spiffworkflow"
 EXPRESSION_SLOTS = ("conditionExpression", "condition", "loopCardinality", "completionCondition",
                     "timeDuration", "timeDate", "timeCycle")
 _TIMERS = ("timeDuration", "timeDate", "timeCycle")
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _BARE_ISO = re.compile(r"^(R\d*/)?([+-]?P|\d{4}-\d\d-\d\d)", re.I)
 _DATA_ELEMENTS = ("dataObject", "dataObjectReference", "dataStoreReference", "dataInput", "dataOutput",
                   "property")
@@ -63,12 +64,15 @@ def translate_model(filename: str, root: etree._Element) -> list[Problem]:
     """Rewrite FEEL/JUEL expressions and Camunda/Zeebe mappings of one BPMN tree in place; the problems found."""
     names = multiword_names(root)
     problems = _expression_slots(filename, root, names)
+    per_instance: dict[etree._Element, list[str]] = {}      # activity -> lines run as each instance ends
     for mi in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
-        problems.extend(_collection(filename, mi))
+        problems.extend(_collection(filename, mi, names, per_instance))
     for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
         problems.extend(_script(filename, task, names))
     for node in _activities(root):
         problems.extend(_io_mapping(filename, node, names))
+    for node, lines in per_instance.items():
+        _after_each_instance(node, lines)
     for call in root.iter(f"{{{BPMN_NS}}}callActivity"):
         problems.extend(_called_element(filename, call))
     for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
@@ -114,7 +118,10 @@ def _expression_slots(filename: str, root: etree._Element, names: tuple[str, ...
             problems.append(python)
             python = "None"                  # reported once: the Python checks must not report it again
         node.text = python
-        node.set("language", "python")     # what it is now, whatever the definitions declare
+        if _XSI_TYPE in node.attrib:         # only a tFormalExpression may say what it is now
+            node.set("language", "python")
+        else:
+            node.attrib.pop("language", None)
     return problems
 
 
@@ -126,7 +133,8 @@ def _what(local: str) -> str:
 
 # ---------------------------------------------------------------- multi-instance collections
 
-def _collection(filename: str, mi: etree._Element) -> list[Problem]:
+def _collection(filename: str, mi: etree._Element, names: tuple[str, ...],
+                per_instance: dict[etree._Element, list[str]]) -> list[Problem]:
     zeebe = mi.find("bpmn:extensionElements/zeebe:loopCharacteristics", NS)
     z = zeebe.get if zeebe is not None else (lambda name: None)
     collection = mi.get(f"{{{CAMUNDA_NS}}}collection") or z("inputCollection")
@@ -144,14 +152,46 @@ def _collection(filename: str, mi: etree._Element) -> list[Problem]:
                 _add(mi, "inputDataItem", id=_plain(element), name=_plain(element))   # Spiff reads the id
     if out_collection and mi.find("bpmn:loopDataOutputRef", NS) is None:
         name, item = _variable(out_collection), _variable(out_element or "")
+        if name is not None and item is None and (out_element or "").strip().startswith("="):
+            item = _output_expression(filename, mi, out_element or "", names, per_instance, problems)
         if name is None or item is None:
-            problems.append(_problem(filename, mi, f"multi-instance output {out_collection!r}/{out_element!r} must "
-                                     "name variables (outputCollection and a variable as outputElement)"))
+            problems.append(_problem(filename, mi, f"multi-instance output {out_collection!r}/{out_element!r} needs "
+                                     "a variable as outputCollection and a variable or FEEL as outputElement"))
         else:
             _add(mi, "loopDataOutputRef", text=name)
             _add(mi, "outputDataItem", id=item, name=item)
     mi[:] = sorted(mi, key=lambda c: _MI_ORDER.get(etree.QName(c).localname, 1) if isinstance(c.tag, str) else 1)
     return problems
+
+
+def _output_expression(filename: str, mi: etree._Element, text: str, names: tuple[str, ...],
+                       per_instance: dict[etree._Element, list[str]], problems: list[Problem]) -> str | None:
+    """A FEEL outputElement: computed into a variable of its own as each instance ends; that variable."""
+    python = compile_expression(text, FEEL, _where(filename, mi), "multi-instance output element", names)
+    if isinstance(python, Problem):
+        problems.append(python)
+        return "pmoflow_output"
+    activity = mi.getparent()
+    variable = "pmoflow_output_" + re.sub(r"\W", "_", activity.get("id") or "mi")
+    per_instance.setdefault(activity, []).append(f"{variable} = {python}")
+    return variable
+
+
+def _after_each_instance(node: etree._Element, lines: list[str]) -> None:
+    if etree.QName(node).localname == "scriptTask":
+        script = node.find("bpmn:script", NS)
+        if script is not None:
+            script.text = "\n".join([_dedent(script.text or ""), *lines])
+        return
+    _prepend_script(node, "postScript", lines, first=False)
+    _scripts_on_instances(node)
+
+
+def _scripts_on_instances(node: etree._Element) -> None:
+    """Pre- and post-scripts of a multi-instance activity run on each instance (as Camunda's mappings do)."""
+    mi = node.find("bpmn:multiInstanceLoopCharacteristics", NS)
+    if mi is not None:
+        mi.set(f"{{{SPIFF_NS}}}scriptsOnInstances", "true")
 
 
 def _variable(text: str) -> str | None:
@@ -243,6 +283,7 @@ def _io_mapping(filename: str, node: etree._Element, names: tuple[str, ...]) -> 
                          "tasks, sub-processes and call activities)", "unsupported_mapping")]
     _prepend_script(node, "preScript", inputs, first=True)
     _prepend_script(node, "postScript", outputs, first=False)
+    _scripts_on_instances(node)
     return []
 
 
@@ -352,7 +393,9 @@ def _prepend_script(node: etree._Element, which: str, lines: list[str], first: b
     if not lines:
         return
     extensions = node.find("bpmn:extensionElements", NS)
-    assert extensions is not None            # the mapping lives there
+    if extensions is None:                   # first after any documentation, as the schema orders it
+        extensions = etree.Element(f"{{{BPMN_NS}}}extensionElements")
+        node.insert(len(node.findall("bpmn:documentation", NS)), extensions)
     existing = extensions.find(f"spiffworkflow:{which}", NS)
     if existing is None:
         existing = etree.SubElement(extensions, f"{{{SPIFF_NS}}}{which}")

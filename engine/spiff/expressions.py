@@ -118,8 +118,8 @@ def compile_expression(text: str | None, language: str | None, where: Where, wha
             return _problem(where, f"{what} {_show(source)} is not valid FEEL: {reason}", "bad_expression")
         python = feel_calls.call_source(body, names)
     elif kind == JUEL:
-        try:
-            python = translate_juel(source)
+        try:                             # a language naming JUEL may come without the ${...} around it
+            python = translate_juel(source if is_juel(source) else "${" + source + "}")
         except JuelUnsupported as err:
             return _problem(where, f"{what} {_show(source)} is not supported: {err}", "unsupported_expression")
     else:

@@ -685,7 +685,10 @@ class _ServiceTaskParser(ServiceTaskParser):  # type: ignore[misc]
         node = connector_node(self.node)
         if node is None:
             return super().create_task()
-        return PmoflowConnectorTask(self.spec, self.bpmn_id, connector=read_config(node), **self.bpmn_attributes)
+        extensions = self.parse_extensions()        # pre/post scripts carry camunda/zeebe mappings
+        return PmoflowConnectorTask(self.spec, self.bpmn_id, connector=read_config(node),
+                                    prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
+                                    **self.bpmn_attributes)
 
 
 class PmoflowParser(SpiffBpmnParser):

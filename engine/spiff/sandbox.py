@@ -35,7 +35,7 @@ from RestrictedPython.transformer import (
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from engine.spiff import feel_calls
+from engine.spiff import feel_calls, loop_counters
 from engine.spiff.budget import remaining_seconds
 
 _FILENAME = "<string>"  # SpiffWorkflow reads script line numbers from frames of this name
@@ -780,6 +780,13 @@ class SandboxedScriptEngine(PythonScriptEngine):
     def __init__(self, time_limit: float = 3.0) -> None:
         """Create the engine; raises ValueError for a non-positive time limit."""
         super().__init__(environment=SandboxedEnvironment(time_limit))
+
+    def evaluate(self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
+        """Evaluate on `task`'s data (with Camunda's multi-instance counters on an instance); raises like Spiff."""
+        loop = loop_counters.counters(task)
+        if loop is not None:
+            external_context = {**loop, **(external_context or {})}
+        return super().evaluate(task, expression, external_context)
 
     def validate(self, expression: str) -> None:
         """Check that `expression` compiles in the sandbox; raises SyntaxError with the reason."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
+
+from engine.timers import fire_due
 
 MODELS = Path(__file__).parent.parent / "models" / "expressions"
 
@@ -199,3 +202,71 @@ def test_an_unknown_decision_result_mapping_is_a_deploy_problem(as_):
     odd = {'camunda:mapDecisionResult="singleEntry"': 'camunda:mapDecisionResult="firstEntry"'}
     [problem] = problems_of(deploy(as_, *C7, replace=odd, status=422))
     assert problem["element_id"] == "Activity_risk" and "firstEntry" in problem["message"]
+
+
+def test_a_feel_error_at_run_time_is_an_incident_naming_the_element_and_expression(as_):
+    deploy(as_, *C8)
+    started = start(as_, "c8_order", {"lines": [{"qty": 2, "price": 600}, {"qty": 1, "price": 1}],
+                                      "customer": 5})                 # upper case(5): not a string
+    got = instance(as_, started["id"])
+    assert got["status"] != "completed" and got["error"] is not None, got
+    text = str(got["error"])
+    assert "Activity_label" in text and "upper case(customer)" in text, got["error"]
+
+
+def test_the_shipped_examples_are_the_models_tested_here():
+    examples = MODELS.parents[2] / "workflows" / "examples"
+    for folder, names in (("camunda7-invoice", C7 + ("c7_customer_check.bpmn",)), ("camunda8-order", C8)):
+        for name in set(names):
+            assert (examples / folder / name).read_bytes() == (MODELS / name).read_bytes(), name
+
+
+def test_a_camunda7_majority_review_ends_when_the_completion_condition_holds(as_):
+    deploy(as_, "c7_reviews.bpmn")
+    started = start(as_, "c7_reviews", {"reviewers": ["ann", "ben", "cat"]})
+    tasks = started["open_tasks"]
+    assert [t["element_id"] for t in tasks] == ["Activity_review"] * 3
+    complete(as_, "alice", tasks[0]["id"], {"vote": "yes"})
+    assert instance(as_, started["id"])["status"] == "running"            # 1 of 3: not yet
+    done = complete(as_, "alice", tasks[1]["id"], {"vote": "yes"})
+    assert done["status"] == "completed", done                             # 2 of 3 > 0.5
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed" and got["open_tasks"] == []
+    assert path(as_, started["id"]) == ["StartEvent_1", "Activity_review", "Activity_review", "Activity_review",
+                                        "EndEvent_1"]
+
+
+def test_camunda8_mappings_and_a_feel_output_element_apply_to_each_instance(as_):
+    deploy(as_, "c8_line_tiers.bpmn", "order_tier.dmn")
+    lines = [{"sku": "A", "qty": 3, "price": 500}, {"sku": "B", "qty": 1, "price": 20}]
+    started = start(as_, "c8_line_tiers", {"lines": lines})
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed", got
+    assert got["variables"]["tiers"] == [{"sku": "A", "tier": "gold", "amount": 1500},
+                                         {"sku": "B", "tier": "silver", "amount": 20}]
+    assert path(as_, started["id"]) == ["StartEvent_1", "Activity_tiers", "Activity_tiers", "Activity_tiers",
+                                        "EndEvent_1"]
+
+
+def test_a_feel_timer_duration_waits_as_long_as_it_says(as_, engine_ctx, clock):
+    deploy(as_, "c8_wait.bpmn")
+    started = start(as_, "c8_wait", {"hours": 2})
+    assert instance(as_, started["id"])["status"] == "running"
+    clock.advance(timedelta(hours=1, minutes=59))
+    assert fire_due(engine_ctx) == 0
+    clock.advance(timedelta(minutes=2))
+    assert fire_due(engine_ctx) == 1
+    assert instance(as_, started["id"])["status"] == "completed"
+    assert path(as_, started["id"]) == ["StartEvent_1", "Event_cooling", "EndEvent_1"]
+
+
+def test_camunda7_all_variables_in_and_out(as_):
+    everything = {'<camunda:in source="net" target="amount" />':
+                  '<camunda:in source="net" target="amount" /><camunda:in variables="all" />'
+                  '<camunda:out variables="all" />'}
+    deploy(as_, *C7, replace=everything)
+    got = instance(as_, start(as_, "c7_invoice", SMALL)["id"])
+    assert got["status"] == "completed"
+    assert got["variables"]["verdict_seen"] == ["Acme", True]        # trusted went in
+    assert got["variables"]["verdict"] == "ok" and got["variables"]["checkResult"] == "ok"
+    assert got["variables"]["amount"] == 80              # out variables="all": the callee's amount (net) came back

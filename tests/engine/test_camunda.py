@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
+from engine.errors import DeploymentInvalid
 from engine.spiff.camunda import NS, translate_model
 from engine.spiff.parsing import SourceFile, parse_deployment
 from engine.spiff.sandbox import SandboxedEnvironment
@@ -153,3 +154,34 @@ def test_miwg_feel_conditions_with_multi_word_names_compile():
     assert problems == []
     conditions = root.xpath("//bpmn:conditionExpression", namespaces=NS)
     assert conditions and all(c.text.startswith("feel(") for c in conditions)
+
+
+@pytest.mark.parametrize(("attributes", "reason"), [
+    ('calledElement="${processKey}"', "computed at run time"),
+    ('calledElement="sub" camunda:variableMappingClass="org.Acme"', "needs Java"),
+    ('calledElement="sub" camunda:calledElementBinding="versionTag"', "versionTag"),
+    ('calledElement="sub" camunda:calledElementBinding="version"', "needs a version number"),
+    ('calledElement="elsewhere"', "not in this deployment"),
+])
+def test_call_activities_pmoflow_cannot_run_are_deploy_problems(attributes: str, reason: str):
+    text = HEAD.format(attrs="", body=(
+        f'<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="c"/>'
+        f'<bpmn:callActivity id="c" {attributes}/><bpmn:sequenceFlow id="f2" sourceRef="c" targetRef="e"/>'
+        f'<bpmn:endEvent id="e"/>')).replace('id="p" isExecutable="true">', 'id="main" isExecutable="true">')
+    sub = HEAD.format(attrs="", body='<bpmn:startEvent id="s2"/>').replace('id="p"', 'id="sub"').replace(
+        'id="d"', 'id="d2"')
+    with pytest.raises(DeploymentInvalid) as info:
+        parse_deployment([SourceFile("m.bpmn", text.encode()), SourceFile("sub.bpmn", sub.encode())],
+                         max_bytes=100_000)
+    [problem] = [p for p in info.value.problems if p.element_id == "c"]
+    assert reason in problem.message and problem.file == "m.bpmn"
+
+
+def test_expressions_without_an_xsi_type_stay_valid_bpmn_after_the_rewrite():
+    text = HEAD.format(attrs="", body=(
+        '<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t1"/>'
+        '<bpmn:intermediateCatchEvent id="t1"><bpmn:timerEventDefinition id="td">'
+        '<bpmn:timeDuration>${delay}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="e"/><bpmn:endEvent id="e"/>'))
+    [parsed] = parse_deployment([SourceFile("m.bpmn", text.encode())], max_bytes=100_000).processes
+    assert parsed.key == "p"

@@ -174,3 +174,8 @@ def test_python_is_passed_through_and_checked() -> None:
     assert isinstance(compile_condition("x >", None, WHERE), Problem)
     assert isinstance(compile_condition("__import__('os')", None, WHERE), Problem)
     assert isinstance(compile_condition("  ", None, WHERE), Problem)
+
+
+def test_a_language_naming_juel_reads_text_without_the_braces():
+    assert run("amount gt 5", {"amount": 6}, "juel") is True
+    assert run("${amount gt 5}", {"amount": 4}, "http://java.sun.com/products/jsp/juel") is False

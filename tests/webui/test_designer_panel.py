@@ -7,9 +7,12 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from engine import users
+from engine import deployments, users
 from engine.db.models import ProcessInstance
+from engine.spiff.parsing import SourceFile
+from tests.api.test_expressions_api import MODELS
 from tests.designer.test_dryrun import FORM, review_process
+from tests.factories import ADMIN
 from tests.webui.conftest import sign_in
 
 
@@ -114,3 +117,13 @@ def test_approvers_may_not_use_the_designer(browser_of):
     client = browser_of("alice")
     client.environ_base["HTTP_X_CSRFTOKEN"] = _token(client)
     assert client.post("/designer/dry-run", json={"files": FILES}).status_code == 403
+
+
+def test_a_dry_run_calls_a_process_published_earlier(designer, app):
+    deployments.deploy(app.extensions["pmoflow"], ADMIN, [SourceFile("c7_customer_check.bpmn",
+                                               (MODELS / "c7_customer_check.bpmn").read_bytes())])
+    files = [{"name": n, "content": (MODELS / n).read_text()} for n in ("c7_invoice.bpmn", "invoice_risk.dmn")]
+    run = designer.post("/designer/dry-run", json={"files": files, "variables": {
+        "amount": 100, "trusted": True, "customer": {"name": "Acme", "segment": "smb"}}})
+    assert run.status_code == 200, run.json
+    assert run.json["status"] == "completed" and run.json["variables"]["checkResult"] == "ok"
