@@ -174,7 +174,8 @@ def _throw(run: Run, action: dict[str, Any]) -> None:
         raise InvalidInput("a payload must be an object", {"fields": {"payload": "must be an object"}})
     waiting = {c.element_id for c in catching.waiting(run)}
     if element not in waiting:
-        raise InvalidInput(f"nothing in this dry run waits at {element!r} (waiting: {', '.join(sorted(waiting)) or 'none'})",
+        known = ", ".join(sorted(waiting)) or "none"
+        raise InvalidInput(f"nothing in this dry run waits at {element!r} (waiting: {known})",
                            {"fields": {"element": "not waiting"}})
     _guarded(lambda: catching.throw(run, element, jsonable(payload)))
 

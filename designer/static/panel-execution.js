@@ -270,7 +270,7 @@
       const users = h('input', { type: 'text', name: 'assign-users', value: a && a.candidateUsers,
         placeholder: 'e.g. alice, bob' });
       const assignee = h('input', { type: 'text', name: 'assign-assignee', value: a && a.assignee,
-        placeholder: 'a user name, or an expression such as requester' });
+        placeholder: 'a user name, or ${owner} for a variable' });
       const offered = h('p', { class: 'pp-help', id: 'pp-offered-to', text: this.offeredTo(element) });
       const apply = () => {
         const attrs = { candidateGroups: list(groups.value).join(', ') || undefined,
@@ -290,27 +290,34 @@
       return h('datalist', { id: 'pp-groups' }, this.groups.map((g) => h('option', { value: g })));
     },
 
-    /** Who will be offered the task: its own candidates, else its lane, else the process's or the deployment's default. */
+    /** Who will be offered the task, as the engine decides (engine/spiff/assignment.py): its own candidate
+     *  groups, else its lane's group, else (when it names no candidate users either) the process's default
+     *  group, else the deployment's. */
     offeredTo(element) {
       const bo = this.bo(element);
       const a = this.ext(bo, 'pmoflow:Assignment');
       const attrs = bo.$attrs || {};
       const own = (name) => (a && a.get(name)) || Object.keys(attrs).filter((k) => k.endsWith(`:${name}`))
         .map((k) => attrs[k])[0];
+      const users = list(own('candidateUsers'));
+      let groups = list(own('candidateGroups'));
+      let source = 'its own candidate groups';
+      const lane = this.laneOf(bo);
+      if (!groups.length && lane) { groups = [lane.name || lane.id]; source = 'the group of its lane'; }
+      if (!groups.length && !users.length) {
+        const process = this.processOf(null);
+        const fallback = process && this.ext(process, 'pmoflow:Assignment');
+        if (fallback && list(fallback.candidateGroups).length) {
+          groups = [list(fallback.candidateGroups)[0]]; source = 'the process\'s default group';
+        } else {
+          groups = [this.defaultGroup || 'the deployment\'s default group']; source = 'the deployment\'s default';
+        }
+      }
       const parts = [];
       if (own('assignee')) parts.push(`assigned to ${own('assignee')}`);
-      if (own('candidateGroups')) parts.push(`group(s) ${list(own('candidateGroups')).join(', ')}`);
-      if (own('candidateUsers')) parts.push(`user(s) ${list(own('candidateUsers')).join(', ')}`);
-      if (parts.length) return `Offered to ${parts.join('; ')} (its own setting).`;
-      const lane = this.laneOf(bo);
-      if (lane) return `Offered to the group of its lane: ${lane.name || lane.id}.`;
-      const process = this.processOf(null);
-      const fallback = process && this.ext(process, 'pmoflow:Assignment');
-      if (fallback && fallback.candidateGroups) {
-        return `Offered to ${list(fallback.candidateGroups).join(', ')} (the process's default group).`;
-      }
-      if (this.defaultGroup) return `Offered to ${this.defaultGroup} (the deployment's default group).`;
-      return 'Offered to the deployment\'s default group (set one on the process: click the canvas).';
+      if (groups.length) parts.push(`group ${groups.join(', ')} (${source})`);
+      if (users.length) parts.push(`user(s) ${users.join(', ')}`);
+      return `Offered to ${parts.join('; ')}.`;
     },
 
     laneOf(bo) {

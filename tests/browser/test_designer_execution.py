@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from lxml import etree
 from playwright.sync_api import Page, expect
 
@@ -93,7 +94,7 @@ def configure(page: Page) -> None:
     expect(panel.locator("select[name=subprocess-kind]")).to_have_value("embedded")
 
     click_shape(page, "review")
-    expect(panel.locator("#pp-offered-to")).to_contain_text("default group")
+    expect(panel.locator("#pp-offered-to")).to_contain_text("the deployment's default")
     panel.locator("input[name=assign-users]").fill("alice, bob")
     panel.locator("input[name=assign-users]").press("Tab")
     expect(panel.locator("#pp-offered-to")).to_contain_text("alice, bob")
@@ -116,6 +117,8 @@ def configure(page: Page) -> None:
     panel.locator("select[name=process-default-group]").select_option("Finance")
 
 
+@pytest.mark.xfail(reason="needs the engine's sub-processes, lane-less tasks and topics (issue #13's other slices)",
+                   strict=False)
 def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_server: LiveServer, page: Page):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -180,7 +180,8 @@ EVENTS = [SourceFile("vendor_events.bpmn", (Path(__file__).parents[1] / "models"
 def test_an_error_thrown_at_a_boundary_interrupts_the_task():
     run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
     assert [(c["element_id"], c["kind"], c["code"], c["attached_to"], c["interrupting"]) for c in run.catches] == [
-        ("frozen", "signal", "budget_frozen", "review", False), ("rejected", "error", "VENDOR_REJECTED", "review", True)]
+        ("frozen", "signal", "budget_frozen", "review", False),
+        ("rejected", "error", "VENDOR_REJECTED", "review", True)]
     run = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "rejected"})
     assert run.status == "completed" and run.open_tasks == [] and run.catches == []
     assert run.path == ["start", "rejected", "rejected_end"]

@@ -40,10 +40,12 @@ def _answer(view: Any) -> Any:
 @bp.get("/designer/panel/options")
 @requires("definition.design")
 def options():  # type: ignore[no-untyped-def]
-    """What the panel offers in its pickers: group names (lanes, approvals) and business calendar names (SLAs)."""
+    """What the panel offers in its pickers: group names (lanes, approvals, candidates), business calendar
+    names (SLAs), and the deployment's default group (who gets a task with no lane and no candidates)."""
     ctx = engine_ctx()
     return jsonify({"groups": users.group_names(ctx),
-                    "calendars": [c.name for c in calendars.list_calendars(ctx, actor())]})
+                    "calendars": [c.name for c in calendars.list_calendars(ctx, actor())],
+                    "default_group": getattr(ctx.settings, "default_group", None)})
 
 
 @bp.post("/designer/conditions/build")
