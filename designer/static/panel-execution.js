@@ -260,6 +260,29 @@
         + 'or reports a BPMN error.')));
     },
 
+    // -------------------------------------------------------------- call activities
+
+    callSection(element) {
+      const bo = this.bo(element);
+      const called = h('input', { type: 'text', name: 'call-process', value: bo.calledElement,
+        placeholder: 'the called process\'s id (key)' });
+      const binding = select([['', 'The latest version (when this one is published)'],
+        ['deployment', 'The one published with this process'], ['version', 'A given version']],
+      bo.get('pmoflow:binding') === 'latest' ? '' : bo.get('pmoflow:binding'), { name: 'call-binding' });
+      const version = h('input', { type: 'number', min: 1, name: 'call-version', value: bo.get('pmoflow:version') });
+      const sync = () => { version.parentElement.hidden = binding.value !== 'version'; };
+      const apply = () => {
+        sync();
+        this.write(() => this.modeling.updateProperties(element, {
+          calledElement: called.value.trim() || undefined, 'pmoflow:binding': binding.value || undefined,
+          'pmoflow:version': binding.value === 'version' && version.value ? String(version.value) : undefined }));
+      };
+      for (const c of [called, binding, version]) c.addEventListener('change', apply);
+      this.propsBox.append(section('Called process', field('Process', called), field('Which version', binding),
+        field('Version', version)));
+      sync();
+    },
+
     // -------------------------------------------------------------- who works a task
 
     assignmentSection(element) {
@@ -353,6 +376,7 @@
     if (['bpmn:Process', 'bpmn:Collaboration', 'bpmn:Participant'].includes(type)) this.processDefaultSection(element);
     if (type === 'bpmn:UserTask' || type === 'bpmn:ManualTask') this.assignmentSection(element);
     if (type === 'bpmn:ServiceTask') this.serviceSection(element);
+    if (type === 'bpmn:CallActivity') this.callSection(element);
     if (type === 'bpmn:SubProcess' || type === 'bpmn:Transaction') this.subProcessSection(element);
     if ((bo.eventDefinitions || []).length) this.eventSections(element);
     if (is(bo, 'bpmn:Activity') && !(type === 'bpmn:SubProcess' && bo.triggeredByEvent)) this.loopSection(element);
