@@ -148,6 +148,8 @@ def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_ser
     configure(page)
     save_now(page)
     page.screenshot(path=f"{SHOTS}/execution-drawn.png")
+    problems = page.evaluate("() => pmoflowEditor.state.problems")
+    assert [p for p in problems if p.get("severity") != "warning"] == [], problems
     expect(page.locator("#problem-count")).to_have_text("0")
 
     root = saved_xml(page)
