@@ -45,6 +45,7 @@
       for (const def of bo.eventDefinitions || []) {
         if (REFS[def.$type]) this.refSection(element, def, REFS[def.$type]);
         if (def.$type === 'bpmn:ConditionalEventDefinition') this.conditionalSection(element, def);
+        if (def.$type === 'bpmn:LinkEventDefinition') this.linkSection(element, def);
       }
       const kinds = (bo.eventDefinitions || []).map((d) => d.$type);
       if (bo.$type === 'bpmn:BoundaryEvent') {
@@ -87,6 +88,15 @@
         });
       });
       this.propsBox.append(section(o.title, field(o.label, input, o.help)));
+    },
+
+    /** A link: a throwing link event continues at the catching one of the same name. */
+    linkSection(element, def) {
+      const input = h('input', { type: 'text', name: 'link-name', value: def.name, placeholder: 'e.g. to_review' });
+      input.addEventListener('change', () => this.write(() => this.modeling.updateModdleProperties(element, def,
+        { name: input.value.trim() || undefined })));
+      this.propsBox.append(section('Link', field('Link name', input,
+        'The flow goes on at the catching link event of the same name (in the same process).')));
     },
 
     conditionalSection(element, def) {
