@@ -180,7 +180,7 @@ EVENTS = [SourceFile("vendor_events.bpmn", (Path(__file__).parents[1] / "models"
 def test_an_error_thrown_at_a_boundary_interrupts_the_task():
     run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
     assert [(c["element_id"], c["kind"], c["code"], c["attached_to"], c["interrupting"]) for c in run.catches] == [
-        ("frozen", "signal", "budget_frozen", "review", False),
+        ("frozen", "signal", "budget_frozen", "review", False), ("over_budget", "conditional", None, "review", True),
         ("rejected", "error", "VENDOR_REJECTED", "review", True)]
     run = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "rejected"})
     assert run.status == "completed" and run.open_tasks == [] and run.catches == []
@@ -242,3 +242,12 @@ def test_the_timer_on_a_sub_process_interrupts_it():
     run = dryrun.step(REVIEW, run.state, {"action": "timer", "element": "late"})
     assert run.status == "completed" and run.path == ["start", "prepare_start", "late", "too_late"]
     assert run.open_tasks == []
+
+
+def test_a_conditional_boundary_fires_once_its_condition_holds():
+    run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
+    still = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "over_budget", "payload": {"amount": 60}})
+    assert still.status == "running" and "over_budget" in [c["element_id"] for c in still.catches]
+    run = dryrun.step(EVENTS, still.state, {"action": "throw", "element": "over_budget", "payload": {"amount": 20000}})
+    assert run.status == "completed" and run.path[-2:] == ["over_budget", "escalated"]
+    assert run.variables["amount"] == 20000

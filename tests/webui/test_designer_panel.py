@@ -128,7 +128,8 @@ EVENTS = [{"name": "vendor_events.bpmn",
 def test_a_dry_run_throws_an_error_at_a_boundary_and_a_bad_throw_is_a_422(designer):
     started = designer.post("/designer/dry-run", json={"files": EVENTS, "variables": {"amount": 50}})
     assert started.status_code == 200
-    assert {c["element_id"]: c["kind"] for c in started.json["catches"]} == {"frozen": "signal", "rejected": "error"}
+    assert {c["element_id"]: c["kind"] for c in started.json["catches"]} == {"frozen": "signal", "rejected": "error",
+                                                                            "over_budget": "conditional"}
     thrown = designer.post("/designer/dry-run", json={"files": EVENTS, "state": started.json["state"],
                                                       "action": {"action": "throw", "element": "rejected"}})
     assert thrown.status_code == 200
