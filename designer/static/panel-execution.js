@@ -23,7 +23,7 @@
   const REFS = {
     'bpmn:SignalEventDefinition': { ref: 'signalRef', type: 'bpmn:Signal', key: 'name', title: 'Signal',
       label: 'Signal name', name: 'signal-name', placeholder: 'e.g. budget_frozen',
-      help: 'A thrown signal reaches every instance waiting for it (POST /api/v1/signals starts one from outside).' },
+      help: 'A thrown signal reaches every instance waiting for it (POST /api/v1/signals sends one from outside).' },
     'bpmn:ErrorEventDefinition': { ref: 'errorRef', type: 'bpmn:Error', key: 'errorCode', title: 'Error',
       label: 'Error code', name: 'error-code', placeholder: 'e.g. VENDOR_REJECTED',
       help: 'A catching error event with no code catches every error.' },
