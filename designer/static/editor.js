@@ -362,19 +362,21 @@
   // SpiffWorkflow reads them: text naming a variable, not the id of an element of the diagram. bpmn-js
   // reads them as references and would drop those it cannot resolve; they are kept as they were.
   function keepVariableReferences(warnings) {
-    var moddle = modeler.get('moddle');
+    var moddle = modeler.get('moddle'), kept = 0;
     warnings.forEach(function (w) {
       if (w.element && w.value && /loopData(Input|Output)Ref$/.test(w.property || '')) {
         w.element.set(w.property, moddle.create('bpmn:ItemAwareElement', { id: w.value }));
+        kept += 1;
       }
     });
+    return kept;                                  // not import warnings: nothing was lost
   }
 
   // ------------------------------------------------------------ start
   state.importing = true;
   modeler.importXML(data.bpmn).then(function (result) {
     state.importing = false;
-    keepVariableReferences(result.warnings || []);
+    var warnings = (result.warnings || []).length - keepVariableReferences(result.warnings || []);
     canvas.zoom('fit-viewport', 'auto');
     // room for the palette on the left: widen the view so the diagram starts PALETTE px from the edge
     var box = canvas.viewbox(), PALETTE = 140, pad = PALETTE * box.width / Math.max(box.outer.width - PALETTE, 1);
@@ -383,9 +385,7 @@
     showFiles();
     mountPanel(null);
     if (window.location.hash.length > 1) { focusElement(decodeURIComponent(window.location.hash.slice(1))); }
-    if (result.warnings && result.warnings.length) {
-      setStatus('Opened with ' + result.warnings.length + ' import warning(s)', 'muted');
-    }
+    if (warnings) { setStatus('Opened with ' + warnings + ' import warning(s)', 'muted'); }
     document.body.dataset.designerReady = 'true';
   }).catch(function (err) {
     state.importing = false;

@@ -234,6 +234,7 @@ def test_a_sub_process_is_entered_and_left_then_one_task_per_item():
         run = dryrun.step(REVIEW, run.state, {"action": "complete", "task": run.open_tasks[0]["id"],
                                               "data": {"verdict": verdict}})
     assert run.status == "completed" and run.path[-3:] == ["approve_each", "approve_each", "done"]
+    assert [s["name"] for s in run.steps[-3:]] == ["Approve", "Approve", "Done"]
     assert run.variables["verdicts"] == ["yes", "no"]
 
 
