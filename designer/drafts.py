@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from designer.validation import validate_files
+from designer.validation import blocking, validate_files
 from engine import audit, deployments
 from engine.context import EngineContext
 from engine.db.models import Draft, Group, ProcessDefinition
@@ -291,7 +291,7 @@ def publish_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, not
     """Deploy the draft as the next version with `note`, then drop the draft.
 
     Raises Forbidden (designers and admins only), Conflict (stale revision), InvalidInput (no
-    note), DeploymentInvalid (every problem: engine checks and modelling rules alike), NotFound.
+    note), DeploymentInvalid (every problem the deploy checks find; modelling advice does not block), NotFound.
     """
     require(actor, "definition.publish")
     note = (note or "").strip()
@@ -301,7 +301,7 @@ def publish_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, not
     if draft.revision != revision:
         with ctx.uow(write=False) as uow:
             _check_revision(_draft_row(uow.session, key), revision)
-    problems = _validate(ctx, key, draft.bpmn, draft.files)
+    problems = blocking(_validate(ctx, key, draft.bpmn, draft.files))
     if problems:
         raise DeploymentInvalid(problems)
     result = deployments.deploy(ctx, actor, draft.source_files(), name=f"{key} (designer)", note=note[:2000])

@@ -176,7 +176,8 @@ def _throw(run: Run, action: dict[str, Any]) -> None:
         raise InvalidInput("a payload must be an object", {"fields": {"payload": "must be an object"}})
     waiting = {c.element_id for c in catching.waiting(run)}
     if element not in waiting:
-        raise InvalidInput(f"nothing in this dry run waits at {element!r} (waiting: {', '.join(sorted(waiting)) or 'none'})",
+        known = ", ".join(sorted(waiting)) or "none"
+        raise InvalidInput(f"nothing in this dry run waits at {element!r} (waiting: {known})",
                            {"fields": {"element": "not waiting"}})
     _guarded(lambda: catching.throw(run, element, jsonable(payload)))
 
@@ -234,10 +235,13 @@ def _answer(
         if eid not in completed and len(record["path"]) < MAX_PATH:
             record["path"].append(eid)
             record["steps"].append({"element_id": eid, "name": name, "type": "TimerFired"})
+    named = {s["element_id"]: s["name"] for s in record["steps"] if s.get("name")}
     for entry in run.log.completed:
         if len(record["path"]) < MAX_PATH:
+            name = entry["name"] or named.get(entry["element_id"])     # a multi-instance activity: its items' name
+            named[entry["element_id"]] = name
             record["path"].append(entry["element_id"])
-            record["steps"].append({"element_id": entry["element_id"], "name": entry["name"], "type": entry["type"]})
+            record["steps"].append({"element_id": entry["element_id"], "name": name, "type": entry["type"]})
     for decision in run.log.decisions:
         record["decisions"].append(jsonable({k: v for k, v in decision.items() if k not in ("task_id", "process")}))
     run.log.completed.clear()

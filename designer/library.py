@@ -87,7 +87,8 @@ def library(ctx: EngineContext, actor: Actor) -> list[ProcessEntry]:
                 select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
                 .where(ProcessInstance.status.in_(LIVE))
                 .group_by(ProcessInstance.definition_id, ProcessInstance.status))}
-        drafts = {d.key: DraftRow(d.updated_by, d.updated_at, d.revision, len(d.problems or []), d.base_version)
+        drafts = {d.key: DraftRow(d.updated_by, d.updated_at, d.revision, _blocking(d.problems),
+                                           d.base_version)
                   for d in session.scalars(select(Draft))}
         draft_names = dict(session.execute(select(Draft.key, Draft.name)).all())
         versions: dict[str, list[VersionRow]] = {}
@@ -153,3 +154,8 @@ def counts_json(detail: VersionDetail) -> dict[str, Any]:
     return {"counts": detail.counts,
             "instances": [{"id": w.id, "business_key": w.business_key, "status": w.status, "element": w.element_id}
                           for w in detail.instances]}
+
+
+def _blocking(problems: list[dict[str, Any]] | None) -> int:
+    """How many of a draft's saved problems stop it from being published (advice does not)."""
+    return len([p for p in problems or [] if p.get("severity") != "warning"])

@@ -1,4 +1,4 @@
-"""Modelling rules the designer checks on every save, beyond the engine's own deploy checks.
+"""Modelling advice the designer gives on every save, beyond the engine's own deploy checks.
 
 `engine.spiff.parsing.parse_deployment` already refuses gateway branches without a condition
 or default, timers that do not parse, and references to decisions and forms that are not in
@@ -6,6 +6,10 @@ the deployment. These rules add what a deployment may technically survive but a 
 should hear about: a user task whose lane (or candidate group) names no existing group, a
 flow node where the token gets stuck (dead end), and elements no token can ever reach.
 Each rule returns every problem it finds, each with file, element id and line.
+
+They are advice, not refusals (designer.validation turns them into warnings): what may be
+published is decided by the deploy checks alone (`parse_deployment`), the same rules as a
+deployment through the API, so a model that deploys there publishes here.
 """
 
 from __future__ import annotations

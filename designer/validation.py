@@ -1,13 +1,16 @@
-"""Validating a draft: the engine's own deploy checks plus the designer's modelling rules.
+"""Validating a draft: the engine's own deploy checks plus the designer's modelling advice.
 
 Returns every problem at once (file, element id, line, code) so the editor can mark all of
-them on the diagram; never raises for a bad model.
+them on the diagram; never raises for a bad model. Only the deploy checks block publishing
+(`blocking`): the designer refuses exactly what a deployment through the API refuses. What
+the modelling rules (designer.rules) add is `Advice`: a warning ("severity": "warning").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from lxml import etree
 
@@ -18,6 +21,14 @@ from engine.spiff.parsing import FLOW_NODES, SourceFile, parse_deployment
 from engine.spiff.xml import XmlRefused, parse_xml
 
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+
+
+@dataclass(frozen=True)
+class Advice(Problem):
+    """A modelling rule's warning: shown on the diagram, never a reason to refuse publishing."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "severity": "warning"}
 
 
 def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_bytes: int, max_files: int = 50,
@@ -36,9 +47,16 @@ def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_
             root = parse_xml(f.content, f.filename, max_bytes)
         except XmlRefused:
             continue                              # parse_deployment reported it
-        problems.extend(rules.check_model(f.filename, root, groups, lane_map))
+        refused = {(p.file, p.element_id, p.code) for p in problems}
+        problems.extend(p if (p.file, p.element_id, p.code) in refused else Advice(**vars(p))
+                        for p in rules.check_model(f.filename, root, groups, lane_map))
         problems = _on_diagram(problems, f.filename, root)
     return _unique(problems)
+
+
+def blocking(problems: Sequence[Problem]) -> list[Problem]:
+    """The problems that stop a draft from being published: all but the modelling advice."""
+    return [p for p in problems if not isinstance(p, Advice)]
 
 
 def _on_diagram(problems: list[Problem], filename: str, root: etree._Element) -> list[Problem]:

@@ -58,10 +58,15 @@
   }
 
   // ------------------------------------------------------------ problems on the diagram
+  // Problems are what a deployment refuses; advice (a dead end, an unreachable element, a group that
+  // does not exist) is shown the same way, in amber, and does not stop publishing.
+  function isAdvice(p) { return p.severity === 'warning'; }
+  function blocking() { return state.problems.filter(function (p) { return !isAdvice(p); }); }
+
   function showProblems(problems) {
     state.problems = problems;
     overlays.remove({ type: 'pmo-problem' });
-    registry.getAll().forEach(function (el) { canvas.removeMarker(el, 'pmo-problem'); });
+    registry.getAll().forEach(function (el) { canvas.removeMarker(el, 'pmo-problem'); canvas.removeMarker(el, 'pmo-advice'); });
     var list = $('problems');
     list.innerHTML = '';
     var perElement = {};
@@ -70,35 +75,40 @@
       var el = p.element_id ? registry.get(p.element_id) : null;
       var where = [p.file, p.line ? 'line ' + p.line : null].filter(Boolean).join(', ');
       var btn = document.createElement(el ? 'button' : 'span');
-      btn.className = el ? 'problem link' : 'problem';
+      btn.className = (el ? 'problem link' : 'problem') + (isAdvice(p) ? ' advice' : '');
       if (el) { btn.type = 'button'; btn.dataset.element = p.element_id; }
       var what = document.createElement('span');
       what.className = 'problem-message';
       what.textContent = p.message;
       var meta = document.createElement('span');
       meta.className = 'problem-where muted';
-      meta.textContent = (p.element_id ? p.element_id + ' · ' : '') + where + (p.code ? ' · ' + p.code : '');
+      meta.textContent = (isAdvice(p) ? 'warning · ' : '') + (p.element_id ? p.element_id + ' · ' : '') + where +
+        (p.code ? ' · ' + p.code : '');
       btn.appendChild(what); btn.appendChild(meta);
       if (el) { btn.addEventListener('click', function () { focusElement(p.element_id); }); }
       li.appendChild(btn);
       list.appendChild(li);
-      if (el) { (perElement[p.element_id] = perElement[p.element_id] || []).push(p.message); }
+      if (el) { (perElement[p.element_id] = perElement[p.element_id] || []).push(p); }
     });
     Object.keys(perElement).forEach(function (id) {
       var el = registry.get(id);
+      var advice = perElement[id].every(isAdvice);
       canvas.addMarker(el, 'pmo-problem');
+      if (advice) { canvas.addMarker(el, 'pmo-advice'); } else { canvas.removeMarker(el, 'pmo-advice'); }
       var badge = document.createElement('div');
-      badge.className = 'pmo-problem-badge';
+      badge.className = 'pmo-problem-badge' + (advice ? ' advice' : '');
       badge.textContent = perElement[id].length;
-      badge.title = perElement[id].join('\n');
+      badge.title = perElement[id].map(function (p) { return p.message; }).join('\n');
       badge.dataset.element = id;
       badge.addEventListener('click', function () { focusElement(id); });
       overlays.add(el, 'pmo-problem', { position: el.waypoints ? { top: -10, left: -10 } : { top: -10, right: 10 },
                                         html: badge });
     });
-    $('problem-count').textContent = problems.length;
-    $('problem-count').className = 'badge ' + (problems.length ? 'error' : 'ok');
-    $('problems-none').hidden = problems.length > 0;
+    var stopping = blocking().length;
+    $('problem-count').textContent = stopping;
+    $('problem-count').className = 'badge ' + (stopping ? 'error' : 'ok');
+    $('problem-count').title = (problems.length - stopping) + ' warning(s) besides';
+    $('problems-none').hidden = stopping > 0;
   }
 
   function focusElement(id) {
@@ -200,8 +210,7 @@
         state.filesChanged = false;
         showProblems(answer.body.problems || []);
         if (answer.body.name) { $('draft-name').textContent = answer.body.name; }
-        setStatus('Saved ' + time(answer.body.updated_at) + ' · ' + (answer.body.problems || []).length + ' problem(s)',
-                  'saved');
+        setStatus('Saved ' + time(answer.body.updated_at) + ' · ' + blocking().length + ' problem(s)', 'saved');
         document.dispatchEvent(new CustomEvent('pmoflow:saved', { detail: answer.body }));
         if (state.again) { state.again = false; if (state.dirty) { return save(); } }
         return true;
@@ -263,9 +272,10 @@
   if ($('publish')) {
     $('publish').addEventListener('click', function () {
       save().then(function () {
-        var n = state.problems.length;
-        $('publish-problems').hidden = n === 0;
-        $('publish-problems').textContent = n ? 'This draft has ' + n + ' problem(s); fix them first (see Problems).' : '';
+        var n = blocking().length, warnings = state.problems.length - n;
+        $('publish-problems').hidden = n === 0 && warnings === 0;
+        $('publish-problems').textContent = n ? 'This draft has ' + n + ' problem(s); fix them first (see Problems).'
+          : (warnings ? 'Published with ' + warnings + ' warning(s) (see Problems).' : '');
         $('publish-confirm').disabled = n > 0 || state.conflict;
         $('publish-error').hidden = true;
         dialog.showModal();
@@ -352,19 +362,21 @@
   // SpiffWorkflow reads them: text naming a variable, not the id of an element of the diagram. bpmn-js
   // reads them as references and would drop those it cannot resolve; they are kept as they were.
   function keepVariableReferences(warnings) {
-    var moddle = modeler.get('moddle');
+    var moddle = modeler.get('moddle'), kept = 0;
     warnings.forEach(function (w) {
       if (w.element && w.value && /loopData(Input|Output)Ref$/.test(w.property || '')) {
         w.element.set(w.property, moddle.create('bpmn:ItemAwareElement', { id: w.value }));
+        kept += 1;
       }
     });
+    return kept;                                  // not import warnings: nothing was lost
   }
 
   // ------------------------------------------------------------ start
   state.importing = true;
   modeler.importXML(data.bpmn).then(function (result) {
     state.importing = false;
-    keepVariableReferences(result.warnings || []);
+    var warnings = (result.warnings || []).length - keepVariableReferences(result.warnings || []);
     canvas.zoom('fit-viewport', 'auto');
     // room for the palette on the left: widen the view so the diagram starts PALETTE px from the edge
     var box = canvas.viewbox(), PALETTE = 140, pad = PALETTE * box.width / Math.max(box.outer.width - PALETTE, 1);
@@ -373,9 +385,7 @@
     showFiles();
     mountPanel(null);
     if (window.location.hash.length > 1) { focusElement(decodeURIComponent(window.location.hash.slice(1))); }
-    if (result.warnings && result.warnings.length) {
-      setStatus('Opened with ' + result.warnings.length + ' import warning(s)', 'muted');
-    }
+    if (warnings) { setStatus('Opened with ' + warnings + ' import warning(s)', 'muted'); }
     document.body.dataset.designerReady = 'true';
   }).catch(function (err) {
     state.importing = false;

@@ -23,7 +23,7 @@
   const REFS = {
     'bpmn:SignalEventDefinition': { ref: 'signalRef', type: 'bpmn:Signal', key: 'name', title: 'Signal',
       label: 'Signal name', name: 'signal-name', placeholder: 'e.g. budget_frozen',
-      help: 'A thrown signal reaches every instance waiting for it (POST /api/v1/signals starts one from outside).' },
+      help: 'A thrown signal reaches every instance waiting for it (POST /api/v1/signals sends one from outside).' },
     'bpmn:ErrorEventDefinition': { ref: 'errorRef', type: 'bpmn:Error', key: 'errorCode', title: 'Error',
       label: 'Error code', name: 'error-code', placeholder: 'e.g. VENDOR_REJECTED',
       help: 'A catching error event with no code catches every error.' },
@@ -45,6 +45,7 @@
       for (const def of bo.eventDefinitions || []) {
         if (REFS[def.$type]) this.refSection(element, def, REFS[def.$type]);
         if (def.$type === 'bpmn:ConditionalEventDefinition') this.conditionalSection(element, def);
+        if (def.$type === 'bpmn:LinkEventDefinition') this.linkSection(element, def);
       }
       const kinds = (bo.eventDefinitions || []).map((d) => d.$type);
       if (bo.$type === 'bpmn:BoundaryEvent') {
@@ -87,6 +88,15 @@
         });
       });
       this.propsBox.append(section(o.title, field(o.label, input, o.help)));
+    },
+
+    /** A link: a throwing link event continues at the catching one of the same name. */
+    linkSection(element, def) {
+      const input = h('input', { type: 'text', name: 'link-name', value: def.name, placeholder: 'e.g. to_review' });
+      input.addEventListener('change', () => this.write(() => this.modeling.updateModdleProperties(element, def,
+        { name: input.value.trim() || undefined })));
+      this.propsBox.append(section('Link', field('Link name', input,
+        'The flow goes on at the catching link event of the same name (in the same process).')));
     },
 
     conditionalSection(element, def) {
@@ -260,6 +270,29 @@
         + 'or reports a BPMN error.')));
     },
 
+    // -------------------------------------------------------------- call activities
+
+    callSection(element) {
+      const bo = this.bo(element);
+      const called = h('input', { type: 'text', name: 'call-process', value: bo.calledElement,
+        placeholder: 'the called process\'s id (key)' });
+      const binding = select([['', 'The latest version (when this one is published)'],
+        ['deployment', 'The one published with this process'], ['version', 'A given version']],
+      bo.get('pmoflow:binding') === 'latest' ? '' : bo.get('pmoflow:binding'), { name: 'call-binding' });
+      const version = h('input', { type: 'number', min: 1, name: 'call-version', value: bo.get('pmoflow:version') });
+      const sync = () => { version.parentElement.hidden = binding.value !== 'version'; };
+      const apply = () => {
+        sync();
+        this.write(() => this.modeling.updateProperties(element, {
+          calledElement: called.value.trim() || undefined, 'pmoflow:binding': binding.value || undefined,
+          'pmoflow:version': binding.value === 'version' && version.value ? String(version.value) : undefined }));
+      };
+      for (const c of [called, binding, version]) c.addEventListener('change', apply);
+      this.propsBox.append(section('Called process', field('Process', called), field('Which version', binding),
+        field('Version', version)));
+      sync();
+    },
+
     // -------------------------------------------------------------- who works a task
 
     assignmentSection(element) {
@@ -270,7 +303,7 @@
       const users = h('input', { type: 'text', name: 'assign-users', value: a && a.candidateUsers,
         placeholder: 'e.g. alice, bob' });
       const assignee = h('input', { type: 'text', name: 'assign-assignee', value: a && a.assignee,
-        placeholder: 'a user name, or an expression such as requester' });
+        placeholder: 'a user name, or ${owner} for a variable' });
       const offered = h('p', { class: 'pp-help', id: 'pp-offered-to', text: this.offeredTo(element) });
       const apply = () => {
         const attrs = { candidateGroups: list(groups.value).join(', ') || undefined,
@@ -290,27 +323,34 @@
       return h('datalist', { id: 'pp-groups' }, this.groups.map((g) => h('option', { value: g })));
     },
 
-    /** Who will be offered the task: its own candidates, else its lane, else the process's or the deployment's default. */
+    /** Who will be offered the task, as the engine decides (engine/spiff/assignment.py): its own candidate
+     *  groups, else its lane's group, else (when it names no candidate users either) the process's default
+     *  group, else the deployment's. */
     offeredTo(element) {
       const bo = this.bo(element);
       const a = this.ext(bo, 'pmoflow:Assignment');
       const attrs = bo.$attrs || {};
       const own = (name) => (a && a.get(name)) || Object.keys(attrs).filter((k) => k.endsWith(`:${name}`))
         .map((k) => attrs[k])[0];
+      const users = list(own('candidateUsers'));
+      let groups = list(own('candidateGroups'));
+      let source = 'its own candidate groups';
+      const lane = this.laneOf(bo);
+      if (!groups.length && lane) { groups = [lane.name || lane.id]; source = 'the group of its lane'; }
+      if (!groups.length && !users.length) {
+        const process = this.processOf(null);
+        const fallback = process && this.ext(process, 'pmoflow:Assignment');
+        if (fallback && list(fallback.candidateGroups).length) {
+          groups = [list(fallback.candidateGroups)[0]]; source = 'the process\'s default group';
+        } else {
+          groups = [this.defaultGroup || 'the deployment\'s default group']; source = 'the deployment\'s default';
+        }
+      }
       const parts = [];
       if (own('assignee')) parts.push(`assigned to ${own('assignee')}`);
-      if (own('candidateGroups')) parts.push(`group(s) ${list(own('candidateGroups')).join(', ')}`);
-      if (own('candidateUsers')) parts.push(`user(s) ${list(own('candidateUsers')).join(', ')}`);
-      if (parts.length) return `Offered to ${parts.join('; ')} (its own setting).`;
-      const lane = this.laneOf(bo);
-      if (lane) return `Offered to the group of its lane: ${lane.name || lane.id}.`;
-      const process = this.processOf(null);
-      const fallback = process && this.ext(process, 'pmoflow:Assignment');
-      if (fallback && fallback.candidateGroups) {
-        return `Offered to ${list(fallback.candidateGroups).join(', ')} (the process's default group).`;
-      }
-      if (this.defaultGroup) return `Offered to ${this.defaultGroup} (the deployment's default group).`;
-      return 'Offered to the deployment\'s default group (set one on the process: click the canvas).';
+      if (groups.length) parts.push(`group ${groups.join(', ')} (${source})`);
+      if (users.length) parts.push(`user(s) ${users.join(', ')}`);
+      return `Offered to ${parts.join('; ')}.`;
     },
 
     laneOf(bo) {
@@ -346,6 +386,7 @@
     if (['bpmn:Process', 'bpmn:Collaboration', 'bpmn:Participant'].includes(type)) this.processDefaultSection(element);
     if (type === 'bpmn:UserTask' || type === 'bpmn:ManualTask') this.assignmentSection(element);
     if (type === 'bpmn:ServiceTask') this.serviceSection(element);
+    if (type === 'bpmn:CallActivity') this.callSection(element);
     if (type === 'bpmn:SubProcess' || type === 'bpmn:Transaction') this.subProcessSection(element);
     if ((bo.eventDefinitions || []).length) this.eventSections(element);
     if (is(bo, 'bpmn:Activity') && !(type === 'bpmn:SubProcess' && bo.triggeredByEvent)) this.loopSection(element);

@@ -112,19 +112,25 @@ def waiting(run: Run) -> list[Catch]:
 
 def throw(run: Run, element_id: str, payload: dict[str, Any]) -> bool:
     """Deliver what the waiting catching element `element_id` waits for (with `payload` as its variables)
-    and advance; a conditional event is checked again with `payload` merged into the variables.
-    False if no such element waits; a BPMN failure becomes the run's incident."""
+    and advance, the way a live instance meets it: a signal is broadcast (Run.signal), a message correlated
+    (Run.correlate), a conditional event checked again with `payload` set (Run.reevaluate_conditions); an
+    error or an escalation is thrown inside the activity the event waits on. False if no such element waits;
+    a BPMN failure becomes the run's incident."""
     tasks = [(t, d) for t, spec, d in _waiting_tasks(run) if spec.bpmn_id == element_id]
     if not tasks:
         return False
     task, definition = tasks[0]
+    kind = _kind(definition)
+    if kind == "signal":
+        return run.signal(str(definition.name), payload)
+    if kind == "message":
+        return run.correlate(str(definition.name), payload)
+    if kind == "conditional":
+        run.set_variables(payload, [])
+        run.reevaluate_conditions()
+        return True
     try:
-        if isinstance(definition, ConditionalEventDefinition):
-            run.set_variables(payload, [])
-            task.task_spec._update(task)
-        else:
-            target = task.workflow if isinstance(definition, CodeEventDefinition) else None
-            run.wf.catch(BpmnEvent(definition, payload=dict(payload), target=target))
+        run.wf.catch(BpmnEvent(definition, payload=dict(payload), target=task.workflow))
     except (SpiffWorkflowException, SandboxError) as err:
         run._to_incident(err)
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from lxml import etree
 from playwright.sync_api import Page, expect
 
@@ -18,7 +19,7 @@ from engine.spiff.parsing import NS
 
 from .conftest import LiveServer
 from .test_designer import SHOTS, publish, save_now, wait_ready, watermark_is_visible
-from .test_designer_journey import blank, click_shape
+from .test_designer_journey import blank, click_shape, pad
 from .test_tasklist import sign_in
 
 KEY = "vendor-review"
@@ -55,7 +56,10 @@ LAYOUT = """(taskId) => {
   m.updateProperties(sync, {id: 'sync', name: 'Sync ERP'});
   const done = m.appendShape(sync, {type: 'bpmn:EndEvent'}, {x: sync.x + 170, y: sync.y + 40});
   m.updateProperties(done, {id: 'done'});
-  modeler.get('canvas').zoom('fit-viewport', 'auto');
+  const canvas = modeler.get('canvas');
+  canvas.zoom('fit-viewport', 'auto');
+  const box = canvas.viewbox(), pad = 160 * box.width / box.outer.width;     // room for the palette
+  canvas.viewbox({x: box.x - pad, y: box.y, width: box.width + pad, height: box.height});
 }"""
 
 
@@ -89,11 +93,25 @@ def configure(page: Page) -> None:
     panel.locator("select[name=timer-unit]").select_option("D")
     expect(panel.locator("input[name=event-interrupting]")).to_be_checked()
 
+    pad(page, "replace")                                  # the replace menu offers every boundary kind
+    offered = set(page.eval_on_selector_all(".djs-popup .entry", "els => els.map(e => e.dataset.id)"))
+    assert {f"replace-with-{kind}-boundary" for kind in ("message", "signal", "error", "escalation", "conditional",
+                                                          "non-interrupting-timer")} <= offered, offered
+    page.keyboard.press("Escape")
+
     click_shape(page, "prepare", y=0.1)
     expect(panel.locator("select[name=subprocess-kind]")).to_have_value("embedded")
+    page.click("#pp-subprocess-expand")                  # collapse, then expand again: the inside stays
+    expect(panel.locator("#pp-subprocess-expand")).to_contain_text("Expand")
+    page.click("#pp-subprocess-expand")
+    expect(panel.locator("#pp-subprocess-expand")).to_contain_text("Collapse")
+    pad(page, "replace")
+    offered = set(page.eval_on_selector_all(".djs-popup .entry", "els => els.map(e => e.dataset.id)"))
+    assert {"replace-with-event-subprocess", "replace-with-transaction", "toggle-parallel-mi"} <= offered, offered
+    page.keyboard.press("Escape")
 
     click_shape(page, "review")
-    expect(panel.locator("#pp-offered-to")).to_contain_text("default group")
+    expect(panel.locator("#pp-offered-to")).to_contain_text("the deployment's default")
     panel.locator("input[name=assign-users]").fill("alice, bob")
     panel.locator("input[name=assign-users]").press("Tab")
     expect(panel.locator("#pp-offered-to")).to_contain_text("alice, bob")
@@ -116,6 +134,8 @@ def configure(page: Page) -> None:
     panel.locator("select[name=process-default-group]").select_option("Finance")
 
 
+@pytest.mark.xfail(reason="needs the engine's sub-processes, lane-less tasks and topics (issue #13's other slices)",
+                   strict=False)
 def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_server: LiveServer, page: Page):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -128,6 +148,8 @@ def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_ser
     configure(page)
     save_now(page)
     page.screenshot(path=f"{SHOTS}/execution-drawn.png")
+    problems = page.evaluate("() => pmoflowEditor.state.problems")
+    assert [p for p in problems if p.get("severity") != "warning"] == [], problems
     expect(page.locator("#problem-count")).to_have_text("0")
 
     root = saved_xml(page)

@@ -15,7 +15,7 @@ from engine.db.models import Deployment, Draft, Event, ProcessDefinition
 from engine.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound
 from engine.permissions import Actor
 from engine.spiff.parsing import SourceFile
-from tests.bpmn_samples import one_approval
+from tests.bpmn_samples import linear, one_approval, script_task
 from tests.factories import ADMIN, BOT, deploy_shipped
 
 DANA = Actor("dana", roles=frozenset({"designer"}))
@@ -163,14 +163,15 @@ def test_publish_makes_the_next_version_with_the_note_and_drops_the_draft(shippe
 
 def test_publishing_needs_a_note_a_current_revision_a_clean_draft_and_the_role(shipped):
     draft = drafts.create_draft(shipped, DANA, "p1")
-    saved = drafts.save_draft(shipped, DANA, "p1", draft.revision, one_approval(lane_name="Ghosts"))
+    broken = linear((script_task("calc", "total = ("), "calc"), pid="p1")
+    saved = drafts.save_draft(shipped, DANA, "p1", draft.revision, broken)
     with pytest.raises(InvalidInput, match="change note"):
         drafts.publish_draft(shipped, DANA, "p1", saved.revision, "  ")
     with pytest.raises(Conflict):
         drafts.publish_draft(shipped, DANA, "p1", draft.revision, "stale")
     with pytest.raises(DeploymentInvalid) as invalid:
         drafts.publish_draft(shipped, DANA, "p1", saved.revision, "has a problem")
-    assert [p.code for p in invalid.value.problems] == ["unknown_group"]
+    assert [(p.element_id, p.code) for p in invalid.value.problems] == [("calc", "bad_expression")]
     with pytest.raises(Forbidden):
         drafts.publish_draft(shipped, ALICE, "p1", saved.revision, "not mine")
     with shipped.uow(write=False) as uow:
@@ -222,3 +223,11 @@ def test_an_unchanged_draft_publishes_nothing_and_stays(shipped):
     with pytest.raises(InvalidInput, match="same as version 1"):
         drafts.publish_draft(shipped, DANA, "project-intake", draft.revision, "no change")
     assert drafts.get_draft(shipped, DANA, "project-intake").revision == draft.revision
+
+
+def test_advice_is_shown_but_does_not_stop_publishing(shipped):
+    """The designer refuses what a deployment refuses, no more: a lane naming no group is a warning."""
+    draft = drafts.create_draft(shipped, DANA, "p1")
+    saved = drafts.save_draft(shipped, DANA, "p1", draft.revision, one_approval(lane_name="Ghosts"))
+    assert [p["code"] for p in saved.problems] == ["unknown_group"]
+    assert drafts.publish_draft(shipped, DANA, "p1", saved.revision, "ghosts may come later").version == 1

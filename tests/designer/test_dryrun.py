@@ -180,7 +180,8 @@ EVENTS = [SourceFile("vendor_events.bpmn", (Path(__file__).parents[1] / "models"
 def test_an_error_thrown_at_a_boundary_interrupts_the_task():
     run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
     assert [(c["element_id"], c["kind"], c["code"], c["attached_to"], c["interrupting"]) for c in run.catches] == [
-        ("frozen", "signal", "budget_frozen", "review", False), ("rejected", "error", "VENDOR_REJECTED", "review", True)]
+        ("frozen", "signal", "budget_frozen", "review", False), ("over_budget", "conditional", None, "review", True),
+        ("rejected", "error", "VENDOR_REJECTED", "review", True)]
     run = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "rejected"})
     assert run.status == "completed" and run.open_tasks == [] and run.catches == []
     assert run.path == ["start", "rejected", "rejected_end"]
@@ -215,3 +216,39 @@ def test_throwing_at_an_element_that_does_not_wait_is_refused():
     run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
     with pytest.raises(InvalidInput, match="nothing in this dry run waits at 'go'"):
         dryrun.step(EVENTS, run.state, {"action": "throw", "element": "go"})
+
+
+REVIEW = [SourceFile("vendor_review.bpmn", (Path(__file__).parents[1] / "models" / "designer"
+                                            / "vendor_review.bpmn").read_bytes())]
+
+
+def test_a_sub_process_is_entered_and_left_then_one_task_per_item():
+    run = dryrun.start(REVIEW, {"reviewers": ["ann", "ben"]}, now=NOW)
+    assert [t["element_id"] for t in run.open_tasks] == ["check"] and run.path == ["start", "prepare_start"]
+    assert [t["element_id"] for t in run.timers] == ["late"]           # the sub-process's boundary timer
+    run = dryrun.step(REVIEW, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {}})
+    assert run.path[-3:] == ["check", "prepare_end", "prepare"] and run.timers == []
+    run = dryrun.step(REVIEW, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {}})
+    assert [t["element_id"] for t in run.open_tasks] == ["approve_each", "approve_each"]
+    for verdict in ("yes", "no"):
+        run = dryrun.step(REVIEW, run.state, {"action": "complete", "task": run.open_tasks[0]["id"],
+                                              "data": {"verdict": verdict}})
+    assert run.status == "completed" and run.path[-3:] == ["approve_each", "approve_each", "done"]
+    assert [s["name"] for s in run.steps[-3:]] == ["Approve", "Approve", "Done"]
+    assert run.variables["verdicts"] == ["yes", "no"]
+
+
+def test_the_timer_on_a_sub_process_interrupts_it():
+    run = dryrun.start(REVIEW, {"reviewers": []}, now=NOW)
+    run = dryrun.step(REVIEW, run.state, {"action": "timer", "element": "late"})
+    assert run.status == "completed" and run.path == ["start", "prepare_start", "late", "too_late"]
+    assert run.open_tasks == []
+
+
+def test_a_conditional_boundary_fires_once_its_condition_holds():
+    run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
+    still = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "over_budget", "payload": {"amount": 60}})
+    assert still.status == "running" and "over_budget" in [c["element_id"] for c in still.catches]
+    run = dryrun.step(EVENTS, still.state, {"action": "throw", "element": "over_budget", "payload": {"amount": 20000}})
+    assert run.status == "completed" and run.path[-2:] == ["over_budget", "escalated"]
+    assert run.variables["amount"] == 20000

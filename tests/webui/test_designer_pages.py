@@ -8,7 +8,7 @@ import re
 import pytest
 
 from designer import drafts
-from tests.bpmn_samples import one_approval
+from tests.bpmn_samples import linear, one_approval, script_task
 from tests.factories import ADMIN
 
 META = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -80,9 +80,12 @@ def test_validate_does_not_save(designer, app):
 def test_publish_refuses_problems_then_publishes_and_the_version_page_shows_the_note(designer, app):
     ctx = app.extensions["pmoflow"]
     draft = drafts.create_draft(ctx, ADMIN, "p1")
-    refused = post_json(designer, "/designer/drafts/p1/publish", {"revision": draft.revision, "note": "n"})
-    assert refused.status_code == 422 and refused.json["problems"][0]["element_id"] == "start"
-    saved = post_json(designer, "/designer/drafts/p1/save", {"revision": draft.revision, "bpmn": one_approval()})
+    broken = post_json(designer, "/designer/drafts/p1/save", {"revision": draft.revision, "bpmn": linear(
+        (script_task("calc", "total = ("), "calc"), pid="p1")})
+    refused = post_json(designer, "/designer/drafts/p1/publish", {"revision": broken.json["revision"], "note": "n"})
+    assert refused.status_code == 422 and refused.json["problems"][0]["element_id"] == "calc"
+    saved = post_json(designer, "/designer/drafts/p1/save", {"revision": broken.json["revision"],
+                                                             "bpmn": one_approval()})
     done = post_json(designer, "/designer/drafts/p1/publish", {"revision": saved.json["revision"], "note": "First"})
     assert done.status_code == 200 and done.json == {"version": 1, "url": "/designer/processes/p1/versions/1"}
     page = designer.get(done.json["url"]).get_data(as_text=True)

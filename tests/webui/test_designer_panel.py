@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -127,3 +128,26 @@ def test_a_dry_run_calls_a_process_published_earlier(designer, app):
         "amount": 100, "trusted": True, "customer": {"name": "Acme", "segment": "smb"}}})
     assert run.status_code == 200, run.json
     assert run.json["status"] == "completed" and run.json["variables"]["checkResult"] == "ok"
+
+
+def test_the_pickers_name_the_deployment_default_group(designer, app):
+    options = designer.get("/designer/panel/options")
+    assert options.json["default_group"] == getattr(app.extensions["pmoflow"].settings, "default_group", None)
+
+
+EVENTS = [{"name": "vendor_events.bpmn",
+           "content": (Path(__file__).parents[1] / "models" / "designer" / "vendor_events.bpmn").read_text()}]
+
+
+def test_a_dry_run_throws_an_error_at_a_boundary_and_a_bad_throw_is_a_422(designer):
+    started = designer.post("/designer/dry-run", json={"files": EVENTS, "variables": {"amount": 50}})
+    assert started.status_code == 200
+    assert {c["element_id"]: c["kind"] for c in started.json["catches"]} == {"frozen": "signal", "rejected": "error",
+                                                                            "over_budget": "conditional"}
+    thrown = designer.post("/designer/dry-run", json={"files": EVENTS, "state": started.json["state"],
+                                                      "action": {"action": "throw", "element": "rejected"}})
+    assert thrown.status_code == 200
+    assert thrown.json["status"] == "completed" and thrown.json["path"] == ["start", "rejected", "rejected_end"]
+    nowhere = designer.post("/designer/dry-run", json={"files": EVENTS, "state": started.json["state"],
+                                                       "action": {"action": "throw", "element": "go"}})
+    assert nowhere.status_code == 422 and "waits at 'go'" in nowhere.json["error"]["message"]
