@@ -40,6 +40,7 @@ from engine.spiff.sandbox import check_expression
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ACTIVITI_NS = "http://activiti.org/bpmn"        # Camunda 7 still reads models written for Activiti
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "pmoflow": PMOFLOW_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS, "spiffworkflow": SPIFF_NS}
@@ -71,7 +72,9 @@ def _ext(node: etree._Element, path: str) -> etree._Element | None:
 
 
 def _camunda(node: etree._Element, name: str) -> str | None:
-    return node.get(f"{{{CAMUNDA_NS}}}{name}")
+    """A Camunda 7 attribute, in Camunda's namespace or Activiti's."""
+    value = node.get(f"{{{CAMUNDA_NS}}}{name}")
+    return value if value is not None else node.get(f"{{{ACTIVITI_NS}}}{name}")
 
 
 def _literal_type(raw: str) -> str | None:

@@ -14,6 +14,7 @@ from engine import external_tasks as et
 from engine.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound
 from engine.permissions import Actor
 from tests.bpmn_samples import HEAD, document, flow, linear, process
+from tests.designer.miwg import CORPUS as MIWG
 from tests.factories import ADMIN, ALICE, BOT, source
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "external"
@@ -369,3 +370,13 @@ def test_processes_without_external_tasks_keep_working(ctx):
     bpmn = document(process('<bpmn:startEvent id="s"/><bpmn:endEvent id="e"/>' + flow("f", "s", "e")))
     deployments.deploy(ctx, ADMIN, [source("x.bpmn", bpmn)])
     assert instances.start(ctx, BOT, "p1").status == "completed"
+
+
+@pytest.mark.skipif(not (MIWG / "C.1.0.bpmn").exists(), reason="MIWG corpus not beside the checkout")
+def test_miwg_invoice_is_refused_only_for_its_java_delegate(ctx):
+    """C.1.0 (written for Activiti / Camunda 7) archives invoices with a Java bean: the one problem names it."""
+    with pytest.raises(DeploymentInvalid) as caught:
+        deployments.deploy(ctx, ADMIN, [source("C.1.0.bpmn", (MIWG / "C.1.0.bpmn").read_bytes())])
+    problems = caught.value.details["problems"]
+    assert [(p["element_id"], p["code"]) for p in problems] == [("archiveInvoice", "java_delegate")]
+    assert "#{archiveService}" in problems[0]["message"] and problems[0]["line"]
