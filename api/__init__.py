@@ -8,12 +8,12 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import PmoflowError
 
-from . import audit, decisions, definitions, instances, messages, schemas, signals, tasks, webhooks
+from . import audit, decisions, definitions, external_tasks, instances, messages, schemas, signals, tasks, webhooks
 from .auth import authenticate_request, forget_token
 from .errors import domain_error, http_error
 
 BLUEPRINTS = (definitions.blp, instances.blp, tasks.blp, messages.blp, signals.blp, decisions.blp, audit.blp,
-              webhooks.blp)
+              webhooks.blp, external_tasks.blp)
 for _blp in BLUEPRINTS:
     _blp.before_request(authenticate_request)   # once per process, not once per app
 

@@ -6,6 +6,8 @@ it) and sends it back with the same files and one action:
 
 - ``complete``: finish an open user task with the given data (checked against its form);
 - ``connector``: finish a waiting HTTP service task with the variables its call would give;
+- ``external``: finish a waiting external task with the variables a worker would send, or
+  throw the BPMN error ``error_code`` at it, as a worker may;
 - ``timer``: move the run's own clock just past a waiting timer (the earliest, or the one
   named) so it fires;
 - ``message``: deliver a message with a payload;
@@ -38,7 +40,7 @@ from engine.spiff.sandbox import SandboxedEnvironment, SandboxedScriptEngine
 from engine.spiff.specs import restore_spec
 
 STATE_VERSION = 1
-ACTIONS = ("complete", "connector", "timer", "message", "throw")
+ACTIONS = ("complete", "connector", "external", "timer", "message", "throw")
 MAX_PATH = 2_000            # steps kept in the reported path; a runaway loop stops growing it
 MAX_STEPS = 500             # actions in one dry run
 
@@ -63,6 +65,7 @@ class DryRun:
     now: str
     open_tasks: list[dict[str, Any]]
     connector_tasks: list[dict[str, Any]]
+    external_tasks: list[dict[str, Any]]
     timers: list[dict[str, Any]]
     messages: list[str]
     path: list[str]
@@ -122,6 +125,8 @@ def step(files: Sequence[SourceFile], state: str, action: dict[str, Any], *, lim
             _complete(run, parsed, action, limits)
         elif kind == "connector":
             _complete_connector(run, action)
+        elif kind == "external":
+            _finish_external(run, action)
         elif kind == "timer":
             _guarded(run.advance)
         elif kind == "throw":
@@ -153,6 +158,20 @@ def _complete_connector(run: Run, action: dict[str, Any]) -> None:
     if task_id not in calls:
         raise InvalidInput(f"service task {task_id!r} is not waiting in this dry run", {"fields": {"task": "not open"}})
     _guarded(lambda: run.complete_connector(task_id, jsonable(data)))  # type: ignore[attr-defined]
+
+
+def _finish_external(run: Run, action: dict[str, Any]) -> None:
+    task_id, data = _task_and_data(action)
+    if task_id not in {t.id for t in run.external_tasks()}:
+        raise InvalidInput(f"external task {task_id!r} is not waiting in this dry run",
+                           {"fields": {"task": "not open"}})
+    code = action.get("error_code")
+    if code is None:
+        _guarded(lambda: run.complete_external(task_id, jsonable(data)))
+    elif isinstance(code, str) and code.strip():
+        _guarded(lambda: run.throw_error(task_id, code.strip(), None, jsonable(data)))
+    else:
+        raise InvalidInput("error_code must be a non-empty text", {"fields": {"error_code": "must be text"}})
 
 
 def _message(run: Run, action: dict[str, Any]) -> None:
@@ -254,13 +273,16 @@ def _answer(
                            "due_at": task.due_at.isoformat() if task.due_at else None, "form": schema})
     connectors = [{"id": c.id, "element_id": c.element_id, "name": c.name, "method": c.config.get("method"),
                    "url": c.config.get("url")} for c in _connector_calls(run)]
+    external = [{"id": t.id, "element_id": t.element_id, "name": t.name, "topic": t.config.get("topic")}
+                for t in run.external_tasks()]
     timers = [{"element_id": eid, "name": name, "due_at": due.isoformat()} for eid, name, due in _waiting_timers(run)]
     with clock_scope(lambda: now):
         state = json.dumps({"v": STATE_VERSION, "process": parsed.key, "hash": _hash(parsed), "now": now.isoformat(),
                             "workflow": run.dump(), "record": record}, separators=(",", ":"))
     return DryRun(
         state=state, process=parsed.key, status=run.status, now=now.isoformat(), open_tasks=open_tasks,
-        connector_tasks=connectors, timers=timers, messages=sorted(set(run.waiting_messages())),
+        connector_tasks=connectors, external_tasks=external, timers=timers,
+        messages=sorted(set(run.waiting_messages())),
         path=list(record["path"]), steps=list(record["steps"]), decisions=list(record["decisions"]),
         variables=run.variables(), incident=run.incident.as_dict() if run.incident else None,
         start_form=parsed.forms.get(parsed.start_form) if parsed.start_form else None,

@@ -325,5 +325,6 @@ ACTIONS = (
     "user_updated", "user_deactivated",
     "user_reactivated", "roles_changed", "password_changed", "password_reset", "group_created",
     "group_member_added", "group_member_removed", "token_created", "token_revoked", "login", "login_failed",
-    "out_of_office_set", "out_of_office_cleared",
+    "out_of_office_set", "out_of_office_cleared", "external_task_created", "external_task_locked",
+    "external_task_completed", "external_task_failed", "external_task_bpmn_error", "external_task_cancelled",
 )

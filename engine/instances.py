@@ -142,7 +142,8 @@ def list_instances(
     ctx: EngineContext, actor: Actor, process: str | None = None, status: str | None = None,
     business_key: str | None = None, page: int = 1, per_page: int = 50,
 ) -> Page:
-    """Instances, newest first, filtered and paginated; raises InvalidInput for an unknown status."""
+    """Instances, newest first, filtered and paginated; raises InvalidInput for an unknown status, Forbidden."""
+    require(actor, "instance.read_own")
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", {"fields": {"status": "unknown"}})
     query = select(ProcessInstance).join(ProcessInstance.definition)

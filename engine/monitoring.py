@@ -21,6 +21,7 @@ from engine import audit, instances, migration
 from engine.context import EngineContext
 from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.errors import Conflict, InvalidInput, PmoflowError
+from engine.external_tasks import ExternalTaskView, of_instance
 from engine.permissions import Actor, allowed, require
 from engine.spiff.runtime import Run
 from engine.steps import load_instance, open_rows, run_step
@@ -290,6 +291,7 @@ class InstanceDetail:
     error: dict[str, Any] | None
     variables: dict[str, Any]
     active: list[ActiveTask]
+    external: list[ExternalTaskView]         # open external tasks: waiting for a system's worker
     incidents: list[Incident]
     timeline: list[Step]
     visited: list[str]                       # element ids the instance passed through
@@ -340,7 +342,8 @@ def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail
             business_key=inst.business_key, title=_title(inst.variables), status=inst.status,
             started_by=inst.started_by, created_at=inst.created_at, ended_at=inst.ended_at,
             purged_at=inst.purged_at, cancel_reason=inst.cancel_reason, error=inst.error,
-            variables=dict(inst.variables), active=active, incidents=incidents, timeline=path_of(session, inst.id),
+            variables=dict(inst.variables), active=active, external=of_instance(session, inst, now),
+            incidents=incidents, timeline=path_of(session, inst.id),
             visited=visited, bpmn_xml=xml,
             may_edit=live and allowed(actor, "instance.edit_variables"),
             may_cancel=live and allowed(actor, "instance.cancel_any"),

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from engine.errors import Forbidden
 
-ROLES = ("admin", "designer", "approver", "auditor", "api")
+ROLES = ("admin", "designer", "approver", "auditor", "api", "external-worker")
+WORKER = "external-worker"               # systems' tokens that only fetch and finish external tasks
+EVERYONE = frozenset(ROLES) - {WORKER}   # what every person and the "api" role may do; workers may not
 
 
 @dataclass(frozen=True)
@@ -28,32 +30,32 @@ SYSTEM = Actor("system", roles=frozenset({"admin"}))
 
 # action -> roles that may perform it (row-level rules are applied by the services on top)
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "definition.read": frozenset(ROLES),
+    "definition.read": EVERYONE,
     "definition.deploy": frozenset({"admin", "designer"}),
     "definition.design": frozenset({"admin", "designer"}),      # the designer: library, drafts, diff, export
     "definition.publish": frozenset({"admin", "designer"}),     # publish a draft as a new version
     "instance.start": frozenset({"admin", "designer", "approver", "api"}),
     "instance.read_all": frozenset({"admin", "auditor", "api", "designer"}),
-    "instance.read_own": frozenset(ROLES),
+    "instance.read_own": EVERYONE,
     "instance.cancel_any": frozenset({"admin", "api"}),
     "instance.cancel_own": frozenset({"admin", "designer", "approver", "api"}),
     "instance.retry": frozenset({"admin"}),
     "audit.read": frozenset({"admin", "auditor", "api"}),
     "task.read_all": frozenset({"admin", "auditor", "api"}),
-    "task.read_own": frozenset(ROLES),
+    "task.read_own": EVERYONE,
     "task.complete_any": frozenset({"admin"}),
     "message.send": frozenset({"admin", "api"}),
     "signal.send": frozenset({"admin", "api"}),         # broadcast to every waiting instance
     "user.manage": frozenset({"admin"}),
     "webhook.manage": frozenset({"admin"}),
-    "decision.read": frozenset(ROLES),
+    "decision.read": EVERYONE,
     "decision.evaluate": frozenset({"admin", "designer", "api"}),   # read-only, but it is the service for systems
     # collaboration: who may act; the services add the row-level rules (see engine/collaboration.py)
     "task.delegate": frozenset({"admin", "designer", "approver"}),     # also: who may receive a task
     "comment.add": frozenset({"admin", "designer", "approver"}),
     "attachment.add": frozenset({"admin", "designer", "approver"}),
-    "notification.read": frozenset(ROLES),
-    "notification.settings_own": frozenset(ROLES),      # email / Slack / Teams choices of one's own
+    "notification.read": EVERYONE,
+    "notification.settings_own": EVERYONE,      # email / Slack / Teams choices of one's own
     "substitute.set_own": frozenset({"admin", "designer", "approver"}),
     "calendar.manage": frozenset({"admin"}),                        # business calendars and holidays
     "connector.manage": frozenset({"admin"}),                            # the HTTP connector's allow-list
@@ -62,6 +64,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "instance.edit_variables": frozenset({"admin"}),
     "instance.migrate": frozenset({"admin"}),                       # move to another version
     "retention.manage": frozenset({"admin"}),
+    # external tasks (engine/external_tasks.py): workers fetch, lock and finish them; operators list them
+    "external_task.work": frozenset({"admin", WORKER}),
+    "external_task.read": frozenset({"admin", "designer", "auditor", "api"}),
 }
 
 

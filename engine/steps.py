@@ -2,7 +2,8 @@
 
 Every change to a running instance goes through `run_step` inside a unit of work, so a
 step either commits whole or leaves the database as it was. Human-task rows mirror the
-workflow's ready manual tasks after every step, cancelled branches included.
+workflow's ready manual tasks after every step, cancelled branches included; so do external-task
+rows (engine/external_mirror.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import audit, connectors, health, jobs, notifications, sla
+from engine import audit, connectors, external_mirror, health, jobs, notifications, sla
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.candidates import Offer, offer_for
 from engine.context import EngineContext
@@ -153,10 +154,12 @@ def _step(
         before = instance.status
         save_run(session, instance, run, now)
     _write_step_events(session, instance, run, now, actor, before, new)
-    open_tasks, calls = run.ready_work()
+    open_tasks, calls, external = run.ready_work()
     sync_tasks(session, instance, open_tasks, now, completed_task, ctx.settings.script_time_limit, known,
                ctx.settings.default_group)
     connectors.enqueue_calls(ctx, session, instance, calls, now)
+    if run.has_external_tasks:                  # no query for definitions without external tasks
+        external_mirror.sync(session, instance, external, now, ctx.settings.script_time_limit)
     session.flush()
     return run
 

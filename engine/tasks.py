@@ -27,7 +27,7 @@ from engine.db.models import (
 )
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.forms import form_fields, validate_submission
-from engine.permissions import Actor, allowed
+from engine.permissions import Actor, allowed, require
 from engine.spiff.sandbox import SandboxedEnvironment
 from engine.steps import OpenRows, load_instance, lock_task_instance, run_step, update_loaded
 from engine.views import Page, TaskView
@@ -87,7 +87,8 @@ def list_tasks(
     ctx: EngineContext, actor: Actor, instance: str | None = None, role: str | None = None,
     assignee: str | None = None, status: str | None = "open", page: int = 1, per_page: int = 50,
 ) -> Page:
-    """Tasks the actor may see, oldest first; raises InvalidInput for an unknown status."""
+    """Tasks the actor may see, oldest first; raises InvalidInput for an unknown status, Forbidden."""
+    require(actor, "task.read_own")
     if status is not None and status not in TASK_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(TASK_STATUSES)}", {"fields": {"status": "unknown"}})
     query = select(HumanTask).join(HumanTask.instance)

@@ -84,7 +84,8 @@ KNOWN_EVENT_TYPES = (
     "task_cancelled", "task_delegated", "approval_decided", "decision_evaluated", "timer_fired", "sla_breached",
     "incident_raised", "incident_retried", "message_received", "signal_received", "comment_added",
     "attachment_added",
-    "definition_deployed", "decision_deployed",
+    "definition_deployed", "decision_deployed", "external_task_created", "external_task_completed",
+    "external_task_failed",
 )
 
 Resolver = Callable[[str, int], list[Any]]

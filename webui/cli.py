@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("name", help="the user name")
     c.add_argument("--group", action="append", default=[], metavar="G", help="a group (role lane); repeatable")
     c.add_argument("--role", action="append", default=[], metavar="R",
-                   help="a system role: admin, designer, approver, auditor, api; repeatable (default approver)")
+                   help="a system role: admin, designer, approver, auditor, api, external-worker (a system that "
+                        "only fetches and completes external tasks); repeatable (default approver)")
     c.add_argument("--display-name", default="", help="the name shown in the UI")
     c.set_defaults(func=_users_create)
 

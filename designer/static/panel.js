@@ -1108,6 +1108,7 @@
       if (d.incident) out.append(h('p', { class: 'pp-error', text: `${d.incident.element_id || ''}: ${d.incident.message}` }));
       for (const task of d.open_tasks) out.append(this.dryTask(task));
       for (const call of d.connector_tasks || []) out.append(this.dryConnector(call));
+      for (const task of d.external_tasks || []) out.append(this.dryExternal(task));
       if (d.timers.length) {
         out.append(h('h4', { text: 'Waiting timers' }), h('ul', { class: 'pp-list' }, d.timers.map((t) => h('li', {},
           `${t.name} — due ${t.due_at.replace('T', ' ').slice(0, 16)} `,
@@ -1213,6 +1214,21 @@
         let p; try { p = JSON.parse(data.value || '{}'); } catch (err) { this.dryError('The result is not JSON.'); return; }
         this.dryStep({ action: 'connector', task: call.id, data: p });
       } }));
+    }
+
+    dryExternal(task) {
+      const data = h('input', { type: 'text', value: '{}', 'aria-label': `Variables of ${task.name}` });
+      const code = h('input', { type: 'text', value: '', placeholder: 'error code', 'aria-label': `BPMN error of ${task.name}` });
+      const send = (withError) => {
+        let p; try { p = JSON.parse(data.value || '{}'); } catch (err) { this.dryError('The variables are not JSON.'); return; }
+        const step = { action: 'external', task: task.id, data: p };
+        if (withError) step.error_code = code.value;
+        this.dryStep(step);
+      };
+      return h('div', { class: 'pp-card' }, h('p', {}, h('strong', { text: task.name }),
+        ' · external task, topic ', h('code', { text: task.topic }), ' (a worker does it: give the variables it would send)'),
+      data, h('button', { type: 'button', text: 'Complete', onclick: () => send(false) }),
+      code, h('button', { type: 'button', text: 'Throw BPMN error', onclick: () => send(true) }));
     }
 
     markPath() {

@@ -539,3 +539,35 @@ class BusinessCalendar(Base):
     holidays: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ExternalTask(Base):
+    """A ready external task (engine.external_tasks), mirrored from the workflow after every step.
+
+    `status` is open -> completed | bpmn_error | cancelled. An open task is fetchable when it is
+    not locked (`lock_expires_at` empty or past), `available_at` (a failure's retry timeout) has
+    passed and its retries are not used up; `worker_id` holds the lock while it lasts.
+    """
+
+    __tablename__ = "external_tasks"
+    __table_args__ = (
+        Index("ix_external_tasks_fetch", "topic", "id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_external_tasks_instance", "instance_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)          # the workflow task's id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    topic: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)        # evaluated parameters, for the worker
+    worker_id: Mapped[str | None] = mapped_column(String(120))
+    lock_expires_at: Mapped[datetime | None]
+    retries: Mapped[int | None] = mapped_column(Integer)
+    available_at: Mapped[datetime | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(120))       # the worker that finished it

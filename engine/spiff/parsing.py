@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, SpiffTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from engine.dmn.compiled import compile_model
 from engine.dmn.model import DecisionModel
@@ -66,6 +66,7 @@ from engine.spiff.events import (
     iso_error,
     prepare_for_spiff,
 )
+from engine.spiff.external import external_problems, implementation_problems, is_external, with_external_tasks
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.specs import spec_registry
@@ -364,6 +365,8 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
             problems.extend(_check_timer(filename, node, local))
         elif local == "callActivity":
             problems.extend(_check_call(node, where, index))
+        elif is_external(node):                         # a topic: service, send, business rule or script task
+            problems.extend(external_problems(filename, node))
         elif local == "businessRuleTask":
             problems.extend(_check_decision_ref(node, where, index))
         elif local == "serviceTask":
@@ -383,12 +386,10 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
 def _check_service_task(
     filename: str, node: etree._Element, where: tuple[str, str | None, int | None]
 ) -> list[Problem]:
+    """A service task without a topic (see `_check_process`): an HTTP connector, or a problem saying what to add."""
     if connector_node(node) is not None:
         return connector_problems(filename, node)
-    if node.find(".//spiffworkflow:serviceTaskOperator", NS) is None:
-        return [Problem("service task has nothing to call: add HTTP connector settings (pmoflow:connector)",
-                        *where, "no_connector")]
-    return []
+    return implementation_problems(filename, node)
 
 
 def _owner_id(node: etree._Element) -> str | None:
@@ -678,13 +679,15 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
         )
 
 
-class _ServiceTaskParser(ServiceTaskParser):  # type: ignore[misc]
-    """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.connectors)."""
+class _ServiceTaskParser(SpiffTaskParser):  # type: ignore[misc]
+    """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.connectors); those with
+    a topic are external tasks (engine.spiff.external wraps this parser). Nothing else passes the checks."""
 
     def create_task(self) -> Any:
         node = connector_node(self.node)
         if node is None:
-            return super().create_task()
+            problem = implementation_problems(self.filename, self.node)[0]
+            raise ValidationException(problem.message, node=self.node, file_name=self.filename)
         extensions = self.parse_extensions()        # pre/post scripts carry camunda/zeebe mappings
         return PmoflowConnectorTask(self.spec, self.bpmn_id, connector=read_config(node),
                                     prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
@@ -694,14 +697,14 @@ class _ServiceTaskParser(ServiceTaskParser):  # type: ignore[misc]
 class PmoflowParser(SpiffBpmnParser):
     """Spiff's parser with our business rule tasks; no XSD (we validate first)."""
 
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES = with_external_tasks({          # a task with a topic is an external task
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
         full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
         full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
         full_tag("startEvent"): (StartEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1]),
         full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
-    }
+    })
 
     def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -806,7 +809,8 @@ def _process_metadata(
                 "sla": sla_config(node),
             })
         for node in _own_nodes(scope, {"businessRuleTask"}):
-            used.add(index.decisions[decision_ref(node) or ""])
+            if not is_external(node):
+                used.add(index.decisions[decision_ref(node) or ""])
     return user_tasks, forms, used
 
 

@@ -30,6 +30,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -38,6 +39,7 @@ from engine.spiff.budget import REFUSED, STOPPED, LimitExceeded, StepBudget, Ste
 from engine.spiff.compaction import compact
 from engine.spiff.connector import PmoflowConnectorTask
 from engine.spiff.decisions import take_record
+from engine.spiff.external import ExternalWork, PmoflowExternalTask, uses_external_tasks
 from engine.spiff.sandbox import SandboxedScriptEngine, SandboxError
 from engine.spiff.specs import SpecBundle, dump_state, load_state
 
@@ -190,20 +192,23 @@ class Run:
         self._record(task)
         self.advance()
 
-    def _ready_manual(self, task_id: str, connector: bool) -> Task:
-        """The ready manual task with this id, a connector task or a person's; raises KeyError if none."""
+    def _ready_manual(self, task_id: str, kind: type | None) -> Task:
+        """The ready manual task with this id whose spec is a `kind` (None: a person's task); raises KeyError."""
         try:
             task = self.wf.get_task_from_id(UUID(task_id))
         except (ValueError, WorkflowException) as err:
             raise KeyError(task_id) from err
-        if (task is None or not task.task_spec.manual or task.state != TaskState.READY
-                or isinstance(task.task_spec, PmoflowConnectorTask) != connector):
+        if task is None or not task.task_spec.manual or task.state != TaskState.READY:
+            raise KeyError(task_id)
+        spec = task.task_spec
+        if (kind is None and isinstance(spec, PmoflowConnectorTask | PmoflowExternalTask)) or (
+                kind is not None and not isinstance(spec, kind)):
             raise KeyError(task_id)
         return task
 
     def human_task(self, task_id: str) -> Task:
         """The ready human task with this id; raises KeyError if there is none."""
-        return self._ready_manual(task_id, connector=False)
+        return self._ready_manual(task_id, None)
 
     def connector_tasks(self) -> list[ConnectorCall]:
         """Ready service tasks waiting for the worker's HTTP call."""
@@ -211,7 +216,46 @@ class Run:
 
     def complete_connector(self, task_id: str, data: dict[str, Any]) -> None:
         """Complete a waiting service task with the variables its call produced, and advance."""
-        self._finish(self._ready_manual(task_id, connector=True), data)
+        self._finish(self._ready_manual(task_id, PmoflowConnectorTask), data)
+
+    def external_tasks(self) -> list[ExternalWork]:
+        """Ready external tasks, waiting for a worker."""
+        return self.ready_work()[2]
+
+    def complete_external(self, task_id: str, variables: dict[str, Any]) -> None:
+        """Complete a ready external task with the worker's variables (under the task's result variable, if
+        it names one), and advance; raises KeyError if the task is not ready."""
+        task = self._ready_manual(task_id, PmoflowExternalTask)
+        result = task.task_spec.external.get("result_variable")
+        self._finish(task, {result: variables} if result else variables)
+
+    def throw_error(self, task_id: str, code: str, message: str | None, variables: dict[str, Any]) -> bool:
+        """Throw a BPMN error with `code` at a ready external task; its variables go to the catching element.
+
+        Returns False, changing nothing but raising an incident on the element, if no error boundary event
+        or event sub-process catches it. Raises KeyError if the task is not ready."""
+        task = self._ready_manual(task_id, PmoflowExternalTask)
+        event = BpmnEvent(ErrorEventDefinition(code, code=code), payload=dict(variables), target=task.workflow)
+        before = len(self.wf.bpmn_events)
+        catchers = list(self.wf.event_manager.tasks.values())
+        try:
+            self.wf.top_workflow.catch(event)
+        except (SpiffWorkflowException, SandboxError) as err:
+            self._to_incident(err)
+            return True
+        for catcher in catchers:                        # the variables go on the path that caught the error
+            if catcher.task_spec.event_definition.has_fired(catcher):
+                catcher.data.update(variables)
+        if len(self.wf.bpmn_events) > before:          # nothing caught it: Spiff kept it as an outgoing event
+            del self.wf.bpmn_events[before:]
+            spec = task.task_spec
+            self.incident = Incident(
+                element_id=spec.bpmn_id, task_id=str(task.id), kind="UncaughtBpmnError",
+                message=f"the external worker threw BPMN error {code!r}" + (f" ({message})" if message else "")
+                + " and no error boundary event or event sub-process catches it")
+            return False
+        self.advance()
+        return True
 
     def correlate(self, message: str, payload: dict[str, Any]) -> bool:
         """Deliver a message and merge its variables; False if nothing in this instance waits for it."""
@@ -303,23 +347,33 @@ class Run:
         """Ready human tasks, with the due time of their boundary timers."""
         return self.ready_work()[0]
 
-    def ready_work(self) -> tuple[list[OpenTask], list[ConnectorCall]]:
-        """In one walk of the task tree: ready human tasks (`open_tasks`) and ready service tasks
-        waiting for the worker's HTTP call (`connector_tasks`)."""
+    def ready_work(self) -> tuple[list[OpenTask], list[ConnectorCall], list[ExternalWork]]:
+        """In one walk of the task tree: ready human tasks (`open_tasks`), ready service tasks waiting for
+        the worker's HTTP call (`connector_tasks`) and ready external tasks (`external_tasks`)."""
         people: list[OpenTask] = []
         calls: list[ConnectorCall] = []
+        external: list[ExternalWork] = []
         for task in self.wf.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             if isinstance(spec, PmoflowConnectorTask):
                 calls.append(ConnectorCall(id=str(task.id), element_id=spec.bpmn_id,
                                            name=spec.bpmn_name or spec.bpmn_id, config=spec.connector,
                                            data=task.data))
+            elif isinstance(spec, PmoflowExternalTask):
+                external.append(ExternalWork(id=str(task.id), process=task.workflow.spec.name,
+                                             element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+                                             config=spec.external, data=task.data))
             else:
                 people.append(OpenTask(
                     id=str(task.id), process=task.workflow.spec.name, element_id=spec.bpmn_id,
                     name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=_boundary_due(task, self.timers),
                 ))
-        return people, calls
+        return people, calls, external
+
+    @property
+    def has_external_tasks(self) -> bool:
+        """Whether the definition has external tasks at all (if not, no table needs syncing)."""
+        return uses_external_tasks(self.wf.spec, self.wf.subprocess_specs)
 
     def next_due(self) -> datetime | None:
         """The earliest time a waiting timer of this instance fires."""

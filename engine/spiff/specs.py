@@ -22,6 +22,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from engine.spiff.calls import PmoflowCallActivity, PmoflowCallActivityConverter
 from engine.spiff.connector import PmoflowConnectorTask, PmoflowConnectorTaskConverter
 from engine.spiff.decisions import PmoflowBusinessRuleTask, PmoflowBusinessRuleTaskConverter
+from engine.spiff.external import PmoflowExternalTask, PmoflowExternalTaskConverter
 
 STATE_FORMAT = 1
 
@@ -53,6 +54,7 @@ def spec_registry() -> DefaultRegistry:
     config[PmoflowBusinessRuleTask] = PmoflowBusinessRuleTaskConverter   # decisions evaluated by engine.dmn
     config[PmoflowConnectorTask] = PmoflowConnectorTaskConverter         # HTTP calls made by the worker
     config[PmoflowCallActivity] = PmoflowCallActivityConverter           # call activities with variable mappings
+    config[PmoflowExternalTask] = PmoflowExternalTaskConverter           # tasks done by external workers
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))

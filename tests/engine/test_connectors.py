@@ -111,7 +111,7 @@ def job_rows(ctx) -> list[Job]:
      "</pmoflow:connector>", "body does not compile"),
     ('<pmoflow:connector url="https://erp.example.com"><pmoflow:output variable="x" expression="import os"/>'
      "</pmoflow:connector>", "output 'x' does not compile"),
-    ("", "service task has nothing to call"),
+    ("", "service task has nothing to run"),
 ])
 def test_deploy_names_each_connector_problem_on_its_element(ctx, connector, message):
     with pytest.raises(DeploymentInvalid) as caught:

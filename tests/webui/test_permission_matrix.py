@@ -162,6 +162,22 @@ API = {
     ("GET", "/api/v1/webhooks/<webhook_id>/deliveries"): (401, 403, 403, 403, 200, 403),
     ("GET", "/api/v1/webhooks/<webhook_id>/deliveries/<delivery_id>"): (401, 403, 403, 403, 200, 403),
     ("POST", "/api/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver"): (401, 403, 403, 403, 200, 403),
+    # external tasks: workers (role external-worker, see WORKER_API) and admins work them; operators list them
+    ("GET", "/api/v1/external-tasks"): (401, 403, 200, 200, 200, 200),
+    ("POST", "/api/v1/external-tasks/fetch-and-lock"): (401, 403, 403, 403, 200, 403),
+    ("POST", "/api/v1/external-tasks/<task_id>/complete"): (401, 403, 403, 403, 404, 403),   # a human task's id
+    ("POST", "/api/v1/external-tasks/<task_id>/failure"): (401, 403, 403, 403, 404, 403),
+    ("POST", "/api/v1/external-tasks/<task_id>/bpmn-error"): (401, 403, 403, 403, 404, 403),
+    ("POST", "/api/v1/external-tasks/<task_id>/extend-lock"): (401, 403, 403, 403, 404, 403),
+}
+# A token of a user whose only role is external-worker: external tasks, and nothing else.
+WORKER_API = {route: 403 for route in API} | {
+    ("GET", "/api/v1/openapi.json"): 200,
+    ("POST", "/api/v1/external-tasks/fetch-and-lock"): 200,
+    ("POST", "/api/v1/external-tasks/<task_id>/complete"): 404,
+    ("POST", "/api/v1/external-tasks/<task_id>/failure"): 404,
+    ("POST", "/api/v1/external-tasks/<task_id>/bpmn-error"): 404,
+    ("POST", "/api/v1/external-tasks/<task_id>/extend-lock"): 404,
 }
 BODIES = {
     "/monitor/instances/<instance_id>/variables": {"variables": '{"title": "Matrix", "budget": 1}', "reason": "m"},
@@ -178,6 +194,12 @@ BODIES = {
     "/api/v1/signals": {"signal": "matrix"},
     "/api/v1/tasks/<task_id>/complete": {"data": {"decision": "approve"}},
     "/api/v1/decisions/<key>/evaluate": {"inputs": {"budget": 120000}},
+    "/api/v1/external-tasks/fetch-and-lock": {"worker_id": "matrix", "max_tasks": 1,
+                                              "topics": [{"name": "matrix", "lock_duration_ms": 1000}]},
+    "/api/v1/external-tasks/<task_id>/complete": {"worker_id": "matrix"},
+    "/api/v1/external-tasks/<task_id>/failure": {"worker_id": "matrix", "message": "m", "retries": 1},
+    "/api/v1/external-tasks/<task_id>/bpmn-error": {"worker_id": "matrix", "error_code": "E"},
+    "/api/v1/external-tasks/<task_id>/extend-lock": {"worker_id": "matrix", "new_duration_ms": 1000},
     "/tasks/<task_id>": {"decision": "approve"},
     "/tasks/<task_id>/delegate": {"to": "erin", "reason": "matrix"},
     "/tasks/<task_id>/reassign": {"to": "erin", "reason": "matrix"},
@@ -288,12 +310,16 @@ def _token(client, app) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("caller", [*CALLERS, "worker"])
 def test_api(app, setup, caller):
-    _, tokens = setup
+    ctx, tokens = setup
+    if caller == "worker":
+        users.create_user(ctx, "matrix-worker", None, [], ["external-worker"])
+        tokens["worker"] = users.create_token(ctx, "matrix-worker", "matrix")
     client = app.test_client()
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if caller in tokens else {}
-    for (method, rule), expected in API.items():
+    for (method, rule), statuses in API.items():
+        expected = {**dict(zip(CALLERS, statuses)), "worker": WORKER_API[(method, rule)]}
         url = fill(rule, app)
         if method == "GET":
             response = client.get(url, headers=headers, query_string=QUERIES.get(rule))
@@ -302,4 +328,17 @@ def test_api(app, setup, caller):
                                    data={"files": [(io.BytesIO(one_approval(pid=f"m_{caller}").encode()), "m.bpmn")]})
         else:
             response = client.open(url, method=method, headers=headers, json=BODIES.get(rule, {}))
-        assert response.status_code == expected[CALLERS.index(caller)], (caller, method, rule, response.json)
+        assert response.status_code == expected[caller], (caller, method, rule, response.json)
+
+
+def test_an_external_worker_signed_in_sees_no_work_pages(app, setup):
+    """The external-worker role is for systems' tokens; signed in, it gets its password page and no work."""
+    ctx, _ = setup
+    users.create_user(ctx, "matrix-worker", "demo", [], ["external-worker"])
+    client = app.test_client()
+    assert sign_in(client, "matrix-worker").status_code == 302
+    for method, rule in PAGES:
+        if method == "GET":
+            assert client.get(fill(rule, app)).status_code < 500, rule
+    for page in ("/tasks", "/requests", "/requests/new", "/notifications", "/monitor", "/designer", "/audit"):
+        assert client.get(page).status_code == 403, page

@@ -23,6 +23,7 @@ ROLE_HELP = {
     "approver": "works the tasks of their groups, starts requests",
     "auditor": "reads every request and its audit trail",
     "api": "for systems: starts instances and sends messages through the API",
+    "external-worker": "for systems: only fetches and completes external tasks (give this user an API token)",
 }
 
 

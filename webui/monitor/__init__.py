@@ -97,7 +97,7 @@ def instance(instance_id: str):  # type: ignore[no-untyped-def]
 def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     with http_errors():
         d = monitoring.detail(engine_ctx(), actor(), instance_id)
-    marks = {"visited": d.visited, "active": [t.element_id for t in d.active],
+    marks = {"visited": d.visited, "active": [t.element_id for t in d.active] + [t.element_id for t in d.external],
              "error": [d.error.get("element_id")] if d.status == "error" and d.error else []}
     return render_template("monitor/instance.html", d=d, marks=marks, status_text=STATUS_TEXT, sla_text=SLA_TEXT,
                            panel=panel or {"errors": {}, "values": {}},
