@@ -1,7 +1,7 @@
 """external tasks: service tasks with a topic, fetched, locked and completed by workers
 
-Revision ID: 0016
-Revises: 0017 (0017 reached main first; this one follows it so the history has one head)
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05 00:30:00
 """
 from alembic import op
