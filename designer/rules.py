@@ -89,6 +89,8 @@ def _is_entry(node: etree._Element) -> bool:
 
 def _needs_outgoing(node: etree._Element) -> bool:
     local = _local(node)
+    if local == "startEvent":
+        return False                          # a deploy rule (engine.spiff.structure): start_without_outgoing
     if local in ENDS_FLOW or node.get("triggeredByEvent") == "true" or node.get("isForCompensation") == "true":
         return False
     kinds = _event_kind(node)

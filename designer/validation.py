@@ -40,6 +40,7 @@ def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_
         parse_deployment(files, max_bytes=max_bytes, max_files=max_files, published=published)
     except DeploymentInvalid as invalid:
         problems.extend(invalid.problems)
+    deploy_count = len(problems)
     for f in files:
         if not f.filename.lower().endswith(".bpmn"):
             continue
@@ -51,7 +52,14 @@ def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_
         problems.extend(p if (p.file, p.element_id, p.code) in refused else Advice(**vars(p))
                         for p in rules.check_model(f.filename, root, groups, lane_map))
         problems = _on_diagram(problems, f.filename, root)
-    return _unique(problems)
+    return _unique(_detailed(problems, deploy_count))
+
+
+def _detailed(problems: list[Problem], deploy_count: int) -> list[Problem]:
+    """Where a modelling rule repeats a deploy rule on the same element (an unreachable activity), only
+    the modelling rule's problem is kept: it also names what is cut off after the element."""
+    designer = {(p.file, p.element_id, p.code) for p in problems[deploy_count:]}
+    return [p for i, p in enumerate(problems) if i >= deploy_count or (p.file, p.element_id, p.code) not in designer]
 
 
 def blocking(problems: Sequence[Problem]) -> list[Problem]:

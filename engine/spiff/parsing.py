@@ -23,7 +23,6 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
@@ -70,6 +69,12 @@ from engine.spiff.external import external_problems, implementation_problems, is
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.specs import spec_registry
+from engine.spiff.structure import (
+    expression_text,
+    prepare,
+    script_text,
+    structure_problems,
+)
 from engine.spiff.xml import XmlRefused, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -305,6 +310,7 @@ def _check_bpmn(filename: str, root: etree._Element, index: _Files) -> list[Prob
         problems.extend(_check_process(filename, process, index))
     problems.extend(event_problems(filename, root))
     problems.extend(_schema_problems(filename, root, unknown_lines))
+    problems.extend(structure_problems(filename, root))
     return problems
 
 
@@ -449,16 +455,10 @@ def _check_expr(
     source = (text or "").strip()
     if not source:
         return [Problem(f"empty {what}", filename, element_id, node.sourceline, "empty_expression")]
-    message = check_expression(source if mode == "eval" else _dedent(text or ""), mode)
+    message = check_expression(expression_text(text) if mode == "eval" else script_text(text), mode)
     if message is None:
         return []
     return [Problem(f"{what} does not compile: {message}", filename, element_id, node.sourceline, "bad_expression")]
-
-
-def _dedent(script: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(script).strip("\n")
 
 
 def _check_timer(filename: str, node: etree._Element, kind: str) -> list[Problem]:
@@ -715,6 +715,7 @@ def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
     parser = PmoflowParser(validator=None, decision_models=index.models)
     for filename, root in index.bpmn.items():
         prepare_for_spiff(root)              # bare ISO timers quoted, link events joined (engine.spiff.events)
+        prepare(root)                        # expressions, implicit splits, MI, data (engine.spiff.structure)
         parser.add_bpmn_xml(root, filename)
     problems: list[Problem] = []
     parsed = []
@@ -723,12 +724,24 @@ def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
             parsed.append(_build_one(parser, pid, index))
         except ValidationException as err:
             problems.append(_problem_from_spiff(err, index))
-        except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as err:
-            filename, node = index.processes[pid]
-            problems.append(Problem(f"cannot build process: {err}", filename, pid, node.sourceline, "spec"))
+        except Exception as err:  # noqa: BLE001 - whatever SpiffWorkflow's parser raises is a deploy problem
+            problems.append(_problem_from_error(err, pid, index))
     if problems:
         raise DeploymentInvalid(problems)
     return parsed
+
+
+def _problem_from_error(err: Exception, pid: str, index: _Files) -> Problem:
+    """Any other error of SpiffWorkflow's parser, at the element it names or else at the process."""
+    filename, node = index.processes[pid]
+    element, line = pid, node.sourceline
+    found = getattr(err, "id", None) or getattr(getattr(err, "task_spec", None), "bpmn_id", None)
+    if isinstance(found, str):
+        hits = node.xpath("//*[@id=$i]", i=found)
+        if hits:
+            element, line = found, hits[0].sourceline
+    detail = str(err) or type(err).__name__
+    return Problem(f"cannot build process: {type(err).__name__}: {detail}", filename, element, line, "spec")
 
 
 def _problem_from_spiff(err: ValidationException, index: _Files) -> Problem:

@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
@@ -42,6 +43,7 @@ from engine.spiff.decisions import take_record
 from engine.spiff.external import ExternalWork, PmoflowExternalTask, uses_external_tasks
 from engine.spiff.sandbox import SandboxedScriptEngine, SandboxError
 from engine.spiff.specs import SpecBundle, dump_state, load_state
+from engine.spiff.structure import IMPLICIT_SPLIT
 
 # ---------------------------------------------------------------- the injected clock
 
@@ -133,6 +135,7 @@ class Run:
         event_runtime.observe(workflow, self.log.signals)
         self.incident: Incident | None = None
         self.budget = budget or StepBudget()    # what this step may spend (engine.spiff.budget)
+        self._current: Task | None = None     # the task SpiffWorkflow is running, for incidents
         # (calendar name, start, ISO duration) -> due: set by the caller for timers on business time
         self.business_due: Callable[[str, datetime, str], datetime] | None = None
 
@@ -174,6 +177,8 @@ class Run:
                 self._stopped(stop)
             except (SpiffWorkflowException, SandboxError) as err:
                 self._to_incident(err)
+            except (Exception, RecursionError) as err:  # noqa: BLE001 - SpiffWorkflow's own faults (TypeError...)
+                self._fault_to_incident(err)
         self._refused()
         self._business_timers()
 
@@ -183,11 +188,17 @@ class Run:
 
     def _finish(self, task: Task, data: dict[str, Any]) -> None:
         task.data.update(data)
+        self._running(task)
         try:
             with spending(self.budget):
                 task.run()
         except (SpiffWorkflowException, SandboxError) as err:
             self._to_incident(err)
+            return
+        except LimitExceeded:
+            raise
+        except Exception as err:  # noqa: BLE001 - SpiffWorkflow's own faults (TypeError...)
+            self._fault_to_incident(err)
             return
         self._record(task)
         self.advance()
@@ -439,6 +450,7 @@ class Run:
         """Before SpiffWorkflow runs an engine task: charge the budget (raises LimitExceeded), and keep
         the task tree of a long loop shallow, as between steps (`dump`), so it neither slows down nor
         stalls at SpiffWorkflow's search depth."""
+        self._current = task                     # the task to blame for a fault (_fault_to_incident)
         self.budget.before_task(task)
         if self.budget.tasks % self.COMPACT_EVERY == 0 and task.depth > self.COMPACT_DEPTH:
             compact(self.wf)
@@ -463,9 +475,12 @@ class Run:
             self.incident = Incident(element_id=_element_of(first.task), task_id=str(first.task.id),
                                      message=first.message, kind=first.kind)
 
+    def _running(self, task: Task) -> None:
+        self._current = task
+
     def _record(self, task: Task) -> None:
         spec = task.task_spec
-        if not spec.bpmn_id or spec.bpmn_id.endswith(".BoundaryEventSplit"):
+        if not spec.bpmn_id or spec.bpmn_id.endswith((".BoundaryEventSplit", IMPLICIT_SPLIT)):
             return
         entry = {"task_id": str(task.id), "element_id": spec.bpmn_id, "name": spec.bpmn_name,
                  "type": type(spec).__name__, "process": task.workflow.spec.name}
@@ -492,6 +507,18 @@ class Run:
                 "outputs": jsonable({k: task.data.get(k) for k in outputs}),
             })
 
+    def _fault_to_incident(self, err: BaseException) -> None:
+        """An error SpiffWorkflow did not expect (a TypeError inside a multi-instance, a RecursionError):
+        the task it was running goes to ERROR, so a retry runs it again, and the instance gets an incident
+        naming it. Without a task to blame the step is not applied (StepFailed)."""
+        task = getattr(err, "task", None) or _innermost_task(err) or self._current
+        if task is None:
+            raise StepFailed(f"{type(err).__name__}: {err}") from err
+        if task.state != TaskState.ERROR:
+            task._set_state(TaskState.ERROR)
+        self.incident = Incident(element_id=task.task_spec.bpmn_id, task_id=str(task.id),
+                                 message=fault_message(task, err), kind=type(err).__name__)
+
     def _to_incident(self, err: Exception) -> None:
         failed = self.wf.get_tasks(state=TaskState.ERROR)
         task = getattr(err, "task", None) or (failed[0] if failed else None)
@@ -517,6 +544,30 @@ def _element_of(task: Task) -> str | None:
             parent = node.workflow.top_workflow.get_task_from_id(node.workflow.parent_task_id)
         node = parent
     return None
+
+
+def _innermost_task(err: BaseException) -> Task | None:
+    """The task SpiffWorkflow was working on where the error was raised: a run of one task updates
+    its successors, and the fault belongs to the successor (`my_task` in SpiffWorkflow's frames)."""
+    found = None
+    tb = err.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("my_task")
+        if isinstance(candidate, Task):
+            found = candidate
+        tb = tb.tb_next
+    return found
+
+
+def fault_message(task: Task, err: BaseException) -> str:
+    """What went wrong, in the model's terms where we can tell (a multi-instance input that is missing)."""
+    spec = task.task_spec
+    collection = getattr(getattr(spec, "data_input", None), "bpmn_id", None)
+    if isinstance(spec, MultiInstanceTask) and collection and collection not in task.data:
+        return f"multi-instance input collection {collection!r} is not a variable of the instance"
+    if isinstance(err, RecursionError):
+        return "the model recursed too deeply (RecursionError)"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
 def _timer_context(task: Task) -> dict[str, Any]:

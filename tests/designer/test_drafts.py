@@ -40,7 +40,7 @@ def test_a_blank_draft_is_a_valid_bpmn_diagram_with_one_start_event(ctx):
     draft = drafts.create_draft(ctx, DANA, "blank-one", "Blank one")
     assert draft.revision == 1 and draft.name == "Blank one" and draft.files == {}
     assert 'id="blank-one"' in draft.bpmn and "bpmndi:BPMNShape" in draft.bpmn
-    assert {p["code"] for p in draft.problems} == {"dead_end"}      # the lone start event goes nowhere yet
+    assert {p["code"] for p in draft.problems} == {"start_without_outgoing"}   # the lone start event goes nowhere yet
 
 
 def test_a_key_is_checked_and_one_draft_per_key(ctx):

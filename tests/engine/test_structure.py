@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import DeploymentInvalid, Problem
 from engine.spiff.parsing import SourceFile, parse_deployment
-from tests.bpmn_samples import document, flow, process
+from tests.bpmn_samples import document, flow, line_of, process
 
 LIMIT = 100_000
 
@@ -62,3 +62,96 @@ def test_iso_timer_values_with_or_without_quotes_become_string_literals(kind, va
     spec = json.loads(parsed(text).spec_json)
     expression = spec["spec"]["task_specs"]["wait"]["event_definition"]["expression"]
     assert expression.strip("'\"") == value.strip().strip("'\"") and expression[0] in "'\""
+
+
+def script(tid: str, code: str = "x = 1", inner: str = "") -> str:
+    return f'<bpmn:scriptTask id="{tid}">{inner}<bpmn:script>{code}</bpmn:script></bpmn:scriptTask>\n'
+
+
+START, END = '<bpmn:startEvent id="start"/>\n', '<bpmn:endEvent id="end"/>\n'
+
+
+def only(problems: list[Problem], code: str) -> Problem:
+    matching = [p for p in problems if p.code == code]
+    assert len(matching) == 1, problems
+    return matching[0]
+
+
+def test_an_end_event_with_an_outgoing_flow_is_refused():
+    text = document(process(START + script("a") + END + script("b") + flow("f1", "start", "a")
+                            + flow("f2", "a", "end") + flow("f3", "end", "b")))
+    problem = only(problems_of(text), "end_with_outgoing")
+    assert (problem.file, problem.element_id, problem.line) == ("s.bpmn", "end", line_of(text, 'id="end"'))
+    assert "f3" in problem.message
+
+
+def test_a_start_event_without_an_outgoing_flow_is_refused():
+    text = document(process(START + script("a") + END + flow("f2", "a", "end")))
+    problem = only(problems_of(text), "start_without_outgoing")
+    assert (problem.element_id, problem.line) == ("start", line_of(text, 'id="start"'))
+    assert only(problems_of(text), "unreachable").element_id == "a"
+
+
+@pytest.mark.parametrize(("target", "words"), [("ghost", "names no element"), ("inner_task", "another scope"),
+                                               ("d1", "not a flow node")])
+def test_a_sequence_flow_to_nowhere_or_into_another_scope_is_refused(target, words):
+    inner = sub("sp", '<bpmn:startEvent id="is"/>\n' + script("inner_task") + '<bpmn:endEvent id="ie"/>\n'
+                + flow("i1", "is", "inner_task") + flow("i2", "inner_task", "ie"))
+    text = document(process(START + script("a") + inner + END + '<bpmn:dataObject id="d1"/>\n'
+                            + flow("f1", "start", "a") + flow("f2", "a", "sp") + flow("f3", "sp", "end")
+                            + flow("bad", "a", target)))
+    problem = only(problems_of(text), "dangling_flow")
+    assert (problem.element_id, problem.line) == ("bad", line_of(text, 'id="bad"'))
+    assert words in problem.message
+
+
+@pytest.mark.parametrize("sequential", ["true", "false"])
+def test_a_multi_instance_without_cardinality_or_collection_is_refused(sequential):
+    mi = f'<bpmn:multiInstanceLoopCharacteristics isSequential="{sequential}"/>'
+    text = document(process(START + script("a", inner=mi) + END + flow("f1", "start", "a") + flow("f2", "a", "end")))
+    problem = only(problems_of(text), "mi_without_input")
+    assert (problem.element_id, problem.line) == ("a", line_of(text, 'id="a"'))
+
+
+def test_a_message_reference_to_nothing_is_a_problem_not_a_crash():
+    catch = ('<bpmn:intermediateCatchEvent id="wait"><bpmn:messageEventDefinition id="md" messageRef="m1"/>'
+             "</bpmn:intermediateCatchEvent>\n")
+    text = document(process(START + catch + END + flow("f1", "start", "wait") + flow("f2", "wait", "end")))
+    problem = only(problems_of(text), "missing_message")
+    assert problem.element_id == "wait" and "m1" in problem.message
+
+
+def test_data_objects_and_data_stores_are_kept_as_documentation():
+    body = ('<bpmn:dataObject id="DataObject_1"/>\n<bpmn:dataObjectReference id="dor" dataObjectRef="DataObject_1"/>\n'
+            '<bpmn:dataStoreReference id="dsr" name="CRM"/>\n'
+            + script("a", inner='<bpmn:dataInputAssociation id="dia"><bpmn:sourceRef>dsr</bpmn:sourceRef>'
+                     '<bpmn:targetRef>a_in</bpmn:targetRef></bpmn:dataInputAssociation>'
+                     '<bpmn:dataOutputAssociation id="doa"><bpmn:targetRef>dor</bpmn:targetRef>'
+                     "</bpmn:dataOutputAssociation>"))
+    text = document(process(START + body + END + flow("f1", "start", "a") + flow("f2", "a", "end")))
+    assert parsed(text).key == "p1"
+
+
+def test_a_parser_fault_becomes_a_problem_naming_the_process(monkeypatch):
+    from engine.spiff import parsing
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(parsing.PmoflowParser, "get_spec", broken)
+    text = document(process(START + script("a") + END + flow("f1", "start", "a") + flow("f2", "a", "end")))
+    problem = only(problems_of(text), "spec")
+    assert problem.element_id == "p1" and "RecursionError" in problem.message
+
+
+def test_whitespace_around_expressions_is_removed_before_they_run():
+    mi = '<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>\n   3\n  </bpmn:loopCardinality>' \
+         '</bpmn:multiInstanceLoopCharacteristics>'
+    text = document(process(START + '<bpmn:exclusiveGateway id="g" default="f3"/>\n' + script("a", inner=mi)
+                            + script("b", "\n      y = 1\n      z = 2\n   ") + END
+                            + flow("f1", "start", "g") + flow("f2", "g", "a", "\n    x &gt; 1\n    and x &lt; 9\n  ")
+                            + flow("f3", "g", "b") + flow("f4", "a", "end") + flow("f5", "b", "end")))
+    specs = json.loads(parsed(text).spec_json)["spec"]["task_specs"]
+    assert specs["g"]["cond_task_specs"][0]["condition"] == "(x > 1\nand x < 9\n)"
+    assert specs["a"]["cardinality"] == "3"
+    assert specs["b"]["script"] == "y = 1\nz = 2"
