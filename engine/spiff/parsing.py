@@ -23,6 +23,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
@@ -70,10 +71,12 @@ from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.specs import spec_registry
 from engine.spiff.structure import (
+    ImplicitSplitParser,
     expression_text,
     prepare,
     script_text,
     structure_problems,
+    with_multi_instance_classes,
 )
 from engine.spiff.xml import XmlRefused, parse_xml
 
@@ -697,14 +700,16 @@ class _ServiceTaskParser(SpiffTaskParser):  # type: ignore[misc]
 class PmoflowParser(SpiffBpmnParser):
     """Spiff's parser with our business rule tasks; no XSD (we validate first)."""
 
-    OVERRIDE_PARSER_CLASSES = with_external_tasks({          # a task with a topic is an external task
+    # a task with a topic is an external task; multi-instance specs and implicit splits: structure.py
+    OVERRIDE_PARSER_CLASSES = with_multi_instance_classes(with_external_tasks({
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
         full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
         full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
         full_tag("startEvent"): (StartEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1]),
         full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
-    })
+        full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),   # implicit splits (structure.py)
+    }))
 
     def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

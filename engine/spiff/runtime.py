@@ -313,7 +313,11 @@ class Run:
                     continue
                 task.internal_data.pop(STOPPED, None)
                 task.data.update(data)
-                task._set_state(TaskState.READY)
+                if task.internal_data.pop("pmoflow_failed_update", False):
+                    task._set_state(TaskState.FUTURE)     # it failed deciding whether to run: decide again
+                    task.task_spec._update(task)
+                else:
+                    task._set_state(TaskState.READY)
         self.advance()
 
     # ------------------------------------------------------------ events (engine.spiff.event_runtime)
@@ -515,6 +519,8 @@ class Run:
         if task is None:
             raise StepFailed(f"{type(err).__name__}: {err}") from err
         if task.state != TaskState.ERROR:
+            if not task.has_state(TaskState.READY | TaskState.STARTED):
+                task.internal_data["pmoflow_failed_update"] = True
             task._set_state(TaskState.ERROR)
         self.incident = Incident(element_id=task.task_spec.bpmn_id, task_id=str(task.id),
                                  message=fault_message(task, err), kind=type(err).__name__)

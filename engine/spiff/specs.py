@@ -12,17 +12,20 @@ from threading import Lock
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.serializer.default.task_spec import ConditionalGatewayConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import SpiffMultiInstanceConverter
 
 from engine.spiff.calls import PmoflowCallActivity, PmoflowCallActivityConverter
 from engine.spiff.connector import PmoflowConnectorTask, PmoflowConnectorTaskConverter
 from engine.spiff.decisions import PmoflowBusinessRuleTask, PmoflowBusinessRuleTaskConverter
 from engine.spiff.external import PmoflowExternalTask, PmoflowExternalTaskConverter
+from engine.spiff.structure import ImplicitSplit, PmoflowParallelMultiInstance, PmoflowSequentialMultiInstance
 
 STATE_FORMAT = 1
 
@@ -55,6 +58,9 @@ def spec_registry() -> DefaultRegistry:
     config[PmoflowConnectorTask] = PmoflowConnectorTaskConverter         # HTTP calls made by the worker
     config[PmoflowCallActivity] = PmoflowCallActivityConverter           # call activities with variable mappings
     config[PmoflowExternalTask] = PmoflowExternalTaskConverter           # tasks done by external workers
+    config[ImplicitSplit] = ConditionalGatewayConverter                  # several flows leaving an activity
+    config[PmoflowParallelMultiInstance] = SpiffMultiInstanceConverter   # element variables stay local
+    config[PmoflowSequentialMultiInstance] = SpiffMultiInstanceConverter
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))

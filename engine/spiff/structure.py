@@ -10,15 +10,24 @@ through `parse_deployment`.
 expressions without the whitespace modelers wrap them in, scripts dedented, several flows leaving
 an activity as an implicit split (a gateway of its own, `<id>.ImplicitSplit`, left out of the
 audit path), multi-instance element variables by name, and data objects
-and data stores kept as documentation only.
+and data stores kept as documentation only, abstract tasks passed through.
 """
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
+from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.specs.base import TaskSpec
+from SpiffWorkflow.spiff.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Problem
 
@@ -182,10 +191,19 @@ def prepare(root: etree._Element) -> None:
     for node in root.iter(f"{{{BPMN_NS}}}script"):
         node.text = script_text(node.text)
     _drop_data(root)
+    for task in list(root.iter(f"{{{BPMN_NS}}}task")):
+        _pass_through(task)
     for mi in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
         _standard_multi_instance(mi)
     for scope in list(scopes(root)):
         _implicit_splits(scope)
+
+
+def _pass_through(task: etree._Element) -> None:
+    """An abstract bpmn:task (no type, as Signavio and Visio export most tasks) passes the token on, as
+    in other engines; SpiffWorkflow would make it a manual task nobody is offered. It runs as an empty script."""
+    task.tag = f"{{{BPMN_NS}}}scriptTask"
+    etree.SubElement(task, f"{{{BPMN_NS}}}script").text = "pass"
 
 
 def _drop_data(root: etree._Element) -> None:
@@ -204,6 +222,34 @@ def _standard_multi_instance(mi: etree._Element) -> None:
         item.set("id", item.get("name") or item.get("id") or "")
 
 
+class ImplicitSplit(InclusiveGateway):  # type: ignore[misc]
+    """The split of several flows leaving an activity: every flow whose condition holds (an unconditional
+    flow always does), else the default. Unlike a gateway it is no join: each token that reaches the
+    activity passes through on its own, so tokens arriving one after another are never merged."""
+
+    def _update_hook(self, my_task: Task) -> bool:
+        return bool(TaskSpec._update_hook(self, my_task))
+
+    def _run_hook(self, my_task: Task) -> bool:
+        matches, defaults = self._get_matching_outputs(my_task)
+        if not matches + defaults:
+            raise WorkflowTaskException("no condition of the flows leaving the activity holds and none is the "
+                                        "default flow", task=my_task)
+        my_task._sync_children(matches or defaults, TaskState.FUTURE)
+        for child in my_task.children:
+            child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
+        return True
+
+
+class ImplicitSplitParser(ConditionalGatewayParser):  # type: ignore[misc]
+    """Inclusive gateways; those `prepare` added for implicit splits become ImplicitSplit."""
+
+    def create_task(self) -> Any:
+        if self.bpmn_id.endswith(IMPLICIT_SPLIT):
+            return ImplicitSplit(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return super().create_task()
+
+
 def _implicit_splits(scope: etree._Element) -> None:
     """Several flows leaving an activity or intermediate event: BPMN's implicit split. Unconditional flows
     are parallel; with conditions, every flow whose condition holds is taken, the default one only when
@@ -217,8 +263,7 @@ def _implicit_splits(scope: etree._Element) -> None:
         if _local(node) not in SPLIT_BY_REWRITE or len(flows) < 2:
             continue
         default = node.attrib.pop("default", None)
-        conditional = default is not None or any(f.find("bpmn:conditionExpression", NS) is not None for f in flows)
-        gateway = etree.Element(f"{{{BPMN_NS}}}{'inclusiveGateway' if conditional else 'parallelGateway'}")
+        gateway = etree.Element(f"{{{BPMN_NS}}}inclusiveGateway")
         gateway.set("id", nid + IMPLICIT_SPLIT)
         if default is not None:
             gateway.set("default", default)
@@ -228,9 +273,40 @@ def _implicit_splits(scope: etree._Element) -> None:
         link.set("targetRef", nid + IMPLICIT_SPLIT)
         for flow in flows:
             flow.set("sourceRef", nid + IMPLICIT_SPLIT)
-            if conditional and flow.get("id") != default and flow.find("bpmn:conditionExpression", NS) is None:
+            if flow.get("id") != default and flow.find("bpmn:conditionExpression", NS) is None:
                 condition = etree.SubElement(flow, f"{{{BPMN_NS}}}conditionExpression")
                 condition.set(XSI_TYPE, "bpmn:tFormalExpression")
                 condition.text = "True"                  # an unconditional flow is always taken
         scope.append(gateway)
         scope.append(link)
+
+
+class _ElementVariableIsLocal(MultiInstanceTask):  # type: ignore[misc]
+    """A multi-instance whose instances' data merge into the whole (no output collection) leaves the
+    element variable behind; SpiffWorkflow then refuses the next sequential instance ("input item already
+    exists") and the variable leaks into the process. It is each instance's own, so it is dropped after
+    the merge (this class sits between the sequential/parallel mixin and MultiInstanceTask)."""
+
+    def merge_child(self, workflow: Any, child: Task) -> None:
+        super().merge_child(workflow, child)
+        if self.input_item is not None and (self.data_output is None or self.output_item is None):
+            child.parent.data.pop(self.input_item.bpmn_id, None)
+
+
+class PmoflowSequentialMultiInstance(SequentialMultiInstanceTask, _ElementVariableIsLocal):  # type: ignore[misc]
+    """Sequential multi-instance with a local element variable."""
+
+
+class PmoflowParallelMultiInstance(ParallelMultiInstanceTask, _ElementVariableIsLocal):  # type: ignore[misc]
+    """Parallel multi-instance with a local element variable."""
+
+
+def with_multi_instance_classes(parsers: dict[str, tuple[type, type]]) -> dict[str, tuple[type, type]]:
+    """The parser classes, each building our multi-instance specs (see _ElementVariableIsLocal)."""
+    out = {}
+    for tag, (parser, spec) in parsers.items():
+        if hasattr(parser, "SEQUENTIAL_MI_CLASS"):
+            parser = type(parser.__name__, (parser,), {"SEQUENTIAL_MI_CLASS": PmoflowSequentialMultiInstance,
+                                                        "PARALLEL_MI_CLASS": PmoflowParallelMultiInstance})
+        out[tag] = (parser, spec)
+    return out
