@@ -18,8 +18,9 @@
   event comes while the activity runs (SpiffWorkflow fires them once).
 - **Event sub-processes** start with their scope (engine.spiff.events.connect_event_subprocesses);
   when an interrupting one fires, the rest of its scope is cancelled; when the scope's other
-  work is done, the ones that never fired are cancelled so the scope can complete. Each fires
-  at most once per scope instance.
+  work is done, the ones that never fired are cancelled so the scope can complete. A
+  non-interrupting one started by a message, signal or escalation waits again after it fired
+  (timer and conditional ones fire once per scope).
 - **Uncaught events.** An error that no boundary event or event sub-process catches becomes an
   incident naming the element that threw it; uncaught escalations and signals are dropped
   from the workflow's pending events (they are not errors; signals were broadcast).
@@ -340,6 +341,12 @@ def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -
                 _cancel_scope_except(task)
                 _recheck_end(task.workflow)
                 changed = True
+            elif (not interrupting[task.task_spec.bpmn_id] and not task._get_internal_data("rearmed")
+                  and _repeats_start(sub)):
+                task._set_internal_data(rearmed=True)    # a non-interrupting one may start again while its scope runs
+                again = task.parent._add_child(task.task_spec, TaskState.MAYBE)
+                again.task_spec._update(again)
+                changed = True
         elif task.state == TaskState.STARTED:
             scopes.setdefault(id(task.workflow), (task.workflow, []))[1].append(task)
     for scope, waiting in scopes.values():
@@ -349,6 +356,12 @@ def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -
             _recheck_end(scope)
             changed = True
     return changed
+
+
+def _repeats_start(sub: Any) -> bool:
+    return any(isinstance(t.task_spec, StartEvent) and isinstance(
+        t.task_spec.event_definition, MessageEventDefinition | SignalEventDefinition | EscalationEventDefinition)
+        for t in sub.get_tasks(skip_subprocesses=True))
 
 
 def _fired(sub: Any) -> bool:
