@@ -17,6 +17,7 @@ from engine.worker import Worker
 from tests.factories import ADMIN
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "events"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "workflows" / "examples"
 
 
 def deploy(as_, *names: str) -> None:
@@ -68,10 +69,10 @@ def test_boundary_timers_remind_without_interrupting_then_interrupt(as_, engine_
     instance = start(as_, "ev_boundary_timer", reminders=0)
     assert fire(engine_ctx, clock, minutes=29) == 0
     assert fire(engine_ctx, clock, minutes=2) == 1                      # R2/PT30M, bare: first reminder
-    assert path(as_, instance) == ["StartEvent_1", "CountReminder", "End_Reminded"]
+    assert path(as_, instance) == ["StartEvent_1", "Remind", "CountReminder", "End_Reminded"]
     assert [t["element_id"] for t in get(as_, instance)["open_tasks"]] == ["Review"]
     fire(engine_ctx, clock, minutes=30)                                  # second and last reminder
-    assert path(as_, instance).count("CountReminder") == 2
+    assert path(as_, instance) == ["StartEvent_1", *["Remind", "CountReminder", "End_Reminded"] * 2]
     fire(engine_ctx, clock, minutes=60)                                  # PT2H: the deadline interrupts
     done = get(as_, instance)
     assert done["status"] == "completed" and done["variables"]["late"] is True
@@ -344,6 +345,29 @@ def test_a_transaction_cancel_end_event_is_caught_by_its_cancel_boundary(as_, pa
     instance = start(as_, "ev_transaction_cancel", paid=paid)
     assert instance["status"] == "completed" and instance["variables"][variable] is True
     assert path(as_, instance) == ["T_Start", "Booking_Start", "Reserve", "Paid", *tail]
+
+
+def test_the_shipped_events_example(as_, engine_ctx, clock):
+    files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(EXAMPLES.glob("*events*.bpmn"))]
+    assert files
+    assert as_("pmo").post("/api/v1/process-definitions", data={"files": files},
+                           content_type="multipart/form-data").status_code == 201
+    process = "example_project_review_events"
+    over = start(as_, process, budget=100, spent=150)
+    assert fire(engine_ctx, clock, days=2, minutes=1) == 1                # a reminder; the review goes on
+    assert as_("bot").post("/api/v1/messages", json={"message": "status_update", "instance_id": over["id"]}
+                           ).status_code == 200
+    assert complete(as_, over)["instance_status"] == "running"            # the error boundary: a recovery plan
+    assert [t["element_id"] for t in get(as_, over)["open_tasks"]] == ["Recovery_Plan"]
+    assert complete(as_, over)["instance_status"] == "completed"
+    assert path(as_, over) == ["Review_Requested", "Review_Start", "Remind", "Reminded", "Status_Update", "Noted",
+                               "Assess", "Within_Budget", "Budget_Exceeded", "Review", "Over_Budget",
+                               "Recovery_Plan", "Closed_Recovery"]
+    frozen = [start(as_, process, budget=100, spent=50) for _ in range(2)]
+    assert signal(as_, "portfolio_freeze").json["resumed"] == 2
+    for instance in frozen:
+        assert get(as_, instance)["status"] == "completed"
+        assert path(as_, instance) == ["Review_Requested", "Review_Start", "Freeze_Start", "Frozen", "Freeze"]
 
 
 # ---------------------------------------------------------------- the signals API
