@@ -202,6 +202,8 @@ def test_an_uncaught_error_is_an_incident_naming_the_end_event(as_):
     assert instance["status"] == "error"
     assert instance["error"]["element_id"] == "Fail" and "BUDGET" in instance["error"]["message"]
     assert ("incident_raised", "Fail") in trail(as_, instance)
+    retried = as_("pmo").post(f"/api/v1/process-instances/{instance['id']}/retry", json={"variables": {}})
+    assert retried.status_code == 200 and retried.json["status"] == "completed"     # the retry accepts it
 
 
 def test_an_event_based_gateway_takes_the_signal_the_message_or_the_timer(as_, engine_ctx, clock):
