@@ -390,5 +390,16 @@ def test_signals_api_validation_and_permissions(as_):
     assert signal(as_, "   ").status_code == 422
 
 
+def test_events_that_cannot_run_are_refused_at_deploy_naming_the_element(as_):
+    text = (MODELS / "link_terminate.bpmn").read_text().replace(
+        '<bpmn:linkEventDefinition id="LinkEventDefinition_2" name="Finish" />',
+        '<bpmn:linkEventDefinition id="LinkEventDefinition_2" name="Elsewhere" />')
+    response = as_("pmo").post("/api/v1/process-definitions", data={"files": [(io.BytesIO(text.encode()), "l.bpmn")]},
+                               content_type="multipart/form-data")
+    assert response.status_code == 422
+    [problem] = response.json["error"]["details"]["problems"]
+    assert problem["element_id"] == "Link_Out" and problem["line"] and "Finish" in problem["message"]
+
+
 def test_all_event_models_deploy_together(as_):
     deploy(as_, *sorted(p.stem for p in MODELS.glob("*.bpmn")))
