@@ -14,10 +14,13 @@
   an event sub-process of that sub-process, then by a boundary event on it, then outwards
   (SpiffWorkflow's own throw lets any waiting catcher anywhere take them). A catcher naming the
   code wins over a catch-all one on the same activity.
+- **Non-interrupting boundary message, signal and escalation events** fire each time their
+  event comes while the activity runs (SpiffWorkflow fires them once).
 - **Event sub-processes** start with their scope (engine.spiff.events.connect_event_subprocesses);
   when an interrupting one fires, the rest of its scope is cancelled; when the scope's other
-  work is done, the ones that never fired are cancelled so the scope can complete. Each fires
-  at most once per scope instance.
+  work is done, the ones that never fired are cancelled so the scope can complete. A
+  non-interrupting one started by a message, signal or escalation waits again after it fired
+  (timer and conditional ones fire once per scope).
 - **Uncaught events.** An error that no boundary event or event sub-process catches becomes an
   incident naming the element that threw it; uncaught escalations and signals are dropped
   from the workflow's pending events (they are not errors; signals were broadcast).
@@ -36,6 +39,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     EscalationEventDefinition,
     SignalEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -74,7 +78,10 @@ _spiff_catch = EventManager.catch
 def _catch(self: EventManager, event: BpmnEvent, internal: bool = True) -> int:
     """SpiffWorkflow's catch, with errors and escalations looked for scope by scope (see the module)."""
     if event.target is None or not hasattr(event, "origin"):
-        return int(_spiff_catch(self, event, internal))
+        repeating = [t for t in self.tasks.values() if _repeats(t) and t.task_spec.catches(t, event)]
+        caught = int(_spiff_catch(self, event, internal))
+        _rearm(repeating)
+        return caught
     tasks = _scope_catchers(self, event)
     if not tasks:
         if event.target.parent_workflow is None:
@@ -86,7 +93,26 @@ def _catch(self: EventManager, event: BpmnEvent, internal: bool = True) -> int:
     for task in tasks:
         task.task_spec.catch(task, event)
         task.task_spec._update(task)
+    _rearm([t for t in tasks if _repeats(t)])
     return len(tasks)
+
+
+def _repeats(task: Task) -> bool:
+    """A non-interrupting boundary message, signal or escalation event fires each time its event comes
+    while its activity runs (SpiffWorkflow fires it once); timers repeat by their cycle, conditions once."""
+    spec = task.task_spec
+    return (isinstance(spec, BoundaryEvent) and not spec.cancel_activity and task.state == TaskState.WAITING
+            and isinstance(spec.event_definition, MessageEventDefinition | SignalEventDefinition
+                           | EscalationEventDefinition))
+
+
+def _rearm(fired: list[Task]) -> None:
+    """Wait again, beside each fired event, for the next one (a new task of the same element)."""
+    for task in fired:
+        if task.state == TaskState.WAITING or task.parent is None:
+            continue                            # did not fire after all
+        again = task.parent._add_child(task.task_spec, TaskState.MAYBE)     # predicted: its path is built too
+        again.task_spec._update(again)
 
 
 def _scope_catchers(manager: EventManager, event: BpmnEvent) -> list[Task]:
@@ -315,6 +341,12 @@ def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -
                 _cancel_scope_except(task)
                 _recheck_end(task.workflow)
                 changed = True
+            elif (not interrupting[task.task_spec.bpmn_id] and not task._get_internal_data("rearmed")
+                  and _repeats_start(sub)):
+                task._set_internal_data(rearmed=True)    # a non-interrupting one may start again while its scope runs
+                again = task.parent._add_child(task.task_spec, TaskState.MAYBE)
+                again.task_spec._update(again)
+                changed = True
         elif task.state == TaskState.STARTED:
             scopes.setdefault(id(task.workflow), (task.workflow, []))[1].append(task)
     for scope, waiting in scopes.values():
@@ -324,6 +356,12 @@ def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -
             _recheck_end(scope)
             changed = True
     return changed
+
+
+def _repeats_start(sub: Any) -> bool:
+    return any(isinstance(t.task_spec, StartEvent) and isinstance(
+        t.task_spec.event_definition, MessageEventDefinition | SignalEventDefinition | EscalationEventDefinition)
+        for t in sub.get_tasks(skip_subprocesses=True))
 
 
 def _fired(sub: Any) -> bool:

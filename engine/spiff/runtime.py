@@ -132,6 +132,7 @@ class Run:
         workflow.script_engine = engine     # never serialized: set after every load
         self.wf = workflow
         self.log = StepLog()
+        self._cycle_firings: set[str] = set()     # cycle timers whose firing this step put in the path
         event_runtime.observe(workflow, self.log.signals)
         self.incident: Incident | None = None
         self.budget = budget or StepBudget()    # what this step may spend (engine.spiff.budget)
@@ -488,6 +489,8 @@ class Run:
             return
         entry = {"task_id": str(task.id), "element_id": spec.bpmn_id, "name": spec.bpmn_name,
                  "type": type(spec).__name__, "process": task.workflow.spec.name}
+        if entry["task_id"] in self._cycle_firings:
+            return                          # a cycle timer's completion: its last firing is in the path already
         self.log.completed.append(entry)
         if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
             self.log.timers.append({**entry, **_timer_context(task)})
@@ -496,9 +499,12 @@ class Run:
                                              CycleTimerEventDefinition):
             # A cycle timer never completes; each firing starts its outgoing path as a new child.
             cycle = parent.task_spec
-            self.log.timers.append({"task_id": str(parent.id), "element_id": cycle.bpmn_id, "name": cycle.bpmn_name,
-                                    "type": type(cycle).__name__, "process": entry["process"],
-                                    **_timer_context(parent)})
+            fired = {"task_id": str(parent.id), "element_id": cycle.bpmn_id, "name": cycle.bpmn_name,
+                     "type": type(cycle).__name__, "process": entry["process"]}
+            self.log.timers.append({**fired, **_timer_context(parent)})
+            if parent.state != TaskState.COMPLETED:         # the path shows each firing, before its path
+                self.log.completed.insert(len(self.log.completed) - 1, fired)
+                self._cycle_firings.add(fired["task_id"])
         record = take_record(task)
         if record is not None:
             self.log.decisions.append({**entry, **record})

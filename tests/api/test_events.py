@@ -17,6 +17,7 @@ from engine.worker import Worker
 from tests.factories import ADMIN
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "events"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "workflows" / "examples"
 
 
 def deploy(as_, *names: str) -> None:
@@ -68,10 +69,10 @@ def test_boundary_timers_remind_without_interrupting_then_interrupt(as_, engine_
     instance = start(as_, "ev_boundary_timer", reminders=0)
     assert fire(engine_ctx, clock, minutes=29) == 0
     assert fire(engine_ctx, clock, minutes=2) == 1                      # R2/PT30M, bare: first reminder
-    assert path(as_, instance) == ["StartEvent_1", "CountReminder", "End_Reminded"]
+    assert path(as_, instance) == ["StartEvent_1", "Remind", "CountReminder", "End_Reminded"]
     assert [t["element_id"] for t in get(as_, instance)["open_tasks"]] == ["Review"]
     fire(engine_ctx, clock, minutes=30)                                  # second and last reminder
-    assert path(as_, instance).count("CountReminder") == 2
+    assert path(as_, instance) == ["StartEvent_1", *["Remind", "CountReminder", "End_Reminded"] * 2]
     fire(engine_ctx, clock, minutes=60)                                  # PT2H: the deadline interrupts
     done = get(as_, instance)
     assert done["status"] == "completed" and done["variables"]["late"] is True
@@ -94,11 +95,13 @@ def test_signal_and_message_boundaries(as_):
     assert pinged.status_code == 200 and pinged.json == {"signal": "ping", "reached": 1, "resumed": 1, "started": 0}
     assert get(as_, first)["status"] == "running"                       # non-interrupting: the task stays
     assert path(as_, first) == ["StartEvent_1", "Pinged", "Note_Ping", "End_Pinged"]
+    assert signal(as_, "ping").json["resumed"] == 1                     # and it fires again while it runs
+    assert path(as_, first)[4:] == ["Pinged", "Note_Ping", "End_Pinged"]
     assert signal(as_, "stop_all").json["reached"] == 1
     stopped = get(as_, first)
     assert stopped["status"] == "completed" and stopped["variables"]["note"] == "hello"
     assert path(as_, first)[-2:] == ["Stopped", "End_Stopped"]
-    assert [k for k, _ in trail(as_, first)].count("signal_received") == 2
+    assert [k for k, _ in trail(as_, first)].count("signal_received") == 3
 
     second = start(as_, "ev_boundary_msg_signal")
     cancelled = as_("bot").post("/api/v1/messages", json={"message": "cancel_order", "instance_id": second["id"],
@@ -199,6 +202,8 @@ def test_an_uncaught_error_is_an_incident_naming_the_end_event(as_):
     assert instance["status"] == "error"
     assert instance["error"]["element_id"] == "Fail" and "BUDGET" in instance["error"]["message"]
     assert ("incident_raised", "Fail") in trail(as_, instance)
+    retried = as_("pmo").post(f"/api/v1/process-instances/{instance['id']}/retry", json={"variables": {}})
+    assert retried.status_code == 200 and retried.json["status"] == "completed"     # the retry accepts it
 
 
 def test_an_event_based_gateway_takes_the_signal_the_message_or_the_timer(as_, engine_ctx, clock):
@@ -247,15 +252,17 @@ def test_escalations_from_a_sub_process(as_):
 def test_boundary_events_on_a_sub_process(as_, engine_ctx, clock):
     deploy(as_, "subprocess_boundaries")
     instance = start(as_, "ev_subprocess_boundaries", priority="low")
-    assert as_("bot").post("/api/v1/messages", json={"message": "update", "instance_id": instance["id"]}
-                           ).status_code == 200
+    for _ in range(2):                                                   # non-interrupting: each update counts
+        assert as_("bot").post("/api/v1/messages", json={"message": "update", "instance_id": instance["id"]}
+                               ).status_code == 200
     monitoring.edit_variables(engine_ctx, ADMIN, instance["id"], {"priority": "high"}, [], "raised")
     assert [t["element_id"] for t in get(as_, instance)["open_tasks"]] == ["Read"]    # both non-interrupting
     assert signal(as_, "abort_review").json["resumed"] == 1
     done = get(as_, instance)
     assert done["status"] == "completed" and done["open_tasks"] == []
     assert path(as_, instance) == ["StartEvent_1", "Review_Start", "Updated", "Note_Update", "End_Updated",
-                                   "High_Priority", "Flag", "End_Flagged", "Aborted", "End_Aborted"]
+                                   "Updated", "Note_Update", "End_Updated", "High_Priority", "Flag", "End_Flagged",
+                                   "Aborted", "End_Aborted"]
     late = start(as_, "ev_subprocess_boundaries", priority="low")
     assert fire(engine_ctx, clock, hours=23) == 0
     assert fire(engine_ctx, clock, hours=2) == 1                       # P1D, bare
@@ -269,14 +276,15 @@ def test_event_sub_processes_by_timer_signal_and_message(as_, engine_ctx, clock)
     deploy(as_, "event_subprocesses")
     instance = start(as_, "ev_event_subprocesses", withdrawn=False)
     assert fire(engine_ctx, clock, hours=3) == 1                        # non-interrupting timer ("PT2H")
-    assert signal(as_, "audit_now").json["resumed"] == 1                # non-interrupting signal
+    assert signal(as_, "audit_now").json["resumed"] == 1                # non-interrupting signal, twice
+    assert signal(as_, "audit_now").json["resumed"] == 1
     assert [t["element_id"] for t in get(as_, instance)["open_tasks"]] == ["Work"]
     aborted = as_("bot").post("/api/v1/messages", json={"message": "abort_request", "instance_id": instance["id"]})
     assert aborted.status_code == 200 and aborted.json["status"] == "completed"     # interrupting message
     assert aborted.json["open_tasks"] == [] and aborted.json["variables"]["aborted"] is True
-    assert path(as_, instance) == ["StartEvent_1", "Timer_Start", "Remind", "Timer_End", "On_Timer", "Signal_Start",
-                                   "Audit", "Signal_End", "On_Signal", "Message_Start", "Abort", "Message_End",
-                                   "On_Message"]
+    assert path(as_, instance) == ["StartEvent_1", "Timer_Start", "Remind", "Timer_End", "On_Timer",
+                                   *["Signal_Start", "Audit", "Signal_End", "On_Signal"] * 2,
+                                   "Message_Start", "Abort", "Message_End", "On_Message"]
     assert ("task_cancelled", "Work") in trail(as_, instance)
 
 
@@ -341,6 +349,29 @@ def test_a_transaction_cancel_end_event_is_caught_by_its_cancel_boundary(as_, pa
     assert path(as_, instance) == ["T_Start", "Booking_Start", "Reserve", "Paid", *tail]
 
 
+def test_the_shipped_events_example(as_, engine_ctx, clock):
+    files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(EXAMPLES.glob("*events*.bpmn"))]
+    assert files
+    assert as_("pmo").post("/api/v1/process-definitions", data={"files": files},
+                           content_type="multipart/form-data").status_code == 201
+    process = "example_project_review_events"
+    over = start(as_, process, budget=100, spent=150)
+    assert fire(engine_ctx, clock, days=2, minutes=1) == 1                # a reminder; the review goes on
+    assert as_("bot").post("/api/v1/messages", json={"message": "status_update", "instance_id": over["id"]}
+                           ).status_code == 200
+    assert complete(as_, over)["instance_status"] == "running"            # the error boundary: a recovery plan
+    assert [t["element_id"] for t in get(as_, over)["open_tasks"]] == ["Recovery_Plan"]
+    assert complete(as_, over)["instance_status"] == "completed"
+    assert path(as_, over) == ["Review_Requested", "Review_Start", "Remind", "Reminded", "Status_Update", "Noted",
+                               "Assess", "Within_Budget", "Budget_Exceeded", "Review", "Over_Budget",
+                               "Recovery_Plan", "Closed_Recovery"]
+    frozen = [start(as_, process, budget=100, spent=50) for _ in range(2)]
+    assert signal(as_, "portfolio_freeze").json["resumed"] == 2
+    for instance in frozen:
+        assert get(as_, instance)["status"] == "completed"
+        assert path(as_, instance) == ["Review_Requested", "Review_Start", "Freeze_Start", "Frozen", "Freeze"]
+
+
 # ---------------------------------------------------------------- the signals API
 
 def test_signals_api_validation_and_permissions(as_):
@@ -357,6 +388,17 @@ def test_signals_api_validation_and_permissions(as_):
         assert signal(as_, "s", caller=caller).status_code == 403
     assert as_(None).post("/api/v1/signals", json={"signal": "s"}).status_code == 401
     assert signal(as_, "   ").status_code == 422
+
+
+def test_events_that_cannot_run_are_refused_at_deploy_naming_the_element(as_):
+    text = (MODELS / "link_terminate.bpmn").read_text().replace(
+        '<bpmn:linkEventDefinition id="LinkEventDefinition_2" name="Finish" />',
+        '<bpmn:linkEventDefinition id="LinkEventDefinition_2" name="Elsewhere" />')
+    response = as_("pmo").post("/api/v1/process-definitions", data={"files": [(io.BytesIO(text.encode()), "l.bpmn")]},
+                               content_type="multipart/form-data")
+    assert response.status_code == 422
+    [problem] = response.json["error"]["details"]["problems"]
+    assert problem["element_id"] == "Link_Out" and problem["line"] and "Finish" in problem["message"]
 
 
 def test_all_event_models_deploy_together(as_):

@@ -25,6 +25,11 @@ def test_instance_pages_render_with_event_elements(app, browser_of):
     conditional = instances.start(ctx, BOT, "ev_boundary_conditional", variables={"budget": 1, "escalate": False}).id
     monitoring.edit_variables(ctx, ADMIN, conditional, {"escalate": True}, [], "escalate")
     shown[conditional] = ["Escalated"]
+    shown[instances.start(ctx, BOT, "ev_subprocess_error", variables={"problem": "stock"}).id] = [
+        "Throw_Stock", "Caught_Stock", "Backorder"]
+    esp = instances.start(ctx, BOT, "ev_event_subprocesses", variables={"withdrawn": False}).id
+    signals.send(ctx, ADMIN, "audit_now")
+    shown[esp] = ["Signal_Start", "On_Signal", "Work"]
     pmo = browser_of("pmo")
     for instance_id, elements in shown.items():
         for url in (f"/monitor/instances/{instance_id}", f"/audit/instances/{instance_id}"):
