@@ -380,3 +380,17 @@ def test_miwg_invoice_is_refused_only_for_its_java_delegate(ctx):
     problems = caught.value.details["problems"]
     assert [(p["element_id"], p["code"]) for p in problems] == [("archiveInvoice", "java_delegate")]
     assert "#{archiveService}" in problems[0]["message"] and problems[0]["line"]
+
+
+def test_a_parallel_multi_instance_external_task_hands_each_worker_its_element(ctx):
+    deploy_model(ctx, "pmoflow_multi_instance.bpmn")
+    view = instances.start(ctx, BOT, "notify_all", variables={"people": ["ann", "bob", "cy"]})
+    got = fetch(ctx, "notify")
+    assert sorted(t.variables["person"] for t in got) == ["ann", "bob", "cy"]
+    for task in got:
+        et.complete(ctx, WORKER, task.id, "w1", {f"sent_{task.variables['person']}": True})
+    detail = instances.get(ctx, ADMIN, view.id)
+    assert detail.status == "completed"
+    assert {k for k in detail.variables if k.startswith("sent_")} == {"sent_ann", "sent_bob", "sent_cy"}
+    assert path(ctx, view.id)[0] == "start" and path(ctx, view.id)[-1] == "end"
+    assert path(ctx, view.id).count("notify") >= 3
