@@ -147,23 +147,25 @@ def test_an_uncaught_bpmn_error_is_an_incident_and_the_retry_offers_the_task_aga
 
 def test_camunda8_model_runs_as_exported(ctx):
     deploy_model(ctx, "camunda8_fulfilment.bpmn")
-    view = instances.start(ctx, BOT, "fulfilment_c8", variables={"sku": "A-1"})
+    view = instances.start(ctx, BOT, "fulfilment_c8", variables={"order": {"sku": "A-1", "qty": 2}})
     [reserve] = fetch(ctx, "reserve-stock")
     assert reserve.retries == 3                                  # zeebe:taskDefinition retries
-    et.complete(ctx, WORKER, reserve.id, "w1", {"reserved": 1})
+    assert reserve.variables["sku"] == "A-1"                     # zeebe:ioMapping input (FEEL)
+    et.complete(ctx, WORKER, reserve.id, "w1", {"reservation": {"id": "R-5"}})
     [label] = fetch(ctx, "print-label")                          # a job-worker script task
     et.complete(ctx, WORKER, label.id, "w1", {"label": "L-1"})
     [ship] = fetch(ctx, "ship")                                  # type '="ship"': a FEEL string literal
     assert ship.retries == 5
     et.complete(ctx, WORKER, ship.id, "w1", {"tracking": "Z-1"})
     assert path(ctx, view.id) == ["StartEvent_1", "Task_reserve", "Task_label", "Task_ship", "Event_shipped"]
-    assert instances.get(ctx, ADMIN, view.id).variables == {"sku": "A-1", "reserved": 1, "label": "L-1",
-                                                           "tracking": "Z-1"}
+    variables = instances.get(ctx, ADMIN, view.id).variables
+    assert variables["reservationId"] == "R-5"                   # zeebe:ioMapping output
+    assert (variables["label"], variables["tracking"]) == ("L-1", "Z-1")
 
 
 def test_camunda8_error_boundary(ctx):
     deploy_model(ctx, "camunda8_fulfilment.bpmn")
-    view = instances.start(ctx, BOT, "fulfilment_c8", variables={"sku": "A-1"})
+    view = instances.start(ctx, BOT, "fulfilment_c8", variables={"order": {"sku": "A-1"}})
     [reserve] = fetch(ctx, "reserve-stock")
     et.bpmn_error(ctx, WORKER, reserve.id, "w1", "OUT_OF_STOCK")
     assert path(ctx, view.id) == ["StartEvent_1", "Event_out_of_stock", "Event_backordered"]
