@@ -396,3 +396,14 @@ def test_a_parallel_multi_instance_external_task_hands_each_worker_its_element(c
     assert {k for k in detail.variables if k.startswith("sent_")} == {"sent_ann", "sent_bob", "sent_cy"}
     assert path(ctx, view.id)[0] == "start" and path(ctx, view.id)[-1] == "end"
     assert path(ctx, view.id).count("notify") >= 3
+
+
+def test_the_shipped_example_runs_with_workers(ctx):
+    example = Path(__file__).resolve().parents[2] / "workflows" / "examples" / "project-onboarding-systems.bpmn"
+    deployments.deploy(ctx, ADMIN, [source(example.name, example.read_bytes())])
+    view = instances.start(ctx, BOT, "project-onboarding-systems")
+    for topic in ("git-admin", "erp-budget"):
+        [task] = fetch(ctx, topic)
+        et.complete(ctx, WORKER, task.id, "w1")
+    assert instances.get(ctx, ADMIN, view.id).status == "completed"
+    assert path(ctx, view.id)[-2:] == ["join", "end"]
