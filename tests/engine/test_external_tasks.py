@@ -69,6 +69,10 @@ def with_ns(xml: str, *namespaces: str) -> str:
     ('<bpmn:serviceTask id="call" pmoflow:topic="erp"><bpmn:extensionElements>'
      '<pmoflow:connector url="https://erp.example.com"/></bpmn:extensionElements></bpmn:serviceTask>',
      "both a topic and an HTTP connector", "bad_external_task"),
+    ('<bpmn:scriptTask id="call" pmoflow:topic="x"><bpmn:script>a = 1</bpmn:script></bpmn:scriptTask>',
+     "has a script too", "bad_external_task"),
+    ('<bpmn:businessRuleTask id="call" camunda:type="external" camunda:topic="x" camunda:decisionRef="d"/>',
+     "names a decision too", "bad_external_task"),
 ])
 def test_deploy_names_what_a_service_task_lacks(ctx, task, message, code):
     bpmn = with_ns(linear((task, "call")), CAMUNDA, ZEEBE, SPIFF)
