@@ -60,20 +60,23 @@ class _ParameterFailed(Exception):
 
 
 def _inputs(task: ExternalWork, variables: dict[str, Any], time_limit: float) -> dict[str, Any]:
-    """The task's parameters (sandboxed expressions over its data), evaluated for the worker."""
+    """What the worker gets on top of the instance's variables: the task's own values where they differ
+    (a multi-instance element variable, a branch's data) and its parameters (sandboxed expressions over its
+    data), evaluated now."""
+    data = jsonable({k: v for k, v in task.data.items() if not str(k).startswith("_")})
+    own = {k: v for k, v in data.items() if k not in variables or variables[k] != v}
     parameters = task.config.get("parameters") or {}
     if not parameters:
-        return {}
-    context = {**variables, **jsonable(task.data)}
+        return own
+    context = {**variables, **data}
     environment = SandboxedEnvironment(time_limit=time_limit)
-    values = {}
     for name, expression in parameters.items():
         try:
-            values[name] = jsonable(environment.evaluate(expression, dict(context)))
+            own[name] = jsonable(environment.evaluate(expression, dict(context)))
         except Exception as err:  # noqa: BLE001 - any failure of the expression is an incident on the element
             raise _ParameterFailed(f"external task parameter {name!r} ({expression}) failed: "
                                    f"{type(err).__name__}: {err}") from err
-    return values
+    return own
 
 
 def raise_incident(session: Session, instance: ProcessInstance, task_id: str, element_id: str, message: str,

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload
 
 from engine import audit
 from engine.context import EngineContext
@@ -157,36 +157,37 @@ def fetch_and_lock(ctx: EngineContext, actor: Actor, worker_id: str, max_tasks: 
     wanted = _check_topics(topics)
     now = ctx.clock.now()
     query = (
-        select(ExternalTask, ProcessInstance.uuid, ProcessInstance.business_key, ProcessInstance.variables,
-               ProcessDefinition.key, ProcessDefinition.version)
+        select(ExternalTask, ProcessInstance)
         .join(ProcessInstance, ProcessInstance.id == ExternalTask.instance_id)
-        .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
         .where(ExternalTask.status == "open", ExternalTask.topic.in_(list(wanted)),
                ProcessInstance.status == "running",
                or_(ExternalTask.lock_expires_at.is_(None), ExternalTask.lock_expires_at <= now),
                or_(ExternalTask.available_at.is_(None), ExternalTask.available_at <= now),
                or_(ExternalTask.retries.is_(None), ExternalTask.retries > 0))
+        .options(defer(ProcessInstance.state), joinedload(ProcessInstance.definition))
         .order_by(ExternalTask.id).limit(max_tasks)
         .with_for_update(of=ExternalTask, skip_locked=True)      # PostgreSQL; SQLite has one writer
     )
     locked: list[LockedTask] = []
     with ctx.uow() as uow:
         session = uow.session
-        for row, instance_id, business_key, variables, key, version in session.execute(query).all():
+        for row, instance in session.execute(query).all():
             topic = wanted[row.topic]
             row.worker_id = worker_id
             row.lock_expires_at = now + timedelta(milliseconds=topic.lock_duration_ms)
-            values = {**(variables or {}), **(row.inputs or {})}
+            values = {**(instance.variables or {}), **(row.inputs or {})}
             if topic.variables is not None:
                 values = {k: v for k, v in values.items() if k in set(topic.variables)}
             locked.append(LockedTask(
-                id=row.uuid, topic=row.topic, worker_id=worker_id, instance_id=instance_id,
-                element_id=row.element_id, name=row.name, process=key, process_version=version,
-                business_key=business_key, variables=values, retries=row.retries, error_message=row.error_message,
-                lock_expires_at=row.lock_expires_at, created_at=row.created_at))
-            audit.record(session, "external_task_locked", now, actor=actor.username, task_uuid=row.uuid,
-                         element_id=row.element_id, data={"topic": row.topic, "worker_id": worker_id,
-                                                          "lock_expires_at": row.lock_expires_at.isoformat()})
+                id=row.uuid, topic=row.topic, worker_id=worker_id, instance_id=instance.uuid,
+                element_id=row.element_id, name=row.name, process=instance.definition.key,
+                process_version=instance.definition.version, business_key=instance.business_key, variables=values,
+                retries=row.retries, error_message=row.error_message, lock_expires_at=row.lock_expires_at,
+                created_at=row.created_at))
+            audit.record(session, "external_task_locked", now, instance=instance, actor=actor.username,
+                         task_uuid=row.uuid, element_id=row.element_id,
+                         data={"topic": row.topic, "worker_id": worker_id,
+                               "lock_expires_at": row.lock_expires_at.isoformat()})
         uow.commit()
     return locked
 

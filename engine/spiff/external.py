@@ -170,6 +170,12 @@ def external_problems(filename: str, node: etree._Element) -> list[Problem]:
             problem(f"retries {retries!r} must be a whole number from 0 to {MAX_RETRIES}")
     if _ext(node, "pmoflow:connector") is not None:
         problem("it has both a topic and an HTTP connector (pmoflow:connector); keep one")
+    local = etree.QName(node).localname
+    if local == "scriptTask" and (node.findtext("bpmn:script", None, NS) or "").strip():
+        problem("a script task with a topic has a script too; a worker does the task, so remove one")
+    if local == "businessRuleTask" and (_camunda(node, "decisionRef") or _ext(node, "zeebe:calledDecision") is not None
+                                        or _ext(node, "pmoflow:decision") is not None):
+        problem("a business rule task with a topic names a decision too; keep one")
     if kind == "spiffworkflow:serviceTaskOperator":
         operator = _ext(node, "spiffworkflow:serviceTaskOperator")
         for param in operator.iterfind(".//spiffworkflow:parameter", NS):

@@ -49,18 +49,18 @@ def path(as_, instance_id: str) -> list[str]:
 
 def test_the_worker_loop_runs_a_camunda8_model_to_the_end(as_, worker):
     deploy(as_, "camunda8_fulfilment.bpmn")
-    instance = start(as_, "fulfilment_c8", sku="A-1", qty=2)
-    for topic, result in (("reserve-stock", {"reserved": 2}), ("print-label", {"label": "L-1"}),
+    instance = start(as_, "fulfilment_c8", order={"sku": "A-1", "qty": 2})
+    for topic, result in (("reserve-stock", {"reservation": {"id": "R-5"}}), ("print-label", {"label": "L-1"}),
                           ("ship", {"tracking": "Z-1"})):
-        [task] = fetch(worker, topic, variables=["sku"])
-        assert task["variables"] == {"sku": "A-1"} and task["business_key"] == "ORD-7"
+        [task] = fetch(worker, topic, variables=["order"])
+        assert task["variables"] == {"order": {"sku": "A-1", "qty": 2}} and task["business_key"] == "ORD-7"
         assert task["process"] == "fulfilment_c8" and task["instance_id"] == instance["id"]
         done = worker.post(f"{BASE}/{task['id']}/complete", json={"worker_id": "erp-1", "variables": result})
         assert done.status_code == 200 and done.json["status"] == "completed", done.json
     assert done.json["instance_status"] == "completed"
     assert path(as_, instance["id"]) == ["StartEvent_1", "Task_reserve", "Task_label", "Task_ship", "Event_shipped"]
     variables = as_("bot").get(f"/api/v1/process-instances/{instance['id']}").json["variables"]
-    assert variables == {"sku": "A-1", "qty": 2, "reserved": 2, "label": "L-1", "tracking": "Z-1"}
+    assert (variables["reservationId"], variables["label"], variables["tracking"]) == ("R-5", "L-1", "Z-1")
     events = as_("audrey").get(f"/api/v1/process-instances/{instance['id']}/audit").json["events"]
     completed = [e for e in events if e["type"] == "external_task_completed"]
     assert [e["actor"] for e in completed] == ["erp-worker"] * 3

@@ -69,6 +69,10 @@ def with_ns(xml: str, *namespaces: str) -> str:
     ('<bpmn:serviceTask id="call" pmoflow:topic="erp"><bpmn:extensionElements>'
      '<pmoflow:connector url="https://erp.example.com"/></bpmn:extensionElements></bpmn:serviceTask>',
      "both a topic and an HTTP connector", "bad_external_task"),
+    ('<bpmn:scriptTask id="call" pmoflow:topic="x"><bpmn:script>a = 1</bpmn:script></bpmn:scriptTask>',
+     "has a script too", "bad_external_task"),
+    ('<bpmn:businessRuleTask id="call" camunda:type="external" camunda:topic="x" camunda:decisionRef="d"/>',
+     "names a decision too", "bad_external_task"),
 ])
 def test_deploy_names_what_a_service_task_lacks(ctx, task, message, code):
     bpmn = with_ns(linear((task, "call")), CAMUNDA, ZEEBE, SPIFF)
@@ -147,23 +151,25 @@ def test_an_uncaught_bpmn_error_is_an_incident_and_the_retry_offers_the_task_aga
 
 def test_camunda8_model_runs_as_exported(ctx):
     deploy_model(ctx, "camunda8_fulfilment.bpmn")
-    view = instances.start(ctx, BOT, "fulfilment_c8", variables={"sku": "A-1"})
+    view = instances.start(ctx, BOT, "fulfilment_c8", variables={"order": {"sku": "A-1", "qty": 2}})
     [reserve] = fetch(ctx, "reserve-stock")
     assert reserve.retries == 3                                  # zeebe:taskDefinition retries
-    et.complete(ctx, WORKER, reserve.id, "w1", {"reserved": 1})
+    assert reserve.variables["sku"] == "A-1"                     # zeebe:ioMapping input (FEEL)
+    et.complete(ctx, WORKER, reserve.id, "w1", {"reservation": {"id": "R-5"}})
     [label] = fetch(ctx, "print-label")                          # a job-worker script task
     et.complete(ctx, WORKER, label.id, "w1", {"label": "L-1"})
     [ship] = fetch(ctx, "ship")                                  # type '="ship"': a FEEL string literal
     assert ship.retries == 5
     et.complete(ctx, WORKER, ship.id, "w1", {"tracking": "Z-1"})
     assert path(ctx, view.id) == ["StartEvent_1", "Task_reserve", "Task_label", "Task_ship", "Event_shipped"]
-    assert instances.get(ctx, ADMIN, view.id).variables == {"sku": "A-1", "reserved": 1, "label": "L-1",
-                                                           "tracking": "Z-1"}
+    variables = instances.get(ctx, ADMIN, view.id).variables
+    assert variables["reservationId"] == "R-5"                   # zeebe:ioMapping output
+    assert (variables["label"], variables["tracking"]) == ("L-1", "Z-1")
 
 
 def test_camunda8_error_boundary(ctx):
     deploy_model(ctx, "camunda8_fulfilment.bpmn")
-    view = instances.start(ctx, BOT, "fulfilment_c8", variables={"sku": "A-1"})
+    view = instances.start(ctx, BOT, "fulfilment_c8", variables={"order": {"sku": "A-1"}})
     [reserve] = fetch(ctx, "reserve-stock")
     et.bpmn_error(ctx, WORKER, reserve.id, "w1", "OUT_OF_STOCK")
     assert path(ctx, view.id) == ["StartEvent_1", "Event_out_of_stock", "Event_backordered"]
@@ -380,3 +386,28 @@ def test_miwg_invoice_is_refused_only_for_its_java_delegate(ctx):
     problems = caught.value.details["problems"]
     assert [(p["element_id"], p["code"]) for p in problems] == [("archiveInvoice", "java_delegate")]
     assert "#{archiveService}" in problems[0]["message"] and problems[0]["line"]
+
+
+def test_a_parallel_multi_instance_external_task_hands_each_worker_its_element(ctx):
+    deploy_model(ctx, "pmoflow_multi_instance.bpmn")
+    view = instances.start(ctx, BOT, "notify_all", variables={"people": ["ann", "bob", "cy"]})
+    got = fetch(ctx, "notify")
+    assert sorted(t.variables["person"] for t in got) == ["ann", "bob", "cy"]
+    for task in got:
+        et.complete(ctx, WORKER, task.id, "w1", {f"sent_{task.variables['person']}": True})
+    detail = instances.get(ctx, ADMIN, view.id)
+    assert detail.status == "completed"
+    assert {k for k in detail.variables if k.startswith("sent_")} == {"sent_ann", "sent_bob", "sent_cy"}
+    assert path(ctx, view.id)[0] == "start" and path(ctx, view.id)[-1] == "end"
+    assert path(ctx, view.id).count("notify") >= 3
+
+
+def test_the_shipped_example_runs_with_workers(ctx):
+    example = Path(__file__).resolve().parents[2] / "workflows" / "examples" / "project-onboarding-systems.bpmn"
+    deployments.deploy(ctx, ADMIN, [source(example.name, example.read_bytes())])
+    view = instances.start(ctx, BOT, "project-onboarding-systems")
+    for topic in ("git-admin", "erp-budget"):
+        [task] = fetch(ctx, topic)
+        et.complete(ctx, WORKER, task.id, "w1")
+    assert instances.get(ctx, ADMIN, view.id).status == "completed"
+    assert path(ctx, view.id)[-2:] == ["join", "end"]
