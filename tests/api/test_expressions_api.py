@@ -270,3 +270,18 @@ def test_camunda7_all_variables_in_and_out(as_):
     assert got["variables"]["verdict_seen"] == ["Acme", True]        # trusted went in
     assert got["variables"]["verdict"] == "ok" and got["variables"]["checkResult"] == "ok"
     assert got["variables"]["amount"] == 80              # out variables="all": the callee's amount (net) came back
+
+
+def test_a_single_entry_of_a_decision_with_two_outputs_is_a_deploy_problem(as_):
+    two = {'<output id="Output_1" label="Risk" name="risk" typeRef="string" />':
+           '<output id="Output_1" label="Risk" name="risk" typeRef="string" />'
+           '<output id="Output_2" label="Score" name="score" typeRef="number" />',
+           '<outputEntry id="LiteralExpression_1"><text>"high"</text></outputEntry>':
+           '<outputEntry id="LiteralExpression_1"><text>"high"</text></outputEntry>'
+           '<outputEntry id="LiteralExpression_1b"><text>3</text></outputEntry>',
+           '<outputEntry id="LiteralExpression_2"><text>"low"</text></outputEntry>':
+           '<outputEntry id="LiteralExpression_2"><text>"low"</text></outputEntry>'
+           '<outputEntry id="LiteralExpression_2b"><text>1</text></outputEntry>'}
+    [problem] = problems_of(deploy(as_, *C7, replace=two, status=422))
+    assert problem["element_id"] == "Activity_risk" and "singleEntry" in problem["message"]
+    assert problem["file"] == "c7_invoice.bpmn" and problem["line"]
