@@ -190,8 +190,10 @@ def read_mappings(node: etree._Element, filename: str, problems: list[Problem]) 
 
 
 def _camunda(ext: etree._Element | None) -> list[etree._Element]:
+    """camunda:in/out elements that map variables (a businessKey-only one maps none)."""
     return [e for e in (ext if ext is not None else ()) if isinstance(e.tag, str)
-            and etree.QName(e).namespace == CAMUNDA_NS and etree.QName(e).localname in ("in", "out")]
+            and etree.QName(e).namespace == CAMUNDA_NS and etree.QName(e).localname in ("in", "out")
+            and e.get("businessKey") is None]
 
 
 def _camunda_mapping(el: etree._Element, filename: str, names: tuple[str, ...],

@@ -116,6 +116,15 @@ def map_result(result: Evaluation, logic: dict[str, Any], mapping: str | None) -
     return _single_entry(result, rows[0]) if rows else None
 
 
+def result_mapping_problem(model: DecisionModel, mapping: str | None) -> str | None:
+    """Why `mapping` cannot hold this decision's result (known at deploy), or None."""
+    outputs = model.top.output_names
+    if mapping in ("singleEntry", "collectEntries") and len(outputs) != 1:
+        return (f"mapDecisionResult {mapping!r} needs a decision with one output; {model.decision!r} has "
+                f"{len(outputs)} ({', '.join(outputs)})")
+    return None
+
+
 def _multi_hit(logic: dict[str, Any]) -> bool:
     return logic.get("hit_policy") not in (None, "UNIQUE", "FIRST", "PRIORITY", "ANY") and not logic.get(
         "aggregation")

@@ -54,7 +54,7 @@ from engine.spiff.calls import CallActivityTaskParser, PmoflowCallActivity, Publ
 from engine.spiff.calls import embed_callees as _embed_callees
 from engine.spiff.camunda import called_decision, decision_result, translate_model
 from engine.spiff.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
-from engine.spiff.decisions import PmoflowBusinessRuleTask
+from engine.spiff.decisions import PmoflowBusinessRuleTask, result_mapping_problem
 from engine.spiff.events import (
     TIMER_KINDS,
     SignalEndEventParser,
@@ -675,6 +675,9 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
                                       file_name=self.filename)
         extensions = self.parse_extensions()
         result_variable, result_mapping = decision_result(self.node)
+        reason = result_mapping_problem(model, result_mapping) if result_variable else None
+        if reason is not None:
+            raise ValidationException(reason, node=self.node, file_name=self.filename)
         return PmoflowBusinessRuleTask(
             self.spec, self.bpmn_id, decision=ref, model=model.to_dict(), content_hash=model.content_hash(),
             result_variable=result_variable, result_mapping=result_mapping,

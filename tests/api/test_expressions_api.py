@@ -12,12 +12,15 @@ MODELS = Path(__file__).parent.parent / "models" / "expressions"
 
 
 def upload(*names: str, replace: dict[str, str] | None = None) -> dict:
-    files = []
+    files, unused = [], set(replace or {})
     for name in names:
         text = (MODELS / name).read_text()
         for old, new in (replace or {}).items():
-            text = text.replace(old, new)
+            if old in text:
+                text = text.replace(old, new)
+                unused.discard(old)
         files.append((io.BytesIO(text.encode()), name))
+    assert not unused, f"replacements that match no file: {unused}"
     return {"files": files}
 
 
@@ -270,3 +273,28 @@ def test_camunda7_all_variables_in_and_out(as_):
     assert got["variables"]["verdict_seen"] == ["Acme", True]        # trusted went in
     assert got["variables"]["verdict"] == "ok" and got["variables"]["checkResult"] == "ok"
     assert got["variables"]["amount"] == 80              # out variables="all": the callee's amount (net) came back
+
+
+def test_a_single_entry_of_a_decision_with_two_outputs_is_a_deploy_problem(as_):
+    two = {'<output id="Output_1" label="Risk" name="risk" typeRef="string" />':
+           '<output id="Output_1" label="Risk" name="risk" typeRef="string" />'
+           '<output id="Output_2" label="Score" name="score" typeRef="number" />',
+           '<outputEntry id="LiteralExpression_1"><text>"high"</text></outputEntry>':
+           '<outputEntry id="LiteralExpression_1"><text>"high"</text></outputEntry>'
+           '<outputEntry id="LiteralExpression_1b"><text>3</text></outputEntry>',
+           '<outputEntry id="LiteralExpression_2"><text>"low"</text></outputEntry>':
+           '<outputEntry id="LiteralExpression_2"><text>"low"</text></outputEntry>'
+           '<outputEntry id="LiteralExpression_2b"><text>1</text></outputEntry>'}
+    [problem] = problems_of(deploy(as_, *C7, replace=two, status=422))
+    assert problem["element_id"] == "Activity_risk" and "singleEntry" in problem["message"]
+    assert problem["file"] == "c7_invoice.bpmn" and problem["line"]
+
+
+def test_a_business_key_in_mapping_alone_leaves_the_default_all_in(as_):
+    business_key_only = {'<camunda:in source="net" target="amount" />': "",
+                         '<camunda:in sourceExpression="${customer.name}" target="who" />':
+                         '<camunda:in businessKey="#{execution.processBusinessKey}" />'}
+    deploy(as_, *C7, replace=business_key_only)
+    got = instance(as_, start(as_, "c7_invoice", {**SMALL, "who": "caller"})["id"])
+    assert got["status"] == "completed", got
+    assert got["variables"]["checkResult"] == "ok"        # amount and who reached the callee with every variable
