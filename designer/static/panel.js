@@ -1225,8 +1225,8 @@
         if (withError) step.error_code = code.value;
         this.dryStep(step);
       };
-      return h('div', { class: 'pp-card' }, h('p', {}, h('strong', { text: task.name }),
-        ' · external task, topic ', h('code', { text: task.topic }), ' (a worker does it: give the variables it would send)'),
+      return h('div', { class: 'pp-card dry-external', dataset: { element: task.element_id } },
+        h('p', {}, h('strong', { text: task.name }), ' · external task, topic ', h('code', { text: task.topic }), ' (a worker does it: give the variables it would send)'),
       data, h('button', { type: 'button', text: 'Complete', onclick: () => send(false) }),
       code, h('button', { type: 'button', text: 'Throw BPMN error', onclick: () => send(true) }));
     }
@@ -1251,6 +1251,7 @@
       for (const t of d.open_tasks) add(t.element_id, 'pmoflow-open');
       for (const t of d.timers) add(t.element_id, 'pmoflow-waiting');
       for (const c of d.catches || []) add(c.element_id, 'pmoflow-waiting');
+      for (const t of d.external_tasks || []) add(t.element_id, 'pmoflow-open');
     }
 
     clearMarkers() {
