@@ -1188,7 +1188,9 @@
     dryCatch(c) {
       const verb = { signal: 'Broadcast signal', error: 'Throw error', escalation: 'Throw escalation',
         conditional: 'Set variables and check', message: 'Send message' }[c.kind] || 'Trigger';
-      const where = c.attached_to ? ` on ${this.nameOf(c.attached_to)}` : '';
+      const host = c.attached_to && this.registry.get(c.attached_to);
+      const starts = host && host.businessObject.triggeredByEvent;
+      const where = c.attached_to ? `${starts ? ' to start' : ' on'} ${this.nameOf(c.attached_to)}` : '';
       const what = c.kind === 'conditional' ? 'a condition' : `${c.kind} ${c.code || '(any)'}`;
       const payload = h('input', { type: 'text', value: '{}', 'aria-label': `Variables for ${c.name}` });
       return h('div', { class: 'pp-card dry-catch', dataset: { element: c.element_id, kind: c.kind } },

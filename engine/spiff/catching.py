@@ -44,7 +44,7 @@ class Catch:
     name: str
     kind: str                       # message, signal, error, escalation, conditional
     code: str | None                # the message or signal name, the error or escalation code (None: any)
-    attached_to: str | None         # a boundary event's activity
+    attached_to: str | None         # a boundary event's activity, or the event sub-process a start event starts
     interrupting: bool
 
     def as_dict(self) -> dict[str, Any]:
@@ -92,18 +92,21 @@ def timer_element(task: Task) -> tuple[str, str]:
 def waiting(run: Run) -> list[Catch]:
     """Every non-timer catching event the run waits for, in a stable order."""
     found = []
+    # event sub-process id -> whether its start event interrupts (engine.spiff.events, read at deploy)
+    starts = dict(getattr(run.wf.spec, "pmoflow", {}).get("event_subprocesses", {}))
     for task, spec, definition in _waiting_tasks(run):
         kind = _kind(definition) or ""
         code = getattr(definition, "code", None) if isinstance(definition, CodeEventDefinition) else (
             None if kind == "conditional" else definition.name)
-        attached = None
+        attached, interrupting = None, bool(getattr(spec, "cancel_activity", True))
         if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit):
             main = [c for c in task.parent.children if c is not task
                     and getattr(c.task_spec, "event_definition", None) is None]
             attached = main[0].task_spec.bpmn_id if main else None
+        elif task.task_spec is spec and task.workflow.spec.name in starts:      # starts an event sub-process
+            attached, interrupting = task.workflow.spec.name, bool(starts[task.workflow.spec.name])
         found.append(Catch(element_id=spec.bpmn_id or spec.name, name=spec.bpmn_name or spec.bpmn_id or spec.name,
-                           kind=kind, code=code, attached_to=attached,
-                           interrupting=bool(getattr(spec, "cancel_activity", True))))
+                           kind=kind, code=code, attached_to=attached, interrupting=interrupting))
     return sorted(found, key=lambda c: (c.element_id, c.kind))
 
 

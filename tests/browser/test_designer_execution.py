@@ -123,6 +123,7 @@ def configure(page: Page) -> None:
     panel.locator("input[name=mi-element]").press("Tab")
     panel.locator("input[name=assign-users]").fill("alice")
     panel.locator("input[name=assign-users]").press("Tab")
+    page.screenshot(path=f"{SHOTS}/execution-multi-instance.png", full_page=True)
 
     click_shape(page, "sync")
     panel.locator("select[name=service-kind]").select_option("topic")
