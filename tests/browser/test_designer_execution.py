@@ -162,6 +162,8 @@ def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_ser
     assert mi.get("isSequential") in (None, "false")
     assert mi.findtext("bpmn:loopDataInputRef", None, NS) == "reviewers"
     assert mi.find("bpmn:inputDataItem", NS).get("id") == "reviewer"
+    camunda = "{http://camunda.org/schema/1.0/bpmn}"               # what Camunda Modeler reads
+    assert (mi.get(f"{camunda}collection"), mi.get(f"{camunda}elementVariable")) == ("reviewers", "reviewer")
     sync = root.find(".//bpmn:serviceTask[@id='sync']", NS)
     assert sync.get("{https://pmoflow.dev/schema/bpmn/1.0}topic") == "erp-sync"
     process = root.find("bpmn:process", NS)
