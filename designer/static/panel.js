@@ -1251,6 +1251,16 @@
             && order.has(t)) add(el.id, 'pmoflow-path');
       }
       for (const t of d.open_tasks) add(t.element_id, 'pmoflow-open');
+      const inside = [...d.open_tasks, ...(d.external_tasks || []), ...(d.catches || []), ...d.timers];
+      const entered = new Set();                   // the sub-processes a token is in now
+      for (const t of inside) {
+        for (let el = this.registry.get(t.element_id); el && el.parent; el = el.parent) {
+          if (el.parent.businessObject && ['bpmn:SubProcess', 'bpmn:Transaction'].includes(el.parent.type)) {
+            entered.add(el.parent.id);
+          }
+        }
+      }
+      for (const id of entered) add(id, 'pmoflow-inside');
       for (const t of d.timers) add(t.element_id, 'pmoflow-waiting');
       for (const c of d.catches || []) add(c.element_id, 'pmoflow-waiting');
       for (const t of d.external_tasks || []) add(t.element_id, 'pmoflow-open');
