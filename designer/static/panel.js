@@ -316,7 +316,7 @@
       if (type === 'bpmn:ServiceTask' && !this.serviceSection) this.connectorSection(target);
       const defs = bo.eventDefinitions || [];
       const message = defs.find((d) => d.$type === 'bpmn:MessageEventDefinition');
-      if (message || type === 'bpmn:ReceiveTask') this.messageSection(target, message || bo);
+      if (message || type === 'bpmn:ReceiveTask' || type === 'bpmn:SendTask') this.messageSection(target, message || bo);
       const timer = defs.find((d) => d.$type === 'bpmn:TimerEventDefinition');
       if (timer) this.timerSection(target, timer);
       if (keepScroll) this.propsBox.scrollTop = top;
