@@ -1112,7 +1112,7 @@
       if (d.timers.length) {
         out.append(h('h4', { text: 'Waiting timers' }), h('ul', { class: 'pp-list' }, d.timers.map((t) => h('li', {},
           `${t.name} — due ${t.due_at.replace('T', ' ').slice(0, 16)} `,
-          h('button', { type: 'button', class: 'dry-fire', dataset: { element: t.element_id }, text: 'Fire now',
+          h('button', { type: 'button', class: 'dry-fire', dataset: { element: t.element_id }, text: 'Let it fire now',
             onclick: () => this.dryStep({ action: 'timer', element: t.element_id }) })))));
       }
       for (const name of d.messages || []) {
