@@ -295,9 +295,9 @@ def _waiting_timers(run: Run) -> list[tuple[str, str, datetime]]:
     for task in run.wf.get_tasks():
         due = timer_due(task)
         if due is not None:
-            spec = task.task_spec
-            found.append((spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due))
-    return sorted(found + catching.gateway_timers(run), key=lambda t: t[2])
+            element_id, name = catching.timer_element(task)
+            found.append((element_id, name, due))
+    return sorted(found, key=lambda t: t[2])
 
 
 def _connector_calls(run: Run) -> list[Any]:

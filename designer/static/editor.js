@@ -82,7 +82,9 @@
       what.textContent = p.message;
       var meta = document.createElement('span');
       meta.className = 'problem-where muted';
-      meta.textContent = (isAdvice(p) ? 'warning · ' : '') + (p.element_id ? p.element_id + ' · ' : '') + where +
+      var name = el && el.businessObject && el.businessObject.name;
+      var label = p.element_id ? (name ? name + ' (' + p.element_id + ')' : p.element_id) : '';
+      meta.textContent = (isAdvice(p) ? 'warning · ' : '') + (label ? label + ' · ' : '') + where +
         (p.code ? ' · ' + p.code : '');
       btn.appendChild(what); btn.appendChild(meta);
       if (el) { btn.addEventListener('click', function () { focusElement(p.element_id); }); }

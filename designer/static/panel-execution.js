@@ -32,6 +32,7 @@
       help: 'A catching escalation event with no code catches every escalation.' },
   };
 
+  const CAMUNDA_NS = 'http://camunda.org/schema/1.0/bpmn';
   const is = (bo, type) => !!bo && typeof bo.$instanceOf === 'function' && bo.$instanceOf(type);
   const list = (text) => String(text || '').split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -175,16 +176,18 @@
     },
 
     multiInstanceFields(element, lc, box) {
+      const camunda = (name) => String((lc.$attrs || {})[`camunda:${name}`] || '').replace(/^\$\{(.*)\}$/, '$1');
       const ref = (prop) => { const r = lc.get(prop); return r ? (r.id || '') : ''; };
       const expr = (prop) => { const e = lc.get(prop); return (e && e.body) || ''; };
       const byCount = !!lc.loopCardinality && !lc.loopDataInputRef;
       const source = select([['collection', 'one per item of a list variable'], ['count', 'a number of times']],
         byCount ? 'count' : 'collection', { name: 'mi-source' });
-      const collection = h('input', { type: 'text', name: 'mi-collection', value: ref('loopDataInputRef'),
+      const collection = h('input', { type: 'text', name: 'mi-collection',
+        value: ref('loopDataInputRef') || camunda('collection'),
         placeholder: 'e.g. reviewers' });
       const cardinality = h('input', { type: 'text', name: 'mi-cardinality', value: expr('loopCardinality'),
         placeholder: 'e.g. 3, or len(vendors)' });
-      const element_ = h('input', { type: 'text', name: 'mi-element', value: ref('inputDataItem'),
+      const element_ = h('input', { type: 'text', name: 'mi-element', value: ref('inputDataItem') || camunda('elementVariable'),
         placeholder: 'e.g. reviewer' });
       const output = h('input', { type: 'text', name: 'mi-output', value: ref('loopDataOutputRef'),
         placeholder: 'e.g. reviews' });
@@ -211,6 +214,12 @@
           completionCondition: formal(completion.value.trim()),
         };
         for (const v of Object.values(attrs)) if (v && v.$type !== 'bpmn:ItemAwareElement') v.$parent = lc;
+        // Camunda Modeler and Camunda 7 read the collection from these (bpmn-js tools drop a loopDataInputRef
+        // naming no element); the engine reads the standard elements first (engine/spiff/camunda.py)
+        const definitions = this.modeler.getDefinitions();
+        if (!Object.values(definitions.$attrs || {}).includes(CAMUNDA_NS)) definitions.$attrs['xmlns:camunda'] = CAMUNDA_NS;
+        attrs['camunda:collection'] = (attrs.loopDataInputRef && attrs.loopDataInputRef.id) || undefined;
+        attrs['camunda:elementVariable'] = element_.value.trim() || undefined;
         this.write(() => this.modeling.updateModdleProperties(element, lc, attrs));
       };
       for (const c of [source, collection, cardinality, element_, output, outputItem, completion]) {

@@ -316,7 +316,7 @@
       if (type === 'bpmn:ServiceTask' && !this.serviceSection) this.connectorSection(target);
       const defs = bo.eventDefinitions || [];
       const message = defs.find((d) => d.$type === 'bpmn:MessageEventDefinition');
-      if (message || type === 'bpmn:ReceiveTask') this.messageSection(target, message || bo);
+      if (message || type === 'bpmn:ReceiveTask' || type === 'bpmn:SendTask') this.messageSection(target, message || bo);
       const timer = defs.find((d) => d.$type === 'bpmn:TimerEventDefinition');
       if (timer) this.timerSection(target, timer);
       if (keepScroll) this.propsBox.scrollTop = top;
@@ -1112,7 +1112,7 @@
       if (d.timers.length) {
         out.append(h('h4', { text: 'Waiting timers' }), h('ul', { class: 'pp-list' }, d.timers.map((t) => h('li', {},
           `${t.name} — due ${t.due_at.replace('T', ' ').slice(0, 16)} `,
-          h('button', { type: 'button', class: 'dry-fire', dataset: { element: t.element_id }, text: 'Fire now',
+          h('button', { type: 'button', class: 'dry-fire', dataset: { element: t.element_id }, text: 'Let it fire now',
             onclick: () => this.dryStep({ action: 'timer', element: t.element_id }) })))));
       }
       for (const name of d.messages || []) {
@@ -1188,7 +1188,9 @@
     dryCatch(c) {
       const verb = { signal: 'Broadcast signal', error: 'Throw error', escalation: 'Throw escalation',
         conditional: 'Set variables and check', message: 'Send message' }[c.kind] || 'Trigger';
-      const where = c.attached_to ? ` on ${this.nameOf(c.attached_to)}` : '';
+      const host = c.attached_to && this.registry.get(c.attached_to);
+      const starts = host && host.businessObject.triggeredByEvent;
+      const where = c.attached_to ? `${starts ? ' to start' : ' on'} ${this.nameOf(c.attached_to)}` : '';
       const what = c.kind === 'conditional' ? 'a condition' : `${c.kind} ${c.code || '(any)'}`;
       const payload = h('input', { type: 'text', value: '{}', 'aria-label': `Variables for ${c.name}` });
       return h('div', { class: 'pp-card dry-catch', dataset: { element: c.element_id, kind: c.kind } },
@@ -1225,8 +1227,8 @@
         if (withError) step.error_code = code.value;
         this.dryStep(step);
       };
-      return h('div', { class: 'pp-card' }, h('p', {}, h('strong', { text: task.name }),
-        ' · external task, topic ', h('code', { text: task.topic }), ' (a worker does it: give the variables it would send)'),
+      return h('div', { class: 'pp-card dry-external', dataset: { element: task.element_id } },
+        h('p', {}, h('strong', { text: task.name }), ' · external task, topic ', h('code', { text: task.topic }), ' (a worker does it: give the variables it would send)'),
       data, h('button', { type: 'button', text: 'Complete', onclick: () => send(false) }),
       code, h('button', { type: 'button', text: 'Throw BPMN error', onclick: () => send(true) }));
     }
@@ -1249,8 +1251,19 @@
             && order.has(t)) add(el.id, 'pmoflow-path');
       }
       for (const t of d.open_tasks) add(t.element_id, 'pmoflow-open');
+      const inside = [...d.open_tasks, ...(d.external_tasks || []), ...(d.catches || []), ...d.timers];
+      const entered = new Set();                   // the sub-processes a token is in now
+      for (const t of inside) {
+        for (let el = this.registry.get(t.element_id); el && el.parent; el = el.parent) {
+          if (el.parent.businessObject && ['bpmn:SubProcess', 'bpmn:Transaction'].includes(el.parent.type)) {
+            entered.add(el.parent.id);
+          }
+        }
+      }
+      for (const id of entered) add(id, 'pmoflow-inside');
       for (const t of d.timers) add(t.element_id, 'pmoflow-waiting');
       for (const c of d.catches || []) add(c.element_id, 'pmoflow-waiting');
+      for (const t of d.external_tasks || []) add(t.element_id, 'pmoflow-open');
     }
 
     clearMarkers() {

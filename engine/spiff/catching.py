@@ -9,7 +9,6 @@ whose condition now holds. `waiting` lists them (timers are engine.spiff.runtime
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
@@ -22,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
@@ -45,7 +44,7 @@ class Catch:
     name: str
     kind: str                       # message, signal, error, escalation, conditional
     code: str | None                # the message or signal name, the error or escalation code (None: any)
-    attached_to: str | None         # a boundary event's activity
+    attached_to: str | None         # a boundary event's activity, or the event sub-process a start event starts
     interrupting: bool
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,36 +76,37 @@ def _waiting_tasks(run: Run) -> list[tuple[Task, Any, Any]]:
     return [w for w in _waiting(run) if _kind(w[2]) is not None]
 
 
-def gateway_timers(run: Run) -> list[tuple[str, str, datetime]]:
-    """(element id, name, due) of the timers after a waiting event-based gateway, once armed."""
-    found = []
-    for task, spec, definition in _waiting(run):
-        if task.task_spec is spec or not isinstance(definition, TimerEventDefinition):
-            continue
-        value = task._get_internal_data("event_value")
-        if isinstance(definition, CycleTimerEventDefinition) and isinstance(value, dict):
-            value = value.get("next")
-        due = TimerEventDefinition.parse_time_or_duration(value) if isinstance(value, str) else None
-        if isinstance(due, datetime):
-            found.append((spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC)))
-    return found
+def timer_element(task: Task) -> tuple[str, str]:
+    """(element id, name) of the timer a waiting task stands for: the task's own element, or for an
+    event-based gateway the timer event after it (the one runtime.timer_due reports the due time of)."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        for out, d in zip(spec.outputs, definition.event_definitions, strict=False):
+            if isinstance(d, TimerEventDefinition):
+                spec = out
+                break
+    return spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name
 
 
 def waiting(run: Run) -> list[Catch]:
     """Every non-timer catching event the run waits for, in a stable order."""
     found = []
+    # event sub-process id -> whether its start event interrupts (engine.spiff.events, read at deploy)
+    starts = dict(getattr(run.wf.spec, "pmoflow", {}).get("event_subprocesses", {}))
     for task, spec, definition in _waiting_tasks(run):
         kind = _kind(definition) or ""
         code = getattr(definition, "code", None) if isinstance(definition, CodeEventDefinition) else (
             None if kind == "conditional" else definition.name)
-        attached = None
+        attached, interrupting = None, bool(getattr(spec, "cancel_activity", True))
         if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit):
             main = [c for c in task.parent.children if c is not task
                     and getattr(c.task_spec, "event_definition", None) is None]
             attached = main[0].task_spec.bpmn_id if main else None
+        elif task.task_spec is spec and task.workflow.spec.name in starts:      # starts an event sub-process
+            attached, interrupting = task.workflow.spec.name, bool(starts[task.workflow.spec.name])
         found.append(Catch(element_id=spec.bpmn_id or spec.name, name=spec.bpmn_name or spec.bpmn_id or spec.name,
-                           kind=kind, code=code, attached_to=attached,
-                           interrupting=bool(getattr(spec, "cancel_activity", True))))
+                           kind=kind, code=code, attached_to=attached, interrupting=interrupting))
     return sorted(found, key=lambda c: (c.element_id, c.kind))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from lxml import etree
 from playwright.sync_api import Page, expect
 
@@ -124,6 +123,7 @@ def configure(page: Page) -> None:
     panel.locator("input[name=mi-element]").press("Tab")
     panel.locator("input[name=assign-users]").fill("alice")
     panel.locator("input[name=assign-users]").press("Tab")
+    page.screenshot(path=f"{SHOTS}/execution-multi-instance.png", full_page=True)
 
     click_shape(page, "sync")
     panel.locator("select[name=service-kind]").select_option("topic")
@@ -134,8 +134,6 @@ def configure(page: Page) -> None:
     panel.locator("select[name=process-default-group]").select_option("Finance")
 
 
-@pytest.mark.xfail(reason="needs the engine's sub-processes, lane-less tasks and topics (issue #13's other slices)",
-                   strict=False)
 def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_server: LiveServer, page: Page):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -164,6 +162,8 @@ def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_ser
     assert mi.get("isSequential") in (None, "false")
     assert mi.findtext("bpmn:loopDataInputRef", None, NS) == "reviewers"
     assert mi.find("bpmn:inputDataItem", NS).get("id") == "reviewer"
+    camunda = "{http://camunda.org/schema/1.0/bpmn}"               # what Camunda Modeler reads
+    assert (mi.get(f"{camunda}collection"), mi.get(f"{camunda}elementVariable")) == ("reviewers", "reviewer")
     sync = root.find(".//bpmn:serviceTask[@id='sync']", NS)
     assert sync.get("{https://pmoflow.dev/schema/bpmn/1.0}topic") == "erp-sync"
     process = root.find("bpmn:process", NS)
@@ -179,6 +179,9 @@ def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_ser
     page.fill("#dry-variables", '{"reviewers": ["ann", "ben"]}')
     page.click("#dry-start")
     expect(page.locator("#dry-status")).to_have_attribute("data-status", "running")
+    expect(page.locator('.djs-element[data-element-id="prepare"]')).to_have_class(re.compile("pmoflow-inside"))
+    expect(page.locator('.djs-element[data-element-id="late"]')).to_have_class(re.compile("pmoflow-waiting"))
+    page.screenshot(path=f"{SHOTS}/execution-dry-run-inside.png")
     page.locator(".dry-task[data-element=check] .dry-complete").click()
     expect(page.locator(".dry-task[data-element=review]")).to_have_count(1)
     page.locator(".dry-task[data-element=review] .dry-complete").click()
@@ -187,7 +190,7 @@ def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_ser
     expect(page.locator(".dry-task[data-element=approve_each]")).to_have_count(1)
     page.locator(".dry-task[data-element=approve_each] .dry-complete").first.click()
     expect(page.locator(".dry-external[data-element=sync]")).to_have_count(1)
-    page.locator(".dry-external[data-element=sync] input").fill('{"erp_id": 7}')
+    page.locator(".dry-external[data-element=sync] input").first.fill('{"erp_id": 7}')   # what the worker sends
     page.locator(".dry-external[data-element=sync] button").first.click()
     expect(page.locator("#dry-status")).to_have_attribute("data-status", "completed")
     path = page.locator("#dry-path li").evaluate_all("els => els.map(e => e.dataset.element)")

@@ -252,3 +252,25 @@ def test_a_conditional_boundary_fires_once_its_condition_holds():
     run = dryrun.step(EVENTS, still.state, {"action": "throw", "element": "over_budget", "payload": {"amount": 20000}})
     assert run.status == "completed" and run.path[-2:] == ["over_budget", "escalated"]
     assert run.variables["amount"] == 20000
+
+
+WATCH = [SourceFile("vendor_watch.bpmn", (Path(__file__).parents[1] / "models" / "designer"
+                                          / "vendor_watch.bpmn").read_bytes())]
+
+
+def test_a_signal_starts_a_non_interrupting_event_sub_process():
+    run = dryrun.start(WATCH, {}, now=NOW)
+    assert [(c["element_id"], c["kind"], c["attached_to"], c["interrupting"]) for c in run.catches] == [
+        ("over_budget", "escalation", "negotiate", False), ("recalled", "signal", "on_recall", False)]
+    run = dryrun.step(WATCH, run.state, {"action": "throw", "element": "recalled"})
+    assert sorted(t["element_id"] for t in run.open_tasks) == ["check_recall", "negotiate"]
+    for _ in range(2):
+        run = dryrun.step(WATCH, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {}})
+    assert run.status == "completed" and {"recalled", "check_recall", "negotiate", "done"} <= set(run.path)
+
+
+def test_an_escalation_at_a_non_interrupting_boundary_keeps_the_task():
+    run = dryrun.start(WATCH, {}, now=NOW)
+    run = dryrun.step(WATCH, run.state, {"action": "throw", "element": "over_budget", "payload": {"overrun": 12}})
+    assert sorted(t["element_id"] for t in run.open_tasks) == ["inform_sponsor", "negotiate"]
+    assert run.path == ["start", "over_budget"]

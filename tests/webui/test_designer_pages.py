@@ -40,6 +40,7 @@ def test_create_from_a_template_then_the_editor_page_holds_the_modeler_and_the_p
     page = designer.get("/designer/drafts/vendor-onboarding").get_data(as_text=True)
     assert 'id="properties-panel"' in page and "bpmn-modeler.production.min.js" in page
     assert "editor.js" in page and 'id="pmoflow-descriptor"' in page and "SeparationOfDuties" in page
+    assert "panel-execution.js" in page and '"Topic"' in page and "candidateUsers" in page
 
 
 def test_a_bad_new_process_is_shown_on_the_form(designer):

@@ -132,7 +132,7 @@ def test_a_dry_run_calls_a_process_published_earlier(designer, app):
 
 def test_the_pickers_name_the_deployment_default_group(designer, app):
     options = designer.get("/designer/panel/options")
-    assert options.json["default_group"] == getattr(app.extensions["pmoflow"].settings, "default_group", None)
+    assert options.json["default_group"] == app.extensions["pmoflow"].settings.default_group == "PMO Office"
 
 
 EVENTS = [{"name": "vendor_events.bpmn",
