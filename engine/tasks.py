@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Select, String, cast, distinct, exists, func, or_, select, union_all
+from sqlalchemy import Select, String, cast, distinct, func, or_, select, union_all
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from engine import audit
 from engine.approvals import check_separation, decide, decision_key, tally
+from engine.candidates import in_my_groups, is_candidate, may_complete
 from engine.context import EngineContext
 from engine.db.models import (
     Attachment,
@@ -43,29 +44,6 @@ def _load(session: Session, task_id: str) -> HumanTask:
     if row is None:
         raise NotFound(f"task {task_id} does not exist")
     return row
-
-
-def in_my_groups(actor: Actor) -> ColumnElement[bool]:
-    """SQL: the actor is a candidate of the task: one of their groups, or they by name (candidate users)."""
-    named = exists().where(TaskUser.task_id == HumanTask.id, TaskUser.username == actor.username)
-    if not actor.groups:
-        return named
-    return or_(exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(sorted(actor.groups))),
-               named)
-
-
-def is_candidate(actor: Actor, task: HumanTask) -> bool:
-    """The actor is in one of the task's groups or one of its candidate users."""
-    return bool(set(task.candidate_groups) & actor.groups) or actor.username in (task.candidate_users or [])
-
-
-def may_complete(actor: Actor, task: HumanTask) -> bool:
-    """Candidates of the task (its groups' members, its candidate users), its assignee and admins may complete it."""
-    if allowed(actor, "task.complete_any"):
-        return True
-    if task.assignee is not None:
-        return task.assignee == actor.username
-    return is_candidate(actor, task)
 
 
 def _may_see(actor: Actor, task: HumanTask) -> bool:

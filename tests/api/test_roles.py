@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine import collaboration, tasks
 from engine.db.models import Notification
+from engine.permissions import Actor
 from tests.factories import make_token
 
 MODELS = Path(__file__).parents[1] / "models" / "roles"
@@ -218,3 +220,31 @@ def test_an_assignment_expression_we_cannot_run_is_refused_at_deploy(people):
     assert (problem["element_id"], problem["code"], problem["file"]) == (
         "Activity_Approve", "bad_assignment", "c7.bpmn")
     assert problem["line"] == 1 + next(i for i, line in enumerate(text.splitlines()) if 'id="Activity_Approve"' in line)
+
+
+def test_inbox_and_substitute_for_named_people(people, engine_ctx, clock):
+    as_ = people
+    deploy(as_, "camunda7-purchase.bpmn", "c7-review.form")
+    today = clock.now().date()
+    collaboration.set_out_of_office(engine_ctx, Actor("dave", roles=frozenset({"approver"})), "erin", today,
+                                    today + timedelta(days=3))
+    instance = start(as_, "c7_purchase", {"title": "Chairs", "amount": 5000, "urgency": 20, "approver": "dave",
+                                          "approvalDue": "P1D"})
+    [review] = instance["open_tasks"]
+    carol = Actor("carol", roles=frozenset({"approver"}), groups=frozenset({"Security"}))
+    for scope in ("all", "groups"):                      # offered to her by name, in her inbox's group part
+        page = tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope=scope))
+        assert [r.task.id for r in page.items] == [review["id"]] and page.total == 1
+    assert tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="mine")).total == 0
+    tasks.claim(engine_ctx, carol, review["id"])
+    assert tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="groups")).total == 0
+    assert [r.task.id for r in tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="mine")).items] == [
+        review["id"]]
+    done = complete(as_, "carol", review, {"reviewDecision": "approve"})
+    [approve] = done.json["open_tasks"]                  # dave is away: erin, his substitute, has it
+    assert approve["assignee"] == "erin"
+    with engine_ctx.uow(write=False) as uow:
+        [text] = uow.session.scalars(select(Notification.text).where(Notification.username == "erin",
+                                                                     Notification.kind == "task_assigned"))
+    assert "for dave, who is away" in text
+    assert complete(as_, "erin", approve).status_code == 200
