@@ -113,8 +113,23 @@ def test_a_camunda_7_model_runs_as_the_modeler_wrote_it(people, engine_ctx):
 
     assert path(as_, iid) == ["StartEvent_1", "Activity_Review", "Activity_Approve", "Activity_File", "EndEvent_1"]
     variables = as_("pmo").get(f"/api/v1/process-instances/{iid}").json["variables"]
-    assert {k: variables[k] for k in ("reviewDecision", "approved", "filed", "approver")} == {
-        "reviewDecision": "approve", "approved": True, "filed": "PO-17", "approver": "dave"}
+    assert {k: variables[k] for k in ("reviewDecision", "approved", "filed", "approver", "requester")} == {
+        "reviewDecision": "approve", "approved": True, "filed": "PO-17", "approver": "dave",
+        "requester": "bot"}                                 # camunda:initiator="requester" on the start event
+
+
+def test_the_initiator_variable_can_name_the_assignee(people):
+    as_ = people
+    text = (MODELS / "camunda7-purchase.bpmn").read_text().replace('camunda:assignee="${approver}"',
+                                                                    'camunda:assignee="${requester}"')
+    files = {"files": [(io.BytesIO(text.encode()), "c7.bpmn"),
+                       (io.BytesIO((MODELS / "c7-review.form").read_bytes()), "c7-review.form")]}
+    assert as_("pmo").post("/api/v1/process-definitions", data=files,
+                           content_type="multipart/form-data").status_code == 201
+    instance = start(as_, "c7_purchase", {"amount": 5000, "urgency": 20, "approvalDue": "P1D"}, who="alice")
+    done = complete(as_, "bob", instance["open_tasks"][0], {"reviewDecision": "approve"})
+    [approve] = done.json["open_tasks"]
+    assert approve["assignee"] == "alice"
 
 
 def test_a_camunda_8_model_runs_as_the_modeler_wrote_it(people):
