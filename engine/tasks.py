@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, String, cast, distinct, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, String, cast, distinct, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from engine import audit
@@ -61,6 +61,11 @@ def get(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
         return TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or ""), now=ctx.clock.now())
 
 
+def has_role(role: str) -> ColumnElement[bool]:
+    """SQL: the task's lane is `role`, or it is offered to group `role` (a task outside lanes has no lane)."""
+    return or_(HumanTask.role == role, exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name == role))
+
+
 def list_tasks(
     ctx: EngineContext, actor: Actor, instance: str | None = None, role: str | None = None,
     assignee: str | None = None, status: str | None = "open", page: int = 1, per_page: int = 50,
@@ -73,7 +78,7 @@ def list_tasks(
     if instance:
         query = query.where(ProcessInstance.uuid == instance)
     if role:
-        query = query.where(HumanTask.role == role)
+        query = query.where(has_role(role))
     if assignee:
         query = query.where(HumanTask.assignee == assignee)
     if status:
@@ -369,7 +374,7 @@ def _inbox_filters(query, flt: InboxFilter, now: datetime):  # type: ignore[no-u
     if flt.process:
         query = query.join(ProcessInstance.definition).where(ProcessDefinition.key == flt.process)
     if flt.role:
-        query = query.where(HumanTask.role == flt.role)
+        query = query.where(has_role(flt.role))
     if flt.due == "overdue":
         query = query.where(HumanTask.due_at <= now)
     elif flt.due in ("today", "week"):

@@ -177,6 +177,8 @@ def test_a_model_without_lanes_uses_the_process_default_group(people):
         [task] = as_("dave").get(f"/api/v1/tasks?instance={iid}").json["items"]
         assert (task["element_id"], task["candidate_groups"], task["group_source"], task["offered_to"]) == (
             element, ["Operations"], "process_default", "Operations (process default)")
+        by_role = as_("dave").get(f"/api/v1/tasks?instance={iid}&role=Operations").json["items"]
+        assert [t["id"] for t in by_role] == [task["id"]]        # no lane: the role filter finds its group
         assert complete(as_, "olga", task).status_code == 403
         assert complete(as_, "dave", task).status_code == 200
     assert path(as_, iid) == ["sid-start", "sid-prepare", "sid-walkthrough", "sid-end"]
