@@ -26,15 +26,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
-from engine.db.models import User
+from engine.db.models import HumanTask, TaskGroup, TaskUser, User
+from engine.permissions import Actor, allowed
 from engine.spiff.assignment import names
 from engine.spiff.sandbox import SandboxedEnvironment
 from engine.substitutes import effective_assignee
 
 log = logging.getLogger("pmoflow.candidates")
+# HumanTask.group_source: where a task's groups came from ("candidate_users": it has named users and no group)
 SOURCES = ("lane", "candidate_groups", "candidate_users", "process_default", "default")
 
 
@@ -114,3 +116,28 @@ def _values(info: dict[str, Any], variables: dict[str, Any], time_limit: float,
 def _active(session: Session, usernames: list[str]) -> set[str]:
     return set(session.scalars(select(User.username).where(User.username.in_(sorted(set(usernames))),
                                                            User.active.is_(True))))
+
+
+# ---------------------------------------------------------------- who may work a task
+
+def in_my_groups(actor: Actor) -> ColumnElement[bool]:
+    """SQL: the actor is a candidate of the task: one of their groups, or they by name (candidate users)."""
+    named = exists().where(TaskUser.task_id == HumanTask.id, TaskUser.username == actor.username)
+    if not actor.groups:
+        return named
+    return or_(exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(sorted(actor.groups))),
+               named)
+
+
+def is_candidate(actor: Actor, task: HumanTask) -> bool:
+    """The actor is in one of the task's groups or one of its candidate users."""
+    return bool(set(task.candidate_groups) & actor.groups) or actor.username in (task.candidate_users or [])
+
+
+def may_complete(actor: Actor, task: HumanTask) -> bool:
+    """Candidates of the task (its groups' members, its candidate users), its assignee and admins may complete it."""
+    if allowed(actor, "task.complete_any"):
+        return True
+    if task.assignee is not None:
+        return task.assignee == actor.username
+    return is_candidate(actor, task)

@@ -30,6 +30,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
+from engine.candidates import is_candidate
 from engine.context import EngineContext
 from engine.db.models import HumanTask, ProcessInstance, Substitute, User
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -38,7 +39,6 @@ from engine.notifications import describe, notify
 from engine.permissions import PERMISSIONS, Actor, allowed, require
 from engine.steps import load_instance
 from engine.substitutes import effective_assignee
-from engine.tasks import is_candidate
 from engine.views import TaskView
 
 REASON_LIMIT = 2000

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit, notifications
+from engine.candidates import in_my_groups
 from engine.context import EngineContext
 from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition, ProcessInstance, new_uuid
 from engine.deployments import find_definition
@@ -20,7 +21,6 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.permissions import Actor, allowed, require
 from engine.spiff.runtime import Run
 from engine.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
-from engine.tasks import in_my_groups
 from engine.views import EventView, InstanceView, Page
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

@@ -110,9 +110,14 @@ def lock_task_instance(ctx: EngineContext, session: Session, task_id: str) -> tu
     return instance, task, OpenRows([r for r in rows if r.status == "open"])
 
 
-def new_run(ctx: EngineContext, definition: ProcessDefinition, variables: dict[str, Any]) -> Run:
+def new_run(ctx: EngineContext, definition: ProcessDefinition, variables: dict[str, Any],
+            started_by: str | None = None) -> Run:
+    """A new workflow; a start event's `camunda:initiator` variable gets `started_by`."""
     bundle = ctx.specs.get(definition.id, lambda: definition.spec)     # the spec is read only on a miss
     assert ctx.script_engine is not None
+    initiator = getattr(bundle[0], "pmoflow", {}).get("initiator")
+    if initiator and started_by:
+        variables = {**variables, initiator: started_by}
     return Run.start(bundle, variables, ctx.script_engine, ctx.limits)
 
 
@@ -145,7 +150,8 @@ def _step(
 ) -> Run:
     now = ctx.clock.now()
     with clock_scope(ctx.clock.now):
-        run = new_run(ctx, instance.definition, instance.variables) if new else loaded_run(ctx, instance)
+        run = new_run(ctx, instance.definition, instance.variables, instance.started_by) if new else \
+            loaded_run(ctx, instance)
         run.business_due = sla.business_due(session, ctx.settings.default_timezone)   # timers on business time
         try:
             action(run)

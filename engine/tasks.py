@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from engine import audit
 from engine.approvals import check_separation, decide, decision_key, tally
+from engine.candidates import in_my_groups, is_candidate, may_complete
 from engine.context import EngineContext
 from engine.db.models import (
     Attachment,
@@ -45,29 +46,6 @@ def _load(session: Session, task_id: str) -> HumanTask:
     return row
 
 
-def in_my_groups(actor: Actor) -> ColumnElement[bool]:
-    """SQL: the actor is a candidate of the task: one of their groups, or they by name (candidate users)."""
-    named = exists().where(TaskUser.task_id == HumanTask.id, TaskUser.username == actor.username)
-    if not actor.groups:
-        return named
-    return or_(exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(sorted(actor.groups))),
-               named)
-
-
-def is_candidate(actor: Actor, task: HumanTask) -> bool:
-    """The actor is in one of the task's groups or one of its candidate users."""
-    return bool(set(task.candidate_groups) & actor.groups) or actor.username in (task.candidate_users or [])
-
-
-def may_complete(actor: Actor, task: HumanTask) -> bool:
-    """Candidates of the task (its groups' members, its candidate users), its assignee and admins may complete it."""
-    if allowed(actor, "task.complete_any"):
-        return True
-    if task.assignee is not None:
-        return task.assignee == actor.username
-    return is_candidate(actor, task)
-
-
 def _may_see(actor: Actor, task: HumanTask) -> bool:
     return (allowed(actor, "task.read_all") or may_complete(actor, task)
             or task.completed_by == actor.username or task.instance.started_by == actor.username
@@ -83,6 +61,11 @@ def get(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
         return TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or ""), now=ctx.clock.now())
 
 
+def has_role(role: str) -> ColumnElement[bool]:
+    """SQL: the task's lane is `role`, or it is offered to group `role` (a task outside lanes has no lane)."""
+    return or_(HumanTask.role == role, exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name == role))
+
+
 def list_tasks(
     ctx: EngineContext, actor: Actor, instance: str | None = None, role: str | None = None,
     assignee: str | None = None, status: str | None = "open", page: int = 1, per_page: int = 50,
@@ -95,7 +78,7 @@ def list_tasks(
     if instance:
         query = query.where(ProcessInstance.uuid == instance)
     if role:
-        query = query.where(HumanTask.role == role)
+        query = query.where(has_role(role))
     if assignee:
         query = query.where(HumanTask.assignee == assignee)
     if status:
@@ -391,7 +374,7 @@ def _inbox_filters(query, flt: InboxFilter, now: datetime):  # type: ignore[no-u
     if flt.process:
         query = query.join(ProcessInstance.definition).where(ProcessDefinition.key == flt.process)
     if flt.role:
-        query = query.where(HumanTask.role == flt.role)
+        query = query.where(has_role(flt.role))
     if flt.due == "overdue":
         query = query.where(HumanTask.due_at <= now)
     elif flt.due in ("today", "week"):

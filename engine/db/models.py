@@ -206,7 +206,7 @@ class HumanTask(Base):
     role: Mapped[str | None] = mapped_column(String(120))
     candidate_groups: Mapped[list[Any]] = mapped_column(default=list)
     candidate_users: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
-    group_source: Mapped[str | None] = mapped_column(String(20))    # lane | candidates | process | default
+    group_source: Mapped[str | None] = mapped_column(String(20))  # where candidate_groups came from (candidates)
     assignee: Mapped[str | None] = mapped_column(String(80))
     form_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))

@@ -145,6 +145,15 @@ def assignment_problems(node: etree._Element, filename: str) -> list[Problem]:
     return problems
 
 
+def initiator_variable(process: etree._Element) -> str | None:
+    """The variable Camunda 7's `camunda:initiator` on a start event names: it gets the starting user's name."""
+    for event in process.iterfind(f"{{{BPMN_NS}}}startEvent"):
+        name = (event.get(f"{{{CAMUNDA_NS}}}initiator") or "").strip()
+        if name:
+            return name
+    return None
+
+
 def process_default_group(process: etree._Element) -> str | None:
     """The group a process names for its tasks without lane or candidates (its own pmoflow:assignment)."""
     el = process.find(f"{EXT}/{{{PMOFLOW_NS}}}assignment")

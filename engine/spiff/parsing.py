@@ -45,6 +45,7 @@ from engine.spiff.assignment import (
     assignment_config,
     assignment_problems,
     embedded_zeebe_forms,
+    initiator_variable,
     process_default_group,
     raw_assignment,
     translate,
@@ -774,13 +775,16 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
     timers = {k: v for p in [pid, *subprocess_specs] if p in index.processes
               for k, v in boundary_timers(index.processes[p][1]).items()}
     embedded, callee_timers = _embed_callees(converted, set(found) - set(subprocess_specs), index.callees)
+    initiator = initiator_variable(index.processes[pid][1])
     spec_json = json.dumps({
         "spec": registry.convert(spec),
         "subprocess_specs": converted,
-        # ours, read back by engine.spiff.specs.restore_spec: timer kinds and business calendars
+        # ours, read back by engine.spiff.specs.restore_spec: timer kinds and business calendars, event
+        # sub-processes, and the variable camunda:initiator names (engine.steps.new_run)
         "pmoflow": {"timers": {**callee_timers, **timers},
                     "event_subprocesses": {k: v for p in [pid, *subprocess_specs] if p in index.processes
-                                           for k, v in event_subprocesses(index.processes[p][1]).items()}},
+                                           for k, v in event_subprocesses(index.processes[p][1]).items()},
+                    **({"initiator": initiator} if initiator else {})},
     })
     process_ids = [pid, *(p for p in subprocess_specs if p in index.processes or p in index.scopes)]
     filename, node = index.processes[pid]

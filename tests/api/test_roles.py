@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine import collaboration, tasks
 from engine.db.models import Notification
+from engine.permissions import Actor
 from tests.factories import make_token
 
 MODELS = Path(__file__).parents[1] / "models" / "roles"
@@ -111,8 +113,23 @@ def test_a_camunda_7_model_runs_as_the_modeler_wrote_it(people, engine_ctx):
 
     assert path(as_, iid) == ["StartEvent_1", "Activity_Review", "Activity_Approve", "Activity_File", "EndEvent_1"]
     variables = as_("pmo").get(f"/api/v1/process-instances/{iid}").json["variables"]
-    assert {k: variables[k] for k in ("reviewDecision", "approved", "filed", "approver")} == {
-        "reviewDecision": "approve", "approved": True, "filed": "PO-17", "approver": "dave"}
+    assert {k: variables[k] for k in ("reviewDecision", "approved", "filed", "approver", "requester")} == {
+        "reviewDecision": "approve", "approved": True, "filed": "PO-17", "approver": "dave",
+        "requester": "bot"}                                 # camunda:initiator="requester" on the start event
+
+
+def test_the_initiator_variable_can_name_the_assignee(people):
+    as_ = people
+    text = (MODELS / "camunda7-purchase.bpmn").read_text().replace('camunda:assignee="${approver}"',
+                                                                    'camunda:assignee="${requester}"')
+    files = {"files": [(io.BytesIO(text.encode()), "c7.bpmn"),
+                       (io.BytesIO((MODELS / "c7-review.form").read_bytes()), "c7-review.form")]}
+    assert as_("pmo").post("/api/v1/process-definitions", data=files,
+                           content_type="multipart/form-data").status_code == 201
+    instance = start(as_, "c7_purchase", {"amount": 5000, "urgency": 20, "approvalDue": "P1D"}, who="alice")
+    done = complete(as_, "bob", instance["open_tasks"][0], {"reviewDecision": "approve"})
+    [approve] = done.json["open_tasks"]
+    assert approve["assignee"] == "alice"
 
 
 def test_a_camunda_8_model_runs_as_the_modeler_wrote_it(people):
@@ -160,6 +177,8 @@ def test_a_model_without_lanes_uses_the_process_default_group(people):
         [task] = as_("dave").get(f"/api/v1/tasks?instance={iid}").json["items"]
         assert (task["element_id"], task["candidate_groups"], task["group_source"], task["offered_to"]) == (
             element, ["Operations"], "process_default", "Operations (process default)")
+        by_role = as_("dave").get(f"/api/v1/tasks?instance={iid}&role=Operations").json["items"]
+        assert [t["id"] for t in by_role] == [task["id"]]        # no lane: the role filter finds its group
         assert complete(as_, "olga", task).status_code == 403
         assert complete(as_, "dave", task).status_code == 200
     assert path(as_, iid) == ["sid-start", "sid-prepare", "sid-walkthrough", "sid-end"]
@@ -218,3 +237,31 @@ def test_an_assignment_expression_we_cannot_run_is_refused_at_deploy(people):
     assert (problem["element_id"], problem["code"], problem["file"]) == (
         "Activity_Approve", "bad_assignment", "c7.bpmn")
     assert problem["line"] == 1 + next(i for i, line in enumerate(text.splitlines()) if 'id="Activity_Approve"' in line)
+
+
+def test_inbox_and_substitute_for_named_people(people, engine_ctx, clock):
+    as_ = people
+    deploy(as_, "camunda7-purchase.bpmn", "c7-review.form")
+    today = clock.now().date()
+    collaboration.set_out_of_office(engine_ctx, Actor("dave", roles=frozenset({"approver"})), "erin", today,
+                                    today + timedelta(days=3))
+    instance = start(as_, "c7_purchase", {"title": "Chairs", "amount": 5000, "urgency": 20, "approver": "dave",
+                                          "approvalDue": "P1D"})
+    [review] = instance["open_tasks"]
+    carol = Actor("carol", roles=frozenset({"approver"}), groups=frozenset({"Security"}))
+    for scope in ("all", "groups"):                      # offered to her by name, in her inbox's group part
+        page = tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope=scope))
+        assert [r.task.id for r in page.items] == [review["id"]] and page.total == 1
+    assert tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="mine")).total == 0
+    tasks.claim(engine_ctx, carol, review["id"])
+    assert tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="groups")).total == 0
+    assert [r.task.id for r in tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="mine")).items] == [
+        review["id"]]
+    done = complete(as_, "carol", review, {"reviewDecision": "approve"})
+    [approve] = done.json["open_tasks"]                  # dave is away: erin, his substitute, has it
+    assert approve["assignee"] == "erin"
+    with engine_ctx.uow(write=False) as uow:
+        [text] = uow.session.scalars(select(Notification.text).where(Notification.username == "erin",
+                                                                     Notification.kind == "task_assigned"))
+    assert "for dave, who is away" in text
+    assert complete(as_, "erin", approve).status_code == 200

@@ -139,3 +139,17 @@ def test_retention_is_set_per_process_by_admins(app, browser_of, dana):
     assert days["project-intake"] == 90
     assert 'value="90"' in pmo.get("/monitor/retention").get_data(as_text=True)
     assert dana.get("/monitor/retention").status_code == 403
+
+
+def test_pages_show_whom_a_task_without_lane_is_offered_to(app, browser_of, dana):
+    """The monitor's task rows, the inbox and the task page name the group and where it came from."""
+    ctx = app.extensions["pmoflow"]
+    users.create_user(ctx, "olga", "demo", ["PMO Office"], ["approver"])
+    deployments.deploy(ctx, ADMIN, [SourceFile("nolane.bpmn", linear(
+        ('<bpmn:userTask id="file_it" name="File it"/>\n', "file_it"), pid="nolane").encode())])
+    view = instances.start(ctx, BOT, "nolane", business_key="NL-1")
+    [task] = view.open_tasks
+    assert "PMO Office (default group)" in dana.get(f"/monitor/instances/{view.id}").get_data(as_text=True)
+    olga = browser_of("olga")
+    assert "PMO Office (default group)" in olga.get("/tasks").get_data(as_text=True)
+    assert "PMO Office (default group)" in olga.get(f"/tasks/{task.id}").get_data(as_text=True)
