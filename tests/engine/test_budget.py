@@ -60,8 +60,8 @@ def path(ctx: EngineContext, instance_id: str) -> list[str]:
     return [e.element_id for e in events(ctx, instance_id, "element_completed")]
 
 
-def assert_consistent(ctx: EngineContext, instance_id: str, element: str, kind: str) -> dict:
-    """The incident is saved whole: row, audit event, no task rows; the instance is not locked."""
+def assert_consistent(ctx: EngineContext, instance_id: str, element: str, kind: str, task_rows: int = 0) -> dict:
+    """The incident is saved whole: row, audit event, the task rows it has; the instance is not locked."""
     view = instances.get(ctx, ADMIN, instance_id)
     assert view.status == "error" and view.error["element_id"] == element and view.error["kind"] == kind, view.error
     [raised] = events(ctx, instance_id, "incident_raised")
@@ -71,8 +71,8 @@ def assert_consistent(ctx: EngineContext, instance_id: str, element: str, kind: 
             uow.session.execute(text("SET LOCAL lock_timeout = '2s'"))
         row = load_instance(uow.session, instance_id, lock=True)        # nobody holds it
         assert row.state and row.ended_at is None
-        assert not uow.session.scalar(select(func.count()).select_from(HumanTask)
-                                      .where(HumanTask.instance_id == row.id))
+        assert uow.session.scalar(select(func.count()).select_from(HumanTask)
+                                  .where(HumanTask.instance_id == row.id)) == task_rows
     return view.error
 
 
@@ -146,6 +146,19 @@ def test_a_script_gets_no_more_time_than_the_step_has_left():
     environment = SandboxedEnvironment(time_limit=30.0)
     with spending(StepBudget(StepLimits(max_seconds=0.2))), pytest.raises(ScriptTimeout):
         environment.execute("while True:\n    pass", {})
+
+
+def test_an_event_sub_process_that_signals_itself_stops_at_the_task_limit(small):
+    view = instances.start(small, BOT, "safety_echo", variables={"echoes": 0})
+    error = assert_consistent(small, view.id, error_element(small, view.id), "StepTaskLimit", task_rows=1)
+    assert error["element_id"] in ("echo_handler", "echo_start", "count_echo", "raise_again", "echo_end")
+    trail = path(small, view.id)
+    assert trail[:2] == ["StartEvent_1", "raise_first"] and trail.count("count_echo") > 10
+    thrown = events(small, view.id, "signal_thrown")
+    assert len(thrown) >= trail.count("count_echo")           # each echo is also broadcast (a job each)
+    again = instances.retry(small, ADMIN, view.id, {})
+    assert again.status == "error" and again.error["kind"] == "StepTaskLimit"
+    assert instances.cancel(small, ADMIN, view.id, "echoes").status == "cancelled"
 
 
 # ---------------------------------------------------------------- multi-instance
