@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from engine.spiff.budget import StepBudget, StepLimits, spending
 from engine.spiff.parsing import SourceFile
 from engine.spiff.sandbox import SandboxedEnvironment, ScriptTimeout
 from engine.steps import load_instance
+from engine.timers import fire_due
 from engine.views import EventView
 from tests.bpmn_samples import one_approval
 from tests.engine.test_instances import deploy
@@ -139,6 +141,21 @@ def test_a_loop_stops_at_the_time_limit(settings, clock):
     error = assert_consistent(ctx, view.id, error_element(ctx, view.id), "StepTimeLimit")
     assert error["element_id"] in LOOP and "time budget" in error["message"]
     assert instances.cancel(ctx, ADMIN, view.id, "runaway").status == "cancelled"
+    ctx.db.dispose()
+
+
+def test_the_timer_worker_fires_a_hostile_instance_into_an_incident_and_goes_on(settings, clock):
+    """Each step of a batch keeps its budget; the batch takes no further instance after a quarter
+    of one budget, so it commits (and lets go of the lock) after the hostile one."""
+    ctx = limited(settings, clock, step_task_limit=10**9, step_time_limit=0.4)
+    ids = [instances.start(ctx, BOT, "safety_timer_loop", variables={"n": 0, "stop": 10**9}).id for _ in range(2)]
+    clock.advance(timedelta(minutes=2))
+    assert fire_due(ctx) == 1                       # the first one ran its whole budget: the batch ended
+    assert fire_due(ctx) == 1
+    assert fire_due(ctx) == 0
+    for instance_id in ids:
+        error = assert_consistent(ctx, instance_id, error_element(ctx, instance_id), "StepTimeLimit")
+        assert error["element_id"] in LOOP and path(ctx, instance_id)[:2] == ["StartEvent_1", "wait_a_minute"]
     ctx.db.dispose()
 
 
