@@ -326,7 +326,9 @@ class Run:
     def signal(self, name: str, variables: dict[str, Any]) -> bool:
         """Deliver a signal to every event of this instance waiting for it (their data takes `variables`),
         and advance; False, with nothing changed, if none waits."""
-        if not event_runtime.deliver(self.wf, name, variables):
+        with spending(self.budget):         # what the signal starts is checked by the budget's guards
+            delivered = event_runtime.deliver(self.wf, name, variables)
+        if not delivered:
             return False
         self.advance()
         return True
@@ -337,7 +339,9 @@ class Run:
 
     def reevaluate_conditions(self) -> bool:
         """Evaluate the conditions of waiting conditional events again and advance if one holds."""
-        if not event_runtime.fire_conditions(self.wf):
+        with spending(self.budget):
+            fired = event_runtime.fire_conditions(self.wf)
+        if not fired:
             return False
         self.advance()
         return True

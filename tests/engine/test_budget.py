@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from engine.spiff.budget import StepBudget, StepLimits, spending
 from engine.spiff.parsing import SourceFile
 from engine.spiff.sandbox import SandboxedEnvironment, ScriptTimeout
 from engine.steps import load_instance
+from engine.timers import fire_due
 from engine.views import EventView
 from tests.bpmn_samples import one_approval
 from tests.engine.test_instances import deploy
@@ -60,8 +62,8 @@ def path(ctx: EngineContext, instance_id: str) -> list[str]:
     return [e.element_id for e in events(ctx, instance_id, "element_completed")]
 
 
-def assert_consistent(ctx: EngineContext, instance_id: str, element: str, kind: str) -> dict:
-    """The incident is saved whole: row, audit event, no task rows; the instance is not locked."""
+def assert_consistent(ctx: EngineContext, instance_id: str, element: str, kind: str, task_rows: int = 0) -> dict:
+    """The incident is saved whole: row, audit event, the task rows it has; the instance is not locked."""
     view = instances.get(ctx, ADMIN, instance_id)
     assert view.status == "error" and view.error["element_id"] == element and view.error["kind"] == kind, view.error
     [raised] = events(ctx, instance_id, "incident_raised")
@@ -71,8 +73,8 @@ def assert_consistent(ctx: EngineContext, instance_id: str, element: str, kind: 
             uow.session.execute(text("SET LOCAL lock_timeout = '2s'"))
         row = load_instance(uow.session, instance_id, lock=True)        # nobody holds it
         assert row.state and row.ended_at is None
-        assert not uow.session.scalar(select(func.count()).select_from(HumanTask)
-                                      .where(HumanTask.instance_id == row.id))
+        assert uow.session.scalar(select(func.count()).select_from(HumanTask)
+                                  .where(HumanTask.instance_id == row.id)) == task_rows
     return view.error
 
 
@@ -142,10 +144,38 @@ def test_a_loop_stops_at_the_time_limit(settings, clock):
     ctx.db.dispose()
 
 
+def test_the_timer_worker_fires_a_hostile_instance_into_an_incident_and_goes_on(settings, clock):
+    """Each step of a batch keeps its budget; the batch takes no further instance after a quarter
+    of one budget, so it commits (and lets go of the lock) after the hostile one."""
+    ctx = limited(settings, clock, step_task_limit=10**9, step_time_limit=0.4)
+    ids = [instances.start(ctx, BOT, "safety_timer_loop", variables={"n": 0, "stop": 10**9}).id for _ in range(2)]
+    clock.advance(timedelta(minutes=2))
+    assert fire_due(ctx) == 1                       # the first one ran its whole budget: the batch ended
+    assert fire_due(ctx) == 1
+    assert fire_due(ctx) == 0
+    for instance_id in ids:
+        error = assert_consistent(ctx, instance_id, error_element(ctx, instance_id), "StepTimeLimit")
+        assert error["element_id"] in LOOP and path(ctx, instance_id)[:2] == ["StartEvent_1", "wait_a_minute"]
+    ctx.db.dispose()
+
+
 def test_a_script_gets_no_more_time_than_the_step_has_left():
     environment = SandboxedEnvironment(time_limit=30.0)
     with spending(StepBudget(StepLimits(max_seconds=0.2))), pytest.raises(ScriptTimeout):
         environment.execute("while True:\n    pass", {})
+
+
+def test_an_event_sub_process_that_signals_itself_stops_at_the_task_limit(small):
+    view = instances.start(small, BOT, "safety_echo", variables={"echoes": 0})
+    error = assert_consistent(small, view.id, error_element(small, view.id), "StepTaskLimit", task_rows=1)
+    assert error["element_id"] in ("echo_handler", "echo_start", "count_echo", "raise_again", "echo_end")
+    trail = path(small, view.id)
+    assert trail[:2] == ["StartEvent_1", "raise_first"] and trail.count("count_echo") > 10
+    thrown = events(small, view.id, "signal_thrown")
+    assert len(thrown) >= trail.count("count_echo")           # each echo is also broadcast (a job each)
+    again = instances.retry(small, ADMIN, view.id, {})
+    assert again.status == "error" and again.error["kind"] == "StepTaskLimit"
+    assert instances.cancel(small, ADMIN, view.id, "echoes").status == "cancelled"
 
 
 # ---------------------------------------------------------------- multi-instance
