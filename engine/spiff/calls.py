@@ -158,39 +158,31 @@ class Mappings:
 
 def read_mappings(node: etree._Element, filename: str, problems: list[Problem]) -> Mappings:
     """A call activity's variable mappings (Camunda 7 camunda:in/out, Camunda 8 ioMapping)."""
-    ext = node.find("bpmn:extensionElements", NS)
     names = multiword_names(node.getroottree().getroot())
-    ins, outs, all_in, all_out = [], [], False, False
-    for el in ext if ext is not None else ():
-        if not isinstance(el.tag, str) or etree.QName(el).namespace != CAMUNDA_NS:
-            continue
-        local = etree.QName(el).localname
-        if local not in ("in", "out"):
-            continue
+    ins: list[dict[str, str]] = []
+    outs: list[dict[str, str]] = []
+    every = {"in": False, "out": False}          # which directions a camunda mapping names at all
+    everything = {"in": False, "out": False}     # variables="all"
+    for el in _camunda(node.find("bpmn:extensionElements", NS)):
+        direction = etree.QName(el).localname
+        every[direction] = True
         if el.get("variables") == "all":
-            all_in, all_out = (True, all_out) if local == "in" else (all_in, True)
+            everything[direction] = True
             continue
-        if el.get("businessKey") is not None:
-            continue                      # the business key is the instance's own; nothing to map
         mapping = _camunda_mapping(el, filename, names, problems)
         if mapping is not None:
-            (ins if local == "in" else outs).append(mapping)
-    camunda_in = any(etree.QName(e).localname == "in" for e in _camunda(ext))
-    camunda_out = any(etree.QName(e).localname == "out" for e in _camunda(ext))
+            (ins if direction == "in" else outs).append(mapping)
     for kind, target, python in zeebe_mappings(filename, node, names, problems):
         (ins if kind == "input" else outs).append({"target": target, "expression": python})
     called = node.find("bpmn:extensionElements/zeebe:calledElement", NS)
     if called is not None:
-        all_in = called.get("propagateAllParentVariables") != "false"
-        all_out = called.get("propagateAllChildVariables") != "false"
-    else:
-        all_in = all_in or not camunda_in
-        all_out = all_out or not camunda_out
-    return Mappings(ins, outs, all_in, all_out)
+        return Mappings(ins, outs, called.get("propagateAllParentVariables") != "false",
+                        called.get("propagateAllChildVariables") != "false")
+    return Mappings(ins, outs, everything["in"] or not every["in"], everything["out"] or not every["out"])
 
 
 def _camunda(ext: etree._Element | None) -> list[etree._Element]:
-    """camunda:in/out elements that map variables (a businessKey-only one maps none)."""
+    """camunda:in/out elements that map variables (one with only a businessKey maps none)."""
     return [e for e in (ext if ext is not None else ()) if isinstance(e.tag, str)
             and etree.QName(e).namespace == CAMUNDA_NS and etree.QName(e).localname in ("in", "out")
             and e.get("businessKey") is None]
