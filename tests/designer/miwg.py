@@ -73,4 +73,17 @@ def lost(before: bytes, after: bytes) -> list[str]:
                         problems.append(f"{eid}: attribute {attr} {v!r} -> {new[eid]['attrs'].get(attr)!r}")
             elif new[eid].get(key) != value:
                 problems.append(f"{eid}: {key} {value!r} -> {new[eid].get(key)!r}")
+    kept = _variable_refs(after)
+    problems += [f"{owner}: {what} {text!r} is gone" for owner, what, text in _variable_refs(before) if
+                 (owner, what, text) not in kept]
     return problems
+
+
+def _variable_refs(content: bytes) -> set[tuple[str, str, str]]:
+    """(activity id, element, text) of the multi-instance collection references, which carry no id of their own."""
+    root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True))
+    found = set()
+    for el in root.iter("{*}loopDataInputRef", "{*}loopDataOutputRef"):
+        owner = next((a.get("id") for a in el.iterancestors() if a.get("id")), "")
+        found.add((owner, etree.QName(el).localname, (el.text or "").strip()))
+    return found
