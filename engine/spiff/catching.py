@@ -27,7 +27,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.runtime import Run
+from engine.spiff.runtime import Run, StepFailed
 from engine.spiff.sandbox import SandboxError
 
 KINDS: tuple[tuple[type, str], ...] = (
@@ -115,7 +115,7 @@ def throw(run: Run, element_id: str, payload: dict[str, Any]) -> bool:
     and advance, the way a live instance meets it: a signal is broadcast (Run.signal), a message correlated
     (Run.correlate), a conditional event checked again with `payload` set (Run.reevaluate_conditions); an
     error or an escalation is thrown inside the activity the event waits on. False if no such element waits;
-    a BPMN failure becomes the run's incident."""
+    raises StepFailed if SpiffWorkflow fails to deliver it."""
     tasks = [(t, d) for t, spec, d in _waiting_tasks(run) if spec.bpmn_id == element_id]
     if not tasks:
         return False
@@ -132,7 +132,7 @@ def throw(run: Run, element_id: str, payload: dict[str, Any]) -> bool:
     try:
         run.wf.catch(BpmnEvent(definition, payload=dict(payload), target=task.workflow))
     except (SpiffWorkflowException, SandboxError) as err:
-        run._to_incident(err)
-        return True
+        raise StepFailed(f"{element_id}: {err}") from err
+    task.data.update(payload)                   # the path that caught it takes the variables
     run.advance()
     return True

@@ -273,4 +273,4 @@ def test_an_escalation_at_a_non_interrupting_boundary_keeps_the_task():
     run = dryrun.start(WATCH, {}, now=NOW)
     run = dryrun.step(WATCH, run.state, {"action": "throw", "element": "over_budget", "payload": {"overrun": 12}})
     assert sorted(t["element_id"] for t in run.open_tasks) == ["inform_sponsor", "negotiate"]
-    assert run.path == ["start", "over_budget"]
+    assert run.path == ["start", "over_budget"] and run.variables["overrun"] == 12
