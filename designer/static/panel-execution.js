@@ -138,7 +138,14 @@
     },
 
     replaceWith(element, target) {
-      const next = this.write(() => this.modeler.get('bpmnReplace').replaceElement(element, target));
+      let next = null;
+      try {
+        next = this.write(() => this.modeler.get('bpmnReplace').replaceElement(element, target));
+      } catch (err) {                              // a modelling rule refused it: say so, change nothing
+        this.show(element, true);
+        this.propsBox.append(h('p', { class: 'pp-error', role: 'alert', text: `Not changed: ${err.message || err}` }));
+        return;
+      }
       if (next) this.modeler.get('selection').select(next);
       this.show(next || element, true);
     },
