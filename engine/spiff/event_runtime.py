@@ -277,8 +277,9 @@ def _live_variables(workflow: BpmnWorkflow) -> dict[str, Any]:
 
 def fire_conditions(workflow: BpmnWorkflow) -> bool:
     """Fire waiting conditional events whose condition now holds (not advanced); True if one fired."""
-    waiting = [t for t in workflow.get_tasks(state=TaskState.WAITING)
-               if isinstance(getattr(t.task_spec, "event_definition", None), ConditionalEventDefinition)]
+    waiting = [t for t in list(workflow.event_manager.tasks.values())     # the waiting catch events, not the tree
+               if t.state == TaskState.WAITING
+               and isinstance(getattr(t.task_spec, "event_definition", None), ConditionalEventDefinition)]
     if not waiting:
         return False
     variables = _live_variables(workflow)
