@@ -205,11 +205,6 @@ def gateway_timer(definition: Any) -> Any:
     return definition
 
 
-def waiting_names(workflow: BpmnWorkflow) -> set[str]:
-    """The signals some event of the workflow waits for now."""
-    return {str(d.name) for _, d in _waiting_for_signal(workflow)}
-
-
 def deliver(workflow: BpmnWorkflow, name: str, variables: dict[str, Any]) -> bool:
     """Hand signal `name` to every event of the workflow waiting for it (not advanced); False if none waits."""
     waiting = _waiting_for_signal(workflow, name)

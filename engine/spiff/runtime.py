@@ -333,10 +333,6 @@ class Run:
         self.advance()
         return True
 
-    def signal_names(self) -> set[str]:
-        """The signals some event of this instance waits for now."""
-        return event_runtime.waiting_names(self.wf)
-
     def reevaluate_conditions(self) -> bool:
         """Evaluate the conditions of waiting conditional events again and advance if one holds."""
         with spending(self.budget):
