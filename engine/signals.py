@@ -35,7 +35,7 @@ from engine.instances import check_variables, start_by_event
 from engine.permissions import SYSTEM, Actor, require
 from engine.spiff.event_runtime import signal_catches, signal_starts
 from engine.spiff.runtime import Run
-from engine.steps import SIGNAL_JOB, load_instance, run_step
+from engine.steps import SIGNAL_CHAIN, SIGNAL_JOB, SignalChain, load_instance, run_step
 from engine.versions import latest_of_each
 
 NAME_LIMIT = 200
@@ -146,8 +146,13 @@ def _start_event(run: Run, signal: str, variables: dict[str, Any]) -> None:
 
 @jobs.handler(SIGNAL_JOB)
 def run_broadcast(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
-    """The worker's side of a thrown signal: deliver it to the other instances."""
-    result = broadcast(ctx, job.payload["signal"], {}, SYSTEM, source=job.payload.get("source"))
+    """The worker's side of a thrown signal: deliver it to the other instances (one hop further along
+    its chain, engine.steps.SignalChain)."""
+    token = SIGNAL_CHAIN.set(SignalChain(int(job.payload.get("hops", 1)), ctx.settings.signal_chain_limit))
+    try:
+        result = broadcast(ctx, job.payload["signal"], {}, SYSTEM, source=job.payload.get("source"))
+    finally:
+        SIGNAL_CHAIN.reset(token)
     return {"reached": result.reached, "resumed": result.resumed, "started": result.started}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,6 +32,18 @@ from engine.substitutes import effective_assignee
 
 FINAL = ("completed", "cancelled")
 SIGNAL_JOB = "signal.broadcast"         # a signal thrown by an instance, for the others (engine.signals)
+
+
+@dataclass(frozen=True)
+class SignalChain:
+    """While a thrown signal is delivered: how many instances passed it on without waiting (`hops`), and
+    how many may (`limit`); signals thrown by the steps it causes are one hop further."""
+
+    hops: int
+    limit: int
+
+
+SIGNAL_CHAIN: ContextVar[SignalChain | None] = ContextVar("pmoflow_signal_chain", default=None)
 log = logging.getLogger("pmoflow.steps")
 DECISION_EVENT_KEYS = ("decision", "version", "decision_table", "hit_policy", "inputs", "outputs", "matched_rules",
                        "required")
@@ -226,11 +239,23 @@ def _write_step_events(
 
 
 def _write_signals(session: Session, instance: ProcessInstance, run: Run, now: datetime, actor: str | None) -> None:
-    """Signals the step threw: recorded, and broadcast to the other instances by a job after the commit."""
+    """Signals the step threw: recorded, and broadcast to the other instances by a job after the commit.
+    A step caused by a thrown signal passes its signals on one hop further; past the chain's limit
+    (instances signalling one another without ever waiting) they are recorded as dropped instead."""
+    chain = SIGNAL_CHAIN.get()
+    hops = (chain.hops if chain is not None else 0) + 1
     for entry in run.log.signals:
         audit.record(session, "signal_thrown", now, instance=instance, actor=actor, element_id=entry["element_id"],
                      data={"signal": entry["signal"]})
-        jobs.enqueue(session, SIGNAL_JOB, {"signal": entry["signal"], "source": instance.uuid}, now, instance=instance)
+        if chain is not None and hops > chain.limit:
+            log.warning("instance %s: signal %r not passed on: %d instances signalled one another without waiting",
+                        instance.uuid, entry["signal"], hops)
+            audit.record(session, "signal_dropped", now, instance=instance, actor=actor,
+                         element_id=entry["element_id"], data={"signal": entry["signal"], "hops": hops,
+                                                               "limit": chain.limit})
+            continue
+        jobs.enqueue(session, SIGNAL_JOB, {"signal": entry["signal"], "source": instance.uuid, "hops": hops}, now,
+                     instance=instance)
     run.log.signals.clear()
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from engine import deployments, instances, tasks
+from engine import deployments, instances, jobs, signals, tasks
 from engine.clock import FixedClock
 from engine.config import Settings
 from engine.context import EngineContext
-from engine.db.models import HumanTask, ProcessInstance
+from engine.db.models import Event, HumanTask, ProcessInstance
 from engine.spiff.budget import StepBudget, StepLimits, spending
 from engine.spiff.parsing import SourceFile
 from engine.spiff.sandbox import SandboxedEnvironment, ScriptTimeout
@@ -176,6 +176,23 @@ def test_an_event_sub_process_that_signals_itself_stops_at_the_task_limit(small)
     again = instances.retry(small, ADMIN, view.id, {})
     assert again.status == "error" and again.error["kind"] == "StepTaskLimit"
     assert instances.cancel(small, ADMIN, view.id, "echoes").status == "cancelled"
+
+
+def test_instances_signalling_one_another_without_waiting_stop_at_the_chain_limit(settings, clock):
+    """A process started by a signal that throws it again would start instances for ever, a job each."""
+    ctx = limited(settings, clock, signal_chain_limit=5)
+    jobs.load_handlers()
+    assert signals.send(ctx, BOT, "safety_ping").started == 1
+    for _ in range(50):                                         # bounded: each round runs the jobs due
+        if not jobs.run_due(ctx, 10):
+            break
+    with ctx.uow(write=False) as uow:
+        started = uow.session.scalar(select(func.count()).select_from(ProcessInstance))
+        dropped = [(e.element_id, e.data) for e in uow.session.scalars(
+            select(Event).where(Event.type == "signal_dropped"))]
+    assert started == 6                                         # the first, then five hops
+    assert dropped == [("ping_again", {"signal": "safety_ping", "hops": 6, "limit": 5})]
+    ctx.db.dispose()
 
 
 # ---------------------------------------------------------------- multi-instance
