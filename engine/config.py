@@ -28,7 +28,7 @@ class Settings:
     step_time_limit: float = 5.0                 # seconds one step may run its engine tasks
     call_depth_limit: int = 32                   # call activities nested in one another (a process calling itself)
     multi_instance_limit: int = 1_000            # instances of one multi-instance activity
-    signal_chain_limit: int = 32                 # instances passing a thrown signal on to one another without waiting
+    signal_chain_limit: int = 8                  # instances passing a thrown signal on to one another without waiting
     worker_stale_seconds: float = 60.0           # /healthz: a worker silent this long is stuck
     workflows_dir: str = "workflows"
     page_size_max: int = 200

@@ -2,7 +2,7 @@
 
 Each hostile model of tests/models/safety is started over HTTP at the same time (a process
 calling itself, a loop that never waits, a million-item collection, a million-fold loop
-cardinality, an event sub-process that signals itself); while they run, the shipped intake
+cardinality); while they run, the shipped intake
 is started and approved to the end and /healthz keeps answering. Every hostile start answers
 with an incident naming its element (the server runs with a 1 s step budget), and the
 incidents can be retried or cancelled.
@@ -33,7 +33,6 @@ HOSTILE = {                     # process -> (start variables, element the incid
     "safety_script_loop": ({"n": 0, "stop": 10**9}, "*", "StepTimeLimit"),
     "safety_exploding_mi": ({"count": 10**6}, "handle_item", "MultiInstanceLimit"),
     "safety_counted_reminders": ({"reminders": 10**6, "sent": 0}, "send_reminder", "MultiInstanceLimit"),
-    "safety_echo": ({"echoes": 0}, "*", "StepTimeLimit"),
 }
 
 

@@ -165,17 +165,24 @@ def test_a_script_gets_no_more_time_than_the_step_has_left():
         environment.execute("while True:\n    pass", {})
 
 
-def test_an_event_sub_process_that_signals_itself_stops_at_the_task_limit(small):
-    view = instances.start(small, BOT, "safety_echo", variables={"echoes": 0})
-    error = assert_consistent(small, view.id, error_element(small, view.id), "StepTaskLimit", task_rows=1)
-    assert error["element_id"] in ("echo_handler", "echo_start", "count_echo", "raise_again", "echo_end")
-    trail = path(small, view.id)
-    assert trail[:2] == ["StartEvent_1", "raise_first"] and trail.count("count_echo") > 10
-    thrown = events(small, view.id, "signal_thrown")
-    assert len(thrown) >= trail.count("count_echo")           # each echo is also broadcast (a job each)
-    again = instances.retry(small, ADMIN, view.id, {})
-    assert again.status == "error" and again.error["kind"] == "StepTaskLimit"
-    assert instances.cancel(small, ADMIN, view.id, "echoes").status == "cancelled"
+def test_an_event_sub_process_that_signals_itself_fires_once_and_two_instances_stop_at_the_chain_limit(
+        settings, clock):
+    """An instance does not catch the signal it throws (the others do, through a job): one echo instance
+    fires its event sub-process once and waits; two of them would echo each other for ever."""
+    ctx = limited(settings, clock, signal_chain_limit=6)
+    jobs.load_handlers()
+    first, second = (instances.start(ctx, BOT, "safety_echo", variables={"echoes": 0}) for _ in range(2))
+    assert first.status == second.status == "running"
+    assert path(ctx, first.id) == ["StartEvent_1", "raise_first", "echo_start", "count_echo", "raise_again",
+                                   "echo_end", "echo_handler"]
+    for _ in range(100):                                        # bounded: each round runs the jobs due
+        if not jobs.run_due(ctx, 10):
+            break
+    dropped = events(ctx, first.id, "signal_dropped") + events(ctx, second.id, "signal_dropped")
+    assert len(dropped) == 4 and {e.data["hops"] for e in dropped} == {7}      # the four first throws' chains
+    assert not jobs.run_due(ctx, 10)
+    assert {instances.get(ctx, ADMIN, i).status for i in (first.id, second.id)} == {"running"}
+    ctx.db.dispose()
 
 
 def test_instances_signalling_one_another_without_waiting_stop_at_the_chain_limit(settings, clock):
