@@ -148,7 +148,8 @@ def _start_event(run: Run, signal: str, variables: dict[str, Any]) -> None:
 def run_broadcast(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """The worker's side of a thrown signal: deliver it to the other instances (one hop further along
     its chain, engine.steps.SignalChain)."""
-    token = SIGNAL_CHAIN.set(SignalChain(int(job.payload.get("hops", 1)), ctx.settings.signal_chain_limit))
+    token = SIGNAL_CHAIN.set(SignalChain(int(job.payload.get("hops", 1)), ctx.settings.signal_chain_limit,
+                                         str(job.payload.get("chain") or job.uuid)))
     try:
         result = broadcast(ctx, job.payload["signal"], {}, SYSTEM, source=job.payload.get("source"))
     finally:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,7 +23,7 @@ from engine import audit, connectors, external_mirror, health, jobs, notificatio
 from engine.approvals import NoApprovers, resolve_approvers
 from engine.candidates import Offer, offer_for
 from engine.context import EngineContext
-from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, new_uuid
+from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, new_uuid
 from engine.errors import Conflict, IncidentError, NotFound
 from engine.notifications import notify
 from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
@@ -34,13 +34,18 @@ FINAL = ("completed", "cancelled")
 SIGNAL_JOB = "signal.broadcast"         # a signal thrown by an instance, for the others (engine.signals)
 
 
+CHAIN_BROADCASTS = 256                  # broadcasts one chain of signals may cause in all (it may fan out)
+
+
 @dataclass(frozen=True)
 class SignalChain:
-    """While a thrown signal is delivered: how many instances passed it on without waiting (`hops`), and
-    how many may (`limit`); signals thrown by the steps it causes are one hop further."""
+    """While a thrown signal is delivered: how many instances passed it on without waiting (`hops`), how
+    many may (`limit`), and the chain it belongs to (`chain`: the first throw's job); signals thrown by
+    the steps it causes are one hop further along the same chain."""
 
     hops: int
     limit: int
+    chain: str
 
 
 SIGNAL_CHAIN: ContextVar[SignalChain | None] = ContextVar("pmoflow_signal_chain", default=None)
@@ -244,19 +249,27 @@ def _write_signals(session: Session, instance: ProcessInstance, run: Run, now: d
     (instances signalling one another without ever waiting) they are recorded as dropped instead."""
     chain = SIGNAL_CHAIN.get()
     hops = (chain.hops if chain is not None else 0) + 1
+    chain_id = chain.chain if chain is not None else new_uuid()
     for entry in run.log.signals:
         audit.record(session, "signal_thrown", now, instance=instance, actor=actor, element_id=entry["element_id"],
                      data={"signal": entry["signal"]})
-        if chain is not None and hops > chain.limit:
-            log.warning("instance %s: signal %r not passed on: %d instances signalled one another without waiting",
-                        instance.uuid, entry["signal"], hops)
+        if chain is not None and (hops > chain.limit or _broadcasts(session, chain_id) >= CHAIN_BROADCASTS):
+            log.warning("instance %s: signal %r not passed on: instances signalled one another without waiting "
+                        "(%d hops)", instance.uuid, entry["signal"], hops)
             audit.record(session, "signal_dropped", now, instance=instance, actor=actor,
                          element_id=entry["element_id"], data={"signal": entry["signal"], "hops": hops,
                                                                "limit": chain.limit})
             continue
-        jobs.enqueue(session, SIGNAL_JOB, {"signal": entry["signal"], "source": instance.uuid, "hops": hops}, now,
-                     instance=instance)
+        jobs.enqueue(session, SIGNAL_JOB, {"signal": entry["signal"], "source": instance.uuid, "hops": hops,
+                                           "chain": chain_id}, now, instance=instance)
     run.log.signals.clear()
+
+
+def _broadcasts(session: Session, chain: str) -> int:
+    """How many broadcasts the chain of signals has caused so far (asked only along a chain)."""
+    session.flush()
+    return int(session.scalar(select(func.count()).select_from(Job).where(
+        Job.kind == SIGNAL_JOB, Job.payload["chain"].as_string() == chain)) or 0)
 
 
 def sync_tasks(

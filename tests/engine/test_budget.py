@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from engine import deployments, instances, jobs, signals, tasks
+from engine import deployments, instances, jobs, signals, steps, tasks
 from engine.clock import FixedClock
 from engine.config import Settings
 from engine.context import EngineContext
-from engine.db.models import Event, HumanTask, ProcessInstance
+from engine.db.models import Event, HumanTask, Job, ProcessInstance
 from engine.spiff.budget import StepBudget, StepLimits, spending
 from engine.spiff.parsing import SourceFile
 from engine.spiff.sandbox import SandboxedEnvironment, ScriptTimeout
@@ -182,6 +182,23 @@ def test_an_event_sub_process_that_signals_itself_fires_once_and_two_instances_s
     assert len(dropped) == 4 and {e.data["hops"] for e in dropped} == {7}      # the four first throws' chains
     assert not jobs.run_due(ctx, 10)
     assert {instances.get(ctx, ADMIN, i).status for i in (first.id, second.id)} == {"running"}
+    ctx.db.dispose()
+
+
+def test_a_chain_of_signals_fanning_out_stops_at_its_total_of_broadcasts(settings, clock, monkeypatch):
+    """Four echo instances: each broadcast reaches the three others, and each echoes it (a fan-out of 3
+    per hop, 3**8 broadcasts by the hop limit alone); the chain's total caps it."""
+    monkeypatch.setattr(steps, "CHAIN_BROADCASTS", 12)
+    ctx = limited(settings, clock, signal_chain_limit=8)
+    jobs.load_handlers()
+    ids = [instances.start(ctx, BOT, "safety_echo", variables={"echoes": 0}).id for _ in range(4)]
+    for _ in range(300):                                        # bounded: each round runs the jobs due
+        if not jobs.run_due(ctx, 10):
+            break
+    with ctx.uow(write=False) as uow:
+        broadcasts = uow.session.scalar(select(func.count()).select_from(Job).where(Job.kind == steps.SIGNAL_JOB))
+    assert broadcasts <= 4 * 2 + 4 * 12                         # the first throws, then at most 12 per chain
+    assert any(events(ctx, i, "signal_dropped") for i in ids)
     ctx.db.dispose()
 
 
