@@ -439,12 +439,18 @@ def _divmod(a: Any, b: Any) -> Any:
     return divmod(a, b)
 
 
-def _var(name: str, default: Any = None) -> Any:
-    """Return the task data value `name`, or `default` when it is not set."""
+def _var(name: str, default: Any = None, *, required: bool = False) -> Any:
+    """Return the task data value `name` (which may hold spaces), or `default` when it is not set;
+    with `required`, raises NameError when it is not set."""
     if not isinstance(name, str) or name.startswith("_"):
         raise SandboxError("var() needs the name of a task data variable")
     namespace = getattr(_local, "namespace", None) or {}
-    return namespace.get(name, default)
+    if required and name not in namespace:
+        raise NameError(f"variable {name!r} is not set", name=name)
+    value = namespace.get(name, default)
+    if callable(value) or isinstance(value, ModuleType):
+        return default                  # a builtin of the sandbox, not task data
+    return value
 
 
 def _feel(source: str, names: list[str] | None = None) -> Any:

@@ -54,7 +54,7 @@ def test_conditional_event_conditions_are_translated():
     assert text_of(root, "//bpmn:condition") == "(ready and (count > 2))"
 
 
-def test_the_definitions_expression_language_decides_and_xpath_means_none():
+def test_the_definitions_expression_language_decides_and_xpath_is_the_subset():
     flow = ('<bpmn:sequenceFlow id="f1" sourceRef="a" targetRef="b"><bpmn:conditionExpression '
             'xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression></bpmn:sequenceFlow>')
     feel = tree(flow.format('status = "ok"'), ' expressionLanguage="https://www.omg.org/spec/DMN/20191111/FEEL/"')
@@ -64,7 +64,7 @@ def test_the_definitions_expression_language_decides_and_xpath_means_none():
     assert feel.xpath("//bpmn:conditionExpression/@language", namespaces=NS) == ["python"]
     xpath = tree(flow.format("status == 'ok'"), ' expressionLanguage="http://www.w3.org/1999/XPath"')
     assert translate_model("m.bpmn", xpath) == []
-    assert text_of(xpath, "//bpmn:conditionExpression") == "status == 'ok'"
+    assert evaluate(text_of(xpath, "//bpmn:conditionExpression"), {"status": "ok"}) is True
 
 
 def test_an_element_language_we_do_not_run_is_a_problem():
