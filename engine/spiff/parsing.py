@@ -1,7 +1,7 @@
 """Deployment parsing: hardened XML, every problem at once, then SpiffWorkflow specs.
 
 `parse_deployment` checks a set of BPMN, DMN and form files the way a reviewer would
-(unknown elements, gateway branches without conditions, timers, lanes, callees, decision
+(unknown elements, timers, lanes, callees, decision
 and form references, expressions that do not compile) and reports all problems with file,
 element id and line. DMN files are read by engine.dmn (every FEEL cell parsed, every
 decision's test table run); a deployment may hold decisions only. Only a clean deployment
@@ -23,7 +23,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway
+from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
@@ -68,6 +68,7 @@ from engine.spiff.events import (
     prepare_for_spiff,
 )
 from engine.spiff.external import external_problems, implementation_problems, is_external, with_external_tasks
+from engine.spiff.gateways import GatewayParser
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.specs import spec_registry
@@ -363,8 +364,6 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
         where = (filename, node.get("id"), node.sourceline)
         if local in HUMAN_TASKS:
             problems.extend(_check_human_task(node, where, index))
-        elif local in ("exclusiveGateway", "inclusiveGateway"):
-            problems.extend(_check_gateway(filename, process, node))
         elif local == "conditionExpression":
             problems.extend(_check_expr(node.text, "eval", "condition", filename, _owner_id(node), node))
         elif local == "script":
@@ -431,26 +430,6 @@ def _calendar_problems(index: _Files, calendars: set[str]) -> list[Problem]:
                     _owner_id(owner), owner.sourceline, "unknown_calendar")
             for filename, root in index.bpmn.items() for name, owner in timer_calendars_used(root)
             if name not in calendars]
-
-
-def _check_gateway(filename: str, process: etree._Element, gateway: etree._Element) -> list[Problem]:
-    gid = gateway.get("id")
-    default = gateway.get("default")
-    scope = gateway.getparent()
-    outgoing = [f for f in scope.iterfind("bpmn:sequenceFlow", NS) if f.get("sourceRef") == gid]
-    if len(outgoing) < 2:
-        return []
-    problems = []
-    kind = etree.QName(gateway).localname.replace("Gateway", " gateway")
-    for flow in outgoing:
-        if flow.get("id") == default:
-            continue
-        cond = flow.find("bpmn:conditionExpression", NS)
-        if cond is None or not (cond.text or "").strip():
-            problems.append(Problem(
-                f"sequence flow leaves {kind} {gid!r} without a condition; add one or make it the default flow",
-                filename, flow.get("id"), flow.sourceline, "missing_condition"))
-    return problems
 
 
 def _check_expr(
@@ -712,7 +691,10 @@ class PmoflowParser(SpiffBpmnParser):
         full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
         full_tag("startEvent"): (StartEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1]),
         full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
-        full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),   # implicit splits (structure.py)
+        # flows without a condition are always taken, in document order (engine.spiff.gateways); inclusive
+        # gateways also make the implicit splits structure.py adds
+        full_tag("exclusiveGateway"): (GatewayParser, ExclusiveGateway),
+        full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),
     }))
 
     def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:

@@ -21,7 +21,6 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
 from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.specs.base import TaskSpec
@@ -30,6 +29,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Problem
+from engine.spiff.gateways import GatewayParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -241,8 +241,9 @@ class ImplicitSplit(InclusiveGateway):  # type: ignore[misc]
         return True
 
 
-class ImplicitSplitParser(ConditionalGatewayParser):  # type: ignore[misc]
-    """Inclusive gateways; those `prepare` added for implicit splits become ImplicitSplit."""
+class ImplicitSplitParser(GatewayParser):  # type: ignore[misc]
+    """Inclusive gateways (flows without a condition always taken: engine.spiff.gateways); those `prepare` added
+    for implicit splits become ImplicitSplit."""
 
     def create_task(self) -> Any:
         if self.bpmn_id.endswith(IMPLICIT_SPLIT):
