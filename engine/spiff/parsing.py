@@ -59,7 +59,6 @@ from engine.spiff.decisions import PmoflowBusinessRuleTask, result_mapping_probl
 from engine.spiff.events import (
     TIMER_KINDS,
     SignalEndEventParser,
-    StartEventParser,
     bare_iso,
     connect_event_subprocesses,
     event_problems,
@@ -72,6 +71,7 @@ from engine.spiff.gateways import GatewayParser
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.specs import spec_registry
+from engine.spiff.start_event import OutputStartEventParser, PmoflowStartEvent
 from engine.spiff.structure import (
     ImplicitSplitParser,
     expression_text,
@@ -689,7 +689,7 @@ class PmoflowParser(SpiffBpmnParser):
         full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
         full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
         full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
-        full_tag("startEvent"): (StartEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1]),
+        full_tag("startEvent"): (OutputStartEventParser, PmoflowStartEvent),     # output mappings: start_event.py
         full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
         # flows without a condition are always taken, in document order (engine.spiff.gateways); inclusive
         # gateways also make the implicit splits structure.py adds

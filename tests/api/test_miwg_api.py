@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from tests.factories import make_token
+
 MODELS = Path(__file__).parent.parent / "models" / "miwg"
 
 
@@ -51,3 +53,30 @@ def test_unconditioned_flows_leaving_gateways_are_taken_as_bpmn_says(as_):
     assert sorted(steps[5:7]) == ["task_log", "task_vip"] and steps[7:] == ["gw_join", "end"]
     assert got["variables"]["route"] == "big" and got["variables"]["told"] is True
     assert "nobody" not in got["variables"]
+
+
+def test_camunda8_dotted_and_spaced_targets_and_start_event_outputs(as_, engine_ctx, tokens):
+    """C.9.0's send tasks map to `from.email` (a nested value, created if missing) and Trisotech to names with
+    spaces; a start event's output mappings set variables as the instance starts."""
+    tokens["mailer"] = make_token(engine_ctx, "mailer", [], ["external-worker"])
+    deploy(as_, "c8_mappings.bpmn")
+    started = start(as_, "welcome_mail", {"corporation": "Acme", "applicant": {"name": "Ann", "email": "ann@x.example"},
+                                          "meta": {"source": "portal"}})
+    fetched = as_("mailer").post("/api/v1/external-tasks/fetch-and-lock", json={
+        "worker_id": "mail-1", "max_tasks": 1,
+        "topics": [{"name": "io.camunda:sendgrid:1", "lock_duration_ms": 30_000}]})
+    assert fetched.status_code == 200, fetched.json
+    [task] = fetched.json
+    sent = task["variables"]
+    assert sent["from"] == {"email": "demo@acme.example", "name": "Acme"}
+    assert sent["to"] == {"email": "ann@x.example", "name": "Ann"}
+    assert sent["Mail Subject"] == "Welcome, Ann" and sent["documentReferenceId"] == "DOC-Ann"
+    assert sent["meta"] == {"source": "portal", "channel": "web"}          # the existing context keeps its keys
+    done = as_("mailer").post(f"/api/v1/external-tasks/{task['id']}/complete",
+                              json={"worker_id": "mail-1", "variables": {"status": "sent"}})
+    assert done.status_code in (200, 204), done.json
+    got = instance(as_, started["id"])
+    assert got["status"] == "completed"
+    assert path(as_, started["id"]) == ["StartEvent_Received", "Task_SendWelcome", "EndEvent_Sent"]
+    assert got["variables"]["Delivery Status"] == "sent"
+    assert got["variables"]["meta"] == {"source": "portal", "channel": "web", "delivered": True}

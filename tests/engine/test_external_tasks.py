@@ -295,7 +295,7 @@ def test_cancelling_the_instance_cancels_its_external_tasks(ctx):
     (lambda ctx: et.fail(ctx, WORKER, "x", "w", "m", retries=-1), "retries"),
     (lambda ctx: et.fail(ctx, WORKER, "x", "w", "", retries=1), "message"),
     (lambda ctx: et.extend_lock(ctx, WORKER, "x", "w", 0), "new_duration_ms"),
-    (lambda ctx: et.complete(ctx, WORKER, "x", "w", {"bad name": 1}), "variables.bad name"),
+    (lambda ctx: et.complete(ctx, WORKER, "x", "w", {"bad  name": 1}), "variables.bad  name"),
 ])
 def test_bad_requests_name_the_field(ctx, call, field):
     with pytest.raises(InvalidInput) as caught:
