@@ -55,7 +55,7 @@ from engine.spiff.calls import CallActivityTaskParser, PmoflowCallActivity, Publ
 from engine.spiff.calls import embed_callees as _embed_callees
 from engine.spiff.camunda import called_decision, decision_result, translate_model
 from engine.spiff.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
-from engine.spiff.decisions import PmoflowBusinessRuleTask, result_mapping_problem
+from engine.spiff.decisions import DecisionResolver, PmoflowBusinessRuleTask, PublishedDecision, result_mapping_problem
 from engine.spiff.events import (
     TIMER_KINDS,
     SignalEndEventParser,
@@ -165,14 +165,18 @@ class _Files:
     dmn_lines: dict[str, dict[str, int]] = field(default_factory=dict)      # filename -> element id -> line
     published: Resolver | None = None                                       # callees of earlier deployments
     callees: dict[str, PublishedProcess] = field(default_factory=dict)      # key -> the published one embedded
+    published_decisions: DecisionResolver | None = None                     # decisions of earlier deployments
+    # decision id -> the published one a business rule task evaluates (not in this deployment, or pinned)
+    decisions_used: dict[str, PublishedDecision] = field(default_factory=dict)
 
 
 def parse_deployment(
     files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50, calendars: set[str] | None = None,
-    published: Resolver | None = None,
+    published: Resolver | None = None, decisions: DecisionResolver | None = None,
 ) -> ParsedDeployment:
-    """Check and parse a deployment (with `calendars`, the business calendars that exist, and `published`,
-    which finds callees deployed earlier); raises DeploymentInvalid listing every problem found."""
+    """Check and parse a deployment (with `calendars`, the business calendars that exist, `published`, which
+    finds callees deployed earlier, and `decisions`, which finds decisions deployed earlier); raises
+    DeploymentInvalid listing every problem found."""
     problems: list[Problem] = []
     if not files:
         raise DeploymentInvalid([Problem("no files were uploaded", code="empty")])
@@ -180,6 +184,7 @@ def parse_deployment(
         raise DeploymentInvalid([Problem(f"{len(files)} files; at most {max_files} per deployment")])
     index = _load_files(files, max_bytes, problems)
     index.published = published
+    index.published_decisions = decisions
     for filename, root in index.bpmn.items():
         problems.extend(_check_bpmn(filename, root, index))
     for filename, root in index.dmn.items():
@@ -482,15 +487,49 @@ def _check_call(node: etree._Element, where: tuple[str, str | None, int | None],
 def _check_decision_ref(
     node: etree._Element, where: tuple[str, str | None, int | None], index: _Files
 ) -> list[Problem]:
+    """The decision a business rule task names: in this deployment, or published earlier (Camunda deploys DMN
+    on its own): the latest version, or the one the binding names."""
     ref = decision_ref(node)
     if not ref:
         return [Problem("business rule task has no decision reference (pmoflow:decision ref=...)", *where,
                         "missing_decision")]
-    if ref not in index.decisions:
-        known = ", ".join(sorted(index.decisions)) or "none"
-        return [Problem(f"decision {ref!r} is not in this deployment (decisions here: {known})", *where,
-                        "missing_decision")]
+    binding = decision_binding(node)
+    if isinstance(binding, str):
+        return [Problem(binding, *where, "unsupported_binding")]
+    kind, version = binding
+    if ref in index.decisions and kind != "version":
+        return []
+    known = ", ".join(sorted(index.decisions)) or "none"
+    if kind == "deployment":
+        return [Problem(f"decision {ref!r} is not in this deployment (decisions here: {known}); the binding "
+                        "'deployment' needs it here", *where, "missing_decision")]
+    found = index.published_decisions(ref, version) if index.published_decisions is not None else None
+    if found is None:
+        what = f"version {version} of decision {ref!r}" if version is not None else f"decision {ref!r}"
+        return [Problem(f"{what} is neither in this deployment (decisions here: {known}) nor published earlier",
+                        *where, "missing_decision")]
+    used = index.decisions_used.setdefault(ref, found)
+    if used.version != found.version:
+        return [Problem(f"decision {ref!r} is used in version {used.version} and in version {found.version} by "
+                        "this deployment; use one", *where, "unsupported_binding")]
     return []
+
+
+def decision_binding(node: etree._Element) -> tuple[str, int | None] | str:
+    """("latest" | "deployment" | "version", the version) a business rule task binds its decision with
+    (Camunda 7's camunda:decisionRefBinding/decisionRefVersion, Camunda 8's bindingType), or the problem."""
+    zeebe = node.find("bpmn:extensionElements/zeebe:calledDecision", NS)
+    camunda = (node.get(f"{{{CAMUNDA_NS}}}decisionRefBinding") or "").strip()
+    kind = camunda or ((zeebe.get("bindingType") or "").strip() if zeebe is not None else "") or "latest"
+    if kind in ("latest", "deployment"):
+        return kind, None
+    if kind == "version" and camunda:
+        text = (node.get(f"{{{CAMUNDA_NS}}}decisionRefVersion") or "").strip()
+        if text.isdigit() and int(text) > 0:
+            return kind, int(text)
+        return f"camunda:decisionRefBinding=\"version\" needs camunda:decisionRefVersion as a number (got {text!r})"
+    return (f"decision binding {kind!r} is not supported (use latest, deployment or version with "
+            "camunda:decisionRefVersion)")
 
 
 # ---------------------------------------------------------------- extension readers
@@ -649,7 +688,8 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
 
     def create_task(self) -> PmoflowBusinessRuleTask:
         ref = decision_ref(self.node) or ""
-        model = self.process_parser.parser.decision_models.get(ref)
+        published = self.process_parser.parser.published_decisions.get(ref)
+        model = published.model if published is not None else self.process_parser.parser.decision_models.get(ref)
         if model is None:
             raise ValidationException(f"decision {ref!r} is not in this deployment", node=self.node,
                                       file_name=self.filename)
@@ -660,7 +700,8 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
             raise ValidationException(reason, node=self.node, file_name=self.filename)
         return PmoflowBusinessRuleTask(
             self.spec, self.bpmn_id, decision=ref, model=model.to_dict(), content_hash=model.content_hash(),
-            result_variable=result_variable, result_mapping=result_mapping,
+            version=published.version if published is not None else None, result_variable=result_variable,
+            result_mapping=result_mapping,
             prescript=extensions.get("preScript"), postscript=extensions.get("postScript"), **self.bpmn_attributes,
         )
 
@@ -697,13 +738,15 @@ class PmoflowParser(SpiffBpmnParser):
         full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),
     }))
 
-    def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None,
+                 published_decisions: dict[str, PublishedDecision] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.decision_models = decision_models or {}
+        self.published_decisions = published_decisions or {}      # deployed earlier: pinned to their version
 
 
 def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
-    parser = PmoflowParser(validator=None, decision_models=index.models)
+    parser = PmoflowParser(validator=None, decision_models=index.models, published_decisions=index.decisions_used)
     for filename, root in index.bpmn.items():
         prepare_for_spiff(root)              # bare ISO timers quoted, link events joined (engine.spiff.events)
         prepare(root)                        # expressions, implicit splits, MI, data (engine.spiff.structure)
@@ -816,8 +859,8 @@ def _process_metadata(
                 "sla": sla_config(node),
             })
         for node in _own_nodes(scope, {"businessRuleTask"}):
-            if not is_external(node):
-                used.add(index.decisions[decision_ref(node) or ""])
+            if not is_external(node) and (ref := decision_ref(node) or "") in index.decisions:
+                used.add(index.decisions[ref])              # (a decision published earlier has no file here)
     return user_tasks, forms, used
 
 
