@@ -12,8 +12,13 @@ from tests.factories import make_token
 MODELS = Path(__file__).parent.parent / "models" / "miwg"
 
 
-def deploy(as_, *names: str, status: int = 201) -> dict:
-    files = [(io.BytesIO((MODELS / name).read_bytes()), name) for name in names]
+def deploy(as_, *names: str, status: int = 201, replace: dict[str, str] | None = None) -> dict:
+    files = []
+    for name in names:
+        text = (MODELS / name).read_text()
+        for old, new in (replace or {}).items():
+            text = text.replace(old, new)
+        files.append((io.BytesIO(text.encode()), name))
     response = as_("pmo").post("/api/v1/process-definitions", data={"files": files},
                                content_type="multipart/form-data")
     assert response.status_code == status, response.json
@@ -80,3 +85,39 @@ def test_camunda8_dotted_and_spaced_targets_and_start_event_outputs(as_, engine_
     assert path(as_, started["id"]) == ["StartEvent_Received", "Task_SendWelcome", "EndEvent_Sent"]
     assert got["variables"]["Delivery Status"] == "sent"
     assert got["variables"]["meta"] == {"source": "portal", "channel": "web", "delivered": True}
+
+
+def test_a_business_rule_task_uses_a_decision_published_in_an_earlier_deployment(as_):
+    """Camunda deploys DMN on its own: the latest version by default, the one camunda:decisionRefVersion names
+    with the binding 'version'; the process keeps the version it was deployed with."""
+    deploy(as_, "invoice_route.dmn")                                            # version 1: big -> "manual"
+    deploy(as_, "invoice_route.dmn", replace={'"manual"': '"review"'})          # version 2: big -> "review"
+    deploy(as_, "c7_routing.bpmn")
+    latest = start(as_, "invoice_routing", {"amount": 5000})
+    assert instance(as_, latest["id"])["status"] == "completed"
+    assert instance(as_, latest["id"])["variables"]["route"] == "review"
+    assert path(as_, latest["id"]) == ["StartEvent_1", "Activity_route", "EndEvent_1"]
+
+    deploy(as_, "invoice_route.dmn", replace={'"manual"': '"escalate"'})        # version 3, published later
+    again = start(as_, "invoice_routing", {"amount": 5000})
+    assert instance(as_, again["id"])["variables"]["route"] == "review"        # pinned at deploy
+
+    deploy(as_, "c7_routing.bpmn", replace={'camunda:resultVariable="route"': 'camunda:resultVariable="route" '
+                                            'camunda:decisionRefBinding="version" camunda:decisionRefVersion="1"'})
+    pinned = start(as_, "invoice_routing", {"amount": 5000})
+    assert instance(as_, pinned["id"])["variables"]["route"] == "manual"
+
+
+def test_a_decision_nobody_published_is_a_deploy_problem(as_):
+    refused = deploy(as_, "c7_routing.bpmn", status=422)
+    [problem] = refused["error"]["details"]["problems"]
+    assert problem["element_id"] == "Activity_route" and problem["code"] == "missing_decision" and problem["line"]
+    assert "neither in this deployment" in problem["message"]
+    deploy(as_, "invoice_route.dmn")
+    refused = deploy(as_, "c7_routing.bpmn", status=422, replace={
+        'camunda:resultVariable="route"': 'camunda:resultVariable="route" camunda:decisionRefBinding="version" '
+                                          'camunda:decisionRefVersion="7"'})
+    assert "version 7 of decision 'invoice_route'" in refused["error"]["details"]["problems"][0]["message"]
+    refused = deploy(as_, "c7_routing.bpmn", status=422, replace={
+        'camunda:resultVariable="route"': 'camunda:resultVariable="route" camunda:decisionRefBinding="versionTag"'})
+    assert refused["error"]["details"]["problems"][0]["code"] == "unsupported_binding"
