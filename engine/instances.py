@@ -89,7 +89,7 @@ def _start(ctx, actor, process, version, business_key, variables, idem_key, requ
                      data={"process": definition.key, "version": definition.version,
                            "business_key": business_key, "variables": variables})
         known = OpenRows([])                        # a new instance has no task rows yet
-        run_step(ctx, session, instance, event or (lambda run: run.advance()), actor.username, new=True, known=known)
+        run_step(ctx, session, instance, event or (lambda run: run.begin()), actor.username, new=True, known=known)
         if idem_key is not None:
             session.add(IdempotencyKey(actor=actor.username, key=idem_key, request_hash=request_hash,
                                        instance_id=instance.id, created_at=now))
