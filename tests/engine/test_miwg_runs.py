@@ -3,6 +3,8 @@ C.3.0 take the path the model means (element ids from the audit trail)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine import deployments, instances, tasks
@@ -57,3 +59,24 @@ def test_c30_unconditioned_flows_take_the_first_in_document_order(ctx):
         "_cc9778bd-edd8-4df2-ba15-56c310f90e62", "_c73a5f4a-72f1-4e11-bb40-2f98da75fb9a",
         "_604be023-654c-44df-a64c-365254a100cd", "_a92069f7-377b-4dbd-a1fd-1da071aabf6d",
         "_177bd313-c6c9-4df5-8f82-313beb30d2eb"]
+
+
+def test_c9_onboarding_runs_the_decision_published_before_into_the_manual_check(ctx):
+    """C.9.0 (Camunda 8): its start event's output sets documentReferenceId, the credit score is an external task,
+    risk_check (deployed on its own before) flags a yellow risk, and the call activity into C.9.2 waits for a clerk."""
+    dmn = Path(__file__).resolve().parents[1] / "models" / "miwg" / "risk_check.dmn"
+    deployments.deploy(ctx, ADMIN, [SourceFile(dmn.name, dmn.read_bytes())], None)
+    deployments.deploy(ctx, ADMIN, [SourceFile(n, (CORPUS / n).read_bytes())
+                                    for n in ("C.9.0.bpmn", "C.9.1.bpmn", "C.9.2.bpmn")], None)
+    view = instances.start(ctx, BOT, "customer_onboarding_en", variables={
+        "applicant": {"name": "Ann", "email": "ann@example.com", "age": 30}, "corporation": "Acme"})
+    [score] = et.fetch_and_lock(ctx, WORKER, "w1", 1, [et.TopicRequest("calculateScore", 60_000, None)])
+    et.complete(ctx, WORKER, score.id, "w1", {"score": 400})
+    got = instances.get(ctx, ADMIN, view.id)
+    assert got.status == "running" and got.error is None
+    assert [t.element_id for t in got.open_tasks] == ["UserTask_DecideOnApplication"]
+    assert path(ctx, view.id) == ["StartEvent_ApplicationReceived", "ServiceTask_GetCreditScore",
+                                  "BusinessRuleTask_CheckApplicationAutomatically", "ExclusiveGateway_Risk",
+                                  "StartEvent_DecideManually"]
+    assert got.variables["riskLevels"] == ["yellow"] and got.variables["risks"] == ["low credit score"]
+    assert got.variables["documentReferenceId"]                    # = string(now()), from the start event
