@@ -10,7 +10,9 @@ The subset: string ('...' or "...") and number literals, `true()`, `false()`, va
 `$name`, or several words separated by spaces as FEEL and modelers write them: `Service Level`),
 `bpmn:getDataObject('name')` (also without the prefix, either quote; it reads the variable of
 that name: pmoflow keeps a process's data in its variables), the comparisons `= != < <= > >=`
-(`==` is read as `=`), `and`, `or`, `not(...)` and parentheses. A variable is read with the
+(`==` is read as `=`) and XPath 2.0's `eq ne lt le gt ge`, `and`, `or`, `not(...)` and
+parentheses; `true`/`false` (also capitalised, as Python writers do) without parentheses are the
+booleans too, and a bare `not` is refused rather than read as part of a name. A variable is read with the
 sandbox's `var(name, required=True)`, so names with spaces or dashes are reachable and a variable
 that is not set is an incident naming the element, as it is in Python conditions. Comparisons
 compare the values as they are (XPath 2.0's typed comparison of single values, not XPath 1.0's
@@ -34,6 +36,8 @@ _TOKEN = re.compile(r"""
   | (?P<op>==|!=|<=|>=|[=<>()\-,])
 """, re.VERBOSE)
 _COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_WORD_COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}   # XPath 2.0
+_LITERALS = {"true": "True", "false": "False", "True": "True", "False": "False"}   # as people write them
 _DATA_OBJECT = ("getDataObject", "bpmn:getDataObject")
 _NOT_SUPPORTED_WORDS = {"div": "arithmetic", "mod": "arithmetic", "idiv": "arithmetic"}
 
@@ -131,15 +135,23 @@ class _Parser:
 
     def comparison(self) -> str:
         left = self.primary()
+        operator = self.comparator()
+        if operator is None:
+            return left
+        right = self.primary()
+        if self.comparator() is not None:
+            raise XPathUnsupported(f"chained comparison at position {self.tokens[self.i - 1].position}; use 'and'")
+        return f"({left} {operator} {right})"
+
+    def comparator(self) -> str | None:
         token = self.peek()
         if token.kind == "op" and token.text in _COMPARISONS:
             self.i += 1
-            right = self.primary()
-            after = self.peek()
-            if after.kind == "op" and after.text in _COMPARISONS:
-                raise XPathUnsupported(f"chained comparison at position {after.position}; use 'and'")
-            return f"({left} {_COMPARISONS[token.text]} {right})"
-        return left
+            return _COMPARISONS[token.text]
+        if token.kind == "name" and token.text in _WORD_COMPARISONS:
+            self.i += 1
+            return _WORD_COMPARISONS[token.text]
+        return None
 
     def primary(self) -> str:
         token = self.peek()
@@ -164,6 +176,9 @@ class _Parser:
             return self.function()
         if token.kind == "qname":
             raise XPathUnsupported(f"{token.text!r} at position {token.position}: prefixed names are not supported")
+        if token.kind == "name" and token.text in _LITERALS and not self._word_follows():
+            self.i += 1
+            return _LITERALS[token.text]
         if token.kind == "name" and token.text not in ("and", "or"):
             return self.variable()
         found = repr(token.text) if token.text else "the end"
@@ -172,7 +187,9 @@ class _Parser:
     def variable(self) -> str:
         """One or more words (`Service Level`): the name of one variable."""
         words = []
-        while (token := self.peek()).kind == "name" and token.text not in ("and", "or"):
+        while (token := self.peek()).kind == "name" and token.text not in ("and", "or", *_WORD_COMPARISONS):
+            if token.text == "not":
+                raise XPathUnsupported(f"'not' at position {token.position}: write not(...) around what it negates")
             if token.text in _NOT_SUPPORTED_WORDS:
                 raise XPathUnsupported(f"{token.text!r} at position {token.position}: "
                                        f"{_NOT_SUPPORTED_WORDS[token.text]} is not supported")
@@ -181,6 +198,11 @@ class _Parser:
             words.append(token.text)
             self.i += 1
         return read_variable(" ".join(words))
+
+    def _word_follows(self) -> bool:
+        """Whether the next token after this one is a word of the same name (`True Value` is a name)."""
+        after = self.peek(1)
+        return after.kind == "name" and after.text not in ("and", "or", *_WORD_COMPARISONS)
 
     def function(self) -> str:
         token = self.peek()

@@ -35,6 +35,8 @@ def run(text: str, data: dict):
     ("false() or (x > -1.5)", {"x": 0}, True),
     ("Days Remaining >= 10", {"Days Remaining": 12}, True),
     ("Größe > .5", {"Größe": 1}, True),
+    ("approved = true and urgent == False", {"approved": True, "urgent": False}, True),
+    ("Service Level eq 'Premium' and amount gt 5", {"Service Level": "Premium", "amount": 6}, True),
 ])
 def test_the_subset_runs_as_xpath_means(text: str, data: dict, expected: object) -> None:
     assert run(text, data) is expected
@@ -65,6 +67,8 @@ def test_a_sandbox_builtin_is_not_read_as_a_variable() -> None:
     ("(a = 1", "expected ')'"),
     ("a =", "unexpected the end"),
     ("amount > 1000 EUR", "unexpected 'EUR'"),
+    ("not approved", "write not(...)"),
+    ("a eq b eq c", "chained comparison"),
 ])
 def test_what_the_subset_refuses_is_a_deploy_problem(text: str, reason: str) -> None:
     with pytest.raises(XPathUnsupported, match=None) as refused:
