@@ -28,6 +28,7 @@ from designer.validation import blocking, validate_files
 from engine import audit, deployments
 from engine.context import EngineContext
 from engine.db.models import Draft, Group, ProcessDefinition
+from engine.decisions import published_decision_resolver
 from engine.errors import Conflict, DeploymentInvalid, InvalidInput, NotFound, Problem
 from engine.permissions import Actor, require
 from engine.spiff.parsing import BPMN_NS, DMN_NAMESPACES, NS, SourceFile, decision_ref, form_ref
@@ -406,7 +407,8 @@ def _validate(ctx: EngineContext, key: str, bpmn: str, files: dict[str, str]) ->
                *(SourceFile(name, text.encode()) for name, text in sorted(files.items()))]
     problems = validate_files(sources, groups=groups, max_bytes=ctx.settings.max_upload_bytes,
                               max_files=ctx.settings.max_deployment_files,
-                              published=deployments.published_resolver(ctx))
+                              published=deployments.published_resolver(ctx),
+                              decisions=published_decision_resolver(ctx))
     if not any(p.code in ("malformed_xml", "forbidden_xml", "too_large") for p in problems) and _process_name(
             bpmn, key) is None:
         problems.append(Problem(f"the diagram has no process with id {key!r}, the draft's key; "

@@ -34,6 +34,7 @@ from engine.errors import FormDataInvalid, InvalidInput
 from engine.forms import form_fields, validate_submission
 from engine.spiff import catching
 from engine.spiff.calls import Resolver
+from engine.spiff.decisions import DecisionResolver
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
 from engine.spiff.runtime import Run, StepFailed, clock_scope, jsonable, timer_due
 from engine.spiff.sandbox import SandboxedEnvironment, SandboxedScriptEngine
@@ -53,6 +54,7 @@ class Limits:
     max_files: int = 50
     time_limit: float = 3.0
     published: Resolver | None = None        # finds callees deployed earlier, as deploy does
+    decisions: DecisionResolver | None = None    # finds decisions deployed earlier, as deploy does
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,7 @@ def _engine(limits: Limits) -> SandboxedScriptEngine:
 
 def _parse(files: Sequence[SourceFile], process: str | None, limits: Limits) -> ParsedProcess:
     deployment = parse_deployment(files, max_bytes=limits.max_bytes, max_files=limits.max_files,
-                                  published=limits.published)
+                                  published=limits.published, decisions=limits.decisions)
     if not deployment.processes:
         raise InvalidInput("the files hold no executable process to dry-run", {"fields": {"files": "no process"}})
     if process is None:

@@ -1,10 +1,11 @@
 """Modelling advice the designer gives on every save, beyond the engine's own deploy checks.
 
-`engine.spiff.parsing.parse_deployment` already refuses gateway branches without a condition
-or default, timers that do not parse, and references to decisions and forms that are not in
-the deployment. These rules add what a deployment may technically survive but a designer
-should hear about: a user task whose lane (or candidate group) names no existing group, a
-flow node where the token gets stuck (dead end), and elements no token can ever reach.
+`engine.spiff.parsing.parse_deployment` already refuses timers that do not parse and references
+to decisions and forms that are not in the deployment. These rules add what a deployment may
+technically survive but a designer should hear about: a user task whose lane (or candidate
+group) names no existing group, a flow node where the token gets stuck (dead end), elements no
+token can ever reach, and a flow without a condition leaving an exclusive or inclusive gateway
+(BPMN takes it always: engine.spiff.gateways).
 Each rule returns every problem it finds, each with file, element id and line.
 
 They are advice, not refusals (designer.validation turns them into warnings): what may be
@@ -181,10 +182,37 @@ def _describe(node: etree._Element) -> str:
     return "".join(words)
 
 
+def check_unconditioned_flows(filename: str, root: etree._Element) -> list[Problem]:
+    """A flow without a condition (and not the default) leaving an exclusive or inclusive gateway with
+    other flows: BPMN always takes it (an exclusive gateway: when no flow defined before it is taken)."""
+    problems = []
+    for scope in _scopes(root):
+        flows = list(scope.iterfind("bpmn:sequenceFlow", NS))
+        for gateway in scope:
+            if _local(gateway) not in ("exclusiveGateway", "inclusiveGateway"):
+                continue
+            gid = gateway.get("id")
+            outgoing = [f for f in flows if f.get("sourceRef") == gid]
+            if len(outgoing) < 2:
+                continue
+            for flow in outgoing:
+                condition = flow.find("bpmn:conditionExpression", NS)
+                if flow.get("id") == gateway.get("default") or (
+                        condition is not None and (condition.text or "").strip()):
+                    continue
+                when = ("whenever the token reaches the gateway" if _local(gateway) == "inclusiveGateway"
+                        else "unless a flow defined before it is taken")
+                problems.append(Problem(
+                    f"this flow has no condition: it is always taken {when}; add a condition or make it the "
+                    "gateway's default flow", filename, flow.get("id"), flow.sourceline, "always_taken"))
+    return problems
+
+
 def check_model(filename: str, root: etree._Element, groups: set[str] | None,
                 lane_map: dict[str, str] | None = None) -> list[Problem]:
     """Every modelling rule on one BPMN file; `groups=None` skips the group check."""
     problems = check_flow(filename, root)
+    problems.extend(check_unconditioned_flows(filename, root))
     if groups is not None:
         problems.extend(check_lane_groups(filename, root, groups, lane_map))
     return problems

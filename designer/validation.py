@@ -17,6 +17,7 @@ from lxml import etree
 from designer import rules
 from engine.errors import DeploymentInvalid, Problem
 from engine.spiff.calls import Resolver
+from engine.spiff.decisions import DecisionResolver
 from engine.spiff.parsing import FLOW_NODES, SourceFile, parse_deployment
 from engine.spiff.xml import XmlRefused, parse_xml
 
@@ -32,12 +33,13 @@ class Advice(Problem):
 
 
 def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_bytes: int, max_files: int = 50,
-                   lane_map: dict[str, str] | None = None, published: Resolver | None = None) -> list[Problem]:
+                   lane_map: dict[str, str] | None = None, published: Resolver | None = None,
+                   decisions: DecisionResolver | None = None) -> list[Problem]:
     """Every problem of a would-be deployment, engine checks first, then the modelling rules
-    (`published` finds callees deployed earlier, as at deploy)."""
+    (`published` and `decisions` find callees and decisions deployed earlier, as at deploy)."""
     problems: list[Problem] = []
     try:
-        parse_deployment(files, max_bytes=max_bytes, max_files=max_files, published=published)
+        parse_deployment(files, max_bytes=max_bytes, max_files=max_files, published=published, decisions=decisions)
     except DeploymentInvalid as invalid:
         problems.extend(invalid.problems)
     deploy_count = len(problems)

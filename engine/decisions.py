@@ -28,8 +28,9 @@ from engine.dmn.evaluate import evaluate as evaluate_model
 from engine.dmn.model import DecisionModel, DecisionTable
 from engine.errors import DecisionFailed, InvalidInput, NotFound
 from engine.permissions import Actor, require
+from engine.spiff.decisions import DecisionResolver, PublishedDecision
 from engine.spiff.parsing import ParsedDecision
-from engine.versions import all_versions, latest_of_each, latest_version
+from engine.versions import all_versions, latest_of_each, latest_version, version_id
 
 MAX_INPUTS = 500
 
@@ -114,6 +115,20 @@ def store_decisions(
 
 def _latest(session: Session, key: str) -> DecisionDefinition | None:
     return latest_version(session, DecisionDefinition, key)
+
+
+def published_decision_resolver(ctx: EngineContext) -> DecisionResolver:
+    """Finds a published decision (the latest, or a version) for business rule tasks of a new deployment."""
+
+    def find(key: str, version: int | None) -> PublishedDecision | None:
+        with ctx.uow(write=False) as uow:
+            row_id = version_id(uow.session, DecisionDefinition, key, version)
+            row = uow.session.get(DecisionDefinition, row_id) if row_id is not None else None
+            if row is None:
+                return None
+            return PublishedDecision(key=row.key, version=row.version, model=DecisionModel.from_dict(row.model))
+
+    return find
 
 
 # ---------------------------------------------------------------- reading

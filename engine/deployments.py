@@ -13,7 +13,7 @@ from engine.caches import DefinitionCache
 from engine.calendars import known_names as calendar_names
 from engine.context import EngineContext
 from engine.db.models import Deployment, DeploymentFile, ProcessDefinition
-from engine.decisions import store_decisions
+from engine.decisions import published_decision_resolver, store_decisions
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.permissions import Actor, require
 from engine.spiff.calls import PublishedProcess, Resolver
@@ -34,7 +34,7 @@ def deploy(
         known_calendars = calendar_names(uow.session)
     parsed = parse_deployment(files, max_bytes=ctx.settings.max_upload_bytes,
                               max_files=ctx.settings.max_deployment_files, calendars=known_calendars,
-                              published=published_resolver(ctx))
+                              published=published_resolver(ctx), decisions=published_decision_resolver(ctx))
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.clock.now()

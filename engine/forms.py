@@ -13,8 +13,13 @@ Decisions, so that callers and form authors know what to expect:
   ``multipage``/``page`` are refused too. Compute derived values in a script task instead.
 - ``filepicker`` takes ``{"name", "size"}``: the engine stores the upload as an attachment of the
   request in the same step and keeps ``{"attachment", "name", "size"}`` in the task data.
-- Keys and paths must be plain Python identifiers (no dotted keys, no leading ``_``) because
-  they become process variables used in expressions.
+- Keys name process variables: an identifier, or words separated by single spaces (``Vacation
+  Approval``, as Trisotech and FEEL write them; expressions read it with ``var('Vacation
+  Approval')``), or several of those joined by dots (``Current Vacation Status.name``), which,
+  as in form-js, is a path into nested objects: the value is read from and submitted as
+  ``{"Current Vacation Status": {"name": ...}}`` (the flat dotted key is accepted too). No part
+  may start with ``_`` (such keys could shadow the sandbox's builtins); a key and a path through
+  it (``a`` and ``a.b``) may not both be fields. ``path`` of groups and lists stays an identifier.
 - ``disabled``, ``readonly`` and ``conditional.hide`` set to ``true`` make a field inactive:
   values submitted for it are ignored (form-js itself may send readonly values) and it is never
   required. Expressions in ``disabled``/``readonly`` are refused (the server cannot evaluate
@@ -38,7 +43,7 @@ import json
 import keyword
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -49,6 +54,8 @@ Evaluate = Callable[[str, dict[str, Any]], object]
 
 REQUIRED_WHEN = "pmoflow:requiredWhen"
 MAX_DEPTH = 16
+MAX_KEY_PARTS = 8
+_KEY_PART = re.compile(r"^[^\W\d_]\w*(?: \w+)*$")       # a name, or words separated by single spaces
 
 TEXT_TYPES = frozenset({"textfield", "textarea"})
 CHOICE_TYPES = frozenset({"radio", "select"})
@@ -229,7 +236,7 @@ class _SchemaChecker:
 
     def check_input(self, component: Schema, path: str, scope: dict[str, str], hide_condition: bool) -> None:
         """Check an input field: key, choices, validation and type-specific settings."""
-        self.check_name(component.get("key"), f"{path}.key", scope, "field without key")
+        self.check_name(component.get("key"), f"{path}.key", scope, "field without key", dotted=True)
         kind = component["type"]
         if kind in CHOICE_TYPES | MULTI_CHOICE_TYPES:
             self.check_values(component, path)
@@ -244,16 +251,21 @@ class _SchemaChecker:
                 f"a field with a hide condition cannot be required; use properties {REQUIRED_WHEN}",
             )
 
-    def check_name(self, name: Any, path: str, scope: dict[str, str], missing: str) -> None:
-        """Check a key or path: an identifier not starting with '_' and unique in its data scope."""
+    def check_name(self, name: Any, path: str, scope: dict[str, str], missing: str, dotted: bool = False) -> None:
+        """Check a key or path: an identifier not starting with '_' (a key: also words with spaces, joined
+        by dots into a path) and unique in its data scope, without a path through another key."""
         if name is None or name == "":
             self.add(path, missing)
-        elif not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-            self.add(path, f"'{name}' is not a valid identifier (letters, digits and '_'; no dots)")
-        elif name.startswith("_"):
+        elif not isinstance(name, str) or not _valid_name(name, dotted):
+            allowed = ("letters, digits, '_' and single spaces; dots between parts" if dotted
+                       else "letters, digits and '_'; no dots")
+            self.add(path, f"'{name}' is not a valid {'key' if dotted else 'identifier'} ({allowed})")
+        elif any(part.startswith("_") for part in name.split(".")):
             self.add(path, "may not start with '_'")
         elif name in scope:
             self.add(path, f"duplicate key '{name}' (also at {scope[name]})")
+        elif (clash := next((k for k in scope if k.startswith(name + ".") or name.startswith(k + ".")), None)):
+            self.add(path, f"key '{name}' and key '{clash}' (at {scope[clash]}) would hold the same value")
         else:
             scope[name] = path
 
@@ -462,7 +474,7 @@ def _clean_scope(components: Any, data: dict[str, Any], prefix: str, errors: dic
     """Convert and check the submitted values of one data scope; unknown names are errors."""
     entries = {name: (component, off) for name, component, off in _scope_entries(components)}
     cleaned: dict[str, Any] = {}
-    for name, value in data.items():
+    for name, value in _flatten(data, _prefixes(entries)).items():
         where = f"{prefix}{name}"
         if isinstance(name, str) and name.startswith("_"):
             errors[where] = "field names may not start with '_'"
@@ -474,7 +486,56 @@ def _clean_scope(components: Any, data: dict[str, Any], prefix: str, errors: dic
                 errors[where] = message
             elif where not in errors:
                 cleaned[name] = result
-    return cleaned
+    return _nest(cleaned)
+
+
+def _valid_name(name: str, dotted: bool) -> bool:
+    if not dotted:
+        return name.isidentifier() and not keyword.iskeyword(name)
+    parts = name.split(".")
+    if len(parts) == 1 and name.isidentifier():
+        return not keyword.iskeyword(name)
+    return len(parts) <= MAX_KEY_PARTS and all(_KEY_PART.match(part) for part in parts)
+
+
+def _prefixes(names: Iterable[str]) -> set[str]:
+    """Every path leading to a dotted key ("a" and "a.b" for "a.b.c")."""
+    return {".".join(parts[:i]) for name in names if "." in name
+            for parts in [name.split(".")] for i in range(1, len(parts))}
+
+
+def _flatten(data: dict[str, Any], prefixes: set[str]) -> dict[str, Any]:
+    """Submitted values with nested objects along dotted keys ({"a": {"b": 1}}) under the dotted key ("a.b")."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(key, str) and key in prefixes and isinstance(value, dict):
+            flat.update(_flatten({f"{key}.{k}" if isinstance(k, str) else k: v for k, v in value.items()}, prefixes))
+        else:
+            flat[key] = value
+    return flat
+
+
+def _nest(cleaned: dict[str, Any]) -> dict[str, Any]:
+    """Cleaned values with dotted keys put into nested objects, as form-js submits and reads them."""
+    nested: dict[str, Any] = {}
+    for key, value in cleaned.items():
+        target, parts = nested, key.split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return nested
+
+
+def value_at(data: dict[str, Any], key: str) -> Any:
+    """The value of form field `key` in (cleaned or task) data, following a dotted key into nested objects."""
+    if key in data or "." not in key:
+        return data.get(key)
+    value: Any = data
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 def _clean_value(component: Schema, value: Any, where: str, errors: dict[str, str]) -> tuple[Any, str | None]:
@@ -698,7 +759,7 @@ def _check_required(
         elif component["type"] == "group":
             nested = cleaned.get(name) or {}
             _check_required(component.get("components"), nested, values, f"{where}.", errors, evaluate)
-        elif _is_empty(component, cleaned.get(name)) and _is_required(component, values, evaluate):
+        elif _is_empty(component, value_at(cleaned, name)) and _is_required(component, values, evaluate):
             errors[where] = "required"
 
 

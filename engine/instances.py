@@ -23,17 +23,19 @@ from engine.spiff.runtime import Run
 from engine.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
 from engine.views import EventView, InstanceView, Page
 
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# a name, or several words separated by single spaces as FEEL and Trisotech models write them ("Service Level")
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?: [A-Za-z0-9_]+)*$")
 STATUSES = ("running", "completed", "cancelled", "error")
 
 
 def check_variables(variables: object, field: str = "variables") -> dict[str, Any]:
-    """Variables are a JSON object with identifier names not starting with '_'; raises InvalidInput."""
+    """Variables are a JSON object whose names are identifiers not starting with '_' (or such words separated by
+    single spaces); raises InvalidInput."""
     if variables is None:
         return {}
     if not isinstance(variables, dict):
         raise InvalidInput(f"{field} must be a JSON object", {"fields": {field: "must be an object"}})
-    bad = {f"{field}.{k}": "names must start with a letter and use only letters, digits and _"
+    bad = {f"{field}.{k}": "names must start with a letter and use only letters, digits, _ and single spaces"
            for k in variables if not isinstance(k, str) or not NAME.match(k)}
     if bad:
         raise InvalidInput(f"invalid variable names: {', '.join(sorted(bad))}", {"fields": bad})
@@ -87,7 +89,7 @@ def _start(ctx, actor, process, version, business_key, variables, idem_key, requ
                      data={"process": definition.key, "version": definition.version,
                            "business_key": business_key, "variables": variables})
         known = OpenRows([])                        # a new instance has no task rows yet
-        run_step(ctx, session, instance, event or (lambda run: run.advance()), actor.username, new=True, known=known)
+        run_step(ctx, session, instance, event or (lambda run: run.begin()), actor.username, new=True, known=known)
         if idem_key is not None:
             session.add(IdempotencyKey(actor=actor.username, key=idem_key, request_hash=request_hash,
                                        instance_id=instance.id, created_at=now))

@@ -27,7 +27,7 @@ from engine.db.models import (
     User,
 )
 from engine.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
-from engine.forms import form_fields, validate_submission
+from engine.forms import form_fields, validate_submission, value_at
 from engine.permissions import Actor, allowed, require
 from engine.spiff.sandbox import SandboxedEnvironment
 from engine.steps import OpenRows, load_instance, lock_task_instance, run_step, update_loaded
@@ -209,10 +209,10 @@ def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict
     if errors:
         raise FormDataInvalid(errors)
     bad_links = {k: "must be an http:// or https:// address" for k in link_fields(schema)
-                 if cleaned.get(k) and not _is_web_link(str(cleaned[k]))}
+                 if value_at(cleaned, k) and not _is_web_link(str(value_at(cleaned, k)))}
     if bad_links:
         raise FormDataInvalid(bad_links)
-    picked = {k: cleaned[k] for k in picker_fields(schema) if cleaned.get(k)}
+    picked = {k: value_at(cleaned, k) for k in picker_fields(schema) if value_at(cleaned, k)}
     if picked:
         with ctx.uow(write=False) as uow:
             known = set(active_usernames(uow.session, list(picked.values())))

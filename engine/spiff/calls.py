@@ -35,6 +35,7 @@ from SpiffWorkflow.spiff.specs.defaults import CallActivity
 from engine.errors import Problem
 from engine.spiff.camunda import CAMUNDA_NS, NS, multiword_names, zeebe_mappings
 from engine.spiff.expressions import JUEL, Where, compile_expression
+from engine.spiff.sandbox import assign_path
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 BINDINGS = ("latest", "deployment", "version")
@@ -230,7 +231,7 @@ class PmoflowCallActivity(CallActivity):  # type: ignore[misc]
         start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
         data = deepcopy(my_task.data) if self.mappings.get("all_in", True) else {}
         for mapping in self.mappings.get("inputs", []):
-            data[mapping["target"]] = self._value(my_task, mapping, my_task.data)
+            assign_path(data, mapping["target"], self._value(my_task, mapping, my_task.data))
         start.set_data(**data)
 
     def update_data(self, my_task: Any, subworkflow: Any) -> None:
@@ -242,7 +243,7 @@ class PmoflowCallActivity(CallActivity):  # type: ignore[misc]
         if self.mappings.get("all_out", True):
             data.update(deepcopy(child))
         for mapping in self.mappings.get("outputs", []):
-            data[mapping["target"]] = self._value(my_task, mapping, child)
+            assign_path(data, mapping["target"], self._value(my_task, mapping, child))
         my_task.data = data
 
 

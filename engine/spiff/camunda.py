@@ -11,7 +11,9 @@ original text):
   `zeebe:loopCharacteristics` become `loopDataInputRef`/`inputDataItem` (and output);
 - `zeebe:script` and `scriptFormat="feel"` script tasks get a Python script assigning the result;
 - `camunda:inputOutput` and `zeebe:ioMapping` become SpiffWorkflow pre- and post-scripts
-  (input parameters are assigned before the activity runs, output parameters after it);
+  (input parameters are assigned before the activity runs, output parameters after it; a start
+  event's outputs when the instance starts: engine/spiff/start_event.py); a target may hold
+  spaces or be a dotted path into nested objects (`from.email`, set with the sandbox's set_var);
 - a Camunda 8 call activity's `zeebe:calledElement processId` becomes its `calledElement`.
 
 Everything that cannot be expressed is a Problem naming the element and the expression.
@@ -55,6 +57,8 @@ _DATA_ELEMENTS = ("dataObject", "dataObjectReference", "dataStoreReference", "da
 PRE_POST_TASKS = {"task", "userTask", "manualTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask",
                   "subProcess", "transaction"}
 _PYTHON_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_TARGET_PART = re.compile(r"^[^\W\d_]\w*(?: \w+)*$")
+_MAX_PATH = 8
 _MI_ORDER = {"documentation": 0, "extensionElements": 1, "loopCardinality": 2, "loopDataInputRef": 3,
              "loopDataOutputRef": 4, "inputDataItem": 5, "outputDataItem": 6, "complexBehaviorDefinition": 7,
              "completionCondition": 8}
@@ -278,9 +282,14 @@ def _io_mapping(filename: str, node: etree._Element, names: tuple[str, ...]) -> 
             return [_problem(filename, node, "script task has no script", "missing_script")]
         script.text = "\n".join([*inputs, _dedent(script.text or ""), *outputs])
         return []
+    if local == "startEvent" and not inputs:          # outputs set variables as the instance starts
+        _prepend_script(node, "postScript", outputs, first=False)
+        return []
     if local not in PRE_POST_TASKS | {"callActivity"}:
-        return [_problem(filename, node, f"input/output mappings on a {local} are not supported (only on "
-                         "tasks, sub-processes and call activities)", "unsupported_mapping")]
+        what = "input mappings on a start event are not supported (a start event has only outputs)" \
+            if local == "startEvent" else (f"input/output mappings on a {local} are not supported (only on "
+                                           "tasks, sub-processes, call activities and outputs of start events)")
+        return [_problem(filename, node, what, "unsupported_mapping")]
     _prepend_script(node, "preScript", inputs, first=True)
     _prepend_script(node, "postScript", outputs, first=False)
     _scripts_on_instances(node)
@@ -296,8 +305,7 @@ def _mapping_lines(filename: str, node: etree._Element, names: tuple[str, ...],
     if zeebe:
         found += zeebe_mappings(filename, node, names, problems)
     for param, target, python in found:
-        line = f"{target} = {python}"
-        (inputs if param == "input" else outputs).append(line)
+        (inputs if param == "input" else outputs).append(assignment(target, python))
     return inputs, outputs
 
 
@@ -338,11 +346,23 @@ def zeebe_mappings(filename: str, node: etree._Element, names: tuple[str, ...],
 
 
 def _target(filename: str, param: etree._Element, target: str | None, problems: list[Problem]) -> str | None:
-    if target and _is_name(target.strip()):
-        return target.strip()
-    problems.append(_problem(filename, param, f"mapping target {target!r} must be a plain variable name (letters, "
-                             "digits and _; no paths)", "unsupported_mapping"))
+    """A mapping target: a variable name (words separated by single spaces allowed: `Current Vacation Status`),
+    or names joined by dots, a path into nested objects (Camunda 8: `from.email`)."""
+    text = (target or "").strip()
+    parts = text.split(".")
+    if text and len(parts) <= _MAX_PATH and all(_TARGET_PART.match(p) for p in parts):
+        return text
+    problems.append(_problem(filename, param, f"mapping target {target!r} must be a variable name (letters, digits, "
+                             "_ and single spaces, not starting with _) or such names joined by dots",
+                             "unsupported_mapping"))
     return None
+
+
+def assignment(target: str, python: str) -> str:
+    """The sandbox Python line that sets mapping target `target` to the value of `python`."""
+    if _is_name(target):
+        return f"{target} = {python}"
+    return f"set_var({target!r}, {python})"          # spaces, keywords (`from`), dotted paths: engine.spiff.sandbox
 
 
 def zeebe_value(filename: str, param: etree._Element, source: str | None, names: tuple[str, ...],

@@ -10,6 +10,8 @@ the event stream (so it is never saved with the instance).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,19 @@ RECORD_KEY = "pmoflow_decision"
 def _now() -> datetime:
     """The injected clock: runtime.py routes the timer module's `datetime.now` to it."""
     return spiff_timer.datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PublishedDecision:
+    """A decision deployed earlier (in another deployment), as a business rule task of a new one finds it."""
+
+    key: str
+    version: int
+    model: DecisionModel
+
+
+# finds a published decision: (key, version or None for the latest) -> the decision, or None
+DecisionResolver = Callable[[str, int | None], PublishedDecision | None]
 
 
 class PmoflowBusinessRuleTask(SpiffBpmnTask):

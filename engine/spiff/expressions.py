@@ -8,8 +8,12 @@ from other tools carry other languages, recognised here:
   sandbox call `feel('<text>')` (engine/spiff/feel_calls.py), evaluated over the task data.
 - **JUEL** (Camunda 7): `${...}` / `#{...}`, or a `language` naming JUEL; the common forms are
   translated to Python by engine/spiff/juel.py, anything else is a deploy problem.
-- **Python** otherwise (no language, or one naming Python; XPath and XHTML, which tools write
-  as a meaningless default, count as none).
+- **XPath**, BPMN's default (the `language`, else the definitions' `expressionLanguage`, names
+  XPath) unless the text is JUEL or `=` FEEL: the subset in engine/spiff/xpath.py (data objects,
+  variables, also with spaces in their names, comparisons, and/or/not); anything else is a
+  deploy problem.
+- **Python** otherwise (no language, or one naming Python; XHTML and XML Schema, which tools
+  write as a meaningless default, count as none).
 
 `compile_expression` (and `compile_condition`) give the Python to deploy, or a Problem naming
 the element and the expression; the Python always compiles in the sandbox.
@@ -26,11 +30,14 @@ from engine.spiff import feel_calls
 from engine.spiff.juel import JuelUnsupported, is_juel
 from engine.spiff.juel import translate as translate_juel
 from engine.spiff.sandbox import check_expression
+from engine.spiff.xpath import XPathUnsupported
+from engine.spiff.xpath import translate as translate_xpath
 
 FEEL = "feel"
 JUEL = "juel"
 PYTHON = "python"
-_NO_LANGUAGE = ("xpath", "xhtml", "xmlschema")      # defaults tools write without meaning them
+XPATH = "xpath"
+_NO_LANGUAGE = ("xhtml", "xmlschema")      # defaults tools write without meaning them
 
 
 class UnsupportedLanguage(ValueError):
@@ -65,15 +72,20 @@ def language_kind(language: str | None) -> str | None:
         return JUEL
     if "python" in lang:
         return PYTHON
-    raise UnsupportedLanguage(f"expression language {language!r} is not supported (use FEEL, JUEL or Python)")
+    if "xpath" in lang:
+        return XPATH
+    raise UnsupportedLanguage(f"expression language {language!r} is not supported (use FEEL, JUEL, Python or "
+                              "the XPath subset)")
 
 
 def dialect(text: str, language: str | None = None) -> str:
     """The language `text` is written in: the declared one, else read from the text; raises UnsupportedLanguage."""
     kind = language_kind(language)
+    source = text.strip()
+    if kind == XPATH:                    # the BPMN default: tools write JUEL and FEEL under it too
+        return FEEL if source.startswith("=") else JUEL if is_juel(source) else XPATH
     if kind is not None:
         return kind
-    source = text.strip()
     if source.startswith("="):
         return FEEL
     if is_juel(source):
@@ -122,6 +134,12 @@ def compile_expression(text: str | None, language: str | None, where: Where, wha
             python = translate_juel(source if is_juel(source) else "${" + source + "}")
         except JuelUnsupported as err:
             return _problem(where, f"{what} {_show(source)} is not supported: {err}", "unsupported_expression")
+    elif kind == XPATH:
+        try:
+            python = translate_xpath(source)
+        except XPathUnsupported as err:
+            return _problem(where, f"{what} {_show(source)} is not in the XPath subset pmoflow runs: {err}",
+                            "unsupported_expression")
     else:
         python = source
     message = check_expression(python, "eval")
@@ -131,7 +149,7 @@ def compile_expression(text: str | None, language: str | None, where: Where, wha
 
 
 def compile_condition(text: str | None, language: str | None, where: Where) -> str | Problem:
-    """Sandbox Python for a condition (FEEL, JUEL or Python), or a Problem naming element and text."""
+    """Sandbox Python for a condition (FEEL, JUEL, XPath or Python), or a Problem naming element and text."""
     return compile_expression(text, language, where, "condition")
 
 

@@ -15,16 +15,23 @@ The topic is read from what each modeler writes::
           </spiffworkflow:parameters>
         </spiffworkflow:serviceTaskOperator></bpmn:extensionElements>                   SpiffWorkflow
     <bpmn:serviceTask id="bill" operationRef="op_bill"/>   plain BPMN: the topic is the operation's name
+    <bpmn:serviceTask id="bill" camunda:delegateExpression="${billing}"/>              Camunda 7 Java delegates:
+    <bpmn:serviceTask id="bill" camunda:class="com.acme.Billing"/>                     the topic is what they name
+    <bpmn:serviceTask id="bill" camunda:expression="${billing.charge(amount)}"/>       (billing, Billing,
+                                                                                       billing.charge)
 
 Spiff operators' parameters are Python expressions, evaluated when the task becomes ready
 and handed to the worker as variables; their `resultVariable` receives the variables the
-worker completes with (as one object). Service tasks with nothing to run, or with Java
-implementations (`camunda:class`, `delegateExpression`, `expression`, Camunda Connect),
-are deploy problems that say what to add.
+worker completes with (as one object). A Java implementation (`camunda:class`,
+`delegateExpression`, `expression`, in Camunda's or Activiti's namespace) cannot run here, so
+its task becomes an external task whose topic is the bean or class it names: a worker for that
+topic does the bean's work. Service tasks with nothing to run (or with Camunda Connect) are
+deploy problems that say what to add.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +107,28 @@ def _operation_name(node: etree._Element) -> str | None:
     return local
 
 
+_BEAN = re.compile(r"^[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:\(.*\))?\s*\}$",
+                   re.DOTALL)
+_CLASS = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
+
+
+def java_topic(attribute: str, value: str) -> str | None:
+    """The topic a Java implementation stands for: the bean (`${archiveService}` -> archiveService, `${bean.charge(x)}`
+    -> bean.charge) or the simple class name (`com.acme.Charge` -> Charge); None if it names neither."""
+    text = value.strip()
+    if attribute == "class":
+        return text.rsplit(".", 1)[-1] if _CLASS.match(text) else None
+    match = _BEAN.match(text)
+    return re.sub(r"\s+", "", match.group(1)) if match else None
+
+
+def _java(node: etree._Element) -> str | None:
+    """The Java implementation attribute a Camunda 7 task carries (class, delegateExpression, expression), if any."""
+    if etree.QName(node).localname not in ("serviceTask", "sendTask", "businessRuleTask"):
+        return None
+    return next((a for a in JAVA_ATTRIBUTES if (_camunda(node, a) or "").strip()), None)
+
+
 def topic_source(node: etree._Element) -> tuple[str, str | None] | None:
     """(where the topic comes from, the topic) if the element is an external task, else None."""
     if etree.QName(node).localname not in EXTERNAL_TAGS:
@@ -116,6 +145,8 @@ def topic_source(node: etree._Element) -> tuple[str, str | None] | None:
     operator = _ext(node, "spiffworkflow:serviceTaskOperator")
     if operator is not None:
         return "spiffworkflow:serviceTaskOperator", operator.get("id")
+    if (java := _java(node)) is not None:
+        return f"camunda:{java}", java_topic(java, _camunda(node, java) or "")
     if etree.QName(node).localname == "serviceTask" and (name := _operation_name(node)) is not None:
         return "operationRef", name
     return None
@@ -131,6 +162,8 @@ def external_config(node: etree._Element) -> dict[str, Any]:
     assert source is not None
     config: dict[str, Any] = {"topic": (source[1] or "").strip(), "source": source[0], "retries": None,
                               "parameters": {}, "result_variable": None}
+    if source[0].startswith("camunda:") and (java := _java(node)) is not None and source[0] == f"camunda:{java}":
+        config["implementation"] = (_camunda(node, java) or "").strip()      # what the model named, for workers
     definition = _ext(node, "zeebe:taskDefinition")
     if source[0] == "zeebe:taskDefinition" and definition is not None and definition.get("retries"):
         config["retries"] = int(definition.get("retries", "0").strip())
@@ -157,6 +190,10 @@ def external_problems(filename: str, node: etree._Element) -> list[Problem]:
     if topic is None and kind == "zeebe:taskDefinition" and _ext(node, "zeebe:taskDefinition").get("type"):
         problem("a job type computed by an expression is not supported; write the type as text "
                 '(e.g. type="billing")')
+    elif topic is None and kind.startswith("camunda:") and kind[len("camunda:"):] in JAVA_ATTRIBUTES:
+        java = kind[len("camunda:"):]
+        problem(f"{kind}={_camunda(node, java)!r} names no bean or class to use as the topic; add "
+                'camunda:type="external" with a camunda:topic (or pmoflow:topic) for a worker to fetch')
     elif not (topic or "").strip():
         what = {"camunda:topic": 'camunda:type="external" needs a camunda:topic',
                 "zeebe:taskDefinition": "zeebe:taskDefinition needs a type"}.get(kind, f"{kind} is empty")
@@ -195,11 +232,6 @@ def external_problems(filename: str, node: etree._Element) -> list[Problem]:
 def implementation_problems(filename: str, node: etree._Element) -> list[Problem]:
     """A service task with nothing pmoflow can run (no topic, no connector): what to add instead."""
     where = (filename, node.get("id"), node.sourceline)
-    java = next((a for a in JAVA_ATTRIBUTES if _camunda(node, a)), None)
-    if java:
-        return [Problem(f"Java delegates cannot run in pmoflow (camunda:{java}=\"{_camunda(node, java)}\"); "
-                        "use an external task topic (pmoflow:topic, or camunda:type=\"external\" with "
-                        "camunda:topic) and let a worker do the work", *where, "java_delegate")]
     if _ext(node, "camunda:connector") is not None:
         return [Problem("Camunda Connect connectors cannot run in pmoflow; use an HTTP connector "
                         "(pmoflow:connector) or an external task topic (pmoflow:topic)", *where, "no_implementation")]

@@ -1,7 +1,7 @@
 """Deployment parsing: hardened XML, every problem at once, then SpiffWorkflow specs.
 
 `parse_deployment` checks a set of BPMN, DMN and form files the way a reviewer would
-(unknown elements, gateway branches without conditions, timers, lanes, callees, decision
+(unknown elements, timers, lanes, callees, decision
 and form references, expressions that do not compile) and reports all problems with file,
 element id and line. DMN files are read by engine.dmn (every FEEL cell parsed, every
 decision's test table run); a deployment may hold decisions only. Only a clean deployment
@@ -23,7 +23,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway
+from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
@@ -55,11 +55,10 @@ from engine.spiff.calls import CallActivityTaskParser, PmoflowCallActivity, Publ
 from engine.spiff.calls import embed_callees as _embed_callees
 from engine.spiff.camunda import called_decision, decision_result, translate_model
 from engine.spiff.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
-from engine.spiff.decisions import PmoflowBusinessRuleTask, result_mapping_problem
+from engine.spiff.decisions import DecisionResolver, PmoflowBusinessRuleTask, PublishedDecision, result_mapping_problem
 from engine.spiff.events import (
     TIMER_KINDS,
     SignalEndEventParser,
-    StartEventParser,
     bare_iso,
     connect_event_subprocesses,
     event_problems,
@@ -68,9 +67,11 @@ from engine.spiff.events import (
     prepare_for_spiff,
 )
 from engine.spiff.external import external_problems, implementation_problems, is_external, with_external_tasks
+from engine.spiff.gateways import GatewayParser
 from engine.spiff.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.specs import spec_registry
+from engine.spiff.start_event import OutputStartEventParser, PmoflowStartEvent
 from engine.spiff.structure import (
     ImplicitSplitParser,
     expression_text,
@@ -164,14 +165,18 @@ class _Files:
     dmn_lines: dict[str, dict[str, int]] = field(default_factory=dict)      # filename -> element id -> line
     published: Resolver | None = None                                       # callees of earlier deployments
     callees: dict[str, PublishedProcess] = field(default_factory=dict)      # key -> the published one embedded
+    published_decisions: DecisionResolver | None = None                     # decisions of earlier deployments
+    # decision id -> the published one a business rule task evaluates (not in this deployment, or pinned)
+    decisions_used: dict[str, PublishedDecision] = field(default_factory=dict)
 
 
 def parse_deployment(
     files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50, calendars: set[str] | None = None,
-    published: Resolver | None = None,
+    published: Resolver | None = None, decisions: DecisionResolver | None = None,
 ) -> ParsedDeployment:
-    """Check and parse a deployment (with `calendars`, the business calendars that exist, and `published`,
-    which finds callees deployed earlier); raises DeploymentInvalid listing every problem found."""
+    """Check and parse a deployment (with `calendars`, the business calendars that exist, `published`, which
+    finds callees deployed earlier, and `decisions`, which finds decisions deployed earlier); raises
+    DeploymentInvalid listing every problem found."""
     problems: list[Problem] = []
     if not files:
         raise DeploymentInvalid([Problem("no files were uploaded", code="empty")])
@@ -179,6 +184,7 @@ def parse_deployment(
         raise DeploymentInvalid([Problem(f"{len(files)} files; at most {max_files} per deployment")])
     index = _load_files(files, max_bytes, problems)
     index.published = published
+    index.published_decisions = decisions
     for filename, root in index.bpmn.items():
         problems.extend(_check_bpmn(filename, root, index))
     for filename, root in index.dmn.items():
@@ -363,8 +369,6 @@ def _check_process(filename: str, process: etree._Element, index: _Files) -> lis
         where = (filename, node.get("id"), node.sourceline)
         if local in HUMAN_TASKS:
             problems.extend(_check_human_task(node, where, index))
-        elif local in ("exclusiveGateway", "inclusiveGateway"):
-            problems.extend(_check_gateway(filename, process, node))
         elif local == "conditionExpression":
             problems.extend(_check_expr(node.text, "eval", "condition", filename, _owner_id(node), node))
         elif local == "script":
@@ -433,26 +437,6 @@ def _calendar_problems(index: _Files, calendars: set[str]) -> list[Problem]:
             if name not in calendars]
 
 
-def _check_gateway(filename: str, process: etree._Element, gateway: etree._Element) -> list[Problem]:
-    gid = gateway.get("id")
-    default = gateway.get("default")
-    scope = gateway.getparent()
-    outgoing = [f for f in scope.iterfind("bpmn:sequenceFlow", NS) if f.get("sourceRef") == gid]
-    if len(outgoing) < 2:
-        return []
-    problems = []
-    kind = etree.QName(gateway).localname.replace("Gateway", " gateway")
-    for flow in outgoing:
-        if flow.get("id") == default:
-            continue
-        cond = flow.find("bpmn:conditionExpression", NS)
-        if cond is None or not (cond.text or "").strip():
-            problems.append(Problem(
-                f"sequence flow leaves {kind} {gid!r} without a condition; add one or make it the default flow",
-                filename, flow.get("id"), flow.sourceline, "missing_condition"))
-    return problems
-
-
 def _check_expr(
     text: str | None, mode: str, what: str, filename: str, element_id: str | None, node: etree._Element
 ) -> list[Problem]:
@@ -503,15 +487,49 @@ def _check_call(node: etree._Element, where: tuple[str, str | None, int | None],
 def _check_decision_ref(
     node: etree._Element, where: tuple[str, str | None, int | None], index: _Files
 ) -> list[Problem]:
+    """The decision a business rule task names: in this deployment, or published earlier (Camunda deploys DMN
+    on its own): the latest version, or the one the binding names."""
     ref = decision_ref(node)
     if not ref:
         return [Problem("business rule task has no decision reference (pmoflow:decision ref=...)", *where,
                         "missing_decision")]
-    if ref not in index.decisions:
-        known = ", ".join(sorted(index.decisions)) or "none"
-        return [Problem(f"decision {ref!r} is not in this deployment (decisions here: {known})", *where,
-                        "missing_decision")]
+    binding = decision_binding(node)
+    if isinstance(binding, str):
+        return [Problem(binding, *where, "unsupported_binding")]
+    kind, version = binding
+    if ref in index.decisions and kind != "version":
+        return []
+    known = ", ".join(sorted(index.decisions)) or "none"
+    if kind == "deployment":
+        return [Problem(f"decision {ref!r} is not in this deployment (decisions here: {known}); the binding "
+                        "'deployment' needs it here", *where, "missing_decision")]
+    found = index.published_decisions(ref, version) if index.published_decisions is not None else None
+    if found is None:
+        what = f"version {version} of decision {ref!r}" if version is not None else f"decision {ref!r}"
+        return [Problem(f"{what} is neither in this deployment (decisions here: {known}) nor published earlier",
+                        *where, "missing_decision")]
+    used = index.decisions_used.setdefault(ref, found)
+    if used.version != found.version:
+        return [Problem(f"decision {ref!r} is used in version {used.version} and in version {found.version} by "
+                        "this deployment; use one", *where, "unsupported_binding")]
     return []
+
+
+def decision_binding(node: etree._Element) -> tuple[str, int | None] | str:
+    """("latest" | "deployment" | "version", the version) a business rule task binds its decision with
+    (Camunda 7's camunda:decisionRefBinding/decisionRefVersion, Camunda 8's bindingType), or the problem."""
+    zeebe = node.find("bpmn:extensionElements/zeebe:calledDecision", NS)
+    camunda = (node.get(f"{{{CAMUNDA_NS}}}decisionRefBinding") or "").strip()
+    kind = camunda or ((zeebe.get("bindingType") or "").strip() if zeebe is not None else "") or "latest"
+    if kind in ("latest", "deployment"):
+        return kind, None
+    if kind == "version" and camunda:
+        text = (node.get(f"{{{CAMUNDA_NS}}}decisionRefVersion") or "").strip()
+        if text.isdigit() and int(text) > 0:
+            return kind, int(text)
+        return f"camunda:decisionRefBinding=\"version\" needs camunda:decisionRefVersion as a number (got {text!r})"
+    return (f"decision binding {kind!r} is not supported (use latest, deployment or version with "
+            "camunda:decisionRefVersion)")
 
 
 # ---------------------------------------------------------------- extension readers
@@ -670,7 +688,8 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
 
     def create_task(self) -> PmoflowBusinessRuleTask:
         ref = decision_ref(self.node) or ""
-        model = self.process_parser.parser.decision_models.get(ref)
+        published = self.process_parser.parser.published_decisions.get(ref)
+        model = published.model if published is not None else self.process_parser.parser.decision_models.get(ref)
         if model is None:
             raise ValidationException(f"decision {ref!r} is not in this deployment", node=self.node,
                                       file_name=self.filename)
@@ -681,7 +700,8 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
             raise ValidationException(reason, node=self.node, file_name=self.filename)
         return PmoflowBusinessRuleTask(
             self.spec, self.bpmn_id, decision=ref, model=model.to_dict(), content_hash=model.content_hash(),
-            result_variable=result_variable, result_mapping=result_mapping,
+            version=published.version if published is not None else None, result_variable=result_variable,
+            result_mapping=result_mapping,
             prescript=extensions.get("preScript"), postscript=extensions.get("postScript"), **self.bpmn_attributes,
         )
 
@@ -710,18 +730,23 @@ class PmoflowParser(SpiffBpmnParser):
         full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
         full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
         full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
-        full_tag("startEvent"): (StartEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1]),
+        full_tag("startEvent"): (OutputStartEventParser, PmoflowStartEvent),     # output mappings: start_event.py
         full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
-        full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),   # implicit splits (structure.py)
+        # flows without a condition are always taken, in document order (engine.spiff.gateways); inclusive
+        # gateways also make the implicit splits structure.py adds
+        full_tag("exclusiveGateway"): (GatewayParser, ExclusiveGateway),
+        full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),
     }))
 
-    def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None,
+                 published_decisions: dict[str, PublishedDecision] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.decision_models = decision_models or {}
+        self.published_decisions = published_decisions or {}      # deployed earlier: pinned to their version
 
 
 def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
-    parser = PmoflowParser(validator=None, decision_models=index.models)
+    parser = PmoflowParser(validator=None, decision_models=index.models, published_decisions=index.decisions_used)
     for filename, root in index.bpmn.items():
         prepare_for_spiff(root)              # bare ISO timers quoted, link events joined (engine.spiff.events)
         prepare(root)                        # expressions, implicit splits, MI, data (engine.spiff.structure)
@@ -834,8 +859,8 @@ def _process_metadata(
                 "sla": sla_config(node),
             })
         for node in _own_nodes(scope, {"businessRuleTask"}):
-            if not is_external(node):
-                used.add(index.decisions[decision_ref(node) or ""])
+            if not is_external(node) and (ref := decision_ref(node) or "") in index.decisions:
+                used.add(index.decisions[ref])              # (a decision published earlier has no file here)
     return user_tasks, forms, used
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -182,6 +183,28 @@ class Run:
                 self._fault_to_incident(err)
         self._refused()
         self._business_timers()
+
+    def begin(self) -> None:
+        """Run a new instance. A process whose one start event is a message start event, started by request
+        (not by its message), takes the request as that message, with the start variables as its payload, as
+        Camunda's start by key does; otherwise this is `advance()`."""
+        self.advance()
+        if self.incident is not None:
+            return
+        live = [t for t in self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+                if not isinstance(t.task_spec, BoundaryEventSplit)]
+        starts = [(t, d) for t in live for d in event_runtime.catches_of(t, MessageEventDefinition)
+                  if isinstance(t.task_spec, StartEvent) and t.workflow is self.wf]
+        if len(starts) != 1 or len(live) != 1:
+            return
+        task, definition = starts[0]
+        try:
+            with spending(self.budget):
+                self.wf.send_event(BpmnEvent(definition, payload={}))
+        except WorkflowException as err:
+            self._to_incident(err)
+            return
+        self.advance()
 
     def complete(self, task_id: str, data: dict[str, Any]) -> None:
         """Complete a ready human task with `data` (plain update semantics) and advance."""

@@ -19,6 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from copy import deepcopy
 from datetime import date, datetime, timedelta, timezone
 from types import CodeType, FrameType, ModuleType
 from typing import Any, NamedTuple, cast
@@ -439,12 +440,49 @@ def _divmod(a: Any, b: Any) -> Any:
     return divmod(a, b)
 
 
-def _var(name: str, default: Any = None) -> Any:
-    """Return the task data value `name`, or `default` when it is not set."""
+def _var(name: str, default: Any = None, *, required: bool = False) -> Any:
+    """Return the task data value `name` (which may hold spaces), or `default` when it is not set;
+    with `required`, raises NameError when it is not set."""
     if not isinstance(name, str) or name.startswith("_"):
         raise SandboxError("var() needs the name of a task data variable")
     namespace = getattr(_local, "namespace", None) or {}
-    return namespace.get(name, default)
+    if required and name not in namespace:
+        raise NameError(f"variable {name!r} is not set", name=name)
+    value = namespace.get(name, default)
+    if callable(value) or isinstance(value, ModuleType):
+        return default                  # a builtin of the sandbox, not task data
+    return value
+
+
+MAX_PATH = 8
+
+
+def assign_path(data: dict[str, Any], target: str, value: Any) -> None:
+    """Set `target` in `data`: a name (which may hold spaces), or names joined by dots, a path into nested objects
+    created when missing (Camunda 8 mapping targets: `from.email`); raises SandboxError for a name starting with
+    '_', a path through a value that is not an object, or one deeper than MAX_PATH."""
+    parts = target.split(".") if isinstance(target, str) else []
+    if not parts or len(parts) > MAX_PATH or any(not p or p.startswith("_") for p in parts):
+        raise SandboxError(f"cannot set {target!r}: a target is names (not starting with '_') joined by dots")
+    for i, part in enumerate(parts[:-1]):
+        inner = data.get(part)
+        if inner is None:
+            inner = data[part] = {}
+        elif not isinstance(inner, dict):
+            raise SandboxError(f"cannot set {target!r}: {'.'.join(parts[:i + 1])!r} is not an object")
+        data = inner
+    data[parts[-1]] = value
+
+
+def _set_var(target: str, value: Any) -> None:
+    """Set the task data value `target` (see assign_path: names with spaces, dotted paths); raises SandboxError."""
+    namespace = getattr(_local, "namespace", None)
+    if namespace is None:
+        raise SandboxError("set_var() is available in scripts only")
+    head = target.split(".", 1)[0] if isinstance(target, str) else ""
+    if "." in target and isinstance(namespace.get(head), dict):
+        namespace[head] = deepcopy(namespace[head])   # the write must reach the task data, not a shared object
+    assign_path(namespace, target, value)
 
 
 def _feel(source: str, names: list[str] | None = None) -> Any:
@@ -494,7 +532,7 @@ _SAFE_BUILTINS: dict[str, Any] = {
     )},
     "divmod": _divmod, "pow": _pow, "range": _range, "round": _round, "sum": _sum,
     "date": date, "datetime": datetime, "timedelta": timedelta, "timezone": timezone,
-    "Decimal": _Decimal, "var": _var, feel_calls.CALL_NAME: _feel,
+    "Decimal": _Decimal, "var": _var, "set_var": _set_var, feel_calls.CALL_NAME: _feel,
 }
 
 _GUARDS: dict[str, Any] = {

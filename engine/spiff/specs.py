@@ -25,6 +25,7 @@ from engine.spiff.calls import PmoflowCallActivity, PmoflowCallActivityConverter
 from engine.spiff.connector import PmoflowConnectorTask, PmoflowConnectorTaskConverter
 from engine.spiff.decisions import PmoflowBusinessRuleTask, PmoflowBusinessRuleTaskConverter
 from engine.spiff.external import PmoflowExternalTask, PmoflowExternalTaskConverter
+from engine.spiff.start_event import PmoflowStartEvent, PmoflowStartEventConverter
 from engine.spiff.structure import ImplicitSplit, PmoflowParallelMultiInstance, PmoflowSequentialMultiInstance
 
 STATE_FORMAT = 1
@@ -61,6 +62,7 @@ def spec_registry() -> DefaultRegistry:
     config[ImplicitSplit] = ConditionalGatewayConverter                  # several flows leaving an activity
     config[PmoflowParallelMultiInstance] = SpiffMultiInstanceConverter   # element variables stay local
     config[PmoflowSequentialMultiInstance] = SpiffMultiInstanceConverter
+    config[PmoflowStartEvent] = PmoflowStartEventConverter               # start events with output mappings
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))

@@ -21,7 +21,6 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
 from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.specs.base import TaskSpec
@@ -30,6 +29,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Problem
+from engine.spiff.gateways import GatewayParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -48,7 +48,7 @@ EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrow
 SPLIT_BY_REWRITE = ACTIVITIES | {"intermediateCatchEvent", "intermediateThrowEvent"}
 EXPRESSIONS = ("conditionExpression", "loopCardinality", "completionCondition", "loopCondition")
 DATA_ELEMENTS = ("dataObject", "dataObjectReference", "dataStore", "dataStoreReference",
-                 "dataInputAssociation", "dataOutputAssociation")
+                 "dataInputAssociation", "dataOutputAssociation", "ioSpecification")
 IMPLICIT_SPLIT = ".ImplicitSplit"
 
 
@@ -193,6 +193,10 @@ def prepare(root: etree._Element) -> None:
     _drop_data(root)
     for task in list(root.iter(f"{{{BPMN_NS}}}task")):
         _pass_through(task)
+    for sub in list(root.iter(f"{{{BPMN_NS}}}subProcess", f"{{{BPMN_NS}}}transaction")):
+        if sub.get("triggeredByEvent") != "true" and not any(
+                isinstance(c.tag, str) and _local(c) in ACTIVITIES | GATEWAYS | EVENTS for c in sub):
+            _pass_through(sub)                  # empty (a collapsed one whose content the tool kept elsewhere)
     for mi in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
         _standard_multi_instance(mi)
     for scope in list(scopes(root)):
@@ -201,14 +205,17 @@ def prepare(root: etree._Element) -> None:
 
 def _pass_through(task: etree._Element) -> None:
     """An abstract bpmn:task (no type, as Signavio and Visio export most tasks) passes the token on, as
-    in other engines; SpiffWorkflow would make it a manual task nobody is offered. It runs as an empty script."""
+    in other engines; SpiffWorkflow would make it a manual task nobody is offered. It runs as an empty script.
+    So does a sub-process with nothing inside (BPMN: it completes at once; SpiffWorkflow wants a start event)."""
     task.tag = f"{{{BPMN_NS}}}scriptTask"
     etree.SubElement(task, f"{{{BPMN_NS}}}script").text = "pass"
 
 
 def _drop_data(root: etree._Element) -> None:
-    """Data objects, data stores and their associations are documentation: SpiffWorkflow would move
-    variables into data objects (or fail on data stores), so the copy it parses has none."""
+    """Data objects, data stores, their associations and the data inputs and outputs of processes and tasks
+    (ioSpecification) are documentation: SpiffWorkflow would move variables into data objects (or fail on data
+    stores) and require inputs and outputs by element id that only the dropped associations could fill, so the
+    copy it parses has none."""
     for el in list(root.iter(*(f"{{{BPMN_NS}}}{k}" for k in DATA_ELEMENTS))):
         parent = el.getparent()
         if parent is not None:
@@ -241,8 +248,9 @@ class ImplicitSplit(InclusiveGateway):  # type: ignore[misc]
         return True
 
 
-class ImplicitSplitParser(ConditionalGatewayParser):  # type: ignore[misc]
-    """Inclusive gateways; those `prepare` added for implicit splits become ImplicitSplit."""
+class ImplicitSplitParser(GatewayParser):  # type: ignore[misc]
+    """Inclusive gateways (flows without a condition always taken: engine.spiff.gateways); those `prepare` added
+    for implicit splits become ImplicitSplit."""
 
     def create_task(self) -> Any:
         if self.bpmn_id.endswith(IMPLICIT_SPLIT):

@@ -133,7 +133,7 @@ def test_locks_conflicts_and_unknown_ids(as_, worker, clock):
     ("/x/failure", {"worker_id": "w", "retries": 1}, "message"),
     ("/x/bpmn-error", {"worker_id": "w"}, "error_code"),
     ("/x/extend-lock", {"worker_id": "w", "new_duration_ms": 0}, "new_duration_ms"),
-    ("/x/complete", {"worker_id": "w", "variables": {"bad name": 1}}, "variables.bad name"),
+    ("/x/complete", {"worker_id": "w", "variables": {"bad  name": 1}}, "variables.bad  name"),
     ("/x/complete", {"worker_id": "w", "variables": [1]}, "variables"),
 ])
 def test_bad_requests_are_422_naming_the_field(worker, url, body, field):

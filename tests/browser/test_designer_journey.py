@@ -326,14 +326,14 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     click_connection(page, made["into"])
     pad(page, "delete")                                  # a dead end; the gateway and all after it are cut off
     click_connection(page, made["stop"])
-    page.uncheck("input[name=flow-default]")             # a branch with neither condition nor default
+    page.uncheck("input[name=flow-default]")             # a branch with neither condition nor default: always taken
     save_now(page)
     codes = page.evaluate("() => pmoflowEditor.state.problems.map(p => p.code)")
     marked = set(page.evaluate("() => pmoflowEditor.state.problems.filter(p => p.element_id).map(p => p.element_id)"))
-    assert {"unknown_group", "dead_end", "unreachable", "missing_condition"} <= set(codes), codes
+    assert {"unknown_group", "dead_end", "unreachable", "always_taken"} <= set(codes), codes
     refusing = page.evaluate(
         "() => pmoflowEditor.state.problems.filter(p => p.severity !== 'warning').map(p => p.code)")
-    assert "missing_condition" in refusing and "unknown_group" not in refusing, refusing   # the rest is advice
+    assert "always_taken" not in refusing and "unknown_group" not in refusing, refusing   # advice
     assert {task, made["gateway"]} <= marked, marked
     assert codes.count("unreachable") == 1, codes        # one entry for the cut, naming what it cuts off
     for element in marked:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from designer.validation import validate_files
+from designer.validation import blocking, validate_files
 from engine.spiff.parsing import SourceFile
 from tests.bpmn_samples import document, flow, lane, linear, one_approval, process, user_task
 
@@ -63,9 +63,11 @@ def test_user_task_outside_any_lane_is_fine():
     assert check(linear((user_task("approve"), "approve"))) == []
 
 
-def test_gateway_branch_without_condition_or_default():
+def test_gateway_branch_without_condition_or_default_is_advice_that_it_is_always_taken():
     problems = check(gateway_model(("budget &gt; 10", None)))
-    assert ("fb", "missing_condition") in codes(problems)
+    [advice] = [p for p in problems if p.element_id == "fb"]
+    assert advice.code == "always_taken" and "always taken" in advice.message and advice.line
+    assert blocking(problems) == []
 
 
 def test_timer_that_does_not_parse():

@@ -6,7 +6,7 @@ import pytest
 
 from engine.dmn.feel import FeelError
 from engine.errors import Problem
-from engine.spiff.expressions import FEEL, JUEL, PYTHON, Where, compile_condition, compile_expression, dialect
+from engine.spiff.expressions import FEEL, JUEL, PYTHON, XPATH, Where, compile_condition, compile_expression, dialect
 from engine.spiff.juel import JuelUnsupported, translate
 from engine.spiff.sandbox import SandboxedEnvironment, SandboxError
 
@@ -157,7 +157,7 @@ def test_feel_call_needs_literal_text() -> None:
 
 
 @pytest.mark.parametrize(("text", "language", "kind"), [
-    ("=x", None, FEEL), ("${x}", None, JUEL), ("x > 1", None, PYTHON), ("x", "http://www.w3.org/1999/XPath", PYTHON),
+    ("=x", None, FEEL), ("${x}", None, JUEL), ("x > 1", None, PYTHON), ("x", "http://www.w3.org/1999/XPath", XPATH),
     ("x", "text/x-python", PYTHON), ("x", "juel", JUEL), ("x", FEEL_URI, FEEL),
 ])
 def test_dialect(text: str, language: str | None, kind: str) -> None:

@@ -121,9 +121,11 @@ def test_form_header_problems(schema, path):
         ({"type": "expression", "key": "a"}, "components[0].type", "not supported"),
         ({"type": "textfield"}, "components[0].key", "field without key"),
         ({"type": "textfield", "key": "_secret"}, "components[0].key", "may not start with '_'"),
-        ({"type": "textfield", "key": "a.b"}, "components[0].key", "not a valid identifier"),
-        ({"type": "textfield", "key": "2nd"}, "components[0].key", "not a valid identifier"),
-        ({"type": "textfield", "key": "class"}, "components[0].key", "not a valid identifier"),
+        ({"type": "textfield", "key": "a._b"}, "components[0].key", "not a valid key"),
+        ({"type": "textfield", "key": "a..b"}, "components[0].key", "not a valid key"),
+        ({"type": "textfield", "key": "a  b"}, "components[0].key", "not a valid key"),
+        ({"type": "textfield", "key": "2nd"}, "components[0].key", "not a valid key"),
+        ({"type": "textfield", "key": "class"}, "components[0].key", "not a valid key"),
         ({"type": "select", "key": "a"}, "components[0].values", "select without values"),
         ({"type": "radio", "key": "a", "values": []}, "components[0].values", "radio without values"),
         ({"type": "checklist", "key": "a", "values": [{"label": "x"}]}, "components[0].values[0]", "value"),
@@ -645,3 +647,29 @@ def test_file_fields_take_an_uploaded_file_description():
     assert validate_submission(schema, {"offer": {"name": "a.pdf", "size": 0}})[1] == {"offer": "the file is empty"}
     assert validate_submission(schema, {"offer": {"name": "a.pdf", "size": 3}}) == (
         {"offer": {"name": "a.pdf", "size": 3}}, {})
+
+
+def test_dotted_and_spaced_keys_are_paths_into_nested_objects_as_form_js_reads_them():
+    """Trisotech writes `Current Vacation Status.name` and `Vacation Approval` (C.8.1); form-js reads a dotted key
+    as a path. Submitted nested or flat, the value lands nested; the parts keep the `_` protection."""
+    schema = {"id": "vacation", "type": "default", "components": [
+        {"type": "textfield", "key": "Current Vacation Status.name", "disabled": True},
+        {"type": "number", "key": "Current Vacation Status.days"},
+        {"type": "radio", "key": "Vacation Approval", "validate": {"required": True},
+         "values": [{"label": "Approved", "value": "Approved"}, {"label": "Refused", "value": "Refused"}]},
+        {"type": "textfield", "key": "to.email", "validate": {"required": True}},
+    ]}
+    assert check_form(schema) == []
+    nested = {"Current Vacation Status": {"name": "ignored", "days": "3"}, "Vacation Approval": "Approved",
+              "to": {"email": "a@b.example"}}
+    assert validate_submission(schema, nested) == ({"Current Vacation Status": {"days": 3},
+                                                    "Vacation Approval": "Approved",
+                                                    "to": {"email": "a@b.example"}}, {})
+    cleaned, errors = validate_submission(schema, {"to.email": "a@b.example", "Vacation Approval": "Refused"})
+    assert errors == {} and cleaned == {"to": {"email": "a@b.example"}, "Vacation Approval": "Refused"}
+    assert validate_submission(schema, {"Vacation Approval": "Approved"})[1] == {"to.email": "required"}
+    assert validate_submission(schema, {"to": {"_x": 1}, "Vacation Approval": "Approved", "to.email": "a"})[1] == {
+        "to._x": "not a field of this form"}
+    clash = {"id": "clash", "type": "default", "components": [{"type": "textfield", "key": "to"}, {"type": "textfield",
+                                                                                     "key": "to.email"}]}
+    assert [p.path for p in check_form(clash)] == ["components[1].key"]

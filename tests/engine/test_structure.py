@@ -155,3 +155,27 @@ def test_whitespace_around_expressions_is_removed_before_they_run():
     assert specs["g"]["cond_task_specs"][0]["condition"] == "(x > 1\nand x < 9\n)"
     assert specs["a"]["cardinality"] == "3"
     assert specs["b"]["script"] == "y = 1\nz = 2"
+
+
+def test_an_empty_sub_process_and_data_inputs_and_outputs_do_not_stop_a_run(ctx):
+    """itp-commerce (MIWG C.3.0) exports a collapsed sub-process whose content lives elsewhere: it completes at once.
+    Trisotech (C.8.1) and others declare data inputs and outputs (ioSpecification) that only the data associations,
+    kept as documentation, could fill: they are documentation too."""
+    from engine import deployments, instances
+    from tests.factories import ADMIN, BOT, source
+
+    io_spec = ('<bpmn:ioSpecification id="io"><bpmn:dataInput id="in_1" name="Employee Badge Number"/>'
+               '<bpmn:dataOutput id="out_1" name="Result"/><bpmn:inputSet id="is"><bpmn:dataInputRefs>in_1'
+               '</bpmn:dataInputRefs></bpmn:inputSet><bpmn:outputSet id="os"><bpmn:dataOutputRefs>out_1'
+               '</bpmn:dataOutputRefs></bpmn:outputSet></bpmn:ioSpecification>')
+    task_io = io_spec.replace('id="', 'id="t_').replace(">in_1<", ">t_in_1<").replace(">out_1<", ">t_out_1<")
+    body = (io_spec + '<bpmn:startEvent id="start"/>'
+            '<bpmn:subProcess id="collapsed" name="Perform emergency repair"/>'
+            f'<bpmn:scriptTask id="work" scriptFormat="python">{task_io}'
+            '<bpmn:script>done = True</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="end"/>'
+            + flow("f1", "start", "collapsed") + flow("f2", "collapsed", "work") + flow("f3", "work", "end"))
+    deployments.deploy(ctx, ADMIN, [source("empty.bpmn", document(process(body)))])
+    view = instances.start(ctx, BOT, "p1")
+    assert view.status == "completed" and view.error is None
+    trail = [e.element_id for e in instances.audit_trail(ctx, ADMIN, view.id) if e.type == "element_completed"]
+    assert trail == ["start", "collapsed", "work", "end"]

@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, Signer
 from api.errors import domain_error
 from designer import conditions, dryrun
 from engine import calendars, deployments, users
+from engine.decisions import published_decision_resolver
 from engine.errors import InvalidInput, PmoflowError
 from engine.spiff.parsing import SourceFile
 from engine.spiff.sandbox import check_expression
@@ -82,7 +83,8 @@ def dry_run():  # type: ignore[no-untyped-def]
         ctx = engine_ctx()
         limits = dryrun.Limits(max_bytes=ctx.settings.max_upload_bytes, max_files=ctx.settings.max_deployment_files,
                                time_limit=ctx.settings.script_time_limit,
-                               published=deployments.published_resolver(ctx))
+                               published=deployments.published_resolver(ctx),
+                               decisions=published_decision_resolver(ctx))
         process = body.get("process") if isinstance(body.get("process"), str) and body.get("process") else None
         if body.get("state") is None:
             run = dryrun.start(files, body.get("variables") or {}, now=ctx.clock.now(), process=process,
