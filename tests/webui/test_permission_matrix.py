@@ -148,6 +148,8 @@ API = {
     ("GET", "/api/v1/tasks"): (401, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/tasks/<task_id>"): (401, 200, 403, 200, 200, 200),
     ("POST", "/api/v1/tasks/<task_id>/complete"): (401, 200, 403, 403, 200, 403),
+    ("POST", "/api/v1/tasks/<task_id>/claim"): (401, 200, 403, 403, 200, 403),            # candidates (and admins)
+    ("POST", "/api/v1/tasks/<task_id>/unclaim"): (401, 409, 403, 403, 409, 403),          # not claimed: 409
     ("GET", "/api/v1/decisions"): (401, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/decisions/<key>"): (401, 200, 200, 200, 200, 200),
     ("POST", "/api/v1/decisions/<key>/evaluate"): (401, 403, 200, 403, 200, 200),   # read-only, for systems
