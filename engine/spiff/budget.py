@@ -139,6 +139,32 @@ def restart(task: Task, data: dict[str, Any]) -> None:
     task.task_spec._update(task)
 
 
+def halt(workflow: Any, stop: LimitExceeded) -> Task:
+    """Put the task the step stopped before in ERROR (a retry runs it with a fresh budget) and return it;
+    everything before it stays done. Another ready engine task stands in if that one is no longer ready."""
+    task = stop.task
+    if task.state != TaskState.READY:
+        task = next(iter(workflow.get_tasks(state=TaskState.READY, manual=False)), task)
+    if task.state == TaskState.READY:
+        task._set_state(TaskState.ERROR)
+        task._set_internal_data(**{STOPPED: str(stop)})
+    return task
+
+
+def element_of(task: Task) -> str | None:
+    """The BPMN element of a task, or of the nearest task above it that has one (SpiffWorkflow's own
+    start and end tasks have none): the call activity or sub-process whose process it runs in."""
+    node: Task | None = task
+    while node is not None:
+        if node.task_spec.bpmn_id:
+            return str(node.task_spec.bpmn_id)
+        parent = node.parent
+        if parent is None and node.workflow is not node.workflow.top_workflow:
+            parent = node.workflow.top_workflow.get_task_from_id(node.workflow.parent_task_id)
+        node = parent
+    return None
+
+
 def _name(task: Task) -> str:
     spec = task.task_spec
     bpmn_id = getattr(spec, "bpmn_id", None) or spec.name

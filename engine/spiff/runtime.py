@@ -37,7 +37,17 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff import event_runtime
-from engine.spiff.budget import REFUSED, STOPPED, LimitExceeded, StepBudget, StepLimits, restart, spending
+from engine.spiff.budget import (
+    REFUSED,
+    STOPPED,
+    LimitExceeded,
+    StepBudget,
+    StepLimits,
+    element_of,
+    halt,
+    restart,
+    spending,
+)
 from engine.spiff.compaction import compact
 from engine.spiff.connector import PmoflowConnectorTask
 from engine.spiff.decisions import take_record
@@ -484,15 +494,9 @@ class Run:
             compact(self.wf)
 
     def _stopped(self, stop: LimitExceeded) -> None:
-        """The step ran out of budget before running `stop.task`: that task is the incident (a retry runs
-        it with a fresh budget); everything before it stays done."""
-        task = stop.task
-        if task.state != TaskState.READY:
-            task = next(iter(self.wf.get_tasks(state=TaskState.READY, manual=False)), task)
-        if task.state == TaskState.READY:
-            task._set_state(TaskState.ERROR)
-            task._set_internal_data(**{STOPPED: str(stop)})
-        self.incident = Incident(element_id=_element_of(task), task_id=str(task.id), message=str(stop),
+        """The step ran out of budget: the task it stopped before is the incident (engine.spiff.budget.halt)."""
+        task = halt(self.wf, stop)
+        self.incident = Incident(element_id=element_of(task), task_id=str(task.id), message=str(stop),
                                  kind=stop.kind)
 
     def _refused(self) -> None:
@@ -500,7 +504,7 @@ class Run:
         refusals, self.budget.refusals = self.budget.refusals, []
         if refusals and self.incident is None:
             first = refusals[0]
-            self.incident = Incident(element_id=_element_of(first.task), task_id=str(first.task.id),
+            self.incident = Incident(element_id=element_of(first.task), task_id=str(first.task.id),
                                      message=first.message, kind=first.kind)
 
     def _running(self, task: Task) -> None:
@@ -565,20 +569,6 @@ class Run:
             task_id=str(task.id) if task is not None else None,
             message=message, kind=type(getattr(err, "exception", None) or err).__name__,
         )
-
-
-def _element_of(task: Task) -> str | None:
-    """The BPMN element of a task, or of the nearest task above it that has one (SpiffWorkflow's own
-    start and end tasks have none): the call activity or sub-process whose process it runs in."""
-    node: Task | None = task
-    while node is not None:
-        if node.task_spec.bpmn_id:
-            return str(node.task_spec.bpmn_id)
-        parent = node.parent
-        if parent is None and node.workflow is not node.workflow.top_workflow:
-            parent = node.workflow.top_workflow.get_task_from_id(node.workflow.parent_task_id)
-        node = parent
-    return None
 
 
 def _innermost_task(err: BaseException) -> Task | None:
