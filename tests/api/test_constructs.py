@@ -216,3 +216,20 @@ def test_a_missing_input_collection_is_an_incident_naming_the_task_and_a_retry_r
     retried = as_("pmo").post(f"/api/v1/process-instances/{instance['id']}/retry", json={"variables": {"lines": [4]}})
     assert retried.status_code == 200, retried.json
     assert retried.json["status"] == "completed" and retried.json["variables"]["prices"] == [40]
+
+
+def test_bare_iso_timers_inside_a_sub_process_fire_in_turn(as_, engine_ctx, clock):
+    deploy(as_, "timers_in_sub_process.bpmn")
+    created = as_("bot").post("/api/v1/process-instances", json={"process": "timers_in_sub_process"}).json
+    assert created["status"] == "running", created
+    clock.advance(timedelta(days=6))
+    assert fire_due(engine_ctx) == 0
+    clock.advance(timedelta(days=1, minutes=1))
+    assert fire_due(engine_ctx) == 1                     # P7D
+    assert as_("bot").get(f"/api/v1/process-instances/{created['id']}").json["status"] == "running"
+    clock.advance(timedelta(days=365))
+    assert fire_due(engine_ctx) == 1                     # 2027-01-01T00:00:00Z
+    instance, path = run_open(as_, created["id"])
+    assert instance["status"] == "completed"
+    assert path == ["StartEvent_1", "Event_SubStart", "Event_Week", "Event_Date", "Event_SubEnd", "Activity_Wait",
+                    "EndEvent_1"]
