@@ -60,9 +60,12 @@ def _bpmn(el: etree._Element) -> bool:
     return isinstance(el.tag, str) and etree.QName(el).namespace == BPMN_NS
 
 
-def scopes(root: etree._Element) -> Iterator[etree._Element]:
-    """Every process and every (event) sub-process or transaction in it."""
+def scopes(root: etree._Element, executable_only: bool = False) -> Iterator[etree._Element]:
+    """Every process (with `executable_only`, every executable one) and every (event) sub-process or
+    transaction in it."""
     for process in root.iterfind("bpmn:process", NS):
+        if executable_only and process.get("isExecutable") != "true":
+            continue
         yield process
         yield from process.iter(*(f"{{{BPMN_NS}}}{k}" for k in SCOPES[1:]))
 
@@ -79,13 +82,14 @@ def _flows(scope: etree._Element) -> list[etree._Element]:
 
 
 def structure_problems(filename: str, root: etree._Element) -> list[Problem]:
-    """Structural errors that SpiffWorkflow would accept and then fail on, each naming element and line."""
+    """Structural errors that SpiffWorkflow would accept and then fail on, each naming element and line
+    (in executable processes: a non-executable pool is documentation)."""
     ids = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
     problems: list[Problem] = []
-    for scope in scopes(root):
+    for scope in scopes(root, executable_only=True):       # a documentation-only pool is not run
         problems.extend(_scope_problems(filename, scope, ids))
-    for node in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
-        problems.extend(_multi_instance_problems(filename, node))
+        for node in scope.iterfind("*/bpmn:multiInstanceLoopCharacteristics", NS):
+            problems.extend(_multi_instance_problems(filename, node))
     return problems
 
 

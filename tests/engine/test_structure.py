@@ -179,3 +179,9 @@ def test_an_empty_sub_process_and_data_inputs_and_outputs_do_not_stop_a_run(ctx)
     assert view.status == "completed" and view.error is None
     trail = [e.element_id for e in instances.audit_trail(ctx, ADMIN, view.id) if e.type == "element_completed"]
     assert trail == ["start", "collapsed", "work", "end"]
+
+
+def test_a_documentation_pool_is_not_checked_for_structure():
+    sloppy = process('<bpmn:startEvent id="s2"/>\n<bpmn:task id="t2"/>\n', pid="customer", executable=False)
+    text = document(process(START + script("a") + END + flow("f1", "start", "a") + flow("f2", "a", "end")), sloppy)
+    assert [p.key for p in parse_deployment([SourceFile("s.bpmn", text.encode())], max_bytes=LIMIT).processes] == ["p1"]
