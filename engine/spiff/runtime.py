@@ -544,25 +544,30 @@ class Run:
                 "outputs": jsonable({k: task.data.get(k) for k in outputs}),
             })
 
-    def _fault_to_incident(self, err: BaseException) -> None:
+    def _fault_to_incident(self, err: Exception) -> None:
         """An error SpiffWorkflow did not expect (a TypeError inside a multi-instance, a RecursionError):
         the task it was running goes to ERROR, so a retry runs it again, and the instance gets an incident
         naming it. Without a task to blame the step is not applied (StepFailed)."""
         task = getattr(err, "task", None) or _innermost_task(err) or self._current
         if task is None:
             raise StepFailed(f"{type(err).__name__}: {err}") from err
+        running = self._current
+        if running is not None and running is not task and running.state == TaskState.COMPLETED:
+            self._record(running)           # it completed; the fault was in updating its successor
         if task.state != TaskState.ERROR:
             if not task.has_state(TaskState.READY | TaskState.STARTED):
                 task.internal_data["pmoflow_failed_update"] = True
             task._set_state(TaskState.ERROR)
-        self.incident = Incident(element_id=task.task_spec.bpmn_id, task_id=str(task.id),
-                                 message=fault_message(task, err), kind=type(err).__name__)
+        message = _describe(err) if isinstance(err, SpiffWorkflowException | SandboxError) else fault_message(task, err)
+        self.incident = Incident(element_id=task.task_spec.bpmn_id, task_id=str(task.id), message=message,
+                                 kind=type(getattr(err, "exception", None) or err).__name__)
 
     def _to_incident(self, err: Exception) -> None:
         failed = self.wf.get_tasks(state=TaskState.ERROR)
         task = getattr(err, "task", None) or (failed[0] if failed else None)
-        if not failed:
-            raise StepFailed(str(err)) from err
+        if not failed:                      # raised while deciding about a task, not while running it
+            self._fault_to_incident(err)
+            return
         message = _describe(err)
         self.incident = Incident(
             element_id=task.task_spec.bpmn_id if task is not None else None,

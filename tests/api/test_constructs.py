@@ -233,3 +233,18 @@ def test_bare_iso_timers_inside_a_sub_process_fire_in_turn(as_, engine_ctx, cloc
     assert instance["status"] == "completed"
     assert path == ["StartEvent_1", "Event_SubStart", "Event_Week", "Event_Date", "Event_SubEnd", "Activity_Wait",
                     "EndEvent_1"]
+
+
+def test_a_cardinality_that_cannot_be_evaluated_is_an_incident_and_a_retry_runs_it(as_):
+    deploy(as_, "loops.bpmn")
+    created = as_("bot").post("/api/v1/process-instances", json={
+        "process": "loops", "variables": {"bids": [50], "attempts": 5}})
+    assert created.status_code == 201, created.json
+    instance = created.json
+    assert instance["status"] == "error" and instance["error"]["element_id"] == "sid-THREE"
+    assert "copies" in instance["error"]["message"]
+    retried = as_("pmo").post(f"/api/v1/process-instances/{instance['id']}/retry", json={"variables": {"copies": 2}})
+    assert retried.status_code == 200, retried.json
+    assert retried.json["status"] == "completed"
+    assert path_of(as_, instance["id"]) == ["sid-START"] + ["sid-THREE"] * 3 + ["sid-BIDS"] * 2 + ["sid-RETRY"] * 2 \
+        + ["sid-END"]
