@@ -48,7 +48,7 @@ EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrow
 SPLIT_BY_REWRITE = ACTIVITIES | {"intermediateCatchEvent", "intermediateThrowEvent"}
 EXPRESSIONS = ("conditionExpression", "loopCardinality", "completionCondition", "loopCondition")
 DATA_ELEMENTS = ("dataObject", "dataObjectReference", "dataStore", "dataStoreReference",
-                 "dataInputAssociation", "dataOutputAssociation", "ioSpecification")
+                 "dataInputAssociation", "dataOutputAssociation", "ioSpecification", "property")
 IMPLICIT_SPLIT = ".ImplicitSplit"
 
 
@@ -194,6 +194,7 @@ def prepare(root: etree._Element) -> None:
             node.text = expression_text(node.text)
     for node in root.iter(f"{{{BPMN_NS}}}script"):
         node.text = script_text(node.text)
+    _data_refs_by_name(root)
     _drop_data(root)
     for task in list(root.iter(f"{{{BPMN_NS}}}task")):
         _pass_through(task)
@@ -213,6 +214,17 @@ def _pass_through(task: etree._Element) -> None:
     So does a sub-process with nothing inside (BPMN: it completes at once; SpiffWorkflow wants a start event)."""
     task.tag = f"{{{BPMN_NS}}}scriptTask"
     etree.SubElement(task, f"{{{BPMN_NS}}}script").text = "pass"
+
+
+def _data_refs_by_name(root: etree._Element) -> None:
+    """A multi-instance's loopDataInputRef/loopDataOutputRef naming a data input, output, property or
+    data object by id (standard BPMN) names the variable of that element's name instead."""
+    named = {el.get("id"): el.get("name") for el in root.iter(*(f"{{{BPMN_NS}}}{k}" for k in (
+        "dataInput", "dataOutput", "property", "dataObject", "dataObjectReference"))) if el.get("id")}
+    for ref in root.iter(f"{{{BPMN_NS}}}loopDataInputRef", f"{{{BPMN_NS}}}loopDataOutputRef"):
+        name = named.get((ref.text or "").strip())
+        if name and name.strip().isidentifier():
+            ref.text = name.strip()
 
 
 def _drop_data(root: etree._Element) -> None:

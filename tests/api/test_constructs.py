@@ -248,3 +248,12 @@ def test_a_cardinality_that_cannot_be_evaluated_is_an_incident_and_a_retry_runs_
     assert retried.json["status"] == "completed"
     assert path_of(as_, instance["id"]) == ["sid-START"] + ["sid-THREE"] * 3 + ["sid-BIDS"] * 2 + ["sid-RETRY"] * 2 \
         + ["sid-END"]
+
+
+def test_data_objects_stores_and_io_specifications_are_documentation(as_):
+    deploy(as_, "data_as_documentation.bpmn")
+    instance, path = run(as_, "data_as_documentation", {"lines": [3, 4], "total": 0})
+    assert instance["status"] == "completed", instance
+    assert path == ["sid-START", "sid-READ"] + ["sid-LINE"] * 3 + ["sid-END"]
+    assert instance["variables"]["total"] == 7 and instance["variables"]["read"] is True
+    assert "line" not in instance["variables"]                  # the element variable is each instance's own
