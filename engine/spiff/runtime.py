@@ -559,7 +559,7 @@ class Run:
                 task.internal_data["pmoflow_failed_update"] = True
             task._set_state(TaskState.ERROR)
         message = _describe(err) if isinstance(err, SpiffWorkflowException | SandboxError) else fault_message(task, err)
-        self.incident = Incident(element_id=task.task_spec.bpmn_id, task_id=str(task.id), message=message,
+        self.incident = Incident(element_id=_model_element(task), task_id=str(task.id), message=message,
                                  kind=type(getattr(err, "exception", None) or err).__name__)
 
     def _to_incident(self, err: Exception) -> None:
@@ -570,10 +570,15 @@ class Run:
             return
         message = _describe(err)
         self.incident = Incident(
-            element_id=task.task_spec.bpmn_id if task is not None else None,
+            element_id=_model_element(task) if task is not None else None,
             task_id=str(task.id) if task is not None else None,
             message=message, kind=type(getattr(err, "exception", None) or err).__name__,
         )
+
+
+def _model_element(task: Task) -> str | None:
+    """The model's element id of a task: an implicit split (engine.spiff.structure) is its activity."""
+    return (task.task_spec.bpmn_id or "").removesuffix(IMPLICIT_SPLIT) or None
 
 
 def _innermost_task(err: BaseException) -> Task | None:

@@ -256,8 +256,9 @@ class ImplicitSplit(InclusiveGateway):  # type: ignore[misc]
     def _run_hook(self, my_task: Task) -> bool:
         matches, defaults = self._get_matching_outputs(my_task)
         if not matches + defaults:
-            raise WorkflowTaskException("no condition of the flows leaving the activity holds and none is the "
-                                        "default flow", task=my_task)
+            activity = self.bpmn_id.removesuffix(IMPLICIT_SPLIT)
+            raise WorkflowTaskException(f"no condition of the flows leaving {activity!r} holds and none of them "
+                                        "is the default flow", task=my_task)
         my_task._sync_children(matches or defaults, TaskState.FUTURE)
         for child in my_task.children:
             child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)

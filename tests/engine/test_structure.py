@@ -185,3 +185,15 @@ def test_a_documentation_pool_is_not_checked_for_structure():
     sloppy = process('<bpmn:startEvent id="s2"/>\n<bpmn:task id="t2"/>\n', pid="customer", executable=False)
     text = document(process(START + script("a") + END + flow("f1", "start", "a") + flow("f2", "a", "end")), sloppy)
     assert [p.key for p in parse_deployment([SourceFile("s.bpmn", text.encode())], max_bytes=LIMIT).processes] == ["p1"]
+
+
+def test_an_activity_whose_flow_conditions_all_fail_is_an_incident_naming_the_activity(ctx):
+    from engine import deployments, instances
+    from tests.factories import ADMIN, BOT, source
+
+    body = (START + script("a") + script("b") + END + '<bpmn:endEvent id="e2"/>\n' + flow("f1", "start", "a")
+            + flow("f2", "a", "b", "x &gt; 5") + flow("f3", "b", "end") + flow("f4", "a", "e2", "x &gt; 9"))
+    deployments.deploy(ctx, ADMIN, [source("split.bpmn", document(process(body)))])
+    view = instances.start(ctx, BOT, "p1")
+    assert view.status == "error" and view.error["element_id"] == "a"
+    assert "no condition of the flows leaving 'a' holds" in view.error["message"]
