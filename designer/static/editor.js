@@ -277,7 +277,7 @@
         var n = blocking().length, warnings = state.problems.length - n;
         $('publish-problems').hidden = n === 0 && warnings === 0;
         $('publish-problems').textContent = n ? 'This draft has ' + n + ' problem(s); fix them first (see Problems).'
-          : (warnings ? 'Published with ' + warnings + ' warning(s) (see Problems).' : '');
+          : (warnings ? warnings + ' warning(s) (see Problems); they do not stop publishing.' : '');
         $('publish-confirm').disabled = n > 0 || state.conflict;
         $('publish-error').hidden = true;
         dialog.showModal();
