@@ -3,9 +3,9 @@
 Both are observed in the process that runs them, in memory: every engine step registers
 itself while it runs (`engine.steps.run_step`), and the background worker beats at every
 round (`engine.worker.Worker`). `pmoflow serve` runs a worker thread in every web process,
-so the `/healthz` of each process sees its own steps and its own worker; a load balancer
-asking `/healthz` takes a stuck process out. A worker started on its own (`pmoflow worker`)
-is not seen by the web processes (that would need a heartbeat row in the database).
+so the `/healthz` of each process sees its own steps and its own worker. Workers of other
+processes and hosts (`pmoflow worker`) are seen through their heartbeat rows in the database
+(engine.heartbeats, which also calls `beat` and `worker_stopped` here).
 
 A step stops itself when its budget runs out (engine/spiff/budget.py), so a step still
 running well past its budget is stuck inside one call no callback interrupts.
@@ -59,6 +59,12 @@ def beat(worker: str) -> None:
 def worker_stopped(worker: str) -> None:
     with _lock:
         _workers.pop(worker, None)
+
+
+def workers() -> set[str]:
+    """The names of the workers beating in this process."""
+    with _lock:
+        return set(_workers)
 
 
 def grace(budget_seconds: float) -> float:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from engine import health, jobs, retention
+from engine import jobs, retention
 from engine.context import EngineContext
+from engine.heartbeats import Heartbeat
 from engine.timers import fire_due, next_due
 
 log = logging.getLogger("pmoflow.worker")
@@ -38,20 +39,22 @@ class Worker:
     def run_forever(self) -> None:
         log.info("worker started")
         name_of_worker = jobs.worker_id()
+        heartbeat = Heartbeat(self.ctx, name_of_worker)     # /healthz: a worker silent for long is stuck
         while not self.stop.is_set():
             busy = False
-            for name, step, batch in (("timer", self.fire_timers, self.batch), ("job", self.run_jobs, self.job_batch)):
-                health.beat(name_of_worker)             # /healthz: a worker silent for long is stuck
+            rounds = (("timers", self.fire_timers, self.batch), ("jobs", self.run_jobs, self.job_batch))
+            for name, step, batch in rounds:
+                heartbeat.beat(name)
                 try:
                     busy = step() >= batch or busy
                 except Exception:  # noqa: BLE001 - a failed round is logged and retried; its step rolled back
                     log.exception("%s round failed", name)
             if not busy:
-                health.beat(name_of_worker)
+                heartbeat.beat("waiting")
                 jobs.WAKE.wait(self._sleep_seconds())
                 jobs.WAKE.clear()
-        health.worker_stopped(name_of_worker)
-        jobs.release_worker(self.ctx, jobs.worker_id())
+        heartbeat.stop()
+        jobs.release_worker(self.ctx, name_of_worker)
         log.info("worker stopped")
 
     def request_stop(self) -> None:

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 import api
 from api.errors import http_error
-from engine import health
+from engine import heartbeats
 from engine.clock import Clock
 from engine.config import Settings
 from engine.context import EngineContext
@@ -127,13 +127,15 @@ def _dev_secret() -> str:
 def _register_health(app: Flask, ctx: EngineContext) -> None:
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
-        """200 when the database answers and nothing in this process is stuck (engine.health), else 503."""
+        """200 when the database answers and nothing is stuck, else 503 naming what is: a step or the worker
+        of this process (engine.health), a worker of any process gone silent (engine.heartbeats).
+        `?scope=process` looks at this process only (for a load balancer taking one process out)."""
         try:
             with ctx.db.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception:  # noqa: BLE001 - any database failure means unhealthy
             return jsonify(status="unavailable", database="unreachable"), 503
-        stuck = health.stuck(ctx.settings.worker_stale_seconds)
+        stuck = heartbeats.stuck(ctx, everywhere=request.args.get("scope") != "process")
         if stuck:
             return jsonify(status="stuck", database="ok", stuck=stuck), 503
         return jsonify(status="ok", database="ok")

@@ -26,7 +26,18 @@ def _start_timer_worker(server_worker: Any) -> None:
     """gunicorn hook: each web worker process also runs a timer worker thread."""
     from engine.worker import Worker
 
-    Worker(server_worker.wsgi.extensions["pmoflow"]).start_thread()
+    worker = Worker(server_worker.wsgi.extensions["pmoflow"])
+    server_worker.pmoflow_worker = (worker, worker.start_thread())
+
+
+def _stop_timer_worker(_arbiter: Any, server_worker: Any) -> None:
+    """gunicorn hook, as a web worker process exits (and in the master, with nothing to do): its timer
+    worker stops cleanly, giving back its job leases and deleting its heartbeat row (engine.heartbeats)."""
+    running = getattr(server_worker, "pmoflow_worker", None)
+    if running is not None:
+        worker, thread = running
+        worker.request_stop()
+        thread.join(timeout=5)
 
 
 def serve(host: str, port: int, workers: int = 1, threads: int = 4, timer_worker: bool = True) -> None:
@@ -38,4 +49,5 @@ def serve(host: str, port: int, workers: int = 1, threads: int = 4, timer_worker
     }
     if timer_worker:
         options["post_worker_init"] = _start_timer_worker
+        options["worker_exit"] = _stop_timer_worker
     _Gunicorn(options).run()

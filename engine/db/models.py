@@ -571,3 +571,14 @@ class ExternalTask(Base):
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(120))       # the worker that finished it
+
+
+class WorkerHeartbeat(Base):
+    """A running background worker (engine.heartbeats): its row is upserted as it comes round and
+    deleted when it stops cleanly, so `/healthz` of any process sees a worker gone silent elsewhere."""
+
+    __tablename__ = "worker_heartbeats"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)    # host:pid:thread, as it locks jobs
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    activity: Mapped[str] = mapped_column(String(40), default="")      # what it turned to at that beat

@@ -24,6 +24,7 @@ import json
 import re
 import textwrap
 from collections.abc import Iterator
+from datetime import timedelta
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.event_parsers import (
@@ -56,6 +57,7 @@ ALLOWED = {
     "intermediateThrowEvent": {"message", "signal", "escalation", "link"},
     "endEvent": {"message", "signal", "error", "escalation", "terminate", "cancel"},
 }
+MIN_CYCLE_PERIOD = timedelta(seconds=1)     # a shorter cycle fires at every worker round (R/PT0S: forever)
 _ISO_DURATION = r"P(?=\d|T\d)(\d+([.,]\d+)?Y)?(\d+([.,]\d+)?M)?(\d+([.,]\d+)?W)?(\d+([.,]\d+)?D)?" \
                 r"(T(?=\d)(\d+([.,]\d+)?H)?(\d+([.,]\d+)?M)?(\d+([.,]\d+)?S)?)?"
 _ISO_DATE = r"\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d([.,]\d+)?)?(Z|[+-]\d\d:?\d\d)?)?"
@@ -96,7 +98,10 @@ def iso_error(value: str, kind: str) -> str | None:
     """Why an ISO value cannot be the `kind` (timeDuration, timeDate, timeCycle) of a timer, or None."""
     try:
         if kind == "timeCycle":
-            TimerEventDefinition.parse_iso_recurring_interval(value)
+            _, _, period = TimerEventDefinition.parse_iso_recurring_interval(value)
+            if period < MIN_CYCLE_PERIOD:
+                return ("a cycle must repeat after at least one second; this one would fire at every round "
+                        "of the worker, forever")
         elif kind == "timeDuration":
             TimerEventDefinition.parse_iso_duration(value)
         else:

@@ -47,6 +47,54 @@ def test_health_answers_503_naming_what_is_stuck(app, monkeypatch):
     assert app.test_client().get("/healthz").status_code == 200
 
 
+def test_health_answers_503_naming_a_worker_of_another_process_gone_silent(app, engine_ctx, clock):
+    """A `pmoflow worker` elsewhere keeps a heartbeat row (engine.heartbeats): silent past
+    PMOFLOW_WORKER_STALE_SECONDS it makes every /healthz answer 503; 10 stale times old it is gone."""
+    from datetime import timedelta
+
+    from engine import health
+    from engine.heartbeats import Heartbeat
+
+    other = Heartbeat(engine_ctx, "host-b:4242:1")      # as another process's worker writes it
+    other.beat("jobs")
+    health.worker_stopped(other.name)                   # ... not beating in this process
+    try:
+        clock.advance(timedelta(seconds=60))
+        assert app.test_client().get("/healthz").json == {"status": "ok", "database": "ok"}
+        clock.advance(timedelta(seconds=1))
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503 and response.json == {"status": "stuck", "database": "ok", "stuck": [
+            {"kind": "worker", "worker": "host-b:4242:1", "silent_seconds": 61.0, "activity": "jobs"}]}
+        assert app.test_client().get("/healthz?scope=process").status_code == 200    # this process is fine
+        other.beat("timers")                            # it came round again
+        assert app.test_client().get("/healthz").status_code == 200
+        clock.advance(timedelta(seconds=600))           # killed long ago: gone, not stuck
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        other.stop()
+
+
+def test_health_names_the_worker_of_its_own_process_once(app, engine_ctx, clock, monkeypatch):
+    from datetime import timedelta
+
+    from engine import health
+    from engine.heartbeats import Heartbeat
+
+    now = [100.0]
+    monkeypatch.setattr(health, "_clock", lambda: now[0])
+    mine = Heartbeat(engine_ctx, "host-a:1:1")          # `pmoflow serve`'s worker thread: row and memory
+    mine.beat("timers")
+    try:
+        now[0] += 61
+        clock.advance(timedelta(seconds=61))
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503
+        assert response.json["stuck"] == [{"kind": "worker", "worker": "host-a:1:1", "silent_seconds": 61.0}]
+    finally:
+        mine.stop()
+    assert app.test_client().get("/healthz").status_code == 200
+
+
 def test_openapi_documents_every_route(app):
     spec = app.test_client().get("/api/v1/openapi.json").json
     assert spec["openapi"].startswith("3.")

@@ -9,7 +9,10 @@ from engine.errors import DeploymentInvalid
 from engine.spiff.events import bare_iso, timer_expression
 from engine.spiff.parsing import parse_deployment
 from tests.bpmn_samples import HEAD, flow, process
+from tests.conftest import ROOT
 from tests.factories import source
+
+MODELS = ROOT / "tests" / "models" / "events"
 
 
 def problems_of(body: str, extra: str = "") -> list[tuple[str | None, str]]:
@@ -60,3 +63,36 @@ def test_event_problems_name_the_element(body, element, words):
 def test_timer_values_with_or_without_quotes(text, expected):
     assert timer_expression(text) == expected
     assert bare_iso("P1DT2H") and not bare_iso("P") and not bare_iso("P1D + x")
+
+
+def test_zero_period_timer_cycles_are_deploy_problems_naming_element_and_line():
+    """A cycle repeating after no time fired at every worker round, forever (R/PT0S as Camunda Modeler
+    writes it, R5/PT0S wrapped in newlines, a quoted start/period with a zero period)."""
+    path = MODELS / "zero_cycle_timers.bpmn"
+    text = path.read_text()
+    with pytest.raises(DeploymentInvalid) as err:
+        parse_deployment([source(path.name, text)], max_bytes=1_000_000)
+    found = [(p.code, p.file, p.element_id, p.line) for p in err.value.problems]
+    line_after = {d: text[:text.index(f'id="{d}"')].count("\n") + 2 for d in (      # its bpmn:timeCycle
+        "TimerEventDefinition_Start", "TimerEventDefinition_Remind", "TimerEventDefinition_Wait")}
+    assert found == [("bad_timer", path.name, d, line) for d, line in line_after.items()]
+    assert all("at least one second" in p.message for p in err.value.problems)
+
+
+@pytest.mark.parametrize("cycle", ["R/PT0S", "R5/PT0S", " R/PT0S\n", '"R/PT0S"', "'R5/PT0S'", "R/P0D", "R/PT0.5S",
+                                   "R/P0Y0M0DT0H0M0S", "R3/2026-01-05T10:00:00Z/PT0S", "R/PT0S/2026-01-05T10:00:00Z"])
+def test_a_cycle_shorter_than_a_second_is_refused(cycle):
+    found = problems_of(around('<bpmn:intermediateCatchEvent id="w"><bpmn:timerEventDefinition>'
+                               f'<bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>'
+                               '</bpmn:intermediateCatchEvent>', "w", "w"))
+    assert [e for e, m in found if "at least one second" in m] == ["w"], found
+
+
+@pytest.mark.parametrize("cycle", ["R/PT1S", "R3/PT10M", '"R/P1D"', "R2/2026-01-05T10:00:00Z/PT1H"])
+def test_a_cycle_of_a_second_or_more_deploys(cycle):
+    body = around('<bpmn:intermediateCatchEvent id="w"><bpmn:timerEventDefinition>'
+                  f'<bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>'
+                  '</bpmn:intermediateCatchEvent>', "w", "w")
+    [parsed] = parse_deployment([source("ev.bpmn", HEAD + process(body, pid="ev") + "</bpmn:definitions>\n")],
+                                max_bytes=1_000_000).processes
+    assert parsed.key == "ev"
