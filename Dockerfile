@@ -20,6 +20,6 @@ RUN mkdir -p /app/var && chown pmoflow /app/var
 USER pmoflow
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz').status == 200 else 1)"
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz?scope=process').status == 200 else 1)"
 # `pmoflow init` is idempotent: it upgrades the schema and deploys new workflow versions only.
 CMD ["sh", "-c", "pmoflow init && exec gunicorn --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2} --threads 4 --worker-class gthread --access-logfile - 'webui.wsgi:app'"]
