@@ -261,10 +261,14 @@ def finish(ctx: EngineContext, job: ClaimedJob, outcome: Outcome) -> bool:
     return True
 
 
-def run_due(ctx: EngineContext, limit: int = 10, worker: str | None = None) -> int:
-    """Claim and run due jobs, at most `limit`; returns how many ran."""
+def run_due(ctx: EngineContext, limit: int = 10, worker: str | None = None,
+            beat: Callable[[], None] | None = None) -> int:
+    """Claim and run due jobs, at most `limit`, calling `beat` before each (a worker's heartbeat);
+    returns how many ran."""
     claimed = claim(ctx, worker or worker_id(), limit)
     for job in claimed:
+        if beat is not None:
+            beat()
         outcome = execute(ctx, job)
         try:
             finish(ctx, job, outcome)

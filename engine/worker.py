@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 
 from engine import jobs, retention
 from engine.context import EngineContext
@@ -23,6 +24,7 @@ class Worker:
         self.batch = batch
         self.job_batch = job_batch
         self.stop = threading.Event()
+        self.heartbeat: Heartbeat | None = None     # while `run_forever` runs
         jobs.load_handlers()
         retention.ensure_scheduled(ctx)     # the daily purge re-schedules itself from then on
 
@@ -34,12 +36,14 @@ class Worker:
         return fire_due(self.ctx, self.batch)
 
     def run_jobs(self) -> int:
-        return jobs.run_due(self.ctx, self.job_batch, jobs.worker_id())
+        heartbeat = self.heartbeat
+        beat = partial(heartbeat.beat, "jobs") if heartbeat is not None else None     # between two jobs too
+        return jobs.run_due(self.ctx, self.job_batch, jobs.worker_id(), beat=beat)
 
     def run_forever(self) -> None:
         log.info("worker started")
         name_of_worker = jobs.worker_id()
-        heartbeat = Heartbeat(self.ctx, name_of_worker)     # /healthz: a worker silent for long is stuck
+        self.heartbeat = heartbeat = Heartbeat(self.ctx, name_of_worker)    # /healthz: one silent for long is stuck
         while not self.stop.is_set():
             busy = False
             rounds = (("timers", self.fire_timers, self.batch), ("jobs", self.run_jobs, self.job_batch))
@@ -54,6 +58,7 @@ class Worker:
                 jobs.WAKE.wait(self._sleep_seconds())
                 jobs.WAKE.clear()
         heartbeat.stop()
+        self.heartbeat = None
         jobs.release_worker(self.ctx, name_of_worker)
         log.info("worker stopped")
 

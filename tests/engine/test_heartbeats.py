@@ -103,3 +103,26 @@ def test_a_missing_table_or_a_failing_beat_is_no_error(ctx, clock):
         assert "host-f:1:1" not in health.workers()
     finally:
         WorkerHeartbeat.__table__.create(ctx.db)       # the PostgreSQL database is shared by the session
+
+
+def test_a_long_batch_of_jobs_beats_between_the_jobs(ctx, clock, monkeypatch):
+    """Jobs may each take their timeout (an HTTP call): the worker beats before each, so a batch of
+    them does not look like a stuck worker."""
+    monkeypatch.setattr(jobs, "HANDLERS", {})
+
+    @jobs.handler("slow")
+    def slow(_ctx, _job):
+        clock.advance(timedelta(seconds=40))
+
+    worker = Worker(ctx)
+    with ctx.uow() as uow:
+        for _ in range(3):
+            jobs.enqueue(uow.session, "slow", {}, clock.now())
+        uow.commit()
+    worker.heartbeat = Heartbeat(ctx, "host-g:1:1")
+    started = clock.now()
+    try:
+        assert worker.run_jobs() == 3
+        assert rows(ctx)["host-g:1:1"][1:] == (started + timedelta(seconds=80), "jobs")   # before the third
+    finally:
+        worker.heartbeat.stop()
