@@ -12,7 +12,7 @@ from tests.bpmn_samples import HEAD, flow, process
 from tests.conftest import ROOT
 from tests.factories import source
 
-MODELS = ROOT / "tests" / "models" / "events"
+REFUSED = ROOT / "tests" / "models" / "refused"      # models deploy refuses (not run to the end)
 
 
 def problems_of(body: str, extra: str = "") -> list[tuple[str | None, str]]:
@@ -68,7 +68,7 @@ def test_timer_values_with_or_without_quotes(text, expected):
 def test_zero_period_timer_cycles_are_deploy_problems_naming_element_and_line():
     """A cycle repeating after no time fired at every worker round, forever (R/PT0S as Camunda Modeler
     writes it, R5/PT0S wrapped in newlines, a quoted start/period with a zero period)."""
-    path = MODELS / "zero_cycle_timers.bpmn"
+    path = REFUSED / "zero_cycle_timers.bpmn"
     text = path.read_text()
     with pytest.raises(DeploymentInvalid) as err:
         parse_deployment([source(path.name, text)], max_bytes=1_000_000)
