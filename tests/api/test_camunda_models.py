@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from engine.timers import fire_due
+from tests.api.journeys import path_of
 from tests.factories import make_token
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "camunda"
@@ -45,9 +46,6 @@ def deploy(as_, process: str) -> None:  # type: ignore[no-untyped-def]
     assert definition["new"]
 
 
-def path_of(as_, instance_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    events = as_("audrey").get(f"/api/v1/process-instances/{instance_id}/audit").json["events"]
-    return [e["element_id"] for e in events if e["type"] == "element_completed" and e["element_id"]]
 
 
 def start(as_, process: str, amount: int) -> dict:  # type: ignore[no-untyped-def]

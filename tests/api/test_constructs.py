@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from engine.timers import fire_due
+from tests.api.journeys import path_of
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "constructs"
 
@@ -49,9 +50,6 @@ def run_open(as_, instance_id: str,  # type: ignore[no-untyped-def]
     return instance, path_of(as_, instance["id"])
 
 
-def path_of(as_, instance_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    events = as_("audrey").get(f"/api/v1/process-instances/{instance_id}/audit").json["events"]
-    return [e["element_id"] for e in events if e["type"] in ("element_completed",) and e["element_id"]]
 
 
 def test_nested_embedded_sub_processes_run_to_the_end(as_):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.timers import fire_due
-from tests.api.test_camunda_models import path_of
+from tests.api.journeys import path_of
 from tests.factories import make_token
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "workflows" / "examples" / "vendor-review.bpmn"

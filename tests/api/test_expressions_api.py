@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from engine.timers import fire_due
+from tests.api.journeys import instance, start
+from tests.api.journeys import path_of as path
 
 MODELS = Path(__file__).parent.parent / "models" / "expressions"
 
@@ -31,19 +33,10 @@ def deploy(as_, *names: str, replace: dict[str, str] | None = None, status: int 
     return response.json
 
 
-def start(as_, process: str, variables: dict) -> dict:
-    response = as_("bot").post("/api/v1/process-instances", json={"process": process, "variables": variables})
-    assert response.status_code == 201, response.json
-    return response.json
 
 
-def instance(as_, instance_id: str) -> dict:
-    return as_("bot").get(f"/api/v1/process-instances/{instance_id}").json
 
 
-def path(as_, instance_id: str) -> list[str]:
-    events = as_("audrey").get(f"/api/v1/process-instances/{instance_id}/audit").json["events"]
-    return [e["element_id"] for e in events if e["type"] == "element_completed"]
 
 
 def complete(as_, who: str, task_id: str, data: dict | None = None) -> dict:

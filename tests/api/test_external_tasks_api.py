@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.journeys import path_of as path
 from tests.factories import make_token
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "external"
@@ -42,9 +43,6 @@ def fetch(worker, topic: str, worker_id: str = "erp-1", **topic_extra) -> list[d
     return response.json
 
 
-def path(as_, instance_id: str) -> list[str]:
-    events = as_("audrey").get(f"/api/v1/process-instances/{instance_id}/audit").json["events"]
-    return [e["element_id"] for e in events if e["type"] == "element_completed"]
 
 
 def test_the_worker_loop_runs_a_camunda8_model_to_the_end(as_, worker):

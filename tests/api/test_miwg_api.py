@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from tests.api.journeys import instance, start
+from tests.api.journeys import path_of as path
 from tests.factories import make_token
 
 MODELS = Path(__file__).parent.parent / "models" / "miwg"
@@ -25,19 +27,10 @@ def deploy(as_, *names: str, status: int = 201, replace: dict[str, str] | None =
     return response.json
 
 
-def start(as_, process: str, variables: dict) -> dict:
-    response = as_("bot").post("/api/v1/process-instances", json={"process": process, "variables": variables})
-    assert response.status_code == 201, response.json
-    return response.json
 
 
-def instance(as_, instance_id: str) -> dict:
-    return as_("bot").get(f"/api/v1/process-instances/{instance_id}").json
 
 
-def path(as_, instance_id: str) -> list[str]:
-    events = as_("audrey").get(f"/api/v1/process-instances/{instance_id}/audit").json["events"]
-    return [e["element_id"] for e in events if e["type"] == "element_completed"]
 
 
 def test_unconditioned_flows_leaving_gateways_are_taken_as_bpmn_says(as_):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from engine import collaboration, tasks
 from engine.db.models import Notification
 from engine.permissions import Actor
+from tests.api.journeys import path_of as path
 from tests.factories import make_token
 
 MODELS = Path(__file__).parents[1] / "models" / "roles"
@@ -50,9 +51,6 @@ def complete(as_, who: str, task: dict, data: dict | None = None):  # type: igno
     return as_(who).post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data or {}})
 
 
-def path(as_, instance: str) -> list[str]:  # type: ignore[no-untyped-def]
-    events = as_("audrey").get(f"/api/v1/process-instances/{instance}/audit").json["events"]
-    return [e["element_id"] for e in events if e["type"] == "element_completed"]
 
 
 def created(as_, instance: str, element: str) -> dict:  # type: ignore[no-untyped-def]
