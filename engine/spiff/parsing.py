@@ -407,9 +407,22 @@ def _check_service_task(
 
 
 def _owner_id(node: etree._Element) -> str | None:
-    while node is not None and node.get("id") is None:
-        node = node.getparent()
-    return node.get("id") if node is not None else None
+    """The id of the diagram element a nested node belongs to: the flow node, sequence flow or process
+    around a condition, script, timer value or event definition (those may carry ids of their own, as
+    Signavio writes them, but the designer marks problems on shapes)."""
+    found = None
+    while node is not None:
+        parent = node.getparent()
+        if node.get("id") is not None:
+            found = node.get("id")
+            scopes = (etree.QName(node).localname, etree.QName(parent).localname if parent is not None else "process")
+            if any(tag in _SCOPE_TAGS for tag in scopes):
+                return found
+        node = parent
+    return found
+
+
+_SCOPE_TAGS = frozenset({"process", "subProcess", "transaction", "adHocSubProcess", "definitions"})
 
 
 def _check_human_task(
