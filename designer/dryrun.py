@@ -33,6 +33,7 @@ from typing import Any
 from engine.errors import FormDataInvalid, InvalidInput
 from engine.forms import form_fields, validate_submission
 from engine.spiff import catching
+from engine.spiff.budget import StepLimits
 from engine.spiff.calls import Resolver
 from engine.spiff.decisions import DecisionResolver
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
@@ -48,11 +49,12 @@ MAX_STEPS = 500             # actions in one dry run
 
 @dataclass(frozen=True)
 class Limits:
-    """What a dry run may use: the deployment limits and the script time limit of the settings."""
+    """What a dry run may use: the deployment limits, the script time limit and the step budget of the settings."""
 
     max_bytes: int = 2 * 1024 * 1024
     max_files: int = 50
     time_limit: float = 3.0
+    step: StepLimits = field(default_factory=StepLimits)    # the engine's budget of one step (engine.context)
     published: Resolver | None = None        # finds callees deployed earlier, as deploy does
     decisions: DecisionResolver | None = None    # finds decisions deployed earlier, as deploy does
 
@@ -98,7 +100,7 @@ def start(files: Sequence[SourceFile], variables: dict[str, Any], *, now: dateti
     parsed = _parse(files, process, limits)
     record: dict[str, Any] = {"path": [], "steps": [], "decisions": [], "count": 0}
     with clock_scope(lambda: now):
-        run = Run.start(restore_spec(parsed.spec_json), jsonable(variables), _engine(limits))
+        run = Run.start(restore_spec(parsed.spec_json), jsonable(variables), _engine(limits), limits.step)
         _guarded(run.advance)
     return _answer(parsed, run, now, record)
 
@@ -118,7 +120,7 @@ def step(files: Sequence[SourceFile], state: str, action: dict[str, Any], *, lim
     now = datetime.fromisoformat(saved["now"])
     bundle = restore_spec(parsed.spec_json)
     with clock_scope(lambda: now):
-        run = Run.load(saved["workflow"], bundle, _engine(limits))
+        run = Run.load(saved["workflow"], bundle, _engine(limits), limits.step)
     due = _waiting_timers(run)
     if kind == "timer":
         now = _timer_time(run, action.get("element"))

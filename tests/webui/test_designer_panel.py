@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from engine import deployments, users
 from engine.db.models import ProcessInstance
 from engine.spiff.parsing import SourceFile
 from tests.api.test_expressions_api import MODELS
+from tests.bpmn_samples import lane, linear
 from tests.designer.test_dryrun import FORM, review_process
 from tests.factories import ADMIN
 from tests.webui.conftest import sign_in
@@ -151,3 +153,21 @@ def test_a_dry_run_throws_an_error_at_a_boundary_and_a_bad_throw_is_a_422(design
     nowhere = designer.post("/designer/dry-run", json={"files": EVENTS, "state": started.json["state"],
                                                        "action": {"action": "throw", "element": "go"}})
     assert nowhere.status_code == 422 and "waits at 'go'" in nowhere.json["error"]["message"]
+
+
+def test_a_dry_run_keeps_to_the_configured_step_budget(designer, app):
+    """The dry run steps with the deployment's limits (PMOFLOW_MULTI_INSTANCE_LIMIT here), not the defaults."""
+    ctx = app.extensions["pmoflow"]
+    ctx.settings = replace(ctx.settings, multi_instance_limit=3)
+    many = ('<bpmn:userTask id="review" name="Review"><bpmn:multiInstanceLoopCharacteristics>'
+            '<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef><bpmn:inputDataItem id="item" name="item"/>'
+            '</bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>')
+    xml = linear((many, "review"), lanes=(lane("IT Manager", "review"),))
+    run = designer.post("/designer/dry-run", json={"files": [{"name": "mi.bpmn", "content": xml}],
+                                                   "variables": {"items": [1, 2, 3, 4]}})
+    assert run.status_code == 200, run.json
+    assert run.json["incident"]["element_id"] == "review"
+    assert run.json["incident"]["kind"] == "MultiInstanceLimit"
+    within = designer.post("/designer/dry-run", json={"files": [{"name": "mi.bpmn", "content": xml}],
+                                                      "variables": {"items": [1, 2, 3]}})
+    assert within.status_code == 200 and within.json["incident"] is None

@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, Signer
 from api.errors import domain_error
 from designer import conditions, dryrun
 from engine import calendars, deployments, users
+from engine.context import step_limits
 from engine.decisions import published_decision_resolver
 from engine.errors import InvalidInput, PmoflowError
 from engine.spiff.parsing import SourceFile
@@ -82,7 +83,7 @@ def dry_run():  # type: ignore[no-untyped-def]
         files = _files(body.get("files"))
         ctx = engine_ctx()
         limits = dryrun.Limits(max_bytes=ctx.settings.max_upload_bytes, max_files=ctx.settings.max_deployment_files,
-                               time_limit=ctx.settings.script_time_limit,
+                               time_limit=ctx.settings.script_time_limit, step=step_limits(ctx.settings),
                                published=deployments.published_resolver(ctx),
                                decisions=published_decision_resolver(ctx))
         process = body.get("process") if isinstance(body.get("process"), str) and body.get("process") else None
