@@ -30,7 +30,7 @@ from engine.errors import DecisionFailed, InvalidInput, NotFound
 from engine.permissions import Actor, require
 from engine.spiff.decisions import DecisionResolver, PublishedDecision
 from engine.spiff.parsing import ParsedDecision
-from engine.versions import all_versions, latest_of_each, latest_version, version_id
+from engine.versions import all_versions, find_version, latest_of_each, latest_version
 
 MAX_INPUTS = 500
 
@@ -122,8 +122,7 @@ def published_decision_resolver(ctx: EngineContext) -> DecisionResolver:
 
     def find(key: str, version: int | None) -> PublishedDecision | None:
         with ctx.uow(write=False) as uow:
-            row_id = version_id(uow.session, DecisionDefinition, key, version)
-            row = uow.session.get(DecisionDefinition, row_id) if row_id is not None else None
+            row = find_version(uow.session, DecisionDefinition, key, version)
             if row is None:
                 return None
             return PublishedDecision(key=row.key, version=row.version, model=DecisionModel.from_dict(row.model))

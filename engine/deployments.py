@@ -19,7 +19,7 @@ from engine.permissions import Actor, require
 from engine.spiff.calls import PublishedProcess, Resolver
 from engine.spiff.decisions import pin_decision_versions
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
-from engine.versions import all_versions, latest_of_each, latest_version, version_id
+from engine.versions import all_versions, find_version, latest_of_each, latest_version, version_id
 from engine.views import DefinitionView, DeploymentView
 
 
@@ -81,8 +81,7 @@ def published_resolver(ctx: EngineContext) -> Resolver:
 
     def find(key: str, version: int | None) -> PublishedProcess | None:
         with ctx.uow(write=False) as uow:
-            row_id = version_id(uow.session, ProcessDefinition, key, version)
-            row = uow.session.get(ProcessDefinition, row_id) if row_id is not None else None
+            row = find_version(uow.session, ProcessDefinition, key, version)
             if row is None:
                 return None
             return PublishedProcess(key=row.key, version=row.version, spec_json=row.spec,

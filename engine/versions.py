@@ -45,6 +45,12 @@ def version_id(session: Session, model: type[Versioned], key: str, version: int 
     return session.scalar(_version_id(model), {"key": key, "version": version})
 
 
+def find_version(session: Session, model: type[Versioned], key: str, version: int | None) -> Versioned | None:
+    """The given (or, for None, the newest) version of `key`, or None."""
+    row_id = version_id(session, model, key, version)
+    return session.get(model, row_id) if row_id is not None else None
+
+
 def latest_of_each(session: Session, model: type[Versioned]) -> list[Versioned]:
     """The newest version of every key, by key."""
     latest = select(model.key, func.max(model.version).label("v")).group_by(model.key).subquery()

@@ -89,12 +89,8 @@ def _expression(body: str, kind: str, raw: str) -> list[str] | str:
     """A string or a list of strings is static; `name` and `a.b.c` are read directly; any other FEEL or
     JUEL goes through engine.spiff.expressions; raises NotSupported with its reason."""
     if _PATH.match(body):
-        first, *rest = body.split(".")
-        return first + "".join(f"[{part!r}]" for part in rest)
-    try:
-        literal = ast.literal_eval(body)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        literal = None
+        return _path_source(body)
+    literal = _literal(body)
     if isinstance(literal, str) or (isinstance(literal, list) and all(isinstance(v, str) for v in literal)):
         return names(literal)
     return _compiled(raw, kind)
@@ -186,12 +182,8 @@ def as_python(raw: str) -> str:
     if body is None:
         return text
     if _PATH.match(body):
-        first, *rest = body.split(".")
-        return first + "".join(f"[{part!r}]" for part in rest)
-    try:
-        literal = ast.literal_eval(body)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        literal = None
+        return _path_source(body)
+    literal = _literal(body)
     if isinstance(literal, int | float | str):
         return repr(literal)
     return _compiled(text, "expression")
@@ -212,3 +204,17 @@ def embedded_zeebe_forms(process: etree._Element) -> dict[str, str]:
         if el.get("id") and (el.text or "").strip():
             found[el.get("id")] = el.text or ""
     return found
+
+
+def _path_source(body: str) -> str:
+    """`a.b.c` as the sandbox reads it: `a['b']['c']`."""
+    first, *rest = body.split(".")
+    return first + "".join(f"[{part!r}]" for part in rest)
+
+
+def _literal(body: str) -> Any:
+    """The Python literal `body` spells, or None if it is none."""
+    try:
+        return ast.literal_eval(body)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
