@@ -6,7 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import PmoflowError
+from engine.core.errors import PmoflowError
 
 from . import audit, decisions, definitions, external_tasks, instances, messages, schemas, signals, tasks, webhooks
 from .auth import authenticate_request, forget_token

@@ -6,8 +6,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import audit_trail
-from engine.audit_trail import AuditFilter
+from engine.audit import trail as audit_trail
+from engine.audit.trail import AuditFilter
 
 from .auth import current_actor
 from .context import engine_ctx

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import g, request
 
-from engine import audit
-from engine.errors import Unauthenticated
-from engine.permissions import Actor
-from engine.users import actor_for_token
+from engine.events import stream as audit
+from engine.core.errors import Unauthenticated
+from engine.core.permissions import Actor
+from engine.admin.users import actor_for_token
 
 from .context import engine_ctx
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from engine.context import EngineContext
+from engine.core.context import EngineContext
 
 
 def engine_ctx() -> EngineContext:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import PmoflowError
+from engine.core.errors import PmoflowError
 
 STATUS: dict[str, int] = {
     "not_found": 404,

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import external_tasks as et
+from engine.integration import external_tasks as et
 
 from . import schemas
 from .auth import current_actor

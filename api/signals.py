@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import signals
+from engine.runtime import signals
 
 from . import schemas
 from .auth import current_actor

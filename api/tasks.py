@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import tasks
+from engine.tasks import inbox as tasks
 
 from . import schemas
 from .auth import current_actor

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import webhooks
+from engine.integration import webhooks
 
 from . import schemas
 from .auth import current_actor

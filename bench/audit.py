@@ -5,11 +5,11 @@
 Seeds a fresh PostgreSQL database (created and dropped here) with events in one INSERT ... SELECT
 over generate_series: 50,000 instances of 5 processes (20 events each, with business keys), 200
 actors, 14 action types, one event every 30 s (about a year), comments in the data. Then times
-`engine.audit_trail.search` (the service behind /audit and GET /api/v1/audit/events: query, rows
+`engine.audit.trail.search` (the service behind /audit and GET /api/v1/audit/events: query, rows
 and readable summaries of a 50-event page) for typical filters and prints p50/p95/p99 and the plan
 of the slowest. Target: p95 under 200 ms for a search page. The seeded rows carry placeholder
 hashes (searching does not read them); `--verify-events` real chained events are written through
-`engine.audit.record` in a second database to time `audit verify`.
+`engine.events.stream.record` in a second database to time `audit verify`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from engine import audit, audit_trail
-from engine.audit_trail import AuditFilter
-from engine.context import EngineContext
-from engine.permissions import Actor
+from engine.events import stream as audit
+from engine.audit import trail as audit_trail
+from engine.audit.trail import AuditFilter
+from engine.core.context import EngineContext
+from engine.core.permissions import Actor
 
 from .server import scratch_context
 

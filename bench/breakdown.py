@@ -6,9 +6,9 @@ Runs the same 3-step approval sequentially in this process, adding one layer at 
 reports the CPU time (this process, plus PostgreSQL's) per instance for each:
 
   spiff      engine/spiff only: Run.start/load/complete/dump, as in (a)
-  services   engine.instances.start / engine.tasks.complete (whose answer names the next
+  services   engine.runtime.instances.start / engine.tasks.inbox.complete (whose answer names the next
              task) with ready-made actors: adds the database, the ORM, task rows and events
-  + auth     the same, resolving the bearer token (engine.users.actor_for_token) per call,
+  + auth     the same, resolving the bearer token (engine.admin.users.actor_for_token) per call,
              as the API does on every request (mostly cache hits: token_cache_seconds)
   flask      the whole app through Flask's test client (routing, webargs, marshmallow,
              auth, services), no sockets
@@ -33,7 +33,9 @@ from .stats import table
 
 
 def _layers(stack: Stack) -> dict[str, Callable[[int], None]]:
-    from engine import instances, tasks, users
+    from engine.runtime import instances
+    from engine.tasks import inbox as tasks
+    from engine.admin import users
     from engine.spiff.sandbox import SandboxedScriptEngine
     from webui.app import create_app
 

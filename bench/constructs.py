@@ -13,7 +13,7 @@ the same machine in the same minute, so the ratio holds when the machine is nois
 
   spiff      engine/spiff only (Run.start/load/complete/dump, state dumped and loaded between steps),
              as bench.approval's (a)
-  services   engine.instances.start / engine.tasks.complete on a new database (SQLite file,
+  services   engine.runtime.instances.start / engine.tasks.inbox.complete on a new database (SQLite file,
              PostgreSQL scratch database): the database, task rows and events
 """
 
@@ -75,8 +75,10 @@ def _approval_spiff() -> Callable[[int], None]:
 
 
 def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyped-def]
-    from engine import deployments, instances, tasks
-    from engine.permissions import SYSTEM, Actor
+    from engine.definitions import deployments
+    from engine.runtime import instances
+    from engine.tasks import inbox as tasks
+    from engine.core.permissions import SYSTEM, Actor
     from engine.spiff.parsing import SourceFile
 
     files = [SourceFile(p.name, p.read_bytes()) for p in sorted((REPO / "workflows").iterdir())
@@ -106,9 +108,9 @@ def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyp
 
 @contextmanager
 def _database(kind: str, postgres_url: str) -> Iterator[object]:
-    from engine.clock import FixedClock
-    from engine.config import Settings
-    from engine.context import EngineContext
+    from engine.core.clock import FixedClock
+    from engine.core.config import Settings
+    from engine.core.context import EngineContext
     from engine.db.schema import upgrade
 
     now = datetime(2026, 12, 1, 9, tzinfo=UTC)

@@ -6,8 +6,8 @@ Seeds a fresh PostgreSQL database (created and dropped here) with SQL (`generate
 three processes, instances started over the last 120 days (70 % completed, 20 % running,
 5 % in error, 5 % cancelled), two human tasks each (the second open while running, due two
 days after creation, one decision in ten a rejection) and their group rows. Then times
-`engine.dashboard.overview` (every figure, percentiles included) for several periods and
-`engine.monitoring.search` (count included) for several filters. Prints p50/p95/p99.
+`engine.monitoring.dashboard.overview` (every figure, percentiles included) for several periods and
+`engine.monitoring.instances.search` (count included) for several filters. Prints p50/p95/p99.
 Target: the dashboard under 1 s (p95) on PostgreSQL.
 """
 
@@ -25,10 +25,11 @@ from typing import Any
 
 from sqlalchemy import text
 
-from engine import dashboard, monitoring
-from engine.context import EngineContext
-from engine.monitoring import InstanceFilter
-from engine.permissions import Actor
+from engine.monitoring import dashboard
+from engine.monitoring import instances as monitoring
+from engine.core.context import EngineContext
+from engine.monitoring.instances import InstanceFilter
+from engine.core.permissions import Actor
 
 from .server import scratch_context
 

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.decisions [--rules 50] [--seconds 5] [--clients 4] [--database sqlite]
 
 (a) engine, in process: the compiled model evaluated by engine.dmn alone (no database);
-(b) service, in process: engine.decisions.evaluate (one read-only transaction per evaluation,
+(b) service, in process: engine.definitions.decisions.evaluate (one read-only transaction per evaluation,
     the compiled model cached), on a temporary database;
 (c) HTTP API: POST /api/v1/decisions/{key}/evaluate against gunicorn on loopback (started by
     bench.server.Stack, as an operator would), from N client threads with keep-alive connections.
@@ -29,14 +29,15 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from engine import decisions, deployments
-from engine.config import Settings
-from engine.context import EngineContext
+from engine.definitions import decisions
+from engine.definitions import deployments
+from engine.core.config import Settings
+from engine.core.context import EngineContext
 from engine.db.schema import upgrade
 from engine.dmn.compiled import compile_model
 from engine.dmn.evaluate import evaluate
 from engine.dmn.reader import read_dmn
-from engine.permissions import SYSTEM
+from engine.core.permissions import SYSTEM
 from engine.spiff.parsing import SourceFile
 
 from .client import Api
@@ -123,7 +124,7 @@ def measure_engine(xml: str, seconds: float, rules: int) -> Rate:
 
 
 def measure_service(xml: str, seconds: float, rules: int, database_url: str | None) -> Rate:
-    """(b) engine.decisions.evaluate against a temporary database (SQLite unless a URL is given)."""
+    """(b) engine.definitions.decisions.evaluate against a temporary database (SQLite unless a URL is given)."""
     with tempfile.TemporaryDirectory(prefix="pmoflow-bench-decisions-") as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         if database_url:

@@ -4,7 +4,7 @@
 
 Seeds a fresh PostgreSQL database (created and dropped here) with users, groups (each user
 in two), instances and open tasks (a fifth assigned to a person, the rest offered to a
-group), then times `engine.tasks.inbox` (the query behind /tasks, count included) for random
+group), then times `engine.tasks.inbox.inbox` (the query behind /tasks, count included) for random
 users and filters. Prints p50/p95/p99 and the query plan of the default page. Target: p95
 under 50 ms on PostgreSQL.
 """
@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, text
 
-from engine.context import EngineContext
+from engine.core.context import EngineContext
 from engine.db.models import (
     Deployment,
     Group,
@@ -30,8 +30,8 @@ from engine.db.models import (
     ProcessInstance,
     User,
 )
-from engine.permissions import Actor
-from engine.tasks import InboxFilter, inbox, inbox_page, inbox_query
+from engine.core.permissions import Actor
+from engine.tasks.inbox import InboxFilter, inbox, inbox_page, inbox_query
 
 from .server import scratch_context
 

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from .cpu import child_pids
 
 if TYPE_CHECKING:
-    from engine.context import EngineContext
+    from engine.core.context import EngineContext
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -276,9 +276,9 @@ def drop_postgres_database(url: str) -> None:
 def scratch_context(server_url: str, prefix: str, now: datetime) -> Iterator[EngineContext]:
     """An engine context on a new, migrated database `pmoflow_bench_<prefix>_<random>` on the
     server of `server_url`, with a clock fixed at `now`; the database is dropped afterwards."""
-    from engine.clock import FixedClock
-    from engine.config import Settings
-    from engine.context import EngineContext
+    from engine.core.clock import FixedClock
+    from engine.core.config import Settings
+    from engine.core.context import EngineContext
     from engine.db.schema import upgrade
 
     name = f"pmoflow_bench_{prefix}_{uuid.uuid4().hex[:8]}"

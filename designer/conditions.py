@@ -24,7 +24,7 @@ import math
 import re
 from typing import Any
 
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 from engine.spiff.sandbox import check_expression
 
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")

@@ -2,7 +2,7 @@
 
 One draft per process key. Every save names the revision it loaded; a stale revision is
 refused with a Conflict naming who saved meanwhile and when, and nothing is written (the
-caller keeps its copy). Publishing deploys the draft's files through engine.deployments with
+caller keeps its copy). Publishing deploys the draft's files through engine.definitions.deployments with
 the designer's change note, as the next version, and removes the draft.
 """
 
@@ -25,16 +25,17 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from designer.validation import blocking, validate_files
-from engine import audit, deployments
-from engine.context import EngineContext
+from engine.events import stream as audit
+from engine.definitions import deployments
+from engine.core.context import EngineContext
 from engine.db.models import Draft, Group, ProcessDefinition
-from engine.decisions import published_decision_resolver
-from engine.errors import Conflict, DeploymentInvalid, InvalidInput, NotFound, Problem
-from engine.permissions import Actor, require
+from engine.definitions.decisions import published_decision_resolver
+from engine.core.errors import Conflict, DeploymentInvalid, InvalidInput, NotFound, Problem
+from engine.core.permissions import Actor, require
 from engine.spiff.parsing import BPMN_NS, DMN_NAMESPACES, NS, SourceFile, decision_ref, form_ref
 from engine.spiff.xml import XmlRefused, parse_xml
-from engine.versions import latest_version
-from engine.views import DeploymentView
+from engine.definitions.versions import latest_version
+from engine.core.records import DeploymentView
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_. -]{0,150}\.(dmn|form)$")

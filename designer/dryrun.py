@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.errors import FormDataInvalid, InvalidInput
-from engine.forms import form_fields, validate_submission
+from engine.core.errors import FormDataInvalid, InvalidInput
+from engine.forms.schemas import form_fields, validate_submission
 from engine.spiff import catching
 from engine.spiff.budget import StepLimits
 from engine.spiff.calls import Resolver
@@ -54,7 +54,7 @@ class Limits:
     max_bytes: int = 2 * 1024 * 1024
     max_files: int = 50
     time_limit: float = 3.0
-    step: StepLimits = field(default_factory=StepLimits)    # the engine's budget of one step (engine.context)
+    step: StepLimits = field(default_factory=StepLimits)    # the engine's budget of one step (engine.core.context)
     published: Resolver | None = None        # finds callees deployed earlier, as deploy does
     decisions: DecisionResolver | None = None    # finds decisions deployed earlier, as deploy does
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from designer.drafts import version_files, version_row
-from engine.context import EngineContext
+from engine.core.context import EngineContext
 from engine.db.models import Draft, HumanTask, ProcessDefinition, ProcessInstance
-from engine.permissions import Actor, require
+from engine.core.permissions import Actor, require
 from engine.spiff.tokens import active_tokens
 
 LIVE = ("running", "error")

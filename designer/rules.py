@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.parsing import BPMN_NS, FLOW_NODES, HUMAN_TASKS, NS, candidate_groups
 
 SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")

@@ -15,7 +15,7 @@ from typing import Any
 from lxml import etree
 
 from designer import rules
-from engine.errors import DeploymentInvalid, Problem
+from engine.core.errors import DeploymentInvalid, Problem
 from engine.spiff.calls import Resolver
 from engine.spiff.decisions import DecisionResolver
 from engine.spiff.parsing import FLOW_NODES, SourceFile, parse_deployment

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from engine.clock import FixedClock
-from engine.config import Settings
-from engine.context import EngineContext
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
+from engine.core.context import EngineContext
 from engine.db.models import Base
 from engine.db.schema import upgrade
 from engine.db.session import make_engine
@@ -94,6 +94,6 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same Argon2id code path with test-sized costs (production keeps argon2's defaults)."""
     from argon2 import PasswordHasher
 
-    import engine.users
+    import engine.admin.users
 
-    monkeypatch.setattr(engine.users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(engine.admin.users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import deployments, users
-from engine.context import EngineContext
-from engine.permissions import Actor
+from engine.definitions import deployments
+from engine.admin import users
+from engine.core.context import EngineContext
+from engine.core.permissions import Actor
 from engine.spiff.parsing import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def write_concurrently(ctx: EngineContext, writers: int = 4, rounds: int = 8) ->
     password change) as user0, user1, ...; raises the first error any thread met."""
     import threading
 
-    from engine import audit
+    from engine.events import stream as audit
 
     errors: list[BaseException] = []
 

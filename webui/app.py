@@ -14,10 +14,10 @@ from werkzeug.exceptions import HTTPException
 
 import api
 from api.errors import http_error
-from engine import heartbeats
-from engine.clock import Clock
-from engine.config import Settings
-from engine.context import EngineContext
+from engine.runtime import heartbeats
+from engine.core.clock import Clock
+from engine.core.config import Settings
+from engine.core.context import EngineContext
 from webui import account, admin, audit, auth, filters, monitor, notifications, requests, tasklist
 from webui import designer as designer_pages
 from webui.designer import panel as designer_panel
@@ -128,7 +128,7 @@ def _register_health(app: Flask, ctx: EngineContext) -> None:
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
         """200 when the database answers and nothing is stuck, else 503 naming what is: a step or the worker
-        of this process (engine.health), a worker of any process gone silent (engine.heartbeats).
+        of this process (engine.runtime.health), a worker of any process gone silent (engine.runtime.heartbeats).
         `?scope=process` looks at this process only (for a load balancer taking one process out)."""
         try:
             with ctx.db.connect() as conn:

@@ -9,17 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import DeploymentInvalid, PmoflowError
+from engine.core.errors import DeploymentInvalid, PmoflowError
 
 if TYPE_CHECKING:  # the engine is imported by the commands, so `--help` starts fast
-    from engine.context import EngineContext
+    from engine.core.context import EngineContext
     from engine.spiff.parsing import SourceFile
 
 DEPLOYABLE = (".bpmn", ".dmn", ".form")
 
 
 def _cli_actor():  # type: ignore[no-untyped-def]
-    from engine.permissions import Actor
+    from engine.core.permissions import Actor
 
     return Actor("cli", roles=frozenset({"admin", "designer"}))
 
@@ -100,14 +100,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _context() -> EngineContext:
-    from engine.config import Settings
-    from engine.context import EngineContext
+    from engine.core.config import Settings
+    from engine.core.context import EngineContext
 
     return EngineContext.from_settings(Settings.from_env())
 
 
 def _init(args: argparse.Namespace) -> int:
-    from engine import deployments, users
+    from engine.definitions import deployments
+    from engine.admin import users
     from engine.db.schema import upgrade
 
     ctx = _context()
@@ -139,7 +140,7 @@ def _worker(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from engine.worker import Worker
+    from engine.runtime.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     worker = Worker(_context())
@@ -167,7 +168,7 @@ def _collect(paths: Sequence[Path]) -> list[SourceFile]:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from engine import deployments
+    from engine.definitions import deployments
 
     ctx = _context()
     files = _collect([Path(p) for p in args.paths])
@@ -193,7 +194,7 @@ def _read_password() -> str:
 
 
 def _users_create(args: argparse.Namespace) -> int:
-    from engine import users
+    from engine.admin import users
 
     ctx = _context()
     view = users.create_user(ctx, args.name, _read_password(), args.group, args.role or ["approver"],
@@ -203,14 +204,14 @@ def _users_create(args: argparse.Namespace) -> int:
 
 
 def _tokens_create(args: argparse.Namespace) -> int:
-    from engine import users
+    from engine.admin import users
 
     print(users.create_token(_context(), args.user, args.name))
     return 0
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from engine import audit_trail
+    from engine.audit import trail as audit_trail
 
     ctx = _context()
     try:

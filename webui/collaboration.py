@@ -13,8 +13,9 @@ from typing import Any
 
 from flask import abort, flash, request
 
-from engine import attachments, comments
-from engine.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from engine.requester import attachments
+from engine.requester import comments
+from engine.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from webui.security import actor, engine_ctx
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from flask import abort, current_app
 from flask_login import UserMixin, current_user, login_required
 
-from engine.context import EngineContext
-from engine.permissions import Actor, allowed
+from engine.core.context import EngineContext
+from engine.core.permissions import Actor, allowed
 
 
 class WebUser(UserMixin):  # type: ignore[misc]

@@ -24,7 +24,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 def _start_timer_worker(server_worker: Any) -> None:
     """gunicorn hook: each web worker process also runs a timer worker thread."""
-    from engine.worker import Worker
+    from engine.runtime.worker import Worker
 
     worker = Worker(server_worker.wsgi.extensions["pmoflow"])
     server_worker.pmoflow_worker = (worker, worker.start_thread())
@@ -32,7 +32,7 @@ def _start_timer_worker(server_worker: Any) -> None:
 
 def _stop_timer_worker(_arbiter: Any, server_worker: Any) -> None:
     """gunicorn hook, as a web worker process exits (and in the master, with nothing to do): its timer
-    worker stops cleanly, giving back its job leases and deleting its heartbeat row (engine.heartbeats)."""
+    worker stops cleanly, giving back its job leases and deleting its heartbeat row (engine.runtime.heartbeats)."""
     running = getattr(server_worker, "pmoflow_worker", None)
     if running is not None:
         worker, thread = running

@@ -73,7 +73,7 @@ class Group(Base):
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    manager: Mapped[str | None] = mapped_column(String(80))      # gets the group's overdue tasks (engine.sla)
+    manager: Mapped[str | None] = mapped_column(String(80))      # gets the group's overdue tasks (engine.sla.deadlines)
     members: Mapped[list[User]] = relationship(secondary="group_members", back_populates="groups")
 
 
@@ -219,7 +219,7 @@ class HumanTask(Base):
     delegation_reason: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     approval_batch: Mapped[str | None] = mapped_column(String(36), index=True)  # parallel approval group
-    at_risk_at: Mapped[datetime | None]                   # SLA: "at risk" from then on (engine.sla)
+    at_risk_at: Mapped[datetime | None]                   # SLA: "at risk" from then on (engine.sla.deadlines)
 
     instance: Mapped[ProcessInstance] = relationship()
 
@@ -316,7 +316,7 @@ SEARCH_TEXT_LIMIT = 500
 class Event(Base):
     """The one event stream: audit trail and outbox, written in the step's transaction.
 
-    Append-only and hash-chained (engine/audit.py): `seq` orders the chain, `hash` covers the
+    Append-only and hash-chained (engine/events/stream.py): `seq` orders the chain, `hash` covers the
     row's content and `prev_hash`. No foreign key to the instance, so events outlive it.
     """
 
@@ -375,7 +375,7 @@ class DecisionDefinition(VersionedDefinition, Base):
 
 
 class Job(Base):
-    """A unit of background work (see `engine.jobs`): claimed with a lease, retried with backoff.
+    """A unit of background work (see `engine.runtime.jobs`): claimed with a lease, retried with backoff.
 
     `status` is pending -> running -> done | failed; a running job whose lease (`locked_until`)
     expired is claimable again, so a worker killed mid-job loses nothing.
@@ -406,7 +406,7 @@ class Job(Base):
 
 
 class WebhookSubscription(Base):
-    """A system's endpoint that receives events of the chosen types as signed POSTs (`engine.webhooks`).
+    """A system's endpoint that receives events of the chosen types as signed POSTs (`engine.integration.webhooks`).
 
     The signing secret is kept encrypted with a key derived from the app's secret key, because
     signing needs it back; it is shown once, when created or rotated.
@@ -484,7 +484,7 @@ class Draft(Base):
 
 
 class RetentionPolicy(Base):
-    """How long finished instances of a process keep their variables (see `engine.retention`)."""
+    """How long finished instances of a process keep their variables (see `engine.audit.retention`)."""
 
     __tablename__ = "retention_policies"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -498,7 +498,7 @@ class NotificationSetting(Base):
     """A user's choice of outgoing notifications (email, Slack, Teams) per kind, and their chat webhooks.
 
     `channels` maps a kind to the channels chosen for it; a kind missing from it gets the defaults
-    of `engine.outgoing.preferences`. The webhook URLs are secrets of their own: never logged.
+    of `engine.notify.preferences`. The webhook URLs are secrets of their own: never logged.
     """
 
     __tablename__ = "notification_settings"
@@ -524,7 +524,7 @@ class ConnectorHost(Base):
 
 
 class BusinessCalendar(Base):
-    """A named business calendar (engine.calendars): working hours per weekday, time zone, holidays.
+    """A named business calendar (engine.sla.calendars): working hours per weekday, time zone, holidays.
 
     `hours` maps mon..sun to "09:00-12:00, 13:00-17:00" (empty: not a working day); `holidays`
     is a list of {"date": "YYYY-MM-DD", "name": ...} in date order.
@@ -542,7 +542,7 @@ class BusinessCalendar(Base):
 
 
 class ExternalTask(Base):
-    """A ready external task (engine.external_tasks), mirrored from the workflow after every step.
+    """A ready external task (engine.integration.external_tasks), mirrored from the workflow after every step.
 
     `status` is open -> completed | bpmn_error | cancelled. An open task is fetchable when it is
     not locked (`lock_expires_at` empty or past), `available_at` (a failure's retry timeout) has
@@ -574,7 +574,7 @@ class ExternalTask(Base):
 
 
 class WorkerHeartbeat(Base):
-    """A running background worker (engine.heartbeats): its row is upserted as it comes round and
+    """A running background worker (engine.runtime.heartbeats): its row is upserted as it comes round and
     deleted when it stops cleanly, so `/healthz` of any process sees a worker gone silent elsewhere."""
 
     __tablename__ = "worker_heartbeats"

@@ -9,10 +9,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.errors import Conflict
+from engine.core.errors import Conflict
 
 if TYPE_CHECKING:
-    from engine.config import Settings
+    from engine.core.config import Settings
 
 SETTINGS = "pmoflow_settings"      # session.info: the Settings of the unit of work (for event subscribers)
 

@@ -46,7 +46,7 @@ from engine.dmn.model import (
     TestCase,
 )
 from engine.dmn.python_cells import PythonCheck
-from engine.errors import Problem
+from engine.core.errors import Problem
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 PYTHON_ONLY_NAMES = frozenset({"True", "False", "None"})

@@ -21,7 +21,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.assignment import NotSupported, as_python, zeebe_priority
 from engine.spiff.sandbox import check_expression
 

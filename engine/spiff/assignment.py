@@ -15,7 +15,7 @@ task is created. An expression that cannot be translated is a deploy problem nam
 element. A task without candidate groups takes its lane's group; a task with neither groups
 nor candidate users is offered to the process's default group
 (`<pmoflow:assignment candidateGroups="..."/>` in the process's extensionElements), else to
-the deployment's default group (setting `PMOFLOW_DEFAULT_GROUP`, see engine.candidates).
+the deployment's default group (setting `PMOFLOW_DEFAULT_GROUP`, see engine.tasks.candidates).
 
 Read here as well: the due date of Camunda 8's `<zeebe:taskSchedule dueDate="..."/>`, the
 priority of `<zeebe:priorityDefinition priority="..."/>`, and Camunda 8's form reference
@@ -31,7 +31,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.expressions import Where, compile_expression
 from engine.spiff.sandbox import check_expression
 

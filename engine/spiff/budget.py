@@ -45,7 +45,7 @@ STOPPED = "pmoflow_stopped"         # internal data of the task a step stopped b
 
 @dataclass(frozen=True)
 class StepLimits:
-    """The limits of one step (engine.config.Settings names them step_task_limit, ...)."""
+    """The limits of one step (engine.core.config.Settings names them step_task_limit, ...)."""
 
     max_tasks: int = 10_000
     max_seconds: float = 5.0

@@ -32,7 +32,7 @@ from SpiffWorkflow.spiff.parser.task_spec import CallActivityParser
 from SpiffWorkflow.spiff.serializer.task_spec import SubWorkflowTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import CallActivity
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.camunda import CAMUNDA_NS, NS, multiword_names, zeebe_mappings
 from engine.spiff.expressions import JUEL, Where, compile_expression
 from engine.spiff.sandbox import assign_path

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.expressions import (
     FEEL,
     JUEL,

@@ -1,7 +1,7 @@
 """Service tasks with the built-in HTTP connector (`pmoflow:connector`).
 
 A service task that carries a connector does not run inline: it waits, like a human task,
-until the worker has made the call (engine/connectors.py) and completes it with the
+until the worker has made the call (engine/integration/connectors.py) and completes it with the
 response mapped to variables. In BPMN::
 
     <bpmn:serviceTask id="create_erp_project" name="Create the project in the ERP">
@@ -37,7 +37,7 @@ from lxml import etree
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.sandbox import check_expression
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
@@ -144,7 +144,7 @@ def connector_problems(filename: str, task: etree._Element) -> list[Problem]:
 
 
 class PmoflowConnectorTask(SpiffBpmnTask):  # type: ignore[misc]
-    """A service task that waits for the worker's HTTP call; it is completed by engine.connectors."""
+    """A service task that waits for the worker's HTTP call; it is completed by engine.integration.connectors."""
 
     def __init__(self, wf_spec: Any, name: str, connector: dict[str, Any], **kwargs: Any) -> None:
         kwargs["manual"] = True           # waits in READY until the call's outcome completes it

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff import feel_calls
 from engine.spiff.juel import JuelUnsupported, is_juel
 from engine.spiff.juel import translate as translate_juel

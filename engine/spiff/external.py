@@ -1,7 +1,7 @@
 """External tasks: service (send, business rule, script) tasks that a system fetches and completes.
 
 A task with a topic waits in the workflow like a human task until a worker outside the
-engine fetches it, locks it and reports the outcome through the API (engine/external_tasks.py).
+engine fetches it, locks it and reports the outcome through the API (engine/integration/external_tasks.py).
 The topic is read from what each modeler writes::
 
     <bpmn:serviceTask id="bill" pmoflow:topic="billing"/>                               pmoflow (our designer)
@@ -41,7 +41,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.sandbox import check_expression
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -31,8 +31,8 @@ from engine.dmn.compiled import compile_model
 from engine.dmn.model import DecisionModel
 from engine.dmn.reader import read_dmn
 from engine.dmn.testcases import run_tests
-from engine.errors import DeploymentInvalid, Problem
-from engine.forms import FormSchemaError, load_form
+from engine.core.errors import DeploymentInvalid, Problem
+from engine.forms.schemas import FormSchemaError, load_form
 from engine.spiff.approval_ext import (
     approval_config,
     approval_problems,
@@ -428,7 +428,7 @@ _SCOPE_TAGS = frozenset({"process", "subProcess", "transaction", "adHocSubProces
 def _check_human_task(
     node: etree._Element, where: tuple[str, str | None, int | None], index: _Files
 ) -> list[Problem]:
-    """A user or manual task's settings; a task outside any lane is fine (engine.candidates offers it)."""
+    """A user or manual task's settings; a task outside any lane is fine (engine.tasks.candidates offers it)."""
     problems = assignment_problems(node, where[0])
     ref = form_ref(node)
     if ref is not None and _form_id(node, index) is None and not _loose_form_key(node):
@@ -720,7 +720,7 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
 
 
 class _ServiceTaskParser(SpiffTaskParser):  # type: ignore[misc]
-    """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.connectors); those with
+    """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.integration.connectors); those with
     a topic are external tasks (engine.spiff.external wraps this parser). Nothing else passes the checks."""
 
     def create_task(self) -> Any:
@@ -818,7 +818,7 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
         "spec": registry.convert(spec),
         "subprocess_specs": converted,
         # ours, read back by engine.spiff.specs.restore_spec: timer kinds and business calendars, event
-        # sub-processes, and the variable camunda:initiator names (engine.steps.new_run)
+        # sub-processes, and the variable camunda:initiator names (engine.runtime.steps.new_run)
         "pmoflow": {"timers": {**callee_timers, **timers},
                     "event_subprocesses": {k: v for p in [pid, *subprocess_specs] if p in index.processes
                                            for k, v in event_subprocesses(index.processes[p][1]).items()},

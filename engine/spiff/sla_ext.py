@@ -16,7 +16,7 @@
 
 A task's due date comes from its interrupting boundary timers (the earliest), otherwise from
 `pmoflow:sla due`; Camunda's `camunda:dueDate` is read like `due`. `calendar` puts a duration
-on business time (see engine.calendars); without it durations run on calendar time. `atRisk`
+on business time (see engine.sla.calendars); without it durations run on calendar time. `atRisk`
 is the share of the allowed time after which the task is "at risk" (default 0.75).
 
 Timer kinds (`pmoflow:timerKind` on a boundary event): `reminder` (notify the assignee or the
@@ -24,7 +24,7 @@ task's groups, write `task_reminder`; no SLA breach), `escalation` (write `sla_b
 outgoing flow escalates, e.g. to a "PMO Director" lane), `outcome` (write `sla_breached`; the
 outgoing flow sets a default outcome, e.g. a script task recording auto-reject and its reason),
 `reassign` (on a non-interrupting timer: write `sla_breached` and give the task to the manager
-of its group, see engine.sla).
+of its group, see engine.sla.deadlines).
 Without the attribute a non-interrupting timer is a reminder and an interrupting one an
 escalation. Reminders do not count towards the task's due date.
 """
@@ -37,8 +37,8 @@ from typing import Any
 
 from lxml import etree
 
-from engine.calendars import CalendarError, parse_duration
-from engine.errors import Problem
+from engine.sla.calendars import CalendarError, parse_duration
+from engine.core.errors import Problem
 from engine.spiff.assignment import NotSupported, as_python, zeebe_due_date
 from engine.spiff.sandbox import check_expression
 

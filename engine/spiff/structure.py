@@ -28,7 +28,7 @@ from SpiffWorkflow.spiff.specs.defaults import ParallelMultiInstanceTask, Sequen
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.gateways import GatewayParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

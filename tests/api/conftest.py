@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine.clock import FixedClock
-from engine.context import EngineContext
+from engine.core.clock import FixedClock
+from engine.core.context import EngineContext
 from tests.factories import deploy_shipped, make_token
 from webui.app import create_app
 

@@ -29,7 +29,7 @@ def test_health_needs_no_token(app):
 
 
 def test_health_answers_503_naming_what_is_stuck(app, monkeypatch):
-    from engine import health
+    from engine.runtime import health
 
     now = [100.0]
     monkeypatch.setattr(health, "_clock", lambda: now[0])
@@ -48,12 +48,12 @@ def test_health_answers_503_naming_what_is_stuck(app, monkeypatch):
 
 
 def test_health_answers_503_naming_a_worker_of_another_process_gone_silent(app, engine_ctx, clock):
-    """A `pmoflow worker` elsewhere keeps a heartbeat row (engine.heartbeats): silent past
+    """A `pmoflow worker` elsewhere keeps a heartbeat row (engine.runtime.heartbeats): silent past
     PMOFLOW_WORKER_STALE_SECONDS it makes every /healthz answer 503; 10 stale times old it is gone."""
     from datetime import timedelta
 
-    from engine import health
-    from engine.heartbeats import Heartbeat
+    from engine.runtime import health
+    from engine.runtime.heartbeats import Heartbeat
 
     other = Heartbeat(engine_ctx, "host-b:4242:1")      # as another process's worker writes it
     other.beat("jobs")
@@ -77,8 +77,8 @@ def test_health_answers_503_naming_a_worker_of_another_process_gone_silent(app, 
 def test_health_names_the_worker_of_its_own_process_once(app, engine_ctx, clock, monkeypatch):
     from datetime import timedelta
 
-    from engine import health
-    from engine.heartbeats import Heartbeat
+    from engine.runtime import health
+    from engine.runtime.heartbeats import Heartbeat
 
     now = [100.0]
     monkeypatch.setattr(health, "_clock", lambda: now[0])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.timers import fire_due
+from engine.runtime.timers import fire_due
 from tests.api.journeys import path_of
 from tests.factories import make_token
 

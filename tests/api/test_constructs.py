@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.timers import fire_due
+from engine.runtime.timers import fire_due
 from tests.api.journeys import path_of
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "constructs"

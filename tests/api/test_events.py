@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import monitoring
-from engine.timers import fire_due
-from engine.worker import Worker
+from engine.monitoring import instances as monitoring
+from engine.runtime.timers import fire_due
+from engine.runtime.worker import Worker
 from tests.factories import ADMIN
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "events"

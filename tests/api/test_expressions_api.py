@@ -6,7 +6,7 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
-from engine.timers import fire_due
+from engine.runtime.timers import fire_due
 from tests.api.journeys import instance, start
 from tests.api.journeys import path_of as path
 

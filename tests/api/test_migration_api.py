@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from engine import deployments, instances
+from engine.definitions import deployments
+from engine.runtime import instances
 from tests.bpmn_samples import document, flow, lane, one_approval, process, user_task
 from tests.factories import ADMIN, BOT, source
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import audit
+from engine.events import stream as audit
 
 
 def emit(ctx, type_="instance_started"):

@@ -7,9 +7,9 @@ import io
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from engine import users
-from engine.config import Settings
-from engine.context import EngineContext
+from engine.admin import users
+from engine.core.config import Settings
+from engine.core.context import EngineContext
 from tests.engine.test_approvals import approval_process
 from tests.engine.test_instances import FORM
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from designer.conditions import NotReadable, build, parse
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 from engine.spiff.sandbox import SandboxedEnvironment
 
 ROUND_TRIPS = [

@@ -10,7 +10,7 @@ import pytest
 
 from designer import dryrun
 from designer.conditions import build
-from engine.errors import DeploymentInvalid, FormDataInvalid, InvalidInput
+from engine.core.errors import DeploymentInvalid, FormDataInvalid, InvalidInput
 from engine.spiff.parsing import SourceFile
 from tests.bpmn_samples import document, flow, lane, process
 

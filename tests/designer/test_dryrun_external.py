@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from designer import dryrun
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 from engine.spiff.parsing import SourceFile
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "external" / "camunda7_payment.bpmn"

@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from designer import drafts, library
-from engine import instances, users
+from engine.runtime import instances
+from engine.admin import users
 from engine.db.models import HumanTask, ProcessInstance
 from tests.designer.test_drafts import DANA
 from tests.factories import BOT, deploy_shipped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from engine.errors import DeploymentInvalid
+from engine.core.errors import DeploymentInvalid
 from engine.spiff.camunda import NS, translate_model
 from engine.spiff.parsing import SourceFile, parse_deployment
 from engine.spiff.sandbox import SandboxedEnvironment, SandboxError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import instances, tasks
+from engine.runtime import instances
+from engine.tasks import inbox as tasks
 from engine.spiff.parsing import SourceFile, parse_deployment
 from engine.spiff.runtime import Run
 from engine.spiff.sandbox import SandboxedScriptEngine

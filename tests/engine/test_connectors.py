@@ -11,9 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from engine import connectors, deployments, instances, jobs
+from engine.integration import connectors
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.runtime import jobs
 from engine.db.models import Event, Job
-from engine.errors import DeploymentInvalid, Forbidden, InvalidInput
+from engine.core.errors import DeploymentInvalid, Forbidden, InvalidInput
 from tests.bpmn_samples import document, flow, process
 from tests.factories import ADMIN, BOT, source
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import DeploymentInvalid
+from engine.core.errors import DeploymentInvalid
 from engine.spiff.events import bare_iso, timer_expression
 from engine.spiff.parsing import parse_deployment
 from tests.bpmn_samples import HEAD, flow, process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.dmn.feel import FeelError
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.expressions import FEEL, JUEL, PYTHON, XPATH, Where, compile_condition, compile_expression, dialect
 from engine.spiff.juel import JuelUnsupported, translate
 from engine.spiff.sandbox import SandboxedEnvironment, SandboxError

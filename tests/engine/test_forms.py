@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from engine.forms import FormProblem, FormSchemaError, check_form, form_fields, load_form, validate_submission
+from engine.forms.schemas import FormProblem, FormSchemaError, check_form, form_fields, load_form, validate_submission
 
 DECISION_VALUES = [{"label": "Approve", "value": "approve"}, {"label": "Reject", "value": "reject"}]
 

@@ -1,10 +1,10 @@
-"""engine.health: what /healthz reports as stuck, observed in-process (the clock is injected)."""
+"""engine.runtime.health: what /healthz reports as stuck, observed in-process (the clock is injected)."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine import health
+from engine.runtime import health
 
 
 class Ticks:

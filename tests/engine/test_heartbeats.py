@@ -1,4 +1,4 @@
-"""engine.heartbeats: workers keep a row in worker_heartbeats that /healthz of any process reads,
+"""engine.runtime.heartbeats: workers keep a row in worker_heartbeats that /healthz of any process reads,
 on SQLite and PostgreSQL, timed by the injected clock only."""
 
 from __future__ import annotations
@@ -7,10 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from engine import health, heartbeats, jobs
+from engine.runtime import health
+from engine.runtime import heartbeats
+from engine.runtime import jobs
 from engine.db.models import WorkerHeartbeat
-from engine.heartbeats import Heartbeat
-from engine.worker import Worker
+from engine.runtime.heartbeats import Heartbeat
+from engine.runtime.worker import Worker
 
 
 def rows(ctx) -> dict[str, tuple]:

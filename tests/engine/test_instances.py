@@ -12,10 +12,14 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
-from engine import deployments, instances, messages, steps, tasks
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.runtime import messages
+from engine.runtime import steps
+from engine.tasks import inbox as tasks
 from engine.db.models import Event, HumanTask, ProcessInstance
-from engine.errors import Conflict, DeploymentInvalid, Forbidden, FormDataInvalid, InvalidInput, NotFound
-from engine.permissions import Actor
+from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, FormDataInvalid, InvalidInput, NotFound
+from engine.core.permissions import Actor
 from engine.spiff.parsing import SourceFile
 from tests.bpmn_samples import (
     document,
@@ -396,7 +400,7 @@ def test_a_multi_lane_process_hands_over_between_groups(ctx):
 
 
 def test_a_task_offered_to_two_of_my_groups_is_counted_once(ctx):
-    from engine.tasks import InboxFilter, inbox
+    from engine.tasks.inbox import InboxFilter, inbox
 
     body = ('<bpmn:startEvent id="start"/><bpmn:userTask id="t" name="Shared"><bpmn:extensionElements>'
             '<pmoflow:assignment candidateGroups="Finance, Security"/></bpmn:extensionElements></bpmn:userTask>'

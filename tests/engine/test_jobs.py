@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import jobs
+from engine.runtime import jobs
 from engine.db.models import Job
 
 CALLS: list[tuple[str, int]] = []

@@ -7,10 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import deployments, instances, migration, tasks
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.runtime import migration
+from engine.tasks import inbox as tasks
 from engine.db.models import Event, HumanTask, Job, ProcessInstance
-from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.timers import fire_due, next_due
+from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.runtime.timers import fire_due, next_due
 from tests.bpmn_samples import document, flow, lane, process, user_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, source
 
@@ -207,7 +210,7 @@ def test_an_instance_in_error_moves_to_a_fixed_version_and_retries(ctx):
 
 
 def test_corrected_variables_survive_the_move(ctx):
-    from engine import monitoring
+    from engine.monitoring import instances as monitoring
     deploy(ctx, review_process())
     view = instances.start(ctx, BOT, "p1", variables={"title": "CRM", "budget": 1})
     monitoring.edit_variables(ctx, PMO, view.id, {"budget": 2}, [], "typo")
@@ -256,7 +259,7 @@ def breaches(ctx) -> int:
 
 
 def test_the_breach_check_follows_the_new_due_date_and_is_not_repeated(ctx, clock):
-    from engine import jobs
+    from engine.runtime import jobs
     deploy(ctx, review_process('<pmoflow:sla due="P1D"/>'))
     view = instances.start(ctx, BOT, "p1", variables={"title": "CRM"})
     created = view.open_tasks[0].created_at
@@ -277,7 +280,7 @@ def test_the_breach_check_follows_the_new_due_date_and_is_not_repeated(ctx, cloc
 
 
 def test_a_bulk_move_reports_each_instance_and_leaves_the_refused_ones_alone(ctx):
-    from engine import monitoring
+    from engine.monitoring import instances as monitoring
     deploy(ctx, review_process(after="sign_off"))
     at_review = instances.start(ctx, BOT, "p1", business_key="AT-REVIEW", variables={"title": "a"})
     at_sign_off = instances.start(ctx, BOT, "p1", business_key="AT-SIGN-OFF", variables={"title": "b"})

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import deployments, instances, tasks
-from engine import external_tasks as et
-from engine.permissions import Actor
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.tasks import inbox as tasks
+from engine.integration import external_tasks as et
+from engine.core.permissions import Actor
 from engine.spiff.parsing import SourceFile
 from tests.designer.miwg import CORPUS
 from tests.factories import ADMIN, BOT

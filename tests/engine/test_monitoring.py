@@ -7,11 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import deployments, instances, monitoring, tasks
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.monitoring import instances as monitoring
+from engine.tasks import inbox as tasks
 from engine.db.models import Event, ProcessInstance
-from engine.errors import Conflict, Forbidden, InvalidInput
-from engine.monitoring import InstanceFilter
-from engine.permissions import Actor
+from engine.core.errors import Conflict, Forbidden, InvalidInput
+from engine.monitoring.instances import InstanceFilter
+from engine.core.permissions import Actor
 from engine.spiff.parsing import SourceFile
 from tests.bpmn_samples import linear, script_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, deploy_shipped

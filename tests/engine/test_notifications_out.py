@@ -14,11 +14,16 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from engine import deployments, instances, jobs, tasks, timers, users
-from engine.config import Settings
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.runtime import jobs
+from engine.tasks import inbox as tasks
+from engine.runtime import timers
+from engine.admin import users
+from engine.core.config import Settings
 from engine.db.models import Job
-from engine.errors import InvalidInput
-from engine.outgoing import preferences, recipients, rendering
+from engine.core.errors import InvalidInput
+from engine.notify import preferences, recipients, rendering
 from tests.bpmn_samples import document, flow, lane, one_approval, process, user_task
 from tests.factories import ADMIN, BOT, actor, source
 
@@ -161,8 +166,8 @@ def test_nothing_is_enqueued_for_a_rolled_back_step(ctx, people, inbox):
     view = instances.start(ctx, RITA, "p1")
     before = len(queued(ctx))
     with ctx.uow() as uow:                  # an event recorded in a transaction that rolls back
-        from engine import audit
-        from engine.steps import load_instance
+        from engine.events import stream as audit
+        from engine.runtime.steps import load_instance
         row = load_instance(uow.session, view.id)
         audit.record(uow.session, "task_reminder", ctx.clock.now(), instance=row, task_uuid=view.open_tasks[0].id,
                      data={"name": "Approve"})
@@ -174,7 +179,7 @@ def test_nothing_is_enqueued_for_a_rolled_back_step(ctx, people, inbox):
 def test_reassignment_notifies_only_the_new_assignee_and_not_the_actor(ctx, people, inbox):
     view = instances.start(ctx, RITA, "p1")
     before = {j.id for j in queued(ctx)}
-    from engine import collaboration
+    from engine.tasks import collaboration
     collaboration.reassign(ctx, ADMIN, view.open_tasks[0].id, "ann", "alice is busy")
     new = [j for j in queued(ctx) if j.id not in before]
     assert [(j.payload["username"], j.payload["kind"]) for j in new] == [("ann", "task_assigned")]
@@ -331,8 +336,8 @@ def test_routes_are_one_table_and_new_event_types_route_by_name(ctx, people, inb
     assert set(r.kind for r in recipients.ROUTES.values()) <= set(preferences.KINDS)
     view = instances.start(ctx, RITA, "p1")
     before = len(queued(ctx))
-    from engine import audit
-    from engine.steps import load_instance
+    from engine.events import stream as audit
+    from engine.runtime.steps import load_instance
     with ctx.uow() as uow:
         row = load_instance(uow.session, view.id)
         audit.record(uow.session, "task_escalated", ctx.clock.now(), instance=row, task_uuid=view.open_tasks[0].id,
@@ -443,9 +448,9 @@ def test_a_new_group_task_costs_one_query_for_its_recipients_and_none_for_the_ta
 
 
 def test_an_event_about_a_task_the_step_holds_reads_no_task(ctx, people, inbox):
-    from engine import audit
+    from engine.events import stream as audit
     from engine.db.models import HumanTask
-    from engine.steps import load_instance
+    from engine.runtime.steps import load_instance
     view = instances.start(ctx, RITA, "p1")
     before = len(queued(ctx))
     with ctx.uow() as uow:

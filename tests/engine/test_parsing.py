@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import DeploymentInvalid, Problem
+from engine.core.errors import DeploymentInvalid, Problem
 from engine.spiff.parsing import SourceFile, parse_deployment
 from tests.bpmn_samples import (
     document,

@@ -8,9 +8,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, null, select
 
-from engine import audit, instances, jobs, retention, tasks
+from engine.events import stream as audit
+from engine.runtime import instances
+from engine.runtime import jobs
+from engine.audit import retention
+from engine.tasks import inbox as tasks
 from engine.db.models import Event, HumanTask, Job, ProcessInstance
-from engine.errors import Forbidden, InvalidInput, NotFound
+from engine.core.errors import Forbidden, InvalidInput, NotFound
 from tests.engine.test_monitoring import DESIGNER, failing
 from tests.factories import ADMIN, ALICE, BOT, deploy_shipped
 

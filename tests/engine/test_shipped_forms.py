@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.forms import check_form, form_fields, load_form, validate_submission
+from engine.forms.schemas import check_form, form_fields, load_form, validate_submission
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 FORM_FILES = sorted(WORKFLOWS.glob("*.form"))

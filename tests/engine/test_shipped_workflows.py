@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import instances, steps, tasks
-from engine.errors import Forbidden, FormDataInvalid
-from engine.views import InstanceView
+from engine.runtime import instances
+from engine.runtime import steps
+from engine.tasks import inbox as tasks
+from engine.core.errors import Forbidden, FormDataInvalid
+from engine.core.records import InstanceView
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, CAROL, DAVE, ERIN, deploy_shipped
 
 APPROVE = {"decision": "approve", "comment": "ok"}

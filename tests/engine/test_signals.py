@@ -8,7 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine import deployments, instances, signals
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.runtime import signals
 from engine.db.models import Event
 from engine.spiff.parsing import SourceFile
 from tests.bpmn_samples import HEAD, flow, process

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.errors import DeploymentInvalid, Problem
+from engine.core.errors import DeploymentInvalid, Problem
 from engine.spiff.parsing import SourceFile, parse_deployment
 from tests.bpmn_samples import document, flow, line_of, process
 
@@ -161,7 +161,8 @@ def test_an_empty_sub_process_and_data_inputs_and_outputs_do_not_stop_a_run(ctx)
     """itp-commerce (MIWG C.3.0) exports a collapsed sub-process whose content lives elsewhere: it completes at once.
     Trisotech (C.8.1) and others declare data inputs and outputs (ioSpecification) that only the data associations,
     kept as documentation, could fill: they are documentation too."""
-    from engine import deployments, instances
+    from engine.definitions import deployments
+    from engine.runtime import instances
     from tests.factories import ADMIN, BOT, source
 
     io_spec = ('<bpmn:ioSpecification id="io"><bpmn:dataInput id="in_1" name="Employee Badge Number"/>'
@@ -188,7 +189,8 @@ def test_a_documentation_pool_is_not_checked_for_structure():
 
 
 def test_an_activity_whose_flow_conditions_all_fail_is_an_incident_naming_the_activity(ctx):
-    from engine import deployments, instances
+    from engine.definitions import deployments
+    from engine.runtime import instances
     from tests.factories import ADMIN, BOT, source
 
     body = (START + script("a") + script("b") + END + '<bpmn:endEvent id="e2"/>\n' + flow("f1", "start", "a")

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from engine import instances, timers
+from engine.runtime import instances
+from engine.runtime import timers
 from engine.db.models import Event, ProcessInstance
 from tests.factories import BOT, deploy_shipped
 

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from engine import users
-from engine.context import EngineContext
-from engine.errors import Unauthenticated
+from engine.admin import users
+from engine.core.context import EngineContext
+from engine.core.errors import Unauthenticated
 
 
 @pytest.fixture

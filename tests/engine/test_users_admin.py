@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from engine import users
+from engine.admin import users
 from engine.db.models import ApiToken, Event
-from engine.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from engine.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
 SECRET = "a-long-secret"  # noqa: S105 - test password
 

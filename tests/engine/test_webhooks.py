@@ -13,10 +13,13 @@ import pytest
 from sqlalchemy import func, select
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from engine import audit, instances, jobs, webhooks
-from engine.context import EngineContext
+from engine.events import stream as audit
+from engine.runtime import instances
+from engine.runtime import jobs
+from engine.integration import webhooks
+from engine.core.context import EngineContext
 from engine.db.models import Job, WebhookDelivery, WebhookSubscription
-from engine.errors import Conflict, Forbidden, InvalidInput
+from engine.core.errors import Conflict, Forbidden, InvalidInput
 from tests.factories import ADMIN, ALICE, BOT, deploy_shipped, write_concurrently
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import Problem
+from engine.core.errors import Problem
 from engine.spiff.expressions import JUEL, XPATH, Where, compile_condition, dialect
 from engine.spiff.sandbox import SandboxedEnvironment
 from engine.spiff.xpath import XPathUnsupported, translate

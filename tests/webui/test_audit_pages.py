@@ -9,7 +9,8 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from engine import tasks, users
+from engine.tasks import inbox as tasks
+from engine.admin import users
 from engine.db.models import Event
 from tests.factories import ALICE
 from tests.webui.conftest import intake

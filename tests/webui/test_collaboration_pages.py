@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from engine import instances
+from engine.runtime import instances
 from engine.db.models import Event
 from tests.factories import BOT
 from tests.webui.conftest import csrf_of, intake

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import deployments, users
+from engine.definitions import deployments
+from engine.admin import users
 from engine.db.models import ProcessInstance
 from engine.spiff.parsing import SourceFile
 from tests.api.test_expressions_api import MODELS

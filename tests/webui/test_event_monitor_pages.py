@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import deployments, instances, monitoring, signals
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.monitoring import instances as monitoring
+from engine.runtime import signals
 from engine.spiff.parsing import SourceFile
 from tests.factories import ADMIN, BOT
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import deployments, instances, users
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.admin import users
 from engine.db.models import Event
 from tests.bpmn_samples import document, flow, lane, one_approval, process, user_task
 from tests.factories import ADMIN, BOT, source

@@ -7,7 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from engine import deployments, instances, retention, tasks, users
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.audit import retention
+from engine.tasks import inbox as tasks
+from engine.admin import users
 from engine.spiff.parsing import SourceFile
 from tests.bpmn_samples import linear, script_task
 from tests.factories import ADMIN, ALICE, BOT

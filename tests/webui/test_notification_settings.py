@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.outgoing import preferences
+from engine.notify import preferences
 from tests.factories import ALICE
 from tests.webui.conftest import csrf_of
 

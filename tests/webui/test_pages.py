@@ -7,7 +7,8 @@ import re
 
 import flask
 
-from engine import instances, users
+from engine.runtime import instances
+from engine.admin import users
 from tests.factories import BOT
 from tests.webui.conftest import TOKEN, csrf_of, intake, sign_in
 
@@ -163,7 +164,7 @@ MONEY_AND_PICKER = json.dumps({"type": "default", "id": "budget-check", "schemaV
 
 
 def test_money_and_user_picker_fields(app, browser_of):
-    from engine import deployments
+    from engine.definitions import deployments
     from engine.spiff.parsing import SourceFile
     from tests.bpmn_samples import one_approval
     from tests.factories import ADMIN
@@ -199,7 +200,7 @@ def test_a_file_field_is_stored_as_an_attachment_in_the_same_step(app, browser_o
 
     from sqlalchemy import func, select
 
-    from engine import deployments
+    from engine.definitions import deployments
     from engine.db.models import Attachment
     from engine.spiff.parsing import SourceFile
     from tests.bpmn_samples import one_approval

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from engine import audit, webhooks
+from engine.events import stream as audit
+from engine.integration import webhooks
 from tests.factories import ADMIN
 from tests.webui.conftest import csrf_of
 

@@ -1,6 +1,6 @@
 """Administration pages (role admin): users, groups and API tokens.
 
-Every route needs `user.manage`. Views parse the form, call one service of `engine.users`
+Every route needs `user.manage`. Views parse the form, call one service of `engine.admin.users`
 with the signed-in admin's username, and render; field problems are shown on the form.
 """
 
@@ -10,9 +10,9 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 
-from engine import users
-from engine.errors import Conflict, InvalidInput, NotFound, PmoflowError
-from engine.permissions import ROLES
+from engine.admin import users
+from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
+from engine.core.permissions import ROLES
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")

@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
 
-from engine import audit_trail
-from engine.audit_trail import AuditEventView, AuditFilter
-from engine.errors import InvalidInput
+from engine.audit import trail as audit_trail
+from engine.audit.trail import AuditEventView, AuditFilter
+from engine.core.errors import InvalidInput
 from webui.collaboration import http_errors
 from webui.security import actor, engine_ctx, requires
 

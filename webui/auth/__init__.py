@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from engine import users
-from engine.errors import InvalidInput
+from engine.admin import users
+from engine.core.errors import InvalidInput
 from webui.extensions import limiter, login_manager
 from webui.security import WebUser, actor, engine_ctx
 

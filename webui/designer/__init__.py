@@ -16,8 +16,8 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 import designer
 from designer import drafts, library
 from designer.diff import diff_bpmn
-from engine import users
-from engine.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
+from engine.admin import users
+from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
 from engine.spiff.parsing import NS, SourceFile, decision_ref
 from engine.spiff.xml import XmlRefused, parse_xml
 from webui.security import actor, engine_ctx, requires
@@ -143,7 +143,7 @@ def editor(key: str):  # type: ignore[no-untyped-def]
 
 
 def _can(action: str) -> bool:
-    from engine.permissions import allowed
+    from engine.core.permissions import allowed
 
     return allowed(actor(), action)
 

@@ -14,10 +14,12 @@ from itsdangerous import BadSignature, Signer
 
 from api.errors import domain_error
 from designer import conditions, dryrun
-from engine import calendars, deployments, users
-from engine.context import step_limits
-from engine.decisions import published_decision_resolver
-from engine.errors import InvalidInput, PmoflowError
+from engine.sla import calendars
+from engine.definitions import deployments
+from engine.admin import users
+from engine.core.context import step_limits
+from engine.definitions.decisions import published_decision_resolver
+from engine.core.errors import InvalidInput, PmoflowError
 from engine.spiff.parsing import SourceFile
 from engine.spiff.sandbox import check_expression
 from webui.security import actor, engine_ctx, requires

@@ -8,9 +8,13 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine import dashboard, instances, migration, monitoring, retention
-from engine.errors import Conflict, IncidentError, InvalidInput
-from engine.monitoring import InstanceFilter
+from engine.monitoring import dashboard
+from engine.runtime import instances
+from engine.runtime import migration
+from engine.monitoring import instances as monitoring
+from engine.audit import retention
+from engine.core.errors import Conflict, IncidentError, InvalidInput
+from engine.monitoring.instances import InstanceFilter
 from webui.collaboration import fields_of, http_errors
 from webui.monitor import charts
 from webui.security import actor, engine_ctx, requires

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import DeploymentInvalid
+from engine.core.errors import DeploymentInvalid
 from engine.spiff.parsing import SourceFile, parse_deployment
 from tests.factories import WORKFLOWS
 

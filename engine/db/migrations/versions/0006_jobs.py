@@ -1,4 +1,4 @@
-"""background jobs queue (engine/jobs.py)
+"""background jobs queue (engine/runtime/jobs.py)
 
 Revision ID: 0006
 Revises: 0005

@@ -79,7 +79,7 @@ def upgrade() -> None:
 
 def _chain_existing(bind: sa.engine.Connection) -> None:
     """Link the events written before this revision into the chain, oldest first."""
-    from engine.audit import GENESIS, SYSTEM_ACTORS, canonical, chain_hash, searchable
+    from engine.events.stream import GENESIS, SYSTEM_ACTORS, canonical, chain_hash, searchable
     from engine.db.models import UTCDateTime
 
     events = sa.table('events', *(sa.column(n) for n in (

@@ -1,0 +1,100 @@
+"""In-process caches the engine context holds: immutable definition rows and short-lived lookups.
+
+Both are per process (each gunicorn worker has its own) and thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from datetime import datetime, timedelta
+from threading import Lock
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from engine.db.models import ProcessDefinition, ProcessInstance
+from engine.core.errors import NotFound
+
+
+class DefinitionCache:
+    """Process definitions by id, so a step does not read its (immutable) definition row again.
+
+    The cache keeps a detached copy of each row without its spec (the spec is restored once
+    into `EngineContext.specs`); `attach` merges a copy into a session without SQL and sets it
+    as `instance.definition`.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[int, ProcessDefinition] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def attach(self, session: Session, instance: ProcessInstance) -> ProcessDefinition:
+        """Set `instance.definition` from the cache (no SQL on a hit, one query on a miss); raises NotFound."""
+        definition = self.get(session, instance.definition_id)
+        set_committed_value(instance, "definition", definition)      # loaded, not a change to save
+        return definition
+
+    def get(self, session: Session, definition_id: int) -> ProcessDefinition:
+        """The definition as a row of `session` (one query on a miss); raises NotFound.
+
+        Keep a reference to it: the session's identity map alone holds clean rows weakly."""
+        with self._lock:
+            cached = self._items.get(definition_id)
+            if cached is not None:
+                self._items.move_to_end(definition_id)
+        if cached is not None:
+            return session.merge(cached, load=False)
+        row = session.get(ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound(f"process definition {definition_id} does not exist")
+        self._keep(row)
+        return row
+
+    def _keep(self, row: ProcessDefinition) -> None:
+        loaded = inspect(row).dict
+        columns = {c.key: loaded[c.key] for c in inspect(ProcessDefinition).column_attrs
+                   if c.key in loaded and c.key != "spec"}
+        copy = ProcessDefinition(**columns)
+        make_transient_to_detached(copy)           # unloaded attributes (the spec) load on demand
+        with self._lock:
+            self._items[row.id] = copy
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+class TtlCache:
+    """Values that may be reused for `seconds` (by the injected clock); 0 disables the cache."""
+
+    def __init__(self, seconds: float, size: int = 1024) -> None:
+        self._ttl = timedelta(seconds=seconds)
+        self._items: OrderedDict[Hashable, tuple[datetime, Any]] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, key: Hashable, now: datetime) -> Any | None:
+        """The value stored under `key` unless it is older than the time to live."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            if now - found[0] >= self._ttl:
+                del self._items[key]
+                return None
+            return found[1]
+
+    def put(self, key: Hashable, value: Any, now: datetime) -> None:
+        if self._ttl <= timedelta(0):
+            return
+        with self._lock:
+            self._items[key] = (now, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -1,0 +1,511 @@
+"""Instance monitoring for PMO staff and admins: search, one instance in depth, variable
+corrections, and bulk cancel / retry over a filtered list.
+
+Reading needs `instance.monitor`; corrections need `instance.edit_variables`; bulk actions
+reuse the per-instance services (`engine.runtime.instances.cancel` / `retry`), each instance in its
+own transaction, so one failure never rolls back the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from engine.events import stream as audit
+from engine.runtime import instances
+from engine.runtime import migration
+from engine.core.context import EngineContext
+from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
+from engine.core.errors import Conflict, InvalidInput, PmoflowError
+from engine.integration.external_tasks import ExternalTaskView, of_instance
+from engine.core.permissions import Actor, allowed, require
+from engine.spiff.runtime import Run
+from engine.runtime.steps import load_instance, open_rows, run_step
+from engine.tasks.inbox import Step, path_of
+from engine.core.records import offer_label
+
+STATUSES = instances.STATUSES
+MAX_PER_PAGE = 200
+MAX_BULK = 500
+AT_RISK_SHARE = 0.25          # a task is at risk in the last quarter of its allowed time
+PATH_ELEMENT_EVENTS = ("element_completed", "task_completed")
+
+
+# ---------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class InstanceFilter:
+    """What the monitor list can be narrowed by; `to_query` gives the same filter as URL parameters."""
+
+    process: str | None = None
+    version: int | None = None
+    status: str | None = None
+    business_key: str | None = None
+    started_by: str | None = None
+    started_from: date | None = None
+    started_to: date | None = None           # inclusive
+    overdue: bool = False                    # an open task past its due time
+    in_error: bool = False
+    step: str | None = None                  # an open task at this element
+    group: str | None = None                 # an open task offered to this group
+    sla: str | None = None                   # "breached": a task finished late or is overdue
+    rejected: bool = False                   # a task was decided "reject"
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> InstanceFilter:
+        """Parse URL parameters; raises InvalidInput naming every bad field."""
+        errors: dict[str, str] = {}
+
+        def text(name: str) -> str | None:
+            value = (args.get(name) or "").strip()
+            return value[:200] or None
+
+        def day(name: str) -> date | None:
+            value = text(name)
+            if value is None:
+                return None
+            try:
+                return date.fromisoformat(value[:10])
+            except ValueError:
+                errors[name] = "must be a date like 2026-11-25"
+                return None
+
+        def flag(name: str) -> bool:
+            return (args.get(name) or "").lower() in ("1", "true", "yes", "on")
+
+        version = None
+        if text("version"):
+            try:
+                version = int(text("version") or "")
+                if version < 1:
+                    raise ValueError
+            except ValueError:
+                errors["version"] = "must be a whole number from 1"
+        status = text("status")
+        if status is not None and status not in STATUSES:
+            errors["status"] = f"must be one of {', '.join(STATUSES)}"
+        sla = text("sla")
+        if sla is not None and sla != "breached":
+            errors["sla"] = "must be 'breached'"
+        result = cls(process=text("process"), version=version, status=status, business_key=text("business_key"),
+                     started_by=text("started_by"), started_from=day("started_from"), started_to=day("started_to"),
+                     overdue=flag("overdue"), in_error=flag("in_error"), step=text("step"), group=text("group"),
+                     sla=sla, rejected=flag("rejected"))
+        if result.started_from and result.started_to and result.started_to < result.started_from:
+            errors["started_to"] = "must not be before started_from"
+        if errors:
+            raise InvalidInput("invalid filter: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())),
+                               {"fields": errors})
+        return result
+
+    def to_query(self) -> dict[str, str]:
+        """The filter as URL parameters (only what is set)."""
+        out: dict[str, str] = {}
+        for name, value in self.__dict__.items():
+            if value is None or value is False:
+                continue
+            out[name] = "1" if value is True else value.isoformat() if isinstance(value, date) else str(value)
+        return out
+
+    def is_empty(self) -> bool:
+        return not self.to_query()
+
+
+def day_start(value: date) -> datetime:
+    return datetime.combine(value, time(), tzinfo=UTC)
+
+
+def filtered(query: Select[Any], f: InstanceFilter, now: datetime) -> Select[Any]:
+    """Add the filter's conditions to a query over ProcessInstance joined to ProcessDefinition."""
+    conditions: list[ColumnElement[bool]] = []
+    if f.process:
+        conditions.append(ProcessDefinition.key == f.process)
+    if f.version:
+        conditions.append(ProcessDefinition.version == f.version)
+    if f.status:
+        conditions.append(ProcessInstance.status == f.status)
+    if f.in_error:
+        conditions.append(ProcessInstance.status == "error")
+    if f.business_key:
+        conditions.append(ProcessInstance.business_key == f.business_key)
+    if f.started_by:
+        conditions.append(ProcessInstance.started_by == f.started_by)
+    if f.started_from:
+        conditions.append(ProcessInstance.created_at >= day_start(f.started_from))
+    if f.started_to:
+        conditions.append(ProcessInstance.created_at < day_start(f.started_to + timedelta(days=1)))
+    open_task = and_(HumanTask.instance_id == ProcessInstance.id, HumanTask.status == "open")
+    if f.overdue:
+        conditions.append(exists().where(open_task, HumanTask.due_at < now))
+    if f.step:
+        conditions.append(exists().where(open_task, HumanTask.element_id == f.step))
+    if f.group:
+        conditions.append(exists().where(open_task, TaskGroup.task_id == HumanTask.id,
+                                         TaskGroup.group_name == f.group))
+    if f.sla == "breached":
+        conditions.append(exists().where(HumanTask.instance_id == ProcessInstance.id, late_task(now)))
+    if f.rejected:
+        conditions.append(exists().where(HumanTask.instance_id == ProcessInstance.id, rejected_task()))
+    return query.where(*conditions)
+
+
+def late_task(now: datetime) -> ColumnElement[bool]:
+    """SQL: a task with a due time that was completed after it, or is open past it."""
+    return and_(HumanTask.due_at.is_not(None), or_(
+        and_(HumanTask.status == "completed", HumanTask.completed_at > HumanTask.due_at),
+        and_(HumanTask.status == "open", HumanTask.due_at < now)))
+
+
+def rejected_task() -> ColumnElement[bool]:
+    """SQL: a completed task whose decision was 'reject'."""
+    return and_(HumanTask.status == "completed", HumanTask.data["decision"].as_string() == "reject")
+
+
+# ---------------------------------------------------------------- the list
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    id: str
+    process: str
+    process_name: str
+    version: int
+    business_key: str | None
+    title: str | None
+    status: str
+    started_by: str | None
+    created_at: datetime
+    ended_at: datetime | None
+    open_tasks: int
+    overdue_tasks: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    items: list[InstanceRow]
+    total: int
+    page: int
+    per_page: int
+    filters: InstanceFilter
+    processes: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search(ctx: EngineContext, actor: Actor, filters: InstanceFilter, page: int = 1,
+           per_page: int = 50) -> SearchResult:
+    """Instances matching the filter, newest first, one page; raises Forbidden."""
+    require(actor, "instance.monitor")
+    page = max(1, page)
+    per_page = max(1, min(MAX_PER_PAGE, per_page))
+    now = ctx.clock.now()
+    base = filtered(select(ProcessInstance.id).join(ProcessInstance.definition), filters, now)
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        rows = session.scalars(
+            filtered(select(ProcessInstance).join(ProcessInstance.definition), filters, now)
+            .options(joinedload(ProcessInstance.definition))
+            .order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+            .offset((page - 1) * per_page).limit(per_page)).all()
+        counts = _task_counts(session, [r.id for r in rows], now)
+        keys = list(session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
+        items = [InstanceRow(
+            id=r.uuid, process=r.definition.key, process_name=r.definition.name or r.definition.key,
+            version=r.definition.version, business_key=r.business_key, title=_title(r.variables),
+            status=r.status, started_by=r.started_by, created_at=r.created_at, ended_at=r.ended_at,
+            open_tasks=counts.get(r.id, (0, 0))[0], overdue_tasks=counts.get(r.id, (0, 0))[1],
+            error=(r.error or {}).get("message") if r.status == "error" else None) for r in rows]
+    return SearchResult(items, total, page, per_page, filters, keys)
+
+
+def _title(variables: dict[str, Any] | None) -> str | None:
+    value = (variables or {}).get("title")
+    return str(value)[:200] if value else None
+
+
+def _task_counts(session: Session, pks: list[int], now: datetime) -> dict[int, tuple[int, int]]:
+    if not pks:
+        return {}
+    overdue = func.sum(case((HumanTask.due_at < now, 1), else_=0))
+    rows = session.execute(select(HumanTask.instance_id, func.count(), overdue)
+                           .where(HumanTask.instance_id.in_(pks), HumanTask.status == "open")
+                           .group_by(HumanTask.instance_id)).all()
+    return {pk: (int(n), int(late or 0)) for pk, n, late in rows}
+
+
+# ---------------------------------------------------------------- one instance
+
+
+@dataclass(frozen=True)
+class ActiveTask:
+    id: str
+    element_id: str
+    name: str
+    role: str | None
+    candidate_groups: list[str]
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    sla: str                                 # none | on_track | at_risk | overdue
+    candidate_users: list[str] = field(default_factory=list)
+    group_source: str | None = None          # lane | candidate_groups | candidate_users | process_default | default
+
+    @property
+    def offered_to(self) -> str:
+        """Whom the task is offered to and where its group came from (engine.core.records.offer_label)."""
+        return offer_label(self.role, self.candidate_groups, self.candidate_users, self.group_source)
+
+
+@dataclass(frozen=True)
+class Incident:
+    at: datetime
+    kind: str                                # incident_raised | incident_retried
+    element_id: str | None
+    message: str | None
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class InstanceDetail:
+    id: str
+    process: str
+    process_name: str
+    version: int
+    business_key: str | None
+    title: str | None
+    status: str
+    started_by: str | None
+    created_at: datetime
+    ended_at: datetime | None
+    purged_at: datetime | None
+    cancel_reason: str | None
+    error: dict[str, Any] | None
+    variables: dict[str, Any]
+    active: list[ActiveTask]
+    external: list[ExternalTaskView]         # open external tasks: waiting for a system's worker
+    incidents: list[Incident]
+    timeline: list[Step]
+    visited: list[str]                       # element ids the instance passed through
+    bpmn_xml: str | None
+    may_edit: bool
+    may_cancel: bool
+    may_retry: bool
+
+
+def sla_state(created_at: datetime, due_at: datetime | None, now: datetime) -> str:
+    """'overdue' past the due time, 'at_risk' in the last quarter of the allowed time, else 'on_track'."""
+    if due_at is None:
+        return "none"
+    if due_at < now:
+        return "overdue"
+    allowed_time = (due_at - created_at).total_seconds()
+    if allowed_time <= 0 or (due_at - now).total_seconds() <= allowed_time * AT_RISK_SHARE:
+        return "at_risk"
+    return "on_track"
+
+
+def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail:
+    """One instance with its path, active tasks, variables and incidents; raises NotFound, Forbidden."""
+    require(actor, "instance.monitor")
+    now = ctx.clock.now()
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        inst = load_instance(session, instance_id)
+        d = inst.definition
+        active = [ActiveTask(id=t.uuid, element_id=t.element_id, name=t.name, role=t.role,
+                             candidate_groups=list(t.candidate_groups), assignee=t.assignee, created_at=t.created_at,
+                             due_at=t.due_at, sla=sla_state(t.created_at, t.due_at, now),
+                             candidate_users=list(t.candidate_users or []), group_source=t.group_source)
+                  for t in open_rows(session, inst)]
+        incidents = [Incident(at=e.occurred_at, kind=e.type, element_id=e.element_id,
+                              message=(e.data or {}).get("message") or _previous(e.data), actor=e.actor)
+                     for e in session.scalars(select(Event).where(
+                         Event.instance_id == inst.id, Event.type.in_(("incident_raised", "incident_retried")))
+                         .order_by(Event.id))]
+        visited = list(dict.fromkeys(session.scalars(select(Event.element_id).where(
+            Event.instance_id == inst.id, Event.type.in_(PATH_ELEMENT_EVENTS), Event.element_id.is_not(None))
+            .order_by(Event.id))))
+        xml = session.scalar(select(DeploymentFile.content).where(
+            DeploymentFile.deployment_id == d.deployment_id, DeploymentFile.filename == d.bpmn_file))
+        live = inst.status in ("running", "error")
+        return InstanceDetail(
+            id=inst.uuid, process=d.key, process_name=d.name or d.key, version=d.version,
+            business_key=inst.business_key, title=_title(inst.variables), status=inst.status,
+            started_by=inst.started_by, created_at=inst.created_at, ended_at=inst.ended_at,
+            purged_at=inst.purged_at, cancel_reason=inst.cancel_reason, error=inst.error,
+            variables=dict(inst.variables), active=active, external=of_instance(session, inst, now),
+            incidents=incidents, timeline=path_of(session, inst.id),
+            visited=visited, bpmn_xml=xml,
+            may_edit=live and allowed(actor, "instance.edit_variables"),
+            may_cancel=live and allowed(actor, "instance.cancel_any"),
+            may_retry=inst.status == "error" and allowed(actor, "instance.retry"))
+
+
+def _previous(data: dict[str, Any] | None) -> str | None:
+    previous = (data or {}).get("previous_error") or {}
+    return f"retried after: {previous.get('message')}" if previous.get("message") else None
+
+
+# ---------------------------------------------------------------- corrections
+
+
+@dataclass(frozen=True)
+class VariablesChanged:
+    instance_id: str
+    changes: dict[str, dict[str, Any]]       # key -> {"before": ..., "after": ...}
+    removed: list[str]
+    variables: dict[str, Any]
+
+
+def edit_variables(ctx: EngineContext, actor: Actor, instance_id: str, changes: dict[str, Any],
+                   removed: list[str], reason: str) -> VariablesChanged:
+    """Set and remove variables of a running (or failed) instance, with a reason, in one audited step.
+
+    Raises Forbidden, NotFound, InvalidInput (no reason, bad names, no change) or Conflict (finished).
+    """
+    require(actor, "instance.edit_variables")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required to change variables", {"fields": {"reason": "required"}})
+    changes = instances.check_variables(changes)
+    removed = [k for k in dict.fromkeys(removed or []) if k not in changes]
+    with ctx.uow() as uow:
+        session = uow.session
+        inst = load_instance(session, instance_id, lock=True)
+        if inst.status not in ("running", "error"):
+            raise Conflict(f"process instance {instance_id} is {inst.status}; only running instances can be changed")
+        before = dict(inst.variables)
+        unknown = [k for k in removed if k not in before]
+        if unknown:
+            raise InvalidInput(f"no such variables: {', '.join(unknown)}",
+                               {"fields": {f"variables.{k}": "does not exist" for k in unknown}})
+        changed = {k: v for k, v in changes.items() if k not in before or _json(before[k]) != _json(v)}
+        if not changed and not removed:
+            raise InvalidInput("nothing to change: the variables are the same", {"fields": {"variables": "unchanged"}})
+        running = inst.status == "running"
+
+        def change(run: Run) -> None:
+            run.set_variables(changed, removed)
+            if running:
+                run.reevaluate_conditions()         # a conditional event waiting for these values fires now
+
+        run_step(ctx, session, inst, change, actor.username)
+        diff = {k: {"before": before.get(k), "after": v} for k, v in changed.items()}
+        diff.update({k: {"before": before[k], "after": None, "removed": True} for k in removed})
+        audit.record(session, "variables_changed", ctx.clock.now(), instance=inst, actor=actor.username,
+                     data={"reason": reason, "changes": diff})
+        result = VariablesChanged(inst.uuid, diff, removed, dict(inst.variables))
+        uow.commit()
+    return result
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+# ---------------------------------------------------------------- bulk actions
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    id: str
+    business_key: str | None
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    action: str
+    matched: int                             # how many instances the filter matched (before the limit)
+    items: list[BulkItem]
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for i in self.items if i.ok)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for i in self.items if not i.ok)
+
+
+BULK_STATUSES = {"cancel": ("running", "error"), "retry": ("error",), "migrate": ("running", "error")}
+BULK_PERMISSION = {"cancel": "instance.cancel_any", "retry": "instance.retry", "migrate": "instance.migrate"}
+
+
+def check_migration(filters: InstanceFilter, version: int | None) -> None:
+    """A bulk move needs a list of one process and a target version; raises InvalidInput naming the field."""
+    errors = {}
+    if not filters.process:
+        errors["process"] = "filter the list by one process to move its instances"
+    if version is None:
+        errors["to_version"] = "choose the version to move to"
+    if errors:
+        raise InvalidInput("; ".join(errors.values()), {"fields": errors})
+
+
+def bulk_targets(ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter,
+                 version: int | None = None) -> tuple[int, list[tuple[str, str | None]]]:
+    """How many instances the action would touch, and the first MAX_BULK of them (id, business key);
+    for a move to `version`, those already on it are left out."""
+    if action not in BULK_STATUSES:
+        raise InvalidInput(f"unknown bulk action {action!r}",
+                           {"fields": {"action": "must be cancel, retry or migrate"}})
+    require(actor, "instance.monitor")
+    require(actor, BULK_PERMISSION[action])
+    query = filtered(select(ProcessInstance.uuid, ProcessInstance.business_key).join(ProcessInstance.definition),
+                     filters, ctx.clock.now()).where(ProcessInstance.status.in_(BULK_STATUSES[action]))
+    if action == "migrate" and version is not None:
+        query = query.where(ProcessDefinition.version != version)
+    with ctx.uow(write=False) as uow:
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = uow.session.execute(query.order_by(ProcessInstance.id).limit(MAX_BULK)).all()
+    return int(total), [(r[0], r[1]) for r in rows]
+
+
+def bulk(ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter, reason: str = "",
+         version: int | None = None) -> BulkResult:
+    """Cancel, retry or move (to `version`) every matching instance (at most MAX_BULK), each in its own
+    transaction.
+
+    Raises Forbidden or InvalidInput before touching anything; per-instance failures are reported, not raised.
+    """
+    if action in ("cancel", "migrate") and not (reason or "").strip():
+        raise InvalidInput(f"a reason is required to {'cancel' if action == 'cancel' else 'move instances'}",
+                           {"fields": {"reason": "required"}})
+    if action == "migrate":
+        check_migration(filters, version)
+    if filters.is_empty():
+        raise InvalidInput("narrow the list with at least one filter before a bulk action",
+                           {"fields": {"filters": "required"}})
+    matched, targets = bulk_targets(ctx, actor, action, filters, version)
+    items = []
+    for instance_id, key in targets:
+        try:
+            if action == "cancel":
+                view = instances.cancel(ctx, actor, instance_id, reason)
+            elif action == "migrate":
+                assert version is not None
+                moved = migration.migrate(ctx, actor, instance_id, version, reason)
+                items.append(BulkItem(instance_id, key, True, f"version {moved.to_version}"))
+                continue
+            else:
+                view = instances.retry(ctx, actor, instance_id, None)
+            items.append(BulkItem(instance_id, key, True, view.status))
+        except PmoflowError as err:
+            items.append(BulkItem(instance_id, key, False, err.message))
+    return BulkResult(action, matched, items)
+
+
+__all__ = ["InstanceFilter", "search", "detail", "edit_variables", "bulk", "bulk_targets", "sla_state"]

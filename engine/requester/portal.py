@@ -1,0 +1,244 @@
+"""The requester's side: my requests, one request's status and history, starting a new one.
+
+A request is a process instance seen by the person who started it (and by anyone else who
+may see the instance). The start form is the form on the process's start event
+(`<pmoflow:form ref="..."/>`); a process without one gets a generic form (title and
+description). Starting validates the form on the server, like a task form, and pins the
+definition version whose form was shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from engine.requester import attachments
+from engine.requester import comments
+from engine.runtime import instances
+from engine.requester.attachments import AttachmentView
+from engine.tasks.collaboration import colleagues, may_hand_over
+from engine.requester.comments import CommentView
+from engine.core.context import EngineContext
+from engine.db.models import DeploymentFile, HumanTask, ProcessDefinition, ProcessInstance
+from engine.definitions.deployments import find_definition
+from engine.core.errors import FormDataInvalid, InvalidInput, NotFound
+from engine.forms.schemas import validate_submission
+from engine.runtime.instances import check_can_see
+from engine.core.permissions import Actor, allowed, require
+from engine.spiff.parsing import start_form_of
+from engine.runtime.steps import load_instance
+from engine.tasks.inbox import Step, _form_evaluator, path_of
+from engine.core.records import InstanceView, Page
+
+BUSINESS_KEY_LIMIT = 200
+GENERIC_START: dict[str, Any] = {
+    "type": "default", "id": "generic-start", "schemaVersion": 16,
+    "components": [
+        {"type": "textfield", "id": "Field_title", "key": "title", "label": "Title",
+         "validate": {"required": True, "maxLength": 200}},
+        {"type": "textarea", "id": "Field_description", "key": "description", "label": "Description",
+         "validate": {"maxLength": 5000}},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    """A task the request waits for, and who it waits for."""
+
+    task_id: str
+    name: str
+    waiting_for: str
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    id: str
+    process: str
+    process_name: str
+    business_key: str | None
+    title: str | None
+    status: str
+    current: list[OpenStep]
+    created_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    request: RequestRow
+    variables: dict[str, Any]
+    started_by: str | None
+    cancel_reason: str | None
+    error: dict[str, Any] | None
+    path: list[Step]
+    comments: list[CommentView]
+    attachments: list[AttachmentView]
+    may_comment: bool
+    may_attach: bool
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What the task page shows beside the form: comments, attachments, who it can go to."""
+
+    instance_id: str
+    comments: list[CommentView]
+    attachments: list[AttachmentView]
+    colleagues: list[str] = field(default_factory=list)
+    may_hand_over: bool = False
+    may_comment: bool = False
+    may_attach: bool = False
+
+
+@dataclass(frozen=True)
+class StartableProcess:
+    key: str
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class StartForm:
+    key: str
+    name: str
+    version: int
+    schema: dict[str, Any]
+    generic: bool
+
+
+# ---------------------------------------------------------------- reading
+
+def my_requests(ctx: EngineContext, actor: Actor, status: str | None = None, page: int = 1,
+                per_page: int = 25) -> Page:
+    """Requests the actor started, newest first, with the steps they wait for; raises InvalidInput."""
+    require(actor, "instance.read_own")
+    if status is not None and status not in instances.STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(instances.STATUSES)}", {"fields": {"status": "unknown"}})
+    page, per_page = max(1, page), max(1, min(per_page, ctx.settings.page_size_max))
+    query = select(ProcessInstance).where(ProcessInstance.started_by == actor.username)
+    if status:
+        query = query.where(ProcessInstance.status == status)
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.options(joinedload(ProcessInstance.definition))
+                               .order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+                               .offset((page - 1) * per_page).limit(per_page)).all()
+        waiting = _open_steps(session, [r.id for r in rows])
+        return Page([_row(r, waiting.get(r.id, [])) for r in rows], total, page, per_page)
+
+
+def _open_steps(session: Session, instance_pks: list[int]) -> dict[int, list[OpenStep]]:
+    steps: dict[int, list[OpenStep]] = {}
+    if not instance_pks:
+        return steps
+    for task in session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(instance_pks),
+                                                        HumanTask.status == "open").order_by(HumanTask.id)):
+        who = task.assignee or ", ".join([*task.candidate_groups, *(task.candidate_users or [])]) or "nobody yet"
+        steps.setdefault(task.instance_id, []).append(OpenStep(task.uuid, task.name, who, task.due_at))
+    return steps
+
+
+def _row(instance: ProcessInstance, current: list[OpenStep]) -> RequestRow:
+    title = instance.variables.get("title") if isinstance(instance.variables, dict) else None
+    return RequestRow(instance.uuid, instance.definition.key, instance.definition.name or instance.definition.key,
+                      instance.business_key, str(title) if title is not None else None, instance.status, current,
+                      instance.created_at, instance.ended_at)
+
+
+def request_view(ctx: EngineContext, actor: Actor, instance_id: str) -> RequestDetail:
+    """One request: status, what it waits for, its path so far, comments and attachments.
+
+    Raises NotFound or Forbidden (for someone who may not see the instance)."""
+    require(actor, "instance.read_own")
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        instance = load_instance(session, instance_id)
+        check_can_see(session, actor, instance)
+        return RequestDetail(
+            request=_row(instance, _open_steps(session, [instance.id]).get(instance.id, [])),
+            variables=dict(instance.variables), started_by=instance.started_by,
+            cancel_reason=instance.cancel_reason, error=instance.error, path=path_of(session, instance.id),
+            comments=comments.thread(session, instance), attachments=attachments.listing(session, instance),
+            may_comment=allowed(actor, "comment.add"), may_attach=allowed(actor, "attachment.add"),
+        )
+
+
+def task_workspace(ctx: EngineContext, actor: Actor, task_id: str) -> Workspace:
+    """Comments, attachments and hand-over choices for a task's page; raises NotFound, Forbidden."""
+    with ctx.uow(write=False) as uow:
+        session = uow.session
+        task = session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).first()
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist")
+        instance = load_instance(session, task.instance.uuid)
+        check_can_see(session, actor, instance)
+        hand_over = may_hand_over(actor, task)
+        return Workspace(
+            instance_id=instance.uuid, comments=comments.thread(session, instance),
+            attachments=attachments.listing(session, instance),
+            colleagues=colleagues(session) if hand_over else [], may_hand_over=hand_over,
+            may_comment=allowed(actor, "comment.add"), may_attach=allowed(actor, "attachment.add"),
+        )
+
+
+# ---------------------------------------------------------------- starting
+
+def startable(ctx: EngineContext, actor: Actor) -> list[StartableProcess]:
+    """The latest version of every process, for a user who may start instances; raises Forbidden."""
+    require(actor, "instance.start")
+    with ctx.uow(write=False) as uow:
+        latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+                  .group_by(ProcessDefinition.key).subquery())
+        rows = uow.session.execute(
+            select(ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.version)
+            .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
+            .order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
+        return [StartableProcess(key, name or key, version) for key, name, version in rows]
+
+
+def start_form(ctx: EngineContext, actor: Actor, key: str, version: int | None = None) -> StartForm:
+    """The form a requester fills in to start `key` (its start event's, else a generic one); raises NotFound."""
+    require(actor, "instance.start")
+    with ctx.uow(write=False) as uow:
+        definition = find_definition(uow.session, ctx.definitions, key, version)
+        schema = _start_schema(uow.session, definition, ctx.settings.max_upload_bytes)
+        return StartForm(definition.key, definition.name or definition.key, definition.version,
+                         schema or GENERIC_START, schema is None)
+
+
+def _start_schema(session: Session, definition: ProcessDefinition, max_bytes: int) -> dict[str, Any] | None:
+    content = session.scalar(select(DeploymentFile.content).where(
+        DeploymentFile.deployment_id == definition.deployment_id, DeploymentFile.filename == definition.bpmn_file))
+    if content is None:
+        return None
+    ref = start_form_of(content.encode(), definition.bpmn_file, definition.key, max_bytes)
+    schema = definition.forms.get(ref) if ref else None
+    return schema if isinstance(schema, dict) else None
+
+
+def start_request(
+    ctx: EngineContext, actor: Actor, key: str, version: int | None, business_key: str | None,
+    data: dict[str, Any],
+) -> InstanceView:
+    """Validate a start form and start the request; raises NotFound, Forbidden, FormDataInvalid."""
+    form = start_form(ctx, actor, key, version)
+    errors: dict[str, str] = {}
+    business_key = (business_key or "").strip() or None
+    if business_key and len(business_key) > BUSINESS_KEY_LIMIT:
+        errors["business_key"] = f"at most {BUSINESS_KEY_LIMIT} characters"
+    bad = {k: "not a field of this form" for k in data if not isinstance(k, str) or k.startswith("_")}
+    cleaned, form_errors = validate_submission(form.schema, {k: v for k, v in data.items() if k not in bad},
+                                               _form_evaluator(ctx, form.schema))
+    errors.update(bad)
+    errors.update(form_errors)
+    if errors:
+        raise FormDataInvalid(errors)
+    return instances.start(ctx, actor, form.key, version=form.version, business_key=business_key,
+                           variables=cleaned)
