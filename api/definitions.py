@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from engine.definitions import deployments
 from engine.core.errors import InvalidInput
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 
 from . import schemas
 from .auth import current_actor

@@ -36,7 +36,7 @@ def _layers(stack: Stack) -> dict[str, Callable[[int], None]]:
     from engine.runtime import instances
     from engine.tasks import inbox as tasks
     from engine.admin import users
-    from engine.spiff.sandbox import SandboxedScriptEngine
+    from engine.spiff.expressions.sandbox import SandboxedScriptEngine
     from webui.app import create_app
 
     app = create_app()

@@ -42,10 +42,10 @@ STEPS_PER_INSTANCE = {"approval": 1 + len(STEPS), "constructs": 1 + len(REVIEWER
 
 
 def _constructs_spiff() -> Callable[[int], None]:
-    from engine.spiff.parsing import SourceFile, parse_deployment
-    from engine.spiff.runtime import Run
-    from engine.spiff.sandbox import SandboxedScriptEngine
-    from engine.spiff.specs import restore_spec
+    from engine.spiff.model.parsing import SourceFile, parse_deployment
+    from engine.spiff.runtime.run import Run
+    from engine.spiff.expressions.sandbox import SandboxedScriptEngine
+    from engine.spiff.model.specs import restore_spec
 
     [parsed] = parse_deployment([SourceFile(MODEL.name, MODEL.read_bytes())], max_bytes=1 << 20).processes
     bundle = restore_spec(parsed.spec_json)
@@ -67,7 +67,7 @@ def _constructs_spiff() -> Callable[[int], None]:
 
 
 def _approval_spiff() -> Callable[[int], None]:
-    from engine.spiff.sandbox import SandboxedScriptEngine
+    from engine.spiff.expressions.sandbox import SandboxedScriptEngine
 
     bundle = load_bundle(REPO / "workflows")
     engine = SandboxedScriptEngine()
@@ -79,7 +79,7 @@ def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyp
     from engine.runtime import instances
     from engine.tasks import inbox as tasks
     from engine.core.permissions import SYSTEM, Actor
-    from engine.spiff.parsing import SourceFile
+    from engine.spiff.model.parsing import SourceFile
 
     files = [SourceFile(p.name, p.read_bytes()) for p in sorted((REPO / "workflows").iterdir())
              if p.suffix in (".bpmn", ".dmn", ".form")]

@@ -38,7 +38,7 @@ from engine.dmn.compiled import compile_model
 from engine.dmn.evaluate import evaluate
 from engine.dmn.reader import read_dmn
 from engine.core.permissions import SYSTEM
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 
 from .client import Api
 from .server import STARTER, BenchError, ServerOptions, Stack, create_postgres_database, drop_postgres_database

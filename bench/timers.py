@@ -111,7 +111,7 @@ def prepare(url: str, count: int, due: datetime, spread: timedelta = timedelta(0
     from engine.core.config import Settings
     from engine.core.context import EngineContext
     from engine.core.permissions import SYSTEM
-    from engine.spiff.parsing import SourceFile
+    from engine.spiff.model.parsing import SourceFile
 
     due = due.replace(microsecond=max(1, due.microsecond))      # keep the microseconds in every iso string
     ctx = EngineContext.from_settings(Settings(database_url=url, secret_key="bench"))

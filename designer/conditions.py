@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from engine.core.errors import InvalidInput
-from engine.spiff.sandbox import check_expression
+from engine.spiff.expressions.sandbox import check_expression
 
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 OPERATORS = (*COMPARISONS, "in", "not in", "contains", "not contains", "is empty", "is not empty")

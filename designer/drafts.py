@@ -32,8 +32,8 @@ from engine.db.models import Draft, Group, ProcessDefinition
 from engine.definitions.decisions import published_decision_resolver
 from engine.core.errors import Conflict, DeploymentInvalid, InvalidInput, NotFound, Problem
 from engine.core.permissions import Actor, require
-from engine.spiff.parsing import BPMN_NS, DMN_NAMESPACES, NS, SourceFile, decision_ref, form_ref
-from engine.spiff.xml import XmlRefused, parse_xml
+from engine.spiff.model.parsing import BPMN_NS, DMN_NAMESPACES, NS, SourceFile, decision_ref, form_ref
+from engine.spiff.model.xml import XmlRefused, parse_xml
 from engine.definitions.versions import latest_version
 from engine.core.records import DeploymentView
 

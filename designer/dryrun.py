@@ -32,14 +32,14 @@ from typing import Any
 
 from engine.core.errors import FormDataInvalid, InvalidInput
 from engine.forms.schemas import form_fields, validate_submission
-from engine.spiff import catching
-from engine.spiff.budget import StepLimits
-from engine.spiff.calls import Resolver
-from engine.spiff.decisions import DecisionResolver
-from engine.spiff.parsing import ParsedProcess, SourceFile, parse_deployment
-from engine.spiff.runtime import Run, StepFailed, clock_scope, jsonable, timer_due
-from engine.spiff.sandbox import SandboxedEnvironment, SandboxedScriptEngine
-from engine.spiff.specs import restore_spec
+from engine.spiff.runtime import catching
+from engine.spiff.runtime.budget import StepLimits
+from engine.spiff.extensions.calls import Resolver
+from engine.spiff.extensions.decisions import DecisionResolver
+from engine.spiff.model.parsing import ParsedProcess, SourceFile, parse_deployment
+from engine.spiff.runtime.run import Run, StepFailed, clock_scope, jsonable, timer_due
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxedScriptEngine
+from engine.spiff.model.specs import restore_spec
 
 STATE_VERSION = 1
 ACTIONS = ("complete", "connector", "external", "timer", "message", "throw")
@@ -305,7 +305,7 @@ def _waiting_timers(run: Run) -> list[tuple[str, str, datetime]]:
 
 
 def _connector_calls(run: Run) -> list[Any]:
-    calls = getattr(run, "connector_tasks", None)         # HTTP connectors: engine/spiff/connector.py
+    calls = getattr(run, "connector_tasks", None)         # HTTP connectors: engine/spiff/extensions/connector.py
     return list(calls()) if calls is not None else []
 
 

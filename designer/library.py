@@ -14,7 +14,7 @@ from designer.drafts import version_files, version_row
 from engine.core.context import EngineContext
 from engine.db.models import Draft, HumanTask, ProcessDefinition, ProcessInstance
 from engine.core.permissions import Actor, require
-from engine.spiff.tokens import active_tokens
+from engine.spiff.runtime.tokens import active_tokens
 
 LIVE = ("running", "error")
 

@@ -1,11 +1,11 @@
 """Modelling advice the designer gives on every save, beyond the engine's own deploy checks.
 
-`engine.spiff.parsing.parse_deployment` already refuses timers that do not parse and references
+`engine.spiff.model.parsing.parse_deployment` already refuses timers that do not parse and references
 to decisions and forms that are not in the deployment. These rules add what a deployment may
 technically survive but a designer should hear about: a user task whose lane (or candidate
 group) names no existing group, a flow node where the token gets stuck (dead end), elements no
 token can ever reach, and a flow without a condition leaving an exclusive or inclusive gateway
-(BPMN takes it always: engine.spiff.gateways).
+(BPMN takes it always: engine.spiff.model.gateways).
 Each rule returns every problem it finds, each with file, element id and line.
 
 They are advice, not refusals (designer.validation turns them into warnings): what may be
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.spiff.parsing import BPMN_NS, FLOW_NODES, HUMAN_TASKS, NS, candidate_groups
+from engine.spiff.model.parsing import BPMN_NS, FLOW_NODES, HUMAN_TASKS, NS, candidate_groups
 
 SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")
 ENDS_FLOW = {"endEvent"}
@@ -91,7 +91,7 @@ def _is_entry(node: etree._Element) -> bool:
 def _needs_outgoing(node: etree._Element) -> bool:
     local = _local(node)
     if local == "startEvent":
-        return False                          # a deploy rule (engine.spiff.structure): start_without_outgoing
+        return False                          # a deploy rule (engine.spiff.model.structure): start_without_outgoing
     if local in ENDS_FLOW or node.get("triggeredByEvent") == "true" or node.get("isForCompensation") == "true":
         return False
     kinds = _event_kind(node)

@@ -16,10 +16,10 @@ from lxml import etree
 
 from designer import rules
 from engine.core.errors import DeploymentInvalid, Problem
-from engine.spiff.calls import Resolver
-from engine.spiff.decisions import DecisionResolver
-from engine.spiff.parsing import FLOW_NODES, SourceFile, parse_deployment
-from engine.spiff.xml import XmlRefused, parse_xml
+from engine.spiff.extensions.calls import Resolver
+from engine.spiff.extensions.decisions import DecisionResolver
+from engine.spiff.model.parsing import FLOW_NODES, SourceFile, parse_deployment
+from engine.spiff.model.xml import XmlRefused, parse_xml
 
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 

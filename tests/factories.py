@@ -8,7 +8,7 @@ from engine.definitions import deployments
 from engine.admin import users
 from engine.core.context import EngineContext
 from engine.core.permissions import Actor
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"

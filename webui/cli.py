@@ -13,7 +13,7 @@ from engine.core.errors import DeploymentInvalid, PmoflowError
 
 if TYPE_CHECKING:  # the engine is imported by the commands, so `--help` starts fast
     from engine.core.context import EngineContext
-    from engine.spiff.parsing import SourceFile
+    from engine.spiff.model.parsing import SourceFile
 
 DEPLOYABLE = (".bpmn", ".dmn", ".form")
 
@@ -154,7 +154,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _collect(paths: Sequence[Path]) -> list[SourceFile]:
-    from engine.spiff.parsing import SourceFile
+    from engine.spiff.model.parsing import SourceFile
 
     found: list[Path] = []
     for path in paths:

@@ -23,7 +23,7 @@ class Settings:
     max_upload_bytes: int = 2 * 1024 * 1024      # per file
     max_deployment_files: int = 50
     script_time_limit: float = 3.0               # seconds a script or expression may run
-    # what one engine step may spend (engine/spiff/budget.py); past it the instance gets an incident
+    # what one engine step may spend (engine/spiff/runtime/budget.py); past it the instance gets an incident
     step_task_limit: int = 10_000                # engine tasks run in one step without waiting
     step_time_limit: float = 5.0                 # seconds one step may run its engine tasks
     call_depth_limit: int = 32                   # call activities nested in one another (a process calling itself)

@@ -28,8 +28,8 @@ from engine.dmn.evaluate import evaluate as evaluate_model
 from engine.dmn.model import DecisionModel, DecisionTable
 from engine.core.errors import DecisionFailed, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
-from engine.spiff.decisions import DecisionResolver, PublishedDecision
-from engine.spiff.parsing import ParsedDecision
+from engine.spiff.extensions.decisions import DecisionResolver, PublishedDecision
+from engine.spiff.model.parsing import ParsedDecision
 from engine.definitions.versions import all_versions, find_version, latest_of_each, latest_version
 
 MAX_INPUTS = 500

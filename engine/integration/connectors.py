@@ -1,6 +1,6 @@
 """The HTTP connector: service tasks whose calls the worker makes, outside any transaction.
 
-When a step leaves a `pmoflow:connector` service task ready (engine/spiff/connector.py),
+When a step leaves a `pmoflow:connector` service task ready (engine/spiff/extensions/connector.py),
 `enqueue_calls` builds the request from the variables (URL placeholders, the body
 expression) and enqueues one `connector` job in the step's transaction. The worker then
 
@@ -42,9 +42,9 @@ from engine.core.context import EngineContext
 from engine.db.models import ConnectorHost, Job, ProcessInstance
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
-from engine.spiff.connector import PLACEHOLDER
-from engine.spiff.runtime import ConnectorCall, jsonable
-from engine.spiff.sandbox import SandboxedEnvironment
+from engine.spiff.extensions.connector import PLACEHOLDER
+from engine.spiff.runtime.run import ConnectorCall, jsonable
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 log = logging.getLogger("pmoflow.connectors")
 

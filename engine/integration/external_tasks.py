@@ -1,6 +1,6 @@
 """External tasks: work that systems fetch, lock and finish (the Camunda 7 external task pattern).
 
-A task with a topic (engine/spiff/external.py) waits in the workflow; after every step
+A task with a topic (engine/spiff/extensions/external.py) waits in the workflow; after every step
 `sync` mirrors the instance's ready external tasks into `external_tasks` rows (new ones
 created with their evaluated parameters, rows of cancelled branches cancelled). A worker then
 

@@ -25,7 +25,7 @@ from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition
 from engine.core.errors import Conflict, InvalidInput, PmoflowError
 from engine.integration.external_tasks import ExternalTaskView, of_instance
 from engine.core.permissions import Actor, allowed, require
-from engine.spiff.runtime import Run
+from engine.spiff.runtime.run import Run
 from engine.runtime.steps import load_instance, open_rows, run_step
 from engine.tasks.inbox import Step, path_of
 from engine.core.records import offer_label

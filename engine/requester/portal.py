@@ -29,7 +29,7 @@ from engine.core.errors import FormDataInvalid, InvalidInput, NotFound
 from engine.forms.schemas import validate_submission
 from engine.runtime.instances import check_can_see
 from engine.core.permissions import Actor, allowed, require
-from engine.spiff.parsing import start_form_of
+from engine.spiff.model.parsing import start_form_of
 from engine.runtime.steps import load_instance
 from engine.tasks.inbox import Step, _form_evaluator, path_of
 from engine.core.records import InstanceView, Page

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from engine.events import stream as audit
 from engine.db.models import ExternalTask, ProcessInstance
-from engine.spiff.external import ExternalWork
-from engine.spiff.runtime import jsonable
-from engine.spiff.sandbox import SandboxedEnvironment
+from engine.spiff.extensions.external import ExternalWork
+from engine.spiff.runtime.run import jsonable
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 
 def sync(session: Session, instance: ProcessInstance, work: Sequence[ExternalWork], now: datetime,

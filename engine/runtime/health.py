@@ -7,7 +7,7 @@ so the `/healthz` of each process sees its own steps and its own worker. Workers
 processes and hosts (`pmoflow worker`) are seen through their heartbeat rows in the database
 (engine.runtime.heartbeats, which also calls `beat` and `worker_stopped` here).
 
-A step stops itself when its budget runs out (engine/spiff/budget.py), so a step still
+A step stops itself when its budget runs out (engine/spiff/runtime/budget.py), so a step still
 running well past its budget is stuck inside one call no callback interrupts.
 """
 

@@ -20,7 +20,7 @@ from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition
 from engine.definitions.deployments import find_definition
 from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import Actor, allowed, require
-from engine.spiff.runtime import Run
+from engine.spiff.runtime.run import Run
 from engine.runtime.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
 from engine.core.records import EventView, InstanceView, Page
 

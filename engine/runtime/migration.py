@@ -24,9 +24,9 @@ from engine.core.context import EngineContext
 from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
-from engine.spiff import migration as spiff_migration
-from engine.spiff.migration import ElementChange, LiveElement
-from engine.spiff.runtime import Run, clock_scope
+from engine.spiff.runtime import migration as spiff_migration
+from engine.spiff.runtime.migration import ElementChange, LiveElement
+from engine.spiff.runtime.run import Run, clock_scope
 from engine.runtime.steps import load_instance, loaded_run, open_rows, run_step
 
 MIGRATABLE = ("running", "error")

@@ -34,8 +34,8 @@ from engine.db.models import ProcessDefinition, ProcessInstance
 from engine.core.errors import InvalidInput, PmoflowError
 from engine.runtime.instances import check_variables, start_by_event
 from engine.core.permissions import SYSTEM, Actor, require
-from engine.spiff.event_runtime import signal_catches, signal_starts
-from engine.spiff.runtime import Run
+from engine.spiff.runtime.events import signal_catches, signal_starts
+from engine.spiff.runtime.run import Run
 from engine.runtime.steps import SIGNAL_CHAIN, SIGNAL_JOB, SignalChain, load_instance, run_step
 from engine.definitions.versions import latest_of_each
 

@@ -32,8 +32,8 @@ from engine.core.context import EngineContext
 from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, new_uuid
 from engine.core.errors import Conflict, IncidentError, NotFound
 from engine.notify.bell import notify
-from engine.spiff.runtime import OpenTask, Run, StepFailed, clock_scope
-from engine.spiff.sandbox import SandboxedEnvironment
+from engine.spiff.runtime.run import OpenTask, Run, StepFailed, clock_scope
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.tasks.substitutes import effective_assignee
 
 FINAL = ("completed", "cancelled")

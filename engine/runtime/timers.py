@@ -11,7 +11,7 @@ failing one is looked at again a minute later. (No savepoint per instance: the a
 links a transaction's events at commit under one lock, so a batch takes that lock once.)
 The comparison is strict (`due < now`), as in SpiffWorkflow, so a claimed instance always
 has something to fire. A batch takes no further instance once it has run for a quarter of a
-step's time budget (each step is held to that budget itself, engine/spiff/budget.py), so a
+step's time budget (each step is held to that budget itself, engine/spiff/runtime/budget.py), so a
 batch holds SQLite's write lock, or its rows' locks, for little more than one step's budget.
 """
 

@@ -2,7 +2,7 @@
 
 A task's due date comes from its interrupting boundary timers (the earliest; the engine's
 timers fire them), otherwise from its SLA property (`pmoflow:sla due=...`, see
-engine.spiff.sla_ext): an ISO 8601 duration or date, or an expression over the instance's
+engine.spiff.extensions.sla): an ISO 8601 duration or date, or an expression over the instance's
 variables giving one, on calendar time or on a business calendar (engine.sla.calendars). A task
 whose due date comes from the property gets an `sla_check` job at its due time (one per task,
 by dedupe key) that writes `sla_breached` exactly once if the task is still open then.
@@ -35,7 +35,7 @@ from engine.runtime import jobs
 from engine.core.context import EngineContext
 from engine.db.models import Group, HumanTask, Job, ProcessInstance, User
 from engine.notify.bell import describe, notify
-from engine.spiff.sandbox import SandboxedEnvironment
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 DEFAULT_AT_RISK = 0.75
 CHECK_JOB = "sla_check"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.db.models import Group, GroupMember, HumanTask, ProcessInstance, User
 from engine.core.errors import Forbidden
-from engine.spiff.sandbox import SandboxedEnvironment, SandboxError
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
 
 
 class NoApprovers(Exception):

@@ -1,6 +1,6 @@
 """Who a new human task is offered to: groups, named users, an assignee, and where the group came from.
 
-The definition keeps, per user task, what its model says (engine.spiff.assignment): static
+The definition keeps, per user task, what its model says (engine.spiff.extensions.assignment): static
 candidate groups, candidate users and assignee, and expressions for the others, evaluated here
 against the instance's variables when the task is created. Then:
 
@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from engine.db.models import HumanTask, TaskGroup, TaskUser, User
 from engine.core.permissions import Actor, allowed
-from engine.spiff.assignment import names
-from engine.spiff.sandbox import SandboxedEnvironment
+from engine.spiff.extensions.assignment import names
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.tasks.substitutes import effective_assignee
 
 log = logging.getLogger("pmoflow.candidates")

@@ -29,7 +29,7 @@ from engine.db.models import (
 from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.forms.schemas import form_fields, validate_submission, value_at
 from engine.core.permissions import Actor, allowed, require
-from engine.spiff.sandbox import SandboxedEnvironment
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.runtime.steps import OpenRows, load_instance, lock_task_instance, run_step, update_loaded
 from engine.core.records import Page, TaskView
 

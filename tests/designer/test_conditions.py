@@ -6,7 +6,7 @@ import pytest
 
 from designer.conditions import NotReadable, build, parse
 from engine.core.errors import InvalidInput
-from engine.spiff.sandbox import SandboxedEnvironment
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 ROUND_TRIPS = [
     ({"all": [{"var": "budget", "op": ">=", "value": 100000}]}, "budget >= 100000"),

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from engine.spiff import approval_ext, parsing
+from engine.spiff.extensions import approvals as approval_ext
+from engine.spiff.model import parsing
 from tests.factories import ROOT
 
 DESIGNER = ROOT / "designer"

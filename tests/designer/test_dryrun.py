@@ -11,7 +11,7 @@ import pytest
 from designer import dryrun
 from designer.conditions import build
 from engine.core.errors import DeploymentInvalid, FormDataInvalid, InvalidInput
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import document, flow, lane, process
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"

@@ -9,7 +9,7 @@ import pytest
 
 from designer import dryrun
 from engine.core.errors import InvalidInput
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "external" / "camunda7_payment.bpmn"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

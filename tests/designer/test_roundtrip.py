@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from designer import drafts
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.designer.miwg import MIWG, lost
 from tests.factories import ADMIN
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from designer.validation import blocking, validate_files
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import document, flow, lane, linear, one_approval, process, user_task
 
 GROUPS = {"IT Manager", "Finance"}

@@ -1,4 +1,4 @@
-"""No model can hold the engine: recursion, loops and huge multi-instances end as incidents (engine/spiff/budget.py).
+"""No model can hold the engine: recursion, loops and huge multi-instances end as incidents (engine/spiff/runtime/budget.py).
 
 Each hostile model in tests/models/safety runs through the services on SQLite and PostgreSQL;
 the incident names the element, nothing is half-written, the instance is not left locked, and
@@ -26,9 +26,9 @@ from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.db.models import Event, HumanTask, Job, ProcessInstance
-from engine.spiff.budget import StepBudget, StepLimits, spending
-from engine.spiff.parsing import SourceFile
-from engine.spiff.sandbox import SandboxedEnvironment, ScriptTimeout
+from engine.spiff.runtime.budget import StepBudget, StepLimits, spending
+from engine.spiff.model.parsing import SourceFile
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, ScriptTimeout
 from engine.runtime.steps import load_instance
 from engine.runtime.timers import fire_due
 from engine.core.records import EventView

@@ -6,10 +6,10 @@ import pytest
 
 from engine.runtime import instances
 from engine.tasks import inbox as tasks
-from engine.spiff.parsing import SourceFile, parse_deployment
-from engine.spiff.runtime import Run
-from engine.spiff.sandbox import SandboxedScriptEngine
-from engine.spiff.specs import restore_spec
+from engine.spiff.model.parsing import SourceFile, parse_deployment
+from engine.spiff.runtime.run import Run
+from engine.spiff.expressions.sandbox import SandboxedScriptEngine
+from engine.spiff.model.specs import restore_spec
 from tests.bpmn_samples import document, flow, lane, process, user_task
 from tests.engine.test_instances import deploy
 from tests.factories import ALICE, BOT

@@ -1,4 +1,4 @@
-"""Decision results mapped into a result variable as Camunda 7 and 8 do (engine.spiff.decisions.map_result)."""
+"""Decision results mapped into a result variable as Camunda 7 and 8 do (engine.spiff.extensions.decisions.map_result)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from engine.dmn.errors import DecisionError
 from engine.dmn.evaluate import Evaluation, MatchedRule
-from engine.spiff.decisions import map_result
+from engine.spiff.extensions.decisions import map_result
 
 FIRST = {"id": "t", "hit_policy": "FIRST", "aggregation": None, "rules": []}
 COLLECT = {"id": "t", "hit_policy": "COLLECT", "aggregation": None, "rules": []}

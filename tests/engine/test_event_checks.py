@@ -1,4 +1,4 @@
-"""Deploy checks of BPMN events (engine.spiff.events): what would fail or hang at run time is a
+"""Deploy checks of BPMN events (engine.spiff.model.events): what would fail or hang at run time is a
 problem naming the element and line; nothing crashes the parser."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from engine.core.errors import DeploymentInvalid
-from engine.spiff.events import bare_iso, timer_expression
-from engine.spiff.parsing import parse_deployment
+from engine.spiff.model.events import bare_iso, timer_expression
+from engine.spiff.model.parsing import parse_deployment
 from tests.bpmn_samples import HEAD, flow, process
 from tests.conftest import ROOT
 from tests.factories import source

@@ -1,4 +1,4 @@
-"""FEEL and JUEL expressions turned into sandbox Python at deploy (engine.spiff.expressions, engine.spiff.juel)."""
+"""FEEL and JUEL expressions turned into sandbox Python at deploy (engine.spiff.expressions.translate, engine.spiff.expressions.juel)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 
 from engine.dmn.feel import FeelError
 from engine.core.errors import Problem
-from engine.spiff.expressions import FEEL, JUEL, PYTHON, XPATH, Where, compile_condition, compile_expression, dialect
-from engine.spiff.juel import JuelUnsupported, translate
-from engine.spiff.sandbox import SandboxedEnvironment, SandboxError
+from engine.spiff.expressions.translate import FEEL, JUEL, PYTHON, XPATH, Where, compile_condition, compile_expression, dialect
+from engine.spiff.expressions.juel import JuelUnsupported, translate
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
 
 WHERE = Where("model.bpmn", "Flow_1", 7)
 FEEL_URI = "https://www.omg.org/spec/DMN/20191111/FEEL/"

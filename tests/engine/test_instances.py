@@ -20,7 +20,7 @@ from engine.tasks import inbox as tasks
 from engine.db.models import Event, HumanTask, ProcessInstance
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.core.permissions import Actor
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import (
     document,
     flow,

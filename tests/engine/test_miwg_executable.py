@@ -15,7 +15,7 @@ import pytest
 from engine.definitions import deployments
 from engine.runtime import instances
 from engine.core.errors import DeploymentInvalid
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.designer.miwg import CORPUS, MIWG
 from tests.factories import ADMIN, BOT
 

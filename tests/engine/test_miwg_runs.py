@@ -12,7 +12,7 @@ from engine.runtime import instances
 from engine.tasks import inbox as tasks
 from engine.integration import external_tasks as et
 from engine.core.permissions import Actor
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.designer.miwg import CORPUS
 from tests.factories import ADMIN, BOT
 

@@ -15,7 +15,7 @@ from engine.db.models import Event, ProcessInstance
 from engine.core.errors import Conflict, Forbidden, InvalidInput
 from engine.monitoring.instances import InstanceFilter
 from engine.core.permissions import Actor
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import linear, script_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, deploy_shipped
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.core.errors import DeploymentInvalid, Problem
-from engine.spiff.parsing import SourceFile, parse_deployment
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 from tests.bpmn_samples import (
     document,
     flow,

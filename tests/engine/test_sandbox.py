@@ -17,8 +17,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff import sandbox
-from engine.spiff.sandbox import (
+from engine.spiff.expressions import sandbox
+from engine.spiff.expressions.sandbox import (
     SandboxedEnvironment,
     SandboxedScriptEngine,
     SandboxError,

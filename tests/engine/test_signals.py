@@ -12,7 +12,7 @@ from engine.definitions import deployments
 from engine.runtime import instances
 from engine.runtime import signals
 from engine.db.models import Event
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import HEAD, flow, process
 from tests.factories import ADMIN, BOT, source
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.core.errors import DeploymentInvalid, Problem
-from engine.spiff.parsing import SourceFile, parse_deployment
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 from tests.bpmn_samples import document, flow, line_of, process
 
 LIMIT = 100_000
@@ -133,7 +133,7 @@ def test_data_objects_and_data_stores_are_kept_as_documentation():
 
 
 def test_a_parser_fault_becomes_a_problem_naming_the_process(monkeypatch):
-    from engine.spiff import parsing
+    from engine.spiff.model import parsing
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RecursionError("maximum recursion depth exceeded")

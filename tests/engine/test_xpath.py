@@ -1,13 +1,13 @@
-"""The XPath subset (BPMN's default expression language) turned into sandbox Python at deploy (engine.spiff.xpath)."""
+"""The XPath subset (BPMN's default expression language) turned into sandbox Python at deploy (engine.spiff.expressions.xpath)."""
 
 from __future__ import annotations
 
 import pytest
 
 from engine.core.errors import Problem
-from engine.spiff.expressions import JUEL, XPATH, Where, compile_condition, dialect
-from engine.spiff.sandbox import SandboxedEnvironment
-from engine.spiff.xpath import XPathUnsupported, translate
+from engine.spiff.expressions.translate import JUEL, XPATH, Where, compile_condition, dialect
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
+from engine.spiff.expressions.xpath import XPathUnsupported, translate
 
 XPATH_URI = "http://www.w3.org/1999/XPath"
 WHERE = Where("model.bpmn", "Flow_1", 7)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from engine.definitions import deployments
 from engine.admin import users
 from engine.db.models import ProcessInstance
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.api.test_expressions_api import MODELS
 from tests.bpmn_samples import lane, linear
 from tests.designer.test_dryrun import FORM, review_process

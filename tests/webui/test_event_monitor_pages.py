@@ -9,7 +9,7 @@ from engine.definitions import deployments
 from engine.runtime import instances
 from engine.monitoring import instances as monitoring
 from engine.runtime import signals
-from engine.spiff.parsing import SourceFile
+from engine.spiff.model.parsing import SourceFile
 from tests.factories import ADMIN, BOT
 
 MODELS = Path(__file__).resolve().parent.parent / "models" / "events"

@@ -165,7 +165,7 @@ MONEY_AND_PICKER = json.dumps({"type": "default", "id": "budget-check", "schemaV
 
 def test_money_and_user_picker_fields(app, browser_of):
     from engine.definitions import deployments
-    from engine.spiff.parsing import SourceFile
+    from engine.spiff.model.parsing import SourceFile
     from tests.bpmn_samples import one_approval
     from tests.factories import ADMIN
 
@@ -202,7 +202,7 @@ def test_a_file_field_is_stored_as_an_attachment_in_the_same_step(app, browser_o
 
     from engine.definitions import deployments
     from engine.db.models import Attachment
-    from engine.spiff.parsing import SourceFile
+    from engine.spiff.model.parsing import SourceFile
     from tests.bpmn_samples import one_approval
     from tests.factories import ADMIN
 

@@ -18,8 +18,8 @@ from designer import drafts, library
 from designer.diff import diff_bpmn
 from engine.admin import users
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
-from engine.spiff.parsing import NS, SourceFile, decision_ref
-from engine.spiff.xml import XmlRefused, parse_xml
+from engine.spiff.model.parsing import NS, SourceFile, decision_ref
+from engine.spiff.model.xml import XmlRefused, parse_xml
 from webui.security import actor, engine_ctx, requires
 
 STATIC = Path(designer.__file__).resolve().parent / "static"

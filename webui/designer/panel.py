@@ -20,8 +20,8 @@ from engine.admin import users
 from engine.core.context import step_limits
 from engine.definitions.decisions import published_decision_resolver
 from engine.core.errors import InvalidInput, PmoflowError
-from engine.spiff.parsing import SourceFile
-from engine.spiff.sandbox import check_expression
+from engine.spiff.model.parsing import SourceFile
+from engine.spiff.expressions.sandbox import check_expression
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("designer_panel", __name__)

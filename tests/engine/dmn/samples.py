@@ -12,7 +12,7 @@ from engine.dmn.evaluate import Evaluation, evaluate
 from engine.dmn.model import DecisionModel
 from engine.dmn.reader import DmnFile, read_dmn
 from engine.core.errors import Problem
-from engine.spiff.sandbox import SandboxedEnvironment, check_expression
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, check_expression
 
 DMN13 = "https://www.omg.org/spec/DMN/20191111/MODEL/"
 PMOFLOW = "https://pmoflow.dev/schema/bpmn/1.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.core.errors import DeploymentInvalid
-from engine.spiff.parsing import SourceFile, parse_deployment
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 from tests.factories import WORKFLOWS
 
 from .samples import case_row, dmn, literal, table

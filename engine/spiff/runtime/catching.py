@@ -2,7 +2,7 @@
 
 The designer's dry run plays what a live instance would meet: a signal broadcast, an error or an
 escalation thrown inside the activity a boundary event sits on, a message, a conditional event
-whose condition now holds. `waiting` lists them (timers are engine.spiff.runtime.timer_due's);
+whose condition now holds. `waiting` lists them (timers are engine.spiff.runtime.run.timer_due's);
 `throw` delivers the event that the named catching element waits for, then advances the run.
 """
 
@@ -27,8 +27,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.runtime import Run, StepFailed
-from engine.spiff.sandbox import SandboxError
+from engine.spiff.runtime.run import Run, StepFailed
+from engine.spiff.expressions.sandbox import SandboxError
 
 KINDS: tuple[tuple[type, str], ...] = (
     (MessageEventDefinition, "message"), (SignalEventDefinition, "signal"), (ErrorEventDefinition, "error"),
@@ -92,7 +92,7 @@ def timer_element(task: Task) -> tuple[str, str]:
 def waiting(run: Run) -> list[Catch]:
     """Every non-timer catching event the run waits for, in a stable order."""
     found = []
-    # event sub-process id -> whether its start event interrupts (engine.spiff.events, read at deploy)
+    # event sub-process id -> whether its start event interrupts (engine.spiff.model.events, read at deploy)
     starts = dict(getattr(run.wf.spec, "pmoflow", {}).get("event_subprocesses", {}))
     for task, spec, definition in _waiting_tasks(run):
         kind = _kind(definition) or ""

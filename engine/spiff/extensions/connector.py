@@ -38,7 +38,7 @@ from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.core.errors import Problem
-from engine.spiff.sandbox import check_expression
+from engine.spiff.expressions.sandbox import check_expression
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

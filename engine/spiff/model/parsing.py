@@ -33,14 +33,14 @@ from engine.dmn.reader import read_dmn
 from engine.dmn.testcases import run_tests
 from engine.core.errors import DeploymentInvalid, Problem
 from engine.forms.schemas import FormSchemaError, load_form
-from engine.spiff.approval_ext import (
+from engine.spiff.extensions.approvals import (
     approval_config,
     approval_problems,
     priority_of,
     priority_problems,
     separation_of_duties,
 )
-from engine.spiff.assignment import (
+from engine.spiff.extensions.assignment import (
     ZEEBE_NS,
     assignment_config,
     assignment_problems,
@@ -51,12 +51,12 @@ from engine.spiff.assignment import (
     translate,
     zeebe_form,
 )
-from engine.spiff.calls import CallActivityTaskParser, PmoflowCallActivity, PublishedProcess, Resolver, call_problems
-from engine.spiff.calls import embed_callees as _embed_callees
-from engine.spiff.camunda import called_decision, decision_result, translate_model
-from engine.spiff.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
-from engine.spiff.decisions import DecisionResolver, PmoflowBusinessRuleTask, PublishedDecision, result_mapping_problem
-from engine.spiff.events import (
+from engine.spiff.extensions.calls import CallActivityTaskParser, PmoflowCallActivity, PublishedProcess, Resolver, call_problems
+from engine.spiff.extensions.calls import embed_callees as _embed_callees
+from engine.spiff.extensions.camunda import called_decision, decision_result, translate_model
+from engine.spiff.extensions.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
+from engine.spiff.extensions.decisions import DecisionResolver, PmoflowBusinessRuleTask, PublishedDecision, result_mapping_problem
+from engine.spiff.model.events import (
     TIMER_KINDS,
     SignalEndEventParser,
     bare_iso,
@@ -66,13 +66,13 @@ from engine.spiff.events import (
     iso_error,
     prepare_for_spiff,
 )
-from engine.spiff.external import external_problems, implementation_problems, is_external, with_external_tasks
-from engine.spiff.gateways import GatewayParser
-from engine.spiff.sandbox import SandboxedEnvironment, check_expression
-from engine.spiff.sla_ext import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
-from engine.spiff.specs import spec_registry
-from engine.spiff.start_event import OutputStartEventParser, PmoflowStartEvent
-from engine.spiff.structure import (
+from engine.spiff.extensions.external import external_problems, implementation_problems, is_external, with_external_tasks
+from engine.spiff.model.gateways import GatewayParser
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, check_expression
+from engine.spiff.extensions.sla import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
+from engine.spiff.model.specs import spec_registry
+from engine.spiff.model.start_event import OutputStartEventParser, PmoflowStartEvent
+from engine.spiff.model.structure import (
     ImplicitSplitParser,
     expression_text,
     prepare,
@@ -80,7 +80,7 @@ from engine.spiff.structure import (
     structure_problems,
     with_multi_instance_classes,
 )
-from engine.spiff.xml import XmlRefused, parse_xml
+from engine.spiff.model.xml import XmlRefused, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
@@ -721,7 +721,7 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
 
 class _ServiceTaskParser(SpiffTaskParser):  # type: ignore[misc]
     """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.integration.connectors); those with
-    a topic are external tasks (engine.spiff.external wraps this parser). Nothing else passes the checks."""
+    a topic are external tasks (engine.spiff.extensions.external wraps this parser). Nothing else passes the checks."""
 
     def create_task(self) -> Any:
         node = connector_node(self.node)
@@ -745,7 +745,7 @@ class PmoflowParser(SpiffBpmnParser):
         full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
         full_tag("startEvent"): (OutputStartEventParser, PmoflowStartEvent),     # output mappings: start_event.py
         full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
-        # flows without a condition are always taken, in document order (engine.spiff.gateways); inclusive
+        # flows without a condition are always taken, in document order (engine.spiff.model.gateways); inclusive
         # gateways also make the implicit splits structure.py adds
         full_tag("exclusiveGateway"): (GatewayParser, ExclusiveGateway),
         full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),
@@ -761,8 +761,8 @@ class PmoflowParser(SpiffBpmnParser):
 def _build_specs(index: _Files, executable: list[str]) -> list[ParsedProcess]:
     parser = PmoflowParser(validator=None, decision_models=index.models, published_decisions=index.decisions_used)
     for filename, root in index.bpmn.items():
-        prepare_for_spiff(root)              # bare ISO timers quoted, link events joined (engine.spiff.events)
-        prepare(root)                        # expressions, implicit splits, MI, data (engine.spiff.structure)
+        prepare_for_spiff(root)              # bare ISO timers quoted, link events joined (engine.spiff.model.events)
+        prepare(root)                        # expressions, implicit splits, MI, data (engine.spiff.model.structure)
         parser.add_bpmn_xml(root, filename)
     problems: list[Problem] = []
     parsed = []
@@ -807,7 +807,7 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
     spec = parser.get_spec(pid)
     found = parser.get_subprocess_specs(pid, require_call_activity_specs=False)
     subprocess_specs = {name: s for name, s in found.items() if s is not None}
-    connect_event_subprocesses([spec, *subprocess_specs.values()])     # engine.spiff.events
+    connect_event_subprocesses([spec, *subprocess_specs.values()])     # engine.spiff.model.events
     registry = spec_registry()
     converted = {name: registry.convert(s) for name, s in subprocess_specs.items()}
     timers = {k: v for p in [pid, *subprocess_specs] if p in index.processes
@@ -817,7 +817,7 @@ def _build_one(parser: PmoflowParser, pid: str, index: _Files) -> ParsedProcess:
     spec_json = json.dumps({
         "spec": registry.convert(spec),
         "subprocess_specs": converted,
-        # ours, read back by engine.spiff.specs.restore_spec: timer kinds and business calendars, event
+        # ours, read back by engine.spiff.model.specs.restore_spec: timer kinds and business calendars, event
         # sub-processes, and the variable camunda:initiator names (engine.runtime.steps.new_run)
         "pmoflow": {"timers": {**callee_timers, **timers},
                     "event_subprocesses": {k: v for p in [pid, *subprocess_specs] if p in index.processes

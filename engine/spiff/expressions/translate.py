@@ -1,15 +1,15 @@
 """Expressions written for other engines, turned into sandbox Python at deploy.
 
-Every expression SpiffWorkflow evaluates is sandbox Python (engine/spiff/sandbox.py). Models
+Every expression SpiffWorkflow evaluates is sandbox Python (engine/spiff/expressions/sandbox.py). Models
 from other tools carry other languages, recognised here:
 
 - **FEEL**: the text starts with `=` (Camunda 8), or its `language` (else the definitions'
   `expressionLanguage`) names FEEL. It is parsed by engine.dmn.feel at deploy and becomes the
-  sandbox call `feel('<text>')` (engine/spiff/feel_calls.py), evaluated over the task data.
+  sandbox call `feel('<text>')` (engine/spiff/expressions/feel_calls.py), evaluated over the task data.
 - **JUEL** (Camunda 7): `${...}` / `#{...}`, or a `language` naming JUEL; the common forms are
-  translated to Python by engine/spiff/juel.py, anything else is a deploy problem.
+  translated to Python by engine/spiff/expressions/juel.py, anything else is a deploy problem.
 - **XPath**, BPMN's default (the `language`, else the definitions' `expressionLanguage`, names
-  XPath) unless the text is JUEL or `=` FEEL: the subset in engine/spiff/xpath.py (data objects,
+  XPath) unless the text is JUEL or `=` FEEL: the subset in engine/spiff/expressions/xpath.py (data objects,
   variables, also with spaces in their names, comparisons, and/or/not); anything else is a
   deploy problem.
 - **Python** otherwise (no language, or one naming Python; XHTML and XML Schema, which tools
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.spiff import feel_calls
-from engine.spiff.juel import JuelUnsupported, is_juel
-from engine.spiff.juel import translate as translate_juel
-from engine.spiff.sandbox import check_expression
-from engine.spiff.xpath import XPathUnsupported
-from engine.spiff.xpath import translate as translate_xpath
+from engine.spiff.expressions import feel_calls
+from engine.spiff.expressions.juel import JuelUnsupported, is_juel
+from engine.spiff.expressions.juel import translate as translate_juel
+from engine.spiff.expressions.sandbox import check_expression
+from engine.spiff.expressions.xpath import XPathUnsupported
+from engine.spiff.expressions.xpath import translate as translate_xpath
 
 FEEL = "feel"
 JUEL = "juel"

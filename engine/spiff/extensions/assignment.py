@@ -10,7 +10,7 @@ of these that names them:
 A value is a comma-separated list of names, a Camunda 7 expression `${...}` / `#{...}` or a
 FEEL expression `=...` (Camunda 8). A string or list literal is static; a name or dotted path
 is read from the instance's variables; any other expression is translated at deploy by
-engine.spiff.expressions (FEEL, the common JUEL forms) and evaluated by the sandbox when the
+engine.spiff.expressions.translate (FEEL, the common JUEL forms) and evaluated by the sandbox when the
 task is created. An expression that cannot be translated is a deploy problem naming the
 element. A task without candidate groups takes its lane's group; a task with neither groups
 nor candidate users is offered to the process's default group
@@ -32,8 +32,8 @@ from typing import Any
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.spiff.expressions import Where, compile_expression
-from engine.spiff.sandbox import check_expression
+from engine.spiff.expressions.translate import Where, compile_expression
+from engine.spiff.expressions.sandbox import check_expression
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
@@ -87,7 +87,7 @@ def names(value: Any) -> list[str]:
 
 def _expression(body: str, kind: str, raw: str) -> list[str] | str:
     """A string or a list of strings is static; `name` and `a.b.c` are read directly; any other FEEL or
-    JUEL goes through engine.spiff.expressions; raises NotSupported with its reason."""
+    JUEL goes through engine.spiff.expressions.translate; raises NotSupported with its reason."""
     if _PATH.match(body):
         return _path_source(body)
     literal = _literal(body)

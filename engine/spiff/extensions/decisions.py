@@ -26,7 +26,7 @@ from engine.dmn.errors import DecisionError
 from engine.dmn.evaluate import Evaluation, evaluate
 from engine.dmn.model import DecisionModel
 from engine.dmn.python_cells import PythonRunner
-from engine.spiff.sandbox import SandboxedEnvironment
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 RECORD_KEY = "pmoflow_decision"
 

@@ -21,12 +21,12 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffMultiInstanceConverter
 
-from engine.spiff.calls import PmoflowCallActivity, PmoflowCallActivityConverter
-from engine.spiff.connector import PmoflowConnectorTask, PmoflowConnectorTaskConverter
-from engine.spiff.decisions import PmoflowBusinessRuleTask, PmoflowBusinessRuleTaskConverter
-from engine.spiff.external import PmoflowExternalTask, PmoflowExternalTaskConverter
-from engine.spiff.start_event import PmoflowStartEvent, PmoflowStartEventConverter
-from engine.spiff.structure import ImplicitSplit, PmoflowParallelMultiInstance, PmoflowSequentialMultiInstance
+from engine.spiff.extensions.calls import PmoflowCallActivity, PmoflowCallActivityConverter
+from engine.spiff.extensions.connector import PmoflowConnectorTask, PmoflowConnectorTaskConverter
+from engine.spiff.extensions.decisions import PmoflowBusinessRuleTask, PmoflowBusinessRuleTaskConverter
+from engine.spiff.extensions.external import PmoflowExternalTask, PmoflowExternalTaskConverter
+from engine.spiff.model.start_event import PmoflowStartEvent, PmoflowStartEventConverter
+from engine.spiff.model.structure import ImplicitSplit, PmoflowParallelMultiInstance, PmoflowSequentialMultiInstance
 
 STATE_FORMAT = 1
 
@@ -100,7 +100,7 @@ def restore_spec(spec_json: str) -> SpecBundle:
     data = json.loads(spec_json)
     spec = registry.restore(data["spec"])
     subs = {name: registry.restore(s) for name, s in data["subprocess_specs"].items()}
-    spec.pmoflow = data.get("pmoflow", {})      # timer kinds and calendars (engine.spiff.sla_ext)
+    spec.pmoflow = data.get("pmoflow", {})      # timer kinds and calendars (engine.spiff.extensions.sla)
     return spec, subs
 
 

@@ -1,7 +1,7 @@
 """Start events that set variables as the instance starts: Camunda 8's output mappings on a start event.
 
 A `zeebe:ioMapping` on a start event has only outputs (`<zeebe:output source="= string(now())"
-target="documentReferenceId"/>`). engine/spiff/camunda.py turns them into a post-script, and this
+target="documentReferenceId"/>`). engine/spiff/extensions/camunda.py turns them into a post-script, and this
 start event runs it when it completes, over the start variables, before the first activity.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.serializer.default.task_spec import EventConverter
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 
-from engine.spiff.events import StartEventParser
+from engine.spiff.model.events import StartEventParser
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

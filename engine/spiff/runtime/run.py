@@ -36,8 +36,8 @@ from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff import event_runtime
-from engine.spiff.budget import (
+from engine.spiff.runtime import events as event_runtime
+from engine.spiff.runtime.budget import (
     REFUSED,
     STOPPED,
     LimitExceeded,
@@ -48,13 +48,13 @@ from engine.spiff.budget import (
     restart,
     spending,
 )
-from engine.spiff.compaction import compact
-from engine.spiff.connector import PmoflowConnectorTask
-from engine.spiff.decisions import take_record
-from engine.spiff.external import ExternalWork, PmoflowExternalTask, uses_external_tasks
-from engine.spiff.sandbox import SandboxedScriptEngine, SandboxError
-from engine.spiff.specs import SpecBundle, dump_state, load_state
-from engine.spiff.structure import IMPLICIT_SPLIT
+from engine.spiff.runtime.compaction import compact
+from engine.spiff.extensions.connector import PmoflowConnectorTask
+from engine.spiff.extensions.decisions import take_record
+from engine.spiff.extensions.external import ExternalWork, PmoflowExternalTask, uses_external_tasks
+from engine.spiff.expressions.sandbox import SandboxedScriptEngine, SandboxError
+from engine.spiff.model.specs import SpecBundle, dump_state, load_state
+from engine.spiff.model.structure import IMPLICIT_SPLIT
 
 # ---------------------------------------------------------------- the injected clock
 
@@ -146,7 +146,7 @@ class Run:
         self._cycle_firings: set[str] = set()     # cycle timers whose firing this step put in the path
         event_runtime.observe(workflow, self.log.signals)
         self.incident: Incident | None = None
-        self.budget = budget or StepBudget()    # what this step may spend (engine.spiff.budget)
+        self.budget = budget or StepBudget()    # what this step may spend (engine.spiff.runtime.budget)
         self._current: Task | None = None     # the task SpiffWorkflow is running, for incidents
         # (calendar name, start, ISO duration) -> due: set by the caller for timers on business time
         self.business_due: Callable[[str, datetime, str], datetime] | None = None
@@ -178,7 +178,7 @@ class Run:
 
     def advance(self) -> None:
         """Run engine tasks until only human tasks or waits remain; a BPMN failure, or a step that runs
-        out of its budget (engine.spiff.budget), becomes an incident."""
+        out of its budget (engine.spiff.runtime.budget), becomes an incident."""
         with spending(self.budget):
             try:
                 self._engine_steps()
@@ -337,7 +337,7 @@ class Run:
 
     def retry(self, data: dict[str, Any]) -> None:
         """Re-run the task in error with `data` merged into its data, then advance. A task a limit kept
-        from starting (engine.spiff.budget) is started again, and checked again."""
+        from starting (engine.spiff.runtime.budget) is started again, and checked again."""
         failed = self.wf.get_tasks(state=TaskState.ERROR)
         self.incident = None
         with spending(self.budget):
@@ -354,7 +354,7 @@ class Run:
                     task._set_state(TaskState.READY)
         self.advance()
 
-    # ------------------------------------------------------------ events (engine.spiff.event_runtime)
+    # ------------------------------------------------------------ events (engine.spiff.runtime.events)
 
     def signal(self, name: str, variables: dict[str, Any]) -> bool:
         """Deliver a signal to every event of this instance waiting for it (their data takes `variables`),
@@ -446,7 +446,7 @@ class Run:
 
     @property
     def timers(self) -> dict[str, dict[str, Any]]:
-        """Timer element id -> kind, calendar (from the definition; see engine.spiff.sla_ext)."""
+        """Timer element id -> kind, calendar (from the definition; see engine.spiff.extensions.sla)."""
         return dict(getattr(self.wf.spec, "pmoflow", {}).get("timers", {}))
 
     def _business_timers(self) -> None:
@@ -494,7 +494,7 @@ class Run:
             compact(self.wf)
 
     def _stopped(self, stop: LimitExceeded) -> None:
-        """The step ran out of budget: the task it stopped before is the incident (engine.spiff.budget.halt)."""
+        """The step ran out of budget: the task it stopped before is the incident (engine.spiff.runtime.budget.halt)."""
         task = halt(self.wf, stop)
         self.incident = Incident(element_id=element_of(task), task_id=str(task.id), message=str(stop),
                                  kind=stop.kind)
@@ -577,7 +577,7 @@ class Run:
 
 
 def _model_element(task: Task) -> str | None:
-    """The model's element id of a task: an implicit split (engine.spiff.structure) is its activity."""
+    """The model's element id of a task: an implicit split (engine.spiff.model.structure) is its activity."""
     return (task.task_spec.bpmn_id or "").removesuffix(IMPLICIT_SPLIT) or None
 
 

@@ -6,13 +6,13 @@ original text):
 
 - expression slots (sequence flow and conditional event conditions, multi-instance cardinality
   and completion condition, timer values) written in FEEL or JUEL become sandbox Python
-  (engine/spiff/expressions.py);
+  (engine/spiff/expressions/translate.py);
 - multi-instance collections given as `camunda:collection`/`camunda:elementVariable` or
   `zeebe:loopCharacteristics` become `loopDataInputRef`/`inputDataItem` (and output);
 - `zeebe:script` and `scriptFormat="feel"` script tasks get a Python script assigning the result;
 - `camunda:inputOutput` and `zeebe:ioMapping` become SpiffWorkflow pre- and post-scripts
   (input parameters are assigned before the activity runs, output parameters after it; a start
-  event's outputs when the instance starts: engine/spiff/start_event.py); a target may hold
+  event's outputs when the instance starts: engine/spiff/model/start_event.py); a target may hold
   spaces or be a dotted path into nested objects (`from.email`, set with the sandbox's set_var);
 - a Camunda 8 call activity's `zeebe:calledElement processId` becomes its `calledElement`.
 
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.spiff.expressions import (
+from engine.spiff.expressions.translate import (
     FEEL,
     JUEL,
     PYTHON,
@@ -299,7 +299,7 @@ def _io_mapping(filename: str, node: etree._Element, names: tuple[str, ...]) -> 
 def _mapping_lines(filename: str, node: etree._Element, names: tuple[str, ...],
                    problems: list[Problem], zeebe: bool) -> tuple[list[str], list[str]]:
     """`target = python` lines for the inputs and the outputs of an activity (a call activity's Zeebe
-    mappings are its callee's: engine.spiff.calls applies them)."""
+    mappings are its callee's: engine.spiff.extensions.calls applies them)."""
     inputs, outputs = [], []
     found = camunda_mappings(filename, node, names, problems)
     if zeebe:
@@ -362,7 +362,7 @@ def assignment(target: str, python: str) -> str:
     """The sandbox Python line that sets mapping target `target` to the value of `python`."""
     if _is_name(target):
         return f"{target} = {python}"
-    return f"set_var({target!r}, {python})"          # spaces, keywords (`from`), dotted paths: engine.spiff.sandbox
+    return f"set_var({target!r}, {python})"          # spaces, keywords (`from`), dotted paths: engine.spiff.expressions.sandbox
 
 
 def zeebe_value(filename: str, param: etree._Element, source: str | None, names: tuple[str, ...],

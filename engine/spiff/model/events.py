@@ -41,7 +41,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.event_parsers import SpiffEndEventParser, SpiffStartEventParser
 
 from engine.core.errors import Problem
-from engine.spiff.sandbox import check_expression
+from engine.spiff.expressions.sandbox import check_expression
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
@@ -307,7 +307,7 @@ def connect_event_subprocesses(specs: list[BpmnProcessSpec]) -> None:
     SpiffWorkflow starts timer event sub-processes that way, but creates the others only when an
     event reaches the top-level workflow, so those inside sub-processes never start and a
     conditional one never starts at all. Starting them all with the scope lets every trigger find
-    a waiting start event in the right scope; engine.spiff.event_runtime ends the ones that never
+    a waiting start event in the right scope; engine.spiff.runtime.events ends the ones that never
     fired when the scope's other work is done, and gives interrupting ones their effect."""
     for spec in specs:
         start = spec.start

@@ -1,4 +1,4 @@
-"""Events at run time, beyond what SpiffWorkflow does by itself (used by `engine.spiff.runtime.Run`).
+"""Events at run time, beyond what SpiffWorkflow does by itself (used by `engine.spiff.runtime.run.Run`).
 
 - **Signals.** A signal thrown by an instance is caught inside it by SpiffWorkflow; every throw
   is also noted in the step's log (`StepLog.signals`) so the service layer can broadcast it to
@@ -16,7 +16,7 @@
   code wins over a catch-all one on the same activity.
 - **Non-interrupting boundary message, signal and escalation events** fire each time their
   event comes while the activity runs (SpiffWorkflow fires them once).
-- **Event sub-processes** start with their scope (engine.spiff.events.connect_event_subprocesses);
+- **Event sub-processes** start with their scope (engine.spiff.model.events.connect_event_subprocesses);
   when an interrupting one fires, the rest of its scope is cancelled; when the scope's other
   work is done, the ones that never fired are cancelled so the scope can complete. A
   non-interrupting one started by a message, signal or escalation waits again after it fired
@@ -54,7 +54,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import EscalationEventDefinitio
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine.spiff.sandbox import SandboxError
+from engine.spiff.expressions.sandbox import SandboxError
 
 CONDITION_ROUNDS = 20        # conditions firing conditions, event sub-processes: at most this many rounds per step
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED

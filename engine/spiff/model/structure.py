@@ -29,7 +29,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.core.errors import Problem
-from engine.spiff.gateways import GatewayParser
+from engine.spiff.model.gateways import GatewayParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -240,7 +240,7 @@ def _drop_data(root: etree._Element) -> None:
 
 def _standard_multi_instance(mi: etree._Element) -> None:
     """The element variables by name: SpiffWorkflow takes a data item's id as the variable, BPMN its name.
-    (Camunda 7/8 collections are translated to loopDataInputRef before, by engine.spiff.camunda.)"""
+    (Camunda 7/8 collections are translated to loopDataInputRef before, by engine.spiff.extensions.camunda.)"""
     for item in [*mi.iterfind("bpmn:inputDataItem", NS), *mi.iterfind("bpmn:outputDataItem", NS)]:
         item.set("id", item.get("name") or item.get("id") or "")
 
@@ -266,7 +266,7 @@ class ImplicitSplit(InclusiveGateway):  # type: ignore[misc]
 
 
 class ImplicitSplitParser(GatewayParser):  # type: ignore[misc]
-    """Inclusive gateways (flows without a condition always taken: engine.spiff.gateways); those `prepare` added
+    """Inclusive gateways (flows without a condition always taken: engine.spiff.model.gateways); those `prepare` added
     for implicit splits become ImplicitSplit."""
 
     def create_task(self) -> Any:
