@@ -15,7 +15,7 @@ from tests.factories import ROOT
 DESIGNER = ROOT / "designer"
 BPMN_DESCRIPTOR = json.loads((DESIGNER / "pmoflow.json").read_text())
 DMN_DESCRIPTOR = json.loads((DESIGNER / "pmoflow-dmn.json").read_text())
-ENGINE_READERS = sorted((ROOT / "engine" / "spiff").glob("*.py"))       # the parser and its extension readers
+ENGINE_READERS = sorted((ROOT / "engine" / "spiff").rglob("*.py"))      # the parser and its extension readers
 
 
 def _tag(type_name: str) -> str:
