@@ -25,17 +25,17 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from designer.validation import blocking, validate_files
-from engine.events import stream as audit
-from engine.definitions import deployments
 from engine.core.context import EngineContext
-from engine.db.models import Draft, Group, ProcessDefinition
-from engine.definitions.decisions import published_decision_resolver
 from engine.core.errors import Conflict, DeploymentInvalid, InvalidInput, NotFound, Problem
 from engine.core.permissions import Actor, require
+from engine.core.records import DeploymentView
+from engine.db.models import Draft, Group, ProcessDefinition
+from engine.definitions import deployments
+from engine.definitions.decisions import published_decision_resolver
+from engine.definitions.versions import latest_version
+from engine.events import stream as audit
 from engine.spiff.model.parsing import BPMN_NS, DMN_NAMESPACES, NS, SourceFile, decision_ref, form_ref
 from engine.spiff.model.xml import XmlRefused, parse_xml
-from engine.definitions.versions import latest_version
-from engine.core.records import DeploymentView
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_. -]{0,150}\.(dmn|form)$")

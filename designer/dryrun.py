@@ -31,15 +31,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.core.errors import FormDataInvalid, InvalidInput
-from engine.forms.schemas import form_fields, validate_submission
-from engine.spiff.runtime import catching
-from engine.spiff.runtime.budget import StepLimits
+from engine.forms.components import form_fields
+from engine.forms.submission import validate_submission
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxedScriptEngine
 from engine.spiff.extensions.calls import Resolver
 from engine.spiff.extensions.decisions import DecisionResolver
 from engine.spiff.model.parsing import ParsedProcess, SourceFile, parse_deployment
-from engine.spiff.runtime.run import Run, StepFailed, clock_scope, jsonable, timer_due
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxedScriptEngine
 from engine.spiff.model.specs import restore_spec
+from engine.spiff.runtime import catching
+from engine.spiff.runtime.budget import StepLimits
+from engine.spiff.runtime.run import Run, StepFailed, clock_scope, jsonable, timer_due
 
 STATE_VERSION = 1
 ACTIONS = ("complete", "connector", "external", "timer", "message", "throw")

@@ -12,8 +12,8 @@ from sqlalchemy.orm import joinedload
 
 from designer.drafts import version_files, version_row
 from engine.core.context import EngineContext
-from engine.db.models import Draft, HumanTask, ProcessDefinition, ProcessInstance
 from engine.core.permissions import Actor, require
+from engine.db.models import Draft, HumanTask, ProcessDefinition, ProcessInstance
 from engine.spiff.runtime.tokens import active_tokens
 
 LIVE = ("running", "error")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.definitions import deployments
 from engine.admin import users
 from engine.core.context import EngineContext
 from engine.core.permissions import Actor
+from engine.definitions import deployments
 from engine.spiff.model.parsing import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,10 +14,10 @@ from werkzeug.exceptions import HTTPException
 
 import api
 from api.errors import http_error
-from engine.runtime import heartbeats
 from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
+from engine.runtime import heartbeats
 from webui import account, admin, audit, auth, filters, monitor, notifications, requests, tasklist
 from webui import designer as designer_pages
 from webui.designer import panel as designer_panel

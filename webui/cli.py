@@ -107,9 +107,9 @@ def _context() -> EngineContext:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from engine.definitions import deployments
     from engine.admin import users
     from engine.db.schema import upgrade
+    from engine.definitions import deployments
 
     ctx = _context()
     upgrade(ctx.db)

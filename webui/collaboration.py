@@ -13,9 +13,8 @@ from typing import Any
 
 from flask import abort, flash, request
 
-from engine.requester import attachments
-from engine.requester import comments
 from engine.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from engine.requester import attachments, comments
 from webui.security import actor, engine_ctx
 
 

@@ -20,11 +20,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from engine.events import stream as audit
 from engine.core.context import EngineContext
-from engine.db.models import ApiToken, Event, Group, GroupMember, User
 from engine.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from engine.core.permissions import ROLES, Actor
+from engine.db.models import ApiToken, Event, Group, GroupMember, User
+from engine.events import stream as audit
 
 TOKEN_PREFIX = "pmo_"  # noqa: S105 - a label, not a secret
 _hasher = PasswordHasher()

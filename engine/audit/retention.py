@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import null, select, update
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
-from engine.runtime import jobs
 from engine.core.context import EngineContext
-from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, RetentionPolicy
 from engine.core.errors import InvalidInput, NotFound
 from engine.core.permissions import Actor, require
+from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, RetentionPolicy
+from engine.events import stream as audit
+from engine.runtime import jobs
 
 KIND = "retention_purge"
 FINISHED = ("completed", "cancelled")

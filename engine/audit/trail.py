@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
 from engine.core.context import EngineContext
-from engine.db.models import DecisionDefinition, DeploymentFile, Event, ProcessDefinition, ProcessInstance
 from engine.core.errors import InvalidInput, NotFound
 from engine.core.permissions import Actor, require
+from engine.db.models import DecisionDefinition, DeploymentFile, Event, ProcessDefinition, ProcessInstance
+from engine.events import stream as audit
 
 PER_PAGE = 50
 EXPORT_LIMIT = 100_000

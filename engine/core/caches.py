@@ -15,8 +15,8 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine.db.models import ProcessDefinition, ProcessInstance
 from engine.core.errors import NotFound
+from engine.db.models import ProcessDefinition, ProcessInstance
 
 
 class DefinitionCache:

@@ -11,9 +11,9 @@ from engine.core.clock import Clock, SystemClock
 from engine.core.config import Settings
 from engine.db.session import make_engine
 from engine.db.uow import UnitOfWork, session_factory
-from engine.spiff.runtime.budget import StepLimits
 from engine.spiff.expressions.sandbox import SandboxedScriptEngine
 from engine.spiff.model.specs import SpecCache
+from engine.spiff.runtime.budget import StepLimits
 
 
 @dataclass

@@ -19,18 +19,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
 from engine.core.context import EngineContext
+from engine.core.errors import DecisionFailed, InvalidInput, NotFound
+from engine.core.permissions import Actor, require
 from engine.db.models import DecisionDefinition, Deployment
+from engine.definitions.versions import all_versions, find_version, latest_of_each, latest_version
 from engine.dmn.compiled import CompiledModel, compile_model
 from engine.dmn.errors import DecisionError, ModelInvalid
 from engine.dmn.evaluate import evaluate as evaluate_model
 from engine.dmn.model import DecisionModel, DecisionTable
-from engine.core.errors import DecisionFailed, InvalidInput, NotFound
-from engine.core.permissions import Actor, require
+from engine.events import stream as audit
 from engine.spiff.extensions.decisions import DecisionResolver, PublishedDecision
 from engine.spiff.model.parsing import ParsedDecision
-from engine.definitions.versions import all_versions, find_version, latest_of_each, latest_version
 
 MAX_INPUTS = 500
 

@@ -8,19 +8,19 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
-from engine.events import stream as audit
 from engine.core.caches import DefinitionCache
-from engine.sla.calendars import known_names as calendar_names
 from engine.core.context import EngineContext
-from engine.db.models import Deployment, DeploymentFile, ProcessDefinition
-from engine.definitions.decisions import published_decision_resolver, store_decisions
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
+from engine.core.records import DefinitionView, DeploymentView
+from engine.db.models import Deployment, DeploymentFile, ProcessDefinition
+from engine.definitions.decisions import published_decision_resolver, store_decisions
+from engine.definitions.versions import all_versions, find_version, latest_of_each, latest_version, version_id
+from engine.events import stream as audit
+from engine.sla.calendars import known_names as calendar_names
 from engine.spiff.extensions.calls import PublishedProcess, Resolver
 from engine.spiff.extensions.decisions import pin_decision_versions
 from engine.spiff.model.parsing import ParsedProcess, SourceFile, parse_deployment
-from engine.definitions.versions import all_versions, find_version, latest_of_each, latest_version, version_id
-from engine.core.records import DefinitionView, DeploymentView
 
 
 def deploy(

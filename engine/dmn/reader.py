@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from engine.core.errors import Problem
 from engine.dmn.compiled import compile_model
 from engine.dmn.errors import CellError, ModelInvalid
 from engine.dmn.model import (
@@ -46,7 +47,6 @@ from engine.dmn.model import (
     TestCase,
 )
 from engine.dmn.python_cells import PythonCheck
-from engine.core.errors import Problem
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 PYTHON_ONLY_NAMES = frozenset({"True", "False", "None"})

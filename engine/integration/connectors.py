@@ -36,15 +36,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
-from engine.runtime import jobs
 from engine.core.context import EngineContext
-from engine.db.models import ConnectorHost, Job, ProcessInstance
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
+from engine.db.models import ConnectorHost, Job, ProcessInstance
+from engine.events import stream as audit
+from engine.runtime import jobs
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.extensions.connector import PLACEHOLDER
 from engine.spiff.runtime.run import ConnectorCall, jsonable
-from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 log = logging.getLogger("pmoflow.connectors")
 

@@ -26,13 +26,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, defer, joinedload
 
-from engine.events import stream as audit
 from engine.core.context import EngineContext
-from engine.db.models import ExternalTask, ProcessDefinition, ProcessInstance
 from engine.core.errors import Conflict, InvalidInput, NotFound
+from engine.core.permissions import Actor, require
+from engine.db.models import ExternalTask, ProcessDefinition, ProcessInstance
+from engine.events import stream as audit
 from engine.runtime.external_mirror import raise_incident
 from engine.runtime.instances import check_variables
-from engine.core.permissions import Actor, require
 from engine.runtime.steps import load_instance, run_step
 
 MAX_TASKS = 100                     # per fetch

@@ -51,9 +51,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from engine.events import stream as audit
-from engine.runtime import jobs
 from engine.core.context import EngineContext
+from engine.core.errors import Conflict, InvalidInput, NotFound
+from engine.core.permissions import Actor, require
 from engine.db.models import (
     Event,
     Job,
@@ -63,8 +63,8 @@ from engine.db.models import (
     WebhookSubscription,
     new_uuid,
 )
-from engine.core.errors import Conflict, InvalidInput, NotFound
-from engine.core.permissions import Actor, require
+from engine.events import stream as audit
+from engine.runtime import jobs
 
 log = logging.getLogger("pmoflow.webhooks")
 

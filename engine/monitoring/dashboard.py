@@ -19,10 +19,10 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from engine.core.context import EngineContext
-from engine.db.models import DeploymentFile, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.core.errors import InvalidInput
-from engine.monitoring.instances import day_start, rejected_task
 from engine.core.permissions import Actor, require
+from engine.db.models import DeploymentFile, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
+from engine.monitoring.instances import day_start, rejected_task
 
 MAX_PERIOD_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30

@@ -17,18 +17,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine.events import stream as audit
-from engine.runtime import instances
-from engine.runtime import migration
 from engine.core.context import EngineContext
-from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.core.errors import Conflict, InvalidInput, PmoflowError
-from engine.integration.external_tasks import ExternalTaskView, of_instance
 from engine.core.permissions import Actor, allowed, require
-from engine.spiff.runtime.run import Run
-from engine.runtime.steps import load_instance, open_rows, run_step
-from engine.tasks.inbox import Step, path_of
 from engine.core.records import offer_label
+from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
+from engine.events import stream as audit
+from engine.integration.external_tasks import ExternalTaskView, of_instance
+from engine.runtime import instances, migration
+from engine.runtime.steps import load_instance, open_rows, run_step
+from engine.spiff.runtime.run import Run
+from engine.tasks.inbox import Step, path_of
 
 STATUSES = instances.STATUSES
 MAX_PER_PAGE = 200

@@ -21,10 +21,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine.core.context import EngineContext
-from engine.db.models import Notification, ProcessInstance, Substitute
 from engine.core.errors import NotFound
 from engine.core.permissions import Actor, require
 from engine.core.records import Page
+from engine.db.models import Notification, ProcessInstance, Substitute
 
 KINDS = ("task_assigned", "delegation", "mention", "request_decided", "substitute", "task_reminder")
 TEXT_LIMIT = 500

@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from engine.runtime import jobs
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.db.models import NotificationSetting, User
 from engine.notify import rendering
 from engine.notify.preferences import webhook_problem
+from engine.runtime import jobs
 
 log = logging.getLogger("pmoflow.outgoing")
 SECURITY = ("starttls", "ssl", "none")

@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
 from engine.core.config import Settings
 from engine.core.context import EngineContext
-from engine.db.models import NotificationSetting, User
 from engine.core.errors import InvalidInput, NotFound
 from engine.core.permissions import Actor, require
+from engine.db.models import NotificationSetting, User
+from engine.events import stream as audit
 
 CHANNELS = ("email", "slack", "teams")
 CHANNEL_LABELS = {"email": "Email", "slack": "Slack", "teams": "Microsoft Teams"}

@@ -23,12 +23,12 @@ from sqlalchemy import ColumnElement, Select, String, any_, bindparam, or_, sele
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
-from engine.runtime import jobs
 from engine.db.models import Event, Group, GroupMember, HumanTask, NotificationSetting, ProcessInstance, User
 from engine.db.uow import settings_of
+from engine.events import stream as audit
 from engine.notify.bell import describe
 from engine.notify.preferences import channels_for
+from engine.runtime import jobs
 
 # Events whose actor is worth naming ("By ...") in the message: someone handed the work over or ended it.
 HANDED_OVER_BY = frozenset({"task_reassigned", "task_delegated", "task_escalated", "instance_cancelled"})

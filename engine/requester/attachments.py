@@ -20,13 +20,13 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
-from engine.tasks.collaboration import request_target
 from engine.core.context import EngineContext
-from engine.db.models import Attachment, ProcessInstance
 from engine.core.errors import InvalidInput, NotFound, TooLarge
-from engine.runtime.instances import check_can_see
 from engine.core.permissions import Actor, require
+from engine.db.models import Attachment, ProcessInstance
+from engine.events import stream as audit
+from engine.runtime.instances import check_can_see
+from engine.tasks.collaboration import request_target
 
 NAME_LIMIT = 200
 URL_LIMIT = 2000

@@ -14,15 +14,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from engine.events import stream as audit
-from engine.tasks.collaboration import request_target
-from engine.core.context import EngineContext
-from engine.db.models import Comment, HumanTask, ProcessInstance, User
-from engine.core.errors import Forbidden, InvalidInput
-from engine.runtime.instances import check_can_see
-from engine.notify.bell import describe, notify
-from engine.core.permissions import Actor, require
 from engine.admin.users import actor_of
+from engine.core.context import EngineContext
+from engine.core.errors import Forbidden, InvalidInput
+from engine.core.permissions import Actor, require
+from engine.db.models import Comment, HumanTask, ProcessInstance, User
+from engine.events import stream as audit
+from engine.notify.bell import describe, notify
+from engine.runtime.instances import check_can_see
+from engine.tasks.collaboration import request_target
 
 BODY_LIMIT = 5000
 MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._@+-]{0,79})")

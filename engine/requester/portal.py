@@ -16,23 +16,22 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine.requester import attachments
-from engine.requester import comments
-from engine.runtime import instances
-from engine.requester.attachments import AttachmentView
-from engine.tasks.collaboration import colleagues, may_hand_over
-from engine.requester.comments import CommentView
 from engine.core.context import EngineContext
+from engine.core.errors import FormDataInvalid, InvalidInput, NotFound
+from engine.core.permissions import Actor, allowed, require
+from engine.core.records import InstanceView, Page
 from engine.db.models import DeploymentFile, HumanTask, ProcessDefinition, ProcessInstance
 from engine.definitions.deployments import find_definition
-from engine.core.errors import FormDataInvalid, InvalidInput, NotFound
-from engine.forms.schemas import validate_submission
+from engine.forms.submission import validate_submission
+from engine.requester import attachments, comments
+from engine.requester.attachments import AttachmentView
+from engine.requester.comments import CommentView
+from engine.runtime import instances
 from engine.runtime.instances import check_can_see
-from engine.core.permissions import Actor, allowed, require
-from engine.spiff.model.parsing import start_form_of
 from engine.runtime.steps import load_instance
+from engine.spiff.model.parsing import start_form_of
+from engine.tasks.collaboration import colleagues, may_hand_over
 from engine.tasks.inbox import Step, _form_evaluator, path_of
-from engine.core.records import InstanceView, Page
 
 BUSINESS_KEY_LIMIT = 200
 GENERIC_START: dict[str, Any] = {

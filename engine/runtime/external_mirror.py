@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
 from engine.db.models import ExternalTask, ProcessInstance
+from engine.events import stream as audit
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.extensions.external import ExternalWork
 from engine.spiff.runtime.run import jsonable
-from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 
 def sync(session: Session, instance: ProcessInstance, work: Sequence[ExternalWork], now: datetime,

@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine.runtime import health
 from engine.core.context import EngineContext
 from engine.db.models import WorkerHeartbeat
+from engine.runtime import health
 
 log = logging.getLogger("pmoflow.worker")
 

@@ -12,17 +12,17 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from engine.events import stream as audit
-from engine.notify import bell as notifications
-from engine.tasks.candidates import in_my_groups
 from engine.core.context import EngineContext
-from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition, ProcessInstance, new_uuid
-from engine.definitions.deployments import find_definition
 from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import Actor, allowed, require
-from engine.spiff.runtime.run import Run
-from engine.runtime.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
 from engine.core.records import EventView, InstanceView, Page
+from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition, ProcessInstance, new_uuid
+from engine.definitions.deployments import find_definition
+from engine.events import stream as audit
+from engine.notify import bell as notifications
+from engine.runtime.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
+from engine.spiff.runtime.run import Run
+from engine.tasks.candidates import in_my_groups
 
 # a name, or several words separated by single spaces as FEEL and Trisotech models write them ("Service Level")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?: [A-Za-z0-9_]+)*$")

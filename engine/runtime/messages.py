@@ -6,14 +6,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.events import stream as audit
 from engine.core.context import EngineContext
-from engine.db.models import ProcessInstance
 from engine.core.errors import InvalidInput, NotFound
-from engine.runtime.instances import check_variables
 from engine.core.permissions import Actor, require
-from engine.runtime.steps import load_instance, open_rows, run_step
 from engine.core.records import InstanceView
+from engine.db.models import ProcessInstance
+from engine.events import stream as audit
+from engine.runtime.instances import check_variables
+from engine.runtime.steps import load_instance, open_rows, run_step
 
 
 def correlate(

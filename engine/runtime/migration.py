@@ -17,17 +17,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
-from engine.runtime import jobs
-from engine.sla import deadlines as sla
 from engine.core.context import EngineContext
-from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
+from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance
+from engine.events import stream as audit
+from engine.runtime import jobs
+from engine.runtime.steps import load_instance, loaded_run, open_rows, run_step
+from engine.sla import deadlines as sla
 from engine.spiff.runtime import migration as spiff_migration
 from engine.spiff.runtime.migration import ElementChange, LiveElement
 from engine.spiff.runtime.run import Run, clock_scope
-from engine.runtime.steps import load_instance, loaded_run, open_rows, run_step
 
 MIGRATABLE = ("running", "error")
 # user-task settings kept in the definition row (not in the spec), compared element by element

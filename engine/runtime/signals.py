@@ -27,17 +27,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.context import EngineContext
+from engine.core.errors import InvalidInput, PmoflowError
+from engine.core.permissions import SYSTEM, Actor, require
+from engine.db.models import ProcessDefinition, ProcessInstance
+from engine.definitions.versions import latest_of_each
 from engine.events import stream as audit
 from engine.runtime import jobs
-from engine.core.context import EngineContext
-from engine.db.models import ProcessDefinition, ProcessInstance
-from engine.core.errors import InvalidInput, PmoflowError
 from engine.runtime.instances import check_variables, start_by_event
-from engine.core.permissions import SYSTEM, Actor, require
+from engine.runtime.steps import SIGNAL_CHAIN, SIGNAL_JOB, SignalChain, load_instance, run_step
 from engine.spiff.runtime.events import signal_catches, signal_starts
 from engine.spiff.runtime.run import Run
-from engine.runtime.steps import SIGNAL_CHAIN, SIGNAL_JOB, SignalChain, load_instance, run_step
-from engine.definitions.versions import latest_of_each
 
 NAME_LIMIT = 200
 log = logging.getLogger("pmoflow.signals")

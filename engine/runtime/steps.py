@@ -19,21 +19,19 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine.core.context import EngineContext
+from engine.core.errors import Conflict, IncidentError, NotFound
+from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, new_uuid
 from engine.events import stream as audit
 from engine.integration import connectors
-from engine.runtime import external_mirror
-from engine.runtime import health
-from engine.runtime import jobs
 from engine.notify import bell as notifications
+from engine.notify.bell import notify
+from engine.runtime import external_mirror, health, jobs
 from engine.sla import deadlines as sla
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
+from engine.spiff.runtime.run import OpenTask, Run, StepFailed, clock_scope
 from engine.tasks.approvals import NoApprovers, resolve_approvers
 from engine.tasks.candidates import Offer, offer_for
-from engine.core.context import EngineContext
-from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, new_uuid
-from engine.core.errors import Conflict, IncidentError, NotFound
-from engine.notify.bell import notify
-from engine.spiff.runtime.run import OpenTask, Run, StepFailed, clock_scope
-from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.tasks.substitutes import effective_assignee
 
 FINAL = ("completed", "cancelled")

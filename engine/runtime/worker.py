@@ -7,9 +7,9 @@ import logging
 import threading
 from functools import partial
 
-from engine.runtime import jobs
 from engine.audit import retention
 from engine.core.context import EngineContext
+from engine.runtime import jobs
 from engine.runtime.heartbeats import Heartbeat
 from engine.runtime.timers import fire_due, next_due
 

@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
 from engine.core.context import EngineContext
-from engine.db.models import BusinessCalendar
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
+from engine.db.models import BusinessCalendar
+from engine.events import stream as audit
 
 DEFAULT = "default"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -29,12 +29,12 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine.events import stream as audit
-from engine.sla import calendars
-from engine.runtime import jobs
 from engine.core.context import EngineContext
 from engine.db.models import Group, HumanTask, Job, ProcessInstance, User
+from engine.events import stream as audit
 from engine.notify.bell import describe, notify
+from engine.runtime import jobs
+from engine.sla import calendars
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 DEFAULT_AT_RISK = 0.75

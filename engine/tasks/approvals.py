@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.db.models import Group, GroupMember, HumanTask, ProcessInstance, User
 from engine.core.errors import Forbidden
+from engine.db.models import Group, GroupMember, HumanTask, ProcessInstance, User
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
 
 

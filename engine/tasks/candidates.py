@@ -29,10 +29,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
-from engine.db.models import HumanTask, TaskGroup, TaskUser, User
 from engine.core.permissions import Actor, allowed
-from engine.spiff.extensions.assignment import names
+from engine.db.models import HumanTask, TaskGroup, TaskUser, User
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
+from engine.spiff.extensions.assignment import names
 from engine.tasks.substitutes import effective_assignee
 
 log = logging.getLogger("pmoflow.candidates")

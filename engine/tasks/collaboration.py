@@ -29,17 +29,17 @@ from datetime import date, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine.events import stream as audit
-from engine.tasks.candidates import is_candidate
 from engine.core.context import EngineContext
-from engine.db.models import HumanTask, ProcessInstance, Substitute, User
 from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.runtime.instances import check_can_see
-from engine.notify.bell import describe, notify
 from engine.core.permissions import PERMISSIONS, Actor, allowed, require
-from engine.runtime.steps import load_instance
-from engine.tasks.substitutes import effective_assignee
 from engine.core.records import TaskView
+from engine.db.models import HumanTask, ProcessInstance, Substitute, User
+from engine.events import stream as audit
+from engine.notify.bell import describe, notify
+from engine.runtime.instances import check_can_see
+from engine.runtime.steps import load_instance
+from engine.tasks.candidates import is_candidate
+from engine.tasks.substitutes import effective_assignee
 
 REASON_LIMIT = 2000
 MAX_ABSENCE_DAYS = 366

@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, Select, String, cast, distinct, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from engine.events import stream as audit
-from engine.tasks.approvals import check_separation, decide, decision_key, tally
-from engine.tasks.candidates import in_my_groups, is_candidate, may_complete
 from engine.core.context import EngineContext
+from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
+from engine.core.permissions import Actor, allowed, require
+from engine.core.records import Page, TaskView
 from engine.db.models import (
     Attachment,
     Event,
@@ -26,12 +26,13 @@ from engine.db.models import (
     TaskUser,
     User,
 )
-from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput, NotFound
-from engine.forms.schemas import form_fields, validate_submission, value_at
-from engine.core.permissions import Actor, allowed, require
-from engine.spiff.expressions.sandbox import SandboxedEnvironment
+from engine.events import stream as audit
+from engine.forms.components import form_fields
+from engine.forms.submission import validate_submission, value_at
 from engine.runtime.steps import OpenRows, load_instance, lock_task_instance, run_step, update_loaded
-from engine.core.records import Page, TaskView
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
+from engine.tasks.approvals import check_separation, decide, decision_key, tally
+from engine.tasks.candidates import in_my_groups, is_candidate, may_complete
 
 TASK_STATUSES = ("open", "completed", "cancelled")
 

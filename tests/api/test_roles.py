@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine.core.permissions import Actor
+from engine.db.models import Notification
 from engine.tasks import collaboration
 from engine.tasks import inbox as tasks
-from engine.db.models import Notification
-from engine.core.permissions import Actor
 from tests.api.journeys import path_of as path
 from tests.factories import make_token
 

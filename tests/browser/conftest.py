@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
+from engine.admin.users import create_token, ensure_demo_users
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.db.schema import upgrade
-from engine.admin.users import create_token, ensure_demo_users
 from tests.factories import deploy_shipped
 from tests.servers import ROOT, serving
 

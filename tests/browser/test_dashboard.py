@@ -8,11 +8,11 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from engine.runtime import instances
-from engine.tasks import inbox as tasks
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
+from engine.runtime import instances
+from engine.tasks import inbox as tasks
 from tests.factories import ALICE, BOB, BOT
 
 from .conftest import LiveServer

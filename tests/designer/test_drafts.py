@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from designer import drafts
-from engine.runtime import instances
 from engine.admin import users
-from engine.db.models import Deployment, Draft, Event, ProcessDefinition
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import Actor
+from engine.db.models import Deployment, Draft, Event, ProcessDefinition
+from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import linear, one_approval, script_task
 from tests.factories import ADMIN, BOT, deploy_shipped

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.admin.users import create_token
 from engine.core.config import Settings
 from engine.core.context import EngineContext
-from engine.admin.users import create_token
 from tests.e2e.test_server import cli, client
 from tests.servers import ROOT, serving
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engine.admin.users import create_token
 from engine.core.config import Settings
 from engine.core.context import EngineContext
-from engine.admin.users import create_token
 from tests.servers import BIN, ROOT, serving
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine.runtime import instances
-from engine.tasks import inbox as tasks
 from engine.admin import users
-from engine.tasks.approvals import Tally, decide
 from engine.core.errors import DeploymentInvalid, Forbidden
 from engine.core.permissions import Actor
+from engine.runtime import instances
+from engine.tasks import inbox as tasks
+from engine.tasks.approvals import Tally, decide
 from tests.bpmn_samples import document, flow, lane, process
 from tests.engine.test_instances import FORM, deploy
 from tests.factories import ADMIN, BOT
@@ -132,8 +132,8 @@ def test_one_person_may_not_decide_twice(ctx):
 def test_an_absent_approver_s_vote_goes_to_the_substitute_who_is_notified(board, clock):
     from datetime import timedelta
 
-    from engine.tasks import collaboration
     from engine.notify import bell as notifications
+    from engine.tasks import collaboration
 
     collaboration.set_out_of_office(board, approver("ben"), "cat", clock.now().date(),
                                     clock.now().date() + timedelta(days=3))

@@ -8,18 +8,17 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine.events import stream as audit
-from engine.audit import trail as audit_trail
-from engine.tasks import collaboration
-from engine.requester import comments
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import migration
-from engine.tasks import inbox as tasks
 from engine.admin import users
-from engine.db.models import Event
+from engine.audit import trail as audit_trail
 from engine.core.errors import Forbidden
+from engine.db.models import Event
+from engine.definitions import deployments
+from engine.events import stream as audit
+from engine.requester import comments
+from engine.runtime import instances, migration
 from engine.runtime.timers import fire_due
+from engine.tasks import collaboration
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import linear, one_approval, script_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, ERIN, actor, deploy_shipped, source, write_concurrently
 

@@ -16,22 +16,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import jobs
-from engine.runtime import signals
-from engine.runtime import steps
-from engine.tasks import inbox as tasks
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
+from engine.core.records import EventView
 from engine.db.models import Event, HumanTask, Job, ProcessInstance
-from engine.spiff.runtime.budget import StepBudget, StepLimits, spending
-from engine.spiff.model.parsing import SourceFile
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, ScriptTimeout
+from engine.definitions import deployments
+from engine.runtime import instances, jobs, signals, steps
 from engine.runtime.steps import load_instance
 from engine.runtime.timers import fire_due
-from engine.core.records import EventView
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, ScriptTimeout
+from engine.spiff.model.parsing import SourceFile
+from engine.spiff.runtime.budget import StepBudget, StepLimits, spending
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import one_approval
 from tests.engine.test_instances import deploy
 from tests.factories import ADMIN, ALICE, BOT

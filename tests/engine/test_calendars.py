@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.sla import calendars
 from engine.sla.calendars import CalendarError, Holiday, WorkingCalendar, default_calendar, parse_hours
-from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.factories import ADMIN, ALICE
 
 BERLIN = "Europe/Berlin"

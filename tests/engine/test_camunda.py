@@ -6,9 +6,9 @@ import pytest
 from lxml import etree
 
 from engine.core.errors import DeploymentInvalid
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
 from engine.spiff.extensions.camunda import NS, translate_model
 from engine.spiff.model.parsing import SourceFile, parse_deployment
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
 from tests.designer.miwg import CORPUS as MIWG
 
 HEAD = ('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '

@@ -7,13 +7,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.tasks import collaboration
-from engine.runtime import instances
-from engine.notify import bell as notifications
-from engine.tasks import inbox as tasks
 from engine.admin import users
-from engine.db.models import Event, Notification
 from engine.core.errors import Conflict, Forbidden, InvalidInput
+from engine.db.models import Event, Notification
+from engine.notify import bell as notifications
+from engine.runtime import instances
+from engine.tasks import collaboration
+from engine.tasks import inbox as tasks
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, DAVE, ERIN, actor, deploy_shipped
 
 APPROVE = {"decision": "approve", "comment": "fine by me"}

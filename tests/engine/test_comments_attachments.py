@@ -7,15 +7,14 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from engine.requester import attachments
-from engine.requester import comments
-from engine.runtime import instances
-from engine.notify import bell as notifications
-from engine.requester import portal as requests
-from engine.tasks import inbox as tasks
 from engine.admin import users
-from engine.db.models import Event
 from engine.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from engine.db.models import Event
+from engine.notify import bell as notifications
+from engine.requester import attachments, comments
+from engine.requester import portal as requests
+from engine.runtime import instances
+from engine.tasks import inbox as tasks
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, CAROL, deploy_shipped
 
 

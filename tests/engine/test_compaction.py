@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from engine.runtime import instances
-from engine.tasks import inbox as tasks
-from engine.spiff.model.parsing import SourceFile, parse_deployment
-from engine.spiff.runtime.run import Run
 from engine.spiff.expressions.sandbox import SandboxedScriptEngine
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 from engine.spiff.model.specs import restore_spec
+from engine.spiff.runtime.run import Run
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import document, flow, lane, process, user_task
 from tests.engine.test_instances import deploy
 from tests.factories import ALICE, BOT

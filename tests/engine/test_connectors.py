@@ -11,12 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from engine.integration import connectors
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import jobs
-from engine.db.models import Event, Job
 from engine.core.errors import DeploymentInvalid, Forbidden, InvalidInput
+from engine.db.models import Event, Job
+from engine.definitions import deployments
+from engine.integration import connectors
+from engine.runtime import instances, jobs
 from tests.bpmn_samples import document, flow, process
 from tests.factories import ADMIN, BOT, source
 

@@ -6,12 +6,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from engine.monitoring import dashboard
-from engine.runtime import instances
-from engine.monitoring import instances as monitoring
-from engine.tasks import inbox as tasks
 from engine.core.errors import Forbidden, InvalidInput
+from engine.monitoring import dashboard
+from engine.monitoring import instances as monitoring
 from engine.monitoring.instances import InstanceFilter
+from engine.runtime import instances
+from engine.tasks import inbox as tasks
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, deploy_shipped
 
 SINCE, UNTIL = date(2026, 1, 1), date(2026, 1, 7)

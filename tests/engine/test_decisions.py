@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.definitions import decisions
-from engine.definitions import deployments
-from engine.runtime import instances
 from engine.core.errors import DecisionFailed, DeploymentInvalid, Forbidden, NotFound
+from engine.definitions import decisions, deployments
+from engine.runtime import instances
 from tests.bpmn_samples import linear, script_task
 from tests.engine.dmn.samples import case_row, dmn, table
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, source

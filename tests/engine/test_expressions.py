@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from engine.dmn.feel import FeelError
 from engine.core.errors import Problem
-from engine.spiff.expressions.translate import FEEL, JUEL, PYTHON, XPATH, Where, compile_condition, compile_expression, dialect
+from engine.dmn.feel import FeelError
 from engine.spiff.expressions.juel import JuelUnsupported, translate
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
+from engine.spiff.expressions.translate import (
+    FEEL,
+    JUEL,
+    PYTHON,
+    XPATH,
+    Where,
+    compile_condition,
+    compile_expression,
+    dialect,
+)
 
 WHERE = Where("model.bpmn", "Flow_1", 7)
 FEEL_URI = "https://www.omg.org/spec/DMN/20191111/FEEL/"

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import timers
-from engine.integration import external_tasks as et
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import Actor
+from engine.definitions import deployments
+from engine.integration import external_tasks as et
+from engine.runtime import instances, timers
 from tests.bpmn_samples import HEAD, document, flow, linear, process
 from tests.designer.miwg import CORPUS as MIWG
 from tests.factories import ADMIN, ALICE, BOT, source

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from engine.forms.schemas import FormProblem, FormSchemaError, check_form, form_fields, load_form, validate_submission
+from engine.forms.checks import FormProblem, FormSchemaError, check_form, load_form
+from engine.forms.components import form_fields
+from engine.forms.submission import validate_submission
 
 DECISION_VALUES = [{"label": "Approve", "value": "approve"}, {"label": "Reject", "value": "reject"}]
 

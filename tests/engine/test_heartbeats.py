@@ -7,10 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from engine.runtime import health
-from engine.runtime import heartbeats
-from engine.runtime import jobs
 from engine.db.models import WorkerHeartbeat
+from engine.runtime import health, heartbeats, jobs
 from engine.runtime.heartbeats import Heartbeat
 from engine.runtime.worker import Worker
 

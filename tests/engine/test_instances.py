@@ -12,15 +12,13 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import messages
-from engine.runtime import steps
-from engine.tasks import inbox as tasks
-from engine.db.models import Event, HumanTask, ProcessInstance
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.core.permissions import Actor
+from engine.db.models import Event, HumanTask, ProcessInstance
+from engine.definitions import deployments
+from engine.runtime import instances, messages, steps
 from engine.spiff.model.parsing import SourceFile
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import (
     document,
     flow,

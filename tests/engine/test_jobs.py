@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.runtime import jobs
 from engine.db.models import Job
+from engine.runtime import jobs
 
 CALLS: list[tuple[str, int]] = []
 

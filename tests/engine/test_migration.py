@@ -7,13 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import migration
-from engine.tasks import inbox as tasks
-from engine.db.models import Event, HumanTask, Job, ProcessInstance
 from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.db.models import Event, HumanTask, Job, ProcessInstance
+from engine.definitions import deployments
+from engine.runtime import instances, migration
 from engine.runtime.timers import fire_due, next_due
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import document, flow, lane, process, user_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, source
 

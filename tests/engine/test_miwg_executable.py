@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.core.errors import DeploymentInvalid
 from engine.definitions import deployments
 from engine.runtime import instances
-from engine.core.errors import DeploymentInvalid
 from engine.spiff.model.parsing import SourceFile
 from tests.designer.miwg import CORPUS, MIWG
 from tests.factories import ADMIN, BOT

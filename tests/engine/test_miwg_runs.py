@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.tasks import inbox as tasks
-from engine.integration import external_tasks as et
 from engine.core.permissions import Actor
+from engine.definitions import deployments
+from engine.integration import external_tasks as et
+from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
+from engine.tasks import inbox as tasks
 from tests.designer.miwg import CORPUS
 from tests.factories import ADMIN, BOT
 

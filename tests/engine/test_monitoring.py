@@ -7,15 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.monitoring import instances as monitoring
-from engine.tasks import inbox as tasks
-from engine.db.models import Event, ProcessInstance
 from engine.core.errors import Conflict, Forbidden, InvalidInput
-from engine.monitoring.instances import InstanceFilter
 from engine.core.permissions import Actor
+from engine.db.models import Event, ProcessInstance
+from engine.definitions import deployments
+from engine.monitoring import instances as monitoring
+from engine.monitoring.instances import InstanceFilter
+from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import linear, script_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, deploy_shipped
 

@@ -14,16 +14,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import jobs
-from engine.tasks import inbox as tasks
-from engine.runtime import timers
 from engine.admin import users
 from engine.core.config import Settings
-from engine.db.models import Job
 from engine.core.errors import InvalidInput
+from engine.db.models import Job
+from engine.definitions import deployments
 from engine.notify import preferences, recipients, rendering
+from engine.runtime import instances, jobs, timers
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import document, flow, lane, one_approval, process, user_task
 from tests.factories import ADMIN, BOT, actor, source
 
@@ -448,8 +446,8 @@ def test_a_new_group_task_costs_one_query_for_its_recipients_and_none_for_the_ta
 
 
 def test_an_event_about_a_task_the_step_holds_reads_no_task(ctx, people, inbox):
-    from engine.events import stream as audit
     from engine.db.models import HumanTask
+    from engine.events import stream as audit
     from engine.runtime.steps import load_instance
     view = instances.start(ctx, RITA, "p1")
     before = len(queued(ctx))

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from engine.tasks import collaboration
-from engine.definitions import deployments
-from engine.requester import portal as requests
-from engine.tasks import inbox as tasks
 from engine.admin import users
 from engine.core.errors import DeploymentInvalid, Forbidden, FormDataInvalid, NotFound
-from engine.forms.schemas import check_form
+from engine.definitions import deployments
+from engine.forms.checks import check_form
+from engine.requester import portal as requests
+from engine.tasks import collaboration
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import document, flow, lane, process, user_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, ERIN, deploy_shipped, source
 
@@ -78,8 +78,8 @@ def test_starting_a_request_and_following_it(shipped):
 
 
 def users_actor(ctx, name):
-    from engine.db.models import User
     from engine.admin.users import actor_of
+    from engine.db.models import User
 
     with ctx.uow(write=False) as uow:
         from sqlalchemy import select

@@ -8,13 +8,12 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, null, select
 
-from engine.events import stream as audit
-from engine.runtime import instances
-from engine.runtime import jobs
 from engine.audit import retention
-from engine.tasks import inbox as tasks
-from engine.db.models import Event, HumanTask, Job, ProcessInstance
 from engine.core.errors import Forbidden, InvalidInput, NotFound
+from engine.db.models import Event, HumanTask, Job, ProcessInstance
+from engine.events import stream as audit
+from engine.runtime import instances, jobs
+from engine.tasks import inbox as tasks
 from tests.engine.test_monitoring import DESIGNER, failing
 from tests.factories import ADMIN, ALICE, BOT, deploy_shipped
 

@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.forms.schemas import check_form, form_fields, load_form, validate_submission
+from engine.forms.checks import check_form, load_form
+from engine.forms.components import form_fields
+from engine.forms.submission import validate_submission
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 FORM_FILES = sorted(WORKFLOWS.glob("*.form"))

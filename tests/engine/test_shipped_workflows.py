@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.runtime import instances
-from engine.runtime import steps
-from engine.tasks import inbox as tasks
 from engine.core.errors import Forbidden, FormDataInvalid
 from engine.core.records import InstanceView
+from engine.runtime import instances, steps
+from engine.tasks import inbox as tasks
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, CAROL, DAVE, ERIN, deploy_shipped
 
 APPROVE = {"decision": "approve", "comment": "ok"}

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import signals
 from engine.db.models import Event
+from engine.definitions import deployments
+from engine.runtime import instances, signals
 from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import HEAD, flow, process
 from tests.factories import ADMIN, BOT, source

@@ -9,17 +9,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine.sla import calendars
-from engine.definitions import deployments
-from engine.runtime import instances
-from engine.runtime import jobs
-from engine.notify import bell as notifications
-from engine.tasks import inbox as tasks
 from engine.admin import users
-from engine.db.models import Event
 from engine.core.errors import DeploymentInvalid
-from engine.runtime.timers import fire_due, next_due
 from engine.core.records import EventView
+from engine.db.models import Event
+from engine.definitions import deployments
+from engine.notify import bell as notifications
+from engine.runtime import instances, jobs
+from engine.runtime.timers import fire_due, next_due
+from engine.sla import calendars
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import document, flow, lane, process
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, CAROL, deploy_shipped, source
 

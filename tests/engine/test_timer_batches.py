@@ -6,9 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from engine.runtime import instances
-from engine.runtime import timers
 from engine.db.models import Event, ProcessInstance
+from engine.runtime import instances, timers
 from tests.factories import BOT, deploy_shipped
 
 

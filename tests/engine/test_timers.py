@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from engine.runtime import instances
 from engine.db.models import Event
+from engine.runtime import instances
 from engine.runtime.timers import fire_due, next_due
 from engine.runtime.worker import Worker
 from tests.factories import ADMIN, AUDREY, BOT, deploy_shipped

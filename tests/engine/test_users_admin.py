@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.admin import users
-from engine.db.models import ApiToken, Event
 from engine.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from engine.db.models import ApiToken, Event
 
 SECRET = "a-long-secret"  # noqa: S105 - test password
 

@@ -13,13 +13,12 @@ import pytest
 from sqlalchemy import func, select
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from engine.events import stream as audit
-from engine.runtime import instances
-from engine.runtime import jobs
-from engine.integration import webhooks
 from engine.core.context import EngineContext
-from engine.db.models import Job, WebhookDelivery, WebhookSubscription
 from engine.core.errors import Conflict, Forbidden, InvalidInput
+from engine.db.models import Job, WebhookDelivery, WebhookSubscription
+from engine.events import stream as audit
+from engine.integration import webhooks
+from engine.runtime import instances, jobs
 from tests.factories import ADMIN, ALICE, BOT, deploy_shipped, write_concurrently
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.core.errors import Problem
-from engine.spiff.expressions.translate import JUEL, XPATH, Where, compile_condition, dialect
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
+from engine.spiff.expressions.translate import JUEL, XPATH, Where, compile_condition, dialect
 from engine.spiff.expressions.xpath import XPathUnsupported, translate
 
 XPATH_URI = "http://www.w3.org/1999/XPath"

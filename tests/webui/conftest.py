@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine.runtime import instances
 from engine.admin import users
 from engine.core.clock import FixedClock
+from engine.runtime import instances
 from tests.factories import BOT, deploy_shipped
 from webui.app import create_app
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 
-from engine.sla import calendars
 from engine.admin import users
+from engine.sla import calendars
 from tests.factories import ALICE
 from tests.webui.conftest import csrf_of
 

@@ -9,9 +9,9 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from engine.tasks import inbox as tasks
 from engine.admin import users
 from engine.db.models import Event
+from engine.tasks import inbox as tasks
 from tests.factories import ALICE
 from tests.webui.conftest import intake
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from engine.runtime import instances
 from engine.db.models import Event
+from engine.runtime import instances
 from tests.factories import BOT
 from tests.webui.conftest import csrf_of, intake
 

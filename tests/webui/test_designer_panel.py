@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.definitions import deployments
 from engine.admin import users
 from engine.db.models import ProcessInstance
+from engine.definitions import deployments
 from engine.spiff.model.parsing import SourceFile
 from tests.api.test_expressions_api import MODELS
 from tests.bpmn_samples import lane, linear

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.definitions import deployments
-from engine.runtime import instances
 from engine.monitoring import instances as monitoring
-from engine.runtime import signals
+from engine.runtime import instances, signals
 from engine.spiff.model.parsing import SourceFile
 from tests.factories import ADMIN, BOT
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.definitions import deployments
-from engine.runtime import instances
 from engine.admin import users
-from engine.integration import external_tasks as et
 from engine.core.permissions import Actor
+from engine.definitions import deployments
+from engine.integration import external_tasks as et
+from engine.runtime import instances
 from tests.factories import ADMIN, BOT, source
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "external" / "camunda7_payment.bpmn"

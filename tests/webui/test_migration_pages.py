@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.definitions import deployments
-from engine.runtime import instances
 from engine.admin import users
 from engine.db.models import Event
+from engine.definitions import deployments
+from engine.runtime import instances
 from tests.bpmn_samples import document, flow, lane, one_approval, process, user_task
 from tests.factories import ADMIN, BOT, source
 from tests.webui.conftest import csrf_of

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
+from engine.admin import users
+from engine.audit import retention
 from engine.definitions import deployments
 from engine.runtime import instances
-from engine.audit import retention
-from engine.tasks import inbox as tasks
-from engine.admin import users
 from engine.spiff.model.parsing import SourceFile
+from engine.tasks import inbox as tasks
 from tests.bpmn_samples import linear, script_task
 from tests.factories import ADMIN, ALICE, BOT
 from tests.webui.conftest import csrf_of, intake

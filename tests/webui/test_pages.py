@@ -7,8 +7,8 @@ import re
 
 import flask
 
-from engine.runtime import instances
 from engine.admin import users
+from engine.runtime import instances
 from tests.factories import BOT
 from tests.webui.conftest import TOKEN, csrf_of, intake, sign_in
 
@@ -200,8 +200,8 @@ def test_a_file_field_is_stored_as_an_attachment_in_the_same_step(app, browser_o
 
     from sqlalchemy import func, select
 
-    from engine.definitions import deployments
     from engine.db.models import Attachment
+    from engine.definitions import deployments
     from engine.spiff.model.parsing import SourceFile
     from tests.bpmn_samples import one_approval
     from tests.factories import ADMIN

@@ -11,11 +11,11 @@ import io
 import pytest
 
 from designer import drafts
-from engine.requester import attachments
-from engine.events import stream as audit
-from engine.notify import bell as notifications
 from engine.admin import users
+from engine.events import stream as audit
 from engine.integration import webhooks
+from engine.notify import bell as notifications
+from engine.requester import attachments
 from tests.bpmn_samples import one_approval
 from tests.factories import ADMIN
 from tests.webui.conftest import intake, sign_in

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine.tasks import collaboration
 from engine.core.errors import InvalidInput
 from engine.notify import preferences
+from engine.tasks import collaboration
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("account", __name__, template_folder="templates")

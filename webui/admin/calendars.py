@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
 from engine.sla import calendars
 from engine.sla.calendars import Holiday
-from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
 from webui.admin import bp
 from webui.security import actor, engine_ctx, requires
 

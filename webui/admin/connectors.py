@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from engine.integration import connectors
 from engine.core.errors import Conflict, InvalidInput, NotFound
+from engine.integration import connectors
 from webui.admin import bp
 from webui.security import actor, engine_ctx, requires
 

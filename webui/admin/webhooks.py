@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 
-from engine.integration import webhooks
 from engine.core.errors import Conflict, InvalidInput, NotFound
+from engine.integration import webhooks
 from webui.admin import bp
 from webui.security import actor, engine_ctx, requires
 

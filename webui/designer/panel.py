@@ -14,14 +14,14 @@ from itsdangerous import BadSignature, Signer
 
 from api.errors import domain_error
 from designer import conditions, dryrun
-from engine.sla import calendars
-from engine.definitions import deployments
 from engine.admin import users
 from engine.core.context import step_limits
-from engine.definitions.decisions import published_decision_resolver
 from engine.core.errors import InvalidInput, PmoflowError
-from engine.spiff.model.parsing import SourceFile
+from engine.definitions import deployments
+from engine.definitions.decisions import published_decision_resolver
+from engine.sla import calendars
 from engine.spiff.expressions.sandbox import check_expression
+from engine.spiff.model.parsing import SourceFile
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("designer_panel", __name__)

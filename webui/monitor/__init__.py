@@ -8,13 +8,12 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine.monitoring import dashboard
-from engine.runtime import instances
-from engine.runtime import migration
-from engine.monitoring import instances as monitoring
 from engine.audit import retention
 from engine.core.errors import Conflict, IncidentError, InvalidInput
+from engine.monitoring import dashboard
+from engine.monitoring import instances as monitoring
 from engine.monitoring.instances import InstanceFilter
+from engine.runtime import instances, migration
 from webui.collaboration import fields_of, http_errors
 from webui.monitor import charts
 from webui.security import actor, engine_ctx, requires

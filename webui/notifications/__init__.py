@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from engine.notify import bell as notifications
 from engine.core.errors import NotFound
+from engine.notify import bell as notifications
 from engine.notify.bell import NotificationView
 from webui.security import actor, engine_ctx, requires
 

@@ -9,10 +9,10 @@ from urllib.parse import quote
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
+from engine.core.errors import FormDataInvalid, InvalidInput
+from engine.forms.components import form_fields
 from engine.requester import attachments
 from engine.requester import portal as requests
-from engine.core.errors import FormDataInvalid, InvalidInput
-from engine.forms.schemas import form_fields
 from webui.collaboration import attachment_from_form, comment_from_form, fields_of, http_errors, no_panel
 from webui.security import actor, engine_ctx, requires
 from webui.tasklist import form_data

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput
+from engine.forms.components import form_fields
 from engine.requester import portal as requests
 from engine.tasks import inbox as tasks
-from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput
-from engine.forms.schemas import form_fields
 from webui.collaboration import http_errors, no_panel
 from webui.security import actor, engine_ctx, requires
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import flash, redirect, request, url_for
 
-from engine.tasks import collaboration
 from engine.core.errors import Conflict, InvalidInput
+from engine.tasks import collaboration
 from webui.collaboration import attachment_from_form, comment_from_form, http_errors
 from webui.security import actor, engine_ctx, requires
 from webui.tasklist import _render_task, bp

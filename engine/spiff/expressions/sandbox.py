@@ -36,8 +36,7 @@ from RestrictedPython.transformer import (
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from engine.spiff.expressions import feel_calls
-from engine.spiff.expressions import loop_counters
+from engine.spiff.expressions import feel_calls, loop_counters
 from engine.spiff.runtime.budget import remaining_seconds
 
 _FILENAME = "<string>"  # SpiffWorkflow reads script line numbers from frames of this name

@@ -22,8 +22,8 @@ from typing import Any
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_priority
 from engine.spiff.expressions.sandbox import check_expression
+from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_priority
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -32,8 +32,8 @@ from typing import Any
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.spiff.expressions.translate import Where, compile_expression
 from engine.spiff.expressions.sandbox import check_expression
+from engine.spiff.expressions.translate import Where, compile_expression
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"

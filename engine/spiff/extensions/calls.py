@@ -33,9 +33,9 @@ from SpiffWorkflow.spiff.serializer.task_spec import SubWorkflowTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import CallActivity
 
 from engine.core.errors import Problem
-from engine.spiff.extensions.camunda import CAMUNDA_NS, NS, multiword_names, zeebe_mappings
-from engine.spiff.expressions.translate import JUEL, Where, compile_expression
 from engine.spiff.expressions.sandbox import assign_path
+from engine.spiff.expressions.translate import JUEL, Where, compile_expression
+from engine.spiff.extensions.camunda import CAMUNDA_NS, NS, multiword_names, zeebe_mappings
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 BINDINGS = ("latest", "deployment", "version")

@@ -37,10 +37,10 @@ from typing import Any
 
 from lxml import etree
 
-from engine.sla.calendars import CalendarError, parse_duration
 from engine.core.errors import Problem
-from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_due_date
+from engine.sla.calendars import CalendarError, parse_duration
 from engine.spiff.expressions.sandbox import check_expression
+from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_due_date
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -27,12 +27,13 @@ from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
+from engine.core.errors import DeploymentInvalid, Problem
 from engine.dmn.compiled import compile_model
 from engine.dmn.model import DecisionModel
 from engine.dmn.reader import read_dmn
 from engine.dmn.testcases import run_tests
-from engine.core.errors import DeploymentInvalid, Problem
-from engine.forms.schemas import FormSchemaError, load_form
+from engine.forms.checks import FormSchemaError, load_form
+from engine.spiff.expressions.sandbox import SandboxedEnvironment, check_expression
 from engine.spiff.extensions.approvals import (
     approval_config,
     approval_problems,
@@ -51,11 +52,29 @@ from engine.spiff.extensions.assignment import (
     translate,
     zeebe_form,
 )
-from engine.spiff.extensions.calls import CallActivityTaskParser, PmoflowCallActivity, PublishedProcess, Resolver, call_problems
+from engine.spiff.extensions.calls import (
+    CallActivityTaskParser,
+    PmoflowCallActivity,
+    PublishedProcess,
+    Resolver,
+    call_problems,
+)
 from engine.spiff.extensions.calls import embed_callees as _embed_callees
 from engine.spiff.extensions.camunda import called_decision, decision_result, translate_model
 from engine.spiff.extensions.connector import PmoflowConnectorTask, connector_node, connector_problems, read_config
-from engine.spiff.extensions.decisions import DecisionResolver, PmoflowBusinessRuleTask, PublishedDecision, result_mapping_problem
+from engine.spiff.extensions.decisions import (
+    DecisionResolver,
+    PmoflowBusinessRuleTask,
+    PublishedDecision,
+    result_mapping_problem,
+)
+from engine.spiff.extensions.external import (
+    external_problems,
+    implementation_problems,
+    is_external,
+    with_external_tasks,
+)
+from engine.spiff.extensions.sla import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.model.events import (
     TIMER_KINDS,
     SignalEndEventParser,
@@ -66,10 +85,7 @@ from engine.spiff.model.events import (
     iso_error,
     prepare_for_spiff,
 )
-from engine.spiff.extensions.external import external_problems, implementation_problems, is_external, with_external_tasks
 from engine.spiff.model.gateways import GatewayParser
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, check_expression
-from engine.spiff.extensions.sla import boundary_timers, sla_config, sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.model.specs import spec_registry
 from engine.spiff.model.start_event import OutputStartEventParser, PmoflowStartEvent
 from engine.spiff.model.structure import (

@@ -27,8 +27,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.runtime.run import Run, StepFailed
 from engine.spiff.expressions.sandbox import SandboxError
+from engine.spiff.runtime.run import Run, StepFailed
 
 KINDS: tuple[tuple[type, str], ...] = (
     (MessageEventDefinition, "message"), (SignalEventDefinition, "signal"), (ErrorEventDefinition, "error"),

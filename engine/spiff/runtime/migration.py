@@ -22,8 +22,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.runtime.run import Run, clock_scope, timer_due
 from engine.spiff.model.specs import SpecBundle, spec_registry
+from engine.spiff.runtime.run import Run, clock_scope, timer_due
 
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 INTERNAL_SUFFIXES = (".BoundaryEventSplit", ".BoundaryEventJoin")

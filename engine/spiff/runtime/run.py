@@ -36,6 +36,12 @@ from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff.expressions.sandbox import SandboxedScriptEngine, SandboxError
+from engine.spiff.extensions.connector import PmoflowConnectorTask
+from engine.spiff.extensions.decisions import take_record
+from engine.spiff.extensions.external import ExternalWork, PmoflowExternalTask, uses_external_tasks
+from engine.spiff.model.specs import SpecBundle, dump_state, load_state
+from engine.spiff.model.structure import IMPLICIT_SPLIT
 from engine.spiff.runtime import events as event_runtime
 from engine.spiff.runtime.budget import (
     REFUSED,
@@ -49,12 +55,6 @@ from engine.spiff.runtime.budget import (
     spending,
 )
 from engine.spiff.runtime.compaction import compact
-from engine.spiff.extensions.connector import PmoflowConnectorTask
-from engine.spiff.extensions.decisions import take_record
-from engine.spiff.extensions.external import ExternalWork, PmoflowExternalTask, uses_external_tasks
-from engine.spiff.expressions.sandbox import SandboxedScriptEngine, SandboxError
-from engine.spiff.model.specs import SpecBundle, dump_state, load_state
-from engine.spiff.model.structure import IMPLICIT_SPLIT
 
 # ---------------------------------------------------------------- the injected clock
 

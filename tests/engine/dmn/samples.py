@@ -7,11 +7,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
+from engine.core.errors import Problem
 from engine.dmn.compiled import compile_model
 from engine.dmn.evaluate import Evaluation, evaluate
 from engine.dmn.model import DecisionModel
 from engine.dmn.reader import DmnFile, read_dmn
-from engine.core.errors import Problem
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, check_expression
 
 DMN13 = "https://www.omg.org/spec/DMN/20191111/MODEL/"
