@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import g, request
 
-from engine.events import stream as audit
+from engine.admin.tokens import actor_for_token
 from engine.core.errors import Unauthenticated
 from engine.core.permissions import Actor
-from engine.admin.users import actor_for_token
+from engine.events import stream as audit
 
 from .context import engine_ctx
 

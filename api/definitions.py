@@ -8,8 +8,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine.definitions import deployments
 from engine.core.errors import InvalidInput
+from engine.definitions import deployments
 from engine.spiff.model.parsing import SourceFile
 
 from . import schemas

@@ -6,9 +6,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine.runtime import instances
-from engine.runtime import migration
 from engine.core.errors import InvalidInput
+from engine.runtime import instances, migration
 
 from . import schemas
 from .auth import current_actor

@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from engine.events import stream as audit
 from engine.audit import trail as audit_trail
 from engine.audit.trail import AuditFilter
 from engine.core.context import EngineContext
 from engine.core.permissions import Actor
+from engine.events import stream as audit
 
 from .server import scratch_context
 

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.spiff.model.parsing import SourceFile, parse_deployment
-from engine.spiff.runtime.run import Run
 from engine.spiff.expressions.sandbox import SandboxedScriptEngine
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 from engine.spiff.model.specs import SpecBundle, restore_spec
+from engine.spiff.runtime.run import Run
 
 from .cpu import CpuUse, window
 from .stats import Samples

@@ -8,7 +8,7 @@ reports the CPU time (this process, plus PostgreSQL's) per instance for each:
   spiff      engine/spiff only: Run.start/load/complete/dump, as in (a)
   services   engine.runtime.instances.start / engine.tasks.inbox.complete (whose answer names the next
              task) with ready-made actors: adds the database, the ORM, task rows and events
-  + auth     the same, resolving the bearer token (engine.admin.users.actor_for_token) per call,
+  + auth     the same, resolving the bearer token (engine.admin.tokens.actor_for_token) per call,
              as the API does on every request (mostly cache hits: token_cache_seconds)
   flask      the whole app through Flask's test client (routing, webargs, marshmallow,
              auth, services), no sockets
@@ -33,10 +33,10 @@ from .stats import table
 
 
 def _layers(stack: Stack) -> dict[str, Callable[[int], None]]:
+    from engine.admin import tokens
     from engine.runtime import instances
-    from engine.tasks import inbox as tasks
-    from engine.admin import users
     from engine.spiff.expressions.sandbox import SandboxedScriptEngine
+    from engine.tasks import inbox as tasks
     from webui.app import create_app
 
     app = create_app()
@@ -44,10 +44,10 @@ def _layers(stack: Stack) -> dict[str, Callable[[int], None]]:
     bundle = load_bundle(REPO / "workflows")
     engine = SandboxedScriptEngine()
     names = [STARTER.name, *(u.name for u in APPROVERS.values())]
-    actors = {name: users.actor_for_token(ctx, stack.tokens[name]) for name in names}
+    actors = {name: tokens.actor_for_token(ctx, stack.tokens[name]) for name in names}
 
     def actor(name: str, per_call: bool) -> Any:
-        return users.actor_for_token(ctx, stack.tokens[name]) if per_call else actors[name]
+        return tokens.actor_for_token(ctx, stack.tokens[name]) if per_call else actors[name]
 
     def services(i: int, per_call: bool) -> None:
         view = instances.start(ctx, actor(STARTER.name, per_call), PROCESS, business_key=f"s{per_call}-{i}",

@@ -42,10 +42,10 @@ STEPS_PER_INSTANCE = {"approval": 1 + len(STEPS), "constructs": 1 + len(REVIEWER
 
 
 def _constructs_spiff() -> Callable[[int], None]:
-    from engine.spiff.model.parsing import SourceFile, parse_deployment
-    from engine.spiff.runtime.run import Run
     from engine.spiff.expressions.sandbox import SandboxedScriptEngine
+    from engine.spiff.model.parsing import SourceFile, parse_deployment
     from engine.spiff.model.specs import restore_spec
+    from engine.spiff.runtime.run import Run
 
     [parsed] = parse_deployment([SourceFile(MODEL.name, MODEL.read_bytes())], max_bytes=1 << 20).processes
     bundle = restore_spec(parsed.spec_json)
@@ -75,11 +75,11 @@ def _approval_spiff() -> Callable[[int], None]:
 
 
 def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyped-def]
+    from engine.core.permissions import SYSTEM, Actor
     from engine.definitions import deployments
     from engine.runtime import instances
-    from engine.tasks import inbox as tasks
-    from engine.core.permissions import SYSTEM, Actor
     from engine.spiff.model.parsing import SourceFile
+    from engine.tasks import inbox as tasks
 
     files = [SourceFile(p.name, p.read_bytes()) for p in sorted((REPO / "workflows").iterdir())
              if p.suffix in (".bpmn", ".dmn", ".form")]

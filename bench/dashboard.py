@@ -25,11 +25,11 @@ from typing import Any
 
 from sqlalchemy import text
 
+from engine.core.context import EngineContext
+from engine.core.permissions import Actor
 from engine.monitoring import dashboard
 from engine.monitoring import instances as monitoring
-from engine.core.context import EngineContext
 from engine.monitoring.instances import InstanceFilter
-from engine.core.permissions import Actor
 
 from .server import scratch_context
 

@@ -29,15 +29,14 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from engine.definitions import decisions
-from engine.definitions import deployments
 from engine.core.config import Settings
 from engine.core.context import EngineContext
+from engine.core.permissions import SYSTEM
 from engine.db.schema import upgrade
+from engine.definitions import decisions, deployments
 from engine.dmn.compiled import compile_model
 from engine.dmn.evaluate import evaluate
 from engine.dmn.reader import read_dmn
-from engine.core.permissions import SYSTEM
 from engine.spiff.model.parsing import SourceFile
 
 from .client import Api

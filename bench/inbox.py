@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, text
 
 from engine.core.context import EngineContext
+from engine.core.permissions import Actor
 from engine.db.models import (
     Deployment,
     Group,
@@ -30,7 +31,6 @@ from engine.db.models import (
     ProcessInstance,
     User,
 )
-from engine.core.permissions import Actor
 from engine.tasks.inbox import InboxFilter, inbox, inbox_page, inbox_query
 
 from .server import scratch_context

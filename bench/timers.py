@@ -106,11 +106,11 @@ def iso(when: datetime) -> str:
 
 def prepare(url: str, count: int, due: datetime, spread: timedelta = timedelta(0)) -> None:
     """Deploy the timer process and create `count` instances, the i-th due at due + spread * i / count."""
-    from engine.definitions import deployments
-    from engine.runtime import instances
     from engine.core.config import Settings
     from engine.core.context import EngineContext
     from engine.core.permissions import SYSTEM
+    from engine.definitions import deployments
+    from engine.runtime import instances
     from engine.spiff.model.parsing import SourceFile
 
     due = due.replace(microsecond=max(1, due.microsecond))      # keep the microseconds in every iso string

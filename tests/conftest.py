@@ -94,6 +94,6 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same Argon2id code path with test-sized costs (production keeps argon2's defaults)."""
     from argon2 import PasswordHasher
 
-    import engine.admin.users
+    import engine.admin.passwords
 
-    monkeypatch.setattr(engine.admin.users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(engine.admin.passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.admin import users
+from engine.admin import tokens, users
 from engine.core.context import EngineContext
 from engine.core.permissions import Actor
 from engine.definitions import deployments
@@ -43,7 +43,7 @@ def source(name: str, text: str | bytes) -> SourceFile:
 
 def make_token(ctx: EngineContext, name: str, groups: list[str], roles: list[str]) -> str:
     users.create_user(ctx, name, None, groups, roles)
-    return users.create_token(ctx, name, "test")
+    return tokens.create_token(ctx, name, "test")
 
 
 def write_concurrently(ctx: EngineContext, writers: int = 4, rounds: int = 8) -> None:

@@ -204,9 +204,9 @@ def _users_create(args: argparse.Namespace) -> int:
 
 
 def _tokens_create(args: argparse.Namespace) -> int:
-    from engine.admin import users
+    from engine.admin import tokens
 
-    print(users.create_token(_context(), args.user, args.name))
+    print(tokens.create_token(_context(), args.user, args.name))
     return 0
 
 

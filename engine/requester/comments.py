@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from engine.admin.users import actor_of
+from engine.admin.identity import actor_of
 from engine.core.context import EngineContext
 from engine.core.errors import Forbidden, InvalidInput
 from engine.core.permissions import Actor, require

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from engine.admin.users import create_token, ensure_demo_users
+from engine.admin.tokens import create_token
+from engine.admin.users import ensure_demo_users
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.db.schema import upgrade

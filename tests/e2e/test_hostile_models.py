@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.admin.users import create_token
+from engine.admin.tokens import create_token
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from tests.e2e.test_server import cli, client

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.admin.users import create_token
+from engine.admin.tokens import create_token
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from tests.servers import BIN, ROOT, serving

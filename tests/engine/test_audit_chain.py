@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine.admin import users
+from engine.admin import groups, tokens, users
 from engine.audit import trail as audit_trail
 from engine.core.errors import Forbidden
 from engine.db.models import Event
@@ -267,12 +267,12 @@ def _user_admin(action):
         elif action == "deactivate":
             users.deactivate_user(ctx, "zoe", "pmo")
         elif action == "group":
-            users.add_group(ctx, "Legal", "pmo")
-            users.add_member(ctx, "Legal", "zoe", "pmo")
-            users.remove_member(ctx, "Legal", "zoe", "pmo")
+            groups.add_group(ctx, "Legal", "pmo")
+            groups.add_member(ctx, "Legal", "zoe", "pmo")
+            groups.remove_member(ctx, "Legal", "zoe", "pmo")
         elif action == "token":
-            issued = users.issue_token(ctx, "zoe", "erp", "pmo")
-            users.revoke_token(ctx, issued.row.id, "pmo")
+            issued = tokens.issue_token(ctx, "zoe", "erp", "pmo")
+            tokens.revoke_token(ctx, issued.row.id, "pmo")
     return run
 
 

@@ -78,7 +78,7 @@ def test_starting_a_request_and_following_it(shipped):
 
 
 def users_actor(ctx, name):
-    from engine.admin.users import actor_of
+    from engine.admin.identity import actor_of
     from engine.db.models import User
 
     with ctx.uow(write=False) as uow:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine.admin import users
+from engine.admin import groups, users
 from engine.core.errors import DeploymentInvalid
 from engine.core.records import EventView
 from engine.db.models import Event
@@ -274,7 +274,7 @@ def reassign_timer() -> str:
 
 def test_a_reassign_timer_gives_the_overdue_task_to_the_groups_manager(people, clock):
     ctx = people
-    users.set_group_manager(ctx, "IT Manager", "ivan", actor="pmo")
+    groups.set_group_manager(ctx, "IT Manager", "ivan", actor="pmo")
     deploy(ctx, sla_process(boundary=reassign_timer()))
     task = start(ctx).open_tasks[0]
     tasks.claim(ctx, ALICE, task.id)

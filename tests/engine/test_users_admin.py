@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from engine.admin import users
+from engine.admin import groups as groups_service
+from engine.admin import passwords, tokens, users
 from engine.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from engine.db.models import ApiToken, Event
 
@@ -33,7 +34,7 @@ def test_an_admin_creates_a_user_who_can_sign_in(people):
                          ["IT Manager"], actor="pmo")
     assert (row.username, row.display_name, row.email, row.roles, row.groups, row.active) == (
         "ben", "Ben Meyer", "ben@example.org", ["approver", "auditor"], ["IT Manager"], True)
-    assert users.authenticate(people, "ben", SECRET).groups == frozenset({"IT Manager"})
+    assert passwords.authenticate(people, "ben", SECRET).groups == frozenset({"IT Manager"})
     [event] = events(people, "user_created")[-1:]
     assert event.actor == "pmo" and event.data == {"username": "ben", "roles": ["approver", "auditor"],
                                                    "groups": ["IT Manager"]}
@@ -79,10 +80,10 @@ def test_an_admin_keeps_their_own_admin_role(people):
 
 
 def test_a_password_reset_ends_sessions(people):
-    before = users.login(people, "alice", "demo", None)
+    before = passwords.login(people, "alice", "demo", None)
     users.reset_password(people, "alice", SECRET, actor="pmo")
-    assert users.session_user(people, before.actor.user_id, before.epoch) is None
-    assert users.authenticate(people, "alice", "demo") is None and users.authenticate(people, "alice", SECRET)
+    assert passwords.session_user(people, before.actor.user_id, before.epoch) is None
+    assert passwords.authenticate(people, "alice", "demo") is None and passwords.authenticate(people, "alice", SECRET)
     [event] = events(people, "password_reset")
     assert event.actor == "pmo" and event.data == {"username": "alice"}
     with pytest.raises(InvalidInput) as err:
@@ -91,18 +92,18 @@ def test_a_password_reset_ends_sessions(people):
 
 
 def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_the_user_back(people):
-    session = users.login(people, "alice", "demo", None)
-    token = users.issue_token(people, "alice", "laptop", actor="pmo").token
+    session = passwords.login(people, "alice", "demo", None)
+    token = tokens.issue_token(people, "alice", "laptop", actor="pmo").token
     users.deactivate_user(people, "alice", actor="pmo")
-    assert users.session_user(people, session.actor.user_id, session.epoch) is None
+    assert passwords.session_user(people, session.actor.user_id, session.epoch) is None
     with pytest.raises(Unauthenticated):
-        users.actor_for_token(people, token)
-    assert users.authenticate(people, "alice", "demo") is None
+        tokens.actor_for_token(people, token)
+    assert passwords.authenticate(people, "alice", "demo") is None
     assert users.reactivate_user(people, "alice", actor="pmo") is True
     assert users.reactivate_user(people, "alice", actor="pmo") is False
-    assert users.authenticate(people, "alice", "demo") is not None
+    assert passwords.authenticate(people, "alice", "demo") is not None
     with pytest.raises(Unauthenticated):                # revoked tokens stay revoked
-        users.actor_for_token(people, token)
+        tokens.actor_for_token(people, token)
     assert [e.actor for e in events(people, "user_deactivated")] == ["pmo"]
     assert [e.data for e in events(people, "user_reactivated")] == [{"username": "alice"}]
 
@@ -116,10 +117,10 @@ def test_nobody_deactivates_themselves(people):
 
 
 def test_the_user_list_shows_groups_roles_and_the_last_sign_in(people, clock):
-    users.login(people, "alice", "demo", None)
+    passwords.login(people, "alice", "demo", None)
     clock.advance(timedelta(hours=2))
-    users.login(people, "alice", "demo", None)
-    users.login(people, "alice", "wrong", None)
+    passwords.login(people, "alice", "demo", None)
+    passwords.login(people, "alice", "wrong", None)
     rows = {r.username: r for r in users.list_users(people)}
     assert list(rows) == ["alice", "pmo"]
     assert rows["alice"].last_sign_in == clock.now() and rows["pmo"].last_sign_in is None
@@ -128,29 +129,29 @@ def test_the_user_list_shows_groups_roles_and_the_last_sign_in(people, clock):
 
 
 def test_groups_and_their_members(people):
-    users.add_group(people, "  Steering   Committee ", actor="pmo")
+    groups_service.add_group(people, "  Steering   Committee ", actor="pmo")
     with pytest.raises(Conflict):
-        users.add_group(people, "steering committee", actor="pmo")
+        groups_service.add_group(people, "steering committee", actor="pmo")
     with pytest.raises(InvalidInput) as err:
-        users.add_group(people, "   ", actor="pmo")
+        groups_service.add_group(people, "   ", actor="pmo")
     assert "name" in err.value.details["fields"]
-    users.add_member(people, "Steering Committee", "alice", actor="pmo")
+    groups_service.add_member(people, "Steering Committee", "alice", actor="pmo")
     with pytest.raises(Conflict):
-        users.add_member(people, "Steering Committee", "alice", actor="pmo")
+        groups_service.add_member(people, "Steering Committee", "alice", actor="pmo")
     with pytest.raises(InvalidInput) as err:
-        users.add_member(people, "Steering Committee", "nobody", actor="pmo")
+        groups_service.add_member(people, "Steering Committee", "nobody", actor="pmo")
     assert "username" in err.value.details["fields"]
     with pytest.raises(NotFound):
-        users.add_member(people, "Nope", "alice", actor="pmo")
-    groups = {g.name: g.members for g in users.list_groups(people)}
+        groups_service.add_member(people, "Nope", "alice", actor="pmo")
+    groups = {g.name: g.members for g in groups_service.list_groups(people)}
     assert groups == {"IT Manager": ["alice"], "Steering Committee": ["alice"]}
-    assert users.authenticate(people, "alice", "demo").groups == {"IT Manager", "Steering Committee"}
-    detail = users.group_detail(people, "Steering Committee")
+    assert passwords.authenticate(people, "alice", "demo").groups == {"IT Manager", "Steering Committee"}
+    detail = groups_service.group_detail(people, "Steering Committee")
     assert [m.username for m in detail.members] == ["alice"] and detail.candidates == ["pmo"]
-    users.remove_member(people, "Steering Committee", "alice", actor="pmo")
+    groups_service.remove_member(people, "Steering Committee", "alice", actor="pmo")
     with pytest.raises(NotFound):
-        users.remove_member(people, "Steering Committee", "alice", actor="pmo")
-    assert users.group_detail(people, "Steering Committee").members == []
+        groups_service.remove_member(people, "Steering Committee", "alice", actor="pmo")
+    assert groups_service.group_detail(people, "Steering Committee").members == []
     kinds = [(e.type, e.data) for t in ("group_created", "group_member_added", "group_member_removed")
              for e in events(people, t)]
     assert kinds == [("group_created", {"group": "Steering Committee"}),
@@ -159,21 +160,21 @@ def test_groups_and_their_members(people):
 
 
 def test_a_token_is_returned_once_stored_hashed_and_can_be_revoked(people, clock):
-    issued = users.issue_token(people, "alice", "intake form", actor="pmo")
-    assert issued.token.startswith(users.TOKEN_PREFIX) and issued.row.username == "alice"
+    issued = tokens.issue_token(people, "alice", "intake form", actor="pmo")
+    assert issued.token.startswith(tokens.TOKEN_PREFIX) and issued.row.username == "alice"
     with people.uow(write=False) as uow:
         stored = uow.session.scalars(select(ApiToken)).one()
-        assert stored.token_hash == users.token_digest(issued.token) and issued.token not in stored.token_hash
-    assert users.actor_for_token(people, issued.token).username == "alice"
-    [row] = users.token_overview(people).tokens
+        assert stored.token_hash == tokens.token_digest(issued.token) and issued.token not in stored.token_hash
+    assert tokens.actor_for_token(people, issued.token).username == "alice"
+    [row] = tokens.token_overview(people).tokens
     assert (row.label, row.last_used_at, row.revoked_at) == ("intake form", clock.now(), None)
-    users.revoke_token(people, row.id, actor="pmo")
+    tokens.revoke_token(people, row.id, actor="pmo")
     with pytest.raises(Unauthenticated):
-        users.actor_for_token(people, issued.token)
+        tokens.actor_for_token(people, issued.token)
     with pytest.raises(Conflict):
-        users.revoke_token(people, row.id, actor="pmo")
+        tokens.revoke_token(people, row.id, actor="pmo")
     with pytest.raises(NotFound):
-        users.revoke_token(people, "no-such-id", actor="pmo")
+        tokens.revoke_token(people, "no-such-id", actor="pmo")
     created, revoked = events(people, "token_created")[0], events(people, "token_revoked")[0]
     assert created.actor == revoked.actor == "pmo"
     assert created.data == revoked.data == {"username": "alice", "name": "intake form", "token_id": row.id}
@@ -183,6 +184,6 @@ def test_a_token_is_returned_once_stored_hashed_and_can_be_revoked(people, clock
 def test_tokens_only_for_active_users(people):
     users.deactivate_user(people, "alice", actor="pmo")
     with pytest.raises(InvalidInput) as err:
-        users.issue_token(people, "alice", "x" * 121, actor="pmo")
+        tokens.issue_token(people, "alice", "x" * 121, actor="pmo")
     assert set(err.value.details["fields"]) == {"username", "label"}
-    assert users.token_overview(people).usernames == ["pmo"]
+    assert tokens.token_overview(people).usernames == ["pmo"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 
-from engine.admin import users
+from engine.admin import groups
 from engine.sla import calendars
 from tests.factories import ALICE
 from tests.webui.conftest import csrf_of
@@ -95,5 +95,5 @@ def test_an_admin_names_a_groups_manager_for_escalations(app, browser_of):
     unknown = post(pmo, page, f"{page}/manager", {"manager": "nobody"})
     assert unknown.status_code == 422 and "There is no active user &#39;nobody&#39;." in text(unknown)
     assert post(pmo, page, f"{page}/manager", {"manager": "erin"}).status_code == 302
-    assert users.group_detail(app.extensions["pmoflow"], "IT Manager").manager == "erin"
+    assert groups.group_detail(app.extensions["pmoflow"], "IT Manager").manager == "erin"
     assert 'value="erin"' in text(pmo.get(page))

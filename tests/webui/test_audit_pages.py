@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from engine.admin import users
+from engine.admin import tokens
 from engine.db.models import Event
 from engine.tasks import inbox as tasks
 from tests.factories import ALICE
@@ -137,7 +137,7 @@ def test_unknown_instance_is_404(app, trail, browser_of):
 
 def test_api_search_and_token_attribution(app, trail):
     ctx = app.extensions["pmoflow"]
-    bot_token = users.create_token(ctx, "intake-bot", "erp")
+    bot_token = tokens.create_token(ctx, "intake-bot", "erp")
     client = app.test_client()
     auth = {"Authorization": f"Bearer {bot_token}"}
     started = client.post("/api/v1/process-instances", headers=auth, json={

@@ -11,6 +11,7 @@ import io
 import pytest
 
 from designer import drafts
+from engine.admin import tokens as tokens_service
 from engine.admin import users
 from engine.events import stream as audit
 from engine.integration import webhooks
@@ -252,7 +253,7 @@ def setup(app):
     ctx = app.extensions["pmoflow"]
     users.create_user(ctx, "dana", "demo", [], ["designer"])
     users.create_user(ctx, "matrix-target", "demo", [], ["approver"])
-    tokens = {caller: users.create_token(ctx, SESSION_USER.get(caller, "intake-bot"), "matrix")
+    tokens = {caller: tokens_service.create_token(ctx, SESSION_USER.get(caller, "intake-bot"), "matrix")
               for caller in CALLERS if caller != "anonymous"}
     return ctx, tokens
 
@@ -261,7 +262,7 @@ def fill(rule: str, app) -> str:
     """A fresh instance and task per request, so one caller's action does not change another's."""
     view = intake(app, key="MATRIX")
     if "<token_id>" in rule:
-        rule = rule.replace("<token_id>", users.issue_token(app.extensions["pmoflow"], "intake-bot", "m", "pmo").row.id)
+        rule = rule.replace("<token_id>", tokens_service.issue_token(app.extensions["pmoflow"], "intake-bot", "m", "pmo").row.id)
     if "<attachment_id>" in rule:
         doc = attachments.add_document(app.extensions["pmoflow"], ADMIN, "m.pdf", b"%PDF", instance_id=view.id)
         rule = rule.replace("<attachment_id>", doc.id)
@@ -321,7 +322,7 @@ def test_api(app, setup, caller):
     ctx, tokens = setup
     if caller == "worker":
         users.create_user(ctx, "matrix-worker", None, [], ["external-worker"])
-        tokens["worker"] = users.create_token(ctx, "matrix-worker", "matrix")
+        tokens["worker"] = tokens_service.create_token(ctx, "matrix-worker", "matrix")
     client = app.test_client()
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if caller in tokens else {}
     for (method, rule), statuses in API.items():

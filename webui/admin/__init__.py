@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 
-from engine.admin import users
+from engine.admin import groups, tokens, users
 from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
 from engine.core.permissions import ROLES
 from webui.security import actor, engine_ctx, requires
@@ -58,7 +58,7 @@ def user_list():  # type: ignore[no-untyped-def]
 def user_new():  # type: ignore[no-untyped-def]
     form = request.form
     if request.method == "GET":
-        return _render("admin/user_new.html", groups=users.group_names(engine_ctx()), values={"roles": ["approver"]},
+        return _render("admin/user_new.html", groups=groups.group_names(engine_ctx()), values={"roles": ["approver"]},
                        errors={})
     values = {"username": form.get("username", ""), "display_name": form.get("display_name", ""),
               "email": form.get("email", ""), "roles": form.getlist("roles"), "groups": form.getlist("groups")}
@@ -68,7 +68,7 @@ def user_new():  # type: ignore[no-untyped-def]
         row = users.add_user(engine_ctx(), values["username"], values["display_name"], values["email"],
                              form.get("password", ""), values["roles"], values["groups"], actor=_me())
     except (InvalidInput, Conflict) as err:
-        return _render("admin/user_new.html", _status(err), groups=users.group_names(engine_ctx()), values=values,
+        return _render("admin/user_new.html", _status(err), groups=groups.group_names(engine_ctx()), values=values,
                        errors=_errors(err))
     flash(f"User {row.username} created.", "info")
     return redirect(url_for("admin.user", username=row.username))
@@ -156,7 +156,7 @@ def user_reactivate(username: str):  # type: ignore[no-untyped-def]
 @bp.get("/groups")
 @requires("user.manage")
 def group_list():  # type: ignore[no-untyped-def]
-    return _render("admin/groups.html", rows=users.list_groups(engine_ctx()), values={}, errors={})
+    return _render("admin/groups.html", rows=groups.list_groups(engine_ctx()), values={}, errors={})
 
 
 @bp.post("/groups")
@@ -164,9 +164,9 @@ def group_list():  # type: ignore[no-untyped-def]
 def group_create():  # type: ignore[no-untyped-def]
     name = request.form.get("name", "")
     try:
-        row = users.add_group(engine_ctx(), name, actor=_me())
+        row = groups.add_group(engine_ctx(), name, actor=_me())
     except (InvalidInput, Conflict) as err:
-        return _render("admin/groups.html", _status(err), rows=users.list_groups(engine_ctx()),
+        return _render("admin/groups.html", _status(err), rows=groups.list_groups(engine_ctx()),
                        values={"name": name}, errors=_errors(err))
     flash(f"Group {row.name} created. Add its members below.", "info")
     return redirect(url_for("admin.group", name=row.name))
@@ -180,7 +180,7 @@ def group(name: str):  # type: ignore[no-untyped-def]
 
 def _group_page(name: str, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
     try:
-        detail = users.group_detail(engine_ctx(), name)
+        detail = groups.group_detail(engine_ctx(), name)
     except NotFound:
         abort(404)
     return _render("admin/group.html", status, g=detail, values=values, errors=errors)
@@ -191,7 +191,7 @@ def _group_page(name: str, values: dict[str, Any], errors: dict[str, str], statu
 def group_add_member(name: str):  # type: ignore[no-untyped-def]
     username = request.form.get("username", "").strip()
     try:
-        users.add_member(engine_ctx(), name, username, actor=_me())
+        groups.add_member(engine_ctx(), name, username, actor=_me())
     except NotFound:
         abort(404)
     except (InvalidInput, Conflict) as err:
@@ -205,7 +205,7 @@ def group_add_member(name: str):  # type: ignore[no-untyped-def]
 def group_set_manager(name: str):  # type: ignore[no-untyped-def]
     manager = request.form.get("manager", "").strip()
     try:
-        users.set_group_manager(engine_ctx(), name, manager, actor=_me())
+        groups.set_group_manager(engine_ctx(), name, manager, actor=_me())
     except NotFound:
         abort(404)
     except InvalidInput as err:
@@ -219,7 +219,7 @@ def group_set_manager(name: str):  # type: ignore[no-untyped-def]
 def group_remove_member(name: str):  # type: ignore[no-untyped-def]
     username = request.form.get("username", "")
     try:
-        users.remove_member(engine_ctx(), name, username, actor=_me())
+        groups.remove_member(engine_ctx(), name, username, actor=_me())
     except NotFound as err:
         flash(err.message, "error")
     else:
@@ -232,7 +232,7 @@ def group_remove_member(name: str):  # type: ignore[no-untyped-def]
 @bp.get("/tokens")
 @requires("user.manage")
 def token_list():  # type: ignore[no-untyped-def]
-    return _render("admin/tokens.html", o=users.token_overview(engine_ctx()),
+    return _render("admin/tokens.html", o=tokens.token_overview(engine_ctx()),
                    values={"username": request.args.get("user", "")}, errors={})
 
 
@@ -241,9 +241,9 @@ def token_list():  # type: ignore[no-untyped-def]
 def token_create():  # type: ignore[no-untyped-def]
     values = {"username": request.form.get("username", ""), "label": request.form.get("label", "")}
     try:
-        issued = users.issue_token(engine_ctx(), values["username"], values["label"], actor=_me())
+        issued = tokens.issue_token(engine_ctx(), values["username"], values["label"], actor=_me())
     except InvalidInput as err:
-        return _render("admin/tokens.html", 422, o=users.token_overview(engine_ctx()), values=values,
+        return _render("admin/tokens.html", 422, o=tokens.token_overview(engine_ctx()), values=values,
                        errors=_errors(err))
     # The secret is in this one response only: never in a redirect, the session or a flash message.
     response = make_response(*_render("admin/token_created.html", 201, issued=issued))
@@ -255,7 +255,7 @@ def token_create():  # type: ignore[no-untyped-def]
 @requires("user.manage")
 def token_revoke(token_id: str):  # type: ignore[no-untyped-def]
     try:
-        row = users.revoke_token(engine_ctx(), token_id, actor=_me())
+        row = tokens.revoke_token(engine_ctx(), token_id, actor=_me())
     except NotFound:
         abort(404)
     except Conflict as err:

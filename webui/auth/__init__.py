@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from engine.admin import users
+from engine.admin import passwords
 from engine.core.errors import InvalidInput
 from webui.extensions import limiter, login_manager
 from webui.security import WebUser, actor, engine_ctx
@@ -22,7 +22,7 @@ def load_user(session_id: str) -> WebUser | None:
         user_id, epoch = (int(part) for part in session_id.split(":"))
     except ValueError:
         return None
-    found = users.session_user(engine_ctx(), user_id, epoch)
+    found = passwords.session_user(engine_ctx(), user_id, epoch)
     return WebUser(found.actor, found.epoch, found.display_name) if found else None
 
 
@@ -46,7 +46,7 @@ def login():  # type: ignore[no-untyped-def]
             return redirect(_safe_next(request.args.get("next")))
         return render_template("auth/login.html", next=request.args.get("next", ""))
     username = request.form.get("username", "").strip()
-    found = users.login(engine_ctx(), username, request.form.get("password", ""), request.remote_addr)
+    found = passwords.login(engine_ctx(), username, request.form.get("password", ""), request.remote_addr)
     if found is None:
         flash("Wrong user name or password.", "error")
         return render_template("auth/login.html", next=request.form.get("next", ""), username=username), 401
@@ -73,7 +73,7 @@ def password():  # type: ignore[no-untyped-def]
             errors["confirm"] = "The two new passwords differ."
         else:
             try:
-                users.change_password(engine_ctx(), actor().username, request.form.get("current", ""), new)
+                passwords.change_password(engine_ctx(), actor().username, request.form.get("current", ""), new)
             except InvalidInput as err:
                 errors = dict(err.details["fields"])
                 errors = {k: err.message for k in errors}

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 import designer
 from designer import drafts, library
 from designer.diff import diff_bpmn
-from engine.admin import users
+from engine.admin import groups
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
 from engine.spiff.model.parsing import NS, SourceFile, decision_ref
 from engine.spiff.model.xml import XmlRefused, parse_xml
@@ -138,7 +138,7 @@ def editor(key: str):  # type: ignore[no-untyped-def]
     draft = _page_errors(lambda: drafts.get_draft(ctx, actor(), key))
     return render_template(
         "designer/editor.html", draft=draft, data=_draft_json(draft), descriptor=_descriptor("pmoflow.json"),
-        groups=users.group_names(ctx), panel=(STATIC / "panel.js").exists(),
+        groups=groups.group_names(ctx), panel=(STATIC / "panel.js").exists(),
         can_publish=_can("definition.publish"))
 
 

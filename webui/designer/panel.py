@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, Signer
 
 from api.errors import domain_error
 from designer import conditions, dryrun
-from engine.admin import users
+from engine.admin import groups
 from engine.core.context import step_limits
 from engine.core.errors import InvalidInput, PmoflowError
 from engine.definitions import deployments
@@ -47,7 +47,7 @@ def options():  # type: ignore[no-untyped-def]
     """What the panel offers in its pickers: group names (lanes, approvals) and business calendar names (SLAs),
     and the deployment's default group (gets user tasks with no lane, candidates or process default)."""
     ctx = engine_ctx()
-    return jsonify({"groups": users.group_names(ctx),
+    return jsonify({"groups": groups.group_names(ctx),
                     "calendars": [c.name for c in calendars.list_calendars(ctx, actor())],
                     "default_group": ctx.settings.default_group})
 
