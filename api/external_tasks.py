@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.integration import external_tasks as et
+from engine.integration import external_views
 
 from . import schemas
 from .auth import current_actor
@@ -128,7 +129,7 @@ class ExternalTasks(MethodView):
     @blp.response(200, ExternalTask(many=True))
     def get(self, args):  # type: ignore[no-untyped-def]
         """External tasks, oldest first (open ones by default), by topic, lock and instance; for operators."""
-        return et.list_tasks(engine_ctx(), current_actor(), **args)
+        return external_views.list_tasks(engine_ctx(), current_actor(), **args)
 
 
 @blp.route("/fetch-and-lock")

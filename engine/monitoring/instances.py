@@ -23,7 +23,7 @@ from engine.core.permissions import Actor, allowed, require
 from engine.core.records import offer_label
 from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.events import stream as audit
-from engine.integration.external_tasks import ExternalTaskView, of_instance
+from engine.integration.external_views import ExternalTaskView, of_instance
 from engine.runtime import instances, migration
 from engine.runtime.steps import load_instance, open_rows, run_step
 from engine.spiff.runtime.run import Run

@@ -13,6 +13,7 @@ from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidIn
 from engine.core.permissions import Actor
 from engine.definitions import deployments
 from engine.integration import external_tasks as et
+from engine.integration import external_views
 from engine.runtime import instances, timers
 from tests.bpmn_samples import HEAD, document, flow, linear, process
 from tests.designer.miwg import CORPUS as MIWG
@@ -206,7 +207,7 @@ def test_designer_topics_in_parallel_with_an_interrupting_timer_on_one(ctx, cloc
     timers.fire_due(ctx)
     with pytest.raises(Conflict):                                # the timer took the task away
         et.complete(ctx, WORKER, budget.id, "erp")
-    assert [t.status for t in et.list_tasks(ctx, ADMIN, topic="erp-budget", status="all")] == ["cancelled"]
+    assert [t.status for t in external_views.list_tasks(ctx, ADMIN, topic="erp-budget", status="all")] == ["cancelled"]
     [by_hand] = fetch(ctx, "finance-mail")
     et.complete(ctx, WORKER, by_hand.id, "w1")
     [repo_again] = fetch(ctx, "git-admin")                       # the first lock expired during the 3 days
@@ -274,7 +275,7 @@ def test_cancelling_the_instance_cancels_its_external_tasks(ctx):
     view = instances.start(ctx, BOT, "payment_c7", variables={"amount": 1})
     [task] = fetch(ctx, "charge-card")
     instances.cancel(ctx, ADMIN, view.id, "customer left")
-    assert [(t.id, t.status) for t in et.list_tasks(ctx, ADMIN, status="all")] == [(task.id, "cancelled")]
+    assert [(t.id, t.status) for t in external_views.list_tasks(ctx, ADMIN, status="all")] == [(task.id, "cancelled")]
     with pytest.raises(Conflict):
         et.complete(ctx, WORKER, task.id, "w1")
 
@@ -311,7 +312,7 @@ def test_only_workers_and_admins_work_and_workers_do_nothing_else(ctx):
     with pytest.raises(Forbidden):
         et.fetch_and_lock(ctx, BOT, "w", 1, [et.TopicRequest("charge-card", 1000)])
     with pytest.raises(Forbidden):
-        et.list_tasks(ctx, WORKER)
+        external_views.list_tasks(ctx, WORKER)
     with pytest.raises(Forbidden):
         instances.start(ctx, WORKER, "payment_c7")
     assert et.fetch_and_lock(ctx, ADMIN, "w", 1, [et.TopicRequest("charge-card", 1000)]) == []
