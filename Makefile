@@ -5,7 +5,17 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint bench clean
+.PHONY: help run test lint typecheck format check bench clean
+
+help:
+	@echo "make run        initialise a demo database and serve the web UI and API on $(HOST):$(PORT)"
+	@echo "make test       the whole test suite (PYTEST_ARGS=... to pass pytest options)"
+	@echo "make lint       ruff check (style, imports, bugbear, security rules)"
+	@echo "make typecheck  mypy, strict, on engine/ api/ webui/ designer/ (config in pyproject.toml)"
+	@echo "make format     ruff format: rewrite the code in the house format"
+	@echo "make check      lint, typecheck, then test: what CI runs"
+	@echo "make bench      the approval benchmark (BENCH_ARGS=...)"
+	@echo "make clean      remove the virtualenv, var/ and caches"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +36,17 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check engine api webui designer tests bench
 
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format engine api webui designer tests bench
+	$(BIN)/ruff check --fix --select I engine api webui designer tests bench
+
+check: lint typecheck test
+
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.approval $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
