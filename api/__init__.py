@@ -23,7 +23,7 @@ class PmoflowApi(Api):
 
     ERROR_SCHEMA = schemas.Error
 
-    def handle_http_exception(self, error: HTTPException):  # type: ignore[no-untyped-def, override]
+    def handle_http_exception(self, error: HTTPException):  # type: ignore[no-untyped-def]
         return http_error(error)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.audit import trail as audit_trail
-from engine.audit.trail import AuditFilter
+from engine.audit.trail import AuditFilter, AuditPage
+from engine.events import stream
 
 from .auth import current_actor
 from .context import engine_ctx
@@ -74,7 +77,7 @@ class Verification(Schema):
 class Events(MethodView):
     @blp.arguments(EventQuery(), location="query")
     @blp.response(200, EventPage)
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args: dict[str, Any]) -> AuditPage:
         """Events matching every filter given, newest first; page with `before`."""
         return audit_trail.search(engine_ctx(), current_actor(), AuditFilter(**args))
 
@@ -82,6 +85,6 @@ class Events(MethodView):
 @blp.route("/verify")
 class Verify(MethodView):
     @blp.response(200, Verification)
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> stream.Verification:
         """Check the hash chain; `broken` names the first changed, missing or reordered event."""
         return audit_trail.verify(engine_ctx(), current_actor())

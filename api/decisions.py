@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine.definitions import decisions
+from engine.definitions.decisions import DecisionResult, DecisionView
 
 from . import schemas
 from .auth import current_actor
@@ -18,7 +21,7 @@ blp = Blueprint("decisions", __name__, url_prefix="/api/v1/decisions",
 @blp.route("")
 class Decisions(MethodView):
     @blp.response(200, schemas.Decision(many=True))
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> list[DecisionView]:
         """The latest version of every deployed decision."""
         return decisions.list_decisions(engine_ctx(), current_actor())
 
@@ -27,7 +30,7 @@ class Decisions(MethodView):
 class DecisionByKey(MethodView):
     @blp.response(200, schemas.DecisionDetail)
     @blp.alt_response(404, schema=schemas.Error)
-    def get(self, key: str):  # type: ignore[no-untyped-def]
+    def get(self, key: str) -> dict[str, object]:
         """Every version of one decision, newest first."""
         versions = decisions.get_decision(engine_ctx(), current_actor(), key)
         return {"key": key, "latest": versions[0], "versions": versions}
@@ -40,6 +43,6 @@ class EvaluateDecision(MethodView):
     @blp.alt_response(404, schema=schemas.Error, description="no such decision or version")
     @blp.alt_response(422, schema=schemas.Error,
                       description="the evaluation failed (code decision_failed; details name rule and column)")
-    def post(self, body, key: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], key: str) -> DecisionResult:
         """Evaluate the latest (or a given) version with inputs; returns outputs, matched rules and the trace."""
         return decisions.evaluate(engine_ctx(), current_actor(), key, body["inputs"], body.get("version"))

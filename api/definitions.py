@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine.core.errors import InvalidInput
+from engine.core.records import DefinitionView, DeploymentView
 from engine.definitions import deployments
 from engine.spiff.model.parsing import SourceFile
 
@@ -37,14 +38,14 @@ DEPLOY_BODY = {
 @blp.route("")
 class Definitions(MethodView):
     @blp.response(200, schemas.Definition(many=True))
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> list[DefinitionView]:
         """The latest version of every deployed process."""
         return deployments.list_definitions(engine_ctx(), current_actor())
 
     @blp.doc(requestBody=DEPLOY_BODY)
     @blp.response(201, schemas.DeploymentResult)
     @blp.alt_response(422, schema=schemas.Error, description="every problem found, with file, element and line")
-    def post(self):  # type: ignore[no-untyped-def]
+    def post(self) -> tuple[DeploymentView, int]:
         """Deploy files as one deployment; identical content creates no new version."""
         uploads = request.files.getlist("files")
         if not uploads:
@@ -72,7 +73,7 @@ def _lane_map() -> dict[str, str]:
 class DefinitionByKey(MethodView):
     @blp.response(200, schemas.DefinitionDetail)
     @blp.alt_response(404, schema=schemas.Error)
-    def get(self, key: str):  # type: ignore[no-untyped-def]
+    def get(self, key: str) -> dict[str, object]:
         """Every version of one process, newest first."""
         versions = deployments.get_definition(engine_ctx(), current_actor(), key)
         return {"key": key, "latest": versions[0], "versions": versions}

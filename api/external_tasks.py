@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.integration import external_tasks as et
 from engine.integration import external_views
+from engine.integration.external_views import ExternalTaskView
 
 from . import schemas
 from .auth import current_actor
@@ -127,7 +130,7 @@ class ExternalTaskQuery(schemas.Strict):
 class ExternalTasks(MethodView):
     @blp.arguments(ExternalTaskQuery(), location="query")
     @blp.response(200, ExternalTask(many=True))
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args: dict[str, Any]) -> list[ExternalTaskView]:
         """External tasks, oldest first (open ones by default), by topic, lock and instance; for operators."""
         return external_views.list_tasks(engine_ctx(), current_actor(), **args)
 
@@ -136,7 +139,7 @@ class ExternalTasks(MethodView):
 class FetchAndLockView(MethodView):
     @blp.arguments(FetchAndLock())
     @blp.response(200, LockedTask(many=True))
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]) -> list[et.LockedTask]:
         """Lock up to max_tasks open tasks of the topics for this worker (oldest first; none: an empty list)."""
         topics = [et.TopicRequest(t["name"], t["lock_duration_ms"], t["variables"]) for t in body["topics"]]
         return et.fetch_and_lock(engine_ctx(), current_actor(), body["worker_id"], body["max_tasks"], topics)
@@ -148,7 +151,7 @@ class CompleteView(MethodView):
     @blp.response(200, Finished)
     @blp.alt_response(404, schema=schemas.Error, description="no such external task")
     @blp.alt_response(409, schema=schemas.Error, description="not locked by this worker, or finished already")
-    def post(self, body, task_id: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], task_id: str) -> et.Finished:
         """Complete a task this worker holds the lock of; its variables go into the process."""
         return et.complete(engine_ctx(), current_actor(), task_id, body["worker_id"], body["variables"])
 
@@ -159,7 +162,7 @@ class FailureView(MethodView):
     @blp.response(200, Finished)
     @blp.alt_response(404, schema=schemas.Error, description="no such external task")
     @blp.alt_response(409, schema=schemas.Error, description="not locked by this worker, or finished already")
-    def post(self, body, task_id: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], task_id: str) -> et.Finished:
         """Report a failed attempt: fetchable again after retry_timeout_ms, or an incident with no retries left."""
         return et.fail(engine_ctx(), current_actor(), task_id, body["worker_id"], body["message"], body["retries"],
                        body["retry_timeout_ms"])
@@ -171,7 +174,7 @@ class BpmnErrorView(MethodView):
     @blp.response(200, Finished)
     @blp.alt_response(404, schema=schemas.Error, description="no such external task")
     @blp.alt_response(409, schema=schemas.Error, description="not locked by this worker, or finished already")
-    def post(self, body, task_id: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], task_id: str) -> et.Finished:
         """Throw a BPMN error at the task: an error boundary event or event sub-process catches it by its code;
         uncaught, the instance gets an incident."""
         return et.bpmn_error(engine_ctx(), current_actor(), task_id, body["worker_id"], body["error_code"],
@@ -184,6 +187,6 @@ class ExtendLockView(MethodView):
     @blp.response(200, LockedTask)
     @blp.alt_response(404, schema=schemas.Error, description="no such external task")
     @blp.alt_response(409, schema=schemas.Error, description="not locked by this worker (or the lock expired)")
-    def post(self, body, task_id: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], task_id: str) -> et.LockedTask:
         """Keep the lock for new_duration_ms from now."""
         return et.extend_lock(engine_ctx(), current_actor(), task_id, body["worker_id"], body["new_duration_ms"])

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine.core.errors import InvalidInput
+from engine.core.records import InstanceView, Page
 from engine.runtime import instances, migration
+from engine.runtime.migration import MigrationPlan, MigrationResult
 
 from . import schemas
 from .auth import current_actor
@@ -26,7 +31,7 @@ IDEMPOTENCY = {"parameters": [{
 class Instances(MethodView):
     @blp.arguments(schemas.InstanceQuery(), location="query")
     @blp.response(200, schemas.InstancePage)
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args: dict[str, Any]) -> Page:
         """Instances, newest first; filter by process, status, business_key."""
         return instances.list_instances(engine_ctx(), current_actor(), **args)
 
@@ -34,7 +39,7 @@ class Instances(MethodView):
     @blp.arguments(schemas.StartInstance())
     @blp.response(201, schemas.Instance)
     @blp.alt_response(404, schema=schemas.Error, description="no such process or version")
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]) -> tuple[InstanceView, int, dict[str, str]]:
         """Start an instance of the latest (or a given) version and run it to its first wait."""
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key.strip()) <= 200):
@@ -48,7 +53,7 @@ class Instances(MethodView):
 class InstanceById(MethodView):
     @blp.response(200, schemas.Instance)
     @blp.alt_response(404, schema=schemas.Error)
-    def get(self, instance_id: str):  # type: ignore[no-untyped-def]
+    def get(self, instance_id: str) -> InstanceView:
         """One instance: status, variables and open tasks."""
         return instances.get(engine_ctx(), current_actor(), instance_id)
 
@@ -58,7 +63,7 @@ class CancelInstance(MethodView):
     @blp.arguments(schemas.CancelInstance())
     @blp.response(200, schemas.Instance)
     @blp.alt_response(409, schema=schemas.Error, description="already ended")
-    def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], instance_id: str) -> InstanceView:
         """Cancel a running instance with a reason; its open tasks are cancelled."""
         return instances.cancel(engine_ctx(), current_actor(), instance_id, body["reason"])
 
@@ -68,7 +73,7 @@ class RetryInstance(MethodView):
     @blp.arguments(schemas.RetryInstance())
     @blp.response(200, schemas.Instance)
     @blp.alt_response(409, schema=schemas.Error, description="not in error")
-    def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], instance_id: str) -> InstanceView:
         """Admin: re-run the failed step of an instance in error, with fixed variables."""
         return instances.retry(engine_ctx(), current_actor(), instance_id, body["variables"])
 
@@ -78,7 +83,7 @@ class InstanceMigrationPlan(MethodView):
     @blp.arguments(schemas.MigrationQuery(), location="query")
     @blp.response(200, schemas.MigrationPlan)
     @blp.alt_response(404, schema=schemas.Error, description="no such instance or version")
-    def get(self, args, instance_id: str):  # type: ignore[no-untyped-def]
+    def get(self, args: dict[str, Any], instance_id: str) -> MigrationPlan:
         """Admin: what moving the instance to another version would change, and why it would be refused."""
         return migration.plan(engine_ctx(), current_actor(), instance_id, args["version"])
 
@@ -89,7 +94,7 @@ class MigrateInstance(MethodView):
     @blp.response(200, schemas.MigrationResult)
     @blp.alt_response(404, schema=schemas.Error, description="no such instance or version")
     @blp.alt_response(409, schema=schemas.Error, description="unsafe (the message names the elements) or ended")
-    def post(self, body, instance_id: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], instance_id: str) -> MigrationResult:
         """Admin: move a running instance to another published version of its process, in one step.
 
         Open tasks keep their ids and assignees; timers and due dates follow the new version; one
@@ -101,7 +106,7 @@ class MigrateInstance(MethodView):
 @blp.route("/<instance_id>/audit")
 class InstanceAudit(MethodView):
     @blp.response(200, schemas.AuditTrail)
-    def get(self, instance_id: str):  # type: ignore[no-untyped-def]
+    def get(self, instance_id: str) -> dict[str, Sequence[object]]:
         """The instance's decision trail: every event, oldest first."""
         events = instances.audit_trail(engine_ctx(), current_actor(), instance_id)
         return {"instance_id": instance_id, "events": events}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from engine.core.records import InstanceView
 from engine.runtime import messages
 
 from . import schemas
@@ -19,7 +22,7 @@ class Messages(MethodView):
     @blp.arguments(schemas.Message())
     @blp.response(200, schemas.Instance)
     @blp.alt_response(404, schema=schemas.Error, description="no instance waits for this message")
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]) -> InstanceView:
         """Deliver a message, by instance id or business key, with variables."""
         return messages.correlate(engine_ctx(), current_actor(), body["message"], body.get("instance_id"),
                                   body.get("business_key"), body["variables"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine.runtime import signals
+from engine.runtime.signals import SignalResult
 
 from . import schemas
 from .auth import current_actor
@@ -18,7 +21,7 @@ blp = Blueprint("signals", __name__, url_prefix="/api/v1/signals", description="
 class Signals(MethodView):
     @blp.arguments(schemas.Signal())
     @blp.response(200, schemas.SignalResult)
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]) -> SignalResult:
         """Broadcast a signal to every waiting instance (and start processes with that signal start event);
         answers how many instances it reached."""
         return signals.send(engine_ctx(), current_actor(), body["signal"], body["variables"])

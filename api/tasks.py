@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from engine.core.records import Page, TaskView
 from engine.tasks import inbox as tasks
 
 from . import schemas
@@ -18,7 +21,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Huma
 class Tasks(MethodView):
     @blp.arguments(schemas.TaskQuery(), location="query")
     @blp.response(200, schemas.TaskPage)
-    def get(self, args):  # type: ignore[no-untyped-def]
+    def get(self, args: dict[str, Any]) -> Page:
         """Tasks you may see (admins, auditors and systems see all); open ones by default."""
         return tasks.list_tasks(engine_ctx(), current_actor(), **args)
 
@@ -27,7 +30,7 @@ class Tasks(MethodView):
 class TaskById(MethodView):
     @blp.response(200, schemas.TaskDetail)
     @blp.alt_response(404, schema=schemas.Error)
-    def get(self, task_id: str):  # type: ignore[no-untyped-def]
+    def get(self, task_id: str) -> TaskView:
         """One task, with the form-js schema of its form."""
         return tasks.get(engine_ctx(), current_actor(), task_id)
 
@@ -39,7 +42,7 @@ class CompleteTask(MethodView):
     @blp.alt_response(403, schema=schemas.Error, description="not in the task's group")
     @blp.alt_response(409, schema=schemas.Error, description="already completed")
     @blp.alt_response(422, schema=schemas.Error, description="form data invalid; details.fields names each field")
-    def post(self, body, task_id: str):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any], task_id: str) -> TaskView:
         """Complete a task with data validated against its form; the answer lists the instance's next open tasks."""
         return tasks.complete(engine_ctx(), current_actor(), task_id, body["data"])
 
@@ -49,7 +52,7 @@ class ClaimTask(MethodView):
     @blp.response(200, schemas.Task)
     @blp.alt_response(403, schema=schemas.Error, description="not a candidate of the task (group or candidate user)")
     @blp.alt_response(409, schema=schemas.Error, description="assigned to someone else, or no longer open")
-    def post(self, task_id: str):  # type: ignore[no-untyped-def]
+    def post(self, task_id: str) -> TaskView:
         """Take an unassigned task you are a candidate of (a member of its groups, or one of its candidate users)."""
         return tasks.claim(engine_ctx(), current_actor(), task_id)
 
@@ -59,6 +62,6 @@ class UnclaimTask(MethodView):
     @blp.response(200, schemas.Task)
     @blp.alt_response(403, schema=schemas.Error, description="only the assignee (or an admin) gives a task back")
     @blp.alt_response(409, schema=schemas.Error, description="not assigned, or no longer open")
-    def post(self, task_id: str):  # type: ignore[no-untyped-def]
+    def post(self, task_id: str) -> TaskView:
         """Give a task you hold back to its candidates."""
         return tasks.unclaim(engine_ctx(), current_actor(), task_id)

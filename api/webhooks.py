@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.integration import webhooks
+from engine.integration.webhooks import DeliveryDetail, DeliveryView, SubscriptionView
 
 from . import schemas
 from .auth import current_actor
@@ -99,14 +100,14 @@ def _with_secret(issued: webhooks.IssuedSecret) -> dict[str, Any]:
 @blp.route("")
 class Webhooks(MethodView):
     @blp.response(200, Webhook(many=True))
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> list[SubscriptionView]:
         """Every webhook subscription (without secrets)."""
         return webhooks.list_subscriptions(engine_ctx(), current_actor())
 
     @blp.arguments(CreateWebhook())
     @blp.response(201, WebhookWithSecret)
     @blp.alt_response(422, schema=schemas.Error, description="a refused URL or unknown fields, each named")
-    def post(self, body):  # type: ignore[no-untyped-def]
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Subscribe a URL to event types; the answer holds the signing secret, shown only this once."""
         issued = webhooks.create_subscription(engine_ctx(), current_actor(), body["url"], body["event_types"],
                                               body["description"], body["active"])
@@ -117,20 +118,20 @@ class Webhooks(MethodView):
 class WebhookById(MethodView):
     @blp.response(200, Webhook)
     @blp.alt_response(404, schema=schemas.Error)
-    def get(self, webhook_id: str):  # type: ignore[no-untyped-def]
+    def get(self, webhook_id: str) -> SubscriptionView:
         """One subscription."""
         return webhooks.get_subscription(engine_ctx(), current_actor(), webhook_id)
 
     @blp.arguments(UpdateWebhook())
     @blp.response(200, Webhook)
     @blp.alt_response(404, schema=schemas.Error)
-    def patch(self, body, webhook_id: str):  # type: ignore[no-untyped-def]
+    def patch(self, body: dict[str, Any], webhook_id: str) -> SubscriptionView:
         """Change the URL, event types, description or active flag (the fields given)."""
         return webhooks.update_subscription(engine_ctx(), current_actor(), webhook_id, **body)
 
     @blp.response(204)
     @blp.alt_response(404, schema=schemas.Error)
-    def delete(self, webhook_id: str):  # type: ignore[no-untyped-def]
+    def delete(self, webhook_id: str) -> None:
         """Delete a subscription and its delivery log; deliveries not yet sent are dropped."""
         webhooks.delete_subscription(engine_ctx(), current_actor(), webhook_id)
 
@@ -139,7 +140,7 @@ class WebhookById(MethodView):
 class RotateSecret(MethodView):
     @blp.response(200, WebhookWithSecret)
     @blp.alt_response(404, schema=schemas.Error)
-    def post(self, webhook_id: str):  # type: ignore[no-untyped-def]
+    def post(self, webhook_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """A new signing secret, used from the next attempt on; shown only in this answer."""
         return _with_secret(webhooks.rotate_secret(engine_ctx(), current_actor(), webhook_id)), 200, NO_STORE
 
@@ -149,7 +150,7 @@ class Deliveries(MethodView):
     @blp.arguments(WebhookDeliveryQuery(), location="query")
     @blp.response(200, WebhookDelivery(many=True))
     @blp.alt_response(404, schema=schemas.Error)
-    def get(self, args, webhook_id: str):  # type: ignore[no-untyped-def]
+    def get(self, args: dict[str, Any], webhook_id: str) -> list[DeliveryView]:
         """The latest deliveries, newest first."""
         return webhooks.list_deliveries(engine_ctx(), current_actor(), webhook_id, args["limit"])
 
@@ -158,7 +159,7 @@ class Deliveries(MethodView):
 class DeliveryById(MethodView):
     @blp.response(200, WebhookDeliveryDetail)
     @blp.alt_response(404, schema=schemas.Error)
-    def get(self, webhook_id: str, delivery_id: str):  # type: ignore[no-untyped-def]
+    def get(self, webhook_id: str, delivery_id: str) -> DeliveryDetail:
         """One delivery: the body sent and every attempt (time, status code, duration, answer excerpt, error)."""
         return webhooks.get_delivery(engine_ctx(), current_actor(), delivery_id, webhook_id)
 
@@ -167,6 +168,6 @@ class DeliveryById(MethodView):
 class Redeliver(MethodView):
     @blp.response(200, WebhookDelivery)
     @blp.alt_response(409, schema=schemas.Error, description="the webhook is disabled or the delivery is in flight")
-    def post(self, webhook_id: str, delivery_id: str):  # type: ignore[no-untyped-def]
+    def post(self, webhook_id: str, delivery_id: str) -> DeliveryView:
         """Send the delivery again now (one more attempt, the same webhook-id)."""
         return webhooks.redeliver(engine_ctx(), current_actor(), delivery_id, webhook_id)

@@ -162,7 +162,7 @@ def _complete_connector(run: Run, action: dict[str, Any]) -> None:
     calls = {c.id for c in _connector_calls(run)}
     if task_id not in calls:
         raise InvalidInput(f"service task {task_id!r} is not waiting in this dry run", {"fields": {"task": "not open"}})
-    _guarded(lambda: run.complete_connector(task_id, jsonable(data)))  # type: ignore[attr-defined]
+    _guarded(lambda: run.complete_connector(task_id, jsonable(data)))
 
 
 def _finish_external(run: Run, action: dict[str, Any]) -> None:

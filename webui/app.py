@@ -7,8 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
@@ -80,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     _register_health(app, ctx)
 
     @app.get("/")
-    def index():  # type: ignore[no-untyped-def]
+    def index() -> ResponseReturnValue:
         return render_template("index.html", api_version="v1", base=request.host_url.rstrip("/"))
 
     return app
@@ -95,7 +96,7 @@ def _register_browser_security(app: Flask) -> None:
     limiter.init_app(app)
 
     @app.errorhandler(HTTPException)
-    def _page_error(err: HTTPException):  # type: ignore[no-untyped-def]
+    def _page_error(err: HTTPException) -> ResponseReturnValue:
         if request.path.startswith("/api/"):
             return http_error(err)
         code = err.code or 500
@@ -105,7 +106,7 @@ def _register_browser_security(app: Flask) -> None:
         return render_template("error.html", code=code, title=title, message=message), code
 
     @app.after_request
-    def _headers(response):  # type: ignore[no-untyped-def]
+    def _headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -126,7 +127,7 @@ def _dev_secret() -> str:
 
 def _register_health(app: Flask, ctx: EngineContext) -> None:
     @app.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
+    def healthz() -> ResponseReturnValue:
         """200 when the database answers and nothing is stuck, else 503 naming what is: a step or the worker
         of this process (engine.runtime.health), a worker of any process gone silent (engine.runtime.heartbeats).
         `?scope=process` looks at this process only (for a load balancer taking one process out)."""

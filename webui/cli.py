@@ -13,12 +13,14 @@ from engine.core.errors import DeploymentInvalid, PmoflowError
 
 if TYPE_CHECKING:  # the engine is imported by the commands, so `--help` starts fast
     from engine.core.context import EngineContext
+    from engine.core.permissions import Actor
+    from engine.core.records import DeploymentView
     from engine.spiff.model.parsing import SourceFile
 
 DEPLOYABLE = (".bpmn", ".dmn", ".form")
 
 
-def _cli_actor():  # type: ignore[no-untyped-def]
+def _cli_actor() -> Actor:
     from engine.core.permissions import Actor
 
     return Actor("cli", roles=frozenset({"admin", "designer"}))
@@ -177,7 +179,7 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_result(result, indent: str) -> None:  # type: ignore[no-untyped-def]
+def _print_result(result: DeploymentView, indent: str) -> None:
     """One line per process and decision version the deployment touched."""
     for kind, items in (("process", result.definitions), ("decision", result.decisions)):
         for d in items:

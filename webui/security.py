@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 from flask import abort, current_app
 from flask_login import UserMixin, current_user, login_required
@@ -13,7 +13,7 @@ from engine.core.context import EngineContext
 from engine.core.permissions import Actor, allowed
 
 
-class WebUser(UserMixin):  # type: ignore[misc]
+class WebUser(UserMixin):
     """A signed-in user; the session id carries the user's session epoch, so revocation is instant."""
 
     def __init__(self, actor: Actor, epoch: int, display_name: str) -> None:
@@ -39,22 +39,25 @@ def engine_ctx() -> EngineContext:
 
 def actor() -> Actor:
     """The signed-in user's actor (pages are wrapped in `requires`, so someone is signed in)."""
-    user: WebUser = current_user  # type: ignore[assignment]
+    user: WebUser = current_user
     return user.actor
 
 
-def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def requires(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Sign-in required (else the login page), then `action` from the permission table (else 403)."""
 
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(view: Callable[_P, _R]) -> Callable[_P, _R]:
         @wraps(view)
         @login_required
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             if not allowed(actor(), action):
                 abort(403)
             return view(*args, **kwargs)
 
-        wrapper.required_action = action  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

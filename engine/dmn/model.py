@@ -210,8 +210,8 @@ def _decision(data: dict[str, Any]) -> Decision:
     else:
         restored = LiteralExpression(id=logic["id"], expression=_required_cell(logic["expression"]),
                                      type_ref=logic["type_ref"])
-    tests = tuple(TestCase(name=t["name"], inputs=tuple(tuple(p) for p in t["inputs"]),  # type: ignore[misc]
-                           expected=tuple(tuple(p) for p in t["expected"]), id=t.get("id"))  # type: ignore[misc]
+    tests = tuple(TestCase(name=t["name"], inputs=tuple(tuple(p) for p in t["inputs"]),
+                           expected=tuple(tuple(p) for p in t["expected"]), id=t.get("id"))
                   for t in data["tests"])
     return Decision(id=data["id"], name=data["name"], variable=data["variable"], logic=restored,
                     required_decisions=tuple(data["required_decisions"]),

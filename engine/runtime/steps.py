@@ -107,7 +107,7 @@ def as_loaded(session: Session, model: type[Loaded], values: Mapping[str, Any]) 
     if held is not None:
         for name, value in values.items():
             set_committed_value(held, name, value)
-        return held  # type: ignore[return-value]
+        return held
     obj = model(**values)
     make_transient_to_detached(obj)             # every column set: nothing is read back
     session.add(obj)

@@ -12,7 +12,8 @@ _T = TypeVar("_T")
 _SchemaArg = Schema | type[Schema] | None
 
 class Blueprint(flask.Blueprint):
-    def route(  # type: ignore[override]
+    def __init__(self, name: str, import_name: str, *args: Any, description: str = ..., **kwargs: Any) -> None: ...
+    def route(
         self, rule: str, *, parameters: list[Any] | None = ..., tags: list[str] | None = ..., **options: Any
     ) -> Callable[[_T], _T]: ...
     def arguments(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.core.errors import InvalidInput
 from engine.notify import preferences
@@ -14,7 +15,7 @@ bp = Blueprint("account", __name__, template_folder="templates")
 
 @bp.route("/account/out-of-office", methods=["GET", "POST"])
 @requires("substitute.set_own")
-def out_of_office():  # type: ignore[no-untyped-def]
+def out_of_office() -> ResponseReturnValue:
     ctx = engine_ctx()
     if request.method == "POST":
         if request.form.get("action") == "clear":
@@ -39,7 +40,7 @@ def out_of_office():  # type: ignore[no-untyped-def]
 
 @bp.route("/account/notifications", methods=["GET", "POST"])
 @requires("notification.settings_own")
-def notification_settings():  # type: ignore[no-untyped-def]
+def notification_settings() -> ResponseReturnValue:
     ctx = engine_ctx()
     if request.method == "POST":
         choices = {kind: request.form.getlist(kind) for kind in preferences.KINDS}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.admin import groups, tokens, users
 from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
@@ -41,7 +42,7 @@ def _me() -> str:
     return actor().username
 
 
-def _render(template: str, status: int = 200, **values: Any):  # type: ignore[no-untyped-def]
+def _render(template: str, status: int = 200, **values: Any) -> ResponseReturnValue:
     return render_template(template, roles=ROLES, role_help=ROLE_HELP, **values), status
 
 
@@ -49,13 +50,13 @@ def _render(template: str, status: int = 200, **values: Any):  # type: ignore[no
 
 @bp.get("/users")
 @requires("user.manage")
-def user_list():  # type: ignore[no-untyped-def]
+def user_list() -> ResponseReturnValue:
     return _render("admin/users.html", rows=users.list_users(engine_ctx()))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @requires("user.manage")
-def user_new():  # type: ignore[no-untyped-def]
+def user_new() -> ResponseReturnValue:
     form = request.form
     if request.method == "GET":
         return _render("admin/user_new.html", groups=groups.group_names(engine_ctx()), values={"roles": ["approver"]},
@@ -76,11 +77,11 @@ def user_new():  # type: ignore[no-untyped-def]
 
 @bp.get("/users/<username>")
 @requires("user.manage")
-def user(username: str):  # type: ignore[no-untyped-def]
+def user(username: str) -> ResponseReturnValue:
     return _user_page(username, {}, {})
 
 
-def _user_page(username: str, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+def _user_page(username: str, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     try:
         detail = users.user_detail(engine_ctx(), username)
     except NotFound:
@@ -91,7 +92,7 @@ def _user_page(username: str, values: dict[str, Any], errors: dict[str, str], st
 
 @bp.post("/users/<username>")
 @requires("user.manage")
-def user_update(username: str):  # type: ignore[no-untyped-def]
+def user_update(username: str) -> ResponseReturnValue:
     form = request.form
     values = {"display_name": form.get("display_name", ""), "email": form.get("email", ""),
               "roles": form.getlist("roles")}
@@ -108,7 +109,7 @@ def user_update(username: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/users/<username>/password")
 @requires("user.manage")
-def user_password(username: str):  # type: ignore[no-untyped-def]
+def user_password(username: str) -> ResponseReturnValue:
     password = request.form.get("password", "")
     try:
         if password != request.form.get("confirm", ""):
@@ -127,7 +128,7 @@ def user_password(username: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/users/<username>/deactivate")
 @requires("user.manage")
-def user_deactivate(username: str):  # type: ignore[no-untyped-def]
+def user_deactivate(username: str) -> ResponseReturnValue:
     try:
         users.deactivate_user(engine_ctx(), username, actor=_me())
     except NotFound:
@@ -141,7 +142,7 @@ def user_deactivate(username: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/users/<username>/reactivate")
 @requires("user.manage")
-def user_reactivate(username: str):  # type: ignore[no-untyped-def]
+def user_reactivate(username: str) -> ResponseReturnValue:
     try:
         changed = users.reactivate_user(engine_ctx(), username, actor=_me())
     except NotFound:
@@ -155,13 +156,13 @@ def user_reactivate(username: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/groups")
 @requires("user.manage")
-def group_list():  # type: ignore[no-untyped-def]
+def group_list() -> ResponseReturnValue:
     return _render("admin/groups.html", rows=groups.list_groups(engine_ctx()), values={}, errors={})
 
 
 @bp.post("/groups")
 @requires("user.manage")
-def group_create():  # type: ignore[no-untyped-def]
+def group_create() -> ResponseReturnValue:
     name = request.form.get("name", "")
     try:
         row = groups.add_group(engine_ctx(), name, actor=_me())
@@ -174,11 +175,11 @@ def group_create():  # type: ignore[no-untyped-def]
 
 @bp.get("/groups/<path:name>")
 @requires("user.manage")
-def group(name: str):  # type: ignore[no-untyped-def]
+def group(name: str) -> ResponseReturnValue:
     return _group_page(name, {}, {})
 
 
-def _group_page(name: str, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+def _group_page(name: str, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     try:
         detail = groups.group_detail(engine_ctx(), name)
     except NotFound:
@@ -188,7 +189,7 @@ def _group_page(name: str, values: dict[str, Any], errors: dict[str, str], statu
 
 @bp.post("/groups/<path:name>/members")
 @requires("user.manage")
-def group_add_member(name: str):  # type: ignore[no-untyped-def]
+def group_add_member(name: str) -> ResponseReturnValue:
     username = request.form.get("username", "").strip()
     try:
         groups.add_member(engine_ctx(), name, username, actor=_me())
@@ -202,7 +203,7 @@ def group_add_member(name: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/groups/<path:name>/manager")
 @requires("user.manage")
-def group_set_manager(name: str):  # type: ignore[no-untyped-def]
+def group_set_manager(name: str) -> ResponseReturnValue:
     manager = request.form.get("manager", "").strip()
     try:
         groups.set_group_manager(engine_ctx(), name, manager, actor=_me())
@@ -216,7 +217,7 @@ def group_set_manager(name: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/groups/<path:name>/members/remove")
 @requires("user.manage")
-def group_remove_member(name: str):  # type: ignore[no-untyped-def]
+def group_remove_member(name: str) -> ResponseReturnValue:
     username = request.form.get("username", "")
     try:
         groups.remove_member(engine_ctx(), name, username, actor=_me())
@@ -231,14 +232,14 @@ def group_remove_member(name: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/tokens")
 @requires("user.manage")
-def token_list():  # type: ignore[no-untyped-def]
+def token_list() -> ResponseReturnValue:
     return _render("admin/tokens.html", o=tokens.token_overview(engine_ctx()),
                    values={"username": request.args.get("user", "")}, errors={})
 
 
 @bp.post("/tokens")
 @requires("user.manage")
-def token_create():  # type: ignore[no-untyped-def]
+def token_create() -> ResponseReturnValue:
     values = {"username": request.form.get("username", ""), "label": request.form.get("label", "")}
     try:
         issued = tokens.issue_token(engine_ctx(), values["username"], values["label"], actor=_me())
@@ -253,7 +254,7 @@ def token_create():  # type: ignore[no-untyped-def]
 
 @bp.post("/tokens/<token_id>/revoke")
 @requires("user.manage")
-def token_revoke(token_id: str):  # type: ignore[no-untyped-def]
+def token_revoke(token_id: str) -> ResponseReturnValue:
     try:
         row = tokens.revoke_token(engine_ctx(), token_id, actor=_me())
     except NotFound:

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
 from engine.sla import calendars
@@ -27,14 +28,14 @@ def _fields(err: PmoflowError) -> dict[str, str]:
 
 
 def _list_page(status: int = 200, values: dict[str, str] | None = None,
-               errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+               errors: dict[str, str] | None = None):
     return render_template("admin/calendars.html", rows=calendars.list_calendars(engine_ctx(), actor()),
                            values=values or {"time_zone": engine_ctx().settings.default_timezone or "UTC"},
                            errors=errors or {}, days=DAY_NAMES), status
 
 
 def _page(name: str, status: int = 200, values: dict[str, Any] | None = None,
-          errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+          errors: dict[str, str] | None = None):
     try:
         cal = calendars.get_calendar(engine_ctx(), actor(), name)
     except NotFound:
@@ -45,13 +46,13 @@ def _page(name: str, status: int = 200, values: dict[str, Any] | None = None,
 
 @bp.get("/calendars")
 @requires("calendar.manage")
-def calendar_list():  # type: ignore[no-untyped-def]
+def calendar_list() -> ResponseReturnValue:
     return _list_page()
 
 
 @bp.post("/calendars")
 @requires("calendar.manage")
-def calendar_create():  # type: ignore[no-untyped-def]
+def calendar_create() -> ResponseReturnValue:
     values = {"name": request.form.get("name", ""), "time_zone": request.form.get("time_zone", "")}
     try:
         row = calendars.save_calendar(engine_ctx(), actor(), values["name"], values["time_zone"],
@@ -65,13 +66,13 @@ def calendar_create():  # type: ignore[no-untyped-def]
 
 @bp.get("/calendars/<name>")
 @requires("calendar.manage")
-def calendar(name: str):  # type: ignore[no-untyped-def]
+def calendar(name: str) -> ResponseReturnValue:
     return _page(name)
 
 
 @bp.post("/calendars/<name>")
 @requires("calendar.manage")
-def calendar_update(name: str):  # type: ignore[no-untyped-def]
+def calendar_update(name: str) -> ResponseReturnValue:
     hours = {d: request.form.get(f"hours_{d}", "") for d in calendars.WEEKDAYS}
     values = {"time_zone": request.form.get("time_zone", ""), **{f"hours_{d}": v for d, v in hours.items()}}
     try:
@@ -86,7 +87,7 @@ def calendar_update(name: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/calendars/<name>/holidays")
 @requires("calendar.manage")
-def calendar_add_holiday(name: str):  # type: ignore[no-untyped-def]
+def calendar_add_holiday(name: str) -> ResponseReturnValue:
     values = {"day": request.form.get("day", ""), "label": request.form.get("label", "")}
     try:
         day = date.fromisoformat(values["day"].strip())
@@ -104,7 +105,7 @@ def calendar_add_holiday(name: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/calendars/<name>/holidays/remove")
 @requires("calendar.manage")
-def calendar_remove_holiday(name: str):  # type: ignore[no-untyped-def]
+def calendar_remove_holiday(name: str) -> ResponseReturnValue:
     try:
         day = date.fromisoformat(request.form.get("day", ""))
         calendars.set_holidays(engine_ctx(), actor(), name, remove=[day])
@@ -119,7 +120,7 @@ def calendar_remove_holiday(name: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/calendars/<name>/import")
 @requires("calendar.manage")
-def calendar_import(name: str):  # type: ignore[no-untyped-def]
+def calendar_import(name: str) -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _page(name, 422, {}, {"file": "Choose an .ics file."})
@@ -135,7 +136,7 @@ def calendar_import(name: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/calendars/<name>/delete")
 @requires("calendar.manage")
-def calendar_delete(name: str):  # type: ignore[no-untyped-def]
+def calendar_delete(name: str) -> ResponseReturnValue:
     try:
         calendars.delete_calendar(engine_ctx(), actor(), name)
     except NotFound:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.integration import connectors
@@ -10,20 +11,21 @@ from webui.admin import bp
 from webui.security import actor, engine_ctx, requires
 
 
-def _page(status: int = 200, values: dict[str, str] | None = None, errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _page(status: int = 200, values: dict[str, str] | None = None, errors: dict[str,
+          str] | None = None) -> ResponseReturnValue:
     return render_template("admin/connectors.html", rows=connectors.list_hosts(engine_ctx(), actor()),
                            values=values or {}, errors=errors or {}, prefix=connectors.SECRET_PREFIX), status
 
 
 @bp.get("/connectors")
 @requires("connector.manage")
-def connector_list():  # type: ignore[no-untyped-def]
+def connector_list() -> ResponseReturnValue:
     return _page()
 
 
 @bp.post("/connectors")
 @requires("connector.manage")
-def connector_add():  # type: ignore[no-untyped-def]
+def connector_add() -> ResponseReturnValue:
     form = request.form
     values = {"pattern": form.get("pattern", ""), "note": form.get("note", ""),
               "allow_private": form.get("allow_private", "")}
@@ -40,7 +42,7 @@ def connector_add():  # type: ignore[no-untyped-def]
 
 @bp.post("/connectors/<host_id>/remove")
 @requires("connector.manage")
-def connector_remove(host_id: str):  # type: ignore[no-untyped-def]
+def connector_remove(host_id: str) -> ResponseReturnValue:
     try:
         connectors.remove_host(engine_ctx(), actor(), host_id)
     except NotFound:

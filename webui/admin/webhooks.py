@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.integration import webhooks
@@ -25,13 +26,14 @@ def _values() -> dict[str, Any]:
             "other_types": form.get("other_types", ""), "active": bool(form.get("active"))}
 
 
-def _list_page(status: int = 200, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _list_page(status: int = 200, values: dict[str, Any] | None = None, errors: dict[str,
+               str] | None = None) -> ResponseReturnValue:
     return render_template("admin/webhooks.html", rows=webhooks.list_subscriptions(engine_ctx(), actor()),
                            values=values or {"event_types": ["*"], "active": True}, errors=errors or {},
                            known=webhooks.KNOWN_EVENT_TYPES), status
 
 
-def _secret_page(issued: webhooks.IssuedSecret, status: int, created: bool):  # type: ignore[no-untyped-def]
+def _secret_page(issued: webhooks.IssuedSecret, status: int, created: bool) -> ResponseReturnValue:
     # The secret is in this one response only: never in a redirect, the session or a flash message.
     response = make_response(render_template("admin/webhook_secret.html", issued=issued, created=created), status)
     response.headers["Cache-Control"] = "no-store"
@@ -40,13 +42,13 @@ def _secret_page(issued: webhooks.IssuedSecret, status: int, created: bool):  # 
 
 @bp.get("/webhooks")
 @requires("webhook.manage")
-def webhook_list():  # type: ignore[no-untyped-def]
+def webhook_list() -> ResponseReturnValue:
     return _list_page()
 
 
 @bp.post("/webhooks")
 @requires("webhook.manage")
-def webhook_create():  # type: ignore[no-untyped-def]
+def webhook_create() -> ResponseReturnValue:
     values = _values()
     try:
         issued = webhooks.create_subscription(engine_ctx(), actor(), values["url"], values["event_types"],
@@ -57,7 +59,7 @@ def webhook_create():  # type: ignore[no-untyped-def]
 
 
 def _detail_page(webhook_id: str, status: int = 200, values: dict[str, Any] | None = None,
-                 errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+                 errors: dict[str, str] | None = None):
     try:
         sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
         deliveries = webhooks.list_deliveries(engine_ctx(), actor(), webhook_id)
@@ -74,13 +76,13 @@ def _detail_page(webhook_id: str, status: int = 200, values: dict[str, Any] | No
 
 @bp.get("/webhooks/<webhook_id>")
 @requires("webhook.manage")
-def webhook(webhook_id: str):  # type: ignore[no-untyped-def]
+def webhook(webhook_id: str) -> ResponseReturnValue:
     return _detail_page(webhook_id)
 
 
 @bp.post("/webhooks/<webhook_id>")
 @requires("webhook.manage")
-def webhook_update(webhook_id: str):  # type: ignore[no-untyped-def]
+def webhook_update(webhook_id: str) -> ResponseReturnValue:
     values = _values()
     try:
         webhooks.update_subscription(engine_ctx(), actor(), webhook_id, url=values["url"],
@@ -96,7 +98,7 @@ def webhook_update(webhook_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/webhooks/<webhook_id>/rotate")
 @requires("webhook.manage")
-def webhook_rotate(webhook_id: str):  # type: ignore[no-untyped-def]
+def webhook_rotate(webhook_id: str) -> ResponseReturnValue:
     try:
         issued = webhooks.rotate_secret(engine_ctx(), actor(), webhook_id)
     except NotFound:
@@ -106,7 +108,7 @@ def webhook_rotate(webhook_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/webhooks/<webhook_id>/delete")
 @requires("webhook.manage")
-def webhook_delete(webhook_id: str):  # type: ignore[no-untyped-def]
+def webhook_delete(webhook_id: str) -> ResponseReturnValue:
     try:
         webhooks.delete_subscription(engine_ctx(), actor(), webhook_id)
     except NotFound:
@@ -117,7 +119,7 @@ def webhook_delete(webhook_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/webhooks/<webhook_id>/deliveries/<delivery_id>")
 @requires("webhook.manage")
-def webhook_delivery(webhook_id: str, delivery_id: str):  # type: ignore[no-untyped-def]
+def webhook_delivery(webhook_id: str, delivery_id: str) -> ResponseReturnValue:
     try:
         sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
         detail = webhooks.get_delivery(engine_ctx(), actor(), delivery_id, webhook_id)
@@ -128,7 +130,7 @@ def webhook_delivery(webhook_id: str, delivery_id: str):  # type: ignore[no-unty
 
 @bp.post("/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver")
 @requires("webhook.manage")
-def webhook_redeliver(webhook_id: str, delivery_id: str):  # type: ignore[no-untyped-def]
+def webhook_redeliver(webhook_id: str, delivery_id: str) -> ResponseReturnValue:
     try:
         webhooks.redeliver(engine_ctx(), actor(), delivery_id, webhook_id)
     except NotFound:

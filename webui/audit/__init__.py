@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.audit import trail as audit_trail
 from engine.audit.trail import AuditEventView, AuditFilter
@@ -61,7 +62,7 @@ def _moment(text: str, end_of_day: bool) -> datetime:
 
 @bp.get("")
 @requires("audit.read")
-def search():  # type: ignore[no-untyped-def]
+def search() -> ResponseReturnValue:
     try:
         flt = parse_filter(request.args)
     except InvalidInput as err:
@@ -82,7 +83,7 @@ def _search_page(page: audit_trail.AuditPage | None, error: InvalidInput | None)
 
 @bp.get("/instances/<instance_id>")
 @requires("audit.read")
-def instance(instance_id: str):  # type: ignore[no-untyped-def]
+def instance(instance_id: str) -> ResponseReturnValue:
     with http_errors():
         trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
     everything = request.args.get("all") == "1"
@@ -92,7 +93,7 @@ def instance(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/instances/<instance_id>/report")
 @requires("audit.read")
-def report(instance_id: str):  # type: ignore[no-untyped-def]
+def report(instance_id: str) -> ResponseReturnValue:
     with http_errors():
         trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
     return render_template("audit/report.html", t=trail, shown=[e for e in trail.events if e.type not in NOISE],
@@ -101,7 +102,7 @@ def report(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/verify")
 @requires("audit.read")
-def verify():  # type: ignore[no-untyped-def]
+def verify() -> ResponseReturnValue:
     with http_errors():
         result = audit_trail.verify(engine_ctx(), actor())
     return render_template("audit/verify.html", result=result), 200
@@ -112,7 +113,7 @@ def verify():  # type: ignore[no-untyped-def]
 
 @bp.get("/export.<fmt>")
 @requires("audit.read")
-def export(fmt: str):  # type: ignore[no-untyped-def]
+def export(fmt: str) -> ResponseReturnValue:
     try:
         flt = parse_filter(request.args)
     except InvalidInput as err:
@@ -122,7 +123,7 @@ def export(fmt: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/instances/<instance_id>/export.<fmt>")
 @requires("audit.read")
-def export_instance(instance_id: str, fmt: str):  # type: ignore[no-untyped-def]
+def export_instance(instance_id: str, fmt: str) -> ResponseReturnValue:
     with http_errors():
         audit_trail.instance_trail(engine_ctx(), actor(), instance_id)     # 404 for an unknown instance
     return _export(fmt, AuditFilter(instance_id=instance_id), f"audit-{instance_id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from engine.admin import passwords
@@ -40,7 +41,7 @@ def _login_key() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute", key_func=_login_key, methods=["POST"],
                error_message="Too many sign-in attempts. Wait a minute and try again.")
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(_safe_next(request.args.get("next")))
@@ -56,7 +57,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -65,7 +66,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
-def password():  # type: ignore[no-untyped-def]
+def password() -> ResponseReturnValue:
     errors: dict[str, str] = {}
     if request.method == "POST":
         new = request.form.get("new", "")

@@ -8,19 +8,24 @@ The side properties panel is `designer/static/panel.js`, mounted by the editor w
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 import designer
 from designer import drafts, library
 from designer.diff import diff_bpmn
 from engine.admin import groups
+from engine.core.context import EngineContext
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
 from engine.spiff.model.parsing import NS, SourceFile, decision_ref
 from engine.spiff.model.xml import XmlRefused, parse_xml
 from webui.security import actor, engine_ctx, requires
+
+_T = TypeVar("_T")
 
 STATIC = Path(designer.__file__).resolve().parent / "static"
 DESCRIPTORS = Path(designer.__file__).resolve().parent
@@ -32,7 +37,7 @@ def _descriptor(name: str) -> Any:
     return json.loads((DESCRIPTORS / name).read_text(encoding="utf-8"))
 
 
-def _page_errors(fn):  # type: ignore[no-untyped-def]
+def _page_errors(fn: Callable[[], _T]) -> _T:
     try:
         return fn()
     except NotFound:
@@ -60,8 +65,8 @@ def _payload() -> dict[str, Any]:
 
 def _revision(data: dict[str, Any]) -> int:
     try:
-        return int(data.get("revision"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return int(data["revision"])
+    except (KeyError, TypeError, ValueError):
         raise InvalidInput("revision is missing: reload the page", {"fields": {"revision": "required"}}) from None
 
 
@@ -78,7 +83,7 @@ def _download(name: str, content: bytes) -> Response:
 
 @bp.get("")
 @requires("definition.design")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     ctx = engine_ctx()
     return render_template("designer/library.html", entries=library.library(ctx, actor()),
                            templates=drafts.templates(ctx), values={}, errors={})
@@ -86,7 +91,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.post("/new")
 @requires("definition.design")
-def new():  # type: ignore[no-untyped-def]
+def new() -> ResponseReturnValue:
     form = request.form
     try:
         draft = drafts.create_draft(engine_ctx(), actor(), form.get("key", ""), form.get("name", ""),
@@ -99,7 +104,7 @@ def new():  # type: ignore[no-untyped-def]
 
 @bp.post("/import")
 @requires("definition.design")
-def import_():  # type: ignore[no-untyped-def]
+def import_() -> ResponseReturnValue:
     ctx = engine_ctx()
     uploads = [SourceFile(f.filename or "unnamed", f.stream.read(ctx.settings.max_upload_bytes + 1))
                for f in request.files.getlist("files") if f and f.filename]
@@ -111,7 +116,7 @@ def import_():  # type: ignore[no-untyped-def]
     return redirect(url_for("designer.editor", key=draft.key))
 
 
-def _library_with_error(form: str, err: PmoflowError):  # type: ignore[no-untyped-def]
+def _library_with_error(form: str, err: PmoflowError) -> ResponseReturnValue:
     ctx = engine_ctx()
     fields = err.details.get("fields") if isinstance(err.details, dict) else None
     errors = {"form": form, "_": err.message, **(fields or {})}
@@ -122,7 +127,7 @@ def _library_with_error(form: str, err: PmoflowError):  # type: ignore[no-untype
 
 @bp.post("/processes/<key>/edit")
 @requires("definition.design")
-def edit(key: str):  # type: ignore[no-untyped-def]
+def edit(key: str) -> ResponseReturnValue:
     version = request.form.get("version")
     draft = _page_errors(lambda: drafts.edit_version(engine_ctx(), actor(), key,
                                                      int(version) if version and version.isdigit() else None))
@@ -133,7 +138,7 @@ def edit(key: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/drafts/<key>")
 @requires("definition.design")
-def editor(key: str):  # type: ignore[no-untyped-def]
+def editor(key: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     draft = _page_errors(lambda: drafts.get_draft(ctx, actor(), key))
     return render_template(
@@ -157,7 +162,7 @@ def _draft_json(draft: drafts.DraftView) -> dict[str, Any]:
 
 @bp.get("/drafts/<key>/content")
 @requires("definition.design")
-def content(key: str):  # type: ignore[no-untyped-def]
+def content(key: str) -> ResponseReturnValue:
     try:
         return jsonify(_draft_json(drafts.get_draft(engine_ctx(), actor(), key)))
     except PmoflowError as err:
@@ -166,7 +171,7 @@ def content(key: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<key>/save")
 @requires("definition.design")
-def save(key: str):  # type: ignore[no-untyped-def]
+def save(key: str) -> ResponseReturnValue:
     data = _payload()
     try:
         draft = drafts.save_draft(engine_ctx(), actor(), key, _revision(data), data.get("bpmn"),
@@ -179,7 +184,7 @@ def save(key: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<key>/validate")
 @requires("definition.design")
-def validate(key: str):  # type: ignore[no-untyped-def]
+def validate(key: str) -> ResponseReturnValue:
     data = _payload()
     try:
         problems = drafts.validate_draft(engine_ctx(), actor(), key, data.get("bpmn"), data.get("files"))
@@ -190,7 +195,7 @@ def validate(key: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<key>/publish")
 @requires("definition.publish")
-def publish(key: str):  # type: ignore[no-untyped-def]
+def publish(key: str) -> ResponseReturnValue:
     data = _payload()
     try:
         done = drafts.publish_draft(engine_ctx(), actor(), key, _revision(data), data.get("note", ""))
@@ -203,7 +208,7 @@ def publish(key: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<key>/discard")
 @requires("definition.design")
-def discard(key: str):  # type: ignore[no-untyped-def]
+def discard(key: str) -> ResponseReturnValue:
     _page_errors(lambda: drafts.discard_draft(engine_ctx(), actor(), key))
     flash(f"The draft of {key} is discarded.", "info")
     return redirect(url_for("designer.index"))
@@ -211,7 +216,7 @@ def discard(key: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/drafts/<key>/export")
 @requires("definition.design")
-def export_draft(key: str):  # type: ignore[no-untyped-def]
+def export_draft(key: str) -> ResponseReturnValue:
     name, body = _page_errors(lambda: drafts.export_draft(engine_ctx(), actor(), key, request.args.get("file")))
     return _download(name, body)
 
@@ -220,7 +225,7 @@ def export_draft(key: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/drafts/<key>/dmn/<filename>")
 @requires("definition.design")
-def dmn(key: str, filename: str):  # type: ignore[no-untyped-def]
+def dmn(key: str, filename: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     draft = _page_errors(lambda: drafts.get_draft(ctx, actor(), key))
     if filename not in draft.files or not filename.endswith(".dmn"):
@@ -247,7 +252,7 @@ def _decision_users(draft: drafts.DraftView) -> dict[str, list[dict[str, str]]]:
 
 @bp.get("/processes/<key>/versions/<int:version>")
 @requires("definition.design")
-def version(key: str, version: int):  # type: ignore[no-untyped-def]
+def version(key: str, version: int) -> ResponseReturnValue:
     ctx = engine_ctx()
     detail = _page_errors(lambda: library.version_detail(ctx, actor(), key, version))
     entries = [e for e in library.library(ctx, actor()) if e.key == key]
@@ -257,7 +262,7 @@ def version(key: str, version: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/processes/<key>/versions/<int:version>/export")
 @requires("definition.design")
-def export_version(key: str, version: int):  # type: ignore[no-untyped-def]
+def export_version(key: str, version: int) -> ResponseReturnValue:
     name, body = _page_errors(lambda: drafts.export_version(engine_ctx(), actor(), key, version,
                                                             request.args.get("file")))
     return _download(name, body)
@@ -265,7 +270,7 @@ def export_version(key: str, version: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/processes/<key>/diff")
 @requires("definition.design")
-def diff(key: str):  # type: ignore[no-untyped-def]
+def diff(key: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     entries = [e for e in library.library(ctx, actor()) if e.key == key]
     if not entries:
@@ -292,7 +297,7 @@ def diff(key: str):  # type: ignore[no-untyped-def]
                                   "changed": [e.id for e in result.of("changed")]})
 
 
-def _side_text(ctx, key: str, which: str) -> str:  # type: ignore[no-untyped-def]
+def _side_text(ctx: EngineContext, key: str, which: str) -> str:
     if which == "draft":
         return _page_errors(lambda: drafts.get_draft(ctx, actor(), key)).bpmn
     name, body = _page_errors(lambda: drafts.export_version(ctx, actor(), key, int(which), f"{key}.bpmn"))

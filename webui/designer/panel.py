@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, Signer
 
 from api.errors import domain_error
@@ -43,7 +44,7 @@ def _answer(view: Any) -> Any:
 
 @bp.get("/designer/panel/options")
 @requires("definition.design")
-def options():  # type: ignore[no-untyped-def]
+def options() -> ResponseReturnValue:
     """What the panel offers in its pickers: group names (lanes, approvals) and business calendar names (SLAs),
     and the deployment's default group (gets user tasks with no lane, candidates or process default)."""
     ctx = engine_ctx()
@@ -54,14 +55,14 @@ def options():  # type: ignore[no-untyped-def]
 
 @bp.post("/designer/conditions/build")
 @requires("definition.design")
-def build_condition():  # type: ignore[no-untyped-def]
+def build_condition() -> ResponseReturnValue:
     """{"condition": {...}} -> {"expression": "..."}; 422 names the bad clause."""
     return _answer(lambda: {"expression": conditions.build(_body().get("condition"))})
 
 
 @bp.post("/designer/conditions/parse")
 @requires("definition.design")
-def parse_condition():  # type: ignore[no-untyped-def]
+def parse_condition() -> ResponseReturnValue:
     """{"expression"} -> {"condition", "reason", "problem"}: condition null (with the reason) goes to the raw
     editor; problem names why the expression does not compile in the sandbox (null when it does)."""
     def view() -> dict[str, Any]:
@@ -78,7 +79,7 @@ def parse_condition():  # type: ignore[no-untyped-def]
 
 @bp.post("/designer/dry-run")
 @requires("definition.design")
-def dry_run():  # type: ignore[no-untyped-def]
+def dry_run() -> ResponseReturnValue:
     """Start (no state) or continue (state + action) a dry run of the posted files; never touches instances."""
     try:
         body = _body()

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.audit import retention
 from engine.core.errors import Conflict, IncidentError, InvalidInput
@@ -46,7 +47,7 @@ def _page_no() -> int:
 
 @bp.get("/monitor")
 @requires("instance.monitor")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     flt, errors = _filters()
     with http_errors():
         result = monitoring.search(engine_ctx(), actor(), flt, page=_page_no())
@@ -57,7 +58,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.post("/monitor/bulk")
 @requires("instance.monitor")
-def bulk():  # type: ignore[no-untyped-def]
+def bulk() -> ResponseReturnValue:
     """First post: a confirmation page naming how many instances; second post (confirm=yes): do it."""
     flt, errors = _filters()
     action = request.form.get("action", "")
@@ -93,11 +94,11 @@ def bulk():  # type: ignore[no-untyped-def]
 
 @bp.get("/monitor/instances/<instance_id>")
 @requires("instance.monitor")
-def instance(instance_id: str):  # type: ignore[no-untyped-def]
+def instance(instance_id: str) -> ResponseReturnValue:
     return _render_instance(instance_id)
 
 
-def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, status: int = 200) -> ResponseReturnValue:
     with http_errors():
         d = monitoring.detail(engine_ctx(), actor(), instance_id)
     marks = {"visited": d.visited, "active": [t.element_id for t in d.active] + [t.element_id for t in d.external],
@@ -110,7 +111,7 @@ def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, stat
 
 @bp.post("/monitor/instances/<instance_id>/variables")
 @requires("instance.edit_variables")
-def edit_variables(instance_id: str):  # type: ignore[no-untyped-def]
+def edit_variables(instance_id: str) -> ResponseReturnValue:
     raw, reason = request.form.get("variables", ""), request.form.get("reason", "")
     values = {"variables": raw, "reason": reason}
     try:
@@ -137,7 +138,7 @@ def edit_variables(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/monitor/instances/<instance_id>/cancel")
 @requires("instance.cancel_any")
-def cancel(instance_id: str):  # type: ignore[no-untyped-def]
+def cancel(instance_id: str) -> ResponseReturnValue:
     with http_errors():
         try:
             instances.cancel(engine_ctx(), actor(), instance_id, request.form.get("reason", ""))
@@ -150,7 +151,7 @@ def cancel(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/monitor/instances/<instance_id>/retry")
 @requires("instance.retry")
-def retry(instance_id: str):  # type: ignore[no-untyped-def]
+def retry(instance_id: str) -> ResponseReturnValue:
     with http_errors():
         try:
             view = instances.retry(engine_ctx(), actor(), instance_id, None)
@@ -175,7 +176,7 @@ def _version_arg(raw: str | None) -> int | None:
 
 @bp.get("/monitor/instances/<instance_id>/migrate")
 @requires("instance.migrate")
-def migration_plan(instance_id: str):  # type: ignore[no-untyped-def]
+def migration_plan(instance_id: str) -> ResponseReturnValue:
     """Choose a version, see what would change and why it might be refused, then confirm."""
     ctx = engine_ctx()
     version = _version_arg(request.args.get("version"))
@@ -189,7 +190,7 @@ def migration_plan(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/monitor/instances/<instance_id>/migrate")
 @requires("instance.migrate")
-def migrate(instance_id: str):  # type: ignore[no-untyped-def]
+def migrate(instance_id: str) -> ResponseReturnValue:
     version = _version_arg(request.form.get("version"))
     if version is None:
         flash("Choose the version to move to.", "error")
@@ -210,7 +211,7 @@ def migrate(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/dashboard")
 @requires("instance.monitor")
-def board():  # type: ignore[no-untyped-def]
+def board() -> ResponseReturnValue:
     ctx = engine_ctx()
     errors: dict[str, str] = {}
     try:
@@ -269,7 +270,7 @@ def _hours(value: float | None) -> str:
 
 @bp.route("/monitor/retention", methods=["GET", "POST"])
 @requires("retention.manage")
-def retention_settings():  # type: ignore[no-untyped-def]
+def retention_settings() -> ResponseReturnValue:
     ctx = engine_ctx()
     errors: dict[str, str] = {}
     if request.method == "POST":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from engine.core.errors import NotFound
@@ -38,7 +39,7 @@ def target(n: NotificationView) -> str:
 
 @bp.get("/notifications")
 @requires("notification.read")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     unread_only = request.args.get("show") == "unread"
     try:
         page_no = max(1, int(request.args.get("page", "1")))
@@ -50,7 +51,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.post("/notifications/<notification_id>/read")
 @requires("notification.read")
-def read(notification_id: str):  # type: ignore[no-untyped-def]
+def read(notification_id: str) -> ResponseReturnValue:
     """Mark read; with open=1, go where the notification leads."""
     try:
         n = notifications.mark_read(engine_ctx(), actor(), notification_id)
@@ -63,6 +64,6 @@ def read(notification_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/notifications/read-all")
 @requires("notification.read")
-def read_all():  # type: ignore[no-untyped-def]
+def read_all() -> ResponseReturnValue:
     notifications.mark_all_read(engine_ctx(), actor())
     return redirect(url_for("notifications.index"))

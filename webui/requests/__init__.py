@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from engine.core.errors import FormDataInvalid, InvalidInput
@@ -27,7 +28,7 @@ _MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._@+-]{0,79})")
 
 @bp.get("/requests")
 @requires("instance.read_own")
-def mine():  # type: ignore[no-untyped-def]
+def mine() -> ResponseReturnValue:
     status = request.args.get("status") if request.args.get("status") in STATUS_TEXT else None
     try:
         page_no = max(1, int(request.args.get("page", "1")))
@@ -39,11 +40,11 @@ def mine():  # type: ignore[no-untyped-def]
 
 @bp.get("/requests/<instance_id>")
 @requires("instance.read_own")
-def detail(instance_id: str):  # type: ignore[no-untyped-def]
+def detail(instance_id: str) -> ResponseReturnValue:
     return _render_detail(instance_id, no_panel())
 
 
-def _render_detail(instance_id: str, panel: dict[str, Any], status: int = 200):  # type: ignore[no-untyped-def]
+def _render_detail(instance_id: str, panel: dict[str, Any], status: int = 200) -> ResponseReturnValue:
     with http_errors():
         view = requests.request_view(engine_ctx(), actor(), instance_id)
     return render_template("requests/detail.html", d=view, status_text=STATUS_TEXT, panel=panel), status
@@ -51,7 +52,7 @@ def _render_detail(instance_id: str, panel: dict[str, Any], status: int = 200): 
 
 @bp.post("/requests/<instance_id>/comments")
 @requires("comment.add")
-def comment(instance_id: str):  # type: ignore[no-untyped-def]
+def comment(instance_id: str) -> ResponseReturnValue:
     panel = comment_from_form(instance_id=instance_id)
     if panel is not None:
         return _render_detail(instance_id, panel, 422)
@@ -60,7 +61,7 @@ def comment(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/requests/<instance_id>/attachments")
 @requires("attachment.add")
-def attach(instance_id: str):  # type: ignore[no-untyped-def]
+def attach(instance_id: str) -> ResponseReturnValue:
     panel = attachment_from_form(instance_id=instance_id)
     if panel is not None:
         return _render_detail(instance_id, panel, 422)
@@ -69,7 +70,7 @@ def attach(instance_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/attachments/<attachment_id>")
 @requires("instance.read_own")
-def download(attachment_id: str):  # type: ignore[no-untyped-def]
+def download(attachment_id: str) -> ResponseReturnValue:
     with http_errors():
         doc = attachments.download(engine_ctx(), actor(), attachment_id)
     ascii_name = doc.name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
@@ -84,13 +85,13 @@ def download(attachment_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/requests/new")
 @requires("instance.start")
-def new():  # type: ignore[no-untyped-def]
+def new() -> ResponseReturnValue:
     return render_template("requests/new.html", processes=requests.startable(engine_ctx(), actor()))
 
 
 @bp.route("/requests/new/<key>", methods=["GET", "POST"])
 @requires("instance.start")
-def start(key: str):  # type: ignore[no-untyped-def]
+def start(key: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     version = _version(request.values.get("version"))
     with http_errors():
@@ -117,7 +118,8 @@ def _version(raw: str | None) -> int | None:
         return None
 
 
-def _render_start(form: requests.StartForm, values: dict[str, Any], errors: dict[str, str], status: int = 200):  # type: ignore[no-untyped-def]
+def _render_start(form: requests.StartForm, values: dict[str, Any], errors: dict[str, str],
+                  status: int = 200) -> ResponseReturnValue:
     return render_template("requests/start.html", form=form, fields=form_fields(form.schema), values=values,
                            errors=errors), status
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from engine.core.context import EngineContext
 from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput
+from engine.core.permissions import Actor
 from engine.forms.components import form_fields
 from engine.requester import portal as requests
 from engine.tasks import inbox as tasks
@@ -40,7 +44,7 @@ def _filter_from(args: MultiDict[str, str]) -> tasks.InboxFilter:
 
 @bp.get("/tasks")
 @requires("task.read_own")
-def inbox():  # type: ignore[no-untyped-def]
+def inbox() -> ResponseReturnValue:
     flt = _filter_from(request.args)
     page = tasks.inbox(engine_ctx(), actor(), flt)
     template = "tasklist/_rows.html" if request.args.get("partial") else "tasklist/inbox.html"
@@ -50,12 +54,12 @@ def inbox():  # type: ignore[no-untyped-def]
 
 @bp.get("/tasks/<task_id>")
 @requires("task.read_own")
-def task(task_id: str):  # type: ignore[no-untyped-def]
+def task(task_id: str) -> ResponseReturnValue:
     return _render_task(task_id, {}, {})
 
 
-def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200,  # type: ignore[no-untyped-def]
-                 panel: dict[str, Any] | None = None):
+def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200,
+                 panel: dict[str, Any] | None = None) -> ResponseReturnValue:
     """The task page; `panel` carries the values and errors of a side form (comment, attachment, hand-over)."""
     with http_errors():
         context = tasks.task_context(engine_ctx(), actor(), task_id)
@@ -69,7 +73,7 @@ def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], s
 
 @bp.post("/tasks/<task_id>")
 @requires("task.read_own")
-def complete(task_id: str):  # type: ignore[no-untyped-def]
+def complete(task_id: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     with http_errors():
         context = tasks.task_context(ctx, actor(), task_id)
@@ -114,17 +118,17 @@ def form_data(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, An
 
 @bp.post("/tasks/<task_id>/claim")
 @requires("task.read_own")
-def claim(task_id: str):  # type: ignore[no-untyped-def]
+def claim(task_id: str) -> ResponseReturnValue:
     return _assign(task_id, tasks.claim, "You took the task.")
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @requires("task.read_own")
-def unclaim(task_id: str):  # type: ignore[no-untyped-def]
+def unclaim(task_id: str) -> ResponseReturnValue:
     return _assign(task_id, tasks.unclaim, "The task is back with its groups.")
 
 
-def _assign(task_id: str, change, message: str):  # type: ignore[no-untyped-def]
+def _assign(task_id: str, change: Callable[[EngineContext, Actor, str], object], message: str) -> ResponseReturnValue:
     try:
         with http_errors():
             change(engine_ctx(), actor(), task_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from engine.core.errors import Conflict, InvalidInput
 from engine.tasks import collaboration
@@ -15,17 +16,17 @@ from webui.tasklist import _render_task, bp
 
 @bp.post("/tasks/<task_id>/delegate")
 @requires("task.delegate")
-def delegate(task_id: str):  # type: ignore[no-untyped-def]
+def delegate(task_id: str) -> ResponseReturnValue:
     return _hand_over(task_id, collaboration.delegate, "delegate")
 
 
 @bp.post("/tasks/<task_id>/reassign")
 @requires("task.delegate")
-def reassign(task_id: str):  # type: ignore[no-untyped-def]
+def reassign(task_id: str) -> ResponseReturnValue:
     return _hand_over(task_id, collaboration.reassign, "reassign")
 
 
-def _hand_over(task_id: str, change: Any, mode: str):  # type: ignore[no-untyped-def]
+def _hand_over(task_id: str, change: Any, mode: str) -> ResponseReturnValue:
     form = request.form
     with http_errors():
         try:
@@ -50,7 +51,7 @@ def _hand_over(task_id: str, change: Any, mode: str):  # type: ignore[no-untyped
 
 @bp.post("/tasks/<task_id>/comments")
 @requires("comment.add")
-def comment(task_id: str):  # type: ignore[no-untyped-def]
+def comment(task_id: str) -> ResponseReturnValue:
     panel = comment_from_form(task_id=task_id)
     if panel is not None:
         return _render_task(task_id, {}, {}, 422, panel=panel)
@@ -59,7 +60,7 @@ def comment(task_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/tasks/<task_id>/attachments")
 @requires("attachment.add")
-def attach(task_id: str):  # type: ignore[no-untyped-def]
+def attach(task_id: str) -> ResponseReturnValue:
     panel = attachment_from_form(task_id=task_id)
     if panel is not None:
         return _render_task(task_id, {}, {}, 422, panel=panel)

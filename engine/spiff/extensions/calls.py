@@ -211,7 +211,7 @@ def _camunda_mapping(el: etree._Element, filename: str, names: tuple[str, ...],
     return None
 
 
-class PmoflowCallActivity(CallActivity):  # type: ignore[misc]
+class PmoflowCallActivity(CallActivity):
     """A call activity that passes only the mapped variables when it has mappings."""
 
     def __init__(self, wf_spec: Any, bpmn_id: str, subworkflow_spec: str, mappings: dict[str, Any] | None = None,
@@ -247,7 +247,7 @@ class PmoflowCallActivity(CallActivity):  # type: ignore[misc]
         my_task.data = data
 
 
-class PmoflowCallActivityConverter(SubWorkflowTaskConverter):  # type: ignore[misc]
+class PmoflowCallActivityConverter(SubWorkflowTaskConverter):
     """Serializes the call activity with its variable mappings."""
 
     def to_dict(self, spec: PmoflowCallActivity) -> dict[str, Any]:
@@ -256,7 +256,7 @@ class PmoflowCallActivityConverter(SubWorkflowTaskConverter):  # type: ignore[mi
         return dct
 
 
-class CallActivityTaskParser(CallActivityParser):  # type: ignore[misc]
+class CallActivityTaskParser(CallActivityParser):
     """Builds call activities that carry their variable mappings."""
 
     def create_task(self) -> PmoflowCallActivity:

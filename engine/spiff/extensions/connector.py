@@ -143,7 +143,7 @@ def connector_problems(filename: str, task: etree._Element) -> list[Problem]:
     return problems
 
 
-class PmoflowConnectorTask(SpiffBpmnTask):  # type: ignore[misc]
+class PmoflowConnectorTask(SpiffBpmnTask):
     """A service task that waits for the worker's HTTP call; it is completed by engine.integration.connectors."""
 
     def __init__(self, wf_spec: Any, name: str, connector: dict[str, Any], **kwargs: Any) -> None:
@@ -152,7 +152,7 @@ class PmoflowConnectorTask(SpiffBpmnTask):  # type: ignore[misc]
         self.connector = connector
 
 
-class PmoflowConnectorTaskConverter(SpiffBpmnTaskConverter):  # type: ignore[misc]
+class PmoflowConnectorTaskConverter(SpiffBpmnTaskConverter):
     """Serializes the task spec with its connector settings."""
 
     def to_dict(self, spec: PmoflowConnectorTask) -> dict[str, Any]:

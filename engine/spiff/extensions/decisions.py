@@ -172,7 +172,7 @@ def take_record(task: Task) -> dict[str, Any] | None:
     return task.internal_data.pop(RECORD_KEY, None)  # type: ignore[no-any-return]
 
 
-class PmoflowBusinessRuleTaskConverter(SpiffBpmnTaskConverter):  # type: ignore[misc]
+class PmoflowBusinessRuleTaskConverter(SpiffBpmnTaskConverter):
     """Serializes the task spec with its decision model and pinned version."""
 
     def to_dict(self, spec: PmoflowBusinessRuleTask) -> dict[str, Any]:

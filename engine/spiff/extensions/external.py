@@ -242,7 +242,7 @@ def implementation_problems(filename: str, node: etree._Element) -> list[Problem
 
 # ---------------------------------------------------------------- specs
 
-class PmoflowExternalTask(SpiffBpmnTask):  # type: ignore[misc]
+class PmoflowExternalTask(SpiffBpmnTask):
     """A task that waits in READY until a worker completes it (or throws a BPMN error at it)."""
 
     def __init__(self, wf_spec: Any, name: str, external: dict[str, Any], **kwargs: Any) -> None:
@@ -251,7 +251,7 @@ class PmoflowExternalTask(SpiffBpmnTask):  # type: ignore[misc]
         self.external = external
 
 
-class PmoflowExternalTaskConverter(SpiffBpmnTaskConverter):  # type: ignore[misc]
+class PmoflowExternalTaskConverter(SpiffBpmnTaskConverter):
     """Serializes the task spec with its external-task settings."""
 
     def to_dict(self, spec: PmoflowExternalTask) -> dict[str, Any]:
@@ -266,7 +266,7 @@ class PmoflowExternalTaskConverter(SpiffBpmnTaskConverter):  # type: ignore[misc
 def external_parser(base: type) -> type:
     """`base` (a task parser class) that builds an external task when the element has a topic."""
 
-    class ExternalOr(base):  # type: ignore[misc, valid-type]
+    class ExternalOr(base):
         def create_task(self) -> Any:
             if not is_external(self.node):
                 return super().create_task()

@@ -320,7 +320,7 @@ def connect_event_subprocesses(specs: list[BpmnProcessSpec]) -> None:
             task_spec.connect(spec.end)
 
 
-class StartEventParser(SpiffStartEventParser):  # type: ignore[misc]
+class StartEventParser(SpiffStartEventParser):
     """Start events that also catch errors and escalations (those of event sub-processes)."""
 
     def create_task(self):  # type: ignore[no-untyped-def]
@@ -331,7 +331,7 @@ class StartEventParser(SpiffStartEventParser):  # type: ignore[misc]
         return task
 
 
-class SignalEndEventParser(SpiffEndEventParser):  # type: ignore[misc]
+class SignalEndEventParser(SpiffEndEventParser):
     """End events that also throw signals (SpiffWorkflow's own end event parser leaves them out)."""
 
     def create_task(self):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
 ALWAYS = "True"
 
 
-class GatewayParser(ConditionalGatewayParser):  # type: ignore[misc]
+class GatewayParser(ConditionalGatewayParser):
     """Spiff's gateway parser: unconditioned flows are always taken, flows tried in document order."""
 
     def parse_node(self) -> Any:

@@ -708,7 +708,7 @@ def _executable_processes(index: _Files, problems: list[Problem]) -> list[str]:
 
 # ---------------------------------------------------------------- SpiffWorkflow specs
 
-class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
+class _DecisionTaskParser(SpiffTaskParser):
     """Builds business rule tasks that carry the decision model they evaluate (engine.dmn)."""
 
     @staticmethod
@@ -735,7 +735,7 @@ class _DecisionTaskParser(SpiffTaskParser):  # type: ignore[misc]
         )
 
 
-class _ServiceTaskParser(SpiffTaskParser):  # type: ignore[misc]
+class _ServiceTaskParser(SpiffTaskParser):
     """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.integration.connectors); those with
     a topic are external tasks (engine.spiff.extensions.external wraps this parser). Nothing else passes the checks."""
 

@@ -18,7 +18,7 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
-class PmoflowStartEvent(StartEvent):  # type: ignore[misc]
+class PmoflowStartEvent(StartEvent):
     """A start event with an optional post-script (its output mappings), run as it completes."""
 
     def __init__(self, wf_spec: Any, bpmn_id: str, event_definition: Any, postscript: str | None = None,
@@ -32,7 +32,7 @@ class PmoflowStartEvent(StartEvent):  # type: ignore[misc]
         super()._on_complete_hook(my_task)
 
 
-class PmoflowStartEventConverter(EventConverter):  # type: ignore[misc]
+class PmoflowStartEventConverter(EventConverter):
     """Serializes the start event with its post-script."""
 
     def to_dict(self, spec: PmoflowStartEvent) -> dict[str, Any]:
@@ -41,7 +41,7 @@ class PmoflowStartEventConverter(EventConverter):  # type: ignore[misc]
         return dct
 
 
-class OutputStartEventParser(StartEventParser):  # type: ignore[misc]
+class OutputStartEventParser(StartEventParser):
     """The start event parser that also reads the post-script the output mappings became."""
 
     def create_task(self) -> Any:

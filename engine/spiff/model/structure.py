@@ -245,7 +245,7 @@ def _standard_multi_instance(mi: etree._Element) -> None:
         item.set("id", item.get("name") or item.get("id") or "")
 
 
-class ImplicitSplit(InclusiveGateway):  # type: ignore[misc]
+class ImplicitSplit(InclusiveGateway):
     """The split of several flows leaving an activity: every flow whose condition holds (an unconditional
     flow always does), else the default. Unlike a gateway it is no join: each token that reaches the
     activity passes through on its own, so tokens arriving one after another are never merged."""
@@ -265,7 +265,7 @@ class ImplicitSplit(InclusiveGateway):  # type: ignore[misc]
         return True
 
 
-class ImplicitSplitParser(GatewayParser):  # type: ignore[misc]
+class ImplicitSplitParser(GatewayParser):
     """Inclusive gateways (flows without a condition always taken: engine.spiff.model.gateways); those `prepare` added
     for implicit splits become ImplicitSplit."""
 
@@ -306,7 +306,7 @@ def _implicit_splits(scope: etree._Element) -> None:
         scope.append(link)
 
 
-class _ElementVariableIsLocal(MultiInstanceTask):  # type: ignore[misc]
+class _ElementVariableIsLocal(MultiInstanceTask):
     """A multi-instance whose instances' data merge into the whole (no output collection) leaves the
     element variable behind; SpiffWorkflow then refuses the next sequential instance ("input item already
     exists") and the variable leaks into the process. It is each instance's own, so it is dropped after
@@ -318,11 +318,11 @@ class _ElementVariableIsLocal(MultiInstanceTask):  # type: ignore[misc]
             child.parent.data.pop(self.input_item.bpmn_id, None)
 
 
-class PmoflowSequentialMultiInstance(SequentialMultiInstanceTask, _ElementVariableIsLocal):  # type: ignore[misc]
+class PmoflowSequentialMultiInstance(SequentialMultiInstanceTask, _ElementVariableIsLocal):
     """Sequential multi-instance with a local element variable."""
 
 
-class PmoflowParallelMultiInstance(ParallelMultiInstanceTask, _ElementVariableIsLocal):  # type: ignore[misc]
+class PmoflowParallelMultiInstance(ParallelMultiInstanceTask, _ElementVariableIsLocal):
     """Parallel multi-instance with a local element variable."""
 
 

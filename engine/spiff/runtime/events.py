@@ -66,12 +66,12 @@ def _scoped_throw(self: Any, my_task: Task) -> None:
     """SpiffWorkflow's throw of an error or escalation, aimed at the thrower's scope first."""
     payload = my_task.workflow.script_engine.evaluate(my_task, self.expression) if self.expression else None
     event = BpmnEvent(self, payload=payload, target=my_task.workflow)
-    event.origin = my_task.workflow             # type: ignore[attr-defined]  # the scope it came from
+    event.origin = my_task.workflow  # the scope it came from
     my_task.workflow.top_workflow.catch(event)
 
 
-SpiffErrorEventDefinition.throw = _scoped_throw            # type: ignore[method-assign]
-SpiffEscalationEventDefinition.throw = _scoped_throw       # type: ignore[method-assign]
+SpiffErrorEventDefinition.throw = _scoped_throw
+SpiffEscalationEventDefinition.throw = _scoped_throw
 _spiff_catch = EventManager.catch
 
 
@@ -116,7 +116,7 @@ def _rearm(fired: list[Task]) -> None:
 
 
 def _scope_catchers(manager: EventManager, event: BpmnEvent) -> list[Task]:
-    target, origin = event.target, event.origin     # type: ignore[attr-defined]
+    target, origin = event.target, event.origin
     found = []
     for task in manager.tasks.values():
         in_scope = task.workflow == target or (isinstance(task.task_spec, StartEvent)
@@ -150,7 +150,7 @@ def _same_activity(a: Task, b: Task) -> bool:
     return getattr(a.workflow, "parent_workflow", None) == getattr(b.workflow, "parent_workflow", None)
 
 
-EventManager.catch = _catch                                 # type: ignore[method-assign]
+EventManager.catch = _catch
 
 
 # ---------------------------------------------------------------- observing throws
@@ -260,7 +260,7 @@ def _has_fired(self: ConditionalEventDefinition, my_task: Task) -> bool:
         return False
 
 
-ConditionalEventDefinition.has_fired = _has_fired         # type: ignore[method-assign]
+ConditionalEventDefinition.has_fired = _has_fired
 
 
 def _live_variables(workflow: BpmnWorkflow) -> dict[str, Any]:

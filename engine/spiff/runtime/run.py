@@ -72,7 +72,7 @@ class _ClockedDatetime(datetime):
         return value.astimezone(tz) if tz else value.replace(tzinfo=None)
 
 
-spiff_timer.datetime = _ClockedDatetime  # type: ignore[misc]
+spiff_timer.datetime = _ClockedDatetime
 
 
 @contextmanager
