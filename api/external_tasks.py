@@ -20,11 +20,11 @@ blp = Blueprint("external_tasks", __name__, url_prefix="/api/v1/external-tasks",
                 description="External tasks: service tasks with a topic, done by workers (fetch and lock, then "
                             "complete, failure, bpmn-error or extend-lock). Role: external-worker (or admin).")
 
-WORKER_ID = {"required": True, "validate": validate.Length(min=1, max=et.NAME_LIMIT),
+WORKER_ID: dict[str, Any] = {"required": True, "validate": validate.Length(min=1, max=et.NAME_LIMIT),
              "metadata": {"description": "the worker's name; the lock is held in it"}}
 
 
-def _whole(low: int, high: int, **kw) -> fields.Integer:  # type: ignore[no-untyped-def]
+def _whole(low: int, high: int, **kw: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=low, max=high), **kw)
 
 

@@ -21,7 +21,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks",
 
 
 
-def _event_types(required: bool) -> fields.List:
+def _event_types(required: bool) -> fields.List[str]:
     return fields.List(fields.String(validate=validate.Length(min=1, max=60)), required=required,
                        validate=validate.Length(min=1),
                        metadata={"description": 'event types to send, or ["*"] for every event'})

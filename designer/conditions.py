@@ -53,8 +53,10 @@ class NotReadable(ValueError):
 # ---------------------------------------------------------------- build
 
 
-def build(condition: Condition) -> str:
-    """The Python expression for a structured condition; raises InvalidInput naming the bad clause."""
+def build(condition: object) -> str:
+    """The Python expression for a structured condition (JSON as sent, checked here).
+
+    Raises InvalidInput naming the bad clause."""
     expression = _build_group(condition, "condition", 0, top=True)
     message = check_expression(expression, "eval")
     if message is not None:         # cannot happen for what _build_group writes; never hand out a bad one

@@ -208,9 +208,9 @@ def get_draft(ctx: EngineContext, actor: Actor, key: str) -> DraftView:
         return DraftView.of(_draft_row(uow.session, key))
 
 
-def save_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, bpmn: str,
+def save_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, bpmn: object,
                files: dict[str, str] | None = None, name: str | None = None) -> DraftView:
-    """Save the diagram (and, if given, the DMN/form files) over `revision`, validating it.
+    """Save the diagram (and, if given, the DMN/form files) over `revision`, validating it (`bpmn` as sent).
 
     Raises Conflict when someone else saved since `revision` (details name them), InvalidInput
     for malformed input (nothing is saved), NotFound.

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -35,7 +35,7 @@ class BrowserSessions(SecureCookieSessionInterface):
     """The session cookie is for the browser pages: API requests (bearer tokens only) neither read
     nor set it, which also spares each of them the cookie's signing set-up."""
 
-    def open_session(self, app: Flask, request: Any) -> SessionMixin | None:   # noqa: D102
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:   # noqa: D102
         if request.path.startswith("/api/"):
             return self.null_session_class()
         return super().open_session(app, request)

@@ -154,7 +154,7 @@ def instance_trail(ctx: EngineContext, actor: Actor, instance_id: str) -> Instan
                          and not any(x.type in ("task_completed", "task_cancelled") and x.task_uuid == e.task_uuid
                                      for x in rows)]
         return InstanceTrail(
-            instance_id=instance_id, business_key=rows[0].business_key if rows else instance.business_key,
+            instance_id=instance_id, business_key=rows[0].business_key if rows or instance is None else instance.business_key,
             status=instance.status if instance is not None else "removed",
             started_by=instance.started_by if instance is not None else None,
             definition_key=definition.key, definition_name=definition.name or definition.key,
@@ -179,7 +179,7 @@ def event_types(ctx: EngineContext, actor: Actor) -> list[str]:
 # ---------------------------------------------------------------------------------------- queries
 
 
-def _query(flt: AuditFilter) -> Select[tuple[Event]]:
+def _query(flt: AuditFilter) -> Select[Event]:
     query = select(Event)
     if flt.process:
         query = query.where(Event.definition_key == flt.process)

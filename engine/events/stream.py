@@ -39,7 +39,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    ColumnElement,
+    ColumnExpressionArgument,
     Executable,
     String,
     cast,
@@ -52,7 +52,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, QueryableAttribute, Session
 
 from engine.db.models import SEARCH_TEXT_LIMIT, Event, ProcessInstance, new_uuid
 
@@ -124,7 +124,7 @@ class Companion:
     """
 
     name: str
-    columns: Callable[[], tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[bool]]]
+    columns: Callable[[], tuple[QueryableAttribute[int], QueryableAttribute[Any], ColumnExpressionArgument[bool]]]
     on_write: Callable[[Session, list[tuple[int, Any]], Batch], None]
 
 

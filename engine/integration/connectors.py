@@ -275,7 +275,7 @@ def send(ctx: EngineContext, request: dict[str, Any], idempotency_key: str) -> d
     allow_private = destination_policy(ctx, host)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
     except socket.gaierror as err:
         raise jobs.RetryLater(f"cannot resolve {host}: {err}") from err
     for address in addresses:

@@ -626,7 +626,7 @@ def deliver(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
         _log_attempt(ctx, target, job, now, "failed", error=message)
         raise jobs.PermanentFailure(message) from err
     payload = json.dumps(target.body, separators=(",", ":"), ensure_ascii=False)
-    headers = {
+    headers: dict[bytes | str, bytes | str] = {
         "content-type": "application/json",
         "webhook-id": target.event_uuid,
         "webhook-timestamp": str(int(now.timestamp())),

@@ -192,19 +192,20 @@ class _Queries:
         status = ProcessInstance.status
         done = status == "completed"
         cycle = self.seconds(ProcessInstance.ended_at, ProcessInstance.created_at)
-        key = self.key.label("key")
-        columns = [key, func.count(),
+        key_column = self.key.label("key")
+        columns = [key_column, func.count(),
                    *(func.sum(case((status == st, 1), else_=0)) for st in STATUS_ORDER)]
         if self.pg:
             columns += self.percentile_columns(cycle, done)
         rows = self.s.execute(select(*columns).select_from(ProcessInstance)
-                              .where(*self.cohort()).group_by(key)).all()
+                              .where(*self.cohort()).group_by(key_column)).all()
         cycles = ({r[0]: (_hours(r[-2]), _hours(r[-1])) for r in rows} if self.pg else
                   self.sqlite_percentiles(self.key, cycle, [*self.cohort(), done], tasks=False))
         tasks = self.task_figures()
         result = []
         for row in sorted(rows, key=lambda r: r[0]):
-            key, name, started = row[0], self.names.get(row[0], row[0]), int(row[1])
+            key: str = row[0]
+            name, started = self.names.get(key, key), int(row[1])
             by_status = dict(zip(STATUS_ORDER, (int(v or 0) for v in row[2:2 + len(STATUS_ORDER)]), strict=True))
             decided_n, late_n, breached_n, rejected_n = tasks.get(key, (0, 0, 0, 0))
             median, p90 = cycles.get(key, (None, None))

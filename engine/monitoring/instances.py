@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -104,7 +104,7 @@ class InstanceFilter:
                                {"fields": errors})
         return result
 
-    def to_query(self) -> dict[str, str]:
+    def to_query(self) -> dict[str, Any]:
         """The filter as URL parameters (only what is set)."""
         out: dict[str, str] = {}
         for name, value in self.__dict__.items():
@@ -117,11 +117,14 @@ class InstanceFilter:
         return not self.to_query()
 
 
+_Ts = TypeVarTuple("_Ts")
+
+
 def day_start(value: date) -> datetime:
     return datetime.combine(value, time(), tzinfo=UTC)
 
 
-def filtered(query: Select[Any], f: InstanceFilter, now: datetime) -> Select[Any]:
+def filtered(query: Select[*_Ts], f: InstanceFilter, now: datetime) -> Select[*_Ts]:
     """Add the filter's conditions to a query over ProcessInstance joined to ProcessDefinition."""
     conditions: list[ColumnElement[bool]] = []
     if f.process:
@@ -332,9 +335,9 @@ def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail
                      for e in session.scalars(select(Event).where(
                          Event.instance_id == inst.id, Event.type.in_(("incident_raised", "incident_retried")))
                          .order_by(Event.id))]
-        visited = list(dict.fromkeys(session.scalars(select(Event.element_id).where(
+        visited = list(dict.fromkeys(e for e in session.scalars(select(Event.element_id).where(
             Event.instance_id == inst.id, Event.type.in_(PATH_ELEMENT_EVENTS), Event.element_id.is_not(None))
-            .order_by(Event.id))))
+            .order_by(Event.id)) if e is not None))
         xml = session.scalar(select(DeploymentFile.content).where(
             DeploymentFile.deployment_id == d.deployment_id, DeploymentFile.filename == d.bpmn_file))
         live = inst.status in ("running", "error")

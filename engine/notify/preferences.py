@@ -73,7 +73,8 @@ class NotificationPreferences:
 class ChosenChannels(Protocol):
     """A settings row, or what `engine.notify.recipients` reads of one."""
 
-    channels: dict[str, Any] | None
+    @property
+    def channels(self) -> dict[str, Any] | None: ...
 
 
 def channels_for(row: ChosenChannels | None, kind: str) -> frozenset[str]:

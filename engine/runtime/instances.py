@@ -75,8 +75,9 @@ def start_by_event(
     return _start(ctx, actor, process, None, None, variables, None, None, event)
 
 
-def _start(ctx, actor, process, version, business_key, variables, idem_key, request_hash,  # type: ignore[no-untyped-def]
-           event=None):
+def _start(ctx: EngineContext, actor: Actor, process: str, version: int | None, business_key: str | None,
+           variables: dict[str, Any], idem_key: str | None, request_hash: str | None,
+           event: Callable[[Run], Any] | None = None) -> InstanceView:
     with ctx.uow() as uow:
         session = uow.session
         definition = find_definition(session, ctx.definitions, process, version)

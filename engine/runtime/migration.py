@@ -97,7 +97,8 @@ def _task_setting_changes(old: ProcessDefinition, new: ProcessDefinition) -> dic
         # `or None`: a setting an older version did not record ([] / {} / None) is the same as an empty one
         attrs = [s for s in TASK_SETTINGS if not _same(info.get(s) or None, after[key].get(s) or None)]
         ref = info.get("form")
-        if "form" not in attrs and ref and not _same(old.forms.get(ref), new.forms.get(after[key].get("form"))):
+        new_ref = after[key].get("form")
+        if "form" not in attrs and ref and not _same(old.forms.get(ref), new.forms.get(new_ref) if new_ref else None):
             attrs.append("form")
         if attrs:
             out[key] = attrs
@@ -127,9 +128,9 @@ def _compare(ctx: EngineContext, instance: ProcessInstance, run: Run, target: Pr
                                           bundle):
         key = (run.wf.spec.name, element)
         c = changes.get(key)
-        attrs = (c.attributes if c else ()) + ("timer",)
+        timer_attrs = (c.attributes if c else ()) + ("timer",)
         changes[key] = ElementChange(key[0], element, c.name if c else element, c.type if c else "timer",
-                                     "changed", attrs)
+                                     "changed", timer_attrs)
     problems = list(found.problems)
     if target.id == instance.definition_id:
         problems.insert(0, f"process instance {instance.uuid} is already on version {version}")

@@ -9,13 +9,13 @@ rows (engine/runtime/external_mirror.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import RowMapping, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -98,12 +98,12 @@ _OPEN_AND_TASK = select(_TASKS).where(
 Loaded = TypeVar("Loaded", ProcessInstance, HumanTask)
 
 
-def as_loaded(session: Session, model: type[Loaded], values: Mapping[str, Any]) -> Loaded:
+def as_loaded(session: Session, model: type[Loaded], values: RowMapping) -> Loaded:
     """The session's object for a row read by a Core statement (every column of `model`), as if the
     ORM had loaded it: a new persistent object, or the one the session holds with its columns
     refreshed (what `populate_existing` does)."""
     key = session.identity_key(model, (values["id"],))
-    held = session.identity_map.get(key)
+    held: Loaded | None = session.identity_map.get(key)
     if held is not None:
         for name, value in values.items():
             set_committed_value(held, name, value)

@@ -74,7 +74,7 @@ def _fire_batch(ctx: EngineContext, size: int) -> int:
     return sum(_fire_alone(ctx, instance_id) for instance_id in claimed)
 
 
-def _due(dialect: str, now: datetime) -> Select[tuple[ProcessInstance]]:
+def _due(dialect: str, now: datetime) -> Select[ProcessInstance]:
     query = (select(ProcessInstance)
              .where(ProcessInstance.status == "running", ProcessInstance.next_due_at < now)
              .order_by(ProcessInstance.next_due_at))

@@ -42,7 +42,7 @@ def _me() -> str:
     return actor().username
 
 
-def _render(template: str, status: int = 200, **values: Any) -> ResponseReturnValue:
+def _render(template: str, status: int = 200, **values: Any) -> tuple[str, int]:
     return render_template(template, roles=ROLES, role_help=ROLE_HELP, **values), status
 
 
@@ -61,7 +61,7 @@ def user_new() -> ResponseReturnValue:
     if request.method == "GET":
         return _render("admin/user_new.html", groups=groups.group_names(engine_ctx()), values={"roles": ["approver"]},
                        errors={})
-    values = {"username": form.get("username", ""), "display_name": form.get("display_name", ""),
+    values: dict[str, Any] = {"username": form.get("username", ""), "display_name": form.get("display_name", ""),
               "email": form.get("email", ""), "roles": form.getlist("roles"), "groups": form.getlist("groups")}
     try:
         if form.get("password", "") != form.get("confirm", ""):
@@ -94,8 +94,8 @@ def _user_page(username: str, values: dict[str, Any], errors: dict[str, str], st
 @requires("user.manage")
 def user_update(username: str) -> ResponseReturnValue:
     form = request.form
-    values = {"display_name": form.get("display_name", ""), "email": form.get("email", ""),
-              "roles": form.getlist("roles")}
+    values: dict[str, Any] = {"display_name": form.get("display_name", ""), "email": form.get("email", ""),
+                              "roles": form.getlist("roles")}
     try:
         users.update_user(engine_ctx(), username, values["display_name"], values["email"], values["roles"],
                           actor=_me())

@@ -28,14 +28,14 @@ def _fields(err: PmoflowError) -> dict[str, str]:
 
 
 def _list_page(status: int = 200, values: dict[str, str] | None = None,
-               errors: dict[str, str] | None = None):
+               errors: dict[str, str] | None = None) -> ResponseReturnValue:
     return render_template("admin/calendars.html", rows=calendars.list_calendars(engine_ctx(), actor()),
                            values=values or {"time_zone": engine_ctx().settings.default_timezone or "UTC"},
                            errors=errors or {}, days=DAY_NAMES), status
 
 
 def _page(name: str, status: int = 200, values: dict[str, Any] | None = None,
-          errors: dict[str, str] | None = None):
+          errors: dict[str, str] | None = None) -> ResponseReturnValue:
     try:
         cal = calendars.get_calendar(engine_ctx(), actor(), name)
     except NotFound:

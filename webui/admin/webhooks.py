@@ -59,7 +59,7 @@ def webhook_create() -> ResponseReturnValue:
 
 
 def _detail_page(webhook_id: str, status: int = 200, values: dict[str, Any] | None = None,
-                 errors: dict[str, str] | None = None):
+                 errors: dict[str, str] | None = None) -> ResponseReturnValue:
     try:
         sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
         deliveries = webhooks.list_deliveries(engine_ctx(), actor(), webhook_id)

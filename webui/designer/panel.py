@@ -7,6 +7,7 @@ app's secret so that only states this server wrote are loaded again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -35,7 +36,7 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def _answer(view: Any) -> Any:
+def _answer(view: Callable[[], Any]) -> ResponseReturnValue:
     try:
         return jsonify(view())
     except PmoflowError as err:
