@@ -41,7 +41,7 @@ _AST_OPS: dict[type[ast.cmpop], str] = {
     ast.In: "in", ast.NotIn: "not in",
 }
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_EMPTY_VALUES = (None, "", [])
+_EMPTY_VALUES: tuple[object, ...] = (None, "", [])
 
 Condition = dict[str, Any]
 

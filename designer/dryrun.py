@@ -262,10 +262,10 @@ def _answer(
     named = {s["element_id"]: s["name"] for s in record["steps"] if s.get("name")}
     for entry in run.log.completed:
         if len(record["path"]) < MAX_PATH:
-            name = entry["name"] or named.get(entry["element_id"])     # a multi-instance activity: its items' name
-            named[entry["element_id"]] = name
+            step_name = entry["name"] or named.get(entry["element_id"])    # a multi-instance activity: its items' name
+            named[entry["element_id"]] = step_name
             record["path"].append(entry["element_id"])
-            record["steps"].append({"element_id": entry["element_id"], "name": name, "type": entry["type"]})
+            record["steps"].append({"element_id": entry["element_id"], "name": step_name, "type": entry["type"]})
     for decision in run.log.decisions:
         record["decisions"].append(jsonable({k: v for k, v in decision.items() if k not in ("task_id", "process")}))
     run.log.completed.clear()

@@ -121,7 +121,7 @@ def version_detail(ctx: EngineContext, actor: Actor, key: str, version: int) -> 
         tasks = list(session.execute(select(HumanTask.instance_id, HumanTask.element_id, HumanTask.due_at)
                                      .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
                                      .where(ProcessInstance.definition_id == row.id, HumanTask.status == "open")))
-        detail = dict(key=row.key, version=row.version, name=row.name, bpmn=bpmn,
+        detail: dict[str, Any] = dict(key=row.key, version=row.version, name=row.name, bpmn=bpmn,
                       files=sorted(files), note=row.deployment.note, created_by=row.deployment.created_by,
                       created_at=row.created_at, versions=numbers)
     counts: dict[str, Counter[str]] = {}
@@ -131,19 +131,19 @@ def version_detail(ctx: EngineContext, actor: Actor, key: str, version: int) -> 
         for element, n in active_tokens(inst.state).items():
             counts.setdefault(element, Counter())["active"] += n
         if inst.status == "error":
-            element = (inst.error or {}).get("element_id") if isinstance(inst.error, dict) else None
-            if element:
-                counts.setdefault(element, Counter())["error"] += 1
-                listed.append(WaitingInstance(inst.uuid, inst.business_key, "error", element, False))
+            failed_at = (inst.error or {}).get("element_id") if isinstance(inst.error, dict) else None
+            if failed_at:
+                counts.setdefault(failed_at, Counter())["error"] += 1
+                listed.append(WaitingInstance(inst.uuid, inst.business_key, "error", failed_at, False))
     for instance_id, element, due in tasks:
         overdue = due is not None and due < now
         c = counts.setdefault(element, Counter())
         c["waiting"] += 1
         if overdue:
             c["overdue"] += 1
-        inst = by_instance.get(instance_id)
-        if inst is not None:
-            listed.append(WaitingInstance(inst.uuid, inst.business_key, "overdue" if overdue else "waiting",
+        waiting = by_instance.get(instance_id)
+        if waiting is not None:
+            listed.append(WaitingInstance(waiting.uuid, waiting.business_key, "overdue" if overdue else "waiting",
                                           element, overdue))
     return VersionDetail(**detail, counts={k: dict(v) for k, v in counts.items()},
                          instances=sorted(listed, key=lambda w: (w.element_id, w.status, w.id)))

@@ -63,10 +63,10 @@ def check_lane_groups(filename: str, root: etree._Element, groups: set[str],
                     problems.append(Problem(
                         f"candidate group {group!r} does not exist; create it under Admin > Groups or pick another",
                         filename, tid, task.sourceline, "unknown_group"))
-            lane = lane_of.get(tid or "")
-            if explicit or lane is None:
+            task_lane = lane_of.get(tid or "")
+            if explicit or task_lane is None:
                 continue
-            lane_name = lane.get("name") or lane.get("id") or ""
+            lane_name = task_lane.get("name") or task_lane.get("id") or ""
             group = lane_map.get(lane_name, lane_name)
             if group not in groups:
                 problems.append(Problem(

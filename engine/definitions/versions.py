@@ -40,9 +40,9 @@ def latest_version(session: Session, model: type[Versioned], key: str) -> Versio
 
 def version_id(session: Session, model: type[Versioned], key: str, version: int | None) -> int | None:
     """The id of the given (or, for None, the newest) version of `key`, or None: one indexed read."""
-    if version is None:
-        return session.scalar(_latest_id(model), {"key": key})
-    return session.scalar(_version_id(model), {"key": key, "version": version})
+    found: int | None = (session.scalar(_latest_id(model), {"key": key}) if version is None else
+                         session.scalar(_version_id(model), {"key": key, "version": version}))
+    return found
 
 
 def find_version(session: Session, model: type[Versioned], key: str, version: int | None) -> Versioned | None:

@@ -83,7 +83,7 @@ def read_dmn(filename: str, root: etree._Element, python_check: PythonCheck | No
 
 
 def _lines(root: etree._Element) -> dict[str, int]:
-    return {el.get("id"): el.sourceline or 0 for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    return {el_id: el.sourceline or 0 for el in root.iter() if isinstance(el.tag, str) and (el_id := el.get("id"))}
 
 
 def _names(decisions: dict[str, Decision], input_data: dict[str, InputData]) -> frozenset[str]:
@@ -158,7 +158,8 @@ def _decision(ctx: _Ctx, el: etree._Element) -> Decision | None:
 
 
 def _requirements(ctx: _Ctx, el: etree._Element, did: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    decisions, inputs = [], []
+    decisions: list[str] = []
+    inputs: list[str] = []
     for req in el.iterfind(ctx.tag("informationRequirement")):
         for kind, target in (("requiredDecision", decisions), ("requiredInput", inputs)):
             ref = req.find(ctx.tag(kind))

@@ -130,9 +130,9 @@ def due_from(value: Any, now: datetime, calendar: calendars.WorkingCalendar | No
         if calendar is not None:
             return calendar.add(now, text)
         parts = calendars.parse_duration(text)
-        whole = {k: int(v) for k, v in parts.items() if k in ("years", "months") and v}
         rest = {k: v for k, v in parts.items() if k not in ("years", "months")}
-        return now + relativedelta(**whole) + timedelta(**rest)
+        whole = relativedelta(years=int(parts.get("years") or 0), months=int(parts.get("months") or 0))
+        return now + whole + timedelta(**rest)
     parsed = datetime.fromisoformat(text)
     if len(text) == 10:
         return due_from(parsed.date(), now, calendar)

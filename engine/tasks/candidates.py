@@ -63,7 +63,7 @@ def offer_for(
     if not groups and lane:
         groups, source = [lane_map.get(lane, lane)], "lane"
     wanted = values["candidate_users"]
-    assignee = (values["assignee"] or [None])[0]
+    assignee: str | None = values["assignee"][0] if values["assignee"] else None
     named = [*wanted, *([assignee] if assignee else [])]
     known = _active(session, named) if named else set()
     for name in dict.fromkeys(n for n in named if n not in known):

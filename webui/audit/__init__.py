@@ -74,7 +74,7 @@ def search() -> ResponseReturnValue:
 
 def _search_page(page: audit_trail.AuditPage | None, error: InvalidInput | None) -> str:
     args = {k: request.args.get(k, "") for k in FILTER_FIELDS}
-    query = {k: v for k, v in args.items() if v}
+    query: dict[str, Any] = {k: v for k, v in args.items() if v}
     older = url_for("audit.search", **query, before=page.next_before) if page and page.next_before else None
     return render_template("audit/search.html", page=page, error=error, args=args, query=query, older=older,
                            first=bool(request.args.get("before")),

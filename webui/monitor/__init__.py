@@ -225,12 +225,13 @@ def board() -> ResponseReturnValue:
     return render_template("monitor/dashboard.html", d=d, errors=errors, charts=_charts(d),
                            heat=[{"element_id": s.element_id, "heat": s.heat, "wait": s.median_wait_hours,
                                   "overdue": s.overdue.value, "open": s.open.value,
-                                  "href": url_for("monitor.index", **s.open.filters)} for s in d.steps]
+                                  "href": _link(s.open.filters)} for s in d.steps]
                            ), 422 if errors else 200
 
 
 def _link(filters: dict[str, str]) -> str:
-    return url_for("monitor.index", **filters)
+    values: dict[str, Any] = filters            # (url_for's own options start with "_"; filter names do not)
+    return url_for("monitor.index", **values)
 
 
 def _charts(d: dashboard.Dashboard) -> dict[str, Any]:

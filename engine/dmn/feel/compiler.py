@@ -275,14 +275,15 @@ _ORDER: dict[str, Callable[[int], bool]] = {
 
 def _logical(node: n.Logical, env: Env) -> Fn:
     operands = [compile_node(o, env) for o in node.operands]
-    stop = node.op == "or"          # `or` stops at true, `and` at false
+    stop: bool = node.op == "or"    # `or` stops at true, `and` at false
+    stopped: bool | None = stop
 
     def run(s: Scope) -> bool | None:
         unknown = False
         for operand in operands:
             value = operand(s)
             if value is stop:
-                return stop
+                return stopped
             if not isinstance(value, bool):
                 unknown = True
         return None if unknown else not stop
@@ -545,7 +546,7 @@ def matches_value(given: Any, value: Any) -> bool | None:
 
 def _one_of_literals(node: n.Tests) -> Test | None:
     """`"EU","US","APAC"`: a set lookup when every test is a string or number literal."""
-    values = [t.expr.value for t in node.tests if isinstance(t, n.ExprTest) and _constant(t.expr)[0]]
+    values = [c[1] for t in node.tests if isinstance(t, n.ExprTest) and (c := _constant(t.expr))[0]]
     if len(values) != len(node.tests) or len({type(v) for v in values}) != 1:
         return None
     kind, members = type(values[0]), frozenset(values)

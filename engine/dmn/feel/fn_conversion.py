@@ -11,6 +11,7 @@ from engine.dmn.feel.errors import FeelError
 from engine.dmn.feel.library import builtin, int_arg, text_arg
 from engine.dmn.feel.state import EvalState
 from engine.dmn.feel.temporal import (
+    YearsMonths,
     months_between,
     parse_date,
     parse_date_time,
@@ -18,7 +19,7 @@ from engine.dmn.feel.temporal import (
     parse_time,
     parse_zone,
 )
-from engine.dmn.feel.values import YearsMonths, to_text, type_name
+from engine.dmn.feel.values import to_text, type_name
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -244,13 +244,15 @@ def compare(left: Any, right: Any) -> int | None:
     if left is None or right is None:
         return None
     if type(left) is type(right) and type(left) in _FAST_ORDER:
-        return (left > right) - (left < right)
+        order: int = (left > right) - (left < right)
+        return order
     kind = type_name(left)
     if kind != type_name(right) or kind not in ORDERED:
         raise FeelError(f"cannot compare {_show(left)} with {_show(right)}")
     if kind in ("time", "date and time") and _aware(left) != _aware(right):
         raise FeelError(f"cannot compare {kind} values with and without a time zone")
-    return (left > right) - (left < right)
+    order = (left > right) - (left < right)
+    return order
 
 
 def _show(value: Any) -> str:

@@ -45,7 +45,8 @@ def check(source: str, names: tuple[str, ...] = ()) -> str | None:
 
 
 def _now() -> datetime:
-    return spiff_timer.datetime.now(UTC)        # the injected clock (engine.spiff.runtime.run patches it)
+    now: datetime = spiff_timer.datetime.now(UTC)   # the injected clock (engine.spiff.runtime.run patches it)
+    return now
 
 
 def evaluate(source: Any, names: Any, namespace: Mapping[str, Any]) -> Any:

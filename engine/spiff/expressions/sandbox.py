@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta, timezone
 from types import CodeType, FrameType, ModuleType
 from typing import Any, NamedTuple, cast
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import (
@@ -322,11 +322,12 @@ def _pad_size(obj: Any, width: int, *rest: Any) -> int:
 
 
 def _tab_size(obj: Any, tabsize: int = 8) -> int:
-    return len(obj) + obj.count("\t" if isinstance(obj, str) else b"\t") * tabsize
+    size: int = len(obj) + obj.count("\t" if isinstance(obj, str) else b"\t") * tabsize
+    return size
 
 
 def _replace_size(obj: Any, old: Any, new: Any, count: int = -1) -> int:
-    found = obj.count(old) if count < 0 else min(obj.count(old), count)
+    found: int = obj.count(old) if count < 0 else min(obj.count(old), count)
     return len(obj) + found * max(len(new) - len(old), 0)
 
 
@@ -554,7 +555,7 @@ _GUARDS: dict[str, Any] = {
 # --- compilation ------------------------------------------------------------------------------
 
 
-def _call(name: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
+def _call(name: str, args: list[ast.expr], like: ast.stmt | ast.expr | ast.excepthandler) -> ast.Call:
     node = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
     copy_locations(node, like)
     return node
@@ -599,7 +600,7 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         return super().visit_Try(node)
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
-        node = super().visit_ExceptHandler(node)
+        node = cast(ast.ExceptHandler, super().visit_ExceptHandler(node))
         node.type = _call("_except_", [node.type or ast.Constant(None)], node)
         return node
 
@@ -634,12 +635,12 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         ]
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
-        node = super().visit_BinOp(node)
+        node = cast(ast.BinOp, super().visit_BinOp(node))
         guard = _BINOP_GUARDS.get(type(node.op))
         return node if guard is None else _call(guard[0], [node.left, node.right], node)
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
-        node = super().visit_FormattedValue(node)
+        node = cast(ast.FormattedValue, super().visit_FormattedValue(node))
         if node.format_spec is None:
             return node
         args = [node.value, ast.Constant(node.conversion), node.format_spec]
@@ -647,10 +648,10 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         return ast.copy_location(new_node, node)
 
     def visit_Module(self, node: ast.Module) -> Any:
-        return ast.fix_missing_locations(super().visit_Module(node))
+        return ast.fix_missing_locations(cast(ast.Module, super().visit_Module(node)))
 
     def visit_Expression(self, node: ast.Expression) -> Any:
-        return ast.fix_missing_locations(super().visit_Expression(node))
+        return ast.fix_missing_locations(cast(ast.Expression, super().visit_Expression(node)))
 
 
 class _Compiled(NamedTuple):
@@ -670,7 +671,7 @@ def _compile(source: str, mode: str) -> _Compiled:
 
 def _compile_uncached(source: str, mode: str) -> _Compiled:
     try:
-        tree = ast.parse(source, _FILENAME, mode)
+        tree = cast(ast.Module | ast.Expression, ast.parse(source, _FILENAME, mode))
     except (SyntaxError, ValueError) as err:
         lineno = getattr(err, "lineno", None) or 1
         detail = getattr(err, "msg", None) or str(err)

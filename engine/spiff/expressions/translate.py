@@ -55,7 +55,7 @@ class Where:
     @classmethod
     def of(cls, filename: str | None, node: etree._Element) -> Where:
         """The place of `node`: its own id, or that of its nearest ancestor with one."""
-        owner = node
+        owner: etree._Element | None = node
         while owner is not None and owner.get("id") is None:
             owner = owner.getparent()
         return cls(filename, owner.get("id") if owner is not None else None, node.sourceline)

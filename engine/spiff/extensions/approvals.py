@@ -79,7 +79,7 @@ def separation_of_duties(process: etree._Element) -> dict[str, bool]:
 
 
 def _positive_int(text: str | None) -> bool:
-    return bool(text) and text.isdigit() and int(text) >= 1  # type: ignore[union-attr]
+    return text is not None and text.isdigit() and int(text) >= 1
 
 
 def _percent(text: str | None) -> bool:

@@ -201,8 +201,8 @@ def embedded_zeebe_forms(process: etree._Element) -> dict[str, str]:
     """Camunda 8 forms embedded in a process (<zeebe:userTaskForm id=...>JSON</...>), by element id."""
     found = {}
     for el in process.iterfind(f"{EXT}/{{{ZEEBE_NS}}}userTaskForm"):
-        if el.get("id") and (el.text or "").strip():
-            found[el.get("id")] = el.text or ""
+        if (form_id := el.get("id")) and (el.text or "").strip():
+            found[form_id] = el.text or ""
     return found
 
 

@@ -39,6 +39,7 @@ from engine.spiff.expressions.translate import (
     declared_language,
     dialect,
 )
+from engine.spiff.model.xml import parent_of
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -175,7 +176,7 @@ def _output_expression(filename: str, mi: etree._Element, text: str, names: tupl
     if isinstance(python, Problem):
         problems.append(python)
         return "pmoflow_output"
-    activity = mi.getparent()
+    activity = parent_of(mi)
     variable = "pmoflow_output_" + re.sub(r"\W", "_", activity.get("id") or "mi")
     per_instance.setdefault(activity, []).append(f"{variable} = {python}")
     return variable
@@ -300,7 +301,8 @@ def _mapping_lines(filename: str, node: etree._Element, names: tuple[str, ...],
                    problems: list[Problem], zeebe: bool) -> tuple[list[str], list[str]]:
     """`target = python` lines for the inputs and the outputs of an activity (a call activity's Zeebe
     mappings are its callee's: engine.spiff.extensions.calls applies them)."""
-    inputs, outputs = [], []
+    inputs: list[str] = []
+    outputs: list[str] = []
     found = camunda_mappings(filename, node, names, problems)
     if zeebe:
         found += zeebe_mappings(filename, node, names, problems)

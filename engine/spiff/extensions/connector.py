@@ -127,7 +127,7 @@ def connector_problems(filename: str, task: etree._Element) -> list[Problem]:
     if body is not None and (body.text or "").strip():
         if method in ("GET", "DELETE"):
             problems.append(problem(f"a {method} request has no body", body))
-        elif (message := check_expression(body.text.strip(), "eval")) is not None:
+        elif (message := check_expression((body.text or "").strip(), "eval")) is not None:
             problems.append(problem(f"body does not compile: {message}", body))
     for output in node.iterfind(f"{{{PMOFLOW_NS}}}output"):
         variable, expression = output.get("variable") or "", (output.get("expression") or "").strip()

@@ -33,7 +33,8 @@ RECORD_KEY = "pmoflow_decision"
 
 def _now() -> datetime:
     """The injected clock: runtime.py routes the timer module's `datetime.now` to it."""
-    return spiff_timer.datetime.now(UTC)
+    now: datetime = spiff_timer.datetime.now(UTC)
+    return now
 
 
 @dataclass(frozen=True)

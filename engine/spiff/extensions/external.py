@@ -187,7 +187,8 @@ def external_problems(filename: str, node: etree._Element) -> list[Problem]:
     def problem(message: str, code: str = "bad_external_task") -> None:
         problems.append(Problem(f"external task: {message}", *where, code))
 
-    if topic is None and kind == "zeebe:taskDefinition" and _ext(node, "zeebe:taskDefinition").get("type"):
+    if (topic is None and kind == "zeebe:taskDefinition"
+            and (definition := _ext(node, "zeebe:taskDefinition")) is not None and definition.get("type")):
         problem("a job type computed by an expression is not supported; write the type as text "
                 '(e.g. type="billing")')
     elif topic is None and kind.startswith("camunda:") and kind[len("camunda:"):] in JAVA_ATTRIBUTES:
@@ -198,7 +199,7 @@ def external_problems(filename: str, node: etree._Element) -> list[Problem]:
         what = {"camunda:topic": 'camunda:type="external" needs a camunda:topic',
                 "zeebe:taskDefinition": "zeebe:taskDefinition needs a type"}.get(kind, f"{kind} is empty")
         problem(f"{what}; the topic is what workers fetch")
-    elif len(topic.strip()) > TOPIC_LIMIT:
+    elif len((topic or "").strip()) > TOPIC_LIMIT:
         problem(f"the topic is longer than {TOPIC_LIMIT} characters")
     definition = _ext(node, "zeebe:taskDefinition")
     retries = definition.get("retries") if kind == "zeebe:taskDefinition" and definition is not None else None
@@ -213,8 +214,8 @@ def external_problems(filename: str, node: etree._Element) -> list[Problem]:
     if local == "businessRuleTask" and (_camunda(node, "decisionRef") or _ext(node, "zeebe:calledDecision") is not None
                                         or _ext(node, "pmoflow:decision") is not None):
         problem("a business rule task with a topic names a decision too; keep one")
-    if kind == "spiffworkflow:serviceTaskOperator":
-        operator = _ext(node, "spiffworkflow:serviceTaskOperator")
+    operator = _ext(node, "spiffworkflow:serviceTaskOperator") if kind == "spiffworkflow:serviceTaskOperator" else None
+    if operator is not None:
         for param in operator.iterfind(".//spiffworkflow:parameter", NS):
             name, value = param.get("id") or "", (param.get("value") or "").strip()
             if not name.isidentifier() or name.startswith("_"):

@@ -41,6 +41,7 @@ from engine.core.errors import Problem
 from engine.sla.calendars import CalendarError, parse_duration
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_due_date
+from engine.spiff.model.xml import parent_of
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -191,24 +192,26 @@ def timer_calendars_used(root: etree._Element) -> list[tuple[str, etree._Element
     for definition in root.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
         name = timer_calendar(definition)
         if name:
-            used.append((name, definition.getparent()))
+            used.append((name, parent_of(definition)))
     for el in root.iter(f"{{{PMOFLOW_NS}}}sla"):
         name = (el.get("calendar") or "").strip()
         if name:
-            owner = el.getparent().getparent() if el.getparent() is not None else el
+            holder = el.getparent()                     # extensionElements, inside the task or process
+            owner = parent_of(holder) if holder is not None else el
             used.append((name, owner))
     return used
 
 
 def boundary_timers(process: etree._Element) -> dict[str, dict[str, Any]]:
     """Every timer event of a process: element id -> kind, calendar, attached task, interrupting."""
-    timers = {}
+    timers: dict[str, dict[str, Any]] = {}
     for definition in process.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
-        event = definition.getparent()
-        if event.get("id") is None:
+        event = parent_of(definition)
+        event_id = event.get("id")
+        if event_id is None:
             continue
         boundary = etree.QName(event).localname == "boundaryEvent"
-        timers[event.get("id")] = {
+        timers[event_id] = {
             "kind": timer_kind(event) if boundary else None, "calendar": timer_calendar(definition),
             "attached_to": event.get("attachedToRef") if boundary else None,
             "interrupting": event.get("cancelActivity", "true").lower() != "false" if boundary else None,

@@ -25,6 +25,7 @@ import re
 import textwrap
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.event_parsers import (
@@ -156,11 +157,11 @@ def _definition_problems(filename: str, event: etree._Element, declared: dict[st
             problems.append(Problem("a cancel boundary event must be attached to a transaction", *where,
                                     "cancel_outside_transaction"))
     for definition in definitions_of(event):
-        attribute, kind = _REFS.get(_local(definition), (None, None))
-        ref = definition.get(attribute) if attribute else None
-        if ref and ref not in declared[kind or ""]:
-            problems.append(Problem(f"{attribute} {ref!r} names no bpmn:{kind} of this file", *where,
-                                    f"missing_{kind}"))
+        ref_attribute, ref_kind = _REFS.get(_local(definition)) or (None, None)
+        ref = definition.get(ref_attribute) if ref_attribute else None
+        if ref and ref not in declared[ref_kind or ""]:
+            problems.append(Problem(f"{ref_attribute} {ref!r} names no bpmn:{ref_kind} of this file", *where,
+                                    f"missing_{ref_kind}"))
     return problems
 
 
@@ -254,7 +255,7 @@ def _links(scope: etree._Element) -> tuple[list[etree._Element], dict[str, list[
 
 
 def _link_problems(filename: str, root: etree._Element) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     for scope in _scopes(root):
         throws, catches = _links(scope)
         for name, events in catches.items():
@@ -265,9 +266,9 @@ def _link_problems(filename: str, root: etree._Element) -> list[Problem]:
                 problems.extend(Problem(f"link name {name!r} is caught by {len(events)} events in the same scope",
                                         filename, e.get("id"), e.sourceline, "bad_link") for e in events)
         for event in throws:
-            name = _link_name(event)
-            if not catches.get(name or ""):
-                problems.append(Problem(f"link throw event {name!r} has no link catch event of that name in the "
+            thrown = _link_name(event)
+            if not catches.get(thrown or ""):
+                problems.append(Problem(f"link throw event {thrown!r} has no link catch event of that name in the "
                                         "same process or sub-process", filename, event.get("id"), event.sourceline,
                                         "bad_link"))
     return problems
@@ -323,7 +324,7 @@ def connect_event_subprocesses(specs: list[BpmnProcessSpec]) -> None:
 class StartEventParser(SpiffStartEventParser):
     """Start events that also catch errors and escalations (those of event sub-processes)."""
 
-    def create_task(self):  # type: ignore[no-untyped-def]
+    def create_task(self) -> Any:
         definition = self.get_event_definition([MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH,
                                                 CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH])
         task = self._create_task(definition)
@@ -334,7 +335,7 @@ class StartEventParser(SpiffStartEventParser):
 class SignalEndEventParser(SpiffEndEventParser):
     """End events that also throw signals (SpiffWorkflow's own end event parser leaves them out)."""
 
-    def create_task(self):  # type: ignore[no-untyped-def]
+    def create_task(self) -> Any:
         if self.xpath(SIGNAL_EVENT_XPATH):
             task = self._create_task(self.get_event_definition([SIGNAL_EVENT_XPATH]))
             task.connect(self.spec.end)

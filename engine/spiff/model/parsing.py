@@ -96,7 +96,7 @@ from engine.spiff.model.structure import (
     structure_problems,
     with_multi_instance_classes,
 )
-from engine.spiff.model.xml import XmlRefused, parse_xml
+from engine.spiff.model.xml import XmlRefused, parent_of, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
@@ -298,8 +298,8 @@ def _index_processes(name: str, root: etree._Element, index: _Files, problems: l
             continue
         index.processes[pid] = (name, process)
         for scope in process.iter(*(f"{{{BPMN_NS}}}{k}" for k in SUB_SCOPES)):
-            if scope.get("id"):
-                index.scopes.setdefault(scope.get("id"), (name, scope))
+            if scope_id := scope.get("id"):
+                index.scopes.setdefault(scope_id, (name, scope))
         for form_id, text in embedded_zeebe_forms(process).items():
             _add_form(name, form_id, text.encode(), index, problems)
 
@@ -359,7 +359,8 @@ def _duplicate_ids(filename: str, root: etree._Element) -> list[Problem]:
 
 @lru_cache(maxsize=1)
 def _bpmn_schema() -> etree.XMLSchema:
-    return BpmnValidator().validator
+    schema: etree.XMLSchema = BpmnValidator().validator
+    return schema
 
 
 def _schema_problems(filename: str, root: etree._Element, skip_lines: set[int]) -> list[Problem]:
@@ -427,14 +428,16 @@ def _owner_id(node: etree._Element) -> str | None:
     around a condition, script, timer value or event definition (those may carry ids of their own, as
     Signavio writes them, but the designer marks problems on shapes)."""
     found = None
-    while node is not None:
+    current: etree._Element | None = node
+    while current is not None:
+        node = current
         parent = node.getparent()
         if node.get("id") is not None:
             found = node.get("id")
             scopes = (etree.QName(node).localname, etree.QName(parent).localname if parent is not None else "process")
             if any(tag in _SCOPE_TAGS for tag in scopes):
                 return found
-        node = parent
+        current = parent
     return found
 
 
@@ -888,15 +891,16 @@ def _process_metadata(
                 "sla": sla_config(node),
             })
         for node in _own_nodes(scope, {"businessRuleTask"}):
-            if not is_external(node) and (ref := decision_ref(node) or "") in index.decisions:
-                used.add(index.decisions[ref])              # (a decision published earlier has no file here)
+            if not is_external(node) and (decision := decision_ref(node) or "") in index.decisions:
+                used.add(index.decisions[decision])              # (a decision published earlier has no file here)
     return user_tasks, forms, used
 
 
 def _process_of(node: etree._Element) -> etree._Element:
     """The bpmn:process a (possibly nested) element belongs to."""
-    while etree.QName(node).localname != "process" and node.getparent() is not None:
-        node = node.getparent()
+    parent = node.getparent()
+    while etree.QName(node).localname != "process" and parent is not None:
+        node, parent = parent, parent.getparent()
     return node
 
 
@@ -905,26 +909,27 @@ def _own_nodes(scope: etree._Element, kinds: set[str]) -> list[etree._Element]:
     at run time each sub-process is a workflow of its own, named by its id."""
     found = []
     for node in scope.iter(*(f"{{{BPMN_NS}}}{k}" for k in kinds)):
-        parent = node.getparent()
+        parent = parent_of(node)
         while parent is not scope and etree.QName(parent).localname not in SUB_SCOPES:
-            parent = parent.getparent()
+            parent = parent_of(parent)
         if parent is scope:
             found.append(node)
     return found
 
 
-def _lane_of(node: etree._Element, lanes: dict[str, str]) -> str | None:
+def _lane_of(node: etree._Element, lanes: dict[str, str | None]) -> str | None:
     """A node's lane; inside an embedded sub-process, the lane of the sub-process."""
-    while node is not None:
-        lane = lanes.get(node.get("id") or "")
+    current: etree._Element | None = node
+    while current is not None:
+        lane = lanes.get(current.get("id") or "")
         if lane:
             return lane
-        node = node.getparent()
+        current = current.getparent()
     return None
 
 
-def _lanes_by_node(process: etree._Element) -> dict[str, str]:
-    lanes = {}
+def _lanes_by_node(process: etree._Element) -> dict[str, str | None]:
+    lanes: dict[str, str | None] = {}
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             if ref.text:

@@ -30,6 +30,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.core.errors import Problem
 from engine.spiff.model.gateways import GatewayParser
+from engine.spiff.model.xml import parent_of
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -84,7 +85,7 @@ def _flows(scope: etree._Element) -> list[etree._Element]:
 def structure_problems(filename: str, root: etree._Element) -> list[Problem]:
     """Structural errors that SpiffWorkflow would accept and then fail on, each naming element and line
     (in executable processes: a non-executable pool is documentation)."""
-    ids = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    ids = {el_id: el for el in root.iter() if isinstance(el.tag, str) and (el_id := el.get("id"))}
     problems: list[Problem] = []
     for scope in scopes(root, executable_only=True):       # a documentation-only pool is not run
         problems.extend(_scope_problems(filename, scope, ids))
@@ -94,7 +95,7 @@ def structure_problems(filename: str, root: etree._Element) -> list[Problem]:
 
 
 def _scope_problems(filename: str, scope: etree._Element, ids: dict[str, etree._Element]) -> list[Problem]:
-    nodes = {n.get("id"): n for n in _nodes(scope) if n.get("id")}
+    nodes = {nid: n for n in _nodes(scope) if (nid := n.get("id"))}
     problems = []
     outgoing: dict[str, list[etree._Element]] = {}
     incoming: set[str] = set()
@@ -138,7 +139,7 @@ def _dangling(filename: str, flow: etree._Element, end: str, ref: str, scope: et
 
 
 def _multi_instance_problems(filename: str, node: etree._Element) -> list[Problem]:
-    owner = node.getparent()
+    owner = parent_of(node)
     where = (filename, owner.get("id"), owner.sourceline)
     if collection_of(node) or (node.findtext("bpmn:loopCardinality", None, NS) or "").strip():
         return []

@@ -48,3 +48,11 @@ def parse_xml(content: bytes, filename: str, max_bytes: int) -> etree._Element:
 def _line_of(content: bytes, needle: bytes) -> int | None:
     pos = content.lower().find(needle.lower())
     return content.count(b"\n", 0, pos) + 1 if pos >= 0 else None
+
+
+def parent_of(el: etree._Element) -> etree._Element:
+    """The parent of an element found inside a document; raises ValueError for a root element."""
+    parent = el.getparent()
+    if parent is None:
+        raise ValueError("a root element has no parent")
+    return parent

@@ -58,7 +58,7 @@ def _kind(definition: Any) -> str | None:
 def _waiting(run: Run) -> list[tuple[Task, Any, Any]]:
     """(waiting task, the catching element's spec, its event definition); an event-based gateway waits for
     each event after it (SpiffWorkflow keeps their definitions on the gateway, in the order of its outputs)."""
-    found = []
+    found: list[tuple[Task, Any, Any]] = []
     for task in run.wf.event_manager.tasks.values():
         if task.state != TaskState.WAITING:
             continue

@@ -440,7 +440,8 @@ class Run:
                 data.update(task.data)
             if not data and self.wf.last_task is not None:
                 data = self.wf.last_task.data
-        return jsonable({k: v for k, v in data.items() if not k.startswith("_")})
+        result: dict[str, Any] = jsonable({k: v for k, v in data.items() if not k.startswith("_")})
+        return result
 
     # ------------------------------------------------------------ internals
 
