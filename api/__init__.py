@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -23,7 +23,7 @@ class PmoflowApi(Api):
 
     ERROR_SCHEMA = schemas.Error
 
-    def handle_http_exception(self, error: HTTPException):  # type: ignore[no-untyped-def]
+    def handle_http_exception(self, error: HTTPException) -> Response:
         return http_error(error)
 
 

@@ -139,7 +139,7 @@ def edit_version(ctx: EngineContext, actor: Actor, key: str, version: int | None
     """A draft of a published version (the latest by default), or the existing draft of `key`. Raises NotFound."""
     require(actor, "definition.design")
     with ctx.uow(write=False) as uow:
-        existing = _draft_row(uow.session, key, missing_ok=True)
+        existing = _find_draft(uow.session, key)
         if existing is not None:
             return DraftView.of(existing)
         row = version_row(uow.session, key, version)
@@ -181,7 +181,7 @@ def _insert(ctx: EngineContext, actor: Actor, key: str, name: str, bpmn: str, fi
     problems = _validate(ctx, key, bpmn, files)
     with ctx.uow() as uow:
         session = uow.session
-        if _draft_row(session, key, missing_ok=True) is not None:
+        if _find_draft(session, key) is not None:
             other = _draft_row(session, key)
             raise Conflict(f"process {key!r} already has a draft (last saved by {other.updated_by}); open it instead",
                            {"key": key, "updated_by": other.updated_by})
@@ -257,7 +257,7 @@ def _check_revision(row: Draft, revision: int) -> None:
 
 def _stale(ctx: EngineContext, key: str, revision: int) -> Conflict:
     with ctx.uow(write=False) as uow:
-        row = _draft_row(uow.session, key, missing_ok=True)
+        row = _find_draft(uow.session, key)
         if row is None:
             return Conflict("the draft was published or discarded meanwhile; your changes are not saved",
                             {"key": key})
@@ -315,7 +315,7 @@ def publish_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, not
         raise InvalidInput(f"nothing to publish: the draft is the same as version {ours[0].version}; "
                            "change something or discard the draft", {"fields": {"bpmn": "unchanged"}})
     with ctx.uow() as uow:
-        row = _draft_row(uow.session, key, missing_ok=True)
+        row = _find_draft(uow.session, key)
         if row is not None and row.revision == revision:
             uow.session.delete(row)
             audit.record(uow.session, "draft_published", ctx.clock.now(), actor=actor.username,
@@ -417,11 +417,15 @@ def _validate(ctx: EngineContext, key: str, bpmn: str, files: dict[str, str]) ->
     return problems
 
 
-def _draft_row(session: Session, key: str, missing_ok: bool = False) -> Draft:
-    row = session.scalars(select(Draft).where(Draft.key == key)).first()
-    if row is None and not missing_ok:
+def _find_draft(session: Session, key: str) -> Draft | None:
+    return session.scalars(select(Draft).where(Draft.key == key)).first()
+
+
+def _draft_row(session: Session, key: str) -> Draft:
+    row = _find_draft(session, key)
+    if row is None:
         raise NotFound(f"process {key!r} has no draft")
-    return row  # type: ignore[return-value]
+    return row
 
 
 def version_row(session: Session, key: str, version: int | None) -> ProcessDefinition:

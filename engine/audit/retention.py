@@ -20,6 +20,7 @@ from engine.core.context import EngineContext
 from engine.core.errors import InvalidInput, NotFound
 from engine.core.permissions import Actor, require
 from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, RetentionPolicy
+from engine.db.uow import rows_changed
 from engine.events import stream as audit
 from engine.runtime import jobs
 
@@ -153,7 +154,7 @@ def _purge_one(s: Session, inst: ProcessInstance, key: str, days: int, actor: st
     audit.record(s, "instance_purged", now, instance=inst, actor=actor,
                  data={"process": key, "retention_days": days, "ended_at": inst.ended_at.isoformat()
                        if inst.ended_at else None, "variables": names,
-                       "task_data_cleared": int(tasks.rowcount or 0)})  # type: ignore[attr-defined]
+                       "task_data_cleared": rows_changed(tasks)})
 
 
 def _reschedule(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any] | None) -> None:

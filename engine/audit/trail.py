@@ -154,7 +154,8 @@ def instance_trail(ctx: EngineContext, actor: Actor, instance_id: str) -> Instan
                          and not any(x.type in ("task_completed", "task_cancelled") and x.task_uuid == e.task_uuid
                                      for x in rows)]
         return InstanceTrail(
-            instance_id=instance_id, business_key=rows[0].business_key if rows or instance is None else instance.business_key,
+            instance_id=instance_id,
+            business_key=rows[0].business_key if rows or instance is None else instance.business_key,
             status=instance.status if instance is not None else "removed",
             started_by=instance.started_by if instance is not None else None,
             definition_key=definition.key, definition_name=definition.name or definition.key,

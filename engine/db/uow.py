@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -58,3 +58,9 @@ class UnitOfWork:
 def settings_of(session: Session) -> Settings | None:
     """The Settings of the unit of work `session` belongs to (None for a bare session)."""
     return session.info.get(SETTINGS)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run by `Session.execute` changed (SQLAlchemy types the answer
+    as a plain Result; for those statements it is a CursorResult, which counts them)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)

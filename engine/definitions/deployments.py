@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from engine.core.caches import DefinitionCache
 from engine.core.context import EngineContext
@@ -103,7 +105,8 @@ def _check_lane_map(lane_map: object) -> dict[str, str]:
     return dict(lane_map)
 
 
-def _new_deployment(session, files, lane_map, name, actor, now) -> Deployment:  # type: ignore[no-untyped-def]
+def _new_deployment(session: Session, files: Sequence[SourceFile], lane_map: dict[str, str], name: str, actor: Actor,
+                    now: datetime) -> Deployment:
     deployment = Deployment(name=name or ", ".join(f.filename for f in files)[:200], lane_map=lane_map,
                             created_at=now, created_by=actor.username)
     for f in files:
@@ -116,7 +119,7 @@ def _new_deployment(session, files, lane_map, name, actor, now) -> Deployment:  
     return deployment
 
 
-def _latest(session, key: str) -> ProcessDefinition | None:  # type: ignore[no-untyped-def]
+def _latest(session: Session, key: str) -> ProcessDefinition | None:
     return latest_version(session, ProcessDefinition, key)
 
 
@@ -138,7 +141,7 @@ def get_definition(ctx: EngineContext, actor: Actor, key: str) -> list[Definitio
         return [DefinitionView.of(r) for r in rows]
 
 
-def find_definition(session, cache: DefinitionCache, key: str,  # type: ignore[no-untyped-def]
+def find_definition(session: Session, cache: DefinitionCache, key: str,
                     version: int | None) -> ProcessDefinition:
     """The given or latest version of a process; raises NotFound naming what is missing.
 

@@ -32,7 +32,7 @@ import importlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -83,13 +83,13 @@ class Credential:
 _credential: ContextVar[Credential | None] = ContextVar("pmoflow_audit_credential", default=None)
 
 
-def bind_token(username: str, token_id: int) -> object:
+def bind_token(username: str, token_id: int) -> Token[Credential | None]:
     """Attribute events of `username` to this API token until `unbind(returned)`."""
     return _credential.set(Credential(username, token_id))
 
 
-def unbind(handle: object) -> None:
-    _credential.reset(handle)  # type: ignore[arg-type]
+def unbind(handle: Token[Credential | None]) -> None:
+    _credential.reset(handle)
 
 
 def clear_token() -> None:

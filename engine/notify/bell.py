@@ -25,6 +25,7 @@ from engine.core.errors import NotFound
 from engine.core.permissions import Actor, require
 from engine.core.records import Page
 from engine.db.models import Notification, ProcessInstance, Substitute
+from engine.db.uow import rows_changed
 
 KINDS = ("task_assigned", "delegation", "mention", "request_decided", "substitute", "task_reminder")
 TEXT_LIMIT = 500
@@ -155,4 +156,4 @@ def mark_all_read(ctx: EngineContext, actor: Actor) -> int:
             update(Notification).where(Notification.username == actor.username, Notification.read_at.is_(None))
             .values(read_at=ctx.clock.now()))
         uow.commit()
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rows_changed(result)

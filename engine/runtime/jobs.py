@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.context import EngineContext
 from engine.db.models import Job, ProcessInstance, new_uuid
+from engine.db.uow import rows_changed
 
 log = logging.getLogger("pmoflow.jobs")
 
@@ -294,4 +295,4 @@ def release_worker(ctx: EngineContext, worker: str) -> int:
             .values(status="pending", locked_by=None, locked_until=None, run_at=ctx.clock.now(),
                     attempts=Job.attempts - 1))
         uow.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)

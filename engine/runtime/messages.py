@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.core.context import EngineContext
 from engine.core.errors import InvalidInput, NotFound
@@ -14,6 +15,7 @@ from engine.db.models import ProcessInstance
 from engine.events import stream as audit
 from engine.runtime.instances import check_variables
 from engine.runtime.steps import load_instance, open_rows, run_step
+from engine.spiff.runtime.run import Run
 
 
 def correlate(
@@ -50,12 +52,12 @@ class _NotWaiting(Exception):
     """Raised before anything is saved when the instance does not wait for the message."""
 
 
-def _deliver(run, message: str, variables: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+def _deliver(run: Run, message: str, variables: dict[str, Any]) -> None:
     if not run.correlate(message, variables):
         raise _NotWaiting(message)
 
 
-def _candidates(session, instance_id: str | None, business_key: str | None) -> list[str]:  # type: ignore[no-untyped-def]
+def _candidates(session: Session, instance_id: str | None, business_key: str | None) -> list[str]:
     query = select(ProcessInstance.uuid).where(ProcessInstance.status == "running")
     if instance_id:
         query = query.where(ProcessInstance.uuid == instance_id)

@@ -36,6 +36,7 @@ from engine.events import stream as audit
 from engine.runtime import jobs
 from engine.runtime.instances import check_variables, start_by_event
 from engine.runtime.steps import SIGNAL_CHAIN, SIGNAL_JOB, SignalChain, load_instance, run_step
+from engine.spiff.model.specs import SpecBundle
 from engine.spiff.runtime.events import signal_catches, signal_starts
 from engine.spiff.runtime.run import Run
 
@@ -106,7 +107,7 @@ def _started_by(ctx: EngineContext, signal: str) -> list[str]:
                 if signal in signal_starts(_bundle(ctx, uow.session, d.id)[0])]
 
 
-def _bundle(ctx: EngineContext, session: Session, definition_id: int):  # type: ignore[no-untyped-def]
+def _bundle(ctx: EngineContext, session: Session, definition_id: int) -> SpecBundle:
     return ctx.specs.get(definition_id, lambda: ctx.definitions.get(session, definition_id).spec)
 
 

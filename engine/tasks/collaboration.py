@@ -34,6 +34,7 @@ from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import PERMISSIONS, Actor, allowed, require
 from engine.core.records import TaskView
 from engine.db.models import HumanTask, ProcessInstance, Substitute, User
+from engine.db.uow import rows_changed
 from engine.events import stream as audit
 from engine.notify.bell import describe, notify
 from engine.runtime.instances import check_can_see
@@ -149,7 +150,7 @@ def clear_out_of_office(ctx: EngineContext, actor: Actor) -> bool:
     require(actor, "substitute.set_own")
     with ctx.uow() as uow:
         deleted = uow.session.execute(delete(Substitute).where(Substitute.username == actor.username))
-        if not deleted.rowcount:  # type: ignore[attr-defined]
+        if not rows_changed(deleted):
             return False
         audit.record(uow.session, "out_of_office_cleared", ctx.clock.now(), actor=actor.username, data={})
         uow.commit()

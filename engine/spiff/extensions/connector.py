@@ -161,4 +161,5 @@ class PmoflowConnectorTaskConverter(SpiffBpmnTaskConverter):
         return dct
 
     def from_dict(self, dct: dict[str, Any]) -> PmoflowConnectorTask:
-        return self.task_spec_from_dict(dct)  # type: ignore[no-any-return]
+        spec: PmoflowConnectorTask = self.task_spec_from_dict(dct)
+        return spec

@@ -170,7 +170,8 @@ def _sandbox(task: Task) -> PythonRunner | None:
 
 def take_record(task: Task) -> dict[str, Any] | None:
     """Remove and return the evaluation record a business rule task left, if any."""
-    return task.internal_data.pop(RECORD_KEY, None)  # type: ignore[no-any-return]
+    record: dict[str, Any] | None = task.internal_data.pop(RECORD_KEY, None)
+    return record
 
 
 class PmoflowBusinessRuleTaskConverter(SpiffBpmnTaskConverter):
@@ -184,7 +185,8 @@ class PmoflowBusinessRuleTaskConverter(SpiffBpmnTaskConverter):
         return dct
 
     def from_dict(self, dct: dict[str, Any]) -> PmoflowBusinessRuleTask:
-        return self.task_spec_from_dict(dct)  # type: ignore[no-any-return]
+        spec: PmoflowBusinessRuleTask = self.task_spec_from_dict(dct)
+        return spec
 
 
 def pin_decision_versions(spec_json: str, versions: dict[str, tuple[str, int]]) -> str:

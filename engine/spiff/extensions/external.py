@@ -261,7 +261,8 @@ class PmoflowExternalTaskConverter(SpiffBpmnTaskConverter):
         return dct
 
     def from_dict(self, dct: dict[str, Any]) -> PmoflowExternalTask:
-        return self.task_spec_from_dict(dct)  # type: ignore[no-any-return]
+        spec: PmoflowExternalTask = self.task_spec_from_dict(dct)
+        return spec
 
 
 def external_parser(base: type) -> type:
