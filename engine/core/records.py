@@ -78,7 +78,8 @@ class TaskView:
     instance_status: str | None = None       # set by tasks.complete: the instance after the step ...
     open_tasks: list[TaskView] = field(default_factory=list)    # ... and its open tasks then
     at_risk_at: datetime | None = None
-    sla_state: str | None = None             # none | on_track | at_risk | overdue (engine.sla.deadlines), when `now` is given
+    # none | on_track | at_risk | overdue (engine.sla.deadlines), when `now` is given
+    sla_state: str | None = None
     candidate_users: list[str] = field(default_factory=list)    # offered to these users too (engine.tasks.candidates)
     group_source: str | None = None          # where candidate_groups came from: lane, candidate_groups, ...
 

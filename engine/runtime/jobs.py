@@ -39,8 +39,9 @@ from engine.db.uow import rows_changed
 log = logging.getLogger("pmoflow.jobs")
 
 # Modules whose import registers job handlers (imported by `load_handlers`).
-HANDLER_MODULES: tuple[str, ...] = ("engine.integration.connectors", "engine.integration.webhooks", "engine.notify.delivery",
-                                     "engine.audit.retention", "engine.sla.deadlines", "engine.runtime.signals")
+HANDLER_MODULES: tuple[str, ...] = ("engine.integration.connectors", "engine.integration.webhooks",
+                                     "engine.notify.delivery", "engine.audit.retention", "engine.sla.deadlines",
+                                     "engine.runtime.signals")
 
 DEFAULT_LEASE = timedelta(minutes=5)
 ERROR_LIMIT = 2000

@@ -1,4 +1,5 @@
-"""No model can hold the engine: recursion, loops and huge multi-instances end as incidents (engine/spiff/runtime/budget.py).
+"""No model can hold the engine: recursion, loops and huge multi-instances end as incidents
+(engine/spiff/runtime/budget.py).
 
 Each hostile model in tests/models/safety runs through the services on SQLite and PostgreSQL;
 the incident names the element, nothing is half-written, the instance is not left locked, and

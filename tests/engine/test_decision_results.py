@@ -1,4 +1,5 @@
-"""Decision results mapped into a result variable as Camunda 7 and 8 do (engine.spiff.extensions.decisions.map_result)."""
+"""Decision results mapped into a result variable as Camunda 7 and 8 do
+(engine.spiff.extensions.decisions.map_result)."""
 
 from __future__ import annotations
 

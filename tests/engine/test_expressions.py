@@ -1,4 +1,5 @@
-"""FEEL and JUEL expressions turned into sandbox Python at deploy (engine.spiff.expressions.translate, engine.spiff.expressions.juel)."""
+"""FEEL and JUEL expressions turned into sandbox Python at deploy (engine.spiff.expressions.translate,
+engine.spiff.expressions.juel)."""
 
 from __future__ import annotations
 

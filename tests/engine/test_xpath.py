@@ -1,4 +1,5 @@
-"""The XPath subset (BPMN's default expression language) turned into sandbox Python at deploy (engine.spiff.expressions.xpath)."""
+"""The XPath subset (BPMN's default expression language) turned into sandbox Python at deploy
+(engine.spiff.expressions.xpath)."""
 
 from __future__ import annotations
 

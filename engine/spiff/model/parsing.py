@@ -739,8 +739,9 @@ class _DecisionTaskParser(SpiffTaskParser):
 
 
 class _ServiceTaskParser(SpiffTaskParser):
-    """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.integration.connectors); those with
-    a topic are external tasks (engine.spiff.extensions.external wraps this parser). Nothing else passes the checks."""
+    """Service tasks with a pmoflow:connector wait for the worker's HTTP call (engine.integration.connectors);
+    those with a topic are external tasks (engine.spiff.extensions.external wraps this parser). Nothing else
+    passes the checks."""
 
     def create_task(self) -> Any:
         node = connector_node(self.node)
