@@ -1,7 +1,7 @@
 # Just enough of flask-smorest's API for pmoflow's own calls (flask-smorest ships no types).
 # The decorators return the function they are given, unchanged in type, so views stay checked.
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import flask
 from flask import Flask
@@ -10,6 +10,12 @@ from werkzeug.exceptions import HTTPException
 
 _T = TypeVar("_T")
 _SchemaArg = Schema | type[Schema] | None
+
+class _DocOptions(TypedDict, total=False):
+    content_type: str | None
+    description: str | None
+    example: Any
+    examples: Mapping[str, Any] | None
 
 class Blueprint(flask.Blueprint):
     def __init__(self, name: str, import_name: str, *args: Any, description: str = ..., **kwargs: Any) -> None: ...
@@ -21,23 +27,16 @@ class Blueprint(flask.Blueprint):
         schema: Schema | type[Schema],
         *,
         location: str = ...,
-        content_type: str | None = ...,
         required: bool = ...,
-        description: str | None = ...,
-        example: Any = ...,
-        examples: Mapping[str, Any] | None = ...,
-        **kwargs: Any,
+        **options: Unpack[_DocOptions],
     ) -> Callable[[_T], _T]: ...
     def response(
         self,
         status_code: int | str,
         schema: _SchemaArg = ...,
         *,
-        content_type: str | None = ...,
-        description: str | None = ...,
-        example: Any = ...,
-        examples: Mapping[str, Any] | None = ...,
         headers: Mapping[str, Any] | None = ...,
+        **options: Unpack[_DocOptions],
     ) -> Callable[[_T], _T]: ...
     def alt_response(
         self,
@@ -45,12 +44,9 @@ class Blueprint(flask.Blueprint):
         response: Any = ...,
         *,
         schema: _SchemaArg = ...,
-        content_type: str | None = ...,
-        description: str | None = ...,
-        example: Any = ...,
-        examples: Mapping[str, Any] | None = ...,
         headers: Mapping[str, Any] | None = ...,
         success: bool = ...,
+        **options: Unpack[_DocOptions],
     ) -> Callable[[_T], _T]: ...
     @staticmethod
     def doc(**kwargs: Any) -> Callable[[_T], _T]: ...
