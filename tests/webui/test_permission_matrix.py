@@ -262,7 +262,8 @@ def fill(rule: str, app) -> str:
     """A fresh instance and task per request, so one caller's action does not change another's."""
     view = intake(app, key="MATRIX")
     if "<token_id>" in rule:
-        rule = rule.replace("<token_id>", tokens_service.issue_token(app.extensions["pmoflow"], "intake-bot", "m", "pmo").row.id)
+        issued = tokens_service.issue_token(app.extensions["pmoflow"], "intake-bot", "m", "pmo")
+        rule = rule.replace("<token_id>", issued.row.id)
     if "<attachment_id>" in rule:
         doc = attachments.add_document(app.extensions["pmoflow"], ADMIN, "m.pdf", b"%PDF", instance_id=view.id)
         rule = rule.replace("<attachment_id>", doc.id)
