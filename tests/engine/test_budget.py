@@ -129,9 +129,12 @@ def error_element(ctx: EngineContext, instance_id: str) -> str:
     return instances.get(ctx, ADMIN, instance_id).error["element_id"]
 
 
-def test_a_long_loop_that_ends_runs_to_its_end_in_one_step(ctx):
-    """Past SpiffWorkflow's search depth (1,000 tasks) a loop used to stop silently and 'complete'."""
-    deployments.deploy(ctx, ADMIN, safety_files())
+def test_a_long_loop_that_ends_runs_to_its_end_in_one_step(settings, clock):
+    """Past SpiffWorkflow's search depth (1,000 tasks) a loop used to stop silently and 'complete'.
+
+    The task limit is what this is about; the time limit is set far out so that a loaded machine
+    (parallel test workers on two cores) cannot turn it into a time-budget incident."""
+    ctx = limited(settings, clock, step_time_limit=120.0)
     view = instances.start(ctx, BOT, "safety_script_loop", variables={"n": 0, "stop": 700})
     assert view.status == "completed" and view.variables["n"] == 700
     trail = path(ctx, view.id)
