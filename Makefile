@@ -5,17 +5,24 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: help run test lint typecheck format check bench clean
+# Tests run on pytest-xdist workers; `make test XDIST=` runs them in one process.
+XDIST  ?= -n 4
+FAST   := not postgres and not browser
+
+.PHONY: help run test test-fast test-postgres test-browser lint typecheck format check bench clean
 
 help:
-	@echo "make run        initialise a demo database and serve the web UI and API on $(HOST):$(PORT)"
-	@echo "make test       the whole test suite (PYTEST_ARGS=... to pass pytest options)"
-	@echo "make lint       ruff check (style, imports, bugbear, security rules)"
-	@echo "make typecheck  mypy, strict, on engine/ api/ webui/ designer/ (config in pyproject.toml)"
-	@echo "make format     ruff format: rewrite the code in the house format"
-	@echo "make check      lint, typecheck, then test: what CI runs"
-	@echo "make bench      the approval benchmark (BENCH_ARGS=...)"
-	@echo "make clean      remove the virtualenv, var/ and caches"
+	@echo "make run           initialise a demo database and serve the web UI and API on $(HOST):$(PORT)"
+	@echo "make test          the whole test suite on xdist workers (PYTEST_ARGS=... to pass pytest options)"
+	@echo "make test-fast     unit and SQLite tests: no database server, no browser"
+	@echo "make test-postgres the tests on PostgreSQL (PMOFLOW_TEST_POSTGRES_URL)"
+	@echo "make test-browser  the browser tests (/usr/bin/chromium)"
+	@echo "make lint          ruff check (style, imports, bugbear, security rules)"
+	@echo "make typecheck     mypy, strict, on engine/ api/ webui/ designer/ (config in pyproject.toml)"
+	@echo "make format        ruff format: rewrite the code in the house format"
+	@echo "make check         lint, typecheck, then test: what CI runs"
+	@echo "make bench         the approval benchmark (BENCH_ARGS=...)"
+	@echo "make clean         remove the virtualenv, var/ and caches"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +37,18 @@ run: $(VENV)/.installed
 	$(BIN)/pmoflow init --demo
 	$(BIN)/pmoflow serve --host $(HOST) --port $(PORT)
 
+# Every test carries tier markers (unit, sqlite, postgres, browser) set by tests/conftest.py.
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed     # no database server, no browser: unit and SQLite tests
+	$(BIN)/python -m pytest $(XDIST) -m "$(FAST)" $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.installed # needs PMOFLOW_TEST_POSTGRES_URL
+	$(BIN)/python -m pytest $(XDIST) -m postgres $(PYTEST_ARGS)
+
+test-browser: $(VENV)/.installed  # needs /usr/bin/chromium
+	$(BIN)/python -m pytest $(XDIST) -m browser $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check engine api webui designer tests bench typings

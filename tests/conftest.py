@@ -1,4 +1,10 @@
-"""Fixtures: every database test runs on SQLite and on PostgreSQL (PMOFLOW_TEST_POSTGRES_URL)."""
+"""Fixtures: every database test runs on SQLite and on PostgreSQL (PMOFLOW_TEST_POSTGRES_URL).
+
+Every test is given its tier markers here, from what it uses (see `tiers_of`), so a new test needs
+no marker by hand: `make test-fast` runs what needs neither a database server nor a browser.
+Under pytest-xdist each worker has its own temporary folder (so its own SQLite files), its own
+PostgreSQL database and its own servers on free ports.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,32 @@ from engine.db.session import make_engine
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POSTGRES_URL = os.environ.get("PMOFLOW_TEST_POSTGRES_URL")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")     # gw0, gw1, ... under xdist
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
+def tiers_of(item: pytest.Item) -> set[str]:
+    """The tiers a test belongs to, from what it needs: `browser` (in tests/browser or uses the browser
+    fixture), `postgres` (the PostgreSQL server), `sqlite` (a SQLite database), else `unit`.
+    A browser test also carries the tier of its database."""
+    names = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    database = callspec.params.get("database_url") if callspec else None
+    tiers = set()
+    if BROWSER_TESTS in item.path.parents or "browser" in names:
+        tiers.add("browser")
+    if database == "postgres" or "postgres_database" in names or item.get_closest_marker("postgres"):
+        tiers.add("postgres")
+    elif database == "sqlite" or "sqlite_template" in names:
+        tiers.add("sqlite")
+    return tiers or {"unit"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tiers (see `tiers_of`): `-m "not postgres and not browser"` is the fast tier."""
+    for item in items:
+        for tier in sorted(tiers_of(item)):
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +69,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_database() -> Iterator[str]:
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need PMOFLOW_TEST_POSTGRES_URL (CI sets it)")
-    name = f"pmoflow_test_{uuid.uuid4().hex[:10]}"
+    name = f"pmoflow_test_{WORKER}_{uuid.uuid4().hex[:10]}"      # one database per xdist worker
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
