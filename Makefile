@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
 # Tests run on pytest-xdist workers; `make test XDIST=` runs them in one process.
-XDIST  ?= -n 4
+XDIST  ?= -n auto
 FAST   := not postgres and not browser
 
 .PHONY: help run test test-fast test-postgres test-browser lint typecheck format check bench clean
