@@ -12,11 +12,16 @@ from tests.conftest import BROWSER_TESTS, tiers_of
 HERE = Path(__file__)
 
 
-def _item(path: Path = HERE, fixtures: tuple[str, ...] = (), database: str | None = None,
-          marker: str | None = None) -> pytest.Item:
+def _item(
+    path: Path = HERE, fixtures: tuple[str, ...] = (), database: str | None = None, marker: str | None = None
+) -> pytest.Item:
     callspec = SimpleNamespace(params={"database_url": database}) if database else None
-    fake = SimpleNamespace(path=path, fixturenames=list(fixtures), callspec=callspec,
-                           get_closest_marker=lambda name: name if name == marker else None)
+    fake = SimpleNamespace(
+        path=path,
+        fixturenames=list(fixtures),
+        callspec=callspec,
+        get_closest_marker=lambda name: name if name == marker else None,
+    )
     return fake  # type: ignore[return-value]
 
 
