@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from engine import bootstrap
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
@@ -22,6 +23,13 @@ from engine.db.session import make_engine
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POSTGRES_URL = os.environ.get("PMOFLOW_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def composed() -> None:
+    """Every subscriber and job handler registered, as the app factory and the CLI do (engine.bootstrap),
+    also for tests that build their own engine context."""
+    bootstrap.bootstrap()
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +92,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def ctx(settings: Settings, clock: FixedClock) -> Iterator[EngineContext]:
-    context = EngineContext.from_settings(settings, clock=clock)
+    context = bootstrap.context(settings, clock=clock)
     yield context
     context.db.dispose()
 
