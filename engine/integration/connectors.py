@@ -43,7 +43,8 @@ from engine.core.permissions import Actor, require
 from engine.db.models import ConnectorHost, Job
 from engine.events import stream as audit
 from engine.runtime import jobs
-from engine.runtime.connector_calls import ACTOR, KIND, raise_incident
+from engine.runtime.connector_calls import ACTOR, KIND
+from engine.runtime.external_mirror import raise_incident
 from engine.runtime.steps import load_instance, run_step
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.runtime.run import jsonable
@@ -303,7 +304,7 @@ def _done(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any]
         except Exception as err:  # noqa: BLE001 - a failing mapping is an incident on the element
             raise_incident(session, instance, payload["task_id"], payload["element_id"],
                            f"HTTP connector: output {output['variable']!r} ({output['expression']}) failed: "
-                           f"{type(err).__name__}: {err}", "ConnectorOutputFailed", now)
+                           f"{type(err).__name__}: {err}", "ConnectorOutputFailed", now, ACTOR)
             return
     if payload.get("result_variable"):
         outputs[payload["result_variable"]] = {k: response.get(k) for k in ("status", "headers", "body")}
@@ -331,7 +332,7 @@ def _exhausted(ctx: EngineContext, session: Session, job: Job, error: str) -> No
         return
     raise_incident(session, instance, payload["task_id"], payload["element_id"],
                    f"HTTP connector failed after {job.attempts} attempt(s): {error}", "ConnectorFailed",
-                   ctx.clock.now())
+                   ctx.clock.now(), ACTOR)
 
 
 def run_call(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:

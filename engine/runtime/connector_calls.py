@@ -21,6 +21,7 @@ from engine.core.context import EngineContext
 from engine.db.models import Job, ProcessInstance
 from engine.events import stream as audit
 from engine.runtime import jobs
+from engine.runtime.external_mirror import raise_incident
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.extensions.connector import PLACEHOLDER
 from engine.spiff.runtime.run import ConnectorCall, jsonable
@@ -77,7 +78,7 @@ def enqueue_calls(
                                     ctx.settings.script_time_limit)
         except RequestInvalid as err:
             raise_incident(session, instance, call.id, call.element_id, f"HTTP connector: {err}",
-                           "ConnectorRequestInvalid", now)
+                           "ConnectorRequestInvalid", now, ACTOR)
             return
         config = call.config
         job = jobs.enqueue(session, KIND, {
@@ -87,15 +88,3 @@ def enqueue_calls(
         audit.record(session, "connector_call_queued", now, instance=instance, actor=ACTOR, task_uuid=call.id,
                      element_id=call.element_id, data={"method": request["method"], "url": request["url"],
                                                        "job": job.uuid})
-
-
-def raise_incident(
-    session: Session, instance: ProcessInstance, task_id: str, element_id: str, message: str, kind: str,
-    now: datetime,
-) -> None:
-    """Put the instance in error for a connector task, naming the element (an `incident_raised` event)."""
-    instance.status = "error"
-    instance.error = {"element_id": element_id, "task_id": task_id, "message": message, "kind": kind}
-    instance.updated_at = now
-    audit.record(session, "incident_raised", now, instance=instance, actor=ACTOR, task_uuid=task_id,
-                 element_id=element_id, data=instance.error)
