@@ -25,21 +25,21 @@ from engine.sla import deadlines
 
 # Called by `stream.record` for every event, in this order, in the event's transaction.
 SUBSCRIBERS: tuple[stream.Subscriber, ...] = (
-    recipients.on_event,        # email and chat: one job per recipient and channel
-    bell.on_event,              # the in-app bell: one row per recipient
+    recipients.on_event,  # email and chat: one job per recipient and channel
+    bell.on_event,  # the in-app bell: one row per recipient
 )
 # Read with the chain head when a transaction's events are written.
 COMPANIONS: tuple[stream.Companion, ...] = (
-    webhooks.SUBSCRIPTIONS,     # webhooks: one delivery and job per matching subscription
+    webhooks.SUBSCRIPTIONS,  # webhooks: one delivery and job per matching subscription
 )
 # Job kind -> handler, run by the worker.
 JOBS: dict[str, jobs.JobHandler] = {
-    **connectors.JOBS,          # HTTP connector calls
-    **webhooks.JOBS,            # webhook deliveries
-    **delivery.JOBS,            # notification emails and chat posts
-    **retention.JOBS,           # the daily purge
-    **deadlines.JOBS,           # SLA breach checks
-    **signals.JOBS,             # signals thrown by instances, broadcast to the others
+    **connectors.JOBS,  # HTTP connector calls
+    **webhooks.JOBS,  # webhook deliveries
+    **delivery.JOBS,  # notification emails and chat posts
+    **retention.JOBS,  # the daily purge
+    **deadlines.JOBS,  # SLA breach checks
+    **signals.JOBS,  # signals thrown by instances, broadcast to the others
 }
 
 

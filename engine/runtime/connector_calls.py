@@ -46,6 +46,7 @@ def build_request(call: ConnectorCall, variables: dict[str, Any], time_limit: fl
             value = variables[name]
             text = value if isinstance(value, str) else json.dumps(jsonable(value))
             return quote(text, safe="") if quote_values else text
+
         return PLACEHOLDER.sub(one, template)
 
     url = fill(config["url"], quote_values=True)
@@ -57,34 +58,75 @@ def build_request(call: ConnectorCall, variables: dict[str, Any], time_limit: fl
             body = jsonable(SandboxedEnvironment(time_limit=time_limit).evaluate(config["body"], dict(variables)))
         except Exception as err:  # noqa: BLE001 - any failure of the expression is reported on the element
             raise RequestInvalid(f"the body expression failed: {type(err).__name__}: {err}") from err
-    return {"method": config["method"], "url": url, "headers": headers, "secrets": secrets, "body": body,
-            "timeout": config["timeout"]}
+    return {
+        "method": config["method"],
+        "url": url,
+        "headers": headers,
+        "secrets": secrets,
+        "body": body,
+        "timeout": config["timeout"],
+    }
 
 
 def enqueue_calls(
-    ctx: EngineContext, session: Session, instance: ProcessInstance, calls: list[ConnectorCall], now: datetime,
+    ctx: EngineContext,
+    session: Session,
+    instance: ProcessInstance,
+    calls: list[ConnectorCall],
+    now: datetime,
 ) -> None:
     """Enqueue one job per ready connector task that has none pending (called by every step)."""
     if not calls or instance.status != "running":
         return
-    active = {p.get("task_id") for p in session.scalars(
-        select(Job.payload).where(Job.instance_id == instance.id, Job.kind == KIND,
-                                  Job.status.in_(("pending", "running"))))}
+    active = {
+        p.get("task_id")
+        for p in session.scalars(
+            select(Job.payload).where(
+                Job.instance_id == instance.id, Job.kind == KIND, Job.status.in_(("pending", "running"))
+            )
+        )
+    }
     for call in calls:
         if call.id in active:
             continue
         try:
-            request = build_request(call, {**instance.variables, **jsonable(call.data)},
-                                    ctx.settings.script_time_limit)
+            request = build_request(call, {**instance.variables, **jsonable(call.data)}, ctx.settings.script_time_limit)
         except RequestInvalid as err:
-            raise_incident(session, instance, call.id, call.element_id, f"HTTP connector: {err}",
-                           "ConnectorRequestInvalid", now, ACTOR)
+            raise_incident(
+                session,
+                instance,
+                call.id,
+                call.element_id,
+                f"HTTP connector: {err}",
+                "ConnectorRequestInvalid",
+                now,
+                ACTOR,
+            )
             return
         config = call.config
-        job = jobs.enqueue(session, KIND, {
-            "instance": instance.uuid, "task_id": call.id, "element_id": call.element_id, "name": call.name,
-            "request": request, "outputs": config["outputs"], "result_variable": config.get("result_variable"),
-        }, now, max_attempts=int(config["retries"]) + 1, instance=instance)
-        audit.record(session, "connector_call_queued", now, instance=instance, actor=ACTOR, task_uuid=call.id,
-                     element_id=call.element_id, data={"method": request["method"], "url": request["url"],
-                                                       "job": job.uuid})
+        job = jobs.enqueue(
+            session,
+            KIND,
+            {
+                "instance": instance.uuid,
+                "task_id": call.id,
+                "element_id": call.element_id,
+                "name": call.name,
+                "request": request,
+                "outputs": config["outputs"],
+                "result_variable": config.get("result_variable"),
+            },
+            now,
+            max_attempts=int(config["retries"]) + 1,
+            instance=instance,
+        )
+        audit.record(
+            session,
+            "connector_call_queued",
+            now,
+            instance=instance,
+            actor=ACTOR,
+            task_uuid=call.id,
+            element_id=call.element_id,
+            data={"method": request["method"], "url": request["url"], "job": job.uuid},
+        )

@@ -28,16 +28,30 @@ def shipped(ctx):
 
 
 def intake(ctx) -> tuple[str, str]:
-    view = instances.start(ctx, BOT, "project-intake", business_key="PRJ-7",
-                           variables={"title": "New CRM", "budget": 10_000, "department": "Sales"})
+    view = instances.start(
+        ctx,
+        BOT,
+        "project-intake",
+        business_key="PRJ-7",
+        variables={"title": "New CRM", "budget": 10_000, "department": "Sales"},
+    )
     return view.id, view.open_tasks[0].id
 
 
 def bell_rows(ctx) -> list[tuple[str, str, str, str | None, str | None]]:
     with ctx.uow(write=False) as uow:
-        return [tuple(r) for r in uow.session.execute(
-            select(Notification.username, Notification.kind, Notification.text, Notification.link,
-                   Notification.task_uuid).order_by(Notification.id))]
+        return [
+            tuple(r)
+            for r in uow.session.execute(
+                select(
+                    Notification.username,
+                    Notification.kind,
+                    Notification.text,
+                    Notification.link,
+                    Notification.task_uuid,
+                ).order_by(Notification.id)
+            )
+        ]
 
 
 def count(ctx, model) -> int:
@@ -45,40 +59,92 @@ def count(ctx, model) -> int:
         return uow.session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def record_alone(ctx, type_: str, instance_id: str | None, task_uuid: str | None, actor: str,
-                 data: dict) -> None:
+def record_alone(ctx, type_: str, instance_id: str | None, task_uuid: str | None, actor: str, data: dict) -> None:
     """Record one event in a unit of work of its own, as a service would, and commit."""
     with ctx.uow() as uow:
-        instance = uow.session.scalars(select(ProcessInstance).where(ProcessInstance.uuid == instance_id)).first() \
-            if instance_id else None
-        stream.record(uow.session, type_, ctx.clock.now(), instance=instance, actor=actor, task_uuid=task_uuid,
-                      data=data)
+        instance = (
+            uow.session.scalars(select(ProcessInstance).where(ProcessInstance.uuid == instance_id)).first()
+            if instance_id
+            else None
+        )
+        stream.record(
+            uow.session, type_, ctx.clock.now(), instance=instance, actor=actor, task_uuid=task_uuid, data=data
+        )
         uow.commit()
 
 
 DUE = datetime(2026, 3, 2, 17, 30, tzinfo=UTC).isoformat()
 
 
-@pytest.mark.parametrize(("type_", "actor", "data", "expected"), [
-    ("task_delegated", "alice", {"name": "Review", "from": None, "to": "erin", "reason": "away", "owner": "alice"},
-     ("erin", "delegation", "alice delegated “Review” for New CRM (PRJ-7) to you; you complete it on behalf of "
-                            "alice. Reason: away", None)),
-    ("task_reassigned", "pmo", {"name": "Review", "from": "alice", "to": "erin", "reason": "moved",
-                                "substitute_for": "dave"},
-     ("erin", "task_assigned", "pmo assigned “Review” for New CRM (PRJ-7) to you (you stand in for dave, who is "
-                               "out of office). Reason: moved", None)),
-    ("task_reassigned", "timer", {"name": "Review", "from": "alice", "to": "ivan", "reason": "SLA", "timer": "T1"},
-     ("ivan", "task_assigned", "“Review” for New CRM (PRJ-7) is overdue and now yours as the group's manager.",
-      "/tasks/")),
-    ("task_reminder", "timer", {"timer": "T2", "name": "Review", "notified": ["erin"], "due_at": DUE},
-     ("erin", "task_reminder", "Reminder: Review for New CRM (PRJ-7) is waiting (due 2026-03-02 17:30 UTC).",
-      "/tasks/")),
-    ("comment_added", "alice", {"comment": "c1", "parent": None, "body": "@erin look", "mentions": ["erin"]},
-     ("erin", "mention", "alice mentioned you on New CRM (PRJ-7): @erin look", None)),
-    ("task_created", None, {"name": "Review", "assignee": "erin", "candidate_groups": [], "due_at": None,
-                            "approval_batch": None, "substitute_for": "dave"},
-     ("erin", "task_assigned", "Review: New CRM (for dave, who is away)", "/tasks/")),
-])
+@pytest.mark.parametrize(
+    ("type_", "actor", "data", "expected"),
+    [
+        (
+            "task_delegated",
+            "alice",
+            {"name": "Review", "from": None, "to": "erin", "reason": "away", "owner": "alice"},
+            (
+                "erin",
+                "delegation",
+                "alice delegated “Review” for New CRM (PRJ-7) to you; you complete it on behalf of alice. Reason: away",
+                None,
+            ),
+        ),
+        (
+            "task_reassigned",
+            "pmo",
+            {"name": "Review", "from": "alice", "to": "erin", "reason": "moved", "substitute_for": "dave"},
+            (
+                "erin",
+                "task_assigned",
+                "pmo assigned “Review” for New CRM (PRJ-7) to you (you stand in for dave, who is "
+                "out of office). Reason: moved",
+                None,
+            ),
+        ),
+        (
+            "task_reassigned",
+            "timer",
+            {"name": "Review", "from": "alice", "to": "ivan", "reason": "SLA", "timer": "T1"},
+            (
+                "ivan",
+                "task_assigned",
+                "“Review” for New CRM (PRJ-7) is overdue and now yours as the group's manager.",
+                "/tasks/",
+            ),
+        ),
+        (
+            "task_reminder",
+            "timer",
+            {"timer": "T2", "name": "Review", "notified": ["erin"], "due_at": DUE},
+            (
+                "erin",
+                "task_reminder",
+                "Reminder: Review for New CRM (PRJ-7) is waiting (due 2026-03-02 17:30 UTC).",
+                "/tasks/",
+            ),
+        ),
+        (
+            "comment_added",
+            "alice",
+            {"comment": "c1", "parent": None, "body": "@erin look", "mentions": ["erin"]},
+            ("erin", "mention", "alice mentioned you on New CRM (PRJ-7): @erin look", None),
+        ),
+        (
+            "task_created",
+            None,
+            {
+                "name": "Review",
+                "assignee": "erin",
+                "candidate_groups": [],
+                "due_at": None,
+                "approval_batch": None,
+                "substitute_for": "dave",
+            },
+            ("erin", "task_assigned", "Review: New CRM (for dave, who is away)", "/tasks/"),
+        ),
+    ],
+)
 def test_recording_the_event_alone_gives_the_bell_entry(shipped, type_, actor, data, expected):
     """No service runs here, only `stream.record`: the entry can only come from the bell's subscriber."""
     instance_id, task_id = intake(shipped)
@@ -92,17 +158,32 @@ def test_recording_the_event_alone_gives_the_bell_entry(shipped, type_, actor, d
 
 def test_the_requester_and_the_substitute_hear_from_their_events_alone(shipped):
     instance_id, _ = intake(shipped)
-    record_alone(shipped, "out_of_office_set", None, None, "erin",
-                 {"substitute": "dave", "starts_on": "2026-01-05", "ends_on": "2026-01-09"})
-    with shipped.uow() as uow:                  # a cancellation's event, without the cancel service
+    record_alone(
+        shipped,
+        "out_of_office_set",
+        None,
+        None,
+        "erin",
+        {"substitute": "dave", "starts_on": "2026-01-05", "ends_on": "2026-01-09"},
+    )
+    with shipped.uow() as uow:  # a cancellation's event, without the cancel service
         instance = uow.session.scalars(select(ProcessInstance).where(ProcessInstance.uuid == instance_id)).one()
         instance.status, instance.cancel_reason = "cancelled", "duplicate"
-        stream.record(uow.session, "instance_cancelled", shipped.clock.now(), instance=instance, actor="pmo",
-                      data={"reason": "duplicate"})
+        stream.record(
+            uow.session,
+            "instance_cancelled",
+            shipped.clock.now(),
+            instance=instance,
+            actor="pmo",
+            data={"reason": "duplicate"},
+        )
         uow.commit()
     assert [r[:3] for r in bell_rows(shipped)] == [
-        ("dave", "substitute",
-         "erin is out of office from 05 Jan 2026 to 09 Jan 2026: new tasks for them come to you."),
+        (
+            "dave",
+            "substitute",
+            "erin is out of office from 05 Jan 2026 to 09 Jan 2026: new tasks for them come to you.",
+        ),
         ("intake-bot", "request_decided", "Your request New CRM (PRJ-7) was cancelled by pmo: duplicate."),
     ]
 
@@ -128,7 +209,7 @@ def test_a_rolled_back_step_leaves_no_bell_entry(shipped, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("the view could not be built")
 
-    monkeypatch.setattr(InstanceView, "of", fail)           # after the event was recorded: the step rolls back
+    monkeypatch.setattr(InstanceView, "of", fail)  # after the event was recorded: the step rolls back
     with pytest.raises(RuntimeError):
         instances.cancel(shipped, ADMIN, instance_id, "duplicate")
     assert bell_rows(shipped) == []
@@ -153,7 +234,11 @@ def test_only_an_event_reaches_the_bell():
     """No engine module but the notifications' own and the composition root imports engine.notify: a service
     that wants someone told records its event."""
     allowed = {ROOT / "engine" / "bootstrap.py"}
-    offenders = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "engine").rglob("*.py")
-                       if p not in allowed and "notify" not in p.relative_to(ROOT).parts[:2]
-                       and any(n == "engine.notify" or n.startswith("engine.notify.") for n in imported(p)))
+    offenders = sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "engine").rglob("*.py")
+        if p not in allowed
+        and "notify" not in p.relative_to(ROOT).parts[:2]
+        and any(n == "engine.notify" or n.startswith("engine.notify.") for n in imported(p))
+    )
     assert offenders == []

@@ -22,10 +22,17 @@ def test_every_subscriber_companion_and_job_handler_is_registered_by_reference()
     bootstrap.bootstrap()
     assert stream.subscribers() == (recipients.on_event, bell.on_event)
     assert webhooks.SUBSCRIPTIONS in stream.companions()
-    expected = {**connectors.JOBS, **webhooks.JOBS, **delivery.JOBS, **retention.JOBS, **deadlines.JOBS,
-                **signals.JOBS}
-    assert sorted(expected) == ["connector", "notify.email", "notify.slack", "notify.teams", "retention_purge",
-                                "signal.broadcast", "sla_check", "webhook.deliver"]
+    expected = {**connectors.JOBS, **webhooks.JOBS, **delivery.JOBS, **retention.JOBS, **deadlines.JOBS, **signals.JOBS}
+    assert sorted(expected) == [
+        "connector",
+        "notify.email",
+        "notify.slack",
+        "notify.teams",
+        "retention_purge",
+        "signal.broadcast",
+        "sla_check",
+        "webhook.deliver",
+    ]
     assert {kind: jobs.HANDLERS[kind] for kind in expected} == expected
 
 
@@ -56,5 +63,10 @@ def test_no_module_registers_itself_on_import():
 def test_recording_an_event_before_the_bootstrap_is_refused(ctx, monkeypatch):
     monkeypatch.setattr(stream, "_subscribers", [])
     with ctx.uow() as uow, pytest.raises(RuntimeError, match="bootstrap"):
-        stream.record(uow.session, "out_of_office_set", ctx.clock.now(), actor="erin",
-                      data={"substitute": "dave", "starts_on": "2026-01-05", "ends_on": "2026-01-06"})
+        stream.record(
+            uow.session,
+            "out_of_office_set",
+            ctx.clock.now(),
+            actor="erin",
+            data={"substitute": "dave", "starts_on": "2026-01-05", "ends_on": "2026-01-06"},
+        )
