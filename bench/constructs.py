@@ -108,9 +108,9 @@ def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyp
 
 @contextmanager
 def _database(kind: str, postgres_url: str) -> Iterator[object]:
+    from engine.bootstrap import context
     from engine.core.clock import FixedClock
     from engine.core.config import Settings
-    from engine.core.context import EngineContext
     from engine.db.schema import upgrade
 
     now = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -119,7 +119,7 @@ def _database(kind: str, postgres_url: str) -> Iterator[object]:
             yield ctx
         return
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = EngineContext.from_settings(Settings(database_url=f"sqlite:///{tmp}/bench.db"), clock=FixedClock(now))
+        ctx = context(Settings(database_url=f"sqlite:///{tmp}/bench.db"), clock=FixedClock(now))
         try:
             upgrade(ctx.db)
             yield ctx

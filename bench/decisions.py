@@ -29,8 +29,8 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from engine import bootstrap
 from engine.core.config import Settings
-from engine.core.context import EngineContext
 from engine.core.permissions import SYSTEM
 from engine.db.schema import upgrade
 from engine.definitions import decisions, deployments
@@ -128,7 +128,7 @@ def measure_service(xml: str, seconds: float, rules: int, database_url: str | No
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         if database_url:
             create_postgres_database(database_url)
-        ctx = EngineContext.from_settings(Settings(database_url=url, secret_key="bench-only"))
+        ctx = bootstrap.context(Settings(database_url=url, secret_key="bench-only"))
         try:
             upgrade(ctx.db)
             deployments.deploy(ctx, SYSTEM, [SourceFile("bench-routing.dmn", xml.encode())])

@@ -276,15 +276,15 @@ def drop_postgres_database(url: str) -> None:
 def scratch_context(server_url: str, prefix: str, now: datetime) -> Iterator[EngineContext]:
     """An engine context on a new, migrated database `pmoflow_bench_<prefix>_<random>` on the
     server of `server_url`, with a clock fixed at `now`; the database is dropped afterwards."""
+    from engine.bootstrap import context
     from engine.core.clock import FixedClock
     from engine.core.config import Settings
-    from engine.core.context import EngineContext
     from engine.db.schema import upgrade
 
     name = f"pmoflow_bench_{prefix}_{uuid.uuid4().hex[:8]}"
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     create_postgres_database(url)
-    ctx = EngineContext.from_settings(Settings(database_url=url), clock=FixedClock(now))
+    ctx = context(Settings(database_url=url), clock=FixedClock(now))
     try:
         upgrade(ctx.db)
         yield ctx

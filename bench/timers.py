@@ -106,15 +106,15 @@ def iso(when: datetime) -> str:
 
 def prepare(url: str, count: int, due: datetime, spread: timedelta = timedelta(0)) -> None:
     """Deploy the timer process and create `count` instances, the i-th due at due + spread * i / count."""
+    from engine.bootstrap import context
     from engine.core.config import Settings
-    from engine.core.context import EngineContext
     from engine.core.permissions import SYSTEM
     from engine.definitions import deployments
     from engine.runtime import instances
     from engine.spiff.model.parsing import SourceFile
 
     due = due.replace(microsecond=max(1, due.microsecond))      # keep the microseconds in every iso string
-    ctx = EngineContext.from_settings(Settings(database_url=url, secret_key="bench"))
+    ctx = context(Settings(database_url=url, secret_key="bench"))
     try:
         deployments.deploy(ctx, SYSTEM, [SourceFile("timer_load.bpmn", BPMN.encode())])
         instances.start(ctx, SYSTEM, PROCESS, business_key="load-0", variables={"due": iso(due), "fired": 0})

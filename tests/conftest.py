@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from engine import bootstrap
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
@@ -54,6 +55,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         for tier in sorted(tiers_of(item)):
             item.add_marker(tier)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def composed() -> None:
+    """Every subscriber and job handler registered, as the app factory and the CLI do (engine.bootstrap),
+    also for tests that build their own engine context."""
+    bootstrap.bootstrap()
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +124,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def ctx(settings: Settings, clock: FixedClock) -> Iterator[EngineContext]:
-    context = EngineContext.from_settings(settings, clock=clock)
+    context = bootstrap.context(settings, clock=clock)
     yield context
     context.db.dispose()
 

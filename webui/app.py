@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 import api
 from api.errors import http_error
+from engine.bootstrap import context as engine_context
 from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
@@ -60,7 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     )
     app.config.update(config)
     app.session_interface = BrowserSessions()
-    ctx = EngineContext.from_settings(settings, clock=clock)
+    ctx = engine_context(settings, clock=clock)     # the composition root: subscribers, job handlers
     app.extensions["pmoflow"] = ctx
     api.register(app)
     _register_browser_security(app)     # after the API: its error handler must be the last one

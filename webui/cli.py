@@ -102,10 +102,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _context() -> EngineContext:
+    from engine.bootstrap import context
     from engine.core.config import Settings
-    from engine.core.context import EngineContext
 
-    return EngineContext.from_settings(Settings.from_env())
+    return context(Settings.from_env())
 
 
 def _init(args: argparse.Namespace) -> int:

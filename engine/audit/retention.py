@@ -165,11 +165,13 @@ def _reschedule_after_failure(ctx: EngineContext, session: Session, job: Job, er
     schedule(session, ctx.clock.now())
 
 
-@jobs.handler(KIND, done=_reschedule, exhausted=_reschedule_after_failure)
 def run_purge(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """The worker's daily purge; the next one is scheduled when this one is recorded."""
     result = purge(ctx)
     return {"purged": result.purged, "processes": result.processes}
 
 
-__all__ = ["policies", "set_policy", "purge", "schedule", "ensure_scheduled", "next_run"]
+# Registered by engine.bootstrap.
+JOBS = {KIND: jobs.JobHandler(run=run_purge, done=_reschedule, exhausted=_reschedule_after_failure)}
+
+__all__ = ["policies", "set_policy", "purge", "schedule", "ensure_scheduled", "next_run", "JOBS"]

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.core.config import Settings
 from engine.core.errors import Conflict
-
-if TYPE_CHECKING:
-    from engine.core.config import Settings
 
 SETTINGS = "pmoflow_settings"      # session.info: the Settings of the unit of work (for event subscribers)
 

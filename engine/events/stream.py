@@ -1,9 +1,11 @@
 """The event stream: every change of state is an event written in the same transaction.
 
-Outgoing messages (email, chat, webhooks) are derived from events by subscribers: modules
-listed in `SUBSCRIBER_MODULES` register a function with `@subscribe`; `record` calls each
-with the new event, and they enqueue jobs (`engine.runtime.jobs.enqueue`) in the same transaction,
-so nothing is sent for a step that rolled back and nothing committed is lost (the outbox).
+Notifications (the in-app bell, email, chat) and webhooks are derived from events by
+subscribers, registered by the composition root (`engine.bootstrap`) with `subscribe`;
+`record` calls each with the new event, and they add rows or enqueue jobs
+(`engine.runtime.jobs.enqueue`) in the same transaction, so nothing is sent for a step that
+rolled back and nothing committed is lost (the outbox). `record` refuses to run before any
+subscriber is registered: a process that forgot the bootstrap would silently notify no one.
 
 The events are the audit trail, so they are tamper-evident: each row carries `seq`,
 `prev_hash` and `hash` = SHA-256 over a canonical JSON of its content and `prev_hash`.
@@ -28,7 +30,6 @@ and a hook that gets the rows with the batch of events being written.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,10 +60,7 @@ from engine.db.models import SEARCH_TEXT_LIMIT, Event, ProcessInstance, new_uuid
 Subscriber = Callable[[Session, Event, "ProcessInstance | None"], None]
 Batch = list[tuple[Event, "ProcessInstance | None"]]
 
-# Modules whose import registers event subscribers.
-SUBSCRIBER_MODULES: tuple[str, ...] = ("engine.integration.webhooks", "engine.notify.recipients")
-_subscribers: list[Subscriber] = []
-_loaded = False
+_subscribers: list[Subscriber] = []        # registered by engine.bootstrap
 
 PENDING = "pmoflow_audit_pending"
 GENESIS = "0" * 64
@@ -108,10 +106,16 @@ def token_scope(username: str, token_id: int) -> Iterator[None]:
 
 
 def subscribe(fn: Subscriber) -> Subscriber:
-    """Register `fn(session, event, instance)`, called for every event recorded from now on."""
+    """Register `fn(session, event, instance)`, called for every event recorded from now on (once, however
+    often it is registered)."""
     if fn not in _subscribers:
         _subscribers.append(fn)
     return fn
+
+
+def subscribers() -> tuple[Subscriber, ...]:
+    """The registered subscribers, in the order `record` calls them."""
+    return tuple(_subscribers)
 
 
 @dataclass(frozen=True)
@@ -137,12 +141,9 @@ def read_with_head(companion: Companion) -> Companion:
     return companion
 
 
-def _load_subscribers() -> None:
-    global _loaded
-    if not _loaded:
-        for module in SUBSCRIBER_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+def companions() -> tuple[Companion, ...]:
+    """The registered companions of the chain-head read."""
+    return tuple(_companions.values())
 
 
 def record(
@@ -156,7 +157,10 @@ def record(
     element_id: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
-    """Add an event to the current transaction (written at commit) and hand it to the subscribers."""
+    """Add an event to the current transaction (written at commit) and hand it to the subscribers;
+    raises RuntimeError when none is registered (`engine.bootstrap.bootstrap` was not called)."""
+    if not _subscribers:
+        raise RuntimeError("no event subscribers are registered: call engine.bootstrap.bootstrap() first")
     payload = _plain(data or {})
     credential = _credential.get()
     if actor is None or actor in SYSTEM_ACTORS:
@@ -174,7 +178,6 @@ def record(
     if instance is None and type_.endswith("_deployed") and isinstance(payload.get("version"), int):
         event.definition_key, event.definition_version = str(payload.get("key")), payload["version"]
     session.info.setdefault(PENDING, []).append((event, instance))
-    _load_subscribers()
     for subscriber in _subscribers:
         subscriber(session, event, instance)
     return event

@@ -1,8 +1,9 @@
 """The HTTP connector: service tasks whose calls the worker makes, outside any transaction.
 
 When a step leaves a `pmoflow:connector` service task ready (engine/spiff/extensions/connector.py),
-`enqueue_calls` builds the request from the variables (URL placeholders, the body
-expression) and enqueues one `connector` job in the step's transaction. The worker then
+`engine.runtime.connector_calls.enqueue_calls` builds the request from the variables (URL
+placeholders, the body expression) and enqueues one `connector` job in the step's transaction.
+The worker then runs this module's job (`JOBS`):
 
 - checks the destination: its host must be on the admins' allow-list (`ConnectorHost`),
   and unless that entry allows private addresses, every address the name resolves to, and
@@ -30,7 +31,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -39,17 +40,17 @@ from sqlalchemy.orm import Session
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
-from engine.db.models import ConnectorHost, Job, ProcessInstance
+from engine.db.models import ConnectorHost, Job
 from engine.events import stream as audit
 from engine.runtime import jobs
+from engine.runtime.connector_calls import ACTOR, KIND
+from engine.runtime.external_mirror import raise_incident
+from engine.runtime.steps import load_instance, run_step
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
-from engine.spiff.extensions.connector import PLACEHOLDER
-from engine.spiff.runtime.run import ConnectorCall, jsonable
+from engine.spiff.runtime.run import jsonable
 
 log = logging.getLogger("pmoflow.connectors")
 
-KIND = "connector"
-ACTOR = "connector"
 MAX_RESPONSE_BYTES = 1024 * 1024
 USER_AGENT = "pmoflow-connector/1"
 SECRET_PREFIX = "PMOFLOW_CONNECTOR_SECRET_"  # noqa: S105 - the prefix of environment variable names
@@ -173,79 +174,6 @@ def _check_address(host: str, address: str, allow_private: bool) -> None:
             f"metadata addresses are refused unless the allow-list entry allows private addresses")
 
 
-# ---------------------------------------------------------------- building calls (in the step)
-
-class RequestInvalid(Exception):
-    """The request could not be built from the variables (a placeholder or the body failed)."""
-
-
-def build_request(call: ConnectorCall, variables: dict[str, Any], time_limit: float) -> dict[str, Any]:
-    """The request of a ready connector task, from the variables; raises RequestInvalid."""
-    config = call.config
-
-    def fill(template: str, quote_values: bool) -> str:
-        def one(match: Any) -> str:
-            name = match.group(1)
-            if name not in variables:
-                raise RequestInvalid(f"variable {name!r} (used in {template!r}) is not set")
-            value = variables[name]
-            text = value if isinstance(value, str) else json.dumps(jsonable(value))
-            return quote(text, safe="") if quote_values else text
-        return PLACEHOLDER.sub(one, template)
-
-    url = fill(config["url"], quote_values=True)
-    headers = {h["name"]: fill(h["value"], quote_values=False) for h in config["headers"] if h.get("value") is not None}
-    secrets = {h["name"]: h["secret"] for h in config["headers"] if h.get("secret")}
-    body = None
-    if config.get("body"):
-        try:
-            body = jsonable(SandboxedEnvironment(time_limit=time_limit).evaluate(config["body"], dict(variables)))
-        except Exception as err:  # noqa: BLE001 - any failure of the expression is reported on the element
-            raise RequestInvalid(f"the body expression failed: {type(err).__name__}: {err}") from err
-    return {"method": config["method"], "url": url, "headers": headers, "secrets": secrets, "body": body,
-            "timeout": config["timeout"]}
-
-
-def enqueue_calls(
-    ctx: EngineContext, session: Session, instance: ProcessInstance, calls: list[ConnectorCall], now: datetime,
-) -> None:
-    """Enqueue one job per ready connector task that has none pending (called by every step)."""
-    if not calls or instance.status != "running":
-        return
-    active = {p.get("task_id") for p in session.scalars(
-        select(Job.payload).where(Job.instance_id == instance.id, Job.kind == KIND,
-                                  Job.status.in_(("pending", "running"))))}
-    for call in calls:
-        if call.id in active:
-            continue
-        try:
-            request = build_request(call, {**instance.variables, **jsonable(call.data)},
-                                    ctx.settings.script_time_limit)
-        except RequestInvalid as err:
-            _raise_incident(session, instance, call.id, call.element_id, f"HTTP connector: {err}",
-                            "ConnectorRequestInvalid", now)
-            return
-        config = call.config
-        job = jobs.enqueue(session, KIND, {
-            "instance": instance.uuid, "task_id": call.id, "element_id": call.element_id, "name": call.name,
-            "request": request, "outputs": config["outputs"], "result_variable": config.get("result_variable"),
-        }, now, max_attempts=int(config["retries"]) + 1, instance=instance)
-        audit.record(session, "connector_call_queued", now, instance=instance, actor=ACTOR, task_uuid=call.id,
-                     element_id=call.element_id, data={"method": request["method"], "url": request["url"],
-                                                       "job": job.uuid})
-
-
-def _raise_incident(
-    session: Session, instance: ProcessInstance, task_id: str, element_id: str, message: str, kind: str,
-    now: datetime,
-) -> None:
-    instance.status = "error"
-    instance.error = {"element_id": element_id, "task_id": task_id, "message": message, "kind": kind}
-    instance.updated_at = now
-    audit.record(session, "incident_raised", now, instance=instance, actor=ACTOR, task_uuid=task_id,
-                 element_id=element_id, data=instance.error)
-
-
 # ---------------------------------------------------------------- sending (in the worker)
 
 class _GuardedHTTPConnection(http.client.HTTPConnection):
@@ -356,8 +284,6 @@ def _retry_after(value: str | None) -> timedelta | None:
 
 def _done(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any] | None) -> None:
     """Complete the waiting task with the mapped outputs, in the job's finishing transaction."""
-    from engine.runtime.steps import load_instance, run_step  # steps imports this module
-
     payload, response = job.payload, result or {}
     now = ctx.clock.now()
     try:
@@ -376,9 +302,9 @@ def _done(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any]
         try:
             outputs[output["variable"]] = jsonable(environment.evaluate(output["expression"], context))
         except Exception as err:  # noqa: BLE001 - a failing mapping is an incident on the element
-            _raise_incident(session, instance, payload["task_id"], payload["element_id"],
-                            f"HTTP connector: output {output['variable']!r} ({output['expression']}) failed: "
-                            f"{type(err).__name__}: {err}", "ConnectorOutputFailed", now)
+            raise_incident(session, instance, payload["task_id"], payload["element_id"],
+                           f"HTTP connector: output {output['variable']!r} ({output['expression']}) failed: "
+                           f"{type(err).__name__}: {err}", "ConnectorOutputFailed", now, ACTOR)
             return
     if payload.get("result_variable"):
         outputs[payload["result_variable"]] = {k: response.get(k) for k in ("status", "headers", "body")}
@@ -397,8 +323,6 @@ def _done(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any]
 
 def _exhausted(ctx: EngineContext, session: Session, job: Job, error: str) -> None:
     """The call failed for good: an incident on the instance, naming the element and the last error."""
-    from engine.runtime.steps import load_instance
-
     payload = job.payload
     try:
         instance = load_instance(session, payload["instance"], lock=True)
@@ -406,11 +330,13 @@ def _exhausted(ctx: EngineContext, session: Session, job: Job, error: str) -> No
         return
     if instance.status != "running":
         return
-    _raise_incident(session, instance, payload["task_id"], payload["element_id"],
-                    f"HTTP connector failed after {job.attempts} attempt(s): {error}", "ConnectorFailed",
-                    ctx.clock.now())
+    raise_incident(session, instance, payload["task_id"], payload["element_id"],
+                   f"HTTP connector failed after {job.attempts} attempt(s): {error}", "ConnectorFailed",
+                   ctx.clock.now(), ACTOR)
 
 
-@jobs.handler(KIND, done=_done, exhausted=_exhausted)
 def run_call(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     return send(ctx, job.payload["request"], job.uuid)
+
+
+JOBS = {KIND: jobs.JobHandler(run=run_call, done=_done, exhausted=_exhausted)}      # registered by engine.bootstrap

@@ -525,9 +525,10 @@ def _on_write(session: Session, subscriptions: list[tuple[int, Any]], batch: aud
             session.add(delivery)
 
 
-audit.read_with_head(audit.Companion(
+# The active subscriptions, read with the chain head (registered by engine.bootstrap).
+SUBSCRIPTIONS = audit.Companion(
     "webhooks", lambda: (WebhookSubscription.id, WebhookSubscription.event_types, WebhookSubscription.active),
-    _on_write))
+    _on_write)
 
 
 # --- the job: one HTTP attempt ----------------------------------------------------------------
@@ -613,7 +614,6 @@ def _retry_after(headers: list[tuple[bytes, bytes]]) -> timedelta | None:
     return None
 
 
-@jobs.handler(KIND, backoff=backoff, lease=timedelta(minutes=2))
 def deliver(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """One signed POST; raises RetryLater or PermanentFailure for the job queue to act on."""
     target = _target(ctx, job.payload["delivery"])
@@ -660,3 +660,7 @@ def deliver(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     _log_attempt(ctx, target, job, now, "failed", status_code=code, duration_ms=duration, excerpt=excerpt,
                  error=message)
     raise jobs.PermanentFailure(message)
+
+
+# Registered by engine.bootstrap.
+JOBS = {KIND: jobs.JobHandler(run=deliver, backoff=backoff, lease=timedelta(minutes=2))}

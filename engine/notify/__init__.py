@@ -1,6 +1,7 @@
-"""Notifications out: email over SMTP and posts to Slack or Microsoft Teams incoming webhooks.
+"""Notifications: the in-app bell (`bell`), email over SMTP and posts to Slack or Microsoft Teams
+incoming webhooks, all derived from the event stream (DESIGN.md #1; see README.md here).
 
-Derived from the event stream (DESIGN.md #1) in four steps, one module each:
+The outgoing ones take four steps, one module each:
 
 - `preferences`: what each user wants (per kind and channel) and their chat webhook URLs;
 - `recipients`: an event subscriber that maps event types to kinds (one table), finds who

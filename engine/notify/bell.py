@@ -1,19 +1,27 @@
 """In-app notifications (the bell): derived from the event stream, written in the same transaction.
 
-`notify` adds a row to the caller's session and never commits, so a notification exists
-exactly when the change that caused it was committed. What gets one:
+`on_event` is an event subscriber (registered by `engine.bootstrap`): `ENTRIES` maps an event
+type to the bell entries it gives, computed from the event's data and its instance only (no
+query). The entries are added to the event's session and never committed here, so an entry
+exists exactly when the change that recorded the event was committed (DESIGN.md #1). What
+gets one, and from which event:
 
-- ``task_assigned``: a task was reassigned to me, or assigned to me by an approval pattern
-  (claiming a task oneself notifies nobody);
-- ``delegation``: someone delegated a task to me (I complete it on their behalf);
-- ``mention``: someone wrote ``@me`` in a comment on a request I may see;
-- ``request_decided``: a request I started completed or was cancelled by someone else;
-- ``substitute``: someone named me their out-of-office substitute;
-- ``task_reminder``: a reminder timer of a task I (or my group) should work fired (engine.sla.deadlines).
+- ``task_assigned``: a task was assigned to me by the model or an approval pattern
+  (``task_created`` naming an assignee), reassigned to me (``task_reassigned``; claiming a
+  task oneself notifies nobody), or given to me as its group's manager by a reassign timer
+  (``task_reassigned`` carrying the ``timer``);
+- ``delegation``: someone delegated a task to me (``task_delegated``; I complete it on their behalf);
+- ``mention``: someone wrote ``@me`` in a comment on a request I may see (``comment_added``'s ``mentions``);
+- ``request_decided``: a request I started completed or was cancelled by someone else
+  (``instance_completed``, ``instance_cancelled``);
+- ``substitute``: someone named me their out-of-office substitute (``out_of_office_set``);
+- ``task_reminder``: a reminder timer of a task I (or my group) should work fired
+  (``task_reminder``'s ``notified``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -24,7 +32,7 @@ from engine.core.context import EngineContext
 from engine.core.errors import NotFound
 from engine.core.permissions import Actor, require
 from engine.core.records import Page
-from engine.db.models import Notification, ProcessInstance, Substitute
+from engine.db.models import Event, Notification, ProcessInstance, Substitute
 from engine.db.uow import rows_changed
 
 KINDS = ("task_assigned", "delegation", "mention", "request_decided", "substitute", "task_reminder")
@@ -86,17 +94,111 @@ def describe(instance: ProcessInstance) -> str:
     return " ".join(parts)
 
 
-def request_decided(session: Session, instance: ProcessInstance, actor: str | None, at: datetime) -> None:
-    """Tell the requester that their request completed or was cancelled (not when they did it)."""
-    if not instance.started_by or instance.started_by == actor:
-        return
-    if instance.status == "completed":
+@dataclass(frozen=True)
+class Entry:
+    """One bell entry an event gives: for whom, what kind, the text and where it links to."""
+
+    username: str
+    kind: str
+    text: str
+    link: str | None = None
+
+
+def _task_created(event: Event, instance: ProcessInstance | None) -> list[Entry]:
+    """A task the model or an approval pattern assigned: its assignee (or their substitute) is told."""
+    data = event.data
+    if not data.get("assignee") or instance is None:
+        return []
+    title = instance.variables.get("title") or instance.business_key or instance.definition.name
+    away = f" (for {data['substitute_for']}, who is away)" if data.get("substitute_for") else ""
+    return [Entry(data["assignee"], "task_assigned", f"{data['name']}: {title}{away}", f"/tasks/{event.task_uuid}")]
+
+
+def _handed_over(event: Event, instance: ProcessInstance | None) -> list[Entry]:
+    """A delegated or reassigned task: the new assignee is told, unless they did it themselves."""
+    data = event.data
+    to, actor = data.get("to"), event.actor
+    if not to or instance is None:
+        return []
+    if "timer" in data:         # a reassign timer gave an overdue task to its group's manager
+        return [Entry(to, "task_assigned", f"“{data['name']}” for {describe(instance)} is overdue and now yours "
+                      "as the group's manager.", f"/tasks/{event.task_uuid}")]
+    if to == actor:
+        return []
+    standing_in = f" (you stand in for {data['substitute_for']}, who is out of office)" \
+        if data.get("substitute_for") else ""
+    if event.type == "task_delegated" and data.get("owner"):
+        return [Entry(to, "delegation", f"{actor} delegated “{data['name']}” for {describe(instance)} to you"
+                      f"{standing_in}; you complete it on behalf of {data['owner']}. Reason: {data['reason']}")]
+    return [Entry(to, "task_assigned", f"{actor} assigned “{data['name']}” for {describe(instance)} to you"
+                  f"{standing_in}. Reason: {data['reason']}")]
+
+
+def _reminder(event: Event, instance: ProcessInstance | None) -> list[Entry]:
+    """A reminder timer fired: everyone it names (the assignee, or the task's groups) is reminded."""
+    data = event.data
+    if instance is None or not data.get("notified"):
+        return []
+    due = f" (due {datetime.fromisoformat(data['due_at']):%Y-%m-%d %H:%M} UTC)" if data.get("due_at") else ""
+    text = f"Reminder: {data['name']} for {describe(instance)} is waiting{due}."
+    return [Entry(person, "task_reminder", text, f"/tasks/{event.task_uuid}") for person in data["notified"]]
+
+
+def _mentions(event: Event, instance: ProcessInstance | None) -> list[Entry]:
+    """A comment: everyone it mentions who may see the request (the comment decided who) is told."""
+    mentioned = event.data.get("mentions")
+    if instance is None or not mentioned:
+        return []
+    body = str(event.data.get("body", ""))
+    snippet = body if len(body) <= 160 else body[:157] + "..."
+    text = f"{event.actor} mentioned you on {describe(instance)}: {snippet}"
+    return [Entry(name, "mention", text) for name in mentioned]
+
+
+def _request_decided(event: Event, instance: ProcessInstance | None) -> list[Entry]:
+    """A request completed or was cancelled: its requester is told (not when they did it themselves)."""
+    actor = event.actor
+    if instance is None or not instance.started_by or instance.started_by == actor:
+        return []
+    if event.type == "instance_completed":
         outcome = instance.variables.get("outcome") if isinstance(instance.variables, dict) else None
         text = f"Your request {describe(instance)} is completed" + (f": {outcome}" if outcome else "") + "."
     else:
         reason = f": {instance.cancel_reason}" if instance.cancel_reason else ""
         text = f"Your request {describe(instance)} was cancelled by {actor or 'the system'}{reason}."
-    notify(session, instance.started_by, "request_decided", text, instance=instance, at=at)
+    return [Entry(instance.started_by, "request_decided", text)]
+
+
+def _substitute(event: Event, instance: ProcessInstance | None) -> list[Entry]:
+    """Someone is out of office: their substitute is told."""
+    data = event.data
+    start, end = date.fromisoformat(data["starts_on"]), date.fromisoformat(data["ends_on"])
+    return [Entry(data["substitute"], "substitute", f"{event.actor} is out of office from {start:%d %b %Y} to "
+                  f"{end:%d %b %Y}: new tasks for them come to you.")]
+
+
+# The whole mapping: an event type and the bell entries it gives. Adding one is one line. The functions
+# use the event's data and instance only, and touch `instance.definition` only for an entry they give.
+ENTRIES: dict[str, Callable[[Event, ProcessInstance | None], list[Entry]]] = {
+    "task_created": _task_created,
+    "task_delegated": _handed_over,
+    "task_reassigned": _handed_over,
+    "task_reminder": _reminder,
+    "comment_added": _mentions,
+    "instance_completed": _request_decided,
+    "instance_cancelled": _request_decided,
+    "out_of_office_set": _substitute,
+}
+
+
+def on_event(session: Session, event: Event, instance: ProcessInstance | None) -> None:
+    """The bell's event subscriber: add the entries the event gives to its transaction (no query)."""
+    derive = ENTRIES.get(event.type)
+    if derive is None:
+        return
+    for entry in derive(event, instance):
+        notify(session, entry.username, entry.kind, entry.text, link=entry.link, instance=instance,
+               task_uuid=event.task_uuid, at=event.occurred_at)
 
 
 def topbar(ctx: EngineContext, actor: Actor) -> Topbar:

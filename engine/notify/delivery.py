@@ -53,7 +53,6 @@ def _target(ctx: EngineContext, username: str) -> Target | None:
                       setting.slack_webhook_url if setting else None, setting.teams_webhook_url if setting else None)
 
 
-@jobs.handler("notify.email")
 def send_email(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """Send one notification email; raises PermanentFailure for a refused address, anything else to retry."""
     settings = ctx.settings
@@ -105,18 +104,19 @@ def smtp_send(settings: Settings, mail: EmailMessage) -> None:
             client.close()
 
 
-@jobs.handler("notify.slack")
 def send_slack(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """Post one notification to the user's Slack incoming webhook; raises PermanentFailure, RetryLater."""
     return _send_chat(ctx, job, "slack")
 
 
-@jobs.handler("notify.teams")
 def send_teams(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """Post one notification to the user's Teams incoming webhook; raises PermanentFailure, RetryLater."""
     return _send_chat(ctx, job, "teams")
 
 
+# One handler per channel (the kinds `recipients` enqueues), registered by engine.bootstrap.
+JOBS = {"notify.email": jobs.JobHandler(run=send_email), "notify.slack": jobs.JobHandler(run=send_slack),
+        "notify.teams": jobs.JobHandler(run=send_teams)}
 CHAT = {"slack": ("Slack", rendering.slack), "teams": ("Teams", rendering.teams)}
 
 

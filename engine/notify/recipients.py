@@ -1,4 +1,4 @@
-"""The event subscriber: which events notify whom, and one job per recipient and channel.
+"""The outgoing event subscriber: which events notify whom, and one job per recipient and channel.
 
 `ROUTES` is the whole mapping: an event type, the kind of notification it gives, and who
 receives it. Adding an event type is one line. Jobs are enqueued in the event's transaction
@@ -10,7 +10,7 @@ from the session (the step that recorded the event holds the row), and read only
 resort; the recipients (named people and group members) and their settings are one query.
 Email jobs are enqueued only when an SMTP server is configured (the unit of work's
 `Settings` in `session.info`, see `engine.db.uow.settings_of`); chat jobs go to whoever set a
-chat webhook URL either way.
+chat webhook URL either way. `on_event` is registered by engine.bootstrap.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from engine.db.models import Event, Group, GroupMember, HumanTask, NotificationSetting, ProcessInstance, User
 from engine.db.uow import settings_of
-from engine.events import stream as audit
 from engine.notify.bell import describe
 from engine.notify.preferences import channels_for
 from engine.runtime import jobs
@@ -96,7 +95,6 @@ ROUTES: dict[str, Route] = {
 }
 
 
-@audit.subscribe
 def on_event(session: Session, event: Event, instance: ProcessInstance | None) -> None:
     """Enqueue the outgoing notifications an event gives (nothing for unrouted types)."""
     route = ROUTES.get(event.type)

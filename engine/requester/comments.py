@@ -20,7 +20,6 @@ from engine.core.errors import Forbidden, InvalidInput
 from engine.core.permissions import Actor, require
 from engine.db.models import Comment, HumanTask, ProcessInstance, User
 from engine.events import stream as audit
-from engine.notify.bell import describe, notify
 from engine.runtime.instances import check_can_see
 from engine.tasks.collaboration import request_target
 
@@ -79,7 +78,7 @@ def add_comment(
                       parent_id=parent.id if parent else None, author=actor.username, body=body, created_at=now)
         session.add(row)
         session.flush()
-        notified, skipped = _notify_mentions(session, actor, instance, row, body)
+        notified, skipped = _mentioned(session, actor, instance, body)
         audit.record(session, "comment_added", now, instance=instance, actor=actor.username, task_uuid=row.task_uuid,
                      data={"comment": row.uuid, "parent": parent.uuid if parent else None, "body": body,
                            "mentions": notified})
@@ -100,9 +99,10 @@ def _parent(session: Session, instance: ProcessInstance, parent_id: str) -> Comm
     return chain[1] if len(chain) >= MAX_DEPTH else parent
 
 
-def _notify_mentions(
-    session: Session, actor: Actor, instance: ProcessInstance, comment: Comment, body: str,
+def _mentioned(
+    session: Session, actor: Actor, instance: ProcessInstance, body: str,
 ) -> tuple[list[str], dict[str, str]]:
+    """Who the comment notifies (`comment_added`'s `mentions`, the bell tells them) and who not, with why."""
     candidates = mentioned_names(body)
     if not candidates:
         return [], {}
@@ -123,9 +123,6 @@ def _notify_mentions(
         except Forbidden:
             skipped[user.username] = "may not see this request"
             continue
-        snippet = body if len(body) <= 160 else body[:157] + "..."
-        notify(session, user.username, "mention", f"{actor.username} mentioned you on {describe(instance)}: {snippet}",
-               instance=instance, task_uuid=comment.task_uuid, at=comment.created_at)
         notified.append(user.username)
     return notified, skipped
 

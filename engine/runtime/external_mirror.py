@@ -80,10 +80,11 @@ def _inputs(task: ExternalWork, variables: dict[str, Any], time_limit: float) ->
 
 
 def raise_incident(session: Session, instance: ProcessInstance, task_id: str, element_id: str, message: str,
-                   kind: str, now: datetime) -> None:
-    """Put the instance in error with an incident naming the element (no engine step runs)."""
+                   kind: str, now: datetime, actor: str | None = None) -> None:
+    """Put the instance in error with an incident naming the element (no engine step runs); also for
+    connector tasks (engine.runtime.connector_calls, engine.integration.connectors, `actor` "connector")."""
     instance.status = "error"
     instance.error = {"element_id": element_id, "task_id": task_id, "message": message, "kind": kind}
     instance.updated_at = now
-    audit.record(session, "incident_raised", now, instance=instance, task_uuid=task_id, element_id=element_id,
-                 data=instance.error)
+    audit.record(session, "incident_raised", now, instance=instance, actor=actor, task_uuid=task_id,
+                 element_id=element_id, data=instance.error)

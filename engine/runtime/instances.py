@@ -19,7 +19,6 @@ from engine.core.records import EventView, InstanceView, Page
 from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition, ProcessInstance, new_uuid
 from engine.definitions.deployments import find_definition
 from engine.events import stream as audit
-from engine.notify import bell as notifications
 from engine.runtime.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
 from engine.spiff.runtime.run import Run
 from engine.tasks.candidates import in_my_groups
@@ -190,7 +189,6 @@ def cancel(ctx: EngineContext, actor: Actor, instance_id: str, reason: str) -> I
         instance.ended_at = instance.ended_at or ctx.clock.now()
         audit.record(session, "instance_cancelled", ctx.clock.now(), instance=instance, actor=actor.username,
                      data={"reason": instance.cancel_reason})
-        notifications.request_decided(session, instance, actor.username, ctx.clock.now())
         view = InstanceView.of(instance, open_rows(session, instance))
         uow.commit()
         return view

@@ -14,12 +14,12 @@ claims the job again. So a handler's outside effect is at least once; handlers p
 job's uuid on (webhook-id, Idempotency-Key) so receivers can drop repeats, and a handler's
 effect in the database (`JobHandler.done`) is exactly once, guarded by the lease.
 
-Handlers register with `@handler("kind")` in their own module, listed in `HANDLER_MODULES`.
+A module that runs jobs exports `JOBS` (kind -> `JobHandler`); the composition root
+(`engine.bootstrap`) registers them with `register`, by reference.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -37,11 +38,6 @@ from engine.db.models import Job, ProcessInstance, new_uuid
 from engine.db.uow import rows_changed
 
 log = logging.getLogger("pmoflow.jobs")
-
-# Modules whose import registers job handlers (imported by `load_handlers`).
-HANDLER_MODULES: tuple[str, ...] = ("engine.integration.connectors", "engine.integration.webhooks",
-                                     "engine.notify.delivery", "engine.audit.retention", "engine.sla.deadlines",
-                                     "engine.runtime.signals")
 
 DEFAULT_LEASE = timedelta(minutes=5)
 ERROR_LIMIT = 2000
@@ -95,6 +91,11 @@ class JobHandler:
 HANDLERS: dict[str, JobHandler] = {}
 
 
+def register(kind: str, spec: JobHandler) -> None:
+    """Make `spec` the runner of jobs of `kind` (again: the same spec, nothing changes)."""
+    HANDLERS[kind] = spec
+
+
 def handler(
     kind: str,
     *,
@@ -104,19 +105,15 @@ def handler(
     lease: timedelta = DEFAULT_LEASE,
 ) -> Callable[[Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]],
               Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]]:
-    """Register the decorated function as the runner of jobs of `kind`."""
+    """Register the decorated function as the runner of jobs of `kind` (for tests and one-off tools;
+    the engine's own handlers are registered by `engine.bootstrap`)."""
 
-    def register(run: Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]) -> Callable[
+    def decorate(run: Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]) -> Callable[
             [EngineContext, ClaimedJob], dict[str, Any] | None]:
-        HANDLERS[kind] = JobHandler(run=run, done=done, exhausted=exhausted, backoff=backoff, lease=lease)
+        register(kind, JobHandler(run=run, done=done, exhausted=exhausted, backoff=backoff, lease=lease))
         return run
 
-    return register
-
-
-def load_handlers() -> None:
-    for module in HANDLER_MODULES:
-        importlib.import_module(module)
+    return decorate
 
 
 def enqueue(
@@ -154,7 +151,6 @@ def _wake_after_commit(session: Session) -> None:
     info = session.info
     if not info.get("pmoflow_wake"):
         info["pmoflow_wake"] = True
-        from sqlalchemy import event
 
         def _wake(sess: Session) -> None:
             sess.info.pop("pmoflow_wake", None)
@@ -163,8 +159,8 @@ def _wake_after_commit(session: Session) -> None:
         def _forget(sess: Session, *args: Any) -> None:
             sess.info.pop("pmoflow_wake", None)
 
-        event.listen(session, "after_commit", _wake, once=True)
-        event.listen(session, "after_soft_rollback", _forget, once=True)
+        sa_event.listen(session, "after_commit", _wake, once=True)
+        sa_event.listen(session, "after_soft_rollback", _forget, once=True)
 
 
 def worker_id() -> str:

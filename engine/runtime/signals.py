@@ -146,7 +146,6 @@ def _start_event(run: Run, signal: str, variables: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- signals thrown by instances
 
-@jobs.handler(SIGNAL_JOB)
 def run_broadcast(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """The worker's side of a thrown signal: deliver it to the other instances (one hop further along
     its chain, engine.runtime.steps.SignalChain)."""
@@ -159,4 +158,6 @@ def run_broadcast(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     return {"reached": result.reached, "resumed": result.resumed, "started": result.started}
 
 
-__all__ = ["send", "broadcast", "check_name", "SignalResult"]
+JOBS = {SIGNAL_JOB: jobs.JobHandler(run=run_broadcast)}        # registered by engine.bootstrap
+
+__all__ = ["send", "broadcast", "check_name", "SignalResult", "JOBS"]

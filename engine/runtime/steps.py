@@ -23,10 +23,7 @@ from engine.core.context import EngineContext
 from engine.core.errors import Conflict, IncidentError, NotFound
 from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, new_uuid
 from engine.events import stream as audit
-from engine.integration import connectors
-from engine.notify import bell as notifications
-from engine.notify.bell import notify
-from engine.runtime import external_mirror, health, jobs
+from engine.runtime import connector_calls, external_mirror, health, jobs
 from engine.sla import deadlines as sla
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.runtime.run import OpenTask, Run, StepFailed, clock_scope
@@ -185,7 +182,7 @@ def _step(
     open_tasks, calls, external = run.ready_work()
     sync_tasks(session, instance, open_tasks, now, completed_task, ctx.settings.script_time_limit, known,
                ctx.settings.default_group)
-    connectors.enqueue_calls(ctx, session, instance, calls, now)
+    connector_calls.enqueue_calls(ctx, session, instance, calls, now)
     if run.has_external_tasks:                  # no query for definitions without external tasks
         external_mirror.sync(session, instance, external, now, ctx.settings.script_time_limit)
     session.flush()
@@ -244,7 +241,6 @@ def _write_step_events(
         if instance.status == "completed":
             audit.record(session, "instance_completed", now, instance=instance, actor=actor,
                          data={"variables": instance.variables})
-            notifications.request_decided(session, instance, actor, now)
 
 
 def _write_signals(session: Session, instance: ProcessInstance, run: Run, now: datetime, actor: str | None) -> None:
@@ -345,12 +341,8 @@ def _create_row(
                        "approval_batch": batch, "due_at": row.due_at.isoformat() if row.due_at else None,
                        **({"candidate_users": offer.users} if offer.users else {}),
                        **({"group_source": offer.source} if offer.source else {}),
-                       **({"warnings": offer.warnings} if offer.warnings else {})})
-    if assignee is not None and batch is None:        # assigned by the model: tell them (approvals do their own)
-        title = instance.variables.get("title") or instance.business_key or instance.definition.name
-        notify(session, assignee, "task_assigned", f"{task.name}: {title}" + (
-            f" (for {offer.meant_for}, who is away)" if offer.meant_for else ""),
-            link=f"/tasks/{uuid}", instance=instance, task_uuid=uuid, at=now)
+                       **({"warnings": offer.warnings} if offer.warnings else {}),
+                       **({"substitute_for": offer.meant_for} if offer.meant_for else {})})
     return row
 
 
@@ -415,13 +407,9 @@ def _create_batch(
     rows = []
     for approver in approvers:
         assignee = effective_assignee(session, approver, now.date())     # out of office: the substitute
-        offer = Offer(list(info.get("candidate_groups") or []), assignee=assignee)
-        row = _create_row(session, instance, task, info, now, uuid=new_uuid(), offer=offer, batch=task.id)
-        title = instance.variables.get("title") or instance.business_key or instance.definition.name
-        notify(session, assignee, "task_assigned", f"{task.name}: {title}" + (
-            f" (for {approver}, who is away)" if assignee != approver else ""),
-            link=f"/tasks/{row.uuid}", instance=instance, task_uuid=row.uuid, at=now)
-        rows.append(row)
+        offer = Offer(list(info.get("candidate_groups") or []), assignee=assignee,
+                      meant_for=approver if assignee != approver else None)
+        rows.append(_create_row(session, instance, task, info, now, uuid=new_uuid(), offer=offer, batch=task.id))
     return rows
 
 

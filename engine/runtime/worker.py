@@ -26,7 +26,6 @@ class Worker:
         self.job_batch = job_batch
         self.stop = threading.Event()
         self.heartbeat: Heartbeat | None = None     # while `run_forever` runs
-        jobs.load_handlers()
         retention.ensure_scheduled(ctx)     # the daily purge re-schedules itself from then on
 
     def run_once(self) -> int:

@@ -11,11 +11,12 @@ The SLA state a task shows is computed from its creation, `at_risk_at` and due t
 on_track, at_risk (past the configured share of the allowed time, 0.75 unless `atRisk` says
 otherwise), overdue; "none" without a due date.
 
-Boundary timers that fire are written by kind: a reminder writes `task_reminder` and notifies
-the assignee (or, for a group task, every active member of its groups); an escalation or a
-default outcome writes `sla_breached` (its outgoing flow does the rest); a `reassign` timer
-(non-interrupting) writes `sla_breached` and `task_reassigned`, giving the task to the manager
-of its group (`groups.manager`, set on the admin group page) and notifying them.
+Boundary timers that fire are written by kind: a reminder writes `task_reminder` naming whom it
+notifies (the assignee or, for a group task, every active member of its groups); an escalation
+or a default outcome writes `sla_breached` (its outgoing flow does the rest); a `reassign` timer
+(non-interrupting) writes `sla_breached` and `task_reassigned` (with the `timer`), giving the task
+to the manager of its group (`groups.manager`, set on the admin group page). The bell entries
+come from these events (engine.notify.bell).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from sqlalchemy.orm import Session
 from engine.core.context import EngineContext
 from engine.db.models import Group, HumanTask, Job, ProcessInstance, User
 from engine.events import stream as audit
-from engine.notify.bell import describe, notify
 from engine.runtime import jobs
 from engine.sla import calendars
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
@@ -165,10 +165,6 @@ def timer_fired(session: Session, instance: ProcessInstance, timer: dict[str, An
                      element_id=row.element_id, data={"timer": timer["element_id"], "name": row.name,
                                                       "notified": people,
                                                       "due_at": row.due_at.isoformat() if row.due_at else None})
-        due = f" (due {row.due_at:%Y-%m-%d %H:%M} UTC)" if row.due_at else ""
-        for person in people:
-            notify(session, person, "task_reminder", f"Reminder: {row.name} for {describe(instance)} is waiting"
-                   f"{due}.", link=f"/tasks/{row.uuid}", instance=instance, task_uuid=row.uuid, at=now)
 
 
 def _to_manager(session: Session, instance: ProcessInstance, row: HumanTask, timer: dict[str, Any], now: datetime,
@@ -187,9 +183,8 @@ def _to_manager(session: Session, instance: ProcessInstance, row: HumanTask, tim
     row.assignee, row.owner, row.delegation_reason = manager, None, None
     reason = f"SLA breached ({timer['element_id']}): escalated to the group's manager"
     audit.record(session, "task_reassigned", now, instance=instance, actor=actor, task_uuid=row.uuid,
-                 element_id=row.element_id, data={"name": row.name, "from": before, "to": manager, "reason": reason})
-    notify(session, manager, "task_assigned", f"“{row.name}” for {describe(instance)} is overdue and now yours "
-           "as the group's manager.", link=f"/tasks/{row.uuid}", instance=instance, task_uuid=row.uuid, at=now)
+                 element_id=row.element_id, data={"name": row.name, "from": before, "to": manager, "reason": reason,
+                                                  "timer": timer["element_id"]})
 
 
 def _members(session: Session, groups: list[str]) -> list[str]:
@@ -217,4 +212,4 @@ def _record_breach(ctx: EngineContext, session: Session, job: Job, result: dict[
                                                   "name": row.name})
 
 
-jobs.handler(CHECK_JOB, done=_record_breach)(_check)
+JOBS = {CHECK_JOB: jobs.JobHandler(run=_check, done=_record_breach)}        # registered by engine.bootstrap

@@ -36,7 +36,6 @@ from engine.core.records import TaskView
 from engine.db.models import HumanTask, ProcessInstance, Substitute, User
 from engine.db.uow import rows_changed
 from engine.events import stream as audit
-from engine.notify.bell import describe, notify
 from engine.runtime.instances import check_can_see
 from engine.runtime.steps import load_instance
 from engine.tasks.candidates import is_candidate
@@ -137,9 +136,6 @@ def set_out_of_office(
         now = ctx.clock.now()
         audit.record(session, "out_of_office_set", now, actor=actor.username,
                      data={"substitute": substitute, "starts_on": start.isoformat(), "ends_on": end.isoformat()})
-        notify(session, substitute, "substitute",
-               f"{actor.username} is out of office from {start:%d %b %Y} to {end:%d %b %Y}: new tasks for them "
-               "come to you.", at=now)
         view = _absence(row, today)
         uow.commit()
         return view
@@ -285,14 +281,3 @@ def _record_hand_over(
         data["owner"] = row.owner
     audit.record(session, "task_delegated" if delegating else "task_reassigned", now, instance=instance,
                  actor=actor.username, task_uuid=row.uuid, element_id=row.element_id, data=data)
-    if row.assignee == actor.username:
-        return
-    standing_in = f" (you stand in for {to}, who is out of office)" if row.assignee != to else ""
-    if delegating and row.owner:
-        text = (f"{actor.username} delegated “{row.name}” for {describe(instance)} to you{standing_in}; "
-                f"you complete it on behalf of {row.owner}. Reason: {reason}")
-        kind = "delegation"
-    else:
-        text = f"{actor.username} assigned “{row.name}” for {describe(instance)} to you{standing_in}. Reason: {reason}"
-        kind = "task_assigned"
-    notify(session, row.assignee, kind, text, instance=instance, task_uuid=row.uuid, at=now)

@@ -41,6 +41,7 @@ from engine.db.models import (
 from engine.events import stream as audit
 from engine.forms.components import form_fields
 from engine.forms.submission import validate_submission, value_at
+from engine.requester.attachments import SAFE_TYPES, safe_filename
 from engine.runtime.steps import OpenRows, load_instance, lock_task_instance, run_step, update_loaded
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.tasks.approvals import check_separation, decide, decision_key, tally
@@ -156,8 +157,6 @@ def _store_files(
     files: dict[str, tuple[str, bytes]], cleaned: dict[str, Any], username: str, now: datetime,
 ) -> None:
     """Keep each uploaded file as a document on the request; the task data names the attachment."""
-    from engine.requester.attachments import SAFE_TYPES, safe_filename  # attachments imports this module
-
     limit = ctx.settings.max_upload_bytes
     too_big = {k: f"larger than {limit:,} bytes" for k, (_, content) in files.items() if len(content) > limit}
     if too_big:

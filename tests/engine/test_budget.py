@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from engine import bootstrap
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
@@ -176,7 +177,7 @@ def test_an_event_sub_process_that_signals_itself_fires_once_and_two_instances_s
     """An instance does not catch the signal it throws (the others do, through a job): one echo instance
     fires its event sub-process once and waits; two of them would echo each other for ever."""
     ctx = limited(settings, clock, signal_chain_limit=6)
-    jobs.load_handlers()
+    bootstrap.bootstrap()
     first, second = (instances.start(ctx, BOT, "safety_echo", variables={"echoes": 0}) for _ in range(2))
     assert first.status == second.status == "running"
     assert path(ctx, first.id) == ["StartEvent_1", "raise_first", "echo_start", "count_echo", "raise_again",
@@ -196,7 +197,7 @@ def test_a_chain_of_signals_fanning_out_stops_at_its_total_of_broadcasts(setting
     per hop, 3**8 broadcasts by the hop limit alone); the chain's total caps it."""
     monkeypatch.setattr(steps, "CHAIN_BROADCASTS", 12)
     ctx = limited(settings, clock, signal_chain_limit=8)
-    jobs.load_handlers()
+    bootstrap.bootstrap()
     ids = [instances.start(ctx, BOT, "safety_echo", variables={"echoes": 0}).id for _ in range(4)]
     for _ in range(300):                                        # bounded: each round runs the jobs due
         if not jobs.run_due(ctx, 10):
@@ -211,7 +212,7 @@ def test_a_chain_of_signals_fanning_out_stops_at_its_total_of_broadcasts(setting
 def test_instances_signalling_one_another_without_waiting_stop_at_the_chain_limit(settings, clock):
     """A process started by a signal that throws it again would start instances for ever, a job each."""
     ctx = limited(settings, clock, signal_chain_limit=5)
-    jobs.load_handlers()
+    bootstrap.bootstrap()
     assert signals.send(ctx, BOT, "safety_ping").started == 1
     for _ in range(50):                                         # bounded: each round runs the jobs due
         if not jobs.run_due(ctx, 10):

@@ -14,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from engine import bootstrap
 from engine.admin import users
 from engine.core.config import Settings
 from engine.core.errors import InvalidInput
@@ -135,7 +136,7 @@ def queued(ctx, kind: str | None = None) -> list[Job]:
 
 
 def run_jobs(ctx) -> None:
-    jobs.load_handlers()
+    bootstrap.bootstrap()
     while jobs.run_due(ctx):
         pass
 

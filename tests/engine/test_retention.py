@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, null, select
 
+from engine import bootstrap
 from engine.audit import retention
 from engine.core.errors import Forbidden, InvalidInput, NotFound
 from engine.db.models import Event, HumanTask, Job, ProcessInstance
@@ -106,7 +107,7 @@ def test_policies_are_an_admin_setting(ctx, aged):
 
 
 def test_the_worker_runs_the_purge_daily(ctx, clock, aged):
-    jobs.load_handlers()
+    bootstrap.bootstrap()
     retention.set_policy(ctx, ADMIN, "project-intake", 30)
     retention.ensure_scheduled(ctx)                                     # already waiting: not twice
     with ctx.uow(write=False) as uow:
