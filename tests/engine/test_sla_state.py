@@ -40,7 +40,8 @@ def labels(ctx, instance_id: str, task_id: str) -> dict[str, object]:
     [open_task] = instances.get(ctx, ADMIN, instance_id).open_tasks
     return {
         "inbox": row.sla, "inbox task": row.task.sla_state, "task": tasks.get(ctx, ALICE, task_id).sla_state,
-        "task page": tasks.task_context(ctx, ALICE, task_id).sla, "listed": tasks.list_tasks(ctx, ALICE).items[0].sla_state,
+        "task page": tasks.task_context(ctx, ALICE, task_id).sla,
+        "listed": tasks.list_tasks(ctx, ALICE).items[0].sla_state,
         "instance": open_task.sla_state, "monitor": active.sla,
         "monitor overdue count": "overdue" if listed.overdue_tasks else "not overdue",
         "monitor overdue filter": "overdue" if monitoring.search(
