@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from engine.admin import users
+from engine.admin.tokens import create_token
 from engine.definitions import deployments
 from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
@@ -23,7 +23,7 @@ def test_every_page_and_the_api_label_a_task_alike_at_every_boundary(app, browse
     view = instances.start(ctx, BOT, "p1", variables={"title": "Laptop"})
     [task] = view.open_tasks
     alice, pmo = browser_of("alice"), browser_of("pmo")
-    api = {"Authorization": f"Bearer {users.create_token(ctx, 'alice', 'test')}"}
+    api = {"Authorization": f"Bearer {create_token(ctx, 'alice', 'test')}"}
     moments = [(task.created_at + timedelta(hours=1), "on_track"), (task.at_risk_at, "at_risk"),
                (task.due_at - timedelta(seconds=1), "at_risk"), (task.due_at, "overdue"),
                (task.due_at + timedelta(days=1), "overdue")]
