@@ -192,7 +192,7 @@ def _record_breach(ctx: EngineContext, session: Session, job: Job, result: dict[
     """In the job's finishing transaction (once, under its lease): the breach, if the task is still open."""
     now = ctx.clock.now()
     row = session.scalars(select(HumanTask).where(HumanTask.uuid == job.payload.get("task"))).first()
-    if row is None or row.status != "open" or not is_overdue(row.due_at, now):
+    if row is None or row.status != "open" or row.due_at is None or not is_overdue(row.due_at, now):
         return
     instance = session.get(ProcessInstance, row.instance_id)
     audit.record(session, "sla_breached", now, instance=instance, actor=TIMER_ACTOR, task_uuid=row.uuid,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, SQLColumnExpression
 
 AT_RISK_SHARE = 0.75          # past this share of the time allowed, a task is "at risk" (`atRisk` overrides)
 STATES = ("none", "on_track", "at_risk", "overdue")
@@ -43,7 +43,7 @@ def is_overdue(due_at: datetime | None, now: datetime) -> bool:
     return due_at is not None and due_at <= now
 
 
-def overdue_condition(due_at: ColumnElement[datetime], now: datetime) -> ColumnElement[bool]:
+def overdue_condition(due_at: SQLColumnExpression[datetime | None], now: datetime) -> ColumnElement[bool]:
     """SQL: the same boundary as `is_overdue`, for counts and filters (NULL due times never match)."""
     return due_at <= now
 
