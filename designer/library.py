@@ -14,6 +14,7 @@ from designer.drafts import version_files, version_row
 from engine.core.context import EngineContext
 from engine.core.permissions import Actor, require
 from engine.db.models import Draft, HumanTask, ProcessDefinition, ProcessInstance
+from engine.sla import state as sla
 from engine.spiff.runtime.tokens import active_tokens
 
 LIVE = ("running", "error")
@@ -136,7 +137,7 @@ def version_detail(ctx: EngineContext, actor: Actor, key: str, version: int) -> 
                 counts.setdefault(failed_at, Counter())["error"] += 1
                 listed.append(WaitingInstance(inst.uuid, inst.business_key, "error", failed_at, False))
     for instance_id, element, due in tasks:
-        overdue = due is not None and due < now
+        overdue = sla.is_overdue(due, now)
         c = counts.setdefault(element, Counter())
         c["waiting"] += 1
         if overdue:

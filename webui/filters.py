@@ -47,6 +47,14 @@ def is_decision_field(field: dict[str, Any]) -> bool:
             and {"approve", "reject"} <= values)
 
 
+SLA_TEXT = {"none": "No SLA", "on_track": "On track", "at_risk": "At risk", "overdue": "Overdue"}
+
+
+def sla_label(state: str | None) -> str:
+    """How every page names an SLA state (engine.sla.state decides it)."""
+    return SLA_TEXT.get(state or "none", label(state or "none"))
+
+
 def priority_label(value: int) -> str:
     return "High" if value >= 75 else "Low" if value <= 25 else "Normal"
 
@@ -57,5 +65,5 @@ def priority_class(value: int) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(age=age, when=when, label=label, show=show, priority_label=priority_label,
-                                 priority_class=priority_class)
+                                 priority_class=priority_class, sla_label=sla_label)
     app.jinja_env.tests["decision_field"] = is_decision_field

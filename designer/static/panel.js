@@ -24,7 +24,7 @@
  *                the panel's own endpoints have defaults (webui/designer/panel.py)
  *
  * Everything it writes is standard BPMN 2.0 plus `pmoflow:` extension elements that the
- * engine reads (engine/spiff/parsing.py, approval_ext.py, sla_ext.py, connector.py); the
+ * engine reads (engine/spiff/model/parsing.py and engine/spiff/extensions/: approval, sla, connector); the
  * condition builder and the dry run are server endpoints (designer/conditions.py, dryrun.py).
  * It keeps clear of the canvas, so the bpmn.io watermark stays visible.
  */
@@ -106,6 +106,26 @@
     const m = /^P(?:(\d+)([DW]))?(?:T(?:(\d+)([HM]))?)?$/.exec(String(text || '').trim());
     if (!m || (!m[1] && !m[3]) || (m[1] && m[3])) return null;
     return m[1] ? { amount: Number(m[1]), unit: m[2] } : { amount: Number(m[3]), unit: m[4] };
+  }
+
+  /** How the engine tells a boundary timer's purpose (engine/spiff/runtime/run.py `timer_kind`): the declared
+   * pmoflow:timerKind, else a non-interrupting timer reminds and an interrupting one escalates. */
+  function timerKindOf(bo) {
+    return bo.get('pmoflow:timerKind') || (bo.cancelActivity === false ? 'reminder' : 'escalation');
+  }
+
+  /** A timer duration the SLA field can edit: a (quoted) ISO duration, or `var("name", "P2D")` (an instance
+   * variable with a default, as the shipped workflows write it). Gives {duration, variable, body(duration)}
+   * or null for anything else (a date, a cycle, another expression). */
+  function editableDuration(text) {
+    const t = String(text || '').trim();
+    const plain = unquote(t) ?? (/^P/.test(t) ? t : null);
+    if (plain !== null && readDuration(plain)) return { duration: plain, variable: null, body: (d) => JSON.stringify(d) };
+    const m = /^var\(\s*(["'])(\w+)\1\s*,\s*(["'])(P[^"']*)\3\s*\)$/.exec(t);
+    if (m && readDuration(m[4])) {
+      return { duration: m[4], variable: m[2], body: (d) => `var(${JSON.stringify(m[2])}, ${JSON.stringify(d)})` };
+    }
+    return null;
   }
 
   function unquote(text) {
@@ -600,7 +620,19 @@
       this.propsBox.append(section('Priority', field('Priority (0-100, or an expression)', input)));
     }
 
+    /** The boundary timers that give the task its due date, as the engine reads them (engine/spiff/runtime/run.py
+     * `_boundary_due`): every timer on the task's border that is not a reminder (the earliest one wins). */
+    dueTimers(element) {
+      return (element.attachers || []).map((shape) => ({ shape, bo: shape.businessObject,
+        timer: (shape.businessObject.eventDefinitions || []).find((d) => d.$type === 'bpmn:TimerEventDefinition') }))
+        .filter((t) => t.timer && timerKindOf(t.bo) !== 'reminder');
+    }
+
+    /** The SLA as the engine takes it: from the task's due-date timer when it has one (the SLA property's `due`
+     * is then ignored), else from `pmoflow:sla`. */
     slaSection(element) {
+      const timers = this.dueTimers(element);
+      if (timers.length) { this.timerSlaSection(element, timers); return; }
       const bo = this.bo(element);
       const sla = this.ext(bo, 'pmoflow:Sla');
       const parsed = readDuration(sla && sla.due) || { amount: '', unit: 'D' };
@@ -629,6 +661,53 @@
         h('p', { class: 'pp-help', text: 'A reminder notifies and the task goes on; an escalation stops the task '
           + 'when the SLA runs out: connect its timer to the escalation target (or to a step that records a '
           + 'default outcome).' })));
+    }
+
+    /** The SLA carried by a boundary timer: the due time and its calendar are the timer's, written there; the
+     * at-risk share stays on `pmoflow:sla` (editable when the task has one). */
+    timerSlaSection(element, timers) {
+      const bo = this.bo(element);
+      const sla = this.ext(bo, 'pmoflow:Sla');
+      const carrier = timers[0];
+      const expression = carrier.timer.timeDuration;
+      const editable = expression ? editableDuration(expression.body) : null;
+      const parsed = (editable && readDuration(editable.duration)) || { amount: '', unit: 'D' };
+      const amount = h('input', { type: 'number', min: 1, name: 'sla-amount', value: parsed.amount,
+        disabled: !editable });
+      const unit = select(UNITS, parsed.unit, { name: 'sla-unit', disabled: !editable });
+      const calendar = this.calendarSelect('Calendar time (every day)', carrier.timer.get('pmoflow:calendar'),
+        'sla-calendar');
+      calendar.disabled = !expression;
+      const risk = h('input', { type: 'number', min: 1, max: 99, name: 'sla-at-risk', disabled: !sla,
+        value: sla && sla.atRisk ? Math.round(Number(sla.atRisk) * 100) : '', placeholder: '75' });
+      const writeTimer = (attrs) => this.write(() => this.modeling.updateModdleProperties(carrier.shape,
+        carrier.timer, attrs));
+      amount.addEventListener('change', () => {
+        if (!editable || !(Number(amount.value) > 0)) return;
+        writeTimer({ timeDuration: this.moddle.create('bpmn:FormalExpression',
+          { body: editable.body(isoDuration(amount.value, unit.value)) }) });
+      });
+      unit.addEventListener('change', () => amount.dispatchEvent(new Event('change')));
+      calendar.addEventListener('change', () => writeTimer({ 'pmoflow:calendar': calendar.value || undefined }));
+      risk.addEventListener('change', () => this.setExt(element, bo, 'pmoflow:Sla', { due: sla.due,
+        calendar: sla.calendar || undefined, atRisk: risk.value ? String(Number(risk.value) / 100) : undefined }));
+      const name = carrier.bo.name ? `“${carrier.bo.name}” (${carrier.bo.id})` : carrier.bo.id;
+      const body = expression ? expression.body : '';
+      this.propsBox.append(section('SLA',
+        h('p', { class: 'pp-help', id: 'pp-sla-timer', dataset: { timer: carrier.bo.id } },
+          `Due when the boundary timer ${name} fires: it ends the task (${timerKindOf(carrier.bo)}).`,
+          timers.length > 1 ? ` The earliest of its ${timers.length} timers counts.` : ''),
+        h('div', { class: 'pp-row' }, field('Due within', amount), field('Unit', unit)),
+        editable && editable.variable ? h('p', { class: 'pp-help' }, 'An instance\'s ', h('code',
+          { text: editable.variable }), ' variable overrides this default.') : null,
+        !editable ? h('p', { class: 'pp-help' }, 'Now: ', h('code', { text: body || '(a date or a cycle)' }),
+          ' (edit it on the timer)') : null,
+        field('Counted on', calendar),
+        field('At risk after (% of the time)', risk, sla ? null
+          : 'At risk after 75 % of the time (an SLA property on the task can change the share).'),
+        h('div', { class: 'pp-row' },
+          h('button', { type: 'button', class: 'pp-secondary', id: 'pp-add-reminder', text: 'Add reminder',
+            onclick: () => this.addBoundaryTimer(element, 'reminder') }))));
     }
 
     /** Calendar time, or business time on one of the calendars the admin keeps (/admin/calendars). */

@@ -78,7 +78,7 @@ class TaskView:
     instance_status: str | None = None       # set by tasks.complete: the instance after the step ...
     open_tasks: list[TaskView] = field(default_factory=list)    # ... and its open tasks then
     at_risk_at: datetime | None = None
-    # none | on_track | at_risk | overdue (engine.sla.deadlines), when `now` is given
+    # none | on_track | at_risk | overdue (engine.sla.state), computed by the service
     sla_state: str | None = None
     candidate_users: list[str] = field(default_factory=list)    # offered to these users too (engine.tasks.candidates)
     group_source: str | None = None          # where candidate_groups came from: lane, candidate_groups, ...
@@ -89,9 +89,8 @@ class TaskView:
         return offer_label(self.role, self.candidate_groups, self.candidate_users, self.group_source)
 
     @classmethod
-    def of(cls, row: HumanTask, form: dict[str, Any] | None = None, now: datetime | None = None) -> TaskView:
-        from engine.sla.deadlines import state
-
+    def of(cls, row: HumanTask, form: dict[str, Any] | None = None, sla_state: str | None = None) -> TaskView:
+        """The row as a view; `sla_state` is the label the service computed (engine.sla.state.of_task)."""
         inst = row.instance
         return cls(id=row.uuid, instance_id=inst.uuid, process=inst.definition.key,
                    business_key=inst.business_key, element_id=row.element_id, name=row.name, role=row.role,
@@ -101,8 +100,7 @@ class TaskView:
                    owner=row.owner, delegation_reason=row.delegation_reason, priority=row.priority,
                    at_risk_at=row.at_risk_at, candidate_users=list(row.candidate_users or []),
                    group_source=row.group_source,
-                   sla_state=state(row.created_at, row.due_at, now, row.at_risk_at) if now and row.status == "open"
-                   else None)
+                   sla_state=sla_state)
 
 
 @dataclass(frozen=True)
@@ -124,12 +122,15 @@ class InstanceView:
 
     @classmethod
     def of(cls, row: ProcessInstance, open_tasks: list[HumanTask] | None = None,
-           replayed: bool = False, now: datetime | None = None) -> InstanceView:
+           replayed: bool = False, sla_states: dict[str, str | None] | None = None) -> InstanceView:
+        """The row as a view with its open tasks; `sla_states` maps a task id to its SLA label (engine.sla.state)."""
+        states = sla_states or {}
         return cls(id=row.uuid, process=row.definition.key, version=row.definition.version,
                    business_key=row.business_key, status=row.status, variables=dict(row.variables),
                    started_by=row.started_by, created_at=row.created_at, updated_at=row.updated_at,
                    ended_at=row.ended_at, error=row.error, cancel_reason=row.cancel_reason,
-                   open_tasks=[TaskView.of(t, now=now) for t in open_tasks or []], replayed=replayed)
+                   open_tasks=[TaskView.of(t, sla_state=states.get(t.uuid)) for t in open_tasks or []],
+                   replayed=replayed)
 
 
 @dataclass(frozen=True)

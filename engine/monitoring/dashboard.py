@@ -1,5 +1,5 @@
 """The PMO dashboard: figures per process, per step and per group, each with the filter that
-lists the instances behind it (`engine.monitoring.instances.InstanceFilter` as URL parameters).
+lists the instances behind it (`engine.monitoring.filters.InstanceFilter` as URL parameters).
 
 Process and step figures are about the instances *started* in the period (a cohort), so
 every number can be listed with the same filter. Group figures are the open work now.
@@ -22,7 +22,8 @@ from engine.core.context import EngineContext
 from engine.core.errors import InvalidInput
 from engine.core.permissions import Actor, require
 from engine.db.models import DeploymentFile, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
-from engine.monitoring.instances import day_start, rejected_task
+from engine.monitoring.filters import day_start, late_task, rejected_task
+from engine.sla import state as sla
 
 MAX_PERIOD_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30
@@ -228,11 +229,10 @@ class _Queries:
         One pass over the cohort's tasks, hash-aggregated per instance, then summed per definition (versions
         of one process add up here).
         """
-        has_due = HumanTask.due_at.is_not(None)
-        late = case((and_(has_due, or_(and_(HumanTask.status == "completed", HumanTask.completed_at > HumanTask.due_at),
-                                       and_(HumanTask.status == "open", HumanTask.due_at < self.now))), 1), else_=0)
+        has_due, overdue = HumanTask.due_at.is_not(None), sla.overdue_condition(HumanTask.due_at, self.now)
+        late = case((late_task(self.now), 1), else_=0)
         decided = case((and_(has_due, or_(HumanTask.status == "completed",
-                                          and_(HumanTask.status == "open", HumanTask.due_at < self.now))), 1), else_=0)
+                                          and_(HumanTask.status == "open", overdue))), 1), else_=0)
         per = (select(ProcessInstance.definition_id.label("definition_id"), func.sum(decided).label("decided"),
                       func.sum(late).label("late"), func.max(case((rejected_task(), 1), else_=0)).label("rejected"))
                .select_from(ProcessInstance).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
@@ -271,7 +271,7 @@ class _Queries:
         wait = self.seconds(HumanTask.completed_at, HumanTask.created_at)
         columns = [HumanTask.element_id, func.max(HumanTask.name), func.sum(case((done, 1), else_=0)),
                    func.sum(case((is_open, 1), else_=0)),
-                   func.sum(case((and_(is_open, HumanTask.due_at < self.now), 1), else_=0))]
+                   func.sum(case((and_(is_open, sla.overdue_condition(HumanTask.due_at, self.now)), 1), else_=0))]
         if self.pg:
             columns += self.percentile_columns(wait, done)
         rows = self.s.execute(select(*columns).select_from(ProcessInstance)
@@ -292,7 +292,7 @@ class _Queries:
         return sorted(steps, key=lambda st: -(st.median_wait_hours or 0.0))
 
     def groups(self) -> list[GroupFigures]:
-        overdue = func.sum(case((HumanTask.due_at < self.now, 1), else_=0))
+        overdue = func.sum(case((sla.overdue_condition(HumanTask.due_at, self.now), 1), else_=0))
         query = (select(TaskGroup.group_name, func.count(), overdue).select_from(TaskGroup)
                  .join(HumanTask, HumanTask.id == TaskGroup.task_id).where(HumanTask.status == "open"))
         extra: dict[str, str] = {}

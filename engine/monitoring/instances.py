@@ -9,165 +9,30 @@ own transaction, so one failure never rolls back the others.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVarTuple
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, InvalidInput, PmoflowError
 from engine.core.permissions import Actor, allowed, require
 from engine.core.records import offer_label
-from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
+from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance
 from engine.events import stream as audit
 from engine.integration.external_views import ExternalTaskView, of_instance
+from engine.monitoring.filters import InstanceFilter, filtered
 from engine.runtime import instances, migration
 from engine.runtime.steps import load_instance, open_rows, run_step
+from engine.sla import state as sla
 from engine.spiff.runtime.run import Run
-from engine.tasks.inbox import Step, path_of
+from engine.tasks.path import Step, path_of
 
-STATUSES = instances.STATUSES
 MAX_PER_PAGE = 200
 MAX_BULK = 500
-AT_RISK_SHARE = 0.25          # a task is at risk in the last quarter of its allowed time
 PATH_ELEMENT_EVENTS = ("element_completed", "task_completed")
-
-
-# ---------------------------------------------------------------- filters
-
-
-@dataclass(frozen=True)
-class InstanceFilter:
-    """What the monitor list can be narrowed by; `to_query` gives the same filter as URL parameters."""
-
-    process: str | None = None
-    version: int | None = None
-    status: str | None = None
-    business_key: str | None = None
-    started_by: str | None = None
-    started_from: date | None = None
-    started_to: date | None = None           # inclusive
-    overdue: bool = False                    # an open task past its due time
-    in_error: bool = False
-    step: str | None = None                  # an open task at this element
-    group: str | None = None                 # an open task offered to this group
-    sla: str | None = None                   # "breached": a task finished late or is overdue
-    rejected: bool = False                   # a task was decided "reject"
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> InstanceFilter:
-        """Parse URL parameters; raises InvalidInput naming every bad field."""
-        errors: dict[str, str] = {}
-
-        def text(name: str) -> str | None:
-            value = (args.get(name) or "").strip()
-            return value[:200] or None
-
-        def day(name: str) -> date | None:
-            value = text(name)
-            if value is None:
-                return None
-            try:
-                return date.fromisoformat(value[:10])
-            except ValueError:
-                errors[name] = "must be a date like 2026-11-25"
-                return None
-
-        def flag(name: str) -> bool:
-            return (args.get(name) or "").lower() in ("1", "true", "yes", "on")
-
-        version = None
-        if text("version"):
-            try:
-                version = int(text("version") or "")
-                if version < 1:
-                    raise ValueError
-            except ValueError:
-                errors["version"] = "must be a whole number from 1"
-        status = text("status")
-        if status is not None and status not in STATUSES:
-            errors["status"] = f"must be one of {', '.join(STATUSES)}"
-        sla = text("sla")
-        if sla is not None and sla != "breached":
-            errors["sla"] = "must be 'breached'"
-        result = cls(process=text("process"), version=version, status=status, business_key=text("business_key"),
-                     started_by=text("started_by"), started_from=day("started_from"), started_to=day("started_to"),
-                     overdue=flag("overdue"), in_error=flag("in_error"), step=text("step"), group=text("group"),
-                     sla=sla, rejected=flag("rejected"))
-        if result.started_from and result.started_to and result.started_to < result.started_from:
-            errors["started_to"] = "must not be before started_from"
-        if errors:
-            raise InvalidInput("invalid filter: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())),
-                               {"fields": errors})
-        return result
-
-    def to_query(self) -> dict[str, Any]:
-        """The filter as URL parameters (only what is set)."""
-        out: dict[str, str] = {}
-        for name, value in self.__dict__.items():
-            if value is None or value is False:
-                continue
-            out[name] = "1" if value is True else value.isoformat() if isinstance(value, date) else str(value)
-        return out
-
-    def is_empty(self) -> bool:
-        return not self.to_query()
-
-
-_Ts = TypeVarTuple("_Ts")
-
-
-def day_start(value: date) -> datetime:
-    return datetime.combine(value, time(), tzinfo=UTC)
-
-
-def filtered(query: Select[*_Ts], f: InstanceFilter, now: datetime) -> Select[*_Ts]:
-    """Add the filter's conditions to a query over ProcessInstance joined to ProcessDefinition."""
-    conditions: list[ColumnElement[bool]] = []
-    if f.process:
-        conditions.append(ProcessDefinition.key == f.process)
-    if f.version:
-        conditions.append(ProcessDefinition.version == f.version)
-    if f.status:
-        conditions.append(ProcessInstance.status == f.status)
-    if f.in_error:
-        conditions.append(ProcessInstance.status == "error")
-    if f.business_key:
-        conditions.append(ProcessInstance.business_key == f.business_key)
-    if f.started_by:
-        conditions.append(ProcessInstance.started_by == f.started_by)
-    if f.started_from:
-        conditions.append(ProcessInstance.created_at >= day_start(f.started_from))
-    if f.started_to:
-        conditions.append(ProcessInstance.created_at < day_start(f.started_to + timedelta(days=1)))
-    open_task = and_(HumanTask.instance_id == ProcessInstance.id, HumanTask.status == "open")
-    if f.overdue:
-        conditions.append(exists().where(open_task, HumanTask.due_at < now))
-    if f.step:
-        conditions.append(exists().where(open_task, HumanTask.element_id == f.step))
-    if f.group:
-        conditions.append(exists().where(open_task, TaskGroup.task_id == HumanTask.id,
-                                         TaskGroup.group_name == f.group))
-    if f.sla == "breached":
-        conditions.append(exists().where(HumanTask.instance_id == ProcessInstance.id, late_task(now)))
-    if f.rejected:
-        conditions.append(exists().where(HumanTask.instance_id == ProcessInstance.id, rejected_task()))
-    return query.where(*conditions)
-
-
-def late_task(now: datetime) -> ColumnElement[bool]:
-    """SQL: a task with a due time that was completed after it, or is open past it."""
-    return and_(HumanTask.due_at.is_not(None), or_(
-        and_(HumanTask.status == "completed", HumanTask.completed_at > HumanTask.due_at),
-        and_(HumanTask.status == "open", HumanTask.due_at < now)))
-
-
-def rejected_task() -> ColumnElement[bool]:
-    """SQL: a completed task whose decision was 'reject'."""
-    return and_(HumanTask.status == "completed", HumanTask.data["decision"].as_string() == "reject")
 
 
 # ---------------------------------------------------------------- the list
@@ -239,7 +104,7 @@ def _title(variables: dict[str, Any] | None) -> str | None:
 def _task_counts(session: Session, pks: list[int], now: datetime) -> dict[int, tuple[int, int]]:
     if not pks:
         return {}
-    overdue = func.sum(case((HumanTask.due_at < now, 1), else_=0))
+    overdue = func.sum(case((sla.overdue_condition(HumanTask.due_at, now), 1), else_=0))
     rows = session.execute(select(HumanTask.instance_id, func.count(), overdue)
                            .where(HumanTask.instance_id.in_(pks), HumanTask.status == "open")
                            .group_by(HumanTask.instance_id)).all()
@@ -305,18 +170,6 @@ class InstanceDetail:
     may_retry: bool
 
 
-def sla_state(created_at: datetime, due_at: datetime | None, now: datetime) -> str:
-    """'overdue' past the due time, 'at_risk' in the last quarter of the allowed time, else 'on_track'."""
-    if due_at is None:
-        return "none"
-    if due_at < now:
-        return "overdue"
-    allowed_time = (due_at - created_at).total_seconds()
-    if allowed_time <= 0 or (due_at - now).total_seconds() <= allowed_time * AT_RISK_SHARE:
-        return "at_risk"
-    return "on_track"
-
-
 def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail:
     """One instance with its path, active tasks, variables and incidents; raises NotFound, Forbidden."""
     require(actor, "instance.monitor")
@@ -327,7 +180,7 @@ def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail
         d = inst.definition
         active = [ActiveTask(id=t.uuid, element_id=t.element_id, name=t.name, role=t.role,
                              candidate_groups=list(t.candidate_groups), assignee=t.assignee, created_at=t.created_at,
-                             due_at=t.due_at, sla=sla_state(t.created_at, t.due_at, now),
+                             due_at=t.due_at, sla=sla.state(t.due_at, t.at_risk_at, now, t.created_at),
                              candidate_users=list(t.candidate_users or []), group_source=t.group_source)
                   for t in open_rows(session, inst)]
         incidents = [Incident(at=e.occurred_at, kind=e.type, element_id=e.element_id,
@@ -510,4 +363,4 @@ def bulk(ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter,
     return BulkResult(action, matched, items)
 
 
-__all__ = ["InstanceFilter", "search", "detail", "edit_variables", "bulk", "bulk_targets", "sla_state"]
+__all__ = ["InstanceFilter", "search", "detail", "edit_variables", "bulk", "bulk_targets"]

@@ -31,7 +31,8 @@ from engine.runtime.instances import check_can_see
 from engine.runtime.steps import load_instance
 from engine.spiff.model.parsing import start_form_of
 from engine.tasks.collaboration import colleagues, may_hand_over
-from engine.tasks.inbox import Step, _form_evaluator, path_of
+from engine.tasks.inbox import _form_evaluator
+from engine.tasks.path import Step, path_of
 
 BUSINESS_KEY_LIMIT = 200
 GENERIC_START: dict[str, Any] = {

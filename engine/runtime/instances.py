@@ -20,6 +20,7 @@ from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition
 from engine.definitions.deployments import find_definition
 from engine.events import stream as audit
 from engine.runtime.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
+from engine.sla import state as sla_state
 from engine.spiff.runtime.run import Run
 from engine.tasks.candidates import in_my_groups
 
@@ -94,7 +95,9 @@ def _start(ctx: EngineContext, actor: Actor, process: str, version: int | None, 
         if idem_key is not None:
             session.add(IdempotencyKey(actor=actor.username, key=idem_key, request_hash=request_hash,
                                        instance_id=instance.id, created_at=now))
-        view = InstanceView.of(instance, known.rows, now=ctx.clock.now())
+        after = ctx.clock.now()
+        labels = {t.uuid: sla_state.of_task(t, after) for t in known.rows}
+        view = InstanceView.of(instance, known.rows, sla_states=labels)
         uow.commit()
         return view
 
@@ -123,7 +126,8 @@ def get(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceView:
     with ctx.uow(write=False) as uow:
         instance = load_instance(uow.session, instance_id)
         check_can_see(uow.session, actor, instance)
-        return InstanceView.of(instance, open_rows(uow.session, instance), now=ctx.clock.now())
+        rows, now = open_rows(uow.session, instance), ctx.clock.now()
+        return InstanceView.of(instance, rows, sla_states={t.uuid: sla_state.of_task(t, now) for t in rows})
 
 
 def check_can_see(session: Session, actor: Actor, instance: ProcessInstance) -> None:

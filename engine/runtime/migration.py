@@ -25,6 +25,7 @@ from engine.events import stream as audit
 from engine.runtime import jobs
 from engine.runtime.steps import load_instance, loaded_run, open_rows, run_step
 from engine.sla import deadlines as sla
+from engine.sla.state import AT_RISK_SHARE, at_risk_time
 from engine.spiff.runtime import migration as spiff_migration
 from engine.spiff.runtime.migration import ElementChange, LiveElement
 from engine.spiff.runtime.run import Run, clock_scope
@@ -239,7 +240,7 @@ def _set_due(session: Session, instance: ProcessInstance, row: HumanTask, due: d
              setting: dict[str, Any] | None) -> None:
     """The row's due date as if it had been created under the new version: a boundary timer's, else
     the SLA property's counted from the row's creation, else none."""
-    share = float(setting.get("at_risk") or sla.DEFAULT_AT_RISK) if setting else sla.DEFAULT_AT_RISK
+    share = float(setting.get("at_risk") or AT_RISK_SHARE) if setting else AT_RISK_SHARE
     if due is None and setting and setting.get("due"):
         try:
             due = sla.property_due(session, setting, instance.variables, row.created_at)
@@ -247,7 +248,7 @@ def _set_due(session: Session, instance: ProcessInstance, row: HumanTask, due: d
             audit.record(session, "sla_invalid", instance.updated_at, instance=instance, task_uuid=row.uuid,
                          element_id=row.element_id, data={"due": setting.get("due"), "error": str(err)[:500]})
     row.due_at = due
-    row.at_risk_at = sla.at_risk_time(row.created_at, due, share)
+    row.at_risk_at = at_risk_time(row.created_at, due, share)
 
 
 def _move_check_job(session: Session, instance: ProcessInstance, row: HumanTask, now: datetime) -> None:

@@ -7,9 +7,9 @@ variables giving one, on calendar time or on a business calendar (engine.sla.cal
 whose due date comes from the property gets an `sla_check` job at its due time (one per task,
 by dedupe key) that writes `sla_breached` exactly once if the task is still open then.
 
-The SLA state a task shows is computed from its creation, `at_risk_at` and due time:
-on_track, at_risk (past the configured share of the allowed time, 0.75 unless `atRisk` says
-otherwise), overdue; "none" without a due date.
+Each task row gets its `at_risk_at` here (the `atRisk` share of the allowed time, on the task's
+calendar when it has one); the label a task shows from it (on_track / at_risk / overdue / none)
+is engine.sla.state's, the one place that decides it.
 
 Boundary timers that fire are written by kind: a reminder writes `task_reminder` naming whom it
 notifies (the assignee or, for a group task, every active member of its groups); an escalation
@@ -35,30 +35,13 @@ from engine.db.models import Group, HumanTask, Job, ProcessInstance, User
 from engine.events import stream as audit
 from engine.runtime import jobs
 from engine.sla import calendars
+from engine.sla.state import AT_RISK_SHARE, at_risk_time, is_overdue
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
-DEFAULT_AT_RISK = 0.75
 CHECK_JOB = "sla_check"
 TIMER_ACTOR = "timer"
 TZ_KEY = "pmoflow_default_timezone"        # session.info: the default calendar's time zone for this step
 log = logging.getLogger("pmoflow.sla")
-
-
-def state(created_at: datetime, due_at: datetime | None, now: datetime, at_risk_at: datetime | None = None) -> str:
-    """'none', 'on_track', 'at_risk' or 'overdue'."""
-    if due_at is None:
-        return "none"
-    if now >= due_at:
-        return "overdue"
-    if at_risk_at is None:
-        at_risk_at = at_risk_time(created_at, due_at, DEFAULT_AT_RISK)
-    return "at_risk" if at_risk_at is not None and now >= at_risk_at else "on_track"
-
-
-def at_risk_time(created_at: datetime, due_at: datetime | None, share: float) -> datetime | None:
-    if due_at is None or due_at <= created_at:
-        return due_at
-    return created_at + (due_at - created_at) * share
 
 
 # ---------------------------------------------------------------- due dates
@@ -74,7 +57,7 @@ def set_due(session: Session, instance: ProcessInstance, row: HumanTask, sla: di
             now: datetime) -> None:
     """Give a new task row its due date from the SLA property (when no boundary timer gave one), its
     at-risk time, and for a property due date the job that records the breach."""
-    share = float(sla.get("at_risk") or DEFAULT_AT_RISK) if sla else DEFAULT_AT_RISK
+    share = float(sla.get("at_risk") or AT_RISK_SHARE) if sla else AT_RISK_SHARE
     if row.due_at is None and sla and sla.get("due"):
         try:
             row.due_at = property_due(session, sla, instance.variables, now)
@@ -98,7 +81,7 @@ def refresh(row: HumanTask, due_at: datetime | None) -> None:
     """A step reports the boundary-timer due date of an open task: keep the row (and its at-risk time) in step."""
     if due_at is None or due_at == row.due_at:
         return
-    share = DEFAULT_AT_RISK
+    share = AT_RISK_SHARE
     if row.due_at is not None and row.at_risk_at is not None and row.due_at > row.created_at:
         share = (row.at_risk_at - row.created_at) / (row.due_at - row.created_at)
     row.due_at = due_at
@@ -204,7 +187,7 @@ def _record_breach(ctx: EngineContext, session: Session, job: Job, result: dict[
     """In the job's finishing transaction (once, under its lease): the breach, if the task is still open."""
     now = ctx.clock.now()
     row = session.scalars(select(HumanTask).where(HumanTask.uuid == job.payload.get("task"))).first()
-    if row is None or row.status != "open" or row.due_at is None or row.due_at > now:
+    if row is None or row.status != "open" or row.due_at is None or not is_overdue(row.due_at, now):
         return
     instance = session.get(ProcessInstance, row.instance_id)
     audit.record(session, "sla_breached", now, instance=instance, actor=TIMER_ACTOR, task_uuid=row.uuid,

@@ -30,7 +30,6 @@ from engine.core.permissions import Actor, allowed, require
 from engine.core.records import Page, TaskView
 from engine.db.models import (
     Attachment,
-    Event,
     HumanTask,
     ProcessDefinition,
     ProcessInstance,
@@ -43,9 +42,11 @@ from engine.forms.components import form_fields
 from engine.forms.submission import validate_submission, value_at
 from engine.requester.attachments import SAFE_TYPES, safe_filename
 from engine.runtime.steps import OpenRows, load_instance, lock_task_instance, run_step, update_loaded
+from engine.sla import state as sla
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.tasks.approvals import check_separation, decide, decision_key, tally
 from engine.tasks.candidates import in_my_groups, is_candidate, may_complete
+from engine.tasks.path import Step, path_of
 
 TASK_STATUSES = ("open", "completed", "cancelled")
 
@@ -72,7 +73,8 @@ def get(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
         row = _load(uow.session, task_id)
         if not _may_see(actor, row):
             raise Forbidden(f"{actor.username} may not see task {task_id}")
-        return TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or ""), now=ctx.clock.now())
+        return TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or ""),
+                           sla_state=sla.of_task(row, ctx.clock.now()))
 
 
 def has_role(role: str) -> ColumnElement[bool]:
@@ -108,7 +110,8 @@ def list_tasks(
             query.options(joinedload(HumanTask.instance).joinedload(ProcessInstance.definition))
             .order_by(HumanTask.created_at, HumanTask.id).offset((page - 1) * per_page).limit(per_page)
         ).all()
-        return Page([TaskView.of(r, now=ctx.clock.now()) for r in rows], total, page, per_page)
+        now = ctx.clock.now()
+        return Page([TaskView.of(r, sla_state=sla.of_task(r, now)) for r in rows], total, page, per_page)
 
 
 def complete(
@@ -146,8 +149,8 @@ def complete(
         else:
             run_step(ctx, session, instance, lambda run: run.complete(row.uuid, cleaned), actor.username,
                      completed_task=row, known=known)
-        view = replace(TaskView.of(row), instance_status=instance.status,
-                       open_tasks=[TaskView.of(r, now=now) for r in known.rows if r.status == "open"])
+        still_open = [TaskView.of(r, sla_state=sla.of_task(r, now)) for r in known.rows if r.status == "open"]
+        view = replace(TaskView.of(row), instance_status=instance.status, open_tasks=still_open)
         uow.commit()
         return view
 
@@ -275,26 +278,6 @@ def _form_evaluator(ctx: EngineContext, schema: dict[str, Any]) -> Callable[[str
 
 # ---------------------------------------------------------------- the inbox and the task page
 
-SLA_AT_RISK_SHARE = 0.75          # past this share of the time allowed, a task is "at risk"
-
-
-def sla_state(created_at: datetime, due_at: datetime | None, now: datetime,
-              at_risk_at: datetime | None = None) -> str:
-    """'none', 'on_track', 'at_risk' or 'overdue' (the task's own at-risk time when it has one)."""
-    if at_risk_at is not None:
-        from engine.sla.deadlines import state
-
-        return state(created_at, due_at, now, at_risk_at)
-    if due_at is None:
-        return "none"
-    if now >= due_at:
-        return "overdue"
-    allowed_time = (due_at - created_at).total_seconds()
-    if allowed_time > 0 and (now - created_at).total_seconds() >= SLA_AT_RISK_SHARE * allowed_time:
-        return "at_risk"
-    return "on_track"
-
-
 @dataclass(frozen=True)
 class InboxFilter:
     scope: str = "all"                 # all | mine | groups
@@ -332,9 +315,10 @@ def inbox(ctx: EngineContext, actor: Actor, flt: InboxFilter) -> Page:
         ids = counted.subquery()
         total = uow.session.scalar(select(func.count(distinct(ids.c[0])))) or 0   # one task, several groups
         rows = uow.session.scalars(inbox_page(matching, flt)).all()
-        items = [InboxRow(TaskView.of(r, now=now), _title(r.instance.variables),
-                          sla_state(r.created_at, r.due_at, now, r.at_risk_at))
-                 for r in rows]
+        items = []
+        for r in rows:
+            label = sla.state(r.due_at, r.at_risk_at, now, r.created_at)
+            items.append(InboxRow(TaskView.of(r, sla_state=label), _title(r.instance.variables), label))
         return Page(items, total, flt.page, flt.per_page)
 
 
@@ -388,7 +372,7 @@ def _inbox_filters(query: Select[HumanTask], flt: InboxFilter, now: datetime) ->
     if flt.role:
         query = query.where(has_role(flt.role))
     if flt.due == "overdue":
-        query = query.where(HumanTask.due_at <= now)
+        query = query.where(sla.overdue_condition(HumanTask.due_at, now))
     elif flt.due in ("today", "week"):
         horizon = now + (timedelta(days=1) if flt.due == "today" else timedelta(days=7))
         query = query.where(HumanTask.due_at <= horizon)
@@ -444,20 +428,6 @@ def _check_assignment(actor: Actor, row: HumanTask, assignee: str | None) -> Non
 
 
 @dataclass(frozen=True)
-class Step:
-    """One line of an instance's path: something that happened, by whom, with what."""
-
-    at: datetime
-    kind: str
-    name: str
-    actor: str | None
-    decision: str | None = None
-    comment: str | None = None
-    to: str | None = None                  # delegated / reassigned to
-    on_behalf_of: str | None = None        # completed by a delegate for this owner
-
-
-@dataclass(frozen=True)
 class TaskContext:
     task: TaskView
     variables: dict[str, Any]
@@ -475,8 +445,6 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
         row = _load(uow.session, task_id)
         if not _may_see(actor, row):
             raise Forbidden(f"{actor.username} may not see task {task_id}")
-        events = uow.session.scalars(select(Event).where(
-            Event.instance_id == row.instance_id, Event.type.in_(PATH_EVENTS)).order_by(Event.id)).all()
         can = row.status == "open" and may_complete(actor, row)
         blocked = None
         if can:
@@ -487,41 +455,14 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
         return TaskContext(
             task=TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or "")),
             variables=dict(row.instance.variables), started_by=row.instance.started_by,
-            path=[_step(e) for e in events],
-            sla=sla_state(row.created_at, row.due_at, ctx.clock.now(), row.at_risk_at),
+            path=path_of(uow.session, row.instance_id),
+            sla=sla.state(row.due_at, row.at_risk_at, ctx.clock.now(), row.created_at),
             may_complete=can, blocked=blocked,
             users=active_usernames(uow.session) if can and picker_fields(
                 row.instance.definition.forms.get(row.form_key or "")) else [],
         )
 
 
-PATH_EVENTS = ("instance_started", "task_completed", "decision_evaluated", "sla_breached", "task_reminder",
-               "task_cancelled",
-               "instance_completed", "instance_cancelled", "incident_raised", "message_received", "signal_received",
-               "task_delegated", "task_reassigned", "instance_migrated")
-
-
-def _step(event: Event) -> Step:
-    data = event.data or {}
-    submitted = data.get("data") or {}
-    decision = next((str(v) for k, v in submitted.items() if k.endswith("decision")), None)
-    comment = next((str(v) for k, v in submitted.items() if k.endswith("comment") and v), None)
-    name = data.get("name") or data.get("decision_table") or data.get("process") or event.type.replace("_", " ")
-    if event.type in ("task_delegated", "task_reassigned"):
-        comment = data.get("reason")
-    if event.type == "instance_migrated":
-        name, comment = f"version {data.get('from_version')} to version {data.get('to_version')}", data.get("reason")
-    return Step(event.occurred_at, event.type, str(name), event.actor, decision, comment, data.get("to"),
-                data.get("on_behalf_of"))
-
-
 def _on_behalf_of(row: HumanTask, actor: Actor) -> dict[str, str]:
     """A delegate completes for the task's owner: the event says so."""
     return {"on_behalf_of": row.owner} if row.owner and row.owner != actor.username else {}
-
-
-def path_of(session: Session, instance_pk: int) -> list[Step]:
-    """The path of an instance so far, as the task and request pages show it."""
-    events = session.scalars(select(Event).where(
-        Event.instance_id == instance_pk, Event.type.in_(PATH_EVENTS)).order_by(Event.id)).all()
-    return [_step(e) for e in events]

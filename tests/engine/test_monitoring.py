@@ -14,6 +14,7 @@ from engine.definitions import deployments
 from engine.monitoring import instances as monitoring
 from engine.monitoring.instances import InstanceFilter
 from engine.runtime import instances
+from engine.sla.state import state as sla_state
 from engine.spiff.model.parsing import SourceFile
 from engine.tasks import inbox as tasks
 from tests.bpmn_samples import linear, script_task
@@ -104,9 +105,9 @@ def test_detail_shows_path_active_tasks_with_sla_and_incidents(ctx, clock):
     broken = failing(ctx)
     d = monitoring.detail(ctx, ADMIN, broken.id)
     assert d.may_retry and [i.kind for i in d.incidents] == ["incident_raised"] and "budget" in d.incidents[0].message
-    assert monitoring.sla_state(view.created_at, None, clock.now()) == "none"
-    assert monitoring.sla_state(view.created_at, clock.now() - timedelta(seconds=1), clock.now()) == "overdue"
-    assert monitoring.sla_state(clock.now(), clock.now() + timedelta(days=2), clock.now()) == "on_track"
+    assert sla_state(None, None, clock.now(), view.created_at) == "none"
+    assert sla_state(clock.now() - timedelta(seconds=1), None, clock.now(), view.created_at) == "overdue"
+    assert sla_state(clock.now() + timedelta(days=2), None, clock.now(), clock.now()) == "on_track"
 
 
 def test_an_admin_corrects_variables_with_a_reason_and_the_workflow_sees_it(ctx):

@@ -13,7 +13,7 @@ from engine.audit import retention
 from engine.core.errors import Conflict, IncidentError, InvalidInput
 from engine.monitoring import dashboard
 from engine.monitoring import instances as monitoring
-from engine.monitoring.instances import InstanceFilter
+from engine.monitoring.filters import InstanceFilter
 from engine.runtime import instances, migration
 from webui.collaboration import fields_of, http_errors
 from webui.monitor import charts
@@ -22,7 +22,6 @@ from webui.security import actor, engine_ctx, requires
 bp = Blueprint("monitor", __name__, template_folder="templates")
 
 STATUS_TEXT = {"running": "Running", "completed": "Completed", "cancelled": "Cancelled", "error": "In error"}
-SLA_TEXT = {"none": "No SLA", "on_track": "On track", "at_risk": "At risk", "overdue": "Overdue"}
 BULK_TEXT = {"cancel": "Cancel", "retry": "Retry", "migrate": "Move to version"}
 
 
@@ -103,7 +102,7 @@ def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, stat
         d = monitoring.detail(engine_ctx(), actor(), instance_id)
     marks = {"visited": d.visited, "active": [t.element_id for t in d.active] + [t.element_id for t in d.external],
              "error": [d.error.get("element_id")] if d.status == "error" and d.error else []}
-    return render_template("monitor/instance.html", d=d, marks=marks, status_text=STATUS_TEXT, sla_text=SLA_TEXT,
+    return render_template("monitor/instance.html", d=d, marks=marks, status_text=STATUS_TEXT,
                            panel=panel or {"errors": {}, "values": {}},
                            variables_json=json.dumps(d.variables, indent=2, ensure_ascii=False, sort_keys=True)
                            ), status

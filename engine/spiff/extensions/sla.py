@@ -39,6 +39,7 @@ from lxml import etree
 
 from engine.core.errors import Problem
 from engine.sla.calendars import CalendarError, parse_duration
+from engine.sla.state import AT_RISK_SHARE
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_due_date
 from engine.spiff.model.xml import parent_of
@@ -47,7 +48,6 @@ PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 TIMER_KINDS = ("reminder", "escalation", "outcome", "reassign")
-DEFAULT_AT_RISK = 0.75
 _ISO_FULL = re.compile(r"^(P(\d+([.,]\d+)?[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?"
                        r"|\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?)$", re.I)
 
@@ -64,11 +64,11 @@ def sla_config(node: etree._Element) -> dict[str, Any] | None:
     if el is None and not camunda:
         return None
     if el is None:
-        return {"due": _as_expression(camunda), "calendar": None, "at_risk": DEFAULT_AT_RISK}
+        return {"due": _as_expression(camunda), "calendar": None, "at_risk": AT_RISK_SHARE}
     due = (el.get("due") or "").strip()
     at_risk = el.get("atRisk")
     return {"due": _as_expression(due) if due else None, "calendar": (el.get("calendar") or "").strip() or None,
-            "at_risk": float(at_risk) if at_risk else DEFAULT_AT_RISK}
+            "at_risk": float(at_risk) if at_risk else AT_RISK_SHARE}
 
 
 def _as_expression(text: str) -> str:
