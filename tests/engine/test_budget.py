@@ -230,7 +230,8 @@ def test_instances_signalling_one_another_without_waiting_stop_at_the_chain_limi
 
 
 def test_a_collection_of_a_million_items_is_refused_before_it_is_expanded(settings, clock):
-    ctx = limited(settings, clock, step_time_limit=120.0)   # the script building the list may be slow on a loaded machine
+    # the script building the list may be slow on a loaded machine: the time limit is not the point
+    ctx = limited(settings, clock, step_time_limit=120.0)
     view = instances.start(ctx, BOT, "safety_exploding_mi", variables={"count": 10**6})
     error = assert_consistent(ctx, view.id, "handle_item", "MultiInstanceLimit")
     assert error["message"].startswith("multi-instance activity 'handle_item'")
