@@ -41,11 +41,12 @@ from engine.core.context import EngineContext
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
 from engine.db.models import ConnectorHost, Job
+from engine.db.statements import load_instance
 from engine.events import stream as audit
 from engine.runtime import jobs
 from engine.runtime.connector_calls import ACTOR, KIND
 from engine.runtime.external_mirror import raise_incident
-from engine.runtime.steps import load_instance, run_step
+from engine.runtime.steps import run_step
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.runtime.run import jsonable
 

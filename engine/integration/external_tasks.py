@@ -29,10 +29,11 @@ from engine.core.context import EngineContext
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
 from engine.db.models import ExternalTask, ProcessInstance
+from engine.db.statements import load_instance
 from engine.events import stream as audit
 from engine.runtime.external_mirror import raise_incident
 from engine.runtime.instances import check_variables
-from engine.runtime.steps import load_instance, run_step
+from engine.runtime.steps import run_step
 
 MAX_TASKS = 100                     # per fetch
 

@@ -21,11 +21,12 @@ from engine.core.errors import Conflict, InvalidInput, PmoflowError
 from engine.core.permissions import Actor, allowed, require
 from engine.core.records import offer_label
 from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance
+from engine.db.statements import load_instance, open_rows
 from engine.events import stream as audit
 from engine.integration.external_views import ExternalTaskView, of_instance
 from engine.monitoring.filters import InstanceFilter, filtered
 from engine.runtime import instances, migration
-from engine.runtime.steps import load_instance, open_rows, run_step
+from engine.runtime.steps import run_step
 from engine.sla import state as sla
 from engine.spiff.runtime.run import Run
 from engine.tasks.path import Step, path_of

@@ -21,6 +21,7 @@ from engine.core.errors import FormDataInvalid, InvalidInput, NotFound
 from engine.core.permissions import Actor, allowed, require
 from engine.core.records import InstanceView, Page
 from engine.db.models import DeploymentFile, HumanTask, ProcessDefinition, ProcessInstance
+from engine.db.statements import load_instance
 from engine.definitions.deployments import find_definition
 from engine.forms.submission import validate_submission
 from engine.requester import attachments, comments
@@ -28,7 +29,6 @@ from engine.requester.attachments import AttachmentView
 from engine.requester.comments import CommentView
 from engine.runtime import instances
 from engine.runtime.instances import check_can_see
-from engine.runtime.steps import load_instance
 from engine.spiff.model.parsing import start_form_of
 from engine.tasks.collaboration import colleagues, may_hand_over
 from engine.tasks.inbox import _form_evaluator

@@ -17,9 +17,10 @@ from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import Actor, allowed, require
 from engine.core.records import EventView, InstanceView, Page
 from engine.db.models import Event, HumanTask, IdempotencyKey, ProcessDefinition, ProcessInstance, new_uuid
+from engine.db.statements import OpenRows, load_instance, open_rows
 from engine.definitions.deployments import find_definition
 from engine.events import stream as audit
-from engine.runtime.steps import OpenRows, ensure_running, load_instance, open_rows, run_step
+from engine.runtime.steps import ensure_running, run_step
 from engine.sla import state as sla_state
 from engine.spiff.runtime.run import Run
 from engine.tasks.candidates import in_my_groups

@@ -12,9 +12,10 @@ from engine.core.errors import InvalidInput, NotFound
 from engine.core.permissions import Actor, require
 from engine.core.records import InstanceView
 from engine.db.models import ProcessInstance
+from engine.db.statements import load_instance, open_rows
 from engine.events import stream as audit
 from engine.runtime.instances import check_variables
-from engine.runtime.steps import load_instance, open_rows, run_step
+from engine.runtime.steps import run_step
 from engine.spiff.runtime.run import Run
 
 

@@ -21,9 +21,10 @@ from engine.core.context import EngineContext
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
 from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance
+from engine.db.statements import load_instance, open_rows
 from engine.events import stream as audit
 from engine.runtime import jobs
-from engine.runtime.steps import load_instance, loaded_run, open_rows, run_step
+from engine.runtime.steps import loaded_run, run_step
 from engine.sla import deadlines as sla
 from engine.sla.state import AT_RISK_SHARE, at_risk_time
 from engine.spiff.runtime import migration as spiff_migration

@@ -31,11 +31,12 @@ from engine.core.context import EngineContext
 from engine.core.errors import InvalidInput, PmoflowError
 from engine.core.permissions import SYSTEM, Actor, require
 from engine.db.models import ProcessDefinition, ProcessInstance
+from engine.db.statements import load_instance
 from engine.definitions.versions import latest_of_each
 from engine.events import stream as audit
 from engine.runtime import jobs
 from engine.runtime.instances import check_variables, start_by_event
-from engine.runtime.steps import SIGNAL_CHAIN, SIGNAL_JOB, SignalChain, load_instance, run_step
+from engine.runtime.steps import SIGNAL_CHAIN, SIGNAL_JOB, SignalChain, run_step
 from engine.spiff.model.specs import SpecBundle
 from engine.spiff.runtime.events import signal_catches, signal_starts
 from engine.spiff.runtime.run import Run

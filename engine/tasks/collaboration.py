@@ -34,10 +34,10 @@ from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import PERMISSIONS, Actor, allowed, require
 from engine.core.records import TaskView
 from engine.db.models import HumanTask, ProcessInstance, Substitute, User
+from engine.db.statements import load_instance
 from engine.db.uow import rows_changed
 from engine.events import stream as audit
 from engine.runtime.instances import check_can_see
-from engine.runtime.steps import load_instance
 from engine.tasks.candidates import is_candidate
 from engine.tasks.substitutes import effective_assignee
 

@@ -37,11 +37,12 @@ from engine.db.models import (
     TaskUser,
     User,
 )
+from engine.db.statements import OpenRows, load_instance, lock_task_instance, update_loaded
 from engine.events import stream as audit
 from engine.forms.components import form_fields
 from engine.forms.submission import validate_submission, value_at
 from engine.requester.attachments import SAFE_TYPES, safe_filename
-from engine.runtime.steps import OpenRows, load_instance, lock_task_instance, run_step, update_loaded
+from engine.runtime.steps import run_step
 from engine.sla import state as sla
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.tasks.approvals import check_separation, decide, decision_key, tally

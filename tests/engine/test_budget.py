@@ -23,9 +23,9 @@ from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.core.records import EventView
 from engine.db.models import Event, HumanTask, Job, ProcessInstance
+from engine.db.statements import load_instance
 from engine.definitions import deployments
 from engine.runtime import instances, jobs, signals, steps
-from engine.runtime.steps import load_instance
 from engine.runtime.timers import fire_due
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, ScriptTimeout
 from engine.spiff.model.parsing import SourceFile

@@ -16,7 +16,7 @@ from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, FormDataI
 from engine.core.permissions import Actor
 from engine.db.models import Event, HumanTask, ProcessInstance
 from engine.definitions import deployments
-from engine.runtime import instances, messages, steps
+from engine.runtime import instances, messages, statements, steps
 from engine.spiff.model.parsing import SourceFile
 from engine.tasks import inbox as tasks
 from tests.bpmn_samples import (
@@ -364,7 +364,7 @@ def test_a_fired_boundary_timer_cancels_the_task_row(ctx, clock):
     view = instances.start(ctx, BOT, "sla", variables={"approval_sla": "PT1H"})
     clock.advance(timedelta(hours=2))
     with ctx.uow() as uow:
-        row = steps.load_instance(uow.session, view.id, lock=True)
+        row = statements.load_instance(uow.session, view.id, lock=True)
         steps.run_step(ctx, uow.session, row, lambda run: run.advance(), "timer")
         uow.commit()
     after = instances.get(ctx, ADMIN, view.id)
@@ -411,7 +411,7 @@ def test_a_task_offered_to_two_of_my_groups_is_counted_once(ctx):
 
 
 def test_the_rows_a_completion_reads_are_session_objects_that_need_no_further_sql(ctx):
-    """steps.lock_task_instance reads by Core statements and hands out session objects as if the ORM had
+    """statements.lock_task_instance reads by Core statements and hands out session objects as if the ORM had
     loaded them: nothing is read back on access, and an object the session already held is refreshed."""
     approval_with_form(ctx)
     view = instances.start(ctx, BOT, "p1", business_key="PRJ-9", variables={"budget": 1000})
@@ -424,7 +424,7 @@ def test_the_rows_a_completion_reads_are_session_objects_that_need_no_further_sq
         listener = lambda *args: seen.append(args[2])    # noqa: E731 - before_cursor_execute's statement
         sa_event.listen(ctx.db, "before_cursor_execute", listener)
         try:
-            instance, row, known = steps.lock_task_instance(ctx, session, task.id)
+            instance, row, known = statements.lock_task_instance(ctx, session, task.id)
             values = (instance.uuid, instance.status, instance.variables, instance.definition.key, row.name,
                       row.candidate_groups, row.instance is instance, [r.uuid for r in known.rows])
         finally:

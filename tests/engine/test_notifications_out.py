@@ -165,8 +165,8 @@ def test_nothing_is_enqueued_for_a_rolled_back_step(ctx, people, inbox):
     view = instances.start(ctx, RITA, "p1")
     before = len(queued(ctx))
     with ctx.uow() as uow:                  # an event recorded in a transaction that rolls back
+        from engine.db.statements import load_instance
         from engine.events import stream as audit
-        from engine.runtime.steps import load_instance
         row = load_instance(uow.session, view.id)
         audit.record(uow.session, "task_reminder", ctx.clock.now(), instance=row, task_uuid=view.open_tasks[0].id,
                      data={"name": "Approve"})
@@ -335,8 +335,8 @@ def test_routes_are_one_table_and_new_event_types_route_by_name(ctx, people, inb
     assert set(r.kind for r in recipients.ROUTES.values()) <= set(preferences.KINDS)
     view = instances.start(ctx, RITA, "p1")
     before = len(queued(ctx))
+    from engine.db.statements import load_instance
     from engine.events import stream as audit
-    from engine.runtime.steps import load_instance
     with ctx.uow() as uow:
         row = load_instance(uow.session, view.id)
         audit.record(uow.session, "task_escalated", ctx.clock.now(), instance=row, task_uuid=view.open_tasks[0].id,
@@ -448,8 +448,8 @@ def test_a_new_group_task_costs_one_query_for_its_recipients_and_none_for_the_ta
 
 def test_an_event_about_a_task_the_step_holds_reads_no_task(ctx, people, inbox):
     from engine.db.models import HumanTask
+    from engine.db.statements import load_instance
     from engine.events import stream as audit
-    from engine.runtime.steps import load_instance
     view = instances.start(ctx, RITA, "p1")
     before = len(queued(ctx))
     with ctx.uow() as uow:

@@ -8,7 +8,7 @@ import pytest
 
 from engine.core.errors import Forbidden, FormDataInvalid
 from engine.core.records import InstanceView
-from engine.runtime import instances, steps
+from engine.runtime import instances, statements, steps
 from engine.tasks import inbox as tasks
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, CAROL, DAVE, ERIN, deploy_shipped
 
@@ -81,7 +81,7 @@ def test_project_intake_reject_needs_a_comment_and_roles_are_enforced(shipped):
 
 def fire_timers(ctx, instance_id: str) -> None:
     with ctx.uow() as uow:
-        row = steps.load_instance(uow.session, instance_id, lock=True)
+        row = statements.load_instance(uow.session, instance_id, lock=True)
         steps.run_step(ctx, uow.session, row, lambda run: run.advance(), "timer")
         uow.commit()
 
