@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, FormDataInvalid, InvalidInput, NotFound
 from engine.core.permissions import Actor
+from engine.db import statements
 from engine.db.models import Event, HumanTask, ProcessInstance
 from engine.definitions import deployments
-from engine.runtime import instances, messages, statements, steps
+from engine.runtime import instances, messages, steps
 from engine.spiff.model.parsing import SourceFile
 from engine.tasks import inbox as tasks
 from tests.bpmn_samples import (

@@ -8,7 +8,8 @@ import pytest
 
 from engine.core.errors import Forbidden, FormDataInvalid
 from engine.core.records import InstanceView
-from engine.runtime import instances, statements, steps
+from engine.db import statements
+from engine.runtime import instances, steps
 from engine.tasks import inbox as tasks
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, CAROL, DAVE, ERIN, deploy_shipped
 
