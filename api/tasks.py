@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine.core.records import Page, TaskView
+from engine.tasks import claims, completion
 from engine.tasks import inbox as tasks
 
 from . import schemas
@@ -44,7 +45,7 @@ class CompleteTask(MethodView):
     @blp.alt_response(422, schema=schemas.Error, description="form data invalid; details.fields names each field")
     def post(self, body: dict[str, Any], task_id: str) -> TaskView:
         """Complete a task with data validated against its form; the answer lists the instance's next open tasks."""
-        return tasks.complete(engine_ctx(), current_actor(), task_id, body["data"])
+        return completion.complete(engine_ctx(), current_actor(), task_id, body["data"])
 
 
 @blp.route("/<task_id>/claim")
@@ -54,7 +55,7 @@ class ClaimTask(MethodView):
     @blp.alt_response(409, schema=schemas.Error, description="assigned to someone else, or no longer open")
     def post(self, task_id: str) -> TaskView:
         """Take an unassigned task you are a candidate of (a member of its groups, or one of its candidate users)."""
-        return tasks.claim(engine_ctx(), current_actor(), task_id)
+        return claims.claim(engine_ctx(), current_actor(), task_id)
 
 
 @blp.route("/<task_id>/unclaim")
@@ -64,4 +65,4 @@ class UnclaimTask(MethodView):
     @blp.alt_response(409, schema=schemas.Error, description="not assigned, or no longer open")
     def post(self, task_id: str) -> TaskView:
         """Give a task you hold back to its candidates."""
-        return tasks.unclaim(engine_ctx(), current_actor(), task_id)
+        return claims.unclaim(engine_ctx(), current_actor(), task_id)

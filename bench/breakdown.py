@@ -6,7 +6,7 @@ Runs the same 3-step approval sequentially in this process, adding one layer at 
 reports the CPU time (this process, plus PostgreSQL's) per instance for each:
 
   spiff      engine/spiff only: Run.start/load/complete/dump, as in (a)
-  services   engine.runtime.instances.start / engine.tasks.inbox.complete (whose answer names the next
+  services   engine.runtime.instances.start / engine.tasks.completion.complete (whose answer names the next
              task) with ready-made actors: adds the database, the ORM, task rows and events
   + auth     the same, resolving the bearer token (engine.admin.tokens.actor_for_token) per call,
              as the API does on every request (mostly cache hits: token_cache_seconds)
@@ -36,7 +36,7 @@ def _layers(stack: Stack) -> dict[str, Callable[[int], None]]:
     from engine.admin import tokens
     from engine.runtime import instances
     from engine.spiff.expressions.sandbox import SandboxedScriptEngine
-    from engine.tasks import inbox as tasks
+    from engine.tasks import completion
     from webui.app import create_app
 
     app = create_app()
@@ -54,7 +54,7 @@ def _layers(stack: Stack) -> dict[str, Callable[[int], None]]:
                                variables=start_variables(i))
         for element in STEPS:
             [task] = view.open_tasks
-            view = tasks.complete(ctx, actor(APPROVERS[element].name, per_call), task.id, dict(DECISION))
+            view = completion.complete(ctx, actor(APPROVERS[element].name, per_call), task.id, dict(DECISION))
 
     def spiff(i: int) -> None:
         run_instance(bundle, engine, i, None)

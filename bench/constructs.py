@@ -13,7 +13,7 @@ the same machine in the same minute, so the ratio holds when the machine is nois
 
   spiff      engine/spiff only (Run.start/load/complete/dump, state dumped and loaded between steps),
              as bench.approval's (a)
-  services   engine.runtime.instances.start / engine.tasks.inbox.complete on a new database (SQLite file,
+  services   engine.runtime.instances.start / engine.tasks.completion.complete on a new database (SQLite file,
              PostgreSQL scratch database): the database, task rows and events
 """
 
@@ -79,7 +79,7 @@ def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyp
     from engine.definitions import deployments
     from engine.runtime import instances
     from engine.spiff.model.parsing import SourceFile
-    from engine.tasks import inbox as tasks
+    from engine.tasks import completion
 
     files = [SourceFile(p.name, p.read_bytes()) for p in sorted((REPO / "workflows").iterdir())
              if p.suffix in (".bpmn", ".dmn", ".form")]
@@ -92,7 +92,7 @@ def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyp
         view = instances.start(ctx, starter, PROCESS, business_key=f"a-{i}", variables=start_variables(i))
         open_tasks = view.open_tasks
         for n, _ in enumerate(STEPS):
-            done = tasks.complete(ctx, people[n], open_tasks[0].id, dict(DECISION))
+            done = completion.complete(ctx, people[n], open_tasks[0].id, dict(DECISION))
             open_tasks = done.open_tasks
         assert done.instance_status == "completed", done.instance_status
 
@@ -100,7 +100,7 @@ def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyp
         view = instances.start(ctx, starter, KEY, business_key=f"c-{i}", variables={"reviewers": list(REVIEWERS)})
         assert len(view.open_tasks) == len(REVIEWERS), view.open_tasks
         for person, task in zip(people, view.open_tasks, strict=True):
-            done = tasks.complete(ctx, person, task.id, {"vote": "approve"})
+            done = completion.complete(ctx, person, task.id, {"vote": "approve"})
         assert done.instance_status == "completed", done.instance_status
 
     return {"approval": approval, "constructs": constructs}

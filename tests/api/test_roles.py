@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.core.permissions import Actor
 from engine.db.models import Notification
-from engine.tasks import collaboration
+from engine.tasks import claims, collaboration
 from engine.tasks import inbox as tasks
 from tests.api.journeys import path_of as path
 from tests.factories import make_token
@@ -252,7 +252,7 @@ def test_inbox_and_substitute_for_named_people(people, engine_ctx, clock):
         page = tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope=scope))
         assert [r.task.id for r in page.items] == [review["id"]] and page.total == 1
     assert tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="mine")).total == 0
-    tasks.claim(engine_ctx, carol, review["id"])
+    claims.claim(engine_ctx, carol, review["id"])
     assert tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="groups")).total == 0
     assert [r.task.id for r in tasks.inbox(engine_ctx, carol, tasks.InboxFilter(scope="mine")).items] == [
         review["id"]]

@@ -12,7 +12,7 @@ from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.runtime import instances
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.factories import ALICE, BOB, BOT
 
 from .conftest import LiveServer
@@ -35,10 +35,10 @@ def seed(server: LiveServer) -> list[str]:
         decisions = {0: ("approve", 5), 1: ("approve", 20), 2: ("reject", 3), 5: ("approve", 30), 6: ("approve", 8)}
         for n, (decision, wait) in decisions.items():
             clock.advance(timedelta(hours=wait))
-            tasks.complete(ctx, ALICE, started[n].open_tasks[0].id, {"decision": decision, "comment": "seeded"})
+            completion.complete(ctx, ALICE, started[n].open_tasks[0].id, {"decision": decision, "comment": "seeded"})
         clock.advance(timedelta(hours=6))
         finance = instances.get(ctx, BOT, started[5].id).open_tasks[0].id
-        tasks.complete(ctx, BOB, finance, {"decision": "approve"})
+        completion.complete(ctx, BOB, finance, {"decision": "approve"})
         return [v.id for v in started]
     finally:
         ctx.db.dispose()

@@ -8,7 +8,7 @@ from engine.admin import users
 from engine.core.errors import DeploymentInvalid, Forbidden
 from engine.core.permissions import Actor
 from engine.runtime import instances
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from engine.tasks.approvals import Tally, decide
 from tests.bpmn_samples import document, flow, lane, process
 from tests.engine.test_instances import FORM, deploy
@@ -47,7 +47,7 @@ def start(ctx, attributes: str, variables=None, actor=BOT, duties: str = ""):
 
 def vote(ctx, view, name: str, decision: str = "approve"):
     row = next(t for t in instances.get(ctx, ADMIN, view.id).open_tasks if t.assignee == name)
-    tasks.complete(ctx, approver(name), row.id, {"decision": decision, "comment": f"{name} says {decision}"})
+    completion.complete(ctx, approver(name), row.id, {"decision": decision, "comment": f"{name} says {decision}"})
     return instances.get(ctx, ADMIN, view.id)
 
 
@@ -86,7 +86,7 @@ def test_approvers_computed_from_variables(board):
     view = start(board, 'approvers="reviewers" rule="any"', {"reviewers": ["ben", "cat"]})
     assert sorted(t.assignee for t in view.open_tasks) == ["ben", "cat"]
     with pytest.raises(Forbidden):
-        tasks.complete(board, approver("ann"), view.open_tasks[0].id, {"decision": "approve"})
+        completion.complete(board, approver("ann"), view.open_tasks[0].id, {"decision": "approve"})
     assert vote(board, view, "cat").variables["decision"] == "approve"
 
 
@@ -108,7 +108,7 @@ def test_the_initiator_may_not_approve_their_own_request(board):
     view = start(board, 'group="Board" rule="any"', actor=ann, duties='<pmoflow:separationOfDuties/>')
     row = next(t for t in view.open_tasks if t.assignee == "ann")
     with pytest.raises(Forbidden) as info:
-        tasks.complete(board, ann, row.id, {"decision": "approve"})
+        completion.complete(board, ann, row.id, {"decision": "approve"})
     assert "separation of duties" in info.value.message
     assert vote(board, view, "ben").status == "completed"
 
@@ -122,11 +122,11 @@ def test_one_person_may_not_decide_twice(ctx):
     deploy(ctx, ("t.bpmn", text))
     alice, ivy = (Actor(n, roles=frozenset({"approver"}), groups=frozenset({"IT Manager"})) for n in ("alice", "ivy"))
     view = instances.start(ctx, BOT, "twice")
-    tasks.complete(ctx, alice, view.open_tasks[0].id, {})
+    completion.complete(ctx, alice, view.open_tasks[0].id, {})
     second = instances.get(ctx, ADMIN, view.id).open_tasks[0]
     with pytest.raises(Forbidden):
-        tasks.complete(ctx, alice, second.id, {})
-    tasks.complete(ctx, ivy, second.id, {})
+        completion.complete(ctx, alice, second.id, {})
+    completion.complete(ctx, ivy, second.id, {})
 
 
 def test_an_absent_approver_s_vote_goes_to_the_substitute_who_is_notified(board, clock):

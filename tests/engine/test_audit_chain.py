@@ -17,8 +17,7 @@ from engine.events import stream as audit
 from engine.requester import comments
 from engine.runtime import instances, migration
 from engine.runtime.timers import fire_due
-from engine.tasks import collaboration
-from engine.tasks import inbox as tasks
+from engine.tasks import claims, collaboration, completion
 from tests.bpmn_samples import linear, one_approval, script_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, ERIN, actor, deploy_shipped, source, write_concurrently
 
@@ -32,7 +31,7 @@ def trail(ctx):
     users.ensure_demo_users(ctx)
     view = instances.start(ctx, BOT, "project-intake", business_key="PRJ-1",
                            variables={"title": "CRM", "budget": 10_000, "department": "Sales"})
-    tasks.complete(ctx, ALICE, view.open_tasks[0].id, APPROVE)
+    completion.complete(ctx, ALICE, view.open_tasks[0].id, APPROVE)
     return ctx
 
 
@@ -224,13 +223,13 @@ def intake(ctx, sla: str = "P2D") -> tuple[str, str]:
 def _delegated_completion(ctx):
     _, task = intake(ctx)
     collaboration.delegate(ctx, ALICE, task, "erin", "at the board")
-    tasks.complete(ctx, ERIN, task, APPROVE)
+    completion.complete(ctx, ERIN, task, APPROVE)
 
 
 def _claim_then_unclaim(ctx):
     _, task = intake(ctx)
-    tasks.claim(ctx, ALICE, task)
-    tasks.unclaim(ctx, ALICE, task)
+    claims.claim(ctx, ALICE, task)
+    claims.unclaim(ctx, ALICE, task)
 
 
 def _sla(ctx):
@@ -285,13 +284,14 @@ ACTIONS = [
     ("decision", lambda c: intake(c), "decision_evaluated", "intake-bot", "user", None),
     ("cancel", lambda c: instances.cancel(c, ADMIN, intake(c)[0], "duplicate"), "instance_cancelled", "pmo", "user",
      None),
-    ("claim", lambda c: tasks.claim(c, ALICE, intake(c)[1]), "task_claimed", "alice", "user", None),
+    ("claim", lambda c: claims.claim(c, ALICE, intake(c)[1]), "task_claimed", "alice", "user", None),
     ("unclaim", _claim_then_unclaim, "task_unclaimed", "alice", "user", None),
     ("delegate", lambda c: collaboration.delegate(c, ALICE, intake(c)[1], "erin", "away"), "task_delegated", "alice",
      "user", None),
     ("reassign", lambda c: collaboration.reassign(c, ALICE, intake(c)[1], "ivan", "holiday"), "task_reassigned",
      "alice", "user", None),
-    ("complete", lambda c: tasks.complete(c, ALICE, intake(c)[1], APPROVE), "task_completed", "alice", "user", None),
+    ("complete", lambda c: completion.complete(c, ALICE, intake(c)[1], APPROVE), "task_completed", "alice", "user",
+     None),
     ("delegated completion", _delegated_completion, "task_completed", "erin", "user", "alice"),
     ("comment", lambda c: comments.add_comment(c, ALICE, "looks fine", instance_id=intake(c)[0]), "comment_added",
      "alice", "user", None),
@@ -326,7 +326,7 @@ def test_every_action_writes_exactly_one_event_with_its_actor(world, action, eve
 def test_writes_with_an_api_token_name_the_token(world):
     with audit.token_scope("intake-bot", 42):
         view, _ = intake(world), None
-        tasks.complete(world, ALICE, view[1], APPROVE)         # another user in the same context: not the token
+        completion.complete(world, ALICE, view[1], APPROVE)         # another user in the same context: not the token
     started = next(e for e in rows(world) if e.type == "instance_started")
     completed = next(e for e in rows(world) if e.type == "task_completed")
     assert (started.actor, started.actor_kind, started.token_id) == ("intake-bot", "token", 42)

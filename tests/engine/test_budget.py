@@ -30,7 +30,7 @@ from engine.runtime.timers import fire_due
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, ScriptTimeout
 from engine.spiff.model.parsing import SourceFile
 from engine.spiff.runtime.budget import StepBudget, StepLimits, spending
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.bpmn_samples import one_approval
 from tests.engine.test_instances import deploy
 from tests.factories import ADMIN, ALICE, BOT
@@ -268,7 +268,7 @@ def test_other_instances_start_and_complete_while_a_hostile_step_runs(settings, 
         instances.start(ctx, BOT, "safety_script_loop", variables={"n": 0, "stop": 10**9})))
     runner.start()
     other = instances.start(ctx, BOT, "p1")
-    done = tasks.complete(ctx, ALICE, other.open_tasks[0].id, {})
+    done = completion.complete(ctx, ALICE, other.open_tasks[0].id, {})
     runner.join(timeout=60)
     assert not runner.is_alive() and done.instance_status == "completed"
     [loop] = hostile

@@ -12,7 +12,7 @@ from engine.core.errors import Conflict, Forbidden, InvalidInput
 from engine.db.models import Event, Notification
 from engine.notify import bell as notifications
 from engine.runtime import instances
-from engine.tasks import collaboration
+from engine.tasks import claims, collaboration, completion
 from engine.tasks import inbox as tasks
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, DAVE, ERIN, actor, deploy_shipped
 
@@ -57,13 +57,13 @@ def test_a_delegate_completes_on_the_owners_behalf(shipped):
     assert note.kind == "delegation" and "on behalf of alice" in note.text and note.task_id == task_id
     assert tasks.get(shipped, ALICE, task_id).owner == "alice"          # the owner still sees the task
     with pytest.raises(Forbidden):
-        tasks.complete(shipped, ALICE, task_id, APPROVE)                  # it is with erin now
-    done = tasks.complete(shipped, ERIN, task_id, APPROVE)
+        completion.complete(shipped, ALICE, task_id, APPROVE)                  # it is with erin now
+    done = completion.complete(shipped, ERIN, task_id, APPROVE)
     assert done.completed_by == "erin"
     [completed] = [e for e in events(shipped, "task_completed") if e.task_uuid == task_id]
     assert completed.actor == "erin" and completed.data["on_behalf_of"] == "alice"
     assert instances.get(shipped, ERIN, instance_id).status == "completed"
-    steps = [s for s in tasks.task_context(shipped, ALICE, task_id).path if s.kind == "task_completed"]
+    steps = [s for s in completion.task_context(shipped, ALICE, task_id).path if s.kind == "task_completed"]
     assert steps[0].on_behalf_of == "alice"
 
 
@@ -73,7 +73,7 @@ def test_who_may_delegate(shipped):
         collaboration.delegate(shipped, BOB, task_id, "erin", "not my group")
     with pytest.raises(Forbidden):
         collaboration.delegate(shipped, AUDREY, task_id, "erin", "auditors do not hand tasks on")
-    tasks.claim(shipped, IVAN, task_id)
+    claims.claim(shipped, IVAN, task_id)
     with pytest.raises(Forbidden):                                        # ivan has it, alice may not move it
         collaboration.delegate(shipped, ALICE, task_id, "erin", "mine now")
     view = collaboration.delegate(shipped, ADMIN, task_id, "erin", "ivan is ill")
@@ -82,13 +82,13 @@ def test_who_may_delegate(shipped):
 
 def test_delegating_again_keeps_the_owner_and_back_to_the_owner_ends_it(shipped):
     _, task_id = intake(shipped)
-    tasks.claim(shipped, ALICE, task_id)
+    claims.claim(shipped, ALICE, task_id)
     collaboration.delegate(shipped, ALICE, task_id, "erin", "please")
     again = collaboration.delegate(shipped, ERIN, task_id, "dave", "dave knows this")
     assert (again.assignee, again.owner) == ("dave", "alice")
     back = collaboration.delegate(shipped, ALICE, task_id, "alice", "I am back")
     assert (back.assignee, back.owner, back.delegation_reason) == ("alice", None, None)
-    done = tasks.complete(shipped, ALICE, task_id, APPROVE)
+    done = completion.complete(shipped, ALICE, task_id, APPROVE)
     [completed] = [e for e in events(shipped, "task_completed") if e.task_uuid == done.id]
     assert "on_behalf_of" not in completed.data
 
@@ -128,14 +128,14 @@ def test_reassign_moves_the_task_for_good(shipped):
     assert note.kind == "task_assigned" and "ivan owns the CRM" in note.text
     admin = collaboration.reassign(shipped, ADMIN, task_id, "bob", "admins may send it anywhere")
     assert admin.assignee == "bob"
-    done = tasks.complete(shipped, BOB, task_id, APPROVE)
+    done = completion.complete(shipped, BOB, task_id, APPROVE)
     [completed] = [e for e in events(shipped, "task_completed") if e.task_uuid == done.id]
     assert completed.actor == "bob" and "on_behalf_of" not in completed.data
 
 
 def test_a_finished_task_cannot_be_handed_on(shipped):
     _, task_id = intake(shipped)
-    tasks.complete(shipped, ALICE, task_id, APPROVE)
+    completion.complete(shipped, ALICE, task_id, APPROVE)
     with pytest.raises(Conflict):
         collaboration.delegate(shipped, ADMIN, task_id, "erin", "too late")
 
@@ -143,14 +143,14 @@ def test_a_finished_task_cannot_be_handed_on(shipped):
 def test_claiming_ends_a_delegation(shipped):
     _, task_id = intake(shipped)
     collaboration.delegate(shipped, ALICE, task_id, "ivan", "please")
-    tasks.unclaim(shipped, IVAN, task_id)
-    view = tasks.claim(shipped, ALICE, task_id)
+    claims.unclaim(shipped, IVAN, task_id)
+    view = claims.claim(shipped, ALICE, task_id)
     assert (view.assignee, view.owner) == ("alice", None)
 
 
 def test_claiming_notifies_nobody(shipped):
     _, task_id = intake(shipped)
-    tasks.claim(shipped, ALICE, task_id)
+    claims.claim(shipped, ALICE, task_id)
     with shipped.uow(write=False) as uow:
         assert uow.session.scalars(select(Notification)).all() == []
 
@@ -230,7 +230,7 @@ def test_auditors_have_no_substitutes(shipped, clock):
 
 def test_the_requester_hears_when_the_request_is_decided(shipped):
     instance_id, task_id = intake(shipped)
-    tasks.complete(shipped, ALICE, task_id, APPROVE)
+    completion.complete(shipped, ALICE, task_id, APPROVE)
     [note] = inbox_of(shipped, BOT)
     assert note.kind == "request_decided" and note.instance_id == instance_id
     assert note.text == "Your request New CRM (PRJ-7) is completed: approved."

@@ -14,7 +14,7 @@ from engine.notify import bell as notifications
 from engine.requester import attachments, comments
 from engine.requester import portal as requests
 from engine.runtime import instances
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, CAROL, deploy_shipped
 
 
@@ -95,7 +95,7 @@ def test_mentions_notify_existing_users_who_may_see_the_request(shipped, request
     assert note.kind == "mention" and note.task_id == task_id and note.text.startswith(
         "alice mentioned you on Data lake (PRJ-9): @pmo please check")
     assert notifications.list_notifications(shipped, ALICE).items == []
-    tasks.complete(shipped, ALICE, task_id, {"decision": "approve"})      # now Finance (bob) is involved
+    completion.complete(shipped, ALICE, task_id, {"decision": "approve"})      # now Finance (bob) is involved
     assert comments.add_comment(shipped, ALICE, "over to you @bob", instance_id=instance_id).notified == ["bob"]
     assert event_data(shipped, "comment_added")[-1]["mentions"] == ["bob"]
     assert notifications.list_notifications(shipped, BOB).items[0].kind == "mention"

@@ -11,7 +11,7 @@ from engine.monitoring import dashboard
 from engine.monitoring import instances as monitoring
 from engine.monitoring.instances import InstanceFilter
 from engine.runtime import instances
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, deploy_shipped
 
 SINCE, UNTIL = date(2026, 1, 1), date(2026, 1, 7)
@@ -28,11 +28,11 @@ def seeded(ctx, clock):
     deploy_shipped(ctx)
     a, b, _, d = (intake(ctx, "A"), intake(ctx, "B"), intake(ctx, "C"), intake(ctx, "D", budget=150_000))
     clock.advance(timedelta(hours=2))
-    tasks.complete(ctx, ALICE, d.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, d.open_tasks[0].id, {"decision": "approve"})
     clock.advance(timedelta(hours=2))
-    tasks.complete(ctx, ALICE, a.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, a.open_tasks[0].id, {"decision": "approve"})
     clock.advance(timedelta(hours=6))
-    tasks.complete(ctx, ALICE, b.open_tasks[0].id, {"decision": "reject", "comment": "no"})
+    completion.complete(ctx, ALICE, b.open_tasks[0].id, {"decision": "reject", "comment": "no"})
     clock.advance(timedelta(days=2, hours=1) - timedelta(hours=10))     # C's 2-day SLA has passed, D's not yet
     clock.advance(timedelta(days=3))
     intake(ctx, "E-later")                                                 # started after the period

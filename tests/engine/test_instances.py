@@ -19,6 +19,7 @@ from engine.db.models import Event, HumanTask, ProcessInstance
 from engine.definitions import deployments
 from engine.runtime import instances, messages, steps
 from engine.spiff.model.parsing import SourceFile
+from engine.tasks import completion
 from engine.tasks import inbox as tasks
 from tests.bpmn_samples import (
     document,
@@ -65,17 +66,17 @@ def test_only_the_group_or_an_admin_may_complete(ctx):
     approval_with_form(ctx)
     task_id = instances.start(ctx, BOT, "p1").open_tasks[0].id
     with pytest.raises(Forbidden):
-        tasks.complete(ctx, BOB, task_id, {"decision": "approve"})
+        completion.complete(ctx, BOB, task_id, {"decision": "approve"})
     with pytest.raises(Forbidden):
-        tasks.complete(ctx, AUDREY, task_id, {"decision": "approve"})
-    done = tasks.complete(ctx, ALICE, task_id, {"decision": "approve"})
+        completion.complete(ctx, AUDREY, task_id, {"decision": "approve"})
+    done = completion.complete(ctx, ALICE, task_id, {"decision": "approve"})
     assert (done.status, done.completed_by) == ("completed", "alice")
 
 
 def test_completing_runs_the_instance_to_the_end_and_records_the_trail(ctx):
     approval_with_form(ctx)
     start = instances.start(ctx, BOT, "p1", business_key="PRJ-2", variables={"title": "CRM"})
-    tasks.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve", "comment": "fine"})
+    completion.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve", "comment": "fine"})
     view = instances.get(ctx, ADMIN, start.id)
     assert view.status == "completed" and view.open_tasks == [] and view.ended_at is not None
     assert view.variables["decision"] == "approve" and view.variables["title"] == "CRM"
@@ -91,13 +92,13 @@ def test_wrong_form_data_names_each_field_and_changes_nothing(ctx):
     start = instances.start(ctx, BOT, "p1")
     task_id = start.open_tasks[0].id
     with pytest.raises(FormDataInvalid) as info:
-        tasks.complete(ctx, ALICE, task_id, {"decision": "maybe", "extra": 1})
+        completion.complete(ctx, ALICE, task_id, {"decision": "maybe", "extra": 1})
     assert set(info.value.errors) == {"decision", "extra"}
     with pytest.raises(FormDataInvalid) as info:
-        tasks.complete(ctx, ALICE, task_id, {"decision": "reject"})
+        completion.complete(ctx, ALICE, task_id, {"decision": "reject"})
     assert set(info.value.errors) == {"comment"}
     with pytest.raises(FormDataInvalid) as info:
-        tasks.complete(ctx, ALICE, task_id, {"decision": "approve", "__builtins__": {}})
+        completion.complete(ctx, ALICE, task_id, {"decision": "approve", "__builtins__": {}})
     assert "__builtins__" in info.value.errors
     assert tasks.get(ctx, ALICE, task_id).status == "open"
     assert instances.get(ctx, ADMIN, start.id).status == "running"
@@ -139,7 +140,7 @@ def test_two_concurrent_completions_give_one_success_and_one_conflict(ctx):
     def complete(actor):
         barrier.wait()
         try:
-            tasks.complete(ctx, actor, task_id, {"decision": "approve"})
+            completion.complete(ctx, actor, task_id, {"decision": "approve"})
             outcomes.append("ok")
         except Conflict:
             outcomes.append("conflict")
@@ -156,9 +157,9 @@ def test_two_concurrent_completions_give_one_success_and_one_conflict(ctx):
 def test_completing_twice_is_a_conflict(ctx):
     approval_with_form(ctx)
     task_id = instances.start(ctx, BOT, "p1").open_tasks[0].id
-    tasks.complete(ctx, ALICE, task_id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, task_id, {"decision": "approve"})
     with pytest.raises(Conflict):
-        tasks.complete(ctx, ALICE, task_id, {"decision": "approve"})
+        completion.complete(ctx, ALICE, task_id, {"decision": "approve"})
 
 
 def test_unknown_things_are_not_found(ctx):
@@ -170,7 +171,7 @@ def test_unknown_things_are_not_found(ctx):
     with pytest.raises(NotFound):
         instances.get(ctx, ADMIN, "00000000-0000-0000-0000-000000000000")
     with pytest.raises(NotFound):
-        tasks.complete(ctx, ALICE, "00000000-0000-0000-0000-000000000000", {})
+        completion.complete(ctx, ALICE, "00000000-0000-0000-0000-000000000000", {})
 
 
 def test_variables_with_underscore_names_are_refused(ctx):
@@ -188,7 +189,7 @@ def test_cancel_cancels_open_tasks_and_records_the_reason(ctx):
     with pytest.raises(Conflict):
         instances.cancel(ctx, BOT, start.id, "again")
     with pytest.raises(Conflict):
-        tasks.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve"})
+        completion.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve"})
 
 
 def test_approvers_cannot_cancel_someone_elses_instance(ctx):
@@ -290,7 +291,7 @@ def test_a_crash_in_the_middle_of_a_step_leaves_state_intact(ctx, monkeypatch):
 
     monkeypatch.setattr(steps, "sync_tasks", crash)
     with pytest.raises(RuntimeError):
-        tasks.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve"})
+        completion.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve"})
     monkeypatch.undo()
     with ctx.uow(write=False) as uow:
         after = uow.session.scalars(select(ProcessInstance)).one()
@@ -299,7 +300,7 @@ def test_a_crash_in_the_middle_of_a_step_leaves_state_intact(ctx, monkeypatch):
         assert (task.status, task.completed_by) == ("open", None)
         assert uow.session.scalar(select(func.count()).select_from(Event)
                                   .where(Event.type == "task_completed")) == 0
-    tasks.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve"})
 
 
 def test_redeploying_identical_content_makes_no_new_version_and_instances_pin_theirs(ctx):
@@ -313,7 +314,7 @@ def test_redeploying_identical_content_makes_no_new_version_and_instances_pin_th
     assert instances.start(ctx, BOT, "p1").open_tasks[0].name == "Approve it"
     assert instances.start(ctx, BOT, "p1", version=1).open_tasks[0].name == "Approve"
     assert instances.get(ctx, ADMIN, old.id).version == 1
-    tasks.complete(ctx, ALICE, old.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, old.open_tasks[0].id, {"decision": "approve"})
 
 
 def test_a_deployment_maps_lanes_to_other_groups(ctx):
@@ -322,11 +323,11 @@ def test_a_deployment_maps_lanes_to_other_groups(ctx):
     assert (task.role, task.candidate_groups) == ("IT Manager", ["it-managers"])
     assert tasks.list_tasks(ctx, ALICE).total == 0
     with pytest.raises(Forbidden):
-        tasks.complete(ctx, ALICE, task.id, {})
+        completion.complete(ctx, ALICE, task.id, {})
     it_manager = Actor("ivan", roles=frozenset({"approver"}), groups=frozenset({"it-managers"}))
     assert [t.id for t in tasks.list_tasks(ctx, it_manager).items] == [task.id]
     assert instances.list_instances(ctx, it_manager).total == 1
-    tasks.complete(ctx, it_manager, task.id, {})
+    completion.complete(ctx, it_manager, task.id, {})
 
 
 def test_the_spec_is_not_stored_in_the_instance(ctx):
@@ -390,7 +391,7 @@ def test_a_multi_lane_process_hands_over_between_groups(ctx):
             '<bpmn:endEvent id="end"/>' + flow("f0", "start", "a") + flow("f1", "a", "b") + flow("f2", "b", "end"))
     deploy(ctx, ("two.bpmn", document(process(body, lane("IT Manager", "a"), lane("Finance", "b"), pid="two"))))
     start = instances.start(ctx, BOT, "two")
-    tasks.complete(ctx, ALICE, start.open_tasks[0].id, {})
+    completion.complete(ctx, ALICE, start.open_tasks[0].id, {})
     view = instances.get(ctx, ADMIN, start.id)
     assert [(t.element_id, t.role) for t in view.open_tasks] == [("b", "Finance")]
     assert tasks.list_tasks(ctx, BOB).total == 1

@@ -12,7 +12,7 @@ from engine.db.models import Event, HumanTask, Job, ProcessInstance
 from engine.definitions import deployments
 from engine.runtime import instances, migration
 from engine.runtime.timers import fire_due, next_due
-from engine.tasks import inbox as tasks
+from engine.tasks import claims, completion
 from tests.bpmn_samples import document, flow, lane, process, user_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, source
 
@@ -69,7 +69,7 @@ def test_a_waiting_task_keeps_its_id_and_assignee_and_takes_the_new_sla(ctx, clo
     deploy(ctx, review_process('<pmoflow:sla due="P5D"/>'))
     view = instances.start(ctx, BOT, "p1", variables={"title": "CRM"})
     task = view.open_tasks[0]
-    tasks.claim(ctx, ALICE, task.id)
+    claims.claim(ctx, ALICE, task.id)
     clock.advance(timedelta(hours=6))
     v2 = deploy(ctx, review_process('<pmoflow:sla due="P2D"/>', after="sign_off", name="Review (fixed)"))
 
@@ -98,7 +98,7 @@ def test_a_waiting_task_keeps_its_id_and_assignee_and_takes_the_new_sla(ctx, clo
         assert job.run_at == task.created_at + timedelta(days=2)
 
     # the next steps run on the new version: completing the review leads to the added sign-off
-    nxt = tasks.complete(ctx, ALICE, task.id, {"decision": "approve"})
+    nxt = completion.complete(ctx, ALICE, task.id, {"decision": "approve"})
     assert [t.element_id for t in instances.get(ctx, ADMIN, view.id).open_tasks] == ["sign_off"]
     assert nxt is not None
     assert len(events(ctx, view.id, "instance_migrated")) == 1
@@ -240,7 +240,7 @@ def test_a_task_inside_a_running_call_activity_moves_and_the_instance_finishes(c
     assert ("inner_p", "inner", "changed") in {(c.process, c.element_id, c.change) for c in p.changes}
     migration.migrate(ctx, PMO, view.id, v2, "typo")
     assert [t.id for t in instances.get(ctx, ADMIN, view.id).open_tasks] == [task.id]
-    tasks.complete(ctx, ALICE, task.id, {})
+    completion.complete(ctx, ALICE, task.id, {})
     assert instances.get(ctx, ADMIN, view.id).status == "completed"
 
 
@@ -283,7 +283,7 @@ def test_a_bulk_move_reports_each_instance_and_leaves_the_refused_ones_alone(ctx
     deploy(ctx, review_process(after="sign_off"))
     at_review = instances.start(ctx, BOT, "p1", business_key="AT-REVIEW", variables={"title": "a"})
     at_sign_off = instances.start(ctx, BOT, "p1", business_key="AT-SIGN-OFF", variables={"title": "b"})
-    tasks.complete(ctx, ALICE, at_sign_off.open_tasks[0].id, {})
+    completion.complete(ctx, ALICE, at_sign_off.open_tasks[0].id, {})
     v2 = deploy(ctx, review_process())                                  # no sign-off any more
     flt = monitoring.InstanceFilter(process="p1")
     with pytest.raises(InvalidInput, match="choose the version"):

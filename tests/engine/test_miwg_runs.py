@@ -12,7 +12,7 @@ from engine.definitions import deployments
 from engine.integration import external_tasks as et
 from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.designer.miwg import CORPUS
 from tests.factories import ADMIN, BOT
 
@@ -30,7 +30,7 @@ def path(ctx, instance_id: str) -> list[str]:
 
 def finish(ctx, instance_id: str, element: str, data: dict) -> None:
     [task] = [t for t in instances.get(ctx, ADMIN, instance_id).open_tasks if t.element_id == element]
-    tasks.complete(ctx, ADMIN, task.id, data)
+    completion.complete(ctx, ADMIN, task.id, data)
 
 
 def test_c11_invoice_runs_its_xpath_conditions_and_java_delegate_to_the_end(ctx):

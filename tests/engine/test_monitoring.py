@@ -16,7 +16,7 @@ from engine.monitoring.instances import InstanceFilter
 from engine.runtime import instances
 from engine.sla.state import state as sla_state
 from engine.spiff.model.parsing import SourceFile
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.bpmn_samples import linear, script_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, deploy_shipped
 
@@ -47,7 +47,7 @@ def test_search_filters_by_every_field(ctx, clock):
     a = intake(ctx, "A-1")
     clock.advance(timedelta(days=3))                       # A-1's IT Manager task is now overdue (P2D)
     b = intake(ctx, "B-1")
-    tasks.complete(ctx, ALICE, b.open_tasks[0].id, {"decision": "reject", "comment": "no budget"})
+    completion.complete(ctx, ALICE, b.open_tasks[0].id, {"decision": "reject", "comment": "no budget"})
     broken = failing(ctx)
     everything = monitoring.search(ctx, DESIGNER, InstanceFilter())
     assert everything.total == 3 and [r.business_key for r in everything.items] == ["CALC-1", "B-1", "A-1"]
@@ -91,7 +91,7 @@ def test_search_paginates_and_refuses_bad_filters_and_callers(ctx):
 def test_detail_shows_path_active_tasks_with_sla_and_incidents(ctx, clock):
     deploy_shipped(ctx)
     view = intake(ctx, "D-1", budget=150_000)
-    tasks.complete(ctx, ALICE, view.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, view.open_tasks[0].id, {"decision": "approve"})
     clock.advance(timedelta(days=1, hours=13))              # finance has 2 days: the last quarter is at risk
     d = monitoring.detail(ctx, DESIGNER, view.id)
     assert d.process == "project-intake" and d.business_key == "D-1" and d.variables["budget"] == 150_000
@@ -124,7 +124,7 @@ def test_an_admin_corrects_variables_with_a_reason_and_the_workflow_sees_it(ctx)
     [event] = [e for e in trail if e.type == "variables_changed"]
     assert event.actor == "pmo" and event.data["reason"] == "budget was mistyped"
     # the running workflow took the change: tier 1 needs no finance approval, so the instance completes
-    tasks.complete(ctx, ALICE, view.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, view.open_tasks[0].id, {"decision": "approve"})
     done = instances.get(ctx, ADMIN, view.id)
     assert done.status == "completed" and done.variables["tier"] == 1
     assert done.variables["cost_center"] == "CC-7" and "note" not in done.variables
@@ -158,7 +158,7 @@ def test_bulk_cancel_and_retry_over_a_filter_report_each_instance(ctx):
     for i in range(3):
         intake(ctx, f"C-{i}", budget=10)
     done = intake(ctx, "C-done")
-    tasks.complete(ctx, ALICE, done.open_tasks[0].id, {"decision": "reject", "comment": "no"})
+    completion.complete(ctx, ALICE, done.open_tasks[0].id, {"decision": "reject", "comment": "no"})
     with pytest.raises(Forbidden):
         monitoring.bulk(ctx, DESIGNER, "cancel", flt(process="project-intake"), "cleanup")
     with pytest.raises(InvalidInput, match="reason"):

@@ -22,7 +22,7 @@ from engine.db.models import Job
 from engine.definitions import deployments
 from engine.notify import preferences, recipients, rendering
 from engine.runtime import instances, jobs, timers
-from engine.tasks import inbox as tasks
+from engine.tasks import claims, completion
 from tests.bpmn_samples import document, flow, lane, one_approval, process, user_task
 from tests.factories import ADMIN, BOT, actor, source
 
@@ -183,9 +183,9 @@ def test_reassignment_notifies_only_the_new_assignee_and_not_the_actor(ctx, peop
     new = [j for j in queued(ctx) if j.id not in before]
     assert [(j.payload["username"], j.payload["kind"]) for j in new] == [("ann", "task_assigned")]
     assert new[0].payload["context"]["reason"] == "alice is busy" and new[0].payload["context"]["whom"] == "you"
-    tasks.claim(ctx, ALICE, instances.start(ctx, RITA, "p1").open_tasks[0].id)     # claiming: nobody else
+    claims.claim(ctx, ALICE, instances.start(ctx, RITA, "p1").open_tasks[0].id)     # claiming: nobody else
     count = len(queued(ctx))
-    tasks.complete(ctx, ANN, view.open_tasks[0].id, {})
+    completion.complete(ctx, ANN, view.open_tasks[0].id, {})
     finished = queued(ctx)[count:]
     assert [(j.payload["username"], j.payload["kind"]) for j in finished] == [("rita", "instance_finished")]
     run_jobs(ctx)
@@ -315,7 +315,7 @@ def sla_process(interrupting: bool) -> str:
 def test_fired_sla_timers_notify_the_task_people(ctx, people, inbox, clock, interrupting, kind, subject):
     deployments.deploy(ctx, ADMIN, [source("sla.bpmn", sla_process(interrupting))])
     view = instances.start(ctx, RITA, "sla", business_key="SLA-1")
-    tasks.claim(ctx, ALICE, view.open_tasks[0].id)
+    claims.claim(ctx, ALICE, view.open_tasks[0].id)
     run_jobs(ctx)
     inbox.messages.clear()
     clock.advance(timedelta(hours=2))
@@ -394,7 +394,7 @@ def test_removing_a_webhook_and_the_audit_event_keeps_the_url_secret(ctx, people
 
 def test_instance_finished_and_bot_started_instances(ctx, people, inbox):
     view = instances.start(ctx, BOT, "p1")            # the bot has no address: no mail on completion
-    tasks.complete(ctx, ALICE, view.open_tasks[0].id, {})
+    completion.complete(ctx, ALICE, view.open_tasks[0].id, {})
     assert not [j for j in queued(ctx) if j.payload["kind"] == "instance_finished"]
     started = instances.start(ctx, RITA, "p1")
     instances.cancel(ctx, ADMIN, started.id, "budget frozen")

@@ -11,8 +11,7 @@ from engine.core.errors import DeploymentInvalid, Forbidden, FormDataInvalid, No
 from engine.definitions import deployments
 from engine.forms.checks import check_form
 from engine.requester import portal as requests
-from engine.tasks import collaboration
-from engine.tasks import inbox as tasks
+from engine.tasks import collaboration, completion
 from tests.bpmn_samples import document, flow, lane, process, user_task
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, ERIN, deploy_shipped, source
 
@@ -62,7 +61,7 @@ def test_starting_a_request_and_following_it(shipped):
     assert requests.my_requests(shipped, ERIN, status="completed").total == 0
     task_id = row.current[0].task_id
     collaboration.delegate(shipped, ALICE, task_id, "bob", "bob knows the CRM")
-    tasks.complete(shipped, BOB, task_id, {"decision": "approve", "comment": "go"})
+    completion.complete(shipped, BOB, task_id, {"decision": "approve", "comment": "go"})
     detail = requests.request_view(shipped, ERIN, view.id)
     kinds = [s.kind for s in detail.path]
     assert kinds[0] == "instance_started" and "task_delegated" in kinds and "task_completed" in kinds

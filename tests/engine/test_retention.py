@@ -14,7 +14,7 @@ from engine.core.errors import Forbidden, InvalidInput, NotFound
 from engine.db.models import Event, HumanTask, Job, ProcessInstance
 from engine.events import stream as audit
 from engine.runtime import instances, jobs
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.engine.test_monitoring import DESIGNER, failing
 from tests.factories import ADMIN, ALICE, BOT, deploy_shipped
 
@@ -40,12 +40,12 @@ def aged(ctx, clock):
     """old-done and old-cancelled ended 40 days ago; old-running and an incident are as old; recent ended 5 days ago."""
     deploy_shipped(ctx)
     done, cancelled, running = intake(ctx, "old-done"), intake(ctx, "old-cancelled"), intake(ctx, "old-running")
-    tasks.complete(ctx, ALICE, done.open_tasks[0].id, {"decision": "approve", "comment": "secret remark"})
+    completion.complete(ctx, ALICE, done.open_tasks[0].id, {"decision": "approve", "comment": "secret remark"})
     instances.cancel(ctx, ADMIN, cancelled.id, "duplicate")
     broken = failing(ctx)
     clock.advance(timedelta(days=35))
     recent = intake(ctx, "recent")
-    tasks.complete(ctx, ALICE, recent.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, recent.open_tasks[0].id, {"decision": "approve"})
     clock.advance(timedelta(days=5))
     return {"done": done.id, "cancelled": cancelled.id, "running": running.id, "broken": broken.id,
             "recent": recent.id}
@@ -77,7 +77,7 @@ def test_purge_clears_only_finished_instances_past_retention_and_keeps_the_trail
     assert retention.purge(ctx).purged == 0                             # once is enough
     # the running instance goes on normally afterwards
     running = instances.get(ctx, ADMIN, aged["running"])
-    tasks.complete(ctx, ALICE, running.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, running.open_tasks[0].id, {"decision": "approve"})
     assert instances.get(ctx, ADMIN, aged["running"]).status == "completed"
 
 

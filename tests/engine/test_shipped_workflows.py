@@ -10,6 +10,7 @@ from engine.core.errors import Forbidden, FormDataInvalid
 from engine.core.records import InstanceView
 from engine.db import statements
 from engine.runtime import instances, steps
+from engine.tasks import completion
 from engine.tasks import inbox as tasks
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, CAROL, DAVE, ERIN, deploy_shipped
 
@@ -30,7 +31,7 @@ def open_ids(ctx, instance_id: str) -> list[str]:
 def do(ctx, instance_id: str, element_id: str, actor, data) -> InstanceView:
     """Complete the open task `element_id` of the instance as `actor`."""
     task = next(t for t in instances.get(ctx, ADMIN, instance_id).open_tasks if t.element_id == element_id)
-    tasks.complete(ctx, actor, task.id, data)
+    completion.complete(ctx, actor, task.id, data)
     return instances.get(ctx, ADMIN, instance_id)
 
 
@@ -73,10 +74,10 @@ def test_project_intake_reject_needs_a_comment_and_roles_are_enforced(shipped):
     view = intake(shipped, 10_000)
     task = view.open_tasks[0]
     with pytest.raises(FormDataInvalid) as info:
-        tasks.complete(shipped, ALICE, task.id, {"decision": "reject"})
+        completion.complete(shipped, ALICE, task.id, {"decision": "reject"})
     assert list(info.value.errors) == ["comment"]
     with pytest.raises(Forbidden):
-        tasks.complete(shipped, BOB, task.id, APPROVE)
+        completion.complete(shipped, BOB, task.id, APPROVE)
     assert tasks.get(shipped, ALICE, task.id).form["id"] == "approval-decision"
 
 

@@ -18,6 +18,7 @@ from engine.notify import bell as notifications
 from engine.runtime import instances, jobs
 from engine.runtime.timers import fire_due, next_due
 from engine.sla import calendars
+from engine.tasks import claims, completion
 from engine.tasks import inbox as tasks
 from tests.bpmn_samples import document, flow, lane, process
 from tests.factories import ADMIN, ALICE, AUDREY, BOT, CAROL, deploy_shipped, source
@@ -94,7 +95,7 @@ def test_a_breach_of_the_sla_property_is_recorded_once_by_the_job(ctx, clock):
     late = start(ctx).open_tasks[0]
     done_in_time = start(ctx).open_tasks[0]
     assert late.due_at == datetime(2026, 1, 12, 13, tzinfo=UTC)
-    tasks.complete(ctx, ALICE, done_in_time.id, {})
+    completion.complete(ctx, ALICE, done_in_time.id, {})
     clock.set(datetime(2026, 1, 12, 12, 59, tzinfo=UTC))
     assert jobs.run_due(ctx) == 0 and count(ctx, "sla_breached") == 0
     clock.set(datetime(2026, 1, 12, 13, 1, tzinfo=UTC))
@@ -201,7 +202,7 @@ def test_reminders_fire_every_day_notify_the_group_and_do_not_breach(people, clo
     assert [t.id for t in instances.get(ctx, ADMIN, view.id).open_tasks] == [task.id]
     bell = notifications.list_notifications(ctx, ALICE).items
     assert [n.kind for n in bell] == ["task_reminder"] and bell[0].task_id == task.id
-    tasks.claim(ctx, ALICE, task.id)
+    claims.claim(ctx, ALICE, task.id)
     clock.advance(timedelta(days=1))
     assert fire_due(ctx) == 1
     second = events(ctx, "task_reminder")[1]
@@ -240,7 +241,7 @@ def test_change_request_security_review_defaults_to_reject_after_its_business_ti
     assert fire_due(ctx) == 1
     it_review = instances.get(ctx, ADMIN, view.id).open_tasks
     assert [t.element_id for t in it_review] == ["it_manager_review"]
-    tasks.complete(ctx, ALICE, it_review[0].id, {"it_decision": "approve", "it_comment": "fine"})
+    completion.complete(ctx, ALICE, it_review[0].id, {"it_decision": "approve", "it_comment": "fine"})
     final = instances.get(ctx, ADMIN, view.id)
     assert final.status == "completed" and final.variables["outcome"] == "rejected"
     assert final.variables["auto_rejected"] is True
@@ -259,7 +260,7 @@ def test_handoff_sign_offs_are_due_in_two_business_days_and_go_live_by_its_date(
                            variables={"title": "CRM go-live", "go_live_date": "2026-01-30"})
     prepare = view.open_tasks[0]
     assert prepare.due_at is None and prepare.sla_state == "none"
-    tasks.complete(ctx, ALICE, prepare.id, {"release_notes": "v2", "rollback_plan": "restore",
+    completion.complete(ctx, ALICE, prepare.id, {"release_notes": "v2", "rollback_plan": "restore",
                                             "go_live_date": "2026-01-30"})
     sign_offs = instances.get(ctx, ADMIN, view.id).open_tasks
     assert {t.due_at for t in sign_offs} == {TUESDAY_5PM}
@@ -277,7 +278,7 @@ def test_a_reassign_timer_gives_the_overdue_task_to_the_groups_manager(people, c
     groups.set_group_manager(ctx, "IT Manager", "ivan", actor="pmo")
     deploy(ctx, sla_process(boundary=reassign_timer()))
     task = start(ctx).open_tasks[0]
-    tasks.claim(ctx, ALICE, task.id)
+    claims.claim(ctx, ALICE, task.id)
     clock.advance(timedelta(hours=2, minutes=1))
     assert fire_due(ctx) == 1
     after = tasks.get(ctx, ADMIN, task.id)

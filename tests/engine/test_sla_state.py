@@ -12,6 +12,7 @@ from engine.monitoring import instances as monitoring
 from engine.monitoring.filters import InstanceFilter
 from engine.runtime import instances
 from engine.sla.state import AT_RISK_SHARE, at_risk_time, state
+from engine.tasks import completion
 from engine.tasks import inbox as tasks
 from tests.engine.test_sla import FRIDAY_5PM, TUESDAY_5PM, business_timer, deploy, sla_process, start
 from tests.factories import ADMIN, ALICE
@@ -40,7 +41,7 @@ def labels(ctx, instance_id: str, task_id: str) -> dict[str, object]:
     [open_task] = instances.get(ctx, ADMIN, instance_id).open_tasks
     return {
         "inbox": row.sla, "inbox task": row.task.sla_state, "task": tasks.get(ctx, ALICE, task_id).sla_state,
-        "task page": tasks.task_context(ctx, ALICE, task_id).sla,
+        "task page": completion.task_context(ctx, ALICE, task_id).sla,
         "listed": tasks.list_tasks(ctx, ALICE).items[0].sla_state,
         "instance": open_task.sla_state, "monitor": active.sla,
         "monitor overdue count": "overdue" if listed.overdue_tasks else "not overdue",

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from engine.admin import tokens
 from engine.db.models import Event
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.factories import ALICE
 from tests.webui.conftest import intake
 
@@ -21,7 +21,7 @@ APPROVE = {"decision": "approve", "comment": "within budget"}
 @pytest.fixture
 def trail(app):
     first = intake(app, key="PRJ-1")
-    tasks.complete(app.extensions["pmoflow"], ALICE, first.open_tasks[0].id, APPROVE)
+    completion.complete(app.extensions["pmoflow"], ALICE, first.open_tasks[0].id, APPROVE)
     second = intake(app, key="PRJ-2", budget=5_000)
     return first.id, second.id
 

@@ -12,7 +12,7 @@ from engine.audit import retention
 from engine.definitions import deployments
 from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
-from engine.tasks import inbox as tasks
+from engine.tasks import completion
 from tests.bpmn_samples import linear, script_task
 from tests.factories import ADMIN, ALICE, BOT
 from tests.webui.conftest import csrf_of, intake
@@ -118,7 +118,7 @@ def test_the_dashboard_draws_charts_and_links_each_number(app, browser_of, clock
     ctx = app.extensions["pmoflow"]
     a, _ = intake(app, key="D-1"), intake(app, key="D-2")
     clock.advance(timedelta(hours=5))
-    tasks.complete(ctx, ALICE, a.open_tasks[0].id, {"decision": "approve"})
+    completion.complete(ctx, ALICE, a.open_tasks[0].id, {"decision": "approve"})
     clock.advance(timedelta(days=3))
     page = dana.get("/dashboard").get_data(as_text=True)
     assert page.count('<svg class="chart') == 4

@@ -14,6 +14,7 @@ from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInpu
 from engine.core.permissions import Actor
 from engine.forms.components import form_fields
 from engine.requester import portal as requests
+from engine.tasks import claims, completion
 from engine.tasks import inbox as tasks
 from webui.collaboration import http_errors, no_panel
 from webui.security import actor, engine_ctx, requires
@@ -62,7 +63,7 @@ def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], s
                  panel: dict[str, Any] | None = None) -> ResponseReturnValue:
     """The task page; `panel` carries the values and errors of a side form (comment, attachment, hand-over)."""
     with http_errors():
-        context = tasks.task_context(engine_ctx(), actor(), task_id)
+        context = completion.task_context(engine_ctx(), actor(), task_id)
         workspace = requests.task_workspace(engine_ctx(), actor(), task_id)
     schema = context.task.form or {}
     return render_template("tasklist/task.html", c=context, fields=form_fields(schema) if schema else [],
@@ -76,13 +77,13 @@ def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], s
 def complete(task_id: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     with http_errors():
-        context = tasks.task_context(ctx, actor(), task_id)
+        context = completion.task_context(ctx, actor(), task_id)
     data = form_data(context.task.form or {}, request.form)
     files = {f["key"]: (upload.filename or "upload", upload.read())
              for f in form_fields(context.task.form or {}) if f.get("type") == "filepicker"
              and (upload := request.files.get(f["key"])) is not None and upload.filename}
     try:
-        tasks.complete(ctx, actor(), task_id, data, files)
+        completion.complete(ctx, actor(), task_id, data, files)
     except FormDataInvalid as err:
         return _render_task(task_id, dict(request.form), err.errors, 422)
     except InvalidInput as err:
@@ -119,13 +120,13 @@ def form_data(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, An
 @bp.post("/tasks/<task_id>/claim")
 @requires("task.read_own")
 def claim(task_id: str) -> ResponseReturnValue:
-    return _assign(task_id, tasks.claim, "You took the task.")
+    return _assign(task_id, claims.claim, "You took the task.")
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @requires("task.read_own")
 def unclaim(task_id: str) -> ResponseReturnValue:
-    return _assign(task_id, tasks.unclaim, "The task is back with its groups.")
+    return _assign(task_id, claims.unclaim, "The task is back with its groups.")
 
 
 def _assign(task_id: str, change: Callable[[EngineContext, Actor, str], object], message: str) -> ResponseReturnValue:
