@@ -37,7 +37,7 @@ class Settings:
     default_timezone: str = "UTC"                # time zone of the built-in "default" business calendar
     default_group: str = "PMO Office"            # gets user tasks with no lane, candidates or process default
     webhooks_allow_private: bool = False         # PMOFLOW_WEBHOOKS_ALLOW_PRIVATE=1: private/loopback receivers
-    # outgoing notifications (engine/outgoing): links back, SMTP, chat webhooks
+    # outgoing notifications (engine/notify, sent through engine/outbound): links back, SMTP, chat webhooks
     base_url: str = "http://127.0.0.1:5000"      # how users reach the web UI: links in emails and chat posts
     smtp_host: str = ""                          # empty: no email is sent
     smtp_port: int = 587
@@ -49,6 +49,7 @@ class Settings:
     slack_webhook_hosts: str = "hooks.slack.com"
     teams_webhook_hosts: str = "*.webhook.office.com,*.logic.azure.com,*.api.powerplatform.com"
     chat_webhook_allow_http: bool = False        # only for local testing: allow http:// webhook URLs
+    chat_webhook_allow_private: bool = False     # only for local testing: private/loopback chat webhook hosts
     chat_timeout: float = 10.0                   # seconds per chat post
 
     @classmethod

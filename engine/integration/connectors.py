@@ -5,11 +5,13 @@ When a step leaves a `pmoflow:connector` service task ready (engine/spiff/extens
 placeholders, the body expression) and enqueues one `connector` job in the step's transaction.
 The worker then runs this module's job (`JOBS`):
 
-- checks the destination: its host must be on the admins' allow-list (`ConnectorHost`),
-  and unless that entry allows private addresses, every address the name resolves to, and
-  the address actually connected to, must be public (no loopback, private, link-local or
-  cloud metadata addresses: a check after connecting also defeats DNS rebinding);
-- sends the request with the task's timeout, no redirects followed, the job's id as
+- checks the destination: its host must be on the admins' allow-list (`ConnectorHost`), and
+  the addresses the name resolves to must pass the address policy (engine/outbound/policy.py:
+  public only, unless that entry allows private addresses; link-local and cloud metadata
+  addresses never);
+- sends the request through the guarded client (engine/outbound/client.py: it connects to the
+  checked addresses only, so DNS rebinding cannot swap them) with the task's timeout, no
+  redirects followed, the job's id as
   `Idempotency-Key`, header secrets read from the environment at send time;
 - 2xx: completes the task in the job's finishing transaction (exactly once), with the
   outputs mapped from the response; 408, 429 (honouring Retry-After), 5xx, timeouts and
@@ -20,14 +22,10 @@ The worker then runs this module's job (`JOBS`):
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import json
 import logging
 import os
-import socket
-import ssl
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +41,7 @@ from engine.core.permissions import Actor, require
 from engine.db.models import ConnectorHost, Job
 from engine.db.statements import load_instance
 from engine.events import stream as audit
+from engine.outbound import client, policy
 from engine.runtime import jobs
 from engine.runtime.connector_calls import ACTOR, KIND
 from engine.runtime.external_mirror import raise_incident
@@ -160,64 +159,25 @@ def destination_policy(ctx: EngineContext, host: str) -> bool:
     return any(matching)
 
 
-def is_internal(address: str) -> bool:
-    """True for loopback, private, link-local (incl. cloud metadata), multicast and reserved addresses."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global
-
-
-def _check_address(host: str, address: str, allow_private: bool) -> None:
-    if not allow_private and is_internal(address):
-        raise jobs.PermanentFailure(
-            f"{host} resolves to the internal address {address}; calls to loopback, private, link-local and "
-            f"metadata addresses are refused unless the allow-list entry allows private addresses")
+def _refused(err: policy.AddressRefused) -> str:
+    unless = ("even when the allow-list entry allows private addresses" if err.reason == policy.NEVER
+              else "unless the allow-list entry allows private addresses")
+    return (f"{err.host} resolves to the internal address {err.address} ({err.reason}); calls to loopback, "
+            f"private, link-local and metadata addresses are refused {unless}")
 
 
 # ---------------------------------------------------------------- sending (in the worker)
 
-class _GuardedHTTPConnection(http.client.HTTPConnection):
-    """Checks the address it actually connected to before anything is sent."""
-
-    guard: Any = None
-
-    def connect(self) -> None:
-        super().connect()
-        self.guard(self.sock.getpeername()[0])
-
-
-class _GuardedHTTPSConnection(http.client.HTTPSConnection):
-    guard: Any = None
-
-    def connect(self) -> None:
-        # TCP first, check the peer, then TLS (so not even a handshake reaches a refused address).
-        http.client.HTTPConnection.connect(self)
-        self.guard(self.sock.getpeername()[0])
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
 def send(ctx: EngineContext, request: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
     """Make one call; returns {status, headers, body, elapsed_ms} for 2xx, raises a jobs outcome otherwise."""
-    parts = urlsplit(request["url"])
-    host = parts.hostname or ""
+    host = urlsplit(request["url"]).hostname or ""
     allow_private = destination_policy(ctx, host)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
-    except socket.gaierror as err:
-        raise jobs.RetryLater(f"cannot resolve {host}: {err}") from err
-    for address in addresses:
-        _check_address(host, address, allow_private)
-
-    timeout = float(request["timeout"])
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = _GuardedHTTPSConnection(host, port, timeout=timeout, context=ssl.create_default_context())
-    else:
-        connection = _GuardedHTTPConnection(host, port, timeout=timeout)
-    connection.guard = lambda address: _check_address(host, address, allow_private)
-
+        addresses = client.checked_addresses(request["url"], allow_private)
+    except policy.AddressRefused as err:
+        raise jobs.PermanentFailure(_refused(err)) from None
+    except client.Unresolved:
+        raise jobs.RetryLater(f"cannot resolve {host}") from None
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Idempotency-Key": idempotency_key,
                **request["headers"]}
     for name, secret in request.get("secrets", {}).items():
@@ -229,39 +189,36 @@ def send(ctx: EngineContext, request: dict[str, Any], idempotency_key: str) -> d
     if request.get("body") is not None:
         body = json.dumps(request["body"]).encode()
         headers["Content-Type"] = "application/json"
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    started = time.monotonic()
     try:
-        connection.request(request["method"], path, body=body, headers=headers)
-        response = connection.getresponse()
-        raw = response.read(MAX_RESPONSE_BYTES + 1)
-    except jobs.PermanentFailure:
-        raise
-    except (OSError, http.client.HTTPException) as err:
-        raise RuntimeError(f"{request['method']} {_safe_url(request['url'])}: {type(err).__name__}: {err}") from err
-    finally:
-        connection.close()
-    elapsed_ms = round((time.monotonic() - started) * 1000, 1)
-    status = response.status
+        response = client.send(request["method"], request["url"], allow_private=allow_private,
+                               timeout=float(request["timeout"]), headers=headers, body=body,
+                               max_bytes=MAX_RESPONSE_BYTES, addresses=addresses)
+    except policy.AddressRefused as err:
+        raise jobs.PermanentFailure(_refused(err)) from None
+    except client.TransportError as err:
+        raise RuntimeError(f"{request['method']} {_safe_url(request['url'])}: {err}") from None
+    status, raw = response.status, response.body
     what = f"{request['method']} {_safe_url(request['url'])} answered {status}"
-    if len(raw) > MAX_RESPONSE_BYTES:
+    if response.truncated:
         raise jobs.PermanentFailure(f"{what} with more than {MAX_RESPONSE_BYTES} bytes")
     if 300 <= status < 400:
-        raise jobs.PermanentFailure(f"{what}; redirects are not followed (Location: {response.getheader('Location')})")
+        location = response.headers.get("location")
+        raise jobs.PermanentFailure(f"{what}; redirects are not followed (Location: {location})")
     if status in (408, 429):
-        raise jobs.RetryLater(what, delay=_retry_after(response.getheader("Retry-After")))
+        raise jobs.RetryLater(what, delay=response.retry_after(timedelta(hours=1)))
     if 400 <= status < 500:
         raise jobs.PermanentFailure(f"{what}: {_excerpt(raw)}")
     if status >= 500:
         raise RuntimeError(f"{what}: {_excerpt(raw)}")
-    content_type = response.getheader("Content-Type") or ""
+    content_type = response.headers.get("content-type") or ""
     parsed: Any = raw.decode("utf-8", "replace")
     if "json" in content_type and raw:
         try:
             parsed = json.loads(raw)
         except ValueError:
             pass
-    return {"status": status, "headers": {"content-type": content_type}, "body": parsed, "elapsed_ms": elapsed_ms}
+    return {"status": status, "headers": {"content-type": content_type}, "body": parsed,
+            "elapsed_ms": response.elapsed_ms}
 
 
 def _safe_url(url: str) -> str:
@@ -273,12 +230,6 @@ def _safe_url(url: str) -> str:
 def _excerpt(raw: bytes, limit: int = 200) -> str:
     text = raw[:limit].decode("utf-8", "replace").strip()
     return text + ("…" if len(raw) > limit else "")
-
-
-def _retry_after(value: str | None) -> timedelta | None:
-    if value and value.strip().isdigit():
-        return timedelta(seconds=min(3600, int(value.strip())))
-    return None
 
 
 # ---------------------------------------------------------------- the job

@@ -9,7 +9,8 @@ The outgoing ones take four steps, one module each:
   recipient and channel in the event's transaction, so nothing goes out for a rolled-back step;
 - `rendering`: the messages: a multipart email (HTML + text, Jinja2 with autoescape), a Slack
   `text` + `blocks` body, a Teams Adaptive Card message;
-- `delivery`: the job handlers, run by the worker outside any transaction, with retries.
+- `delivery`: the job handlers, run by the worker outside any transaction, with retries; they
+  send through engine/outbound (the guarded HTTP client and its address policy; SMTP).
 
 Addresses and webhook URLs are read when the job runs, never stored in the job.
 """

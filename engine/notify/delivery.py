@@ -1,4 +1,5 @@
-"""The job handlers that send: email over SMTP, posts to Slack and Teams incoming webhooks.
+"""The job handlers that send: email (engine.outbound.smtp), posts to Slack and Teams incoming
+webhooks (engine.outbound.client, under the one address policy, `chat_webhook_allow_private`).
 
 They run in the worker outside any transaction. The address or webhook URL is read when the
 job runs (a user who removed theirs since gets nothing). Failures that retrying cannot mend
@@ -9,16 +10,13 @@ webhook URL.
 
 from __future__ import annotations
 
+import json
 import logging
-import smtplib
-import ssl
 from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from engine.core.config import Settings
@@ -26,11 +24,12 @@ from engine.core.context import EngineContext
 from engine.db.models import NotificationSetting, User
 from engine.notify import rendering
 from engine.notify.preferences import webhook_problem
+from engine.outbound import client, policy, smtp
 from engine.runtime import jobs
 
 log = logging.getLogger("pmoflow.outgoing")
-SECURITY = ("starttls", "ssl", "none")
-RETRY_AFTER_LIMIT = 3600
+RETRY_AFTER_LIMIT = timedelta(hours=1)
+CHAT_ANSWER_BYTES = 64 * 1024        # of a chat service's answer, read at most
 
 
 @dataclass(frozen=True)
@@ -64,44 +63,13 @@ def send_email(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "pmoflow"
     mail = rendering.email(job.payload["context"], settings, target.email, target.display_name,
                            f"<{job.uuid}@{domain}>", ctx.clock.now())
-    smtp_send(settings, mail)
-    return {"sent": "email", "message_id": mail["Message-ID"]}
-
-
-def smtp_send(settings: Settings, mail: EmailMessage) -> None:
-    """Hand `mail` to the configured SMTP server; raises PermanentFailure (5xx for the recipient), else retryable."""
-    if settings.smtp_security not in SECURITY:
-        raise jobs.PermanentFailure(f"PMOFLOW_SMTP_SECURITY must be one of {', '.join(SECURITY)}")
-    tls = ssl.create_default_context()
-    client: smtplib.SMTP
-    if settings.smtp_security == "ssl":
-        client = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout, context=tls)
-    else:
-        client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
     try:
-        client.ehlo()
-        if settings.smtp_security == "starttls":
-            client.starttls(context=tls)
-            client.ehlo()
-        if settings.smtp_username:
-            client.login(settings.smtp_username, settings.smtp_password)
-        client.send_message(mail)
-    except smtplib.SMTPRecipientsRefused as err:
-        codes = [code for code, _ in err.recipients.values()]
-        if all(code >= 500 for code in codes):
-            raise jobs.PermanentFailure(f"the SMTP server refused the recipient ({codes[0]})") from None
-        raise RuntimeError(f"the SMTP server deferred the recipient ({codes[0]})") from None
-    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
-        if err.smtp_code >= 500:
-            raise jobs.PermanentFailure(f"the SMTP server refused the message ({err.smtp_code})") from None
-        raise RuntimeError(f"the SMTP server deferred the message ({err.smtp_code})") from None
-    except smtplib.SMTPAuthenticationError as err:
-        raise RuntimeError(f"SMTP sign-in failed ({err.smtp_code}); check PMOFLOW_SMTP_USERNAME/PASSWORD") from None
-    finally:
-        try:
-            client.quit()
-        except (smtplib.SMTPException, OSError):
-            client.close()
+        smtp.send_mail(settings, mail)
+    except smtp.MailRejected as err:
+        raise jobs.PermanentFailure(str(err)) from None
+    except smtp.MailDeferred as err:
+        raise RuntimeError(str(err)) from None
+    return {"sent": "email", "message_id": mail["Message-ID"]}
 
 
 def send_slack(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
@@ -130,27 +98,27 @@ def _send_chat(ctx: EngineContext, job: jobs.ClaimedJob, channel: str) -> dict[s
 
 
 def post(settings: Settings, channel: str, url: str, body: dict[str, Any], job_uuid: str) -> dict[str, Any]:
-    """POST `body` as JSON to a chat webhook without following redirects; raises PermanentFailure, RetryLater."""
+    """POST `body` as JSON to a chat webhook through the guarded client; raises PermanentFailure, RetryLater."""
     if problem := webhook_problem(url, channel, settings):
         raise jobs.PermanentFailure(f"the {channel} webhook URL is no longer allowed: it {problem}")
     try:
-        with httpx.Client(timeout=settings.chat_timeout, follow_redirects=False) as client:
-            response = client.post(url, json=body, headers={"User-Agent": "pmoflow", "Idempotency-Key": job_uuid})
-    except httpx.HTTPError as err:          # the message may name the URL: keep only the kind of failure
-        raise RuntimeError(f"posting to the {channel} webhook failed: {type(err).__name__}") from None
-    status = response.status_code
-    detail = " ".join(response.text[:200].split())
+        response = client.send("POST", url, allow_private=settings.chat_webhook_allow_private,
+                               timeout=settings.chat_timeout, max_bytes=CHAT_ANSWER_BYTES,
+                               body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+                               headers={"Content-Type": "application/json", "User-Agent": "pmoflow",
+                                        "Idempotency-Key": job_uuid})
+    except policy.AddressRefused as err:    # the host only: the URL's path is the secret
+        raise jobs.PermanentFailure(f"the {channel} webhook's host is refused: {err}") from None
+    except client.TransportError as err:    # keep only the kind of failure
+        raise RuntimeError(f"posting to the {channel} webhook failed: {err.kind}") from None
+    status = response.status
+    detail = " ".join(response.body[:800].decode("utf-8", "replace")[:200].split())
     if 200 <= status < 300:
         return {"sent": channel, "status": status}
     if status == 429:
-        raise jobs.RetryLater(f"the {channel} webhook is rate-limited (429)", _retry_after(response))
+        raise jobs.RetryLater(f"the {channel} webhook is rate-limited (429)", response.retry_after(RETRY_AFTER_LIMIT))
     if 300 <= status < 400:
         raise jobs.PermanentFailure(f"the {channel} webhook answered with a redirect ({status}); not followed")
     if 400 <= status < 500:
         raise jobs.PermanentFailure(f"the {channel} webhook refused the post ({status}): {detail}")
     raise RuntimeError(f"the {channel} webhook failed ({status}): {detail}")
-
-
-def _retry_after(response: httpx.Response) -> timedelta | None:
-    raw = response.headers.get("Retry-After", "")
-    return timedelta(seconds=min(int(raw), RETRY_AFTER_LIMIT)) if raw.isdigit() else None

@@ -21,6 +21,7 @@ from engine.core.errors import InvalidInput, NotFound
 from engine.core.permissions import Actor, require
 from engine.db.models import NotificationSetting, User
 from engine.events import stream as audit
+from engine.outbound import policy
 
 CHANNELS = ("email", "slack", "teams")
 CHANNEL_LABELS = {"email": "Email", "slack": "Slack", "teams": "Microsoft Teams"}
@@ -86,7 +87,8 @@ def channels_for(row: ChosenChannels | None, kind: str) -> frozenset[str]:
 
 
 def webhook_problem(url: str, channel: str, settings: Settings) -> str | None:
-    """Why `url` may not be used as the `channel` webhook (None if it may): https, an allowed host."""
+    """Why `url` may not be used as the `channel` webhook (None if it may): https, an allowed host, and an
+    address literal the address policy accepts (names are resolved and checked when a post is sent)."""
     if len(url) > URL_LIMIT:
         return f"at most {URL_LIMIT} characters"
     try:
@@ -105,6 +107,9 @@ def webhook_problem(url: str, channel: str, settings: Settings) -> str | None:
     patterns = allowed_hosts(channel, settings)
     if not any(fnmatchcase(host, p) for p in patterns):
         return f"must be on {' or '.join(patterns)}"
+    for address in policy.literal(host):
+        if reason := policy.refusal(address, settings.chat_webhook_allow_private):
+            return f"names {reason}"
     return None
 
 

@@ -98,7 +98,7 @@ def settings(database_url, smtp):
                     smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none",
                     smtp_from="pmoflow <noreply@pmo.example.com>", smtp_timeout=5.0,
                     slack_webhook_hosts="127.0.0.1", teams_webhook_hosts="127.0.0.1",
-                    chat_webhook_allow_http=True, chat_timeout=5.0)
+                    chat_webhook_allow_http=True, chat_webhook_allow_private=True, chat_timeout=5.0)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from engine.core.errors import Conflict, Forbidden, InvalidInput
 from engine.db.models import Job, WebhookDelivery, WebhookSubscription
 from engine.events import stream as audit
 from engine.integration import webhooks
+from engine.outbound import client, policy
 from engine.runtime import instances, jobs
 from tests.factories import ADMIN, ALICE, BOT, deploy_shipped, write_concurrently
 
@@ -268,7 +269,7 @@ def test_refused_addresses(url, allow, problem, monkeypatch):
             return [(2, 1, 6, "", ("10.0.0.7", port))]
         raise OSError("no such host")
 
-    monkeypatch.setattr(webhooks, "RESOLVE", fake_dns)
+    monkeypatch.setattr(policy, "RESOLVE", fake_dns)
     with pytest.raises(InvalidInput) as err:
         webhooks.check_url(url, allow_private=allow)
     assert problem in err.value.details["fields"]["url"]
@@ -303,9 +304,9 @@ def test_a_refused_address_at_delivery_time_fails_without_sending(wctx, receiver
 
 def test_the_connection_itself_is_checked_before_anything_is_sent(receiver):
     port = int(receiver.url.split(":")[2].split("/")[0])
-    with pytest.raises(webhooks.RefusedAddress):
-        webhooks._GuardedBackend(allow_private=False).connect_tcp("localhost", port)
-    webhooks._GuardedBackend(allow_private=True).connect_tcp("127.0.0.1", port).close()
+    with pytest.raises(policy.AddressRefused):
+        client.GuardedBackend(allow_private=False).connect_tcp("localhost", port)
+    client.GuardedBackend(allow_private=True).connect_tcp("127.0.0.1", port).close()
 
 
 def test_deleting_a_subscription_drops_its_pending_deliveries(wctx, receiver):

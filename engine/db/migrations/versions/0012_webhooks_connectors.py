@@ -4,7 +4,7 @@ Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-25 23:00:00
 
-This revision holds the webhook tables (engine/integration/webhooks.py); connector tables go in a later one.
+This revision holds the webhook tables (engine/integration/webhooks/); connector tables go in a later one.
 """
 from alembic import op
 import sqlalchemy as sa
