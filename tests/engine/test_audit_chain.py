@@ -157,7 +157,7 @@ def test_verify_needs_audit_read(trail):
 
 
 def test_cli_audit_verify_exits_non_zero_and_names_the_row(trail, monkeypatch, capsys):
-    from webui import cli
+    from cli import main as cli
 
     monkeypatch.setenv("PMOFLOW_DATABASE_URL", trail.settings.database_url)
     monkeypatch.setenv("PMOFLOW_SECRET_KEY", "test-secret")
