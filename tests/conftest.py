@@ -51,6 +51,24 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind, without any schema (for upgrades from an old revision)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.sqlite3'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need PMOFLOW_TEST_POSTGRES_URL (CI sets it)")
+    name = f"pmoflow_blank_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _truncate(url: str) -> None:
     engine = make_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
