@@ -31,7 +31,7 @@ from engine.runtime.instances import check_can_see
 from engine.runtime.steps import load_instance
 from engine.spiff.model.parsing import start_form_of
 from engine.tasks.collaboration import colleagues, may_hand_over
-from engine.tasks.inbox import Step, _form_evaluator, path_of
+from engine.tasks.inbox import Step, form_evaluator, path_of
 
 BUSINESS_KEY_LIMIT = 200
 GENERIC_START: dict[str, Any] = {
@@ -234,7 +234,7 @@ def start_request(
         errors["business_key"] = f"at most {BUSINESS_KEY_LIMIT} characters"
     bad = {k: "not a field of this form" for k in data if not isinstance(k, str) or k.startswith("_")}
     cleaned, form_errors = validate_submission(form.schema, {k: v for k, v in data.items() if k not in bad},
-                                               _form_evaluator(ctx, form.schema))
+                                               form_evaluator(ctx, form.schema))
     errors.update(bad)
     errors.update(form_errors)
     if errors:

@@ -218,7 +218,7 @@ def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict
     schema = row.instance.definition.forms.get(row.form_key or "")
     if schema is None:
         return dict(data)
-    cleaned, errors = validate_submission(schema, data, _form_evaluator(ctx, schema))
+    cleaned, errors = validate_submission(schema, data, form_evaluator(ctx, schema))
     if errors:
         raise FormDataInvalid(errors)
     bad_links = {k: "must be an http:// or https:// address" for k in link_fields(schema)
@@ -260,7 +260,7 @@ def active_usernames(session: Session, only: list[str] | None = None) -> list[st
     return list(session.scalars(query))
 
 
-def _form_evaluator(ctx: EngineContext, schema: dict[str, Any]) -> Callable[[str, dict[str, Any]], bool]:
+def form_evaluator(ctx: EngineContext, schema: dict[str, Any]) -> Callable[[str, dict[str, Any]], bool]:
     """Conditions see every field (None when not given); a failing condition requires nothing."""
     env = SandboxedEnvironment(time_limit=ctx.settings.script_time_limit)
     defaults = {f["key"]: None for f in form_fields(schema) if isinstance(f.get("key"), str)}
