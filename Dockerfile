@@ -6,6 +6,7 @@ COPY engine engine
 COPY api api
 COPY webui webui
 COPY designer designer
+COPY cli cli
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim

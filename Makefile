@@ -51,14 +51,14 @@ test-browser: $(VENV)/.installed  # needs /usr/bin/chromium
 	$(BIN)/python -m pytest $(XDIST) -m browser $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check engine api webui designer tests bench typings
+	$(BIN)/ruff check engine api webui designer cli tests bench typings
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 format: $(VENV)/.installed
-	$(BIN)/ruff format engine api webui designer tests bench typings
-	$(BIN)/ruff check --fix --select I engine api webui designer tests bench typings
+	$(BIN)/ruff format engine api webui designer cli tests bench typings
+	$(BIN)/ruff check --fix --select I engine api webui designer cli tests bench typings
 
 check: lint typecheck test
 

@@ -3,38 +3,33 @@
 One draft per process key. Every save names the revision it loaded; a stale revision is
 refused with a Conflict naming who saved meanwhile and when, and nothing is written (the
 caller keeps its copy). Publishing deploys the draft's files through engine.definitions.deployments with
-the designer's change note, as the next version, and removes the draft.
+the designer's change note, as the next version, and removes the draft. The rows are the engine's
+(engine.designer.store, engine.designer.versions); this module checks, validates and bundles.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from designer.validation import blocking, validate_files
+from engine.admin import groups
 from engine.core.context import EngineContext
-from engine.core.errors import Conflict, DeploymentInvalid, InvalidInput, NotFound, Problem
+from engine.core.errors import DeploymentInvalid, InvalidInput, NotFound, Problem
 from engine.core.permissions import Actor, require
 from engine.core.records import DeploymentView
-from engine.db.models import Draft, Group, ProcessDefinition
 from engine.definitions import deployments
 from engine.definitions.decisions import published_decision_resolver
-from engine.definitions.versions import latest_version
-from engine.events import stream as audit
-from engine.spiff.model.parsing import BPMN_NS, DMN_NAMESPACES, NS, SourceFile, decision_ref, form_ref
+from engine.designer import store
+from engine.designer.store import DraftView
+from engine.designer.versions import used_files, version_source
+from engine.spiff.model.parsing import BPMN_NS, NS, SourceFile
 from engine.spiff.model.xml import XmlRefused, parse_xml
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
@@ -56,37 +51,6 @@ id="Definitions_{key}" targetNamespace="https://pmoflow.dev/workflows">
   </bpmndi:BPMNDiagram>
 </bpmn:definitions>
 """
-
-
-@dataclass(frozen=True)
-class DraftView:
-    id: str
-    key: str
-    name: str
-    bpmn: str
-    files: dict[str, str]
-    revision: int
-    base_version: int | None
-    problems: list[dict[str, Any]]
-    created_by: str
-    created_at: datetime
-    updated_by: str
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: Draft) -> DraftView:
-        return cls(id=row.uuid, key=row.key, name=row.name, bpmn=row.bpmn, files=dict(row.files or {}),
-                   revision=row.revision, base_version=row.base_version, problems=list(row.problems or []),
-                   created_by=row.created_by, created_at=row.created_at, updated_by=row.updated_by,
-                   updated_at=row.updated_at)
-
-    @property
-    def bpmn_file(self) -> str:
-        return f"{self.key}.bpmn"
-
-    def source_files(self) -> list[SourceFile]:
-        return [SourceFile(self.bpmn_file, self.bpmn.encode()),
-                *(SourceFile(name, text.encode()) for name, text in sorted(self.files.items()))]
 
 
 @dataclass(frozen=True)
@@ -138,15 +102,12 @@ def create_draft(ctx: EngineContext, actor: Actor, key: str, name: str = "", tem
 def edit_version(ctx: EngineContext, actor: Actor, key: str, version: int | None = None) -> DraftView:
     """A draft of a published version (the latest by default), or the existing draft of `key`. Raises NotFound."""
     require(actor, "definition.design")
-    with ctx.uow(write=False) as uow:
-        existing = _find_draft(uow.session, key)
-        if existing is not None:
-            return DraftView.of(existing)
-        row = version_row(uow.session, key, version)
-        bpmn, files = version_files(uow.session, row)
-        name, number = row.name, row.version
-    return _insert(ctx, actor, key, name, bpmn, files, base_version=number, event="draft_created",
-                   extra={"from_version": number})
+    existing = store.find_draft(ctx, key)
+    if existing is not None:
+        return existing
+    source = version_source(ctx, key, version)
+    return _insert(ctx, actor, key, source.name, source.bpmn, source.files, base_version=source.version,
+                   event="draft_created", extra={"from_version": source.version})
 
 
 def import_files(ctx: EngineContext, actor: Actor, files: list[SourceFile], key: str | None = None) -> DraftView:
@@ -179,24 +140,8 @@ def import_files(ctx: EngineContext, actor: Actor, files: list[SourceFile], key:
 def _insert(ctx: EngineContext, actor: Actor, key: str, name: str, bpmn: str, files: dict[str, str],
             base_version: int | None, event: str, extra: dict[str, Any]) -> DraftView:
     problems = _validate(ctx, key, bpmn, files)
-    with ctx.uow() as uow:
-        session = uow.session
-        if _find_draft(session, key) is not None:
-            other = _draft_row(session, key)
-            raise Conflict(f"process {key!r} already has a draft (last saved by {other.updated_by}); open it instead",
-                           {"key": key, "updated_by": other.updated_by})
-        now = ctx.clock.now()
-        row = Draft(key=key, name=name, bpmn=bpmn, files=files, base_version=base_version,
-                    problems=[p.as_dict() for p in problems], created_by=actor.username, created_at=now,
-                    updated_by=actor.username, updated_at=now)
-        session.add(row)
-        session.flush()
-        audit.record(session, event, now, actor=actor.username, data={"key": key, **extra})
-        try:
-            uow.commit()
-        except IntegrityError as err:
-            raise Conflict(f"process {key!r} got a draft at the same time; open it instead") from err
-        return DraftView.of(row)
+    return store.insert_draft(ctx, actor.username, key, name, bpmn, files, base_version,
+                              [p.as_dict() for p in problems], event, extra)
 
 
 # ---------------------------------------------------------------- reading, saving
@@ -204,8 +149,7 @@ def _insert(ctx: EngineContext, actor: Actor, key: str, name: str, bpmn: str, fi
 def get_draft(ctx: EngineContext, actor: Actor, key: str) -> DraftView:
     """The draft of `key`; raises NotFound."""
     require(actor, "definition.design")
-    with ctx.uow(write=False) as uow:
-        return DraftView.of(_draft_row(uow.session, key))
+    return store.get_draft(ctx, key)
 
 
 def save_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, bpmn: object,
@@ -222,50 +166,13 @@ def save_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, bpmn: 
         raise InvalidInput(f"the diagram is larger than {ctx.settings.max_upload_bytes} bytes",
                            {"fields": {"bpmn": "too large"}})
     checked_files = None if files is None else _check_files(files, ctx.settings.max_upload_bytes)
-    with ctx.uow(write=False) as uow:
-        current = _draft_row(uow.session, key)
-        _check_revision(current, revision)
-        files_now = dict(current.files or {}) if checked_files is None else checked_files
+    current = store.get_draft(ctx, key)
+    store.check_revision(current, revision)
+    files_now = current.files if checked_files is None else checked_files
     problems = _validate(ctx, key, bpmn, files_now)
-    with ctx.uow() as uow:
-        session = uow.session
-        row = _draft_row(session, key)
-        _check_revision(row, revision)
-        now = ctx.clock.now()
-        row.bpmn, row.files = bpmn, files_now
-        row.problems = [p.as_dict() for p in problems]
-        row.name = (name or "").strip()[:200] or _process_name(bpmn, key) or row.name
-        row.updated_by, row.updated_at = actor.username, now
-        flag_modified(row, "bpmn")               # every save is a new revision, even an unchanged one
-        try:
-            session.flush()
-            uow.commit()
-        except StaleDataError:
-            raise _stale(ctx, key, revision) from None
-        return DraftView.of(row)
-
-
-def _check_revision(row: Draft, revision: int) -> None:
-    if row.revision != revision:
-        raise Conflict(
-            f"{row.updated_by} saved this draft at {row.updated_at:%Y-%m-%d %H:%M} UTC after you opened it "
-            f"(revision {row.revision}, yours is {revision}); your changes are not saved. Keep a copy "
-            "(Download), reload their version, and apply your changes again.",
-            {"key": row.key, "revision": row.revision, "updated_by": row.updated_by,
-             "updated_at": row.updated_at.isoformat()})
-
-
-def _stale(ctx: EngineContext, key: str, revision: int) -> Conflict:
-    with ctx.uow(write=False) as uow:
-        row = _find_draft(uow.session, key)
-        if row is None:
-            return Conflict("the draft was published or discarded meanwhile; your changes are not saved",
-                            {"key": key})
-        try:
-            _check_revision(row, revision)
-        except Conflict as err:
-            return err
-    return Conflict("someone saved this draft at the same time; reload it", {"key": key})
+    return store.save_draft(ctx, actor.username, key, revision, bpmn, files_now,
+                            (name or "").strip()[:200] or _process_name(bpmn, key),
+                            [p.as_dict() for p in problems])
 
 
 def validate_draft(ctx: EngineContext, actor: Actor, key: str, bpmn: str | None = None,
@@ -280,11 +187,7 @@ def validate_draft(ctx: EngineContext, actor: Actor, key: str, bpmn: str | None 
 def discard_draft(ctx: EngineContext, actor: Actor, key: str) -> None:
     """Delete the draft of `key`; raises NotFound."""
     require(actor, "definition.design")
-    with ctx.uow() as uow:
-        row = _draft_row(uow.session, key)
-        uow.session.delete(row)
-        audit.record(uow.session, "draft_discarded", ctx.clock.now(), actor=actor.username, data={"key": key})
-        uow.commit()
+    store.discard_draft(ctx, actor.username, key)
 
 
 # ---------------------------------------------------------------- publishing
@@ -301,8 +204,7 @@ def publish_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, not
         raise InvalidInput("say what changed in a change note", {"fields": {"note": "required"}})
     draft = get_draft(ctx, actor, key)
     if draft.revision != revision:
-        with ctx.uow(write=False) as uow:
-            _check_revision(_draft_row(uow.session, key), revision)
+        store.check_revision(store.get_draft(ctx, key), revision)
     problems = blocking(_validate(ctx, key, draft.bpmn, draft.files))
     if problems:
         raise DeploymentInvalid(problems)
@@ -314,13 +216,7 @@ def publish_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, not
     if not ours[0].new:
         raise InvalidInput(f"nothing to publish: the draft is the same as version {ours[0].version}; "
                            "change something or discard the draft", {"fields": {"bpmn": "unchanged"}})
-    with ctx.uow() as uow:
-        row = _find_draft(uow.session, key)
-        if row is not None and row.revision == revision:
-            uow.session.delete(row)
-            audit.record(uow.session, "draft_published", ctx.clock.now(), actor=actor.username,
-                         data={"key": key, "version": ours[0].version, "note": note[:2000]})
-            uow.commit()
+    store.drop_published(ctx, actor.username, key, revision, ours[0].version, note[:2000])
     return Published(key=key, version=ours[0].version, deployment=result)
 
 
@@ -337,10 +233,8 @@ def export_version(ctx: EngineContext, actor: Actor, key: str, version: int, fil
                    ) -> tuple[str, bytes]:
     """(file name, content): one file of a published version, or all of them as a zip. Raises NotFound."""
     require(actor, "definition.design")
-    with ctx.uow(write=False) as uow:
-        row = version_row(uow.session, key, version)
-        bpmn, files = version_files(uow.session, row)
-    return _bundle({f"{key}.bpmn": bpmn, **files}, filename, f"{key}-v{version}")
+    source = version_source(ctx, key, version)
+    return _bundle({f"{key}.bpmn": source.bpmn, **source.files}, filename, f"{key}-v{version}")
 
 
 def _bundle(files: dict[str, str], filename: str | None, stem: str) -> tuple[str, bytes]:
@@ -358,55 +252,13 @@ def _bundle(files: dict[str, str], filename: str | None, stem: str) -> tuple[str
     return f"{stem}.zip", buffer.getvalue()
 
 
-def version_files(session: Session, row: ProcessDefinition) -> tuple[str, dict[str, str]]:
-    """The BPMN text of a version and the DMN/form files it uses, from its deployment."""
-    by_name = {f.filename: f.content for f in row.deployment.files}
-    bpmn = by_name.get(row.bpmn_file, "")
-    return bpmn, _used_files(bpmn, row.key, by_name)
-
-
-def _used_files(bpmn: str, key: str, candidates: dict[str, str]) -> dict[str, str]:
-    """The .form files whose id and the .dmn files whose decisions the process `key` references."""
-    try:
-        root = etree.fromstring(bpmn.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
-    except etree.XMLSyntaxError:
-        return {}
-    process = next((p for p in root.iterfind("bpmn:process", NS) if p.get("id") == key), None)
-    scope = process if process is not None else root
-    forms = {ref for node in scope.iter() if isinstance(node.tag, str) and (ref := form_ref(node))}
-    decisions = {ref for node in scope.iter(f"{{{BPMN_NS}}}businessRuleTask") if (ref := decision_ref(node))}
-    used = {}
-    for name, text in candidates.items():
-        if name.endswith(".form"):
-            try:
-                if json.loads(text).get("id") in forms:
-                    used[name] = text
-            except (ValueError, AttributeError):
-                continue
-        elif name.endswith(".dmn") and decisions & _decision_ids(text):
-            used[name] = text
-    return used
-
-
-def _decision_ids(dmn: str) -> set[str]:
-    try:
-        root = etree.fromstring(dmn.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
-    except etree.XMLSyntaxError:
-        return set()
-    ns = etree.QName(root).namespace
-    if ns not in DMN_NAMESPACES:
-        return set()
-    return {d.get("id") or "" for d in root.iterfind(f"{{{ns}}}decision")}
-
-
 # ---------------------------------------------------------------- helpers
 
 def _validate(ctx: EngineContext, key: str, bpmn: str, files: dict[str, str]) -> list[Problem]:
-    with ctx.uow(write=False) as uow:
-        groups = set(uow.session.scalars(select(Group.name)))
+    known = set(groups.group_names(ctx))
     sources = [SourceFile(f"{key}.bpmn", bpmn.encode()),
                *(SourceFile(name, text.encode()) for name, text in sorted(files.items()))]
-    problems = validate_files(sources, groups=groups, max_bytes=ctx.settings.max_upload_bytes,
+    problems = validate_files(sources, groups=known, max_bytes=ctx.settings.max_upload_bytes,
                               max_files=ctx.settings.max_deployment_files,
                               published=deployments.published_resolver(ctx),
                               decisions=published_decision_resolver(ctx))
@@ -415,28 +267,6 @@ def _validate(ctx: EngineContext, key: str, bpmn: str, files: dict[str, str]) ->
         problems.append(Problem(f"the diagram has no process with id {key!r}, the draft's key; "
                                 "publishing needs it (rename the process back)", f"{key}.bpmn", code="key_missing"))
     return problems
-
-
-def _find_draft(session: Session, key: str) -> Draft | None:
-    return session.scalars(select(Draft).where(Draft.key == key)).first()
-
-
-def _draft_row(session: Session, key: str) -> Draft:
-    row = _find_draft(session, key)
-    if row is None:
-        raise NotFound(f"process {key!r} has no draft")
-    return row
-
-
-def version_row(session: Session, key: str, version: int | None) -> ProcessDefinition:
-    if version is None:
-        row = latest_version(session, ProcessDefinition, key)
-    else:
-        row = session.scalars(select(ProcessDefinition).where(
-            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
-    if row is None:
-        raise NotFound(f"process {key!r} has no version {version}" if version else f"process {key!r} is not deployed")
-    return row
 
 
 def _check_key(key: str) -> str:
@@ -520,4 +350,4 @@ def _from_template(ctx: EngineContext, template: str, key: str, name: str) -> tu
     bpmn = etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode()
     candidates = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())
                   if p.suffix in (".form", ".dmn")}
-    return bpmn + "\n", _used_files(bpmn, key, candidates), found.name
+    return bpmn + "\n", used_files(bpmn, key, candidates), found.name

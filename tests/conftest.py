@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,22 +74,40 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
+@contextmanager
+def new_postgres_database(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards; skips without PMOFLOW_TEST_POSTGRES_URL."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need PMOFLOW_TEST_POSTGRES_URL (CI sets it)")
-    name = f"pmoflow_test_{WORKER}_{uuid.uuid4().hex[:10]}"      # one database per xdist worker
+    name = f"{prefix}_{WORKER}_{uuid.uuid4().hex[:10]}"      # named after its xdist worker
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    with new_postgres_database("pmoflow_test") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind, without any schema (for upgrades from an old revision)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.sqlite3'}"
+        return
+    with new_postgres_database("pmoflow_blank") as url:
+        yield url
 
 
 def _truncate(url: str) -> None:

@@ -10,19 +10,19 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 import api
 from api.errors import http_error
+from designer import web as designer_pages
+from designer.web import panel as designer_panel
+from engine.admin import database
 from engine.bootstrap import context as engine_context
 from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.runtime import heartbeats
 from webui import account, admin, audit, auth, filters, monitor, notifications, requests, tasklist
-from webui import designer as designer_pages
-from webui.designer import panel as designer_panel
 from webui.extensions import csrf, limiter, login_manager
 
 ERROR_TEXT = {
@@ -132,10 +132,7 @@ def _register_health(app: Flask, ctx: EngineContext) -> None:
         """200 when the database answers and nothing is stuck, else 503 naming what is: a step or the worker
         of this process (engine.runtime.health), a worker of any process gone silent (engine.runtime.heartbeats).
         `?scope=process` looks at this process only (for a load balancer taking one process out)."""
-        try:
-            with ctx.db.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any database failure means unhealthy
+        if not database.answers(ctx):
             return jsonify(status="unavailable", database="unreachable"), 503
         stuck = heartbeats.stuck(ctx, everywhere=request.args.get("scope") != "process")
         if stuck:

@@ -14,6 +14,7 @@ from engine.admin import users
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import Actor
 from engine.db.models import Deployment, Draft, Event, ProcessDefinition
+from engine.designer import store
 from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import linear, one_approval, script_task
@@ -88,7 +89,7 @@ def test_a_stale_save_is_refused_naming_who_saved_and_nothing_is_lost(ctx, clock
 def test_two_saves_racing_on_one_revision_let_exactly_one_win(ctx, monkeypatch):
     draft = drafts.create_draft(ctx, DANA, "p1")
     barrier = threading.Barrier(2)
-    real = drafts._check_revision
+    real = store.check_revision
     calls = threading.local()
 
     def waiting_check(row, revision):          # both pass the read-time check, then race to write
@@ -97,7 +98,7 @@ def test_two_saves_racing_on_one_revision_let_exactly_one_win(ctx, monkeypatch):
         if calls.n == 1:
             barrier.wait(timeout=10)
 
-    monkeypatch.setattr(drafts, "_check_revision", waiting_check)
+    monkeypatch.setattr(store, "check_revision", waiting_check)
     outcomes: dict[str, object] = {}
 
     def save(who: Actor, lane_name: str) -> None:

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from designer import drafts, library
+from designer import drafts
 from engine.admin import users
 from engine.db.models import HumanTask, ProcessInstance
+from engine.designer import library
 from engine.runtime import instances
 from tests.designer.test_drafts import DANA
 from tests.factories import BOT, deploy_shipped

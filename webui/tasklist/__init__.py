@@ -56,11 +56,11 @@ def inbox() -> ResponseReturnValue:
 @bp.get("/tasks/<task_id>")
 @requires("task.read_own")
 def task(task_id: str) -> ResponseReturnValue:
-    return _render_task(task_id, {}, {})
+    return render_task(task_id, {}, {})
 
 
-def _render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200,
-                 panel: dict[str, Any] | None = None) -> ResponseReturnValue:
+def render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200,
+                panel: dict[str, Any] | None = None) -> ResponseReturnValue:
     """The task page; `panel` carries the values and errors of a side form (comment, attachment, hand-over)."""
     with http_errors():
         context = completion.task_context(engine_ctx(), actor(), task_id)
@@ -85,11 +85,11 @@ def complete(task_id: str) -> ResponseReturnValue:
     try:
         completion.complete(ctx, actor(), task_id, data, files)
     except FormDataInvalid as err:
-        return _render_task(task_id, dict(request.form), err.errors, 422)
+        return render_task(task_id, dict(request.form), err.errors, 422)
     except InvalidInput as err:
-        return _render_task(task_id, dict(request.form), {"_": err.message}, 422)
+        return render_task(task_id, dict(request.form), {"_": err.message}, 422)
     except Forbidden as err:
-        return _render_task(task_id, dict(request.form), {"_": err.message}, 403)
+        return render_task(task_id, dict(request.form), {"_": err.message}, 403)
     except Conflict as err:
         flash(f"Not saved: {err.message}. Someone else was faster.", "error")
         return redirect(url_for("tasklist.inbox"))

@@ -11,7 +11,7 @@ from engine.core.errors import Conflict, InvalidInput
 from engine.tasks import collaboration
 from webui.collaboration import attachment_from_form, comment_from_form, http_errors
 from webui.security import actor, engine_ctx, requires
-from webui.tasklist import _render_task, bp
+from webui.tasklist import bp, render_task
 
 
 @bp.post("/tasks/<task_id>/delegate")
@@ -34,7 +34,7 @@ def _hand_over(task_id: str, change: Any, mode: str) -> ResponseReturnValue:
         except InvalidInput as err:
             fields = err.details.get("fields", {}) if isinstance(err.details, dict) else {}
             panel = {"form": "hand_over", "errors": fields or {"to": err.message}, "values": form.to_dict()}
-            return _render_task(task_id, {}, {}, 422, panel=panel)
+            return render_task(task_id, {}, {}, 422, panel=panel)
         except Conflict as err:
             flash(err.message, "error")
             return redirect(url_for("tasklist.task", task_id=task_id))
@@ -54,7 +54,7 @@ def _hand_over(task_id: str, change: Any, mode: str) -> ResponseReturnValue:
 def comment(task_id: str) -> ResponseReturnValue:
     panel = comment_from_form(task_id=task_id)
     if panel is not None:
-        return _render_task(task_id, {}, {}, 422, panel=panel)
+        return render_task(task_id, {}, {}, 422, panel=panel)
     return redirect(url_for("tasklist.task", task_id=task_id, _anchor="comments"))
 
 
@@ -63,5 +63,5 @@ def comment(task_id: str) -> ResponseReturnValue:
 def attach(task_id: str) -> ResponseReturnValue:
     panel = attachment_from_form(task_id=task_id)
     if panel is not None:
-        return _render_task(task_id, {}, {}, 422, panel=panel)
+        return render_task(task_id, {}, {}, 422, panel=panel)
     return redirect(url_for("tasklist.task", task_id=task_id, _anchor="attachments"))

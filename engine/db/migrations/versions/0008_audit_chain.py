@@ -4,7 +4,10 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-25 23:00:00
 """
-from types import SimpleNamespace
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
 
 from alembic import op
 import sqlalchemy as sa
@@ -77,11 +80,63 @@ def upgrade() -> None:
                     postgresql_ops={'search_text': 'gin_trgm_ops'})
 
 
+# ---- frozen copies of the engine code this revision used (engine/events/stream.py and engine/db/models.py
+# as of 2026-11-25): a migration must do the same thing forever, whatever later code says. Do not import
+# engine code here; tests/engine/test_audit_chain.py checks the chain it writes against the live verifier.
+GENESIS = "0" * 64
+SYSTEM_ACTORS = frozenset({"system", "cli", "worker", "timer", "connector", "scheduler"})
+SEARCH_TEXT_LIMIT = 500
+HASHED = ("uuid", "type", "occurred_at", "instance_uuid", "business_key", "definition_key", "definition_version",
+          "task_uuid", "element_id", "actor", "actor_kind", "token_id", "on_behalf_of", "data")
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Reads stored datetimes as aware UTC datetimes (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def searchable(data: dict[str, Any], element_id: str | None = None) -> str:
+    """The words of an event that the auditor's text search looks in: the values in its data."""
+    words: list[str] = [element_id] if element_id else []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif value is not None and not isinstance(value, bool):
+            words.append(str(value))
+
+    walk(data)
+    return " ".join(words)[:SEARCH_TEXT_LIMIT]
+
+
+def canonical(values: dict[str, Any]) -> dict[str, Any]:
+    """The hashed content of an event (everything but id, seq and the hashes)."""
+    content = {name: values[name] for name in HASHED}
+    content["occurred_at"] = values["occurred_at"].astimezone(UTC).isoformat(timespec="microseconds")
+    return content
+
+
+def chain_hash(content: dict[str, Any], prev_hash: str) -> str:
+    """SHA-256 of the canonical JSON of `content` plus `prev_hash`."""
+    body = json.dumps({**content, "prev_hash": prev_hash}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+# ---- end of the frozen copies
+
+
 def _chain_existing(bind: sa.engine.Connection) -> None:
     """Link the events written before this revision into the chain, oldest first."""
-    from engine.events.stream import GENESIS, SYSTEM_ACTORS, canonical, chain_hash, searchable
-    from engine.db.models import UTCDateTime
-
     events = sa.table('events', *(sa.column(n) for n in (
         'id', 'uuid', 'type', 'instance_id', 'task_uuid', 'element_id', 'actor', 'seq', 'prev_hash',
         'hash', 'actor_kind', 'token_id', 'on_behalf_of', 'instance_uuid', 'business_key', 'definition_key',
@@ -103,8 +158,7 @@ def _chain_existing(bind: sa.engine.Connection) -> None:
         values = dict(seq=seq, prev_hash=prev, actor_kind=kind, token_id=None, on_behalf_of=behalf,
                       instance_uuid=row['i_uuid'], business_key=row['i_key'], definition_key=row['d_key'],
                       definition_version=row['d_version'], search_text=searchable(data, row['element_id']))
-        content = SimpleNamespace(**{**row, **values, 'data': data})
-        values['hash'] = prev = chain_hash(canonical(content), prev)  # type: ignore[arg-type]
+        values['hash'] = prev = chain_hash(canonical({**row, **values, 'data': data}), prev)
         bind.execute(events.update().where(events.c.id == row['id']).values(**values))
 
 

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from designer.drafts import version_files, version_row
 from engine.core.context import EngineContext
 from engine.core.permissions import Actor, require
 from engine.db.models import Draft, HumanTask, ProcessDefinition, ProcessInstance
+from engine.designer.versions import version_files, version_row
 from engine.sla import state as sla
 from engine.spiff.runtime.tokens import active_tokens
 
@@ -112,7 +112,7 @@ def version_detail(ctx: EngineContext, actor: Actor, key: str, version: int) -> 
     with ctx.uow(write=False) as uow:
         session = uow.session
         row = version_row(session, key, version)
-        bpmn, files = version_files(session, row)
+        bpmn, files = version_files(row)
         numbers = list(session.scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)
                                        .order_by(ProcessDefinition.version.desc())))
         live = list(session.execute(select(ProcessInstance.id, ProcessInstance.uuid, ProcessInstance.business_key,

@@ -21,7 +21,7 @@
  *   calendars    optional [name] of business calendars; else urls.panelOptions (GET -> {groups, calendars})
  *   decisions    optional [{key, name}] besides the draft's .dmn files: or urls.decisions (GET)
  *   urls         {conditionsBuild, conditionsParse, dryRun, panelOptions, dmn, formViewer, formViewerCss};
- *                the panel's own endpoints have defaults (webui/designer/panel.py)
+ *                the panel's own endpoints have defaults (designer/web/panel.py)
  *
  * Everything it writes is standard BPMN 2.0 plus `pmoflow:` extension elements that the
  * engine reads (engine/spiff/model/parsing.py and engine/spiff/extensions/: approval, sla, connector); the

@@ -109,13 +109,12 @@ def _context() -> EngineContext:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from engine.admin import users
-    from engine.db.schema import upgrade
+    from engine.admin import database, users
     from engine.definitions import deployments
 
     ctx = _context()
-    upgrade(ctx.db)
-    print(f"database ready: {ctx.db.url.render_as_string(hide_password=True)}")
+    database.upgrade_schema(ctx)
+    print(f"database ready: {database.address(ctx)}")
     folder = Path(ctx.settings.workflows_dir)
     files = _collect([folder]) if folder.is_dir() else []
     if files:
@@ -213,13 +212,14 @@ def _tokens_create(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
+    from engine.admin import database
     from engine.audit import trail as audit_trail
 
     ctx = _context()
     try:
         result = audit_trail.verify(ctx, _cli_actor())
     finally:
-        ctx.db.dispose()
+        database.close(ctx)
     if result.broken is not None:
         print(f"audit trail BROKEN after {result.checked} good events: {result.broken}", file=sys.stderr)
         return 1

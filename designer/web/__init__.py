@@ -2,7 +2,8 @@
 
 Views parse, call one service of `designer` and render. The editor talks to three JSON
 endpoints (save, validate, publish) that take the CSRF token in the X-CSRFToken header.
-The side properties panel is `designer/static/panel.js`, mounted by the editor when present.
+The side properties panel is `designer/web/static/panel.js`, mounted by the editor when present;
+its JSON endpoints are `designer.web.panel`. Templates and scripts sit beside this module.
 """
 
 from __future__ import annotations
@@ -16,19 +17,21 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from flask.typing import ResponseReturnValue
 
 import designer
-from designer import drafts, library
+from designer import drafts
 from designer.diff import diff_bpmn
 from engine.admin import groups
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
+from engine.designer import library
+from engine.designer.store import DraftView
 from engine.spiff.model.parsing import NS, SourceFile, decision_ref
 from engine.spiff.model.xml import XmlRefused, parse_xml
 from webui.security import actor, engine_ctx, requires
 
 _T = TypeVar("_T")
 
-STATIC = Path(designer.__file__).resolve().parent / "static"
-DESCRIPTORS = Path(designer.__file__).resolve().parent
+STATIC = Path(__file__).resolve().parent / "static"
+DESCRIPTORS = Path(designer.__file__).resolve().parent      # the moddle descriptors: designer/pmoflow*.json
 bp = Blueprint("designer", __name__, template_folder="templates", url_prefix="/designer",
                static_folder=str(STATIC), static_url_path="/static")
 
@@ -153,7 +156,7 @@ def _can(action: str) -> bool:
     return allowed(actor(), action)
 
 
-def _draft_json(draft: drafts.DraftView) -> dict[str, Any]:
+def _draft_json(draft: DraftView) -> dict[str, Any]:
     return {"key": draft.key, "name": draft.name, "revision": draft.revision, "bpmn": draft.bpmn,
             "files": draft.files, "problems": draft.problems, "updated_by": draft.updated_by,
             "updated_at": draft.updated_at.isoformat(), "base_version": draft.base_version,
@@ -234,7 +237,7 @@ def dmn(key: str, filename: str) -> ResponseReturnValue:
                            descriptor=_descriptor("pmoflow-dmn.json"), used_by=_decision_users(draft))
 
 
-def _decision_users(draft: drafts.DraftView) -> dict[str, list[dict[str, str]]]:
+def _decision_users(draft: DraftView) -> dict[str, list[dict[str, str]]]:
     """Decision id -> the business rule tasks of the draft that evaluate it."""
     try:
         root = parse_xml(draft.bpmn.encode(), draft.bpmn_file, engine_ctx().settings.max_upload_bytes)
