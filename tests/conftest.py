@@ -40,7 +40,8 @@ def tiers_of(item: pytest.Item) -> set[str]:
     A browser test also carries the tier of its database."""
     names = set(getattr(item, "fixturenames", ()))
     callspec = getattr(item, "callspec", None)
-    database = callspec.params.get("database_url") if callspec else None
+    params = callspec.params if callspec else {}
+    database = next((v for k, v in params.items() if k.endswith("database_url")), None)   # database_url, blank_...
     tiers = set()
     if BROWSER_TESTS in item.path.parents or "browser" in names:
         tiers.add("browser")
