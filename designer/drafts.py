@@ -34,8 +34,10 @@ from engine.definitions import deployments
 from engine.definitions.decisions import published_decision_resolver
 from engine.definitions.versions import latest_version
 from engine.events import stream as audit
-from engine.spiff.model.parsing import BPMN_NS, DMN_NAMESPACES, NS, SourceFile, decision_ref, form_ref
+from engine.spiff.extensions.references import decision_ref, form_ref
+from engine.spiff.model.parsing import SourceFile
 from engine.spiff.model.xml import XmlRefused, parse_xml
+from engine.spiff.namespaces import BPMN_NS, DMN_NAMESPACES, NS
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_. -]{0,150}\.(dmn|form)$")

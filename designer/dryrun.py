@@ -36,7 +36,8 @@ from engine.forms.submission import validate_submission
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxedScriptEngine
 from engine.spiff.extensions.calls import Resolver
 from engine.spiff.extensions.decisions import DecisionResolver
-from engine.spiff.model.parsing import ParsedProcess, SourceFile, parse_deployment
+from engine.spiff.model.builder import ParsedProcess
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 from engine.spiff.model.specs import restore_spec
 from engine.spiff.runtime import catching
 from engine.spiff.runtime.budget import StepLimits

@@ -18,8 +18,10 @@ from designer import drafts, library
 from designer.diff import diff_bpmn
 from engine.admin import groups
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
-from engine.spiff.model.parsing import NS, SourceFile, decision_ref
+from engine.spiff.extensions.references import decision_ref
+from engine.spiff.model.parsing import SourceFile
 from engine.spiff.model.xml import XmlRefused, parse_xml
+from engine.spiff.namespaces import NS
 from webui.security import actor, engine_ctx, requires
 
 STATIC = Path(designer.__file__).resolve().parent / "static"
