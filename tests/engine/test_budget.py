@@ -25,7 +25,8 @@ from engine.definitions import deployments
 from engine.runtime import instances, jobs, signals, steps
 from engine.runtime.steps import load_instance
 from engine.runtime.timers import fire_due
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, ScriptTimeout
+from engine.spiff.expressions.limits import ScriptTimeout
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.model.parsing import SourceFile
 from engine.spiff.runtime.budget import StepBudget, StepLimits, spending
 from engine.tasks import inbox as tasks

@@ -6,7 +6,8 @@ import pytest
 from lxml import etree
 
 from engine.core.errors import DeploymentInvalid
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
+from engine.spiff.expressions.limits import SandboxError
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.extensions.camunda import NS, translate_model
 from engine.spiff.model.parsing import SourceFile, parse_deployment
 from tests.designer.miwg import CORPUS as MIWG

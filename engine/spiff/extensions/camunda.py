@@ -362,7 +362,8 @@ def assignment(target: str, python: str) -> str:
     """The sandbox Python line that sets mapping target `target` to the value of `python`."""
     if _is_name(target):
         return f"{target} = {python}"
-    return f"set_var({target!r}, {python})"          # spaces, keywords (`from`), dotted paths: engine.spiff.expressions.sandbox
+    # spaces, keywords (`from`), dotted paths: set_var of engine.spiff.expressions.safe_builtins
+    return f"set_var({target!r}, {python})"
 
 
 def zeebe_value(filename: str, param: etree._Element, source: str | None, names: tuple[str, ...],

@@ -28,6 +28,7 @@ from engine.spiff.namespaces import BPMN_NS, FLOW_NODES, HUMAN_TASKS, NS, OTHER_
 
 
 def check_bpmn(filename: str, root: etree._Element, index: DeploymentFiles) -> list[Problem]:
+    """Every problem of one BPMN file (its expressions are rewritten to sandbox Python in place)."""
     problems = duplicate_ids(filename, root)
     problems += translate_model(filename, root)      # FEEL/JUEL and Camunda/Zeebe mappings, rewritten in place
     unknown_lines: set[int] = set()
@@ -50,6 +51,7 @@ def check_bpmn(filename: str, root: etree._Element, index: DeploymentFiles) -> l
 
 
 def duplicate_ids(filename: str, root: etree._Element) -> list[Problem]:
+    """Ids used twice in one file (SpiffWorkflow would report them misleadingly)."""
     seen: dict[str, int] = {}
     problems = []
     for el in root.iter():

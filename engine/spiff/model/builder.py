@@ -43,6 +43,8 @@ from engine.spiff.namespaces import BPMN_NS, HUMAN_TASKS, NS, SUB_SCOPES
 
 @dataclass(frozen=True)
 class ParsedProcess:
+    """One executable process: its serialized specs and what is kept beside them."""
+
     key: str
     name: str
     bpmn_file: str

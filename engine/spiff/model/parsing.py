@@ -35,12 +35,16 @@ from engine.spiff.namespaces import BPMN_NS, DMN_NAMESPACES, NS, SUB_SCOPES
 
 @dataclass(frozen=True)
 class SourceFile:
+    """One uploaded file: its name and its bytes."""
+
     filename: str
     content: bytes
 
 
 @dataclass(frozen=True)
 class ParsedDeployment:
+    """What a clean deployment gives: its processes and its decisions."""
+
     processes: list[ParsedProcess]
     decisions: list[ParsedDecision]
 

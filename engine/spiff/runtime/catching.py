@@ -27,7 +27,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.expressions.sandbox import SandboxError
+from engine.spiff.expressions.limits import SandboxError
 from engine.spiff.runtime.run import Run, StepFailed
 
 KINDS: tuple[tuple[type, str], ...] = (

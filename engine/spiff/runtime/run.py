@@ -36,7 +36,8 @@ from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.expressions.sandbox import SandboxedScriptEngine, SandboxError
+from engine.spiff.expressions.limits import SandboxError
+from engine.spiff.expressions.sandbox import SandboxedScriptEngine
 from engine.spiff.extensions.connector import PmoflowConnectorTask
 from engine.spiff.extensions.decisions import take_record
 from engine.spiff.extensions.external import ExternalWork, PmoflowExternalTask, uses_external_tasks
