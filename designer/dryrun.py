@@ -41,7 +41,11 @@ from engine.spiff.model.parsing import SourceFile, parse_deployment
 from engine.spiff.model.specs import restore_spec
 from engine.spiff.runtime import catching
 from engine.spiff.runtime.budget import StepLimits
-from engine.spiff.runtime.run import Run, StepFailed, clock_scope, jsonable, timer_due
+from engine.spiff.runtime.clock import clock_scope
+from engine.spiff.runtime.incidents import StepFailed
+from engine.spiff.runtime.run import Run
+from engine.spiff.runtime.timers import timer_due
+from engine.spiff.runtime.variables import jsonable
 
 STATE_VERSION = 1
 ACTIONS = ("complete", "connector", "external", "timer", "message", "throw")

@@ -44,7 +44,8 @@ from engine.events import stream as audit
 from engine.runtime import jobs
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.extensions.connector import PLACEHOLDER
-from engine.spiff.runtime.run import ConnectorCall, jsonable
+from engine.spiff.runtime.run import ConnectorCall
+from engine.spiff.runtime.variables import jsonable
 
 log = logging.getLogger("pmoflow.connectors")
 

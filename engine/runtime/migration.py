@@ -26,8 +26,9 @@ from engine.runtime import jobs
 from engine.runtime.steps import load_instance, loaded_run, open_rows, run_step
 from engine.sla import deadlines as sla
 from engine.spiff.runtime import migration as spiff_migration
+from engine.spiff.runtime.clock import clock_scope
 from engine.spiff.runtime.migration import ElementChange, LiveElement
-from engine.spiff.runtime.run import Run, clock_scope
+from engine.spiff.runtime.run import Run
 
 MIGRATABLE = ("running", "error")
 # user-task settings kept in the definition row (not in the spec), compared element by element

@@ -29,7 +29,9 @@ from engine.notify.bell import notify
 from engine.runtime import external_mirror, health, jobs
 from engine.sla import deadlines as sla
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
-from engine.spiff.runtime.run import OpenTask, Run, StepFailed, clock_scope
+from engine.spiff.runtime.clock import clock_scope
+from engine.spiff.runtime.incidents import StepFailed
+from engine.spiff.runtime.run import OpenTask, Run
 from engine.tasks.approvals import NoApprovers, resolve_approvers
 from engine.tasks.candidates import Offer, offer_for
 from engine.tasks.substitutes import effective_assignee

@@ -45,7 +45,7 @@ def check(source: str, names: tuple[str, ...] = ()) -> str | None:
 
 
 def _now() -> datetime:
-    return spiff_timer.datetime.now(UTC)        # the injected clock (engine.spiff.runtime.run patches it)
+    return spiff_timer.datetime.now(UTC)        # the injected clock (engine.spiff.runtime.clock patches it)
 
 
 def evaluate(source: Any, names: Any, namespace: Mapping[str, Any]) -> Any:
