@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import datetime
 from typing import Any
 
 from lxml import etree
@@ -130,8 +131,6 @@ def _literal_problems(value: str, calendar: str | None, where: tuple[str, str | 
             return [Problem(f"SLA due {value!r}: months and years cannot run on business time; use days",
                             *where, "bad_sla")]
         return []
-    from datetime import datetime
-
     try:
         datetime.fromisoformat(value)
     except ValueError:
