@@ -39,12 +39,7 @@ from engine.spiff.expressions.translate import (
     declared_language,
     dialect,
 )
-
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS, "spiffworkflow": SPIFF_NS}
+from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, NS, SPIFF_NS
 
 EXPRESSION_SLOTS = ("conditionExpression", "condition", "loopCardinality", "completionCondition",
                     "timeDuration", "timeDate", "timeCycle")

@@ -42,10 +42,8 @@ from engine.core.errors import Problem
 from engine.sla.calendars import CalendarError, parse_duration
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_due_date
+from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, PMOFLOW_NS
 
-PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 TIMER_KINDS = ("reminder", "escalation", "outcome", "reassign")
 DEFAULT_AT_RISK = 0.75
 _ISO_FULL = re.compile(r"^(P(\d+([.,]\d+)?[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?"
