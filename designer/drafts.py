@@ -29,8 +29,9 @@ from engine.definitions.decisions import published_decision_resolver
 from engine.designer import store
 from engine.designer.store import DraftView
 from engine.designer.versions import used_files, version_source
-from engine.spiff.model.parsing import BPMN_NS, NS, SourceFile
+from engine.spiff.model.parsing import SourceFile
 from engine.spiff.model.xml import XmlRefused, parse_xml
+from engine.spiff.namespaces import BPMN_NS, NS
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_. -]{0,150}\.(dmn|form)$")

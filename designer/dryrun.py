@@ -36,11 +36,16 @@ from engine.forms.submission import validate_submission
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxedScriptEngine
 from engine.spiff.extensions.calls import Resolver
 from engine.spiff.extensions.decisions import DecisionResolver
-from engine.spiff.model.parsing import ParsedProcess, SourceFile, parse_deployment
+from engine.spiff.model.builder import ParsedProcess
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 from engine.spiff.model.specs import restore_spec
 from engine.spiff.runtime import catching
 from engine.spiff.runtime.budget import StepLimits
-from engine.spiff.runtime.run import Run, StepFailed, clock_scope, jsonable, timer_due
+from engine.spiff.runtime.clock import clock_scope
+from engine.spiff.runtime.incidents import StepFailed
+from engine.spiff.runtime.run import Run
+from engine.spiff.runtime.timers import timer_due
+from engine.spiff.runtime.variables import jsonable
 
 STATE_VERSION = 1
 ACTIONS = ("complete", "connector", "external", "timer", "message", "throw")

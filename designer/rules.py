@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.spiff.model.parsing import BPMN_NS, FLOW_NODES, HUMAN_TASKS, NS, candidate_groups
+from engine.spiff.extensions.references import candidate_groups
+from engine.spiff.namespaces import BPMN_NS, FLOW_NODES, HUMAN_TASKS, NS
 
 SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")
 ENDS_FLOW = {"endEvent"}

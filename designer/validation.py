@@ -18,8 +18,9 @@ from designer import rules
 from engine.core.errors import DeploymentInvalid, Problem
 from engine.spiff.extensions.calls import Resolver
 from engine.spiff.extensions.decisions import DecisionResolver
-from engine.spiff.model.parsing import FLOW_NODES, SourceFile, parse_deployment
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 from engine.spiff.model.xml import XmlRefused, parse_xml
+from engine.spiff.namespaces import FLOW_NODES
 
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 

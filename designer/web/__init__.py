@@ -24,8 +24,10 @@ from engine.core.context import EngineContext
 from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
 from engine.designer import library
 from engine.designer.store import DraftView
-from engine.spiff.model.parsing import NS, SourceFile, decision_ref
+from engine.spiff.extensions.references import decision_ref
+from engine.spiff.model.parsing import SourceFile
 from engine.spiff.model.xml import XmlRefused, parse_xml
+from engine.spiff.namespaces import NS
 from webui.security import actor, engine_ctx, requires
 
 _T = TypeVar("_T")

@@ -30,7 +30,7 @@ from engine.dmn.evaluate import evaluate as evaluate_model
 from engine.dmn.model import DecisionModel, DecisionTable
 from engine.events import stream as audit
 from engine.spiff.extensions.decisions import DecisionResolver, PublishedDecision
-from engine.spiff.model.parsing import ParsedDecision
+from engine.spiff.model.dmn_checks import ParsedDecision
 
 MAX_INPUTS = 500
 

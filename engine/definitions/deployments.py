@@ -22,7 +22,8 @@ from engine.events import stream as audit
 from engine.sla.calendars import known_names as calendar_names
 from engine.spiff.extensions.calls import PublishedProcess, Resolver
 from engine.spiff.extensions.decisions import pin_decision_versions
-from engine.spiff.model.parsing import ParsedProcess, SourceFile, parse_deployment
+from engine.spiff.model.builder import ParsedProcess
+from engine.spiff.model.parsing import SourceFile, parse_deployment
 
 
 def deploy(

@@ -12,7 +12,8 @@ from engine.core.context import EngineContext
 from engine.core.errors import NotFound
 from engine.db.models import ProcessDefinition
 from engine.definitions.versions import find_version
-from engine.spiff.model.parsing import BPMN_NS, DMN_NAMESPACES, NS, decision_ref, form_ref
+from engine.spiff.extensions.references import decision_ref, form_ref
+from engine.spiff.namespaces import BPMN_NS, DMN_NAMESPACES, NS
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from engine.runtime.connector_calls import ACTOR, KIND
 from engine.runtime.external_mirror import raise_incident
 from engine.runtime.steps import run_step
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
-from engine.spiff.runtime.run import jsonable
+from engine.spiff.runtime.variables import jsonable
 
 log = logging.getLogger("pmoflow.connectors")
 

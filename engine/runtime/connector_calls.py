@@ -24,7 +24,8 @@ from engine.runtime import jobs
 from engine.runtime.external_mirror import raise_incident
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.extensions.connector import PLACEHOLDER
-from engine.spiff.runtime.run import ConnectorCall, jsonable
+from engine.spiff.runtime.run import ConnectorCall
+from engine.spiff.runtime.variables import jsonable
 
 KIND = "connector"
 ACTOR = "connector"

@@ -19,7 +19,7 @@ from engine.db.models import ExternalTask, ProcessInstance
 from engine.events import stream as audit
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.extensions.external import ExternalWork
-from engine.spiff.runtime.run import jsonable
+from engine.spiff.runtime.variables import jsonable
 
 
 def sync(session: Session, instance: ProcessInstance, work: Sequence[ExternalWork], now: datetime,

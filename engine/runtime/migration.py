@@ -28,8 +28,9 @@ from engine.runtime.steps import loaded_run, run_step
 from engine.sla import deadlines as sla
 from engine.sla.state import AT_RISK_SHARE, at_risk_time
 from engine.spiff.runtime import migration as spiff_migration
+from engine.spiff.runtime.clock import clock_scope
 from engine.spiff.runtime.migration import ElementChange, LiveElement
-from engine.spiff.runtime.run import Run, clock_scope
+from engine.spiff.runtime.run import Run
 
 MIGRATABLE = ("running", "error")
 # user-task settings kept in the definition row (not in the spec), compared element by element

@@ -25,7 +25,9 @@ from engine.events import stream as audit
 from engine.runtime import connector_calls, external_mirror, health, jobs
 from engine.runtime.task_rows import sync_tasks
 from engine.sla import deadlines as sla
-from engine.spiff.runtime.run import Run, StepFailed, clock_scope
+from engine.spiff.runtime.clock import clock_scope
+from engine.spiff.runtime.incidents import StepFailed
+from engine.spiff.runtime.run import Run
 
 FINAL = ("completed", "cancelled")
 

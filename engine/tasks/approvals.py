@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from engine.core.errors import Forbidden
 from engine.db.models import Group, GroupMember, HumanTask, ProcessInstance, User
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
+from engine.spiff.expressions.limits import SandboxError
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 
 class NoApprovers(Exception):

@@ -14,7 +14,7 @@ import re
 from lxml import etree
 from playwright.sync_api import Page, expect
 
-from engine.spiff.model.parsing import NS
+from engine.spiff.namespaces import NS
 
 from .conftest import LiveServer
 from .test_designer import SHOTS, publish, save_now, wait_ready, watermark_is_visible

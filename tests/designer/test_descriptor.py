@@ -8,8 +8,9 @@ from pathlib import Path
 
 from lxml import etree
 
+from engine.spiff import namespaces
 from engine.spiff.extensions import approvals as approval_ext
-from engine.spiff.model import parsing
+from engine.spiff.extensions import references
 from tests.factories import ROOT
 
 DESIGNER = ROOT / "designer"
@@ -41,7 +42,7 @@ def _described(descriptor: dict) -> set[str]:
 
 def test_the_descriptors_are_one_namespace_the_parser_uses():
     for descriptor in (BPMN_DESCRIPTOR, DMN_DESCRIPTOR):
-        assert descriptor["uri"] == parsing.PMOFLOW_NS == approval_ext.PMOFLOW_NS
+        assert descriptor["uri"] == namespaces.PMOFLOW_NS == approval_ext.PMOFLOW_NS
         assert descriptor["prefix"] == "pmoflow" and descriptor["xml"] == {"tagAlias": "lowerCase"}
 
 
@@ -62,7 +63,7 @@ def _document_with_every_property() -> tuple[etree._Element, dict[str, dict[str,
     values["Approval"].update(rule="count", count="2", percent="50")
     values["SeparationOfDuties"].update(initiator="true", repeat="false")
     values["Priority"]["value"] = "42"
-    ns = {"bpmn": parsing.BPMN_NS, "pmoflow": parsing.PMOFLOW_NS}
+    ns = {"bpmn": namespaces.BPMN_NS, "pmoflow": namespaces.PMOFLOW_NS}
     root = etree.Element(f"{{{ns['bpmn']}}}definitions", nsmap=ns)
     process = etree.SubElement(root, f"{{{ns['bpmn']}}}process", id="p")
     holders = {"bpmn:Process": process,
@@ -84,9 +85,9 @@ def test_a_model_written_with_the_descriptor_is_read_by_the_engine():
     root, v = _document_with_every_property()
     task = root.find(".//{*}userTask")
     rule_task = root.find(".//{*}businessRuleTask")
-    assert parsing.form_ref(task) == v["Form"]["ref"]
-    assert parsing.candidate_groups(task) == [v["Assignment"]["candidateGroups"]]
-    assert parsing.decision_ref(rule_task) == v["Decision"]["ref"]
+    assert references.form_ref(task) == v["Form"]["ref"]
+    assert references.candidate_groups(task) == [v["Assignment"]["candidateGroups"]]
+    assert references.decision_ref(rule_task) == v["Decision"]["ref"]
     assert approval_ext.priority_of(task) == "42"
     approval = approval_ext.approval_config(task)
     assert approval["group"] == v["Approval"]["group"] and approval["approvers"] == v["Approval"]["approvers"]

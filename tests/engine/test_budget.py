@@ -27,7 +27,8 @@ from engine.db.statements import load_instance
 from engine.definitions import deployments
 from engine.runtime import instances, jobs, signals, steps
 from engine.runtime.timers import fire_due
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, ScriptTimeout
+from engine.spiff.expressions.limits import ScriptTimeout
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.model.parsing import SourceFile
 from engine.spiff.runtime.budget import StepBudget, StepLimits, spending
 from engine.tasks import completion

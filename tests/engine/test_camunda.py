@@ -6,9 +6,11 @@ import pytest
 from lxml import etree
 
 from engine.core.errors import DeploymentInvalid
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
-from engine.spiff.extensions.camunda import NS, translate_model
+from engine.spiff.expressions.limits import SandboxError
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
+from engine.spiff.extensions.camunda import translate_model
 from engine.spiff.model.parsing import SourceFile, parse_deployment
+from engine.spiff.namespaces import NS
 from tests.designer.miwg import CORPUS as MIWG
 
 HEAD = ('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '

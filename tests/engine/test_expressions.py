@@ -8,7 +8,8 @@ import pytest
 from engine.core.errors import Problem
 from engine.dmn.feel import FeelError
 from engine.spiff.expressions.juel import JuelUnsupported, translate
-from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxError
+from engine.spiff.expressions.limits import SandboxError
+from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.expressions.translate import (
     FEEL,
     JUEL,

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from engine.core.errors import DeploymentInvalid, Problem
+from engine.spiff.model import builder
 from engine.spiff.model.parsing import SourceFile, parse_deployment
 from tests.bpmn_samples import document, flow, line_of, process
 
@@ -133,12 +134,10 @@ def test_data_objects_and_data_stores_are_kept_as_documentation():
 
 
 def test_a_parser_fault_becomes_a_problem_naming_the_process(monkeypatch):
-    from engine.spiff.model import parsing
-
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(parsing.PmoflowParser, "get_spec", broken)
+    monkeypatch.setattr(builder.PmoflowParser, "get_spec", broken)
     text = document(process(START + script("a") + END + flow("f1", "start", "a") + flow("f2", "a", "end")))
     problem = only(problems_of(text), "spec")
     assert problem.element_id == "p1" and "RecursionError" in problem.message

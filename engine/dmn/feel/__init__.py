@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.dmn.feel.compiler import Env, Fn, Test, compile_node, compile_test
+from engine.dmn.feel.compiler import Env, compile_node, compile_test
 from engine.dmn.feel.errors import FeelError, FeelSyntaxError
 from engine.dmn.feel.parser import parse_expression, parse_input_expression, parse_unary_tests
-from engine.dmn.feel.scope import RootScope, Scope
+from engine.dmn.feel.scope import Fn, RootScope, Scope, Test
 from engine.dmn.feel.state import EvalState
 from engine.dmn.feel.values import from_python, to_python
 

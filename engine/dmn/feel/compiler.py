@@ -7,17 +7,18 @@ syntax errors, so they are reported when a model is deployed, not when it first 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from engine.dmn.feel import nodes as n
-from engine.dmn.feel.builtins import BUILTINS
 from engine.dmn.feel.errors import FeelError, FeelSyntaxError
-from engine.dmn.feel.library import Builtin
-from engine.dmn.feel.scope import Scope
+from engine.dmn.feel.functions.builtins import BUILTINS
+from engine.dmn.feel.functions.library import Builtin
+from engine.dmn.feel.iteration import apply_filter, bindings
+from engine.dmn.feel.matching import ORDER, any_of, invert, literal_constant, matches_value, one_of_literals
+from engine.dmn.feel.properties import read_property
+from engine.dmn.feel.scope import Fn, Scope, Test
 from engine.dmn.feel.state import MAX_CALL_DEPTH, EvalState, check_items
 from engine.dmn.feel.temporal import parse_temporal
 from engine.dmn.feel.values import (
@@ -31,9 +32,6 @@ from engine.dmn.feel.values import (
     negate,
     type_name,
 )
-
-Fn = Callable[[Scope], Any]
-Test = Callable[[Scope], "bool | None"]
 
 
 @dataclass
@@ -91,54 +89,6 @@ def _path(node: n.Path, env: Env) -> Fn:
     return lambda s: read_property(s.state, target(s), name)
 
 
-def read_property(state: EvalState, value: Any, name: str) -> Any:
-    """`value.name`: a context entry, the same entry of every context in a list, or a property."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return value.get(name)
-    if isinstance(value, list):
-        return [read_property(state, v, name) for v in value]
-    getter = _PROPERTIES.get((type_name(value), name))
-    if getter is None:
-        state.warn(f"a {type_name(value)} has no property {name!r}; it was taken as null")
-        return None
-    return getter(value)
-
-
-def _offset(value: time | datetime) -> timedelta | None:
-    return value.utcoffset()
-
-
-def _zone(value: time | datetime) -> str | None:
-    zone = value.tzinfo
-    return getattr(zone, "key", None) or (zone.tzname(None) if zone is not None else None)
-
-
-_DATE_PROPS: dict[str, Callable[[Any], Any]] = {
-    "year": lambda v: Decimal(v.year), "month": lambda v: Decimal(v.month), "day": lambda v: Decimal(v.day),
-    "weekday": lambda v: Decimal(v.isoweekday()),
-}
-_TIME_PROPS: dict[str, Callable[[Any], Any]] = {
-    "hour": lambda v: Decimal(v.hour), "minute": lambda v: Decimal(v.minute),
-    "second": lambda v: Decimal(v.second), "time offset": _offset, "timezone": _zone,
-}
-_PROPERTIES: dict[tuple[str, str], Callable[[Any], Any]] = {
-    **{("date", k): f for k, f in _DATE_PROPS.items()},
-    **{("date and time", k): f for k, f in {**_DATE_PROPS, **_TIME_PROPS}.items()},
-    **{("time", k): f for k, f in _TIME_PROPS.items()},
-    ("days and time duration", "days"): lambda v: Decimal(v.days if v >= timedelta(0) else -(-v).days),
-    ("days and time duration", "hours"): lambda v: Decimal(abs(v).seconds // 3600 * (1 if v >= timedelta(0) else -1)),
-    ("days and time duration", "minutes"): lambda v: Decimal(abs(v).seconds // 60 % 60 * (1 if v >= timedelta(0)
-                                                                                             else -1)),
-    ("days and time duration", "seconds"): lambda v: Decimal(abs(v).seconds % 60 * (1 if v >= timedelta(0) else -1)),
-    ("years and months duration", "years"): lambda v: Decimal(int(v.months / 12)),
-    ("years and months duration", "months"): lambda v: Decimal(int(abs(v.months) % 12 * (1 if v.months >= 0 else -1))),
-    ("range", "start"): lambda v: v.low, ("range", "end"): lambda v: v.high,
-    ("range", "start included"): lambda v: v.low_closed, ("range", "end included"): lambda v: v.high_closed,
-}
-
-
 def _filter(node: n.Filter, env: Env) -> Fn:
     target = compile_node(node.target, env)
     condition = compile_node(node.condition, env.inner(["item"]))
@@ -151,29 +101,6 @@ def _filter(node: n.Filter, env: Env) -> Fn:
         return apply_filter(s, items, condition)
 
     return run
-
-
-def apply_filter(s: Scope, items: list[Any], condition: Fn) -> Any:
-    """`list[condition]`: an item by (1-based, negative from the end) index, or the items it keeps."""
-    first = condition(_item_scope(s, items[0] if items else None))
-    if isinstance(first, Decimal):
-        if first != first.to_integral_value() or first == 0 or abs(first) > len(items):
-            return None
-        index = int(first)
-        return items[index - 1] if index > 0 else items[index]
-    kept = []
-    for i, item in enumerate(items):
-        s.state.tick()
-        result = first if i == 0 else condition(_item_scope(s, item))
-        if result is True:
-            kept.append(item)
-    return kept
-
-
-def _item_scope(s: Scope, item: Any) -> Scope:
-    values = dict(item) if isinstance(item, dict) else {}
-    values["item"] = item
-    return s.child(values)
 
 
 def _call(node: n.Call, env: Env) -> Fn:
@@ -259,18 +186,13 @@ def _comparison(node: n.Comparison, env: Env) -> Fn:
         return lambda s: equal(left(s), right(s))
     if node.op == "!=":
         return lambda s: not equal(left(s), right(s))
-    check = _ORDER[node.op]
+    check = ORDER[node.op]
 
     def run(s: Scope) -> bool | None:
         result = compare(left(s), right(s))
         return None if result is None else check(result)
 
     return run
-
-
-_ORDER: dict[str, Callable[[int], bool]] = {
-    "<": lambda c: c < 0, "<=": lambda c: c <= 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0,
-}
 
 
 def _logical(node: n.Logical, env: Env) -> Fn:
@@ -306,7 +228,7 @@ def _between(node: n.Between, env: Env) -> Fn:
 
 def _in(node: n.In, env: Env) -> Fn:
     value = compile_node(node.value, env)
-    tests = _any_of([compile_test(t, env) for t in node.tests])
+    tests = any_of([compile_test(t, env) for t in node.tests])
     return lambda s: tests(s.with_input(value(s)))
 
 
@@ -329,38 +251,13 @@ def _iterations(node: n.For | n.Quantified, env: Env) -> tuple[list[tuple[str, F
     return compiled, inner
 
 
-def _bindings(s: Scope, iterations: list[tuple[str, Fn, Fn | None]], index: int = 0) -> Iterator[Scope]:
-    """Every combination of the iteration variables, as nested scopes (the last varies fastest)."""
-    if index == len(iterations):
-        yield s
-        return
-    name, source, end = iterations[index]
-    for item in _iteration_values(s, source, end):
-        s.state.tick()
-        yield from _bindings(s.child({name: item}), iterations, index + 1)
-
-
-def _iteration_values(s: Scope, source: Fn, end: Fn | None) -> list[Any]:
-    start = source(s)
-    if end is None:
-        return [] if start is None else (start if isinstance(start, list) else [start])
-    stop = end(s)
-    if not isinstance(start, Decimal) or not isinstance(stop, Decimal):
-        raise FeelError("'for x in a..b' needs two numbers")
-    if start != start.to_integral_value() or stop != stop.to_integral_value():
-        raise FeelError("'for x in a..b' needs whole numbers")
-    check_items(int(abs(stop - start)) + 1)
-    step = 1 if stop >= start else -1
-    return [Decimal(i) for i in range(int(start), int(stop) + step, step)]
-
-
 def _for(node: n.For, env: Env) -> Fn:
     iterations, inner = _iterations(node, env)
     body = compile_node(node.body, inner)
 
     def run(s: Scope) -> list[Any]:
         result = []
-        for scope in _bindings(s, iterations):
+        for scope in bindings(s, iterations):
             result.append(body(scope))
             check_items(len(result))
         return result
@@ -374,7 +271,7 @@ def _quantified(node: n.Quantified, env: Env) -> Fn:
     some = node.kind == "some"
 
     def run(s: Scope) -> bool:
-        for scope in _bindings(s, iterations):
+        for scope in bindings(s, iterations):
             if (condition(scope) is True) is some:
                 return some
         return not some
@@ -442,7 +339,7 @@ _HANDLERS: dict[type, Callable[[Any, Env], Fn]] = {
 }
 
 
-# ---------------------------------------------------------------- unary tests
+# ---------------------------------------------------------------- unary tests (how they match: matching.py)
 
 
 def compile_test(node: n.Node, env: Env) -> Test:
@@ -456,27 +353,16 @@ def compile_test(node: n.Node, env: Env) -> Test:
     if isinstance(node, n.ExprTest):
         return _expr_test(node, env)
     if isinstance(node, n.Tests):
-        return _one_of_literals(node) or _any_of([compile_test(t, env) for t in node.tests])
+        return one_of_literals(node) or any_of([compile_test(t, env) for t in node.tests])
     if isinstance(node, n.NotTests):
         inner = compile_test(node.tests, env)
-        return lambda s: _not(inner(s))
+        return lambda s: invert(inner(s))
     raise env.error(f"{type(node).__name__} is not a unary test", node)
-
-
-def _not(result: bool | None) -> bool | None:
-    return None if result is None else not result
-
-
-def _constant(node: n.Node | None) -> tuple[bool, Any]:
-    """(True, value) for a literal number or string, else (False, None)."""
-    if isinstance(node, n.Literal) and isinstance(node.value, Decimal | str) and not isinstance(node.value, bool):
-        return True, node.value
-    return False, None
 
 
 def _range_test(node: n.RangeTest, env: Env) -> Test:
     span_fn = compile_node(node.range, env)
-    (low_known, low), (high_known, high) = _constant(node.range.low), _constant(node.range.high)
+    (low_known, low), (high_known, high) = literal_constant(node.range.low), literal_constant(node.range.high)
     if not (low_known and high_known and type(low) is type(high)):
         return lambda s: in_range(s.input, span_fn(s))
     span = Range(low, high, node.range.low_closed, node.range.high_closed)
@@ -495,9 +381,9 @@ def _range_test(node: n.RangeTest, env: Env) -> Test:
 
 def _compare_test(node: n.CompareTest, env: Env) -> Test:
     endpoint = compile_node(node.endpoint, env)
-    known, constant = _constant(node.endpoint)
-    if known and node.op in _ORDER:
-        kind, check = type(constant), _ORDER[node.op]
+    known, constant = literal_constant(node.endpoint)
+    if known and node.op in ORDER:
+        kind, check = type(constant), ORDER[node.op]
 
         def fast(s: Scope) -> bool | None:
             value = s.input
@@ -511,7 +397,7 @@ def _compare_test(node: n.CompareTest, env: Env) -> Test:
         return lambda s: equal(s.input, endpoint(s))
     if node.op == "!=":
         return lambda s: not equal(s.input, endpoint(s))
-    check = _ORDER[node.op]
+    check = ORDER[node.op]
 
     def run(s: Scope) -> bool | None:
         result = compare(s.input, endpoint(s))
@@ -531,47 +417,3 @@ def _expr_test(node: n.ExprTest, env: Env) -> Test:
         literal = node.expr.value
         return lambda s: equal(s.input, literal)
     return lambda s: matches_value(s.input, expr(s))
-
-
-def matches_value(given: Any, value: Any) -> bool | None:
-    """Whether an input passes an expression test whose value is `value` (DMN 1.3, 10.3.2.9)."""
-    if isinstance(value, Range):
-        return in_range(given, value)
-    if isinstance(value, bool) and given is not None and not isinstance(given, bool):
-        return value
-    if isinstance(value, list) and not isinstance(given, list):
-        return any(matches_value(given, v) is True if isinstance(v, Range) else equal(given, v) for v in value)
-    return equal(given, value)
-
-
-def _one_of_literals(node: n.Tests) -> Test | None:
-    """`"EU","US","APAC"`: a set lookup when every test is a string or number literal."""
-    values = [c[1] for t in node.tests if isinstance(t, n.ExprTest) and (c := _constant(t.expr))[0]]
-    if len(values) != len(node.tests) or len({type(v) for v in values}) != 1:
-        return None
-    kind, members = type(values[0]), frozenset(values)
-
-    def run(s: Scope) -> bool | None:
-        value = s.input
-        if type(value) is kind:
-            return value in members
-        return any(equal(value, v) for v in values)
-
-    return run
-
-
-def _any_of(tests: list[Test]) -> Test:
-    if len(tests) == 1:
-        return tests[0]
-
-    def run(s: Scope) -> bool | None:
-        unknown = False
-        for test in tests:
-            result = test(s)
-            if result is True:
-                return True
-            if result is None:
-                unknown = True
-        return None if unknown else False
-
-    return run

@@ -142,3 +142,58 @@ def _escape(source: str, i: int) -> tuple[str, int]:
         if value <= 0x10FFFF:
             return chr(value), i + 2 + width
     raise FeelSyntaxError(f"unknown escape \\{code}", source, i)
+
+
+class TokenCursor:
+    """Reads the tokens of one FEEL text one at a time; its errors name the position."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.tokens = tokenize(source)
+        self.i = 0
+
+    def peek(self, ahead: int = 0) -> Token:
+        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.i]
+        if token.kind != EOF:
+            self.i += 1
+        return token
+
+    def error(self, reason: str, token: Token | None = None) -> FeelSyntaxError:
+        token = token or self.peek()
+        return FeelSyntaxError(reason, self.source, token.start)
+
+    def unexpected(self, expected: str) -> FeelSyntaxError:
+        token = self.peek()
+        if token.kind == EOF:
+            return self.error(f"expected {expected} but the text ends")
+        return self.error(f"expected {expected}, found {describe(token)}")
+
+    def expect_op(self, op: str) -> Token:
+        if not self.peek().is_op(op):
+            raise self.unexpected(repr(op))
+        return self.advance()
+
+    def expect_word(self, word: str) -> Token:
+        if not self.peek().is_word(word):
+            raise self.unexpected(repr(word))
+        return self.advance()
+
+    def expect_end(self) -> None:
+        token = self.peek()
+        if token.kind == EOF:
+            return
+        raise self.error(f"unexpected {describe(token)}")
+
+
+def describe(token: Token) -> str:
+    """A token as an error message names it."""
+    if token.kind == EOF:
+        return "the end"
+    if token.kind == STR:
+        return f"string {token.value!r}"
+    if token.kind == OP:
+        return f"{token.value!r}"
+    return f"{token.kind} {token.value!r}"

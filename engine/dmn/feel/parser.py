@@ -8,75 +8,26 @@ unary `-`, then path `.x`, filter `[c]` and invocation `(args)`. Multi-word name
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
-from functools import lru_cache
 
 from engine.dmn.feel import nodes as n
-from engine.dmn.feel.builtins import BUILTIN_NAMES
-from engine.dmn.feel.errors import FeelSyntaxError
-from engine.dmn.feel.lexer import EOF, NAME, NUM, OP, STR, Token, tokenize
+from engine.dmn.feel.functions.builtins import BUILTIN_NAMES
+from engine.dmn.feel.lexer import EOF, NAME, NUM, STR, Token, TokenCursor
+from engine.dmn.feel.names import KEYWORDS, PROPERTIES, TYPE_NAMES, TYPES, NameTable, name_table
 
-KEYWORDS = frozenset({
-    "and", "or", "if", "then", "else", "for", "in", "return", "some", "every", "satisfies", "between",
-    "instance", "of", "function", "true", "false", "null",
-})
-TYPE_NAMES = frozenset({
-    "number", "string", "boolean", "date", "time", "date and time", "days and time duration",
-    "years and months duration", "list", "context", "range", "function", "Any", "Null",
-})
-PROPERTY_NAMES = frozenset({"time offset", "start included", "end included"})
 COMPARE_OPS = ("=", "!=", "<", "<=", ">", ">=")
 MAX_DEPTH = 50
 
 
-class NameTable:
-    """Multi-word names by first word, longest first, for greedy matching."""
-
-    def __init__(self, names: Iterable[str]) -> None:
-        table: dict[str, list[tuple[str, ...]]] = {}
-        for name in names:
-            words = tuple(name.split())
-            if len(words) > 1:
-                table.setdefault(words[0], []).append(words)
-        self._table = {k: sorted(v, key=len, reverse=True) for k, v in table.items()}
-
-    def add(self, name: str) -> None:
-        """Learn one more multi-word name (a context key met while parsing)."""
-        words = tuple(name.split())
-        if len(words) > 1:
-            known = self._table.setdefault(words[0], [])
-            if words not in known:
-                known.append(words)
-                known.sort(key=len, reverse=True)
-
-    def match(self, tokens: list[Token], i: int) -> int:
-        """How many tokens from `i` form the longest known multi-word name (0 if none)."""
-        for words in self._table.get(tokens[i].value, ()):
-            if all(_word_at(tokens, i + k, w) for k, w in enumerate(words)):
-                return len(words)
-        return 0
-
-
-_TYPES = NameTable(TYPE_NAMES)
-_PROPERTIES = NameTable(PROPERTY_NAMES)
-
-
-def _word_at(tokens: list[Token], i: int, word: str) -> bool:
-    return i < len(tokens) and tokens[i].kind == NAME and not tokens[i].quoted and tokens[i].value == word
-
-
-class Parser:
+class Parser(TokenCursor):
     """Parses one FEEL text; `names` are the multi-word names it may meet."""
 
     def __init__(self, source: str, names: NameTable, allow_input: bool = False) -> None:
-        self.source = source
-        self.tokens = tokenize(source)
+        super().__init__(source)
         self.names = names
         self.allow_input = allow_input
         self.local = NameTable(())
         self.bracket_stop = -1
-        self.i = 0
         self.depth = 0
         self.input_refs = 0
 
@@ -103,42 +54,6 @@ class Parser:
         self.expect_end()
         return tests if len(tests.tests) > 1 else tests.tests[0]
 
-    # ------------------------------------------------------------ tokens
-
-    def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
-
-    def advance(self) -> Token:
-        token = self.tokens[self.i]
-        if token.kind != EOF:
-            self.i += 1
-        return token
-
-    def error(self, reason: str, token: Token | None = None) -> FeelSyntaxError:
-        token = token or self.peek()
-        return FeelSyntaxError(reason, self.source, token.start)
-
-    def unexpected(self, expected: str) -> FeelSyntaxError:
-        token = self.peek()
-        if token.kind == EOF:
-            return self.error(f"expected {expected} but the text ends")
-        return self.error(f"expected {expected}, found {_describe(token)}")
-
-    def expect_op(self, op: str) -> Token:
-        if not self.peek().is_op(op):
-            raise self.unexpected(repr(op))
-        return self.advance()
-
-    def expect_word(self, word: str) -> Token:
-        if not self.peek().is_word(word):
-            raise self.unexpected(repr(word))
-        return self.advance()
-
-    def expect_end(self) -> None:
-        token = self.peek()
-        if token.kind == EOF:
-            return
-        raise self.error(f"unexpected {_describe(token)}")
 
     # ------------------------------------------------------------ unary tests
 
@@ -309,7 +224,7 @@ class Parser:
         if self.peek().is_word("instance") and self.peek(1).is_word("of"):
             self.advance()
             self.advance()
-            width = _TYPES.match(self.tokens, self.i)
+            width = TYPES.match(self.tokens, self.i)
             token = self.peek()
             if width:
                 name = " ".join(t.value for t in self.tokens[self.i:self.i + width])
@@ -374,7 +289,7 @@ class Parser:
                 return node
 
     def property_name(self) -> str:
-        width = max(_PROPERTIES.match(self.tokens, self.i), self.local.match(self.tokens, self.i))
+        width = max(PROPERTIES.match(self.tokens, self.i), self.local.match(self.tokens, self.i))
         if width:
             name = " ".join(t.value for t in self.tokens[self.i:self.i + width])
             self.i += width
@@ -515,22 +430,6 @@ class Parser:
         if not words:
             raise self.unexpected("a key (a name or a string)")
         return " ".join(words)
-
-
-def _describe(token: Token) -> str:
-    if token.kind == EOF:
-        return "the end"
-    if token.kind == STR:
-        return f"string {token.value!r}"
-    if token.kind == OP:
-        return f"{token.value!r}"
-    return f"{token.kind} {token.value!r}"
-
-
-@lru_cache(maxsize=64)
-def name_table(names: frozenset[str]) -> NameTable:
-    """A cached NameTable for a set of names."""
-    return NameTable(names)
 
 
 def parse_expression(source: str, names: frozenset[str] = frozenset()) -> n.Node:

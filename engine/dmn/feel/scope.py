@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.dmn.feel.state import EvalState
@@ -65,3 +65,7 @@ class RootScope(Scope):
     def bind(self, name: str, value: Any) -> None:
         """Set a FEEL value (a required decision's result) for the rest of the evaluation."""
         self.values[name] = value
+
+
+Fn = Callable[[Scope], Any]                 # a compiled expression
+Test = Callable[[Scope], "bool | None"]     # a compiled unary test: does `scope.input` pass (None: unknown)

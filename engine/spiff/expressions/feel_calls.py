@@ -45,7 +45,7 @@ def check(source: str, names: tuple[str, ...] = ()) -> str | None:
 
 
 def _now() -> datetime:
-    now: datetime = spiff_timer.datetime.now(UTC)   # the injected clock (engine.spiff.runtime.run patches it)
+    now: datetime = spiff_timer.datetime.now(UTC)   # the injected clock (engine.spiff.runtime.clock patches it)
     return now
 
 

@@ -24,9 +24,8 @@ from lxml import etree
 from engine.core.errors import Problem
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_priority
+from engine.spiff.namespaces import BPMN_NS, PMOFLOW_NS
 
-PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 RULES = ("all", "any", "count", "percent")
 
 

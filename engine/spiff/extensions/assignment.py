@@ -34,11 +34,8 @@ from lxml import etree
 from engine.core.errors import Problem
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.expressions.translate import Where, compile_expression
+from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, PMOFLOW_NS, ZEEBE_NS
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 EXT = f"{{{BPMN_NS}}}extensionElements"
 # our key -> the attribute name every source uses
 FIELDS = {"candidate_groups": "candidateGroups", "candidate_users": "candidateUsers", "assignee": "assignee"}

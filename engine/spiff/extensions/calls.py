@@ -33,11 +33,11 @@ from SpiffWorkflow.spiff.serializer.task_spec import SubWorkflowTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import CallActivity
 
 from engine.core.errors import Problem
-from engine.spiff.expressions.sandbox import assign_path
+from engine.spiff.expressions.safe_builtins import assign_path
 from engine.spiff.expressions.translate import JUEL, Where, compile_expression
-from engine.spiff.extensions.camunda import CAMUNDA_NS, NS, multiword_names, zeebe_mappings
+from engine.spiff.extensions.camunda import multiword_names, zeebe_mappings
+from engine.spiff.namespaces import CAMUNDA_NS, NS, PMOFLOW_NS
 
-PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 BINDINGS = ("latest", "deployment", "version")
 
 

@@ -40,12 +40,7 @@ from engine.spiff.expressions.translate import (
     dialect,
 )
 from engine.spiff.model.xml import parent_of
-
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS, "spiffworkflow": SPIFF_NS}
+from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, NS, SPIFF_NS
 
 EXPRESSION_SLOTS = ("conditionExpression", "condition", "loopCardinality", "completionCondition",
                     "timeDuration", "timeDate", "timeCycle")
@@ -364,7 +359,7 @@ def assignment(target: str, python: str) -> str:
     """The sandbox Python line that sets mapping target `target` to the value of `python`."""
     if _is_name(target):
         return f"{target} = {python}"
-    # spaces, keywords (`from`), dotted paths: engine.spiff.expressions.sandbox
+    # spaces, keywords (`from`), dotted paths: set_var of engine.spiff.expressions.safe_builtins
     return f"set_var({target!r}, {python})"
 
 

@@ -39,8 +39,8 @@ from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.core.errors import Problem
 from engine.spiff.expressions.sandbox import check_expression
+from engine.spiff.namespaces import PMOFLOW_NS
 
-PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

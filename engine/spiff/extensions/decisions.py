@@ -3,7 +3,7 @@
 The task spec carries the decision model it was deployed with (and, once deployed, the
 decision's version), so a process version evaluates the same decision version forever.
 Running it merges the decision's outputs into the task data (plain `dict.update`) and leaves
-a record of the evaluation in the task's internal data, which `Run._record` takes out for
+a record of the evaluation in the task's internal data, which `StepLog.record` takes out for
 the event stream (so it is never saved with the instance).
 """
 
@@ -79,7 +79,7 @@ class PmoflowBusinessRuleTask(SpiffBpmnTask):
                 mapped = map_result(result, self.model["decisions"][-1]["logic"], self.result_mapping)
         except DecisionError as err:
             error = WorkflowTaskException(str(err), task=my_task, exception=err)
-            error.exception = err          # the incident's kind is read from here (runtime._to_incident)
+            error.exception = err          # the incident's kind is read from here (Run._to_incident)
             raise error from err
         if self.result_variable:
             my_task.data[self.result_variable] = mapped

@@ -43,14 +43,9 @@ from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.core.errors import Problem
 from engine.spiff.expressions.sandbox import check_expression
+from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, NS, PMOFLOW_NS
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 ACTIVITI_NS = "http://activiti.org/bpmn"        # Camunda 7 still reads models written for Activiti
-ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN_NS, "pmoflow": PMOFLOW_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS, "spiffworkflow": SPIFF_NS}
 
 # Elements that may be external tasks (Camunda 7: service, send and business rule tasks;
 # Camunda 8 also lets a job worker implement a script task).

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import datetime
 from typing import Any
 
 from lxml import etree
@@ -43,10 +44,8 @@ from engine.sla.state import AT_RISK_SHARE
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_due_date
 from engine.spiff.model.xml import parent_of
+from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, PMOFLOW_NS
 
-PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 TIMER_KINDS = ("reminder", "escalation", "outcome", "reassign")
 _ISO_FULL = re.compile(r"^(P(\d+([.,]\d+)?[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?"
                        r"|\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?)$", re.I)
@@ -131,8 +130,6 @@ def _literal_problems(value: str, calendar: str | None, where: tuple[str, str | 
             return [Problem(f"SLA due {value!r}: months and years cannot run on business time; use days",
                             *where, "bad_sla")]
         return []
-    from datetime import datetime
-
     try:
         datetime.fromisoformat(value)
     except ValueError:

@@ -43,8 +43,8 @@ from SpiffWorkflow.spiff.parser.event_parsers import SpiffEndEventParser, SpiffS
 
 from engine.core.errors import Problem
 from engine.spiff.expressions.sandbox import check_expression
+from engine.spiff.namespaces import BPMN_NS
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
 EVENTS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
 SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")

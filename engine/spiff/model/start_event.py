@@ -13,9 +13,7 @@ from SpiffWorkflow.bpmn.serializer.default.task_spec import EventConverter
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 
 from engine.spiff.model.events import StartEventParser
-
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+from engine.spiff.namespaces import BPMN_NS, SPIFF_NS
 
 
 class PmoflowStartEvent(StartEvent):

@@ -31,12 +31,9 @@ from SpiffWorkflow.util.task import TaskState
 from engine.core.errors import Problem
 from engine.spiff.model.gateways import GatewayParser
 from engine.spiff.model.xml import parent_of
+from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, NS
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS}
 
 SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")
 ACTIVITIES = {

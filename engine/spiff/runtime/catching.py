@@ -2,7 +2,7 @@
 
 The designer's dry run plays what a live instance would meet: a signal broadcast, an error or an
 escalation thrown inside the activity a boundary event sits on, a message, a conditional event
-whose condition now holds. `waiting` lists them (timers are engine.spiff.runtime.run.timer_due's);
+whose condition now holds. `waiting` lists them (timers are engine.spiff.runtime.timers.timer_due's);
 `throw` delivers the event that the named catching element waits for, then advances the run.
 """
 
@@ -27,8 +27,9 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.expressions.sandbox import SandboxError
-from engine.spiff.runtime.run import Run, StepFailed
+from engine.spiff.expressions.limits import SandboxError
+from engine.spiff.runtime.incidents import StepFailed
+from engine.spiff.runtime.run import Run
 
 KINDS: tuple[tuple[type, str], ...] = (
     (MessageEventDefinition, "message"), (SignalEventDefinition, "signal"), (ErrorEventDefinition, "error"),

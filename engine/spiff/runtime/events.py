@@ -54,7 +54,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import EscalationEventDefinitio
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine.spiff.expressions.sandbox import SandboxError
+from engine.spiff.expressions.limits import SandboxError
 
 CONDITION_ROUNDS = 20        # conditions firing conditions, event sub-processes: at most this many rounds per step
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED

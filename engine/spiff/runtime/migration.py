@@ -23,7 +23,9 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff.model.specs import SpecBundle, spec_registry
-from engine.spiff.runtime.run import Run, clock_scope, timer_due
+from engine.spiff.runtime.clock import clock_scope
+from engine.spiff.runtime.run import Run
+from engine.spiff.runtime.timers import timer_due
 
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 INTERNAL_SUFFIXES = (".BoundaryEventSplit", ".BoundaryEventJoin")
@@ -157,7 +159,7 @@ def apply(run: Run, bundle: SpecBundle, changed: set[str], ready_since: dict[str
     for sp_id, sp in wf.subprocesses.items():
         _move(subs[sp_id], sp, bundle[1][sp.spec.name], changed, since)
     wf.subprocess_specs = bundle[1]
-    run._business_timers()
+    run.rearm_business_timers()
 
 
 def _move(diff: WorkflowDiff, wf: Any, spec: Any, changed: set[str], since: Callable[[Task], datetime | None]) -> None:

@@ -8,40 +8,27 @@ incident instead of raising.
 
 from __future__ import annotations
 
-import contextvars
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
-from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    TimerEventDefinition,
-)
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.expressions.sandbox import SandboxedScriptEngine, SandboxError
+from engine.spiff.expressions.limits import SandboxError
+from engine.spiff.expressions.sandbox import SandboxedScriptEngine
 from engine.spiff.extensions.connector import PmoflowConnectorTask
-from engine.spiff.extensions.decisions import take_record
 from engine.spiff.extensions.external import ExternalWork, PmoflowExternalTask, uses_external_tasks
 from engine.spiff.model.specs import SpecBundle, dump_state, load_state
-from engine.spiff.model.structure import IMPLICIT_SPLIT
 from engine.spiff.runtime import events as event_runtime
 from engine.spiff.runtime.budget import (
     REFUSED,
@@ -55,37 +42,17 @@ from engine.spiff.runtime.budget import (
     spending,
 )
 from engine.spiff.runtime.compaction import compact
-
-# ---------------------------------------------------------------- the injected clock
-
-_now: contextvars.ContextVar[Callable[[], datetime]] = contextvars.ContextVar(
-    "pmoflow_now", default=lambda: datetime.now(UTC)
+from engine.spiff.runtime.incidents import (
+    Incident,
+    StepFailed,
+    describe_error,
+    fault_message,
+    innermost_task,
+    model_element,
 )
-
-
-class _ClockedDatetime(datetime):
-    """SpiffWorkflow's timer module asks `datetime.now`; we answer from the injected clock."""
-
-    @classmethod
-    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-        value = _now.get()()
-        return value.astimezone(tz) if tz else value.replace(tzinfo=None)
-
-
-spiff_timer.datetime = _ClockedDatetime
-
-
-@contextmanager
-def clock_scope(now: Callable[[], datetime]) -> Iterator[None]:
-    """Run engine code with `now` as the time source."""
-    token = _now.set(now)
-    try:
-        yield
-    finally:
-        _now.reset(token)
-
-
-# ---------------------------------------------------------------- results
+from engine.spiff.runtime.steplog import StepLog
+from engine.spiff.runtime.timers import boundary_due, rearm_business_timers, timer_due
+from engine.spiff.runtime.variables import jsonable
 
 
 @dataclass(frozen=True)
@@ -107,35 +74,6 @@ class ConnectorCall:
     data: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Incident:
-    element_id: str | None
-    task_id: str | None
-    message: str
-    kind: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"element_id": self.element_id, "task_id": self.task_id, "message": self.message,
-                "kind": self.kind}
-
-
-@dataclass
-class StepLog:
-    """What one engine step did, for the event stream."""
-
-    completed: list[dict[str, Any]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-    timers: list[dict[str, Any]] = field(default_factory=list)
-    signals: list[dict[str, Any]] = field(default_factory=list)       # thrown here, for the other instances
-
-
-class StepFailed(Exception):
-    """The step failed in a way that left no consistent state to keep; nothing may be saved."""
-
-
-# ---------------------------------------------------------------- the run
-
-
 class Run:
     """One workflow, loaded for one engine step."""
 
@@ -143,7 +81,6 @@ class Run:
         workflow.script_engine = engine     # never serialized: set after every load
         self.wf = workflow
         self.log = StepLog()
-        self._cycle_firings: set[str] = set()     # cycle timers whose firing this step put in the path
         event_runtime.observe(workflow, self.log.signals)
         self.incident: Incident | None = None
         self.budget = budget or StepBudget()    # what this step may spend (engine.spiff.runtime.budget)
@@ -192,7 +129,7 @@ class Run:
             except (Exception, RecursionError) as err:  # noqa: BLE001 - SpiffWorkflow's own faults (TypeError...)
                 self._fault_to_incident(err)
         self._refused()
-        self._business_timers()
+        self.rearm_business_timers()
 
     def begin(self) -> None:
         """Run a new instance. A process whose one start event is a message start event, started by request
@@ -234,7 +171,7 @@ class Run:
         except Exception as err:  # noqa: BLE001 - SpiffWorkflow's own faults (TypeError...)
             self._fault_to_incident(err)
             return
-        self._record(task)
+        self.log.record(task)
         self.advance()
 
     def _ready_manual(self, task_id: str, kind: type | None) -> Task:
@@ -415,7 +352,7 @@ class Run:
             else:
                 people.append(OpenTask(
                     id=str(task.id), process=task.workflow.spec.name, element_id=spec.bpmn_id,
-                    name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=_boundary_due(task, self.timers),
+                    name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=boundary_due(task, self.timers),
                 ))
         return people, calls, external
 
@@ -450,32 +387,12 @@ class Run:
         """Timer element id -> kind, calendar (from the definition; see engine.spiff.extensions.sla)."""
         return dict(getattr(self.wf.spec, "pmoflow", {}).get("timers", {}))
 
-    def _business_timers(self) -> None:
-        """Re-arm timers that run on a business calendar: their due time counts working time only.
-
-        Spiff arms a duration timer at now + duration (calendar time); in the same step, before
-        anything can fire (working time never passes faster than the clock), the due time is
-        replaced by the calendar's and the task is marked so that it is done once.
-        """
-        timers = self.timers
-        if self.business_due is None or not any(t.get("calendar") for t in timers.values()):
-            return                                  # no timer on a calendar: no walk of the waiting tasks
-        for task in self.wf.get_tasks(state=TaskState.WAITING):
-            spec = task.task_spec
-            definition = getattr(spec, "event_definition", None)
-            calendar = timers.get(spec.bpmn_id or "", {}).get("calendar")
-            if (not calendar or not isinstance(definition, TimerEventDefinition)
-                    or isinstance(definition, CycleTimerEventDefinition)
-                    or task._get_internal_data("event_value") is None or task._get_internal_data("business_time")):
-                continue
-            try:
-                duration = self.wf.script_engine.evaluate(task, definition.expression)
-                due = self.business_due(calendar, _now.get()(), str(duration))
-            except (SpiffWorkflowException, SandboxError, ValueError) as err:
-                self.incident = Incident(element_id=spec.bpmn_id, task_id=str(task.id),
-                                         message=f"business-time timer: {err}", kind=type(err).__name__)
-                return
-            task._set_internal_data(event_value=due.isoformat(), business_time=calendar)
+    def rearm_business_timers(self) -> None:
+        """Re-arm the waiting timers that run on a business calendar (engine.spiff.runtime.timers); a timer
+        that cannot be re-armed is the incident."""
+        incident = rearm_business_timers(self.wf, self.timers, self.business_due)
+        if incident is not None:
+            self.incident = incident
 
     # ------------------------------------------------------------ the step's budget
 
@@ -483,7 +400,7 @@ class Run:
     COMPACT_DEPTH = 32          # deeper than this, compact: every search walks the tree (and stops at depth 1,000)
 
     def _engine_steps(self) -> None:
-        self.wf.do_engine_steps(will_complete_task=self._before_task, did_complete_task=self._record)
+        self.wf.do_engine_steps(will_complete_task=self._before_task, did_complete_task=self.log.record)
 
     def _before_task(self, task: Task) -> None:
         """Before SpiffWorkflow runs an engine task: charge the budget (raises LimitExceeded), and keep
@@ -511,56 +428,24 @@ class Run:
     def _running(self, task: Task) -> None:
         self._current = task
 
-    def _record(self, task: Task) -> None:
-        spec = task.task_spec
-        if not spec.bpmn_id or spec.bpmn_id.endswith((".BoundaryEventSplit", IMPLICIT_SPLIT)):
-            return
-        entry = {"task_id": str(task.id), "element_id": spec.bpmn_id, "name": spec.bpmn_name,
-                 "type": type(spec).__name__, "process": task.workflow.spec.name}
-        if entry["task_id"] in self._cycle_firings:
-            return                          # a cycle timer's completion: its last firing is in the path already
-        self.log.completed.append(entry)
-        if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
-            self.log.timers.append({**entry, **_timer_context(task)})
-        parent = task.parent
-        if parent is not None and isinstance(getattr(parent.task_spec, "event_definition", None),
-                                             CycleTimerEventDefinition):
-            # A cycle timer never completes; each firing starts its outgoing path as a new child.
-            cycle = parent.task_spec
-            fired = {"task_id": str(parent.id), "element_id": cycle.bpmn_id, "name": cycle.bpmn_name,
-                     "type": type(cycle).__name__, "process": entry["process"]}
-            self.log.timers.append({**fired, **_timer_context(parent)})
-            if parent.state != TaskState.COMPLETED:         # the path shows each firing, before its path
-                self.log.completed.insert(len(self.log.completed) - 1, fired)
-                self._cycle_firings.add(fired["task_id"])
-        record = take_record(task)
-        if record is not None:
-            self.log.decisions.append({**entry, **record})
-        elif isinstance(spec, BusinessRuleTaskMixin):      # specs deployed before engine.dmn existed
-            table = spec.dmnEngine.decision_table
-            outputs = [o.name for o in table.outputs]
-            self.log.decisions.append({
-                **entry, "decision_table": table.id, "hit_policy": table.hit_policy,
-                "inputs": jsonable({i.expression or i.label: _input_value(task, i) for i in table.inputs}),
-                "outputs": jsonable({k: task.data.get(k) for k in outputs}),
-            })
 
     def _fault_to_incident(self, err: Exception) -> None:
         """An error SpiffWorkflow did not expect (a TypeError inside a multi-instance, a RecursionError):
         the task it was running goes to ERROR, so a retry runs it again, and the instance gets an incident
         naming it. Without a task to blame the step is not applied (StepFailed)."""
-        task = getattr(err, "task", None) or _innermost_task(err) or self._current
+        task = getattr(err, "task", None) or innermost_task(err) or self._current
         if task is None:
             raise StepFailed(f"{type(err).__name__}: {err}") from err
         running = self._current
         if running is not None and running is not task and running.state == TaskState.COMPLETED:
-            self._record(running)           # it completed; the fault was in updating its successor
+            self.log.record(running)           # it completed; the fault was in updating its successor
         if task.state != TaskState.ERROR:
             if not task.has_state(TaskState.READY | TaskState.STARTED):
                 task.internal_data["pmoflow_failed_update"] = True
             task._set_state(TaskState.ERROR)
-        message = _describe(err) if isinstance(err, SpiffWorkflowException | SandboxError) else fault_message(task, err)
-        self.incident = Incident(element_id=_model_element(task), task_id=str(task.id), message=message,
+        expected = isinstance(err, SpiffWorkflowException | SandboxError)
+        message = describe_error(err) if expected else fault_message(task, err)
+        self.incident = Incident(element_id=model_element(task), task_id=str(task.id), message=message,
                                  kind=type(getattr(err, "exception", None) or err).__name__)
 
     def _to_incident(self, err: Exception) -> None:
@@ -569,129 +454,9 @@ class Run:
         if not failed:                      # raised while deciding about a task, not while running it
             self._fault_to_incident(err)
             return
-        message = _describe(err)
+        message = describe_error(err)
         self.incident = Incident(
-            element_id=_model_element(task) if task is not None else None,
+            element_id=model_element(task) if task is not None else None,
             task_id=str(task.id) if task is not None else None,
             message=message, kind=type(getattr(err, "exception", None) or err).__name__,
         )
-
-
-def _model_element(task: Task) -> str | None:
-    """The model's element id of a task: an implicit split (engine.spiff.model.structure) is its activity."""
-    return (task.task_spec.bpmn_id or "").removesuffix(IMPLICIT_SPLIT) or None
-
-
-def _innermost_task(err: BaseException) -> Task | None:
-    """The task SpiffWorkflow was working on where the error was raised: a run of one task updates
-    its successors, and the fault belongs to the successor (`my_task` in SpiffWorkflow's frames)."""
-    found = None
-    tb = err.__traceback__
-    while tb is not None:
-        candidate = tb.tb_frame.f_locals.get("my_task")
-        if isinstance(candidate, Task):
-            found = candidate
-        tb = tb.tb_next
-    return found
-
-
-def fault_message(task: Task, err: BaseException) -> str:
-    """What went wrong, in the model's terms where we can tell (a multi-instance input that is missing)."""
-    spec = task.task_spec
-    collection = getattr(getattr(spec, "data_input", None), "bpmn_id", None)
-    if isinstance(spec, MultiInstanceTask) and collection and collection not in task.data:
-        return f"multi-instance input collection {collection!r} is not a variable of the instance"
-    if isinstance(err, RecursionError):
-        return "the model recursed too deeply (RecursionError)"
-    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-
-
-def _timer_context(task: Task) -> dict[str, Any]:
-    """For a fired boundary timer: the human task it was attached to, and whether it interrupted it."""
-    spec = task.task_spec
-    parent = task.parent
-    if not isinstance(spec, BoundaryEvent) or parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
-        return {"boundary": False}
-    attached = [t for t in parent.children if t is not task and t.task_spec.manual]
-    return {
-        "boundary": True, "interrupting": bool(spec.cancel_activity),
-        "kind": timer_kind(task, dict(getattr(task.workflow.top_workflow.spec, "pmoflow", {}).get("timers", {}))),
-        "attached_to": attached[0].task_spec.bpmn_id if attached else None,
-        "attached_task_id": str(attached[0].id) if attached else None,
-    }
-
-
-def _describe(err: Exception) -> str:
-    inner = getattr(err, "exception", None)
-    base = str(err.args[0]) if err.args else str(err)
-    if inner is not None and str(inner) and str(inner) not in base:
-        base = f"{base}: {type(inner).__name__}: {inner}"
-    line = getattr(err, "line_number", None)
-    return f"{base} (line {line})" if line else base
-
-
-def _input_value(task: Task, table_input: Any) -> Any:
-    try:
-        return task.workflow.script_engine.evaluate(task, table_input.expression)
-    except Exception:  # noqa: BLE001 - the decision already ran; this is only for the record
-        return None
-
-
-def _boundary_due(task: Task, timers: dict[str, dict[str, Any]] | None = None) -> datetime | None:
-    """The earliest due time of the task's boundary timers, reminders left out."""
-    parent = task.parent
-    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
-        return None
-    dues = [d for sibling in parent.children if sibling is not task and timer_kind(sibling, timers or {}) != "reminder"
-            and (d := timer_due(sibling)) is not None]
-    return min(dues) if dues else None
-
-
-def timer_kind(task: Task, timers: dict[str, dict[str, Any]]) -> str:
-    """reminder, escalation or outcome; without a declared kind, non-interrupting timers remind."""
-    spec = task.task_spec
-    declared = timers.get(spec.bpmn_id or "", {}).get("kind")
-    if declared:
-        return str(declared)
-    return "escalation" if getattr(spec, "cancel_activity", True) else "reminder"
-
-
-def timer_due(task: Task) -> datetime | None:
-    """When a waiting timer task fires, or None if it is not a timer or not yet armed. An event-based
-    gateway waits with its timer (SpiffWorkflow keeps it on the gateway's task)."""
-    definition = event_runtime.gateway_timer(getattr(task.task_spec, "event_definition", None))
-    if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
-        return None
-    value = task._get_internal_data("event_value")
-    if value is None:
-        return None
-    if isinstance(definition, CycleTimerEventDefinition):
-        if not isinstance(value, dict) or value.get("cycles") == 0:
-            return None
-        value = value["next"]
-    parsed = TimerEventDefinition.parse_time_or_duration(value)
-    if not isinstance(parsed, datetime):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def jsonable(value: Any) -> Any:
-    """Variables as JSON: dates as ISO text, Decimals as numbers, sets as lists."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items() if not callable(v)}
-    if isinstance(value, list | tuple | set | frozenset):
-        if all(type(v) in _PLAIN for v in value):       # the common case, ~20x faster on long lists
-            return list(value)
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return json.loads(json.dumps(value, default=str))

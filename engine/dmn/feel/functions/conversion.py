@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.dmn.feel.errors import FeelError
-from engine.dmn.feel.library import builtin, int_arg, text_arg
+from engine.dmn.feel.functions.library import builtin, int_arg, text_arg
 from engine.dmn.feel.state import EvalState
 from engine.dmn.feel.temporal import (
     YearsMonths,

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine.dmn.feel.errors import FeelError
-from engine.dmn.feel.library import builtin, int_arg, list_arg, text_arg
+from engine.dmn.feel.functions.library import builtin, int_arg, list_arg, text_arg
 from engine.dmn.feel.values import MAX_STRING
 
 MAX_PATTERN = 500

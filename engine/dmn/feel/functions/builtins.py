@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine.dmn.feel import fn_conversion, fn_lists, fn_text
-from engine.dmn.feel.library import REGISTRY, Builtin
+from engine.dmn.feel.functions import conversion, lists, text
+from engine.dmn.feel.functions.library import REGISTRY, Builtin
 
 BUILTINS: dict[str, Builtin] = REGISTRY
 BUILTIN_NAMES: frozenset[str] = frozenset(REGISTRY)
 
-_ = (fn_conversion, fn_lists, fn_text)
+_ = (conversion, lists, text)

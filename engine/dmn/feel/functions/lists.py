@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.dmn.feel.errors import FeelError
-from engine.dmn.feel.library import builtin, int_arg, items_of, list_arg, number_arg
+from engine.dmn.feel.functions.library import builtin, int_arg, items_of, list_arg, number_arg
 from engine.dmn.feel.state import EvalState, check_items
 from engine.dmn.feel.temporal import YearsMonths
 from engine.dmn.feel.values import CONTEXT, Function, add, compare, equal, type_name
