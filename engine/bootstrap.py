@@ -7,7 +7,7 @@ context calls it: the app factory and the CLI through `context`, tests through t
 fixtures. It is idempotent and cheap (a few dict and list updates), so calling it again, for
 every app a test builds, changes nothing.
 
-Adding a subscriber or a job kind is one line here; `tests/engine/test_bootstrap.py` lists
+Adding a subscriber or a job kind is one line here; `tests/engine/events/test_bootstrap.py` lists
 what is expected.
 """
 

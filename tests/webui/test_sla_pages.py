@@ -10,7 +10,7 @@ from engine.admin.tokens import create_token
 from engine.definitions import deployments
 from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
-from tests.engine.test_sla import sla_process
+from tests.engine.sla.test_sla import sla_process
 from tests.factories import ADMIN, BOT
 
 BADGE = re.compile(r'class="badge sla-(\w+)"')

@@ -82,7 +82,7 @@ def upgrade() -> None:
 
 # ---- frozen copies of the engine code this revision used (engine/events/stream.py and engine/db/models.py
 # as of 2026-11-25): a migration must do the same thing forever, whatever later code says. Do not import
-# engine code here; tests/engine/test_audit_chain.py checks the chain it writes against the live verifier.
+# engine code here; tests/engine/events/test_audit_chain.py checks the chain it writes against the live verifier.
 GENESIS = "0" * 64
 SYSTEM_ACTORS = frozenset({"system", "cli", "worker", "timer", "connector", "scheduler"})
 SEARCH_TEXT_LIMIT = 500

@@ -11,7 +11,7 @@ from engine.runtime import instances
 from engine.tasks import completion
 from engine.tasks.approvals import Tally, decide
 from tests.bpmn_samples import document, flow, lane, process
-from tests.engine.test_instances import FORM, deploy
+from tests.engine.runtime.test_instances import FORM, deploy
 from tests.factories import ADMIN, BOT
 
 BOARD = ("ann", "ben", "cat")

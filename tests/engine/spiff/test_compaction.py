@@ -12,7 +12,7 @@ from engine.spiff.runtime.run import Run
 from engine.tasks import completion
 from engine.tasks import inbox as tasks
 from tests.bpmn_samples import document, flow, lane, process, user_task
-from tests.engine.test_instances import deploy
+from tests.engine.runtime.test_instances import deploy
 from tests.factories import ALICE, BOT
 
 

@@ -33,10 +33,10 @@ from engine.spiff.model.parsing import SourceFile
 from engine.spiff.runtime.budget import StepBudget, StepLimits, spending
 from engine.tasks import completion
 from tests.bpmn_samples import one_approval
-from tests.engine.test_instances import deploy
+from tests.engine.runtime.test_instances import deploy
 from tests.factories import ADMIN, ALICE, BOT
 
-MODELS = Path(__file__).resolve().parent.parent / "models" / "safety"
+MODELS = Path(__file__).resolve().parents[2] / "models" / "safety"
 LOOP = ("loop_join", "count", "done_gw")
 
 

@@ -16,7 +16,7 @@ from engine.integration import connectors, webhooks
 from engine.notify import delivery
 from engine.outbound import client, policy
 from engine.runtime import jobs
-from tests.engine.test_webhooks import Receiver
+from tests.engine.integration.test_webhooks import Receiver
 from tests.factories import ADMIN
 
 HOST = "receiver.example.com"  # a public-looking name; the fake DNS says where it points

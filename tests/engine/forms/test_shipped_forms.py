@@ -9,7 +9,7 @@ from engine.forms.checks import check_form, load_form
 from engine.forms.components import form_fields
 from engine.forms.submission import validate_submission
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+WORKFLOWS = Path(__file__).resolve().parents[3] / "workflows"
 FORM_FILES = sorted(WORKFLOWS.glob("*.form"))
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "pmoflow": "https://pmoflow.dev/schema/bpmn/1.0"}
 

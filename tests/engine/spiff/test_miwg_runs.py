@@ -66,7 +66,7 @@ def test_c30_unconditioned_flows_take_the_first_in_document_order(ctx):
 def test_c9_onboarding_runs_the_decision_published_before_into_the_manual_check(ctx):
     """C.9.0 (Camunda 8): its start event's output sets documentReferenceId, the credit score is an external task,
     risk_check (deployed on its own before) flags a yellow risk, and the call activity into C.9.2 waits for a clerk."""
-    dmn = Path(__file__).resolve().parents[1] / "models" / "miwg" / "risk_check.dmn"
+    dmn = Path(__file__).resolve().parents[2] / "models" / "miwg" / "risk_check.dmn"
     deployments.deploy(ctx, ADMIN, [SourceFile(dmn.name, dmn.read_bytes())], None)
     deployments.deploy(ctx, ADMIN, [SourceFile(n, (CORPUS / n).read_bytes())
                                     for n in ("C.9.0.bpmn", "C.9.1.bpmn", "C.9.2.bpmn")], None)

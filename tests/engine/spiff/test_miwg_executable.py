@@ -33,7 +33,7 @@ EXECUTABLE = {
 
 # C.9.0 calls decision risk_check, which the corpus does not ship: Camunda deploys DMN on its own, so it is
 # published first, in a deployment of its own (tests/models/miwg/risk_check.dmn: what C.9.0 passes and reads)
-DECISIONS_FIRST = {"C.9": Path(__file__).resolve().parents[1] / "models" / "miwg" / "risk_check.dmn"}
+DECISIONS_FIRST = {"C.9": Path(__file__).resolve().parents[2] / "models" / "miwg" / "risk_check.dmn"}
 
 
 def _files(names: tuple[str, ...]) -> list[SourceFile]:

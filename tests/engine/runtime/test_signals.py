@@ -15,7 +15,7 @@ from engine.spiff.model.parsing import SourceFile
 from tests.bpmn_samples import HEAD, flow, process
 from tests.factories import ADMIN, BOT, source
 
-MODELS = Path(__file__).resolve().parent.parent / "models" / "events"
+MODELS = Path(__file__).resolve().parents[2] / "models" / "events"
 
 
 def deploy(ctx, name: str) -> None:

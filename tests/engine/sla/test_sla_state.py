@@ -14,7 +14,7 @@ from engine.runtime import instances
 from engine.sla.state import AT_RISK_SHARE, at_risk_time, state
 from engine.tasks import completion
 from engine.tasks import inbox as tasks
-from tests.engine.test_sla import FRIDAY_5PM, TUESDAY_5PM, business_timer, deploy, sla_process, start
+from tests.engine.sla.test_sla import FRIDAY_5PM, TUESDAY_5PM, business_timer, deploy, sla_process, start
 from tests.factories import ADMIN, ALICE
 
 CREATED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from engine.db.models import Event, HumanTask, Job, ProcessInstance
 from engine.events import stream as audit
 from engine.runtime import instances, jobs
 from engine.tasks import completion
-from tests.engine.test_monitoring import DESIGNER, failing
+from tests.engine.monitoring.test_monitoring import DESIGNER, failing
 from tests.factories import ADMIN, ALICE, BOT, deploy_shipped
 
 

@@ -19,7 +19,7 @@ from tests.bpmn_samples import HEAD, document, flow, linear, process
 from tests.designer.miwg import CORPUS as MIWG
 from tests.factories import ADMIN, ALICE, BOT, source
 
-MODELS = Path(__file__).resolve().parent.parent / "models" / "external"
+MODELS = Path(__file__).resolve().parents[2] / "models" / "external"
 WORKER = Actor("billing-bot", roles=frozenset({"external-worker"}))
 CAMUNDA = 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
 ZEEBE = 'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"'
@@ -422,7 +422,7 @@ def test_a_parallel_multi_instance_external_task_hands_each_worker_its_element(c
 
 
 def test_the_shipped_example_runs_with_workers(ctx):
-    example = Path(__file__).resolve().parents[2] / "workflows" / "examples" / "project-onboarding-systems.bpmn"
+    example = Path(__file__).resolve().parents[3] / "workflows" / "examples" / "project-onboarding-systems.bpmn"
     deployments.deploy(ctx, ADMIN, [source(example.name, example.read_bytes())])
     view = instances.start(ctx, BOT, "project-onboarding-systems")
     for topic in ("git-admin", "erp-budget"):
