@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from engine.spiff.model.xml import XmlRefused, parse_xml
 from engine.spiff.namespaces import BPMN_NS
+from engine.spiff.xml import XmlRefused, parse_xml
 
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC_NS = "http://www.omg.org/spec/DD/20100524/DC"

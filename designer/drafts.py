@@ -30,8 +30,8 @@ from engine.designer import store
 from engine.designer.store import DraftView
 from engine.designer.versions import used_files, version_source
 from engine.spiff.model.parsing import SourceFile
-from engine.spiff.model.xml import XmlRefused, parse_xml
 from engine.spiff.namespaces import BPMN_NS, NS
+from engine.spiff.xml import XmlRefused, parse_xml
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_. -]{0,150}\.(dmn|form)$")

@@ -19,8 +19,8 @@ from engine.core.errors import DeploymentInvalid, Problem
 from engine.spiff.extensions.calls import Resolver
 from engine.spiff.extensions.decisions import DecisionResolver
 from engine.spiff.model.parsing import SourceFile, parse_deployment
-from engine.spiff.model.xml import XmlRefused, parse_xml
 from engine.spiff.namespaces import FLOW_NODES
+from engine.spiff.xml import XmlRefused, parse_xml
 
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 

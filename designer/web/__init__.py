@@ -26,8 +26,8 @@ from engine.designer import library
 from engine.designer.store import DraftView
 from engine.spiff.extensions.references import decision_ref
 from engine.spiff.model.parsing import SourceFile
-from engine.spiff.model.xml import XmlRefused, parse_xml
 from engine.spiff.namespaces import NS
+from engine.spiff.xml import XmlRefused, parse_xml
 from webui.security import actor, engine_ctx, requires
 
 _T = TypeVar("_T")

@@ -10,8 +10,8 @@ from playwright.sync_api import Browser, Page, expect
 from engine.admin import users
 from engine.core.config import Settings
 from engine.core.context import EngineContext
-from tests.engine.tasks.test_approvals import approval_process
 from tests.engine.runtime.test_instances import FORM
+from tests.engine.tasks.test_approvals import approval_process
 
 from .conftest import DESKTOP, MOBILE, LiveServer
 

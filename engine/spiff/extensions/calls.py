@@ -35,7 +35,8 @@ from SpiffWorkflow.spiff.specs.defaults import CallActivity
 from engine.core.errors import Problem
 from engine.spiff.expressions.safe_builtins import assign_path
 from engine.spiff.expressions.translate import JUEL, Where, compile_expression
-from engine.spiff.extensions.camunda import multiword_names, zeebe_mappings
+from engine.spiff.extensions.camunda import multiword_names
+from engine.spiff.extensions.camunda_mappings import zeebe_mappings
 from engine.spiff.namespaces import CAMUNDA_NS, NS, PMOFLOW_NS
 
 BINDINGS = ("latest", "deployment", "version")

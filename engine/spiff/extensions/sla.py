@@ -43,8 +43,8 @@ from engine.sla.calendars import CalendarError, parse_duration
 from engine.sla.state import AT_RISK_SHARE
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.extensions.assignment import NotSupported, as_python, zeebe_due_date
-from engine.spiff.model.xml import parent_of
 from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, PMOFLOW_NS
+from engine.spiff.xml import parent_of
 
 TIMER_KINDS = ("reminder", "escalation", "outcome", "reassign")
 _ISO_FULL = re.compile(r"^(P(\d+([.,]\d+)?[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?"

@@ -38,8 +38,8 @@ from engine.spiff.model.gateways import GatewayParser
 from engine.spiff.model.specs import spec_registry
 from engine.spiff.model.start_event import OutputStartEventParser, PmoflowStartEvent
 from engine.spiff.model.structure import ImplicitSplitParser, prepare, with_multi_instance_classes
-from engine.spiff.model.xml import parent_of
 from engine.spiff.namespaces import BPMN_NS, HUMAN_TASKS, NS, SUB_SCOPES
+from engine.spiff.xml import parent_of
 
 
 @dataclass(frozen=True)

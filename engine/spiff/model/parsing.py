@@ -29,8 +29,8 @@ from engine.spiff.model.bpmn_checks import calendar_problems, check_bpmn
 from engine.spiff.model.builder import ParsedProcess, build_specs
 from engine.spiff.model.dmn_checks import ParsedDecision, check_dmn, decision_test_problems, parsed_decisions
 from engine.spiff.model.files import DeploymentFiles
-from engine.spiff.model.xml import XmlRefused, parse_xml
 from engine.spiff.namespaces import BPMN_NS, DMN_NAMESPACES, NS, SUB_SCOPES
+from engine.spiff.xml import XmlRefused, parse_xml
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.core.errors import Problem
 from engine.spiff.model.gateways import GatewayParser
-from engine.spiff.model.xml import parent_of
 from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, NS
+from engine.spiff.xml import parent_of
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.factories import ROOT
 
 SPIFF = ROOT / "engine" / "spiff"
-ORDER = ["namespaces", "expressions", "extensions", "model", "runtime"]     # each may import those before it
+ORDER = ["namespaces", "xml", "expressions", "extensions", "model", "runtime"]    # each may import those before it
 EXCEPTIONS = {("expressions", "engine.spiff.runtime.budget")}               # a script's time limit: the step's
 
 
