@@ -24,8 +24,8 @@ from engine.runtime import jobs
 from engine.runtime.external_mirror import raise_incident
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.extensions.connector import PLACEHOLDER
-from engine.spiff.runtime.run import ConnectorCall
 from engine.spiff.runtime.variables import jsonable
+from engine.spiff.runtime.work import ConnectorCall
 
 KIND = "connector"
 ACTOR = "connector"

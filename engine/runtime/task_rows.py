@@ -15,7 +15,7 @@ from engine.db.statements import OpenRows, insert_loaded, open_rows
 from engine.events import stream as audit
 from engine.sla import deadlines as sla
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
-from engine.spiff.runtime.run import OpenTask
+from engine.spiff.runtime.work import OpenTask
 from engine.tasks.approvals import NoApprovers, resolve_approvers
 from engine.tasks.candidates import Offer, offer_for
 from engine.tasks.substitutes import effective_assignee

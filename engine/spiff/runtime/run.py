@@ -3,13 +3,11 @@
 A `Run` wraps one loaded workflow for the length of one engine step. It records what the
 step did (completed elements, decisions, thrown messages) so the service layer can write
 task rows and events in the same transaction, and reports BPMN-level failures as an
-incident instead of raising.
-"""
+incident instead of raising."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -53,25 +51,7 @@ from engine.spiff.runtime.incidents import (
 from engine.spiff.runtime.steplog import StepLog
 from engine.spiff.runtime.timers import boundary_due, rearm_business_timers, timer_due
 from engine.spiff.runtime.variables import jsonable
-
-
-@dataclass(frozen=True)
-class OpenTask:
-    id: str
-    process: str
-    element_id: str
-    name: str
-    lane: str | None
-    due_at: datetime | None
-
-
-@dataclass(frozen=True)
-class ConnectorCall:
-    id: str
-    element_id: str
-    name: str
-    config: dict[str, Any]
-    data: dict[str, Any]
+from engine.spiff.runtime.work import ConnectorCall, OpenTask
 
 
 class Run:
