@@ -51,6 +51,15 @@ def limited(settings: Settings, clock: FixedClock, **limits: object) -> EngineCo
 
 
 @pytest.fixture
+def patient(settings: Settings, clock: FixedClock) -> Iterator[EngineContext]:
+    """The default task limit with the time limit far out, for tests about something other than time
+    that a loaded machine (parallel test workers on two cores) must not turn into a time-budget incident."""
+    ctx = limited(settings, clock, step_time_limit=120.0)
+    yield ctx
+    ctx.db.dispose()
+
+
+@pytest.fixture
 def small(settings: Settings, clock: FixedClock) -> Iterator[EngineContext]:
     """Small limits, the task limit binding (time plenty), so every outcome is exact."""
     ctx = limited(settings, clock, step_task_limit=600, step_time_limit=120.0, call_depth_limit=8,
@@ -131,12 +140,9 @@ def error_element(ctx: EngineContext, instance_id: str) -> str:
     return instances.get(ctx, ADMIN, instance_id).error["element_id"]
 
 
-def test_a_long_loop_that_ends_runs_to_its_end_in_one_step(settings, clock):
-    """Past SpiffWorkflow's search depth (1,000 tasks) a loop used to stop silently and 'complete'.
-
-    The task limit is what this is about; the time limit is set far out so that a loaded machine
-    (parallel test workers on two cores) cannot turn it into a time-budget incident."""
-    ctx = limited(settings, clock, step_time_limit=120.0)
+def test_a_long_loop_that_ends_runs_to_its_end_in_one_step(patient):
+    """Past SpiffWorkflow's search depth (1,000 tasks) a loop used to stop silently and 'complete'."""
+    ctx = patient
     view = instances.start(ctx, BOT, "safety_script_loop", variables={"n": 0, "stop": 700})
     assert view.status == "completed" and view.variables["n"] == 700
     trail = path(ctx, view.id)
@@ -230,9 +236,8 @@ def test_instances_signalling_one_another_without_waiting_stop_at_the_chain_limi
 # ---------------------------------------------------------------- multi-instance
 
 
-def test_a_collection_of_a_million_items_is_refused_before_it_is_expanded(settings, clock):
-    # the script building the list may be slow on a loaded machine: the time limit is not the point
-    ctx = limited(settings, clock, step_time_limit=120.0)
+def test_a_collection_of_a_million_items_is_refused_before_it_is_expanded(patient):
+    ctx = patient
     view = instances.start(ctx, BOT, "safety_exploding_mi", variables={"count": 10**6})
     error = assert_consistent(ctx, view.id, "handle_item", "MultiInstanceLimit")
     assert error["message"].startswith("multi-instance activity 'handle_item'")
