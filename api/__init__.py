@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
-
-from engine.core.errors import PmoflowError
 
 from . import audit, decisions, definitions, external_tasks, instances, messages, schemas, signals, tasks, webhooks
 from .auth import authenticate_request, forget_token
-from .errors import domain_error, http_error
 
 BLUEPRINTS = (definitions.blp, instances.blp, tasks.blp, messages.blp, signals.blp, decisions.blp, audit.blp,
               webhooks.blp, external_tasks.blp)
@@ -19,16 +15,19 @@ for _blp in BLUEPRINTS:
 
 
 class PmoflowApi(Api):
-    """flask-smorest's Api, answering and documenting errors in our one shape."""
+    """flask-smorest's Api, documenting errors in our one shape (`schemas.Error`).
+
+    It registers no error handler of its own: the web app's one boundary (webui/errors.py) answers
+    every domain and HTTP error, in this shape (api/errors.py) for every path under /api/."""
 
     ERROR_SCHEMA = schemas.Error
 
-    def handle_http_exception(self, error: HTTPException) -> Response:
-        return http_error(error)
+    def _register_error_handlers(self) -> None:
+        """The app's error boundary (webui.errors.init_app) is the one handler; flask-smorest adds none."""
 
 
 def register(app: Flask) -> Api:
-    """Mount the API blueprints, the OpenAPI document and the error handlers on `app`."""
+    """Mount the API blueprints and the OpenAPI document on `app` (errors: webui.errors.init_app)."""
     app.config.setdefault("API_TITLE", "pmoflow")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
@@ -43,6 +42,5 @@ def register(app: Flask) -> Api:
     api = PmoflowApi(app)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
-    app.register_error_handler(PmoflowError, domain_error)
     app.teardown_request(forget_token)
     return api

@@ -1,4 +1,9 @@
-"""The one table from domain errors to HTTP statuses, and the one error shape."""
+"""The one table from domain errors to HTTP statuses, and the one JSON error shape.
+
+`json_error(err)` answers any error, a domain error (engine.core.errors) or an HTTP error, as
+`{"error": {"code", "message", "details"}}`. The web app's error boundary (webui/errors.py) calls
+it for the API and the designer's JSON endpoints, and takes `status_of` for its pages and forms.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +27,23 @@ STATUS: dict[str, int] = {
     "decision_failed": 422,
 }
 
+HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+              422: "invalid_input", 429: "too_many_requests"}
+
+NO_PERMISSION_DETAILS: dict[str, Any] = {"permission": None}
+"""A 403 that is no role's question (a rule about this task or instance: see the message)."""
+
+
+def status_of(err: PmoflowError) -> int:
+    """The HTTP status of a domain error, from the one table (400 for a code it does not name)."""
+    return STATUS.get(err.code, 400)
+
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    """The one error shape; a 401 also asks for a bearer token, a 403 always carries details."""
+    if status == 403 and details is None:
+        details = NO_PERMISSION_DETAILS
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
@@ -35,17 +55,13 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 
 def domain_error(err: PmoflowError) -> Response:
-    return error_response(STATUS.get(err.code, 400), err.code, err.message, err.details)
-
-
-HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-              422: "invalid_input", 429: "too_many_requests"}
+    return error_response(status_of(err), err.code, err.message, err.details)
 
 
 def http_error(err: HTTPException) -> Response:
+    """An HTTP error in the one shape: webargs' field errors and a 405's allowed methods go to details."""
     status = err.code or 500
-    details = None
+    details: dict[str, Any] | None = None
     message = err.description or err.name
     data = getattr(err, "data", None)
     if isinstance(data, dict) and "messages" in data:     # webargs / marshmallow validation
@@ -53,7 +69,22 @@ def http_error(err: HTTPException) -> Response:
         message = "invalid request: " + ", ".join(sorted(details["fields"]))
     if status == 413:
         message = "the request is too large"
-    return error_response(status, HTTP_CODES.get(status, "error"), message, details)
+    allowed = sorted(getattr(err, "valid_methods", None) or []) if status == 405 else []
+    if status == 405:
+        details = {"allowed_methods": allowed}
+    response = error_response(status, HTTP_CODES.get(status, "error"), message, details)
+    if allowed:
+        response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+def json_error(err: Exception) -> Response:
+    """Any error as JSON in the one shape (a domain error by the table, an HTTP error by its status)."""
+    if isinstance(err, PmoflowError):
+        return domain_error(err)
+    if isinstance(err, HTTPException):
+        return http_error(err)
+    raise TypeError(f"not an error this boundary answers: {err!r}")
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:

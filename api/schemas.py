@@ -11,9 +11,16 @@ class Strict(Schema):
 
 
 class ErrorBody(Schema):
-    code = fields.String(required=True)
+    """Every error of the API and of the designer's JSON endpoints (api/errors.py, webui/errors.py)."""
+
+    code = fields.String(required=True, metadata={
+        "description": "the domain error's code (not_found, forbidden, conflict, invalid_input, invalid_form_data, "
+                       "invalid_deployment, ...) or the HTTP error's (method_not_allowed, bad_request, ...)"})
     message = fields.String(required=True)
-    details = fields.Raw()
+    details = fields.Raw(metadata={
+        "description": "403: {permission, allowed_roles} (permission null when a rule about this task or instance "
+                       "refused, not a role); 405: {allowed_methods}; 422: {fields: {name: message}} or "
+                       "{problems: [...]}; other errors: what the message is about, or absent"})
 
 
 class Error(Schema):

@@ -10,10 +10,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
 
 import api
-from api.errors import http_error
 from designer import web as designer_pages
 from designer.web import panel as designer_panel
 from engine.admin import database
@@ -22,14 +20,8 @@ from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.runtime import heartbeats
-from webui import account, admin, audit, auth, filters, monitor, notifications, requests, tasklist
+from webui import account, admin, audit, auth, errors, filters, monitor, notifications, requests, tasklist
 from webui.extensions import csrf, limiter, login_manager
-
-ERROR_TEXT = {
-    403: ("Not allowed", "Your roles do not allow this page or action."),
-    404: ("Not found", "There is nothing here. It may have been completed or removed."),
-    429: ("Slow down", "Too many attempts. Wait a minute and try again."),
-}
 
 
 class BrowserSessions(SecureCookieSessionInterface):
@@ -64,7 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     ctx = engine_context(settings, clock=clock)     # the composition root: subscribers, job handlers
     app.extensions["pmoflow"] = ctx
     api.register(app)
-    _register_browser_security(app)     # after the API: its error handler must be the last one
+    errors.init_app(app)                # the one error boundary: JSON for the API and JSON views, else pages
+    _register_browser_security(app)
     for blp in api.BLUEPRINTS:
         csrf.exempt(blp)            # the API takes bearer tokens, never cookies
     app.register_blueprint(auth.bp)
@@ -95,16 +88,6 @@ def _register_browser_security(app: Flask) -> None:
     login_manager.session_protection = "strong"
     csrf.init_app(app)
     limiter.init_app(app)
-
-    @app.errorhandler(HTTPException)
-    def _page_error(err: HTTPException) -> ResponseReturnValue:
-        if request.path.startswith("/api/"):
-            return http_error(err)
-        code = err.code or 500
-        title, message = ERROR_TEXT.get(code, (err.name, err.description or ""))
-        if code == 400 and "CSRF" in (err.description or ""):
-            title, message = "Form expired", "The form was missing its security token. Reload the page and try again."
-        return render_template("error.html", code=code, title=title, message=message), code
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import abort, current_app
+from flask import current_app
 from flask_login import UserMixin, current_user, login_required
 
 from engine.core.context import EngineContext
-from engine.core.permissions import Actor, allowed
+from engine.core.permissions import Actor, allowed, require
 
 
 class WebUser(UserMixin):
@@ -48,14 +48,14 @@ _R = TypeVar("_R")
 
 
 def requires(action: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
-    """Sign-in required (else the login page), then `action` from the permission table (else 403)."""
+    """Sign-in required (else the login page), then `action` from the permission table (else Forbidden naming
+    the permission: the error boundary, webui/errors.py, shows the 403 page or answers JSON)."""
 
     def decorate(view: Callable[_P, _R]) -> Callable[_P, _R]:
         @wraps(view)
         @login_required
         def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            if not allowed(actor(), action):
-                abort(403)
+            require(actor(), action)
             return view(*args, **kwargs)
 
         return wrapper

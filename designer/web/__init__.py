@@ -1,7 +1,8 @@
 """The low-code designer's pages (role designer or admin): library, BPMN and DMN editors, versions, diff.
 
-Views parse, call one service of `designer` and render. The editor talks to three JSON
-endpoints (save, validate, publish) that take the CSRF token in the X-CSRFToken header.
+Views parse, call one service of `designer` and render. The editor talks to four JSON
+endpoints (content, save, validate, publish; marked `@json_view`, so their errors answer in the API's
+shape) that take the CSRF token in the X-CSRFToken header.
 The side properties panel is `designer/web/static/panel.js`, mounted by the editor when present;
 its JSON endpoints are `designer.web.panel`. Templates and scripts sit beside this module.
 """
@@ -9,9 +10,8 @@ its JSON endpoints are `designer.web.panel`. Templates and scripts sit beside th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -21,16 +21,15 @@ from designer import drafts
 from designer.diff import diff_bpmn
 from engine.admin import groups
 from engine.core.context import EngineContext
-from engine.core.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput, NotFound, PmoflowError
+from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
 from engine.designer import library
 from engine.designer.store import DraftView
 from engine.spiff.extensions.references import decision_ref
 from engine.spiff.model.parsing import SourceFile
 from engine.spiff.namespaces import NS
 from engine.spiff.xml import XmlRefused, parse_xml
+from webui.errors import field_errors, json_view, status_of
 from webui.security import actor, engine_ctx, requires
-
-_T = TypeVar("_T")
 
 STATIC = Path(__file__).resolve().parent / "static"
 DESCRIPTORS = Path(designer.__file__).resolve().parent      # the moddle descriptors: designer/pmoflow*.json
@@ -40,25 +39,6 @@ bp = Blueprint("designer", __name__, template_folder="templates", url_prefix="/d
 
 def _descriptor(name: str) -> Any:
     return json.loads((DESCRIPTORS / name).read_text(encoding="utf-8"))
-
-
-def _page_errors(fn: Callable[[], _T]) -> _T:
-    try:
-        return fn()
-    except NotFound:
-        abort(404)
-    except Forbidden:
-        abort(403)
-
-
-def _json_error(err: PmoflowError) -> tuple[Response, int]:
-    status = {Conflict: 409, NotFound: 404, Forbidden: 403}.get(type(err), 422)
-    body: dict[str, Any] = {"error": err.message, "code": err.code}
-    if isinstance(err, DeploymentInvalid):
-        body["problems"] = [p.as_dict() for p in err.problems]
-    elif isinstance(err.details, dict):
-        body["details"] = err.details
-    return jsonify(body), status
 
 
 def _payload() -> dict[str, Any]:
@@ -123,19 +103,17 @@ def import_() -> ResponseReturnValue:
 
 def _library_with_error(form: str, err: PmoflowError) -> ResponseReturnValue:
     ctx = engine_ctx()
-    fields = err.details.get("fields") if isinstance(err.details, dict) else None
-    errors = {"form": form, "_": err.message, **(fields or {})}
-    return render_template("designer/library.html", entries=library.library(ctx, actor()),
-                           templates=drafts.templates(ctx), values=request.form.to_dict(), errors=errors), (
-        409 if isinstance(err, Conflict) else 404 if isinstance(err, NotFound) else 422)
+    errors = {"form": form, "_": err.message, **field_errors(err)}
+    page = render_template("designer/library.html", entries=library.library(ctx, actor()),
+                           templates=drafts.templates(ctx), values=request.form.to_dict(), errors=errors)
+    return page, status_of(err)
 
 
 @bp.post("/processes/<key>/edit")
 @requires("definition.design")
 def edit(key: str) -> ResponseReturnValue:
     version = request.form.get("version")
-    draft = _page_errors(lambda: drafts.edit_version(engine_ctx(), actor(), key,
-                                                     int(version) if version and version.isdigit() else None))
+    draft = drafts.edit_version(engine_ctx(), actor(), key, int(version) if version and version.isdigit() else None)
     return redirect(url_for("designer.editor", key=draft.key))
 
 
@@ -145,7 +123,7 @@ def edit(key: str) -> ResponseReturnValue:
 @requires("definition.design")
 def editor(key: str) -> ResponseReturnValue:
     ctx = engine_ctx()
-    draft = _page_errors(lambda: drafts.get_draft(ctx, actor(), key))
+    draft = drafts.get_draft(ctx, actor(), key)
     return render_template(
         "designer/editor.html", draft=draft, data=_draft_json(draft), descriptor=_descriptor("pmoflow.json"),
         groups=groups.group_names(ctx), panel=(STATIC / "panel.js").exists(),
@@ -167,45 +145,37 @@ def _draft_json(draft: DraftView) -> dict[str, Any]:
 
 @bp.get("/drafts/<key>/content")
 @requires("definition.design")
+@json_view
 def content(key: str) -> ResponseReturnValue:
-    try:
-        return jsonify(_draft_json(drafts.get_draft(engine_ctx(), actor(), key)))
-    except PmoflowError as err:
-        return _json_error(err)
+    return jsonify(_draft_json(drafts.get_draft(engine_ctx(), actor(), key)))
 
 
 @bp.post("/drafts/<key>/save")
 @requires("definition.design")
+@json_view
 def save(key: str) -> ResponseReturnValue:
     data = _payload()
-    try:
-        draft = drafts.save_draft(engine_ctx(), actor(), key, _revision(data), data.get("bpmn"),
-                                  data.get("files") if "files" in data else None)
-    except PmoflowError as err:
-        return _json_error(err)
+    draft = drafts.save_draft(engine_ctx(), actor(), key, _revision(data), data.get("bpmn"),
+                              data.get("files") if "files" in data else None)
     return jsonify({"revision": draft.revision, "problems": draft.problems, "updated_by": draft.updated_by,
                     "updated_at": draft.updated_at.isoformat(), "name": draft.name})
 
 
 @bp.post("/drafts/<key>/validate")
 @requires("definition.design")
+@json_view
 def validate(key: str) -> ResponseReturnValue:
     data = _payload()
-    try:
-        problems = drafts.validate_draft(engine_ctx(), actor(), key, data.get("bpmn"), data.get("files"))
-    except PmoflowError as err:
-        return _json_error(err)
+    problems = drafts.validate_draft(engine_ctx(), actor(), key, data.get("bpmn"), data.get("files"))
     return jsonify({"problems": [p.as_dict() for p in problems]})
 
 
 @bp.post("/drafts/<key>/publish")
 @requires("definition.publish")
+@json_view
 def publish(key: str) -> ResponseReturnValue:
     data = _payload()
-    try:
-        done = drafts.publish_draft(engine_ctx(), actor(), key, _revision(data), data.get("note", ""))
-    except PmoflowError as err:
-        return _json_error(err)
+    done = drafts.publish_draft(engine_ctx(), actor(), key, _revision(data), data.get("note", ""))
     flash(f"Published {key} version {done.version}. New requests use it; running ones stay on theirs.", "info")
     return jsonify({"version": done.version,
                     "url": url_for("designer.version", key=key, version=done.version)})
@@ -214,7 +184,7 @@ def publish(key: str) -> ResponseReturnValue:
 @bp.post("/drafts/<key>/discard")
 @requires("definition.design")
 def discard(key: str) -> ResponseReturnValue:
-    _page_errors(lambda: drafts.discard_draft(engine_ctx(), actor(), key))
+    drafts.discard_draft(engine_ctx(), actor(), key)
     flash(f"The draft of {key} is discarded.", "info")
     return redirect(url_for("designer.index"))
 
@@ -222,7 +192,7 @@ def discard(key: str) -> ResponseReturnValue:
 @bp.get("/drafts/<key>/export")
 @requires("definition.design")
 def export_draft(key: str) -> ResponseReturnValue:
-    name, body = _page_errors(lambda: drafts.export_draft(engine_ctx(), actor(), key, request.args.get("file")))
+    name, body = drafts.export_draft(engine_ctx(), actor(), key, request.args.get("file"))
     return _download(name, body)
 
 
@@ -232,7 +202,7 @@ def export_draft(key: str) -> ResponseReturnValue:
 @requires("definition.design")
 def dmn(key: str, filename: str) -> ResponseReturnValue:
     ctx = engine_ctx()
-    draft = _page_errors(lambda: drafts.get_draft(ctx, actor(), key))
+    draft = drafts.get_draft(ctx, actor(), key)
     if filename not in draft.files or not filename.endswith(".dmn"):
         abort(404)
     return render_template("designer/dmn.html", draft=draft, filename=filename, data=_draft_json(draft),
@@ -259,7 +229,7 @@ def _decision_users(draft: DraftView) -> dict[str, list[dict[str, str]]]:
 @requires("definition.design")
 def version(key: str, version: int) -> ResponseReturnValue:
     ctx = engine_ctx()
-    detail = _page_errors(lambda: library.version_detail(ctx, actor(), key, version))
+    detail = library.version_detail(ctx, actor(), key, version)
     entries = [e for e in library.library(ctx, actor()) if e.key == key]
     return render_template("designer/version.html", d=detail, figures=library.counts_json(detail),
                            entry=entries[0] if entries else None)
@@ -268,8 +238,7 @@ def version(key: str, version: int) -> ResponseReturnValue:
 @bp.get("/processes/<key>/versions/<int:version>/export")
 @requires("definition.design")
 def export_version(key: str, version: int) -> ResponseReturnValue:
-    name, body = _page_errors(lambda: drafts.export_version(engine_ctx(), actor(), key, version,
-                                                            request.args.get("file")))
+    name, body = drafts.export_version(engine_ctx(), actor(), key, version, request.args.get("file"))
     return _download(name, body)
 
 
@@ -304,6 +273,6 @@ def diff(key: str) -> ResponseReturnValue:
 
 def _side_text(ctx: EngineContext, key: str, which: str) -> str:
     if which == "draft":
-        return _page_errors(lambda: drafts.get_draft(ctx, actor(), key)).bpmn
-    name, body = _page_errors(lambda: drafts.export_version(ctx, actor(), key, int(which), f"{key}.bpmn"))
+        return drafts.get_draft(ctx, actor(), key).bpmn
+    name, body = drafts.export_version(ctx, actor(), key, int(which), f"{key}.bpmn")
     return body.decode()

@@ -1,29 +1,29 @@
 """The properties panel's JSON endpoints: the condition builder and dry runs of a draft.
 
 Each takes and returns JSON, needs the CSRF token (header X-CSRFToken) and the
-`definition.design` permission. A dry run's state travels with the client, signed with the
-app's secret so that only states this server wrote are loaded again.
+`definition.design` permission; each is a `@json_view`, so its errors answer in the API's shape
+(webui/errors.py). A dry run's state travels with the client, signed with the app's secret so
+that only states this server wrote are loaded again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, Signer
 
-from api.errors import domain_error
 from designer import conditions, dryrun
 from engine.admin import groups
 from engine.core.context import step_limits
-from engine.core.errors import InvalidInput, PmoflowError
+from engine.core.errors import InvalidInput
 from engine.definitions import deployments
 from engine.definitions.decisions import published_decision_resolver
 from engine.sla import calendars
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.model.parsing import SourceFile
+from webui.errors import json_view
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("designer_panel", __name__)
@@ -36,15 +36,9 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def _answer(view: Callable[[], Any]) -> ResponseReturnValue:
-    try:
-        return jsonify(view())
-    except PmoflowError as err:
-        return domain_error(err)
-
-
 @bp.get("/designer/panel/options")
 @requires("definition.design")
+@json_view
 def options() -> ResponseReturnValue:
     """What the panel offers in its pickers: group names (lanes, approvals) and business calendar names (SLAs),
     and the deployment's default group (gets user tasks with no lane, candidates or process default)."""
@@ -56,48 +50,45 @@ def options() -> ResponseReturnValue:
 
 @bp.post("/designer/conditions/build")
 @requires("definition.design")
+@json_view
 def build_condition() -> ResponseReturnValue:
     """{"condition": {...}} -> {"expression": "..."}; 422 names the bad clause."""
-    return _answer(lambda: {"expression": conditions.build(_body().get("condition"))})
+    return jsonify({"expression": conditions.build(_body().get("condition"))})
 
 
 @bp.post("/designer/conditions/parse")
 @requires("definition.design")
+@json_view
 def parse_condition() -> ResponseReturnValue:
     """{"expression"} -> {"condition", "reason", "problem"}: condition null (with the reason) goes to the raw
     editor; problem names why the expression does not compile in the sandbox (null when it does)."""
-    def view() -> dict[str, Any]:
-        expression = _body().get("expression")
-        if not isinstance(expression, str):
-            raise InvalidInput("expression must be text", {"fields": {"expression": "must be text"}})
-        problem = check_expression(expression, "eval") if expression.strip() else "the expression is empty"
-        try:
-            return {"condition": conditions.parse(expression), "reason": None, "problem": problem}
-        except conditions.NotReadable as err:
-            return {"condition": None, "reason": str(err), "problem": problem}
-    return _answer(view)
+    expression = _body().get("expression")
+    if not isinstance(expression, str):
+        raise InvalidInput("expression must be text", {"fields": {"expression": "must be text"}})
+    problem = check_expression(expression, "eval") if expression.strip() else "the expression is empty"
+    try:
+        return jsonify({"condition": conditions.parse(expression), "reason": None, "problem": problem})
+    except conditions.NotReadable as err:
+        return jsonify({"condition": None, "reason": str(err), "problem": problem})
 
 
 @bp.post("/designer/dry-run")
 @requires("definition.design")
+@json_view
 def dry_run() -> ResponseReturnValue:
     """Start (no state) or continue (state + action) a dry run of the posted files; never touches instances."""
-    try:
-        body = _body()
-        files = _files(body.get("files"))
-        ctx = engine_ctx()
-        limits = dryrun.Limits(max_bytes=ctx.settings.max_upload_bytes, max_files=ctx.settings.max_deployment_files,
-                               time_limit=ctx.settings.script_time_limit, step=step_limits(ctx.settings),
-                               published=deployments.published_resolver(ctx),
-                               decisions=published_decision_resolver(ctx))
-        process = body.get("process") if isinstance(body.get("process"), str) and body.get("process") else None
-        if body.get("state") is None:
-            run = dryrun.start(files, body.get("variables") or {}, now=ctx.clock.now(), process=process,
-                               limits=limits)
-        else:
-            run = dryrun.step(files, _unsigned(body.get("state")), body.get("action") or {}, limits=limits)
-    except PmoflowError as err:
-        return domain_error(err)
+    body = _body()
+    files = _files(body.get("files"))
+    ctx = engine_ctx()
+    limits = dryrun.Limits(max_bytes=ctx.settings.max_upload_bytes, max_files=ctx.settings.max_deployment_files,
+                           time_limit=ctx.settings.script_time_limit, step=step_limits(ctx.settings),
+                           published=deployments.published_resolver(ctx),
+                           decisions=published_decision_resolver(ctx))
+    process = body.get("process") if isinstance(body.get("process"), str) and body.get("process") else None
+    if body.get("state") is None:
+        run = dryrun.start(files, body.get("variables") or {}, now=ctx.clock.now(), process=process, limits=limits)
+    else:
+        run = dryrun.step(files, _unsigned(body.get("state")), body.get("action") or {}, limits=limits)
     answer = run.as_dict()
     answer["state"] = _signer().sign(run.state.encode()).decode()
     return jsonify(answer)

@@ -76,6 +76,7 @@ def allowed(actor: Actor, action: str) -> bool:
 
 
 def require(actor: Actor, action: str) -> None:
-    """Raise Forbidden unless the actor may perform `action`."""
+    """Raise Forbidden unless the actor may perform `action`; its details name the permission and its roles."""
     if not allowed(actor, action):
-        raise Forbidden(f"{actor.username} may not {action.replace('.', ' ').replace('_', ' ')}")
+        raise Forbidden(f"{actor.username} may not {action.replace('.', ' ').replace('_', ' ')}",
+                        {"permission": action, "allowed_roles": sorted(PERMISSIONS[action])})

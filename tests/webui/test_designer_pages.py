@@ -58,8 +58,8 @@ def test_save_returns_problems_and_the_new_revision_and_a_stale_save_is_409(desi
     assert ok.json["revision"] == draft.revision + 1
     assert [p["code"] for p in ok.json["problems"]] == ["unknown_group"]
     stale = post_json(designer, "/designer/drafts/p1/save", {"revision": draft.revision, "bpmn": one_approval()})
-    assert stale.status_code == 409 and "pmo saved this draft" in stale.json["error"]
-    assert stale.json["details"]["updated_by"] == "pmo"
+    assert stale.status_code == 409 and "pmo saved this draft" in stale.json["error"]["message"]
+    assert stale.json["error"]["details"]["updated_by"] == "pmo"
     assert drafts.get_draft(ctx, ADMIN, "p1").revision == draft.revision + 1
 
 
@@ -84,7 +84,7 @@ def test_publish_refuses_problems_then_publishes_and_the_version_page_shows_the_
     broken = post_json(designer, "/designer/drafts/p1/save", {"revision": draft.revision, "bpmn": linear(
         (script_task("calc", "total = ("), "calc"), pid="p1")})
     refused = post_json(designer, "/designer/drafts/p1/publish", {"revision": broken.json["revision"], "note": "n"})
-    assert refused.status_code == 422 and refused.json["problems"][0]["element_id"] == "calc"
+    assert refused.status_code == 422 and refused.json["error"]["details"]["problems"][0]["element_id"] == "calc"
     saved = post_json(designer, "/designer/drafts/p1/save", {"revision": broken.json["revision"],
                                                              "bpmn": one_approval()})
     done = post_json(designer, "/designer/drafts/p1/publish", {"revision": saved.json["revision"], "note": "First"})

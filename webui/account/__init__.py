@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from engine.core.errors import InvalidInput
 from engine.notify import preferences
 from engine.tasks import collaboration
+from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("account", __name__, template_folder="templates")
@@ -26,10 +27,9 @@ def out_of_office() -> ResponseReturnValue:
             absence = collaboration.set_out_of_office(ctx, actor(), request.form.get("substitute", ""),
                                                       request.form.get("starts_on"), request.form.get("ends_on"))
         except InvalidInput as err:
-            fields = err.details.get("fields", {}) if isinstance(err.details, dict) else {}
             page = collaboration.out_of_office(ctx, actor())
             return render_template("account/out_of_office.html", page=page, values=request.form.to_dict(),
-                                   errors=fields, today=ctx.clock.now().date()), 422
+                                   errors=field_errors(err), today=ctx.clock.now().date()), status_of(err)
         flash(f"Saved: from {absence.starts_on:%d %b %Y} to {absence.ends_on:%d %b %Y}, new tasks for you go to "
               f"{absence.substitute}.", "info")
         return redirect(url_for("account.out_of_office"))
@@ -53,11 +53,10 @@ def notification_settings() -> ResponseReturnValue:
         try:
             preferences.save_preferences(ctx, actor(), choices, webhooks)
         except InvalidInput as err:
-            fields = err.details.get("fields", {}) if isinstance(err.details, dict) else {}
             page = preferences.preferences(ctx, actor())
             chosen = {kind: set(wanted) for kind, wanted in choices.items()}
-            return render_template("account/notifications.html", page=page, chosen=chosen, errors=fields,
-                                   values=request.form.to_dict(), channels=preferences.CHANNEL_LABELS), 422
+            return render_template("account/notifications.html", page=page, chosen=chosen, errors=field_errors(err),
+                                   values=request.form.to_dict(), channels=preferences.CHANNEL_LABELS), status_of(err)
         flash("Saved your notification settings.", "info")
         return redirect(url_for("account.notification_settings"))
     page = preferences.preferences(ctx, actor())

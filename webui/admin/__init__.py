@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from engine.admin import groups, tokens, users
-from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
+from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import ROLES
+from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
@@ -26,16 +27,6 @@ ROLE_HELP = {
     "api": "for systems: starts instances and sends messages through the API",
     "external-worker": "for systems: only fetches and completes external tasks (give this user an API token)",
 }
-
-
-def _errors(err: PmoflowError) -> dict[str, str]:
-    """Field -> message from an engine error; a problem without a field goes under '_'."""
-    fields = err.details.get("fields") if isinstance(err.details, dict) else None
-    return dict(fields) if fields else {"_": err.message}
-
-
-def _status(err: PmoflowError) -> int:
-    return 409 if isinstance(err, Conflict) else 422
 
 
 def _me() -> str:
@@ -69,8 +60,8 @@ def user_new() -> ResponseReturnValue:
         row = users.add_user(engine_ctx(), values["username"], values["display_name"], values["email"],
                              form.get("password", ""), values["roles"], values["groups"], actor=_me())
     except (InvalidInput, Conflict) as err:
-        return _render("admin/user_new.html", _status(err), groups=groups.group_names(engine_ctx()), values=values,
-                       errors=_errors(err))
+        return _render("admin/user_new.html", status_of(err), groups=groups.group_names(engine_ctx()), values=values,
+                       errors=field_errors(err))
     flash(f"User {row.username} created.", "info")
     return redirect(url_for("admin.user", username=row.username))
 
@@ -82,10 +73,7 @@ def user(username: str) -> ResponseReturnValue:
 
 
 def _user_page(username: str, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
-    try:
-        detail = users.user_detail(engine_ctx(), username)
-    except NotFound:
-        abort(404)
+    detail = users.user_detail(engine_ctx(), username)
     return _render("admin/user.html", status, d=detail, u=detail.user, values=values, errors=errors,
                    me=_me())
 
@@ -99,10 +87,8 @@ def user_update(username: str) -> ResponseReturnValue:
     try:
         users.update_user(engine_ctx(), username, values["display_name"], values["email"], values["roles"],
                           actor=_me())
-    except NotFound:
-        abort(404)
     except InvalidInput as err:
-        return _user_page(username, values, _errors(err), 422)
+        return _user_page(username, values, field_errors(err), status_of(err))
     flash(f"Saved {username}.", "info")
     return redirect(url_for("admin.user", username=username))
 
@@ -115,10 +101,8 @@ def user_password(username: str) -> ResponseReturnValue:
         if password != request.form.get("confirm", ""):
             raise InvalidInput("the passwords differ", {"fields": {"confirm": "The two passwords differ."}})
         users.reset_password(engine_ctx(), username, password, actor=_me())
-    except NotFound:
-        abort(404)
     except InvalidInput as err:
-        return _user_page(username, {}, _errors(err), 422)
+        return _user_page(username, {}, field_errors(err), status_of(err))
     if username == _me():
         flash("Your password is changed. Sign in with the new one.", "info")
         return redirect(url_for("auth.login"))
@@ -131,8 +115,6 @@ def user_password(username: str) -> ResponseReturnValue:
 def user_deactivate(username: str) -> ResponseReturnValue:
     try:
         users.deactivate_user(engine_ctx(), username, actor=_me())
-    except NotFound:
-        abort(404)
     except InvalidInput as err:
         flash(err.message, "error")
     else:
@@ -143,10 +125,7 @@ def user_deactivate(username: str) -> ResponseReturnValue:
 @bp.post("/users/<username>/reactivate")
 @requires("user.manage")
 def user_reactivate(username: str) -> ResponseReturnValue:
-    try:
-        changed = users.reactivate_user(engine_ctx(), username, actor=_me())
-    except NotFound:
-        abort(404)
+    changed = users.reactivate_user(engine_ctx(), username, actor=_me())
     flash(f"{username} can sign in again. Their old API tokens stay revoked." if changed
           else f"{username} is active already.", "info")
     return redirect(url_for("admin.user", username=username))
@@ -167,8 +146,8 @@ def group_create() -> ResponseReturnValue:
     try:
         row = groups.add_group(engine_ctx(), name, actor=_me())
     except (InvalidInput, Conflict) as err:
-        return _render("admin/groups.html", _status(err), rows=groups.list_groups(engine_ctx()),
-                       values={"name": name}, errors=_errors(err))
+        return _render("admin/groups.html", status_of(err), rows=groups.list_groups(engine_ctx()),
+                       values={"name": name}, errors=field_errors(err))
     flash(f"Group {row.name} created. Add its members below.", "info")
     return redirect(url_for("admin.group", name=row.name))
 
@@ -180,10 +159,7 @@ def group(name: str) -> ResponseReturnValue:
 
 
 def _group_page(name: str, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
-    try:
-        detail = groups.group_detail(engine_ctx(), name)
-    except NotFound:
-        abort(404)
+    detail = groups.group_detail(engine_ctx(), name)
     return _render("admin/group.html", status, g=detail, values=values, errors=errors)
 
 
@@ -193,10 +169,8 @@ def group_add_member(name: str) -> ResponseReturnValue:
     username = request.form.get("username", "").strip()
     try:
         groups.add_member(engine_ctx(), name, username, actor=_me())
-    except NotFound:
-        abort(404)
     except (InvalidInput, Conflict) as err:
-        return _group_page(name, {"username": username}, _errors(err), _status(err))
+        return _group_page(name, {"username": username}, field_errors(err), status_of(err))
     flash(f"{username} is now in {name}.", "info")
     return redirect(url_for("admin.group", name=name))
 
@@ -207,10 +181,8 @@ def group_set_manager(name: str) -> ResponseReturnValue:
     manager = request.form.get("manager", "").strip()
     try:
         groups.set_group_manager(engine_ctx(), name, manager, actor=_me())
-    except NotFound:
-        abort(404)
     except InvalidInput as err:
-        return _group_page(name, {"manager": manager}, _errors(err), 422)
+        return _group_page(name, {"manager": manager}, field_errors(err), status_of(err))
     flash(f"{manager} now gets the overdue tasks of {name}." if manager else f"{name} has no manager now.", "info")
     return redirect(url_for("admin.group", name=name))
 
@@ -244,8 +216,8 @@ def token_create() -> ResponseReturnValue:
     try:
         issued = tokens.issue_token(engine_ctx(), values["username"], values["label"], actor=_me())
     except InvalidInput as err:
-        return _render("admin/tokens.html", 422, o=tokens.token_overview(engine_ctx()), values=values,
-                       errors=_errors(err))
+        return _render("admin/tokens.html", status_of(err), o=tokens.token_overview(engine_ctx()), values=values,
+                       errors=field_errors(err))
     # The secret is in this one response only: never in a redirect, the session or a flash message.
     response = make_response(*_render("admin/token_created.html", 201, issued=issued))
     response.headers["Cache-Control"] = "no-store"
@@ -257,8 +229,6 @@ def token_create() -> ResponseReturnValue:
 def token_revoke(token_id: str) -> ResponseReturnValue:
     try:
         row = tokens.revoke_token(engine_ctx(), token_id, actor=_me())
-    except NotFound:
-        abort(404)
     except Conflict as err:
         flash(err.message, "error")
     else:

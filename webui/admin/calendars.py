@@ -9,22 +9,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
+from engine.core.errors import Conflict, InvalidInput
 from engine.sla import calendars
 from engine.sla.calendars import Holiday
 from webui.admin import bp
+from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
 
 DAY_NAMES = dict(zip(calendars.WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
                                           "Sunday"), strict=True))
-
-
-def _fields(err: PmoflowError) -> dict[str, str]:
-    fields = err.details.get("fields") if isinstance(err.details, dict) else None
-    return dict(fields) if fields else {"_": err.message}
 
 
 def _list_page(status: int = 200, values: dict[str, str] | None = None,
@@ -36,10 +32,7 @@ def _list_page(status: int = 200, values: dict[str, str] | None = None,
 
 def _page(name: str, status: int = 200, values: dict[str, Any] | None = None,
           errors: dict[str, str] | None = None) -> ResponseReturnValue:
-    try:
-        cal = calendars.get_calendar(engine_ctx(), actor(), name)
-    except NotFound:
-        abort(404)
+    cal = calendars.get_calendar(engine_ctx(), actor(), name)
     return render_template("admin/calendar.html", c=cal, values=values or {}, errors=errors or {},
                            days=DAY_NAMES), status
 
@@ -58,7 +51,7 @@ def calendar_create() -> ResponseReturnValue:
         row = calendars.save_calendar(engine_ctx(), actor(), values["name"], values["time_zone"],
                                       calendars.DEFAULT_HOURS, new=True)
     except (InvalidInput, Conflict) as err:
-        return _list_page(409 if isinstance(err, Conflict) else 422, values, _fields(err))
+        return _list_page(status_of(err), values, field_errors(err))
     flash(f"Calendar {row.name} created with Monday to Friday 09:00-17:00. Adjust its hours and holidays below.",
           "info")
     return redirect(url_for("admin.calendar", name=row.name))
@@ -77,10 +70,8 @@ def calendar_update(name: str) -> ResponseReturnValue:
     values = {"time_zone": request.form.get("time_zone", ""), **{f"hours_{d}": v for d, v in hours.items()}}
     try:
         calendars.save_calendar(engine_ctx(), actor(), name, values["time_zone"], hours)
-    except NotFound:
-        abort(404)
     except InvalidInput as err:
-        return _page(name, 422, values, _fields(err))
+        return _page(name, status_of(err), values, field_errors(err))
     flash(f"Saved calendar {name}. New due dates use it; dates already set stay as they are.", "info")
     return redirect(url_for("admin.calendar", name=name))
 
@@ -95,10 +86,8 @@ def calendar_add_holiday(name: str) -> ResponseReturnValue:
         return _page(name, 422, values, {"day": "Enter a date like 2026-12-24."})
     try:
         calendars.set_holidays(engine_ctx(), actor(), name, add=[Holiday(day, values["label"].strip() or "Holiday")])
-    except NotFound:
-        abort(404)
     except InvalidInput as err:
-        return _page(name, 422, values, _fields(err))
+        return _page(name, status_of(err), values, field_errors(err))
     flash(f"{day:%A %d %B %Y} is a holiday in {name}.", "info")
     return redirect(url_for("admin.calendar", name=name))
 
@@ -111,8 +100,6 @@ def calendar_remove_holiday(name: str) -> ResponseReturnValue:
         calendars.set_holidays(engine_ctx(), actor(), name, remove=[day])
     except ValueError:
         flash("That is not a date.", "error")
-    except NotFound:
-        abort(404)
     else:
         flash(f"{day:%d %B %Y} is a working day again in {name}.", "info")
     return redirect(url_for("admin.calendar", name=name))
@@ -126,10 +113,8 @@ def calendar_import(name: str) -> ResponseReturnValue:
         return _page(name, 422, {}, {"file": "Choose an .ics file."})
     try:
         added = calendars.import_ics(engine_ctx(), actor(), name, upload.read())
-    except NotFound:
-        abort(404)
     except InvalidInput as err:
-        return _page(name, 422, {}, _fields(err))
+        return _page(name, status_of(err), {}, field_errors(err))
     flash(f"Imported {added} holiday{'' if added == 1 else 's'} from {upload.filename}.", "info")
     return redirect(url_for("admin.calendar", name=name))
 
@@ -137,10 +122,7 @@ def calendar_import(name: str) -> ResponseReturnValue:
 @bp.post("/calendars/<name>/delete")
 @requires("calendar.manage")
 def calendar_delete(name: str) -> ResponseReturnValue:
-    try:
-        calendars.delete_calendar(engine_ctx(), actor(), name)
-    except NotFound:
-        abort(404)
+    calendars.delete_calendar(engine_ctx(), actor(), name)
     flash(f"Deleted calendar {name}." + (" The built-in Monday-Friday 09:00-17:00 applies again."
                                          if name == calendars.DEFAULT else ""), "info")
     return redirect(url_for("admin.calendar_list"))

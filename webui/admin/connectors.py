@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from engine.core.errors import Conflict, InvalidInput, NotFound
+from engine.core.errors import Conflict, InvalidInput
 from engine.integration import connectors
 from webui.admin import bp
+from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
 
 
@@ -32,10 +33,8 @@ def connector_add() -> ResponseReturnValue:
     try:
         row = connectors.add_host(engine_ctx(), actor(), values["pattern"], bool(values["allow_private"]),
                                   values["note"])
-    except InvalidInput as err:
-        return _page(422, values, dict(err.details.get("fields") or {"_": err.message}))
-    except Conflict as err:
-        return _page(409, values, {"pattern": err.message})
+    except (InvalidInput, Conflict) as err:     # a pattern listed already is a problem of the pattern field
+        return _page(status_of(err), values, field_errors(err, "pattern" if isinstance(err, Conflict) else "_"))
     flash(f"The HTTP connector may now call {row.pattern}.", "info")
     return redirect(url_for("admin.connector_list"))
 
@@ -43,9 +42,6 @@ def connector_add() -> ResponseReturnValue:
 @bp.post("/connectors/<host_id>/remove")
 @requires("connector.manage")
 def connector_remove(host_id: str) -> ResponseReturnValue:
-    try:
-        connectors.remove_host(engine_ctx(), actor(), host_id)
-    except NotFound:
-        abort(404)
+    connectors.remove_host(engine_ctx(), actor(), host_id)
     flash("Removed from the allow-list; calls to that host now fail.", "info")
     return redirect(url_for("admin.connector_list"))

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from engine.core.errors import Conflict, InvalidInput, NotFound
+from engine.core.errors import Conflict, InvalidInput
 from engine.integration import webhooks
 from webui.admin import bp
+from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
-
-
-def _errors(err: InvalidInput) -> dict[str, str]:
-    fields = err.details.get("fields") if isinstance(err.details, dict) else None
-    return dict(fields) if fields else {"_": err.message}
 
 
 def _values() -> dict[str, Any]:
@@ -54,17 +50,14 @@ def webhook_create() -> ResponseReturnValue:
         issued = webhooks.create_subscription(engine_ctx(), actor(), values["url"], values["event_types"],
                                               values["description"], values["active"])
     except InvalidInput as err:
-        return _list_page(422, values, _errors(err))
+        return _list_page(status_of(err), values, field_errors(err))
     return _secret_page(issued, 201, created=True)
 
 
 def _detail_page(webhook_id: str, status: int = 200, values: dict[str, Any] | None = None,
                  errors: dict[str, str] | None = None) -> ResponseReturnValue:
-    try:
-        sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
-        deliveries = webhooks.list_deliveries(engine_ctx(), actor(), webhook_id)
-    except NotFound:
-        abort(404)
+    sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
+    deliveries = webhooks.list_deliveries(engine_ctx(), actor(), webhook_id)
     if values is None:
         known = set(webhooks.KNOWN_EVENT_TYPES) | {"*"}
         values = {"url": sub.url, "description": sub.description, "active": sub.active,
@@ -88,10 +81,8 @@ def webhook_update(webhook_id: str) -> ResponseReturnValue:
         webhooks.update_subscription(engine_ctx(), actor(), webhook_id, url=values["url"],
                                      event_types=values["event_types"], description=values["description"],
                                      active=values["active"])
-    except NotFound:
-        abort(404)
     except InvalidInput as err:
-        return _detail_page(webhook_id, 422, values, _errors(err))
+        return _detail_page(webhook_id, status_of(err), values, field_errors(err))
     flash("Webhook saved.", "info")
     return redirect(url_for("admin.webhook", webhook_id=webhook_id))
 
@@ -99,20 +90,14 @@ def webhook_update(webhook_id: str) -> ResponseReturnValue:
 @bp.post("/webhooks/<webhook_id>/rotate")
 @requires("webhook.manage")
 def webhook_rotate(webhook_id: str) -> ResponseReturnValue:
-    try:
-        issued = webhooks.rotate_secret(engine_ctx(), actor(), webhook_id)
-    except NotFound:
-        abort(404)
+    issued = webhooks.rotate_secret(engine_ctx(), actor(), webhook_id)
     return _secret_page(issued, 200, created=False)
 
 
 @bp.post("/webhooks/<webhook_id>/delete")
 @requires("webhook.manage")
 def webhook_delete(webhook_id: str) -> ResponseReturnValue:
-    try:
-        webhooks.delete_subscription(engine_ctx(), actor(), webhook_id)
-    except NotFound:
-        abort(404)
+    webhooks.delete_subscription(engine_ctx(), actor(), webhook_id)
     flash("Webhook deleted with its delivery log.", "info")
     return redirect(url_for("admin.webhook_list"))
 
@@ -120,11 +105,8 @@ def webhook_delete(webhook_id: str) -> ResponseReturnValue:
 @bp.get("/webhooks/<webhook_id>/deliveries/<delivery_id>")
 @requires("webhook.manage")
 def webhook_delivery(webhook_id: str, delivery_id: str) -> ResponseReturnValue:
-    try:
-        sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
-        detail = webhooks.get_delivery(engine_ctx(), actor(), delivery_id, webhook_id)
-    except NotFound:
-        abort(404)
+    sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
+    detail = webhooks.get_delivery(engine_ctx(), actor(), delivery_id, webhook_id)
     return render_template("admin/webhook_delivery.html", s=sub, d=detail)
 
 
@@ -133,8 +115,6 @@ def webhook_delivery(webhook_id: str, delivery_id: str) -> ResponseReturnValue:
 def webhook_redeliver(webhook_id: str, delivery_id: str) -> ResponseReturnValue:
     try:
         webhooks.redeliver(engine_ctx(), actor(), delivery_id, webhook_id)
-    except NotFound:
-        abort(404)
     except Conflict as err:
         flash(err.message, "error")
     else:

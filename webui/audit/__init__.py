@@ -18,7 +18,6 @@ from flask.typing import ResponseReturnValue
 from engine.audit import trail as audit_trail
 from engine.audit.trail import AuditEventView, AuditFilter
 from engine.core.errors import InvalidInput
-from webui.collaboration import http_errors
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("audit", __name__, template_folder="templates", url_prefix="/audit")
@@ -67,8 +66,7 @@ def search() -> ResponseReturnValue:
         flt = parse_filter(request.args)
     except InvalidInput as err:
         return _search_page(None, err), 400
-    with http_errors():
-        page = audit_trail.search(engine_ctx(), actor(), flt)
+    page = audit_trail.search(engine_ctx(), actor(), flt)
     return _search_page(page, None)
 
 
@@ -84,8 +82,7 @@ def _search_page(page: audit_trail.AuditPage | None, error: InvalidInput | None)
 @bp.get("/instances/<instance_id>")
 @requires("audit.read")
 def instance(instance_id: str) -> ResponseReturnValue:
-    with http_errors():
-        trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
+    trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
     everything = request.args.get("all") == "1"
     shown = [e for e in trail.events if everything or e.type not in NOISE]
     return render_template("audit/instance.html", t=trail, shown=shown, everything=everything)
@@ -94,8 +91,7 @@ def instance(instance_id: str) -> ResponseReturnValue:
 @bp.get("/instances/<instance_id>/report")
 @requires("audit.read")
 def report(instance_id: str) -> ResponseReturnValue:
-    with http_errors():
-        trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
+    trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
     return render_template("audit/report.html", t=trail, shown=[e for e in trail.events if e.type not in NOISE],
                            printed=engine_ctx().clock.now(), by=actor().username)
 
@@ -103,8 +99,7 @@ def report(instance_id: str) -> ResponseReturnValue:
 @bp.get("/verify")
 @requires("audit.read")
 def verify() -> ResponseReturnValue:
-    with http_errors():
-        result = audit_trail.verify(engine_ctx(), actor())
+    result = audit_trail.verify(engine_ctx(), actor())
     return render_template("audit/verify.html", result=result), 200
 
 
@@ -124,17 +119,15 @@ def export(fmt: str) -> ResponseReturnValue:
 @bp.get("/instances/<instance_id>/export.<fmt>")
 @requires("audit.read")
 def export_instance(instance_id: str, fmt: str) -> ResponseReturnValue:
-    with http_errors():
-        audit_trail.instance_trail(engine_ctx(), actor(), instance_id)     # 404 for an unknown instance
+    audit_trail.instance_trail(engine_ctx(), actor(), instance_id)     # 404 for an unknown instance
     return _export(fmt, AuditFilter(instance_id=instance_id), f"audit-{instance_id}")
 
 
 def _export(fmt: str, flt: AuditFilter, name: str) -> Response:
     if fmt not in ("csv", "jsonl"):
         abort(404)
-    with http_errors():
-        rows = audit_trail.export(engine_ctx(), actor(), flt)
-        first = next(rows, None)        # permission errors surface before the response starts
+    rows = audit_trail.export(engine_ctx(), actor(), flt)
+    first = next(rows, None)        # permission errors surface before the response starts
     chain = ([first] if first is not None else [])
     body = csv_lines(_chain(chain, rows)) if fmt == "csv" else jsonl_lines(_chain(chain, rows))
     response = Response(stream_with_context(body),

@@ -15,7 +15,7 @@ from engine.monitoring import dashboard
 from engine.monitoring import instances as monitoring
 from engine.monitoring.filters import InstanceFilter
 from engine.runtime import instances, migration
-from webui.collaboration import fields_of, http_errors
+from webui.errors import field_errors
 from webui.monitor import charts
 from webui.security import actor, engine_ctx, requires
 
@@ -31,7 +31,7 @@ def _filters() -> tuple[InstanceFilter, dict[str, str]]:
     try:
         return InstanceFilter.from_args(source), {}
     except InvalidInput as err:
-        return InstanceFilter(), fields_of(err)
+        return InstanceFilter(), field_errors(err)
 
 
 def _page_no() -> int:
@@ -48,8 +48,7 @@ def _page_no() -> int:
 @requires("instance.monitor")
 def index() -> ResponseReturnValue:
     flt, errors = _filters()
-    with http_errors():
-        result = monitoring.search(engine_ctx(), actor(), flt, page=_page_no())
+    result = monitoring.search(engine_ctx(), actor(), flt, page=_page_no())
     status = 422 if errors else 200
     return render_template("monitor/list.html", r=result, flt=flt, query=flt.to_query(), errors=errors,
                            status_text=STATUS_TEXT, bulk_text=BULK_TEXT), status
@@ -67,23 +66,22 @@ def bulk() -> ResponseReturnValue:
         flash("Choose an action and fix the filters first.", "error")
         return redirect(url_for("monitor.index", **flt.to_query()))
     ctx = engine_ctx()
-    with http_errors():
-        if request.form.get("confirm") != "yes":
-            try:
-                matched, targets = monitoring.bulk_targets(ctx, actor(), action, flt, version)
-                if action == "migrate":
-                    monitoring.check_migration(flt, version)
-            except InvalidInput as err:
-                flash(err.message, "error")
-                return redirect(url_for("monitor.index", **flt.to_query()))
-            return render_template("monitor/bulk_confirm.html", action=action, matched=matched, targets=targets,
-                                   limit=monitoring.MAX_BULK, query=flt.to_query(), reason=reason,
-                                   bulk_text=BULK_TEXT, version=version)
+    if request.form.get("confirm") != "yes":
         try:
-            result = monitoring.bulk(ctx, actor(), action, flt, reason, version=version)
+            matched, targets = monitoring.bulk_targets(ctx, actor(), action, flt, version)
+            if action == "migrate":
+                monitoring.check_migration(flt, version)
         except InvalidInput as err:
             flash(err.message, "error")
             return redirect(url_for("monitor.index", **flt.to_query()))
+        return render_template("monitor/bulk_confirm.html", action=action, matched=matched, targets=targets,
+                               limit=monitoring.MAX_BULK, query=flt.to_query(), reason=reason,
+                               bulk_text=BULK_TEXT, version=version)
+    try:
+        result = monitoring.bulk(ctx, actor(), action, flt, reason, version=version)
+    except InvalidInput as err:
+        flash(err.message, "error")
+        return redirect(url_for("monitor.index", **flt.to_query()))
     return render_template("monitor/bulk_result.html", result=result, query=flt.to_query(), bulk_text=BULK_TEXT,
                            version=version)
 
@@ -98,8 +96,7 @@ def instance(instance_id: str) -> ResponseReturnValue:
 
 
 def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, status: int = 200) -> ResponseReturnValue:
-    with http_errors():
-        d = monitoring.detail(engine_ctx(), actor(), instance_id)
+    d = monitoring.detail(engine_ctx(), actor(), instance_id)
     marks = {"visited": d.visited, "active": [t.element_id for t in d.active] + [t.element_id for t in d.external],
              "error": [d.error.get("element_id")] if d.status == "error" and d.error else []}
     return render_template("monitor/instance.html", d=d, marks=marks, status_text=STATUS_TEXT,
@@ -120,17 +117,16 @@ def edit_variables(instance_id: str) -> ResponseReturnValue:
     if not isinstance(wanted, dict):
         return _render_instance(instance_id, {"errors": {"variables": "must be a JSON object"}, "values": values}, 422)
     ctx = engine_ctx()
-    with http_errors():
-        current = monitoring.detail(ctx, actor(), instance_id).variables
-        changes = {k: v for k, v in wanted.items() if k not in current or current[k] != v}
-        removed = [k for k in current if k not in wanted]
-        try:
-            done = monitoring.edit_variables(ctx, actor(), instance_id, changes, removed, reason)
-        except InvalidInput as err:
-            return _render_instance(instance_id, {"errors": fields_of(err) | {"_": err.message}, "values": values}, 422)
-        except Conflict as err:
-            flash(err.message, "error")
-            return redirect(url_for("monitor.instance", instance_id=instance_id))
+    current = monitoring.detail(ctx, actor(), instance_id).variables
+    changes = {k: v for k, v in wanted.items() if k not in current or current[k] != v}
+    removed = [k for k in current if k not in wanted]
+    try:
+        done = monitoring.edit_variables(ctx, actor(), instance_id, changes, removed, reason)
+    except InvalidInput as err:
+        return _render_instance(instance_id, {"errors": field_errors(err) | {"_": err.message}, "values": values}, 422)
+    except Conflict as err:
+        flash(err.message, "error")
+        return redirect(url_for("monitor.instance", instance_id=instance_id))
     flash(f"Variables changed: {', '.join(sorted(done.changes))}.", "info")
     return redirect(url_for("monitor.instance", instance_id=instance_id, _anchor="variables"))
 
@@ -138,12 +134,11 @@ def edit_variables(instance_id: str) -> ResponseReturnValue:
 @bp.post("/monitor/instances/<instance_id>/cancel")
 @requires("instance.cancel_any")
 def cancel(instance_id: str) -> ResponseReturnValue:
-    with http_errors():
-        try:
-            instances.cancel(engine_ctx(), actor(), instance_id, request.form.get("reason", ""))
-        except (InvalidInput, Conflict) as err:
-            flash(err.message, "error")
-            return redirect(url_for("monitor.instance", instance_id=instance_id))
+    try:
+        instances.cancel(engine_ctx(), actor(), instance_id, request.form.get("reason", ""))
+    except (InvalidInput, Conflict) as err:
+        flash(err.message, "error")
+        return redirect(url_for("monitor.instance", instance_id=instance_id))
     flash("The instance is cancelled.", "info")
     return redirect(url_for("monitor.instance", instance_id=instance_id))
 
@@ -151,12 +146,11 @@ def cancel(instance_id: str) -> ResponseReturnValue:
 @bp.post("/monitor/instances/<instance_id>/retry")
 @requires("instance.retry")
 def retry(instance_id: str) -> ResponseReturnValue:
-    with http_errors():
-        try:
-            view = instances.retry(engine_ctx(), actor(), instance_id, None)
-        except (InvalidInput, Conflict, IncidentError) as err:
-            flash(err.message, "error")
-            return redirect(url_for("monitor.instance", instance_id=instance_id))
+    try:
+        view = instances.retry(engine_ctx(), actor(), instance_id, None)
+    except (InvalidInput, Conflict, IncidentError) as err:
+        flash(err.message, "error")
+        return redirect(url_for("monitor.instance", instance_id=instance_id))
     flash("Retried: the instance is " + STATUS_TEXT.get(view.status, view.status).lower() + ".",
           "error" if view.status == "error" else "info")
     return redirect(url_for("monitor.instance", instance_id=instance_id))
@@ -179,10 +173,9 @@ def migration_plan(instance_id: str) -> ResponseReturnValue:
     """Choose a version, see what would change and why it might be refused, then confirm."""
     ctx = engine_ctx()
     version = _version_arg(request.args.get("version"))
-    with http_errors():
-        d = monitoring.detail(ctx, actor(), instance_id)
-        versions = migration.other_versions(ctx, actor(), d.process, d.version)
-        p = migration.plan(ctx, actor(), instance_id, version) if version is not None else None
+    d = monitoring.detail(ctx, actor(), instance_id)
+    versions = migration.other_versions(ctx, actor(), d.process, d.version)
+    p = migration.plan(ctx, actor(), instance_id, version) if version is not None else None
     return render_template("monitor/migrate.html", d=d, versions=versions, version=version, p=p,
                            status_text=STATUS_TEXT)
 
@@ -194,12 +187,11 @@ def migrate(instance_id: str) -> ResponseReturnValue:
     if version is None:
         flash("Choose the version to move to.", "error")
         return redirect(url_for("monitor.migration_plan", instance_id=instance_id))
-    with http_errors():
-        try:
-            done = migration.migrate(engine_ctx(), actor(), instance_id, version, request.form.get("reason", ""))
-        except (InvalidInput, Conflict) as err:
-            flash(err.message, "error")
-            return redirect(url_for("monitor.migration_plan", instance_id=instance_id, version=version))
+    try:
+        done = migration.migrate(engine_ctx(), actor(), instance_id, version, request.form.get("reason", ""))
+    except (InvalidInput, Conflict) as err:
+        flash(err.message, "error")
+        return redirect(url_for("monitor.migration_plan", instance_id=instance_id, version=version))
     flash(f"Moved from version {done.from_version} to version {done.to_version}; "
           f"{len(done.kept_tasks)} open task{'' if len(done.kept_tasks) == 1 else 's'} kept.", "info")
     return redirect(url_for("monitor.instance", instance_id=instance_id))
@@ -216,11 +208,10 @@ def board() -> ResponseReturnValue:
     try:
         since, until = dashboard.period(request.args.get("since"), request.args.get("until"), ctx.clock.now().date())
     except InvalidInput as err:
-        errors = fields_of(err)
+        errors = field_errors(err)
         since, until = dashboard.period(None, None, ctx.clock.now().date())
     process = (request.args.get("process") or "").strip() or None
-    with http_errors():
-        d = dashboard.overview(ctx, actor(), since, until, process)
+    d = dashboard.overview(ctx, actor(), since, until, process)
     return render_template("monitor/dashboard.html", d=d, errors=errors, charts=_charts(d),
                            heat=[{"element_id": s.element_id, "heat": s.heat, "wait": s.median_wait_hours,
                                   "overdue": s.overdue.value, "open": s.open.value,
@@ -281,16 +272,14 @@ def retention_settings() -> ResponseReturnValue:
         except ValueError:
             errors = {process: "days must be a whole number (or empty to keep for ever)"}
         else:
-            with http_errors():
-                try:
-                    retention.set_policy(ctx, actor(), process, days)
-                except InvalidInput as err:
-                    errors = {process: err.message}
+            try:
+                retention.set_policy(ctx, actor(), process, days)
+            except InvalidInput as err:
+                errors = {process: err.message}
         if not errors:
             flash(f"Retention of {process}: " + (f"{days} days" if days else "kept for ever") + ".", "info")
             return redirect(url_for("monitor.retention_settings"))
-    with http_errors():
-        rows = retention.policies(ctx, actor())
+    rows = retention.policies(ctx, actor())
     return render_template("monitor/retention.html", rows=rows, errors=errors), 422 if errors else 200
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from engine.core.errors import NotFound
 from engine.notify import bell as notifications
 from engine.notify.bell import NotificationView
 from webui.security import actor, engine_ctx, requires
@@ -53,10 +52,7 @@ def index() -> ResponseReturnValue:
 @requires("notification.read")
 def read(notification_id: str) -> ResponseReturnValue:
     """Mark read; with open=1, go where the notification leads."""
-    try:
-        n = notifications.mark_read(engine_ctx(), actor(), notification_id)
-    except NotFound:
-        abort(404)
+    n = notifications.mark_read(engine_ctx(), actor(), notification_id)
     if request.form.get("open"):
         return redirect(target(n))
     return redirect(url_for("notifications.index", show=request.form.get("show") or None))

@@ -10,11 +10,12 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
-from engine.core.errors import FormDataInvalid, InvalidInput
+from engine.core.errors import InvalidInput
 from engine.forms.components import form_fields
 from engine.requester import attachments
 from engine.requester import portal as requests
-from webui.collaboration import attachment_from_form, comment_from_form, fields_of, http_errors, no_panel
+from webui.collaboration import attachment_from_form, comment_from_form, no_panel
+from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
 from webui.tasklist import form_data
 
@@ -45,8 +46,7 @@ def detail(instance_id: str) -> ResponseReturnValue:
 
 
 def _render_detail(instance_id: str, panel: dict[str, Any], status: int = 200) -> ResponseReturnValue:
-    with http_errors():
-        view = requests.request_view(engine_ctx(), actor(), instance_id)
+    view = requests.request_view(engine_ctx(), actor(), instance_id)
     return render_template("requests/detail.html", d=view, status_text=STATUS_TEXT, panel=panel), status
 
 
@@ -71,8 +71,7 @@ def attach(instance_id: str) -> ResponseReturnValue:
 @bp.get("/attachments/<attachment_id>")
 @requires("instance.read_own")
 def download(attachment_id: str) -> ResponseReturnValue:
-    with http_errors():
-        doc = attachments.download(engine_ctx(), actor(), attachment_id)
+    doc = attachments.download(engine_ctx(), actor(), attachment_id)
     ascii_name = doc.name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
     response = Response(doc.content, mimetype=doc.content_type)
     response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
@@ -94,18 +93,14 @@ def new() -> ResponseReturnValue:
 def start(key: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     version = _version(request.values.get("version"))
-    with http_errors():
-        form = requests.start_form(ctx, actor(), key, version)
+    form = requests.start_form(ctx, actor(), key, version)
     if request.method == "GET":
         return _render_start(form, {}, {})
     data = form_data(form.schema, request.form)
-    with http_errors():
-        try:
-            started = requests.start_request(ctx, actor(), key, form.version, request.form.get("business_key"), data)
-        except FormDataInvalid as err:
-            return _render_start(form, request.form.to_dict(), err.errors, 422)
-        except InvalidInput as err:
-            return _render_start(form, request.form.to_dict(), fields_of(err), 422)
+    try:
+        started = requests.start_request(ctx, actor(), key, form.version, request.form.get("business_key"), data)
+    except InvalidInput as err:             # FormDataInvalid included: its details name each field
+        return _render_start(form, request.form.to_dict(), field_errors(err), status_of(err))
     flash(f"Your request is started: {form.name}" + (f" ({started.business_key})" if started.business_key else ""),
           "info")
     return redirect(url_for("requests.detail", instance_id=started.id))

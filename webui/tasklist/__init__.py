@@ -16,7 +16,8 @@ from engine.forms.components import form_fields
 from engine.requester import portal as requests
 from engine.tasks import claims, completion
 from engine.tasks import inbox as tasks
-from webui.collaboration import http_errors, no_panel
+from webui.collaboration import no_panel
+from webui.errors import status_of
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("tasklist", __name__, template_folder="templates")
@@ -62,9 +63,8 @@ def task(task_id: str) -> ResponseReturnValue:
 def render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200,
                 panel: dict[str, Any] | None = None) -> ResponseReturnValue:
     """The task page; `panel` carries the values and errors of a side form (comment, attachment, hand-over)."""
-    with http_errors():
-        context = completion.task_context(engine_ctx(), actor(), task_id)
-        workspace = requests.task_workspace(engine_ctx(), actor(), task_id)
+    context = completion.task_context(engine_ctx(), actor(), task_id)
+    workspace = requests.task_workspace(engine_ctx(), actor(), task_id)
     schema = context.task.form or {}
     return render_template("tasklist/task.html", c=context, fields=form_fields(schema) if schema else [],
                            values=values, errors=errors, now=engine_ctx().clock.now(), w=workspace,
@@ -76,8 +76,7 @@ def render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], st
 @requires("task.read_own")
 def complete(task_id: str) -> ResponseReturnValue:
     ctx = engine_ctx()
-    with http_errors():
-        context = completion.task_context(ctx, actor(), task_id)
+    context = completion.task_context(ctx, actor(), task_id)
     data = form_data(context.task.form or {}, request.form)
     files = {f["key"]: (upload.filename or "upload", upload.read())
              for f in form_fields(context.task.form or {}) if f.get("type") == "filepicker"
@@ -86,10 +85,8 @@ def complete(task_id: str) -> ResponseReturnValue:
         completion.complete(ctx, actor(), task_id, data, files)
     except FormDataInvalid as err:
         return render_task(task_id, dict(request.form), err.errors, 422)
-    except InvalidInput as err:
-        return render_task(task_id, dict(request.form), {"_": err.message}, 422)
-    except Forbidden as err:
-        return render_task(task_id, dict(request.form), {"_": err.message}, 403)
+    except (InvalidInput, Forbidden) as err:
+        return render_task(task_id, dict(request.form), {"_": err.message}, status_of(err))
     except Conflict as err:
         flash(f"Not saved: {err.message}. Someone else was faster.", "error")
         return redirect(url_for("tasklist.inbox"))
@@ -131,8 +128,7 @@ def unclaim(task_id: str) -> ResponseReturnValue:
 
 def _assign(task_id: str, change: Callable[[EngineContext, Actor, str], object], message: str) -> ResponseReturnValue:
     try:
-        with http_errors():
-            change(engine_ctx(), actor(), task_id)
+        change(engine_ctx(), actor(), task_id)
     except Conflict as err:
         flash(err.message, "error")
     else:

@@ -9,7 +9,8 @@ from flask.typing import ResponseReturnValue
 
 from engine.core.errors import Conflict, InvalidInput
 from engine.tasks import collaboration
-from webui.collaboration import attachment_from_form, comment_from_form, http_errors
+from webui.collaboration import attachment_from_form, comment_from_form
+from webui.errors import field_errors
 from webui.security import actor, engine_ctx, requires
 from webui.tasklist import bp, render_task
 
@@ -28,16 +29,14 @@ def reassign(task_id: str) -> ResponseReturnValue:
 
 def _hand_over(task_id: str, change: Any, mode: str) -> ResponseReturnValue:
     form = request.form
-    with http_errors():
-        try:
-            view = change(engine_ctx(), actor(), task_id, form.get("to", ""), form.get("reason", ""))
-        except InvalidInput as err:
-            fields = err.details.get("fields", {}) if isinstance(err.details, dict) else {}
-            panel = {"form": "hand_over", "errors": fields or {"to": err.message}, "values": form.to_dict()}
-            return render_task(task_id, {}, {}, 422, panel=panel)
-        except Conflict as err:
-            flash(err.message, "error")
-            return redirect(url_for("tasklist.task", task_id=task_id))
+    try:
+        view = change(engine_ctx(), actor(), task_id, form.get("to", ""), form.get("reason", ""))
+    except InvalidInput as err:
+        panel = {"form": "hand_over", "errors": field_errors(err, general="to"), "values": form.to_dict()}
+        return render_task(task_id, {}, {}, 422, panel=panel)
+    except Conflict as err:
+        flash(err.message, "error")
+        return redirect(url_for("tasklist.task", task_id=task_id))
     if mode == "delegate":
         owner = "your" if view.owner == actor().username else f"{view.owner}'s"
         flash(f"Delegated to {view.assignee}, who completes it on {owner} behalf."

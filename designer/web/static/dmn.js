@@ -83,9 +83,11 @@
             showProblems(answer.body.problems || []);
             return true;
           }
-          status.textContent = 'Not saved: ' + (answer.body.error || answer.status);
+          // errors: {"error": {"code", "message", "details"}}, the API's shape (webui/errors.py)
+          var message = (answer.body.error && answer.body.error.message) || answer.status;
+          status.textContent = 'Not saved: ' + message;
           status.className = 'error';
-          if (answer.status === 409) { $('conflict-message').textContent = answer.body.error; $('conflict').hidden = false; }
+          if (answer.status === 409) { $('conflict-message').textContent = message; $('conflict').hidden = false; }
           return false;
         });
     });

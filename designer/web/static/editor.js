@@ -52,9 +52,20 @@
     return fetch(url, { method: 'POST', credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrf, 'Accept': 'application/json' },
       body: JSON.stringify(body) }).then(function (r) {
-      return r.json().catch(function () { return { error: 'the server answered ' + r.status }; })
+      return r.json().catch(function () { return { error: { code: 'error', message: 'the server answered ' + r.status } }; })
         .then(function (json) { return { status: r.status, body: json }; });
     });
+  }
+
+  // Errors come as {"error": {"code", "message", "details"}}, the API's shape (webui/errors.py).
+  function errorMessage(answer) {
+    var err = answer.body && answer.body.error;
+    return (err && err.message) || ('error ' + answer.status);
+  }
+
+  function errorProblems(answer) {
+    var err = answer.body && answer.body.error;
+    return (err && err.details && err.details.problems) || null;
   }
 
   // ------------------------------------------------------------ problems on the diagram
@@ -220,11 +231,11 @@
       state.dirty = state.dirty || sentDirty;
       if (answer.status === 409) {
         state.conflict = true;
-        $('conflict-message').textContent = answer.body.error;
+        $('conflict-message').textContent = errorMessage(answer);
         $('conflict').hidden = false;
         setStatus('Not saved: someone else saved first', 'error');
       } else {
-        setStatus('Not saved: ' + (answer.body.error || ('error ' + answer.status)), 'error');
+        setStatus('Not saved: ' + errorMessage(answer), 'error');
       }
       return false;
     }).catch(function (err) {
@@ -296,8 +307,8 @@
         }
         $('publish-confirm').disabled = false;
         $('publish-error').hidden = false;
-        $('publish-error').textContent = answer.body.error || ('error ' + answer.status);
-        if (answer.body.problems) { showProblems(answer.body.problems); }
+        $('publish-error').textContent = errorMessage(answer);
+        if (errorProblems(answer)) { showProblems(errorProblems(answer)); }
       });
     });
   }
