@@ -17,7 +17,7 @@ help:
 	@echo "make test-fast     unit and SQLite tests: no database server, no browser"
 	@echo "make test-postgres the tests on PostgreSQL (PMOFLOW_TEST_POSTGRES_URL)"
 	@echo "make test-browser  the browser tests (/usr/bin/chromium)"
-	@echo "make lint          ruff check (style, imports, bugbear, security rules)"
+	@echo "make lint          ruff check (style, imports, bugbear, security rules) and ruff format --check"
 	@echo "make typecheck     mypy, strict, on engine/ api/ webui/ designer/ (config in pyproject.toml)"
 	@echo "make format        ruff format: rewrite the code in the house format"
 	@echo "make check         lint, typecheck, then test: what CI runs"
@@ -52,6 +52,7 @@ test-browser: $(VENV)/.installed  # needs /usr/bin/chromium
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check engine api webui designer cli tests bench typings
+	$(BIN)/ruff format --check --quiet engine api webui designer cli tests bench typings
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy

@@ -8,10 +8,19 @@ from flask_smorest import Api
 from . import audit, decisions, definitions, external_tasks, instances, messages, schemas, signals, tasks, webhooks
 from .auth import authenticate_request, forget_token
 
-BLUEPRINTS = (definitions.blp, instances.blp, tasks.blp, messages.blp, signals.blp, decisions.blp, audit.blp,
-              webhooks.blp, external_tasks.blp)
+BLUEPRINTS = (
+    definitions.blp,
+    instances.blp,
+    tasks.blp,
+    messages.blp,
+    signals.blp,
+    decisions.blp,
+    audit.blp,
+    webhooks.blp,
+    external_tasks.blp,
+)
 for _blp in BLUEPRINTS:
-    _blp.before_request(authenticate_request)   # once per process, not once per app
+    _blp.before_request(authenticate_request)  # once per process, not once per app
 
 
 class PmoflowApi(Api):
@@ -33,12 +42,17 @@ def register(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.config.setdefault("API_SPEC_OPTIONS", {
-        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
-        "security": [{"bearerAuth": []}],
-        "info": {"description": "Start workflows, read their state and complete tasks. "
-                                "Errors: {\"error\": {\"code\", \"message\", \"details\"}}."},
-    })
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearerAuth": []}],
+            "info": {
+                "description": "Start workflows, read their state and complete tasks. "
+                'Errors: {"error": {"code", "message", "details"}}.'
+            },
+        },
+    )
     api = PmoflowApi(app)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)

@@ -16,8 +16,12 @@ from .auth import current_actor
 from .context import engine_ctx
 from .schemas import Strict
 
-blp = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit",
-                description="The tamper-evident audit trail: every action, hash-chained.")
+blp = Blueprint(
+    "audit_api",
+    __name__,
+    url_prefix="/api/v1/audit",
+    description="The tamper-evident audit trail: every action, hash-chained.",
+)
 
 
 class EventQuery(Strict):

@@ -20,7 +20,7 @@ def authenticate_request() -> None:
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
     g.actor = actor = actor_for_token(engine_ctx(), token.strip())
     if actor.token_id is not None:
-        audit.bind_token(actor.username, actor.token_id)   # writes in this request name the token
+        audit.bind_token(actor.username, actor.token_id)  # writes in this request name the token
 
 
 def forget_token(_exc: BaseException | None = None) -> None:

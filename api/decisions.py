@@ -14,8 +14,12 @@ from . import schemas
 from .auth import current_actor
 from .context import engine_ctx
 
-blp = Blueprint("decisions", __name__, url_prefix="/api/v1/decisions",
-                description="Read deployed decisions and evaluate them with inputs.")
+blp = Blueprint(
+    "decisions",
+    __name__,
+    url_prefix="/api/v1/decisions",
+    description="Read deployed decisions and evaluate them with inputs.",
+)
 
 
 @blp.route("")
@@ -41,8 +45,11 @@ class EvaluateDecision(MethodView):
     @blp.arguments(schemas.EvaluateDecision())
     @blp.response(200, schemas.DecisionEvaluation)
     @blp.alt_response(404, schema=schemas.Error, description="no such decision or version")
-    @blp.alt_response(422, schema=schemas.Error,
-                      description="the evaluation failed (code decision_failed; details name rule and column)")
+    @blp.alt_response(
+        422,
+        schema=schemas.Error,
+        description="the evaluation failed (code decision_failed; details name rule and column)",
+    )
     def post(self, body: dict[str, Any], key: str) -> DecisionResult:
         """Evaluate the latest (or a given) version with inputs; returns outputs, matched rules and the trace."""
         return decisions.evaluate(engine_ctx(), current_actor(), key, body["inputs"], body.get("version"))

@@ -17,21 +17,32 @@ from . import schemas
 from .auth import current_actor
 from .context import engine_ctx
 
-blp = Blueprint("process_definitions", __name__, url_prefix="/api/v1/process-definitions",
-                description="Deploy BPMN, DMN and form files; read process definitions.")
+blp = Blueprint(
+    "process_definitions",
+    __name__,
+    url_prefix="/api/v1/process-definitions",
+    description="Deploy BPMN, DMN and form files; read process definitions.",
+)
 
 DEPLOY_BODY = {
     "required": True,
-    "content": {"multipart/form-data": {"schema": {
-        "type": "object",
-        "required": ["files"],
-        "properties": {
-            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                      "description": ".bpmn, .dmn and .form files deployed together"},
-            "name": {"type": "string"},
-            "lane_map": {"type": "string", "description": "JSON object mapping lane names to group names"},
-        },
-    }}},
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["files"],
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": ".bpmn, .dmn and .form files deployed together",
+                    },
+                    "name": {"type": "string"},
+                    "lane_map": {"type": "string", "description": "JSON object mapping lane names to group names"},
+                },
+            }
+        }
+    },
 }
 
 
@@ -51,8 +62,7 @@ class Definitions(MethodView):
         if not uploads:
             raise InvalidInput("upload one or more files as multipart field 'files'", {"fields": {"files": "required"}})
         files = [SourceFile(u.filename or "unnamed", u.read()) for u in uploads]
-        result = deployments.deploy(engine_ctx(), current_actor(), files, _lane_map(),
-                                    request.form.get("name", ""))
+        result = deployments.deploy(engine_ctx(), current_actor(), files, _lane_map(), request.form.get("name", ""))
         return result, 201 if result.id else 200
 
 

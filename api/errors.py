@@ -27,9 +27,18 @@ STATUS: dict[str, int] = {
     "decision_failed": 422,
 }
 
-HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-              422: "invalid_input", 429: "too_many_requests"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+}
 
 NO_PERMISSION_DETAILS: dict[str, Any] = {"permission": None}
 """A 403 that is no role's question (a rule about this task or instance: see the message)."""
@@ -64,7 +73,7 @@ def http_error(err: HTTPException) -> Response:
     details: dict[str, Any] | None = None
     message = err.description or err.name
     data = getattr(err, "data", None)
-    if isinstance(data, dict) and "messages" in data:     # webargs / marshmallow validation
+    if isinstance(data, dict) and "messages" in data:  # webargs / marshmallow validation
         details = {"fields": _flatten(data["messages"])}
         message = "invalid request: " + ", ".join(sorted(details["fields"]))
     if status == 413:

@@ -16,12 +16,19 @@ from . import schemas
 from .auth import current_actor
 from .context import engine_ctx
 
-blp = Blueprint("external_tasks", __name__, url_prefix="/api/v1/external-tasks",
-                description="External tasks: service tasks with a topic, done by workers (fetch and lock, then "
-                            "complete, failure, bpmn-error or extend-lock). Role: external-worker (or admin).")
+blp = Blueprint(
+    "external_tasks",
+    __name__,
+    url_prefix="/api/v1/external-tasks",
+    description="External tasks: service tasks with a topic, done by workers (fetch and lock, then "
+    "complete, failure, bpmn-error or extend-lock). Role: external-worker (or admin).",
+)
 
-WORKER_ID: dict[str, Any] = {"required": True, "validate": validate.Length(min=1, max=et.NAME_LIMIT),
-             "metadata": {"description": "the worker's name; the lock is held in it"}}
+WORKER_ID: dict[str, Any] = {
+    "required": True,
+    "validate": validate.Length(min=1, max=et.NAME_LIMIT),
+    "metadata": {"description": "the worker's name; the lock is held in it"},
+}
 
 
 def _whole(low: int, high: int, **kw: Any) -> fields.Integer:
@@ -31,16 +38,19 @@ def _whole(low: int, high: int, **kw: Any) -> fields.Integer:
 class TopicRequest(schemas.Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=et.TOPIC_LIMIT))
     lock_duration_ms = _whole(1, et.MAX_LOCK_MS, required=True)
-    variables = fields.List(fields.String(validate=validate.Length(min=1, max=200)), allow_none=True,
-                            load_default=None, validate=validate.Length(max=et.MAX_VARIABLE_NAMES),
-                            metadata={"description": "the variables to hand over (default: all)"})
+    variables = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(max=et.MAX_VARIABLE_NAMES),
+        metadata={"description": "the variables to hand over (default: all)"},
+    )
 
 
 class FetchAndLock(schemas.Strict):
     worker_id = fields.String(**WORKER_ID)
     max_tasks = _whole(1, et.MAX_TASKS, required=True)
-    topics = fields.List(fields.Nested(TopicRequest), required=True,
-                         validate=validate.Length(min=1, max=et.MAX_TOPICS))
+    topics = fields.List(fields.Nested(TopicRequest), required=True, validate=validate.Length(min=1, max=et.MAX_TOPICS))
 
 
 class LockedTask(Schema):
@@ -54,8 +64,10 @@ class LockedTask(Schema):
     process_version = fields.Integer()
     business_key = fields.String(allow_none=True)
     variables = fields.Dict()
-    retries = fields.Integer(allow_none=True, metadata={
-        "description": "null until a failure reports retries (or as the model sets them: zeebe retries)"})
+    retries = fields.Integer(
+        allow_none=True,
+        metadata={"description": "null until a failure reports retries (or as the model sets them: zeebe retries)"},
+    )
     error_message = fields.String(allow_none=True, metadata={"description": "the last failure's message"})
     lock_expires_at = fields.DateTime()
     created_at = fields.DateTime()
@@ -69,18 +81,27 @@ class Complete(schemas.Strict):
 class Failure(schemas.Strict):
     worker_id = fields.String(**WORKER_ID)
     message = fields.String(required=True, validate=validate.Length(min=1, max=et.MAX_MESSAGE))
-    retries = _whole(0, et.MAX_RETRIES, required=True, metadata={
-        "description": "attempts left; 0 raises an incident on the instance naming the element"})
-    retry_timeout_ms = _whole(0, et.MAX_RETRY_TIMEOUT_MS, load_default=0, metadata={
-        "description": "the task is fetchable again after this long"})
+    retries = _whole(
+        0,
+        et.MAX_RETRIES,
+        required=True,
+        metadata={"description": "attempts left; 0 raises an incident on the instance naming the element"},
+    )
+    retry_timeout_ms = _whole(
+        0,
+        et.MAX_RETRY_TIMEOUT_MS,
+        load_default=0,
+        metadata={"description": "the task is fetchable again after this long"},
+    )
 
 
 class BpmnError(schemas.Strict):
     worker_id = fields.String(**WORKER_ID)
     error_code = fields.String(required=True, validate=validate.Length(min=1, max=et.CODE_LIMIT))
     error_message = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=et.MAX_MESSAGE))
-    variables = fields.Dict(keys=fields.String(), load_default=dict, metadata={
-        "description": "set on the path that catches the error"})
+    variables = fields.Dict(
+        keys=fields.String(), load_default=dict, metadata={"description": "set on the path that catches the error"}
+    )
 
 
 class ExtendLock(schemas.Strict):
@@ -121,8 +142,9 @@ class ExternalTaskQuery(schemas.Strict):
     topic = fields.String(validate=validate.Length(min=1, max=et.TOPIC_LIMIT))
     locked = fields.Boolean()
     instance_id = fields.String(validate=validate.Length(max=36))
-    status = fields.String(load_default="open", validate=validate.OneOf(
-        ("open", "completed", "bpmn_error", "cancelled", "all")))
+    status = fields.String(
+        load_default="open", validate=validate.OneOf(("open", "completed", "bpmn_error", "cancelled", "all"))
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -164,8 +186,15 @@ class FailureView(MethodView):
     @blp.alt_response(409, schema=schemas.Error, description="not locked by this worker, or finished already")
     def post(self, body: dict[str, Any], task_id: str) -> et.Finished:
         """Report a failed attempt: fetchable again after retry_timeout_ms, or an incident with no retries left."""
-        return et.fail(engine_ctx(), current_actor(), task_id, body["worker_id"], body["message"], body["retries"],
-                       body["retry_timeout_ms"])
+        return et.fail(
+            engine_ctx(),
+            current_actor(),
+            task_id,
+            body["worker_id"],
+            body["message"],
+            body["retries"],
+            body["retry_timeout_ms"],
+        )
 
 
 @blp.route("/<task_id>/bpmn-error")
@@ -177,8 +206,15 @@ class BpmnErrorView(MethodView):
     def post(self, body: dict[str, Any], task_id: str) -> et.Finished:
         """Throw a BPMN error at the task: an error boundary event or event sub-process catches it by its code;
         uncaught, the instance gets an incident."""
-        return et.bpmn_error(engine_ctx(), current_actor(), task_id, body["worker_id"], body["error_code"],
-                             body["error_message"], body["variables"])
+        return et.bpmn_error(
+            engine_ctx(),
+            current_actor(),
+            task_id,
+            body["worker_id"],
+            body["error_code"],
+            body["error_message"],
+            body["variables"],
+        )
 
 
 @blp.route("/<task_id>/extend-lock")

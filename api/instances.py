@@ -18,13 +18,24 @@ from . import schemas
 from .auth import current_actor
 from .context import engine_ctx
 
-blp = Blueprint("process_instances", __name__, url_prefix="/api/v1/process-instances",
-                description="Start process instances and follow them.")
+blp = Blueprint(
+    "process_instances",
+    __name__,
+    url_prefix="/api/v1/process-instances",
+    description="Start process instances and follow them.",
+)
 
-IDEMPOTENCY = {"parameters": [{
-    "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 200},
-    "description": "a retried start with the same key and body returns the first result",
-}]}
+IDEMPOTENCY = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "a retried start with the same key and body returns the first result",
+        }
+    ]
+}
 
 
 @blp.route("")
@@ -44,8 +55,15 @@ class Instances(MethodView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key.strip()) <= 200):
             raise InvalidInput("Idempotency-Key must be 1-200 characters", {"fields": {"Idempotency-Key": "invalid"}})
-        view = instances.start(engine_ctx(), current_actor(), body["process"], body.get("version"),
-                               body.get("business_key"), body["variables"], key.strip() if key else None)
+        view = instances.start(
+            engine_ctx(),
+            current_actor(),
+            body["process"],
+            body.get("version"),
+            body.get("business_key"),
+            body["variables"],
+            key.strip() if key else None,
+        )
         return view, 200 if view.replayed else 201, {"Idempotent-Replayed": "true"} if view.replayed else {}
 
 

@@ -24,5 +24,11 @@ class Messages(MethodView):
     @blp.alt_response(404, schema=schemas.Error, description="no instance waits for this message")
     def post(self, body: dict[str, Any]) -> InstanceView:
         """Deliver a message, by instance id or business key, with variables."""
-        return messages.correlate(engine_ctx(), current_actor(), body["message"], body.get("instance_id"),
-                                  body.get("business_key"), body["variables"])
+        return messages.correlate(
+            engine_ctx(),
+            current_actor(),
+            body["message"],
+            body.get("instance_id"),
+            body.get("business_key"),
+            body["variables"],
+        )

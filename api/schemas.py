@@ -13,14 +13,21 @@ class Strict(Schema):
 class ErrorBody(Schema):
     """Every error of the API and of the designer's JSON endpoints (api/errors.py, webui/errors.py)."""
 
-    code = fields.String(required=True, metadata={
-        "description": "the domain error's code (not_found, forbidden, conflict, invalid_input, invalid_form_data, "
-                       "invalid_deployment, ...) or the HTTP error's (method_not_allowed, bad_request, ...)"})
+    code = fields.String(
+        required=True,
+        metadata={
+            "description": "the domain error's code (not_found, forbidden, conflict, invalid_input, invalid_form_data, "
+            "invalid_deployment, ...) or the HTTP error's (method_not_allowed, bad_request, ...)"
+        },
+    )
     message = fields.String(required=True)
-    details = fields.Raw(metadata={
-        "description": "403: {permission, allowed_roles} (permission null when a rule about this task or instance "
-                       "refused, not a role); 405: {allowed_methods}; 422: {fields: {name: message}} or "
-                       "{problems: [...]}; other errors: what the message is about, or absent"})
+    details = fields.Raw(
+        metadata={
+            "description": "403: {permission, allowed_roles} (permission null when a rule about this task or instance "
+            "refused, not a role); 405: {allowed_methods}; 422: {fields: {name: message}} or "
+            "{problems: [...]}; other errors: what the message is about, or absent"
+        }
+    )
 
 
 class Error(Schema):
@@ -35,11 +42,18 @@ class UserTaskInfo(Schema):
     candidate_groups = fields.List(fields.String(), metadata={"description": "static candidate groups"})
     candidate_users = fields.List(fields.String(), metadata={"description": "static candidate users"})
     assignee = fields.String(allow_none=True, metadata={"description": "static assignee"})
-    expressions = fields.Dict(metadata={
-        "description": "candidate_groups / candidate_users / assignee given by an expression, evaluated when the "
-                       "task is created"})
-    default_group = fields.String(allow_none=True, metadata={
-        "description": "the process's default group, for a task with no lane or candidates (else the deployment's)"})
+    expressions = fields.Dict(
+        metadata={
+            "description": "candidate_groups / candidate_users / assignee given by an expression, evaluated when the "
+            "task is created"
+        }
+    )
+    default_group = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the process's default group, for a task with no lane or candidates (else the deployment's)"
+        },
+    )
 
 
 class Definition(Schema):
@@ -76,23 +90,34 @@ class Task(Schema):
     name = fields.String()
     role = fields.String(allow_none=True)
     candidate_groups = fields.List(fields.String())
-    candidate_users = fields.List(fields.String(), metadata={
-        "description": "users the task is offered to by name, besides its groups (candidateUsers)"})
-    group_source = fields.String(allow_none=True, metadata={
-        "description": "where candidate_groups came from: lane | candidate_groups | candidate_users "
-                       "(users only, no group) | process_default | default (the deployment's default group)"})
+    candidate_users = fields.List(
+        fields.String(),
+        metadata={"description": "users the task is offered to by name, besides its groups (candidateUsers)"},
+    )
+    group_source = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "where candidate_groups came from: lane | candidate_groups | candidate_users "
+            "(users only, no group) | process_default | default (the deployment's default group)"
+        },
+    )
     offered_to = fields.String(metadata={"description": "whom the task is offered to and why, as the pages show it"})
-    priority = fields.Integer(metadata={"description": "0-100, 50 by default (pmoflow:priority, camunda:priority, "
-                                                    "zeebe:priorityDefinition)"})
+    priority = fields.Integer(
+        metadata={"description": "0-100, 50 by default (pmoflow:priority, camunda:priority, zeebe:priorityDefinition)"}
+    )
     assignee = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "open | completed | cancelled"})
     form_key = fields.String(allow_none=True)
     created_at = fields.DateTime()
-    due_at = fields.DateTime(allow_none=True, metadata={
-        "description": "from the task's interrupting boundary timer or its SLA property (pmoflow:sla)"})
+    due_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "from the task's interrupting boundary timer or its SLA property (pmoflow:sla)"},
+    )
     at_risk_at = fields.DateTime(allow_none=True, metadata={"description": "from then on the task is at risk"})
-    sla_state = fields.String(allow_none=True, metadata={
-        "description": "none | on_track | at_risk | overdue for an open task (null for a finished one)"})
+    sla_state = fields.String(
+        allow_none=True,
+        metadata={"description": "none | on_track | at_risk | overdue for an open task (null for a finished one)"},
+    )
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
     data = fields.Dict(allow_none=True)
@@ -100,8 +125,12 @@ class Task(Schema):
 
 class CompletedTask(Task):
     instance_status = fields.String(metadata={"description": "the instance's status after this step"})
-    open_tasks = fields.List(fields.Nested(Task), metadata={
-        "description": "the instance's open tasks after this step (the next ones to work), so no GET is needed"})
+    open_tasks = fields.List(
+        fields.Nested(Task),
+        metadata={
+            "description": "the instance's open tasks after this step (the next ones to work), so no GET is needed"
+        },
+    )
 
 
 class TaskDetail(Task):
@@ -186,11 +215,19 @@ class Message(Strict):
 
 
 class Signal(Strict):
-    signal = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                           metadata={"description": "the signal's name (bpmn:signal name)"})
-    variables = fields.Dict(keys=fields.String(), load_default=dict,
-                            metadata={"description": "merged into the data of every event that catches it, and the "
-                                                     "start variables of instances it starts"})
+    signal = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "the signal's name (bpmn:signal name)"},
+    )
+    variables = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={
+            "description": "merged into the data of every event that catches it, and the "
+            "start variables of instances it starts"
+        },
+    )
 
 
 class SignalResult(Schema):
@@ -255,8 +292,11 @@ class DecisionDetail(Schema):
 
 
 class EvaluateDecision(Strict):
-    inputs = fields.Dict(keys=fields.String(), load_default=dict,
-                         metadata={"description": "variables by name; JSON numbers, strings, booleans, lists, objects"})
+    inputs = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "variables by name; JSON numbers, strings, booleans, lists, objects"},
+    )
     version = fields.Integer(validate=validate.Range(min=1), metadata={"description": "default: the latest"})
 
 
@@ -283,15 +323,21 @@ class DecisionEvaluation(Schema):
     version = fields.Integer()
     outputs = fields.Dict(metadata={"description": "output name -> value (a list for multi-hit tables)"})
     matched_rules = fields.List(fields.Nested(MatchedRule))
-    trace = fields.List(fields.Nested(DecisionTraceEntry),
-                        metadata={"description": "every decision evaluated, required decisions first"})
+    trace = fields.List(
+        fields.Nested(DecisionTraceEntry),
+        metadata={"description": "every decision evaluated, required decisions first"},
+    )
 
 
 # ---------------------------------------------------------------- moving an instance to another version
 
+
 class MigrationQuery(Strict):
-    version = fields.Integer(required=True, validate=validate.Range(min=1),
-                             metadata={"description": "the target version of the instance's process"})
+    version = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "the target version of the instance's process"},
+    )
 
 
 class MigrateInstance(Strict):
@@ -305,8 +351,9 @@ class ElementChange(Schema):
     name = fields.String()
     type = fields.String()
     change = fields.String(metadata={"description": "added, removed or changed"})
-    attributes = fields.List(fields.String(),
-                             metadata={"description": "what changed (spec attributes, form, sla, ...)"})
+    attributes = fields.List(
+        fields.String(), metadata={"description": "what changed (spec attributes, form, sla, ...)"}
+    )
 
 
 class ActiveElement(Schema):

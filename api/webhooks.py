@@ -16,15 +16,21 @@ from . import schemas
 from .auth import current_actor
 from .context import engine_ctx
 
-blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks",
-                description="Admin: send events to systems as signed HTTP POSTs (Standard Webhooks).")
-
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/api/v1/webhooks",
+    description="Admin: send events to systems as signed HTTP POSTs (Standard Webhooks).",
+)
 
 
 def _event_types(required: bool) -> fields.List[str]:
-    return fields.List(fields.String(validate=validate.Length(min=1, max=60)), required=required,
-                       validate=validate.Length(min=1),
-                       metadata={"description": 'event types to send, or ["*"] for every event'})
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=60)),
+        required=required,
+        validate=validate.Length(min=1),
+        metadata={"description": 'event types to send, or ["*"] for every event'},
+    )
 
 
 class Webhook(Schema):
@@ -39,8 +45,11 @@ class Webhook(Schema):
 
 
 class WebhookWithSecret(Webhook):
-    secret = fields.String(metadata={"description": "whsec_<base64>: shown only in this answer; verify the "
-                                                    "webhook-signature header with it"})
+    secret = fields.String(
+        metadata={
+            "description": "whsec_<base64>: shown only in this answer; verify the webhook-signature header with it"
+        }
+    )
 
 
 class CreateWebhook(schemas.Strict):
@@ -90,7 +99,7 @@ class WebhookDeliveryQuery(schemas.Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-NO_STORE = {"Cache-Control": "no-store"}       # answers that carry a signing secret
+NO_STORE = {"Cache-Control": "no-store"}  # answers that carry a signing secret
 
 
 def _with_secret(issued: webhooks.IssuedSecret) -> dict[str, Any]:
@@ -109,8 +118,9 @@ class Webhooks(MethodView):
     @blp.alt_response(422, schema=schemas.Error, description="a refused URL or unknown fields, each named")
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Subscribe a URL to event types; the answer holds the signing secret, shown only this once."""
-        issued = webhooks.create_subscription(engine_ctx(), current_actor(), body["url"], body["event_types"],
-                                              body["description"], body["active"])
+        issued = webhooks.create_subscription(
+            engine_ctx(), current_actor(), body["url"], body["event_types"], body["description"], body["active"]
+        )
         return _with_secret(issued), 201, NO_STORE
 
 

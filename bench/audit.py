@@ -33,12 +33,33 @@ from .server import scratch_context
 
 START = datetime(2025, 6, 1, 0, 0, tzinfo=UTC)
 AUDITOR = Actor("audrey", roles=frozenset({"auditor"}))
-TYPES = ("instance_started", "element_completed", "element_completed", "element_completed", "decision_evaluated",
-         "task_created", "task_claimed", "task_completed", "comment_added", "task_created", "task_completed",
-         "element_completed", "sla_breached", "instance_completed")
+TYPES = (
+    "instance_started",
+    "element_completed",
+    "element_completed",
+    "element_completed",
+    "decision_evaluated",
+    "task_created",
+    "task_claimed",
+    "task_completed",
+    "comment_added",
+    "task_created",
+    "task_completed",
+    "element_completed",
+    "sla_breached",
+    "instance_completed",
+)
 PROCESSES = ("project-intake", "change-request", "cross-functional-handoff", "vendor-onboarding", "budget-review")
-WORDS = ("within budget", "needs more detail", "approved for Q3", "see attached plan", "risk accepted",
-         "escalate to board", "vendor contract signed", "duplicate of earlier request")
+WORDS = (
+    "within budget",
+    "needs more detail",
+    "approved for Q3",
+    "see attached plan",
+    "risk accepted",
+    "escalate to board",
+    "vendor contract signed",
+    "duplicate of earlier request",
+)
 
 SEED = """
 INSERT INTO events (uuid, seq, type, instance_id, instance_uuid, business_key, definition_key, definition_version,
@@ -60,8 +81,10 @@ FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS i
 
 def main() -> None:
     args = _parser().parse_args()
-    with scratch_context(args.postgres_url, "audit", START) as search_ctx, \
-            scratch_context(args.postgres_url, "audit_verify", START) as verify_ctx:
+    with (
+        scratch_context(args.postgres_url, "audit", START) as search_ctx,
+        scratch_context(args.postgres_url, "audit_verify", START) as verify_ctx,
+    ):
         t0 = time.perf_counter()
         seed(search_ctx, args.events)
         print(f"seeded {args.events:,} events in {time.perf_counter() - t0:.1f} s")
@@ -77,10 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench.audit", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=40, help="pages timed per filter")
-    parser.add_argument("--verify-events", type=int, default=20_000,
-                        help="real chained events written, then verified (0: skip)")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="a server where this benchmark may create and drop databases")
+    parser.add_argument(
+        "--verify-events", type=int, default=20_000, help="real chained events written, then verified (0: skip)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="a server where this benchmark may create and drop databases",
+    )
     return parser
 
 
@@ -104,8 +131,9 @@ def filters(n_events: int, rnd: random.Random) -> dict[str, AuditFilter]:
         "process": AuditFilter(process=rnd.choice(PROCESSES)),
         "one day": AuditFilter(since=day, until=day + timedelta(days=1)),
         "actor + month": AuditFilter(actor=f"user{rnd.randrange(200)}", since=day, until=day + timedelta(days=30)),
-        "process + action + week": AuditFilter(process=rnd.choice(PROCESSES), action="task_completed", since=day,
-                                               until=day + timedelta(days=7)),
+        "process + action + week": AuditFilter(
+            process=rnd.choice(PROCESSES), action="task_completed", since=day, until=day + timedelta(days=7)
+        ),
         "text (common)": AuditFilter(text=rnd.choice(WORDS)),
         "text (rare) + week": AuditFilter(text=f"#{rnd.randrange(997)}", since=day, until=day + timedelta(days=7)),
         "page 20 (keyset)": AuditFilter(before=n_events - 50 * 19),
@@ -120,7 +148,7 @@ def _md5(value: str) -> str:
 
 
 def measure(ctx: EngineContext, n_events: int, samples: int, rnd: random.Random) -> AuditFilter:
-    for _ in range(5):                                      # warm-up
+    for _ in range(5):  # warm-up
         audit_trail.search(ctx, AUDITOR, AuditFilter())
     times: dict[str, list[float]] = {}
     sizes: dict[str, list[int]] = {}
@@ -163,16 +191,23 @@ def time_verify(ctx: EngineContext, n_events: int) -> None:
     for batch in range(0, n_events, 100):
         with ctx.uow() as uow:
             for i in range(batch, min(batch + 100, n_events)):
-                audit.record(uow.session, "task_completed", START + timedelta(seconds=i), actor=f"user{i % 200}",
-                             data={"name": "Approval", "data": {"decision": "approve", "comment": WORDS[i % 8]}})
+                audit.record(
+                    uow.session,
+                    "task_completed",
+                    START + timedelta(seconds=i),
+                    actor=f"user{i % 200}",
+                    data={"name": "Approval", "data": {"decision": "approve", "comment": WORDS[i % 8]}},
+                )
             uow.commit()
     write = time.perf_counter() - t0
     t0 = time.perf_counter()
     result = audit_trail.verify(ctx, AUDITOR)
     took = time.perf_counter() - t0
     assert result.ok and result.checked == n_events, result
-    print(f"\nchained writes: {n_events:,} events in {write:.1f} s ({n_events / write:,.0f} events/s, "
-          f"100 per transaction)")
+    print(
+        f"\nchained writes: {n_events:,} events in {write:.1f} s ({n_events / write:,.0f} events/s, "
+        f"100 per transaction)"
+    )
     print(f"audit verify: {n_events:,} events in {took:.2f} s ({n_events / took:,.0f} events/s)")
 
 

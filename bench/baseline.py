@@ -35,8 +35,8 @@ def start_variables(i: int) -> dict[str, object]:
 class BaselineResult:
     instances: int
     seconds: float
-    samples: Samples          # "start", "complete" and "instance" latencies
-    state_bytes: int          # size of the dumped state before the last step
+    samples: Samples  # "start", "complete" and "instance" latencies
+    state_bytes: int  # size of the dumped state before the last step
     cpu: CpuUse
 
     @property
@@ -46,8 +46,7 @@ class BaselineResult:
 
 def load_bundle(workflows: Path, process: str = PROCESS) -> SpecBundle:
     """Parse every deployable file in `workflows` and restore the spec of `process`; raises KeyError."""
-    files = [SourceFile(p.name, p.read_bytes()) for p in sorted(workflows.iterdir())
-             if p.suffix.lower() in DEPLOYABLE]
+    files = [SourceFile(p.name, p.read_bytes()) for p in sorted(workflows.iterdir()) if p.suffix.lower() in DEPLOYABLE]
     parsed = {p.key: p for p in parse_deployment(files, max_bytes=2 * 1024 * 1024).processes}
     return restore_spec(parsed[process].spec_json)
 

@@ -50,8 +50,9 @@ def _layers(stack: Stack) -> dict[str, Callable[[int], None]]:
         return tokens.actor_for_token(ctx, stack.tokens[name]) if per_call else actors[name]
 
     def services(i: int, per_call: bool) -> None:
-        view = instances.start(ctx, actor(STARTER.name, per_call), PROCESS, business_key=f"s{per_call}-{i}",
-                               variables=start_variables(i))
+        view = instances.start(
+            ctx, actor(STARTER.name, per_call), PROCESS, business_key=f"s{per_call}-{i}", variables=start_variables(i)
+        )
         for element in STEPS:
             [task] = view.open_tasks
             view = completion.complete(ctx, actor(APPROVERS[element].name, per_call), task.id, dict(DECISION))
@@ -65,14 +66,20 @@ def _layers(stack: Stack) -> dict[str, Callable[[int], None]]:
         def auth(name: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {stack.tokens[name]}"}
 
-        r = client.post("/api/v1/process-instances", headers=auth(STARTER.name), json={
-            "process": PROCESS, "business_key": f"f-{i}", "variables": start_variables(i)})
+        r = client.post(
+            "/api/v1/process-instances",
+            headers=auth(STARTER.name),
+            json={"process": PROCESS, "business_key": f"f-{i}", "variables": start_variables(i)},
+        )
         assert r.status_code == 201, r.text
         body = r.json
         for element in STEPS:
             task = body["open_tasks"][0]
-            r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=auth(APPROVERS[element].name),
-                            json={"data": dict(DECISION)})
+            r = client.post(
+                f"/api/v1/tasks/{task['id']}/complete",
+                headers=auth(APPROVERS[element].name),
+                json={"data": dict(DECISION)},
+            )
             assert r.status_code == 200, r.text
             body = r.json
 
@@ -88,16 +95,23 @@ def measure(kind: str, instances: int, postgres_url: str) -> list[list[str]]:
     """One row per layer: CPU ms per instance in this process and in PostgreSQL, and wall ms."""
     rows = []
     with Stack(kind, ServerOptions(workers=1, threads=1), postgres_url=postgres_url, serve=False) as stack:
-        os.environ.update(stack.env())          # create_app reads PMOFLOW_* from the environment
+        os.environ.update(stack.env())  # create_app reads PMOFLOW_* from the environment
         for label, one in _layers(stack).items():
             for i in range(5):
-                one(10_000 + i)                 # warm caches
+                one(10_000 + i)  # warm caches
             with window(database_pids=stack.database_pids) as cpu:
                 for i in range(instances):
                     one(i)
             per = 1000 / instances
-            rows.append([label, f"{cpu.client * per:.1f}", f"{cpu.database * per:.1f}" if kind == "postgres" else "-",
-                         f"{cpu.seconds * per:.1f}", f"{cpu.other_share * 100:.0f}%"])
+            rows.append(
+                [
+                    label,
+                    f"{cpu.client * per:.1f}",
+                    f"{cpu.database * per:.1f}" if kind == "postgres" else "-",
+                    f"{cpu.seconds * per:.1f}",
+                    f"{cpu.other_share * 100:.0f}%",
+                ]
+            )
     return rows
 
 

@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 from .stats import Samples
 
-IDLE_RECONNECT = 1.0   # gunicorn closes idle keep-alive connections after 2 s
+IDLE_RECONNECT = 1.0  # gunicorn closes idle keep-alive connections after 2 s
 
 
 @dataclass
 class Response:
     status: int
-    body: Any          # parsed JSON, or the raw text when it is not JSON
+    body: Any  # parsed JSON, or the raw text when it is not JSON
     text: str
 
 
@@ -88,8 +88,9 @@ class Api:
             parsed = text
         return Response(answer.status, parsed, text)
 
-    def timed(self, samples: Samples | None, kind: str, method: str, path: str, token: str,
-              payload: Any = None) -> Response:
+    def timed(
+        self, samples: Samples | None, kind: str, method: str, path: str, token: str, payload: Any = None
+    ) -> Response:
         """`request`, adding its latency to `samples` under `kind`."""
         began = time.perf_counter()
         response = self.request(method, path, token, payload)

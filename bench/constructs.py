@@ -81,8 +81,11 @@ def _services(ctx) -> dict[str, Callable[[int], None]]:  # type: ignore[no-untyp
     from engine.spiff.model.parsing import SourceFile
     from engine.tasks import completion
 
-    files = [SourceFile(p.name, p.read_bytes()) for p in sorted((REPO / "workflows").iterdir())
-             if p.suffix in (".bpmn", ".dmn", ".form")]
+    files = [
+        SourceFile(p.name, p.read_bytes())
+        for p in sorted((REPO / "workflows").iterdir())
+        if p.suffix in (".bpmn", ".dmn", ".form")
+    ]
     deployments.deploy(ctx, SYSTEM, [*files, SourceFile(MODEL.name, MODEL.read_bytes())])
     starter = Actor("bench-starter", roles=frozenset({"api"}))
     groups = frozenset({"IT Manager", "Finance", "PMO Director", "Reviewers"})
@@ -131,15 +134,21 @@ def _measure(label: str, models: dict[str, Callable[[int], None]], instances: in
     per: dict[str, float] = {}
     for name, one in models.items():
         for i in range(3):
-            one(100_000 + i)                     # warm caches
+            one(100_000 + i)  # warm caches
         with window() as cpu:
             for i in range(instances):
                 one(i)
         per[name] = cpu.client * 1000 / instances
     steps = {k: per[k] / STEPS_PER_INSTANCE[k] for k in per}
-    return [label, f"{per['approval']:.1f}", f"{per['constructs']:.1f}", f"{steps['approval']:.2f}",
-            f"{steps['constructs']:.2f}", f"{per['constructs'] / per['approval']:.2f}",
-            f"{steps['constructs'] / steps['approval']:.2f}"]
+    return [
+        label,
+        f"{per['approval']:.1f}",
+        f"{per['constructs']:.1f}",
+        f"{steps['approval']:.2f}",
+        f"{steps['constructs']:.2f}",
+        f"{per['constructs'] / per['approval']:.2f}",
+        f"{steps['constructs'] / steps['approval']:.2f}",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,10 +164,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kind in kinds:
         with _database(kind, args.postgres_url) as ctx:
             rows.append(_measure(f"services {kind}", _services(ctx), args.instances))
-    print(f"CPU ms of this process, sequential, {args.instances} instances per model and layer "
-          f"(approval: 1 start + {len(STEPS)} completions; constructs: 1 start + {len(REVIEWERS)} completions)")
-    print(table(["layer", "approval /inst", "constructs /inst", "approval /step", "constructs /step",
-                 "ratio /inst", "ratio /step"], rows))
+    print(
+        f"CPU ms of this process, sequential, {args.instances} instances per model and layer "
+        f"(approval: 1 start + {len(STEPS)} completions; constructs: 1 start + {len(REVIEWERS)} completions)"
+    )
+    print(
+        table(
+            [
+                "layer",
+                "approval /inst",
+                "constructs /inst",
+                "approval /step",
+                "constructs /step",
+                "ratio /inst",
+                "ratio /step",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

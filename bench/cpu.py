@@ -20,11 +20,11 @@ PROC = Path("/proc")
 class CpuUse:
     """CPU seconds used during a measured window, by party."""
 
-    seconds: float = 0.0       # wall time of the window
-    client: float = 0.0        # this process (the benchmark's clients or the in-process baseline)
-    server: float = 0.0        # gunicorn master and workers
-    database: float = 0.0      # PostgreSQL backends serving the benchmark database
-    busy: float = 0.0          # all CPUs' busy time, any process
+    seconds: float = 0.0  # wall time of the window
+    client: float = 0.0  # this process (the benchmark's clients or the in-process baseline)
+    server: float = 0.0  # gunicorn master and workers
+    database: float = 0.0  # PostgreSQL backends serving the benchmark database
+    busy: float = 0.0  # all CPUs' busy time, any process
     cpus: int = 1
 
     @property
@@ -53,7 +53,7 @@ def process_cpu(pids: list[int]) -> dict[int, float]:
             fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        result[pid] = (int(fields[11]) + int(fields[12])) / tick       # utime, stime
+        result[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return result
 
 
@@ -80,7 +80,7 @@ def machine_busy() -> float:
             values = [int(v) for v in f.readline().split()[1:]]
     except OSError:
         return 0.0
-    busy = sum(values[:3]) + sum(values[5:7])        # user, nice, system, irq, softirq
+    busy = sum(values[:3]) + sum(values[5:7])  # user, nice, system, irq, softirq
     return busy / os.sysconf("SC_CLK_TCK")
 
 
@@ -90,8 +90,9 @@ def self_cpu() -> float:
 
 
 @contextmanager
-def window(server_pids: Callable[[], list[int]] = list,
-           database_pids: Callable[[], list[int]] = list) -> Iterator[CpuUse]:
+def window(
+    server_pids: Callable[[], list[int]] = list, database_pids: Callable[[], list[int]] = list
+) -> Iterator[CpuUse]:
     """Measure the CPU used inside the block; the CpuUse yielded is filled in when the block ends.
 
     Process lists are read at both ends; a process that started inside the block counts

@@ -37,9 +37,11 @@ NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
 PMO = Actor("pmo", roles=frozenset({"designer"}))
 ROOT = Path(__file__).resolve().parent.parent
-PROCESSES = (("project-intake", "Project intake", "it_manager_approval", "finance_approval"),
-             ("change-request", "Change request", "it_manager_review", "security_review"),
-             ("cross-functional-handoff", "Cross-functional handoff", "prepare_handoff", "confirm_go_live"))
+PROCESSES = (
+    ("project-intake", "Project intake", "it_manager_approval", "finance_approval"),
+    ("change-request", "Change request", "it_manager_review", "security_review"),
+    ("cross-functional-handoff", "Cross-functional handoff", "prepare_handoff", "confirm_go_live"),
+)
 GROUPS = ("IT Manager", "Finance", "Security", "Operations", "PMO Director")
 
 
@@ -48,9 +50,11 @@ def main() -> None:
     with scratch_context(args.postgres_url, "dashboard", NOW) as ctx:
         t0 = time.perf_counter()
         counts = seed(ctx, args.instances)
-        print(f"seeded {counts['instances']:,} instances, {counts['tasks']:,} tasks, {counts['groups']:,} group rows "
-              f"in {time.perf_counter() - t0:.1f} s")
-        with ctx.db.begin() as conn:                 # committed, or the statistics are discarded
+        print(
+            f"seeded {counts['instances']:,} instances, {counts['tasks']:,} tasks, {counts['groups']:,} group rows "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
+        with ctx.db.begin() as conn:  # committed, or the statistics are discarded
             conn.execute(text("ANALYZE"))
         measure(ctx, args.samples)
 
@@ -59,8 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench.dashboard", description=__doc__.split("\n")[0])
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=15, help="timed runs of each query")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="a server where this benchmark may create and drop a database")
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="a server where this benchmark may create and drop a database",
+    )
     return parser
 
 
@@ -68,17 +75,28 @@ def seed(ctx: EngineContext, n: int) -> dict[str, int]:
     """Insert the data set with set-based SQL; returns row counts."""
     xml = (ROOT / "workflows" / "project-intake.bpmn").read_text()
     with ctx.db.begin() as conn:
-        conn.execute(text("INSERT INTO deployments (id, uuid, name, lane_map, created_at) "
-                          "VALUES (1, :u, 'bench', '{}', :now)"), {"u": str(uuid.uuid4()), "now": NOW})
-        conn.execute(text("INSERT INTO deployment_files (deployment_id, filename, kind, sha256, content) "
-                          "VALUES (1, 'project-intake.bpmn', 'bpmn', 'x', :xml)"), {"xml": xml})
+        conn.execute(
+            text("INSERT INTO deployments (id, uuid, name, lane_map, created_at) VALUES (1, :u, 'bench', '{}', :now)"),
+            {"u": str(uuid.uuid4()), "now": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO deployment_files (deployment_id, filename, kind, sha256, content) "
+                "VALUES (1, 'project-intake.bpmn', 'bpmn', 'x', :xml)"
+            ),
+            {"xml": xml},
+        )
         for i, (key, label, _, _) in enumerate(PROCESSES, 1):
-            conn.execute(text(
-                "INSERT INTO process_definitions (id, uuid, key, version, name, deployment_id, content_hash, "
-                "bpmn_file, spec, lane_map, forms, user_tasks, created_at) VALUES (:id, :u, :key, 1, :name, 1, 'x', "
-                "'project-intake.bpmn', '{}', '{}', '{}', '[]', :now)"),
-                {"id": i, "u": str(uuid.uuid4()), "key": key, "name": label, "now": NOW})
-        conn.execute(text("""
+            conn.execute(
+                text(
+                    "INSERT INTO process_definitions (id, uuid, key, version, name, deployment_id, content_hash, "
+                    "bpmn_file, spec, lane_map, forms, user_tasks, created_at) VALUES (:id, :u, :key, 1, :name, 1, 'x', "
+                    "'project-intake.bpmn', '{}', '{}', '{}', '[]', :now)"
+                ),
+                {"id": i, "u": str(uuid.uuid4()), "key": key, "name": label, "now": NOW},
+            )
+        conn.execute(
+            text("""
             INSERT INTO process_instances (id, uuid, definition_id, business_key, status, state, variables, revision,
                                            started_by, created_at, updated_at, ended_at, error)
             SELECT i, gen_random_uuid()::text, 1 + i % 3, 'PRJ-' || i, s.status, '{}',
@@ -91,9 +109,12 @@ def seed(ctx: EngineContext, n: int) -> dict[str, int]:
                          CASE WHEN i % 20 = 0 THEN 'error' WHEN i % 20 = 1 THEN 'cancelled'
                               WHEN i % 10 IN (2, 3) THEN 'running' ELSE 'completed' END AS status
                   FROM generate_series(1, :n) AS i) AS s
-        """), {"n": n, "now": NOW})
-        for slot in (0, 1):                            # each instance's first and second human task
-            conn.execute(text(f"""
+        """),
+            {"n": n, "now": NOW},
+        )
+        for slot in (0, 1):  # each instance's first and second human task
+            conn.execute(
+                text(f"""
                 INSERT INTO human_tasks (uuid, instance_id, element_id, name, role, candidate_groups, status,
                                          created_at, due_at, completed_at, completed_by, data, priority)
                 SELECT gen_random_uuid()::text, p.id,
@@ -111,18 +132,24 @@ def seed(ctx: EngineContext, n: int) -> dict[str, int]:
                 FROM process_instances p
                 JOIN (SELECT ord - 1 AS k, name FROM unnest(CAST(:groups AS text[])) WITH ORDINALITY AS t(name, ord))
                      AS g ON g.k = (p.id + {slot}) % 5
-            """), {"groups": list(GROUPS), **{f"e{i + 1}_{slot}": PROCESSES[i][2 + slot] for i in range(3)}})
-        conn.execute(text("""
+            """),
+                {"groups": list(GROUPS), **{f"e{i + 1}_{slot}": PROCESSES[i][2 + slot] for i in range(3)}},
+            )
+        conn.execute(
+            text("""
             INSERT INTO task_groups (task_id, group_name, offered)
             SELECT id, role, true FROM human_tasks WHERE status = 'open'
-        """))
-        counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-                  for t in ("process_instances", "human_tasks", "task_groups")}
+        """)
+        )
+        counts = {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("process_instances", "human_tasks", "task_groups")
+        }
     return {"instances": counts["process_instances"], "tasks": counts["human_tasks"], "groups": counts["task_groups"]}
 
 
 def _time(fn: Callable[[], Any], samples: int) -> tuple[list[float], Any]:
-    fn()                                                   # warm-up (plans, caches)
+    fn()  # warm-up (plans, caches)
     times, result = [], None
     for _ in range(samples):
         t0 = time.perf_counter()
@@ -139,7 +166,7 @@ def _row(label: str, times: list[float], note: str) -> None:
 
 def measure(ctx: EngineContext, samples: int) -> None:
     print(f"\n{'query':<44}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}   result")
-    with ctx.db.connect() as conn:                       # the machine's speed: one plain scan of every task
+    with ctx.db.connect() as conn:  # the machine's speed: one plain scan of every task
         times, n = _time(lambda: conn.execute(text("SELECT count(*) FROM human_tasks")).scalar_one(), samples)
     _row("baseline: SELECT count(*) FROM human_tasks", times, f"{n:,} rows")
     periods: list[tuple[str, date, str | None]] = [
@@ -156,16 +183,20 @@ def measure(ctx: EngineContext, samples: int) -> None:
         ("monitor list, no filter", InstanceFilter()),
         ("monitor list, process + status", InstanceFilter(process="change-request", status="running")),
         ("monitor list, overdue", InstanceFilter(overdue=True)),
-        ("monitor list, step + overdue (heat map link)", InstanceFilter(process="project-intake",
-                                                                        step="finance_approval", overdue=True)),
+        (
+            "monitor list, step + overdue (heat map link)",
+            InstanceFilter(process="project-intake", step="finance_approval", overdue=True),
+        ),
         ("monitor list, started by + period", InstanceFilter(started_by="user7", started_from=TODAY - timedelta(30))),
         ("monitor list, rejected", InstanceFilter(rejected=True)),
     ]
     for label, flt in searches:
         times, page = _time(lambda f=flt: monitoring.search(ctx, PMO, f), samples)
         _row(label, times, f"{page.total:,} matches")
-    print(f"\nload average while measuring: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} CPUs (anything above the CPU count means other work shared them)")
+    print(
+        f"\nload average while measuring: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs (anything above the CPU count means other work shared them)"
+    )
     print("target: the dashboard under 1 s (p95) over 100,000 instances on PostgreSQL")
 
 

@@ -55,28 +55,44 @@ def table_xml(rules: int) -> str:
     """A UNIQUE table over five inputs; rule r matches amounts in [r*1000..r*1000+999]."""
     columns = "".join(
         f'<input id="in_{name}" label="{name}"><inputExpression id="expr_{name}"><text>{name}</text>'
-        f"</inputExpression></input>" for name in INPUTS)
+        f"</inputExpression></input>"
+        for name in INPUTS
+    )
     rows = []
     for r in range(rules):
-        entries = ['not("blocked")', "[0..100]", "false" if r % 3 else "-", '"EU","US","APAC"',
-                   f"[{r * 1000}..{r * 1000 + 999}]"]
-        cells = "".join(f'<inputEntry id="r{r}_{c}"><text>{escape(t)}</text></inputEntry>'
-                        for c, t in enumerate(entries))
+        entries = [
+            'not("blocked")',
+            "[0..100]",
+            "false" if r % 3 else "-",
+            '"EU","US","APAC"',
+            f"[{r * 1000}..{r * 1000 + 999}]",
+        ]
+        cells = "".join(
+            f'<inputEntry id="r{r}_{c}"><text>{escape(t)}</text></inputEntry>' for c, t in enumerate(entries)
+        )
         cells += f'<outputEntry id="r{r}_tier"><text>"tier {r}"</text></outputEntry>'
         cells += f'<outputEntry id="r{r}_points"><text>{r} * 10 + score</text></outputEntry>'
         rows.append(f'<rule id="rule_{r}">{cells}</rule>')
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="bench_defs" name="bench" '
-            f'namespace="https://pmoflow.dev/bench"><decision id="{KEY}" name="Benchmark routing">'
-            f'<decisionTable id="bench_table" hitPolicy="UNIQUE">{columns}'
-            '<output id="out_tier" name="tier" typeRef="string"/>'
-            '<output id="out_points" name="points" typeRef="number"/>'
-            + "".join(rows) + "</decisionTable></decision></definitions>\n")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="bench_defs" name="bench" '
+        f'namespace="https://pmoflow.dev/bench"><decision id="{KEY}" name="Benchmark routing">'
+        f'<decisionTable id="bench_table" hitPolicy="UNIQUE">{columns}'
+        '<output id="out_tier" name="tier" typeRef="string"/>'
+        '<output id="out_points" name="points" typeRef="number"/>'
+        + "".join(rows)
+        + "</decisionTable></decision></definitions>\n"
+    )
 
 
 def sample_inputs(rules: int, rng: random.Random) -> dict[str, object]:
-    return {"category": "standard", "score": rng.randint(0, 100), "urgent": False, "region": "EU",
-            "amount": rng.randint(0, rules * 1000 - 1)}
+    return {
+        "category": "standard",
+        "score": rng.randint(0, 100),
+        "urgent": False,
+        "region": "EU",
+        "amount": rng.randint(0, rules * 1000 - 1),
+    }
 
 
 # ---------------------------------------------------------------- measuring
@@ -98,7 +114,7 @@ class Rate:
 def _loop(name: str, seconds: float, once: Callable[[dict[str, object]], None], rules: int) -> Rate:
     rng = random.Random(7)
     rate = Rate(name)
-    for _ in range(200):                                   # warm up: compile, caches, connections
+    for _ in range(200):  # warm up: compile, caches, connections
         once(sample_inputs(rules, rng))
     began = time.perf_counter()
     deadline = began + seconds
@@ -146,8 +162,10 @@ def measure_service(xml: str, seconds: float, rules: int, database_url: str | No
 def measure_api(xml: str, args: argparse.Namespace) -> Rate:
     """(c) POST /api/v1/decisions/{key}/evaluate on gunicorn, from `args.clients` threads."""
     options = ServerOptions(workers=args.workers, threads=args.threads)
-    with tempfile.TemporaryDirectory(prefix="pmoflow-bench-decisions-") as tmp, \
-            Stack(args.database, options, postgres_url=args.postgres_url) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="pmoflow-bench-decisions-") as tmp,
+        Stack(args.database, options, postgres_url=args.postgres_url) as stack,
+    ):
         path = Path(tmp) / "bench-routing.dmn"
         path.write_text(xml)
         stack.cli("deploy", str(path), "--name", "decision benchmark")
@@ -200,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench.decisions",
         description="Evaluations/s of a decision table (rules x 5 inputs): engine and service in process, "
-                    "and through the HTTP API under gunicorn; prints the ratio.",
+        "and through the HTTP API under gunicorn; prints the ratio.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--rules", type=int, default=50, help="rules in the table")
@@ -209,9 +227,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     p.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite", help="database of (b) and (c)")
-    p.add_argument("--postgres-url", default=os.environ.get("PMOFLOW_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-                   help="PostgreSQL URL for --database postgres (the database is created and dropped; "
-                        "its name must contain 'bench')")
+    p.add_argument(
+        "--postgres-url",
+        default=os.environ.get("PMOFLOW_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="PostgreSQL URL for --database postgres (the database is created and dropped; "
+        "its name must contain 'bench')",
+    )
     p.add_argument("--no-api", action="store_true", help="skip (c), the HTTP measurement")
     return p
 
@@ -222,13 +243,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--rules, --seconds and --clients must be positive", file=sys.stderr)
         return 2
     xml = table_xml(args.rules)
-    print(f"decision table: {args.rules} rules x {len(INPUTS)} inputs, hit policy UNIQUE, "
-          f"~{args.rules * len(INPUTS)} unary tests per evaluation; {os.cpu_count()} CPUs")
+    print(
+        f"decision table: {args.rules} rules x {len(INPUTS)} inputs, hit policy UNIQUE, "
+        f"~{args.rules * len(INPUTS)} unary tests per evaluation; {os.cpu_count()} CPUs"
+    )
     try:
         engine = measure_engine(xml, args.seconds, args.rules)
         _report(engine)
-        service = measure_service(xml, args.seconds, args.rules,
-                                  args.postgres_url if args.database == "postgres" else None)
+        service = measure_service(
+            xml, args.seconds, args.rules, args.postgres_url if args.database == "postgres" else None
+        )
         _report(service)
         if args.no_api:
             return 0
@@ -238,8 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     _report(api)
     if api.per_second:
-        print(f"ratio in process / API: engine {engine.per_second / api.per_second:.1f}x, "
-              f"service {service.per_second / api.per_second:.1f}x")
+        print(
+            f"ratio in process / API: engine {engine.per_second / api.per_second:.1f}x, "
+            f"service {service.per_second / api.per_second:.1f}x"
+        )
     return 1 if api.errors else 0
 
 

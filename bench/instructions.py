@@ -48,9 +48,10 @@ def _child(args: argparse.Namespace) -> int:
     from .server import ServerOptions, Stack
 
     signals = Path(args.signals)
-    with Stack(args.database, ServerOptions(workers=1, threads=1), postgres_url=args.postgres_url,
-               serve=False) as stack:
-        os.environ.update(stack.env())          # create_app reads PMOFLOW_* from the environment
+    with Stack(
+        args.database, ServerOptions(workers=1, threads=1), postgres_url=args.postgres_url, serve=False
+    ) as stack:
+        os.environ.update(stack.env())  # create_app reads PMOFLOW_* from the environment
         layers = _layers(stack)
         for i, name in enumerate(args.layers):
             one = layers[name]
@@ -83,12 +84,29 @@ def measure(database: str, layers: Sequence[str], instances: int, postgres_url: 
     with tempfile.TemporaryDirectory(prefix="pmoflow-instr-") as tmp:
         signals = Path(tmp)
         out = signals / "callgrind.out"
-        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-                   sys.executable, "-m", "bench.instructions", "--child", str(signals), "--database", database,
-                   "--instances", str(instances), "--postgres-url", postgres_url, "--layers", ",".join(layers)]
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "bench.instructions",
+            "--child",
+            str(signals),
+            "--database",
+            database,
+            "--instances",
+            str(instances),
+            "--postgres-url",
+            postgres_url,
+            "--layers",
+            ",".join(layers),
+        ]
         log = (signals / "log").open("wb")
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                 env={**os.environ, "PYTHONHASHSEED": "0"})
+        child = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONHASHSEED": "0"}
+        )
         counts: dict[str, float] = {}
         try:
             for i, name in enumerate(layers):
@@ -131,8 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts = measure(args.database, args.layers, args.instances, args.postgres_url)
     spiff = counts.get("spiff")
     rows = [[name, f"{count / 1e6:.2f}", f"{count / spiff:.2f}" if spiff else "-"] for name, count in counts.items()]
-    print(f"Instructions per approval instance on {args.database} (this process, callgrind), "
-          f"{args.instances} instances per layer")
+    print(
+        f"Instructions per approval instance on {args.database} (this process, callgrind), "
+        f"{args.instances} instances per layer"
+    )
     print(table(["layer", "M instructions", "x spiff"], rows))
     return 0
 

@@ -62,8 +62,7 @@ class LoadResult:
         return self.instances / self.seconds if self.seconds else 0.0
 
 
-def one_instance(api: Api, stack: Stack, number: int, prefix: str, samples: Samples | None,
-                 errors: Errors) -> bool:
+def one_instance(api: Api, stack: Stack, number: int, prefix: str, samples: Samples | None, errors: Errors) -> bool:
     """Drive one instance through its three approvals; False (with the error recorded) on any failure."""
     starter = stack.tokens[STARTER.name]
     body = {"process": PROCESS, "business_key": f"{prefix}-{number}", "variables": start_variables(number)}
@@ -84,7 +83,7 @@ def one_instance(api: Api, stack: Stack, number: int, prefix: str, samples: Samp
         if response.status != 200:
             errors.add(describe("complete", "POST", path, response))
             return False
-        instance = {"id": instance["id"], "open_tasks": response.body.get("open_tasks")}   # the next task
+        instance = {"id": instance["id"], "open_tasks": response.body.get("open_tasks")}  # the next task
     return True
 
 
@@ -93,8 +92,9 @@ def _open_task(instance: dict[str, Any], element: str) -> dict[str, Any] | None:
     return tasks[0] if len(tasks) == 1 and tasks[0].get("element_id") == element else None
 
 
-def _client(stack: Stack, budget: Budget, prefix: str, samples: Samples | None, errors: Errors,
-            done: list[int]) -> None:
+def _client(
+    stack: Stack, budget: Budget, prefix: str, samples: Samples | None, errors: Errors, done: list[int]
+) -> None:
     api = Api(stack.base_url)
     finished = 0
     try:
@@ -109,19 +109,24 @@ def _client(stack: Stack, budget: Budget, prefix: str, samples: Samples | None, 
                     budget.stop.set()
                 if budget.stop.is_set():
                     break
-            except Exception as err:      # a malformed answer: record it, keep the other clients going
+            except Exception as err:  # a malformed answer: record it, keep the other clients going
                 errors.add(f"instance {prefix}-{number}: {type(err).__name__}: {err}")
     finally:
         api.close()
         done.append(finished)
 
 
-def drive(stack: Stack, clients: int, budget: Budget, prefix: str, samples: Samples | None,
-          errors: Errors) -> tuple[int, float]:
+def drive(
+    stack: Stack, clients: int, budget: Budget, prefix: str, samples: Samples | None, errors: Errors
+) -> tuple[int, float]:
     """Run `clients` threads until the budget is spent; returns (instances completed, seconds)."""
     done: list[int] = []
-    threads = [threading.Thread(target=_client, args=(stack, budget, prefix, samples, errors, done),
-                                name=f"client-{i}", daemon=True) for i in range(clients)]
+    threads = [
+        threading.Thread(
+            target=_client, args=(stack, budget, prefix, samples, errors, done), name=f"client-{i}", daemon=True
+        )
+        for i in range(clients)
+    ]
     began = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -151,8 +156,10 @@ def run_load(stack: Stack, clients: int, duration: float | None, count: int | No
     result = LoadResult(stack.kind, clients, instances, seconds, samples, errors, cpu)
     result.verified = verify(stack, prefix, errors)
     if result.verified != instances:
-        errors.add(f"verification: {instances} instances finished their approvals but {result.verified} "
-                   f"are completed with outcome 'approved'")
+        errors.add(
+            f"verification: {instances} instances finished their approvals but {result.verified} "
+            f"are completed with outcome 'approved'"
+        )
     return result
 
 
@@ -168,8 +175,12 @@ def verify(stack: Stack, prefix: str, errors: Errors, max_pages: int = 1000) -> 
                 errors.add(describe("verify", "GET", path, response))
                 break
             items = response.body["items"]
-            approved += sum(1 for item in items if (item.get("business_key") or "").startswith(prefix + "-")
-                            and item.get("variables", {}).get("outcome") == "approved")
+            approved += sum(
+                1
+                for item in items
+                if (item.get("business_key") or "").startswith(prefix + "-")
+                and item.get("variables", {}).get("outcome") == "approved"
+            )
             if page * 200 >= response.body["total"] or not items:
                 break
     except (OSError, http.client.HTTPException) as err:

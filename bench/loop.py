@@ -17,7 +17,7 @@ from .server import APPROVERS, STARTER, Stack
 from .stats import Samples, percentile
 
 LOOP_PROCESS = "review-loop"
-REVIEWER = APPROVERS["it_manager_approval"]        # a member of "IT Manager"
+REVIEWER = APPROVERS["it_manager_approval"]  # a member of "IT Manager"
 
 
 class LoopFailed(Exception):
@@ -29,8 +29,8 @@ class LoopResult:
     kind: str
     short: int
     long: int
-    samples: Samples              # "complete@<short>" and "complete@<long>"
-    history: dict[int, int]       # passes -> completed task rows the instance has
+    samples: Samples  # "complete@<short>" and "complete@<long>"
+    history: dict[int, int]  # passes -> completed task rows the instance has
     errors: Errors
 
     def p(self, passes: int, pct: float) -> float:

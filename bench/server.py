@@ -74,10 +74,10 @@ class ServerOptions:
 class Stack:
     """One database + one gunicorn, alive inside `with`."""
 
-    kind: str                          # "sqlite" or "postgres"
+    kind: str  # "sqlite" or "postgres"
     options: ServerOptions
     postgres_url: str = ""
-    serve: bool = True                 # False: database, users and tokens only (bench.breakdown)
+    serve: bool = True  # False: database, users and tokens only (bench.breakdown)
     tokens: dict[str, str] = field(default_factory=dict)
     base_url: str = ""
     database_url: str = ""
@@ -97,8 +97,9 @@ class Stack:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _setup(self) -> None:
@@ -138,23 +139,34 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "PMOFLOW_DATABASE_URL": self.database_url,
-            "PMOFLOW_WORKFLOWS_DIR": str(REPO / "workflows"),
-            "PMOFLOW_SECRET_KEY": "benchmark-only-secret",
-        })
+        env.update(
+            {
+                "PMOFLOW_DATABASE_URL": self.database_url,
+                "PMOFLOW_WORKFLOWS_DIR": str(REPO / "workflows"),
+                "PMOFLOW_SECRET_KEY": "benchmark-only-secret",
+            }
+        )
         return env
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         """Run `pmoflow ARGS` against the benchmark database; returns stdout; raises BenchError."""
-        done = subprocess.run([str(BIN / "pmoflow"), *args], env=self.env(), cwd=REPO, input=stdin,
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            [str(BIN / "pmoflow"), *args],
+            env=self.env(),
+            cwd=REPO,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if done.returncode != 0:
             raise BenchError(f"pmoflow {' '.join(args)} failed ({done.returncode}):\n{done.stderr}{done.stdout}")
         return done.stdout
 
     def _create_users_and_deploy_loop(self) -> None:
         """Each CLI call costs ~1 s of start-up, so independent calls run side by side."""
+
         def user_and_token(user: BenchUser) -> tuple[str, str]:
             args = ["users", "create", user.name]
             for group in user.groups:
@@ -176,10 +188,23 @@ class Stack:
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
         assert self._log is not None
-        cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(self.options.workers),
-               "--threads", str(self.options.threads), "--worker-class", "gthread",
-               "--timeout", str(int(self.options.timeout)), "--graceful-timeout", "5",
-               *self._control_socket_args(), "webui.wsgi:app"]
+        cmd = [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(self.options.workers),
+            "--threads",
+            str(self.options.threads),
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            str(int(self.options.timeout)),
+            "--graceful-timeout",
+            "5",
+            *self._control_socket_args(),
+            "webui.wsgi:app",
+        ]
         with open(self._log, "wb") as log:
             self._proc = subprocess.Popen(cmd, env=self.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self.server_pid = self._proc.pid
@@ -209,7 +234,7 @@ class Stack:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.send_signal(signal.SIGTERM)        # gunicorn: graceful stop of the master and its workers
+        proc.send_signal(signal.SIGTERM)  # gunicorn: graceful stop of the master and its workers
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -69,23 +69,28 @@ def shape(statement: str) -> str:
 
 def one_instance(client: Any, tokens: dict[str, str], number: int) -> Iterator[tuple[str, Any]]:
     """The requests of (b) for one instance, as (label, response) pairs; asserts each succeeds."""
+
     def auth(name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {tokens[name]}"}
 
-    r = client.post("/api/v1/process-instances", headers=auth(STARTER.name), json={
-        "process": PROCESS, "business_key": f"stmt-{number}", "variables": start_variables(number)})
+    r = client.post(
+        "/api/v1/process-instances",
+        headers=auth(STARTER.name),
+        json={"process": PROCESS, "business_key": f"stmt-{number}", "variables": start_variables(number)},
+    )
     assert r.status_code == 201, r.text
     yield "start", r
     instance = r.json
     for step, element in enumerate(STEPS):
         [task] = instance["open_tasks"]
         assert task["element_id"] == element, task
-        r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=auth(APPROVERS[element].name),
-                        json={"data": dict(DECISION)})
+        r = client.post(
+            f"/api/v1/tasks/{task['id']}/complete", headers=auth(APPROVERS[element].name), json={"data": dict(DECISION)}
+        )
         assert r.status_code == 200, r.text
         yield f"complete {step + 1}", r
         if step + 1 < len(STEPS):
-            if "open_tasks" in r.json:          # the complete answer carries the next open tasks
+            if "open_tasks" in r.json:  # the complete answer carries the next open tasks
                 instance = {"id": instance["id"], "open_tasks": r.json["open_tasks"]}
                 continue
             r = client.get(f"/api/v1/process-instances/{instance['id']}", headers=auth(STARTER.name))
@@ -103,7 +108,7 @@ def count(kind: str, postgres_url: str, verbose: bool) -> int:
         app = create_app()
         engine = app.extensions["pmoflow"].db
         client = app.test_client()
-        list(one_instance(client, stack.tokens, 0))             # warm caches
+        list(one_instance(client, stack.tokens, 0))  # warm caches
         total = 0
         requests = one_instance(client, stack.tokens, 1)
         while True:

@@ -43,8 +43,14 @@ LATENCY_HEADER = ["request", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"]
 
 
 def latency_row(label: str, values: Sequence[float]) -> list[str]:
-    return [label, str(len(values)), ms(percentile(values, 50)), ms(percentile(values, 95)),
-            ms(percentile(values, 99)), ms(max(values) if values else math.nan)]
+    return [
+        label,
+        str(len(values)),
+        ms(percentile(values, 50)),
+        ms(percentile(values, 95)),
+        ms(percentile(values, 99)),
+        ms(max(values) if values else math.nan),
+    ]
 
 
 def ms(seconds: float) -> str:

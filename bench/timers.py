@@ -113,7 +113,7 @@ def prepare(url: str, count: int, due: datetime, spread: timedelta = timedelta(0
     from engine.runtime import instances
     from engine.spiff.model.parsing import SourceFile
 
-    due = due.replace(microsecond=max(1, due.microsecond))      # keep the microseconds in every iso string
+    due = due.replace(microsecond=max(1, due.microsecond))  # keep the microseconds in every iso string
     ctx = context(Settings(database_url=url, secret_key="bench"))
     try:
         deployments.deploy(ctx, SYSTEM, [SourceFile("timer_load.bpmn", BPMN.encode())])
@@ -131,8 +131,11 @@ def start_workers(url: str, count: int, log_dir: Path) -> list[subprocess.Popen[
     procs = []
     for i in range(count):
         with (log_dir / f"worker-{i}.log").open("w") as log:
-            procs.append(subprocess.Popen([str(BIN / "pmoflow"), "worker"], env=env, cwd=REPO, stdout=log,
-                                          stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [str(BIN / "pmoflow"), "worker"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
     return procs
 
 
@@ -182,8 +185,7 @@ class RunResult:
         return self.cpu.cpus / per_timer if per_timer else float("nan")
 
 
-def run(admin_url: str, workers: int, timers: int, lead: float, spread: float, label: str,
-        timeout: float) -> RunResult:
+def run(admin_url: str, workers: int, timers: int, lead: float, spread: float, label: str, timeout: float) -> RunResult:
     name = f"pmoflow_bench_timers_{os.getpid()}"
     procs: list[subprocess.Popen[bytes]] = []
     engine = None
@@ -199,32 +201,51 @@ def run(admin_url: str, workers: int, timers: int, lead: float, spread: float, l
             print(f"  NOTE: creating the instances took longer than --lead {lead} s; lateness includes it")
         end = time.monotonic() + timeout
         with engine.connect() as conn:
-            backends = [int(p) for p in conn.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}).scalars()]
+            backends = [
+                int(p)
+                for p in conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+                ).scalars()
+            ]
             with window(lambda: [p.pid for p in procs], lambda: backends) as cpu:
                 while fired_count(conn) < timers and time.monotonic() < end:
                     conn.rollback()
                     time.sleep(0.2)
-                    backends = sorted(set(backends) | {int(p) for p in conn.execute(
-                        text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}).scalars()})
+                    backends = sorted(
+                        set(backends)
+                        | {
+                            int(p)
+                            for p in conn.execute(
+                                text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+                            ).scalars()
+                        }
+                    )
         stop_workers(procs)
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT e.occurred_at, p.business_key FROM events e JOIN process_instances p ON p.id = e.instance_id "
-                "WHERE e.type = 'timer_fired'")).all()
-            duplicates = int(conn.execute(text(
-                "SELECT count(*) FROM (SELECT instance_id FROM events WHERE type = 'timer_fired' "
-                "GROUP BY instance_id HAVING count(*) > 1) d")).scalar_one())
+            rows = conn.execute(
+                text(
+                    "SELECT e.occurred_at, p.business_key FROM events e JOIN process_instances p ON p.id = e.instance_id "
+                    "WHERE e.type = 'timer_fired'"
+                )
+            ).all()
+            duplicates = int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM (SELECT instance_id FROM events WHERE type = 'timer_fired' "
+                        "GROUP BY instance_id HAVING count(*) > 1) d"
+                    )
+                ).scalar_one()
+            )
         due = due.replace(microsecond=max(1, due.microsecond))
         step = spread / timers if timers else 0.0
-        lateness = [(at - (due + timedelta(seconds=step * int(key.split("-")[1])))).total_seconds()
-                    for at, key in rows]
+        lateness = [(at - (due + timedelta(seconds=step * int(key.split("-")[1])))).total_seconds() for at, key in rows]
         fired_at = sorted(at for at, _ in rows)
         seconds = (fired_at[-1] - fired_at[0]).total_seconds() if len(fired_at) > 1 else float("nan")
         if len(rows) < timers:
             print(f"  WARNING: only {len(rows)} of {timers} timers fired within {timeout:.0f} s; see {log_dir}")
-        return RunResult(label, timers, len(rows) / seconds if seconds else float("nan"), lateness, duplicates,
-                         seconds, cpu)
+        return RunResult(
+            label, timers, len(rows) / seconds if seconds else float("nan"), lateness, duplicates, seconds, cpu
+        )
     finally:
         stop_workers(procs)
         if engine is not None:
@@ -233,25 +254,38 @@ def run(admin_url: str, workers: int, timers: int, lead: float, spread: float, l
 
 
 def _progress(r: RunResult) -> None:
-    print(f"  {len(r.lateness):,} fired, {r.fired_per_s:,.1f}/s, p99 late {percentile(r.lateness, 99):.2f} s, "
-          f"{r.duplicates} fired twice, other load {100 * r.cpu.other_share:.0f}%", flush=True)
+    print(
+        f"  {len(r.lateness):,} fired, {r.fired_per_s:,.1f}/s, p99 late {percentile(r.lateness, 99):.2f} s, "
+        f"{r.duplicates} fired twice, other load {100 * r.cpu.other_share:.0f}%",
+        flush=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.timers", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--postgres-url", default=os.environ.get("PMOFLOW_BENCH_POSTGRES_URL",
-                                                                 "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("PMOFLOW_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--timers", type=int, default=10_000, help="timers due at once (default 10,000)")
     parser.add_argument("--workers", default="1,2", help="worker process counts to compare (default 1,2)")
     parser.add_argument("--lead", type=float, default=8.0, help="seconds from creating to due (default 8)")
-    parser.add_argument("--steady-count", type=int, default=2_000,
-                        help="timers of the unsaturated run, spread evenly (default 2,000; 0 skips it)")
-    parser.add_argument("--steady-rate", type=float, default=0.0,
-                        help="timers per second due in the unsaturated run, 1 worker (default: half the rate "
-                             "1 worker reached in the burst, or 20/s without one)")
+    parser.add_argument(
+        "--steady-count",
+        type=int,
+        default=2_000,
+        help="timers of the unsaturated run, spread evenly (default 2,000; 0 skips it)",
+    )
+    parser.add_argument(
+        "--steady-rate",
+        type=float,
+        default=0.0,
+        help="timers per second due in the unsaturated run, 1 worker (default: half the rate "
+        "1 worker reached in the burst, or 20/s without one)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one run (default 600)")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))     # so the database is dropped on SIGTERM too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the database is dropped on SIGTERM too
     counts = [int(c) for c in args.workers.split(",") if c.strip()]
     results = []
     for n in counts:
@@ -263,17 +297,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate = args.steady_rate or (one[0].fired_per_s / 2 if one and one[0].fired_per_s > 0 else 20.0)
         spread = args.steady_count / rate
         print(f"steady: {args.steady_count:,} timers due over {spread:.0f} s, 1 worker ...", flush=True)
-        results.append(run(args.postgres_url, 1, args.steady_count, args.lead, spread,
-                           f"steady {rate:.0f}/s, 1 worker", args.timeout))
+        results.append(
+            run(
+                args.postgres_url,
+                1,
+                args.steady_count,
+                args.lead,
+                spread,
+                f"steady {rate:.0f}/s, 1 worker",
+                args.timeout,
+            )
+        )
         _progress(results[-1])
-    rows = [[r.label, f"{len(r.lateness):,}", f"{r.fired_per_s:,.0f}", f"{percentile(r.lateness, 50):.2f}",
-             f"{percentile(r.lateness, 95):.2f}", f"{percentile(r.lateness, 99):.2f}", str(r.duplicates),
-             f"{r.cpu_ms(r.cpu.server):.1f}", f"{r.cpu_ms(r.cpu.database):.1f}", f"{r.ceiling:,.0f}",
-             f"{100 * r.cpu.other_share:.0f}%"]
-            for r in results]
+    rows = [
+        [
+            r.label,
+            f"{len(r.lateness):,}",
+            f"{r.fired_per_s:,.0f}",
+            f"{percentile(r.lateness, 50):.2f}",
+            f"{percentile(r.lateness, 95):.2f}",
+            f"{percentile(r.lateness, 99):.2f}",
+            str(r.duplicates),
+            f"{r.cpu_ms(r.cpu.server):.1f}",
+            f"{r.cpu_ms(r.cpu.database):.1f}",
+            f"{r.ceiling:,.0f}",
+            f"{100 * r.cpu.other_share:.0f}%",
+        ]
+        for r in results
+    ]
     print()
-    print(table(["run", "fired", "fired/s", "p50 late s", "p95 late s", "p99 late s", "fired twice",
-                 "worker CPU ms/timer", "PostgreSQL CPU ms/timer", "CPU-bound ceiling/s", "other load"], rows))
+    print(
+        table(
+            [
+                "run",
+                "fired",
+                "fired/s",
+                "p50 late s",
+                "p95 late s",
+                "p99 late s",
+                "fired twice",
+                "worker CPU ms/timer",
+                "PostgreSQL CPU ms/timer",
+                "CPU-bound ceiling/s",
+                "other load",
+            ],
+            rows,
+        )
+    )
     burst = {counts[i]: results[i] for i in range(len(counts))}
     if 1 in burst and 2 in burst:
         ratio = burst[2].fired_per_s / burst[1].fired_per_s

@@ -46,9 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="pmoflow",
         description="pmoflow: BPMN workflows and DMN decisions for project-management offices.",
         epilog="Settings come from the environment: PMOFLOW_DATABASE_URL (default: an SQLite file under "
-               "./var/), PMOFLOW_SECRET_KEY, PMOFLOW_WORKFLOWS_DIR (default: ./workflows); notification email "
-               "and chat: PMOFLOW_BASE_URL, PMOFLOW_SMTP_HOST/_PORT/_SECURITY/_USERNAME/_PASSWORD/_FROM "
-               "(see README, Configuration).",
+        "./var/), PMOFLOW_SECRET_KEY, PMOFLOW_WORKFLOWS_DIR (default: ./workflows); notification email "
+        "and chat: PMOFLOW_BASE_URL, PMOFLOW_SMTP_HOST/_PORT/_SECURITY/_USERNAME/_PASSWORD/_FROM "
+        "(see README, Configuration).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -61,12 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
-    p.add_argument("--no-worker", action="store_true",
-                   help="do not fire timers in this process (run 'pmoflow worker' separately)")
+    p.add_argument(
+        "--no-worker", action="store_true", help="do not fire timers in this process (run 'pmoflow worker' separately)"
+    )
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("worker", help="run the background worker: fires due timers and runs queued jobs "
-                                      "(notification emails, chat posts, webhooks) until SIGTERM")
+    p = sub.add_parser(
+        "worker",
+        help="run the background worker: fires due timers and runs queued jobs "
+        "(notification emails, chat posts, webhooks) until SIGTERM",
+    )
     p.add_argument("--once", action="store_true", help="fire what is due now and exit")
     p.set_defaults(func=_worker)
 
@@ -80,9 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     c = users_sub.add_parser("create", help="create a user; the password is read from standard input")
     c.add_argument("name", help="the user name")
     c.add_argument("--group", action="append", default=[], metavar="G", help="a group (role lane); repeatable")
-    c.add_argument("--role", action="append", default=[], metavar="R",
-                   help="a system role: admin, designer, approver, auditor, api, external-worker (a system that "
-                        "only fetches and completes external tasks); repeatable (default approver)")
+    c.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="R",
+        help="a system role: admin, designer, approver, auditor, api, external-worker (a system that "
+        "only fetches and completes external tasks); repeatable (default approver)",
+    )
     c.add_argument("--display-name", default="", help="the name shown in the UI")
     c.set_defaults(func=_users_create)
 
@@ -95,8 +104,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="check the audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    c = audit_sub.add_parser("verify", help="check the audit trail's hash chain; exit 1 and name the first "
-                                            "changed, missing or reordered event if it was tampered with")
+    c = audit_sub.add_parser(
+        "verify",
+        help="check the audit trail's hash chain; exit 1 and name the first "
+        "changed, missing or reordered event if it was tampered with",
+    )
     c.set_defaults(func=_audit_verify)
     return parser
 
@@ -198,8 +210,9 @@ def _users_create(args: argparse.Namespace) -> int:
     from engine.admin import users
 
     ctx = _context()
-    view = users.create_user(ctx, args.name, _read_password(), args.group, args.role or ["approver"],
-                             args.display_name, actor="cli")
+    view = users.create_user(
+        ctx, args.name, _read_password(), args.group, args.role or ["approver"], args.display_name, actor="cli"
+    )
     print(f"created {view.username} (roles: {', '.join(view.roles)}; groups: {', '.join(view.groups) or '-'})")
     return 0
 

@@ -31,14 +31,20 @@ COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 OPERATORS = (*COMPARISONS, "in", "not in", "contains", "not contains", "is empty", "is not empty")
 LIST_OPS = ("in", "not in")
 NO_VALUE_OPS = ("is empty", "is not empty")
-EMPTY = "(None, '', [])"          # what "is empty" compares against
+EMPTY = "(None, '', [])"  # what "is empty" compares against
 MAX_DEPTH = 5
 MAX_CLAUSES = 50
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _AST_OPS: dict[type[ast.cmpop], str] = {
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-    ast.In: "in", ast.NotIn: "not in",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
 }
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _EMPTY_VALUES: tuple[object, ...] = (None, "", [])
@@ -59,7 +65,7 @@ def build(condition: object) -> str:
     Raises InvalidInput naming the bad clause."""
     expression = _build_group(condition, "condition", 0, top=True)
     message = check_expression(expression, "eval")
-    if message is not None:         # cannot happen for what _build_group writes; never hand out a bad one
+    if message is not None:  # cannot happen for what _build_group writes; never hand out a bad one
         raise InvalidInput(f"the condition does not compile: {message}", {"fields": {"condition": message}})
     return expression
 
@@ -96,10 +102,15 @@ def _build_clause(clause: Any, where: str) -> str:
     if not isinstance(clause, dict):
         raise _invalid(where, "a clause must be an object with var, op and value")
     name, op = clause.get("var"), clause.get("op")
-    if not isinstance(name, str) or not _IDENTIFIER.match(name) or keyword.iskeyword(name) or name in (
-            "True", "False", "None"):
-        raise _invalid(f"{where}.var", f"{name!r} is not a variable name (letters, digits and _, "
-                                       "starting with a letter)")
+    if (
+        not isinstance(name, str)
+        or not _IDENTIFIER.match(name)
+        or keyword.iskeyword(name)
+        or name in ("True", "False", "None")
+    ):
+        raise _invalid(
+            f"{where}.var", f"{name!r} is not a variable name (letters, digits and _, starting with a letter)"
+        )
     if op not in OPERATORS:
         raise _invalid(f"{where}.op", f"{op!r} is not one of: {', '.join(OPERATORS)}")
     if op in NO_VALUE_OPS:
@@ -205,8 +216,13 @@ def _value_of(node: ast.expr, allow_list: bool = False) -> Any:
         return [_item_of(item) for item in node.elts]
     if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool | int | float | str)):
         return node.value
-    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)
-            and isinstance(node.operand.value, int | float) and not isinstance(node.operand.value, bool)):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, int | float)
+        and not isinstance(node.operand.value, bool)
+    ):
         return -node.operand.value
     raise NotReadable("values must be text, numbers, True/False or None")
 

@@ -16,10 +16,23 @@ from engine.spiff.xml import XmlRefused, parse_xml
 
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
-PREFIXES = {BPMN_NS: "", "https://pmoflow.dev/schema/bpmn/1.0": "pmoflow:",
-            "http://camunda.org/schema/1.0/bpmn": "camunda:", "http://www.w3.org/2001/XMLSchema-instance": "xsi:"}
-TEXT_CHILDREN = ("documentation", "conditionExpression", "script", "timeDuration", "timeDate", "timeCycle",
-                 "loopCardinality", "completionCondition", "text")
+PREFIXES = {
+    BPMN_NS: "",
+    "https://pmoflow.dev/schema/bpmn/1.0": "pmoflow:",
+    "http://camunda.org/schema/1.0/bpmn": "camunda:",
+    "http://www.w3.org/2001/XMLSchema-instance": "xsi:",
+}
+TEXT_CHILDREN = (
+    "documentation",
+    "conditionExpression",
+    "script",
+    "timeDuration",
+    "timeDate",
+    "timeCycle",
+    "loopCardinality",
+    "completionCondition",
+    "text",
+)
 SKIP_CHILDREN = {"incoming", "outgoing", "flowNodeRef"}
 
 
@@ -35,7 +48,7 @@ class ElementDiff:
     id: str
     type: str
     name: str
-    status: str                      # added | removed | changed
+    status: str  # added | removed | changed
     changes: tuple[Change, ...] = ()
 
 
@@ -59,8 +72,11 @@ def diff_bpmn(before: str, after: str, max_bytes: int = 10 * 1024 * 1024) -> Dif
         if eid not in old:
             out.append(ElementDiff(eid, props.get("type", ""), props.get("name", ""), "added"))
             continue
-        changes = tuple(Change(k, old[eid].get(k), props.get(k)) for k in sorted(set(props) | set(old[eid]))
-                        if old[eid].get(k) != props.get(k))
+        changes = tuple(
+            Change(k, old[eid].get(k), props.get(k))
+            for k in sorted(set(props) | set(old[eid]))
+            if old[eid].get(k) != props.get(k)
+        )
         if changes:
             out.append(ElementDiff(eid, props.get("type", ""), props.get("name", ""), "changed", changes))
     for eid, props in old.items():
@@ -111,7 +127,8 @@ def _properties(el: etree._Element, local: str) -> dict[str, str]:
                     eq = etree.QName(ext)
                     key = PREFIXES.get(eq.namespace or "", "") + eq.localname
                     props[key] = " ".join(f"{k}={v}" for k, v in sorted(ext.attrib.items())) + (
-                        f" {(ext.text or '').strip()}" if (ext.text or "").strip() else "")
+                        f" {(ext.text or '').strip()}" if (ext.text or "").strip() else ""
+                    )
         elif q.localname.endswith("EventDefinition"):
             props["event"] = q.localname.replace("EventDefinition", "")
             for timer in child:

@@ -70,6 +70,7 @@ class Published:
 
 # ---------------------------------------------------------------- creating
 
+
 def templates(ctx: EngineContext) -> list[Template]:
     """The shipped workflows that can start a new process (processes of workflows_dir)."""
     found = []
@@ -80,13 +81,13 @@ def templates(ctx: EngineContext) -> list[Template]:
             continue
         for process in root.iterfind("bpmn:process", NS):
             if process.get("isExecutable") == "true" and process.get("id"):
-                found.append(Template(process.get("id") or "", process.get("name") or process.get("id") or "",
-                                      path.name))
+                found.append(
+                    Template(process.get("id") or "", process.get("name") or process.get("id") or "", path.name)
+                )
     return found
 
 
-def create_draft(ctx: EngineContext, actor: Actor, key: str, name: str = "", template: str | None = None
-                 ) -> DraftView:
+def create_draft(ctx: EngineContext, actor: Actor, key: str, name: str = "", template: str | None = None) -> DraftView:
     """A new draft: blank, or a copy of a template renamed to `key`. Raises InvalidInput, Conflict, NotFound."""
     require(actor, "definition.design")
     key, name = _check_key(key), (name or "").strip()[:200]
@@ -96,8 +97,17 @@ def create_draft(ctx: EngineContext, actor: Actor, key: str, name: str = "", tem
     else:
         name = name or key
         bpmn, files = BLANK.format(key=key, name=_xml_attr(name)), {}
-    return _insert(ctx, actor, key, name, bpmn, files, base_version=None, event="draft_created",
-                   extra={"template": template} if template else {})
+    return _insert(
+        ctx,
+        actor,
+        key,
+        name,
+        bpmn,
+        files,
+        base_version=None,
+        event="draft_created",
+        extra={"template": template} if template else {},
+    )
 
 
 def edit_version(ctx: EngineContext, actor: Actor, key: str, version: int | None = None) -> DraftView:
@@ -107,8 +117,17 @@ def edit_version(ctx: EngineContext, actor: Actor, key: str, version: int | None
     if existing is not None:
         return existing
     source = version_source(ctx, key, version)
-    return _insert(ctx, actor, key, source.name, source.bpmn, source.files, base_version=source.version,
-                   event="draft_created", extra={"from_version": source.version})
+    return _insert(
+        ctx,
+        actor,
+        key,
+        source.name,
+        source.bpmn,
+        source.files,
+        base_version=source.version,
+        event="draft_created",
+        extra={"from_version": source.version},
+    )
 
 
 def import_files(ctx: EngineContext, actor: Actor, files: list[SourceFile], key: str | None = None) -> DraftView:
@@ -116,8 +135,10 @@ def import_files(ctx: EngineContext, actor: Actor, files: list[SourceFile], key:
     require(actor, "definition.design")
     bpmns = [f for f in files if f.filename.lower().endswith(".bpmn")]
     if len(bpmns) != 1:
-        raise InvalidInput(f"upload exactly one .bpmn file (got {len(bpmns)}) with its .dmn and .form files",
-                           {"fields": {"files": "exactly one .bpmn file is needed"}})
+        raise InvalidInput(
+            f"upload exactly one .bpmn file (got {len(bpmns)}) with its .dmn and .form files",
+            {"fields": {"files": "exactly one .bpmn file is needed"}},
+        )
     try:
         root = parse_xml(bpmns[0].content, bpmns[0].filename, ctx.settings.max_upload_bytes)
     except XmlRefused as refused:
@@ -134,18 +155,38 @@ def import_files(ctx: EngineContext, actor: Actor, files: list[SourceFile], key:
             continue
         others[_check_file_name(Path(f.filename).name)] = _text(f, ctx.settings.max_upload_bytes)
     bpmn = _xml_text(bpmns[0], root.getroottree().docinfo.encoding)
-    return _insert(ctx, actor, _check_key(key), name, bpmn, others, base_version=None, event="draft_imported",
-                   extra={"files": [f.filename for f in files]})
+    return _insert(
+        ctx,
+        actor,
+        _check_key(key),
+        name,
+        bpmn,
+        others,
+        base_version=None,
+        event="draft_imported",
+        extra={"files": [f.filename for f in files]},
+    )
 
 
-def _insert(ctx: EngineContext, actor: Actor, key: str, name: str, bpmn: str, files: dict[str, str],
-            base_version: int | None, event: str, extra: dict[str, Any]) -> DraftView:
+def _insert(
+    ctx: EngineContext,
+    actor: Actor,
+    key: str,
+    name: str,
+    bpmn: str,
+    files: dict[str, str],
+    base_version: int | None,
+    event: str,
+    extra: dict[str, Any],
+) -> DraftView:
     problems = _validate(ctx, key, bpmn, files)
-    return store.insert_draft(ctx, actor.username, key, name, bpmn, files, base_version,
-                              [p.as_dict() for p in problems], event, extra)
+    return store.insert_draft(
+        ctx, actor.username, key, name, bpmn, files, base_version, [p.as_dict() for p in problems], event, extra
+    )
 
 
 # ---------------------------------------------------------------- reading, saving
+
 
 def get_draft(ctx: EngineContext, actor: Actor, key: str) -> DraftView:
     """The draft of `key`; raises NotFound."""
@@ -153,8 +194,15 @@ def get_draft(ctx: EngineContext, actor: Actor, key: str) -> DraftView:
     return store.get_draft(ctx, key)
 
 
-def save_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, bpmn: object,
-               files: dict[str, str] | None = None, name: str | None = None) -> DraftView:
+def save_draft(
+    ctx: EngineContext,
+    actor: Actor,
+    key: str,
+    revision: int,
+    bpmn: object,
+    files: dict[str, str] | None = None,
+    name: str | None = None,
+) -> DraftView:
     """Save the diagram (and, if given, the DMN/form files) over `revision`, validating it (`bpmn` as sent).
 
     Raises Conflict when someone else saved since `revision` (details name them), InvalidInput
@@ -164,20 +212,29 @@ def save_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, bpmn: 
     if not isinstance(bpmn, str) or not bpmn.strip():
         raise InvalidInput("the diagram is empty", {"fields": {"bpmn": "required"}})
     if len(bpmn.encode()) > ctx.settings.max_upload_bytes:
-        raise InvalidInput(f"the diagram is larger than {ctx.settings.max_upload_bytes} bytes",
-                           {"fields": {"bpmn": "too large"}})
+        raise InvalidInput(
+            f"the diagram is larger than {ctx.settings.max_upload_bytes} bytes", {"fields": {"bpmn": "too large"}}
+        )
     checked_files = None if files is None else _check_files(files, ctx.settings.max_upload_bytes)
     current = store.get_draft(ctx, key)
     store.check_revision(current, revision)
     files_now = current.files if checked_files is None else checked_files
     problems = _validate(ctx, key, bpmn, files_now)
-    return store.save_draft(ctx, actor.username, key, revision, bpmn, files_now,
-                            (name or "").strip()[:200] or _process_name(bpmn, key),
-                            [p.as_dict() for p in problems])
+    return store.save_draft(
+        ctx,
+        actor.username,
+        key,
+        revision,
+        bpmn,
+        files_now,
+        (name or "").strip()[:200] or _process_name(bpmn, key),
+        [p.as_dict() for p in problems],
+    )
 
 
-def validate_draft(ctx: EngineContext, actor: Actor, key: str, bpmn: str | None = None,
-                   files: dict[str, str] | None = None) -> list[Problem]:
+def validate_draft(
+    ctx: EngineContext, actor: Actor, key: str, bpmn: str | None = None, files: dict[str, str] | None = None
+) -> list[Problem]:
     """Problems of the draft (or of the given unsaved content) without saving; raises NotFound."""
     require(actor, "definition.design")
     draft = get_draft(ctx, actor, key)
@@ -192,6 +249,7 @@ def discard_draft(ctx: EngineContext, actor: Actor, key: str) -> None:
 
 
 # ---------------------------------------------------------------- publishing
+
 
 def publish_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, note: str) -> Published:
     """Deploy the draft as the next version with `note`, then drop the draft.
@@ -212,16 +270,22 @@ def publish_draft(ctx: EngineContext, actor: Actor, key: str, revision: int, not
     result = deployments.deploy(ctx, actor, draft.source_files(), name=f"{key} (designer)", note=note[:2000])
     ours = [d for d in result.definitions if d.key == key]
     if not ours:
-        raise InvalidInput(f"the draft holds no executable process with id {key!r}; "
-                           "the process id must stay the draft's key", {"fields": {"bpmn": "process id"}})
+        raise InvalidInput(
+            f"the draft holds no executable process with id {key!r}; the process id must stay the draft's key",
+            {"fields": {"bpmn": "process id"}},
+        )
     if not ours[0].new:
-        raise InvalidInput(f"nothing to publish: the draft is the same as version {ours[0].version}; "
-                           "change something or discard the draft", {"fields": {"bpmn": "unchanged"}})
+        raise InvalidInput(
+            f"nothing to publish: the draft is the same as version {ours[0].version}; "
+            "change something or discard the draft",
+            {"fields": {"bpmn": "unchanged"}},
+        )
     store.drop_published(ctx, actor.username, key, revision, ours[0].version, note[:2000])
     return Published(key=key, version=ours[0].version, deployment=result)
 
 
 # ---------------------------------------------------------------- exporting
+
 
 def export_draft(ctx: EngineContext, actor: Actor, key: str, filename: str | None = None) -> tuple[str, bytes]:
     """(file name, content): one file of the draft, or all of them as a zip. Raises NotFound."""
@@ -230,8 +294,9 @@ def export_draft(ctx: EngineContext, actor: Actor, key: str, filename: str | Non
     return _bundle(files, filename, key)
 
 
-def export_version(ctx: EngineContext, actor: Actor, key: str, version: int, filename: str | None = None
-                   ) -> tuple[str, bytes]:
+def export_version(
+    ctx: EngineContext, actor: Actor, key: str, version: int, filename: str | None = None
+) -> tuple[str, bytes]:
     """(file name, content): one file of a published version, or all of them as a zip. Raises NotFound."""
     require(actor, "definition.design")
     source = version_source(ctx, key, version)
@@ -255,33 +320,52 @@ def _bundle(files: dict[str, str], filename: str | None, stem: str) -> tuple[str
 
 # ---------------------------------------------------------------- helpers
 
+
 def _validate(ctx: EngineContext, key: str, bpmn: str, files: dict[str, str]) -> list[Problem]:
     known = set(groups.group_names(ctx))
-    sources = [SourceFile(f"{key}.bpmn", bpmn.encode()),
-               *(SourceFile(name, text.encode()) for name, text in sorted(files.items()))]
-    problems = validate_files(sources, groups=known, max_bytes=ctx.settings.max_upload_bytes,
-                              max_files=ctx.settings.max_deployment_files,
-                              published=deployments.published_resolver(ctx),
-                              decisions=published_decision_resolver(ctx))
-    if not any(p.code in ("malformed_xml", "forbidden_xml", "too_large") for p in problems) and _process_name(
-            bpmn, key) is None:
-        problems.append(Problem(f"the diagram has no process with id {key!r}, the draft's key; "
-                                "publishing needs it (rename the process back)", f"{key}.bpmn", code="key_missing"))
+    sources = [
+        SourceFile(f"{key}.bpmn", bpmn.encode()),
+        *(SourceFile(name, text.encode()) for name, text in sorted(files.items())),
+    ]
+    problems = validate_files(
+        sources,
+        groups=known,
+        max_bytes=ctx.settings.max_upload_bytes,
+        max_files=ctx.settings.max_deployment_files,
+        published=deployments.published_resolver(ctx),
+        decisions=published_decision_resolver(ctx),
+    )
+    if (
+        not any(p.code in ("malformed_xml", "forbidden_xml", "too_large") for p in problems)
+        and _process_name(bpmn, key) is None
+    ):
+        problems.append(
+            Problem(
+                f"the diagram has no process with id {key!r}, the draft's key; "
+                "publishing needs it (rename the process back)",
+                f"{key}.bpmn",
+                code="key_missing",
+            )
+        )
     return problems
 
 
 def _check_key(key: str) -> str:
     key = (key or "").strip()
     if not KEY.match(key):
-        raise InvalidInput("the process key must start with a letter and use letters, digits, - _ . (at most 200)",
-                           {"fields": {"key": "letters, digits, - _ . only; start with a letter"}})
+        raise InvalidInput(
+            "the process key must start with a letter and use letters, digits, - _ . (at most 200)",
+            {"fields": {"key": "letters, digits, - _ . only; start with a letter"}},
+        )
     return key
 
 
 def _check_file_name(name: str) -> str:
     if not FILE_NAME.match(name):
-        raise InvalidInput(f"file name {name!r}: only .dmn and .form files go beside the diagram, "
-                           "named with letters, digits, - _ .", {"fields": {"files": name}})
+        raise InvalidInput(
+            f"file name {name!r}: only .dmn and .form files go beside the diagram, named with letters, digits, - _ .",
+            {"fields": {"files": name}},
+        )
     return name
 
 
@@ -298,8 +382,9 @@ def _check_files(files: object, max_bytes: int) -> dict[str, str]:
 
 def _text(f: SourceFile, max_bytes: int) -> str:
     if len(f.content) > max_bytes:
-        raise InvalidInput(f"{f.filename} is {len(f.content)} bytes; the limit is {max_bytes}",
-                           {"fields": {"files": f.filename}})
+        raise InvalidInput(
+            f"{f.filename} is {len(f.content)} bytes; the limit is {max_bytes}", {"fields": {"files": f.filename}}
+        )
     try:
         return f.content.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -319,7 +404,7 @@ def _xml_text(f: SourceFile, encoding: str | None) -> str:
 
 
 def _xml_attr(text: str) -> str:
-    return (text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;"))
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _process_name(bpmn: str, key: str) -> str | None:
@@ -349,6 +434,7 @@ def _from_template(ctx: EngineContext, template: str, key: str, name: str) -> tu
                 if el.get(attr) == template:
                     el.set(attr, key)
     bpmn = etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode()
-    candidates = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())
-                  if p.suffix in (".form", ".dmn")}
+    candidates = {
+        p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir()) if p.suffix in (".form", ".dmn")
+    }
     return bpmn + "\n", used_files(bpmn, key, candidates), found.name

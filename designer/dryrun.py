@@ -49,8 +49,8 @@ from engine.spiff.runtime.variables import jsonable
 
 STATE_VERSION = 1
 ACTIONS = ("complete", "connector", "external", "timer", "message", "throw")
-MAX_PATH = 2_000            # steps kept in the reported path; a runaway loop stops growing it
-MAX_STEPS = 500             # actions in one dry run
+MAX_PATH = 2_000  # steps kept in the reported path; a runaway loop stops growing it
+MAX_STEPS = 500  # actions in one dry run
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,9 @@ class Limits:
     max_bytes: int = 2 * 1024 * 1024
     max_files: int = 50
     time_limit: float = 3.0
-    step: StepLimits = field(default_factory=StepLimits)    # the engine's budget of one step (engine.core.context)
-    published: Resolver | None = None        # finds callees deployed earlier, as deploy does
-    decisions: DecisionResolver | None = None    # finds decisions deployed earlier, as deploy does
+    step: StepLimits = field(default_factory=StepLimits)  # the engine's budget of one step (engine.core.context)
+    published: Resolver | None = None  # finds callees deployed earlier, as deploy does
+    decisions: DecisionResolver | None = None  # finds decisions deployed earlier, as deploy does
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class DryRun:
     incident: dict[str, Any] | None
     start_form: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
-    catches: list[dict[str, Any]] = field(default_factory=list)      # waiting events other than timers
+    catches: list[dict[str, Any]] = field(default_factory=list)  # waiting events other than timers
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -94,15 +94,23 @@ class DryRun:
 # ---------------------------------------------------------------- entry points
 
 
-def start(files: Sequence[SourceFile], variables: dict[str, Any], *, now: datetime, process: str | None = None,
-          limits: Limits = Limits()) -> DryRun:
+def start(
+    files: Sequence[SourceFile],
+    variables: dict[str, Any],
+    *,
+    now: datetime,
+    process: str | None = None,
+    limits: Limits = Limits(),
+) -> DryRun:
     """Start a dry run with sample variables; raises DeploymentInvalid (every problem) or InvalidInput."""
     if not isinstance(variables, dict) or not all(isinstance(k, str) for k in variables):
         raise InvalidInput("variables must be a JSON object", {"fields": {"variables": "must be an object"}})
     bad = [k for k in variables if not k.isidentifier() or k.startswith("_")]
     if bad:
-        raise InvalidInput(f"variable names must be identifiers not starting with _: {', '.join(bad)}",
-                           {"fields": {"variables": f"bad names: {', '.join(bad)}"}})
+        raise InvalidInput(
+            f"variable names must be identifiers not starting with _: {', '.join(bad)}",
+            {"fields": {"variables": f"bad names: {', '.join(bad)}"}},
+        )
     parsed = _parse(files, process, limits)
     record: dict[str, Any] = {"path": [], "steps": [], "decisions": [], "count": 0}
     with clock_scope(lambda: now):
@@ -116,8 +124,9 @@ def step(files: Sequence[SourceFile], state: str, action: dict[str, Any], *, lim
     saved = _read_state(state)
     parsed = _parse(files, saved["process"], limits)
     if saved["hash"] != _hash(parsed):
-        raise InvalidInput("the diagram changed since this dry run started; start it again",
-                           {"fields": {"state": "stale"}})
+        raise InvalidInput(
+            "the diagram changed since this dry run started; start it again", {"fields": {"state": "stale"}}
+        )
     if saved["record"]["count"] >= MAX_STEPS:
         raise InvalidInput(f"a dry run takes at most {MAX_STEPS} actions; start it again")
     kind = action.get("action") if isinstance(action, dict) else None
@@ -144,7 +153,7 @@ def step(files: Sequence[SourceFile], state: str, action: dict[str, Any], *, lim
         else:
             _message(run, action)
     saved["record"]["count"] += 1
-    fired = [(eid, name) for eid, name, at in due if at < now]      # repeating reminders leave no completed task
+    fired = [(eid, name) for eid, name, at in due if at < now]  # repeating reminders leave no completed task
     return _answer(parsed, run, now, saved["record"], fired)
 
 
@@ -173,8 +182,9 @@ def _complete_connector(run: Run, action: dict[str, Any]) -> None:
 def _finish_external(run: Run, action: dict[str, Any]) -> None:
     task_id, data = _task_and_data(action)
     if task_id not in {t.id for t in run.external_tasks()}:
-        raise InvalidInput(f"external task {task_id!r} is not waiting in this dry run",
-                           {"fields": {"task": "not open"}})
+        raise InvalidInput(
+            f"external task {task_id!r} is not waiting in this dry run", {"fields": {"task": "not open"}}
+        )
     code = action.get("error_code")
     if code is None:
         _guarded(lambda: run.complete_external(task_id, jsonable(data)))
@@ -191,23 +201,26 @@ def _message(run: Run, action: dict[str, Any]) -> None:
     if not isinstance(payload, dict):
         raise InvalidInput("a message payload must be an object", {"fields": {"payload": "must be an object"}})
     if name not in run.waiting_messages():
-        raise InvalidInput(f"nothing in this dry run waits for message {name!r}",
-                           {"fields": {"name": "not waited for"}})
+        raise InvalidInput(
+            f"nothing in this dry run waits for message {name!r}", {"fields": {"name": "not waited for"}}
+        )
     _guarded(lambda: run.correlate(name, jsonable(payload)))
 
 
 def _throw(run: Run, action: dict[str, Any]) -> None:
     element, payload = action.get("element"), action.get("payload") or {}
     if not isinstance(element, str) or not element:
-        raise InvalidInput("which event? give the catching element's id as element",
-                           {"fields": {"element": "required"}})
+        raise InvalidInput(
+            "which event? give the catching element's id as element", {"fields": {"element": "required"}}
+        )
     if not isinstance(payload, dict):
         raise InvalidInput("a payload must be an object", {"fields": {"payload": "must be an object"}})
     waiting = {c.element_id for c in catching.waiting(run)}
     if element not in waiting:
         known = ", ".join(sorted(waiting)) or "none"
-        raise InvalidInput(f"nothing in this dry run waits at {element!r} (waiting: {known})",
-                           {"fields": {"element": "not waiting"}})
+        raise InvalidInput(
+            f"nothing in this dry run waits at {element!r} (waiting: {known})", {"fields": {"element": "not waiting"}}
+        )
     _guarded(lambda: catching.throw(run, element, jsonable(payload)))
 
 
@@ -267,7 +280,7 @@ def _answer(
     named = {s["element_id"]: s["name"] for s in record["steps"] if s.get("name")}
     for entry in run.log.completed:
         if len(record["path"]) < MAX_PATH:
-            step_name = entry["name"] or named.get(entry["element_id"])    # a multi-instance activity: its items' name
+            step_name = entry["name"] or named.get(entry["element_id"])  # a multi-instance activity: its items' name
             named[entry["element_id"]] = step_name
             record["path"].append(entry["element_id"])
             record["steps"].append({"element_id": entry["element_id"], "name": step_name, "type": entry["type"]})
@@ -279,22 +292,58 @@ def _answer(
     open_tasks = []
     for task in run.open_tasks():
         schema = _form_of(parsed, task.process, task.element_id)
-        open_tasks.append({"id": task.id, "element_id": task.element_id, "name": task.name, "lane": task.lane,
-                           "due_at": task.due_at.isoformat() if task.due_at else None, "form": schema})
-    connectors = [{"id": c.id, "element_id": c.element_id, "name": c.name, "method": c.config.get("method"),
-                   "url": c.config.get("url")} for c in _connector_calls(run)]
-    external = [{"id": t.id, "element_id": t.element_id, "name": t.name, "topic": t.config.get("topic")}
-                for t in run.external_tasks()]
+        open_tasks.append(
+            {
+                "id": task.id,
+                "element_id": task.element_id,
+                "name": task.name,
+                "lane": task.lane,
+                "due_at": task.due_at.isoformat() if task.due_at else None,
+                "form": schema,
+            }
+        )
+    connectors = [
+        {
+            "id": c.id,
+            "element_id": c.element_id,
+            "name": c.name,
+            "method": c.config.get("method"),
+            "url": c.config.get("url"),
+        }
+        for c in _connector_calls(run)
+    ]
+    external = [
+        {"id": t.id, "element_id": t.element_id, "name": t.name, "topic": t.config.get("topic")}
+        for t in run.external_tasks()
+    ]
     timers = [{"element_id": eid, "name": name, "due_at": due.isoformat()} for eid, name, due in _waiting_timers(run)]
     with clock_scope(lambda: now):
-        state = json.dumps({"v": STATE_VERSION, "process": parsed.key, "hash": _hash(parsed), "now": now.isoformat(),
-                            "workflow": run.dump(), "record": record}, separators=(",", ":"))
+        state = json.dumps(
+            {
+                "v": STATE_VERSION,
+                "process": parsed.key,
+                "hash": _hash(parsed),
+                "now": now.isoformat(),
+                "workflow": run.dump(),
+                "record": record,
+            },
+            separators=(",", ":"),
+        )
     return DryRun(
-        state=state, process=parsed.key, status=run.status, now=now.isoformat(), open_tasks=open_tasks,
-        connector_tasks=connectors, external_tasks=external, timers=timers,
+        state=state,
+        process=parsed.key,
+        status=run.status,
+        now=now.isoformat(),
+        open_tasks=open_tasks,
+        connector_tasks=connectors,
+        external_tasks=external,
+        timers=timers,
         messages=sorted(set(run.waiting_messages())),
-        path=list(record["path"]), steps=list(record["steps"]), decisions=list(record["decisions"]),
-        variables=run.variables(), incident=run.incident.as_dict() if run.incident else None,
+        path=list(record["path"]),
+        steps=list(record["steps"]),
+        decisions=list(record["decisions"]),
+        variables=run.variables(),
+        incident=run.incident.as_dict() if run.incident else None,
         start_form=parsed.forms.get(parsed.start_form) if parsed.start_form else None,
         catches=[c.as_dict() for c in catching.waiting(run) if c.kind != "message"],
     )
@@ -311,7 +360,7 @@ def _waiting_timers(run: Run) -> list[tuple[str, str, datetime]]:
 
 
 def _connector_calls(run: Run) -> list[Any]:
-    calls = getattr(run, "connector_tasks", None)         # HTTP connectors: engine/spiff/extensions/connector.py
+    calls = getattr(run, "connector_tasks", None)  # HTTP connectors: engine/spiff/extensions/connector.py
     return list(calls()) if calls is not None else []
 
 
@@ -331,8 +380,13 @@ def _engine(limits: Limits) -> SandboxedScriptEngine:
 
 
 def _parse(files: Sequence[SourceFile], process: str | None, limits: Limits) -> ParsedProcess:
-    deployment = parse_deployment(files, max_bytes=limits.max_bytes, max_files=limits.max_files,
-                                  published=limits.published, decisions=limits.decisions)
+    deployment = parse_deployment(
+        files,
+        max_bytes=limits.max_bytes,
+        max_files=limits.max_files,
+        published=limits.published,
+        decisions=limits.decisions,
+    )
     if not deployment.processes:
         raise InvalidInput("the files hold no executable process to dry-run", {"fields": {"files": "no process"}})
     if process is None:
@@ -341,8 +395,9 @@ def _parse(files: Sequence[SourceFile], process: str | None, limits: Limits) -> 
         if parsed.key == process:
             return parsed
     known = ", ".join(p.key for p in deployment.processes)
-    raise InvalidInput(f"process {process!r} is not in the files (processes: {known})",
-                       {"fields": {"process": "unknown"}})
+    raise InvalidInput(
+        f"process {process!r} is not in the files (processes: {known})", {"fields": {"process": "unknown"}}
+    )
 
 
 def _hash(parsed: ParsedProcess) -> str:
@@ -354,7 +409,10 @@ def _read_state(state: str) -> dict[str, Any]:
         saved = json.loads(state)
     except (TypeError, ValueError) as err:
         raise InvalidInput("the dry run's state is unreadable; start it again", {"fields": {"state": "bad"}}) from err
-    if not isinstance(saved, dict) or saved.get("v") != STATE_VERSION or not all(
-            k in saved for k in ("process", "hash", "now", "workflow", "record")):
+    if (
+        not isinstance(saved, dict)
+        or saved.get("v") != STATE_VERSION
+        or not all(k in saved for k in ("process", "hash", "now", "workflow", "record"))
+    ):
         raise InvalidInput("the dry run's state is unreadable; start it again", {"fields": {"state": "bad"}})
     return saved

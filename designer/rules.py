@@ -32,8 +32,13 @@ def _local(el: etree._Element) -> str:
 
 
 def _flow_nodes(scope: etree._Element) -> list[etree._Element]:
-    return [c for c in scope if isinstance(c.tag, str) and etree.QName(c).namespace == BPMN_NS
-            and _local(c) in FLOW_NODES | {"adHocSubProcess"}]
+    return [
+        c
+        for c in scope
+        if isinstance(c.tag, str)
+        and etree.QName(c).namespace == BPMN_NS
+        and _local(c) in FLOW_NODES | {"adHocSubProcess"}
+    ]
 
 
 def _scopes(root: etree._Element) -> Iterable[etree._Element]:
@@ -43,8 +48,9 @@ def _scopes(root: etree._Element) -> Iterable[etree._Element]:
             yield from process.iterfind(f".//bpmn:{local}", NS)
 
 
-def check_lane_groups(filename: str, root: etree._Element, groups: set[str],
-                      lane_map: dict[str, str] | None = None) -> list[Problem]:
+def check_lane_groups(
+    filename: str, root: etree._Element, groups: set[str], lane_map: dict[str, str] | None = None
+) -> list[Problem]:
     """A user task's lane, mapped through lane_map, and its candidate groups must name existing groups."""
     lane_map = lane_map or {}
     problems = []
@@ -52,7 +58,7 @@ def check_lane_groups(filename: str, root: etree._Element, groups: set[str],
         lane_of: dict[str, etree._Element] = {}
         for lane in process.iterfind(".//bpmn:lane", NS):
             if lane.find("bpmn:childLaneSet", NS) is not None:
-                continue                      # a parent lane: its children assign
+                continue  # a parent lane: its children assign
             for ref in lane.iterfind("bpmn:flowNodeRef", NS):
                 if ref.text:
                     lane_of[ref.text.strip()] = lane
@@ -61,19 +67,31 @@ def check_lane_groups(filename: str, root: etree._Element, groups: set[str],
             explicit = candidate_groups(task)
             for group in explicit:
                 if group not in groups:
-                    problems.append(Problem(
-                        f"candidate group {group!r} does not exist; create it under Admin > Groups or pick another",
-                        filename, tid, task.sourceline, "unknown_group"))
+                    problems.append(
+                        Problem(
+                            f"candidate group {group!r} does not exist; create it under Admin > Groups or pick another",
+                            filename,
+                            tid,
+                            task.sourceline,
+                            "unknown_group",
+                        )
+                    )
             task_lane = lane_of.get(tid or "")
             if explicit or task_lane is None:
                 continue
             lane_name = task_lane.get("name") or task_lane.get("id") or ""
             group = lane_map.get(lane_name, lane_name)
             if group not in groups:
-                problems.append(Problem(
-                    f"the task's lane {lane_name!r} maps to group {group!r}, which does not exist; "
-                    "rename the lane to a group's name or create the group", filename, tid, task.sourceline,
-                    "unknown_group"))
+                problems.append(
+                    Problem(
+                        f"the task's lane {lane_name!r} maps to group {group!r}, which does not exist; "
+                        "rename the lane to a group's name or create the group",
+                        filename,
+                        tid,
+                        task.sourceline,
+                        "unknown_group",
+                    )
+                )
     return problems
 
 
@@ -92,7 +110,7 @@ def _is_entry(node: etree._Element) -> bool:
 def _needs_outgoing(node: etree._Element) -> bool:
     local = _local(node)
     if local == "startEvent":
-        return False                          # a deploy rule (engine.spiff.model.structure): start_without_outgoing
+        return False  # a deploy rule (engine.spiff.model.structure): start_without_outgoing
     if local in ENDS_FLOW or node.get("triggeredByEvent") == "true" or node.get("isForCompensation") == "true":
         return False
     kinds = _event_kind(node)
@@ -119,21 +137,36 @@ def check_flow(filename: str, root: etree._Element) -> list[Problem]:
             if _local(node) == "boundaryEvent":
                 boundaries.setdefault(node.get("attachedToRef") or "", []).append(node.get("id") or "")
         has_start = any(_local(n) == "startEvent" for n in nodes)
-        entries = [n.get("id") or "" for n in nodes if _is_entry(n)
-                   or (not has_start and _local(n) != "boundaryEvent" and n.get("id") not in has_incoming)]
+        entries = [
+            n.get("id") or ""
+            for n in nodes
+            if _is_entry(n) or (not has_start and _local(n) != "boundaryEvent" and n.get("id") not in has_incoming)
+        ]
         reached = _reach(entries, outgoing, boundaries)
         for node in nodes:
             nid = node.get("id") or ""
             if _needs_outgoing(node) and not outgoing.get(nid):
-                problems.append(Problem(
-                    f"dead end: the token stops at this {_describe(node)}; connect it onward or end with an end event",
-                    filename, nid, node.sourceline, "dead_end"))
+                problems.append(
+                    Problem(
+                        f"dead end: the token stops at this {_describe(node)}; "
+                        "connect it onward or end with an end event",
+                        filename,
+                        nid,
+                        node.sourceline,
+                        "dead_end",
+                    )
+                )
         problems.extend(_unreachable(filename, nodes, reached, outgoing, boundaries))
     return problems
 
 
-def _unreachable(filename: str, nodes: list[etree._Element], reached: set[str], outgoing: dict[str, list[str]],
-                 boundaries: dict[str, list[str]]) -> list[Problem]:
+def _unreachable(
+    filename: str,
+    nodes: list[etree._Element],
+    reached: set[str],
+    outgoing: dict[str, list[str]],
+    boundaries: dict[str, list[str]],
+) -> list[Problem]:
     """One problem per cut: on the first element no token reaches, naming the elements cut off after it.
 
     A removed flow can cut off a dozen elements; listing each would bury the one place to fix. The first
@@ -199,18 +232,30 @@ def check_unconditioned_flows(filename: str, root: etree._Element) -> list[Probl
             for flow in outgoing:
                 condition = flow.find("bpmn:conditionExpression", NS)
                 if flow.get("id") == gateway.get("default") or (
-                        condition is not None and (condition.text or "").strip()):
+                    condition is not None and (condition.text or "").strip()
+                ):
                     continue
-                when = ("whenever the token reaches the gateway" if _local(gateway) == "inclusiveGateway"
-                        else "unless a flow defined before it is taken")
-                problems.append(Problem(
-                    f"this flow has no condition: it is always taken {when}; add a condition or make it the "
-                    "gateway's default flow", filename, flow.get("id"), flow.sourceline, "always_taken"))
+                when = (
+                    "whenever the token reaches the gateway"
+                    if _local(gateway) == "inclusiveGateway"
+                    else "unless a flow defined before it is taken"
+                )
+                problems.append(
+                    Problem(
+                        f"this flow has no condition: it is always taken {when}; add a condition or make it the "
+                        "gateway's default flow",
+                        filename,
+                        flow.get("id"),
+                        flow.sourceline,
+                        "always_taken",
+                    )
+                )
     return problems
 
 
-def check_model(filename: str, root: etree._Element, groups: set[str] | None,
-                lane_map: dict[str, str] | None = None) -> list[Problem]:
+def check_model(
+    filename: str, root: etree._Element, groups: set[str] | None, lane_map: dict[str, str] | None = None
+) -> list[Problem]:
     """Every modelling rule on one BPMN file; `groups=None` skips the group check."""
     problems = check_flow(filename, root)
     problems.extend(check_unconditioned_flows(filename, root))

@@ -33,9 +33,16 @@ class Advice(Problem):
         return {**super().as_dict(), "severity": "warning"}
 
 
-def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_bytes: int, max_files: int = 50,
-                   lane_map: dict[str, str] | None = None, published: Resolver | None = None,
-                   decisions: DecisionResolver | None = None) -> list[Problem]:
+def validate_files(
+    files: Sequence[SourceFile],
+    *,
+    groups: set[str] | None,
+    max_bytes: int,
+    max_files: int = 50,
+    lane_map: dict[str, str] | None = None,
+    published: Resolver | None = None,
+    decisions: DecisionResolver | None = None,
+) -> list[Problem]:
     """Every problem of a would-be deployment, engine checks first, then the modelling rules
     (`published` and `decisions` find callees and decisions deployed earlier, as at deploy)."""
     problems: list[Problem] = []
@@ -50,10 +57,12 @@ def validate_files(files: Sequence[SourceFile], *, groups: set[str] | None, max_
         try:
             root = parse_xml(f.content, f.filename, max_bytes)
         except XmlRefused:
-            continue                              # parse_deployment reported it
+            continue  # parse_deployment reported it
         refused = {(p.file, p.element_id, p.code) for p in problems}
-        problems.extend(p if (p.file, p.element_id, p.code) in refused else Advice(**vars(p))
-                        for p in rules.check_model(f.filename, root, groups, lane_map))
+        problems.extend(
+            p if (p.file, p.element_id, p.code) in refused else Advice(**vars(p))
+            for p in rules.check_model(f.filename, root, groups, lane_map)
+        )
         problems = _on_diagram(problems, f.filename, root)
     return _unique(_detailed(problems, deploy_count))
 
@@ -79,8 +88,9 @@ def _on_diagram(problems: list[Problem], filename: str, root: etree._Element) ->
     for p in problems:
         node = by_id.get(p.element_id) if p.file == filename and p.element_id else None
         target = node
-        while target is not None and not (target.get("id") in shown or (
-                not shown and etree.QName(target).localname in drawn)):
+        while target is not None and not (
+            target.get("id") in shown or (not shown and etree.QName(target).localname in drawn)
+        ):
             target = target.getparent()
         if node is not None and target is not None and target is not node and target.get("id"):
             p = replace(p, element_id=target.get("id"))

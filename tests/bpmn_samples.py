@@ -17,8 +17,10 @@ def lane(name: str, *refs: str, lane_id: str | None = None) -> str:
 
 def process(body: str, *lanes: str, pid: str = "p1", executable: bool = True, name: str = "Test") -> str:
     lane_set = f'<bpmn:laneSet id="ls_{pid}">{"".join(lanes)}</bpmn:laneSet>\n' if lanes else ""
-    return (f'<bpmn:process id="{pid}" name="{name}" isExecutable="{"true" if executable else "false"}">\n'
-            f"{lane_set}{body}\n</bpmn:process>\n")
+    return (
+        f'<bpmn:process id="{pid}" name="{name}" isExecutable="{"true" if executable else "false"}">\n'
+        f"{lane_set}{body}\n</bpmn:process>\n"
+    )
 
 
 def document(*processes: str) -> str:
@@ -28,9 +30,11 @@ def document(*processes: str) -> str:
 def flow(fid: str, source: str, target: str, condition: str | None = None) -> str:
     if condition is None:
         return f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}"/>\n'
-    return (f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}">'
-            f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>'
-            f"</bpmn:sequenceFlow>\n")
+    return (
+        f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}">'
+        f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>'
+        f"</bpmn:sequenceFlow>\n"
+    )
 
 
 def user_task(tid: str, name: str = "", form: str | None = None) -> str:

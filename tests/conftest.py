@@ -30,7 +30,7 @@ from engine.db.session import make_engine
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POSTGRES_URL = os.environ.get("PMOFLOW_TEST_POSTGRES_URL")
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")     # gw0, gw1, ... under xdist
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # gw0, gw1, ... under xdist
 BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 
 
@@ -41,7 +41,7 @@ def tiers_of(item: pytest.Item) -> set[str]:
     names = set(getattr(item, "fixturenames", ()))
     callspec = getattr(item, "callspec", None)
     params = callspec.params if callspec else {}
-    database = next((v for k, v in params.items() if k.endswith("database_url")), None)   # database_url, blank_...
+    database = next((v for k, v in params.items() if k.endswith("database_url")), None)  # database_url, blank_...
     tiers = set()
     if BROWSER_TESTS in item.path.parents or "browser" in names:
         tiers.add("browser")
@@ -80,7 +80,7 @@ def new_postgres_database(prefix: str) -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped afterwards; skips without PMOFLOW_TEST_POSTGRES_URL."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need PMOFLOW_TEST_POSTGRES_URL (CI sets it)")
-    name = f"{prefix}_{WORKER}_{uuid.uuid4().hex[:10]}"      # named after its xdist worker
+    name = f"{prefix}_{WORKER}_{uuid.uuid4().hex[:10]}"  # named after its xdist worker
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -115,7 +115,7 @@ def _truncate(url: str) -> None:
     engine = make_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text("SET LOCAL session_replication_role = replica"))   # past the audit trail's triggers
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # past the audit trail's triggers
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 

@@ -29,8 +29,11 @@ AUDREY = actor("audrey", roles=("auditor",))
 
 
 def shipped_files() -> list[SourceFile]:
-    return [SourceFile(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.iterdir())
-            if p.suffix in (".bpmn", ".dmn", ".form")]
+    return [
+        SourceFile(p.name, p.read_bytes())
+        for p in sorted(WORKFLOWS.iterdir())
+        if p.suffix in (".bpmn", ".dmn", ".form")
+    ]
 
 
 def deploy_shipped(ctx: EngineContext) -> None:

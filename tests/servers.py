@@ -48,8 +48,13 @@ def _started(env: dict[str, str], log_path: Path) -> Iterator[str | None]:
     """One try on a free port: the base URL, or None when another process took the port first."""
     port = free_port()
     with log_path.open("w") as log:
-        proc = subprocess.Popen([str(BIN / "pmoflow"), "serve", "--port", str(port), "--threads", "8"], env=env,
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(BIN / "pmoflow"), "serve", "--port", str(port), "--threads", "8"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             yield url if _wait_healthy(url, proc, log_path) else None
@@ -64,7 +69,7 @@ def _started(env: dict[str, str], log_path: Path) -> Iterator[str | None]:
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
     """True once our gunicorn listens on `url` and /healthz answers 200; False if the port was taken."""
-    deadline = time.monotonic() + 60           # a loaded machine (xdist workers beside other runs) starts slowly
+    deadline = time.monotonic() + 60  # a loaded machine (xdist workers beside other runs) starts slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None or "Connection in use" in log.read_text():
             break

@@ -93,8 +93,11 @@ def test_no_import_cycles() -> None:
 
 
 def test_no_module_over_500_lines() -> None:
-    long = {str(path.relative_to(ROOT)): count for path in our_modules().values()
-            if (count := len(path.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(path.relative_to(ROOT)): count
+        for path in our_modules().values()
+        if (count := len(path.read_text().splitlines())) > MAX_LINES
+    }
     assert long == {}
 
 
@@ -103,8 +106,7 @@ def test_no_folder_over_15_modules() -> None:
     for path in our_modules().values():
         if path.name != "__init__.py":
             folders[path.parent] = folders.get(path.parent, 0) + 1
-    wide = {str(folder.relative_to(ROOT)): count for folder, count in folders.items()
-            if count > MAX_MODULES_PER_FOLDER}
+    wide = {str(folder.relative_to(ROOT)): count for folder, count in folders.items() if count > MAX_MODULES_PER_FOLDER}
     assert wide == {}
 
 

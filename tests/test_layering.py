@@ -64,43 +64,63 @@ def test_the_designer_services_import_no_web_code():
 
 def test_spiffworkflow_is_imported_only_by_the_adapter():
     adapter = ROOT / "engine" / "spiff"
-    offenders = [rel(p) for p in files("engine", "api", "webui", "designer", "cli")
-                 if "SpiffWorkflow" in imports_of(p) and adapter not in p.parents]
+    offenders = [
+        rel(p)
+        for p in files("engine", "api", "webui", "designer", "cli")
+        if "SpiffWorkflow" in imports_of(p) and adapter not in p.parents
+    ]
     assert offenders == []
 
 
-WEB_APP_SHARED = ("webui.security", "webui.errors")    # the sign-in/permission decorator, the one error boundary
+WEB_APP_SHARED = ("webui.security", "webui.errors")  # the sign-in/permission decorator, the one error boundary
 
 
 def test_nothing_imports_webui():
     """The designer's web part may use what every page of the web app shares: the sign-in and permission
     decorator (webui.security) and the one error boundary (webui.errors)."""
-    offenders = {rel(p): sorted(m for m in modules_of(p) if m.split(".")[0] == "webui")
-                 for p in files("engine", "api", "designer")}
-    offenders = {k: [m for m in v if not (k.startswith("designer/web/") and m.startswith(WEB_APP_SHARED))]
-                 for k, v in offenders.items()}
+    offenders = {
+        rel(p): sorted(m for m in modules_of(p) if m.split(".")[0] == "webui")
+        for p in files("engine", "api", "designer")
+    }
+    offenders = {
+        k: [m for m in v if not (k.startswith("designer/web/") and m.startswith(WEB_APP_SHARED))]
+        for k, v in offenders.items()
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_the_edges_never_touch_sqlalchemy_or_engine_db():
     """api/, webui/, designer/ (web part and services) and the CLI go through engine services."""
-    offenders = {rel(p): sorted(m for m in modules_of(p) if m.split(".")[0] == "sqlalchemy"
-                                or m == "engine.db" or m.startswith("engine.db."))
-                 for p in files(*EDGES)}
+    offenders = {
+        rel(p): sorted(
+            m
+            for m in modules_of(p)
+            if m.split(".")[0] == "sqlalchemy" or m == "engine.db" or m.startswith("engine.db.")
+        )
+        for p in files(*EDGES)
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_the_edges_never_use_the_database_engine_sessions_or_units_of_work():
-    offenders = {rel(p): sorted({node.attr for node in ast.walk(_tree(p))
-                                 if isinstance(node, ast.Attribute) and node.attr in DATABASE_ATTRIBUTES})
-                 for p in files(*EDGES)}
+    offenders = {
+        rel(p): sorted(
+            {
+                node.attr
+                for node in ast.walk(_tree(p))
+                if isinstance(node, ast.Attribute) and node.attr in DATABASE_ATTRIBUTES
+            }
+        )
+        for p in files(*EDGES)
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_migrations_import_nothing_of_the_project():
     """A migration does the same forever: what it needs of engine code is frozen inside it."""
-    offenders = {rel(p): sorted(m for m in modules_of(p) if m.split(".")[0] in PROJECT)
-                 for p in sorted(MIGRATIONS.glob("*.py"))}
+    offenders = {
+        rel(p): sorted(m for m in modules_of(p) if m.split(".")[0] in PROJECT) for p in sorted(MIGRATIONS.glob("*.py"))
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
@@ -123,8 +143,13 @@ def _private_imports(path: Path) -> set[str]:
                 if alias.name.split(".")[0] in PROJECT:
                     project_names.add(alias.asname or alias.name.split(".")[0])
     for node in ast.walk(_tree(path)):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in project_names
-                and node.attr.startswith("_") and not node.attr.startswith("__")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in project_names
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
             found.add(f"{node.value.id}:{node.attr}")
     return found
 

@@ -20,9 +20,13 @@ def test_the_expected_bundles_are_vendored():
 
 
 def test_the_designer_has_its_modelers_with_their_stylesheets():
-    for name in ("bpmn-js/bpmn-modeler.production.min.js", "bpmn-js/assets/bpmn-font/css/bpmn.css",
-                 "dmn-js/dmn-modeler.production.min.js", "dmn-js/assets/dmn-js-decision-table.css",
-                 "dmn-js/assets/dmn-font/css/dmn.css"):
+    for name in (
+        "bpmn-js/bpmn-modeler.production.min.js",
+        "bpmn-js/assets/bpmn-font/css/bpmn.css",
+        "dmn-js/dmn-modeler.production.min.js",
+        "dmn-js/assets/dmn-js-decision-table.css",
+        "dmn-js/assets/dmn-font/css/dmn.css",
+    ):
         assert (VENDOR / name).is_file(), name
     notices = (ROOT / "THIRD-PARTY-NOTICES.md").read_text(encoding="utf-8")
     assert "webui/static/vendor/dmn-js/LICENSE" in notices

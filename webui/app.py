@@ -28,7 +28,7 @@ class BrowserSessions(SecureCookieSessionInterface):
     """The session cookie is for the browser pages: API requests (bearer tokens only) neither read
     nor set it, which also spares each of them the cookie's signing set-up."""
 
-    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:   # noqa: D102
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:  # noqa: D102
         if request.path.startswith("/api/"):
             return self.null_session_class()
         return super().open_session(app, request)
@@ -53,13 +53,13 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     )
     app.config.update(config)
     app.session_interface = BrowserSessions()
-    ctx = engine_context(settings, clock=clock)     # the composition root: subscribers, job handlers
+    ctx = engine_context(settings, clock=clock)  # the composition root: subscribers, job handlers
     app.extensions["pmoflow"] = ctx
     api.register(app)
-    errors.init_app(app)                # the one error boundary: JSON for the API and JSON views, else pages
+    errors.init_app(app)  # the one error boundary: JSON for the API and JSON views, else pages
     _register_browser_security(app)
     for blp in api.BLUEPRINTS:
-        csrf.exempt(blp)            # the API takes bearer tokens, never cookies
+        csrf.exempt(blp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasklist.bp)
     app.register_blueprint(requests.bp)
@@ -70,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     app.register_blueprint(audit.bp)
     app.register_blueprint(monitor.bp)
     app.register_blueprint(designer_pages.bp)
-    app.register_blueprint(designer_panel.bp)     # designer: condition builder, dry runs
+    app.register_blueprint(designer_panel.bp)  # designer: condition builder, dry runs
     filters.register(app)
     _register_health(app, ctx)
 

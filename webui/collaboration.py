@@ -25,8 +25,14 @@ def comment_from_form(instance_id: str | None = None, task_id: str | None = None
     """Add the posted comment; None when done (with a flash), else the form's panel to show again."""
     form = request.form
     try:
-        added = comments.add_comment(engine_ctx(), actor(), form.get("body", ""), instance_id=instance_id,
-                                     task_id=task_id, parent_id=form.get("parent") or None)
+        added = comments.add_comment(
+            engine_ctx(),
+            actor(),
+            form.get("body", ""),
+            instance_id=instance_id,
+            task_id=task_id,
+            parent_id=form.get("parent") or None,
+        )
     except InvalidInput as err:
         return {"form": "comment", "errors": field_errors(err), "values": form.to_dict()}
     flash("Your reply is posted." if added.comment.parent_id else "Your comment is posted.", "info")
@@ -43,14 +49,14 @@ def attachment_from_form(instance_id: str | None = None, task_id: str | None = N
     ctx = engine_ctx()
     try:
         if kind == "link":
-            added = attachments.add_link(ctx, actor(), form.get("url", ""), form.get("label", ""),
-                                         instance_id=instance_id, task_id=task_id)
+            added = attachments.add_link(
+                ctx, actor(), form.get("url", ""), form.get("label", ""), instance_id=instance_id, task_id=task_id
+            )
         else:
             upload = request.files.get("file")
             name = (upload.filename or "") if upload else ""
             content = upload.stream.read(ctx.settings.max_upload_bytes + 1) if upload else b""
-            added = attachments.add_document(ctx, actor(), name, content, instance_id=instance_id,
-                                             task_id=task_id)
+            added = attachments.add_document(ctx, actor(), name, content, instance_id=instance_id, task_id=task_id)
     except (InvalidInput, TooLarge) as err:
         return {"form": kind, "errors": field_errors(err), "values": form.to_dict()}
     flash(f"Attached: {added.name}", "info")

@@ -43,8 +43,12 @@ def is_decision_field(field: dict[str, Any]) -> bool:
     """A radio or select named '...decision' offering approve and reject is shown as buttons."""
     values = {v.get("value") for v in field.get("values", []) if isinstance(v, dict)}
     key = field.get("key")
-    return (field.get("type") in ("radio", "select") and isinstance(key, str) and key.endswith("decision")
-            and {"approve", "reject"} <= values)
+    return (
+        field.get("type") in ("radio", "select")
+        and isinstance(key, str)
+        and key.endswith("decision")
+        and {"approve", "reject"} <= values
+    )
 
 
 SLA_TEXT = {"none": "No SLA", "on_track": "On track", "at_risk": "At risk", "overdue": "Overdue"}
@@ -64,6 +68,13 @@ def priority_class(value: int) -> str:
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(age=age, when=when, label=label, show=show, priority_label=priority_label,
-                                 priority_class=priority_class, sla_label=sla_label)
+    app.jinja_env.filters.update(
+        age=age,
+        when=when,
+        label=label,
+        show=show,
+        priority_label=priority_label,
+        priority_class=priority_class,
+        sla_label=sla_label,
+    )
     app.jinja_env.tests["decision_field"] = is_decision_field

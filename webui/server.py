@@ -45,8 +45,13 @@ def serve(host: str, port: int, workers: int = 1, threads: int = 4, timer_worker
     """Serve until interrupted; with `timer_worker`, due timers fire in the same processes."""
     print(f"pmoflow on http://{host}:{port}  (API: http://{host}:{port}/api/v1/openapi.json)", flush=True)
     options: dict[str, Any] = {
-        "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-        "accesslog": "-", "timeout": 60, "graceful_timeout": 10,
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        "timeout": 60,
+        "graceful_timeout": 10,
     }
     if timer_worker:
         options["post_worker_init"] = _start_timer_worker

@@ -32,9 +32,15 @@ from webui.errors import field_errors, json_view, status_of
 from webui.security import actor, engine_ctx, requires
 
 STATIC = Path(__file__).resolve().parent / "static"
-DESCRIPTORS = Path(designer.__file__).resolve().parent      # the moddle descriptors: designer/pmoflow*.json
-bp = Blueprint("designer", __name__, template_folder="templates", url_prefix="/designer",
-               static_folder=str(STATIC), static_url_path="/static")
+DESCRIPTORS = Path(designer.__file__).resolve().parent  # the moddle descriptors: designer/pmoflow*.json
+bp = Blueprint(
+    "designer",
+    __name__,
+    template_folder="templates",
+    url_prefix="/designer",
+    static_folder=str(STATIC),
+    static_url_path="/static",
+)
 
 
 def _descriptor(name: str) -> Any:
@@ -56,8 +62,11 @@ def _revision(data: dict[str, Any]) -> int:
 
 
 def _download(name: str, content: bytes) -> Response:
-    kind = "application/zip" if name.endswith(".zip") else (
-        "application/json" if name.endswith(".form") else "application/xml")
+    kind = (
+        "application/zip"
+        if name.endswith(".zip")
+        else ("application/json" if name.endswith(".form") else "application/xml")
+    )
     response = Response(content, mimetype=kind)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-store"
@@ -66,12 +75,18 @@ def _download(name: str, content: bytes) -> Response:
 
 # ---------------------------------------------------------------- library
 
+
 @bp.get("")
 @requires("definition.design")
 def index() -> ResponseReturnValue:
     ctx = engine_ctx()
-    return render_template("designer/library.html", entries=library.library(ctx, actor()),
-                           templates=drafts.templates(ctx), values={}, errors={})
+    return render_template(
+        "designer/library.html",
+        entries=library.library(ctx, actor()),
+        templates=drafts.templates(ctx),
+        values={},
+        errors={},
+    )
 
 
 @bp.post("/new")
@@ -79,8 +94,9 @@ def index() -> ResponseReturnValue:
 def new() -> ResponseReturnValue:
     form = request.form
     try:
-        draft = drafts.create_draft(engine_ctx(), actor(), form.get("key", ""), form.get("name", ""),
-                                    form.get("template") or None)
+        draft = drafts.create_draft(
+            engine_ctx(), actor(), form.get("key", ""), form.get("name", ""), form.get("template") or None
+        )
     except (InvalidInput, Conflict, NotFound) as err:
         return _library_with_error("new", err)
     flash(f"Draft of {draft.name} created.", "info")
@@ -91,8 +107,11 @@ def new() -> ResponseReturnValue:
 @requires("definition.design")
 def import_() -> ResponseReturnValue:
     ctx = engine_ctx()
-    uploads = [SourceFile(f.filename or "unnamed", f.stream.read(ctx.settings.max_upload_bytes + 1))
-               for f in request.files.getlist("files") if f and f.filename]
+    uploads = [
+        SourceFile(f.filename or "unnamed", f.stream.read(ctx.settings.max_upload_bytes + 1))
+        for f in request.files.getlist("files")
+        if f and f.filename
+    ]
     try:
         draft = drafts.import_files(ctx, actor(), uploads, request.form.get("key") or None)
     except (InvalidInput, Conflict) as err:
@@ -104,8 +123,13 @@ def import_() -> ResponseReturnValue:
 def _library_with_error(form: str, err: PmoflowError) -> ResponseReturnValue:
     ctx = engine_ctx()
     errors = {"form": form, "_": err.message, **field_errors(err)}
-    page = render_template("designer/library.html", entries=library.library(ctx, actor()),
-                           templates=drafts.templates(ctx), values=request.form.to_dict(), errors=errors)
+    page = render_template(
+        "designer/library.html",
+        entries=library.library(ctx, actor()),
+        templates=drafts.templates(ctx),
+        values=request.form.to_dict(),
+        errors=errors,
+    )
     return page, status_of(err)
 
 
@@ -119,15 +143,21 @@ def edit(key: str) -> ResponseReturnValue:
 
 # ---------------------------------------------------------------- the BPMN editor
 
+
 @bp.get("/drafts/<key>")
 @requires("definition.design")
 def editor(key: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     draft = drafts.get_draft(ctx, actor(), key)
     return render_template(
-        "designer/editor.html", draft=draft, data=_draft_json(draft), descriptor=_descriptor("pmoflow.json"),
-        groups=groups.group_names(ctx), panel=(STATIC / "panel.js").exists(),
-        can_publish=_can("definition.publish"))
+        "designer/editor.html",
+        draft=draft,
+        data=_draft_json(draft),
+        descriptor=_descriptor("pmoflow.json"),
+        groups=groups.group_names(ctx),
+        panel=(STATIC / "panel.js").exists(),
+        can_publish=_can("definition.publish"),
+    )
 
 
 def _can(action: str) -> bool:
@@ -137,10 +167,18 @@ def _can(action: str) -> bool:
 
 
 def _draft_json(draft: DraftView) -> dict[str, Any]:
-    return {"key": draft.key, "name": draft.name, "revision": draft.revision, "bpmn": draft.bpmn,
-            "files": draft.files, "problems": draft.problems, "updated_by": draft.updated_by,
-            "updated_at": draft.updated_at.isoformat(), "base_version": draft.base_version,
-            "bpmn_file": draft.bpmn_file}
+    return {
+        "key": draft.key,
+        "name": draft.name,
+        "revision": draft.revision,
+        "bpmn": draft.bpmn,
+        "files": draft.files,
+        "problems": draft.problems,
+        "updated_by": draft.updated_by,
+        "updated_at": draft.updated_at.isoformat(),
+        "base_version": draft.base_version,
+        "bpmn_file": draft.bpmn_file,
+    }
 
 
 @bp.get("/drafts/<key>/content")
@@ -155,10 +193,18 @@ def content(key: str) -> ResponseReturnValue:
 @json_view
 def save(key: str) -> ResponseReturnValue:
     data = _payload()
-    draft = drafts.save_draft(engine_ctx(), actor(), key, _revision(data), data.get("bpmn"),
-                              data.get("files") if "files" in data else None)
-    return jsonify({"revision": draft.revision, "problems": draft.problems, "updated_by": draft.updated_by,
-                    "updated_at": draft.updated_at.isoformat(), "name": draft.name})
+    draft = drafts.save_draft(
+        engine_ctx(), actor(), key, _revision(data), data.get("bpmn"), data.get("files") if "files" in data else None
+    )
+    return jsonify(
+        {
+            "revision": draft.revision,
+            "problems": draft.problems,
+            "updated_by": draft.updated_by,
+            "updated_at": draft.updated_at.isoformat(),
+            "name": draft.name,
+        }
+    )
 
 
 @bp.post("/drafts/<key>/validate")
@@ -177,8 +223,7 @@ def publish(key: str) -> ResponseReturnValue:
     data = _payload()
     done = drafts.publish_draft(engine_ctx(), actor(), key, _revision(data), data.get("note", ""))
     flash(f"Published {key} version {done.version}. New requests use it; running ones stay on theirs.", "info")
-    return jsonify({"version": done.version,
-                    "url": url_for("designer.version", key=key, version=done.version)})
+    return jsonify({"version": done.version, "url": url_for("designer.version", key=key, version=done.version)})
 
 
 @bp.post("/drafts/<key>/discard")
@@ -198,6 +243,7 @@ def export_draft(key: str) -> ResponseReturnValue:
 
 # ---------------------------------------------------------------- the DMN editor
 
+
 @bp.get("/drafts/<key>/dmn/<filename>")
 @requires("definition.design")
 def dmn(key: str, filename: str) -> ResponseReturnValue:
@@ -205,8 +251,14 @@ def dmn(key: str, filename: str) -> ResponseReturnValue:
     draft = drafts.get_draft(ctx, actor(), key)
     if filename not in draft.files or not filename.endswith(".dmn"):
         abort(404)
-    return render_template("designer/dmn.html", draft=draft, filename=filename, data=_draft_json(draft),
-                           descriptor=_descriptor("pmoflow-dmn.json"), used_by=_decision_users(draft))
+    return render_template(
+        "designer/dmn.html",
+        draft=draft,
+        filename=filename,
+        data=_draft_json(draft),
+        descriptor=_descriptor("pmoflow-dmn.json"),
+        used_by=_decision_users(draft),
+    )
 
 
 def _decision_users(draft: DraftView) -> dict[str, list[dict[str, str]]]:
@@ -225,14 +277,16 @@ def _decision_users(draft: DraftView) -> dict[str, list[dict[str, str]]]:
 
 # ---------------------------------------------------------------- versions and diff
 
+
 @bp.get("/processes/<key>/versions/<int:version>")
 @requires("definition.design")
 def version(key: str, version: int) -> ResponseReturnValue:
     ctx = engine_ctx()
     detail = library.version_detail(ctx, actor(), key, version)
     entries = [e for e in library.library(ctx, actor()) if e.key == key]
-    return render_template("designer/version.html", d=detail, figures=library.counts_json(detail),
-                           entry=entries[0] if entries else None)
+    return render_template(
+        "designer/version.html", d=detail, figures=library.counts_json(detail), entry=entries[0] if entries else None
+    )
 
 
 @bp.get("/processes/<key>/versions/<int:version>/export")
@@ -264,11 +318,21 @@ def diff(key: str) -> ResponseReturnValue:
     except XmlRefused as refused:
         flash(f"Cannot compare: {refused.problem}", "error")
         return redirect(url_for("designer.index"))
-    return render_template("designer/diff.html", key=key, entry=entry, choices=choices, before=before,
-                           after=after, texts=texts, diff=result,
-                           marks={"added": [e.id for e in result.of("added")],
-                                  "removed": [e.id for e in result.of("removed")],
-                                  "changed": [e.id for e in result.of("changed")]})
+    return render_template(
+        "designer/diff.html",
+        key=key,
+        entry=entry,
+        choices=choices,
+        before=before,
+        after=after,
+        texts=texts,
+        diff=result,
+        marks={
+            "added": [e.id for e in result.of("added")],
+            "removed": [e.id for e in result.of("removed")],
+            "changed": [e.id for e in result.of("changed")],
+        },
+    )
 
 
 def _side_text(ctx: EngineContext, key: str, which: str) -> str:

@@ -43,9 +43,13 @@ def options() -> ResponseReturnValue:
     """What the panel offers in its pickers: group names (lanes, approvals) and business calendar names (SLAs),
     and the deployment's default group (gets user tasks with no lane, candidates or process default)."""
     ctx = engine_ctx()
-    return jsonify({"groups": groups.group_names(ctx),
-                    "calendars": [c.name for c in calendars.list_calendars(ctx, actor())],
-                    "default_group": ctx.settings.default_group})
+    return jsonify(
+        {
+            "groups": groups.group_names(ctx),
+            "calendars": [c.name for c in calendars.list_calendars(ctx, actor())],
+            "default_group": ctx.settings.default_group,
+        }
+    )
 
 
 @bp.post("/designer/conditions/build")
@@ -80,10 +84,14 @@ def dry_run() -> ResponseReturnValue:
     body = _body()
     files = _files(body.get("files"))
     ctx = engine_ctx()
-    limits = dryrun.Limits(max_bytes=ctx.settings.max_upload_bytes, max_files=ctx.settings.max_deployment_files,
-                           time_limit=ctx.settings.script_time_limit, step=step_limits(ctx.settings),
-                           published=deployments.published_resolver(ctx),
-                           decisions=published_decision_resolver(ctx))
+    limits = dryrun.Limits(
+        max_bytes=ctx.settings.max_upload_bytes,
+        max_files=ctx.settings.max_deployment_files,
+        time_limit=ctx.settings.script_time_limit,
+        step=step_limits(ctx.settings),
+        published=deployments.published_resolver(ctx),
+        decisions=published_decision_resolver(ctx),
+    )
     process = body.get("process") if isinstance(body.get("process"), str) and body.get("process") else None
     if body.get("state") is None:
         run = dryrun.start(files, body.get("variables") or {}, now=ctx.clock.now(), process=process, limits=limits)
@@ -99,10 +107,15 @@ def _files(raw: Any) -> list[SourceFile]:
         raise InvalidInput("files must be a list of {name, content}", {"fields": {"files": "required"}})
     files = []
     for index, item in enumerate(raw):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(
-                item.get("content"), str):
-            raise InvalidInput(f"files[{index}] must be {{name, content}} with text values",
-                               {"fields": {f"files[{index}]": "must be {name, content}"}})
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or not isinstance(item.get("content"), str)
+        ):
+            raise InvalidInput(
+                f"files[{index}] must be {{name, content}} with text values",
+                {"fields": {f"files[{index}]": "must be {name, content}"}},
+            )
         files.append(SourceFile(item["name"], item["content"].encode()))
     return files
 
@@ -117,6 +130,7 @@ def _unsigned(state: Any) -> str:
     try:
         return _signer().unsign(state.encode()).decode()
     except BadSignature as err:
-        raise InvalidInput("the dry run's state was altered or comes from another server; start it again",
-                           {"fields": {"state": "bad signature"}}) from err
-
+        raise InvalidInput(
+            "the dry run's state was altered or comes from another server; start it again",
+            {"fields": {"state": "bad signature"}},
+        ) from err

@@ -33,7 +33,7 @@ class GroupRow:
 class GroupDetail:
     name: str
     members: list[UserView]
-    candidates: list[str]       # active users outside the group, for the picker
+    candidates: list[str]  # active users outside the group, for the picker
     manager: str | None = None  # gets the group's tasks when a reassign timer fires (engine.sla.deadlines)
 
 
@@ -72,12 +72,19 @@ def set_group_manager(ctx: EngineContext, group: str, username: str, actor: str)
     username = username.strip()
     with ctx.uow() as uow:
         found = _find_group(uow.session, group)
-        if username and uow.session.scalar(select(User.id).where(User.username == username,
-                                                                 User.active.is_(True))) is None:
+        if (
+            username
+            and uow.session.scalar(select(User.id).where(User.username == username, User.active.is_(True))) is None
+        ):
             raise invalid({"manager": f"There is no active user {username!r}."})
         found.manager = username or None
-        audit.record(uow.session, "group_manager_set", ctx.clock.now(), actor=actor,
-                     data={"group": found.name, "manager": found.manager})
+        audit.record(
+            uow.session,
+            "group_manager_set",
+            ctx.clock.now(),
+            actor=actor,
+            data={"group": found.name, "manager": found.manager},
+        )
         uow.commit()
 
 
@@ -107,8 +114,9 @@ def add_member(ctx: EngineContext, group: str, username: str, actor: str) -> Non
         if user in found.members:
             raise Conflict(f"{username} is in {group} already", {"fields": {"username": "Already a member."}})
         found.members.append(user)
-        audit.record(uow.session, "group_member_added", ctx.clock.now(), actor=actor,
-                     data={"group": group, "username": username})
+        audit.record(
+            uow.session, "group_member_added", ctx.clock.now(), actor=actor, data={"group": group, "username": username}
+        )
         uow.commit()
     ctx.tokens.clear()
 
@@ -121,7 +129,12 @@ def remove_member(ctx: EngineContext, group: str, username: str, actor: str) -> 
         if member is None:
             raise NotFound(f"{username!r} is not a member of {group!r}")
         found.members.remove(member)
-        audit.record(uow.session, "group_member_removed", ctx.clock.now(), actor=actor,
-                     data={"group": group, "username": username})
+        audit.record(
+            uow.session,
+            "group_member_removed",
+            ctx.clock.now(),
+            actor=actor,
+            data={"group": group, "username": username},
+        )
         uow.commit()
     ctx.tokens.clear()

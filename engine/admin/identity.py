@@ -23,8 +23,9 @@ def actor_of(user: User) -> Actor:
 
 
 def view_of(user: User) -> UserView:
-    return UserView(user.username, user.display_name, sorted(user.roles), sorted(g.name for g in user.groups),
-                    user.active)
+    return UserView(
+        user.username, user.display_name, sorted(user.roles), sorted(g.name for g in user.groups), user.active
+    )
 
 
 def invalid(fields: dict[str, str]) -> InvalidInput:

@@ -34,8 +34,9 @@ def hash_password(password: str) -> str:
 def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | None:
     """The actor for a correct username and password of an active user, else None."""
     with ctx.uow(write=False) as uow:
-        user = uow.session.scalars(select(User).where(User.username == username)
-                                   .options(selectinload(User.groups))).first()
+        user = uow.session.scalars(
+            select(User).where(User.username == username).options(selectinload(User.groups))
+        ).first()
         stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
         try:
             _hasher.verify(stored, password)

@@ -27,8 +27,9 @@ def create_token(ctx: EngineContext, username: str, name: str = "") -> str:
         user = uow.session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise NotFound(f"user {username!r} does not exist")
-        uow.session.add(ApiToken(user_id=user.id, name=name, token_hash=token_digest(token),
-                                 created_at=ctx.clock.now()))
+        uow.session.add(
+            ApiToken(user_id=user.id, name=name, token_hash=token_digest(token), created_at=ctx.clock.now())
+        )
         audit.record(uow.session, "token_created", ctx.clock.now(), actor=username, data={"name": name})
         uow.commit()
     return token
@@ -52,10 +53,19 @@ def actor_for_token(ctx: EngineContext, token: str) -> Actor:
     if cached is not None:
         return cached
     query = (
-        select(ApiToken.id.label("token_id"), ApiToken.revoked_at, ApiToken.last_used_at, User.id.label("user_id"),
-               User.username, User.roles, User.active, Group.name.label("group"))
+        select(
+            ApiToken.id.label("token_id"),
+            ApiToken.revoked_at,
+            ApiToken.last_used_at,
+            User.id.label("user_id"),
+            User.username,
+            User.roles,
+            User.active,
+            Group.name.label("group"),
+        )
         .join(User, User.id == ApiToken.user_id)
-        .outerjoin(GroupMember, GroupMember.user_id == User.id).outerjoin(Group, Group.id == GroupMember.group_id)
+        .outerjoin(GroupMember, GroupMember.user_id == User.id)
+        .outerjoin(Group, Group.id == GroupMember.group_id)
         .where(ApiToken.token_hash == digest)
     )
     with ctx.uow(write=False) as uow:
@@ -63,8 +73,13 @@ def actor_for_token(ctx: EngineContext, token: str) -> Actor:
     if not rows or rows[0].revoked_at is not None or not rows[0].active:
         raise Unauthenticated("invalid or revoked API token")
     first = rows[0]
-    actor = Actor(first.username, first.user_id, frozenset(first.roles),
-                  frozenset(r.group for r in rows if r.group is not None), token_id=first.token_id)
+    actor = Actor(
+        first.username,
+        first.user_id,
+        frozenset(first.roles),
+        frozenset(r.group for r in rows if r.group is not None),
+        token_id=first.token_id,
+    )
     if first.last_used_at is None or first.last_used_at < now - timedelta(minutes=1):
         _touch(ctx, first.token_id)
     ctx.tokens.put(digest, actor, now)
@@ -93,25 +108,27 @@ class TokenRow:
 @dataclass(frozen=True)
 class TokenOverview:
     tokens: list[TokenRow]
-    usernames: list[str]        # active users, for the picker
+    usernames: list[str]  # active users, for the picker
 
 
 @dataclass(frozen=True)
 class IssuedToken:
-    token: str                  # the secret: returned once, stored only as its SHA-256
+    token: str  # the secret: returned once, stored only as its SHA-256
     row: TokenRow
 
 
 def token_row(token: ApiToken) -> TokenRow:
-    return TokenRow(token.uuid, token.user.username, token.name, token.created_at, token.last_used_at,
-                    token.revoked_at)
+    return TokenRow(token.uuid, token.user.username, token.name, token.created_at, token.last_used_at, token.revoked_at)
 
 
 def token_overview(ctx: EngineContext) -> TokenOverview:
     """Every API token, newest first, and the active users one can be made for."""
     with ctx.uow(write=False) as uow:
-        tokens = uow.session.scalars(select(ApiToken).options(selectinload(ApiToken.user))
-                                     .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
+        tokens = uow.session.scalars(
+            select(ApiToken)
+            .options(selectinload(ApiToken.user))
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
         rows = [token_row(t) for t in tokens]
         active = uow.session.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username))
         return TokenOverview(rows, list(active))
@@ -137,8 +154,13 @@ def issue_token(ctx: EngineContext, username: str, label: str, actor: str) -> Is
         row = ApiToken(user_id=user.id, name=label, token_hash=token_digest(token), created_at=now, user=user)
         uow.session.add(row)
         uow.session.flush()
-        audit.record(uow.session, "token_created", now, actor=actor,
-                     data={"username": username, "name": label, "token_id": row.uuid})
+        audit.record(
+            uow.session,
+            "token_created",
+            now,
+            actor=actor,
+            data={"username": username, "name": label, "token_id": row.uuid},
+        )
         issued = IssuedToken(token, token_row(row))
         uow.commit()
         return issued
@@ -153,9 +175,14 @@ def revoke_token(ctx: EngineContext, token_id: str, actor: str) -> TokenRow:
         if row.revoked_at is not None:
             raise Conflict(f"token {row.name or token_id!r} is revoked already")
         row.revoked_at = ctx.clock.now()
-        audit.record(uow.session, "token_revoked", row.revoked_at, actor=actor,
-                     data={"username": row.user.username, "name": row.name, "token_id": row.uuid})
+        audit.record(
+            uow.session,
+            "token_revoked",
+            row.revoked_at,
+            actor=actor,
+            data={"username": row.user.username, "name": row.name, "token_id": row.uuid},
+        )
         revoked = token_row(row)
         uow.commit()
-    ctx.tokens.clear()                         # this process stops accepting it now, others within the cache time
+    ctx.tokens.clear()  # this process stops accepting it now, others within the cache time
     return revoked

@@ -33,8 +33,13 @@ DEMO_USERS: list[tuple[str, list[str], list[str]]] = [
 
 
 def create_user(
-    ctx: EngineContext, username: str, password: str | None, groups: Iterable[str] = (),
-    roles: Iterable[str] = ("approver",), display_name: str = "", actor: str = "system",
+    ctx: EngineContext,
+    username: str,
+    password: str | None,
+    groups: Iterable[str] = (),
+    roles: Iterable[str] = ("approver",),
+    display_name: str = "",
+    actor: str = "system",
 ) -> UserView:
     """Create a user (groups are created as needed); raises InvalidInput or Conflict."""
     username = (username or "").strip()
@@ -43,21 +48,32 @@ def create_user(
         raise InvalidInput("username must be 1-80 characters without spaces", {"fields": {"username": "invalid"}})
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise InvalidInput(f"unknown roles: {', '.join(unknown)} (roles: {', '.join(ROLES)})",
-                           {"fields": {"roles": "unknown"}})
+        raise InvalidInput(
+            f"unknown roles: {', '.join(unknown)} (roles: {', '.join(ROLES)})", {"fields": {"roles": "unknown"}}
+        )
     if password is not None and len(password) < 4:
         raise InvalidInput("password must have at least 4 characters", {"fields": {"password": "too short"}})
     with ctx.uow() as uow:
         session = uow.session
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise Conflict(f"user {username!r} already exists")
-        user = User(username=username, display_name=display_name or username, roles=roles,
-                    password_hash=hash_password(password) if password else None, created_at=ctx.clock.now())
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            roles=roles,
+            password_hash=hash_password(password) if password else None,
+            created_at=ctx.clock.now(),
+        )
         user.groups = [group_named(session, g) for g in groups]
         session.add(user)
         session.flush()
-        audit.record(session, "user_created", ctx.clock.now(), actor=actor,
-                     data={"username": username, "roles": roles, "groups": sorted(groups)})
+        audit.record(
+            session,
+            "user_created",
+            ctx.clock.now(),
+            actor=actor,
+            data={"username": username, "roles": roles, "groups": sorted(groups)},
+        )
         view = view_of(user)
         uow.commit()
         return view
@@ -93,8 +109,9 @@ def deactivate(ctx: EngineContext, username: str, actor: str) -> None:
         user.active = False
         user.session_epoch += 1
         now = ctx.clock.now()
-        for token in uow.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
-                                                                ApiToken.revoked_at.is_(None))):
+        for token in uow.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        ):
             token.revoked_at = now
         audit.record(uow.session, "user_deactivated", now, actor=actor, data={"username": username})
         uow.commit()
@@ -138,8 +155,7 @@ def _check_profile(display_name: str, email: str, roles: list[str], errors: dict
 
 
 def _find_user(session: Session, username: str) -> User:
-    user = session.scalars(select(User).where(User.username == username)
-                           .options(selectinload(User.groups))).first()
+    user = session.scalars(select(User).where(User.username == username).options(selectinload(User.groups))).first()
     if user is None:
         raise NotFound(f"user {username!r} does not exist")
     return user
@@ -153,8 +169,16 @@ def _last_sign_ins(session: Session, usernames: list[str] | None = None) -> dict
 
 
 def _row(user: User, last_sign_in: datetime | None) -> UserRow:
-    return UserRow(user.username, user.display_name or user.username, user.email or "", sorted(user.roles),
-                   sorted(g.name for g in user.groups), user.active, user.created_at, last_sign_in)
+    return UserRow(
+        user.username,
+        user.display_name or user.username,
+        user.email or "",
+        sorted(user.roles),
+        sorted(g.name for g in user.groups),
+        user.active,
+        user.created_at,
+        last_sign_in,
+    )
 
 
 def list_users(ctx: EngineContext) -> list[UserRow]:
@@ -169,16 +193,26 @@ def user_detail(ctx: EngineContext, username: str) -> UserDetail:
     """One user with their API tokens and the groups there are; raises NotFound."""
     with ctx.uow(write=False) as uow:
         user = _find_user(uow.session, username)
-        tokens = uow.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
-                                     .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
+        tokens = uow.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
         groups = uow.session.scalars(select(Group.name).order_by(Group.name))
-        return UserDetail(_row(user, _last_sign_ins(uow.session, [username]).get(username)),
-                          [token_row(t) for t in tokens], list(groups))
+        return UserDetail(
+            _row(user, _last_sign_ins(uow.session, [username]).get(username)),
+            [token_row(t) for t in tokens],
+            list(groups),
+        )
 
 
 def add_user(
-    ctx: EngineContext, username: str, display_name: str, email: str, password: str,
-    roles: Iterable[str], groups: Iterable[str], actor: str,
+    ctx: EngineContext,
+    username: str,
+    display_name: str,
+    email: str,
+    password: str,
+    roles: Iterable[str],
+    groups: Iterable[str],
+    actor: str,
 ) -> UserRow:
     """Create a user in existing groups; raises InvalidInput (every bad field) or Conflict (name taken)."""
     username, display_name, email = username.strip(), display_name.strip(), email.strip()
@@ -198,20 +232,34 @@ def add_user(
         if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
             raise Conflict(f"user {username!r} already exists", {"fields": {"username": "This name is taken."}})
         now = ctx.clock.now()
-        user = User(username=username, display_name=display_name or username, email=email or None, roles=roles,
-                    password_hash=hash_password(password), created_at=now, active=True, session_epoch=0)
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            email=email or None,
+            roles=roles,
+            password_hash=hash_password(password),
+            created_at=now,
+            active=True,
+            session_epoch=0,
+        )
         user.groups = [found[g] for g in groups]
         session.add(user)
         session.flush()
-        audit.record(session, "user_created", now, actor=actor,
-                     data={"username": username, "roles": roles, "groups": groups})
+        audit.record(
+            session, "user_created", now, actor=actor, data={"username": username, "roles": roles, "groups": groups}
+        )
         row = _row(user, None)
         uow.commit()
         return row
 
 
 def update_user(
-    ctx: EngineContext, username: str, display_name: str, email: str, roles: Iterable[str], actor: str,
+    ctx: EngineContext,
+    username: str,
+    display_name: str,
+    email: str,
+    roles: Iterable[str],
+    actor: str,
 ) -> UserRow:
     """Change a user's display name, e-mail and roles; an admin keeps their own admin role.
 
@@ -230,17 +278,25 @@ def update_user(
         before = sorted(user.roles)
         if before != roles:
             user.roles = roles
-            audit.record(uow.session, "roles_changed", now, actor=actor,
-                         data={"username": username, "before": before, "after": roles})
-        changed = {k: v for k, v in (("display_name", display_name or username), ("email", email or None))
-                   if getattr(user, k) != v}
+            audit.record(
+                uow.session,
+                "roles_changed",
+                now,
+                actor=actor,
+                data={"username": username, "before": before, "after": roles},
+            )
+        changed = {
+            k: v
+            for k, v in (("display_name", display_name or username), ("email", email or None))
+            if getattr(user, k) != v
+        }
         if changed:
             for key, value in changed.items():
                 setattr(user, key, value)
             audit.record(uow.session, "user_updated", now, actor=actor, data={"username": username, **changed})
         row = _row(user, None)
         uow.commit()
-    ctx.tokens.clear()                         # roles of cached API actors
+    ctx.tokens.clear()  # roles of cached API actors
     return row
 
 

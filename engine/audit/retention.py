@@ -28,13 +28,13 @@ KIND = "retention_purge"
 FINISHED = ("completed", "cancelled")
 BATCH = 200
 MAX_DAYS = 36_500
-RUN_AT = time(2, 0)                 # the daily purge runs at 02:00 UTC
+RUN_AT = time(2, 0)  # the daily purge runs at 02:00 UTC
 
 
 @dataclass(frozen=True)
 class PolicyView:
     process: str
-    days: int | None                         # None: kept for ever
+    days: int | None  # None: kept for ever
     updated_by: str | None
     updated_at: datetime | None
 
@@ -44,8 +44,10 @@ def policies(ctx: EngineContext, actor: Actor) -> list[PolicyView]:
     require(actor, "retention.manage")
     with ctx.uow(write=False) as uow:
         keys = list(uow.session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
-        rows = {r.process_key: PolicyView(r.process_key, r.days, r.updated_by, r.updated_at)
-                for r in uow.session.scalars(select(RetentionPolicy))}
+        rows = {
+            r.process_key: PolicyView(r.process_key, r.days, r.updated_by, r.updated_at)
+            for r in uow.session.scalars(select(RetentionPolicy))
+        }
     return [rows.get(k) or PolicyView(k, None, None, None) for k in sorted(set(keys) | set(rows))]
 
 
@@ -70,8 +72,13 @@ def set_policy(ctx: EngineContext, actor: Actor, process: str, days: int | None)
             s.add(row)
         else:
             row.days, row.updated_by, row.updated_at = days, actor.username, now
-        audit.record(s, "retention_policy_changed", now, actor=actor.username,
-                     data={"process": process, "before": before, "after": days})
+        audit.record(
+            s,
+            "retention_policy_changed",
+            now,
+            actor=actor.username,
+            data={"process": process, "before": before, "after": days},
+        )
         if days is not None:
             schedule(s, now)
         uow.commit()
@@ -131,10 +138,18 @@ def _purge_batch(ctx: EngineContext, key: str, days: int, actor: str, batch: int
     cutoff = now - timedelta(days=days)
     with ctx.uow() as uow:
         s = uow.session
-        query = (select(ProcessInstance).join(ProcessDefinition)
-                 .where(ProcessDefinition.key == key, ProcessInstance.status.in_(FINISHED),
-                        ProcessInstance.ended_at < cutoff, ProcessInstance.purged_at.is_(None))
-                 .order_by(ProcessInstance.id).limit(batch))
+        query = (
+            select(ProcessInstance)
+            .join(ProcessDefinition)
+            .where(
+                ProcessDefinition.key == key,
+                ProcessInstance.status.in_(FINISHED),
+                ProcessInstance.ended_at < cutoff,
+                ProcessInstance.purged_at.is_(None),
+            )
+            .order_by(ProcessInstance.id)
+            .limit(batch)
+        )
         if uow.dialect == "postgresql":
             query = query.with_for_update(of=ProcessInstance, skip_locked=True)
         rows = list(s.scalars(query))
@@ -146,15 +161,29 @@ def _purge_batch(ctx: EngineContext, key: str, days: int, actor: str, batch: int
 
 def _purge_one(s: Session, inst: ProcessInstance, key: str, days: int, actor: str, now: datetime) -> None:
     names = sorted(inst.variables or {})
-    tasks = s.execute(update(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.data.is_not(null()))
-                      .values(data=null()).execution_options(synchronize_session=False))   # SQL NULL, not JSON null
+    tasks = s.execute(
+        update(HumanTask)
+        .where(HumanTask.instance_id == inst.id, HumanTask.data.is_not(null()))
+        .values(data=null())
+        .execution_options(synchronize_session=False)
+    )  # SQL NULL, not JSON null
     inst.variables = {}
     inst.state = ""
     inst.purged_at = now
-    audit.record(s, "instance_purged", now, instance=inst, actor=actor,
-                 data={"process": key, "retention_days": days, "ended_at": inst.ended_at.isoformat()
-                       if inst.ended_at else None, "variables": names,
-                       "task_data_cleared": rows_changed(tasks)})
+    audit.record(
+        s,
+        "instance_purged",
+        now,
+        instance=inst,
+        actor=actor,
+        data={
+            "process": key,
+            "retention_days": days,
+            "ended_at": inst.ended_at.isoformat() if inst.ended_at else None,
+            "variables": names,
+            "task_data_cleared": rows_changed(tasks),
+        },
+    )
 
 
 def _reschedule(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any] | None) -> None:

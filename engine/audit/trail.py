@@ -23,9 +23,25 @@ from engine.events import stream as audit
 
 PER_PAGE = 50
 EXPORT_LIMIT = 100_000
-EXPORT_FIELDS = ("seq", "id", "occurred_at", "type", "actor", "actor_kind", "token_id", "on_behalf_of",
-                 "instance_id", "business_key", "definition_key", "definition_version", "task_id", "element_id",
-                 "summary", "data", "hash")
+EXPORT_FIELDS = (
+    "seq",
+    "id",
+    "occurred_at",
+    "type",
+    "actor",
+    "actor_kind",
+    "token_id",
+    "on_behalf_of",
+    "instance_id",
+    "business_key",
+    "definition_key",
+    "definition_version",
+    "task_id",
+    "element_id",
+    "summary",
+    "data",
+    "hash",
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +56,7 @@ class AuditFilter:
     until: datetime | None = None
     text: str | None = None
     instance_id: str | None = None
-    before: int | None = None             # keyset cursor: only events with seq < before
+    before: int | None = None  # keyset cursor: only events with seq < before
     per_page: int = PER_PAGE
 
     def __post_init__(self) -> None:
@@ -83,7 +99,7 @@ class AuditEventView:
 @dataclass(frozen=True)
 class AuditPage:
     items: list[AuditEventView]
-    next_before: int | None               # pass as `before` for the next (older) page
+    next_before: int | None  # pass as `before` for the next (older) page
 
 
 @dataclass(frozen=True)
@@ -96,7 +112,7 @@ class InstanceTrail:
     definition_name: str
     definition_version: int
     bpmn_xml: str | None
-    path: list[str]                       # element ids completed, in order (shown on the diagram)
+    path: list[str]  # element ids completed, in order (shown on the diagram)
     open_elements: list[str]
     events: list[AuditEventView] = field(default_factory=list)
 
@@ -110,7 +126,7 @@ def search(ctx: EngineContext, actor: Actor, flt: AuditFilter) -> AuditPage:
     with ctx.uow(write=False) as uow:
         rows = list(uow.session.scalars(_query(flt).order_by(Event.seq.desc()).limit(flt.per_page + 1)))
         more = len(rows) > flt.per_page
-        rows = rows[:flt.per_page]
+        rows = rows[: flt.per_page]
         names = _Namer(uow.session)
         return AuditPage([view_of(r, names) for r in rows], rows[-1].seq if more and rows else None)
 
@@ -141,25 +157,43 @@ def instance_trail(ctx: EngineContext, actor: Actor, instance_id: str) -> Instan
             raise NotFound(f"process instance {instance_id} does not exist")
         names = _Namer(session)
         events = [view_of(r, names) for r in rows]
-        definition = instance.definition if instance is not None else session.scalars(
-            select(ProcessDefinition).where(ProcessDefinition.key == rows[0].definition_key,
-                                            ProcessDefinition.version == rows[0].definition_version)).first()
+        definition = (
+            instance.definition
+            if instance is not None
+            else session.scalars(
+                select(ProcessDefinition).where(
+                    ProcessDefinition.key == rows[0].definition_key,
+                    ProcessDefinition.version == rows[0].definition_version,
+                )
+            ).first()
+        )
         if definition is None:
             raise NotFound(f"the process definition of instance {instance_id} no longer exists")
-        xml = session.scalars(select(DeploymentFile.content).where(
-            DeploymentFile.deployment_id == definition.deployment_id,
-            DeploymentFile.filename == definition.bpmn_file)).first()
+        xml = session.scalars(
+            select(DeploymentFile.content).where(
+                DeploymentFile.deployment_id == definition.deployment_id,
+                DeploymentFile.filename == definition.bpmn_file,
+            )
+        ).first()
         path = [e.element_id for e in rows if e.type == "element_completed" and e.element_id]
-        open_elements = [e.element_id for e in rows if e.type == "task_created" and e.element_id
-                         and not any(x.type in ("task_completed", "task_cancelled") and x.task_uuid == e.task_uuid
-                                     for x in rows)]
+        open_elements = [
+            e.element_id
+            for e in rows
+            if e.type == "task_created"
+            and e.element_id
+            and not any(x.type in ("task_completed", "task_cancelled") and x.task_uuid == e.task_uuid for x in rows)
+        ]
         return InstanceTrail(
             instance_id=instance_id,
             business_key=rows[0].business_key if rows or instance is None else instance.business_key,
             status=instance.status if instance is not None else "removed",
             started_by=instance.started_by if instance is not None else None,
-            definition_key=definition.key, definition_name=definition.name or definition.key,
-            definition_version=definition.version, bpmn_xml=xml, path=path, open_elements=open_elements,
+            definition_key=definition.key,
+            definition_name=definition.name or definition.key,
+            definition_version=definition.version,
+            bpmn_xml=xml,
+            path=path,
+            open_elements=open_elements,
             events=events,
         )
 
@@ -215,8 +249,11 @@ class _Namer:
         key = (decision, version)
         if key not in self._rules:
             query = select(DecisionDefinition.model).where(DecisionDefinition.key == decision)
-            query = query.where(DecisionDefinition.version == version) if version is not None else query.order_by(
-                DecisionDefinition.version.desc())
+            query = (
+                query.where(DecisionDefinition.version == version)
+                if version is not None
+                else query.order_by(DecisionDefinition.version.desc())
+            )
             model = self.session.scalars(query.limit(1)).first() or {}
             ids: list[str] = []
             for dec in model.get("decisions", []):
@@ -231,11 +268,23 @@ class _Namer:
 
 def view_of(row: Event, names: _Namer | None = None) -> AuditEventView:
     return AuditEventView(
-        seq=row.seq, id=row.uuid, occurred_at=row.occurred_at, type=row.type, actor=row.actor,
-        actor_kind=row.actor_kind, token_id=row.token_id, on_behalf_of=row.on_behalf_of,
-        instance_id=row.instance_uuid, business_key=row.business_key, definition_key=row.definition_key,
-        definition_version=row.definition_version, task_id=row.task_uuid, element_id=row.element_id,
-        summary=summary(row, names), data=dict(row.data or {}), hash=row.hash,
+        seq=row.seq,
+        id=row.uuid,
+        occurred_at=row.occurred_at,
+        type=row.type,
+        actor=row.actor,
+        actor_kind=row.actor_kind,
+        token_id=row.token_id,
+        on_behalf_of=row.on_behalf_of,
+        instance_id=row.instance_uuid,
+        business_key=row.business_key,
+        definition_key=row.definition_key,
+        definition_version=row.definition_version,
+        task_id=row.task_uuid,
+        element_id=row.element_id,
+        summary=summary(row, names),
+        data=dict(row.data or {}),
+        hash=row.hash,
     )
 
 
@@ -275,8 +324,10 @@ def summary(row: Event, names: _Namer | None = None) -> str:
         return text + (f': "{comment}"' if comment else "")
     if row.type == "decision_evaluated":
         decision = str(data.get("decision") or name)
-        rules = [names.rule_number(decision, data.get("version"), r) if names else f"rule {r}"
-                 for r in data.get("matched_rules") or []]
+        rules = [
+            names.rule_number(decision, data.get("version"), r) if names else f"rule {r}"
+            for r in data.get("matched_rules") or []
+        ]
         inputs = ", ".join(f"{k} {_value(v)}" for k, v in (data.get("inputs") or {}).items())
         outputs = ", ".join(f"{k} = {_value(v)}" for k, v in (data.get("outputs") or {}).items())
         matched = f"{', '.join(rules)} of {decision} matched" if rules else f"no rule of {decision} matched"
@@ -286,14 +337,16 @@ def summary(row: Event, names: _Namer | None = None) -> str:
         reason = f': "{data["reason"]}"' if data.get("reason") else ""
         return f"{_who(row)} {verb} {name!r} to {data.get('to')} on {when}{reason}"
     if row.type == "comment_added":
-        return f"{_who(row)} commented on {when}: \"{_short(str(data.get('text') or data.get('body') or ''))}\""
+        return f'{_who(row)} commented on {when}: "{_short(str(data.get("text") or data.get("body") or ""))}"'
     if row.type == "instance_started":
         return f"{_who(row)} started {row.definition_key or 'the process'} v{row.definition_version} on {when}"
     if row.type == "instance_migrated":
-        return (f"{_who(row)} moved the instance from version {data.get('from_version')} to version "
-                f"{data.get('to_version')} on {when}: \"{data.get('reason', '')}\"")
+        return (
+            f"{_who(row)} moved the instance from version {data.get('from_version')} to version "
+            f'{data.get("to_version")} on {when}: "{data.get("reason", "")}"'
+        )
     if row.type == "instance_cancelled":
-        return f"{_who(row)} cancelled the instance on {when}: \"{data.get('reason', '')}\""
+        return f'{_who(row)} cancelled the instance on {when}: "{data.get("reason", "")}"'
     if row.type.endswith("_deployed"):
         return f"{_who(row)} deployed {data.get('key')} version {data.get('version')} on {when}"
     if row.type == "sla_breached":
@@ -314,18 +367,58 @@ def _past(decision: str) -> str:
 
 def _short(text: str, limit: int = 120) -> str:
     text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 ACTIONS = (
-    "definition_deployed", "decision_deployed", "instance_started", "instance_cancelled", "instance_completed",
-    "instance_migrated", "task_created", "task_claimed", "task_unclaimed", "task_delegated", "task_reassigned",
-    "task_completed", "task_cancelled", "comment_added", "attachment_added", "sla_breached", "task_escalated",
-    "decision_evaluated", "element_completed", "timer_fired", "incident_raised", "incident_retried",
-    "message_received", "signal_sent", "signal_received", "signal_thrown", "signal_dropped", "approval_decided",
-    "user_created", "user_updated", "user_deactivated",
-    "user_reactivated", "roles_changed", "password_changed", "password_reset", "group_created",
-    "group_member_added", "group_member_removed", "token_created", "token_revoked", "login", "login_failed",
-    "out_of_office_set", "out_of_office_cleared", "external_task_created", "external_task_locked",
-    "external_task_completed", "external_task_failed", "external_task_bpmn_error", "external_task_cancelled",
+    "definition_deployed",
+    "decision_deployed",
+    "instance_started",
+    "instance_cancelled",
+    "instance_completed",
+    "instance_migrated",
+    "task_created",
+    "task_claimed",
+    "task_unclaimed",
+    "task_delegated",
+    "task_reassigned",
+    "task_completed",
+    "task_cancelled",
+    "comment_added",
+    "attachment_added",
+    "sla_breached",
+    "task_escalated",
+    "decision_evaluated",
+    "element_completed",
+    "timer_fired",
+    "incident_raised",
+    "incident_retried",
+    "message_received",
+    "signal_sent",
+    "signal_received",
+    "signal_thrown",
+    "signal_dropped",
+    "approval_decided",
+    "user_created",
+    "user_updated",
+    "user_deactivated",
+    "user_reactivated",
+    "roles_changed",
+    "password_changed",
+    "password_reset",
+    "group_created",
+    "group_member_added",
+    "group_member_removed",
+    "token_created",
+    "token_revoked",
+    "login",
+    "login_failed",
+    "out_of_office_set",
+    "out_of_office_cleared",
+    "external_task_created",
+    "external_task_locked",
+    "external_task_completed",
+    "external_task_failed",
+    "external_task_bpmn_error",
+    "external_task_cancelled",
 )

@@ -35,7 +35,7 @@ class DefinitionCache:
     def attach(self, session: Session, instance: ProcessInstance) -> ProcessDefinition:
         """Set `instance.definition` from the cache (no SQL on a hit, one query on a miss); raises NotFound."""
         definition = self.get(session, instance.definition_id)
-        set_committed_value(instance, "definition", definition)      # loaded, not a change to save
+        set_committed_value(instance, "definition", definition)  # loaded, not a change to save
         return definition
 
     def get(self, session: Session, definition_id: int) -> ProcessDefinition:
@@ -56,10 +56,11 @@ class DefinitionCache:
 
     def _keep(self, row: ProcessDefinition) -> None:
         loaded = inspect(row).dict
-        columns = {c.key: loaded[c.key] for c in inspect(ProcessDefinition).column_attrs
-                   if c.key in loaded and c.key != "spec"}
+        columns = {
+            c.key: loaded[c.key] for c in inspect(ProcessDefinition).column_attrs if c.key in loaded and c.key != "spec"
+        }
         copy = ProcessDefinition(**columns)
-        make_transient_to_detached(copy)           # unloaded attributes (the spec) load on demand
+        make_transient_to_detached(copy)  # unloaded attributes (the spec) load on demand
         with self._lock:
             self._items[row.id] = copy
             while len(self._items) > self._size:

@@ -26,7 +26,7 @@ class EngineContext:
     definitions: DefinitionCache = field(default_factory=DefinitionCache)
 
     def __post_init__(self) -> None:
-        self.tokens = TtlCache(self.settings.token_cache_seconds)     # engine.admin.users.actor_for_token
+        self.tokens = TtlCache(self.settings.token_cache_seconds)  # engine.admin.users.actor_for_token
         self.limits = step_limits(self.settings)
         if self.script_engine is None:
             self.script_engine = SandboxedScriptEngine(time_limit=self.settings.script_time_limit)
@@ -38,10 +38,14 @@ class EngineContext:
 
     def uow(self, write: bool = True) -> UnitOfWork:
         """A new unit of work; writers on SQLite take the write lock at BEGIN."""
-        return UnitOfWork(self._sessions[write], self.db.dialect.name, self.settings)   # settings: session.info
+        return UnitOfWork(self._sessions[write], self.db.dialect.name, self.settings)  # settings: session.info
 
 
 def step_limits(settings: Settings) -> StepLimits:
     """The budget of one engine step, from the settings; raises ValueError for a limit below 1."""
-    return StepLimits(max_tasks=settings.step_task_limit, max_seconds=settings.step_time_limit,
-                      max_call_depth=settings.call_depth_limit, max_instances=settings.multi_instance_limit)
+    return StepLimits(
+        max_tasks=settings.step_task_limit,
+        max_seconds=settings.step_time_limit,
+        max_call_depth=settings.call_depth_limit,
+        max_instances=settings.multi_instance_limit,
+    )

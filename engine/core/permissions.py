@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from engine.core.errors import Forbidden
 
 ROLES = ("admin", "designer", "approver", "auditor", "api", "external-worker")
-WORKER = "external-worker"               # systems' tokens that only fetch and finish external tasks
-EVERYONE = frozenset(ROLES) - {WORKER}   # what every person and the "api" role may do; workers may not
+WORKER = "external-worker"  # systems' tokens that only fetch and finish external tasks
+EVERYONE = frozenset(ROLES) - {WORKER}  # what every person and the "api" role may do; workers may not
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Actor:
     user_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     groups: frozenset[str] = field(default_factory=frozenset)
-    token_id: int | None = None          # the API token the request authenticated with, if any
+    token_id: int | None = None  # the API token the request authenticated with, if any
 
     @property
     def is_admin(self) -> bool:
@@ -32,8 +32,8 @@ SYSTEM = Actor("system", roles=frozenset({"admin"}))
 PERMISSIONS: dict[str, frozenset[str]] = {
     "definition.read": EVERYONE,
     "definition.deploy": frozenset({"admin", "designer"}),
-    "definition.design": frozenset({"admin", "designer"}),      # the designer: library, drafts, diff, export
-    "definition.publish": frozenset({"admin", "designer"}),     # publish a draft as a new version
+    "definition.design": frozenset({"admin", "designer"}),  # the designer: library, drafts, diff, export
+    "definition.publish": frozenset({"admin", "designer"}),  # publish a draft as a new version
     "instance.start": frozenset({"admin", "designer", "approver", "api"}),
     "instance.read_all": frozenset({"admin", "auditor", "api", "designer"}),
     "instance.read_own": EVERYONE,
@@ -45,24 +45,24 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "task.read_own": EVERYONE,
     "task.complete_any": frozenset({"admin"}),
     "message.send": frozenset({"admin", "api"}),
-    "signal.send": frozenset({"admin", "api"}),         # broadcast to every waiting instance
+    "signal.send": frozenset({"admin", "api"}),  # broadcast to every waiting instance
     "user.manage": frozenset({"admin"}),
     "webhook.manage": frozenset({"admin"}),
     "decision.read": EVERYONE,
-    "decision.evaluate": frozenset({"admin", "designer", "api"}),   # read-only, but it is the service for systems
+    "decision.evaluate": frozenset({"admin", "designer", "api"}),  # read-only, but it is the service for systems
     # collaboration: who may act; the services add the row-level rules (see engine/tasks/collaboration.py)
-    "task.delegate": frozenset({"admin", "designer", "approver"}),     # also: who may receive a task
+    "task.delegate": frozenset({"admin", "designer", "approver"}),  # also: who may receive a task
     "comment.add": frozenset({"admin", "designer", "approver"}),
     "attachment.add": frozenset({"admin", "designer", "approver"}),
     "notification.read": EVERYONE,
-    "notification.settings_own": EVERYONE,      # email / Slack / Teams choices of one's own
+    "notification.settings_own": EVERYONE,  # email / Slack / Teams choices of one's own
     "substitute.set_own": frozenset({"admin", "designer", "approver"}),
-    "calendar.manage": frozenset({"admin"}),                        # business calendars and holidays
-    "connector.manage": frozenset({"admin"}),                            # the HTTP connector's allow-list
+    "calendar.manage": frozenset({"admin"}),  # business calendars and holidays
+    "connector.manage": frozenset({"admin"}),  # the HTTP connector's allow-list
     # monitoring (PMO staff = designers, and admins; auditors read, never write) and the dashboard
     "instance.monitor": frozenset({"admin", "designer", "auditor"}),
     "instance.edit_variables": frozenset({"admin"}),
-    "instance.migrate": frozenset({"admin"}),                       # move to another version
+    "instance.migrate": frozenset({"admin"}),  # move to another version
     "retention.manage": frozenset({"admin"}),
     # external tasks (engine/integration/external_tasks.py): workers fetch, lock and finish them; operators list them
     "external_task.work": frozenset({"admin", WORKER}),
@@ -78,5 +78,7 @@ def allowed(actor: Actor, action: str) -> bool:
 def require(actor: Actor, action: str) -> None:
     """Raise Forbidden unless the actor may perform `action`; its details name the permission and its roles."""
     if not allowed(actor, action):
-        raise Forbidden(f"{actor.username} may not {action.replace('.', ' ').replace('_', ' ')}",
-                        {"permission": action, "allowed_roles": sorted(PERMISSIONS[action])})
+        raise Forbidden(
+            f"{actor.username} may not {action.replace('.', ' ').replace('_', ' ')}",
+            {"permission": action, "allowed_roles": sorted(PERMISSIONS[action])},
+        )

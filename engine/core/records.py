@@ -8,8 +8,13 @@ from typing import Any
 
 from engine.db.models import Event, HumanTask, ProcessDefinition, ProcessInstance
 
-GROUP_SOURCES = {"lane": "lane", "candidate_groups": "candidate groups", "candidate_users": "candidate users",
-                 "process_default": "process default", "default": "default group"}
+GROUP_SOURCES = {
+    "lane": "lane",
+    "candidate_groups": "candidate groups",
+    "candidate_users": "candidate users",
+    "process_default": "process default",
+    "default": "default group",
+}
 
 
 def offer_label(role: str | None, groups: list[str], users: list[str], source: str | None) -> str:
@@ -21,8 +26,17 @@ def offer_label(role: str | None, groups: list[str], users: list[str], source: s
     return f"{who} ({origin})" if origin else who
 
 
-USER_TASK_FIELDS = ("element_id", "name", "lane", "form", "candidate_groups", "candidate_users", "assignee",
-                    "expressions", "default_group")
+USER_TASK_FIELDS = (
+    "element_id",
+    "name",
+    "lane",
+    "form",
+    "candidate_groups",
+    "candidate_users",
+    "assignee",
+    "expressions",
+    "default_group",
+)
 
 
 @dataclass(frozen=True)
@@ -40,17 +54,25 @@ class DefinitionView:
 
     @classmethod
     def of(cls, row: ProcessDefinition, new: bool = False) -> DefinitionView:
-        return cls(id=row.uuid, key=row.key, version=row.version, name=row.name,
-                   deployment_id=row.deployment.uuid, created_at=row.created_at,
-                   user_tasks=[{k: t.get(k) for k in USER_TASK_FIELDS} for t in row.user_tasks],
-                   forms=sorted(row.forms), lane_map=dict(row.lane_map), new=new)
+        return cls(
+            id=row.uuid,
+            key=row.key,
+            version=row.version,
+            name=row.name,
+            deployment_id=row.deployment.uuid,
+            created_at=row.created_at,
+            user_tasks=[{k: t.get(k) for k in USER_TASK_FIELDS} for t in row.user_tasks],
+            forms=sorted(row.forms),
+            lane_map=dict(row.lane_map),
+            new=new,
+        )
 
 
 @dataclass(frozen=True)
 class DeploymentView:
     id: str | None
     definitions: list[DefinitionView]
-    decisions: list[Any] = field(default_factory=list)     # engine.definitions.decisions.DecisionView
+    decisions: list[Any] = field(default_factory=list)  # engine.definitions.decisions.DecisionView
 
 
 @dataclass(frozen=True)
@@ -72,16 +94,16 @@ class TaskView:
     completed_by: str | None
     data: dict[str, Any] | None
     form: dict[str, Any] | None = None
-    owner: str | None = None                 # delegated: the assignee completes on the owner's behalf
+    owner: str | None = None  # delegated: the assignee completes on the owner's behalf
     delegation_reason: str | None = None
     priority: int = 50
-    instance_status: str | None = None       # set by tasks.complete: the instance after the step ...
-    open_tasks: list[TaskView] = field(default_factory=list)    # ... and its open tasks then
+    instance_status: str | None = None  # set by tasks.complete: the instance after the step ...
+    open_tasks: list[TaskView] = field(default_factory=list)  # ... and its open tasks then
     at_risk_at: datetime | None = None
     # none | on_track | at_risk | overdue (engine.sla.state), computed by the service
     sla_state: str | None = None
-    candidate_users: list[str] = field(default_factory=list)    # offered to these users too (engine.tasks.candidates)
-    group_source: str | None = None          # where candidate_groups came from: lane, candidate_groups, ...
+    candidate_users: list[str] = field(default_factory=list)  # offered to these users too (engine.tasks.candidates)
+    group_source: str | None = None  # where candidate_groups came from: lane, candidate_groups, ...
 
     @property
     def offered_to(self) -> str:
@@ -92,15 +114,32 @@ class TaskView:
     def of(cls, row: HumanTask, form: dict[str, Any] | None = None, sla_state: str | None = None) -> TaskView:
         """The row as a view; `sla_state` is the label the service computed (engine.sla.state.of_task)."""
         inst = row.instance
-        return cls(id=row.uuid, instance_id=inst.uuid, process=inst.definition.key,
-                   business_key=inst.business_key, element_id=row.element_id, name=row.name, role=row.role,
-                   candidate_groups=list(row.candidate_groups), assignee=row.assignee, status=row.status,
-                   form_key=row.form_key, created_at=row.created_at, due_at=row.due_at,
-                   completed_at=row.completed_at, completed_by=row.completed_by, data=row.data, form=form,
-                   owner=row.owner, delegation_reason=row.delegation_reason, priority=row.priority,
-                   at_risk_at=row.at_risk_at, candidate_users=list(row.candidate_users or []),
-                   group_source=row.group_source,
-                   sla_state=sla_state)
+        return cls(
+            id=row.uuid,
+            instance_id=inst.uuid,
+            process=inst.definition.key,
+            business_key=inst.business_key,
+            element_id=row.element_id,
+            name=row.name,
+            role=row.role,
+            candidate_groups=list(row.candidate_groups),
+            assignee=row.assignee,
+            status=row.status,
+            form_key=row.form_key,
+            created_at=row.created_at,
+            due_at=row.due_at,
+            completed_at=row.completed_at,
+            completed_by=row.completed_by,
+            data=row.data,
+            form=form,
+            owner=row.owner,
+            delegation_reason=row.delegation_reason,
+            priority=row.priority,
+            at_risk_at=row.at_risk_at,
+            candidate_users=list(row.candidate_users or []),
+            group_source=row.group_source,
+            sla_state=sla_state,
+        )
 
 
 @dataclass(frozen=True)
@@ -121,16 +160,31 @@ class InstanceView:
     replayed: bool = False
 
     @classmethod
-    def of(cls, row: ProcessInstance, open_tasks: list[HumanTask] | None = None,
-           replayed: bool = False, sla_states: dict[str, str | None] | None = None) -> InstanceView:
+    def of(
+        cls,
+        row: ProcessInstance,
+        open_tasks: list[HumanTask] | None = None,
+        replayed: bool = False,
+        sla_states: dict[str, str | None] | None = None,
+    ) -> InstanceView:
         """The row as a view with its open tasks; `sla_states` maps a task id to its SLA label (engine.sla.state)."""
         states = sla_states or {}
-        return cls(id=row.uuid, process=row.definition.key, version=row.definition.version,
-                   business_key=row.business_key, status=row.status, variables=dict(row.variables),
-                   started_by=row.started_by, created_at=row.created_at, updated_at=row.updated_at,
-                   ended_at=row.ended_at, error=row.error, cancel_reason=row.cancel_reason,
-                   open_tasks=[TaskView.of(t, sla_state=states.get(t.uuid)) for t in open_tasks or []],
-                   replayed=replayed)
+        return cls(
+            id=row.uuid,
+            process=row.definition.key,
+            version=row.definition.version,
+            business_key=row.business_key,
+            status=row.status,
+            variables=dict(row.variables),
+            started_by=row.started_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            ended_at=row.ended_at,
+            error=row.error,
+            cancel_reason=row.cancel_reason,
+            open_tasks=[TaskView.of(t, sla_state=states.get(t.uuid)) for t in open_tasks or []],
+            replayed=replayed,
+        )
 
 
 @dataclass(frozen=True)
@@ -145,8 +199,15 @@ class EventView:
 
     @classmethod
     def of(cls, row: Event) -> EventView:
-        return cls(id=row.uuid, type=row.type, occurred_at=row.occurred_at, actor=row.actor,
-                   task_id=row.task_uuid, element_id=row.element_id, data=dict(row.data))
+        return cls(
+            id=row.uuid,
+            type=row.type,
+            occurred_at=row.occurred_at,
+            actor=row.actor,
+            task_id=row.task_uuid,
+            element_id=row.element_id,
+            data=dict(row.data),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,2 +1,1 @@
 """Persistence: models, sessions, the unit of work, migrations."""
-

@@ -30,7 +30,7 @@ def is_sqlite(engine: Engine) -> bool:
 
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:    # the sqlite3 connection (a DBAPI one: untyped)
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:  # the sqlite3 connection (a DBAPI one: untyped)
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")

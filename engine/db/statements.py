@@ -27,10 +27,13 @@ def load_instance(session: Session, instance_id: str, lock: bool = False) -> Pro
 
 
 def open_rows(session: Session, instance: ProcessInstance) -> list[HumanTask]:
-    return list(session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
-        .order_by(HumanTask.id)
-    ))
+    return list(
+        session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+            .order_by(HumanTask.id)
+        )
+    )
 
 
 @dataclass
@@ -56,9 +59,14 @@ _OWNER = select(_TASKS.c.instance_id).where(_TASKS.c.uuid == bindparam("task")).
 _LOCK_OWNER = select(_INSTANCES).where(_INSTANCES.c.id == _OWNER).with_for_update()
 
 
-_OPEN_AND_TASK = select(_TASKS).where(
-    _TASKS.c.instance_id == bindparam("instance"), or_(_TASKS.c.status == "open", _TASKS.c.uuid == bindparam("task"))
-).order_by(_TASKS.c.id)
+_OPEN_AND_TASK = (
+    select(_TASKS)
+    .where(
+        _TASKS.c.instance_id == bindparam("instance"),
+        or_(_TASKS.c.status == "open", _TASKS.c.uuid == bindparam("task")),
+    )
+    .order_by(_TASKS.c.id)
+)
 
 
 Loaded = TypeVar("Loaded", ProcessInstance, HumanTask)
@@ -75,13 +83,14 @@ def as_loaded(session: Session, model: type[Loaded], values: RowMapping) -> Load
             set_committed_value(held, name, value)
         return held
     obj = model(**values)
-    make_transient_to_detached(obj)             # every column set: nothing is read back
+    make_transient_to_detached(obj)  # every column set: nothing is read back
     session.add(obj)
     return obj
 
 
-def lock_task_instance(ctx: EngineContext, session: Session, task_id: str) -> tuple[ProcessInstance, HumanTask,
-                                                                                      OpenRows]:
+def lock_task_instance(
+    ctx: EngineContext, session: Session, task_id: str
+) -> tuple[ProcessInstance, HumanTask, OpenRows]:
     """The instance of a task, row-locked, with the task and the instance's open task rows, in two
     queries (the definition comes from `ctx.definitions`); raises NotFound."""
     connection = session.connection()
@@ -90,10 +99,12 @@ def lock_task_instance(ctx: EngineContext, session: Session, task_id: str) -> tu
         raise NotFound(f"task {task_id} does not exist")
     instance = as_loaded(session, ProcessInstance, found)
     ctx.definitions.attach(session, instance)
-    rows = [as_loaded(session, HumanTask, r) for r in
-            connection.execute(_OPEN_AND_TASK, {"instance": instance.id, "task": task_id}).mappings()]
+    rows = [
+        as_loaded(session, HumanTask, r)
+        for r in connection.execute(_OPEN_AND_TASK, {"instance": instance.id, "task": task_id}).mappings()
+    ]
     task = next((r for r in rows if r.uuid == task_id), None)
-    if task is None:                                    # removed since the first query
+    if task is None:  # removed since the first query
         raise NotFound(f"task {task_id} does not exist")
     return instance, task, OpenRows([r for r in rows if r.status == "open"])
 
@@ -114,7 +125,7 @@ def insert_loaded(session: Session, obj: ProcessInstance | HumanTask) -> None:
     obj.id = session.connection().execute(_INSERTS[table], values).scalar_one()
     for key, value in values.items():
         setattr(obj, key, value)
-    make_transient_to_detached(obj)             # every column set: nothing is read back
+    make_transient_to_detached(obj)  # every column set: nothing is read back
     session.add(obj)
 
 

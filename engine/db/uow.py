@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.core.config import Settings
 from engine.core.errors import Conflict
 
-SETTINGS = "pmoflow_settings"      # session.info: the Settings of the unit of work (for event subscribers)
+SETTINGS = "pmoflow_settings"  # session.info: the Settings of the unit of work (for event subscribers)
 
 
 def session_factory(engine: Engine, write: bool) -> sessionmaker[Session]:

@@ -62,13 +62,26 @@ class DecisionView:
         logic = top.logic
         table = logic if isinstance(logic, DecisionTable) else None
         return cls(
-            id=row.uuid, key=row.key, version=row.version, name=row.name, deployment_id=row.deployment.uuid,
-            created_at=row.created_at, dmn_file=row.dmn_file, kind=logic.kind,
-            hit_policy=table.hit_policy if table else None, language=model.language(),
-            inputs=[{"id": i.id, "label": i.label, "expression": i.expression.text, "type_ref": i.type_ref}
-                    for i in table.inputs] if table else [],
-            outputs=list(top.output_names), required_decisions=[d.id for d in model.decisions[:-1]],
-            tests=len(top.tests), new=new,
+            id=row.uuid,
+            key=row.key,
+            version=row.version,
+            name=row.name,
+            deployment_id=row.deployment.uuid,
+            created_at=row.created_at,
+            dmn_file=row.dmn_file,
+            kind=logic.kind,
+            hit_policy=table.hit_policy if table else None,
+            language=model.language(),
+            inputs=[
+                {"id": i.id, "label": i.label, "expression": i.expression.text, "type_ref": i.type_ref}
+                for i in table.inputs
+            ]
+            if table
+            else [],
+            outputs=list(top.output_names),
+            required_decisions=[d.id for d in model.decisions[:-1]],
+            tests=len(top.tests),
+            new=new,
         )
 
 
@@ -87,7 +100,10 @@ class DecisionResult:
 
 
 def store_decisions(
-    session: Session, decisions: list[ParsedDecision], deployment: Callable[[], Deployment], actor: Actor,
+    session: Session,
+    decisions: list[ParsedDecision],
+    deployment: Callable[[], Deployment],
+    actor: Actor,
     now: datetime,
 ) -> tuple[list[DecisionView], dict[str, tuple[str, int]]]:
     """Version every parsed decision (identical content: no new version); returns views and key -> (hash, version)."""
@@ -99,15 +115,24 @@ def store_decisions(
             versions[parsed.key] = (parsed.content_hash, latest.version)
             continue
         row = DecisionDefinition(
-            key=parsed.key, version=(latest.version + 1) if latest else 1, name=parsed.name,
-            deployment=deployment(), content_hash=parsed.content_hash, dmn_file=parsed.dmn_file,
-            model=parsed.model.to_dict(), created_at=now,
+            key=parsed.key,
+            version=(latest.version + 1) if latest else 1,
+            name=parsed.name,
+            deployment=deployment(),
+            content_hash=parsed.content_hash,
+            dmn_file=parsed.dmn_file,
+            model=parsed.model.to_dict(),
+            created_at=now,
         )
         session.add(row)
         session.flush()
-        audit.record(session, "decision_deployed", now, actor=actor.username,
-                     data={"key": row.key, "version": row.version, "deployment": row.deployment.uuid,
-                           "file": row.dmn_file})
+        audit.record(
+            session,
+            "decision_deployed",
+            now,
+            actor=actor.username,
+            data={"key": row.key, "version": row.version, "deployment": row.deployment.uuid, "file": row.dmn_file},
+        )
         views.append(DecisionView.of(row, new=True))
         versions[parsed.key] = (parsed.content_hash, row.version)
     return views, versions
@@ -154,7 +179,8 @@ def get_decision(ctx: EngineContext, actor: Actor, key: str) -> list[DecisionVie
 def _find_version(session: Session, key: str, version: int | None) -> tuple[int, int, str]:
     """(row id, version, content hash) of the given or latest version, without the model; raises NotFound."""
     query = select(DecisionDefinition.id, DecisionDefinition.version, DecisionDefinition.content_hash).where(
-        DecisionDefinition.key == key)
+        DecisionDefinition.key == key
+    )
     if version is None:
         query = query.order_by(DecisionDefinition.version.desc()).limit(1)
     else:
@@ -170,7 +196,11 @@ def _find_version(session: Session, key: str, version: int | None) -> tuple[int,
 
 
 def evaluate(
-    ctx: EngineContext, actor: Actor, key: str, inputs: Mapping[str, Any], version: int | None = None,
+    ctx: EngineContext,
+    actor: Actor,
+    key: str,
+    inputs: Mapping[str, Any],
+    version: int | None = None,
 ) -> DecisionResult:
     """Evaluate a deployed decision; raises Forbidden, NotFound, InvalidInput, DecisionFailed."""
     require(actor, "decision.evaluate")
@@ -184,15 +214,19 @@ def evaluate(
     except DecisionError as err:
         raise DecisionFailed(str(err), err.details()) from err
     return DecisionResult(
-        decision=key, version=found_version, outputs=result.outputs,
-        matched_rules=[r.as_dict() for r in result.matched_rules], trace=[t.as_dict() for t in result.trace],
+        decision=key,
+        version=found_version,
+        outputs=result.outputs,
+        matched_rules=[r.as_dict() for r in result.matched_rules],
+        trace=[t.as_dict() for t in result.trace],
     )
 
 
 def _check_inputs(inputs: object) -> None:
     if not isinstance(inputs, Mapping) or not all(isinstance(k, str) for k in inputs):
-        raise InvalidInput("inputs must be an object of variable names to values",
-                           {"fields": {"inputs": "not an object"}})
+        raise InvalidInput(
+            "inputs must be an object of variable names to values", {"fields": {"inputs": "not an object"}}
+        )
     if len(inputs) > MAX_INPUTS:
         raise InvalidInput(f"at most {MAX_INPUTS} inputs", {"fields": {"inputs": "too many"}})
 

@@ -27,17 +27,26 @@ from engine.spiff.model.parsing import SourceFile, parse_deployment
 
 
 def deploy(
-    ctx: EngineContext, actor: Actor, files: Sequence[SourceFile], lane_map: dict[str, str] | None = None,
-    name: str = "", note: str | None = None,
+    ctx: EngineContext,
+    actor: Actor,
+    files: Sequence[SourceFile],
+    lane_map: dict[str, str] | None = None,
+    name: str = "",
+    note: str | None = None,
 ) -> DeploymentView:
     """Deploy files; identical content makes no new version. Raises DeploymentInvalid, Forbidden, Conflict."""
     require(actor, "definition.deploy")
     lane_map = _check_lane_map(lane_map or {})
     with ctx.uow(write=False) as uow:
         known_calendars = calendar_names(uow.session)
-    parsed = parse_deployment(files, max_bytes=ctx.settings.max_upload_bytes,
-                              max_files=ctx.settings.max_deployment_files, calendars=known_calendars,
-                              published=published_resolver(ctx), decisions=published_decision_resolver(ctx))
+    parsed = parse_deployment(
+        files,
+        max_bytes=ctx.settings.max_upload_bytes,
+        max_files=ctx.settings.max_deployment_files,
+        calendars=known_calendars,
+        published=published_resolver(ctx),
+        decisions=published_decision_resolver(ctx),
+    )
     with ctx.uow() as uow:
         session = uow.session
         now = ctx.clock.now()
@@ -60,22 +69,40 @@ def deploy(
                 continue
             deployment = current_deployment()
             row = ProcessDefinition(
-                key=process.key, version=(latest.version + 1) if latest else 1, name=process.name,
-                deployment=deployment, content_hash=digest, bpmn_file=process.bpmn_file,
+                key=process.key,
+                version=(latest.version + 1) if latest else 1,
+                name=process.name,
+                deployment=deployment,
+                content_hash=digest,
+                bpmn_file=process.bpmn_file,
                 spec=pin_decision_versions(process.spec_json, versions),
-                lane_map=lane_map, forms=process.forms, user_tasks=process.user_tasks, created_at=now,
+                lane_map=lane_map,
+                forms=process.forms,
+                user_tasks=process.user_tasks,
+                created_at=now,
             )
             session.add(row)
             session.flush()
-            audit.record(session, "definition_deployed", now, actor=actor.username,
-                         data={"key": row.key, "version": row.version, "deployment": deployment.uuid,
-                               "files": list(process.files), **({"note": note} if note else {})})
+            audit.record(
+                session,
+                "definition_deployed",
+                now,
+                actor=actor.username,
+                data={
+                    "key": row.key,
+                    "version": row.version,
+                    "deployment": deployment.uuid,
+                    "files": list(process.files),
+                    **({"note": note} if note else {}),
+                },
+            )
             results.append(DefinitionView.of(row, new=True))
         try:
             uow.commit()
         except IntegrityError as err:
-            raise Conflict("another deployment of the same process or decision happened at the same time; retry"
-                           ) from err
+            raise Conflict(
+                "another deployment of the same process or decision happened at the same time; retry"
+            ) from err
     return DeploymentView(id=deployment.uuid if deployment else None, definitions=results, decisions=decisions)
 
 
@@ -87,9 +114,14 @@ def published_resolver(ctx: EngineContext) -> Resolver:
             row = find_version(uow.session, ProcessDefinition, key, version)
             if row is None:
                 return None
-            return PublishedProcess(key=row.key, version=row.version, spec_json=row.spec,
-                                    user_tasks=list(row.user_tasks), forms=dict(row.forms),
-                                    content_hash=row.content_hash)
+            return PublishedProcess(
+                key=row.key,
+                version=row.version,
+                spec_json=row.spec,
+                user_tasks=list(row.user_tasks),
+                forms=dict(row.forms),
+                content_hash=row.content_hash,
+            )
 
     return find
 
@@ -106,16 +138,25 @@ def _check_lane_map(lane_map: object) -> dict[str, str]:
     return dict(lane_map)
 
 
-def _new_deployment(session: Session, files: Sequence[SourceFile], lane_map: dict[str, str], name: str, actor: Actor,
-                    now: datetime) -> Deployment:
-    deployment = Deployment(name=name or ", ".join(f.filename for f in files)[:200], lane_map=lane_map,
-                            created_at=now, created_by=actor.username)
+def _new_deployment(
+    session: Session, files: Sequence[SourceFile], lane_map: dict[str, str], name: str, actor: Actor, now: datetime
+) -> Deployment:
+    deployment = Deployment(
+        name=name or ", ".join(f.filename for f in files)[:200],
+        lane_map=lane_map,
+        created_at=now,
+        created_by=actor.username,
+    )
     for f in files:
         kind = f.filename.rsplit(".", 1)[-1].lower()
-        deployment.files.append(DeploymentFile(
-            filename=f.filename, kind=kind, sha256=hashlib.sha256(f.content).hexdigest(),
-            content=f.content.decode("utf-8", errors="replace"),
-        ))
+        deployment.files.append(
+            DeploymentFile(
+                filename=f.filename,
+                kind=kind,
+                sha256=hashlib.sha256(f.content).hexdigest(),
+                content=f.content.decode("utf-8", errors="replace"),
+            )
+        )
     session.add(deployment)
     return deployment
 
@@ -142,8 +183,7 @@ def get_definition(ctx: EngineContext, actor: Actor, key: str) -> list[Definitio
         return [DefinitionView.of(r) for r in rows]
 
 
-def find_definition(session: Session, cache: DefinitionCache, key: str,
-                    version: int | None) -> ProcessDefinition:
+def find_definition(session: Session, cache: DefinitionCache, key: str, version: int | None) -> ProcessDefinition:
     """The given or latest version of a process; raises NotFound naming what is missing.
 
     Only the id is read; the (immutable) row comes from `cache` (EngineContext.definitions)."""

@@ -40,8 +40,11 @@ def latest_version(session: Session, model: type[Versioned], key: str) -> Versio
 
 def version_id(session: Session, model: type[Versioned], key: str, version: int | None) -> int | None:
     """The id of the given (or, for None, the newest) version of `key`, or None: one indexed read."""
-    found: int | None = (session.scalar(_latest_id(model), {"key": key}) if version is None else
-                         session.scalar(_version_id(model), {"key": key, "version": version}))
+    found: int | None = (
+        session.scalar(_latest_id(model), {"key": key})
+        if version is None
+        else session.scalar(_version_id(model), {"key": key, "version": version})
+    )
     return found
 
 
@@ -54,15 +57,20 @@ def find_version(session: Session, model: type[Versioned], key: str, version: in
 def latest_of_each(session: Session, model: type[Versioned]) -> list[Versioned]:
     """The newest version of every key, by key."""
     latest = select(model.key, func.max(model.version).label("v")).group_by(model.key).subquery()
-    return list(session.scalars(
-        select(model).join(latest, (model.key == latest.c.key) & (model.version == latest.c.v))
-        .options(joinedload(model.deployment)).order_by(model.key)
-    ))
+    return list(
+        session.scalars(
+            select(model)
+            .join(latest, (model.key == latest.c.key) & (model.version == latest.c.v))
+            .options(joinedload(model.deployment))
+            .order_by(model.key)
+        )
+    )
 
 
 def all_versions(session: Session, model: type[Versioned], key: str) -> list[Versioned]:
     """Every version of `key`, newest first (empty if there is none)."""
-    return list(session.scalars(
-        select(model).where(model.key == key).options(joinedload(model.deployment))
-        .order_by(model.version.desc())
-    ))
+    return list(
+        session.scalars(
+            select(model).where(model.key == key).options(joinedload(model.deployment)).order_by(model.version.desc())
+        )
+    )

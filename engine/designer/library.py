@@ -72,7 +72,7 @@ class VersionDetail:
     created_by: str | None
     created_at: datetime
     versions: list[int]
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)   # element -> active/waiting/overdue/error
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # element -> active/waiting/overdue/error
     instances: list[WaitingInstance] = field(default_factory=list)
 
 
@@ -81,28 +81,47 @@ def library(ctx: EngineContext, actor: Actor) -> list[ProcessEntry]:
     require(actor, "definition.design")
     with ctx.uow(write=False) as uow:
         session = uow.session
-        rows = list(session.scalars(select(ProcessDefinition).options(joinedload(ProcessDefinition.deployment))
-                                    .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())))
+        rows = list(
+            session.scalars(
+                select(ProcessDefinition)
+                .options(joinedload(ProcessDefinition.deployment))
+                .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
+            )
+        )
         live: dict[tuple[int, str], int] = {
-            (d, s): n for d, s, n in session.execute(
+            (d, s): n
+            for d, s, n in session.execute(
                 select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
                 .where(ProcessInstance.status.in_(LIVE))
-                .group_by(ProcessInstance.definition_id, ProcessInstance.status))}
-        drafts = {d.key: DraftRow(d.updated_by, d.updated_at, d.revision, _blocking(d.problems),
-                                           d.base_version)
-                  for d in session.scalars(select(Draft))}
+                .group_by(ProcessInstance.definition_id, ProcessInstance.status)
+            )
+        }
+        drafts = {
+            d.key: DraftRow(d.updated_by, d.updated_at, d.revision, _blocking(d.problems), d.base_version)
+            for d in session.scalars(select(Draft))
+        }
         draft_names = dict(session.execute(select(Draft.key, Draft.name)).all())
         versions: dict[str, list[VersionRow]] = {}
         names: dict[str, str] = {}
         for r in rows:
             names.setdefault(r.key, r.name)
-            versions.setdefault(r.key, []).append(VersionRow(
-                r.version, r.name, r.created_at, r.deployment.created_by, r.deployment.note,
-                live.get((r.id, "running"), 0), live.get((r.id, "error"), 0)))
+            versions.setdefault(r.key, []).append(
+                VersionRow(
+                    r.version,
+                    r.name,
+                    r.created_at,
+                    r.deployment.created_by,
+                    r.deployment.note,
+                    live.get((r.id, "running"), 0),
+                    live.get((r.id, "error"), 0),
+                )
+            )
     for key, name in draft_names.items():
         names[key] = name or names.get(key, key)
-    return [ProcessEntry(key, names[key], versions.get(key, []), drafts.get(key))
-            for key in sorted(names, key=lambda k: names[k].lower())]
+    return [
+        ProcessEntry(key, names[key], versions.get(key, []), drafts.get(key))
+        for key in sorted(names, key=lambda k: names[k].lower())
+    ]
 
 
 def version_detail(ctx: EngineContext, actor: Actor, key: str, version: int) -> VersionDetail:
@@ -113,18 +132,43 @@ def version_detail(ctx: EngineContext, actor: Actor, key: str, version: int) -> 
         session = uow.session
         row = version_row(session, key, version)
         bpmn, files = version_files(row)
-        numbers = list(session.scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)
-                                       .order_by(ProcessDefinition.version.desc())))
-        live = list(session.execute(select(ProcessInstance.id, ProcessInstance.uuid, ProcessInstance.business_key,
-                                           ProcessInstance.status, ProcessInstance.state, ProcessInstance.error)
-                                    .where(ProcessInstance.definition_id == row.id,
-                                           ProcessInstance.status.in_(LIVE))))
-        tasks = list(session.execute(select(HumanTask.instance_id, HumanTask.element_id, HumanTask.due_at)
-                                     .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                                     .where(ProcessInstance.definition_id == row.id, HumanTask.status == "open")))
-        detail: dict[str, Any] = dict(key=row.key, version=row.version, name=row.name, bpmn=bpmn,
-                      files=sorted(files), note=row.deployment.note, created_by=row.deployment.created_by,
-                      created_at=row.created_at, versions=numbers)
+        numbers = list(
+            session.scalars(
+                select(ProcessDefinition.version)
+                .where(ProcessDefinition.key == key)
+                .order_by(ProcessDefinition.version.desc())
+            )
+        )
+        live = list(
+            session.execute(
+                select(
+                    ProcessInstance.id,
+                    ProcessInstance.uuid,
+                    ProcessInstance.business_key,
+                    ProcessInstance.status,
+                    ProcessInstance.state,
+                    ProcessInstance.error,
+                ).where(ProcessInstance.definition_id == row.id, ProcessInstance.status.in_(LIVE))
+            )
+        )
+        tasks = list(
+            session.execute(
+                select(HumanTask.instance_id, HumanTask.element_id, HumanTask.due_at)
+                .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                .where(ProcessInstance.definition_id == row.id, HumanTask.status == "open")
+            )
+        )
+        detail: dict[str, Any] = dict(
+            key=row.key,
+            version=row.version,
+            name=row.name,
+            bpmn=bpmn,
+            files=sorted(files),
+            note=row.deployment.note,
+            created_by=row.deployment.created_by,
+            created_at=row.created_at,
+            versions=numbers,
+        )
     counts: dict[str, Counter[str]] = {}
     by_instance = {i.id: i for i in live}
     listed: list[WaitingInstance] = []
@@ -144,17 +188,27 @@ def version_detail(ctx: EngineContext, actor: Actor, key: str, version: int) -> 
             c["overdue"] += 1
         waiting = by_instance.get(instance_id)
         if waiting is not None:
-            listed.append(WaitingInstance(waiting.uuid, waiting.business_key, "overdue" if overdue else "waiting",
-                                          element, overdue))
-    return VersionDetail(**detail, counts={k: dict(v) for k, v in counts.items()},
-                         instances=sorted(listed, key=lambda w: (w.element_id, w.status, w.id)))
+            listed.append(
+                WaitingInstance(
+                    waiting.uuid, waiting.business_key, "overdue" if overdue else "waiting", element, overdue
+                )
+            )
+    return VersionDetail(
+        **detail,
+        counts={k: dict(v) for k, v in counts.items()},
+        instances=sorted(listed, key=lambda w: (w.element_id, w.status, w.id)),
+    )
 
 
 def counts_json(detail: VersionDetail) -> dict[str, Any]:
     """The figures as the diagram overlay script reads them."""
-    return {"counts": detail.counts,
-            "instances": [{"id": w.id, "business_key": w.business_key, "status": w.status, "element": w.element_id}
-                          for w in detail.instances]}
+    return {
+        "counts": detail.counts,
+        "instances": [
+            {"id": w.id, "business_key": w.business_key, "status": w.status, "element": w.element_id}
+            for w in detail.instances
+        ],
+    }
 
 
 def _blocking(problems: list[dict[str, Any]] | None) -> int:

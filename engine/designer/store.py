@@ -41,18 +41,30 @@ class DraftView:
 
     @classmethod
     def of(cls, row: Draft) -> DraftView:
-        return cls(id=row.uuid, key=row.key, name=row.name, bpmn=row.bpmn, files=dict(row.files or {}),
-                   revision=row.revision, base_version=row.base_version, problems=list(row.problems or []),
-                   created_by=row.created_by, created_at=row.created_at, updated_by=row.updated_by,
-                   updated_at=row.updated_at)
+        return cls(
+            id=row.uuid,
+            key=row.key,
+            name=row.name,
+            bpmn=row.bpmn,
+            files=dict(row.files or {}),
+            revision=row.revision,
+            base_version=row.base_version,
+            problems=list(row.problems or []),
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_by=row.updated_by,
+            updated_at=row.updated_at,
+        )
 
     @property
     def bpmn_file(self) -> str:
         return f"{self.key}.bpmn"
 
     def source_files(self) -> list[SourceFile]:
-        return [SourceFile(self.bpmn_file, self.bpmn.encode()),
-                *(SourceFile(name, text.encode()) for name, text in sorted(self.files.items()))]
+        return [
+            SourceFile(self.bpmn_file, self.bpmn.encode()),
+            *(SourceFile(name, text.encode()) for name, text in sorted(self.files.items())),
+        ]
 
 
 def find_draft(ctx: EngineContext, key: str) -> DraftView | None:
@@ -68,19 +80,40 @@ def get_draft(ctx: EngineContext, key: str) -> DraftView:
         return DraftView.of(_row(uow.session, key))
 
 
-def insert_draft(ctx: EngineContext, actor: str, key: str, name: str, bpmn: str, files: dict[str, str],
-                 base_version: int | None, problems: list[dict[str, Any]], event: str, extra: dict[str, Any]
-                 ) -> DraftView:
+def insert_draft(
+    ctx: EngineContext,
+    actor: str,
+    key: str,
+    name: str,
+    bpmn: str,
+    files: dict[str, str],
+    base_version: int | None,
+    problems: list[dict[str, Any]],
+    event: str,
+    extra: dict[str, Any],
+) -> DraftView:
     """Store a new draft of `key` and record `event`; raises Conflict when `key` has a draft already."""
     with ctx.uow() as uow:
         session = uow.session
         if _find(session, key) is not None:
             other = _row(session, key)
-            raise Conflict(f"process {key!r} already has a draft (last saved by {other.updated_by}); open it instead",
-                           {"key": key, "updated_by": other.updated_by})
+            raise Conflict(
+                f"process {key!r} already has a draft (last saved by {other.updated_by}); open it instead",
+                {"key": key, "updated_by": other.updated_by},
+            )
         now = ctx.clock.now()
-        row = Draft(key=key, name=name, bpmn=bpmn, files=files, base_version=base_version, problems=problems,
-                    created_by=actor, created_at=now, updated_by=actor, updated_at=now)
+        row = Draft(
+            key=key,
+            name=name,
+            bpmn=bpmn,
+            files=files,
+            base_version=base_version,
+            problems=problems,
+            created_by=actor,
+            created_at=now,
+            updated_by=actor,
+            updated_at=now,
+        )
         session.add(row)
         session.flush()
         audit.record(session, event, now, actor=actor, data={"key": key, **extra})
@@ -91,8 +124,16 @@ def insert_draft(ctx: EngineContext, actor: str, key: str, name: str, bpmn: str,
         return DraftView.of(row)
 
 
-def save_draft(ctx: EngineContext, actor: str, key: str, revision: int, bpmn: str, files: dict[str, str],
-               name: str | None, problems: list[dict[str, Any]]) -> DraftView:
+def save_draft(
+    ctx: EngineContext,
+    actor: str,
+    key: str,
+    revision: int,
+    bpmn: str,
+    files: dict[str, str],
+    name: str | None,
+    problems: list[dict[str, Any]],
+) -> DraftView:
     """Write the draft over `revision` (a new revision even when nothing changed); `name` None or empty
     keeps the stored one. Raises Conflict when someone saved since `revision`, NotFound."""
     with ctx.uow() as uow:
@@ -102,7 +143,7 @@ def save_draft(ctx: EngineContext, actor: str, key: str, revision: int, bpmn: st
         row.bpmn, row.files, row.problems = bpmn, files, problems
         row.name = name or row.name
         row.updated_by, row.updated_at = actor, ctx.clock.now()
-        flag_modified(row, "bpmn")               # every save is a new revision, even an unchanged one
+        flag_modified(row, "bpmn")  # every save is a new revision, even an unchanged one
         try:
             session.flush()
             uow.commit()
@@ -118,16 +159,20 @@ def check_revision(draft: Draft | DraftView, revision: int) -> None:
             f"{draft.updated_by} saved this draft at {draft.updated_at:%Y-%m-%d %H:%M} UTC after you opened it "
             f"(revision {draft.revision}, yours is {revision}); your changes are not saved. Keep a copy "
             "(Download), reload their version, and apply your changes again.",
-            {"key": draft.key, "revision": draft.revision, "updated_by": draft.updated_by,
-             "updated_at": draft.updated_at.isoformat()})
+            {
+                "key": draft.key,
+                "revision": draft.revision,
+                "updated_by": draft.updated_by,
+                "updated_at": draft.updated_at.isoformat(),
+            },
+        )
 
 
 def _stale(ctx: EngineContext, key: str, revision: int) -> Conflict:
     with ctx.uow(write=False) as uow:
         row = _find(uow.session, key)
         if row is None:
-            return Conflict("the draft was published or discarded meanwhile; your changes are not saved",
-                            {"key": key})
+            return Conflict("the draft was published or discarded meanwhile; your changes are not saved", {"key": key})
         try:
             check_revision(row, revision)
         except Conflict as err:
@@ -150,8 +195,13 @@ def drop_published(ctx: EngineContext, actor: str, key: str, revision: int, vers
         row = _find(uow.session, key)
         if row is not None and row.revision == revision:
             uow.session.delete(row)
-            audit.record(uow.session, "draft_published", ctx.clock.now(), actor=actor,
-                         data={"key": key, "version": version, "note": note})
+            audit.record(
+                uow.session,
+                "draft_published",
+                ctx.clock.now(),
+                actor=actor,
+                data={"key": key, "version": version, "note": note},
+            )
             uow.commit()
 
 

@@ -22,7 +22,7 @@ class VersionSource:
     version: int
     name: str
     bpmn: str
-    files: dict[str, str]          # the .dmn and .form files the process uses, by name
+    files: dict[str, str]  # the .dmn and .form files the process uses, by name
 
 
 def version_source(ctx: EngineContext, key: str, version: int | None = None) -> VersionSource:

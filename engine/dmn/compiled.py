@@ -23,7 +23,7 @@ from engine.dmn.model import PYTHON, Cell, Decision, DecisionModel, DecisionTabl
 from engine.dmn.python_cells import INPUT_NAME, PythonCheck, PythonRunner, check_test, is_any, test_source, to_native
 
 Value = Callable[["Frame"], Any]
-CellTest = Callable[[Scope], "bool | None"]          # tests `scope.input`
+CellTest = Callable[[Scope], "bool | None"]  # tests `scope.input`
 Rank = Callable[["Frame", Any], int]
 
 
@@ -64,7 +64,7 @@ class CompiledRule:
     number: int
     id: str
     description: str
-    tests: tuple[tuple[int, CellTest], ...]    # (input column, test); `-` columns are left out
+    tests: tuple[tuple[int, CellTest], ...]  # (input column, test); `-` columns are left out
     outputs: tuple[Value, ...]
 
 
@@ -82,7 +82,7 @@ class CompiledTable:
 class CompiledLiteral:
     literal: LiteralExpression
     value: Value
-    reads: frozenset[str] = frozenset()      # the variables its FEEL text reads
+    reads: frozenset[str] = frozenset()  # the variables its FEEL text reads
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,12 @@ class CompiledDecision:
 class CompiledModel:
     model: DecisionModel
     decisions: tuple[CompiledDecision, ...]
-    reads: frozenset[str] = frozenset()      # every variable name its FEEL cells read
+    reads: frozenset[str] = frozenset()  # every variable name its FEEL cells read
 
 
-def compile_model(model: DecisionModel, python_check: PythonCheck | None = None,
-                  names: frozenset[str] | None = None) -> CompiledModel:
+def compile_model(
+    model: DecisionModel, python_check: PythonCheck | None = None, names: frozenset[str] | None = None
+) -> CompiledModel:
     """Compile every decision of the model; raises ModelInvalid naming every cell that cannot work."""
     errors: list[CellError] = []
     compiler = _Compiler(model.names() if names is None else names, python_check, errors)
@@ -134,10 +135,12 @@ class _Compiler:
 
     def table(self, table: DecisionTable) -> CompiledTable:
         inputs = tuple(self.value(i.expression, f"input {i.title!r}") for i in table.inputs)
-        allowed = tuple(self.test(i.allowed, f"input {i.title!r} (allowed values)") if i.allowed else None
-                        for i in table.inputs)
-        defaults = tuple(self.value(o.default, f"output {o.name!r} (default)") if o.default else None
-                         for o in table.outputs)
+        allowed = tuple(
+            self.test(i.allowed, f"input {i.title!r} (allowed values)") if i.allowed else None for i in table.inputs
+        )
+        defaults = tuple(
+            self.value(o.default, f"output {o.name!r} (default)") if o.default else None for o in table.outputs
+        )
         ranks = tuple(self.rank(o) for o in table.outputs)
         rules = tuple(self.rule(table, r) for r in table.rules)
         return CompiledTable(table, inputs, allowed, rules, defaults, ranks)
@@ -149,8 +152,10 @@ class _Compiler:
             test = self.test(cell, f"{where}, input {clause.title!r}")
             if test is not None:
                 tests.append((index, test))
-        outputs = tuple(self.value(cell, f"{where}, output {clause.name!r}")
-                        for clause, cell in zip(table.outputs, rule.outputs, strict=True))
+        outputs = tuple(
+            self.value(cell, f"{where}, output {clause.name!r}")
+            for clause, cell in zip(table.outputs, rule.outputs, strict=True)
+        )
         return CompiledRule(rule.number, rule.id, rule.description, tuple(tests), outputs)
 
     def value(self, cell: Cell, where: str) -> Value:

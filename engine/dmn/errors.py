@@ -33,8 +33,17 @@ class ModelInvalid(Exception):
 class DecisionError(Exception):
     """Evaluating a decision failed; the attributes name the decision, rule and column."""
 
-    def __init__(self, message: str, decision: str, *, rule_id: str | None = None, rule_number: int | None = None,
-                 column: str | None = None, text: str | None = None, element_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        decision: str,
+        *,
+        rule_id: str | None = None,
+        rule_number: int | None = None,
+        column: str | None = None,
+        text: str | None = None,
+        element_id: str | None = None,
+    ) -> None:
         self.message = message
         self.decision = decision
         self.rule_id = rule_id
@@ -55,6 +64,13 @@ class DecisionError(Exception):
 
     def details(self) -> dict[str, Any]:
         """The error's location as plain data (for the API and for incidents)."""
-        data = {"decision": self.decision, "rule_id": self.rule_id, "rule_number": self.rule_number,
-                "column": self.column, "text": self.text, "element_id": self.element_id, "reason": self.message}
+        data = {
+            "decision": self.decision,
+            "rule_id": self.rule_id,
+            "rule_number": self.rule_number,
+            "column": self.column,
+            "text": self.text,
+            "element_id": self.element_id,
+            "reason": self.message,
+        }
         return {k: v for k, v in data.items() if v is not None}

@@ -28,9 +28,15 @@ from engine.dmn.python_cells import PythonRunner
 SINGLE_HIT = ("UNIQUE", "FIRST", "PRIORITY", "ANY")
 EVALUATION_ERRORS = (FeelError, ArithmeticError, ValueError, RecursionError)
 _COERCE: dict[str, Callable[[str], Any]] = {
-    "date": parse_date, "time": parse_time, "dateTime": parse_date_time, "date and time": parse_date_time,
-    "dayTimeDuration": parse_duration, "days and time duration": parse_duration, "duration": parse_duration,
-    "yearMonthDuration": parse_duration, "years and months duration": parse_duration,
+    "date": parse_date,
+    "time": parse_time,
+    "dateTime": parse_date_time,
+    "date and time": parse_date_time,
+    "dayTimeDuration": parse_duration,
+    "days and time duration": parse_duration,
+    "duration": parse_duration,
+    "yearMonthDuration": parse_duration,
+    "years and months duration": parse_duration,
 }
 
 
@@ -59,9 +65,16 @@ class DecisionTrace:
     warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "name": self.name, "kind": self.kind, "hit_policy": self.hit_policy,
-                "inputs": self.inputs, "matched_rules": [r.as_dict() for r in self.matched_rules],
-                "outputs": self.outputs, "warnings": list(self.warnings)}
+        return {
+            "decision": self.decision,
+            "name": self.name,
+            "kind": self.kind,
+            "hit_policy": self.hit_policy,
+            "inputs": self.inputs,
+            "matched_rules": [r.as_dict() for r in self.matched_rules],
+            "outputs": self.outputs,
+            "warnings": list(self.warnings),
+        }
 
 
 @dataclass(frozen=True)
@@ -72,19 +85,24 @@ class Evaluation:
     outputs: dict[str, Any]
     matched_rules: tuple[MatchedRule, ...]
     trace: tuple[DecisionTrace, ...]
-    values: dict[str, Any] = field(default_factory=dict, compare=False)   # the outputs as FEEL values
+    values: dict[str, Any] = field(default_factory=dict, compare=False)  # the outputs as FEEL values
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    outputs: dict[str, Any]      # FEEL values by output name
-    value: Any                   # the decision's value for decisions that require it
+    outputs: dict[str, Any]  # FEEL values by output name
+    value: Any  # the decision's value for decisions that require it
     matched: tuple[CompiledRule, ...]
     inputs: dict[str, Any]
 
 
-def evaluate(model: CompiledModel, variables: Mapping[str, Any], *, now: Callable[[], datetime] | None = None,
-             python: PythonRunner | None = None) -> Evaluation:
+def evaluate(
+    model: CompiledModel,
+    variables: Mapping[str, Any],
+    *,
+    now: Callable[[], datetime] | None = None,
+    python: PythonRunner | None = None,
+) -> Evaluation:
     """Evaluate the model's decision over `variables` (plain Python values); raises DecisionError."""
     state = EvalState(now=now) if now is not None else EvalState()
     frame = Frame(variables, state, python)
@@ -99,17 +117,26 @@ def evaluate(model: CompiledModel, variables: Mapping[str, Any], *, now: Callabl
             frame.bind(name, value)
     assert outcome is not None
     top = traces[-1]
-    return Evaluation(decision=model.model.decision, outputs=top.outputs, matched_rules=top.matched_rules,
-                      trace=tuple(traces), values=dict(outcome.outputs))
+    return Evaluation(
+        decision=model.model.decision,
+        outputs=top.outputs,
+        matched_rules=top.matched_rules,
+        trace=tuple(traces),
+        values=dict(outcome.outputs),
+    )
 
 
 def _trace(decision: Decision, outcome: _Outcome, warnings: list[str]) -> DecisionTrace:
     logic = decision.logic
     return DecisionTrace(
-        decision=decision.id, name=decision.name, kind=logic.kind,
-        hit_policy=getattr(logic, "hit_policy", None), inputs=outcome.inputs,
+        decision=decision.id,
+        name=decision.name,
+        kind=logic.kind,
+        hit_policy=getattr(logic, "hit_policy", None),
+        inputs=outcome.inputs,
         matched_rules=tuple(MatchedRule(decision.id, r.id, r.number, r.description) for r in outcome.matched),
-        outputs={k: to_python(v) for k, v in outcome.outputs.items()}, warnings=tuple(warnings),
+        outputs={k: to_python(v) for k, v in outcome.outputs.items()},
+        warnings=tuple(warnings),
     )
 
 
@@ -123,10 +150,18 @@ def _literal(frame: Frame, decision: Decision, literal: CompiledLiteral) -> _Out
     try:
         value = literal.value(frame)
     except EVALUATION_ERRORS as err:
-        raise DecisionError(str(err), decision.id, column="literal expression",
-                            text=literal.literal.expression.text, element_id=literal.literal.id) from err
-    inputs = {name: to_python(frame.root.find(name)) for name in sorted(literal.reads)
-              if name in frame.variables and name not in frame.bound}
+        raise DecisionError(
+            str(err),
+            decision.id,
+            column="literal expression",
+            text=literal.literal.expression.text,
+            element_id=literal.literal.id,
+        ) from err
+    inputs = {
+        name: to_python(frame.root.find(name))
+        for name in sorted(literal.reads)
+        if name in frame.variables and name not in frame.bound
+    }
     return _Outcome({decision.variable: value}, value, (), inputs)
 
 
@@ -137,8 +172,9 @@ def _table(frame: Frame, decision: Decision, table: CompiledTable) -> _Outcome:
     values = _input_values(frame, decision, table)
     scopes = [frame.root.with_input(v) for v in values]
     hits = _matching(frame, decision, table, scopes)
-    inputs = {(c.expression.text or c.label or c.id): to_python(v) for c, v in zip(table.table.inputs, values,
-                                                                                    strict=True)}
+    inputs = {
+        (c.expression.text or c.label or c.id): to_python(v) for c, v in zip(table.table.inputs, values, strict=True)
+    }
     if not hits:
         return _no_match(frame, decision, table, inputs)
     if table.table.hit_policy in SINGLE_HIT:
@@ -159,11 +195,19 @@ def _input_values(frame: Frame, decision: Decision, table: CompiledTable) -> lis
         try:
             value = _coerce(compute(frame), clause.type_ref)
             if allowed is not None and value is not None and allowed(frame.root.with_input(value)) is not True:
-                raise FeelError(f"{to_text(value)!r} is not one of the allowed values {clause.allowed.text!r}"
-                                if clause.allowed else "value not allowed")
+                raise FeelError(
+                    f"{to_text(value)!r} is not one of the allowed values {clause.allowed.text!r}"
+                    if clause.allowed
+                    else "value not allowed"
+                )
         except EVALUATION_ERRORS as err:
-            raise DecisionError(str(err), decision.id, column=f"input {clause.title!r}",
-                                text=clause.expression.text, element_id=clause.expression.element_id) from err
+            raise DecisionError(
+                str(err),
+                decision.id,
+                column=f"input {clause.title!r}",
+                text=clause.expression.text,
+                element_id=clause.expression.element_id,
+            ) from err
         values.append(value)
     return values
 
@@ -175,8 +219,9 @@ def _coerce(value: Any, type_ref: str | None) -> Any:
     return value
 
 
-def _matching(frame: Frame, decision: Decision, table: CompiledTable,
-              scopes: list[Scope]) -> list[tuple[CompiledRule, tuple[Any, ...]]]:
+def _matching(
+    frame: Frame, decision: Decision, table: CompiledTable, scopes: list[Scope]
+) -> list[tuple[CompiledRule, tuple[Any, ...]]]:
     """The matching rules with their outputs (only the first one for hit policy FIRST)."""
     first_only = table.table.hit_policy == "FIRST"
     hits = []
@@ -194,8 +239,15 @@ def _matching(frame: Frame, decision: Decision, table: CompiledTable,
         assert rule is not None
         clause = table.table.inputs[column]
         cell = table.table.rules[rule.number - 1].inputs[column]
-        raise DecisionError(str(err), decision.id, rule_id=rule.id, rule_number=rule.number,
-                            column=f"input {clause.title!r}", text=cell.text, element_id=cell.element_id) from err
+        raise DecisionError(
+            str(err),
+            decision.id,
+            rule_id=rule.id,
+            rule_number=rule.number,
+            column=f"input {clause.title!r}",
+            text=cell.text,
+            element_id=cell.element_id,
+        ) from err
     return hits
 
 
@@ -206,42 +258,65 @@ def _rule_outputs(frame: Frame, decision: Decision, table: CompiledTable, rule: 
             values.append(compute(frame))
         except EVALUATION_ERRORS as err:
             cell = table.table.rules[rule.number - 1].outputs[index]
-            raise DecisionError(str(err), decision.id, rule_id=rule.id, rule_number=rule.number,
-                                column=f"output {table.table.outputs[index].name!r}", text=cell.text,
-                                element_id=cell.element_id) from err
+            raise DecisionError(
+                str(err),
+                decision.id,
+                rule_id=rule.id,
+                rule_number=rule.number,
+                column=f"output {table.table.outputs[index].name!r}",
+                text=cell.text,
+                element_id=cell.element_id,
+            ) from err
     return tuple(values)
 
 
 def _no_match(frame: Frame, decision: Decision, table: CompiledTable, inputs: dict[str, Any]) -> _Outcome:
     if table.table.require_match:
-        raise DecisionError("no rule matches, and this table requires a match (pmoflow:requireMatch)",
-                            decision.id, element_id=table.table.id)
+        raise DecisionError(
+            "no rule matches, and this table requires a match (pmoflow:requireMatch)",
+            decision.id,
+            element_id=table.table.id,
+        )
     outputs = {}
     for clause, default in zip(table.table.outputs, table.defaults, strict=True):
         try:
             outputs[clause.name] = default(frame) if default is not None else None
         except EVALUATION_ERRORS as err:
-            raise DecisionError(str(err), decision.id, column=f"output {clause.name!r} (default)",
-                                text=clause.default.text if clause.default else None) from err
+            raise DecisionError(
+                str(err),
+                decision.id,
+                column=f"output {clause.name!r} (default)",
+                text=clause.default.text if clause.default else None,
+            ) from err
     if table.table.aggregation == "COUNT":
         outputs = {name: Decimal(0) if value is None else value for name, value in outputs.items()}
-    value = next(iter(outputs.values())) if len(outputs) == 1 else (outputs if any(
-        v is not None for v in outputs.values()) else None)
+    value = (
+        next(iter(outputs.values()))
+        if len(outputs) == 1
+        else (outputs if any(v is not None for v in outputs.values()) else None)
+    )
     return _Outcome(outputs, value, (), inputs)
 
 
-def _single_hit(frame: Frame, decision: Decision, table: CompiledTable,
-                hits: list[tuple[CompiledRule, tuple[Any, ...]]]) -> tuple[CompiledRule, tuple[Any, ...]]:
+def _single_hit(
+    frame: Frame, decision: Decision, table: CompiledTable, hits: list[tuple[CompiledRule, tuple[Any, ...]]]
+) -> tuple[CompiledRule, tuple[Any, ...]]:
     policy = table.table.hit_policy
     if policy == "UNIQUE" and len(hits) > 1:
-        raise DecisionError(f"hit policy UNIQUE allows one matching rule, but rules {_numbers(hits)} match",
-                            decision.id, element_id=table.table.id)
+        raise DecisionError(
+            f"hit policy UNIQUE allows one matching rule, but rules {_numbers(hits)} match",
+            decision.id,
+            element_id=table.table.id,
+        )
     if policy == "ANY":
         first = hits[0][1]
         for rule, outputs in hits[1:]:
             if not all(equal(a, b) for a, b in zip(first, outputs, strict=True)):
-                raise DecisionError(f"hit policy ANY needs equal outputs, but rules {hits[0][0].number} and "
-                                    f"{rule.number} differ", decision.id, element_id=table.table.id)
+                raise DecisionError(
+                    f"hit policy ANY needs equal outputs, but rules {hits[0][0].number} and {rule.number} differ",
+                    decision.id,
+                    element_id=table.table.id,
+                )
     if policy == "PRIORITY":
         return min(hits, key=lambda hit: _priority(frame, table, hit[1]))
     return hits[0]
@@ -255,8 +330,13 @@ def _priority(frame: Frame, table: CompiledTable, outputs: tuple[Any, ...]) -> t
     return tuple(rank(frame, value) for rank, value in zip(table.ranks, outputs, strict=True) if rank is not None)
 
 
-def _multi_hit(frame: Frame, decision: Decision, table: CompiledTable,
-               hits: list[tuple[CompiledRule, tuple[Any, ...]]], inputs: dict[str, Any]) -> _Outcome:
+def _multi_hit(
+    frame: Frame,
+    decision: Decision,
+    table: CompiledTable,
+    hits: list[tuple[CompiledRule, tuple[Any, ...]]],
+    inputs: dict[str, Any],
+) -> _Outcome:
     if table.table.hit_policy == "OUTPUT ORDER":
         hits = sorted(hits, key=lambda hit: _priority(frame, table, hit[1]))
     names = _names(table)
@@ -266,8 +346,12 @@ def _multi_hit(frame: Frame, decision: Decision, table: CompiledTable,
         try:
             value = _aggregate(aggregation, [outputs[0] for _, outputs in hits])
         except EVALUATION_ERRORS as err:
-            raise DecisionError(f"{aggregation} of the outputs: {err}", decision.id,
-                                column=f"output {names[0]!r}", element_id=table.table.id) from err
+            raise DecisionError(
+                f"{aggregation} of the outputs: {err}",
+                decision.id,
+                column=f"output {names[0]!r}",
+                element_id=table.table.id,
+            ) from err
         return _Outcome({names[0]: value}, value, rules, inputs)
     outputs = {name: [values[i] for _, values in hits] for i, name in enumerate(names)}
     value = outputs[names[0]] if len(names) == 1 else [dict(zip(names, values, strict=True)) for _, values in hits]

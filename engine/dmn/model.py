@@ -14,7 +14,7 @@ from typing import Any
 
 FEEL = "feel"
 PYTHON = "python"
-AUTO = "auto"            # no language declared: decided per decision by the reader
+AUTO = "auto"  # no language declared: decided per decision by the reader
 HIT_POLICIES = ("UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER")
 AGGREGATIONS = ("SUM", "MIN", "MAX", "COUNT")
 MODEL_FORMAT = 1
@@ -35,7 +35,7 @@ class InputClause:
     label: str
     expression: Cell
     type_ref: str | None = None
-    allowed: Cell | None = None          # inputValues: unary tests every input value must pass
+    allowed: Cell | None = None  # inputValues: unary tests every input value must pass
 
     @property
     def title(self) -> str:
@@ -48,8 +48,8 @@ class OutputClause:
     label: str
     name: str
     type_ref: str | None = None
-    allowed: Cell | None = None          # outputValues: the priority order for PRIORITY / OUTPUT ORDER
-    default: Cell | None = None          # defaultOutputEntry: the value when no rule matches
+    allowed: Cell | None = None  # outputValues: the priority order for PRIORITY / OUTPUT ORDER
+    default: Cell | None = None  # defaultOutputEntry: the value when no rule matches
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class DecisionTable:
     inputs: tuple[InputClause, ...]
     outputs: tuple[OutputClause, ...]
     rules: tuple[Rule, ...]
-    require_match: bool = False          # pmoflow:requireMatch="true": no matching rule is an error
+    require_match: bool = False  # pmoflow:requireMatch="true": no matching rule is an error
 
     @property
     def kind(self) -> str:
@@ -108,7 +108,7 @@ class InputData:
 class Decision:
     id: str
     name: str
-    variable: str                         # the name its result has for decisions that require it
+    variable: str  # the name its result has for decisions that require it
     logic: DecisionTable | LiteralExpression
     required_decisions: tuple[str, ...] = ()
     required_inputs: tuple[str, ...] = ()  # input data ids
@@ -158,7 +158,7 @@ class DecisionModel:
         return frozenset(names)
 
     def language(self) -> str:
-        """"feel", "python" or "mixed", over every cell."""
+        """ "feel", "python" or "mixed", over every cell."""
         languages = {c.language for d in self.decisions for c in d.cells()}
         return languages.pop() if len(languages) == 1 else ("mixed" if languages else FEEL)
 
@@ -174,9 +174,12 @@ class DecisionModel:
     def from_dict(cls, data: dict[str, Any]) -> DecisionModel:
         """Restore a stored model; raises KeyError or TypeError for a malformed one."""
         return cls(
-            decision=data["decision"], name=data["name"], file=data["file"],
+            decision=data["decision"],
+            name=data["name"],
+            file=data["file"],
             decisions=tuple(_decision(d) for d in data["decisions"]),
-            input_data=tuple(InputData(**i) for i in data["input_data"]), format=data.get("format", 1),
+            input_data=tuple(InputData(**i) for i in data["input_data"]),
+            format=data.get("format", 1),
         )
 
 
@@ -196,26 +199,64 @@ def _decision(data: dict[str, Any]) -> Decision:
     restored: DecisionTable | LiteralExpression
     if "rules" in logic:
         restored = DecisionTable(
-            id=logic["id"], hit_policy=logic["hit_policy"], aggregation=logic["aggregation"],
-            inputs=tuple(InputClause(id=i["id"], label=i["label"], expression=_required_cell(i["expression"]),
-                                     type_ref=i["type_ref"], allowed=_cell(i["allowed"])) for i in logic["inputs"]),
-            outputs=tuple(OutputClause(id=o["id"], label=o["label"], name=o["name"], type_ref=o["type_ref"],
-                                       allowed=_cell(o["allowed"]), default=_cell(o["default"]))
-                          for o in logic["outputs"]),
-            rules=tuple(Rule(id=r["id"], number=r["number"], description=r["description"],
-                             inputs=tuple(Cell(**c) for c in r["inputs"]),
-                             outputs=tuple(Cell(**c) for c in r["outputs"])) for r in logic["rules"]),
+            id=logic["id"],
+            hit_policy=logic["hit_policy"],
+            aggregation=logic["aggregation"],
+            inputs=tuple(
+                InputClause(
+                    id=i["id"],
+                    label=i["label"],
+                    expression=_required_cell(i["expression"]),
+                    type_ref=i["type_ref"],
+                    allowed=_cell(i["allowed"]),
+                )
+                for i in logic["inputs"]
+            ),
+            outputs=tuple(
+                OutputClause(
+                    id=o["id"],
+                    label=o["label"],
+                    name=o["name"],
+                    type_ref=o["type_ref"],
+                    allowed=_cell(o["allowed"]),
+                    default=_cell(o["default"]),
+                )
+                for o in logic["outputs"]
+            ),
+            rules=tuple(
+                Rule(
+                    id=r["id"],
+                    number=r["number"],
+                    description=r["description"],
+                    inputs=tuple(Cell(**c) for c in r["inputs"]),
+                    outputs=tuple(Cell(**c) for c in r["outputs"]),
+                )
+                for r in logic["rules"]
+            ),
             require_match=logic.get("require_match", False),
         )
     else:
-        restored = LiteralExpression(id=logic["id"], expression=_required_cell(logic["expression"]),
-                                     type_ref=logic["type_ref"])
-    tests = tuple(TestCase(name=t["name"], inputs=tuple(tuple(p) for p in t["inputs"]),
-                           expected=tuple(tuple(p) for p in t["expected"]), id=t.get("id"))
-                  for t in data["tests"])
-    return Decision(id=data["id"], name=data["name"], variable=data["variable"], logic=restored,
-                    required_decisions=tuple(data["required_decisions"]),
-                    required_inputs=tuple(data["required_inputs"]), tests=tests)
+        restored = LiteralExpression(
+            id=logic["id"], expression=_required_cell(logic["expression"]), type_ref=logic["type_ref"]
+        )
+    tests = tuple(
+        TestCase(
+            name=t["name"],
+            inputs=tuple(tuple(p) for p in t["inputs"]),
+            expected=tuple(tuple(p) for p in t["expected"]),
+            id=t.get("id"),
+        )
+        for t in data["tests"]
+    )
+    return Decision(
+        id=data["id"],
+        name=data["name"],
+        variable=data["variable"],
+        logic=restored,
+        required_decisions=tuple(data["required_decisions"]),
+        required_inputs=tuple(data["required_inputs"]),
+        tests=tests,
+    )
 
 
 def _map_cells(decision: Decision, change: Any) -> Decision:
@@ -230,7 +271,9 @@ def _map_cells(decision: Decision, change: Any) -> Decision:
         logic,
         inputs=tuple(replace(i, expression=change(i.expression), allowed=maybe(i.allowed)) for i in logic.inputs),
         outputs=tuple(replace(o, allowed=maybe(o.allowed), default=maybe(o.default)) for o in logic.outputs),
-        rules=tuple(replace(r, inputs=tuple(change(c) for c in r.inputs), outputs=tuple(change(c) for c in r.outputs))
-                    for r in logic.rules),
+        rules=tuple(
+            replace(r, inputs=tuple(change(c) for c in r.inputs), outputs=tuple(change(c) for c in r.outputs))
+            for r in logic.rules
+        ),
     )
     return replace(decision, logic=table)

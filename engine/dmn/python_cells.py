@@ -19,7 +19,7 @@ from engine.dmn.feel.temporal import YearsMonths
 from engine.dmn.feel.values import Range, decimal_to_python, to_text
 
 INPUT_NAME = "dmninputexpr"
-_QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")   # a `?` outside quotes, as Spiff finds it
+_QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # a `?` outside quotes, as Spiff finds it
 
 PythonCheck = Callable[[str], "str | None"]
 

@@ -50,8 +50,18 @@ from engine.dmn.python_cells import PythonCheck
 
 PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 PYTHON_ONLY_NAMES = frozenset({"True", "False", "None"})
-BOXED = ("context", "invocation", "list", "relation", "functionDefinition", "conditional", "filter", "for",
-         "every", "some")
+BOXED = (
+    "context",
+    "invocation",
+    "list",
+    "relation",
+    "functionDefinition",
+    "conditional",
+    "filter",
+    "for",
+    "every",
+    "some",
+)
 
 
 @dataclass
@@ -120,8 +130,11 @@ class _Ctx:
             return FEEL
         if "python" in lowered:
             return PYTHON
-        self.problem(f"expression language {value!r} is not supported; use FEEL (the default) or python",
-                     element_id, "unsupported")
+        self.problem(
+            f"expression language {value!r} is not supported; use FEEL (the default) or python",
+            element_id,
+            "unsupported",
+        )
         return FEEL
 
     def cell(self, el: etree._Element | None, owner_id: str | None, language: str | None = None) -> Cell:
@@ -145,8 +158,9 @@ def _input_data(ctx: _Ctx, root: etree._Element) -> dict[str, InputData]:
 def _decision(ctx: _Ctx, el: etree._Element) -> Decision | None:
     did = el.get("id")
     if not did:
-        ctx.result.problems.append(Problem("decision without an id", ctx.result.filename, None, el.sourceline,
-                                           "invalid_decision"))
+        ctx.result.problems.append(
+            Problem("decision without an id", ctx.result.filename, None, el.sourceline, "invalid_decision")
+        )
         return None
     name = el.get("name") or did
     variable = el.find(ctx.tag("variable"))
@@ -186,8 +200,11 @@ def _logic(ctx: _Ctx, el: etree._Element, did: str, variable: str) -> DecisionTa
         return LiteralExpression(literal.get("id") or did, ctx.cell(literal, did), type_ref)
     boxed = [etree.QName(c).localname for c in el if isinstance(c.tag, str) and etree.QName(c).localname in BOXED]
     if boxed:
-        ctx.problem(f"boxed expression {boxed[0]!r} is not supported; use a decision table or a literal expression",
-                    did, "unsupported")
+        ctx.problem(
+            f"boxed expression {boxed[0]!r} is not supported; use a decision table or a literal expression",
+            did,
+            "unsupported",
+        )
     else:
         ctx.problem("decision has no decision table and no literal expression", did)
     return None
@@ -204,8 +221,9 @@ def _table(ctx: _Ctx, el: etree._Element, did: str, variable: str) -> DecisionTa
         ctx.problem(f"aggregation {aggregation!r} needs hit policy COLLECT and one of {', '.join(AGGREGATIONS)}", tid)
     inputs = tuple(_input(ctx, i, did) for i in el.iterfind(ctx.tag("input")))
     outputs = _outputs(ctx, el, did, variable)
-    rules = tuple(_rule(ctx, r, n, len(inputs), len(outputs), did)
-                  for n, r in enumerate(el.iterfind(ctx.tag("rule")), start=1))
+    rules = tuple(
+        _rule(ctx, r, n, len(inputs), len(outputs), did) for n, r in enumerate(el.iterfind(ctx.tag("rule")), start=1)
+    )
     _check_table(ctx, tid, policy, aggregation, outputs)
     if len(ctx.result.problems) > problems_before:
         return None
@@ -218,7 +236,9 @@ def _input(ctx: _Ctx, el: etree._Element, did: str) -> InputClause:
     expression = el.find(ctx.tag("inputExpression"))
     values = el.find(ctx.tag("inputValues"))
     return InputClause(
-        iid, el.get("label") or "", ctx.cell(expression, iid),
+        iid,
+        el.get("label") or "",
+        ctx.cell(expression, iid),
         expression.get("typeRef") if expression is not None else None,
         ctx.cell(values, iid, FEEL) if values is not None else None,
     )
@@ -232,9 +252,16 @@ def _outputs(ctx: _Ctx, el: etree._Element, did: str, variable: str) -> tuple[Ou
         name = out.get("name") or (variable if len(elements) == 1 else "") or out.get("label") or oid
         values = out.find(ctx.tag("outputValues"))
         default = out.find(ctx.tag("defaultOutputEntry"))
-        outputs.append(OutputClause(oid, out.get("label") or "", name, out.get("typeRef"),
-                                    ctx.cell(values, oid, FEEL) if values is not None else None,
-                                    ctx.cell(default, oid) if default is not None else None))
+        outputs.append(
+            OutputClause(
+                oid,
+                out.get("label") or "",
+                name,
+                out.get("typeRef"),
+                ctx.cell(values, oid, FEEL) if values is not None else None,
+                ctx.cell(default, oid) if default is not None else None,
+            )
+        )
     return tuple(outputs)
 
 
@@ -243,14 +270,16 @@ def _rule(ctx: _Ctx, el: etree._Element, number: int, inputs: int, outputs: int,
     entries = [ctx.cell(e, rid) for e in el.iterfind(ctx.tag("inputEntry"))]
     results = [ctx.cell(e, rid) for e in el.iterfind(ctx.tag("outputEntry"))]
     if len(entries) != inputs or len(results) != outputs:
-        ctx.problem(f"rule {number} has {len(entries)} input and {len(results)} output entries; the table has "
-                    f"{inputs} inputs and {outputs} outputs", rid)
+        ctx.problem(
+            f"rule {number} has {len(entries)} input and {len(results)} output entries; the table has "
+            f"{inputs} inputs and {outputs} outputs",
+            rid,
+        )
     description = (el.findtext(ctx.tag("description")) or "").strip()
     return Rule(rid, number, description, tuple(entries), tuple(results))
 
 
-def _check_table(ctx: _Ctx, tid: str, policy: str, aggregation: str | None,
-                 outputs: tuple[OutputClause, ...]) -> None:
+def _check_table(ctx: _Ctx, tid: str, policy: str, aggregation: str | None, outputs: tuple[OutputClause, ...]) -> None:
     if not outputs:
         ctx.problem("decision table has no output column", tid)
     names = [o.name for o in outputs]
@@ -261,8 +290,11 @@ def _check_table(ctx: _Ctx, tid: str, policy: str, aggregation: str | None,
     if policy in ("PRIORITY", "OUTPUT ORDER"):
         for out in outputs:
             if out.allowed is None or not out.allowed.text.strip():
-                ctx.problem(f"hit policy {policy} orders by output values, but output {out.name!r} lists none "
-                            '(set its output values, e.g. "high","medium","low")', out.id)
+                ctx.problem(
+                    f"hit policy {policy} orders by output values, but output {out.name!r} lists none "
+                    '(set its output values, e.g. "high","medium","low")',
+                    out.id,
+                )
 
 
 def _tests(ctx: _Ctx, el: etree._Element, did: str) -> tuple[TestCase, ...]:
@@ -273,8 +305,9 @@ def _tests(ctx: _Ctx, el: etree._Element, did: str) -> tuple[TestCase, ...]:
     for number, test in enumerate(container.iterfind(f"{{{PMOFLOW_NS}}}test"), start=1):
         name = test.get("name") or test.get("id") or f"test {number}"
         inputs = tuple((i.get("name") or "", (i.text or "").strip()) for i in test.iterfind(f"{{{PMOFLOW_NS}}}input"))
-        expected = tuple((e.get("name") or "", (e.text or "").strip())
-                         for e in test.iterfind(f"{{{PMOFLOW_NS}}}expect"))
+        expected = tuple(
+            (e.get("name") or "", (e.text or "").strip()) for e in test.iterfind(f"{{{PMOFLOW_NS}}}expect")
+        )
         where = test.get("id") or did
         if not expected:
             ctx.problem(f"decision test {name!r} expects nothing; add <pmoflow:expect name=...>", where)
@@ -298,13 +331,14 @@ def _check_requirements(result: DmnFile, decisions: dict[str, Decision], inputs:
     for decision in decisions.values():
         cycle = _cycle(decision.id, decisions, [])
         if cycle and cycle[0] == decision.id:
-            result.problem("decisions require each other in a cycle: " + " -> ".join(cycle), decision.id,
-                           "decision_cycle")
+            result.problem(
+                "decisions require each other in a cycle: " + " -> ".join(cycle), decision.id, "decision_cycle"
+            )
 
 
 def _cycle(did: str, decisions: dict[str, Decision], path: list[str]) -> list[str] | None:
     if did in path:
-        return [*path[path.index(did):], did]
+        return [*path[path.index(did) :], did]
     decision = decisions.get(did)
     if decision is None:
         return None
@@ -315,8 +349,7 @@ def _cycle(did: str, decisions: dict[str, Decision], path: list[str]) -> list[st
     return None
 
 
-def _model(filename: str, top: Decision, decisions: dict[str, Decision],
-           inputs: dict[str, InputData]) -> DecisionModel:
+def _model(filename: str, top: Decision, decisions: dict[str, Decision], inputs: dict[str, InputData]) -> DecisionModel:
     ordered: list[Decision] = []
 
     def visit(decision: Decision) -> None:
@@ -338,8 +371,9 @@ def _single(decision: Decision) -> DecisionModel:
     return DecisionModel(decision.id, decision.name, "", (decision,))
 
 
-def _cell_errors(decision: Decision, names: frozenset[str], check: PythonCheck | None) -> tuple[list[CellError],
-                                                                                               frozenset[str]]:
+def _cell_errors(
+    decision: Decision, names: frozenset[str], check: PythonCheck | None
+) -> tuple[list[CellError], frozenset[str]]:
     try:
         compiled = compile_model(_single(decision), check, names)
     except ModelInvalid as invalid:
@@ -361,8 +395,9 @@ def _resolve_language(decision: Decision, names: frozenset[str], check: PythonCh
     return feel
 
 
-def _report_cells(result: DmnFile, decisions: dict[str, Decision], names: frozenset[str],
-                  check: PythonCheck | None) -> None:
+def _report_cells(
+    result: DmnFile, decisions: dict[str, Decision], names: frozenset[str], check: PythonCheck | None
+) -> None:
     for decision in decisions.values():
         for error in _cell_errors(decision, names, check)[0]:
             result.problem(error.describe(), error.cell.element_id or decision.id, "bad_expression")

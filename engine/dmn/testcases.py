@@ -34,8 +34,9 @@ class TestFailure:
         return f"decision test {self.test.name!r} of decision {self.decision!r} failed: {self.reason}"
 
 
-def run_tests(model: CompiledModel, *, python: PythonRunner | None = None,
-              now: Callable[[], datetime] | None = None) -> list[TestFailure]:
+def run_tests(
+    model: CompiledModel, *, python: PythonRunner | None = None, now: Callable[[], datetime] | None = None
+) -> list[TestFailure]:
     """Run the test table of the model's decision; returns the failures (empty if all pass)."""
     top = model.model.top
     failures = []
@@ -46,8 +47,9 @@ def run_tests(model: CompiledModel, *, python: PythonRunner | None = None,
     return failures
 
 
-def _run_one(model: CompiledModel, test: TestCase, python: PythonRunner | None,
-             now: Callable[[], datetime] | None) -> str | None:
+def _run_one(
+    model: CompiledModel, test: TestCase, python: PythonRunner | None, now: Callable[[], datetime] | None
+) -> str | None:
     names = model.model.names()
     try:
         inputs = {name: to_native(_value(text, {}, names)) for name, text in test.inputs}

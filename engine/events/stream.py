@@ -60,14 +60,28 @@ from engine.db.models import SEARCH_TEXT_LIMIT, Event, ProcessInstance, new_uuid
 Subscriber = Callable[[Session, Event, "ProcessInstance | None"], None]
 Batch = list[tuple[Event, "ProcessInstance | None"]]
 
-_subscribers: list[Subscriber] = []        # registered by engine.bootstrap
+_subscribers: list[Subscriber] = []  # registered by engine.bootstrap
 
 PENDING = "pmoflow_audit_pending"
 GENESIS = "0" * 64
-CHAIN_LOCK = 0x706D6F61   # PostgreSQL advisory lock key of the chain ("pmoa")
+CHAIN_LOCK = 0x706D6F61  # PostgreSQL advisory lock key of the chain ("pmoa")
 SYSTEM_ACTORS = frozenset({"system", "cli", "worker", "timer", "connector", "scheduler"})
-HASHED = ("uuid", "type", "occurred_at", "instance_uuid", "business_key", "definition_key", "definition_version",
-          "task_uuid", "element_id", "actor", "actor_kind", "token_id", "on_behalf_of", "data")
+HASHED = (
+    "uuid",
+    "type",
+    "occurred_at",
+    "instance_uuid",
+    "business_key",
+    "definition_key",
+    "definition_version",
+    "task_uuid",
+    "element_id",
+    "actor",
+    "actor_kind",
+    "token_id",
+    "on_behalf_of",
+    "data",
+)
 
 
 @dataclass(frozen=True)
@@ -171,9 +185,18 @@ def record(
         kind, token_id = "user", None
     behalf = payload.get("on_behalf_of") if isinstance(payload.get("on_behalf_of"), str) else None
     event = Event(
-        uuid=new_uuid(), type=type_, occurred_at=at, instance_id=instance.id if instance is not None else None,
-        actor=actor, task_uuid=task_uuid, element_id=element_id, data=payload, actor_kind=kind,
-        token_id=token_id, on_behalf_of=behalf, search_text=searchable(payload, element_id),
+        uuid=new_uuid(),
+        type=type_,
+        occurred_at=at,
+        instance_id=instance.id if instance is not None else None,
+        actor=actor,
+        task_uuid=task_uuid,
+        element_id=element_id,
+        data=payload,
+        actor_kind=kind,
+        token_id=token_id,
+        on_behalf_of=behalf,
+        search_text=searchable(payload, element_id),
     )
     if instance is None and type_.endswith("_deployed") and isinstance(payload.get("version"), int):
         event.definition_key, event.definition_version = str(payload.get("key")), payload["version"]
@@ -221,8 +244,9 @@ def canonical(row: Event) -> dict[str, Any]:
 
 def chain_hash(content: dict[str, Any], prev_hash: str) -> str:
     """SHA-256 of the canonical JSON of `content` plus `prev_hash`."""
-    body = json.dumps({**content, "prev_hash": prev_hash}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, default=str)
+    body = json.dumps(
+        {**content, "prev_hash": prev_hash}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -245,9 +269,9 @@ def _head_statement() -> Executable:
     global _head_query
     names = tuple(_companions)
     if _head_query is None or _head_query[0] != names:
-        head = select(literal("").label("k"), Event.seq.label("n"), Event.hash.label("h"),
-                      cast(null(), JSON).label("v")) \
-            .where(Event.seq == select(func.max(Event.seq)).scalar_subquery())
+        head = select(
+            literal("").label("k"), Event.seq.label("n"), Event.hash.label("h"), cast(null(), JSON).label("v")
+        ).where(Event.seq == select(func.max(Event.seq)).scalar_subquery())
         parts = [head]
         for name, companion in _companions.items():
             number, value, where = companion.columns()
@@ -274,7 +298,7 @@ _INSERT = insert(Event.__table__)
 # PostgreSQL: every row of the batch in one JSON parameter of one statement whose text never changes,
 # so it stays prepared (psycopg's executemany runs a pipeline that polls while it waits, and a
 # multi-row VALUES statement has new text for each batch size, parsed every time).
-_NAMES = ", ".join(COLUMNS)                 # the model's own column names
+_NAMES = ", ".join(COLUMNS)  # the model's own column names
 _INSERT_JSON = text(
     f"INSERT INTO events ({_NAMES}) SELECT {_NAMES} FROM json_populate_recordset(NULL::events, CAST(:rows AS json))"  # noqa: S608
 )
@@ -299,7 +323,7 @@ def _write_pending(session: Session) -> None:
     batch = session.info.pop(PENDING, None)
     if not batch:
         return
-    session.flush()      # instances created in this transaction get their ids and uuids
+    session.flush()  # instances created in this transaction get their ids and uuids
     definitions: dict[int, tuple[str, int]] = {}
     for ev, instance in batch:
         if instance is not None:
@@ -394,18 +418,24 @@ def _check(session: Session, row: Event, last_seq: int, last_hash: str, last_uui
         return BrokenLink(row.seq, row.uuid, "changed", f"its seq was altered (expected {last_seq + 1})")
     if not own:
         return BrokenLink(row.seq, row.uuid, "changed", "its content no longer matches its hash")
-    before = session.execute(select(Event.seq, Event.uuid).where(Event.hash == row.prev_hash)
-                             .execution_options(pmoflow_chain=True)).first()
+    before = session.execute(
+        select(Event.seq, Event.uuid).where(Event.hash == row.prev_hash).execution_options(pmoflow_chain=True)
+    ).first()
     if before is not None:
-        return BrokenLink(row.seq, row.uuid, "reordered",
-                          f"it belongs after seq {before[0]} (event {before[1]}), not after seq {last_seq}")
+        return BrokenLink(
+            row.seq,
+            row.uuid,
+            "reordered",
+            f"it belongs after seq {before[0]} (event {before[1]}), not after seq {last_seq}",
+        )
     if row.seq > last_seq + 1:
-        missing = (f"seq {last_seq + 1}" if row.seq == last_seq + 2 else f"seq {last_seq + 1}..{row.seq - 1}")
+        missing = f"seq {last_seq + 1}" if row.seq == last_seq + 2 else f"seq {last_seq + 1}..{row.seq - 1}"
         return BrokenLink(row.seq, row.uuid, "missing", f"{missing} before it was removed")
     if last_seq == 0:
         return BrokenLink(row.seq, row.uuid, "changed", "the first event does not start the chain")
-    return BrokenLink(last_seq, last_uuid, "changed",
-                      f"it was rewritten: seq {row.seq} was chained to a different event before it")
+    return BrokenLink(
+        last_seq, last_uuid, "changed", f"it was rewritten: seq {row.seq} was chained to a different event before it"
+    )
 
 
 def count(session: Session) -> int:

@@ -197,14 +197,17 @@ class _SchemaChecker:
         if name is None or name == "":
             self.add(path, missing)
         elif not isinstance(name, str) or not valid_name(name, dotted):
-            allowed = ("letters, digits, '_' and single spaces; dots between parts" if dotted
-                       else "letters, digits and '_'; no dots")
+            allowed = (
+                "letters, digits, '_' and single spaces; dots between parts"
+                if dotted
+                else "letters, digits and '_'; no dots"
+            )
             self.add(path, f"'{name}' is not a valid {'key' if dotted else 'identifier'} ({allowed})")
         elif any(part.startswith("_") for part in name.split(".")):
             self.add(path, "may not start with '_'")
         elif name in scope:
             self.add(path, f"duplicate key '{name}' (also at {scope[name]})")
-        elif (clash := next((k for k in scope if k.startswith(name + ".") or name.startswith(k + ".")), None)):
+        elif clash := next((k for k in scope if k.startswith(name + ".") or name.startswith(k + ".")), None):
             self.add(path, f"key '{name}' and key '{clash}' (at {scope[clash]}) would hold the same value")
         else:
             scope[name] = path

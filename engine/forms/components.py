@@ -23,7 +23,7 @@ MAX_DEPTH = 16
 MAX_KEY_PARTS = 8
 
 
-_KEY_PART = re.compile(r"^[^\W\d_]\w*(?: \w+)*$")       # a name, or words separated by single spaces
+_KEY_PART = re.compile(r"^[^\W\d_]\w*(?: \w+)*$")  # a name, or words separated by single spaces
 
 
 TEXT_TYPES = frozenset({"textfield", "textarea"})

@@ -44,8 +44,13 @@ def _clean_scope(components: Any, data: dict[str, Any], prefix: str, errors: dic
 
 def _prefixes(names: Iterable[str]) -> set[str]:
     """Every path leading to a dotted key ("a" and "a.b" for "a.b.c")."""
-    return {".".join(parts[:i]) for name in names if "." in name
-            for parts in [name.split(".")] for i in range(1, len(parts))}
+    return {
+        ".".join(parts[:i])
+        for name in names
+        if "." in name
+        for parts in [name.split(".")]
+        for i in range(1, len(parts))
+    }
 
 
 def _flatten(data: dict[str, Any], prefixes: set[str]) -> dict[str, Any]:

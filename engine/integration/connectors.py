@@ -59,6 +59,7 @@ PATTERN_LIMIT = 255
 
 # ---------------------------------------------------------------- the allow-list
 
+
 @dataclass(frozen=True)
 class HostView:
     id: str
@@ -70,8 +71,14 @@ class HostView:
 
     @classmethod
     def of(cls, row: ConnectorHost) -> HostView:
-        return cls(id=row.uuid, pattern=row.pattern, allow_private=row.allow_private, note=row.note,
-                   created_by=row.created_by, created_at=row.created_at)
+        return cls(
+            id=row.uuid,
+            pattern=row.pattern,
+            allow_private=row.allow_private,
+            note=row.note,
+            created_by=row.created_by,
+            created_at=row.created_at,
+        )
 
 
 def normalize_pattern(raw: str) -> str:
@@ -87,8 +94,9 @@ def normalize_pattern(raw: str) -> str:
     else:
         name = pattern[2:] if pattern.startswith("*.") else pattern
         labels = name.split(".")
-        if not _is_ip(name) and (not all(labels) or any(
-                not all(c.isalnum() or c == "-" for c in label) for label in labels)):
+        if not _is_ip(name) and (
+            not all(labels) or any(not all(c.isalnum() or c == "-" for c in label) for label in labels)
+        ):
             problem = "Not a valid host name."
         elif pattern.startswith("*.") and len(labels) < 2:
             problem = "A wildcard needs a domain with at least two labels (e.g. *.example.com)."
@@ -117,15 +125,25 @@ def add_host(ctx: EngineContext, actor: Actor, pattern: str, allow_private: bool
     pattern = normalize_pattern(pattern)
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        row = ConnectorHost(pattern=pattern, allow_private=allow_private, note=(note or "").strip()[:500],
-                            created_by=actor.username, created_at=now)
+        row = ConnectorHost(
+            pattern=pattern,
+            allow_private=allow_private,
+            note=(note or "").strip()[:500],
+            created_by=actor.username,
+            created_at=now,
+        )
         uow.session.add(row)
         try:
             uow.flush()
         except IntegrityError as err:
             raise Conflict(f"{pattern} is already on the allow-list") from err
-        audit.record(uow.session, "connector_host_added", now, actor=actor.username,
-                     data={"pattern": pattern, "allow_private": allow_private, "note": row.note})
+        audit.record(
+            uow.session,
+            "connector_host_added",
+            now,
+            actor=actor.username,
+            data={"pattern": pattern, "allow_private": allow_private, "note": row.note},
+        )
         uow.commit()
         return HostView.of(row)
 
@@ -136,8 +154,9 @@ def remove_host(ctx: EngineContext, actor: Actor, host_id: str) -> None:
         row = uow.session.scalars(select(ConnectorHost).where(ConnectorHost.uuid == host_id)).first()
         if row is None:
             raise NotFound(f"allow-list entry {host_id} does not exist")
-        audit.record(uow.session, "connector_host_removed", ctx.clock.now(), actor=actor.username,
-                     data={"pattern": row.pattern})
+        audit.record(
+            uow.session, "connector_host_removed", ctx.clock.now(), actor=actor.username, data={"pattern": row.pattern}
+        )
         uow.session.delete(row)
         uow.commit()
 
@@ -160,13 +179,19 @@ def destination_policy(ctx: EngineContext, host: str) -> bool:
 
 
 def _refused(err: policy.AddressRefused) -> str:
-    unless = ("even when the allow-list entry allows private addresses" if err.reason == policy.NEVER
-              else "unless the allow-list entry allows private addresses")
-    return (f"{err.host} resolves to the internal address {err.address} ({err.reason}); calls to loopback, "
-            f"private, link-local and metadata addresses are refused {unless}")
+    unless = (
+        "even when the allow-list entry allows private addresses"
+        if err.reason == policy.NEVER
+        else "unless the allow-list entry allows private addresses"
+    )
+    return (
+        f"{err.host} resolves to the internal address {err.address} ({err.reason}); calls to loopback, "
+        f"private, link-local and metadata addresses are refused {unless}"
+    )
 
 
 # ---------------------------------------------------------------- sending (in the worker)
+
 
 def send(ctx: EngineContext, request: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
     """Make one call; returns {status, headers, body, elapsed_ms} for 2xx, raises a jobs outcome otherwise."""
@@ -178,8 +203,12 @@ def send(ctx: EngineContext, request: dict[str, Any], idempotency_key: str) -> d
         raise jobs.PermanentFailure(_refused(err)) from None
     except client.Unresolved:
         raise jobs.RetryLater(f"cannot resolve {host}") from None
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Idempotency-Key": idempotency_key,
-               **request["headers"]}
+    headers = {
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+        "Idempotency-Key": idempotency_key,
+        **request["headers"],
+    }
     for name, secret in request.get("secrets", {}).items():
         value = os.environ.get(SECRET_PREFIX + secret)
         if value is None:
@@ -190,9 +219,16 @@ def send(ctx: EngineContext, request: dict[str, Any], idempotency_key: str) -> d
         body = json.dumps(request["body"]).encode()
         headers["Content-Type"] = "application/json"
     try:
-        response = client.send(request["method"], request["url"], allow_private=allow_private,
-                               timeout=float(request["timeout"]), headers=headers, body=body,
-                               max_bytes=MAX_RESPONSE_BYTES, addresses=addresses)
+        response = client.send(
+            request["method"],
+            request["url"],
+            allow_private=allow_private,
+            timeout=float(request["timeout"]),
+            headers=headers,
+            body=body,
+            max_bytes=MAX_RESPONSE_BYTES,
+            addresses=addresses,
+        )
     except policy.AddressRefused as err:
         raise jobs.PermanentFailure(_refused(err)) from None
     except client.TransportError as err:
@@ -217,8 +253,12 @@ def send(ctx: EngineContext, request: dict[str, Any], idempotency_key: str) -> d
             parsed = json.loads(raw)
         except ValueError:
             pass
-    return {"status": status, "headers": {"content-type": content_type}, "body": parsed,
-            "elapsed_ms": response.elapsed_ms}
+    return {
+        "status": status,
+        "headers": {"content-type": content_type},
+        "body": parsed,
+        "elapsed_ms": response.elapsed_ms,
+    }
 
 
 def _safe_url(url: str) -> str:
@@ -234,6 +274,7 @@ def _excerpt(raw: bytes, limit: int = 200) -> str:
 
 # ---------------------------------------------------------------- the job
 
+
 def _done(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any] | None) -> None:
     """Complete the waiting task with the mapped outputs, in the job's finishing transaction."""
     payload, response = job.payload, result or {}
@@ -244,8 +285,15 @@ def _done(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any]
         return
     where = {"task_uuid": payload["task_id"], "element_id": payload["element_id"]}
     if instance.status != "running":
-        audit.record(session, "connector_result_dropped", now, instance=instance, actor=ACTOR, **where,
-                     data={"reason": f"instance is {instance.status}", "status": response.get("status")})
+        audit.record(
+            session,
+            "connector_result_dropped",
+            now,
+            instance=instance,
+            actor=ACTOR,
+            **where,
+            data={"reason": f"instance is {instance.status}", "status": response.get("status")},
+        )
         return
     outputs: dict[str, Any] = {}
     environment = SandboxedEnvironment(time_limit=ctx.settings.script_time_limit)
@@ -254,23 +302,49 @@ def _done(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any]
         try:
             outputs[output["variable"]] = jsonable(environment.evaluate(output["expression"], context))
         except Exception as err:  # noqa: BLE001 - a failing mapping is an incident on the element
-            raise_incident(session, instance, payload["task_id"], payload["element_id"],
-                           f"HTTP connector: output {output['variable']!r} ({output['expression']}) failed: "
-                           f"{type(err).__name__}: {err}", "ConnectorOutputFailed", now, ACTOR)
+            raise_incident(
+                session,
+                instance,
+                payload["task_id"],
+                payload["element_id"],
+                f"HTTP connector: output {output['variable']!r} ({output['expression']}) failed: "
+                f"{type(err).__name__}: {err}",
+                "ConnectorOutputFailed",
+                now,
+                ACTOR,
+            )
             return
     if payload.get("result_variable"):
         outputs[payload["result_variable"]] = {k: response.get(k) for k in ("status", "headers", "body")}
     try:
         run_step(ctx, session, instance, lambda run: run.complete_connector(payload["task_id"], outputs), ACTOR)
     except KeyError:
-        audit.record(session, "connector_result_dropped", now, instance=instance, actor=ACTOR, **where,
-                     data={"reason": "the task no longer waits (cancelled or interrupted)",
-                           "status": response.get("status")})
+        audit.record(
+            session,
+            "connector_result_dropped",
+            now,
+            instance=instance,
+            actor=ACTOR,
+            **where,
+            data={"reason": "the task no longer waits (cancelled or interrupted)", "status": response.get("status")},
+        )
         return
-    audit.record(session, "connector_call_completed", now, instance=instance, actor=ACTOR, **where,
-                 data={"method": payload["request"]["method"], "url": payload["request"]["url"],
-                       "status": response.get("status"), "elapsed_ms": response.get("elapsed_ms"),
-                       "attempts": job.attempts, "outputs": sorted(outputs)})
+    audit.record(
+        session,
+        "connector_call_completed",
+        now,
+        instance=instance,
+        actor=ACTOR,
+        **where,
+        data={
+            "method": payload["request"]["method"],
+            "url": payload["request"]["url"],
+            "status": response.get("status"),
+            "elapsed_ms": response.get("elapsed_ms"),
+            "attempts": job.attempts,
+            "outputs": sorted(outputs),
+        },
+    )
 
 
 def _exhausted(ctx: EngineContext, session: Session, job: Job, error: str) -> None:
@@ -282,13 +356,20 @@ def _exhausted(ctx: EngineContext, session: Session, job: Job, error: str) -> No
         return
     if instance.status != "running":
         return
-    raise_incident(session, instance, payload["task_id"], payload["element_id"],
-                   f"HTTP connector failed after {job.attempts} attempt(s): {error}", "ConnectorFailed",
-                   ctx.clock.now(), ACTOR)
+    raise_incident(
+        session,
+        instance,
+        payload["task_id"],
+        payload["element_id"],
+        f"HTTP connector failed after {job.attempts} attempt(s): {error}",
+        "ConnectorFailed",
+        ctx.clock.now(),
+        ACTOR,
+    )
 
 
 def run_call(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     return send(ctx, job.payload["request"], job.uuid)
 
 
-JOBS = {KIND: jobs.JobHandler(run=run_call, done=_done, exhausted=_exhausted)}      # registered by engine.bootstrap
+JOBS = {KIND: jobs.JobHandler(run=run_call, done=_done, exhausted=_exhausted)}  # registered by engine.bootstrap

@@ -35,16 +35,16 @@ from engine.runtime.external_mirror import raise_incident
 from engine.runtime.instances import check_variables
 from engine.runtime.steps import run_step
 
-MAX_TASKS = 100                     # per fetch
+MAX_TASKS = 100  # per fetch
 
 
-MAX_TOPICS = 50                     # per fetch
+MAX_TOPICS = 50  # per fetch
 
 
-MAX_VARIABLE_NAMES = 100            # per topic
+MAX_VARIABLE_NAMES = 100  # per topic
 
 
-MAX_LOCK_MS = 24 * 3600 * 1000      # a worker needing longer extends its lock
+MAX_LOCK_MS = 24 * 3600 * 1000  # a worker needing longer extends its lock
 
 
 MAX_RETRY_TIMEOUT_MS = 7 * 24 * 3600 * 1000
@@ -56,7 +56,7 @@ MAX_RETRIES = 100
 MAX_MESSAGE = 4000
 
 
-NAME_LIMIT = 120                    # worker ids
+NAME_LIMIT = 120  # worker ids
 
 
 TOPIC_LIMIT = 200
@@ -69,7 +69,7 @@ CODE_LIMIT = 200
 class TopicRequest:
     name: str
     lock_duration_ms: int
-    variables: list[str] | None = None          # None: every variable
+    variables: list[str] | None = None  # None: every variable
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Finished:
     """The answer to complete, failure and bpmn-error: the task and its instance afterwards."""
 
     id: str
-    status: str                   # completed | bpmn_error | open (failed, or an uncaught error)
+    status: str  # completed | bpmn_error | open (failed, or an uncaught error)
     instance_id: str
     instance_status: str
     retries: int | None
@@ -116,8 +116,9 @@ def _text(value: object, field: str, limit: int, required: bool = True) -> str:
 
 def _whole(value: object, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"{field} must be a whole number from {low} to {high}",
-                           {"fields": {field: f"{low} to {high}"}})
+        raise InvalidInput(
+            f"{field} must be a whole number from {low} to {high}", {"fields": {field: f"{low} to {high}"}}
+        )
     return value
 
 
@@ -131,16 +132,19 @@ def _check_topics(topics: Sequence[TopicRequest]) -> dict[str, TopicRequest]:
         name = _text(topic.name, f"topics.{i}.name", TOPIC_LIMIT)
         _whole(topic.lock_duration_ms, f"topics.{i}.lock_duration_ms", 1, MAX_LOCK_MS)
         if topic.variables is not None and len(topic.variables) > MAX_VARIABLE_NAMES:
-            raise InvalidInput(f"at most {MAX_VARIABLE_NAMES} variable names per topic",
-                               {"fields": {f"topics.{i}.variables": f"at most {MAX_VARIABLE_NAMES}"}})
+            raise InvalidInput(
+                f"at most {MAX_VARIABLE_NAMES} variable names per topic",
+                {"fields": {f"topics.{i}.variables": f"at most {MAX_VARIABLE_NAMES}"}},
+            )
         if name in checked:
             raise InvalidInput(f"topic {name!r} is named twice", {"fields": {f"topics.{i}.name": "named twice"}})
         checked[name] = topic
     return checked
 
 
-def fetch_and_lock(ctx: EngineContext, actor: Actor, worker_id: str, max_tasks: int,
-                   topics: Sequence[TopicRequest]) -> list[LockedTask]:
+def fetch_and_lock(
+    ctx: EngineContext, actor: Actor, worker_id: str, max_tasks: int, topics: Sequence[TopicRequest]
+) -> list[LockedTask]:
     """Lock up to `max_tasks` fetchable tasks of the topics for the worker, oldest first; raises InvalidInput."""
     require(actor, "external_task.work")
     worker_id = _text(worker_id, "worker_id", NAME_LIMIT)
@@ -150,14 +154,18 @@ def fetch_and_lock(ctx: EngineContext, actor: Actor, worker_id: str, max_tasks: 
     query = (
         select(ExternalTask, ProcessInstance)
         .join(ProcessInstance, ProcessInstance.id == ExternalTask.instance_id)
-        .where(ExternalTask.status == "open", ExternalTask.topic.in_(list(wanted)),
-               ProcessInstance.status == "running",
-               or_(ExternalTask.lock_expires_at.is_(None), ExternalTask.lock_expires_at <= now),
-               or_(ExternalTask.available_at.is_(None), ExternalTask.available_at <= now),
-               or_(ExternalTask.retries.is_(None), ExternalTask.retries > 0))
+        .where(
+            ExternalTask.status == "open",
+            ExternalTask.topic.in_(list(wanted)),
+            ProcessInstance.status == "running",
+            or_(ExternalTask.lock_expires_at.is_(None), ExternalTask.lock_expires_at <= now),
+            or_(ExternalTask.available_at.is_(None), ExternalTask.available_at <= now),
+            or_(ExternalTask.retries.is_(None), ExternalTask.retries > 0),
+        )
         .options(defer(ProcessInstance.state), joinedload(ProcessInstance.definition))
-        .order_by(ExternalTask.id).limit(max_tasks)
-        .with_for_update(of=ExternalTask, skip_locked=True)      # PostgreSQL; SQLite has one writer
+        .order_by(ExternalTask.id)
+        .limit(max_tasks)
+        .with_for_update(of=ExternalTask, skip_locked=True)  # PostgreSQL; SQLite has one writer
     )
     locked: list[LockedTask] = []
     with ctx.uow() as uow:
@@ -169,50 +177,85 @@ def fetch_and_lock(ctx: EngineContext, actor: Actor, worker_id: str, max_tasks: 
             values = {**(instance.variables or {}), **(row.inputs or {})}
             if topic.variables is not None:
                 values = {k: v for k, v in values.items() if k in set(topic.variables)}
-            locked.append(LockedTask(
-                id=row.uuid, topic=row.topic, worker_id=worker_id, instance_id=instance.uuid,
-                element_id=row.element_id, name=row.name, process=instance.definition.key,
-                process_version=instance.definition.version, business_key=instance.business_key, variables=values,
-                retries=row.retries, error_message=row.error_message, lock_expires_at=row.lock_expires_at,
-                created_at=row.created_at))
-            audit.record(session, "external_task_locked", now, instance=instance, actor=actor.username,
-                         task_uuid=row.uuid, element_id=row.element_id,
-                         data={"topic": row.topic, "worker_id": worker_id,
-                               "lock_expires_at": row.lock_expires_at.isoformat()})
+            locked.append(
+                LockedTask(
+                    id=row.uuid,
+                    topic=row.topic,
+                    worker_id=worker_id,
+                    instance_id=instance.uuid,
+                    element_id=row.element_id,
+                    name=row.name,
+                    process=instance.definition.key,
+                    process_version=instance.definition.version,
+                    business_key=instance.business_key,
+                    variables=values,
+                    retries=row.retries,
+                    error_message=row.error_message,
+                    lock_expires_at=row.lock_expires_at,
+                    created_at=row.created_at,
+                )
+            )
+            audit.record(
+                session,
+                "external_task_locked",
+                now,
+                instance=instance,
+                actor=actor.username,
+                task_uuid=row.uuid,
+                element_id=row.element_id,
+                data={"topic": row.topic, "worker_id": worker_id, "lock_expires_at": row.lock_expires_at.isoformat()},
+            )
         uow.commit()
     return locked
 
 
 def _held(ctx: EngineContext, session: Session, task_id: str, worker_id: str) -> tuple[ExternalTask, ProcessInstance]:
     """The task (row-locked, after its instance) if `worker_id` holds its unexpired lock; raises NotFound, Conflict."""
-    found = session.execute(select(ExternalTask.instance_id, ProcessInstance.uuid)
-                            .join(ProcessInstance, ProcessInstance.id == ExternalTask.instance_id)
-                            .where(ExternalTask.uuid == task_id)).first()
+    found = session.execute(
+        select(ExternalTask.instance_id, ProcessInstance.uuid)
+        .join(ProcessInstance, ProcessInstance.id == ExternalTask.instance_id)
+        .where(ExternalTask.uuid == task_id)
+    ).first()
     if found is None:
         raise NotFound(f"external task {task_id} does not exist")
     instance = load_instance(session, found[1], lock=True)
-    row = session.scalars(select(ExternalTask).where(ExternalTask.uuid == task_id)
-                          .with_for_update(of=ExternalTask).execution_options(populate_existing=True)).one()
+    row = session.scalars(
+        select(ExternalTask)
+        .where(ExternalTask.uuid == task_id)
+        .with_for_update(of=ExternalTask)
+        .execution_options(populate_existing=True)
+    ).one()
     now = ctx.clock.now()
     if row.status != "open":
         raise Conflict(f"external task {task_id} is {row.status.replace('_', ' ')}")
     if row.worker_id != worker_id or row.lock_expires_at is None or row.lock_expires_at <= now:
-        holder = ("it is not locked" if row.worker_id is None or row.lock_expires_at is None
-                  or row.lock_expires_at <= now else "another worker holds its lock")
-        raise Conflict(f"worker {worker_id!r} does not hold the lock of external task {task_id}: {holder}; "
-                       "fetch and lock it first")
+        holder = (
+            "it is not locked"
+            if row.worker_id is None or row.lock_expires_at is None or row.lock_expires_at <= now
+            else "another worker holds its lock"
+        )
+        raise Conflict(
+            f"worker {worker_id!r} does not hold the lock of external task {task_id}: {holder}; fetch and lock it first"
+        )
     if instance.status != "running":
         raise Conflict(f"process instance {instance.uuid} is {instance.status}")
     return row, instance
 
 
 def _finished(row: ExternalTask, instance: ProcessInstance) -> Finished:
-    return Finished(id=row.uuid, status=row.status, instance_id=instance.uuid, instance_status=instance.status,
-                    retries=row.retries, available_at=row.available_at)
+    return Finished(
+        id=row.uuid,
+        status=row.status,
+        instance_id=instance.uuid,
+        instance_status=instance.status,
+        retries=row.retries,
+        available_at=row.available_at,
+    )
 
 
-def complete(ctx: EngineContext, actor: Actor, task_id: str, worker_id: str,
-             variables: dict[str, Any] | None = None) -> Finished:
+def complete(
+    ctx: EngineContext, actor: Actor, task_id: str, worker_id: str, variables: dict[str, Any] | None = None
+) -> Finished:
     """Complete a locked task with the worker's variables, as one engine step; raises NotFound, Conflict,
     InvalidInput."""
     require(actor, "external_task.work")
@@ -223,9 +266,16 @@ def complete(ctx: EngineContext, actor: Actor, task_id: str, worker_id: str,
         row, instance = _held(ctx, session, task_id, worker_id)
         now = ctx.clock.now()
         row.status, row.completed_at, row.completed_by, row.lock_expires_at = "completed", now, worker_id, None
-        audit.record(session, "external_task_completed", now, instance=instance, actor=actor.username,
-                     task_uuid=row.uuid, element_id=row.element_id,
-                     data={"topic": row.topic, "worker_id": worker_id, "variables": sorted(variables)})
+        audit.record(
+            session,
+            "external_task_completed",
+            now,
+            instance=instance,
+            actor=actor.username,
+            task_uuid=row.uuid,
+            element_id=row.element_id,
+            data={"topic": row.topic, "worker_id": worker_id, "variables": sorted(variables)},
+        )
         session.flush()
         try:
             run_step(ctx, session, instance, lambda run: run.complete_external(task_id, variables), actor.username)
@@ -236,8 +286,15 @@ def complete(ctx: EngineContext, actor: Actor, task_id: str, worker_id: str,
         return result
 
 
-def fail(ctx: EngineContext, actor: Actor, task_id: str, worker_id: str, message: str, retries: int,
-         retry_timeout_ms: int = 0) -> Finished:
+def fail(
+    ctx: EngineContext,
+    actor: Actor,
+    task_id: str,
+    worker_id: str,
+    message: str,
+    retries: int,
+    retry_timeout_ms: int = 0,
+) -> Finished:
     """Report a failed attempt: with retries left the task is fetchable again after the timeout, with none
     the instance gets an incident naming the element; raises NotFound, Conflict, InvalidInput."""
     require(actor, "external_task.work")
@@ -251,21 +308,46 @@ def fail(ctx: EngineContext, actor: Actor, task_id: str, worker_id: str, message
         now = ctx.clock.now()
         row.retries, row.error_message, row.worker_id, row.lock_expires_at = retries, message, None, None
         row.available_at = now + timedelta(milliseconds=retry_timeout_ms) if retry_timeout_ms else None
-        audit.record(session, "external_task_failed", now, instance=instance, actor=actor.username,
-                     task_uuid=row.uuid, element_id=row.element_id,
-                     data={"topic": row.topic, "worker_id": worker_id, "message": message, "retries": retries,
-                           "retry_timeout_ms": retry_timeout_ms})
+        audit.record(
+            session,
+            "external_task_failed",
+            now,
+            instance=instance,
+            actor=actor.username,
+            task_uuid=row.uuid,
+            element_id=row.element_id,
+            data={
+                "topic": row.topic,
+                "worker_id": worker_id,
+                "message": message,
+                "retries": retries,
+                "retry_timeout_ms": retry_timeout_ms,
+            },
+        )
         if retries == 0:
-            raise_incident(session, instance, row.uuid, row.element_id,
-                      f"external task {row.element_id!r} (topic {row.topic!r}) failed with no retries left: "
-                      f"{message}", "ExternalTaskFailed", now)
+            raise_incident(
+                session,
+                instance,
+                row.uuid,
+                row.element_id,
+                f"external task {row.element_id!r} (topic {row.topic!r}) failed with no retries left: {message}",
+                "ExternalTaskFailed",
+                now,
+            )
         result = _finished(row, instance)
         uow.commit()
         return result
 
 
-def bpmn_error(ctx: EngineContext, actor: Actor, task_id: str, worker_id: str, error_code: str,
-               error_message: str | None = None, variables: dict[str, Any] | None = None) -> Finished:
+def bpmn_error(
+    ctx: EngineContext,
+    actor: Actor,
+    task_id: str,
+    worker_id: str,
+    error_code: str,
+    error_message: str | None = None,
+    variables: dict[str, Any] | None = None,
+) -> Finished:
     """Throw a BPMN error at a locked task, as one engine step: an error boundary event or event
     sub-process catches it; uncaught, the instance gets an incident and the task stays open.
     Raises NotFound, Conflict, InvalidInput."""
@@ -282,20 +364,36 @@ def bpmn_error(ctx: EngineContext, actor: Actor, task_id: str, worker_id: str, e
         session.flush()
         caught: list[bool] = []
         try:
-            run_step(ctx, session, instance,
-                     lambda run: caught.append(run.throw_error(task_id, error_code, error_message, variables)),
-                     actor.username)
+            run_step(
+                ctx,
+                session,
+                instance,
+                lambda run: caught.append(run.throw_error(task_id, error_code, error_message, variables)),
+                actor.username,
+            )
         except KeyError as err:
             raise Conflict(f"external task {task_id} no longer waits in the process") from err
-        if caught and not caught[0]:                   # an incident; the task waits for the incident's retry
+        if caught and not caught[0]:  # an incident; the task waits for the incident's retry
             row.status, row.completed_at, row.completed_by, row.worker_id = "open", None, None, None
             row.retries = 0
             row.error_message = f"BPMN error {error_code}" + (f": {error_message}" if error_message else "")
-        audit.record(session, "external_task_bpmn_error", now, instance=instance, actor=actor.username,
-                     task_uuid=row.uuid, element_id=row.element_id,
-                     data={"topic": row.topic, "worker_id": worker_id, "error_code": error_code,
-                           "error_message": error_message, "caught": bool(caught and caught[0]),
-                           "variables": sorted(variables)})
+        audit.record(
+            session,
+            "external_task_bpmn_error",
+            now,
+            instance=instance,
+            actor=actor.username,
+            task_uuid=row.uuid,
+            element_id=row.element_id,
+            data={
+                "topic": row.topic,
+                "worker_id": worker_id,
+                "error_code": error_code,
+                "error_message": error_message,
+                "caught": bool(caught and caught[0]),
+                "variables": sorted(variables),
+            },
+        )
         session.flush()
         result = _finished(row, instance)
         uow.commit()
@@ -312,9 +410,20 @@ def extend_lock(ctx: EngineContext, actor: Actor, task_id: str, worker_id: str, 
         row, instance = _held(ctx, session, task_id, worker_id)
         row.lock_expires_at = ctx.clock.now() + timedelta(milliseconds=new_duration_ms)
         result = LockedTask(
-            id=row.uuid, topic=row.topic, worker_id=worker_id, instance_id=instance.uuid, element_id=row.element_id,
-            name=row.name, process=instance.definition.key, process_version=instance.definition.version,
-            business_key=instance.business_key, variables={}, retries=row.retries, error_message=row.error_message,
-            lock_expires_at=row.lock_expires_at, created_at=row.created_at)
+            id=row.uuid,
+            topic=row.topic,
+            worker_id=worker_id,
+            instance_id=instance.uuid,
+            element_id=row.element_id,
+            name=row.name,
+            process=instance.definition.key,
+            process_version=instance.definition.version,
+            business_key=instance.business_key,
+            variables={},
+            retries=row.retries,
+            error_message=row.error_message,
+            lock_expires_at=row.lock_expires_at,
+            created_at=row.created_at,
+        )
         uow.commit()
         return result

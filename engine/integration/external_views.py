@@ -36,26 +36,50 @@ class ExternalTaskView:
     completed_by: str | None
 
 
-def _view(row: ExternalTask, instance_id: str, business_key: str | None, process: str, now: datetime
-          ) -> ExternalTaskView:
+def _view(
+    row: ExternalTask, instance_id: str, business_key: str | None, process: str, now: datetime
+) -> ExternalTaskView:
     locked = row.worker_id is not None and row.lock_expires_at is not None and row.lock_expires_at > now
     return ExternalTaskView(
-        id=row.uuid, topic=row.topic, status=row.status, instance_id=instance_id, element_id=row.element_id,
-        name=row.name, process=process, business_key=business_key, worker_id=row.worker_id if locked else None,
-        locked=locked, lock_expires_at=row.lock_expires_at if locked else None, retries=row.retries,
-        available_at=row.available_at, error_message=row.error_message, created_at=row.created_at,
-        completed_at=row.completed_at, completed_by=row.completed_by)
+        id=row.uuid,
+        topic=row.topic,
+        status=row.status,
+        instance_id=instance_id,
+        element_id=row.element_id,
+        name=row.name,
+        process=process,
+        business_key=business_key,
+        worker_id=row.worker_id if locked else None,
+        locked=locked,
+        lock_expires_at=row.lock_expires_at if locked else None,
+        retries=row.retries,
+        available_at=row.available_at,
+        error_message=row.error_message,
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+        completed_by=row.completed_by,
+    )
 
 
-def list_tasks(ctx: EngineContext, actor: Actor, topic: str | None = None, locked: bool | None = None,
-               instance_id: str | None = None, status: str = "open", limit: int = 100) -> list[ExternalTaskView]:
+def list_tasks(
+    ctx: EngineContext,
+    actor: Actor,
+    topic: str | None = None,
+    locked: bool | None = None,
+    instance_id: str | None = None,
+    status: str = "open",
+    limit: int = 100,
+) -> list[ExternalTaskView]:
     """External tasks, oldest first, filtered by topic, lock, instance and status; raises Forbidden."""
     require(actor, "external_task.read")
     now = ctx.clock.now()
-    query = (select(ExternalTask, ProcessInstance.uuid, ProcessInstance.business_key, ProcessDefinition.key)
-             .join(ProcessInstance, ProcessInstance.id == ExternalTask.instance_id)
-             .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-             .order_by(ExternalTask.id).limit(min(max(limit, 1), 1000)))
+    query = (
+        select(ExternalTask, ProcessInstance.uuid, ProcessInstance.business_key, ProcessDefinition.key)
+        .join(ProcessInstance, ProcessInstance.id == ExternalTask.instance_id)
+        .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+        .order_by(ExternalTask.id)
+        .limit(min(max(limit, 1), 1000))
+    )
     if status != "all":
         query = query.where(ExternalTask.status == status)
     if topic:
@@ -71,6 +95,9 @@ def list_tasks(ctx: EngineContext, actor: Actor, topic: str | None = None, locke
 
 def of_instance(session: Session, instance: ProcessInstance, now: datetime) -> list[ExternalTaskView]:
     """An instance's open external tasks (for the monitor's instance page)."""
-    rows = session.scalars(select(ExternalTask).where(ExternalTask.instance_id == instance.id,
-                                                      ExternalTask.status == "open").order_by(ExternalTask.id))
+    rows = session.scalars(
+        select(ExternalTask)
+        .where(ExternalTask.instance_id == instance.id, ExternalTask.status == "open")
+        .order_by(ExternalTask.id)
+    )
     return [_view(r, instance.uuid, instance.business_key, instance.definition.key, now) for r in rows]

@@ -27,7 +27,7 @@ from engine.sla import state as sla
 
 MAX_PERIOD_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30
-SQLITE_PERCENTILE_ROWS = 200_000        # SQLite computes percentiles in Python over at most this many rows
+SQLITE_PERCENTILE_ROWS = 200_000  # SQLite computes percentiles in Python over at most this many rows
 STATUS_ORDER = ("completed", "running", "error", "cancelled")
 WORK_MEM = "64MB"
 
@@ -51,7 +51,7 @@ class ProcessFigures:
     cancelled: Figure
     median_cycle_hours: float | None
     p90_cycle_hours: float | None
-    sla_rate: float | None                   # percent of tasks with a due time done on time (or still in time)
+    sla_rate: float | None  # percent of tasks with a due time done on time (or still in time)
     sla_breached: Figure
     rejections: Figure
 
@@ -71,7 +71,7 @@ class StepFigures:
     median_wait_hours: float | None
     open: Figure
     overdue: Figure
-    heat: float                              # 0..1: median wait relative to the slowest step
+    heat: float  # 0..1: median wait relative to the slowest step
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,13 @@ class GroupFigures:
 class Dashboard:
     since: date
     until: date
-    process: str | None                      # the filter given (None: all processes)
+    process: str | None  # the filter given (None: all processes)
     processes: list[ProcessFigures]
     days: list[DayCount]
-    step_process: str | None                 # whose steps are shown (the filter, or the busiest process)
+    step_process: str | None  # whose steps are shown (the filter, or the busiest process)
     steps: list[StepFigures]
     groups: list[GroupFigures]
-    bpmn_xml: str | None                     # the diagram of step_process's latest version
+    bpmn_xml: str | None  # the diagram of step_process's latest version
     all_processes: list[str] = field(default_factory=list)
 
 
@@ -121,7 +121,7 @@ def overview(ctx: EngineContext, actor: Actor, since: date, until: date, process
     now = ctx.clock.now()
     with ctx.uow(write=False) as uow:
         s = uow.session
-        if uow.dialect == "postgresql":          # analytic queries: sort and hash in memory, not on disk
+        if uow.dialect == "postgresql":  # analytic queries: sort and hash in memory, not on disk
             s.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         q = _Queries(s, uow.dialect, since, until, process, now)
         processes = q.processes()
@@ -129,15 +129,26 @@ def overview(ctx: EngineContext, actor: Actor, since: date, until: date, process
         steps = q.steps(step_process) if step_process else []
         xml = _latest_xml(s, step_process) if step_process else None
         keys = list(s.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
-        return Dashboard(since=since, until=until, process=process, processes=processes, days=q.days(),
-                         step_process=step_process, steps=steps, groups=q.groups(), bpmn_xml=xml, all_processes=keys)
+        return Dashboard(
+            since=since,
+            until=until,
+            process=process,
+            processes=processes,
+            days=q.days(),
+            step_process=step_process,
+            steps=steps,
+            groups=q.groups(),
+            bpmn_xml=xml,
+            all_processes=keys,
+        )
 
 
 class _Queries:
     """The dashboard's SQL, for one period and (optionally) one process."""
 
-    def __init__(self, session: Session, dialect: str, since: date, until: date, process: str | None,
-                 now: datetime) -> None:
+    def __init__(
+        self, session: Session, dialect: str, since: date, until: date, process: str | None, now: datetime
+    ) -> None:
         self.s, self.pg, self.now, self.process = session, dialect == "postgresql", now, process
         self.start, self.end = day_start(since), day_start(until + timedelta(days=1))
         self.base = {"started_from": since.isoformat(), "started_to": until.isoformat()}
@@ -178,8 +189,9 @@ class _Queries:
         ordered = case((only, secs), else_=None)
         return [func.percentile_cont(0.5).within_group(ordered), func.percentile_cont(0.9).within_group(ordered)]
 
-    def sqlite_percentiles(self, group: Any, secs: Any, where: Sequence[ColumnElement[bool]],
-                           tasks: bool) -> dict[str, tuple[float | None, float | None]]:
+    def sqlite_percentiles(
+        self, group: Any, secs: Any, where: Sequence[ColumnElement[bool]], tasks: bool
+    ) -> dict[str, tuple[float | None, float | None]]:
         """SQLite: group -> (median, p90) in hours, computed here over one ordered, bounded query."""
         query = select(group, secs).select_from(ProcessInstance)
         if tasks:
@@ -194,33 +206,41 @@ class _Queries:
         done = status == "completed"
         cycle = self.seconds(ProcessInstance.ended_at, ProcessInstance.created_at)
         key_column = self.key.label("key")
-        columns = [key_column, func.count(),
-                   *(func.sum(case((status == st, 1), else_=0)) for st in STATUS_ORDER)]
+        columns = [key_column, func.count(), *(func.sum(case((status == st, 1), else_=0)) for st in STATUS_ORDER)]
         if self.pg:
             columns += self.percentile_columns(cycle, done)
-        rows = self.s.execute(select(*columns).select_from(ProcessInstance)
-                              .where(*self.cohort()).group_by(key_column)).all()
-        cycles = ({r[0]: (_hours(r[-2]), _hours(r[-1])) for r in rows} if self.pg else
-                  self.sqlite_percentiles(self.key, cycle, [*self.cohort(), done], tasks=False))
+        rows = self.s.execute(
+            select(*columns).select_from(ProcessInstance).where(*self.cohort()).group_by(key_column)
+        ).all()
+        cycles = (
+            {r[0]: (_hours(r[-2]), _hours(r[-1])) for r in rows}
+            if self.pg
+            else self.sqlite_percentiles(self.key, cycle, [*self.cohort(), done], tasks=False)
+        )
         tasks = self.task_figures()
         result = []
         for row in sorted(rows, key=lambda r: r[0]):
             key: str = row[0]
             name, started = self.names.get(key, key), int(row[1])
-            by_status = dict(zip(STATUS_ORDER, (int(v or 0) for v in row[2:2 + len(STATUS_ORDER)]), strict=True))
+            by_status = dict(zip(STATUS_ORDER, (int(v or 0) for v in row[2 : 2 + len(STATUS_ORDER)]), strict=True))
             decided_n, late_n, breached_n, rejected_n = tasks.get(key, (0, 0, 0, 0))
             median, p90 = cycles.get(key, (None, None))
-            result.append(ProcessFigures(
-                key=key, name=name,
-                started=Figure(started, self.link(process=key)),
-                completed=Figure(by_status["completed"], self.link(process=key, status="completed")),
-                in_progress=Figure(by_status["running"], self.link(process=key, status="running")),
-                in_error=Figure(by_status["error"], self.link(process=key, status="error")),
-                cancelled=Figure(by_status["cancelled"], self.link(process=key, status="cancelled")),
-                median_cycle_hours=median, p90_cycle_hours=p90,
-                sla_rate=round(100.0 * (decided_n - late_n) / decided_n, 1) if decided_n else None,
-                sla_breached=Figure(breached_n, self.link(process=key, sla="breached")),
-                rejections=Figure(rejected_n, self.link(process=key, rejected="1"))))
+            result.append(
+                ProcessFigures(
+                    key=key,
+                    name=name,
+                    started=Figure(started, self.link(process=key)),
+                    completed=Figure(by_status["completed"], self.link(process=key, status="completed")),
+                    in_progress=Figure(by_status["running"], self.link(process=key, status="running")),
+                    in_error=Figure(by_status["error"], self.link(process=key, status="error")),
+                    cancelled=Figure(by_status["cancelled"], self.link(process=key, status="cancelled")),
+                    median_cycle_hours=median,
+                    p90_cycle_hours=p90,
+                    sla_rate=round(100.0 * (decided_n - late_n) / decided_n, 1) if decided_n else None,
+                    sla_breached=Figure(breached_n, self.link(process=key, sla="breached")),
+                    rejections=Figure(rejected_n, self.link(process=key, rejected="1")),
+                )
+            )
         return result
 
     def task_figures(self) -> dict[str, tuple[int, int, int, int]]:
@@ -231,15 +251,31 @@ class _Queries:
         """
         has_due, overdue = HumanTask.due_at.is_not(None), sla.overdue_condition(HumanTask.due_at, self.now)
         late = case((late_task(self.now), 1), else_=0)
-        decided = case((and_(has_due, or_(HumanTask.status == "completed",
-                                          and_(HumanTask.status == "open", overdue))), 1), else_=0)
-        per = (select(ProcessInstance.definition_id.label("definition_id"), func.sum(decided).label("decided"),
-                      func.sum(late).label("late"), func.max(case((rejected_task(), 1), else_=0)).label("rejected"))
-               .select_from(ProcessInstance).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-               .where(*self.cohort_tasks()).group_by(ProcessInstance.id, ProcessInstance.definition_id).subquery())
-        rows = self.s.execute(select(per.c.definition_id, func.sum(per.c.decided), func.sum(per.c.late),
-                                     func.sum(case((per.c.late > 0, 1), else_=0)), func.sum(per.c.rejected))
-                              .group_by(per.c.definition_id)).all()
+        decided = case(
+            (and_(has_due, or_(HumanTask.status == "completed", and_(HumanTask.status == "open", overdue))), 1), else_=0
+        )
+        per = (
+            select(
+                ProcessInstance.definition_id.label("definition_id"),
+                func.sum(decided).label("decided"),
+                func.sum(late).label("late"),
+                func.max(case((rejected_task(), 1), else_=0)).label("rejected"),
+            )
+            .select_from(ProcessInstance)
+            .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+            .where(*self.cohort_tasks())
+            .group_by(ProcessInstance.id, ProcessInstance.definition_id)
+            .subquery()
+        )
+        rows = self.s.execute(
+            select(
+                per.c.definition_id,
+                func.sum(per.c.decided),
+                func.sum(per.c.late),
+                func.sum(case((per.c.late > 0, 1), else_=0)),
+                func.sum(per.c.rejected),
+            ).group_by(per.c.definition_id)
+        ).all()
         key_of = {pk: key for key, pks in self.ids.items() for pk in pks}
         totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for pk, *values in rows:
@@ -255,63 +291,106 @@ class _Queries:
         started = self._per_day(ProcessInstance.created_at, [])
         completed = self._per_day(ProcessInstance.ended_at, [ProcessInstance.status == "completed"])
         first, last = self.start.date(), self.end.date() - timedelta(days=1)
-        return [DayCount(d, started.get(d, 0), completed.get(d, 0))
-                for d in (first + timedelta(days=i) for i in range((last - first).days + 1))]
+        return [
+            DayCount(d, started.get(d, 0), completed.get(d, 0))
+            for d in (first + timedelta(days=i) for i in range((last - first).days + 1))
+        ]
 
     def _per_day(self, column: Any, extra: list[ColumnElement[bool]]) -> dict[date, int]:
         day = self.day_of(column)
-        rows = self.s.execute(select(day, func.count()).select_from(ProcessInstance)
-                              .where(*self.cohort(), column.is_not(None), *extra).group_by(day)).all()
+        rows = self.s.execute(
+            select(day, func.count())
+            .select_from(ProcessInstance)
+            .where(*self.cohort(), column.is_not(None), *extra)
+            .group_by(day)
+        ).all()
         return {d if isinstance(d, date) else date.fromisoformat(str(d)): int(n) for d, n in rows if d is not None}
 
     def steps(self, key: str) -> list[StepFigures]:
-        where = [ProcessInstance.created_at >= self.start, ProcessInstance.created_at < self.end,
-                 self.of_process(key), HumanTask.created_at >= self.start]
+        where = [
+            ProcessInstance.created_at >= self.start,
+            ProcessInstance.created_at < self.end,
+            self.of_process(key),
+            HumanTask.created_at >= self.start,
+        ]
         done, is_open = HumanTask.status == "completed", HumanTask.status == "open"
         wait = self.seconds(HumanTask.completed_at, HumanTask.created_at)
-        columns = [HumanTask.element_id, func.max(HumanTask.name), func.sum(case((done, 1), else_=0)),
-                   func.sum(case((is_open, 1), else_=0)),
-                   func.sum(case((and_(is_open, sla.overdue_condition(HumanTask.due_at, self.now)), 1), else_=0))]
+        columns = [
+            HumanTask.element_id,
+            func.max(HumanTask.name),
+            func.sum(case((done, 1), else_=0)),
+            func.sum(case((is_open, 1), else_=0)),
+            func.sum(case((and_(is_open, sla.overdue_condition(HumanTask.due_at, self.now)), 1), else_=0)),
+        ]
         if self.pg:
             columns += self.percentile_columns(wait, done)
-        rows = self.s.execute(select(*columns).select_from(ProcessInstance)
-                              .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-                              .where(*where).group_by(HumanTask.element_id)).all()
-        waits = ({r[0]: (_hours(r[-2]), _hours(r[-1])) for r in rows} if self.pg else
-                 self.sqlite_percentiles(HumanTask.element_id, wait, [*where, done], tasks=True))
+        rows = self.s.execute(
+            select(*columns)
+            .select_from(ProcessInstance)
+            .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+            .where(*where)
+            .group_by(HumanTask.element_id)
+        ).all()
+        waits = (
+            {r[0]: (_hours(r[-2]), _hours(r[-1])) for r in rows}
+            if self.pg
+            else self.sqlite_percentiles(HumanTask.element_id, wait, [*where, done], tasks=True)
+        )
         slowest = max((m for m, _ in waits.values() if m is not None), default=0.0)
         steps = []
         for row in rows:
             el, name, n_done, n_open, n_late = row[:5]
             median = waits.get(el, (None, None))[0]
-            steps.append(StepFigures(
-                element_id=el, name=name or el, completed=int(n_done or 0), median_wait_hours=median,
-                open=Figure(int(n_open or 0), self.link(process=key, step=el)),
-                overdue=Figure(int(n_late or 0), self.link(process=key, step=el, overdue="1")),
-                heat=round((median or 0.0) / slowest, 3) if slowest else 0.0))
+            steps.append(
+                StepFigures(
+                    element_id=el,
+                    name=name or el,
+                    completed=int(n_done or 0),
+                    median_wait_hours=median,
+                    open=Figure(int(n_open or 0), self.link(process=key, step=el)),
+                    overdue=Figure(int(n_late or 0), self.link(process=key, step=el, overdue="1")),
+                    heat=round((median or 0.0) / slowest, 3) if slowest else 0.0,
+                )
+            )
         return sorted(steps, key=lambda st: -(st.median_wait_hours or 0.0))
 
     def groups(self) -> list[GroupFigures]:
         overdue = func.sum(case((sla.overdue_condition(HumanTask.due_at, self.now), 1), else_=0))
-        query = (select(TaskGroup.group_name, func.count(), overdue).select_from(TaskGroup)
-                 .join(HumanTask, HumanTask.id == TaskGroup.task_id).where(HumanTask.status == "open"))
+        query = (
+            select(TaskGroup.group_name, func.count(), overdue)
+            .select_from(TaskGroup)
+            .join(HumanTask, HumanTask.id == TaskGroup.task_id)
+            .where(HumanTask.status == "open")
+        )
         extra: dict[str, str] = {}
         if self.process:
-            query = (query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-                     .where(self.of_process(self.process)))
+            query = query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id).where(
+                self.of_process(self.process)
+            )
             extra = {"process": self.process}
         rows = self.s.execute(query.group_by(TaskGroup.group_name).order_by(TaskGroup.group_name)).all()
-        return [GroupFigures(g, Figure(int(n), {**extra, "group": g}), Figure(int(late or 0),
-                             {**extra, "group": g, "overdue": "1"})) for g, n, late in rows]
+        return [
+            GroupFigures(
+                g, Figure(int(n), {**extra, "group": g}), Figure(int(late or 0), {**extra, "group": g, "overdue": "1"})
+            )
+            for g, n, late in rows
+        ]
 
 
 def _latest_xml(session: Session, key: str) -> str | None:
-    definition = session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                                 .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    definition = session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).first()
     if definition is None:
         return None
-    return session.scalar(select(DeploymentFile.content).where(
-        DeploymentFile.deployment_id == definition.deployment_id, DeploymentFile.filename == definition.bpmn_file))
+    return session.scalar(
+        select(DeploymentFile.content).where(
+            DeploymentFile.deployment_id == definition.deployment_id, DeploymentFile.filename == definition.bpmn_file
+        )
+    )
 
 
 def _hours(seconds: float | None) -> float | None:

@@ -26,13 +26,13 @@ class InstanceFilter:
     business_key: str | None = None
     started_by: str | None = None
     started_from: date | None = None
-    started_to: date | None = None           # inclusive
-    overdue: bool = False                    # an open task past its due time
+    started_to: date | None = None  # inclusive
+    overdue: bool = False  # an open task past its due time
     in_error: bool = False
-    step: str | None = None                  # an open task at this element
-    group: str | None = None                 # an open task offered to this group
-    sla: str | None = None                   # "breached": a task finished late or is overdue
-    rejected: bool = False                   # a task was decided "reject"
+    step: str | None = None  # an open task at this element
+    group: str | None = None  # an open task offered to this group
+    sla: str | None = None  # "breached": a task finished late or is overdue
+    rejected: bool = False  # a task was decided "reject"
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> InstanceFilter:
@@ -70,15 +70,27 @@ class InstanceFilter:
         sla = text("sla")
         if sla is not None and sla != "breached":
             errors["sla"] = "must be 'breached'"
-        result = cls(process=text("process"), version=version, status=status, business_key=text("business_key"),
-                     started_by=text("started_by"), started_from=day("started_from"), started_to=day("started_to"),
-                     overdue=flag("overdue"), in_error=flag("in_error"), step=text("step"), group=text("group"),
-                     sla=sla, rejected=flag("rejected"))
+        result = cls(
+            process=text("process"),
+            version=version,
+            status=status,
+            business_key=text("business_key"),
+            started_by=text("started_by"),
+            started_from=day("started_from"),
+            started_to=day("started_to"),
+            overdue=flag("overdue"),
+            in_error=flag("in_error"),
+            step=text("step"),
+            group=text("group"),
+            sla=sla,
+            rejected=flag("rejected"),
+        )
         if result.started_from and result.started_to and result.started_to < result.started_from:
             errors["started_to"] = "must not be before started_from"
         if errors:
-            raise InvalidInput("invalid filter: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())),
-                               {"fields": errors})
+            raise InvalidInput(
+                "invalid filter: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())), {"fields": errors}
+            )
         return result
 
     def to_query(self) -> dict[str, Any]:
@@ -126,8 +138,7 @@ def filtered(query: Select[*_Ts], f: InstanceFilter, now: datetime) -> Select[*_
     if f.step:
         conditions.append(exists().where(open_task, HumanTask.element_id == f.step))
     if f.group:
-        conditions.append(exists().where(open_task, TaskGroup.task_id == HumanTask.id,
-                                         TaskGroup.group_name == f.group))
+        conditions.append(exists().where(open_task, TaskGroup.task_id == HumanTask.id, TaskGroup.group_name == f.group))
     if f.sla == "breached":
         conditions.append(exists().where(HumanTask.instance_id == ProcessInstance.id, late_task(now)))
     if f.rejected:
@@ -137,9 +148,13 @@ def filtered(query: Select[*_Ts], f: InstanceFilter, now: datetime) -> Select[*_
 
 def late_task(now: datetime) -> ColumnElement[bool]:
     """SQL: a task with a due time that was completed after it, or is open past it."""
-    return and_(HumanTask.due_at.is_not(None), or_(
-        and_(HumanTask.status == "completed", HumanTask.completed_at > HumanTask.due_at),
-        and_(HumanTask.status == "open", sla.overdue_condition(HumanTask.due_at, now))))
+    return and_(
+        HumanTask.due_at.is_not(None),
+        or_(
+            and_(HumanTask.status == "completed", HumanTask.completed_at > HumanTask.due_at),
+            and_(HumanTask.status == "open", sla.overdue_condition(HumanTask.due_at, now)),
+        ),
+    )
 
 
 def rejected_task() -> ColumnElement[bool]:

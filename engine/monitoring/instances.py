@@ -70,8 +70,9 @@ class SearchResult:
         return max(1, -(-self.total // self.per_page))
 
 
-def search(ctx: EngineContext, actor: Actor, filters: InstanceFilter, page: int = 1,
-           per_page: int = 50) -> SearchResult:
+def search(
+    ctx: EngineContext, actor: Actor, filters: InstanceFilter, page: int = 1, per_page: int = 50
+) -> SearchResult:
     """Instances matching the filter, newest first, one page; raises Forbidden."""
     require(actor, "instance.monitor")
     page = max(1, page)
@@ -85,15 +86,29 @@ def search(ctx: EngineContext, actor: Actor, filters: InstanceFilter, page: int 
             filtered(select(ProcessInstance).join(ProcessInstance.definition), filters, now)
             .options(joinedload(ProcessInstance.definition))
             .order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
-            .offset((page - 1) * per_page).limit(per_page)).all()
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
         counts = _task_counts(session, [r.id for r in rows], now)
         keys = list(session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
-        items = [InstanceRow(
-            id=r.uuid, process=r.definition.key, process_name=r.definition.name or r.definition.key,
-            version=r.definition.version, business_key=r.business_key, title=_title(r.variables),
-            status=r.status, started_by=r.started_by, created_at=r.created_at, ended_at=r.ended_at,
-            open_tasks=counts.get(r.id, (0, 0))[0], overdue_tasks=counts.get(r.id, (0, 0))[1],
-            error=(r.error or {}).get("message") if r.status == "error" else None) for r in rows]
+        items = [
+            InstanceRow(
+                id=r.uuid,
+                process=r.definition.key,
+                process_name=r.definition.name or r.definition.key,
+                version=r.definition.version,
+                business_key=r.business_key,
+                title=_title(r.variables),
+                status=r.status,
+                started_by=r.started_by,
+                created_at=r.created_at,
+                ended_at=r.ended_at,
+                open_tasks=counts.get(r.id, (0, 0))[0],
+                overdue_tasks=counts.get(r.id, (0, 0))[1],
+                error=(r.error or {}).get("message") if r.status == "error" else None,
+            )
+            for r in rows
+        ]
     return SearchResult(items, total, page, per_page, filters, keys)
 
 
@@ -106,9 +121,11 @@ def _task_counts(session: Session, pks: list[int], now: datetime) -> dict[int, t
     if not pks:
         return {}
     overdue = func.sum(case((sla.overdue_condition(HumanTask.due_at, now), 1), else_=0))
-    rows = session.execute(select(HumanTask.instance_id, func.count(), overdue)
-                           .where(HumanTask.instance_id.in_(pks), HumanTask.status == "open")
-                           .group_by(HumanTask.instance_id)).all()
+    rows = session.execute(
+        select(HumanTask.instance_id, func.count(), overdue)
+        .where(HumanTask.instance_id.in_(pks), HumanTask.status == "open")
+        .group_by(HumanTask.instance_id)
+    ).all()
     return {pk: (int(n), int(late or 0)) for pk, n, late in rows}
 
 
@@ -125,9 +142,9 @@ class ActiveTask:
     assignee: str | None
     created_at: datetime
     due_at: datetime | None
-    sla: str                                 # none | on_track | at_risk | overdue
+    sla: str  # none | on_track | at_risk | overdue
     candidate_users: list[str] = field(default_factory=list)
-    group_source: str | None = None          # lane | candidate_groups | candidate_users | process_default | default
+    group_source: str | None = None  # lane | candidate_groups | candidate_users | process_default | default
 
     @property
     def offered_to(self) -> str:
@@ -138,7 +155,7 @@ class ActiveTask:
 @dataclass(frozen=True)
 class Incident:
     at: datetime
-    kind: str                                # incident_raised | incident_retried
+    kind: str  # incident_raised | incident_retried
     element_id: str | None
     message: str | None
     actor: str | None
@@ -161,10 +178,10 @@ class InstanceDetail:
     error: dict[str, Any] | None
     variables: dict[str, Any]
     active: list[ActiveTask]
-    external: list[ExternalTaskView]         # open external tasks: waiting for a system's worker
+    external: list[ExternalTaskView]  # open external tasks: waiting for a system's worker
     incidents: list[Incident]
     timeline: list[Step]
-    visited: list[str]                       # element ids the instance passed through
+    visited: list[str]  # element ids the instance passed through
     bpmn_xml: str | None
     may_edit: bool
     may_cancel: bool
@@ -179,33 +196,80 @@ def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail
         session = uow.session
         inst = load_instance(session, instance_id)
         d = inst.definition
-        active = [ActiveTask(id=t.uuid, element_id=t.element_id, name=t.name, role=t.role,
-                             candidate_groups=list(t.candidate_groups), assignee=t.assignee, created_at=t.created_at,
-                             due_at=t.due_at, sla=sla.state(t.due_at, t.at_risk_at, now, t.created_at),
-                             candidate_users=list(t.candidate_users or []), group_source=t.group_source)
-                  for t in open_rows(session, inst)]
-        incidents = [Incident(at=e.occurred_at, kind=e.type, element_id=e.element_id,
-                              message=(e.data or {}).get("message") or _previous(e.data), actor=e.actor)
-                     for e in session.scalars(select(Event).where(
-                         Event.instance_id == inst.id, Event.type.in_(("incident_raised", "incident_retried")))
-                         .order_by(Event.id))]
-        visited = list(dict.fromkeys(e for e in session.scalars(select(Event.element_id).where(
-            Event.instance_id == inst.id, Event.type.in_(PATH_ELEMENT_EVENTS), Event.element_id.is_not(None))
-            .order_by(Event.id)) if e is not None))
-        xml = session.scalar(select(DeploymentFile.content).where(
-            DeploymentFile.deployment_id == d.deployment_id, DeploymentFile.filename == d.bpmn_file))
+        active = [
+            ActiveTask(
+                id=t.uuid,
+                element_id=t.element_id,
+                name=t.name,
+                role=t.role,
+                candidate_groups=list(t.candidate_groups),
+                assignee=t.assignee,
+                created_at=t.created_at,
+                due_at=t.due_at,
+                sla=sla.state(t.due_at, t.at_risk_at, now, t.created_at),
+                candidate_users=list(t.candidate_users or []),
+                group_source=t.group_source,
+            )
+            for t in open_rows(session, inst)
+        ]
+        incidents = [
+            Incident(
+                at=e.occurred_at,
+                kind=e.type,
+                element_id=e.element_id,
+                message=(e.data or {}).get("message") or _previous(e.data),
+                actor=e.actor,
+            )
+            for e in session.scalars(
+                select(Event)
+                .where(Event.instance_id == inst.id, Event.type.in_(("incident_raised", "incident_retried")))
+                .order_by(Event.id)
+            )
+        ]
+        visited = list(
+            dict.fromkeys(
+                e
+                for e in session.scalars(
+                    select(Event.element_id)
+                    .where(
+                        Event.instance_id == inst.id, Event.type.in_(PATH_ELEMENT_EVENTS), Event.element_id.is_not(None)
+                    )
+                    .order_by(Event.id)
+                )
+                if e is not None
+            )
+        )
+        xml = session.scalar(
+            select(DeploymentFile.content).where(
+                DeploymentFile.deployment_id == d.deployment_id, DeploymentFile.filename == d.bpmn_file
+            )
+        )
         live = inst.status in ("running", "error")
         return InstanceDetail(
-            id=inst.uuid, process=d.key, process_name=d.name or d.key, version=d.version,
-            business_key=inst.business_key, title=_title(inst.variables), status=inst.status,
-            started_by=inst.started_by, created_at=inst.created_at, ended_at=inst.ended_at,
-            purged_at=inst.purged_at, cancel_reason=inst.cancel_reason, error=inst.error,
-            variables=dict(inst.variables), active=active, external=of_instance(session, inst, now),
-            incidents=incidents, timeline=path_of(session, inst.id),
-            visited=visited, bpmn_xml=xml,
+            id=inst.uuid,
+            process=d.key,
+            process_name=d.name or d.key,
+            version=d.version,
+            business_key=inst.business_key,
+            title=_title(inst.variables),
+            status=inst.status,
+            started_by=inst.started_by,
+            created_at=inst.created_at,
+            ended_at=inst.ended_at,
+            purged_at=inst.purged_at,
+            cancel_reason=inst.cancel_reason,
+            error=inst.error,
+            variables=dict(inst.variables),
+            active=active,
+            external=of_instance(session, inst, now),
+            incidents=incidents,
+            timeline=path_of(session, inst.id),
+            visited=visited,
+            bpmn_xml=xml,
             may_edit=live and allowed(actor, "instance.edit_variables"),
             may_cancel=live and allowed(actor, "instance.cancel_any"),
-            may_retry=inst.status == "error" and allowed(actor, "instance.retry"))
+            may_retry=inst.status == "error" and allowed(actor, "instance.retry"),
+        )
 
 
 def _previous(data: dict[str, Any] | None) -> str | None:
@@ -219,13 +283,14 @@ def _previous(data: dict[str, Any] | None) -> str | None:
 @dataclass(frozen=True)
 class VariablesChanged:
     instance_id: str
-    changes: dict[str, dict[str, Any]]       # key -> {"before": ..., "after": ...}
+    changes: dict[str, dict[str, Any]]  # key -> {"before": ..., "after": ...}
     removed: list[str]
     variables: dict[str, Any]
 
 
-def edit_variables(ctx: EngineContext, actor: Actor, instance_id: str, changes: dict[str, Any],
-                   removed: list[str], reason: str) -> VariablesChanged:
+def edit_variables(
+    ctx: EngineContext, actor: Actor, instance_id: str, changes: dict[str, Any], removed: list[str], reason: str
+) -> VariablesChanged:
     """Set and remove variables of a running (or failed) instance, with a reason, in one audited step.
 
     Raises Forbidden, NotFound, InvalidInput (no reason, bad names, no change) or Conflict (finished).
@@ -244,8 +309,10 @@ def edit_variables(ctx: EngineContext, actor: Actor, instance_id: str, changes: 
         before = dict(inst.variables)
         unknown = [k for k in removed if k not in before]
         if unknown:
-            raise InvalidInput(f"no such variables: {', '.join(unknown)}",
-                               {"fields": {f"variables.{k}": "does not exist" for k in unknown}})
+            raise InvalidInput(
+                f"no such variables: {', '.join(unknown)}",
+                {"fields": {f"variables.{k}": "does not exist" for k in unknown}},
+            )
         changed = {k: v for k, v in changes.items() if k not in before or _json(before[k]) != _json(v)}
         if not changed and not removed:
             raise InvalidInput("nothing to change: the variables are the same", {"fields": {"variables": "unchanged"}})
@@ -254,13 +321,19 @@ def edit_variables(ctx: EngineContext, actor: Actor, instance_id: str, changes: 
         def change(run: Run) -> None:
             run.set_variables(changed, removed)
             if running:
-                run.reevaluate_conditions()         # a conditional event waiting for these values fires now
+                run.reevaluate_conditions()  # a conditional event waiting for these values fires now
 
         run_step(ctx, session, inst, change, actor.username)
         diff = {k: {"before": before.get(k), "after": v} for k, v in changed.items()}
         diff.update({k: {"before": before[k], "after": None, "removed": True} for k in removed})
-        audit.record(session, "variables_changed", ctx.clock.now(), instance=inst, actor=actor.username,
-                     data={"reason": reason, "changes": diff})
+        audit.record(
+            session,
+            "variables_changed",
+            ctx.clock.now(),
+            instance=inst,
+            actor=actor.username,
+            data={"reason": reason, "changes": diff},
+        )
         result = VariablesChanged(inst.uuid, diff, removed, dict(inst.variables))
         uow.commit()
     return result
@@ -284,7 +357,7 @@ class BulkItem:
 @dataclass(frozen=True)
 class BulkResult:
     action: str
-    matched: int                             # how many instances the filter matched (before the limit)
+    matched: int  # how many instances the filter matched (before the limit)
     items: list[BulkItem]
 
     @property
@@ -311,17 +384,22 @@ def check_migration(filters: InstanceFilter, version: int | None) -> None:
         raise InvalidInput("; ".join(errors.values()), {"fields": errors})
 
 
-def bulk_targets(ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter,
-                 version: int | None = None) -> tuple[int, list[tuple[str, str | None]]]:
+def bulk_targets(
+    ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter, version: int | None = None
+) -> tuple[int, list[tuple[str, str | None]]]:
     """How many instances the action would touch, and the first MAX_BULK of them (id, business key);
     for a move to `version`, those already on it are left out."""
     if action not in BULK_STATUSES:
-        raise InvalidInput(f"unknown bulk action {action!r}",
-                           {"fields": {"action": "must be cancel, retry or migrate"}})
+        raise InvalidInput(
+            f"unknown bulk action {action!r}", {"fields": {"action": "must be cancel, retry or migrate"}}
+        )
     require(actor, "instance.monitor")
     require(actor, BULK_PERMISSION[action])
-    query = filtered(select(ProcessInstance.uuid, ProcessInstance.business_key).join(ProcessInstance.definition),
-                     filters, ctx.clock.now()).where(ProcessInstance.status.in_(BULK_STATUSES[action]))
+    query = filtered(
+        select(ProcessInstance.uuid, ProcessInstance.business_key).join(ProcessInstance.definition),
+        filters,
+        ctx.clock.now(),
+    ).where(ProcessInstance.status.in_(BULK_STATUSES[action]))
     if action == "migrate" and version is not None:
         query = query.where(ProcessDefinition.version != version)
     with ctx.uow(write=False) as uow:
@@ -330,21 +408,25 @@ def bulk_targets(ctx: EngineContext, actor: Actor, action: str, filters: Instanc
     return int(total), [(r[0], r[1]) for r in rows]
 
 
-def bulk(ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter, reason: str = "",
-         version: int | None = None) -> BulkResult:
+def bulk(
+    ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter, reason: str = "", version: int | None = None
+) -> BulkResult:
     """Cancel, retry or move (to `version`) every matching instance (at most MAX_BULK), each in its own
     transaction.
 
     Raises Forbidden or InvalidInput before touching anything; per-instance failures are reported, not raised.
     """
     if action in ("cancel", "migrate") and not (reason or "").strip():
-        raise InvalidInput(f"a reason is required to {'cancel' if action == 'cancel' else 'move instances'}",
-                           {"fields": {"reason": "required"}})
+        raise InvalidInput(
+            f"a reason is required to {'cancel' if action == 'cancel' else 'move instances'}",
+            {"fields": {"reason": "required"}},
+        )
     if action == "migrate":
         check_migration(filters, version)
     if filters.is_empty():
-        raise InvalidInput("narrow the list with at least one filter before a bulk action",
-                           {"fields": {"filters": "required"}})
+        raise InvalidInput(
+            "narrow the list with at least one filter before a bulk action", {"fields": {"filters": "required"}}
+        )
     matched, targets = bulk_targets(ctx, actor, action, filters, version)
     items = []
     for instance_id, key in targets:

@@ -53,10 +53,17 @@ class NotificationView:
 
     @classmethod
     def of(cls, row: Notification, instance: ProcessInstance | None) -> NotificationView:
-        return cls(id=row.uuid, kind=row.kind, text=row.text, link=row.link,
-                   instance_id=instance.uuid if instance else None,
-                   business_key=instance.business_key if instance else None, task_id=row.task_uuid,
-                   created_at=row.created_at, read=row.read_at is not None)
+        return cls(
+            id=row.uuid,
+            kind=row.kind,
+            text=row.text,
+            link=row.link,
+            instance_id=instance.uuid if instance else None,
+            business_key=instance.business_key if instance else None,
+            task_id=row.task_uuid,
+            created_at=row.created_at,
+            read=row.read_at is not None,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,14 @@ class Topbar:
 
 
 def notify(
-    session: Session, username: str | None, kind: str, text: str, link: str | None = None,
-    instance: ProcessInstance | None = None, task_uuid: str | None = None, at: datetime | None = None,
+    session: Session,
+    username: str | None,
+    kind: str,
+    text: str,
+    link: str | None = None,
+    instance: ProcessInstance | None = None,
+    task_uuid: str | None = None,
+    at: datetime | None = None,
 ) -> Notification | None:
     """Add a notification for `username` to the current transaction (None for no user); raises ValueError."""
     if not username:
@@ -78,9 +91,15 @@ def notify(
         raise ValueError(f"unknown notification kind {kind!r}; kinds: {', '.join(KINDS)}")
     if at is None:
         raise ValueError("notify needs the time from the injected clock")
-    row = Notification(username=username, kind=kind, text=text[:TEXT_LIMIT], link=link,
-                       instance_id=instance.id if instance is not None else None, task_uuid=task_uuid,
-                       created_at=at)
+    row = Notification(
+        username=username,
+        kind=kind,
+        text=text[:TEXT_LIMIT],
+        link=link,
+        instance_id=instance.id if instance is not None else None,
+        task_uuid=task_uuid,
+        created_at=at,
+    )
     session.add(row)
     return row
 
@@ -120,18 +139,36 @@ def _handed_over(event: Event, instance: ProcessInstance | None) -> list[Entry]:
     to, actor = data.get("to"), event.actor
     if not to or instance is None:
         return []
-    if "timer" in data:         # a reassign timer gave an overdue task to its group's manager
-        return [Entry(to, "task_assigned", f"“{data['name']}” for {describe(instance)} is overdue and now yours "
-                      "as the group's manager.", f"/tasks/{event.task_uuid}")]
+    if "timer" in data:  # a reassign timer gave an overdue task to its group's manager
+        return [
+            Entry(
+                to,
+                "task_assigned",
+                f"“{data['name']}” for {describe(instance)} is overdue and now yours as the group's manager.",
+                f"/tasks/{event.task_uuid}",
+            )
+        ]
     if to == actor:
         return []
-    standing_in = f" (you stand in for {data['substitute_for']}, who is out of office)" \
-        if data.get("substitute_for") else ""
+    standing_in = (
+        f" (you stand in for {data['substitute_for']}, who is out of office)" if data.get("substitute_for") else ""
+    )
     if event.type == "task_delegated" and data.get("owner"):
-        return [Entry(to, "delegation", f"{actor} delegated “{data['name']}” for {describe(instance)} to you"
-                      f"{standing_in}; you complete it on behalf of {data['owner']}. Reason: {data['reason']}")]
-    return [Entry(to, "task_assigned", f"{actor} assigned “{data['name']}” for {describe(instance)} to you"
-                  f"{standing_in}. Reason: {data['reason']}")]
+        return [
+            Entry(
+                to,
+                "delegation",
+                f"{actor} delegated “{data['name']}” for {describe(instance)} to you"
+                f"{standing_in}; you complete it on behalf of {data['owner']}. Reason: {data['reason']}",
+            )
+        ]
+    return [
+        Entry(
+            to,
+            "task_assigned",
+            f"{actor} assigned “{data['name']}” for {describe(instance)} to you{standing_in}. Reason: {data['reason']}",
+        )
+    ]
 
 
 def _reminder(event: Event, instance: ProcessInstance | None) -> list[Entry]:
@@ -173,8 +210,13 @@ def _substitute(event: Event, instance: ProcessInstance | None) -> list[Entry]:
     """Someone is out of office: their substitute is told."""
     data = event.data
     start, end = date.fromisoformat(data["starts_on"]), date.fromisoformat(data["ends_on"])
-    return [Entry(data["substitute"], "substitute", f"{event.actor} is out of office from {start:%d %b %Y} to "
-                  f"{end:%d %b %Y}: new tasks for them come to you.")]
+    return [
+        Entry(
+            data["substitute"],
+            "substitute",
+            f"{event.actor} is out of office from {start:%d %b %Y} to {end:%d %b %Y}: new tasks for them come to you.",
+        )
+    ]
 
 
 # The whole mapping: an event type and the bell entries it gives. Adding one is one line. The functions
@@ -197,24 +239,45 @@ def on_event(session: Session, event: Event, instance: ProcessInstance | None) -
     if derive is None:
         return
     for entry in derive(event, instance):
-        notify(session, entry.username, entry.kind, entry.text, link=entry.link, instance=instance,
-               task_uuid=event.task_uuid, at=event.occurred_at)
+        notify(
+            session,
+            entry.username,
+            entry.kind,
+            entry.text,
+            link=entry.link,
+            instance=instance,
+            task_uuid=event.task_uuid,
+            at=event.occurred_at,
+        )
 
 
 def topbar(ctx: EngineContext, actor: Actor) -> Topbar:
     """The unread count and the end of an active out-of-office period, for the top bar."""
     with ctx.uow(write=False) as uow:
-        unread = uow.session.scalar(select(func.count()).select_from(Notification).where(
-            Notification.username == actor.username, Notification.read_at.is_(None))) or 0
+        unread = (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.username == actor.username, Notification.read_at.is_(None))
+            )
+            or 0
+        )
         today = ctx.clock.now().date()
-        away = uow.session.scalar(select(Substitute.ends_on).where(
-            Substitute.username == actor.username, Substitute.starts_on <= today, Substitute.ends_on >= today)
-            .order_by(Substitute.ends_on.desc()).limit(1))
+        away = uow.session.scalar(
+            select(Substitute.ends_on)
+            .where(Substitute.username == actor.username, Substitute.starts_on <= today, Substitute.ends_on >= today)
+            .order_by(Substitute.ends_on.desc())
+            .limit(1)
+        )
         return Topbar(unread=unread, away_until=away)
 
 
 def list_notifications(
-    ctx: EngineContext, actor: Actor, unread_only: bool = False, page: int = 1, per_page: int = 25,
+    ctx: EngineContext,
+    actor: Actor,
+    unread_only: bool = False,
+    page: int = 1,
+    per_page: int = 25,
 ) -> Page:
     """The actor's notifications, newest first; raises Forbidden."""
     require(actor, "notification.read")
@@ -229,7 +292,8 @@ def list_notifications(
             .outerjoin(ProcessInstance, ProcessInstance.id == Notification.instance_id)
             .options(joinedload(ProcessInstance.definition))
             .order_by(Notification.created_at.desc(), Notification.id.desc())
-            .offset((page - 1) * per_page).limit(per_page)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
         ).all()
         return Page([NotificationView.of(n, i) for n, i in rows], total, page, per_page)
 
@@ -238,8 +302,9 @@ def mark_read(ctx: EngineContext, actor: Actor, notification_id: str) -> Notific
     """Mark one of the actor's notifications read; raises NotFound (also for someone else's)."""
     require(actor, "notification.read")
     with ctx.uow() as uow:
-        row = uow.session.scalars(select(Notification).where(
-            Notification.uuid == notification_id, Notification.username == actor.username)).first()
+        row = uow.session.scalars(
+            select(Notification).where(Notification.uuid == notification_id, Notification.username == actor.username)
+        ).first()
         if row is None:
             raise NotFound(f"notification {notification_id} does not exist")
         if row.read_at is None:
@@ -255,7 +320,9 @@ def mark_all_read(ctx: EngineContext, actor: Actor) -> int:
     require(actor, "notification.read")
     with ctx.uow() as uow:
         result = uow.session.execute(
-            update(Notification).where(Notification.username == actor.username, Notification.read_at.is_(None))
-            .values(read_at=ctx.clock.now()))
+            update(Notification)
+            .where(Notification.username == actor.username, Notification.read_at.is_(None))
+            .values(read_at=ctx.clock.now())
+        )
         uow.commit()
         return rows_changed(result)

@@ -29,7 +29,7 @@ from engine.runtime import jobs
 
 log = logging.getLogger("pmoflow.outgoing")
 RETRY_AFTER_LIMIT = timedelta(hours=1)
-CHAT_ANSWER_BYTES = 64 * 1024        # of a chat service's answer, read at most
+CHAT_ANSWER_BYTES = 64 * 1024  # of a chat service's answer, read at most
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,19 @@ class Target:
 def _target(ctx: EngineContext, username: str) -> Target | None:
     with ctx.uow(write=False) as uow:
         row = uow.session.execute(
-            select(User, NotificationSetting).outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
-            .where(User.username == username)).first()
+            select(User, NotificationSetting)
+            .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
+            .where(User.username == username)
+        ).first()
         if row is None or not row[0].active:
             return None
         user, setting = row
-        return Target(user.email or None, user.display_name or user.username,
-                      setting.slack_webhook_url if setting else None, setting.teams_webhook_url if setting else None)
+        return Target(
+            user.email or None,
+            user.display_name or user.username,
+            setting.slack_webhook_url if setting else None,
+            setting.teams_webhook_url if setting else None,
+        )
 
 
 def send_email(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
@@ -61,8 +67,9 @@ def send_email(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     if not settings.smtp_host:
         return {"skipped": "no SMTP server is configured (PMOFLOW_SMTP_HOST)"}
     domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "pmoflow"
-    mail = rendering.email(job.payload["context"], settings, target.email, target.display_name,
-                           f"<{job.uuid}@{domain}>", ctx.clock.now())
+    mail = rendering.email(
+        job.payload["context"], settings, target.email, target.display_name, f"<{job.uuid}@{domain}>", ctx.clock.now()
+    )
     try:
         smtp.send_mail(settings, mail)
     except smtp.MailRejected as err:
@@ -83,8 +90,11 @@ def send_teams(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
 
 
 # One handler per channel (the kinds `recipients` enqueues), registered by engine.bootstrap.
-JOBS = {"notify.email": jobs.JobHandler(run=send_email), "notify.slack": jobs.JobHandler(run=send_slack),
-        "notify.teams": jobs.JobHandler(run=send_teams)}
+JOBS = {
+    "notify.email": jobs.JobHandler(run=send_email),
+    "notify.slack": jobs.JobHandler(run=send_slack),
+    "notify.teams": jobs.JobHandler(run=send_teams),
+}
 CHAT = {"slack": ("Slack", rendering.slack), "teams": ("Teams", rendering.teams)}
 
 
@@ -102,14 +112,18 @@ def post(settings: Settings, channel: str, url: str, body: dict[str, Any], job_u
     if problem := webhook_problem(url, channel, settings):
         raise jobs.PermanentFailure(f"the {channel} webhook URL is no longer allowed: it {problem}")
     try:
-        response = client.send("POST", url, allow_private=settings.chat_webhook_allow_private,
-                               timeout=settings.chat_timeout, max_bytes=CHAT_ANSWER_BYTES,
-                               body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-                               headers={"Content-Type": "application/json", "User-Agent": "pmoflow",
-                                        "Idempotency-Key": job_uuid})
-    except policy.AddressRefused as err:    # the host only: the URL's path is the secret
+        response = client.send(
+            "POST",
+            url,
+            allow_private=settings.chat_webhook_allow_private,
+            timeout=settings.chat_timeout,
+            max_bytes=CHAT_ANSWER_BYTES,
+            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            headers={"Content-Type": "application/json", "User-Agent": "pmoflow", "Idempotency-Key": job_uuid},
+        )
+    except policy.AddressRefused as err:  # the host only: the URL's path is the secret
         raise jobs.PermanentFailure(f"the {channel} webhook's host is refused: {err}") from None
-    except client.TransportError as err:    # keep only the kind of failure
+    except client.TransportError as err:  # keep only the kind of failure
         raise RuntimeError(f"posting to the {channel} webhook failed: {err.kind}") from None
     status = response.status
     detail = " ".join(response.body[:800].decode("utf-8", "replace")[:200].split())

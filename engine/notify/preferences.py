@@ -34,23 +34,46 @@ class Kind:
 
     name: str
     label: str
-    subject: str          # str.format over the message context (see `recipients.context_of`)
-    lead: str             # the first sentence of every message
+    subject: str  # str.format over the message context (see `recipients.context_of`)
+    lead: str  # the first sentence of every message
     defaults: frozenset[str] = frozenset({"email", "slack", "teams"})
 
 
-KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("task_assigned", "A task is assigned to me or offered to my groups",
-         "New task: {task_name} ({request})", "{task_name} for {request} is waiting for {whom}."),
-    Kind("task_reminder", "Reminder about an open task of mine",
-         "Reminder: {task_name} ({request})", "Reminder: {task_name} for {request} is still open."),
-    Kind("task_escalated", "A task is escalated to me",
-         "Escalated: {task_name} ({request})", "{task_name} for {request} was escalated to you."),
-    Kind("sla_breached", "A task of mine is past its deadline (SLA breach)",
-         "Overdue: {task_name} ({request})", "{task_name} for {request} is past its deadline."),
-    Kind("instance_finished", "A request I started is completed or cancelled",
-         "{status_label}: {request}", "Your request {request} is {status}."),
-)}
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "task_assigned",
+            "A task is assigned to me or offered to my groups",
+            "New task: {task_name} ({request})",
+            "{task_name} for {request} is waiting for {whom}.",
+        ),
+        Kind(
+            "task_reminder",
+            "Reminder about an open task of mine",
+            "Reminder: {task_name} ({request})",
+            "Reminder: {task_name} for {request} is still open.",
+        ),
+        Kind(
+            "task_escalated",
+            "A task is escalated to me",
+            "Escalated: {task_name} ({request})",
+            "{task_name} for {request} was escalated to you.",
+        ),
+        Kind(
+            "sla_breached",
+            "A task of mine is past its deadline (SLA breach)",
+            "Overdue: {task_name} ({request})",
+            "{task_name} for {request} is past its deadline.",
+        ),
+        Kind(
+            "instance_finished",
+            "A request I started is completed or cancelled",
+            "{status_label}: {request}",
+            "Your request {request} is {status}.",
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -66,9 +89,9 @@ class NotificationPreferences:
 
     kinds: list[KindChoice]
     email: str | None
-    slack_webhook: str | None           # masked, e.g. "hooks.slack.com/…/XXXX"
+    slack_webhook: str | None  # masked, e.g. "hooks.slack.com/…/XXXX"
     teams_webhook: str | None
-    email_enabled: bool                 # the server has SMTP settings
+    email_enabled: bool  # the server has SMTP settings
 
 
 class ChosenChannels(Protocol):
@@ -152,7 +175,10 @@ def preferences(ctx: EngineContext, actor: Actor) -> NotificationPreferences:
 
 
 def save_preferences(
-    ctx: EngineContext, actor: Actor, choices: dict[str, Any], webhooks: dict[str, str | None] | None = None,
+    ctx: EngineContext,
+    actor: Actor,
+    choices: dict[str, Any],
+    webhooks: dict[str, str | None] | None = None,
 ) -> NotificationPreferences:
     """Save the channels per kind and the chat webhooks; raises InvalidInput (naming each field), Forbidden.
 
@@ -197,7 +223,12 @@ def save_preferences(
         if "teams" in urls:
             row.teams_webhook_url = urls["teams"]
         row.updated_at = now
-        audit.record(uow.session, "notification_settings_changed", now, actor=actor.username,
-                     data={"channels": channels, "webhooks_changed": sorted(urls)})     # never the URLs
+        audit.record(
+            uow.session,
+            "notification_settings_changed",
+            now,
+            actor=actor.username,
+            data={"channels": channels, "webhooks_changed": sorted(urls)},
+        )  # never the URLs
         uow.commit()
     return preferences(ctx, actor)

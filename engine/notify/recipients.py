@@ -53,7 +53,7 @@ class TaskFacts:
     name: str | None
     assignee: str | None
     candidate_groups: list[str]
-    due_at: str | None            # ISO 8601
+    due_at: str | None  # ISO 8601
     candidate_users: list[str] = field(default_factory=list)
 
 
@@ -105,7 +105,7 @@ def on_event(session: Session, event: Event, instance: ProcessInstance | None) -
     if not who.names and not who.groups:
         return
     settings = settings_of(session)
-    email = settings is None or bool(settings.smtp_host)     # a bare session (no settings known) keeps email
+    email = settings is None or bool(settings.smtp_host)  # a bare session (no settings known) keeps email
     people = _people(session, who, event.actor)
     context = None
     for person in people:
@@ -113,10 +113,20 @@ def on_event(session: Session, event: Event, instance: ProcessInstance | None) -
             if (channel == "email" and not email) or not _reachable(person, channel):
                 continue
             context = context or context_of(event, instance, task, route.kind)
-            jobs.enqueue(session, JOB_KINDS[channel],
-                         {"username": person.username, "channel": channel, "kind": route.kind, "event": event.uuid,
-                          "context": context},
-                         event.occurred_at, max_attempts=MAX_ATTEMPTS, instance=instance)
+            jobs.enqueue(
+                session,
+                JOB_KINDS[channel],
+                {
+                    "username": person.username,
+                    "channel": channel,
+                    "kind": route.kind,
+                    "event": event.uuid,
+                    "context": context,
+                },
+                event.occurred_at,
+                max_attempts=MAX_ATTEMPTS,
+                instance=instance,
+            )
 
 
 @dataclass(frozen=True)
@@ -140,12 +150,23 @@ def _people_query(names: ColumnElement[bool] | None = None, groups: ColumnElemen
     named = names if names is not None else User.username.in_(bindparam("names", expanding=True))
     in_groups = groups if groups is not None else Group.name.in_(bindparam("groups", expanding=True))
     return (
-        select(User.username, User.email, NotificationSetting.id, NotificationSetting.channels,
-               NotificationSetting.slack_webhook_url, NotificationSetting.teams_webhook_url)
+        select(
+            User.username,
+            User.email,
+            NotificationSetting.id,
+            NotificationSetting.channels,
+            NotificationSetting.slack_webhook_url,
+            NotificationSetting.teams_webhook_url,
+        )
         .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
-        .where(or_(named, User.id.in_(select(GroupMember.user_id).join(Group, Group.id == GroupMember.group_id)
-                                      .where(in_groups))),
-               User.active.is_(True), User.username != bindparam("actor"))
+        .where(
+            or_(
+                named,
+                User.id.in_(select(GroupMember.user_id).join(Group, Group.id == GroupMember.group_id).where(in_groups)),
+            ),
+            User.active.is_(True),
+            User.username != bindparam("actor"),
+        )
         .order_by(User.username)
     )
 
@@ -154,8 +175,10 @@ def _people_query(names: ColumnElement[bool] | None = None, groups: ColumnElemen
 # lists are array parameters (`= ANY(...)`): the text never changes and stays prepared, where
 # expanding IN lists render new text per call. An empty list matches nothing either way.
 _PEOPLE = {
-    "postgresql": _people_query(User.username == any_(bindparam("names", type_=ARRAY(String))),
-                                Group.name == any_(bindparam("groups", type_=ARRAY(String)))),
+    "postgresql": _people_query(
+        User.username == any_(bindparam("names", type_=ARRAY(String))),
+        Group.name == any_(bindparam("groups", type_=ARRAY(String))),
+    ),
     "other": _people_query(),
 }
 
@@ -164,10 +187,13 @@ def _people(session: Session, who: Who, actor: str | None) -> list[Person]:
     """The active recipients with their settings, by user name, without the actor: one query."""
     connection = session.connection()
     query = _PEOPLE.get(connection.dialect.name, _PEOPLE["other"])
-    rows = connection.execute(query, {"names": list(who.names), "groups": list(who.groups),
-                                      "actor": actor if actor is not None else ""}).all()
-    return [Person(name, email, Prefs(channels, slack, teams) if setting_id is not None else None)
-            for name, email, setting_id, channels, slack, teams in rows]
+    rows = connection.execute(
+        query, {"names": list(who.names), "groups": list(who.groups), "actor": actor if actor is not None else ""}
+    ).all()
+    return [
+        Person(name, email, Prefs(channels, slack, teams) if setting_id is not None else None)
+        for name, email, setting_id, channels, slack, teams in rows
+    ]
 
 
 def task_facts(session: Session, event: Event) -> TaskFacts | None:
@@ -176,15 +202,27 @@ def task_facts(session: Session, event: Event) -> TaskFacts | None:
         return None
     data = event.data or {}
     if all(k in data for k in TASK_FIELDS):
-        return TaskFacts(event.task_uuid, data["name"], data["assignee"], list(data["candidate_groups"] or []),
-                         data["due_at"], list(data.get("candidate_users") or []))
+        return TaskFacts(
+            event.task_uuid,
+            data["name"],
+            data["assignee"],
+            list(data["candidate_groups"] or []),
+            data["due_at"],
+            list(data.get("candidate_users") or []),
+        )
     row = _in_session(session, event.task_uuid)
     if row is None:
         row = session.scalars(select(HumanTask).where(HumanTask.uuid == event.task_uuid)).first()
     if row is None:
         return None
-    return TaskFacts(row.uuid, row.name, row.assignee, list(row.candidate_groups or []),
-                     row.due_at.isoformat() if row.due_at else None, list(row.candidate_users or []))
+    return TaskFacts(
+        row.uuid,
+        row.name,
+        row.assignee,
+        list(row.candidate_groups or []),
+        row.due_at.isoformat() if row.due_at else None,
+        list(row.candidate_users or []),
+    )
 
 
 def _in_session(session: Session, uuid: str) -> HumanTask | None:
@@ -216,8 +254,9 @@ def context_of(event: Event, instance: ProcessInstance | None, task: TaskFacts |
         link = f"/tasks/{task_uuid}" if task_uuid else "/tasks"
     due = task.due_at if task is not None else None
     named = data.get("to") or data.get("assignee") or (task.assignee if task is not None else None)
-    groups = [str(g) for g in (data.get("candidate_groups") or (task.candidate_groups if task is not None else None)
-                               or [])]
+    groups = [
+        str(g) for g in (data.get("candidate_groups") or (task.candidate_groups if task is not None else None) or [])
+    ]
     whom = "you" if named or not groups else f"your group{'s' if len(groups) > 1 else ''} {', '.join(groups)}"
     return {
         "kind": kind,
@@ -229,8 +268,8 @@ def context_of(event: Event, instance: ProcessInstance | None, task: TaskFacts |
         "process": (instance.definition.name or instance.definition.key) if instance is not None else "",
         "business_key": instance.business_key if instance is not None else None,
         "actor": event.actor if event.type in HANDED_OVER_BY else None,
-        "reason": data.get("reason") or (instance.cancel_reason if instance is not None and status == "cancelled"
-                                         else None),
+        "reason": data.get("reason")
+        or (instance.cancel_reason if instance is not None and status == "cancelled" else None),
         "outcome": str(variables["outcome"]) if kind == "instance_finished" and variables.get("outcome") else None,
         "status": status,
         "whom": whom,

@@ -85,12 +85,19 @@ def message(context: dict[str, Any], settings: Settings) -> Message:
     )
 
 
-def email(context: dict[str, Any], settings: Settings, to: str, display_name: str, message_id: str,
-          now: datetime) -> EmailMessage:
+def email(
+    context: dict[str, Any], settings: Settings, to: str, display_name: str, message_id: str, now: datetime
+) -> EmailMessage:
     """A multipart/alternative email (plain text first, then HTML) for one recipient."""
     msg = message(context, settings)
-    values = {"subject": msg.subject, "lead": msg.lead, "facts": msg.facts, "url": msg.url, "action": msg.action,
-              "settings_url": msg.settings_url}
+    values = {
+        "subject": msg.subject,
+        "lead": msg.lead,
+        "facts": msg.facts,
+        "url": msg.url,
+        "action": msg.action,
+        "settings_url": msg.settings_url,
+    }
     mail = EmailMessage()
     mail["Subject"] = msg.subject
     mail["From"] = settings.smtp_from
@@ -119,11 +126,28 @@ def slack(context: dict[str, Any], settings: Settings) -> dict[str, Any]:
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(_slack_escape(msg.lead), SLACK_TEXT_LIMIT)}},
     ]
     if msg.facts:
-        blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": _cut(f"*{label}*\n{_slack_escape(value)}", SLACK_FIELD_LIMIT)}
-            for label, value in msg.facts[:10]]})
-    blocks.append({"type": "actions", "elements": [
-        {"type": "button", "text": {"type": "plain_text", "text": msg.action}, "url": msg.url, "style": "primary"}]})
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": _cut(f"*{label}*\n{_slack_escape(value)}", SLACK_FIELD_LIMIT)}
+                    for label, value in msg.facts[:10]
+                ],
+            }
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": msg.action},
+                    "url": msg.url,
+                    "style": "primary",
+                }
+            ],
+        }
+    )
     return {"text": _slack_escape(f"{msg.subject}: {msg.url}"), "blocks": blocks}
 
 
@@ -143,5 +167,9 @@ def teams(context: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "body": body,
         "actions": [{"type": "Action.OpenUrl", "title": msg.action, "url": msg.url}],
     }
-    return {"type": "message", "attachments": [
-        {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }

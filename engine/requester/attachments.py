@@ -30,20 +30,35 @@ from engine.tasks.collaboration import request_target
 
 NAME_LIMIT = 200
 URL_LIMIT = 2000
-SAFE_TYPES = frozenset({
-    "application/pdf", "image/png", "image/jpeg", "image/gif", "text/plain", "text/csv",
-    "application/zip",
-    "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
-})
-PROVIDERS = (   # (host suffix, label); the first match wins
-    ("sharepoint.com", "SharePoint"), ("sharepoint.us", "SharePoint"),
-    ("onedrive.live.com", "OneDrive"), ("1drv.ms", "OneDrive"),
-    ("drive.google.com", "Google Drive"), ("docs.google.com", "Google Drive"),
-    ("dropbox.com", "Dropbox"), ("dropboxusercontent.com", "Dropbox"), ("db.tt", "Dropbox"),
+SAFE_TYPES = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "text/plain",
+        "text/csv",
+        "application/zip",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    }
+)
+PROVIDERS = (  # (host suffix, label); the first match wins
+    ("sharepoint.com", "SharePoint"),
+    ("sharepoint.us", "SharePoint"),
+    ("onedrive.live.com", "OneDrive"),
+    ("1drv.ms", "OneDrive"),
+    ("drive.google.com", "Google Drive"),
+    ("docs.google.com", "Google Drive"),
+    ("dropbox.com", "Dropbox"),
+    ("dropboxusercontent.com", "Dropbox"),
+    ("db.tt", "Dropbox"),
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -51,10 +66,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 @dataclass(frozen=True)
 class AttachmentView:
     id: str
-    kind: str                   # document | link
+    kind: str  # document | link
     name: str
     url: str | None
-    provider: str | None        # links: SharePoint, Google Drive, Dropbox, ... or the host
+    provider: str | None  # links: SharePoint, Google Drive, Dropbox, ... or the host
     size: int
     created_by: str
     created_at: datetime
@@ -62,9 +77,17 @@ class AttachmentView:
 
     @classmethod
     def of(cls, row: Attachment) -> AttachmentView:
-        return cls(id=row.uuid, kind=row.kind, name=row.name, url=row.url,
-                   provider=link_provider(row.url) if row.url else None, size=row.size,
-                   created_by=row.created_by, created_at=row.created_at, task_id=row.task_uuid)
+        return cls(
+            id=row.uuid,
+            kind=row.kind,
+            name=row.name,
+            url=row.url,
+            provider=link_provider(row.url) if row.url else None,
+            size=row.size,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            task_id=row.task_uuid,
+        )
 
 
 @dataclass(frozen=True)
@@ -95,7 +118,12 @@ def safe_filename(name: str) -> str:
 
 
 def add_document(
-    ctx: EngineContext, actor: Actor, filename: str, content: bytes, *, instance_id: str | None = None,
+    ctx: EngineContext,
+    actor: Actor,
+    filename: str,
+    content: bytes,
+    *,
+    instance_id: str | None = None,
     task_id: str | None = None,
 ) -> AttachmentView:
     """Store an uploaded document on a request; raises NotFound, Forbidden, InvalidInput, TooLarge."""
@@ -107,16 +135,33 @@ def add_document(
     if not content:
         raise InvalidInput("the file is empty", {"fields": {"file": "the file is empty"}})
     if len(content) > limit:
-        raise TooLarge(f"the file is {len(content):,} bytes; the limit is {limit:,}",
-                       {"fields": {"file": f"larger than {limit:,} bytes"}})
+        raise TooLarge(
+            f"the file is {len(content):,} bytes; the limit is {limit:,}",
+            {"fields": {"file": f"larger than {limit:,} bytes"}},
+        )
     guessed = mimetypes.guess_type(name)[0]
-    return _add(ctx, actor, instance_id, task_id, Attachment(
-        kind="document", name=name, content=content, size=len(content),
-        content_type=guessed if guessed in SAFE_TYPES else "application/octet-stream"))
+    return _add(
+        ctx,
+        actor,
+        instance_id,
+        task_id,
+        Attachment(
+            kind="document",
+            name=name,
+            content=content,
+            size=len(content),
+            content_type=guessed if guessed in SAFE_TYPES else "application/octet-stream",
+        ),
+    )
 
 
 def add_link(
-    ctx: EngineContext, actor: Actor, url: str, label: str = "", *, instance_id: str | None = None,
+    ctx: EngineContext,
+    actor: Actor,
+    url: str,
+    label: str = "",
+    *,
+    instance_id: str | None = None,
     task_id: str | None = None,
 ) -> AttachmentView:
     """Attach a link (http or https only) to a request; raises NotFound, Forbidden, InvalidInput."""
@@ -162,28 +207,50 @@ def _url_problem(url: str) -> str | None:
 
 
 def _add(
-    ctx: EngineContext, actor: Actor, instance_id: str | None, task_id: str | None, row: Attachment,
+    ctx: EngineContext,
+    actor: Actor,
+    instance_id: str | None,
+    task_id: str | None,
+    row: Attachment,
 ) -> AttachmentView:
     with ctx.uow() as uow:
         session = uow.session
         instance, task = request_target(session, actor, instance_id, task_id)
         now = ctx.clock.now()
         row.instance_id, row.task_uuid, row.created_by, row.created_at = (
-            instance.id, task.uuid if task else None, actor.username, now)
+            instance.id,
+            task.uuid if task else None,
+            actor.username,
+            now,
+        )
         session.add(row)
         session.flush()
         view = AttachmentView.of(row)
-        audit.record(session, "attachment_added", now, instance=instance, actor=actor.username,
-                     task_uuid=row.task_uuid, data={"attachment": row.uuid, "kind": row.kind, "name": row.name,
-                                                    "size": row.size, "url": row.url, "provider": view.provider})
+        audit.record(
+            session,
+            "attachment_added",
+            now,
+            instance=instance,
+            actor=actor.username,
+            task_uuid=row.task_uuid,
+            data={
+                "attachment": row.uuid,
+                "kind": row.kind,
+                "name": row.name,
+                "size": row.size,
+                "url": row.url,
+                "provider": view.provider,
+            },
+        )
         uow.commit()
         return view
 
 
 def listing(session: Session, instance: ProcessInstance) -> list[AttachmentView]:
     """An instance's attachments, oldest first (without their content)."""
-    rows = session.scalars(select(Attachment).where(Attachment.instance_id == instance.id)
-                           .order_by(Attachment.id)).all()
+    rows = session.scalars(
+        select(Attachment).where(Attachment.instance_id == instance.id).order_by(Attachment.id)
+    ).all()
     return [AttachmentView.of(r) for r in rows]
 
 

@@ -26,7 +26,7 @@ from engine.tasks.collaboration import request_target
 BODY_LIMIT = 5000
 MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._@+-]{0,79})")
 MAX_MENTIONS = 20
-MAX_DEPTH = 4                 # levels of replies shown indented
+MAX_DEPTH = 4  # levels of replies shown indented
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class CommentView:
 class CommentAdded:
     comment: CommentView
     notified: list[str] = field(default_factory=list)
-    not_notified: dict[str, str] = field(default_factory=dict)   # username -> why not
+    not_notified: dict[str, str] = field(default_factory=dict)  # username -> why not
 
 
 def mentioned_names(body: str) -> list[str]:
@@ -59,7 +59,12 @@ def mentioned_names(body: str) -> list[str]:
 
 
 def add_comment(
-    ctx: EngineContext, actor: Actor, body: str, *, instance_id: str | None = None, task_id: str | None = None,
+    ctx: EngineContext,
+    actor: Actor,
+    body: str,
+    *,
+    instance_id: str | None = None,
+    task_id: str | None = None,
     parent_id: str | None = None,
 ) -> CommentAdded:
     """Comment on a request or task, or reply to a comment; raises NotFound, Forbidden, InvalidInput."""
@@ -74,16 +79,35 @@ def add_comment(
         instance, task = request_target(session, actor, instance_id, task_id)
         parent = _parent(session, instance, parent_id) if parent_id else None
         now = ctx.clock.now()
-        row = Comment(instance_id=instance.id, task_uuid=task.uuid if task else (parent.task_uuid if parent else None),
-                      parent_id=parent.id if parent else None, author=actor.username, body=body, created_at=now)
+        row = Comment(
+            instance_id=instance.id,
+            task_uuid=task.uuid if task else (parent.task_uuid if parent else None),
+            parent_id=parent.id if parent else None,
+            author=actor.username,
+            body=body,
+            created_at=now,
+        )
         session.add(row)
         session.flush()
         notified, skipped = _mentioned(session, actor, instance, body)
-        audit.record(session, "comment_added", now, instance=instance, actor=actor.username, task_uuid=row.task_uuid,
-                     data={"comment": row.uuid, "parent": parent.uuid if parent else None, "body": body,
-                           "mentions": notified})
-        view = CommentView(row.uuid, row.author, row.body, row.created_at, row.task_uuid, task.name if task else None,
-                           parent.uuid if parent else None)
+        audit.record(
+            session,
+            "comment_added",
+            now,
+            instance=instance,
+            actor=actor.username,
+            task_uuid=row.task_uuid,
+            data={"comment": row.uuid, "parent": parent.uuid if parent else None, "body": body, "mentions": notified},
+        )
+        view = CommentView(
+            row.uuid,
+            row.author,
+            row.body,
+            row.created_at,
+            row.task_uuid,
+            task.name if task else None,
+            parent.uuid if parent else None,
+        )
         uow.commit()
         return CommentAdded(view, notified, skipped)
 
@@ -100,15 +124,22 @@ def _parent(session: Session, instance: ProcessInstance, parent_id: str) -> Comm
 
 
 def _mentioned(
-    session: Session, actor: Actor, instance: ProcessInstance, body: str,
+    session: Session,
+    actor: Actor,
+    instance: ProcessInstance,
+    body: str,
 ) -> tuple[list[str], dict[str, str]]:
     """Who the comment notifies (`comment_added`'s `mentions`, the bell tells them) and who not, with why."""
     candidates = mentioned_names(body)
     if not candidates:
         return [], {}
     lookup = set(candidates) | {c.split("@", 1)[0] for c in candidates}
-    users = {u.username: u for u in session.scalars(
-        select(User).where(User.username.in_(sorted(lookup))).options(selectinload(User.groups)))}
+    users = {
+        u.username: u
+        for u in session.scalars(
+            select(User).where(User.username.in_(sorted(lookup))).options(selectinload(User.groups))
+        )
+    }
     notified: list[str] = []
     skipped: dict[str, str] = {}
     for name in candidates:
@@ -130,17 +161,27 @@ def _mentioned(
 def thread(session: Session, instance: ProcessInstance) -> list[CommentView]:
     """The instance's comments as threads: top-level comments oldest first, replies under their parent."""
     rows = session.scalars(select(Comment).where(Comment.instance_id == instance.id).order_by(Comment.id)).all()
-    names = {uuid: name for uuid, name in session.execute(
-        select(HumanTask.uuid, HumanTask.name).where(HumanTask.instance_id == instance.id))}
+    names = {
+        uuid: name
+        for uuid, name in session.execute(
+            select(HumanTask.uuid, HumanTask.name).where(HumanTask.instance_id == instance.id)
+        )
+    }
     children: dict[int | None, list[Comment]] = {}
     for row in rows:
         children.setdefault(row.parent_id, []).append(row)
     uuids = {row.id: row.uuid for row in rows}
 
     def build(row: Comment) -> CommentView:
-        return CommentView(row.uuid, row.author, row.body, row.created_at, row.task_uuid,
-                           names.get(row.task_uuid) if row.task_uuid else None,
-                           uuids.get(row.parent_id) if row.parent_id else None,
-                           tuple(build(child) for child in children.get(row.id, [])))
+        return CommentView(
+            row.uuid,
+            row.author,
+            row.body,
+            row.created_at,
+            row.task_uuid,
+            names.get(row.task_uuid) if row.task_uuid else None,
+            uuids.get(row.parent_id) if row.parent_id else None,
+            tuple(build(child) for child in children.get(row.id, [])),
+        )
 
     return [build(row) for row in children.get(None, [])]

@@ -36,12 +36,24 @@ from engine.tasks.path import Step, path_of
 
 BUSINESS_KEY_LIMIT = 200
 GENERIC_START: dict[str, Any] = {
-    "type": "default", "id": "generic-start", "schemaVersion": 16,
+    "type": "default",
+    "id": "generic-start",
+    "schemaVersion": 16,
     "components": [
-        {"type": "textfield", "id": "Field_title", "key": "title", "label": "Title",
-         "validate": {"required": True, "maxLength": 200}},
-        {"type": "textarea", "id": "Field_description", "key": "description", "label": "Description",
-         "validate": {"maxLength": 5000}},
+        {
+            "type": "textfield",
+            "id": "Field_title",
+            "key": "title",
+            "label": "Title",
+            "validate": {"required": True, "maxLength": 200},
+        },
+        {
+            "type": "textarea",
+            "id": "Field_description",
+            "key": "description",
+            "label": "Description",
+            "validate": {"maxLength": 5000},
+        },
     ],
 }
 
@@ -114,8 +126,8 @@ class StartForm:
 
 # ---------------------------------------------------------------- reading
 
-def my_requests(ctx: EngineContext, actor: Actor, status: str | None = None, page: int = 1,
-                per_page: int = 25) -> Page:
+
+def my_requests(ctx: EngineContext, actor: Actor, status: str | None = None, page: int = 1, per_page: int = 25) -> Page:
     """Requests the actor started, newest first, with the steps they wait for; raises InvalidInput."""
     require(actor, "instance.read_own")
     if status is not None and status not in instances.STATUSES:
@@ -127,9 +139,12 @@ def my_requests(ctx: EngineContext, actor: Actor, status: str | None = None, pag
     with ctx.uow(write=False) as uow:
         session = uow.session
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.options(joinedload(ProcessInstance.definition))
-                               .order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
-                               .offset((page - 1) * per_page).limit(per_page)).all()
+        rows = session.scalars(
+            query.options(joinedload(ProcessInstance.definition))
+            .order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
         waiting = _open_steps(session, [r.id for r in rows])
         return Page([_row(r, waiting.get(r.id, [])) for r in rows], total, page, per_page)
 
@@ -138,8 +153,11 @@ def _open_steps(session: Session, instance_pks: list[int]) -> dict[int, list[Ope
     steps: dict[int, list[OpenStep]] = {}
     if not instance_pks:
         return steps
-    for task in session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(instance_pks),
-                                                        HumanTask.status == "open").order_by(HumanTask.id)):
+    for task in session.scalars(
+        select(HumanTask)
+        .where(HumanTask.instance_id.in_(instance_pks), HumanTask.status == "open")
+        .order_by(HumanTask.id)
+    ):
         who = task.assignee or ", ".join([*task.candidate_groups, *(task.candidate_users or [])]) or "nobody yet"
         steps.setdefault(task.instance_id, []).append(OpenStep(task.uuid, task.name, who, task.due_at))
     return steps
@@ -147,9 +165,17 @@ def _open_steps(session: Session, instance_pks: list[int]) -> dict[int, list[Ope
 
 def _row(instance: ProcessInstance, current: list[OpenStep]) -> RequestRow:
     title = instance.variables.get("title") if isinstance(instance.variables, dict) else None
-    return RequestRow(instance.uuid, instance.definition.key, instance.definition.name or instance.definition.key,
-                      instance.business_key, str(title) if title is not None else None, instance.status, current,
-                      instance.created_at, instance.ended_at)
+    return RequestRow(
+        instance.uuid,
+        instance.definition.key,
+        instance.definition.name or instance.definition.key,
+        instance.business_key,
+        str(title) if title is not None else None,
+        instance.status,
+        current,
+        instance.created_at,
+        instance.ended_at,
+    )
 
 
 def request_view(ctx: EngineContext, actor: Actor, instance_id: str) -> RequestDetail:
@@ -163,10 +189,15 @@ def request_view(ctx: EngineContext, actor: Actor, instance_id: str) -> RequestD
         check_can_see(session, actor, instance)
         return RequestDetail(
             request=_row(instance, _open_steps(session, [instance.id]).get(instance.id, [])),
-            variables=dict(instance.variables), started_by=instance.started_by,
-            cancel_reason=instance.cancel_reason, error=instance.error, path=path_of(session, instance.id),
-            comments=comments.thread(session, instance), attachments=attachments.listing(session, instance),
-            may_comment=allowed(actor, "comment.add"), may_attach=allowed(actor, "attachment.add"),
+            variables=dict(instance.variables),
+            started_by=instance.started_by,
+            cancel_reason=instance.cancel_reason,
+            error=instance.error,
+            path=path_of(session, instance.id),
+            comments=comments.thread(session, instance),
+            attachments=attachments.listing(session, instance),
+            may_comment=allowed(actor, "comment.add"),
+            may_attach=allowed(actor, "attachment.add"),
         )
 
 
@@ -181,25 +212,33 @@ def task_workspace(ctx: EngineContext, actor: Actor, task_id: str) -> Workspace:
         check_can_see(session, actor, instance)
         hand_over = may_hand_over(actor, task)
         return Workspace(
-            instance_id=instance.uuid, comments=comments.thread(session, instance),
+            instance_id=instance.uuid,
+            comments=comments.thread(session, instance),
             attachments=attachments.listing(session, instance),
-            colleagues=colleagues(session) if hand_over else [], may_hand_over=hand_over,
-            may_comment=allowed(actor, "comment.add"), may_attach=allowed(actor, "attachment.add"),
+            colleagues=colleagues(session) if hand_over else [],
+            may_hand_over=hand_over,
+            may_comment=allowed(actor, "comment.add"),
+            may_attach=allowed(actor, "attachment.add"),
         )
 
 
 # ---------------------------------------------------------------- starting
 
+
 def startable(ctx: EngineContext, actor: Actor) -> list[StartableProcess]:
     """The latest version of every process, for a user who may start instances; raises Forbidden."""
     require(actor, "instance.start")
     with ctx.uow(write=False) as uow:
-        latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-                  .group_by(ProcessDefinition.key).subquery())
+        latest = (
+            select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+            .group_by(ProcessDefinition.key)
+            .subquery()
+        )
         rows = uow.session.execute(
             select(ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.version)
             .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
-            .order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
+            .order_by(ProcessDefinition.name, ProcessDefinition.key)
+        ).all()
         return [StartableProcess(key, name or key, version) for key, name, version in rows]
 
 
@@ -209,13 +248,21 @@ def start_form(ctx: EngineContext, actor: Actor, key: str, version: int | None =
     with ctx.uow(write=False) as uow:
         definition = find_definition(uow.session, ctx.definitions, key, version)
         schema = _start_schema(uow.session, definition, ctx.settings.max_upload_bytes)
-        return StartForm(definition.key, definition.name or definition.key, definition.version,
-                         schema or GENERIC_START, schema is None)
+        return StartForm(
+            definition.key,
+            definition.name or definition.key,
+            definition.version,
+            schema or GENERIC_START,
+            schema is None,
+        )
 
 
 def _start_schema(session: Session, definition: ProcessDefinition, max_bytes: int) -> dict[str, Any] | None:
-    content = session.scalar(select(DeploymentFile.content).where(
-        DeploymentFile.deployment_id == definition.deployment_id, DeploymentFile.filename == definition.bpmn_file))
+    content = session.scalar(
+        select(DeploymentFile.content).where(
+            DeploymentFile.deployment_id == definition.deployment_id, DeploymentFile.filename == definition.bpmn_file
+        )
+    )
     if content is None:
         return None
     ref = start_form_of(content.encode(), definition.bpmn_file, definition.key, max_bytes)
@@ -224,7 +271,11 @@ def _start_schema(session: Session, definition: ProcessDefinition, max_bytes: in
 
 
 def start_request(
-    ctx: EngineContext, actor: Actor, key: str, version: int | None, business_key: str | None,
+    ctx: EngineContext,
+    actor: Actor,
+    key: str,
+    version: int | None,
+    business_key: str | None,
     data: dict[str, Any],
 ) -> InstanceView:
     """Validate a start form and start the request; raises NotFound, Forbidden, FormDataInvalid."""
@@ -234,11 +285,11 @@ def start_request(
     if business_key and len(business_key) > BUSINESS_KEY_LIMIT:
         errors["business_key"] = f"at most {BUSINESS_KEY_LIMIT} characters"
     bad = {k: "not a field of this form" for k in data if not isinstance(k, str) or k.startswith("_")}
-    cleaned, form_errors = validate_submission(form.schema, {k: v for k, v in data.items() if k not in bad},
-                                               form_evaluator(ctx, form.schema))
+    cleaned, form_errors = validate_submission(
+        form.schema, {k: v for k, v in data.items() if k not in bad}, form_evaluator(ctx, form.schema)
+    )
     errors.update(bad)
     errors.update(form_errors)
     if errors:
         raise FormDataInvalid(errors)
-    return instances.start(ctx, actor, form.key, version=form.version, business_key=business_key,
-                           variables=cleaned)
+    return instances.start(ctx, actor, form.key, version=form.version, business_key=business_key, variables=cleaned)

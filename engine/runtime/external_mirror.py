@@ -22,13 +22,17 @@ from engine.spiff.extensions.external import ExternalWork
 from engine.spiff.runtime.variables import jsonable
 
 
-def sync(session: Session, instance: ProcessInstance, work: Sequence[ExternalWork], now: datetime,
-         time_limit: float) -> None:
+def sync(
+    session: Session, instance: ProcessInstance, work: Sequence[ExternalWork], now: datetime, time_limit: float
+) -> None:
     """Make the instance's open external-task rows match its ready external tasks (called by `run_step`)."""
     wanted = {w.id: w for w in work}
     query = select(ExternalTask).where(ExternalTask.instance_id == instance.id)
-    query = query.where(or_(ExternalTask.status == "open", ExternalTask.uuid.in_(list(wanted))) if wanted
-                        else ExternalTask.status == "open")
+    query = query.where(
+        or_(ExternalTask.status == "open", ExternalTask.uuid.in_(list(wanted)))
+        if wanted
+        else ExternalTask.status == "open"
+    )
     rows = {r.uuid: r for r in session.scalars(query)}
     for uuid, row in rows.items():
         if row.status != "open":
@@ -36,10 +40,17 @@ def sync(session: Session, instance: ProcessInstance, work: Sequence[ExternalWor
         if uuid not in wanted:
             reason = "instance cancelled" if instance.status == "cancelled" else "branch ended"
             row.status, row.completed_at, row.worker_id, row.lock_expires_at = "cancelled", now, None, None
-            audit.record(session, "external_task_cancelled", now, instance=instance, task_uuid=uuid,
-                         element_id=row.element_id, data={"topic": row.topic, "reason": reason})
+            audit.record(
+                session,
+                "external_task_cancelled",
+                now,
+                instance=instance,
+                task_uuid=uuid,
+                element_id=row.element_id,
+                data={"topic": row.topic, "reason": reason},
+            )
         elif instance.status == "running" and row.retries == 0:
-            row.retries, row.available_at = None, None          # its incident was retried: fetchable again
+            row.retries, row.available_at = None, None  # its incident was retried: fetchable again
     for uuid, task in wanted.items():
         if uuid in rows:
             continue
@@ -48,11 +59,28 @@ def sync(session: Session, instance: ProcessInstance, work: Sequence[ExternalWor
         except _ParameterFailed as err:
             raise_incident(session, instance, uuid, task.element_id, str(err), "ExternalTaskParameterFailed", now)
             return
-        session.add(ExternalTask(uuid=uuid, instance_id=instance.id, element_id=task.element_id, name=task.name,
-                                 topic=task.config["topic"], status="open", inputs=inputs,
-                                 retries=task.config.get("retries"), created_at=now))
-        audit.record(session, "external_task_created", now, instance=instance, task_uuid=uuid,
-                     element_id=task.element_id, data={"name": task.name, "topic": task.config["topic"]})
+        session.add(
+            ExternalTask(
+                uuid=uuid,
+                instance_id=instance.id,
+                element_id=task.element_id,
+                name=task.name,
+                topic=task.config["topic"],
+                status="open",
+                inputs=inputs,
+                retries=task.config.get("retries"),
+                created_at=now,
+            )
+        )
+        audit.record(
+            session,
+            "external_task_created",
+            now,
+            instance=instance,
+            task_uuid=uuid,
+            element_id=task.element_id,
+            data={"name": task.name, "topic": task.config["topic"]},
+        )
 
 
 class _ParameterFailed(Exception):
@@ -74,17 +102,34 @@ def _inputs(task: ExternalWork, variables: dict[str, Any], time_limit: float) ->
         try:
             own[name] = jsonable(environment.evaluate(expression, dict(context)))
         except Exception as err:  # noqa: BLE001 - any failure of the expression is an incident on the element
-            raise _ParameterFailed(f"external task parameter {name!r} ({expression}) failed: "
-                                   f"{type(err).__name__}: {err}") from err
+            raise _ParameterFailed(
+                f"external task parameter {name!r} ({expression}) failed: {type(err).__name__}: {err}"
+            ) from err
     return own
 
 
-def raise_incident(session: Session, instance: ProcessInstance, task_id: str, element_id: str, message: str,
-                   kind: str, now: datetime, actor: str | None = None) -> None:
+def raise_incident(
+    session: Session,
+    instance: ProcessInstance,
+    task_id: str,
+    element_id: str,
+    message: str,
+    kind: str,
+    now: datetime,
+    actor: str | None = None,
+) -> None:
     """Put the instance in error with an incident naming the element (no engine step runs); also for
     connector tasks (engine.runtime.connector_calls, engine.integration.connectors, `actor` "connector")."""
     instance.status = "error"
     instance.error = {"element_id": element_id, "task_id": task_id, "message": message, "kind": kind}
     instance.updated_at = now
-    audit.record(session, "incident_raised", now, instance=instance, actor=actor, task_uuid=task_id,
-                 element_id=element_id, data=instance.error)
+    audit.record(
+        session,
+        "incident_raised",
+        now,
+        instance=instance,
+        actor=actor,
+        task_uuid=task_id,
+        element_id=element_id,
+        data=instance.error,
+    )

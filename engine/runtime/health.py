@@ -81,10 +81,19 @@ def stuck(worker_stale_seconds: float) -> list[dict[str, object]]:
         steps = list(_steps.values())
         workers = dict(_workers)
     found: list[dict[str, object]] = [
-        {"kind": "step", "instance": s.instance, "thread": s.thread, "running_seconds": round(now - s.started, 1),
-         "budget_seconds": s.budget}
-        for s in steps if now - s.started > grace(s.budget)
+        {
+            "kind": "step",
+            "instance": s.instance,
+            "thread": s.thread,
+            "running_seconds": round(now - s.started, 1),
+            "budget_seconds": s.budget,
+        }
+        for s in steps
+        if now - s.started > grace(s.budget)
     ]
-    found += [{"kind": "worker", "worker": name, "silent_seconds": round(now - at, 1)}
-              for name, at in workers.items() if now - at > worker_stale_seconds]
+    found += [
+        {"kind": "worker", "worker": name, "silent_seconds": round(now - at, 1)}
+        for name, at in workers.items()
+        if now - at > worker_stale_seconds
+    ]
     return found

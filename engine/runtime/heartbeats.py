@@ -33,7 +33,7 @@ from engine.runtime import health
 
 log = logging.getLogger("pmoflow.worker")
 
-GONE_AFTER = 10         # a beat this many stale times old: the worker is gone, not stuck
+GONE_AFTER = 10  # a beat this many stale times old: the worker is gone, not stuck
 
 
 def beat_interval(stale_seconds: float) -> float:
@@ -61,8 +61,12 @@ class Heartbeat:
         purge = not _within(now, self._purged, stale)
         try:
             with self.ctx.uow() as uow:
-                uow.session.execute(_upsert(uow.dialect, {
-                    "name": self.name, "started_at": self.started_at, "beat_at": now, "activity": activity}))
+                uow.session.execute(
+                    _upsert(
+                        uow.dialect,
+                        {"name": self.name, "started_at": self.started_at, "beat_at": now, "activity": activity},
+                    )
+                )
                 if purge:
                     uow.session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - _gone(stale)))
                 uow.commit()
@@ -92,15 +96,24 @@ def silent(ctx: EngineContext, exclude: Collection[str] = ()) -> list[dict[str, 
     row = WorkerHeartbeat
     try:
         with ctx.db.connect() as conn:
-            rows = conn.execute(select(row.name, row.beat_at, row.activity)
-                                .where(row.beat_at < now - timedelta(seconds=stale), row.beat_at >= now - _gone(stale))
-                                .order_by(row.name)).all()
+            rows = conn.execute(
+                select(row.name, row.beat_at, row.activity)
+                .where(row.beat_at < now - timedelta(seconds=stale), row.beat_at >= now - _gone(stale))
+                .order_by(row.name)
+            ).all()
     except Exception:  # noqa: BLE001 - a missing table or a failing database is no 500
         log.debug("reading worker heartbeats failed", exc_info=True)
         return []
-    return [{"kind": "worker", "worker": name, "silent_seconds": round((now - beat_at).total_seconds(), 1),
-             "activity": activity}
-            for name, beat_at, activity in rows if name not in exclude]
+    return [
+        {
+            "kind": "worker",
+            "worker": name,
+            "silent_seconds": round((now - beat_at).total_seconds(), 1),
+            "activity": activity,
+        }
+        for name, beat_at, activity in rows
+        if name not in exclude
+    ]
 
 
 def stuck(ctx: EngineContext, everywhere: bool = True) -> list[dict[str, Any]]:
@@ -123,6 +136,11 @@ def _gone(stale_seconds: float) -> timedelta:
 def _upsert(dialect: str, values: dict[str, Any]) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(WorkerHeartbeat).values(**values)
-    return statement.on_conflict_do_update(index_elements=[WorkerHeartbeat.name], set_={
-        "beat_at": statement.excluded.beat_at, "activity": statement.excluded.activity,
-        "started_at": statement.excluded.started_at})
+    return statement.on_conflict_do_update(
+        index_elements=[WorkerHeartbeat.name],
+        set_={
+            "beat_at": statement.excluded.beat_at,
+            "activity": statement.excluded.activity,
+            "started_at": statement.excluded.started_at,
+        },
+    )

@@ -37,16 +37,24 @@ def check_variables(variables: object, field: str = "variables") -> dict[str, An
         return {}
     if not isinstance(variables, dict):
         raise InvalidInput(f"{field} must be a JSON object", {"fields": {field: "must be an object"}})
-    bad = {f"{field}.{k}": "names must start with a letter and use only letters, digits, _ and single spaces"
-           for k in variables if not isinstance(k, str) or not NAME.match(k)}
+    bad = {
+        f"{field}.{k}": "names must start with a letter and use only letters, digits, _ and single spaces"
+        for k in variables
+        if not isinstance(k, str) or not NAME.match(k)
+    }
     if bad:
         raise InvalidInput(f"invalid variable names: {', '.join(sorted(bad))}", {"fields": bad})
     return dict(variables)
 
 
 def start(
-    ctx: EngineContext, actor: Actor, process: str, version: int | None = None, business_key: str | None = None,
-    variables: dict[str, Any] | None = None, idempotency_key: str | None = None,
+    ctx: EngineContext,
+    actor: Actor,
+    process: str,
+    version: int | None = None,
+    business_key: str | None = None,
+    variables: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> InstanceView:
     """Start an instance and run it to its first wait; raises NotFound, Forbidden, InvalidInput, Conflict."""
     require(actor, "instance.start")
@@ -68,7 +76,11 @@ def start(
 
 
 def start_by_event(
-    ctx: EngineContext, actor: Actor, process: str, variables: dict[str, Any], event: Callable[[Run], Any],
+    ctx: EngineContext,
+    actor: Actor,
+    process: str,
+    variables: dict[str, Any],
+    event: Callable[[Run], Any],
 ) -> InstanceView:
     """Start the latest version of `process` and, in the same step, hand its start event what started it
     (`event`, e.g. a signal); raises NotFound, Forbidden."""
@@ -76,26 +88,59 @@ def start_by_event(
     return _start(ctx, actor, process, None, None, variables, None, None, event)
 
 
-def _start(ctx: EngineContext, actor: Actor, process: str, version: int | None, business_key: str | None,
-           variables: dict[str, Any], idem_key: str | None, request_hash: str | None,
-           event: Callable[[Run], Any] | None = None) -> InstanceView:
+def _start(
+    ctx: EngineContext,
+    actor: Actor,
+    process: str,
+    version: int | None,
+    business_key: str | None,
+    variables: dict[str, Any],
+    idem_key: str | None,
+    request_hash: str | None,
+    event: Callable[[Run], Any] | None = None,
+) -> InstanceView:
     with ctx.uow() as uow:
         session = uow.session
         definition = find_definition(session, ctx.definitions, process, version)
         now = ctx.clock.now()
-        instance = ProcessInstance(     # inserted by run_step with its state (steps.save_run), not by a flush
-            uuid=new_uuid(), definition_id=definition.id, definition=definition, business_key=business_key,
-            status="running", state="", variables=variables, revision=0, started_by=actor.username,
-            created_at=now, updated_at=now,
+        instance = ProcessInstance(  # inserted by run_step with its state (steps.save_run), not by a flush
+            uuid=new_uuid(),
+            definition_id=definition.id,
+            definition=definition,
+            business_key=business_key,
+            status="running",
+            state="",
+            variables=variables,
+            revision=0,
+            started_by=actor.username,
+            created_at=now,
+            updated_at=now,
         )
-        audit.record(session, "instance_started", now, instance=instance, actor=actor.username,
-                     data={"process": definition.key, "version": definition.version,
-                           "business_key": business_key, "variables": variables})
-        known = OpenRows([])                        # a new instance has no task rows yet
+        audit.record(
+            session,
+            "instance_started",
+            now,
+            instance=instance,
+            actor=actor.username,
+            data={
+                "process": definition.key,
+                "version": definition.version,
+                "business_key": business_key,
+                "variables": variables,
+            },
+        )
+        known = OpenRows([])  # a new instance has no task rows yet
         run_step(ctx, session, instance, event or (lambda run: run.begin()), actor.username, new=True, known=known)
         if idem_key is not None:
-            session.add(IdempotencyKey(actor=actor.username, key=idem_key, request_hash=request_hash,
-                                       instance_id=instance.id, created_at=now))
+            session.add(
+                IdempotencyKey(
+                    actor=actor.username,
+                    key=idem_key,
+                    request_hash=request_hash,
+                    instance_id=instance.id,
+                    created_at=now,
+                )
+            )
         after = ctx.clock.now()
         labels = {t.uuid: sla_state.of_task(t, after) for t in known.rows}
         view = InstanceView.of(instance, known.rows, sla_states=labels)
@@ -110,13 +155,13 @@ def _request_hash(process: str, version: int | None, business_key: str | None, v
 
 def _replay(ctx: EngineContext, actor: Actor, key: str, request_hash: str) -> InstanceView | None:
     with ctx.uow(write=False) as uow:
-        row = uow.session.scalars(select(IdempotencyKey).where(
-            IdempotencyKey.actor == actor.username, IdempotencyKey.key == key)).first()
+        row = uow.session.scalars(
+            select(IdempotencyKey).where(IdempotencyKey.actor == actor.username, IdempotencyKey.key == key)
+        ).first()
         if row is None:
             return None
         if row.request_hash != request_hash:
-            raise Conflict("this Idempotency-Key was already used with a different request",
-                           {"idempotency_key": key})
+            raise Conflict("this Idempotency-Key was already used with a different request", {"idempotency_key": key})
         instance = uow.session.get(ProcessInstance, row.instance_id)
         assert instance is not None
         return InstanceView.of(instance, open_rows(uow.session, instance), replayed=True)
@@ -137,18 +182,31 @@ def check_can_see(session: Session, actor: Actor, instance: ProcessInstance) -> 
         return
     if instance.started_by == actor.username:
         return
-    involved = session.scalar(select(exists().where(
-        HumanTask.instance_id == instance.id,
-        or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
-            HumanTask.owner == actor.username, in_my_groups(actor)),
-    )))
+    involved = session.scalar(
+        select(
+            exists().where(
+                HumanTask.instance_id == instance.id,
+                or_(
+                    HumanTask.assignee == actor.username,
+                    HumanTask.completed_by == actor.username,
+                    HumanTask.owner == actor.username,
+                    in_my_groups(actor),
+                ),
+            )
+        )
+    )
     if not involved:
         raise Forbidden(f"{actor.username} may not see process instance {instance.uuid}")
 
 
 def list_instances(
-    ctx: EngineContext, actor: Actor, process: str | None = None, status: str | None = None,
-    business_key: str | None = None, page: int = 1, per_page: int = 50,
+    ctx: EngineContext,
+    actor: Actor,
+    process: str | None = None,
+    status: str | None = None,
+    business_key: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
 ) -> Page:
     """Instances, newest first, filtered and paginated; raises InvalidInput for an unknown status, Forbidden."""
     require(actor, "instance.read_own")
@@ -162,15 +220,18 @@ def list_instances(
     if business_key:
         query = query.where(ProcessInstance.business_key == business_key)
     if not allowed(actor, "instance.read_all"):
-        mine = exists().where(HumanTask.instance_id == ProcessInstance.id, or_(
-            HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username, in_my_groups(actor)))
+        mine = exists().where(
+            HumanTask.instance_id == ProcessInstance.id,
+            or_(HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username, in_my_groups(actor)),
+        )
         query = query.where(or_(ProcessInstance.started_by == actor.username, mine))
     with ctx.uow(write=False) as uow:
         total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = uow.session.scalars(
             query.options(joinedload(ProcessInstance.definition))
             .order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
-            .offset((page - 1) * per_page).limit(per_page)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
         ).all()
         return Page([InstanceView.of(r) for r in rows], total, page, per_page)
 
@@ -182,8 +243,10 @@ def cancel(ctx: EngineContext, actor: Actor, instance_id: str, reason: str) -> I
     with ctx.uow() as uow:
         session = uow.session
         instance = load_instance(session, instance_id, lock=True)
-        if not (allowed(actor, "instance.cancel_any")
-                or (allowed(actor, "instance.cancel_own") and instance.started_by == actor.username)):
+        if not (
+            allowed(actor, "instance.cancel_any")
+            or (allowed(actor, "instance.cancel_own") and instance.started_by == actor.username)
+        ):
             raise Forbidden(f"{actor.username} may not cancel process instance {instance_id}")
         if instance.status not in ("running", "error"):
             raise Conflict(f"process instance {instance_id} is already {instance.status}")
@@ -192,8 +255,14 @@ def cancel(ctx: EngineContext, actor: Actor, instance_id: str, reason: str) -> I
         instance.cancel_reason = reason.strip()
         instance.next_due_at = None
         instance.ended_at = instance.ended_at or ctx.clock.now()
-        audit.record(session, "instance_cancelled", ctx.clock.now(), instance=instance, actor=actor.username,
-                     data={"reason": instance.cancel_reason})
+        audit.record(
+            session,
+            "instance_cancelled",
+            ctx.clock.now(),
+            instance=instance,
+            actor=actor.username,
+            data={"reason": instance.cancel_reason},
+        )
         view = InstanceView.of(instance, open_rows(session, instance))
         uow.commit()
         return view
@@ -211,8 +280,14 @@ def retry(ctx: EngineContext, actor: Actor, instance_id: str, variables: dict[st
         previous = instance.error
         instance.error = None
         run_step(ctx, session, instance, lambda run: run.retry(variables), actor.username)
-        audit.record(session, "incident_retried", ctx.clock.now(), instance=instance, actor=actor.username,
-                     data={"previous_error": previous, "variables": variables, "status": instance.status})
+        audit.record(
+            session,
+            "incident_retried",
+            ctx.clock.now(),
+            instance=instance,
+            actor=actor.username,
+            data={"previous_error": previous, "variables": variables, "status": instance.status},
+        )
         view = InstanceView.of(instance, open_rows(session, instance))
         uow.commit()
         return view
@@ -227,5 +302,15 @@ def audit_trail(ctx: EngineContext, actor: Actor, instance_id: str) -> list[Even
         return [EventView.of(r) for r in rows]
 
 
-__all__ = ["start", "start_by_event", "get", "list_instances", "cancel", "retry", "audit_trail", "check_variables",
-           "ensure_running", "NotFound"]
+__all__ = [
+    "start",
+    "start_by_event",
+    "get",
+    "list_instances",
+    "cancel",
+    "retry",
+    "audit_trail",
+    "check_variables",
+    "ensure_running",
+    "NotFound",
+]

@@ -103,13 +103,16 @@ def handler(
     exhausted: Callable[[EngineContext, Session, Job, str], None] | None = None,
     backoff: Callable[[int], timedelta] = default_backoff,
     lease: timedelta = DEFAULT_LEASE,
-) -> Callable[[Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]],
-              Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]]:
+) -> Callable[
+    [Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]],
+    Callable[[EngineContext, ClaimedJob], dict[str, Any] | None],
+]:
     """Register the decorated function as the runner of jobs of `kind` (for tests and one-off tools;
     the engine's own handlers are registered by `engine.bootstrap`)."""
 
-    def decorate(run: Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]) -> Callable[
-            [EngineContext, ClaimedJob], dict[str, Any] | None]:
+    def decorate(
+        run: Callable[[EngineContext, ClaimedJob], dict[str, Any] | None],
+    ) -> Callable[[EngineContext, ClaimedJob], dict[str, Any] | None]:
         register(kind, JobHandler(run=run, done=done, exhausted=exhausted, backoff=backoff, lease=lease))
         return run
 
@@ -128,9 +131,18 @@ def enqueue(
     instance: ProcessInstance | None = None,
 ) -> Job:
     """Add a job to the caller's transaction (not committed); it runs once that commits."""
-    job = Job(uuid=new_uuid(), kind=kind, payload=payload, status="pending", run_at=run_at or now, attempts=0,
-              max_attempts=max_attempts, dedupe_key=dedupe_key, created_at=now,
-              instance_id=instance.id if instance is not None else None)
+    job = Job(
+        uuid=new_uuid(),
+        kind=kind,
+        payload=payload,
+        status="pending",
+        run_at=run_at or now,
+        attempts=0,
+        max_attempts=max_attempts,
+        dedupe_key=dedupe_key,
+        created_at=now,
+        instance_id=instance.id if instance is not None else None,
+    )
     session.add(job)
     _wake_after_commit(session)
     return job
@@ -191,9 +203,19 @@ def claim(ctx: EngineContext, worker: str, limit: int = 10) -> list[ClaimedJob]:
             job.attempts += 1
             job.locked_by = worker
             job.locked_until = now + lease
-            claimed.append(ClaimedJob(id=job.id, uuid=job.uuid, kind=job.kind, payload=dict(job.payload),
-                                      attempt=job.attempts, max_attempts=job.max_attempts,
-                                      instance_id=job.instance_id, lease_until=job.locked_until, worker=worker))
+            claimed.append(
+                ClaimedJob(
+                    id=job.id,
+                    uuid=job.uuid,
+                    kind=job.kind,
+                    payload=dict(job.payload),
+                    attempt=job.attempts,
+                    max_attempts=job.max_attempts,
+                    instance_id=job.instance_id,
+                    lease_until=job.locked_until,
+                    worker=worker,
+                )
+            )
         uow.commit()
     return claimed
 
@@ -259,8 +281,9 @@ def finish(ctx: EngineContext, job: ClaimedJob, outcome: Outcome) -> bool:
     return True
 
 
-def run_due(ctx: EngineContext, limit: int = 10, worker: str | None = None,
-            beat: Callable[[], None] | None = None) -> int:
+def run_due(
+    ctx: EngineContext, limit: int = 10, worker: str | None = None, beat: Callable[[], None] | None = None
+) -> int:
     """Claim and run due jobs, at most `limit`, calling `beat` before each (a worker's heartbeat);
     returns how many ran."""
     claimed = claim(ctx, worker or worker_id(), limit)
@@ -288,8 +311,11 @@ def release_worker(ctx: EngineContext, worker: str) -> int:
     """Give back the leases of a worker that stops cleanly, so its jobs run again at once."""
     with ctx.uow() as uow:
         result = uow.session.execute(
-            update(Job).where(Job.status == "running", Job.locked_by == worker)
-            .values(status="pending", locked_by=None, locked_until=None, run_at=ctx.clock.now(),
-                    attempts=Job.attempts - 1))
+            update(Job)
+            .where(Job.status == "running", Job.locked_by == worker)
+            .values(
+                status="pending", locked_by=None, locked_until=None, run_at=ctx.clock.now(), attempts=Job.attempts - 1
+            )
+        )
         uow.commit()
     return rows_changed(result)

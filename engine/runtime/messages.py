@@ -20,8 +20,12 @@ from engine.spiff.runtime.run import Run
 
 
 def correlate(
-    ctx: EngineContext, actor: Actor, message: str, instance_id: str | None = None,
-    business_key: str | None = None, variables: dict[str, Any] | None = None,
+    ctx: EngineContext,
+    actor: Actor,
+    message: str,
+    instance_id: str | None = None,
+    business_key: str | None = None,
+    variables: dict[str, Any] | None = None,
 ) -> InstanceView:
     """Deliver `message` to the instance that waits for it; raises NotFound if none waits."""
     require(actor, "message.send")
@@ -40,8 +44,14 @@ def correlate(
                 run_step(ctx, session, instance, lambda run: _deliver(run, message, variables), actor.username)
             except _NotWaiting:
                 continue
-            audit.record(session, "message_received", ctx.clock.now(), instance=instance, actor=actor.username,
-                         data={"message": message, "variables": variables})
+            audit.record(
+                session,
+                "message_received",
+                ctx.clock.now(),
+                instance=instance,
+                actor=actor.username,
+                data={"message": message, "variables": variables},
+            )
             view = InstanceView.of(instance, open_rows(session, instance))
             uow.commit()
             return view

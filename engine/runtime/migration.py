@@ -34,8 +34,18 @@ from engine.spiff.runtime.run import Run
 
 MIGRATABLE = ("running", "error")
 # user-task settings kept in the definition row (not in the spec), compared element by element
-TASK_SETTINGS = ("form", "lane", "candidate_groups", "candidate_users", "assignee", "expressions", "default_group",
-                 "approval", "priority", "sla")
+TASK_SETTINGS = (
+    "form",
+    "lane",
+    "candidate_groups",
+    "candidate_users",
+    "assignee",
+    "expressions",
+    "default_group",
+    "approval",
+    "priority",
+    "sla",
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +66,10 @@ class MigrationPlan:
         return not self.problems
 
     def as_event(self) -> list[dict[str, Any]]:
-        return [{"process": c.process, "element_id": c.element_id, "change": c.change,
-                 "attributes": list(c.attributes)} for c in self.changes]
+        return [
+            {"process": c.process, "element_id": c.element_id, "change": c.change, "attributes": list(c.attributes)}
+            for c in self.changes
+        ]
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ class MigrationResult:
     from_version: int
     to_version: int
     status: str
-    kept_tasks: list[str]                 # open task ids that stayed (same id, same assignee)
+    kept_tasks: list[str]  # open task ids that stayed (same id, same assignee)
     next_due_at: datetime | None
     changes: list[ElementChange]
 
@@ -75,8 +87,9 @@ def _target(session: Session, instance: ProcessInstance, version: int) -> Proces
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidInput("version must be a positive whole number", {"fields": {"version": "invalid"}})
     key = instance.definition.key
-    target = session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key,
-                                                             ProcessDefinition.version == version)).first()
+    target = session.scalars(
+        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+    ).first()
     if target is None:
         raise NotFound(f"process {key} has no version {version}")
     return target
@@ -115,31 +128,43 @@ def _timer_setting_changes(old_bundle: Any, new_bundle: Any) -> set[str]:
     return {k for k in set(before) | set(after) if k in before and k in after and not _same(before[k], after[k])}
 
 
-def _compare(ctx: EngineContext, instance: ProcessInstance, run: Run, target: ProcessDefinition,
-             version: int) -> tuple[MigrationPlan, Any]:
+def _compare(
+    ctx: EngineContext, instance: ProcessInstance, run: Run, target: ProcessDefinition, version: int
+) -> tuple[MigrationPlan, Any]:
     bundle = ctx.specs.get(target.id, lambda: target.spec)
     found = spiff_migration.compare(run, bundle)
     changes = {(c.process, c.element_id): c for c in found.changes}
     for key, attrs in _task_setting_changes(instance.definition, target).items():
         c = changes.get(key)
         if c is not None and c.change == "changed":
-            changes[key] = ElementChange(c.process, c.element_id, c.name, c.type, "changed",
-                                         tuple(dict.fromkeys(c.attributes + tuple(attrs))))
+            changes[key] = ElementChange(
+                c.process, c.element_id, c.name, c.type, "changed", tuple(dict.fromkeys(c.attributes + tuple(attrs)))
+            )
         elif c is None:
             changes[key] = ElementChange(key[0], key[1], key[1], "UserTask", "changed", tuple(attrs))
-    for element in _timer_setting_changes(ctx.specs.get(instance.definition_id, lambda: instance.definition.spec),
-                                          bundle):
+    for element in _timer_setting_changes(
+        ctx.specs.get(instance.definition_id, lambda: instance.definition.spec), bundle
+    ):
         key = (run.wf.spec.name, element)
         c = changes.get(key)
         timer_attrs = (c.attributes if c else ()) + ("timer",)
-        changes[key] = ElementChange(key[0], element, c.name if c else element, c.type if c else "timer",
-                                     "changed", timer_attrs)
+        changes[key] = ElementChange(
+            key[0], element, c.name if c else element, c.type if c else "timer", "changed", timer_attrs
+        )
     problems = list(found.problems)
     if target.id == instance.definition_id:
         problems.insert(0, f"process instance {instance.uuid} is already on version {version}")
     ordered = sorted(changes.values(), key=lambda c: (c.change, c.process, c.element_id))
-    plan = MigrationPlan(instance.uuid, instance.definition.key, instance.definition.version, version,
-                         instance.status, ordered, found.live, problems)
+    plan = MigrationPlan(
+        instance.uuid,
+        instance.definition.key,
+        instance.definition.version,
+        version,
+        instance.status,
+        ordered,
+        found.live,
+        problems,
+    )
     return plan, bundle
 
 
@@ -154,17 +179,27 @@ def plan(ctx: EngineContext, actor: Actor, instance_id: str, target_version: int
         session = uow.session
         instance = load_instance(session, instance_id)
         target = _target(session, instance, target_version)
-        if instance.status not in MIGRATABLE:            # an ended instance's state may be purged: no diff
-            return MigrationPlan(instance.uuid, instance.definition.key, instance.definition.version, target_version,
-                                 instance.status, [], [], [_ended(instance)])
+        if instance.status not in MIGRATABLE:  # an ended instance's state may be purged: no diff
+            return MigrationPlan(
+                instance.uuid,
+                instance.definition.key,
+                instance.definition.version,
+                target_version,
+                instance.status,
+                [],
+                [],
+                [_ended(instance)],
+            )
         with clock_scope(ctx.clock.now):
             return _compare(ctx, instance, loaded_run(ctx, instance), target, target_version)[0]
 
 
 def refusal(p: MigrationPlan) -> str:
     """The Conflict message for an unsafe plan: every problem, each naming its element."""
-    return (f"process instance {p.instance_id} cannot move from version {p.from_version} to {p.to_version}: "
-            + "; ".join(p.problems))
+    return (
+        f"process instance {p.instance_id} cannot move from version {p.from_version} to {p.to_version}: "
+        + "; ".join(p.problems)
+    )
 
 
 def migrate(ctx: EngineContext, actor: Actor, instance_id: str, target_version: int, reason: str) -> MigrationResult:
@@ -193,8 +228,11 @@ def migrate(ctx: EngineContext, actor: Actor, instance_id: str, target_version: 
             p, bundle = _compare(ctx, instance, run, target, target_version)
             if not p.safe:
                 raise Conflict(refusal(p), {"problems": p.problems})
-            rearm = {c.element_id for c in p.changes          # timers whose value, kind or calendar changed
-                     if c.change == "changed" and {"event_definition", "timer"} & set(c.attributes)}
+            rearm = {
+                c.element_id
+                for c in p.changes  # timers whose value, kind or calendar changed
+                if c.change == "changed" and {"event_definition", "timer"} & set(c.attributes)
+            }
             spiff_migration.apply(run, bundle, rearm, {r.approval_batch or r.uuid: r.created_at for r in rows})
             instance.definition = target
             instance.definition_id = target.id
@@ -204,19 +242,32 @@ def migrate(ctx: EngineContext, actor: Actor, instance_id: str, target_version: 
         p: MigrationPlan = state["plan"]
         now = ctx.clock.now()
         kept = [uuid for uuid in _refresh_rows(session, instance, old, target, run, now) if uuid in before]
-        audit.record(session, "instance_migrated", now, instance=instance, actor=actor.username, data={
-            "from_version": p.from_version, "to_version": p.to_version, "reason": reason,
-            "changes": p.as_event(), "kept_tasks": kept,
-            "tasks": {k: {"assignee": v[0]} for k, v in before.items() if k in kept},
-            "next_due_at": instance.next_due_at.isoformat() if instance.next_due_at else None})
-        result = MigrationResult(instance.uuid, p.from_version, p.to_version, instance.status, kept,
-                                 instance.next_due_at, p.changes)
+        audit.record(
+            session,
+            "instance_migrated",
+            now,
+            instance=instance,
+            actor=actor.username,
+            data={
+                "from_version": p.from_version,
+                "to_version": p.to_version,
+                "reason": reason,
+                "changes": p.as_event(),
+                "kept_tasks": kept,
+                "tasks": {k: {"assignee": v[0]} for k, v in before.items() if k in kept},
+                "next_due_at": instance.next_due_at.isoformat() if instance.next_due_at else None,
+            },
+        )
+        result = MigrationResult(
+            instance.uuid, p.from_version, p.to_version, instance.status, kept, instance.next_due_at, p.changes
+        )
         uow.commit()
     return result
 
 
-def _refresh_rows(session: Session, instance: ProcessInstance, old: ProcessDefinition, new: ProcessDefinition,
-                  run: Run, now: datetime) -> list[str]:
+def _refresh_rows(
+    session: Session, instance: ProcessInstance, old: ProcessDefinition, new: ProcessDefinition, run: Run, now: datetime
+) -> list[str]:
     """Open rows get the new version's form and SLA due date; returns their ids."""
     changed = _task_setting_changes(old, new)
     meta = _meta(new)
@@ -238,8 +289,9 @@ def _refresh_rows(session: Session, instance: ProcessInstance, old: ProcessDefin
     return kept
 
 
-def _set_due(session: Session, instance: ProcessInstance, row: HumanTask, due: datetime | None,
-             setting: dict[str, Any] | None) -> None:
+def _set_due(
+    session: Session, instance: ProcessInstance, row: HumanTask, due: datetime | None, setting: dict[str, Any] | None
+) -> None:
     """The row's due date as if it had been created under the new version: a boundary timer's, else
     the SLA property's counted from the row's creation, else none."""
     share = float(setting.get("at_risk") or AT_RISK_SHARE) if setting else AT_RISK_SHARE
@@ -247,8 +299,15 @@ def _set_due(session: Session, instance: ProcessInstance, row: HumanTask, due: d
         try:
             due = sla.property_due(session, setting, instance.variables, row.created_at)
         except Exception as err:  # noqa: BLE001 - a bad SLA must not stop the move; the trail says why
-            audit.record(session, "sla_invalid", instance.updated_at, instance=instance, task_uuid=row.uuid,
-                         element_id=row.element_id, data={"due": setting.get("due"), "error": str(err)[:500]})
+            audit.record(
+                session,
+                "sla_invalid",
+                instance.updated_at,
+                instance=instance,
+                task_uuid=row.uuid,
+                element_id=row.element_id,
+                data={"due": setting.get("due"), "error": str(err)[:500]},
+            )
     row.due_at = due
     row.at_risk_at = at_risk_time(row.created_at, due, share)
 
@@ -258,22 +317,29 @@ def _move_check_job(session: Session, instance: ProcessInstance, row: HumanTask,
     key = f"{sla.CHECK_JOB}:{row.uuid}"
     job = session.scalars(select(Job).where(Job.dedupe_key == key)).first()
     if row.due_at is None:
-        return                              # the check finds no due date and records nothing
+        return  # the check finds no due date and records nothing
     if job is None:
-        jobs.enqueue(session, sla.CHECK_JOB, {"task": row.uuid}, now, run_at=row.due_at, dedupe_key=key,
-                     instance=instance)
+        jobs.enqueue(
+            session, sla.CHECK_JOB, {"task": row.uuid}, now, run_at=row.due_at, dedupe_key=key, instance=instance
+        )
         return
     if job.status == "running":
-        return                              # being checked now, against the due date it reads then
+        return  # being checked now, against the due date it reads then
     if job.status != "pending":
-        jobs.requeue(session, job, now)     # a new due date: a new check (the old one found no breach, or an
-    job.run_at = row.due_at                 # earlier one that stays recorded)
+        jobs.requeue(session, job, now)  # a new due date: a new check (the old one found no breach, or an
+    job.run_at = row.due_at  # earlier one that stays recorded)
 
 
 def other_versions(ctx: EngineContext, actor: Actor, process: str, current: int) -> list[int]:
     """The published versions of `process` an instance on `current` could move to, newest first; raises Forbidden."""
     require(actor, "instance.migrate")
     with ctx.uow(write=False) as uow:
-        return [v for v in uow.session.scalars(select(ProcessDefinition.version)
-                                               .where(ProcessDefinition.key == process)
-                                               .order_by(ProcessDefinition.version.desc())) if v != current]
+        return [
+            v
+            for v in uow.session.scalars(
+                select(ProcessDefinition.version)
+                .where(ProcessDefinition.key == process)
+                .order_by(ProcessDefinition.version.desc())
+            )
+            if v != current
+        ]

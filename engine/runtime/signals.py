@@ -48,9 +48,9 @@ log = logging.getLogger("pmoflow.signals")
 @dataclass(frozen=True)
 class SignalResult:
     signal: str
-    reached: int            # resumed + started
-    resumed: int            # waiting instances that caught it
-    started: int            # new instances of processes with a signal start event
+    reached: int  # resumed + started
+    resumed: int  # waiting instances that caught it
+    started: int  # new instances of processes with a signal start event
 
 
 def send(ctx: EngineContext, actor: Actor, signal: object, variables: object = None) -> SignalResult:
@@ -60,8 +60,13 @@ def send(ctx: EngineContext, actor: Actor, signal: object, variables: object = N
     name = check_name(signal)
     checked = check_variables(variables)
     with ctx.uow() as uow:
-        audit.record(uow.session, "signal_sent", ctx.clock.now(), actor=actor.username,
-                     data={"signal": name, "variables": checked})
+        audit.record(
+            uow.session,
+            "signal_sent",
+            ctx.clock.now(),
+            actor=actor.username,
+            data={"signal": name, "variables": checked},
+        )
         uow.commit()
     return broadcast(ctx, name, checked, actor)
 
@@ -71,23 +76,28 @@ def check_name(signal: object) -> str:
     if not isinstance(signal, str) or not signal.strip():
         raise InvalidInput("signal name is required", {"fields": {"signal": "required"}})
     if len(signal) > NAME_LIMIT:
-        raise InvalidInput(f"signal name is longer than {NAME_LIMIT} characters",
-                           {"fields": {"signal": f"at most {NAME_LIMIT} characters"}})
+        raise InvalidInput(
+            f"signal name is longer than {NAME_LIMIT} characters",
+            {"fields": {"signal": f"at most {NAME_LIMIT} characters"}},
+        )
     return signal.strip()
 
 
-def broadcast(ctx: EngineContext, signal: str, variables: dict[str, Any], actor: Actor,
-              source: str | None = None) -> SignalResult:
+def broadcast(
+    ctx: EngineContext, signal: str, variables: dict[str, Any], actor: Actor, source: str | None = None
+) -> SignalResult:
     """Deliver to every waiting instance but `source` (the thrower), one unit of work each, then start
     the processes the signal starts."""
-    resumed = sum(_deliver(ctx, instance_id, signal, variables, actor.username, source)
-                  for instance_id in _waiting(ctx, signal, source))
+    resumed = sum(
+        _deliver(ctx, instance_id, signal, variables, actor.username, source)
+        for instance_id in _waiting(ctx, signal, source)
+    )
     started = 0
     for key in _started_by(ctx, signal):
         try:
             start_by_event(ctx, actor, key, variables, lambda run: _start_event(run, signal, variables))
             started += 1
-        except PmoflowError as err:                     # e.g. the start failed: the others still start
+        except PmoflowError as err:  # e.g. the start failed: the others still start
             log.warning("signal %r did not start %s: %s", signal, key, err)
     return SignalResult(signal, resumed + started, resumed, started)
 
@@ -95,17 +105,24 @@ def broadcast(ctx: EngineContext, signal: str, variables: dict[str, Any], actor:
 def _waiting(ctx: EngineContext, signal: str, source: str | None) -> list[str]:
     """Running instances whose definition has an event catching `signal` (cheap: no state is loaded)."""
     with ctx.uow(write=False) as uow:
-        rows = uow.session.execute(select(ProcessInstance.uuid, ProcessInstance.definition_id)
-                                   .where(ProcessInstance.status == "running").order_by(ProcessInstance.id)).all()
-        catching = {d for d in {r.definition_id for r in rows}
-                    if signal in signal_catches(*_bundle(ctx, uow.session, d))}
+        rows = uow.session.execute(
+            select(ProcessInstance.uuid, ProcessInstance.definition_id)
+            .where(ProcessInstance.status == "running")
+            .order_by(ProcessInstance.id)
+        ).all()
+        catching = {
+            d for d in {r.definition_id for r in rows} if signal in signal_catches(*_bundle(ctx, uow.session, d))
+        }
     return [r.uuid for r in rows if r.definition_id in catching and r.uuid != source]
 
 
 def _started_by(ctx: EngineContext, signal: str) -> list[str]:
     with ctx.uow(write=False) as uow:
-        return [d.key for d in latest_of_each(uow.session, ProcessDefinition)
-                if signal in signal_starts(_bundle(ctx, uow.session, d.id)[0])]
+        return [
+            d.key
+            for d in latest_of_each(uow.session, ProcessDefinition)
+            if signal in signal_starts(_bundle(ctx, uow.session, d.id)[0])
+        ]
 
 
 def _bundle(ctx: EngineContext, session: Session, definition_id: int) -> SpecBundle:
@@ -116,9 +133,11 @@ class _NotWaiting(Exception):
     """Raised before anything is saved when the instance no longer waits for the signal."""
 
 
-def _deliver(ctx: EngineContext, instance_id: str, signal: str, variables: dict[str, Any], actor: str,
-             source: str | None) -> int:
+def _deliver(
+    ctx: EngineContext, instance_id: str, signal: str, variables: dict[str, Any], actor: str, source: str | None
+) -> int:
     """Deliver to one instance in its own unit of work; 1 if it caught the signal."""
+
     def catch(run: Run) -> None:
         if not run.signal(signal, variables):
             raise _NotWaiting(signal)
@@ -129,13 +148,19 @@ def _deliver(ctx: EngineContext, instance_id: str, signal: str, variables: dict[
             if instance.status != "running":
                 return 0
             run_step(ctx, uow.session, instance, catch, actor)
-            audit.record(uow.session, "signal_received", ctx.clock.now(), instance=instance, actor=actor,
-                         data={"signal": signal, "variables": variables, "from_instance": source})
+            audit.record(
+                uow.session,
+                "signal_received",
+                ctx.clock.now(),
+                instance=instance,
+                actor=actor,
+                data={"signal": signal, "variables": variables, "from_instance": source},
+            )
             uow.commit()
             return 1
     except _NotWaiting:
         return 0
-    except PmoflowError as err:            # this instance's step failed; the broadcast goes on
+    except PmoflowError as err:  # this instance's step failed; the broadcast goes on
         log.warning("signal %r not delivered to instance %s: %s", signal, instance_id, err)
         return 0
 
@@ -147,11 +172,15 @@ def _start_event(run: Run, signal: str, variables: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- signals thrown by instances
 
+
 def run_broadcast(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     """The worker's side of a thrown signal: deliver it to the other instances (one hop further along
     its chain, engine.runtime.steps.SignalChain)."""
-    token = SIGNAL_CHAIN.set(SignalChain(int(job.payload.get("hops", 1)), ctx.settings.signal_chain_limit,
-                                         str(job.payload.get("chain") or job.uuid)))
+    token = SIGNAL_CHAIN.set(
+        SignalChain(
+            int(job.payload.get("hops", 1)), ctx.settings.signal_chain_limit, str(job.payload.get("chain") or job.uuid)
+        )
+    )
     try:
         result = broadcast(ctx, job.payload["signal"], {}, SYSTEM, source=job.payload.get("source"))
     finally:
@@ -159,6 +188,6 @@ def run_broadcast(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     return {"reached": result.reached, "resumed": result.resumed, "started": result.started}
 
 
-JOBS = {SIGNAL_JOB: jobs.JobHandler(run=run_broadcast)}        # registered by engine.bootstrap
+JOBS = {SIGNAL_JOB: jobs.JobHandler(run=run_broadcast)}  # registered by engine.bootstrap
 
 __all__ = ["send", "broadcast", "check_name", "SignalResult", "JOBS"]

@@ -32,10 +32,10 @@ from engine.spiff.runtime.run import Run
 FINAL = ("completed", "cancelled")
 
 
-SIGNAL_JOB = "signal.broadcast"         # a signal thrown by an instance, for the others (engine.runtime.signals)
+SIGNAL_JOB = "signal.broadcast"  # a signal thrown by an instance, for the others (engine.runtime.signals)
 
 
-CHAIN_BROADCASTS = 256                  # broadcasts one chain of signals may cause in all (it may fan out)
+CHAIN_BROADCASTS = 256  # broadcasts one chain of signals may cause in all (it may fan out)
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,23 @@ SIGNAL_CHAIN: ContextVar[SignalChain | None] = ContextVar("pmoflow_signal_chain"
 log = logging.getLogger("pmoflow.steps")
 
 
-DECISION_EVENT_KEYS = ("decision", "version", "decision_table", "hit_policy", "inputs", "outputs", "matched_rules",
-                       "required")
+DECISION_EVENT_KEYS = (
+    "decision",
+    "version",
+    "decision_table",
+    "hit_policy",
+    "inputs",
+    "outputs",
+    "matched_rules",
+    "required",
+)
 
 
-def new_run(ctx: EngineContext, definition: ProcessDefinition, variables: dict[str, Any],
-            started_by: str | None = None) -> Run:
+def new_run(
+    ctx: EngineContext, definition: ProcessDefinition, variables: dict[str, Any], started_by: str | None = None
+) -> Run:
     """A new workflow; a start event's `camunda:initiator` variable gets `started_by`."""
-    bundle = ctx.specs.get(definition.id, lambda: definition.spec)     # the spec is read only on a miss
+    bundle = ctx.specs.get(definition.id, lambda: definition.spec)  # the spec is read only on a miss
     assert ctx.script_engine is not None
     initiator = getattr(bundle[0], "pmoflow", {}).get("initiator")
     if initiator and started_by:
@@ -89,19 +98,28 @@ def run_step(
     """Act on the instance's workflow and save everything the step changed (not committed).
 
     `known` (the instance's open rows, read under its lock) saves a query; it is updated in place."""
-    with health.step_running(instance.uuid, ctx.limits.max_seconds):      # seen by /healthz while it runs
+    with health.step_running(instance.uuid, ctx.limits.max_seconds):  # seen by /healthz while it runs
         return _step(ctx, session, instance, action, actor, completed_task, new, known)
 
 
 def _step(
-    ctx: EngineContext, session: Session, instance: ProcessInstance, action: Callable[[Run], Any], actor: str | None,
-    completed_task: HumanTask | None, new: bool, known: OpenRows | None,
+    ctx: EngineContext,
+    session: Session,
+    instance: ProcessInstance,
+    action: Callable[[Run], Any],
+    actor: str | None,
+    completed_task: HumanTask | None,
+    new: bool,
+    known: OpenRows | None,
 ) -> Run:
     now = ctx.clock.now()
     with clock_scope(ctx.clock.now):
-        run = new_run(ctx, instance.definition, instance.variables, instance.started_by) if new else \
-            loaded_run(ctx, instance)
-        run.business_due = sla.business_due(session, ctx.settings.default_timezone)   # timers on business time
+        run = (
+            new_run(ctx, instance.definition, instance.variables, instance.started_by)
+            if new
+            else loaded_run(ctx, instance)
+        )
+        run.business_due = sla.business_due(session, ctx.settings.default_timezone)  # timers on business time
         try:
             action(run)
         except StepFailed as err:
@@ -110,10 +128,18 @@ def _step(
         save_run(session, instance, run, now)
     _write_step_events(session, instance, run, now, actor, before, new)
     open_tasks, calls, external = run.ready_work()
-    sync_tasks(session, instance, open_tasks, now, completed_task, ctx.settings.script_time_limit, known,
-               ctx.settings.default_group)
+    sync_tasks(
+        session,
+        instance,
+        open_tasks,
+        now,
+        completed_task,
+        ctx.settings.script_time_limit,
+        known,
+        ctx.settings.default_group,
+    )
     connector_calls.enqueue_calls(ctx, session, instance, calls, now)
-    if run.has_external_tasks:                  # no query for definitions without external tasks
+    if run.has_external_tasks:  # no query for definitions without external tasks
         external_mirror.sync(session, instance, external, now, ctx.settings.script_time_limit)
     session.flush()
     return run
@@ -127,7 +153,9 @@ def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetim
     state, so later changes in the step are flushed on top of them as usual."""
     status = run.status
     values: dict[str, Any] = {
-        "state": run.dump(), "status": status, "variables": run.variables(),
+        "state": run.dump(),
+        "status": status,
+        "variables": run.variables(),
         "next_due_at": run.next_due() if status == "running" else None,
         "error": run.incident.as_dict() if run.incident else (instance.error if status == "error" else None),
         "updated_at": now,
@@ -143,34 +171,74 @@ def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetim
 
 
 def _write_step_events(
-    session: Session, instance: ProcessInstance, run: Run, now: datetime, actor: str | None, before: str,
+    session: Session,
+    instance: ProcessInstance,
+    run: Run,
+    now: datetime,
+    actor: str | None,
+    before: str,
     new: bool,
 ) -> None:
     for entry in run.log.completed:
-        audit.record(session, "element_completed", now, instance=instance, actor=actor,
-                     task_uuid=entry["task_id"], element_id=entry["element_id"],
-                     data={"name": entry["name"], "type": entry["type"], "process": entry["process"]})
+        audit.record(
+            session,
+            "element_completed",
+            now,
+            instance=instance,
+            actor=actor,
+            task_uuid=entry["task_id"],
+            element_id=entry["element_id"],
+            data={"name": entry["name"], "type": entry["type"], "process": entry["process"]},
+        )
     for decision in run.log.decisions:
-        audit.record(session, "decision_evaluated", now, instance=instance, actor=actor,
-                     task_uuid=decision["task_id"], element_id=decision["element_id"],
-                     data={k: decision[k] for k in DECISION_EVENT_KEYS if k in decision})
+        audit.record(
+            session,
+            "decision_evaluated",
+            now,
+            instance=instance,
+            actor=actor,
+            task_uuid=decision["task_id"],
+            element_id=decision["element_id"],
+            data={k: decision[k] for k in DECISION_EVENT_KEYS if k in decision},
+        )
     for timer in run.log.timers:
-        audit.record(session, "timer_fired", now, instance=instance, actor=actor, task_uuid=timer["task_id"],
-                     element_id=timer["element_id"], data={k: v for k, v in timer.items() if k != "task_id"})
+        audit.record(
+            session,
+            "timer_fired",
+            now,
+            instance=instance,
+            actor=actor,
+            task_uuid=timer["task_id"],
+            element_id=timer["element_id"],
+            data={k: v for k, v in timer.items() if k != "task_id"},
+        )
         if timer.get("attached_to"):
-            sla.timer_fired(session, instance, timer, now, actor)       # a reminder or an SLA breach
+            sla.timer_fired(session, instance, timer, now, actor)  # a reminder or an SLA breach
     _write_signals(session, instance, run, now, actor)
     run.log.completed.clear()
     run.log.decisions.clear()
     run.log.timers.clear()
     if run.incident is not None:
-        audit.record(session, "incident_raised", now, instance=instance, actor=actor,
-                     task_uuid=run.incident.task_id, element_id=run.incident.element_id,
-                     data=run.incident.as_dict())
+        audit.record(
+            session,
+            "incident_raised",
+            now,
+            instance=instance,
+            actor=actor,
+            task_uuid=run.incident.task_id,
+            element_id=run.incident.element_id,
+            data=run.incident.as_dict(),
+        )
     if instance.status != before or new:
         if instance.status == "completed":
-            audit.record(session, "instance_completed", now, instance=instance, actor=actor,
-                         data={"variables": instance.variables})
+            audit.record(
+                session,
+                "instance_completed",
+                now,
+                instance=instance,
+                actor=actor,
+                data={"variables": instance.variables},
+            )
 
 
 def _write_signals(session: Session, instance: ProcessInstance, run: Run, now: datetime, actor: str | None) -> None:
@@ -181,25 +249,53 @@ def _write_signals(session: Session, instance: ProcessInstance, run: Run, now: d
     hops = (chain.hops if chain is not None else 0) + 1
     chain_id = chain.chain if chain is not None else new_uuid()
     for entry in run.log.signals:
-        audit.record(session, "signal_thrown", now, instance=instance, actor=actor, element_id=entry["element_id"],
-                     data={"signal": entry["signal"]})
+        audit.record(
+            session,
+            "signal_thrown",
+            now,
+            instance=instance,
+            actor=actor,
+            element_id=entry["element_id"],
+            data={"signal": entry["signal"]},
+        )
         if chain is not None and (hops > chain.limit or _broadcasts(session, chain_id) >= CHAIN_BROADCASTS):
-            log.warning("instance %s: signal %r not passed on: instances signalled one another without waiting "
-                        "(%d hops)", instance.uuid, entry["signal"], hops)
-            audit.record(session, "signal_dropped", now, instance=instance, actor=actor,
-                         element_id=entry["element_id"], data={"signal": entry["signal"], "hops": hops,
-                                                               "limit": chain.limit})
+            log.warning(
+                "instance %s: signal %r not passed on: instances signalled one another without waiting (%d hops)",
+                instance.uuid,
+                entry["signal"],
+                hops,
+            )
+            audit.record(
+                session,
+                "signal_dropped",
+                now,
+                instance=instance,
+                actor=actor,
+                element_id=entry["element_id"],
+                data={"signal": entry["signal"], "hops": hops, "limit": chain.limit},
+            )
             continue
-        jobs.enqueue(session, SIGNAL_JOB, {"signal": entry["signal"], "source": instance.uuid, "hops": hops,
-                                           "chain": chain_id}, now, instance=instance)
+        jobs.enqueue(
+            session,
+            SIGNAL_JOB,
+            {"signal": entry["signal"], "source": instance.uuid, "hops": hops, "chain": chain_id},
+            now,
+            instance=instance,
+        )
     run.log.signals.clear()
 
 
 def _broadcasts(session: Session, chain: str) -> int:
     """How many broadcasts the chain of signals has caused so far (asked only along a chain)."""
     session.flush()
-    return int(session.scalar(select(func.count()).select_from(Job).where(
-        Job.kind == SIGNAL_JOB, Job.payload["chain"].as_string() == chain)) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.kind == SIGNAL_JOB, Job.payload["chain"].as_string() == chain)
+        )
+        or 0
+    )
 
 
 def ensure_running(instance: ProcessInstance) -> None:

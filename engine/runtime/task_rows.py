@@ -31,8 +31,13 @@ def why_gone(instance: ProcessInstance) -> str:
 
 
 def sync_tasks(
-    session: Session, instance: ProcessInstance, open_tasks: list[OpenTask], now: datetime,
-    completed: HumanTask | None = None, time_limit: float = 3.0, known: OpenRows | None = None,
+    session: Session,
+    instance: ProcessInstance,
+    open_tasks: list[OpenTask],
+    now: datetime,
+    completed: HumanTask | None = None,
+    time_limit: float = 3.0,
+    known: OpenRows | None = None,
     default_group: str = "PMO Office",
 ) -> list[HumanTask]:
     """Make the instance's open task rows match the workflow's ready human tasks; returns the open rows.
@@ -62,9 +67,17 @@ def sync_tasks(
         if info.get("approval"):
             created += _create_batch(session, instance, task, info, now, time_limit)
         else:
-            offer = offer_for(session, info, info.get("lane") or task.lane, instance.definition.lane_map,
-                              instance.variables, default_group=default_group, started_by=instance.started_by,
-                              today=now.date(), time_limit=min(time_limit, 1.0))
+            offer = offer_for(
+                session,
+                info,
+                info.get("lane") or task.lane,
+                instance.definition.lane_map,
+                instance.variables,
+                default_group=default_group,
+                started_by=instance.started_by,
+                today=now.date(),
+                time_limit=min(time_limit, 1.0),
+            )
             created.append(_create_row(session, instance, task, info, now, uuid=uuid, offer=offer))
     now_open = [r for r in current if r.status == "open"] + created
     if known is not None:
@@ -75,32 +88,69 @@ def sync_tasks(
 def _cancel_row(session: Session, instance: ProcessInstance, row: HumanTask, now: datetime, reason: str) -> None:
     row.status = "cancelled"
     row.completed_at = now
-    audit.record(session, "task_cancelled", now, instance=instance, task_uuid=row.uuid,
-                 element_id=row.element_id, data={"name": row.name, "reason": reason})
+    audit.record(
+        session,
+        "task_cancelled",
+        now,
+        instance=instance,
+        task_uuid=row.uuid,
+        element_id=row.element_id,
+        data={"name": row.name, "reason": reason},
+    )
 
 
 def _create_row(
-    session: Session, instance: ProcessInstance, task: OpenTask, info: dict[str, Any], now: datetime, uuid: str,
-    offer: Offer, batch: str | None = None,
+    session: Session,
+    instance: ProcessInstance,
+    task: OpenTask,
+    info: dict[str, Any],
+    now: datetime,
+    uuid: str,
+    offer: Offer,
+    batch: str | None = None,
 ) -> HumanTask:
     role = info.get("lane") or task.lane
     groups, assignee = offer.groups, offer.assignee
     row = HumanTask(
-        uuid=uuid, instance_id=instance.id, element_id=task.element_id, name=task.name, role=role,
-        candidate_groups=groups, candidate_users=offer.users, group_source=offer.source, form_key=info.get("form"),
-        status="open", created_at=now, due_at=task.due_at, assignee=assignee, approval_batch=batch,
+        uuid=uuid,
+        instance_id=instance.id,
+        element_id=task.element_id,
+        name=task.name,
+        role=role,
+        candidate_groups=groups,
+        candidate_users=offer.users,
+        group_source=offer.source,
+        form_key=info.get("form"),
+        status="open",
+        created_at=now,
+        due_at=task.due_at,
+        assignee=assignee,
+        approval_batch=batch,
         priority=task_priority(info.get("priority"), instance.variables),
     )
-    with session.no_autoflush:          # before the INSERT: no second UPDATE of the row for its at-risk time
-        sla.set_due(session, instance, row, info.get("sla"), now)     # the SLA property, the at-risk time
-    insert_loaded(session, row)                 # its task_groups rows are written by a trigger
-    audit.record(session, "task_created", now, instance=instance, task_uuid=uuid, element_id=task.element_id,
-                 data={"name": task.name, "role": role, "candidate_groups": groups, "assignee": assignee,
-                       "approval_batch": batch, "due_at": row.due_at.isoformat() if row.due_at else None,
-                       **({"candidate_users": offer.users} if offer.users else {}),
-                       **({"group_source": offer.source} if offer.source else {}),
-                       **({"warnings": offer.warnings} if offer.warnings else {}),
-                       **({"substitute_for": offer.meant_for} if offer.meant_for else {})})
+    with session.no_autoflush:  # before the INSERT: no second UPDATE of the row for its at-risk time
+        sla.set_due(session, instance, row, info.get("sla"), now)  # the SLA property, the at-risk time
+    insert_loaded(session, row)  # its task_groups rows are written by a trigger
+    audit.record(
+        session,
+        "task_created",
+        now,
+        instance=instance,
+        task_uuid=uuid,
+        element_id=task.element_id,
+        data={
+            "name": task.name,
+            "role": role,
+            "candidate_groups": groups,
+            "assignee": assignee,
+            "approval_batch": batch,
+            "due_at": row.due_at.isoformat() if row.due_at else None,
+            **({"candidate_users": offer.users} if offer.users else {}),
+            **({"group_source": offer.source} if offer.source else {}),
+            **({"warnings": offer.warnings} if offer.warnings else {}),
+            **({"substitute_for": offer.meant_for} if offer.meant_for else {}),
+        },
+    )
     return row
 
 
@@ -120,25 +170,38 @@ def task_priority(expression: str | None, variables: dict[str, Any]) -> int:
 
 
 def _create_batch(
-    session: Session, instance: ProcessInstance, task: OpenTask, info: dict[str, Any], now: datetime,
+    session: Session,
+    instance: ProcessInstance,
+    task: OpenTask,
+    info: dict[str, Any],
+    now: datetime,
     time_limit: float,
 ) -> list[HumanTask]:
     """One personal row per approver (returned); an empty or failing approver list puts the instance in error."""
     if session.scalar(select(HumanTask.id).where(HumanTask.approval_batch == task.id).limit(1)) is not None:
-        return []                                   # already fanned out (and decided): nothing new
+        return []  # already fanned out (and decided): nothing new
     try:
         approvers = resolve_approvers(session, info["approval"], instance.variables, time_limit)
     except NoApprovers as err:
         instance.status = "error"
-        instance.error = {"element_id": task.element_id, "task_id": task.id, "message": str(err),
-                          "kind": "NoApprovers"}
-        audit.record(session, "incident_raised", now, instance=instance, task_uuid=task.id,
-                     element_id=task.element_id, data=instance.error)
+        instance.error = {"element_id": task.element_id, "task_id": task.id, "message": str(err), "kind": "NoApprovers"}
+        audit.record(
+            session,
+            "incident_raised",
+            now,
+            instance=instance,
+            task_uuid=task.id,
+            element_id=task.element_id,
+            data=instance.error,
+        )
         return []
     rows = []
     for approver in approvers:
-        assignee = effective_assignee(session, approver, now.date())     # out of office: the substitute
-        offer = Offer(list(info.get("candidate_groups") or []), assignee=assignee,
-                      meant_for=approver if assignee != approver else None)
+        assignee = effective_assignee(session, approver, now.date())  # out of office: the substitute
+        offer = Offer(
+            list(info.get("candidate_groups") or []),
+            assignee=assignee,
+            meant_for=approver if assignee != approver else None,
+        )
         rows.append(_create_row(session, instance, task, info, now, uuid=new_uuid(), offer=offer, batch=task.id))
     return rows

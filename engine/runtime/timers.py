@@ -33,7 +33,7 @@ RETRY_LATER = timedelta(minutes=1)
 log = logging.getLogger("pmoflow.timers")
 
 
-BATCH = 25          # instances per claiming transaction: fewer commits, locks held briefly
+BATCH = 25  # instances per claiming transaction: fewer commits, locks held briefly
 BATCH_SHARE = 0.25  # a batch takes no further instance once it ran this share of a step's time budget
 
 
@@ -62,7 +62,7 @@ def _fire_batch(ctx: EngineContext, size: int) -> int:
             started = time.monotonic()
             for instance in batch:
                 if fired and time.monotonic() - started > ctx.limits.max_seconds * BATCH_SHARE:
-                    break                   # the rest waits for the next batch: the lock is held briefly
+                    break  # the rest waits for the next batch: the lock is held briefly
                 _fire(ctx, uow.session, instance, now)
                 fired += 1
             uow.commit()
@@ -75,9 +75,11 @@ def _fire_batch(ctx: EngineContext, size: int) -> int:
 
 
 def _due(dialect: str, now: datetime) -> Select[ProcessInstance]:
-    query = (select(ProcessInstance)
-             .where(ProcessInstance.status == "running", ProcessInstance.next_due_at < now)
-             .order_by(ProcessInstance.next_due_at))
+    query = (
+        select(ProcessInstance)
+        .where(ProcessInstance.status == "running", ProcessInstance.next_due_at < now)
+        .order_by(ProcessInstance.next_due_at)
+    )
     return query.with_for_update(skip_locked=True) if dialect == "postgresql" else query
 
 
@@ -88,16 +90,18 @@ def _fire_alone(ctx: EngineContext, instance_id: int) -> int:
         with ctx.uow() as uow:
             instance = uow.session.scalars(_due(uow.dialect, now).where(ProcessInstance.id == instance_id)).first()
             if instance is None:
-                return 0            # fired meanwhile by another worker, or locked by one
+                return 0  # fired meanwhile by another worker, or locked by one
             _fire(ctx, uow.session, instance, now)
             uow.commit()
             return 1
     except Exception:  # noqa: BLE001 - logged; the instance is looked at again a minute later
         log.exception("instance %s: firing its timer failed; retrying in a minute", instance_id)
     with ctx.uow() as uow:
-        uow.session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id,
-                                                          ProcessInstance.status == "running")
-                            .values(next_due_at=now + RETRY_LATER))
+        uow.session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == instance_id, ProcessInstance.status == "running")
+            .values(next_due_at=now + RETRY_LATER)
+        )
         uow.commit()
     return 0
 
@@ -114,5 +118,6 @@ def _fire(ctx: EngineContext, session: Session, instance: ProcessInstance, now: 
 def next_due(ctx: EngineContext) -> datetime | None:
     """When the earliest timer of any running instance fires."""
     with ctx.uow(write=False) as uow:
-        return uow.session.scalar(select(func.min(ProcessInstance.next_due_at))
-                                  .where(ProcessInstance.status == "running"))
+        return uow.session.scalar(
+            select(func.min(ProcessInstance.next_due_at)).where(ProcessInstance.status == "running")
+        )

@@ -25,8 +25,8 @@ class Worker:
         self.batch = batch
         self.job_batch = job_batch
         self.stop = threading.Event()
-        self.heartbeat: Heartbeat | None = None     # while `run_forever` runs
-        retention.ensure_scheduled(ctx)     # the daily purge re-schedules itself from then on
+        self.heartbeat: Heartbeat | None = None  # while `run_forever` runs
+        retention.ensure_scheduled(ctx)  # the daily purge re-schedules itself from then on
 
     def run_once(self) -> int:
         """Fire what is due now; returns the number of instances stepped and jobs run."""
@@ -37,13 +37,13 @@ class Worker:
 
     def run_jobs(self) -> int:
         heartbeat = self.heartbeat
-        beat = partial(heartbeat.beat, "jobs") if heartbeat is not None else None     # between two jobs too
+        beat = partial(heartbeat.beat, "jobs") if heartbeat is not None else None  # between two jobs too
         return jobs.run_due(self.ctx, self.job_batch, jobs.worker_id(), beat=beat)
 
     def run_forever(self) -> None:
         log.info("worker started")
         name_of_worker = jobs.worker_id()
-        self.heartbeat = heartbeat = Heartbeat(self.ctx, name_of_worker)    # /healthz: one silent for long is stuck
+        self.heartbeat = heartbeat = Heartbeat(self.ctx, name_of_worker)  # /healthz: one silent for long is stuck
         while not self.stop.is_set():
             busy = False
             rounds = (("timers", self.fire_timers, self.batch), ("jobs", self.run_jobs, self.job_batch))

@@ -41,8 +41,10 @@ _INTERVAL = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _DURATION = re.compile(
     r"^P(?:(?P<years>\d+(?:[.,]\d+)?)Y)?(?:(?P<months>\d+(?:[.,]\d+)?)M)?(?:(?P<weeks>\d+(?:[.,]\d+)?)W)?"
     r"(?:(?P<days>\d+(?:[.,]\d+)?)D)?(?:T(?:(?P<hours>\d+(?:[.,]\d+)?)H)?(?:(?P<minutes>\d+(?:[.,]\d+)?)M)?"
-    r"(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$", re.I)
-MAX_DAYS_SEARCHED = 3 * 366          # a calendar with no working time in three years is refused
+    r"(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$",
+    re.I,
+)
+MAX_DAYS_SEARCHED = 3 * 366  # a calendar with no working time in three years is refused
 HOLIDAYS_MAX = 2000
 
 
@@ -88,8 +90,11 @@ class WorkingCalendar:
         result = []
         for start, end in self.hours.get(WEEKDAYS[day.weekday()], ()):
             a = datetime.combine(day, start, zone).astimezone(UTC)
-            b = (datetime.combine(day, end, zone) if end != time(0) else
-                 datetime.combine(day + timedelta(days=1), time(0), zone)).astimezone(UTC)
+            b = (
+                datetime.combine(day, end, zone)
+                if end != time(0)
+                else datetime.combine(day + timedelta(days=1), time(0), zone)
+            ).astimezone(UTC)
             if b > a:
                 result.append((a, b))
         return result
@@ -112,7 +117,8 @@ class WorkingCalendar:
             raise CalendarError(f"{duration!r}: months and years have no fixed working length; use days or weeks")
         days = parts.get("days", 0) + parts.get("weeks", 0) * self.working_weekdays
         return (self.day_length * days if days else timedelta(0)) + timedelta(
-            hours=parts.get("hours", 0), minutes=parts.get("minutes", 0), seconds=parts.get("seconds", 0))
+            hours=parts.get("hours", 0), minutes=parts.get("minutes", 0), seconds=parts.get("seconds", 0)
+        )
 
     def working_between(self, start: datetime, end: datetime) -> timedelta:
         """The working time from `start` to `end` (zero if `end` is not later)."""
@@ -129,7 +135,7 @@ class WorkingCalendar:
         return total
 
     def _walk(self, start: datetime, work: timedelta) -> datetime:
-        day = start.astimezone(self.zone).date() - timedelta(days=1)     # an interval may begin the day before
+        day = start.astimezone(self.zone).date() - timedelta(days=1)  # an interval may begin the day before
         remaining = work
         for _ in range(MAX_DAYS_SEARCHED):
             for a, b in self.intervals_on(day):
@@ -205,6 +211,7 @@ def default_calendar(time_zone: str = "UTC") -> WorkingCalendar:
 
 # ---------------------------------------------------------------- persistence and service
 
+
 @dataclass(frozen=True)
 class Holiday:
     day: date
@@ -213,7 +220,7 @@ class Holiday:
 
 @dataclass(frozen=True)
 class CalendarView:
-    id: str | None                       # None: the built-in default, not saved yet
+    id: str | None  # None: the built-in default, not saved yet
     name: str
     time_zone: str
     hours: dict[str, str]
@@ -222,14 +229,20 @@ class CalendarView:
 
     @classmethod
     def of(cls, row: BusinessCalendar) -> CalendarView:
-        return cls(id=row.uuid, name=row.name, time_zone=row.time_zone, hours=dict(row.hours),
-                   holidays=[Holiday(date.fromisoformat(h["date"]), h.get("name", "")) for h in row.holidays],
-                   updated_at=row.updated_at)
+        return cls(
+            id=row.uuid,
+            name=row.name,
+            time_zone=row.time_zone,
+            hours=dict(row.hours),
+            holidays=[Holiday(date.fromisoformat(h["date"]), h.get("name", "")) for h in row.holidays],
+            updated_at=row.updated_at,
+        )
 
 
 def to_working(row: BusinessCalendar) -> WorkingCalendar:
-    return WorkingCalendar(row.name, row.time_zone, parse_hours(row.hours),
-                           frozenset(date.fromisoformat(h["date"]) for h in row.holidays))
+    return WorkingCalendar(
+        row.name, row.time_zone, parse_hours(row.hours), frozenset(date.fromisoformat(h["date"]) for h in row.holidays)
+    )
 
 
 def resolver(session: Session, default_time_zone: str = "UTC") -> Callable[[str | None], WorkingCalendar]:
@@ -260,8 +273,9 @@ def list_calendars(ctx: EngineContext, actor: Actor) -> list[CalendarView]:
     """Every calendar by name, the default first."""
     require(actor, "definition.read")
     with ctx.uow(write=False) as uow:
-        rows = [CalendarView.of(r) for r in uow.session.scalars(select(BusinessCalendar).order_by(
-            BusinessCalendar.name))]
+        rows = [
+            CalendarView.of(r) for r in uow.session.scalars(select(BusinessCalendar).order_by(BusinessCalendar.name))
+        ]
     if not any(r.name == DEFAULT for r in rows):
         rows.insert(0, _builtin(ctx))
     return sorted(rows, key=lambda r: (r.name != DEFAULT, r.name.lower()))
@@ -288,7 +302,13 @@ def _find(session: Session, name: str) -> BusinessCalendar | None:
 
 
 def save_calendar(
-    ctx: EngineContext, actor: Actor, name: str, time_zone: str, hours: dict[str, str], *, new: bool = False,
+    ctx: EngineContext,
+    actor: Actor,
+    name: str,
+    time_zone: str,
+    hours: dict[str, str],
+    *,
+    new: bool = False,
 ) -> CalendarView:
     """Create (`new`) or update a calendar's time zone and working hours; raises InvalidInput, Conflict."""
     require(actor, "calendar.manage")
@@ -321,8 +341,13 @@ def save_calendar(
             row = BusinessCalendar(name=name, holidays=[], created_at=now)
             uow.session.add(row)
         row.time_zone, row.hours, row.updated_at = time_zone.strip(), cleaned, now
-        audit.record(uow.session, "calendar_saved", now, actor=actor.username,
-                     data={"calendar": name, "time_zone": row.time_zone, "hours": cleaned})
+        audit.record(
+            uow.session,
+            "calendar_saved",
+            now,
+            actor=actor.username,
+            data={"calendar": name, "time_zone": row.time_zone, "hours": cleaned},
+        )
         uow.session.flush()
         view = CalendarView.of(row)
         uow.commit()
@@ -341,8 +366,14 @@ def delete_calendar(ctx: EngineContext, actor: Actor, name: str) -> None:
         uow.commit()
 
 
-def set_holidays(ctx: EngineContext, actor: Actor, name: str, add: list[Holiday] | None = None,
-                 remove: list[date] | None = None, source: str = "manual") -> CalendarView:
+def set_holidays(
+    ctx: EngineContext,
+    actor: Actor,
+    name: str,
+    add: list[Holiday] | None = None,
+    remove: list[date] | None = None,
+    source: str = "manual",
+) -> CalendarView:
     """Add (or rename) and remove holidays of a saved calendar; raises NotFound, InvalidInput."""
     require(actor, "calendar.manage")
     now = ctx.clock.now()
@@ -354,13 +385,24 @@ def set_holidays(ctx: EngineContext, actor: Actor, name: str, add: list[Holiday]
         for holiday in add or []:
             days[holiday.day.isoformat()] = holiday.name[:200]
         if len(days) > HOLIDAYS_MAX:
-            raise InvalidInput(f"a calendar holds at most {HOLIDAYS_MAX} holidays",
-                               {"fields": {"holidays": f"At most {HOLIDAYS_MAX} holidays."}})
+            raise InvalidInput(
+                f"a calendar holds at most {HOLIDAYS_MAX} holidays",
+                {"fields": {"holidays": f"At most {HOLIDAYS_MAX} holidays."}},
+            )
         row.holidays = [{"date": d, "name": days[d]} for d in sorted(days)]
         row.updated_at = now
-        audit.record(uow.session, "calendar_holidays_changed", now, actor=actor.username, data={
-            "calendar": row.name, "source": source, "added": [h.day.isoformat() for h in add or []],
-            "removed": [d.isoformat() for d in remove or []]})
+        audit.record(
+            uow.session,
+            "calendar_holidays_changed",
+            now,
+            actor=actor.username,
+            data={
+                "calendar": row.name,
+                "source": source,
+                "added": [h.day.isoformat() for h in add or []],
+                "removed": [d.isoformat() for d in remove or []],
+            },
+        )
         uow.session.flush()
         view = CalendarView.of(row)
         uow.commit()
@@ -371,8 +413,14 @@ def _saved(ctx: EngineContext, session: Session, name: str, now: datetime) -> Bu
     """The calendar row; the built-in default is saved on its first change."""
     row = _find(session, name)
     if row is None and name == DEFAULT:
-        row = BusinessCalendar(name=DEFAULT, time_zone=ctx.settings.default_timezone or "UTC",
-                               hours=dict(DEFAULT_HOURS), holidays=[], created_at=now, updated_at=now)
+        row = BusinessCalendar(
+            name=DEFAULT,
+            time_zone=ctx.settings.default_timezone or "UTC",
+            hours=dict(DEFAULT_HOURS),
+            holidays=[],
+            created_at=now,
+            updated_at=now,
+        )
         session.add(row)
     if row is None:
         raise NotFound(f"there is no business calendar named {name!r}")
@@ -416,8 +464,11 @@ def _occurrences(event: Any, first: date) -> list[date]:
     from dateutil.rrule import rrulestr
 
     text = rule.to_ical().decode()
-    until = first.replace(year=first.year + 10) if not (first.month == 2 and first.day == 29) else \
-        first.replace(year=first.year + 10, day=28)
+    until = (
+        first.replace(year=first.year + 10)
+        if not (first.month == 2 and first.day == 29)
+        else first.replace(year=first.year + 10, day=28)
+    )
     rr = rrulestr(text, dtstart=datetime.combine(first, time(0)), ignoretz=True)
     return [d.date() for d in rr.between(datetime.combine(first, time(0)), datetime.combine(until, time(0)), inc=True)]
 

@@ -40,11 +40,12 @@ from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 CHECK_JOB = "sla_check"
 TIMER_ACTOR = "timer"
-TZ_KEY = "pmoflow_default_timezone"        # session.info: the default calendar's time zone for this step
+TZ_KEY = "pmoflow_default_timezone"  # session.info: the default calendar's time zone for this step
 log = logging.getLogger("pmoflow.sla")
 
 
 # ---------------------------------------------------------------- due dates
+
 
 def business_due(session: Session, default_time_zone: str) -> Callable[[str, datetime, str], datetime]:
     """For the engine's timers: (calendar, start, ISO duration) -> due; raises ValueError."""
@@ -53,8 +54,9 @@ def business_due(session: Session, default_time_zone: str) -> Callable[[str, dat
     return lambda name, start, duration: find(name).add(start, duration)
 
 
-def set_due(session: Session, instance: ProcessInstance, row: HumanTask, sla: dict[str, Any] | None,
-            now: datetime) -> None:
+def set_due(
+    session: Session, instance: ProcessInstance, row: HumanTask, sla: dict[str, Any] | None, now: datetime
+) -> None:
     """Give a new task row its due date from the SLA property (when no boundary timer gave one), its
     at-risk time, and for a property due date the job that records the breach."""
     share = float(sla.get("at_risk") or AT_RISK_SHARE) if sla else AT_RISK_SHARE
@@ -63,14 +65,28 @@ def set_due(session: Session, instance: ProcessInstance, row: HumanTask, sla: di
             row.due_at = property_due(session, sla, instance.variables, now)
         except Exception as err:  # noqa: BLE001 - a bad SLA must not stop the process; the trail says why
             log.warning("task %s: SLA due %r could not be evaluated: %s", row.uuid, sla.get("due"), err)
-            audit.record(session, "sla_invalid", now, instance=instance, task_uuid=row.uuid,
-                         element_id=row.element_id, data={"due": sla.get("due"), "error": str(err)[:500]})
+            audit.record(
+                session,
+                "sla_invalid",
+                now,
+                instance=instance,
+                task_uuid=row.uuid,
+                element_id=row.element_id,
+                data={"due": sla.get("due"), "error": str(err)[:500]},
+            )
         if row.due_at is not None:
-            jobs.enqueue(session, CHECK_JOB, {"task": row.uuid}, now, run_at=row.due_at,
-                         dedupe_key=f"{CHECK_JOB}:{row.uuid}", instance=instance)
+            jobs.enqueue(
+                session,
+                CHECK_JOB,
+                {"task": row.uuid},
+                now,
+                run_at=row.due_at,
+                dedupe_key=f"{CHECK_JOB}:{row.uuid}",
+                instance=instance,
+            )
     row.at_risk_at = at_risk_time(row.created_at, row.due_at, share)
     if sla and sla.get("calendar") and row.due_at is not None:
-        try:                                  # on business time, the share is of the working time allowed
+        try:  # on business time, the share is of the working time allowed
             cal = calendars.resolver(session, session.info.get(TZ_KEY, "UTC"))(sla["calendar"])
             row.at_risk_at = cal.add(row.created_at, cal.working_between(row.created_at, row.due_at) * share)
         except ValueError as err:
@@ -104,7 +120,7 @@ def due_from(value: Any, now: datetime, calendar: calendars.WorkingCalendar | No
         return calendar.add(now, value) if calendar is not None else now + value
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=zone)
-    if isinstance(value, date):                   # due by the end of that day
+    if isinstance(value, date):  # due by the end of that day
         return datetime.combine(value + timedelta(days=1), time(0), zone).astimezone(UTC)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"SLA due {value!r} is neither a duration nor a date")
@@ -124,60 +140,114 @@ def due_from(value: Any, now: datetime, calendar: calendars.WorkingCalendar | No
 
 # ---------------------------------------------------------------- fired boundary timers
 
-def timer_fired(session: Session, instance: ProcessInstance, timer: dict[str, Any], now: datetime,
-                actor: str | None) -> None:
+
+def timer_fired(
+    session: Session, instance: ProcessInstance, timer: dict[str, Any], now: datetime, actor: str | None
+) -> None:
     """Write what a fired boundary timer of a human task means: a reminder or an SLA breach."""
     kind = timer.get("kind") or ("escalation" if timer.get("interrupting") else "reminder")
     if kind != "reminder":
-        audit.record(session, "sla_breached", now, instance=instance, actor=actor, task_uuid=timer["attached_task_id"],
-                     element_id=timer["attached_to"],
-                     data={"timer": timer["element_id"], "interrupting": timer["interrupting"], "kind": kind})
+        audit.record(
+            session,
+            "sla_breached",
+            now,
+            instance=instance,
+            actor=actor,
+            task_uuid=timer["attached_task_id"],
+            element_id=timer["attached_to"],
+            data={"timer": timer["element_id"], "interrupting": timer["interrupting"], "kind": kind},
+        )
     if kind not in ("reminder", "reassign"):
         return
-    rows = session.scalars(select(HumanTask).where(
-        or_(HumanTask.uuid == timer["attached_task_id"], HumanTask.approval_batch == timer["attached_task_id"]),
-        HumanTask.status == "open")).all()
+    rows = session.scalars(
+        select(HumanTask).where(
+            or_(HumanTask.uuid == timer["attached_task_id"], HumanTask.approval_batch == timer["attached_task_id"]),
+            HumanTask.status == "open",
+        )
+    ).all()
     if kind == "reassign":
         for row in rows:
             _to_manager(session, instance, row, timer, now, actor)
         return
     for row in rows:
-        people = [row.assignee] if row.assignee else sorted(
-            set(_members(session, list(row.candidate_groups))) | set(row.candidate_users or []))
-        audit.record(session, "task_reminder", now, instance=instance, actor=actor, task_uuid=row.uuid,
-                     element_id=row.element_id, data={"timer": timer["element_id"], "name": row.name,
-                                                      "notified": people,
-                                                      "due_at": row.due_at.isoformat() if row.due_at else None})
+        people = (
+            [row.assignee]
+            if row.assignee
+            else sorted(set(_members(session, list(row.candidate_groups))) | set(row.candidate_users or []))
+        )
+        audit.record(
+            session,
+            "task_reminder",
+            now,
+            instance=instance,
+            actor=actor,
+            task_uuid=row.uuid,
+            element_id=row.element_id,
+            data={
+                "timer": timer["element_id"],
+                "name": row.name,
+                "notified": people,
+                "due_at": row.due_at.isoformat() if row.due_at else None,
+            },
+        )
 
 
-def _to_manager(session: Session, instance: ProcessInstance, row: HumanTask, timer: dict[str, Any], now: datetime,
-                actor: str | None) -> None:
+def _to_manager(
+    session: Session, instance: ProcessInstance, row: HumanTask, timer: dict[str, Any], now: datetime, actor: str | None
+) -> None:
     """Escalate by reassignment: the task goes to the manager of its (first managed) group."""
-    managers = session.scalars(select(Group.manager).where(
-        Group.name.in_(list(row.candidate_groups) or [""]), Group.manager.is_not(None)).order_by(Group.name)).all()
+    managers = session.scalars(
+        select(Group.manager)
+        .where(Group.name.in_(list(row.candidate_groups) or [""]), Group.manager.is_not(None))
+        .order_by(Group.name)
+    ).all()
     manager = next((m for m in managers if m), None)
     if manager is None or manager == row.assignee:
-        audit.record(session, "escalation_skipped", now, instance=instance, actor=actor, task_uuid=row.uuid,
-                     element_id=row.element_id, data={"timer": timer["element_id"], "reason":
-                                                      "already with the manager" if manager else
-                                                      "none of the task's groups has a manager"})
+        audit.record(
+            session,
+            "escalation_skipped",
+            now,
+            instance=instance,
+            actor=actor,
+            task_uuid=row.uuid,
+            element_id=row.element_id,
+            data={
+                "timer": timer["element_id"],
+                "reason": "already with the manager" if manager else "none of the task's groups has a manager",
+            },
+        )
         return
     before = row.assignee
     row.assignee, row.owner, row.delegation_reason = manager, None, None
     reason = f"SLA breached ({timer['element_id']}): escalated to the group's manager"
-    audit.record(session, "task_reassigned", now, instance=instance, actor=actor, task_uuid=row.uuid,
-                 element_id=row.element_id, data={"name": row.name, "from": before, "to": manager, "reason": reason,
-                                                  "timer": timer["element_id"]})
+    audit.record(
+        session,
+        "task_reassigned",
+        now,
+        instance=instance,
+        actor=actor,
+        task_uuid=row.uuid,
+        element_id=row.element_id,
+        data={"name": row.name, "from": before, "to": manager, "reason": reason, "timer": timer["element_id"]},
+    )
 
 
 def _members(session: Session, groups: list[str]) -> list[str]:
     if not groups:
         return []
-    return list(session.scalars(select(User.username).join(User.groups).where(
-        Group.name.in_(groups), User.active.is_(True)).distinct().order_by(User.username)))
+    return list(
+        session.scalars(
+            select(User.username)
+            .join(User.groups)
+            .where(Group.name.in_(groups), User.active.is_(True))
+            .distinct()
+            .order_by(User.username)
+        )
+    )
 
 
 # ---------------------------------------------------------------- the breach check job
+
 
 def _check(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any] | None:
     return {"task": job.payload.get("task")}
@@ -190,9 +260,16 @@ def _record_breach(ctx: EngineContext, session: Session, job: Job, result: dict[
     if row is None or row.status != "open" or row.due_at is None or not is_overdue(row.due_at, now):
         return
     instance = session.get(ProcessInstance, row.instance_id)
-    audit.record(session, "sla_breached", now, instance=instance, actor=TIMER_ACTOR, task_uuid=row.uuid,
-                 element_id=row.element_id, data={"kind": "due_date", "due_at": row.due_at.isoformat(),
-                                                  "name": row.name})
+    audit.record(
+        session,
+        "sla_breached",
+        now,
+        instance=instance,
+        actor=TIMER_ACTOR,
+        task_uuid=row.uuid,
+        element_id=row.element_id,
+        data={"kind": "due_date", "due_at": row.due_at.isoformat(), "name": row.name},
+    )
 
 
-JOBS = {CHECK_JOB: jobs.JobHandler(run=_check, done=_record_breach)}        # registered by engine.bootstrap
+JOBS = {CHECK_JOB: jobs.JobHandler(run=_check, done=_record_breach)}  # registered by engine.bootstrap

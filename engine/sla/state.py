@@ -18,7 +18,7 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, SQLColumnExpression
 
-AT_RISK_SHARE = 0.75          # past this share of the time allowed, a task is "at risk" (`atRisk` overrides)
+AT_RISK_SHARE = 0.75  # past this share of the time allowed, a task is "at risk" (`atRisk` overrides)
 STATES = ("none", "on_track", "at_risk", "overdue")
 
 
@@ -48,8 +48,9 @@ def overdue_condition(due_at: SQLColumnExpression[datetime | None], now: datetim
     return due_at <= now
 
 
-def state(due_at: datetime | None, at_risk_at: datetime | None, now: datetime,
-          created_at: datetime | None = None) -> str:
+def state(
+    due_at: datetime | None, at_risk_at: datetime | None, now: datetime, created_at: datetime | None = None
+) -> str:
     """'none', 'on_track', 'at_risk' or 'overdue'; without `at_risk_at`, AT_RISK_SHARE of the time since
     `created_at` (no at-risk phase when neither is known)."""
     if due_at is None:
@@ -68,5 +69,13 @@ def of_task(task: TaskTimes, now: datetime) -> str | None:
     return state(task.due_at, task.at_risk_at, now, task.created_at)
 
 
-__all__ = ["AT_RISK_SHARE", "STATES", "TaskTimes", "at_risk_time", "is_overdue", "overdue_condition", "state",
-           "of_task"]
+__all__ = [
+    "AT_RISK_SHARE",
+    "STATES",
+    "TaskTimes",
+    "at_risk_time",
+    "is_overdue",
+    "overdue_condition",
+    "state",
+    "of_task",
+]

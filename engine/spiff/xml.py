@@ -29,12 +29,17 @@ def _parser() -> etree.XMLParser:
 def parse_xml(content: bytes, filename: str, max_bytes: int) -> etree._Element:
     """Parse untrusted XML; raises XmlRefused for oversize, DOCTYPE/entities or malformed input."""
     if len(content) > max_bytes:
-        raise XmlRefused(Problem(f"file is {len(content)} bytes; the limit is {max_bytes}", filename,
-                                 code="too_large"))
+        raise XmlRefused(Problem(f"file is {len(content)} bytes; the limit is {max_bytes}", filename, code="too_large"))
     head = content[:4096].lower()
     if b"<!doctype" in head or b"<!entity" in content.lower():
-        raise XmlRefused(Problem("DOCTYPE and entity declarations are not allowed", filename, line=_line_of(
-            content, b"<!"), code="forbidden_xml"))
+        raise XmlRefused(
+            Problem(
+                "DOCTYPE and entity declarations are not allowed",
+                filename,
+                line=_line_of(content, b"<!"),
+                code="forbidden_xml",
+            )
+        )
     try:
         root = etree.fromstring(content, _parser())
     except etree.XMLSyntaxError as err:

@@ -64,10 +64,15 @@ def resolve_approvers(
 ) -> list[str]:
     """The user names that must vote, active users only, in order; raises NoApprovers."""
     if config.get("group"):
-        names = list(session.scalars(
-            select(User.username).join(GroupMember, GroupMember.user_id == User.id)
-            .join(Group, Group.id == GroupMember.group_id)
-            .where(Group.name == config["group"], User.active.is_(True)).order_by(User.username)))
+        names = list(
+            session.scalars(
+                select(User.username)
+                .join(GroupMember, GroupMember.user_id == User.id)
+                .join(Group, Group.id == GroupMember.group_id)
+                .where(Group.name == config["group"], User.active.is_(True))
+                .order_by(User.username)
+            )
+        )
     else:
         names = _evaluate_list(config["approvers"], variables, time_limit)
         known = set(session.scalars(select(User.username).where(User.username.in_(names), User.active.is_(True))))
@@ -116,16 +121,25 @@ def decision_key(form: dict[str, Any] | None) -> str | None:
     return None
 
 
-def check_separation(session: Session, meta: dict[str, Any], instance: ProcessInstance, row: HumanTask,
-                     username: str) -> None:
+def check_separation(
+    session: Session, meta: dict[str, Any], instance: ProcessInstance, row: HumanTask, username: str
+) -> None:
     """Enforce the process's separation of duties; raises Forbidden naming the rule."""
     duties = meta.get("separation") or {}
     if duties.get("initiator") and instance.started_by == username:
         raise Forbidden(f"{username} started this request and may not also decide on it (separation of duties)")
     if duties.get("repeat"):
-        earlier = session.scalar(select(HumanTask.id).where(
-            HumanTask.instance_id == instance.id, HumanTask.completed_by == username, HumanTask.id != row.id,
-            HumanTask.status == "completed").limit(1))
+        earlier = session.scalar(
+            select(HumanTask.id)
+            .where(
+                HumanTask.instance_id == instance.id,
+                HumanTask.completed_by == username,
+                HumanTask.id != row.id,
+                HumanTask.status == "completed",
+            )
+            .limit(1)
+        )
         if earlier is not None:
-            raise Forbidden(f"{username} already decided on this request and may not decide twice "
-                            "(separation of duties)")
+            raise Forbidden(
+                f"{username} already decided on this request and may not decide twice (separation of duties)"
+            )

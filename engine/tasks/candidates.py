@@ -49,12 +49,20 @@ class Offer:
     assignee: str | None = None
     source: str | None = None
     warnings: list[str] = field(default_factory=list)
-    meant_for: str | None = None         # the assignee the model named, when a substitute stands in
+    meant_for: str | None = None  # the assignee the model named, when a substitute stands in
 
 
 def offer_for(
-    session: Session, info: dict[str, Any], lane: str | None, lane_map: dict[str, str], variables: dict[str, Any],
-    *, default_group: str, started_by: str | None, today: date, time_limit: float = 1.0,
+    session: Session,
+    info: dict[str, Any],
+    lane: str | None,
+    lane_map: dict[str, str],
+    variables: dict[str, Any],
+    *,
+    default_group: str,
+    started_by: str | None,
+    today: date,
+    time_limit: float = 1.0,
 ) -> Offer:
     """The offer of a new task from its definition settings (`info`); never raises."""
     warnings: list[str] = []
@@ -90,12 +98,15 @@ def offer_for(
     return Offer(groups, users, assignee, source, warnings, meant_for)
 
 
-def _values(info: dict[str, Any], variables: dict[str, Any], time_limit: float,
-            warnings: list[str]) -> dict[str, list[str]]:
+def _values(
+    info: dict[str, Any], variables: dict[str, Any], time_limit: float, warnings: list[str]
+) -> dict[str, list[str]]:
     """Static and evaluated names per field; an expression that fails gives none and a warning."""
-    static = {"candidate_groups": list(info.get("candidate_groups") or []),
-              "candidate_users": list(info.get("candidate_users") or []),
-              "assignee": [info["assignee"]] if info.get("assignee") else []}
+    static = {
+        "candidate_groups": list(info.get("candidate_groups") or []),
+        "candidate_users": list(info.get("candidate_users") or []),
+        "assignee": [info["assignee"]] if info.get("assignee") else [],
+    }
     for key, expression in (info.get("expressions") or {}).items():
         try:
             value = SandboxedEnvironment(time_limit=time_limit).evaluate(expression, dict(variables))
@@ -114,19 +125,20 @@ def _values(info: dict[str, Any], variables: dict[str, Any], time_limit: float,
 
 
 def _active(session: Session, usernames: list[str]) -> set[str]:
-    return set(session.scalars(select(User.username).where(User.username.in_(sorted(set(usernames))),
-                                                           User.active.is_(True))))
+    return set(
+        session.scalars(select(User.username).where(User.username.in_(sorted(set(usernames))), User.active.is_(True)))
+    )
 
 
 # ---------------------------------------------------------------- who may work a task
+
 
 def in_my_groups(actor: Actor) -> ColumnElement[bool]:
     """SQL: the actor is a candidate of the task: one of their groups, or they by name (candidate users)."""
     named = exists().where(TaskUser.task_id == HumanTask.id, TaskUser.username == actor.username)
     if not actor.groups:
         return named
-    return or_(exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(sorted(actor.groups))),
-               named)
+    return or_(exists().where(TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(sorted(actor.groups))), named)
 
 
 def is_candidate(actor: Actor, task: HumanTask) -> bool:

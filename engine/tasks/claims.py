@@ -33,9 +33,17 @@ def _set_assignee(ctx: EngineContext, actor: Actor, task_id: str, assignee: str 
         if row.status != "open":
             raise Conflict(f"task {task_id} is already {row.status}")
         _check_assignment(actor, row, assignee)
-        row.assignee, row.owner, row.delegation_reason = assignee, None, None    # claiming ends a delegation
-        audit.record(uow.session, event, ctx.clock.now(), instance=row.instance, actor=actor.username,
-                     task_uuid=row.uuid, element_id=row.element_id, data={"name": row.name})
+        row.assignee, row.owner, row.delegation_reason = assignee, None, None  # claiming ends a delegation
+        audit.record(
+            uow.session,
+            event,
+            ctx.clock.now(),
+            instance=row.instance,
+            actor=actor.username,
+            task_uuid=row.uuid,
+            element_id=row.element_id,
+            data={"name": row.name},
+        )
         view = TaskView.of(row)
         uow.commit()
         return view

@@ -45,14 +45,27 @@ REASON_LIMIT = 2000
 MAX_ABSENCE_DAYS = 366
 WORKING_ROLES = PERMISSIONS["task.delegate"]
 
-__all__ = ["effective_assignee", "delegate", "reassign", "may_hand_over", "out_of_office", "set_out_of_office",
-           "clear_out_of_office", "colleagues", "request_target"]
+__all__ = [
+    "effective_assignee",
+    "delegate",
+    "reassign",
+    "may_hand_over",
+    "out_of_office",
+    "set_out_of_office",
+    "clear_out_of_office",
+    "colleagues",
+    "request_target",
+]
 
 
 # ---------------------------------------------------------------- the target of a comment or attachment
 
+
 def request_target(
-    session: Session, actor: Actor, instance_id: str | None, task_id: str | None,
+    session: Session,
+    actor: Actor,
+    instance_id: str | None,
+    task_id: str | None,
 ) -> tuple[ProcessInstance, HumanTask | None]:
     """The instance (and task) a comment or attachment is about; raises NotFound, Forbidden, InvalidInput."""
     task: HumanTask | None = None
@@ -60,8 +73,11 @@ def request_target(
         task = session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).first()
         if task is None:
             raise NotFound(f"task {task_id} does not exist")
-        instance = session.scalars(select(ProcessInstance).where(ProcessInstance.id == task.instance_id)
-                                   .options(joinedload(ProcessInstance.definition))).one()
+        instance = session.scalars(
+            select(ProcessInstance)
+            .where(ProcessInstance.id == task.instance_id)
+            .options(joinedload(ProcessInstance.definition))
+        ).one()
         if instance_id and instance.uuid != instance_id:
             raise InvalidInput("the task belongs to another request", {"fields": {"task": "not of this request"}})
     elif instance_id:
@@ -74,6 +90,7 @@ def request_target(
 
 # ---------------------------------------------------------------- substitutes
 
+
 @dataclass(frozen=True)
 class OutOfOffice:
     substitute: str
@@ -84,8 +101,8 @@ class OutOfOffice:
 
 @dataclass(frozen=True)
 class OutOfOfficeForm:
-    current: OutOfOffice | None          # the actor's current or next absence
-    colleagues: list[str]                # who may be named substitute
+    current: OutOfOffice | None  # the actor's current or next absence
+    colleagues: list[str]  # who may be named substitute
 
 
 def out_of_office(ctx: EngineContext, actor: Actor) -> OutOfOfficeForm:
@@ -93,11 +110,15 @@ def out_of_office(ctx: EngineContext, actor: Actor) -> OutOfOfficeForm:
     require(actor, "substitute.set_own")
     today = ctx.clock.now().date()
     with ctx.uow(write=False) as uow:
-        row = uow.session.scalars(select(Substitute).where(
-            Substitute.username == actor.username, Substitute.ends_on >= today)
-            .order_by(Substitute.starts_on, Substitute.id.desc()).limit(1)).first()
-        return OutOfOfficeForm(_absence(row, today) if row else None,
-                               [c for c in colleagues(uow.session) if c != actor.username])
+        row = uow.session.scalars(
+            select(Substitute)
+            .where(Substitute.username == actor.username, Substitute.ends_on >= today)
+            .order_by(Substitute.starts_on, Substitute.id.desc())
+            .limit(1)
+        ).first()
+        return OutOfOfficeForm(
+            _absence(row, today) if row else None, [c for c in colleagues(uow.session) if c != actor.username]
+        )
 
 
 def _absence(row: Substitute, today: date) -> OutOfOffice:
@@ -105,7 +126,11 @@ def _absence(row: Substitute, today: date) -> OutOfOffice:
 
 
 def set_out_of_office(
-    ctx: EngineContext, actor: Actor, substitute: str, starts_on: date | str | None, ends_on: date | str | None,
+    ctx: EngineContext,
+    actor: Actor,
+    substitute: str,
+    starts_on: date | str | None,
+    ends_on: date | str | None,
 ) -> OutOfOffice:
     """Name a substitute for a date range (replacing any earlier setting); raises InvalidInput, Forbidden."""
     require(actor, "substitute.set_own")
@@ -130,12 +155,18 @@ def set_out_of_office(
             raise InvalidInput("the out-of-office setting is invalid", {"fields": errors})
         assert start is not None and end is not None
         session.execute(delete(Substitute).where(Substitute.username == actor.username))
-        row = Substitute(username=actor.username, substitute=substitute, starts_on=start, ends_on=end,
-                         created_at=ctx.clock.now())
+        row = Substitute(
+            username=actor.username, substitute=substitute, starts_on=start, ends_on=end, created_at=ctx.clock.now()
+        )
         session.add(row)
         now = ctx.clock.now()
-        audit.record(session, "out_of_office_set", now, actor=actor.username,
-                     data={"substitute": substitute, "starts_on": start.isoformat(), "ends_on": end.isoformat()})
+        audit.record(
+            session,
+            "out_of_office_set",
+            now,
+            actor=actor.username,
+            data={"substitute": substitute, "starts_on": start.isoformat(), "ends_on": end.isoformat()},
+        )
         view = _absence(row, today)
         uow.commit()
         return view
@@ -187,6 +218,7 @@ def colleagues(session: Session) -> list[str]:
 
 
 # ---------------------------------------------------------------- delegate and reassign
+
 
 def may_hand_over(actor: Actor, task: HumanTask) -> bool:
     """Admins, the assignee, the owner of a delegated task, and group members of an unassigned task."""
@@ -245,7 +277,12 @@ def _locked_task(session: Session, task_id: str) -> HumanTask:
 
 
 def _hand_over_problems(
-    session: Session, actor: Actor, row: HumanTask, to: str, reason: str, delegating: bool,
+    session: Session,
+    actor: Actor,
+    row: HumanTask,
+    to: str,
+    reason: str,
+    delegating: bool,
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not reason:
@@ -257,8 +294,12 @@ def _hand_over_problems(
         errors["to"] = "choose someone else (to work it yourself, take the task)"
     elif problem := _receiver_problem(session, to):
         errors["to"] = problem
-    elif not delegating and not admin and to not in (row.candidate_users or []) \
-            and not _in_groups(session, to, row.candidate_groups):
+    elif (
+        not delegating
+        and not admin
+        and to not in (row.candidate_users or [])
+        and not _in_groups(session, to, row.candidate_groups)
+    ):
         groups = ", ".join([*row.candidate_groups, *(row.candidate_users or [])]) or "the task's groups"
         errors["to"] = f"{to} is not in {groups}; delegate instead, or ask an admin"
     return errors
@@ -270,7 +311,13 @@ def _in_groups(session: Session, username: str, groups: list[str]) -> bool:
 
 
 def _record_hand_over(
-    session: Session, actor: Actor, row: HumanTask, before: str | None, to: str, reason: str, delegating: bool,
+    session: Session,
+    actor: Actor,
+    row: HumanTask,
+    before: str | None,
+    to: str,
+    reason: str,
+    delegating: bool,
     now: datetime,
 ) -> None:
     instance = row.instance
@@ -279,5 +326,13 @@ def _record_hand_over(
         data["substitute_for"] = to
     if delegating:
         data["owner"] = row.owner
-    audit.record(session, "task_delegated" if delegating else "task_reassigned", now, instance=instance,
-                 actor=actor.username, task_uuid=row.uuid, element_id=row.element_id, data=data)
+    audit.record(
+        session,
+        "task_delegated" if delegating else "task_reassigned",
+        now,
+        instance=instance,
+        actor=actor.username,
+        task_uuid=row.uuid,
+        element_id=row.element_id,
+        data=data,
+    )

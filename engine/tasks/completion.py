@@ -40,7 +40,10 @@ from engine.tasks.path import Step, path_of
 
 
 def complete(
-    ctx: EngineContext, actor: Actor, task_id: str, data: dict[str, Any] | None,
+    ctx: EngineContext,
+    actor: Actor,
+    task_id: str,
+    data: dict[str, Any] | None,
     files: dict[str, tuple[str, bytes]] | None = None,
 ) -> TaskView:
     """Complete a task with form data (and files for its file fields, stored as attachments in the same
@@ -53,9 +56,11 @@ def complete(
         session = uow.session
         instance, row, known = lock_task_instance(ctx, session, task_id)
         if not may_complete(actor, row):
-            raise Forbidden(f"{actor.username} is not a candidate of task {task_id} "
-                            f"({', '.join([*row.candidate_groups, *row.candidate_users]) or 'nobody'}) "
-                            "and may not complete it")
+            raise Forbidden(
+                f"{actor.username} is not a candidate of task {task_id} "
+                f"({', '.join([*row.candidate_groups, *row.candidate_users]) or 'nobody'}) "
+                "and may not complete it"
+            )
         if row.status != "open":
             raise Conflict(f"task {task_id} is already {row.status}")
         if instance.status != "running":
@@ -66,14 +71,28 @@ def complete(
         now = ctx.clock.now()
         _store_files(ctx, session, instance, row, files, cleaned, actor.username, now)
         update_loaded(session, row, status="completed", completed_at=now, completed_by=actor.username, data=cleaned)
-        audit.record(session, "task_completed", now, instance=instance, actor=actor.username, task_uuid=row.uuid,
-                     element_id=row.element_id, data={"name": row.name, "role": row.role, "data": cleaned,
-                                                      **_on_behalf_of(row, actor)})
+        audit.record(
+            session,
+            "task_completed",
+            now,
+            instance=instance,
+            actor=actor.username,
+            task_uuid=row.uuid,
+            element_id=row.element_id,
+            data={"name": row.name, "role": row.role, "data": cleaned, **_on_behalf_of(row, actor)},
+        )
         if row.approval_batch:
             _count_vote(ctx, session, instance, row, meta, now, actor.username, known)
         else:
-            run_step(ctx, session, instance, lambda run: run.complete(row.uuid, cleaned), actor.username,
-                     completed_task=row, known=known)
+            run_step(
+                ctx,
+                session,
+                instance,
+                lambda run: run.complete(row.uuid, cleaned),
+                actor.username,
+                completed_task=row,
+                known=known,
+            )
         still_open = [TaskView.of(r, sla_state=sla.of_task(r, now)) for r in known.rows if r.status == "open"]
         view = replace(TaskView.of(row), instance_status=instance.status, open_tasks=still_open)
         uow.commit()
@@ -81,8 +100,14 @@ def complete(
 
 
 def _store_files(
-    ctx: EngineContext, session: Session, instance: ProcessInstance, row: HumanTask,
-    files: dict[str, tuple[str, bytes]], cleaned: dict[str, Any], username: str, now: datetime,
+    ctx: EngineContext,
+    session: Session,
+    instance: ProcessInstance,
+    row: HumanTask,
+    files: dict[str, tuple[str, bytes]],
+    cleaned: dict[str, Any],
+    username: str,
+    now: datetime,
 ) -> None:
     """Keep each uploaded file as a document on the request; the task data names the attachment."""
     limit = ctx.settings.max_upload_bytes
@@ -94,15 +119,29 @@ def _store_files(
             continue
         name = safe_filename(filename) or "upload"
         guessed = mimetypes.guess_type(name)[0]
-        doc = Attachment(instance_id=instance.id, task_uuid=row.uuid, kind="document", name=name, content=content,
-                         size=len(content), created_by=username, created_at=now,
-                         content_type=guessed if guessed in SAFE_TYPES else "application/octet-stream")
+        doc = Attachment(
+            instance_id=instance.id,
+            task_uuid=row.uuid,
+            kind="document",
+            name=name,
+            content=content,
+            size=len(content),
+            created_by=username,
+            created_at=now,
+            content_type=guessed if guessed in SAFE_TYPES else "application/octet-stream",
+        )
         session.add(doc)
         session.flush()
         cleaned[key] = {"attachment": doc.uuid, "name": name, "size": len(content)}
-        audit.record(session, "attachment_added", now, instance=instance, actor=username, task_uuid=row.uuid,
-                     data={"attachment": doc.uuid, "kind": "document", "name": name, "size": len(content),
-                           "field": key})
+        audit.record(
+            session,
+            "attachment_added",
+            now,
+            instance=instance,
+            actor=username,
+            task_uuid=row.uuid,
+            data={"attachment": doc.uuid, "kind": "document", "name": name, "size": len(content), "field": key},
+        )
 
 
 def _meta(instance: ProcessInstance, row: HumanTask) -> dict[str, Any]:
@@ -111,12 +150,19 @@ def _meta(instance: ProcessInstance, row: HumanTask) -> dict[str, Any]:
 
 
 def _count_vote(
-    ctx: EngineContext, session: Session, instance: ProcessInstance, row: HumanTask, meta: dict[str, Any],
-    now: datetime, username: str, known: OpenRows | None = None,
+    ctx: EngineContext,
+    session: Session,
+    instance: ProcessInstance,
+    row: HumanTask,
+    meta: dict[str, Any],
+    now: datetime,
+    username: str,
+    known: OpenRows | None = None,
 ) -> None:
     """Record one approver's vote; once the rule decides, close the batch and complete the BPMN task."""
-    batch = list(session.scalars(select(HumanTask).where(HumanTask.approval_batch == row.approval_batch)
-                                 .order_by(HumanTask.id)))
+    batch = list(
+        session.scalars(select(HumanTask).where(HumanTask.approval_batch == row.approval_batch).order_by(HumanTask.id))
+    )
     key = decision_key(instance.definition.forms.get(row.form_key or ""))
     outcome = decide(meta["approval"], tally(batch, key))
     if outcome is None:
@@ -125,17 +171,40 @@ def _count_vote(
     for other in batch:
         if other.status == "open":
             other.status, other.completed_at = "cancelled", now
-            audit.record(session, "task_cancelled", now, instance=instance, task_uuid=other.uuid,
-                         element_id=other.element_id, data={"name": other.name, "reason": f"approval {outcome}d"})
-    votes = [{"approver": r.completed_by, "decision": (r.data or {}).get(key, "approve") if key else "approve",
-              "comment": (r.data or {}).get("comment")} for r in batch if r.status == "completed"]
+            audit.record(
+                session,
+                "task_cancelled",
+                now,
+                instance=instance,
+                task_uuid=other.uuid,
+                element_id=other.element_id,
+                data={"name": other.name, "reason": f"approval {outcome}d"},
+            )
+    votes = [
+        {
+            "approver": r.completed_by,
+            "decision": (r.data or {}).get(key, "approve") if key else "approve",
+            "comment": (r.data or {}).get("comment"),
+        }
+        for r in batch
+        if r.status == "completed"
+    ]
     result = {key or "decision": outcome, "votes": votes}
-    audit.record(session, "approval_decided", now, instance=instance, actor=username, task_uuid=row.approval_batch,
-                 element_id=row.element_id, data={"outcome": outcome, "rule": meta["approval"], "votes": votes})
+    audit.record(
+        session,
+        "approval_decided",
+        now,
+        instance=instance,
+        actor=username,
+        task_uuid=row.approval_batch,
+        element_id=row.element_id,
+        data={"outcome": outcome, "rule": meta["approval"], "votes": votes},
+    )
     assert row.approval_batch is not None
     spiff_task = row.approval_batch
-    run_step(ctx, session, instance, lambda run: run.complete(spiff_task, result), username, completed_task=row,
-             known=known)
+    run_step(
+        ctx, session, instance, lambda run: run.complete(spiff_task, result), username, completed_task=row, known=known
+    )
 
 
 def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +217,11 @@ def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict
     cleaned, errors = validate_submission(schema, data, form_evaluator(ctx, schema))
     if errors:
         raise FormDataInvalid(errors)
-    bad_links = {k: "must be an http:// or https:// address" for k in link_fields(schema)
-                 if value_at(cleaned, k) and not _is_web_link(str(value_at(cleaned, k)))}
+    bad_links = {
+        k: "must be an http:// or https:// address"
+        for k in link_fields(schema)
+        if value_at(cleaned, k) and not _is_web_link(str(value_at(cleaned, k)))
+    }
     if bad_links:
         raise FormDataInvalid(bad_links)
     picked = {k: value_at(cleaned, k) for k in picker_fields(schema) if value_at(cleaned, k)}
@@ -164,14 +236,20 @@ def _validated(ctx: EngineContext, row: HumanTask, data: dict[str, Any]) -> dict
 
 def picker_fields(schema: dict[str, Any] | None) -> list[str]:
     """Keys of the form's user-picker fields (form-js text fields with property pmoflow:picker = user)."""
-    return [f["key"] for f in form_fields(schema or {}) if isinstance(f.get("key"), str)
-            and (f.get("properties") or {}).get("pmoflow:picker") == "user"]
+    return [
+        f["key"]
+        for f in form_fields(schema or {})
+        if isinstance(f.get("key"), str) and (f.get("properties") or {}).get("pmoflow:picker") == "user"
+    ]
 
 
 def link_fields(schema: dict[str, Any] | None) -> list[str]:
     """Keys of the form's link fields (text fields with property pmoflow:type = link)."""
-    return [f["key"] for f in form_fields(schema or {}) if isinstance(f.get("key"), str)
-            and (f.get("properties") or {}).get("pmoflow:type") == "link"]
+    return [
+        f["key"]
+        for f in form_fields(schema or {})
+        if isinstance(f.get("key"), str) and (f.get("properties") or {}).get("pmoflow:type") == "link"
+    ]
 
 
 def _is_web_link(value: str) -> bool:
@@ -209,8 +287,8 @@ class TaskContext:
     path: list[Step]
     sla: str
     may_complete: bool
-    blocked: str | None = None          # why the actor may not complete it (e.g. separation of duties)
-    users: list[str] = field(default_factory=list)   # for user-picker fields
+    blocked: str | None = None  # why the actor may not complete it (e.g. separation of duties)
+    users: list[str] = field(default_factory=list)  # for user-picker fields
 
 
 def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
@@ -228,12 +306,15 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
                 can, blocked = False, err.message
         return TaskContext(
             task=TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or "")),
-            variables=dict(row.instance.variables), started_by=row.instance.started_by,
+            variables=dict(row.instance.variables),
+            started_by=row.instance.started_by,
             path=path_of(uow.session, row.instance_id),
             sla=sla.state(row.due_at, row.at_risk_at, ctx.clock.now(), row.created_at),
-            may_complete=can, blocked=blocked,
-            users=active_usernames(uow.session) if can and picker_fields(
-                row.instance.definition.forms.get(row.form_key or "")) else [],
+            may_complete=can,
+            blocked=blocked,
+            users=active_usernames(uow.session)
+            if can and picker_fields(row.instance.definition.forms.get(row.form_key or ""))
+            else [],
         )
 
 

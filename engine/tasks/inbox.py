@@ -40,7 +40,8 @@ TASK_STATUSES = ("open", "completed", "cancelled")
 
 def load_task(session: Session, task_id: str) -> HumanTask:
     row = session.scalars(
-        select(HumanTask).where(HumanTask.uuid == task_id)
+        select(HumanTask)
+        .where(HumanTask.uuid == task_id)
         .options(joinedload(HumanTask.instance).joinedload(ProcessInstance.definition))
     ).first()
     if row is None:
@@ -49,9 +50,13 @@ def load_task(session: Session, task_id: str) -> HumanTask:
 
 
 def may_see(actor: Actor, task: HumanTask) -> bool:
-    return (allowed(actor, "task.read_all") or may_complete(actor, task)
-            or task.completed_by == actor.username or task.instance.started_by == actor.username
-            or (task.owner is not None and task.owner == actor.username))
+    return (
+        allowed(actor, "task.read_all")
+        or may_complete(actor, task)
+        or task.completed_by == actor.username
+        or task.instance.started_by == actor.username
+        or (task.owner is not None and task.owner == actor.username)
+    )
 
 
 def get(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
@@ -60,8 +65,9 @@ def get(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
         row = load_task(uow.session, task_id)
         if not may_see(actor, row):
             raise Forbidden(f"{actor.username} may not see task {task_id}")
-        return TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or ""),
-                           sla_state=sla.of_task(row, ctx.clock.now()))
+        return TaskView.of(
+            row, form=row.instance.definition.forms.get(row.form_key or ""), sla_state=sla.of_task(row, ctx.clock.now())
+        )
 
 
 def has_role(role: str) -> ColumnElement[bool]:
@@ -70,8 +76,14 @@ def has_role(role: str) -> ColumnElement[bool]:
 
 
 def list_tasks(
-    ctx: EngineContext, actor: Actor, instance: str | None = None, role: str | None = None,
-    assignee: str | None = None, status: str | None = "open", page: int = 1, per_page: int = 50,
+    ctx: EngineContext,
+    actor: Actor,
+    instance: str | None = None,
+    role: str | None = None,
+    assignee: str | None = None,
+    status: str | None = "open",
+    page: int = 1,
+    per_page: int = 50,
 ) -> Page:
     """Tasks the actor may see, oldest first; raises InvalidInput for an unknown status, Forbidden."""
     require(actor, "task.read_own")
@@ -87,15 +99,21 @@ def list_tasks(
     if status:
         query = query.where(HumanTask.status == status)
     if not allowed(actor, "task.read_all"):
-        query = query.where(or_(
-            HumanTask.assignee == actor.username, HumanTask.completed_by == actor.username,
-            in_my_groups(actor), ProcessInstance.started_by == actor.username,
-        ))
+        query = query.where(
+            or_(
+                HumanTask.assignee == actor.username,
+                HumanTask.completed_by == actor.username,
+                in_my_groups(actor),
+                ProcessInstance.started_by == actor.username,
+            )
+        )
     with ctx.uow(write=False) as uow:
         total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = uow.session.scalars(
             query.options(joinedload(HumanTask.instance).joinedload(ProcessInstance.definition))
-            .order_by(HumanTask.created_at, HumanTask.id).offset((page - 1) * per_page).limit(per_page)
+            .order_by(HumanTask.created_at, HumanTask.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
         ).all()
         now = ctx.clock.now()
         return Page([TaskView.of(r, sla_state=sla.of_task(r, now)) for r in rows], total, page, per_page)
@@ -103,12 +121,12 @@ def list_tasks(
 
 @dataclass(frozen=True)
 class InboxFilter:
-    scope: str = "all"                 # all | mine | groups
+    scope: str = "all"  # all | mine | groups
     process: str | None = None
     role: str | None = None
-    due: str | None = None             # overdue | today | week
+    due: str | None = None  # overdue | today | week
     search: str | None = None
-    sort: str = "due"                  # due | created | name
+    sort: str = "due"  # due | created | name
     page: int = 1
     per_page: int = 25
 
@@ -120,9 +138,12 @@ class InboxRow:
     sla: str
 
 
-INBOX_SORTS = {"due": (HumanTask.due_at, HumanTask.created_at), "created": (HumanTask.created_at,),
-               "name": (HumanTask.name, HumanTask.created_at),
-               "priority": (HumanTask.priority.desc(), HumanTask.due_at, HumanTask.created_at)}
+INBOX_SORTS = {
+    "due": (HumanTask.due_at, HumanTask.created_at),
+    "created": (HumanTask.created_at,),
+    "name": (HumanTask.name, HumanTask.created_at),
+    "priority": (HumanTask.priority.desc(), HumanTask.due_at, HumanTask.created_at),
+}
 
 
 def inbox(ctx: EngineContext, actor: Actor, flt: InboxFilter) -> Page:
@@ -136,7 +157,7 @@ def inbox(ctx: EngineContext, actor: Actor, flt: InboxFilter) -> Page:
     counted = _inbox_ids(actor, flt.scope) if unfiltered else matching
     with ctx.uow(write=False) as uow:
         ids = counted.subquery()
-        total = uow.session.scalar(select(func.count(distinct(ids.c[0])))) or 0   # one task, several groups
+        total = uow.session.scalar(select(func.count(distinct(ids.c[0])))) or 0  # one task, several groups
         rows = uow.session.scalars(inbox_page(matching, flt)).all()
         items = []
         for r in rows:
@@ -159,9 +180,12 @@ def inbox_query(actor: Actor, flt: InboxFilter, now: datetime) -> Select[HumanTa
 def inbox_page(matching: Select[HumanTask], flt: InboxFilter) -> Select[HumanTask]:
     """One sorted page of an inbox query, loading each task's instance and definition with it."""
     order = INBOX_SORTS[flt.sort]
-    return (matching.options(selectinload(HumanTask.instance).selectinload(ProcessInstance.definition))
-            .order_by(*(c.asc().nulls_last() if c is HumanTask.due_at else c for c in order), HumanTask.id)
-            .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
+    return (
+        matching.options(selectinload(HumanTask.instance).selectinload(ProcessInstance.definition))
+        .order_by(*(c.asc().nulls_last() if c is HumanTask.due_at else c for c in order), HumanTask.id)
+        .offset((flt.page - 1) * flt.per_page)
+        .limit(flt.per_page)
+    )
 
 
 def _inbox_ids(actor: Actor, scope: str) -> Select[int] | CompoundSelect[int]:
@@ -177,9 +201,12 @@ def _inbox_ids(actor: Actor, scope: str) -> Select[int] | CompoundSelect[int]:
 def _offered_parts(actor: Actor) -> tuple[Select[int], Select[int]]:
     """Ids of open, unassigned tasks offered to one of the actor's groups, and to the actor by name
     (candidate users): each a partial-index scan."""
-    return (select(TaskGroup.task_id).where(TaskGroup.group_name.in_(sorted(actor.groups) or [""]),
-                                            TaskGroup.offered.is_(True)),
-            select(TaskUser.task_id).where(TaskUser.username == actor.username, TaskUser.offered.is_(True)))
+    return (
+        select(TaskGroup.task_id).where(
+            TaskGroup.group_name.in_(sorted(actor.groups) or [""]), TaskGroup.offered.is_(True)
+        ),
+        select(TaskUser.task_id).where(TaskUser.username == actor.username, TaskUser.offered.is_(True)),
+    )
 
 
 def _offered_ids(actor: Actor) -> CompoundSelect[int]:
@@ -201,8 +228,12 @@ def _inbox_filters(query: Select[HumanTask], flt: InboxFilter, now: datetime) ->
         query = query.where(HumanTask.due_at <= horizon)
     if flt.search:
         needle = f"%{flt.search.strip().lower()}%"
-        query = query.where(or_(func.lower(ProcessInstance.business_key).like(needle),
-                                func.lower(cast(ProcessInstance.variables, String)).like(needle)))
+        query = query.where(
+            or_(
+                func.lower(ProcessInstance.business_key).like(needle),
+                func.lower(cast(ProcessInstance.variables, String)).like(needle),
+            )
+        )
     return query
 
 

@@ -22,13 +22,26 @@ class Step:
     actor: str | None
     decision: str | None = None
     comment: str | None = None
-    to: str | None = None                  # delegated / reassigned to
-    on_behalf_of: str | None = None        # completed by a delegate for this owner
+    to: str | None = None  # delegated / reassigned to
+    on_behalf_of: str | None = None  # completed by a delegate for this owner
 
-PATH_EVENTS = ("instance_started", "task_completed", "decision_evaluated", "sla_breached", "task_reminder",
-               "task_cancelled",
-               "instance_completed", "instance_cancelled", "incident_raised", "message_received", "signal_received",
-               "task_delegated", "task_reassigned", "instance_migrated")
+
+PATH_EVENTS = (
+    "instance_started",
+    "task_completed",
+    "decision_evaluated",
+    "sla_breached",
+    "task_reminder",
+    "task_cancelled",
+    "instance_completed",
+    "instance_cancelled",
+    "incident_raised",
+    "message_received",
+    "signal_received",
+    "task_delegated",
+    "task_reassigned",
+    "instance_migrated",
+)
 
 
 def step_of(event: Event) -> Step:
@@ -42,13 +55,21 @@ def step_of(event: Event) -> Step:
         comment = data.get("reason")
     if event.type == "instance_migrated":
         name, comment = f"version {data.get('from_version')} to version {data.get('to_version')}", data.get("reason")
-    return Step(event.occurred_at, event.type, str(name), event.actor, decision, comment, data.get("to"),
-                data.get("on_behalf_of"))
-
+    return Step(
+        event.occurred_at,
+        event.type,
+        str(name),
+        event.actor,
+        decision,
+        comment,
+        data.get("to"),
+        data.get("on_behalf_of"),
+    )
 
 
 def path_of(session: Session, instance_pk: int) -> list[Step]:
     """The path of an instance so far, as the task and request pages show it."""
-    events = session.scalars(select(Event).where(
-        Event.instance_id == instance_pk, Event.type.in_(PATH_EVENTS)).order_by(Event.id)).all()
+    events = session.scalars(
+        select(Event).where(Event.instance_id == instance_pk, Event.type.in_(PATH_EVENTS)).order_by(Event.id)
+    ).all()
     return [step_of(e) for e in events]

@@ -22,10 +22,16 @@ def effective_assignee(session: Session, username: str, today: date) -> str:
     current = username
     for _ in range(MAX_SUBSTITUTE_HOPS):
         substitute = session.scalars(
-            select(Substitute.substitute).join(User, User.username == Substitute.substitute)
-            .where(Substitute.username == current, Substitute.starts_on <= today, Substitute.ends_on >= today,
-                   User.active.is_(True))
-            .order_by(Substitute.id.desc()).limit(1)
+            select(Substitute.substitute)
+            .join(User, User.username == Substitute.substitute)
+            .where(
+                Substitute.username == current,
+                Substitute.starts_on <= today,
+                Substitute.ends_on >= today,
+                User.active.is_(True),
+            )
+            .order_by(Substitute.id.desc())
+            .limit(1)
         ).first()
         if substitute is None or substitute in seen:
             break

@@ -28,8 +28,9 @@ CALLERS = {
 
 @pytest.fixture
 def app(database_url: str, clock: FixedClock) -> Iterator[Flask]:
-    application = create_app({"database_url": database_url, "secret_key": "test", "script_time_limit": 1.0,
-                              "TESTING": True}, clock=clock)
+    application = create_app(
+        {"database_url": database_url, "secret_key": "test", "script_time_limit": 1.0, "TESTING": True}, clock=clock
+    )
     yield application
     application.extensions["pmoflow"].db.dispose()
 

@@ -17,8 +17,9 @@ def start(caller, process="p1", **body):
 
 
 def deploy_simple(as_):
-    response = as_("pmo").post("/api/v1/process-definitions", data=upload(("p.bpmn", one_approval())),
-                               content_type="multipart/form-data")
+    response = as_("pmo").post(
+        "/api/v1/process-definitions", data=upload(("p.bpmn", one_approval())), content_type="multipart/form-data"
+    )
     assert response.status_code == 201, response.json
     return response
 
@@ -43,7 +44,9 @@ def test_health_answers_503_naming_what_is_stuck(app, monkeypatch):
     assert response.status_code == 503
     assert response.json["status"] == "stuck" and response.json["database"] == "ok"
     assert {(s["kind"], s.get("instance") or s.get("worker")) for s in response.json["stuck"]} == {
-        ("step", "inst-9"), ("worker", "worker-a")}
+        ("step", "inst-9"),
+        ("worker", "worker-a"),
+    }
     assert app.test_client().get("/healthz").status_code == 200
 
 
@@ -55,20 +58,23 @@ def test_health_answers_503_naming_a_worker_of_another_process_gone_silent(app, 
     from engine.runtime import health
     from engine.runtime.heartbeats import Heartbeat
 
-    other = Heartbeat(engine_ctx, "host-b:4242:1")      # as another process's worker writes it
+    other = Heartbeat(engine_ctx, "host-b:4242:1")  # as another process's worker writes it
     other.beat("jobs")
-    health.worker_stopped(other.name)                   # ... not beating in this process
+    health.worker_stopped(other.name)  # ... not beating in this process
     try:
         clock.advance(timedelta(seconds=60))
         assert app.test_client().get("/healthz").json == {"status": "ok", "database": "ok"}
         clock.advance(timedelta(seconds=1))
         response = app.test_client().get("/healthz")
-        assert response.status_code == 503 and response.json == {"status": "stuck", "database": "ok", "stuck": [
-            {"kind": "worker", "worker": "host-b:4242:1", "silent_seconds": 61.0, "activity": "jobs"}]}
-        assert app.test_client().get("/healthz?scope=process").status_code == 200    # this process is fine
-        other.beat("timers")                            # it came round again
+        assert response.status_code == 503 and response.json == {
+            "status": "stuck",
+            "database": "ok",
+            "stuck": [{"kind": "worker", "worker": "host-b:4242:1", "silent_seconds": 61.0, "activity": "jobs"}],
+        }
+        assert app.test_client().get("/healthz?scope=process").status_code == 200  # this process is fine
+        other.beat("timers")  # it came round again
         assert app.test_client().get("/healthz").status_code == 200
-        clock.advance(timedelta(seconds=600))           # killed long ago: gone, not stuck
+        clock.advance(timedelta(seconds=600))  # killed long ago: gone, not stuck
         assert app.test_client().get("/healthz").status_code == 200
     finally:
         other.stop()
@@ -82,7 +88,7 @@ def test_health_names_the_worker_of_its_own_process_once(app, engine_ctx, clock,
 
     now = [100.0]
     monkeypatch.setattr(health, "_clock", lambda: now[0])
-    mine = Heartbeat(engine_ctx, "host-a:1:1")          # `pmoflow serve`'s worker thread: row and memory
+    mine = Heartbeat(engine_ctx, "host-a:1:1")  # `pmoflow serve`'s worker thread: row and memory
     mine.beat("timers")
     try:
         now[0] += 61
@@ -99,12 +105,24 @@ def test_openapi_documents_every_route(app):
     spec = app.test_client().get("/api/v1/openapi.json").json
     assert spec["openapi"].startswith("3.")
     paths = set(spec["paths"])
-    assert {"/api/v1/process-definitions", "/api/v1/process-definitions/{key}", "/api/v1/process-instances",
-            "/api/v1/process-instances/{instance_id}", "/api/v1/process-instances/{instance_id}/cancel",
-            "/api/v1/process-instances/{instance_id}/audit", "/api/v1/messages", "/api/v1/signals", "/api/v1/tasks",
-            "/api/v1/tasks/{task_id}", "/api/v1/tasks/{task_id}/complete"} <= paths
-    api_rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")
-                 and not r.rule.endswith("openapi.json")}
+    assert {
+        "/api/v1/process-definitions",
+        "/api/v1/process-definitions/{key}",
+        "/api/v1/process-instances",
+        "/api/v1/process-instances/{instance_id}",
+        "/api/v1/process-instances/{instance_id}/cancel",
+        "/api/v1/process-instances/{instance_id}/audit",
+        "/api/v1/messages",
+        "/api/v1/signals",
+        "/api/v1/tasks",
+        "/api/v1/tasks/{task_id}",
+        "/api/v1/tasks/{task_id}/complete",
+    } <= paths
+    api_rules = {
+        r.rule
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/v1/") and not r.rule.endswith("openapi.json")
+    }
     documented = {p.replace("{", "<").replace("}", ">") for p in paths}
     assert api_rules <= documented
     assert "bearerAuth" in spec["components"]["securitySchemes"]
@@ -122,8 +140,9 @@ def test_no_token_is_401_and_a_bad_token_is_401(as_):
 def test_deploy_then_redeploy_identical_creates_no_version(as_):
     first = deploy_simple(as_).json
     assert [(d["key"], d["version"], d["new"]) for d in first["definitions"]] == [("p1", 1, True)]
-    again = as_("pmo").post("/api/v1/process-definitions", data=upload(("p.bpmn", one_approval())),
-                            content_type="multipart/form-data")
+    again = as_("pmo").post(
+        "/api/v1/process-definitions", data=upload(("p.bpmn", one_approval())), content_type="multipart/form-data"
+    )
     assert again.status_code == 200 and again.json["id"] is None
     assert again.json["definitions"][0]["new"] is False
     detail = as_("alice").get("/api/v1/process-definitions/p1").json
@@ -133,20 +152,24 @@ def test_deploy_then_redeploy_identical_creates_no_version(as_):
 
 def test_only_designers_and_admins_deploy(as_):
     for name in ("alice", "audrey", "bot"):
-        response = as_(name).post("/api/v1/process-definitions", data=upload(("p.bpmn", one_approval())),
-                                  content_type="multipart/form-data")
+        response = as_(name).post(
+            "/api/v1/process-definitions", data=upload(("p.bpmn", one_approval())), content_type="multipart/form-data"
+        )
         assert response.status_code == 403, name
-    response = as_("designer").post("/api/v1/process-definitions", data=upload(("p.bpmn", one_approval())),
-                                    content_type="multipart/form-data")
+    response = as_("designer").post(
+        "/api/v1/process-definitions", data=upload(("p.bpmn", one_approval())), content_type="multipart/form-data"
+    )
     assert response.status_code == 201
 
 
 def test_bad_deployments_get_422_with_every_problem(as_):
     broken = one_approval().replace("</bpmn:userTask>", "</bpmn:userTsk>")
     xxe = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
-    response = as_("pmo").post("/api/v1/process-definitions",
-                               data=upload(("broken.bpmn", broken), ("xxe.bpmn", xxe)),
-                               content_type="multipart/form-data")
+    response = as_("pmo").post(
+        "/api/v1/process-definitions",
+        data=upload(("broken.bpmn", broken), ("xxe.bpmn", xxe)),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422
     error = response.json["error"]
     assert error["code"] == "invalid_deployment"
@@ -191,8 +214,7 @@ def test_idempotency_key_replays_the_first_start(as_):
     second = as_("bot").post("/api/v1/process-instances", json={"process": "p1"}, headers=headers)
     assert first.status_code == 201 and second.status_code == 200
     assert second.json["id"] == first.json["id"] and second.headers["Idempotent-Replayed"] == "true"
-    other = as_("bot").post("/api/v1/process-instances", json={"process": "p1", "business_key": "x"},
-                            headers=headers)
+    other = as_("bot").post("/api/v1/process-instances", json={"process": "p1", "business_key": "x"}, headers=headers)
     assert other.status_code == 409
 
 
@@ -226,8 +248,10 @@ def test_messages_and_cancel(as_):
     assert no_reason.status_code == 422
     cancelled = as_("bot").post(f"/api/v1/process-instances/{instance['id']}/cancel", json={"reason": "dup"})
     assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
-    assert as_("bot").post(f"/api/v1/process-instances/{instance['id']}/cancel",
-                           json={"reason": "again"}).status_code == 409
+    assert (
+        as_("bot").post(f"/api/v1/process-instances/{instance['id']}/cancel", json={"reason": "again"}).status_code
+        == 409
+    )
 
 
 def test_the_landing_page_says_how_to_use_the_api(app):

@@ -46,11 +46,11 @@ def deploy(as_, process: str) -> None:  # type: ignore[no-untyped-def]
     assert definition["new"]
 
 
-
-
 def start(as_, process: str, amount: int) -> dict:  # type: ignore[no-untyped-def]
-    created = as_("bot").post("/api/v1/process-instances", json={
-        "process": process, "variables": {"invoiceNumber": "INV-7", "amount": amount}})
+    created = as_("bot").post(
+        "/api/v1/process-instances",
+        json={"process": process, "variables": {"invoiceNumber": "INV-7", "amount": amount}},
+    )
     assert created.status_code == 201, created.json
     assert created.json["status"] == "running", created.json
     return created.json
@@ -61,41 +61,55 @@ def test_an_approved_invoice_is_classified_approved_and_archived_by_a_worker(as_
     accountant, worker = people
     deploy(as_, process)
     instance = start(as_, process, 250)
-    assert instance["variables"]["approverGroup"] == "accounting"         # the decision's single entry
+    assert instance["variables"]["approverGroup"] == "accounting"  # the decision's single entry
 
     # the lane-less user task is offered to `accounting` (candidate groups), with its form and due date
     [task] = accountant.get("/api/v1/tasks").json["items"]
     assert task["element_id"] == "Activity_approve" and task["instance_id"] == instance["id"]
-    assert as_("alice").get("/api/v1/tasks").json["items"] == []          # not offered to other groups
-    assert as_("alice").post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"approved": True}}).status_code \
-        == 403
+    assert as_("alice").get("/api/v1/tasks").json["items"] == []  # not offered to other groups
+    assert (
+        as_("alice").post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"approved": True}}).status_code == 403
+    )
     due = task.get("due_at")
     assert due is not None
-    if process == "invoice_c7":                                            # camunda:dueDate="P3D"
+    if process == "invoice_c7":  # camunda:dueDate="P3D"
         assert due.startswith((clock.now() + timedelta(days=3)).date().isoformat())
-    else:                                                                  # zeebe:taskSchedule dueDate
+    else:  # zeebe:taskSchedule dueDate
         assert due.startswith("2026-12-31T17:00:00")
     done = accountant.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"approved": True}})
     assert done.status_code == 200, done.json
 
     # the service task waits for a worker of its topic, with its input mapping applied
-    fetched = worker.post("/api/v1/external-tasks/fetch-and-lock", json={
-        "worker_id": "archiver-1", "max_tasks": 5,
-        "topics": [{"name": "archive-invoice", "lock_duration_ms": 60_000}]})
+    fetched = worker.post(
+        "/api/v1/external-tasks/fetch-and-lock",
+        json={
+            "worker_id": "archiver-1",
+            "max_tasks": 5,
+            "topics": [{"name": "archive-invoice", "lock_duration_ms": 60_000}],
+        },
+    )
     assert fetched.status_code == 200, fetched.json
     [job] = fetched.json if isinstance(fetched.json, list) else fetched.json["items"]
     assert job["element_id"] == "Activity_archive" and job["variables"]["archiveKey"] == "INV-7"
     # the worker's token may do nothing else
     assert worker.get(f"/api/v1/process-instances/{instance['id']}").status_code == 403
-    finished = worker.post(f"/api/v1/external-tasks/{job['id']}/complete", json={
-        "worker_id": "archiver-1", "variables": {"archiveTimestamp": "2026-12-05T10:00:00Z"}})
+    finished = worker.post(
+        f"/api/v1/external-tasks/{job['id']}/complete",
+        json={"worker_id": "archiver-1", "variables": {"archiveTimestamp": "2026-12-05T10:00:00Z"}},
+    )
     assert finished.status_code in (200, 204), finished.json
 
     final = as_("bot").get(f"/api/v1/process-instances/{instance['id']}").json
     assert final["status"] == "completed", final
-    assert final["variables"]["archivedAt"] == "2026-12-05T10:00:00Z"      # the output mapping
-    assert path_of(as_, instance["id"]) == ["StartEvent_1", "Activity_classify", "Activity_approve",
-                                            "Gateway_approved", "Activity_archive", "Event_archived"]
+    assert final["variables"]["archivedAt"] == "2026-12-05T10:00:00Z"  # the output mapping
+    assert path_of(as_, instance["id"]) == [
+        "StartEvent_1",
+        "Activity_classify",
+        "Activity_approve",
+        "Gateway_approved",
+        "Activity_archive",
+        "Event_archived",
+    ]
 
 
 @pytest.mark.parametrize("process", sorted(PROCESSES))
@@ -103,9 +117,9 @@ def test_a_rejected_invoice_ends_rejected_after_a_reminder(as_, people, process,
     accountant, _ = people
     deploy(as_, process)
     instance = start(as_, process, 90)
-    clock.advance(timedelta(hours=4, minutes=1))                           # the bare PT4H reminder fires
+    clock.advance(timedelta(hours=4, minutes=1))  # the bare PT4H reminder fires
     assert fire_due(engine_ctx) == 1
-    [task] = accountant.get("/api/v1/tasks").json["items"]                 # non-interrupting: still open
+    [task] = accountant.get("/api/v1/tasks").json["items"]  # non-interrupting: still open
     done = accountant.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"approved": False}})
     assert done.status_code == 200, done.json
     final = as_("bot").get(f"/api/v1/process-instances/{instance['id']}").json

@@ -8,13 +8,17 @@ import pytest
 
 from tests.engine.dmn.samples import dmn, table
 
-TIERS = dmn(table("tiers", ["budget"], ["tier"], [(["< 50000"], ["1"]), (["[50000..250000]"], ["2"]),
-                                                  (["> 250000"], ["3"])]))
+TIERS = dmn(
+    table("tiers", ["budget"], ["tier"], [(["< 50000"], ["1"]), (["[50000..250000]"], ["2"]), (["> 250000"], ["3"])])
+)
 
 
 def deploy(caller, name: str = "tiers.dmn", text: str = TIERS):
-    return caller.post("/api/v1/process-definitions", data={"files": [(io.BytesIO(text.encode()), name)]},
-                       content_type="multipart/form-data")
+    return caller.post(
+        "/api/v1/process-definitions",
+        data={"files": [(io.BytesIO(text.encode()), name)]},
+        content_type="multipart/form-data",
+    )
 
 
 def evaluate(caller, key: str = "tiers", **body):
@@ -35,8 +39,9 @@ def test_deploy_a_dmn_file_alone_and_read_it(as_):
     assert listed.status_code == 200 and [d["key"] for d in listed.json] == ["tiers"]
     detail = as_("audrey").get("/api/v1/decisions/tiers").json
     assert detail["latest"]["hit_policy"] == "UNIQUE" and detail["latest"]["language"] == "feel"
-    assert detail["latest"]["inputs"] == [{"id": "tiers_in0", "label": "budget", "expression": "budget",
-                                           "type_ref": None}]
+    assert detail["latest"]["inputs"] == [
+        {"id": "tiers_in0", "label": "budget", "expression": "budget", "type_ref": None}
+    ]
     assert as_("bot").get("/api/v1/decisions/nope").status_code == 404
 
 
@@ -63,23 +68,38 @@ def test_evaluation_failures_are_422_naming_the_cell(as_):
     assert response.status_code == 422
     error = response.json["error"]
     assert error["code"] == "decision_failed"
-    assert error["details"] == {"decision": "tiers", "rule_id": "tiers_rule1", "rule_number": 1,
-                                "column": "input 'budget'", "text": "< 50000", "element_id": "tiers_r1_i0",
-                                "reason": 'cannot compare string "lots" with number 50000'}
+    assert error["details"] == {
+        "decision": "tiers",
+        "rule_id": "tiers_rule1",
+        "rule_number": 1,
+        "column": "input 'budget'",
+        "text": "< 50000",
+        "element_id": "tiers_r1_i0",
+        "reason": 'cannot compare string "lots" with number 50000',
+    }
 
 
-@pytest.mark.parametrize("body", [{"inputs": 5}, {"inputs": []}, {"inputs": {}, "version": 0},
-                                  {"inputs": {}, "extra": 1}, {"version": "x"}])
+@pytest.mark.parametrize(
+    "body", [{"inputs": 5}, {"inputs": []}, {"inputs": {}, "version": 0}, {"inputs": {}, "extra": 1}, {"version": "x"}]
+)
 def test_bad_requests_are_422(as_, body):
     deploy(as_("pmo"))
     response = as_("bot").post("/api/v1/decisions/tiers/evaluate", json=body)
     assert response.status_code == 422 and response.json["error"]["code"] == "invalid_input"
 
 
-@pytest.mark.parametrize("inputs", [
-    {"budget": 1e400}, {"budget": [1, 2]}, {"budget": {"a": {"b": None}}}, {"budget": None}, {"budget": True},
-    {"budget": "2026-01-01"}, {"": 1},
-])
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"budget": 1e400},
+        {"budget": [1, 2]},
+        {"budget": {"a": {"b": None}}},
+        {"budget": None},
+        {"budget": True},
+        {"budget": "2026-01-01"},
+        {"": 1},
+    ],
+)
 def test_odd_inputs_never_give_a_500(as_, inputs):
     deploy(as_("pmo"))
     response = evaluate(as_("bot"), inputs=inputs)
@@ -103,10 +123,19 @@ def test_who_may_evaluate(as_):
 
 
 def test_a_decision_whose_test_fails_is_refused_with_the_test_named(as_):
-    tests = ('<pmoflow:test id="boundary" name="250,000 is tier 3?"><pmoflow:input name="budget">250000'
-             '</pmoflow:input><pmoflow:expect name="tier">3</pmoflow:expect></pmoflow:test>')
-    text = dmn(table("tiers", ["budget"], ["tier"], [(["< 50000"], ["1"]), (["[50000..250000]"], ["2"]),
-                                                     (["> 250000"], ["3"])], tests=tests))
+    tests = (
+        '<pmoflow:test id="boundary" name="250,000 is tier 3?"><pmoflow:input name="budget">250000'
+        '</pmoflow:input><pmoflow:expect name="tier">3</pmoflow:expect></pmoflow:test>'
+    )
+    text = dmn(
+        table(
+            "tiers",
+            ["budget"],
+            ["tier"],
+            [(["< 50000"], ["1"]), (["[50000..250000]"], ["2"]), (["> 250000"], ["3"])],
+            tests=tests,
+        )
+    )
     response = deploy(as_("pmo"), text=text)
     assert response.status_code == 422
     [problem] = response.json["error"]["details"]["problems"]

@@ -30,26 +30,34 @@ def deploy(as_, name: str) -> None:
 
 
 def start(as_, process: str, **variables) -> dict:
-    response = as_("bot").post("/api/v1/process-instances", json={"process": process, "business_key": "ORD-7",
-                                                                   "variables": variables})
+    response = as_("bot").post(
+        "/api/v1/process-instances", json={"process": process, "business_key": "ORD-7", "variables": variables}
+    )
     assert response.status_code == 201, response.json
     return response.json
 
 
 def fetch(worker, topic: str, worker_id: str = "erp-1", **topic_extra) -> list[dict]:
-    response = worker.post(f"{BASE}/fetch-and-lock", json={
-        "worker_id": worker_id, "max_tasks": 5, "topics": [{"name": topic, "lock_duration_ms": 30_000, **topic_extra}]})
+    response = worker.post(
+        f"{BASE}/fetch-and-lock",
+        json={
+            "worker_id": worker_id,
+            "max_tasks": 5,
+            "topics": [{"name": topic, "lock_duration_ms": 30_000, **topic_extra}],
+        },
+    )
     assert response.status_code == 200, response.json
     return response.json
-
-
 
 
 def test_the_worker_loop_runs_a_camunda8_model_to_the_end(as_, worker):
     deploy(as_, "camunda8_fulfilment.bpmn")
     instance = start(as_, "fulfilment_c8", order={"sku": "A-1", "qty": 2})
-    for topic, result in (("reserve-stock", {"reservation": {"id": "R-5"}}), ("print-label", {"label": "L-1"}),
-                          ("ship", {"tracking": "Z-1"})):
+    for topic, result in (
+        ("reserve-stock", {"reservation": {"id": "R-5"}}),
+        ("print-label", {"label": "L-1"}),
+        ("ship", {"tracking": "Z-1"}),
+    ):
         [task] = fetch(worker, topic, variables=["order"])
         assert task["variables"] == {"order": {"sku": "A-1", "qty": 2}} and task["business_key"] == "ORD-7"
         assert task["process"] == "fulfilment_c8" and task["instance_id"] == instance["id"]
@@ -69,8 +77,15 @@ def test_a_camunda7_bpmn_error_is_caught_by_the_boundary(as_, worker):
     deploy(as_, "camunda7_payment.bpmn")
     instance = start(as_, "payment_c7", amount=99)
     [charge] = fetch(worker, "charge-card")
-    thrown = worker.post(f"{BASE}/{charge['id']}/bpmn-error", json={
-        "worker_id": "erp-1", "error_code": "CARD_DECLINED", "error_message": "limit", "variables": {"why": "limit"}})
+    thrown = worker.post(
+        f"{BASE}/{charge['id']}/bpmn-error",
+        json={
+            "worker_id": "erp-1",
+            "error_code": "CARD_DECLINED",
+            "error_message": "limit",
+            "variables": {"why": "limit"},
+        },
+    )
     assert thrown.status_code == 200 and thrown.json["status"] == "bpmn_error", thrown.json
     [notify] = fetch(worker, "notify-customer")
     assert notify["variables"]["why"] == "limit"
@@ -82,14 +97,16 @@ def test_failure_without_retries_is_an_incident_the_monitor_shows(app, as_, work
     deploy(as_, "camunda7_payment.bpmn")
     instance = start(as_, "payment_c7", amount=99)
     [charge] = fetch(worker, "charge-card")
-    failed = worker.post(f"{BASE}/{charge['id']}/failure", json={
-        "worker_id": "erp-1", "message": "card service down", "retries": 0})
+    failed = worker.post(
+        f"{BASE}/{charge['id']}/failure", json={"worker_id": "erp-1", "message": "card service down", "retries": 0}
+    )
     assert failed.status_code == 200 and failed.json["instance_status"] == "error"
     got = as_("bot").get(f"/api/v1/process-instances/{instance['id']}").json
     assert got["status"] == "error"
     listed = as_("pmo").get(f"{BASE}?topic=charge-card").json
     assert [(t["element_id"], t["retries"], t["error_message"]) for t in listed] == [
-        ("Activity_charge", 0, "card service down")]
+        ("Activity_charge", 0, "card service down")
+    ]
 
 
 def test_locks_conflicts_and_unknown_ids(as_, worker, clock):
@@ -104,7 +121,7 @@ def test_locks_conflicts_and_unknown_ids(as_, worker, clock):
     extended = worker.post(f"{BASE}/{task['id']}/extend-lock", json={"worker_id": "erp-1", "new_duration_ms": 90_000})
     assert extended.status_code == 200
     clock.advance(timedelta(seconds=60))
-    assert fetch(worker, "charge-card", worker_id="erp-2") == []          # extended past 60 s
+    assert fetch(worker, "charge-card", worker_id="erp-2") == []  # extended past 60 s
     first = worker.post(f"{BASE}/{task['id']}/complete", json={"worker_id": "erp-1"})
     second = worker.post(f"{BASE}/{task['id']}/complete", json={"worker_id": "erp-1"})
     assert (first.status_code, second.status_code) == (200, 409)
@@ -112,28 +129,49 @@ def test_locks_conflicts_and_unknown_ids(as_, worker, clock):
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize(("url", "body", "field"), [
-    ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1000, "topics": [{"name": "a", "lock_duration_ms": 1}]},
-     "max_tasks"),
-    ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1, "topics": []}, "topics"),
-    ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1}, "topics"),
-    ("/fetch-and-lock", {"worker_id": "", "max_tasks": 1, "topics": [{"name": "a", "lock_duration_ms": 1}]},
-     "worker_id"),
-    ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1.5, "topics": [{"name": "a", "lock_duration_ms": 1}]},
-     "max_tasks"),
-    ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1, "topics": [{"name": "a", "lock_duration_ms": 10**12}]},
-     "topics.0.lock_duration_ms"),
-    ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1,
-                         "topics": [{"name": f"t{i}", "lock_duration_ms": 1} for i in range(51)]}, "topics"),
-    ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1, "topics": [{"name": "a", "lock_duration_ms": 1}],
-                         "surprise": 1}, "surprise"),
-    ("/x/failure", {"worker_id": "w", "message": "m", "retries": -1}, "retries"),
-    ("/x/failure", {"worker_id": "w", "retries": 1}, "message"),
-    ("/x/bpmn-error", {"worker_id": "w"}, "error_code"),
-    ("/x/extend-lock", {"worker_id": "w", "new_duration_ms": 0}, "new_duration_ms"),
-    ("/x/complete", {"worker_id": "w", "variables": {"bad  name": 1}}, "variables.bad  name"),
-    ("/x/complete", {"worker_id": "w", "variables": [1]}, "variables"),
-])
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        (
+            "/fetch-and-lock",
+            {"worker_id": "w", "max_tasks": 1000, "topics": [{"name": "a", "lock_duration_ms": 1}]},
+            "max_tasks",
+        ),
+        ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1, "topics": []}, "topics"),
+        ("/fetch-and-lock", {"worker_id": "w", "max_tasks": 1}, "topics"),
+        (
+            "/fetch-and-lock",
+            {"worker_id": "", "max_tasks": 1, "topics": [{"name": "a", "lock_duration_ms": 1}]},
+            "worker_id",
+        ),
+        (
+            "/fetch-and-lock",
+            {"worker_id": "w", "max_tasks": 1.5, "topics": [{"name": "a", "lock_duration_ms": 1}]},
+            "max_tasks",
+        ),
+        (
+            "/fetch-and-lock",
+            {"worker_id": "w", "max_tasks": 1, "topics": [{"name": "a", "lock_duration_ms": 10**12}]},
+            "topics.0.lock_duration_ms",
+        ),
+        (
+            "/fetch-and-lock",
+            {"worker_id": "w", "max_tasks": 1, "topics": [{"name": f"t{i}", "lock_duration_ms": 1} for i in range(51)]},
+            "topics",
+        ),
+        (
+            "/fetch-and-lock",
+            {"worker_id": "w", "max_tasks": 1, "topics": [{"name": "a", "lock_duration_ms": 1}], "surprise": 1},
+            "surprise",
+        ),
+        ("/x/failure", {"worker_id": "w", "message": "m", "retries": -1}, "retries"),
+        ("/x/failure", {"worker_id": "w", "retries": 1}, "message"),
+        ("/x/bpmn-error", {"worker_id": "w"}, "error_code"),
+        ("/x/extend-lock", {"worker_id": "w", "new_duration_ms": 0}, "new_duration_ms"),
+        ("/x/complete", {"worker_id": "w", "variables": {"bad  name": 1}}, "variables.bad  name"),
+        ("/x/complete", {"worker_id": "w", "variables": [1]}, "variables"),
+    ],
+)
 def test_bad_requests_are_422_naming_the_field(worker, url, body, field):
     response = worker.post(BASE + url, json=body)
     assert response.status_code == 422, response.json
@@ -149,13 +187,22 @@ def test_a_body_that_is_not_json_is_a_client_error(worker):
 def test_the_worker_role_does_only_external_tasks(as_, worker):
     deploy(as_, "camunda7_payment.bpmn")
     instance = start(as_, "payment_c7", amount=1)
-    for url in ("/api/v1/process-instances", f"/api/v1/process-instances/{instance['id']}", "/api/v1/tasks",
-                "/api/v1/process-definitions", "/api/v1/decisions", BASE, "/api/v1/audit/events"):
+    for url in (
+        "/api/v1/process-instances",
+        f"/api/v1/process-instances/{instance['id']}",
+        "/api/v1/tasks",
+        "/api/v1/process-definitions",
+        "/api/v1/decisions",
+        BASE,
+        "/api/v1/audit/events",
+    ):
         assert worker.get(url).status_code == 403, url
     assert worker.post("/api/v1/process-instances", json={"process": "payment_c7"}).status_code == 403
     assert fetch(worker, "charge-card")
     for caller in ("alice", "bot", "designer", "audrey"):
-        refused = as_(caller).post(f"{BASE}/fetch-and-lock", json={
-            "worker_id": "w", "max_tasks": 1, "topics": [{"name": "charge-card", "lock_duration_ms": 1}]})
+        refused = as_(caller).post(
+            f"{BASE}/fetch-and-lock",
+            json={"worker_id": "w", "max_tasks": 1, "topics": [{"name": "charge-card", "lock_duration_ms": 1}]},
+        )
         assert refused.status_code == 403, caller
     assert as_("audrey").get(BASE).status_code == 200

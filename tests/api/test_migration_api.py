@@ -8,9 +8,17 @@ from tests.bpmn_samples import document, flow, lane, one_approval, process, user
 from tests.factories import ADMIN, BOT, source
 
 FIXED = one_approval(pid="mig").replace('name="Approve"', 'name="Approve the request"')
-OTHER = document(process('<bpmn:startEvent id="start"/>\n' + user_task("check", "Check") + '<bpmn:endEvent id="end"/>\n'
-                         + flow("f1", "start", "check") + flow("f2", "check", "end"), lane("IT Manager", "check"),
-                         pid="mig"))
+OTHER = document(
+    process(
+        '<bpmn:startEvent id="start"/>\n'
+        + user_task("check", "Check")
+        + '<bpmn:endEvent id="end"/>\n'
+        + flow("f1", "start", "check")
+        + flow("f2", "check", "end"),
+        lane("IT Manager", "check"),
+        pid="mig",
+    )
+)
 
 
 def start(ctx) -> tuple[str, str]:
@@ -27,7 +35,8 @@ def test_plan_then_migrate(engine_ctx, as_):
     body = plan.json
     assert body["safe"] is True and body["problems"] == [] and (body["from_version"], body["to_version"]) == (1, 2)
     assert {"element_id": "approve", "change": "changed"}.items() <= next(
-        c for c in body["changes"] if c["element_id"] == "approve").items()
+        c for c in body["changes"] if c["element_id"] == "approve"
+    ).items()
     assert [(a["task_id"], a["state"], a["problem"]) for a in body["active"]] == [(task_id, "ready", None)]
 
     moved = as_("pmo").post(f"/api/v1/process-instances/{instance_id}/migrate", json={"version": 2, "reason": "typo"})

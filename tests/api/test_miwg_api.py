@@ -21,16 +21,9 @@ def deploy(as_, *names: str, status: int = 201, replace: dict[str, str] | None =
         for old, new in (replace or {}).items():
             text = text.replace(old, new)
         files.append((io.BytesIO(text.encode()), name))
-    response = as_("pmo").post("/api/v1/process-definitions", data={"files": files},
-                               content_type="multipart/form-data")
+    response = as_("pmo").post("/api/v1/process-definitions", data={"files": files}, content_type="multipart/form-data")
     assert response.status_code == status, response.json
     return response.json
-
-
-
-
-
-
 
 
 def test_unconditioned_flows_leaving_gateways_are_taken_as_bpmn_says(as_):
@@ -39,8 +32,16 @@ def test_unconditioned_flows_leaving_gateways_are_taken_as_bpmn_says(as_):
     deploy(as_, "gateways_unconditioned.bpmn")
     small = start(as_, "order_routing", {"Order Total": 5, "vip": False})
     assert instance(as_, small["id"])["status"] == "completed"
-    assert path(as_, small["id"]) == ["start", "gw_route", "task_first", "merge", "gw_notify", "task_log",
-                                      "gw_join", "end"]
+    assert path(as_, small["id"]) == [
+        "start",
+        "gw_route",
+        "task_first",
+        "merge",
+        "gw_notify",
+        "task_log",
+        "gw_join",
+        "end",
+    ]
     assert instance(as_, small["id"])["variables"]["route"] == "first"
 
     large = start(as_, "order_routing", {"Order Total": 5000, "vip": True})
@@ -58,20 +59,29 @@ def test_camunda8_dotted_and_spaced_targets_and_start_event_outputs(as_, engine_
     spaces; a start event's output mappings set variables as the instance starts."""
     tokens["mailer"] = make_token(engine_ctx, "mailer", [], ["external-worker"])
     deploy(as_, "c8_mappings.bpmn")
-    started = start(as_, "welcome_mail", {"corporation": "Acme", "applicant": {"name": "Ann", "email": "ann@x.example"},
-                                          "meta": {"source": "portal"}})
-    fetched = as_("mailer").post("/api/v1/external-tasks/fetch-and-lock", json={
-        "worker_id": "mail-1", "max_tasks": 1,
-        "topics": [{"name": "io.camunda:sendgrid:1", "lock_duration_ms": 30_000}]})
+    started = start(
+        as_,
+        "welcome_mail",
+        {"corporation": "Acme", "applicant": {"name": "Ann", "email": "ann@x.example"}, "meta": {"source": "portal"}},
+    )
+    fetched = as_("mailer").post(
+        "/api/v1/external-tasks/fetch-and-lock",
+        json={
+            "worker_id": "mail-1",
+            "max_tasks": 1,
+            "topics": [{"name": "io.camunda:sendgrid:1", "lock_duration_ms": 30_000}],
+        },
+    )
     assert fetched.status_code == 200, fetched.json
     [task] = fetched.json
     sent = task["variables"]
     assert sent["from"] == {"email": "demo@acme.example", "name": "Acme"}
     assert sent["to"] == {"email": "ann@x.example", "name": "Ann"}
     assert sent["Mail Subject"] == "Welcome, Ann" and sent["documentReferenceId"] == "DOC-Ann"
-    assert sent["meta"] == {"source": "portal", "channel": "web"}          # the existing context keeps its keys
-    done = as_("mailer").post(f"/api/v1/external-tasks/{task['id']}/complete",
-                              json={"worker_id": "mail-1", "variables": {"status": "sent"}})
+    assert sent["meta"] == {"source": "portal", "channel": "web"}  # the existing context keeps its keys
+    done = as_("mailer").post(
+        f"/api/v1/external-tasks/{task['id']}/complete", json={"worker_id": "mail-1", "variables": {"status": "sent"}}
+    )
     assert done.status_code in (200, 204), done.json
     got = instance(as_, started["id"])
     assert got["status"] == "completed"
@@ -83,20 +93,26 @@ def test_camunda8_dotted_and_spaced_targets_and_start_event_outputs(as_, engine_
 def test_a_business_rule_task_uses_a_decision_published_in_an_earlier_deployment(as_):
     """Camunda deploys DMN on its own: the latest version by default, the one camunda:decisionRefVersion names
     with the binding 'version'; the process keeps the version it was deployed with."""
-    deploy(as_, "invoice_route.dmn")                                            # version 1: big -> "manual"
-    deploy(as_, "invoice_route.dmn", replace={'"manual"': '"review"'})          # version 2: big -> "review"
+    deploy(as_, "invoice_route.dmn")  # version 1: big -> "manual"
+    deploy(as_, "invoice_route.dmn", replace={'"manual"': '"review"'})  # version 2: big -> "review"
     deploy(as_, "c7_routing.bpmn")
     latest = start(as_, "invoice_routing", {"amount": 5000})
     assert instance(as_, latest["id"])["status"] == "completed"
     assert instance(as_, latest["id"])["variables"]["route"] == "review"
     assert path(as_, latest["id"]) == ["StartEvent_1", "Activity_route", "EndEvent_1"]
 
-    deploy(as_, "invoice_route.dmn", replace={'"manual"': '"escalate"'})        # version 3, published later
+    deploy(as_, "invoice_route.dmn", replace={'"manual"': '"escalate"'})  # version 3, published later
     again = start(as_, "invoice_routing", {"amount": 5000})
-    assert instance(as_, again["id"])["variables"]["route"] == "review"        # pinned at deploy
+    assert instance(as_, again["id"])["variables"]["route"] == "review"  # pinned at deploy
 
-    deploy(as_, "c7_routing.bpmn", replace={'camunda:resultVariable="route"': 'camunda:resultVariable="route" '
-                                            'camunda:decisionRefBinding="version" camunda:decisionRefVersion="1"'})
+    deploy(
+        as_,
+        "c7_routing.bpmn",
+        replace={
+            'camunda:resultVariable="route"': 'camunda:resultVariable="route" '
+            'camunda:decisionRefBinding="version" camunda:decisionRefVersion="1"'
+        },
+    )
     pinned = start(as_, "invoice_routing", {"amount": 5000})
     assert instance(as_, pinned["id"])["variables"]["route"] == "manual"
 
@@ -107,10 +123,22 @@ def test_a_decision_nobody_published_is_a_deploy_problem(as_):
     assert problem["element_id"] == "Activity_route" and problem["code"] == "missing_decision" and problem["line"]
     assert "neither in this deployment" in problem["message"]
     deploy(as_, "invoice_route.dmn")
-    refused = deploy(as_, "c7_routing.bpmn", status=422, replace={
-        'camunda:resultVariable="route"': 'camunda:resultVariable="route" camunda:decisionRefBinding="version" '
-                                          'camunda:decisionRefVersion="7"'})
+    refused = deploy(
+        as_,
+        "c7_routing.bpmn",
+        status=422,
+        replace={
+            'camunda:resultVariable="route"': 'camunda:resultVariable="route" camunda:decisionRefBinding="version" '
+            'camunda:decisionRefVersion="7"'
+        },
+    )
     assert "version 7 of decision 'invoice_route'" in refused["error"]["details"]["problems"][0]["message"]
-    refused = deploy(as_, "c7_routing.bpmn", status=422, replace={
-        'camunda:resultVariable="route"': 'camunda:resultVariable="route" camunda:decisionRefBinding="versionTag"'})
+    refused = deploy(
+        as_,
+        "c7_routing.bpmn",
+        status=422,
+        replace={
+            'camunda:resultVariable="route"': 'camunda:resultVariable="route" camunda:decisionRefBinding="versionTag"'
+        },
+    )
     assert refused["error"]["details"]["problems"][0]["code"] == "unsupported_binding"

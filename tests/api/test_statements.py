@@ -57,9 +57,14 @@ def _main_table(statement: str) -> str:
 
 def run_instance(as_, engine, number: int) -> tuple[Statements, list[Statements]]:
     with Statements(engine) as started:
-        response = as_("bot").post("/api/v1/process-instances", json={
-            "process": "project-intake", "business_key": f"stmt-{number}",
-            "variables": {"title": f"Project {number}", "budget": 300_000, "department": "IT"}})
+        response = as_("bot").post(
+            "/api/v1/process-instances",
+            json={
+                "process": "project-intake",
+                "business_key": f"stmt-{number}",
+                "variables": {"title": f"Project {number}", "budget": 300_000, "department": "IT"},
+            },
+        )
     assert response.status_code == 201, response.json
     answer = response.json
     completes = []
@@ -77,30 +82,36 @@ def run_instance(as_, engine, number: int) -> tuple[Statements, list[Statements]
 
 @pytest.mark.usefixtures("shipped")
 def test_statements_per_approval_instance_stay_within_bounds(as_, engine_ctx):
-    run_instance(as_, engine_ctx.db, 0)                 # warms the token and definition caches
+    run_instance(as_, engine_ctx.db, 0)  # warms the token and definition caches
     started, completes = run_instance(as_, engine_ctx.db, 1)
     dialect = engine_ctx.db.dialect.name
     assert len(started.seen) <= MAX_START[dialect], started.report()
     for step in (started, *completes):
-        assert step.count("SELECT", "webhook_subscriptions") == 0, step.report()   # read with the chain head
-        assert step.count("SELECT", "users") <= 1, step.report()       # recipients and settings in one query
+        assert step.count("SELECT", "webhook_subscriptions") == 0, step.report()  # read with the chain head
+        assert step.count("SELECT", "users") <= 1, step.report()  # recipients and settings in one query
         assert step.count("UPDATE", "human_tasks") <= 1, step.report()  # no second write of a new task row
-    assert started.count("SELECT", "human_tasks") == 0, started.report()   # task_created carries the task
-    assert started.count("UPDATE", "process_instances") == 0, started.report()   # inserted once, with its state
+    assert started.count("SELECT", "human_tasks") == 0, started.report()  # task_created carries the task
+    assert started.count("UPDATE", "process_instances") == 0, started.report()  # inserted once, with its state
     for step in (started, *completes):
-        assert step.count("INSERT", "events") == 1, step.report()       # the step's events in one statement
+        assert step.count("INSERT", "events") == 1, step.report()  # the step's events in one statement
     for completed in completes:
         assert len(completed.seen) <= MAX_COMPLETE[dialect], completed.report()
-        assert completed.count("SELECT", "human_tasks") == 1, completed.report()           # the open rows, once
-        assert completed.count("SELECT", "api_tokens") == 0, completed.report()          # token checked earlier
+        assert completed.count("SELECT", "human_tasks") == 1, completed.report()  # the open rows, once
+        assert completed.count("SELECT", "api_tokens") == 0, completed.report()  # token checked earlier
         assert completed.count("SELECT", "process_definitions") == 0, completed.report()  # cached, immutable
-        assert completed.count("SELECT", "process_instances") == 1, completed.report()   # locked once
-    assert started.count("SELECT", "process_definitions") <= 1, started.report()         # the latest version
+        assert completed.count("SELECT", "process_instances") == 1, completed.report()  # locked once
+    assert started.count("SELECT", "process_definitions") <= 1, started.report()  # the latest version
 
 
 def test_the_complete_answer_names_the_next_open_tasks(as_, shipped):
-    started = as_("bot").post("/api/v1/process-instances", json={
-        "process": "project-intake", "variables": {"title": "X", "budget": 300_000, "department": "IT"}}).json
+    started = (
+        as_("bot")
+        .post(
+            "/api/v1/process-instances",
+            json={"process": "project-intake", "variables": {"title": "X", "budget": 300_000, "department": "IT"}},
+        )
+        .json
+    )
     [first] = started["open_tasks"]
     done = as_("alice").post(f"/api/v1/tasks/{first['id']}/complete", json={"data": DECISION})
     assert done.status_code == 200

@@ -13,8 +13,10 @@ def emit(ctx, type_="instance_started"):
 
 def test_an_admin_manages_a_webhook_and_sees_its_deliveries(as_, engine_ctx):
     pmo = as_("pmo")
-    created = pmo.post("/api/v1/webhooks", json={"url": "https://93.184.215.14/hook", "event_types": ["task_created"],
-                                                 "description": "ERP"})
+    created = pmo.post(
+        "/api/v1/webhooks",
+        json={"url": "https://93.184.215.14/hook", "event_types": ["task_created"], "description": "ERP"},
+    )
     assert created.status_code == 201, created.json
     assert created.headers["Cache-Control"] == "no-store"
     hook = created.json
@@ -66,5 +68,9 @@ def test_a_delivery_of_another_webhook_is_404(as_, engine_ctx):
 def test_only_admins_may(as_):
     for name in ("bot", "designer", "audrey", "alice"):
         assert as_(name).get("/api/v1/webhooks").status_code == 403
-        assert as_(name).post("/api/v1/webhooks", json={"url": "https://93.184.215.14/a",
-                                                        "event_types": ["*"]}).status_code == 403
+        assert (
+            as_(name)
+            .post("/api/v1/webhooks", json={"url": "https://93.184.215.14/a", "event_types": ["*"]})
+            .status_code
+            == 403
+        )

@@ -24,8 +24,14 @@ from tests.servers import ROOT, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -62,9 +68,13 @@ def _init_demo(database_url: str) -> None:
 @pytest.fixture
 def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """`pmoflow init --demo`, then `pmoflow serve` on a free port until the test ends."""
-    env = {**os.environ, "PMOFLOW_DATABASE_URL": database_url, "PMOFLOW_SECRET_KEY": "browser-tests",
-           "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows")}
-    _init_demo(database_url)        # what `pmoflow init --demo` does (tested through the CLI in tests/e2e)
+    env = {
+        **os.environ,
+        "PMOFLOW_DATABASE_URL": database_url,
+        "PMOFLOW_SECRET_KEY": "browser-tests",
+        "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows"),
+    }
+    _init_demo(database_url)  # what `pmoflow init --demo` does (tested through the CLI in tests/e2e)
     with serving(env, tmp_path / "server.log") as url:
         yield LiveServer(url=url, env=env, database_url=database_url)
 

@@ -23,9 +23,15 @@ def _sign_in(page: Page, url: str, user: str) -> None:
 
 
 def _start(url: str, token: str, key: str, budget: int) -> dict:
-    started = httpx.post(f"{url}/api/v1/process-instances", headers={"Authorization": f"Bearer {token}"}, json={
-        "process": "project-intake", "business_key": key,
-        "variables": {"title": "Data platform", "budget": budget, "department": "Finance"}})
+    started = httpx.post(
+        f"{url}/api/v1/process-instances",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "process": "project-intake",
+            "business_key": key,
+            "variables": {"title": "Data platform", "budget": budget, "department": "Finance"},
+        },
+    )
     assert started.status_code == 201, started.text
     return started.json()
 
@@ -36,9 +42,11 @@ def test_an_auditor_reads_and_exports_the_trail_and_changes_nothing(live_server:
     mine = _start(url, bot, "PRJ-AUDIT", 120_000)
     _start(url, bot, "PRJ-OTHER", 5_000)
     alice = live_server.token("alice")
-    done = httpx.post(f"{url}/api/v1/tasks/{mine['open_tasks'][0]['id']}/complete",
-                      headers={"Authorization": f"Bearer {alice}"},
-                      json={"data": {"decision": "approve", "comment": "within budget"}})
+    done = httpx.post(
+        f"{url}/api/v1/tasks/{mine['open_tasks'][0]['id']}/complete",
+        headers={"Authorization": f"Bearer {alice}"},
+        json={"data": {"decision": "approve", "comment": "within budget"}},
+    )
     assert done.status_code == 200, done.text
 
     _sign_in(page, url, "audrey")
@@ -53,10 +61,14 @@ def test_an_auditor_reads_and_exports_the_trail_and_changes_nothing(live_server:
     with page.expect_download() as download:
         page.click("#export-csv")
     exported = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
-    api = httpx.get(f"{url}/api/v1/audit/events", params={"business_key": "PRJ-AUDIT", "per_page": 500},
-                    headers={"Authorization": f"Bearer {bot}"}).json()["items"]
+    api = httpx.get(
+        f"{url}/api/v1/audit/events",
+        params={"business_key": "PRJ-AUDIT", "per_page": 500},
+        headers={"Authorization": f"Bearer {bot}"},
+    ).json()["items"]
     assert [(r["id"], r["type"], r["actor"], r["hash"]) for r in exported] == [
-        (e["id"], e["type"], e["actor"] or "", e["hash"]) for e in reversed(api)]
+        (e["id"], e["type"], e["actor"] or "", e["hash"]) for e in reversed(api)
+    ]
     assert rows.count() == len(exported)
     assert {"instance_started", "decision_evaluated", "task_completed"} <= {r["type"] for r in exported}
 
@@ -71,20 +83,32 @@ def test_an_auditor_reads_and_exports_the_trail_and_changes_nothing(live_server:
     expect(page.locator('#audit-diagram [data-element-id="finance_approval"].audit-open')).to_have_count(1)
 
     # every write is refused: no buttons to act, and forged posts (with a valid CSRF token) get 403
-    task_id = httpx.get(f"{url}/api/v1/process-instances/{mine['id']}", headers={
-        "Authorization": f"Bearer {bot}"}).json()["open_tasks"][0]["id"]
+    task_id = httpx.get(
+        f"{url}/api/v1/process-instances/{mine['id']}", headers={"Authorization": f"Bearer {bot}"}
+    ).json()["open_tasks"][0]["id"]
     page.goto(f"{url}/tasks/{task_id}")
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
-    writes = [f"/tasks/{task_id}", f"/tasks/{task_id}/claim", f"/tasks/{task_id}/delegate",
-              f"/tasks/{task_id}/reassign", f"/tasks/{task_id}/comments", f"/tasks/{task_id}/attachments",
-              f"/requests/{mine['id']}/comments", f"/requests/{mine['id']}/attachments",
-              "/requests/new/project-intake", "/admin/users/new", "/admin/groups", "/admin/tokens",
-              "/account/out-of-office"]
+    writes = [
+        f"/tasks/{task_id}",
+        f"/tasks/{task_id}/claim",
+        f"/tasks/{task_id}/delegate",
+        f"/tasks/{task_id}/reassign",
+        f"/tasks/{task_id}/comments",
+        f"/tasks/{task_id}/attachments",
+        f"/requests/{mine['id']}/comments",
+        f"/requests/{mine['id']}/attachments",
+        "/requests/new/project-intake",
+        "/admin/users/new",
+        "/admin/groups",
+        "/admin/tokens",
+        "/account/out-of-office",
+    ]
     for path in writes:
         response = page.request.post(url + path, form={"csrf_token": csrf, "decision": "approve", "body": "x"})
         assert response.status == 403, (path, response.status)
-    trail = httpx.get(f"{url}/api/v1/audit/events", params={"actor": "audrey"},
-                      headers={"Authorization": f"Bearer {bot}"}).json()["items"]
-    assert {e["type"] for e in trail} <= {"login"}                 # she signed in, and changed nothing
+    trail = httpx.get(
+        f"{url}/api/v1/audit/events", params={"actor": "audrey"}, headers={"Authorization": f"Bearer {bot}"}
+    ).json()["items"]
+    assert {e["type"] for e in trail} <= {"login"}  # she signed in, and changed nothing
     assert httpx.get(f"{url}/api/v1/audit/verify", headers={"Authorization": f"Bearer {bot}"}).json()["ok"]

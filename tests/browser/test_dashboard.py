@@ -18,7 +18,7 @@ from tests.factories import ALICE, BOB, BOT
 from .conftest import LiveServer
 from .test_tasklist import sign_in
 
-SHOTS = os.environ.get("PMOFLOW_SCREENSHOTS")       # a folder: save screenshots there to look at (never committed)
+SHOTS = os.environ.get("PMOFLOW_SCREENSHOTS")  # a folder: save screenshots there to look at (never committed)
 
 
 def seed(server: LiveServer) -> list[str]:
@@ -29,8 +29,15 @@ def seed(server: LiveServer) -> list[str]:
     try:
         started = []
         for i, budget in enumerate((10_000, 120_000, 20_000, 30_000, 40_000, 120_000, 150_000, 25_000), 1):
-            started.append(instances.start(ctx, BOT, "project-intake", business_key=f"PRJ-{i}", variables={
-                "title": f"Project {i}", "budget": budget, "department": "Sales"}))
+            started.append(
+                instances.start(
+                    ctx,
+                    BOT,
+                    "project-intake",
+                    business_key=f"PRJ-{i}",
+                    variables={"title": f"Project {i}", "budget": budget, "department": "Sales"},
+                )
+            )
             clock.advance(timedelta(hours=9))
         decisions = {0: ("approve", 5), 1: ("approve", 20), 2: ("reject", 3), 5: ("approve", 30), 6: ("approve", 8)}
         for n, (decision, wait) in decisions.items():
@@ -54,14 +61,18 @@ def test_the_dashboard_renders_its_charts_and_heat_map(live_server: LiveServer, 
     seed(live_server)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} {r.url}") if r.status >= 400 and not r.url.endswith("/favicon.ico") else None
+        ),
+    )
     sign_in(page, live_server, "pmo")
     page.get_by_role("link", name="Monitor").click()
     expect(page.locator("h1")).to_contain_text("PMO dashboard")
     # the charts: bars drawn for the six instances, each a link to the instances behind it
     status_bars = page.locator("#chart-status svg a rect")
-    expect(status_bars).to_have_count(2)                   # completed and in progress (none in error or cancelled)
+    expect(status_bars).to_have_count(2)  # completed and in progress (none in error or cancelled)
     assert page.locator("#chart-days svg rect").count() >= 2
     assert page.locator("#chart-cycle svg a rect").count() >= 1
     assert page.locator("#chart-groups svg a rect").count() >= 1
@@ -81,14 +92,17 @@ def test_the_dashboard_renders_its_charts_and_heat_map(live_server: LiveServer, 
 def test_the_monitor_pages_fit_a_phone(live_server: LiveServer, mobile_page: Page):
     ids = seed(live_server)
     sign_in(mobile_page, live_server, "pmo")
-    for path, name in (("/dashboard", "dashboard-phone.png"), (f"/monitor/instances/{ids[1]}", "instance-phone.png"),
-                       ("/monitor", "list-phone.png")):
+    for path, name in (
+        ("/dashboard", "dashboard-phone.png"),
+        (f"/monitor/instances/{ids[1]}", "instance-phone.png"),
+        ("/monitor", "list-phone.png"),
+    ):
         mobile_page.goto(live_server.url + path)
         shot(mobile_page, name)
         wide = mobile_page.evaluate("""() => [...document.querySelectorAll('main *')]
             .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.djs-container'))
             .map(e => e.tagName + ' ' + (e.id || e.getAttribute('class') || ''))""")
-        assert wide == [], path                           # the page's content fits (the diagram pans inside)
+        assert wide == [], path  # the page's content fits (the diagram pans inside)
 
 
 def test_the_instance_page_shows_the_path_on_the_diagram(live_server: LiveServer, page: Page):

@@ -21,10 +21,15 @@ def _sign_in(page: Page, url: str, user: str) -> None:
 
 def test_a_delegate_completes_on_the_owners_behalf(live_server: LiveServer, page: Page, mobile_page: Page):
     url = live_server.url
-    started = httpx.post(f"{url}/api/v1/process-instances", headers={
-        "Authorization": f"Bearer {live_server.token('intake-bot')}"}, json={
-        "process": "project-intake", "business_key": "PRJ-DELEGATE",
-        "variables": {"title": "Warehouse scanners", "budget": 20000, "department": "Operations"}})
+    started = httpx.post(
+        f"{url}/api/v1/process-instances",
+        headers={"Authorization": f"Bearer {live_server.token('intake-bot')}"},
+        json={
+            "process": "project-intake",
+            "business_key": "PRJ-DELEGATE",
+            "variables": {"title": "Warehouse scanners", "budget": 20000, "department": "Operations"},
+        },
+    )
     assert started.status_code == 201, started.text
     instance_id = started.json()["id"]
 
@@ -37,7 +42,7 @@ def test_a_delegate_completes_on_the_owners_behalf(live_server: LiveServer, page
     page.get_by_role("button", name="Delegate", exact=True).click()
     expect(page.locator(".flash")).to_contain_text("Delegated to erin, who completes it on your behalf.")
     expect(page.locator(".delegated")).to_contain_text("Delegated by alice")
-    expect(page.get_by_role("button", name="Approve")).to_have_count(0)       # it is erin's now
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)  # it is erin's now
 
     # erin, on her phone, sees the bell, opens the notification and approves
     erin = mobile_page
@@ -53,8 +58,10 @@ def test_a_delegate_completes_on_the_owners_behalf(live_server: LiveServer, page
     assert erin.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     # the trail says erin approved on alice's behalf, and the request page shows it
-    events = httpx.get(f"{url}/api/v1/process-instances/{instance_id}/audit",
-                       headers={"Authorization": f"Bearer {live_server.token('pmo')}"}).json()["events"]
+    events = httpx.get(
+        f"{url}/api/v1/process-instances/{instance_id}/audit",
+        headers={"Authorization": f"Bearer {live_server.token('pmo')}"},
+    ).json()["events"]
     [completed] = [e for e in events if e["type"] == "task_completed"]
     assert completed["actor"] == "erin" and completed["data"]["on_behalf_of"] == "alice"
     assert [e["data"]["to"] for e in events if e["type"] == "task_delegated"] == ["erin"]

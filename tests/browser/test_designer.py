@@ -14,7 +14,7 @@ from tests.designer.miwg import MIWG, lost
 from .conftest import ROOT, LiveServer
 from .test_tasklist import sign_in
 
-SHOTS = "/tmp/designer-shots"          # screenshots to look at while developing; never committed
+SHOTS = "/tmp/designer-shots"  # screenshots to look at while developing; never committed
 
 
 def wait_ready(page: Page) -> None:
@@ -27,13 +27,16 @@ def watermark_is_visible(page: Page, canvas: str = "#canvas") -> None:
     mark.scroll_into_view_if_needed()
     box = mark.bounding_box()
     assert box and box["width"] > 0
-    on_top = page.evaluate("""([x, y]) => {
+    on_top = page.evaluate(
+        """([x, y]) => {
         const el = document.elementFromPoint(x, y);
         if (!el || !el.closest('.bjs-powered-by')) {
             throw new Error('at the watermark: ' + (el ? el.outerHTML.slice(0, 200) : 'nothing') + ' ' + x + ',' + y);
         }
         return true;
-    }""", [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    }""",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+    )
     assert on_top, "something covers the bpmn.io watermark"
 
 
@@ -77,9 +80,10 @@ def test_a_second_editor_is_refused_and_keeps_their_changes(live_server: LiveSer
         other.click("#save")
         expect(other.locator("#conflict")).to_be_visible(timeout=20_000)
         expect(other.locator("#conflict-message")).to_contain_text("pmo saved this draft")
-        kept = other.evaluate("() => pmoflowEditor.modeler.get('elementRegistry').get('it_manager_approval')"
-                              ".businessObject.name")
-        assert kept == "Second editor"                                        # nothing lost in the browser
+        kept = other.evaluate(
+            "() => pmoflowEditor.modeler.get('elementRegistry').get('it_manager_approval').businessObject.name"
+        )
+        assert kept == "Second editor"  # nothing lost in the browser
         other.screenshot(path=f"{SHOTS}/conflict.png")
     finally:
         other.context.close()
@@ -90,7 +94,7 @@ def test_the_decision_table_editor_opens_a_draft_table_and_saves_it(live_server:
     create_from_template(page, live_server, "intake-copy", "project-intake")
     extra = tmp_path / "change-risk.dmn"
     extra.write_text((ROOT / "workflows" / "change-risk.dmn").read_text())
-    page.set_input_files("#add-file", str(extra))                          # import a .dmn into the draft
+    page.set_input_files("#add-file", str(extra))  # import a .dmn into the draft
     expect(page.locator("#files a[href$='change-risk.dmn']")).to_be_visible()
     expect(page.locator("#save-status")).to_have_text(re.compile(r"^Saved"), timeout=20_000)
     page.click("#files a[href$='approval-tier.dmn']")
@@ -107,8 +111,12 @@ def test_the_decision_table_editor_opens_a_draft_table_and_saves_it(live_server:
     page.screenshot(path=f"{SHOTS}/dmn.png")
     exported = page.request.get(live_server.url + "/designer/drafts/intake-copy/export?file=approval-tier.dmn")
     assert 'hitPolicy="FIRST"' in exported.text()
-    for kept in ("<pmoflow:tests>", '<pmoflow:test id="', '<pmoflow:input name="budget">',
-                 '<pmoflow:expect name="tier">'):     # the decision's test table survives dmn-js
+    for kept in (
+        "<pmoflow:tests>",
+        '<pmoflow:test id="',
+        '<pmoflow:input name="budget">',
+        '<pmoflow:expect name="tier">',
+    ):  # the decision's test table survives dmn-js
         assert kept in exported.text(), kept
 
 
@@ -130,7 +138,7 @@ def test_every_miwg_diagram_survives_the_modeler_round_trip(live_server: LiveSer
         page.click("form[action$='/designer/import'] button[type=submit]")
         expect(page).to_have_url(re.compile(rf"/designer/drafts/{re.escape(key)}$"))
         wait_ready(page)
-        assert page.evaluate("() => pmoflowEditor.save()"), path.name       # bpmn-js's own saveXML, stored
+        assert page.evaluate("() => pmoflowEditor.save()"), path.name  # bpmn-js's own saveXML, stored
         exported = page.request.get(f"{live_server.url}/designer/drafts/{key}/export").body()
         assert b"bpmn" in exported
         missing = lost(path.read_bytes(), exported)

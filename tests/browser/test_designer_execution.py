@@ -76,8 +76,10 @@ def draw(page: Page) -> None:
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.7)
     after = set(page.eval_on_selector_all(".djs-shape[data-element-id]", "els => els.map(e => e.dataset.elementId)"))
     [made] = [i for i in after - before if not i.endswith("_label")]
-    assert page.evaluate("(id) => window.pmoflowEditor.modeler.get('elementRegistry').get(id).type", made) \
+    assert (
+        page.evaluate("(id) => window.pmoflowEditor.modeler.get('elementRegistry').get(id).type", made)
         == "bpmn:UserTask"
+    )
     page.evaluate(LAYOUT, made)
     blank(page)
 
@@ -86,21 +88,23 @@ def configure(page: Page) -> None:
     """Every setting through the side panel."""
     panel = page.locator("#pp-properties")
     click_shape(page, "late")
-    expect(panel.locator(".pp-kind")).to_contain_text("Late")                 # the name, not the id
+    expect(panel.locator(".pp-kind")).to_contain_text("Late")  # the name, not the id
     panel.locator("input[name=timer-amount]").fill("2")
     panel.locator("input[name=timer-amount]").press("Tab")
     panel.locator("select[name=timer-unit]").select_option("D")
     expect(panel.locator("input[name=event-interrupting]")).to_be_checked()
 
-    pad(page, "replace")                                  # the replace menu offers every boundary kind
+    pad(page, "replace")  # the replace menu offers every boundary kind
     offered = set(page.eval_on_selector_all(".djs-popup .entry", "els => els.map(e => e.dataset.id)"))
-    assert {f"replace-with-{kind}-boundary" for kind in ("message", "signal", "error", "escalation", "conditional",
-                                                          "non-interrupting-timer")} <= offered, offered
+    assert {
+        f"replace-with-{kind}-boundary"
+        for kind in ("message", "signal", "error", "escalation", "conditional", "non-interrupting-timer")
+    } <= offered, offered
     page.keyboard.press("Escape")
 
     click_shape(page, "prepare", y=0.1)
     expect(panel.locator("select[name=subprocess-kind]")).to_have_value("embedded")
-    page.click("#pp-subprocess-expand")                  # collapse, then expand again: the inside stays
+    page.click("#pp-subprocess-expand")  # collapse, then expand again: the inside stays
     expect(panel.locator("#pp-subprocess-expand")).to_contain_text("Expand")
     page.click("#pp-subprocess-expand")
     expect(panel.locator("#pp-subprocess-expand")).to_contain_text("Collapse")
@@ -162,7 +166,7 @@ def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_ser
     assert mi.get("isSequential") in (None, "false")
     assert mi.findtext("bpmn:loopDataInputRef", None, NS) == "reviewers"
     assert mi.find("bpmn:inputDataItem", NS).get("id") == "reviewer"
-    camunda = "{http://camunda.org/schema/1.0/bpmn}"               # what Camunda Modeler reads
+    camunda = "{http://camunda.org/schema/1.0/bpmn}"  # what Camunda Modeler reads
     assert (mi.get(f"{camunda}collection"), mi.get(f"{camunda}elementVariable")) == ("reviewers", "reviewer")
     sync = root.find(".//bpmn:serviceTask[@id='sync']", NS)
     assert sync.get("{https://pmoflow.dev/schema/bpmn/1.0}topic") == "erp-sync"
@@ -190,7 +194,7 @@ def test_sub_process_boundary_timer_candidates_multi_instance_and_topic(live_ser
     expect(page.locator(".dry-task[data-element=approve_each]")).to_have_count(1)
     page.locator(".dry-task[data-element=approve_each] .dry-complete").first.click()
     expect(page.locator(".dry-external[data-element=sync]")).to_have_count(1)
-    page.locator(".dry-external[data-element=sync] input").first.fill('{"erp_id": 7}')   # what the worker sends
+    page.locator(".dry-external[data-element=sync] input").first.fill('{"erp_id": 7}')  # what the worker sends
     page.locator(".dry-external[data-element=sync] button").first.click()
     expect(page.locator("#dry-status")).to_have_attribute("data-status", "completed")
     path = page.locator("#dry-path li").evaluate_all("els => els.map(e => e.dataset.element)")

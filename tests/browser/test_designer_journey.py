@@ -28,6 +28,7 @@ KEY = "vendor-handoff"
 
 # ---------------------------------------------------------------- the canvas, with the mouse
 
+
 def shape_box(page: Page, element_id: str) -> dict[str, float]:
     box = page.locator(f'.djs-shape[data-element-id="{element_id}"] .djs-visual').first.bounding_box()
     assert box is not None, element_id
@@ -37,13 +38,14 @@ def shape_box(page: Page, element_id: str) -> dict[str, float]:
 def click_shape(page: Page, element_id: str, x: float = 0.5, y: float = 0.5) -> None:
     """Click a shape where a person would (bpmn-js needs real mouse events); the panel then shows it.
     First a click on blank canvas: the context pad of what is selected may cover the shape."""
-    for attempt in range(2):          # on a busy machine a click may end the label editing of a new shape instead
+    for attempt in range(2):  # on a busy machine a click may end the label editing of a new shape instead
         blank(page)
         box = shape_box(page, element_id)
         page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
         try:
-            expect(page.locator("#pp-properties")).to_have_attribute("data-element", element_id,
-                                                                     timeout=3000 if attempt == 0 else 5000)
+            expect(page.locator("#pp-properties")).to_have_attribute(
+                "data-element", element_id, timeout=3000 if attempt == 0 else 5000
+            )
             return
         except AssertionError:
             if attempt == 1:
@@ -53,12 +55,17 @@ def click_shape(page: Page, element_id: str, x: float = 0.5, y: float = 0.5) -> 
 def connection_point(page: Page, element_id: str) -> tuple[float, float]:
     """A screen point a third of the way along a flow's drawn line (read from the SVG, not the modeler);
     not the middle, where bpmn-js puts the handle that moves a segment."""
-    return tuple(page.evaluate("""(id) => {
+    return tuple(
+        page.evaluate(
+            """(id) => {
         const path = document.querySelector(`.djs-connection[data-element-id="${id}"] .djs-visual > path`);
         const p = path.getPointAtLength(path.getTotalLength() / 3);
         const m = path.getScreenCTM();
         return [m.a * p.x + m.c * p.y + m.e, m.b * p.x + m.d * p.y + m.f];
-    }""", element_id))
+    }""",
+            element_id,
+        )
+    )
 
 
 def click_connection(page: Page, element_id: str) -> None:
@@ -128,6 +135,7 @@ def rename(page: Page, name: str) -> None:
 
 # ---------------------------------------------------------------- the panel
 
+
 def add_field(page: Page, index: int, kind: str, label: str, required: bool = False) -> None:
     page.click("#pp-add-field")
     row = page.locator(".pp-form-field").nth(index)
@@ -166,7 +174,7 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     expect(page.locator("#problem-count")).to_have_text("0")
     publish(page, "The handoff template as it is")
     expect(page.locator(".badge.version")).to_contain_text("v1")
-    page.click("form[action$='/edit'] button[type=submit]")             # Edit as draft
+    page.click("form[action$='/edit'] button[type=submit]")  # Edit as draft
     wait_ready(page)
     page.screenshot(path=f"{SHOTS}/journey-0-template.png")
 
@@ -194,11 +202,11 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     page.mouse.move(x, y, steps=4)
     page.mouse.click(x, y)
     task = new_element(page, before)
-    click_shape(page, task)       # afresh: the pad opened by the drop ignores clicks
+    click_shape(page, task)  # afresh: the pad opened by the drop ignores clicks
     pad(page, "replace")
     page.locator(".djs-popup [data-id='replace-with-user-task']").click()
     made = {"task": task}
-    expect(page.locator("#pp-properties .pp-kind")).to_contain_text("UserTask")     # still selected
+    expect(page.locator("#pp-properties .pp-kind")).to_contain_text("UserTask")  # still selected
     before = element_ids(page)
     pad(page, "append.gateway")
     made["gateway"] = new_element(page, before)
@@ -207,7 +215,7 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     pad(page, "append.end-event")
     made["end"] = new_element(page, before)
     made["stop"] = new_element(page, before, "connection")
-    drag(page, made["end"], dy=1.0)                        # down into the free space below the gateway
+    drag(page, made["end"], dy=1.0)  # down into the free space below the gateway
     made["go"] = connect(page, made["gateway"], "prepare_handoff")
     made["in"] = connect(page, "handoff_requested", made["task"])
     task = made["task"]
@@ -236,7 +244,7 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     expect(page.locator("#pp-condition-expression")).to_have_text("budget_left >= 0")
     click_connection(page, made["stop"])
     page.check("input[name=flow-default]")
-    click_connection(page, made["go"])                   # the condition reads back into the builder
+    click_connection(page, made["go"])  # the condition reads back into the builder
     expect(page.locator("input[name=clause-var]")).to_have_value("budget_left")
     expect(page.locator("select[name=clause-op]")).to_have_value(">=")
     expect(page.locator("input[name=clause-value]")).to_have_value("0")
@@ -249,14 +257,17 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     saved = draft_content(page, live_server)
     finance = re.search(r'<bpmn:lane id="lane_finance" name="Finance">(.*?)</bpmn:lane>', saved["bpmn"], re.S)
     assert finance and f"<bpmn:flowNodeRef>{task}</bpmn:flowNodeRef>" in finance.group(1)
-    assert re.search(rf'<bpmn:userTask id="{task}" name="Confirm the budget">.*?<pmoflow:sla due="P1D"',
-                     saved["bpmn"], re.S)
+    assert re.search(
+        rf'<bpmn:userTask id="{task}" name="Confirm the budget">.*?<pmoflow:sla due="P1D"', saved["bpmn"], re.S
+    )
     assert "budget_left &gt;= 0" in saved["bpmn"]
     assert f'default="{made["stop"]}"' in saved["bpmn"]
     [form_file] = [n for n in saved["files"] if n.startswith(task.lower().replace("_", "-"))]
     form = json.loads(saved["files"][form_file])
     assert [(c["type"], c["key"], c.get("validate", {}).get("required", False)) for c in form["components"]] == [
-        ("number", "budget_left", True), ("textfield", "comment", False)]
+        ("number", "budget_left", True),
+        ("textfield", "comment", False),
+    ]
     assert f'<pmoflow:form ref="{form["id"]}"' in saved["bpmn"]
 
     # 6. dry runs down both branches: money left goes on to the handoff, none ends at "No budget"
@@ -265,16 +276,18 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     dry_run(page, task, 12000)
     expect(page.locator("#dry-status")).to_have_attribute("data-status", "running")
     expect(page.locator("#dry-path li")).to_have_text(["Handoff requested", "Confirm the budget", "Budget covered?"])
-    expect(page.locator(".dry-task[data-element=prepare_handoff]")).to_be_visible()     # waiting there now
+    expect(page.locator(".dry-task[data-element=prepare_handoff]")).to_be_visible()  # waiting there now
     expect(page.locator('.djs-element[data-element-id="prepare_handoff"]')).to_have_class(re.compile("pmoflow-open"))
     expect(page.locator(f'.djs-element[data-element-id="{made["end"]}"]')).not_to_have_class(re.compile("pmoflow-path"))
     dry_run(page, task, -3000)
     expect(page.locator("#dry-status")).to_have_attribute("data-status", "completed")
     expect(page.locator("#dry-path li").last).to_have_text("No budget")
     expect(page.locator(f'.djs-element[data-element-id="{made["end"]}"]')).to_have_class(re.compile("pmoflow-path"))
-    expect(page.locator('.djs-element[data-element-id="prepare_handoff"]')).not_to_have_class(re.compile("pmoflow-path"))
+    expect(page.locator('.djs-element[data-element-id="prepare_handoff"]')).not_to_have_class(
+        re.compile("pmoflow-path")
+    )
     page.screenshot(path=f"{SHOTS}/journey-3-dry-run.png")
-    page.click("#dry-start")                             # a required field left empty is refused, as in the tasklist
+    page.click("#dry-start")  # a required field left empty is refused, as in the tasklist
     page.locator(f".dry-task[data-element={task}] input[name=comment]").fill("no figure yet")
     page.locator(f".dry-task[data-element={task}] .dry-complete").click()
     expect(page.locator("#dry-error")).to_contain_text("budget_left")
@@ -285,11 +298,14 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     expect(page.locator(".version-meta")).to_contain_text("Finance confirms the budget first")
 
     # 8. a request started through the REST API with a token waits at the new task, counted on the diagram
-    with httpx.Client(base_url=live_server.url, timeout=30,
-                      headers={"Authorization": f"Bearer {live_server.token('intake-bot')}"}) as bot:
-        assert KEY not in bot.get("/api/v1/process-instances").text      # the dry runs started nothing real
-        started = bot.post("/api/v1/process-instances", json={
-            "process": KEY, "variables": {"title": "ERP go-live", "go_live_date": "2026-12-01"}})
+    with httpx.Client(
+        base_url=live_server.url, timeout=30, headers={"Authorization": f"Bearer {live_server.token('intake-bot')}"}
+    ) as bot:
+        assert KEY not in bot.get("/api/v1/process-instances").text  # the dry runs started nothing real
+        started = bot.post(
+            "/api/v1/process-instances",
+            json={"process": KEY, "variables": {"title": "ERP go-live", "go_live_date": "2026-12-01"}},
+        )
     assert started.status_code == 201, started.text
     assert started.json()["version"] == 2
     page.reload()
@@ -323,23 +339,23 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     page.click("form[action$='/edit'] button[type=submit]")
     wait_ready(page)
     click_shape(page, "lane_finance", x=0.02)
-    rename(page, "Purchasing")                           # a lane named after no group
+    rename(page, "Purchasing")  # a lane named after no group
     click_connection(page, made["into"])
-    pad(page, "delete")                                  # a dead end; the gateway and all after it are cut off
+    pad(page, "delete")  # a dead end; the gateway and all after it are cut off
     click_connection(page, made["stop"])
-    page.uncheck("input[name=flow-default]")             # a branch with neither condition nor default: always taken
+    page.uncheck("input[name=flow-default]")  # a branch with neither condition nor default: always taken
     click_connection(page, made["in"])
-    pad(page, "delete")                                  # nothing leads to the task any more: deploy refuses that
+    pad(page, "delete")  # nothing leads to the task any more: deploy refuses that
     save_now(page)
     codes = page.evaluate("() => pmoflowEditor.state.problems.map(p => p.code)")
     marked = set(page.evaluate("() => pmoflowEditor.state.problems.filter(p => p.element_id).map(p => p.element_id)"))
     assert {"unknown_group", "dead_end", "unreachable", "always_taken"} <= set(codes), codes
     refusing = page.evaluate(
-        "() => pmoflowEditor.state.problems.filter(p => p.severity !== 'warning').map(p => p.element_id)")
-    warned = page.evaluate(
-        "() => pmoflowEditor.state.problems.filter(p => p.severity === 'warning').map(p => p.code)")
-    assert "always_taken" in warned and "unknown_group" in warned, warned                  # advice
-    assert task in refusing, refusing                    # the deploy rule: an activity nothing leads to
+        "() => pmoflowEditor.state.problems.filter(p => p.severity !== 'warning').map(p => p.element_id)"
+    )
+    warned = page.evaluate("() => pmoflowEditor.state.problems.filter(p => p.severity === 'warning').map(p => p.code)")
+    assert "always_taken" in warned and "unknown_group" in warned, warned  # advice
+    assert task in refusing, refusing  # the deploy rule: an activity nothing leads to
     assert {task, made["gateway"]} <= marked, marked
     for element in marked:
         expect(page.locator(f".djs-element.pmo-problem[data-element-id='{element}']")).to_have_count(1)

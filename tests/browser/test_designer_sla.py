@@ -22,23 +22,25 @@ REQUEST = {"process": KEY, "variables": {"title": "New CRM", "budget": 120_000, 
 def _allowed_hours(server: LiveServer) -> int:
     """Start a request through the REST API: the hours its IT Manager approval is given (the live server runs
     on the wall clock, so the timer starts a few milliseconds after the task row is written)."""
-    with httpx.Client(base_url=server.url, timeout=30,
-                      headers={"Authorization": f"Bearer {server.token('intake-bot')}"}) as bot:
+    with httpx.Client(
+        base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {server.token('intake-bot')}"}
+    ) as bot:
         started = bot.post("/api/v1/process-instances", json=REQUEST)
     assert started.status_code == 201, started.text
     [task] = [t for t in started.json()["open_tasks"] if t["element_id"] == TASK]
-    return round((datetime.fromisoformat(task["due_at"]) - datetime.fromisoformat(task["created_at"]))
-                 / timedelta(hours=1))
+    return round(
+        (datetime.fromisoformat(task["due_at"]) - datetime.fromisoformat(task["created_at"])) / timedelta(hours=1)
+    )
 
 
 def test_the_sla_field_shows_and_changes_the_boundary_timer_that_runs(live_server: LiveServer, page: Page):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    assert _allowed_hours(live_server) == 48          # as shipped: var("approval_sla", "P2D")
+    assert _allowed_hours(live_server) == 48  # as shipped: var("approval_sla", "P2D")
     sign_in(page, live_server, "pmo")
     page.goto(f"{live_server.url}/designer/processes/{KEY}/versions/1")
     wait_ready(page)
-    page.click("form[action$='/edit'] button[type=submit]")             # Edit as draft
+    page.click("form[action$='/edit'] button[type=submit]")  # Edit as draft
     wait_ready(page)
 
     _click(page, TASK)
@@ -49,13 +51,13 @@ def test_the_sla_field_shows_and_changes_the_boundary_timer_that_runs(live_serve
     page.locator("input[name=sla-amount]").press("Tab")
     xml = page.evaluate("window.pmoflowEditor.modeler.saveXML().then((r) => r.xml)")
     assert re.search(rf'id="{TIMER}".*?var\("approval_sla", "P3D"\)', xml, re.S), xml
-    assert "pmoflow:sla" not in xml                                    # nothing the engine would ignore
+    assert "pmoflow:sla" not in xml  # nothing the engine would ignore
     save_now(page)
     publish(page, "IT Managers get three days")
     expect(page.locator(".badge.version")).to_contain_text("v2")
 
     assert _allowed_hours(live_server) == 72
-    page.click("form[action$='/edit'] button[type=submit]")             # a draft of version 2 shows it too
+    page.click("form[action$='/edit'] button[type=submit]")  # a draft of version 2 shows it too
     wait_ready(page)
     _click(page, TASK)
     expect(page.locator("input[name=sla-amount]")).to_have_value("3")

@@ -48,14 +48,19 @@ def test_the_vendored_bundles_draw_a_shipped_diagram_and_form(live_server: LiveS
       <script src="{BPMN_VIEWER}"></script>
       <script src="{VENDOR}/form-js/form-viewer.umd.js"></script>
     </head><body><div id="canvas" style="height: 500px"></div><div id="form"></div></body></html>""")
-    drawn = page.evaluate("""async ([xml, schema]) => {
+    drawn = page.evaluate(
+        """async ([xml, schema]) => {
         const viewer = new BpmnJS({container: '#canvas'});
         await viewer.importXML(xml);
         const form = new FormViewer.Form({container: document.querySelector('#form')});
         await form.importSchema(schema, {});
         return viewer.get('elementRegistry').getAll().length;
-    }""", [(ROOT / "workflows/project-intake.bpmn").read_text(),
-           json.loads((ROOT / "workflows/approval-decision.form").read_text())])
+    }""",
+        [
+            (ROOT / "workflows/project-intake.bpmn").read_text(),
+            json.loads((ROOT / "workflows/approval-decision.form").read_text()),
+        ],
+    )
     assert drawn > 10
     assert page.locator('[data-element-id="it_manager_approval"]').is_visible()
     assert page.locator(".fjs-form").get_by_text("Decision").first.is_visible()

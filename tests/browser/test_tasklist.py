@@ -22,10 +22,19 @@ def api(server: LiveServer, user: str) -> httpx.Client:
 
 def start_intake(server: LiveServer, budget: int = 120_000, key: str = "PRJ-77") -> dict:
     with api(server, "intake-bot") as bot:
-        response = bot.post("/api/v1/process-instances", json={
-            "process": "project-intake", "business_key": key,
-            "variables": {"title": "New CRM", "budget": budget, "department": "Sales",
-                          "justification": "Replaces three spreadsheets"}})
+        response = bot.post(
+            "/api/v1/process-instances",
+            json={
+                "process": "project-intake",
+                "business_key": key,
+                "variables": {
+                    "title": "New CRM",
+                    "budget": budget,
+                    "department": "Sales",
+                    "justification": "Replaces three spreadsheets",
+                },
+            },
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -74,7 +83,7 @@ def test_a_task_arrives_in_an_open_inbox_without_a_reload(live_server: LiveServe
     start_intake(live_server, key="PRJ-LIVE")
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     expect(page.locator("tbody#rows")).to_contain_text("PRJ-LIVE", timeout=10_000)
-    assert page.evaluate("document.getElementById('rows').dataset.arrived") == "no"   # same page, no reload
+    assert page.evaluate("document.getElementById('rows').dataset.arrived") == "no"  # same page, no reload
 
 
 def test_a_reject_without_a_comment_is_refused_on_the_field(live_server: LiveServer, page: Page):
@@ -96,9 +105,13 @@ def deploy_board(server: LiveServer, duties: str = "") -> None:
             users.create_user(ctx, name, "demo", ["Board"], ["approver"])
     finally:
         ctx.db.dispose()
-    files = [("files", ("board.bpmn", io.BytesIO(approval_process('group="Board" rule="count" count="2"',
-                                                                     duties).encode()))),
-             ("files", ("decide.form", io.BytesIO(FORM.encode())))]
+    files = [
+        (
+            "files",
+            ("board.bpmn", io.BytesIO(approval_process('group="Board" rule="count" count="2"', duties).encode())),
+        ),
+        ("files", ("decide.form", io.BytesIO(FORM.encode()))),
+    ]
     with api(server, "pmo") as admin:
         assert admin.post("/api/v1/process-definitions", files=files).status_code == 201
 

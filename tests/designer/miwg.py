@@ -7,20 +7,48 @@ from pathlib import Path
 from lxml import etree
 
 # shared/ lies beside the checkout (CI clones it elsewhere with a copy of shared/ beside it)
-CORPUS = next((c for c in (Path(__file__).resolve().parents[3] / "shared" / "corpus" / "miwg-reference",
-                           Path("/work/shared/corpus/miwg-reference")) if c.exists()),
-              Path("/work/shared/corpus/miwg-reference"))
+CORPUS = next(
+    (
+        c
+        for c in (
+            Path(__file__).resolve().parents[3] / "shared" / "corpus" / "miwg-reference",
+            Path("/work/shared/corpus/miwg-reference"),
+        )
+        if c.exists()
+    ),
+    Path("/work/shared/corpus/miwg-reference"),
+)
 MIWG = sorted(CORPUS.glob("*.bpmn")) if CORPUS.exists() else []
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DI = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC = "http://www.omg.org/spec/DD/20100524/DC"
 # moddle writes defaults it knows and drops nothing else; these are attributes whose default bpmn-js may add
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
-DEFAULTED = {"isInterrupting", "cancelActivity", "parallelMultiple", "isImmediate", "instantiate",
-             "completionQuantity", "startQuantity", "isForCompensation", "isClosed", "isExecutable",
-             "gatewayDirection", "eventGatewayType", "ordering", "isSequential", "implementation",
-             "isCollection", "processType", "typeLanguage", "expressionLanguage", "triggeredByEvent",
-             "textFormat", "testBefore", "messageVisibleKind"}
+DEFAULTED = {
+    "isInterrupting",
+    "cancelActivity",
+    "parallelMultiple",
+    "isImmediate",
+    "instantiate",
+    "completionQuantity",
+    "startQuantity",
+    "isForCompensation",
+    "isClosed",
+    "isExecutable",
+    "gatewayDirection",
+    "eventGatewayType",
+    "ordering",
+    "isSequential",
+    "implementation",
+    "isCollection",
+    "processType",
+    "typeLanguage",
+    "expressionLanguage",
+    "triggeredByEvent",
+    "textFormat",
+    "testBefore",
+    "messageVisibleKind",
+}
 
 
 def _value(attribute: str, value: str) -> str:
@@ -29,7 +57,7 @@ def _value(attribute: str, value: str) -> str:
     if attribute == XSI_TYPE:
         return value.rsplit(":", 1)[-1]
     try:
-        return repr(float(value))                 # 72.0 and 72 are the same number
+        return repr(float(value))  # 72.0 and 72 are the same number
     except ValueError:
         return value
 
@@ -44,9 +72,12 @@ def shape_of(content: bytes) -> dict[str, dict[str, object]]:
         q = etree.QName(el)
         entry: dict[str, object] = {"type": f"{q.namespace}#{q.localname}"}
         if el.get("name") is not None:
-            entry["name"] = " ".join(el.get("name").split())      # XML may normalize whitespace in attributes
-        entry["attrs"] = {k: _value(k, v) for k, v in el.attrib.items()
-                          if k not in ("id", "name") and etree.QName(k).localname not in DEFAULTED}
+            entry["name"] = " ".join(el.get("name").split())  # XML may normalize whitespace in attributes
+        entry["attrs"] = {
+            k: _value(k, v)
+            for k, v in el.attrib.items()
+            if k not in ("id", "name") and etree.QName(k).localname not in DEFAULTED
+        }
         if q.namespace == DI:
             bounds = el.find(f"{{{DC}}}Bounds")
             if bounds is not None:
@@ -74,8 +105,11 @@ def lost(before: bytes, after: bytes) -> list[str]:
             elif new[eid].get(key) != value:
                 problems.append(f"{eid}: {key} {value!r} -> {new[eid].get(key)!r}")
     kept = _variable_refs(after)
-    problems += [f"{owner}: {what} {text!r} is gone" for owner, what, text in _variable_refs(before) if
-                 (owner, what, text) not in kept]
+    problems += [
+        f"{owner}: {what} {text!r} is gone"
+        for owner, what, text in _variable_refs(before)
+        if (owner, what, text) not in kept
+    ]
     return problems
 
 

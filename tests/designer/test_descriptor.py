@@ -16,17 +16,17 @@ from tests.factories import ROOT
 DESIGNER = ROOT / "designer"
 BPMN_DESCRIPTOR = json.loads((DESIGNER / "pmoflow.json").read_text())
 DMN_DESCRIPTOR = json.loads((DESIGNER / "pmoflow-dmn.json").read_text())
-ENGINE_READERS = sorted((ROOT / "engine" / "spiff").rglob("*.py"))      # the parser and its extension readers
+ENGINE_READERS = sorted((ROOT / "engine" / "spiff").rglob("*.py"))  # the parser and its extension readers
 
 
 def _tag(type_name: str) -> str:
-    return type_name[0].lower() + type_name[1:]         # tagAlias lowerCase
+    return type_name[0].lower() + type_name[1:]  # tagAlias lowerCase
 
 
 def _elements_read_by(paths: list[Path]) -> set[str]:
     names = set()
     for path in paths:
-        code = re.sub(r'"""[\s\S]*?"""', "", path.read_text())          # not the docstrings
+        code = re.sub(r'"""[\s\S]*?"""', "", path.read_text())  # not the docstrings
         names |= set(re.findall(r"pmoflow:([a-zA-Z]+)", code))
         names |= set(re.findall(r'_ext\(\w+, "([a-zA-Z]+)"\)', code))
         names |= set(re.findall(r"\{PMOFLOW_NS\}\}\}([a-zA-Z]+)", code))
@@ -57,8 +57,10 @@ CORE = ("Form", "Assignment", "Decision", "Approval", "Priority", "SeparationOfD
 
 def _document_with_every_property() -> tuple[etree._Element, dict[str, dict[str, str]]]:
     """A user task, a business rule task and a process carrying every described element and attribute."""
-    values = {t["name"]: {p["name"]: f"v_{p['name']}" for p in t["properties"] if p.get("isAttr")}
-              for t in BPMN_DESCRIPTOR["types"]}
+    values = {
+        t["name"]: {p["name"]: f"v_{p['name']}" for p in t["properties"] if p.get("isAttr")}
+        for t in BPMN_DESCRIPTOR["types"]
+    }
     assert set(CORE) <= set(values)
     values["Approval"].update(rule="count", count="2", percent="50")
     values["SeparationOfDuties"].update(initiator="true", repeat="false")
@@ -66,12 +68,14 @@ def _document_with_every_property() -> tuple[etree._Element, dict[str, dict[str,
     ns = {"bpmn": namespaces.BPMN_NS, "pmoflow": namespaces.PMOFLOW_NS}
     root = etree.Element(f"{{{ns['bpmn']}}}definitions", nsmap=ns)
     process = etree.SubElement(root, f"{{{ns['bpmn']}}}process", id="p")
-    holders = {"bpmn:Process": process,
-               "bpmn:UserTask": etree.SubElement(process, f"{{{ns['bpmn']}}}userTask", id="u"),
-               "bpmn:BusinessRuleTask": etree.SubElement(process, f"{{{ns['bpmn']}}}businessRuleTask", id="b")}
+    holders = {
+        "bpmn:Process": process,
+        "bpmn:UserTask": etree.SubElement(process, f"{{{ns['bpmn']}}}userTask", id="u"),
+        "bpmn:BusinessRuleTask": etree.SubElement(process, f"{{{ns['bpmn']}}}businessRuleTask", id="b"),
+    }
     for t in BPMN_DESCRIPTOR["types"]:
         if t["name"] not in CORE:
-            continue                       # read by other parts of the engine, tested there
+            continue  # read by other parts of the engine, tested there
         allowed = [a for a in t["meta"]["allowedIn"] if a in holders]
         holder = holders[allowed[0]]
         ext = holder.find(f"{{{ns['bpmn']}}}extensionElements")

@@ -42,7 +42,7 @@ def test_a_blank_draft_is_a_valid_bpmn_diagram_with_one_start_event(ctx):
     draft = drafts.create_draft(ctx, DANA, "blank-one", "Blank one")
     assert draft.revision == 1 and draft.name == "Blank one" and draft.files == {}
     assert 'id="blank-one"' in draft.bpmn and "bpmndi:BPMNShape" in draft.bpmn
-    assert {p["code"] for p in draft.problems} == {"start_without_outgoing"}   # the lone start event goes nowhere yet
+    assert {p["code"] for p in draft.problems} == {"start_without_outgoing"}  # the lone start event goes nowhere yet
 
 
 def test_a_key_is_checked_and_one_draft_per_key(ctx):
@@ -55,8 +55,9 @@ def test_a_key_is_checked_and_one_draft_per_key(ctx):
 
 
 def test_from_a_template_copies_the_diagram_and_its_forms_renamed_to_the_key(shipped):
-    draft = drafts.create_draft(shipped, DANA, "vendor-onboarding", "Vendor onboarding",
-                                template="cross-functional-handoff")
+    draft = drafts.create_draft(
+        shipped, DANA, "vendor-onboarding", "Vendor onboarding", template="cross-functional-handoff"
+    )
     assert 'id="vendor-onboarding"' in draft.bpmn and 'processRef="vendor-onboarding"' in draft.bpmn
     assert "handoff-finance.form" in draft.files and "cross-functional-handoff-start.form" in draft.files
     assert draft.problems == []
@@ -92,7 +93,7 @@ def test_two_saves_racing_on_one_revision_let_exactly_one_win(ctx, monkeypatch):
     real = store.check_revision
     calls = threading.local()
 
-    def waiting_check(row, revision):          # both pass the read-time check, then race to write
+    def waiting_check(row, revision):  # both pass the read-time check, then race to write
         real(row, revision)
         calls.n = getattr(calls, "n", 0) + 1
         if calls.n == 1:
@@ -142,8 +143,7 @@ def test_publish_makes_the_next_version_with_the_note_and_drops_the_draft(shippe
     assert first.version == 1
     with pytest.raises(NotFound):
         drafts.get_draft(shipped, DANA, "vendor-onboarding")
-    running = instances.start(shipped, BOT, "vendor-onboarding",
-                              variables={"title": "t", "go_live_date": "2026-12-01"})
+    running = instances.start(shipped, BOT, "vendor-onboarding", variables={"title": "t", "go_live_date": "2026-12-01"})
     second = drafts.edit_version(shipped, DANA, "vendor-onboarding")
     assert second.base_version == 1 and "handoff-finance.form" in second.files
     changed = second.bpmn.replace('name="Prepare handoff"', 'name="Prepare the handoff"')
@@ -152,15 +152,21 @@ def test_publish_makes_the_next_version_with_the_note_and_drops_the_draft(shippe
     published = drafts.publish_draft(shipped, ADMIN, "vendor-onboarding", saved.revision, "clearer task name")
     assert published.version == 2
     with shipped.uow(write=False) as uow:
-        rows = {r.version: r for r in uow.session.scalars(
-            select(ProcessDefinition).where(ProcessDefinition.key == "vendor-onboarding"))}
+        rows = {
+            r.version: r
+            for r in uow.session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == "vendor-onboarding"))
+        }
         notes = {v: uow.session.get(Deployment, r.deployment_id).note for v, r in rows.items()}
         events = [e.data for e in uow.session.scalars(select(Event).where(Event.type == "draft_published"))]
     assert notes == {1: "first cut", 2: "clearer task name"}
     assert [e["version"] for e in events] == [1, 2]
-    assert instances.get(shipped, ADMIN, running.id).version == 1       # running instances stay on theirs
-    assert instances.start(shipped, BOT, "vendor-onboarding",
-                           variables={"title": "t", "go_live_date": "2026-12-01"}).version == 2
+    assert instances.get(shipped, ADMIN, running.id).version == 1  # running instances stay on theirs
+    assert (
+        instances.start(
+            shipped, BOT, "vendor-onboarding", variables={"title": "t", "go_live_date": "2026-12-01"}
+        ).version
+        == 2
+    )
 
 
 def test_publishing_needs_a_note_a_current_revision_a_clean_draft_and_the_role(shipped):

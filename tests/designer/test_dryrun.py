@@ -17,10 +17,15 @@ from tests.bpmn_samples import document, flow, lane, process
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BIG = build({"all": [{"var": "amount", "op": ">=", "value": 1000}]})
-FORM = {"type": "default", "id": "finance-review", "schemaVersion": 16, "components": [
-    {"type": "number", "id": "f1", "key": "amount", "label": "Amount", "validate": {"required": True, "min": 0}},
-    {"type": "textfield", "id": "f2", "key": "note", "label": "Note"},
-]}
+FORM = {
+    "type": "default",
+    "id": "finance-review",
+    "schemaVersion": 16,
+    "components": [
+        {"type": "number", "id": "f1", "key": "amount", "label": "Amount", "validate": {"required": True, "min": 0}},
+        {"type": "textfield", "id": "f2", "key": "note", "label": "Note"},
+    ],
+}
 
 
 def review_process() -> str:
@@ -35,17 +40,22 @@ def review_process() -> str:
         '<bpmn:exclusiveGateway id="big" name="Big?" default="small_flow"/>\n'
         '<bpmn:userTask id="board" name="Board"/>\n'
         '<bpmn:endEvent id="done"/>\n<bpmn:endEvent id="late"/>\n'
-        + flow("f1", "start", "review") + flow("f2", "review", "big")
-        + flow("big_flow", "big", "board", BIG.replace(">", "&gt;")) + flow("small_flow", "big", "done")
-        + flow("f3", "board", "done") + flow("f4", "review_sla", "late")
+        + flow("f1", "start", "review")
+        + flow("f2", "review", "big")
+        + flow("big_flow", "big", "board", BIG.replace(">", "&gt;"))
+        + flow("small_flow", "big", "done")
+        + flow("f3", "board", "done")
+        + flow("f4", "review_sla", "late")
     )
     lanes = (lane("Finance", "start", "review", "review_sla", "big", "done", "late"), lane("Board", "board"))
     return document(process(body, *lanes, pid="review_process"))
 
 
 def files() -> list[SourceFile]:
-    return [SourceFile("review.bpmn", review_process().encode()),
-            SourceFile("finance-review.form", json.dumps(FORM).encode())]
+    return [
+        SourceFile("review.bpmn", review_process().encode()),
+        SourceFile("finance-review.form", json.dumps(FORM).encode()),
+    ]
 
 
 def test_the_small_branch_ends_after_the_review():
@@ -64,8 +74,9 @@ def test_the_small_branch_ends_after_the_review():
 
 def test_the_big_branch_goes_to_the_board():
     run = dryrun.start(files(), {}, now=NOW)
-    run = dryrun.step(files(), run.state, {"action": "complete", "task": run.open_tasks[0]["id"],
-                                           "data": {"amount": 5000}})
+    run = dryrun.step(
+        files(), run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {"amount": 5000}}
+    )
     assert run.status == "running"
     assert [(t["element_id"], t["lane"], t["form"]) for t in run.open_tasks] == [("board", "Board", None)]
     assert run.path == ["start", "review", "big"]
@@ -77,8 +88,7 @@ def test_the_big_branch_goes_to_the_board():
 def test_task_data_is_checked_against_the_form():
     run = dryrun.start(files(), {}, now=NOW)
     with pytest.raises(FormDataInvalid) as err:
-        dryrun.step(files(), run.state, {"action": "complete", "task": run.open_tasks[0]["id"],
-                                         "data": {"amount": -1}})
+        dryrun.step(files(), run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {"amount": -1}})
     assert "amount" in err.value.errors
 
 
@@ -98,10 +108,14 @@ def test_a_named_timer_that_is_not_waiting_is_refused():
 
 
 def test_a_decision_reports_inputs_outputs_and_matched_rules():
-    shipped = [SourceFile(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.glob("*"))
-               if p.name.startswith(("project-intake", "approval-"))]
-    run = dryrun.start(shipped, {"title": "CRM", "budget": 120000, "department": "Sales"}, now=NOW,
-                       process="project-intake")
+    shipped = [
+        SourceFile(p.name, p.read_bytes())
+        for p in sorted(WORKFLOWS.glob("*"))
+        if p.name.startswith(("project-intake", "approval-"))
+    ]
+    run = dryrun.start(
+        shipped, {"title": "CRM", "budget": 120000, "department": "Sales"}, now=NOW, process="project-intake"
+    )
     [decision] = run.decisions
     assert decision["element_id"] == "determine_approval_tier"
     assert decision["inputs"] == {"budget": 120000}
@@ -114,20 +128,25 @@ def test_a_decision_reports_inputs_outputs_and_matched_rules():
 
 def test_a_changed_diagram_makes_the_state_stale():
     run = dryrun.start(files(), {}, now=NOW)
-    changed = [SourceFile("review.bpmn", review_process().replace('name="Board"', 'name="Steering"').encode()),
-               files()[1]]
+    changed = [
+        SourceFile("review.bpmn", review_process().replace('name="Board"', 'name="Steering"').encode()),
+        files()[1],
+    ]
     with pytest.raises(InvalidInput, match="changed"):
         dryrun.step(changed, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {}})
 
 
-@pytest.mark.parametrize(("state", "action", "message"), [
-    ("not json", {"action": "timer"}, "unreadable"),
-    ('{"v": 99}', {"action": "timer"}, "unreadable"),
-    (None, {"action": "jump"}, "action must be"),
-    (None, {"action": "complete", "task": "nope", "data": {}}, "not open"),
-    (None, {"action": "complete", "task": "x", "data": [1]}, "must be an object"),
-    (None, {"action": "message", "name": "ping"}, "waits for message"),
-])
+@pytest.mark.parametrize(
+    ("state", "action", "message"),
+    [
+        ("not json", {"action": "timer"}, "unreadable"),
+        ('{"v": 99}', {"action": "timer"}, "unreadable"),
+        (None, {"action": "jump"}, "action must be"),
+        (None, {"action": "complete", "task": "nope", "data": {}}, "not open"),
+        (None, {"action": "complete", "task": "x", "data": [1]}, "must be an object"),
+        (None, {"action": "message", "name": "ping"}, "waits for message"),
+    ],
+)
 def test_bad_actions_are_refused_with_a_reason(state, action, message):
     if state is None:
         state = dryrun.start(files(), {}, now=NOW).state
@@ -150,18 +169,28 @@ def test_bad_sample_variables_are_refused():
 def test_a_failing_condition_becomes_an_incident_not_an_error():
     text = review_process().replace(BIG.replace(">", "&gt;"), "amount / 0 &gt; 1")
     run = dryrun.start([SourceFile("review.bpmn", text.encode()), files()[1]], {}, now=NOW)
-    run = dryrun.step([SourceFile("review.bpmn", text.encode()), files()[1]], run.state,
-                      {"action": "complete", "task": run.open_tasks[0]["id"], "data": {"amount": 1}})
+    run = dryrun.step(
+        [SourceFile("review.bpmn", text.encode()), files()[1]],
+        run.state,
+        {"action": "complete", "task": run.open_tasks[0]["id"], "data": {"amount": 1}},
+    )
     assert run.status == "error"
     assert run.incident["element_id"] == "big"
 
 
 def test_a_repeating_reminder_fires_and_waits_again():
-    text = (review_process().replace('cancelActivity="true"', 'cancelActivity="false"')
-            .replace('<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P1D"</bpmn:timeDuration>',
-                     '<bpmn:timeCycle xsi:type="bpmn:tFormalExpression">"R/P1D"</bpmn:timeCycle>')
-            .replace(flow("f4", "review_sla", "late"), "").replace('<bpmn:endEvent id="late"/>', "")
-            .replace('"done", "late"', '"done"').replace("<bpmn:flowNodeRef>late</bpmn:flowNodeRef>", ""))
+    text = (
+        review_process()
+        .replace('cancelActivity="true"', 'cancelActivity="false"')
+        .replace(
+            '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P1D"</bpmn:timeDuration>',
+            '<bpmn:timeCycle xsi:type="bpmn:tFormalExpression">"R/P1D"</bpmn:timeCycle>',
+        )
+        .replace(flow("f4", "review_sla", "late"), "")
+        .replace('<bpmn:endEvent id="late"/>', "")
+        .replace('"done", "late"', '"done"')
+        .replace("<bpmn:flowNodeRef>late</bpmn:flowNodeRef>", "")
+    )
     reminded = [SourceFile("review.bpmn", text.encode()), files()[1]]
     run = dryrun.start(reminded, {}, now=NOW)
     run = dryrun.step(reminded, run.state, {"action": "timer", "element": "review_sla"})
@@ -173,15 +202,20 @@ def test_a_repeating_reminder_fires_and_waits_again():
 
 # ---------------------------------------------------------------- events, gateways (issue #13)
 
-EVENTS = [SourceFile("vendor_events.bpmn", (Path(__file__).parents[1] / "models" / "designer"
-                                            / "vendor_events.bpmn").read_bytes())]
+EVENTS = [
+    SourceFile(
+        "vendor_events.bpmn", (Path(__file__).parents[1] / "models" / "designer" / "vendor_events.bpmn").read_bytes()
+    )
+]
 
 
 def test_an_error_thrown_at_a_boundary_interrupts_the_task():
     run = dryrun.start(EVENTS, {"amount": 50}, now=NOW)
     assert [(c["element_id"], c["kind"], c["code"], c["attached_to"], c["interrupting"]) for c in run.catches] == [
-        ("frozen", "signal", "budget_frozen", "review", False), ("over_budget", "conditional", None, "review", True),
-        ("rejected", "error", "VENDOR_REJECTED", "review", True)]
+        ("frozen", "signal", "budget_frozen", "review", False),
+        ("over_budget", "conditional", None, "review", True),
+        ("rejected", "error", "VENDOR_REJECTED", "review", True),
+    ]
     run = dryrun.step(EVENTS, run.state, {"action": "throw", "element": "rejected"})
     assert run.status == "completed" and run.open_tasks == [] and run.catches == []
     assert run.path == ["start", "rejected", "rejected_end"]
@@ -218,21 +252,25 @@ def test_throwing_at_an_element_that_does_not_wait_is_refused():
         dryrun.step(EVENTS, run.state, {"action": "throw", "element": "go"})
 
 
-REVIEW = [SourceFile("vendor_review.bpmn", (Path(__file__).parents[1] / "models" / "designer"
-                                            / "vendor_review.bpmn").read_bytes())]
+REVIEW = [
+    SourceFile(
+        "vendor_review.bpmn", (Path(__file__).parents[1] / "models" / "designer" / "vendor_review.bpmn").read_bytes()
+    )
+]
 
 
 def test_a_sub_process_is_entered_and_left_then_one_task_per_item():
     run = dryrun.start(REVIEW, {"reviewers": ["ann", "ben"]}, now=NOW)
     assert [t["element_id"] for t in run.open_tasks] == ["check"] and run.path == ["start", "prepare_start"]
-    assert [t["element_id"] for t in run.timers] == ["late"]           # the sub-process's boundary timer
+    assert [t["element_id"] for t in run.timers] == ["late"]  # the sub-process's boundary timer
     run = dryrun.step(REVIEW, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {}})
     assert run.path[-3:] == ["check", "prepare_end", "prepare"] and run.timers == []
     run = dryrun.step(REVIEW, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {}})
     assert [t["element_id"] for t in run.open_tasks] == ["approve_each", "approve_each"]
     for verdict in ("yes", "no"):
-        run = dryrun.step(REVIEW, run.state, {"action": "complete", "task": run.open_tasks[0]["id"],
-                                              "data": {"verdict": verdict}})
+        run = dryrun.step(
+            REVIEW, run.state, {"action": "complete", "task": run.open_tasks[0]["id"], "data": {"verdict": verdict}}
+        )
     assert run.status == "completed" and run.path[-3:] == ["approve_each", "approve_each", "done"]
     assert [s["name"] for s in run.steps[-3:]] == ["Approve", "Approve", "Done"]
     assert run.variables["verdicts"] == ["yes", "no"]
@@ -254,14 +292,19 @@ def test_a_conditional_boundary_fires_once_its_condition_holds():
     assert run.variables["amount"] == 20000
 
 
-WATCH = [SourceFile("vendor_watch.bpmn", (Path(__file__).parents[1] / "models" / "designer"
-                                          / "vendor_watch.bpmn").read_bytes())]
+WATCH = [
+    SourceFile(
+        "vendor_watch.bpmn", (Path(__file__).parents[1] / "models" / "designer" / "vendor_watch.bpmn").read_bytes()
+    )
+]
 
 
 def test_a_signal_starts_a_non_interrupting_event_sub_process():
     run = dryrun.start(WATCH, {}, now=NOW)
     assert [(c["element_id"], c["kind"], c["attached_to"], c["interrupting"]) for c in run.catches] == [
-        ("over_budget", "escalation", "negotiate", False), ("recalled", "signal", "on_recall", False)]
+        ("over_budget", "escalation", "negotiate", False),
+        ("recalled", "signal", "on_recall", False),
+    ]
     run = dryrun.step(WATCH, run.state, {"action": "throw", "element": "recalled"})
     assert sorted(t["element_id"] for t in run.open_tasks) == ["check_recall", "negotiate"]
     for _ in range(2):

@@ -31,7 +31,7 @@ def test_the_library_lists_versions_drafts_and_running_instances(ctx):
     assert [(v.version, v.running, v.created_by) for v in handoff.versions] == [(1, 2, "pmo")]
     assert handoff.draft is None
     assert entries["new-one"].versions == [] and entries["new-one"].draft.updated_by == "dana"
-    refusing = [p for p in blank.problems if p.get("severity") != "warning"]     # advice is not counted
+    refusing = [p for p in blank.problems if p.get("severity") != "warning"]  # advice is not counted
     assert entries["new-one"].draft.problems == len(refusing)
 
 
@@ -52,6 +52,9 @@ def test_a_version_counts_tokens_waiting_overdue_and_errors_per_element(ctx, clo
     clock.advance(timedelta(hours=2))
     detail = library.version_detail(ctx, DANA, "cross-functional-handoff", 1)
     assert detail.counts["prepare_handoff"] == {"active": 2, "waiting": 2, "overdue": 1, "error": 1}
-    assert {(w.id, w.status) for w in detail.instances} == {(late.id, "overdue"), (failed.id, "error"),
-                                                            (failed.id, "waiting")}
+    assert {(w.id, w.status) for w in detail.instances} == {
+        (late.id, "overdue"),
+        (failed.id, "error"),
+        (failed.id, "waiting"),
+    }
     assert library.counts_json(detail)["counts"] == detail.counts

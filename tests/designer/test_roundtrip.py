@@ -43,8 +43,10 @@ def test_the_comparison_notices_a_lost_shape_a_renamed_element_and_a_moved_bound
 
 
 def test_a_lost_collection_reference_is_reported():
-    before = (b'<d xmlns:b="x"><b:userTask id="t"><b:multiInstanceLoopCharacteristics>'
-              b"<b:loopDataInputRef>items</b:loopDataInputRef></b:multiInstanceLoopCharacteristics></b:userTask></d>")
+    before = (
+        b'<d xmlns:b="x"><b:userTask id="t"><b:multiInstanceLoopCharacteristics>'
+        b"<b:loopDataInputRef>items</b:loopDataInputRef></b:multiInstanceLoopCharacteristics></b:userTask></d>"
+    )
     after = b'<d xmlns:b="x"><b:userTask id="t"><b:multiInstanceLoopCharacteristics/></b:userTask></d>'
     assert lost(before, after) == ["t: loopDataInputRef 'items' is gone"]
     assert lost(before, before) == []

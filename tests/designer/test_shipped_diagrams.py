@@ -12,10 +12,32 @@ SHIPPED = sorted((ROOT / "workflows").glob("**/*.bpmn"))
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DI = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC = "http://www.omg.org/spec/DD/20100524/DC"
-DRAWN = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "task",
-         "userTask", "serviceTask", "scriptTask", "businessRuleTask", "sendTask", "receiveTask", "manualTask",
-         "callActivity", "subProcess", "transaction", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
-         "eventBasedGateway", "complexGateway", "sequenceFlow", "participant", "lane"}
+DRAWN = {
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "task",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "manualTask",
+    "callActivity",
+    "subProcess",
+    "transaction",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "complexGateway",
+    "sequenceFlow",
+    "participant",
+    "lane",
+}
 Box = tuple[float, float, float, float]
 
 
@@ -48,7 +70,8 @@ def _problems(path: Path) -> list[str]:
             host = _bounds(shapes[el.get("attachedToRef")])
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             on_edge = (cx in (host[0], host[2]) and host[1] <= cy <= host[3]) or (
-                cy in (host[1], host[3]) and host[0] <= cx <= host[2])
+                cy in (host[1], host[3]) and host[0] <= cx <= host[2]
+            )
             problems += [] if on_edge else [f"{eid}: not on the border of {el.get('attachedToRef')}"]
             continue
         parent = el.getparent()
@@ -61,7 +84,8 @@ def _problems(path: Path) -> list[str]:
 
 def test_the_workflows_folder_holds_the_examples():
     assert {"project-onboarding-systems.bpmn", "project-review-events.bpmn", "c8_notify.bpmn"} <= {
-        p.name for p in SHIPPED}
+        p.name for p in SHIPPED
+    }
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[str(p.relative_to(ROOT / "workflows")) for p in SHIPPED])

@@ -26,9 +26,9 @@ from engine.core.context import EngineContext
 from tests.e2e.test_server import cli, client
 from tests.servers import ROOT, serving
 
-BUDGET = 1.0                    # seconds: PMOFLOW_STEP_TIME_LIMIT of the server under test
+BUDGET = 1.0  # seconds: PMOFLOW_STEP_TIME_LIMIT of the server under test
 MODELS = ROOT / "tests" / "models" / "safety"
-HOSTILE = {                     # process -> (start variables, element the incident names, kind)
+HOSTILE = {  # process -> (start variables, element the incident names, kind)
     "safety_recursive_call": ({}, "call_self", "CallDepthLimit"),
     "safety_script_loop": ({"n": 0, "stop": 10**9}, "*", "StepTimeLimit"),
     "safety_exploding_mi": ({"count": 10**6}, "handle_item", "MultiInstanceLimit"),
@@ -38,9 +38,14 @@ HOSTILE = {                     # process -> (start variables, element the incid
 
 @pytest.fixture
 def hostile_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    env = {**os.environ, "PMOFLOW_DATABASE_URL": database_url, "PMOFLOW_SECRET_KEY": "e2e",
-           "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows"), "PMOFLOW_STEP_TIME_LIMIT": str(BUDGET),
-           "PMOFLOW_STEP_TASK_LIMIT": "1000000"}
+    env = {
+        **os.environ,
+        "PMOFLOW_DATABASE_URL": database_url,
+        "PMOFLOW_SECRET_KEY": "e2e",
+        "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows"),
+        "PMOFLOW_STEP_TIME_LIMIT": str(BUDGET),
+        "PMOFLOW_STEP_TASK_LIMIT": "1000000",
+    }
     init = cli(env, "init", "--demo")
     assert init.returncode == 0, init.stderr
     deployed = cli(env, "deploy", *map(str, sorted(MODELS.glob("*.bpmn"))))
@@ -65,16 +70,16 @@ def test_hostile_models_end_as_incidents_while_the_server_keeps_serving(hostile_
     threads = [threading.Thread(target=start_hostile, args=(p, v)) for p, (v, _, _) in HOSTILE.items()]
     [t.start() for t in threads]
     intake_began = time.monotonic()
-    intake = run_the_intake(base, tokens)                   # meanwhile: another instance, start to end
-    health = [httpx.get(f"{base}/healthz", timeout=10) for _ in range(3)]      # answers, however busy
+    intake = run_the_intake(base, tokens)  # meanwhile: another instance, start to end
+    health = [httpx.get(f"{base}/healthz", timeout=10) for _ in range(3)]  # answers, however busy
     [t.join(timeout=120) for t in threads]
 
     assert not any(t.is_alive() for t in threads)
     assert intake["status"] == "completed" and intake["variables"]["outcome"] == "approved"
-    for answer in health:       # ok, or (a step saving a million items past twice its 1 s budget) saying so
+    for answer in health:  # ok, or (a step saving a million items past twice its 1 s budget) saying so
         assert answer.status_code == 200 or {s["kind"] for s in answer.json()["stuck"]} == {"step"}, answer.text
-    assert intake_began < max(ended for _, ended, _ in answers.values())      # it ran while they did
-    bound = len(HOSTILE) * (2 * BUDGET + 2)          # each waits at most for the others' steps, each bounded
+    assert intake_began < max(ended for _, ended, _ in answers.values())  # it ran while they did
+    bound = len(HOSTILE) * (2 * BUDGET + 2)  # each waits at most for the others' steps, each bounded
     for process, (_, element, kind) in HOSTILE.items():
         began, ended, response = answers[process]
         assert response.status_code == 201, (process, response.text)
@@ -98,9 +103,13 @@ def test_hostile_models_end_as_incidents_while_the_server_keeps_serving(hostile_
 def run_the_intake(base: str, tokens: dict[str, str]) -> dict[str, Any]:
     """The shipped intake through its three approvals over HTTP; returns the finished instance."""
     with client(base, tokens["intake-bot"]) as bot:
-        started = bot.post("/api/v1/process-instances", json={
-            "process": "project-intake", "variables": {"title": "During the storm", "budget": 300000,
-                                                       "department": "IT"}})
+        started = bot.post(
+            "/api/v1/process-instances",
+            json={
+                "process": "project-intake",
+                "variables": {"title": "During the storm", "budget": 300000, "department": "IT"},
+            },
+        )
         assert started.status_code == 201, started.text
         instance_id = started.json()["id"]
         for user in ("alice", "bob", "erin"):

@@ -18,14 +18,19 @@ from tests.servers import BIN, ROOT, serving
 
 
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "pmoflow"), *args], env=env, input=stdin, capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [str(BIN / "pmoflow"), *args], env=env, input=stdin, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    env = {**os.environ, "PMOFLOW_DATABASE_URL": database_url, "PMOFLOW_SECRET_KEY": "e2e",
-           "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows")}
+    env = {
+        **os.environ,
+        "PMOFLOW_DATABASE_URL": database_url,
+        "PMOFLOW_SECRET_KEY": "e2e",
+        "PMOFLOW_WORKFLOWS_DIR": str(ROOT / "workflows"),
+    }
     init = cli(env, "init", "--demo")
     assert init.returncode == 0, init.stderr
     assert "demo users have the password 'demo'" in init.stderr
@@ -52,17 +57,22 @@ def clients(server):
 def test_the_shipped_intake_runs_over_http_as_a_system_would(server, clients):
     base, _ = server
     bot, alice, bob, erin = (clients[u] for u in ("intake-bot", "alice", "bob", "erin"))
-    started = bot.post("/api/v1/process-instances", json={
-        "process": "project-intake", "business_key": "PRJ-300",
-        "variables": {"title": "Data platform", "budget": 300000, "department": "IT"}})
+    started = bot.post(
+        "/api/v1/process-instances",
+        json={
+            "process": "project-intake",
+            "business_key": "PRJ-300",
+            "variables": {"title": "Data platform", "budget": 300000, "department": "IT"},
+        },
+    )
     assert started.status_code == 201, started.text
     instance = started.json()
-    for caller, element in ((alice, "it_manager_approval"), (bob, "finance_approval"),
-                            (erin, "pmo_director_approval")):
+    for caller, element in ((alice, "it_manager_approval"), (bob, "finance_approval"), (erin, "pmo_director_approval")):
         [task] = bot.get(f"/api/v1/process-instances/{instance['id']}").json()["open_tasks"]
         assert task["element_id"] == element
-        done = caller.post(f"/api/v1/tasks/{task['id']}/complete",
-                           json={"data": {"decision": "approve", "comment": "fine"}})
+        done = caller.post(
+            f"/api/v1/tasks/{task['id']}/complete", json={"data": {"decision": "approve", "comment": "fine"}}
+        )
         assert done.status_code == 200, done.text
     final = bot.get(f"/api/v1/process-instances/{instance['id']}").json()
     assert final["status"] == "completed" and final["variables"]["outcome"] == "approved"
@@ -75,8 +85,10 @@ def test_two_people_completing_one_task_get_one_success_and_one_409(server, clie
     base, tokens = server
     bot = clients["intake-bot"]
     for attempt in range(5):
-        instance = bot.post("/api/v1/process-instances", json={
-            "process": "project-intake", "variables": {"title": "x", "budget": 10, "department": "IT"}}).json()
+        instance = bot.post(
+            "/api/v1/process-instances",
+            json={"process": "project-intake", "variables": {"title": "x", "budget": 10, "department": "IT"}},
+        ).json()
         task_id = instance["open_tasks"][0]["id"]
         barrier = threading.Barrier(2)
         statuses: list[int] = []
@@ -84,8 +96,9 @@ def test_two_people_completing_one_task_get_one_success_and_one_409(server, clie
         def complete(user: str) -> None:
             with client(base, tokens[user]) as c:
                 barrier.wait()
-                statuses.append(c.post(f"/api/v1/tasks/{task_id}/complete",
-                                       json={"data": {"decision": "approve"}}).status_code)
+                statuses.append(
+                    c.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"decision": "approve"}}).status_code
+                )
 
         threads = [threading.Thread(target=complete, args=(u,)) for u in ("alice", "pmo")]
         [t.start() for t in threads]

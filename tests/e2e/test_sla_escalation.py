@@ -11,14 +11,22 @@ DEADLINE_SECONDS = 60
 
 def test_project_intake_with_a_short_sla_escalates_to_the_pmo_director(server, clients):  # noqa: F811
     bot, auditor = clients["intake-bot"], clients["audrey"]
-    started = bot.post("/api/v1/process-instances", json={
-        "process": "project-intake", "business_key": "PRJ-SLA",
-        "variables": {"title": "Quick one", "budget": 5000, "department": "IT", "approval_sla": "PT3S"}})
+    started = bot.post(
+        "/api/v1/process-instances",
+        json={
+            "process": "project-intake",
+            "business_key": "PRJ-SLA",
+            "variables": {"title": "Quick one", "budget": 5000, "department": "IT", "approval_sla": "PT3S"},
+        },
+    )
     assert started.status_code == 201, started.text
     instance = started.json()
     [first] = instance["open_tasks"]
-    assert first["element_id"] == "it_manager_approval" and first["due_at"] and first["sla_state"] in (
-        "on_track", "at_risk")
+    assert (
+        first["element_id"] == "it_manager_approval"
+        and first["due_at"]
+        and first["sla_state"] in ("on_track", "at_risk")
+    )
     escalated = None
     give_up = time.monotonic() + DEADLINE_SECONDS
     while time.monotonic() < give_up:
@@ -36,6 +44,7 @@ def test_project_intake_with_a_short_sla_escalates_to_the_pmo_director(server, c
     assert breaches[0]["data"]["kind"] == "escalation"
     cancelled = [e for e in trail if e["type"] == "task_cancelled"]
     assert [e["element_id"] for e in cancelled] == ["it_manager_approval"]
-    done = clients["erin"].post(f"/api/v1/tasks/{escalated['id']}/complete",
-                                json={"data": {"decision": "approve", "comment": "late but fine"}})
+    done = clients["erin"].post(
+        f"/api/v1/tasks/{escalated['id']}/complete", json={"data": {"decision": "approve", "comment": "late but fine"}}
+    )
     assert done.status_code == 200, done.text

@@ -16,8 +16,11 @@ from bench.timers import fired_count, prepare, start_workers, stop_workers, wait
 TIMERS = 2_000
 POSTGRES_URL = os.environ.get("PMOFLOW_TEST_POSTGRES_URL")
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow,
-              pytest.mark.skipif(not POSTGRES_URL, reason="needs PMOFLOW_TEST_POSTGRES_URL")]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.skipif(not POSTGRES_URL, reason="needs PMOFLOW_TEST_POSTGRES_URL"),
+]
 
 
 @pytest.fixture
@@ -50,17 +53,30 @@ def test_a_worker_killed_halfway_loses_and_repeats_nothing(pg_url, tmp_path):
                 time.sleep(0.05)
         assert killed_at is not None and killed_at < TIMERS, "the kill did not happen while timers were firing"
         assert victim.returncode == -signal.SIGKILL
-        time.sleep(1)         # anything fired twice would show up now
+        time.sleep(1)  # anything fired twice would show up now
         with engine.connect() as conn:
-            per_instance = dict(conn.execute(text(
-                "SELECT p.id, count(e.id) FROM process_instances p "
-                "LEFT JOIN events e ON e.instance_id = p.id AND e.type = 'timer_fired' GROUP BY p.id")).all())
-            effects = dict(conn.execute(text(
-                "SELECT p.id, count(e.id) FROM process_instances p "
-                "LEFT JOIN events e ON e.instance_id = p.id AND e.type = 'element_completed' "
-                "AND e.element_id = 'effect' GROUP BY p.id")).all())
-            states = dict(conn.execute(text(
-                "SELECT status || ':' || (variables->>'fired'), count(*) FROM process_instances GROUP BY 1")).all())
+            per_instance = dict(
+                conn.execute(
+                    text(
+                        "SELECT p.id, count(e.id) FROM process_instances p "
+                        "LEFT JOIN events e ON e.instance_id = p.id AND e.type = 'timer_fired' GROUP BY p.id"
+                    )
+                ).all()
+            )
+            effects = dict(
+                conn.execute(
+                    text(
+                        "SELECT p.id, count(e.id) FROM process_instances p "
+                        "LEFT JOIN events e ON e.instance_id = p.id AND e.type = 'element_completed' "
+                        "AND e.element_id = 'effect' GROUP BY p.id"
+                    )
+                ).all()
+            )
+            states = dict(
+                conn.execute(
+                    text("SELECT status || ':' || (variables->>'fired'), count(*) FROM process_instances GROUP BY 1")
+                ).all()
+            )
         assert len(per_instance) == TIMERS
         assert sorted(set(per_instance.values())) == [1], "some timer fired twice or never"
         assert sorted(set(effects.values())) == [1], "some script task ran twice or never"

@@ -20,8 +20,10 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def app(database_url: str, clock: FixedClock) -> Iterator[Flask]:
-    application = create_app({"database_url": database_url, "secret_key": "web-test", "TESTING": True,
-                              "RATELIMIT_ENABLED": False}, clock=clock)
+    application = create_app(
+        {"database_url": database_url, "secret_key": "web-test", "TESTING": True, "RATELIMIT_ENABLED": False},
+        clock=clock,
+    )
     ctx = application.extensions["pmoflow"]
     deploy_shipped(ctx)
     users.ensure_demo_users(ctx)
@@ -47,11 +49,15 @@ def browser_of(app: Flask):
         client = app.test_client()
         assert sign_in(client, user).status_code == 302
         return client
+
     return make
 
 
 def intake(app: Flask, budget: int = 120_000, key: str = "PRJ-1"):
-    return instances.start(app.extensions["pmoflow"], BOT, "project-intake", business_key=key,
-                           variables={"title": "New CRM", "budget": budget, "department": "Sales"})
-
-
+    return instances.start(
+        app.extensions["pmoflow"],
+        BOT,
+        "project-intake",
+        business_key=key,
+        variables={"title": "New CRM", "budget": budget, "department": "Sales"},
+    )

@@ -40,33 +40,55 @@ def test_the_user_list(browser_of):
     page = text(browser_of("pmo").get("/admin/users"))
     for expected in ("alice", "IT Manager", "approver", "intake-bot", "Active"):
         assert expected in page
-    assert "never" in page                     # alice has not signed in
+    assert "never" in page  # alice has not signed in
 
 
 def test_creating_a_user_shows_every_problem_on_its_field(app, browser_of):
     pmo = browser_of("pmo")
-    response = post(pmo, "/admin/users/new", "/admin/users/new",
-                    {"username": "has space", "email": "nope", "password": "short", "confirm": "short",
-                     "groups": "Nowhere"})
+    response = post(
+        pmo,
+        "/admin/users/new",
+        "/admin/users/new",
+        {"username": "has space", "email": "nope", "password": "short", "confirm": "short", "groups": "Nowhere"},
+    )
     assert response.status_code == 422
     page = text(response)
     for field in ("username", "email", "password", "roles", "groups"):
         assert re.search(rf'<p class="error" id="{field}-error">', page), field
-    assert 'value="has space"' in page         # what was typed stays
-    response = post(pmo, "/admin/users/new", "/admin/users/new",
-                    {"username": "alice", "password": SECRET, "confirm": SECRET, "roles": "approver"})
+    assert 'value="has space"' in page  # what was typed stays
+    response = post(
+        pmo,
+        "/admin/users/new",
+        "/admin/users/new",
+        {"username": "alice", "password": SECRET, "confirm": SECRET, "roles": "approver"},
+    )
     assert response.status_code == 409 and "This name is taken." in text(response)
-    response = post(pmo, "/admin/users/new", "/admin/users/new",
-                    {"username": "ben", "password": SECRET, "confirm": "other", "roles": "approver"})
+    response = post(
+        pmo,
+        "/admin/users/new",
+        "/admin/users/new",
+        {"username": "ben", "password": SECRET, "confirm": "other", "roles": "approver"},
+    )
     assert response.status_code == 422 and "The two passwords differ." in text(response)
 
 
 def test_an_admin_creates_a_user_who_signs_in(app, browser_of):
     pmo = browser_of("pmo")
-    response = post(pmo, "/admin/users/new", "/admin/users/new",
-                    {"username": "ben", "display_name": "Ben Meyer", "email": "ben@example.org",
-                     "password": SECRET, "confirm": SECRET, "roles": ["approver", "auditor"],
-                     "groups": ["Finance", "IT Manager"]}, follow_redirects=True)
+    response = post(
+        pmo,
+        "/admin/users/new",
+        "/admin/users/new",
+        {
+            "username": "ben",
+            "display_name": "Ben Meyer",
+            "email": "ben@example.org",
+            "password": SECRET,
+            "confirm": SECRET,
+            "roles": ["approver", "auditor"],
+            "groups": ["Finance", "IT Manager"],
+        },
+        follow_redirects=True,
+    )
     page = text(response)
     assert response.request.path == "/admin/users/ben" and "User ben created." in page
     assert "Ben Meyer" in page and "Finance" in page and "IT Manager" in page
@@ -77,9 +99,13 @@ def test_an_admin_creates_a_user_who_signs_in(app, browser_of):
 
 def test_editing_roles_and_keeping_ones_own_admin_role(app, browser_of):
     pmo = browser_of("pmo")
-    response = post(pmo, "/admin/users/alice", "/admin/users/alice",
-                    {"display_name": "Alice Liddell", "email": "", "roles": ["approver", "auditor"]},
-                    follow_redirects=True)
+    response = post(
+        pmo,
+        "/admin/users/alice",
+        "/admin/users/alice",
+        {"display_name": "Alice Liddell", "email": "", "roles": ["approver", "auditor"]},
+        follow_redirects=True,
+    )
     assert "Saved alice." in text(response) and "Alice Liddell" in text(response)
     alice = browser_of("alice")
     assert alice.get("/admin/users").status_code == 403
@@ -94,8 +120,13 @@ def test_a_password_reset_ends_the_users_sessions(app, browser_of):
     pmo = browser_of("pmo")
     response = post(pmo, "/admin/users/carol", "/admin/users/carol/password", {"password": "x", "confirm": "x"})
     assert response.status_code == 422 and 'id="password-error"' in text(response)
-    response = post(pmo, "/admin/users/carol", "/admin/users/carol/password",
-                    {"password": SECRET, "confirm": SECRET}, follow_redirects=True)
+    response = post(
+        pmo,
+        "/admin/users/carol",
+        "/admin/users/carol/password",
+        {"password": SECRET, "confirm": SECRET},
+        follow_redirects=True,
+    )
     assert "New password set for carol" in text(response)
     assert carol.get("/tasks").status_code == 302
     assert sign_in(app.test_client(), "carol", "demo").status_code == 401
@@ -142,7 +173,7 @@ def test_groups_and_members(app, browser_of):
     assert response.status_code == 409 and "exists already" in text(response)
     response = post(pmo, "/admin/groups", "/admin/groups", {"name": "Steering Committee"}, follow_redirects=True)
     assert response.request.path == "/admin/groups/Steering Committee"
-    assert '<option value="alice">' in text(response)          # the picker offers users
+    assert '<option value="alice">' in text(response)  # the picker offers users
     group = "/admin/groups/Steering%20Committee"
     response = post(pmo, group, group + "/members", {"username": "nobody"})
     assert response.status_code == 422 and "There is no user" in text(response)
@@ -173,6 +204,7 @@ def test_a_token_is_shown_once_and_can_be_revoked(app, browser_of):
     from sqlalchemy import select
 
     from engine.db.models import Event
+
     with app.extensions["pmoflow"].uow(write=False) as uow:
         data = [(e.type, e.actor, str(e.data)) for e in uow.session.scalars(select(Event))]
     assert ("token_created", "pmo") in {(t, a) for t, a, _ in data}
@@ -186,8 +218,9 @@ def test_a_token_for_a_user_from_their_page(browser_of):
     assert response.status_code == 201 and "phone" in text(response)
     page = text(pmo.get("/admin/users/alice"))
     token_id = re.search(r'action="/admin/tokens/([^/]+)/revoke"', page).group(1)
-    response = post(pmo, "/admin/users/alice", f"/admin/tokens/{token_id}/revoke",
-                    {"back": "user", "username": "alice"})
+    response = post(
+        pmo, "/admin/users/alice", f"/admin/tokens/{token_id}/revoke", {"back": "user", "username": "alice"}
+    )
     assert response.headers["Location"] == "/admin/users/alice"
 
 

@@ -39,15 +39,17 @@ def test_the_list_shows_the_built_in_default(browser_of):
 def test_create_edit_hours_holidays_import_and_delete(app, browser_of):
     pmo = browser_of("pmo")
     ctx = app.extensions["pmoflow"]
-    created = post(pmo, "/admin/calendars", "/admin/calendars",
-                   {"name": "Support NYC", "time_zone": "America/New_York"})
+    created = post(
+        pmo, "/admin/calendars", "/admin/calendars", {"name": "Support NYC", "time_zone": "America/New_York"}
+    )
     assert created.status_code == 302 and created.headers["Location"].endswith("/admin/calendars/Support%20NYC")
     page = "/admin/calendars/Support%20NYC"
     hours = {f"hours_{d}": "08:00-12:00, 13:00-16:00" for d in ("mon", "tue", "wed", "thu", "fri")}
     assert post(pmo, page, page, {"time_zone": "America/New_York", **hours}).status_code == 302
     assert post(pmo, page, f"{page}/holidays", {"day": "2026-07-03", "label": "Independence Day"}).status_code == 302
-    imported = post(pmo, page, f"{page}/import", {"file": (io.BytesIO(ICS), "us.ics")},
-                    content_type="multipart/form-data")
+    imported = post(
+        pmo, page, f"{page}/import", {"file": (io.BytesIO(ICS), "us.ics")}, content_type="multipart/form-data"
+    )
     assert imported.status_code == 302
     shown = text(pmo.get(page))
     assert "Independence Day" in shown and "Christmas Day" in shown and "08:00-12:00, 13:00-16:00" in shown
@@ -72,8 +74,13 @@ def test_problems_are_shown_on_their_fields(browser_of):
     assert hours.status_code == 422 and "is not a time range like 09:00-17:00" in text(hours)
     day = post(pmo, page, f"{page}/holidays", {"day": "soon"})
     assert day.status_code == 422 and "Enter a date" in text(day)
-    ics = post(pmo, page, f"{page}/import", {"file": (io.BytesIO(b"not a calendar"), "x.ics")},
-               content_type="multipart/form-data")
+    ics = post(
+        pmo,
+        page,
+        f"{page}/import",
+        {"file": (io.BytesIO(b"not a calendar"), "x.ics")},
+        content_type="multipart/form-data",
+    )
     assert ics.status_code == 422 and "Not a valid .ics file." in text(ics)
 
 

@@ -46,11 +46,14 @@ def test_an_auditor_searches_by_business_key(app, trail, browser_of):
     assert not any(e.uuid in html for e in events(app, business_key="PRJ-1"))
 
 
-@pytest.mark.parametrize(("query", "field", "value"), [
-    ("actor=alice", "actor", "alice"),
-    ("action=decision_evaluated", "type", "decision_evaluated"),
-    ("process=project-intake", "definition_key", "project-intake"),
-])
+@pytest.mark.parametrize(
+    ("query", "field", "value"),
+    [
+        ("actor=alice", "actor", "alice"),
+        ("action=decision_evaluated", "type", "decision_evaluated"),
+        ("process=project-intake", "definition_key", "project-intake"),
+    ],
+)
 def test_search_filters(app, trail, browser_of, query, field, value):
     html = browser_of("audrey").get(f"/audit?{query}").get_data(as_text=True)
     matching = events(app, **{field: value})
@@ -66,7 +69,8 @@ def test_text_and_date_search(app, trail, browser_of, clock):
     assert completed.uuid in html and html.count('data-event="') == 1
     day = clock.now().date().isoformat()
     assert client.get(f"/audit?since={day}&until={day}").get_data(as_text=True).count('data-event="') == min(
-        50, len(events(app)))
+        50, len(events(app))
+    )
     assert 'data-event="' not in client.get("/audit?until=2000-01-01").get_data(as_text=True)
     bad = client.get("/audit?since=yesterday")
     assert bad.status_code == 400 and "since: not a date" in bad.get_data(as_text=True)
@@ -100,7 +104,8 @@ def test_exports_match_the_events(app, trail, browser_of):
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     expected = events(app, business_key="PRJ-1")
     assert [(r["seq"], r["id"], r["type"], r["actor"]) for r in rows] == [
-        (str(e.seq), e.uuid, e.type, e.actor or "") for e in expected]
+        (str(e.seq), e.uuid, e.type, e.actor or "") for e in expected
+    ]
     assert all(r["hash"] == e.hash for r, e in zip(rows, expected, strict=True))
     lines = client.get(f"/audit/instances/{first}/export.jsonl").get_data(as_text=True).splitlines()
     assert [json.loads(line)["id"] for line in lines] == [e.uuid for e in expected]
@@ -140,9 +145,15 @@ def test_api_search_and_token_attribution(app, trail):
     bot_token = tokens.create_token(ctx, "intake-bot", "erp")
     client = app.test_client()
     auth = {"Authorization": f"Bearer {bot_token}"}
-    started = client.post("/api/v1/process-instances", headers=auth, json={
-        "process": "project-intake", "business_key": "PRJ-API",
-        "variables": {"title": "t", "budget": 1, "department": "d"}})
+    started = client.post(
+        "/api/v1/process-instances",
+        headers=auth,
+        json={
+            "process": "project-intake",
+            "business_key": "PRJ-API",
+            "variables": {"title": "t", "budget": 1, "department": "d"},
+        },
+    )
     assert started.status_code == 201
     page = client.get("/api/v1/audit/events?business_key=PRJ-API&action=instance_started", headers=auth).json
     [event] = page["items"]
@@ -164,8 +175,14 @@ def test_auditors_are_refused_every_write_in_the_matrix():
     """Every write route in the permission matrix refuses an auditor, but for their own account and session."""
     from tests.webui.test_permission_matrix import API, CALLERS, PAGES
 
-    own = {"/login", "/logout", "/account/password", "/account/notifications", "/notifications/read-all",
-           "/notifications/<notification_id>/read"}
+    own = {
+        "/login",
+        "/logout",
+        "/account/password",
+        "/account/notifications",
+        "/notifications/read-all",
+        "/notifications/<notification_id>/read",
+    }
     auditor = CALLERS.index("auditor")
     writes = {(m, r): s for (m, r), s in {**PAGES, **API}.items() if m != "GET" and r not in own}
     assert len(writes) > 20

@@ -14,12 +14,13 @@ def text(response) -> str:
 def test_an_admin_allows_a_host_and_removes_it(browser_of):
     pmo = browser_of("pmo")
     token = csrf_of(pmo, "/admin/connectors")
-    response = pmo.post("/admin/connectors", data={"pattern": "ERP.example.com", "note": "the ERP",
-                                                   "csrf_token": token})
+    response = pmo.post(
+        "/admin/connectors", data={"pattern": "ERP.example.com", "note": "the ERP", "csrf_token": token}
+    )
     assert response.status_code == 302
     page = text(pmo.get("/admin/connectors"))
     assert "erp.example.com" in page and "the ERP" in page and "Refused" in page
-    host_id = re.search(r'/admin/connectors/([0-9a-f-]{36})/remove', page).group(1)
+    host_id = re.search(r"/admin/connectors/([0-9a-f-]{36})/remove", page).group(1)
     assert pmo.post(f"/admin/connectors/{host_id}/remove", data={"csrf_token": token}).status_code == 302
     assert "<code>erp.example.com</code>" not in text(pmo.get("/admin/connectors"))
 

@@ -36,8 +36,10 @@ def _token(client) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-FILES = [{"name": "review.bpmn", "content": review_process()},
-         {"name": "finance-review.form", "content": json.dumps(FORM)}]
+FILES = [
+    {"name": "review.bpmn", "content": review_process()},
+    {"name": "finance-review.form", "content": json.dumps(FORM)},
+]
 
 
 def test_the_pickers_offer_groups_and_calendars(designer):
@@ -45,7 +47,7 @@ def test_the_pickers_offer_groups_and_calendars(designer):
     assert options.status_code == 200
     assert {"Finance", "IT Manager"} <= set(options.json["groups"])
     assert options.json["calendars"][0] == "default"
-    assert options.json["default_group"] == "PMO Office"          # PMOFLOW_DEFAULT_GROUP
+    assert options.json["default_group"] == "PMO Office"  # PMOFLOW_DEFAULT_GROUP
 
 
 def test_build_and_parse_round_trip(designer):
@@ -71,8 +73,9 @@ def test_an_expression_the_sandbox_refuses_is_named(designer):
 
 
 def test_a_bad_clause_is_a_422_naming_the_field(designer):
-    response = designer.post("/designer/conditions/build",
-                             json={"condition": {"all": [{"var": "a", "op": "like", "value": 1}]}})
+    response = designer.post(
+        "/designer/conditions/build", json={"condition": {"all": [{"var": "a", "op": "like", "value": 1}]}}
+    )
     assert response.status_code == 422
     assert "condition.all[0].op" in response.json["error"]["details"]["fields"]
 
@@ -82,13 +85,23 @@ def test_a_dry_run_walks_both_branches_and_touches_no_instance(designer, app):
     assert start.status_code == 200, start.json
     task = start.json["open_tasks"][0]
     assert task["form"]["id"] == "finance-review"
-    small = designer.post("/designer/dry-run", json={"files": FILES, "state": start.json["state"],
-                                                     "action": {"action": "complete", "task": task["id"],
-                                                                "data": {"amount": 1}}})
+    small = designer.post(
+        "/designer/dry-run",
+        json={
+            "files": FILES,
+            "state": start.json["state"],
+            "action": {"action": "complete", "task": task["id"], "data": {"amount": 1}},
+        },
+    )
     assert small.json["status"] == "completed" and small.json["path"][-1] == "done"
-    big = designer.post("/designer/dry-run", json={"files": FILES, "state": start.json["state"],
-                                                   "action": {"action": "complete", "task": task["id"],
-                                                              "data": {"amount": 10000}}})
+    big = designer.post(
+        "/designer/dry-run",
+        json={
+            "files": FILES,
+            "state": start.json["state"],
+            "action": {"action": "complete", "task": task["id"], "data": {"amount": 10000}},
+        },
+    )
     assert [t["element_id"] for t in big.json["open_tasks"]] == ["board"]
     ctx = app.extensions["pmoflow"]
     with ctx.uow(write=False) as uow:
@@ -124,11 +137,19 @@ def test_approvers_may_not_use_the_designer(browser_of):
 
 
 def test_a_dry_run_calls_a_process_published_earlier(designer, app):
-    deployments.deploy(app.extensions["pmoflow"], ADMIN, [SourceFile("c7_customer_check.bpmn",
-                                               (MODELS / "c7_customer_check.bpmn").read_bytes())])
+    deployments.deploy(
+        app.extensions["pmoflow"],
+        ADMIN,
+        [SourceFile("c7_customer_check.bpmn", (MODELS / "c7_customer_check.bpmn").read_bytes())],
+    )
     files = [{"name": n, "content": (MODELS / n).read_text()} for n in ("c7_invoice.bpmn", "invoice_risk.dmn")]
-    run = designer.post("/designer/dry-run", json={"files": files, "variables": {
-        "amount": 100, "trusted": True, "customer": {"name": "Acme", "segment": "smb"}}})
+    run = designer.post(
+        "/designer/dry-run",
+        json={
+            "files": files,
+            "variables": {"amount": 100, "trusted": True, "customer": {"name": "Acme", "segment": "smb"}},
+        },
+    )
     assert run.status_code == 200, run.json
     assert run.json["status"] == "completed" and run.json["variables"]["checkResult"] == "ok"
 
@@ -138,21 +159,32 @@ def test_the_pickers_name_the_deployment_default_group(designer, app):
     assert options.json["default_group"] == app.extensions["pmoflow"].settings.default_group == "PMO Office"
 
 
-EVENTS = [{"name": "vendor_events.bpmn",
-           "content": (Path(__file__).parents[1] / "models" / "designer" / "vendor_events.bpmn").read_text()}]
+EVENTS = [
+    {
+        "name": "vendor_events.bpmn",
+        "content": (Path(__file__).parents[1] / "models" / "designer" / "vendor_events.bpmn").read_text(),
+    }
+]
 
 
 def test_a_dry_run_throws_an_error_at_a_boundary_and_a_bad_throw_is_a_422(designer):
     started = designer.post("/designer/dry-run", json={"files": EVENTS, "variables": {"amount": 50}})
     assert started.status_code == 200
-    assert {c["element_id"]: c["kind"] for c in started.json["catches"]} == {"frozen": "signal", "rejected": "error",
-                                                                            "over_budget": "conditional"}
-    thrown = designer.post("/designer/dry-run", json={"files": EVENTS, "state": started.json["state"],
-                                                      "action": {"action": "throw", "element": "rejected"}})
+    assert {c["element_id"]: c["kind"] for c in started.json["catches"]} == {
+        "frozen": "signal",
+        "rejected": "error",
+        "over_budget": "conditional",
+    }
+    thrown = designer.post(
+        "/designer/dry-run",
+        json={"files": EVENTS, "state": started.json["state"], "action": {"action": "throw", "element": "rejected"}},
+    )
     assert thrown.status_code == 200
     assert thrown.json["status"] == "completed" and thrown.json["path"] == ["start", "rejected", "rejected_end"]
-    nowhere = designer.post("/designer/dry-run", json={"files": EVENTS, "state": started.json["state"],
-                                                       "action": {"action": "throw", "element": "go"}})
+    nowhere = designer.post(
+        "/designer/dry-run",
+        json={"files": EVENTS, "state": started.json["state"], "action": {"action": "throw", "element": "go"}},
+    )
     assert nowhere.status_code == 422 and "waits at 'go'" in nowhere.json["error"]["message"]
 
 
@@ -160,15 +192,19 @@ def test_a_dry_run_keeps_to_the_configured_step_budget(designer, app):
     """The dry run steps with the deployment's limits (PMOFLOW_MULTI_INSTANCE_LIMIT here), not the defaults."""
     ctx = app.extensions["pmoflow"]
     ctx.settings = replace(ctx.settings, multi_instance_limit=3)
-    many = ('<bpmn:userTask id="review" name="Review"><bpmn:multiInstanceLoopCharacteristics>'
-            '<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef><bpmn:inputDataItem id="item" name="item"/>'
-            '</bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>')
+    many = (
+        '<bpmn:userTask id="review" name="Review"><bpmn:multiInstanceLoopCharacteristics>'
+        '<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef><bpmn:inputDataItem id="item" name="item"/>'
+        "</bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>"
+    )
     xml = linear((many, "review"), lanes=(lane("IT Manager", "review"),))
-    run = designer.post("/designer/dry-run", json={"files": [{"name": "mi.bpmn", "content": xml}],
-                                                   "variables": {"items": [1, 2, 3, 4]}})
+    run = designer.post(
+        "/designer/dry-run", json={"files": [{"name": "mi.bpmn", "content": xml}], "variables": {"items": [1, 2, 3, 4]}}
+    )
     assert run.status_code == 200, run.json
     assert run.json["incident"]["element_id"] == "review"
     assert run.json["incident"]["kind"] == "MultiInstanceLimit"
-    within = designer.post("/designer/dry-run", json={"files": [{"name": "mi.bpmn", "content": xml}],
-                                                      "variables": {"items": [1, 2, 3]}})
+    within = designer.post(
+        "/designer/dry-run", json={"files": [{"name": "mi.bpmn", "content": xml}], "variables": {"items": [1, 2, 3]}}
+    )
     assert within.status_code == 200 and within.json["incident"] is None

@@ -24,15 +24,17 @@ def _api(app, roles: list[str]):  # type: ignore[no-untyped-def]
 
 
 def test_a_designer_json_endpoint_answers_a_refusal_exactly_as_the_api_does(app, browser_of):
-    api = _api(app, ["approver"])("GET", "/api/v1/webhooks")              # webhook.manage: admin only
-    designer = browser_of("alice").get("/designer/drafts/anything/content")   # definition.design: not approvers
+    api = _api(app, ["approver"])("GET", "/api/v1/webhooks")  # webhook.manage: admin only
+    designer = browser_of("alice").get("/designer/drafts/anything/content")  # definition.design: not approvers
     assert api.status_code == designer.status_code == 403
     assert api.mimetype == designer.mimetype == "application/json"
     assert Error().validate(api.json) == {} and Error().validate(designer.json) == {}
     assert _shape(designer.json) == _shape(api.json)
     assert designer.json["error"]["code"] == api.json["error"]["code"] == "forbidden"
-    assert designer.json["error"]["details"] == {"permission": "definition.design",
-                                                 "allowed_roles": ["admin", "designer"]}
+    assert designer.json["error"]["details"] == {
+        "permission": "definition.design",
+        "allowed_roles": ["admin", "designer"],
+    }
     assert api.json["error"]["details"] == {"permission": "webhook.manage", "allowed_roles": ["admin"]}
 
 
@@ -47,7 +49,7 @@ def test_a_designer_json_endpoint_answers_not_found_and_bad_input_in_the_api_sha
     refused = pmo.post("/designer/conditions/build", data="not json", headers={"X-CSRFToken": csrf})
     assert refused.status_code == 422 and Error().validate(refused.json) == {}
     assert refused.json["error"]["code"] == "invalid_input" and refused.json["error"]["details"]["fields"]
-    no_token = pmo.post("/designer/drafts/nothing-here/save", json={})     # the CSRF check refuses first
+    no_token = pmo.post("/designer/drafts/nothing-here/save", json={})  # the CSRF check refuses first
     assert no_token.status_code == 400 and no_token.json["error"]["code"] == "bad_request"
 
 
@@ -55,7 +57,7 @@ def test_a_403_always_has_details(app):
     with app.test_request_context("/api/v1/tasks"):
         rule = json_error(Forbidden("bob started this request and may not also decide on it"))
     assert rule.status_code == 403
-    assert rule.json["error"]["details"] == {"permission": None}       # a rule about this task, not a role
+    assert rule.json["error"]["details"] == {"permission": None}  # a rule about this task, not a role
 
 
 def test_a_405_names_the_allowed_methods_for_the_api_and_the_designer(app, browser_of):
@@ -67,7 +69,7 @@ def test_a_405_names_the_allowed_methods_for_the_api_and_the_designer(app, brows
     assert designer.status_code == 405 and designer.mimetype == "application/json"
     assert designer.json["error"]["details"] == {"allowed_methods": ["OPTIONS", "POST"]}
     assert _shape(designer.json) == _shape(api.json)
-    page = browser_of("pmo").put("/admin/users")                          # a page: the error page, with Allow
+    page = browser_of("pmo").put("/admin/users")  # a page: the error page, with Allow
     assert page.status_code == 405 and page.mimetype == "text/html" and "GET" in page.headers["Allow"]
 
 
@@ -85,11 +87,13 @@ def test_a_page_404_and_403_render_the_error_page(browser_of):
 def test_a_page_form_with_a_domain_error_is_shown_again_with_its_field_errors(browser_of):
     admin = browser_of("pmo")
     taken = admin.post("/admin/groups", data={"name": "Finance", "csrf_token": csrf_of(admin, "/admin/groups")})
-    assert taken.status_code == 409                                      # Conflict, from the one table
+    assert taken.status_code == 409  # Conflict, from the one table
     page = taken.get_data(as_text=True)
     assert 'id="name-error"' in page and "exists already" in page and 'value="Finance"' in page
-    bad = admin.post("/admin/calendars", data={"name": "Ops", "time_zone": "Mars/Olympus",
-                                               "csrf_token": csrf_of(admin, "/admin/calendars")})
+    bad = admin.post(
+        "/admin/calendars",
+        data={"name": "Ops", "time_zone": "Mars/Olympus", "csrf_token": csrf_of(admin, "/admin/calendars")},
+    )
     assert bad.status_code == 422 and 'value="Mars/Olympus"' in bad.get_data(as_text=True)
 
 
@@ -106,4 +110,5 @@ def test_the_openapi_document_describes_the_one_error_shape(app):
     assert "allowed_methods" in body["properties"]["details"]["description"]
     assert "permission" in body["properties"]["details"]["description"]
     assert spec["components"]["responses"]["DEFAULT_ERROR"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Error"}
+        "$ref": "#/components/schemas/Error"
+    }

@@ -28,7 +28,10 @@ def test_instance_pages_render_with_event_elements(app, browser_of):
     monitoring.edit_variables(ctx, ADMIN, conditional, {"escalate": True}, [], "escalate")
     shown[conditional] = ["Escalated"]
     shown[instances.start(ctx, BOT, "ev_subprocess_error", variables={"problem": "stock"}).id] = [
-        "Throw_Stock", "Caught_Stock", "Backorder"]
+        "Throw_Stock",
+        "Caught_Stock",
+        "Backorder",
+    ]
     esp = instances.start(ctx, BOT, "ev_event_subprocesses", variables={"withdrawn": False}).id
     signals.send(ctx, ADMIN, "audit_now")
     shown[esp] = ["Signal_Start", "On_Signal", "Work"]

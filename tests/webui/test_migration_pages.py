@@ -14,9 +14,17 @@ from tests.factories import ADMIN, BOT, source
 from tests.webui.conftest import csrf_of
 
 RENAMED = one_approval(pid="mig").replace('name="Approve"', 'name="Approve the request"')
-OTHER = document(process('<bpmn:startEvent id="start"/>\n' + user_task("check", "Check") + '<bpmn:endEvent id="end"/>\n'
-                         + flow("f1", "start", "check") + flow("f2", "check", "end"), lane("IT Manager", "check"),
-                         pid="mig"))
+OTHER = document(
+    process(
+        '<bpmn:startEvent id="start"/>\n'
+        + user_task("check", "Check")
+        + '<bpmn:endEvent id="end"/>\n'
+        + flow("f1", "start", "check")
+        + flow("f2", "check", "end"),
+        lane("IT Manager", "check"),
+        pid="mig",
+    )
+)
 
 
 @pytest.fixture
@@ -50,16 +58,19 @@ def test_an_admin_sees_the_plan_then_moves_the_instance(app, ctx, browser_of):
     page = pmo.get(f"/monitor/instances/{instance_id}/migrate?version=2").get_data(as_text=True)
     assert "Version 1 &rarr; 2" in page and "The move is safe" in page and "Yes, move to version 2" in page
     assert "approve" in page and "changed" in page
-    assert migrated(ctx) == []                                           # the plan writes nothing
+    assert migrated(ctx) == []  # the plan writes nothing
 
     token = csrf_of(pmo, f"/monitor/instances/{instance_id}/migrate?version=2")
     no_csrf = pmo.post(f"/monitor/instances/{instance_id}/migrate", data={"version": "2", "reason": "typo"})
     assert no_csrf.status_code == 400 and migrated(ctx) == []
-    done = pmo.post(f"/monitor/instances/{instance_id}/migrate", data={"version": "2", "reason": "typo",
-                                                                       "csrf_token": token}, follow_redirects=True)
+    done = pmo.post(
+        f"/monitor/instances/{instance_id}/migrate",
+        data={"version": "2", "reason": "typo", "csrf_token": token},
+        follow_redirects=True,
+    )
     text = done.get_data(as_text=True)
     assert "Moved from version 1 to version 2; 1 open task kept." in text
-    assert "Moved from version 1 to version 2 by pmo" in text and "<blockquote>typo</blockquote>" in text   # the path
+    assert "Moved from version 1 to version 2 by pmo" in text and "<blockquote>typo</blockquote>" in text  # the path
     trail = pmo.get(f"/audit/instances/{instance_id}").get_data(as_text=True)
     assert "pmo moved the instance from version 1 to version 2" in trail
     assert instances.get(ctx, ADMIN, instance_id).version == 2
@@ -75,8 +86,11 @@ def test_an_unsafe_move_shows_why_and_offers_no_confirmation(app, ctx, browser_o
     assert "This move is refused" in page and "approve (Approve) is ready and does not exist" in page
     assert "Yes, move" not in page
     token = csrf_of(pmo, f"/monitor/instances/{instance_id}/migrate")
-    refused = pmo.post(f"/monitor/instances/{instance_id}/migrate", data={"version": "2", "reason": "x",
-                                                                          "csrf_token": token}, follow_redirects=True)
+    refused = pmo.post(
+        f"/monitor/instances/{instance_id}/migrate",
+        data={"version": "2", "reason": "x", "csrf_token": token},
+        follow_redirects=True,
+    )
     assert "does not exist in the target version" in refused.get_data(as_text=True)
     assert instances.get(ctx, ADMIN, instance_id).version == 1 and migrated(ctx) == []
 
@@ -84,7 +98,7 @@ def test_an_unsafe_move_shows_why_and_offers_no_confirmation(app, ctx, browser_o
 def test_bulk_move_asks_first_then_reports_each_instance(app, ctx, browser_of):
     ids = [start(ctx, f"BM-{i}") for i in range(3)]
     deployments.deploy(ctx, ADMIN, [source("mig.bpmn", RENAMED)])
-    ids.append(start(ctx, "BM-new"))                                    # already on version 2: left out
+    ids.append(start(ctx, "BM-new"))  # already on version 2: left out
     pmo = browser_of("pmo")
     assert "Move the running ones to a version" in pmo.get("/monitor?process=mig").get_data(as_text=True)
     token = csrf_of(pmo, "/monitor?process=mig")

@@ -26,8 +26,15 @@ def dana(app, browser_of):
 
 def failing(app):
     ctx = app.extensions["pmoflow"]
-    deployments.deploy(ctx, ADMIN, [SourceFile("calc.bpmn", linear(
-        (script_task("compute", "total = budget * 2"), "compute"), pid="calc").encode())])
+    deployments.deploy(
+        ctx,
+        ADMIN,
+        [
+            SourceFile(
+                "calc.bpmn", linear((script_task("compute", "total = budget * 2"), "compute"), pid="calc").encode()
+            )
+        ],
+    )
     return instances.start(ctx, BOT, "calc", business_key="CALC-1")
 
 
@@ -38,8 +45,8 @@ def test_the_list_filters_and_explains_bad_filters(app, browser_of, dana):
     page = dana.get("/monitor?process=project-intake").get_data(as_text=True)
     assert "PRJ-A" in page and "PRJ-B" in page and "CALC-1" not in page and "(2)" in page
     page = dana.get("/monitor?in_error=1").get_data(as_text=True)
-    assert "CALC-1" in page and "PRJ-A" not in page and "budget" in page     # the error message
-    assert "Act on this list" not in page                                      # designers do not act in bulk
+    assert "CALC-1" in page and "PRJ-A" not in page and "budget" in page  # the error message
+    assert "Act on this list" not in page  # designers do not act in bulk
     bad = dana.get("/monitor?status=lost&started_from=soon")
     assert bad.status_code == 422 and "not understood" in bad.get_data(as_text=True)
     assert browser_of("alice").get("/monitor").status_code == 403
@@ -50,8 +57,8 @@ def test_the_instance_page_shows_path_tasks_variables_and_no_write_for_designers
     view = intake(app, key="PRJ-C")
     page = dana.get(f"/monitor/instances/{view.id}").get_data(as_text=True)
     assert "IT Manager approval" in page and "On track" in page and "New CRM" in page
-    assert 'data-bpmn data-mode="path"' in page and "determine_approval_tier" in page    # marks for the viewer
-    assert f"/audit/instances/{view.id}" not in page                  # designers do not read the audit trail
+    assert 'data-bpmn data-mode="path"' in page and "determine_approval_tier" in page  # marks for the viewer
+    assert f"/audit/instances/{view.id}" not in page  # designers do not read the audit trail
     assert "Correct variables" not in page and "Cancel this instance" not in page
     admin_page = browser_of("pmo").get(f"/monitor/instances/{view.id}").get_data(as_text=True)
     assert "Correct variables" in admin_page and "Cancel this instance" in admin_page
@@ -69,12 +76,13 @@ def test_an_admin_corrects_variables_through_the_form(app, browser_of):
     assert bad.status_code == 422 and "not valid JSON" in bad.get_data(as_text=True)
     missing = pmo.post(f"{url}/variables", data={"variables": json.dumps(wanted), "reason": "", "csrf_token": token})
     assert missing.status_code == 422 and "A reason is required" in missing.get_data(as_text=True)
-    done = pmo.post(f"{url}/variables", data={"variables": json.dumps(wanted), "reason": "wrong department",
-                                              "csrf_token": token})
+    done = pmo.post(
+        f"{url}/variables", data={"variables": json.dumps(wanted), "reason": "wrong department", "csrf_token": token}
+    )
     assert done.status_code == 302
     assert instances.get(app.extensions["pmoflow"], ADMIN, view.id).variables["department"] == "Marketing"
     assert "Variables changed: department" in pmo.get(url).get_data(as_text=True)
-    assert pmo.post(f"{url}/variables", data={"variables": "{}", "reason": "x"}).status_code == 400   # no CSRF token
+    assert pmo.post(f"{url}/variables", data={"variables": "{}", "reason": "x"}).status_code == 400  # no CSRF token
 
 
 def test_cancel_and_retry_from_the_instance_page(app, browser_of):
@@ -84,13 +92,13 @@ def test_cancel_and_retry_from_the_instance_page(app, browser_of):
     pmo = browser_of("pmo")
     token = csrf_of(pmo, f"/monitor/instances/{view.id}")
     assert pmo.post(f"/monitor/instances/{view.id}/cancel", data={"reason": "", "csrf_token": token}).status_code == 302
-    assert instances.get(ctx, ADMIN, view.id).status == "running"                   # no reason: refused
+    assert instances.get(ctx, ADMIN, view.id).status == "running"  # no reason: refused
     pmo.post(f"/monitor/instances/{view.id}/cancel", data={"reason": "duplicate", "csrf_token": token})
     assert instances.get(ctx, ADMIN, view.id).status == "cancelled"
     page = pmo.get(f"/monitor/instances/{broken.id}").get_data(as_text=True)
     assert "Retry the failed step" in page and "Incidents" in page
     retried = pmo.post(f"/monitor/instances/{broken.id}/retry", data={"csrf_token": token}, follow_redirects=True)
-    assert "Retried: the instance is in error." in retried.get_data(as_text=True)     # budget is still missing
+    assert "Retried: the instance is in error." in retried.get_data(as_text=True)  # budget is still missing
     trail = [e.type for e in instances.audit_trail(ctx, ADMIN, broken.id)]
     assert trail.count("incident_retried") == 1
 
@@ -104,13 +112,16 @@ def test_bulk_cancel_asks_first_then_reports_each_instance(app, browser_of, dana
     form = {"process": "project-intake", "action": "cancel", "reason": "cleanup", "csrf_token": token}
     confirm = pmo.post("/monitor/bulk", data=form)
     assert confirm.status_code == 200 and "Cancel 3 instances?" in confirm.get_data(as_text=True)
-    assert all(i.status == "running" for i in instances.list_instances(ctx, ADMIN).items)    # nothing done yet
+    assert all(i.status == "running" for i in instances.list_instances(ctx, ADMIN).items)  # nothing done yet
     result = pmo.post("/monitor/bulk", data={**form, "confirm": "yes"}).get_data(as_text=True)
     assert "3 done, 0 failed" in result
     assert {i.status for i in instances.list_instances(ctx, ADMIN).items} == {"cancelled"}
     assert dana.post("/monitor/bulk", data={**form, "csrf_token": csrf_of(dana, "/monitor")}).status_code == 403
-    unfiltered = pmo.post("/monitor/bulk", data={"action": "cancel", "reason": "x", "confirm": "yes",
-                                                 "csrf_token": token}, follow_redirects=True)
+    unfiltered = pmo.post(
+        "/monitor/bulk",
+        data={"action": "cancel", "reason": "x", "confirm": "yes", "csrf_token": token},
+        follow_redirects=True,
+    )
     assert "at least one filter" in unfiltered.get_data(as_text=True)
 
 
@@ -124,7 +135,7 @@ def test_the_dashboard_draws_charts_and_links_each_number(app, browser_of, clock
     assert page.count('<svg class="chart') == 4
     assert "/monitor?started_from=" in page and "status=completed" in page and "overdue=1" in page
     assert 'data-mode="heat"' in page and '"element_id": "it_manager_approval"' in page
-    assert "33.3 %" in page          # of three approvals with an SLA one was on time (finance is late too)
+    assert "33.3 %" in page  # of three approvals with an SLA one was on time (finance is late too)
     bad = dana.get("/dashboard?since=yesterday")
     assert bad.status_code == 422 and "Showing the last 30 days" in bad.get_data(as_text=True)
     assert browser_of("alice").get("/dashboard").status_code == 403
@@ -133,12 +144,22 @@ def test_the_dashboard_draws_charts_and_links_each_number(app, browser_of, clock
 def test_retention_is_set_per_process_by_admins(app, browser_of, dana):
     pmo = browser_of("pmo")
     token = csrf_of(pmo, "/monitor/retention")
-    assert pmo.post("/monitor/retention", data={"process": "project-intake", "days": "0",
-                                                "csrf_token": token}).status_code == 422
-    assert pmo.post("/monitor/retention", data={"process": "project-intake", "days": "many",
-                                                "csrf_token": token}).status_code == 422
-    assert pmo.post("/monitor/retention", data={"process": "project-intake", "days": "90",
-                                                "csrf_token": token}).status_code == 302
+    assert (
+        pmo.post("/monitor/retention", data={"process": "project-intake", "days": "0", "csrf_token": token}).status_code
+        == 422
+    )
+    assert (
+        pmo.post(
+            "/monitor/retention", data={"process": "project-intake", "days": "many", "csrf_token": token}
+        ).status_code
+        == 422
+    )
+    assert (
+        pmo.post(
+            "/monitor/retention", data={"process": "project-intake", "days": "90", "csrf_token": token}
+        ).status_code
+        == 302
+    )
     days = {p.process: p.days for p in retention.policies(app.extensions["pmoflow"], ADMIN)}
     assert days["project-intake"] == 90
     assert 'value="90"' in pmo.get("/monitor/retention").get_data(as_text=True)
@@ -149,8 +170,16 @@ def test_pages_show_whom_a_task_without_lane_is_offered_to(app, browser_of, dana
     """The monitor's task rows, the inbox and the task page name the group and where it came from."""
     ctx = app.extensions["pmoflow"]
     users.create_user(ctx, "olga", "demo", ["PMO Office"], ["approver"])
-    deployments.deploy(ctx, ADMIN, [SourceFile("nolane.bpmn", linear(
-        ('<bpmn:userTask id="file_it" name="File it"/>\n', "file_it"), pid="nolane").encode())])
+    deployments.deploy(
+        ctx,
+        ADMIN,
+        [
+            SourceFile(
+                "nolane.bpmn",
+                linear(('<bpmn:userTask id="file_it" name="File it"/>\n', "file_it"), pid="nolane").encode(),
+            )
+        ],
+    )
     view = instances.start(ctx, BOT, "nolane", business_key="NL-1")
     [task] = view.open_tasks
     assert "PMO Office (default group)" in dana.get(f"/monitor/instances/{view.id}").get_data(as_text=True)

@@ -27,6 +27,7 @@ def test_wrong_password_is_refused_and_recorded(app):
         from sqlalchemy import select
 
         from engine.db.models import Event
+
         failed = uow.session.scalars(select(Event).where(Event.type == "login_failed")).all()
         assert [e.actor for e in failed] == ["alice"]
         assert "nope" not in str(failed[0].data)
@@ -54,8 +55,9 @@ def test_sessions_end_when_a_user_is_deactivated(app, browser_of):
 def test_open_redirects_are_refused(app):
     client = app.test_client()
     token = csrf_of(client, "/login")
-    response = client.post("/login", data={"username": "bob", "password": "demo", "csrf_token": token,
-                                           "next": "//evil.example/x"})
+    response = client.post(
+        "/login", data={"username": "bob", "password": "demo", "csrf_token": token, "next": "//evil.example/x"}
+    )
     assert response.headers["Location"] == "/tasks"
 
 
@@ -66,6 +68,7 @@ def test_the_inbox_shows_my_groups_tasks_with_sla_state(app, browser_of, clock):
     assert "IT Manager approval" in page and "PRJ-1" in page and "New CRM" in page and "On track" in page
     assert "IT Manager approval" not in browser_of("bob").get("/tasks").get_data(as_text=True)
     from datetime import timedelta
+
     clock.advance(timedelta(days=1, hours=13))
     assert "At risk" in alice.get("/tasks").get_data(as_text=True)
     assert "PRJ-1" not in alice.get("/tasks?q=PRJ-9").get_data(as_text=True)
@@ -81,8 +84,9 @@ def test_approving_moves_the_request_to_the_next_approver(app, browser_of):
     page = alice.get(f"/tasks/{task_id}").get_data(as_text=True)
     assert "120,000" in page and "Approve" in page and "Reject" in page
     token = TOKEN.search(page).group(1)
-    done = alice.post(f"/tasks/{task_id}", data={"decision": "approve", "comment": "fits the plan",
-                                                  "csrf_token": token})
+    done = alice.post(
+        f"/tasks/{task_id}", data={"decision": "approve", "comment": "fits the plan", "csrf_token": token}
+    )
     assert done.status_code == 302
     bob_page = browser_of("bob").get("/tasks").get_data(as_text=True)
     assert "Finance approval" in bob_page
@@ -126,8 +130,10 @@ def test_claim_and_give_back(app, browser_of):
 def test_changing_the_password_ends_other_sessions(app, browser_of):
     first, second = browser_of("carol"), browser_of("carol")
     token = csrf_of(first, "/account/password")
-    response = first.post("/account/password", data={"current": "demo", "new": "a-longer-secret",
-                                                     "confirm": "a-longer-secret", "csrf_token": token})
+    response = first.post(
+        "/account/password",
+        data={"current": "demo", "new": "a-longer-secret", "confirm": "a-longer-secret", "csrf_token": token},
+    )
     assert response.status_code == 302
     assert second.get("/tasks").status_code == 302
     assert sign_in(app.test_client(), "carol", "a-longer-secret").status_code == 302
@@ -148,19 +154,32 @@ def test_the_api_ignores_the_browser_session(app):
     assert sign_in(client, "alice").status_code == 302
     response = client.get("/api/v1/tasks")
     assert response.status_code == 401 and "Set-Cookie" not in response.headers
-    assert client.get("/tasks").status_code == 200          # the session itself is untouched
-    with app.test_request_context("/api/v1/tasks"):          # the API does not even open the cookie
+    assert client.get("/tasks").status_code == 200  # the session itself is untouched
+    with app.test_request_context("/api/v1/tasks"):  # the API does not even open the cookie
         assert app.session_interface.is_null_session(app.session_interface.open_session(app, flask.request))
     with app.test_request_context("/tasks"):
         assert not app.session_interface.is_null_session(app.session_interface.open_session(app, flask.request))
 
 
-MONEY_AND_PICKER = json.dumps({"type": "default", "id": "budget-check", "schemaVersion": 16, "components": [
-    {"type": "number", "key": "amount", "label": "Amount", "decimalDigits": 2,
-     "appearance": {"prefixAdorner": "EUR"}, "validate": {"required": True}},
-    {"type": "textfield", "key": "controller", "label": "Controller", "properties": {"pmoflow:picker": "user"}},
-    {"type": "textfield", "key": "evidence", "label": "Evidence", "properties": {"pmoflow:type": "link"}},
-]})
+MONEY_AND_PICKER = json.dumps(
+    {
+        "type": "default",
+        "id": "budget-check",
+        "schemaVersion": 16,
+        "components": [
+            {
+                "type": "number",
+                "key": "amount",
+                "label": "Amount",
+                "decimalDigits": 2,
+                "appearance": {"prefixAdorner": "EUR"},
+                "validate": {"required": True},
+            },
+            {"type": "textfield", "key": "controller", "label": "Controller", "properties": {"pmoflow:picker": "user"}},
+            {"type": "textfield", "key": "evidence", "label": "Evidence", "properties": {"pmoflow:type": "link"}},
+        ],
+    }
+)
 
 
 def test_money_and_user_picker_fields(app, browser_of):
@@ -170,8 +189,14 @@ def test_money_and_user_picker_fields(app, browser_of):
     from tests.factories import ADMIN
 
     ctx = app.extensions["pmoflow"]
-    deployments.deploy(ctx, ADMIN, [SourceFile("m.bpmn", one_approval(form="budget-check", pid="money").encode()),
-                                    SourceFile("m.form", MONEY_AND_PICKER.encode())])
+    deployments.deploy(
+        ctx,
+        ADMIN,
+        [
+            SourceFile("m.bpmn", one_approval(form="budget-check", pid="money").encode()),
+            SourceFile("m.form", MONEY_AND_PICKER.encode()),
+        ],
+    )
     task_id = instances.start(ctx, BOT, "money").open_tasks[0].id
     alice = browser_of("alice")
     page = alice.get(f"/tasks/{task_id}").get_data(as_text=True)
@@ -183,16 +208,30 @@ def test_money_and_user_picker_fields(app, browser_of):
     assert bad.status_code == 422 and "not an active user" in bad.get_data(as_text=True)
     link = alice.post(f"/tasks/{task_id}", data={"amount": "1", "evidence": "javascript:alert(1)", "csrf_token": token})
     assert link.status_code == 422 and "http:// or https://" in link.get_data(as_text=True)
-    good = alice.post(f"/tasks/{task_id}", data={"amount": "12.50", "controller": "bob", "csrf_token": token,
-                                                 "evidence": "https://contoso.sharepoint.com/sites/pmo/budget.xlsx"})
+    good = alice.post(
+        f"/tasks/{task_id}",
+        data={
+            "amount": "12.50",
+            "controller": "bob",
+            "csrf_token": token,
+            "evidence": "https://contoso.sharepoint.com/sites/pmo/budget.xlsx",
+        },
+    )
     assert good.status_code == 302
     done = instances.get(ctx, BOT, instances.list_instances(ctx, BOT, process="money").items[0].id)
     assert done.variables["amount"] == 12.5 and done.variables["controller"] == "bob"
 
 
-FILE_FORM = json.dumps({"type": "default", "id": "evidence-form", "schemaVersion": 16, "components": [
-    {"type": "filepicker", "key": "evidence", "label": "Signed offer", "validate": {"required": True}},
-]})
+FILE_FORM = json.dumps(
+    {
+        "type": "default",
+        "id": "evidence-form",
+        "schemaVersion": 16,
+        "components": [
+            {"type": "filepicker", "key": "evidence", "label": "Signed offer", "validate": {"required": True}},
+        ],
+    }
+)
 
 
 def test_a_file_field_is_stored_as_an_attachment_in_the_same_step(app, browser_of):
@@ -207,8 +246,14 @@ def test_a_file_field_is_stored_as_an_attachment_in_the_same_step(app, browser_o
     from tests.factories import ADMIN
 
     ctx = app.extensions["pmoflow"]
-    deployments.deploy(ctx, ADMIN, [SourceFile("f.bpmn", one_approval(form="evidence-form", pid="filed").encode()),
-                                    SourceFile("f.form", FILE_FORM.encode())])
+    deployments.deploy(
+        ctx,
+        ADMIN,
+        [
+            SourceFile("f.bpmn", one_approval(form="evidence-form", pid="filed").encode()),
+            SourceFile("f.form", FILE_FORM.encode()),
+        ],
+    )
     view = instances.start(ctx, BOT, "filed")
     task_id = view.open_tasks[0].id
     alice = browser_of("alice")
@@ -219,8 +264,11 @@ def test_a_file_field_is_stored_as_an_attachment_in_the_same_step(app, browser_o
     assert missing.status_code == 422 and 'id="evidence-error">required' in missing.get_data(as_text=True)
     with ctx.uow(write=False) as uow:
         assert uow.session.scalar(select(func.count()).select_from(Attachment)) == 0
-    done = alice.post(f"/tasks/{task_id}", content_type="multipart/form-data",
-                      data={"csrf_token": token, "evidence": (io.BytesIO(b"%PDF-1.4 offer"), "offer.pdf")})
+    done = alice.post(
+        f"/tasks/{task_id}",
+        content_type="multipart/form-data",
+        data={"csrf_token": token, "evidence": (io.BytesIO(b"%PDF-1.4 offer"), "offer.pdf")},
+    )
     assert done.status_code == 302
     stored = instances.get(ctx, BOT, view.id).variables["evidence"]
     assert stored["name"] == "offer.pdf" and stored["size"] == 14

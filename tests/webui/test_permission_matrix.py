@@ -29,7 +29,7 @@ PAGES = {
     ("GET", "/"): (200, 200, 200, 200, 200, 200),
     ("GET", "/healthz"): (200, 200, 200, 200, 200, 200),
     ("GET", "/login"): (200, 302, 302, 302, 302, 200),
-    ("POST", "/login"): (401, 401, 401, 401, 401, 401),          # empty credentials
+    ("POST", "/login"): (401, 401, 401, 401, 401, 401),  # empty credentials
     ("GET", "/account/password"): (302, 200, 200, 200, 200, 302),
     ("POST", "/account/password"): (302, 422, 422, 422, 422, 302),  # wrong current password
     ("GET", "/tasks"): (302, 200, 200, 200, 200, 302),
@@ -52,7 +52,7 @@ PAGES = {
     ("POST", "/admin/groups/<path:name>/members/remove"): (302, 403, 403, 403, 302, 302),
     ("POST", "/admin/groups/<path:name>/manager"): (302, 403, 403, 403, 302, 302),
     ("GET", "/admin/tokens"): (302, 403, 403, 403, 200, 302),
-    ("POST", "/admin/tokens"): (302, 403, 403, 403, 201, 302),                # the result page shows it once
+    ("POST", "/admin/tokens"): (302, 403, 403, 403, 201, 302),  # the result page shows it once
     ("POST", "/admin/tokens/<token_id>/revoke"): (302, 403, 403, 403, 302, 302),
     ("GET", "/admin/connectors"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/connectors"): (302, 403, 403, 403, 302, 302),
@@ -63,26 +63,26 @@ PAGES = {
     ("POST", "/admin/calendars/<name>"): (302, 403, 403, 403, 302, 302),
     ("POST", "/admin/calendars/<name>/holidays"): (302, 403, 403, 403, 302, 302),
     ("POST", "/admin/calendars/<name>/holidays/remove"): (302, 403, 403, 403, 302, 302),
-    ("POST", "/admin/calendars/<name>/import"): (302, 403, 403, 403, 422, 302),     # no file chosen
+    ("POST", "/admin/calendars/<name>/import"): (302, 403, 403, 403, 422, 302),  # no file chosen
     ("POST", "/admin/calendars/<name>/delete"): (302, 403, 403, 403, 302, 302),
     # collaboration: designers see every instance (instance.read_all) but not other groups' tasks
     ("POST", "/tasks/<task_id>/delegate"): (302, 302, 403, 403, 302, 302),
-    ("POST", "/tasks/<task_id>/reassign"): (302, 422, 403, 403, 302, 302),   # erin is no IT Manager
+    ("POST", "/tasks/<task_id>/reassign"): (302, 422, 403, 403, 302, 302),  # erin is no IT Manager
     ("POST", "/tasks/<task_id>/comments"): (302, 302, 302, 403, 302, 302),
     ("POST", "/tasks/<task_id>/attachments"): (302, 302, 302, 403, 302, 302),
     ("GET", "/requests"): (302, 200, 200, 200, 200, 302),
     ("GET", "/requests/new"): (302, 200, 200, 403, 200, 302),
     ("GET", "/requests/new/<key>"): (302, 200, 200, 403, 200, 302),
-    ("POST", "/requests/new/<key>"): (302, 422, 422, 403, 422, 302),        # required fields missing
+    ("POST", "/requests/new/<key>"): (302, 422, 422, 403, 422, 302),  # required fields missing
     ("GET", "/requests/<instance_id>"): (302, 200, 200, 200, 200, 302),
     ("POST", "/requests/<instance_id>/comments"): (302, 302, 302, 403, 302, 302),
     ("POST", "/requests/<instance_id>/attachments"): (302, 302, 302, 403, 302, 302),
     ("GET", "/attachments/<attachment_id>"): (302, 200, 200, 200, 200, 302),
     ("GET", "/notifications"): (302, 200, 200, 200, 200, 302),
-    ("POST", "/notifications/<notification_id>/read"): (302, 302, 404, 404, 404, 302),   # alice's
+    ("POST", "/notifications/<notification_id>/read"): (302, 302, 404, 404, 404, 302),  # alice's
     ("POST", "/notifications/read-all"): (302, 302, 302, 302, 302, 302),
     ("GET", "/account/out-of-office"): (302, 200, 200, 403, 200, 302),
-    ("POST", "/account/out-of-office"): (302, 422, 422, 403, 422, 302),     # no substitute given
+    ("POST", "/account/out-of-office"): (302, 422, 422, 403, 422, 302),  # no substitute given
     ("GET", "/account/notifications"): (302, 200, 200, 200, 200, 302),
     ("POST", "/account/notifications"): (302, 302, 302, 302, 302, 302),
     # designer panel: JSON only, so the matrix's form post is refused with 422 once allowed
@@ -93,11 +93,11 @@ PAGES = {
     # the designer (definition.design; publishing: definition.publish); JSON endpoints get the matrix's form post
     ("GET", "/designer"): (302, 403, 200, 403, 200, 302),
     ("POST", "/designer/new"): (302, 403, 302, 403, 302, 302),
-    ("POST", "/designer/import"): (302, 403, 422, 403, 422, 302),                # no file uploaded
+    ("POST", "/designer/import"): (302, 403, 422, 403, 422, 302),  # no file uploaded
     ("POST", "/designer/processes/<key>/edit"): (302, 403, 302, 403, 302, 302),
     ("GET", "/designer/drafts/<key>"): (302, 403, 200, 403, 200, 302),
     ("GET", "/designer/drafts/<key>/content"): (302, 403, 200, 403, 200, 302),
-    ("POST", "/designer/drafts/<key>/save"): (302, 403, 422, 403, 422, 302),     # no diagram sent
+    ("POST", "/designer/drafts/<key>/save"): (302, 403, 422, 403, 422, 302),  # no diagram sent
     ("POST", "/designer/drafts/<key>/validate"): (302, 403, 200, 403, 200, 302),
     ("POST", "/designer/drafts/<key>/publish"): (302, 403, 422, 403, 422, 302),  # the draft is unchanged
     ("POST", "/designer/drafts/<key>/discard"): (302, 403, 302, 403, 302, 302),
@@ -118,22 +118,22 @@ PAGES = {
     ("GET", "/monitor/instances/<instance_id>"): (302, 403, 200, 200, 200, 302),
     ("POST", "/monitor/instances/<instance_id>/variables"): (302, 403, 403, 403, 302, 302),
     ("POST", "/monitor/instances/<instance_id>/cancel"): (302, 403, 403, 403, 302, 302),
-    ("POST", "/monitor/instances/<instance_id>/retry"): (302, 403, 403, 403, 302, 302),   # not in error: flashed
-    ("POST", "/monitor/bulk"): (302, 403, 403, 403, 200, 302),                  # 200: the confirmation page
+    ("POST", "/monitor/instances/<instance_id>/retry"): (302, 403, 403, 403, 302, 302),  # not in error: flashed
+    ("POST", "/monitor/bulk"): (302, 403, 403, 403, 200, 302),  # 200: the confirmation page
     ("GET", "/monitor/instances/<instance_id>/migrate"): (302, 403, 403, 403, 200, 302),
-    ("POST", "/monitor/instances/<instance_id>/migrate"): (302, 403, 403, 403, 302, 302),   # same version: flashed
+    ("POST", "/monitor/instances/<instance_id>/migrate"): (302, 403, 403, 403, 302, 302),  # same version: flashed
     ("GET", "/dashboard"): (302, 403, 200, 200, 200, 302),
     ("GET", "/monitor/retention"): (302, 403, 403, 403, 200, 302),
     ("POST", "/monitor/retention"): (302, 403, 403, 403, 302, 302),
     ("GET", "/admin/webhooks"): (302, 403, 403, 403, 200, 302),
-    ("POST", "/admin/webhooks"): (302, 403, 403, 403, 201, 302),              # the result page shows the secret once
+    ("POST", "/admin/webhooks"): (302, 403, 403, 403, 201, 302),  # the result page shows the secret once
     ("GET", "/admin/webhooks/<webhook_id>"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/webhooks/<webhook_id>"): (302, 403, 403, 403, 302, 302),
-    ("POST", "/admin/webhooks/<webhook_id>/rotate"): (302, 403, 403, 403, 200, 302),   # shows the new secret once
+    ("POST", "/admin/webhooks/<webhook_id>/rotate"): (302, 403, 403, 403, 200, 302),  # shows the new secret once
     ("POST", "/admin/webhooks/<webhook_id>/delete"): (302, 403, 403, 403, 302, 302),
     ("GET", "/admin/webhooks/<webhook_id>/deliveries/<delivery_id>"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver"): (302, 403, 403, 403, 302, 302),
-    ("POST", "/logout"): (302, 302, 302, 302, 302, 302),        # last: it signs the caller out
+    ("POST", "/logout"): (302, 302, 302, 302, 302, 302),  # last: it signs the caller out
 }
 API = {
     ("GET", "/api/v1/openapi.json"): (200, 200, 200, 200, 200, 200),
@@ -147,17 +147,17 @@ API = {
     ("POST", "/api/v1/process-instances/<instance_id>/retry"): (401, 403, 403, 403, 409, 403),
     ("GET", "/api/v1/process-instances/<instance_id>/audit"): (401, 403, 403, 200, 200, 200),
     ("GET", "/api/v1/process-instances/<instance_id>/migration-plan"): (401, 403, 403, 403, 200, 403),
-    ("POST", "/api/v1/process-instances/<instance_id>/migrate"): (401, 403, 403, 403, 409, 403),   # same version
+    ("POST", "/api/v1/process-instances/<instance_id>/migrate"): (401, 403, 403, 403, 409, 403),  # same version
     ("POST", "/api/v1/messages"): (401, 403, 403, 403, 404, 404),
-    ("POST", "/api/v1/signals"): (401, 403, 403, 403, 200, 200),       # reaches no instance: 0
+    ("POST", "/api/v1/signals"): (401, 403, 403, 403, 200, 200),  # reaches no instance: 0
     ("GET", "/api/v1/tasks"): (401, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/tasks/<task_id>"): (401, 200, 403, 200, 200, 200),
     ("POST", "/api/v1/tasks/<task_id>/complete"): (401, 200, 403, 403, 200, 403),
-    ("POST", "/api/v1/tasks/<task_id>/claim"): (401, 200, 403, 403, 200, 403),            # candidates (and admins)
-    ("POST", "/api/v1/tasks/<task_id>/unclaim"): (401, 409, 403, 403, 409, 403),          # not claimed: 409
+    ("POST", "/api/v1/tasks/<task_id>/claim"): (401, 200, 403, 403, 200, 403),  # candidates (and admins)
+    ("POST", "/api/v1/tasks/<task_id>/unclaim"): (401, 409, 403, 403, 409, 403),  # not claimed: 409
     ("GET", "/api/v1/decisions"): (401, 200, 200, 200, 200, 200),
     ("GET", "/api/v1/decisions/<key>"): (401, 200, 200, 200, 200, 200),
-    ("POST", "/api/v1/decisions/<key>/evaluate"): (401, 403, 200, 403, 200, 200),   # read-only, for systems
+    ("POST", "/api/v1/decisions/<key>/evaluate"): (401, 403, 200, 403, 200, 200),  # read-only, for systems
     ("GET", "/api/v1/audit/events"): (401, 403, 403, 200, 200, 200),
     ("GET", "/api/v1/audit/verify"): (401, 403, 403, 200, 200, 200),
     ("GET", "/api/v1/webhooks"): (401, 403, 403, 403, 200, 403),
@@ -172,7 +172,7 @@ API = {
     # external tasks: workers (role external-worker, see WORKER_API) and admins work them; operators list them
     ("GET", "/api/v1/external-tasks"): (401, 403, 200, 200, 200, 200),
     ("POST", "/api/v1/external-tasks/fetch-and-lock"): (401, 403, 403, 403, 200, 403),
-    ("POST", "/api/v1/external-tasks/<task_id>/complete"): (401, 403, 403, 403, 404, 403),   # a human task's id
+    ("POST", "/api/v1/external-tasks/<task_id>/complete"): (401, 403, 403, 403, 404, 403),  # a human task's id
     ("POST", "/api/v1/external-tasks/<task_id>/failure"): (401, 403, 403, 403, 404, 403),
     ("POST", "/api/v1/external-tasks/<task_id>/bpmn-error"): (401, 403, 403, 403, 404, 403),
     ("POST", "/api/v1/external-tasks/<task_id>/extend-lock"): (401, 403, 403, 403, 404, 403),
@@ -192,8 +192,10 @@ BODIES = {
     "/monitor/instances/<instance_id>/migrate": {"version": "1", "reason": "matrix"},
     "/monitor/bulk": {"action": "cancel", "business_key": "MATRIX", "reason": "matrix"},
     "/monitor/retention": {"process": "project-intake", "days": "30"},
-    "/api/v1/process-instances": {"process": "project-intake", "variables": {"title": "t", "budget": 1,
-                                                                            "department": "d"}},
+    "/api/v1/process-instances": {
+        "process": "project-intake",
+        "variables": {"title": "t", "budget": 1, "department": "d"},
+    },
     "/api/v1/process-instances/<instance_id>/cancel": {"reason": "matrix"},
     "/api/v1/process-instances/<instance_id>/retry": {"variables": {}},
     "/api/v1/process-instances/<instance_id>/migrate": {"version": 1, "reason": "matrix"},
@@ -201,8 +203,11 @@ BODIES = {
     "/api/v1/signals": {"signal": "matrix"},
     "/api/v1/tasks/<task_id>/complete": {"data": {"decision": "approve"}},
     "/api/v1/decisions/<key>/evaluate": {"inputs": {"budget": 120000}},
-    "/api/v1/external-tasks/fetch-and-lock": {"worker_id": "matrix", "max_tasks": 1,
-                                              "topics": [{"name": "matrix", "lock_duration_ms": 1000}]},
+    "/api/v1/external-tasks/fetch-and-lock": {
+        "worker_id": "matrix",
+        "max_tasks": 1,
+        "topics": [{"name": "matrix", "lock_duration_ms": 1000}],
+    },
     "/api/v1/external-tasks/<task_id>/complete": {"worker_id": "matrix"},
     "/api/v1/external-tasks/<task_id>/failure": {"worker_id": "matrix", "message": "m", "retries": 1},
     "/api/v1/external-tasks/<task_id>/bpmn-error": {"worker_id": "matrix", "error_code": "E"},
@@ -214,8 +219,12 @@ BODIES = {
     "/tasks/<task_id>/attachments": {"kind": "link", "url": "https://contoso.sharepoint.com/matrix"},
     "/requests/<instance_id>/comments": {"body": "matrix"},
     "/requests/<instance_id>/attachments": {"kind": "link", "url": "https://contoso.sharepoint.com/matrix"},
-    "/admin/users/new": {"username": "matrix-new", "password": "matrix-secret", "confirm": "matrix-secret",
-                         "roles": "approver"},
+    "/admin/users/new": {
+        "username": "matrix-new",
+        "password": "matrix-secret",
+        "confirm": "matrix-secret",
+        "roles": "approver",
+    },
     "/admin/users/<username>": {"display_name": "Matrix", "roles": "approver"},
     "/admin/users/<username>/password": {"password": "matrix-secret", "confirm": "matrix-secret"},
     "/admin/groups": {"name": "Matrix group"},
@@ -242,9 +251,12 @@ QUERIES = {"/api/v1/process-instances/<instance_id>/migration-plan": {"version":
 
 
 def test_every_route_is_in_the_matrix(app):
-    served = {(m, r.rule) for r in app.url_map.iter_rules()       # static files (the app's, a blueprint's) are public
-              if r.endpoint != "static" and not r.endpoint.endswith(".static")
-              for m in r.methods - {"HEAD", "OPTIONS"}}
+    served = {
+        (m, r.rule)
+        for r in app.url_map.iter_rules()  # static files (the app's, a blueprint's) are public
+        if r.endpoint != "static" and not r.endpoint.endswith(".static")
+        for m in r.methods - {"HEAD", "OPTIONS"}
+    }
     assert served == set(PAGES) | set(API)
 
 
@@ -253,8 +265,11 @@ def setup(app):
     ctx = app.extensions["pmoflow"]
     users.create_user(ctx, "dana", "demo", [], ["designer"])
     users.create_user(ctx, "matrix-target", "demo", [], ["approver"])
-    tokens = {caller: tokens_service.create_token(ctx, SESSION_USER.get(caller, "intake-bot"), "matrix")
-              for caller in CALLERS if caller != "anonymous"}
+    tokens = {
+        caller: tokens_service.create_token(ctx, SESSION_USER.get(caller, "intake-bot"), "matrix")
+        for caller in CALLERS
+        if caller != "anonymous"
+    }
     return ctx, tokens
 
 
@@ -270,18 +285,23 @@ def fill(rule: str, app) -> str:
     if "<webhook_id>" in rule:
         rule = _webhook(rule, app)
     if rule.startswith(("/designer/drafts/", "/designer/processes/")):
-        drafts.edit_version(app.extensions["pmoflow"], ADMIN, "project-intake")     # a draft to work on
-        rule = (rule.replace("<filename>", "approval-tier.dmn").replace("<int:version>", "1"))
+        drafts.edit_version(app.extensions["pmoflow"], ADMIN, "project-intake")  # a draft to work on
+        rule = rule.replace("<filename>", "approval-tier.dmn").replace("<int:version>", "1")
     if "<notification_id>" in rule:
         ctx = app.extensions["pmoflow"]
         with ctx.uow() as uow:
             note = notifications.notify(uow.session, "alice", "mention", "matrix", at=ctx.clock.now())
             uow.commit()
         rule = rule.replace("<notification_id>", note.uuid)
-    return (rule.replace("<task_id>", view.open_tasks[0].id).replace("<instance_id>", view.id)
-            .replace("<key>", "approval_tier" if "/decisions/" in rule else "project-intake")
-            .replace("<username>", "matrix-target").replace("/calendars/<name>", "/calendars/default")
-            .replace("<path:name>", "IT%20Manager").replace("<fmt>", "csv"))
+    return (
+        rule.replace("<task_id>", view.open_tasks[0].id)
+        .replace("<instance_id>", view.id)
+        .replace("<key>", "approval_tier" if "/decisions/" in rule else "project-intake")
+        .replace("<username>", "matrix-target")
+        .replace("/calendars/<name>", "/calendars/default")
+        .replace("<path:name>", "IT%20Manager")
+        .replace("<fmt>", "csv")
+    )
 
 
 def _webhook(rule: str, app) -> str:
@@ -332,8 +352,12 @@ def test_api(app, setup, caller):
         if method == "GET":
             response = client.get(url, headers=headers, query_string=QUERIES.get(rule))
         elif rule == "/api/v1/process-definitions":
-            response = client.post(url, headers=headers, content_type="multipart/form-data",
-                                   data={"files": [(io.BytesIO(one_approval(pid=f"m_{caller}").encode()), "m.bpmn")]})
+            response = client.post(
+                url,
+                headers=headers,
+                content_type="multipart/form-data",
+                data={"files": [(io.BytesIO(one_approval(pid=f"m_{caller}").encode()), "m.bpmn")]},
+            )
         else:
             response = client.open(url, method=method, headers=headers, json=BODIES.get(rule, {}))
         assert response.status_code == expected[caller], (caller, method, rule, response.json)

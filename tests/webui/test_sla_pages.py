@@ -18,19 +18,26 @@ BADGE = re.compile(r'class="badge sla-(\w+)"')
 
 def test_every_page_and_the_api_label_a_task_alike_at_every_boundary(app, browser_of, clock):
     ctx = app.extensions["pmoflow"]
-    deployments.deploy(ctx, ADMIN, [SourceFile("sla.bpmn", sla_process(
-        '<pmoflow:sla due="P4D" atRisk="0.5"/>').encode())])
+    deployments.deploy(
+        ctx, ADMIN, [SourceFile("sla.bpmn", sla_process('<pmoflow:sla due="P4D" atRisk="0.5"/>').encode())]
+    )
     view = instances.start(ctx, BOT, "p1", variables={"title": "Laptop"})
     [task] = view.open_tasks
     alice, pmo = browser_of("alice"), browser_of("pmo")
     api = {"Authorization": f"Bearer {create_token(ctx, 'alice', 'test')}"}
-    moments = [(task.created_at + timedelta(hours=1), "on_track"), (task.at_risk_at, "at_risk"),
-               (task.due_at - timedelta(seconds=1), "at_risk"), (task.due_at, "overdue"),
-               (task.due_at + timedelta(days=1), "overdue")]
+    moments = [
+        (task.created_at + timedelta(hours=1), "on_track"),
+        (task.at_risk_at, "at_risk"),
+        (task.due_at - timedelta(seconds=1), "at_risk"),
+        (task.due_at, "overdue"),
+        (task.due_at + timedelta(days=1), "overdue"),
+    ]
     for moment, expected in moments:
         clock.set(moment)
-        seen = {"inbox": BADGE.findall(alice.get("/tasks").get_data(as_text=True)),
-                "task page": BADGE.findall(alice.get(f"/tasks/{task.id}").get_data(as_text=True)),
-                "monitor": BADGE.findall(pmo.get(f"/monitor/instances/{view.id}").get_data(as_text=True)),
-                "api": [app.test_client().get(f"/api/v1/tasks/{task.id}", headers=api).get_json()["sla_state"]]}
+        seen = {
+            "inbox": BADGE.findall(alice.get("/tasks").get_data(as_text=True)),
+            "task page": BADGE.findall(alice.get(f"/tasks/{task.id}").get_data(as_text=True)),
+            "monitor": BADGE.findall(pmo.get(f"/monitor/instances/{view.id}").get_data(as_text=True)),
+            "api": [app.test_client().get(f"/api/v1/tasks/{task.id}", headers=api).get_json()["sla_state"]],
+        }
         assert seen == {k: [expected] for k in seen}, moment

@@ -19,9 +19,16 @@ def emit(ctx, type_="task_created"):
 def test_an_admin_creates_a_webhook_and_sees_its_secret_once(app, browser_of):
     pmo = browser_of("pmo")
     token = csrf_of(pmo, "/admin/webhooks")
-    page = pmo.post("/admin/webhooks", data={"url": "https://93.184.215.14/hook", "description": "ERP",
-                                             "event_types": ["task_created", "task_completed"], "active": "1",
-                                             "csrf_token": token})
+    page = pmo.post(
+        "/admin/webhooks",
+        data={
+            "url": "https://93.184.215.14/hook",
+            "description": "ERP",
+            "event_types": ["task_created", "task_completed"],
+            "active": "1",
+            "csrf_token": token,
+        },
+    )
     assert page.status_code == 201 and page.headers["Cache-Control"] == "no-store"
     secret = re.search(r"whsec_[A-Za-z0-9+/=]+", page.get_data(as_text=True)).group(0)
     [sub] = webhooks.list_subscriptions(app.extensions["pmoflow"], ADMIN)
@@ -57,15 +64,20 @@ def test_the_delivery_log_redelivery_rotation_and_deletion(app, browser_of):
     page = pmo.get(f"/admin/webhooks/{sub.id}/deliveries/{delivery.id}").get_data(as_text=True)
     assert "Body sent" in page and delivery.event_id in page and "Not attempted yet" in page
     token = csrf_of(pmo, f"/admin/webhooks/{sub.id}")
-    edited = pmo.post(f"/admin/webhooks/{sub.id}", data={"url": sub.url, "event_types": "task_completed",
-                                                         "other_types": "budget_changed", "csrf_token": token})
+    edited = pmo.post(
+        f"/admin/webhooks/{sub.id}",
+        data={"url": sub.url, "event_types": "task_completed", "other_types": "budget_changed", "csrf_token": token},
+    )
     assert edited.status_code == 302
     changed = webhooks.get_subscription(ctx, ADMIN, sub.id)
     assert changed.event_types == ["budget_changed", "task_completed"] and not changed.active
     rotated = pmo.post(f"/admin/webhooks/{sub.id}/rotate", data={"csrf_token": token})
     assert rotated.status_code == 200 and "whsec_" in rotated.get_data(as_text=True)
-    again = pmo.post(f"/admin/webhooks/{sub.id}/deliveries/{delivery.id}/redeliver", data={"csrf_token": token},
-                     follow_redirects=True)
-    assert "disabled" in again.get_data(as_text=True)          # a disabled webhook sends nothing
+    again = pmo.post(
+        f"/admin/webhooks/{sub.id}/deliveries/{delivery.id}/redeliver",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "disabled" in again.get_data(as_text=True)  # a disabled webhook sends nothing
     gone = pmo.post(f"/admin/webhooks/{sub.id}/delete", data={"csrf_token": token})
     assert gone.status_code == 302 and webhooks.list_subscriptions(ctx, ADMIN) == []

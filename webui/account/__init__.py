@@ -24,18 +24,30 @@ def out_of_office() -> ResponseReturnValue:
             flash("You are back: new tasks come to you again." if ended else "You had no absence set.", "info")
             return redirect(url_for("account.out_of_office"))
         try:
-            absence = collaboration.set_out_of_office(ctx, actor(), request.form.get("substitute", ""),
-                                                      request.form.get("starts_on"), request.form.get("ends_on"))
+            absence = collaboration.set_out_of_office(
+                ctx,
+                actor(),
+                request.form.get("substitute", ""),
+                request.form.get("starts_on"),
+                request.form.get("ends_on"),
+            )
         except InvalidInput as err:
             page = collaboration.out_of_office(ctx, actor())
-            return render_template("account/out_of_office.html", page=page, values=request.form.to_dict(),
-                                   errors=field_errors(err), today=ctx.clock.now().date()), status_of(err)
-        flash(f"Saved: from {absence.starts_on:%d %b %Y} to {absence.ends_on:%d %b %Y}, new tasks for you go to "
-              f"{absence.substitute}.", "info")
+            return render_template(
+                "account/out_of_office.html",
+                page=page,
+                values=request.form.to_dict(),
+                errors=field_errors(err),
+                today=ctx.clock.now().date(),
+            ), status_of(err)
+        flash(
+            f"Saved: from {absence.starts_on:%d %b %Y} to {absence.ends_on:%d %b %Y}, new tasks for you go to "
+            f"{absence.substitute}.",
+            "info",
+        )
         return redirect(url_for("account.out_of_office"))
     page = collaboration.out_of_office(ctx, actor())
-    return render_template("account/out_of_office.html", page=page, values={}, errors={},
-                           today=ctx.clock.now().date())
+    return render_template("account/out_of_office.html", page=page, values={}, errors={}, today=ctx.clock.now().date())
 
 
 @bp.route("/account/notifications", methods=["GET", "POST"])
@@ -55,11 +67,23 @@ def notification_settings() -> ResponseReturnValue:
         except InvalidInput as err:
             page = preferences.preferences(ctx, actor())
             chosen = {kind: set(wanted) for kind, wanted in choices.items()}
-            return render_template("account/notifications.html", page=page, chosen=chosen, errors=field_errors(err),
-                                   values=request.form.to_dict(), channels=preferences.CHANNEL_LABELS), status_of(err)
+            return render_template(
+                "account/notifications.html",
+                page=page,
+                chosen=chosen,
+                errors=field_errors(err),
+                values=request.form.to_dict(),
+                channels=preferences.CHANNEL_LABELS,
+            ), status_of(err)
         flash("Saved your notification settings.", "info")
         return redirect(url_for("account.notification_settings"))
     page = preferences.preferences(ctx, actor())
     chosen = {k.name: set(k.channels) for k in page.kinds}
-    return render_template("account/notifications.html", page=page, chosen=chosen, errors={}, values={},
-                           channels=preferences.CHANNEL_LABELS)
+    return render_template(
+        "account/notifications.html",
+        page=page,
+        chosen=chosen,
+        errors={},
+        values={},
+        channels=preferences.CHANNEL_LABELS,
+    )

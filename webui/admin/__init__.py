@@ -39,6 +39,7 @@ def _render(template: str, status: int = 200, **values: Any) -> tuple[str, int]:
 
 # --- users ------------------------------------------------------------------------------------
 
+
 @bp.get("/users")
 @requires("user.manage")
 def user_list() -> ResponseReturnValue:
@@ -50,18 +51,37 @@ def user_list() -> ResponseReturnValue:
 def user_new() -> ResponseReturnValue:
     form = request.form
     if request.method == "GET":
-        return _render("admin/user_new.html", groups=groups.group_names(engine_ctx()), values={"roles": ["approver"]},
-                       errors={})
-    values: dict[str, Any] = {"username": form.get("username", ""), "display_name": form.get("display_name", ""),
-              "email": form.get("email", ""), "roles": form.getlist("roles"), "groups": form.getlist("groups")}
+        return _render(
+            "admin/user_new.html", groups=groups.group_names(engine_ctx()), values={"roles": ["approver"]}, errors={}
+        )
+    values: dict[str, Any] = {
+        "username": form.get("username", ""),
+        "display_name": form.get("display_name", ""),
+        "email": form.get("email", ""),
+        "roles": form.getlist("roles"),
+        "groups": form.getlist("groups"),
+    }
     try:
         if form.get("password", "") != form.get("confirm", ""):
             raise InvalidInput("the passwords differ", {"fields": {"confirm": "The two passwords differ."}})
-        row = users.add_user(engine_ctx(), values["username"], values["display_name"], values["email"],
-                             form.get("password", ""), values["roles"], values["groups"], actor=_me())
+        row = users.add_user(
+            engine_ctx(),
+            values["username"],
+            values["display_name"],
+            values["email"],
+            form.get("password", ""),
+            values["roles"],
+            values["groups"],
+            actor=_me(),
+        )
     except (InvalidInput, Conflict) as err:
-        return _render("admin/user_new.html", status_of(err), groups=groups.group_names(engine_ctx()), values=values,
-                       errors=field_errors(err))
+        return _render(
+            "admin/user_new.html",
+            status_of(err),
+            groups=groups.group_names(engine_ctx()),
+            values=values,
+            errors=field_errors(err),
+        )
     flash(f"User {row.username} created.", "info")
     return redirect(url_for("admin.user", username=row.username))
 
@@ -74,19 +94,20 @@ def user(username: str) -> ResponseReturnValue:
 
 def _user_page(username: str, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     detail = users.user_detail(engine_ctx(), username)
-    return _render("admin/user.html", status, d=detail, u=detail.user, values=values, errors=errors,
-                   me=_me())
+    return _render("admin/user.html", status, d=detail, u=detail.user, values=values, errors=errors, me=_me())
 
 
 @bp.post("/users/<username>")
 @requires("user.manage")
 def user_update(username: str) -> ResponseReturnValue:
     form = request.form
-    values: dict[str, Any] = {"display_name": form.get("display_name", ""), "email": form.get("email", ""),
-                              "roles": form.getlist("roles")}
+    values: dict[str, Any] = {
+        "display_name": form.get("display_name", ""),
+        "email": form.get("email", ""),
+        "roles": form.getlist("roles"),
+    }
     try:
-        users.update_user(engine_ctx(), username, values["display_name"], values["email"], values["roles"],
-                          actor=_me())
+        users.update_user(engine_ctx(), username, values["display_name"], values["email"], values["roles"], actor=_me())
     except InvalidInput as err:
         return _user_page(username, values, field_errors(err), status_of(err))
     flash(f"Saved {username}.", "info")
@@ -126,12 +147,17 @@ def user_deactivate(username: str) -> ResponseReturnValue:
 @requires("user.manage")
 def user_reactivate(username: str) -> ResponseReturnValue:
     changed = users.reactivate_user(engine_ctx(), username, actor=_me())
-    flash(f"{username} can sign in again. Their old API tokens stay revoked." if changed
-          else f"{username} is active already.", "info")
+    flash(
+        f"{username} can sign in again. Their old API tokens stay revoked."
+        if changed
+        else f"{username} is active already.",
+        "info",
+    )
     return redirect(url_for("admin.user", username=username))
 
 
 # --- groups -----------------------------------------------------------------------------------
+
 
 @bp.get("/groups")
 @requires("user.manage")
@@ -146,8 +172,13 @@ def group_create() -> ResponseReturnValue:
     try:
         row = groups.add_group(engine_ctx(), name, actor=_me())
     except (InvalidInput, Conflict) as err:
-        return _render("admin/groups.html", status_of(err), rows=groups.list_groups(engine_ctx()),
-                       values={"name": name}, errors=field_errors(err))
+        return _render(
+            "admin/groups.html",
+            status_of(err),
+            rows=groups.list_groups(engine_ctx()),
+            values={"name": name},
+            errors=field_errors(err),
+        )
     flash(f"Group {row.name} created. Add its members below.", "info")
     return redirect(url_for("admin.group", name=row.name))
 
@@ -202,11 +233,16 @@ def group_remove_member(name: str) -> ResponseReturnValue:
 
 # --- API tokens -------------------------------------------------------------------------------
 
+
 @bp.get("/tokens")
 @requires("user.manage")
 def token_list() -> ResponseReturnValue:
-    return _render("admin/tokens.html", o=tokens.token_overview(engine_ctx()),
-                   values={"username": request.args.get("user", "")}, errors={})
+    return _render(
+        "admin/tokens.html",
+        o=tokens.token_overview(engine_ctx()),
+        values={"username": request.args.get("user", "")},
+        errors={},
+    )
 
 
 @bp.post("/tokens")
@@ -216,8 +252,13 @@ def token_create() -> ResponseReturnValue:
     try:
         issued = tokens.issue_token(engine_ctx(), values["username"], values["label"], actor=_me())
     except InvalidInput as err:
-        return _render("admin/tokens.html", status_of(err), o=tokens.token_overview(engine_ctx()), values=values,
-                       errors=field_errors(err))
+        return _render(
+            "admin/tokens.html",
+            status_of(err),
+            o=tokens.token_overview(engine_ctx()),
+            values=values,
+            errors=field_errors(err),
+        )
     # The secret is in this one response only: never in a redirect, the session or a flash message.
     response = make_response(*_render("admin/token_created.html", 201, issued=issued))
     response.headers["Cache-Control"] = "no-store"

@@ -19,22 +19,30 @@ from webui.admin import bp
 from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
 
-DAY_NAMES = dict(zip(calendars.WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-                                          "Sunday"), strict=True))
+DAY_NAMES = dict(
+    zip(calendars.WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True)
+)
 
 
-def _list_page(status: int = 200, values: dict[str, str] | None = None,
-               errors: dict[str, str] | None = None) -> ResponseReturnValue:
-    return render_template("admin/calendars.html", rows=calendars.list_calendars(engine_ctx(), actor()),
-                           values=values or {"time_zone": engine_ctx().settings.default_timezone or "UTC"},
-                           errors=errors or {}, days=DAY_NAMES), status
+def _list_page(
+    status: int = 200, values: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    return render_template(
+        "admin/calendars.html",
+        rows=calendars.list_calendars(engine_ctx(), actor()),
+        values=values or {"time_zone": engine_ctx().settings.default_timezone or "UTC"},
+        errors=errors or {},
+        days=DAY_NAMES,
+    ), status
 
 
-def _page(name: str, status: int = 200, values: dict[str, Any] | None = None,
-          errors: dict[str, str] | None = None) -> ResponseReturnValue:
+def _page(
+    name: str, status: int = 200, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> ResponseReturnValue:
     cal = calendars.get_calendar(engine_ctx(), actor(), name)
-    return render_template("admin/calendar.html", c=cal, values=values or {}, errors=errors or {},
-                           days=DAY_NAMES), status
+    return render_template(
+        "admin/calendar.html", c=cal, values=values or {}, errors=errors or {}, days=DAY_NAMES
+    ), status
 
 
 @bp.get("/calendars")
@@ -48,12 +56,14 @@ def calendar_list() -> ResponseReturnValue:
 def calendar_create() -> ResponseReturnValue:
     values = {"name": request.form.get("name", ""), "time_zone": request.form.get("time_zone", "")}
     try:
-        row = calendars.save_calendar(engine_ctx(), actor(), values["name"], values["time_zone"],
-                                      calendars.DEFAULT_HOURS, new=True)
+        row = calendars.save_calendar(
+            engine_ctx(), actor(), values["name"], values["time_zone"], calendars.DEFAULT_HOURS, new=True
+        )
     except (InvalidInput, Conflict) as err:
         return _list_page(status_of(err), values, field_errors(err))
-    flash(f"Calendar {row.name} created with Monday to Friday 09:00-17:00. Adjust its hours and holidays below.",
-          "info")
+    flash(
+        f"Calendar {row.name} created with Monday to Friday 09:00-17:00. Adjust its hours and holidays below.", "info"
+    )
     return redirect(url_for("admin.calendar", name=row.name))
 
 
@@ -123,6 +133,9 @@ def calendar_import(name: str) -> ResponseReturnValue:
 @requires("calendar.manage")
 def calendar_delete(name: str) -> ResponseReturnValue:
     calendars.delete_calendar(engine_ctx(), actor(), name)
-    flash(f"Deleted calendar {name}." + (" The built-in Monday-Friday 09:00-17:00 applies again."
-                                         if name == calendars.DEFAULT else ""), "info")
+    flash(
+        f"Deleted calendar {name}."
+        + (" The built-in Monday-Friday 09:00-17:00 applies again." if name == calendars.DEFAULT else ""),
+        "info",
+    )
     return redirect(url_for("admin.calendar_list"))

@@ -12,10 +12,16 @@ from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
 
 
-def _page(status: int = 200, values: dict[str, str] | None = None, errors: dict[str,
-          str] | None = None) -> ResponseReturnValue:
-    return render_template("admin/connectors.html", rows=connectors.list_hosts(engine_ctx(), actor()),
-                           values=values or {}, errors=errors or {}, prefix=connectors.SECRET_PREFIX), status
+def _page(
+    status: int = 200, values: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    return render_template(
+        "admin/connectors.html",
+        rows=connectors.list_hosts(engine_ctx(), actor()),
+        values=values or {},
+        errors=errors or {},
+        prefix=connectors.SECRET_PREFIX,
+    ), status
 
 
 @bp.get("/connectors")
@@ -28,12 +34,16 @@ def connector_list() -> ResponseReturnValue:
 @requires("connector.manage")
 def connector_add() -> ResponseReturnValue:
     form = request.form
-    values = {"pattern": form.get("pattern", ""), "note": form.get("note", ""),
-              "allow_private": form.get("allow_private", "")}
+    values = {
+        "pattern": form.get("pattern", ""),
+        "note": form.get("note", ""),
+        "allow_private": form.get("allow_private", ""),
+    }
     try:
-        row = connectors.add_host(engine_ctx(), actor(), values["pattern"], bool(values["allow_private"]),
-                                  values["note"])
-    except (InvalidInput, Conflict) as err:     # a pattern listed already is a problem of the pattern field
+        row = connectors.add_host(
+            engine_ctx(), actor(), values["pattern"], bool(values["allow_private"]), values["note"]
+        )
+    except (InvalidInput, Conflict) as err:  # a pattern listed already is a problem of the pattern field
         return _page(status_of(err), values, field_errors(err, "pattern" if isinstance(err, Conflict) else "_"))
     flash(f"The HTTP connector may now call {row.pattern}.", "info")
     return redirect(url_for("admin.connector_list"))

@@ -16,17 +16,26 @@ from webui.security import actor, engine_ctx, requires
 
 def _values() -> dict[str, Any]:
     form = request.form
-    return {"url": form.get("url", ""), "description": form.get("description", ""),
-            "event_types": form.getlist("event_types") + [t for t in form.get("other_types", "").replace(",", " ")
-                                                          .split() if t],
-            "other_types": form.get("other_types", ""), "active": bool(form.get("active"))}
+    return {
+        "url": form.get("url", ""),
+        "description": form.get("description", ""),
+        "event_types": form.getlist("event_types")
+        + [t for t in form.get("other_types", "").replace(",", " ").split() if t],
+        "other_types": form.get("other_types", ""),
+        "active": bool(form.get("active")),
+    }
 
 
-def _list_page(status: int = 200, values: dict[str, Any] | None = None, errors: dict[str,
-               str] | None = None) -> ResponseReturnValue:
-    return render_template("admin/webhooks.html", rows=webhooks.list_subscriptions(engine_ctx(), actor()),
-                           values=values or {"event_types": ["*"], "active": True}, errors=errors or {},
-                           known=webhooks.KNOWN_EVENT_TYPES), status
+def _list_page(
+    status: int = 200, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    return render_template(
+        "admin/webhooks.html",
+        rows=webhooks.list_subscriptions(engine_ctx(), actor()),
+        values=values or {"event_types": ["*"], "active": True},
+        errors=errors or {},
+        known=webhooks.KNOWN_EVENT_TYPES,
+    ), status
 
 
 def _secret_page(issued: webhooks.IssuedSecret, status: int, created: bool) -> ResponseReturnValue:
@@ -47,24 +56,36 @@ def webhook_list() -> ResponseReturnValue:
 def webhook_create() -> ResponseReturnValue:
     values = _values()
     try:
-        issued = webhooks.create_subscription(engine_ctx(), actor(), values["url"], values["event_types"],
-                                              values["description"], values["active"])
+        issued = webhooks.create_subscription(
+            engine_ctx(), actor(), values["url"], values["event_types"], values["description"], values["active"]
+        )
     except InvalidInput as err:
         return _list_page(status_of(err), values, field_errors(err))
     return _secret_page(issued, 201, created=True)
 
 
-def _detail_page(webhook_id: str, status: int = 200, values: dict[str, Any] | None = None,
-                 errors: dict[str, str] | None = None) -> ResponseReturnValue:
+def _detail_page(
+    webhook_id: str, status: int = 200, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> ResponseReturnValue:
     sub = webhooks.get_subscription(engine_ctx(), actor(), webhook_id)
     deliveries = webhooks.list_deliveries(engine_ctx(), actor(), webhook_id)
     if values is None:
         known = set(webhooks.KNOWN_EVENT_TYPES) | {"*"}
-        values = {"url": sub.url, "description": sub.description, "active": sub.active,
-                  "event_types": sub.event_types,
-                  "other_types": " ".join(t for t in sub.event_types if t not in known)}
-    return render_template("admin/webhook.html", s=sub, deliveries=deliveries, values=values, errors=errors or {},
-                           known=webhooks.KNOWN_EVENT_TYPES), status
+        values = {
+            "url": sub.url,
+            "description": sub.description,
+            "active": sub.active,
+            "event_types": sub.event_types,
+            "other_types": " ".join(t for t in sub.event_types if t not in known),
+        }
+    return render_template(
+        "admin/webhook.html",
+        s=sub,
+        deliveries=deliveries,
+        values=values,
+        errors=errors or {},
+        known=webhooks.KNOWN_EVENT_TYPES,
+    ), status
 
 
 @bp.get("/webhooks/<webhook_id>")
@@ -78,9 +99,15 @@ def webhook(webhook_id: str) -> ResponseReturnValue:
 def webhook_update(webhook_id: str) -> ResponseReturnValue:
     values = _values()
     try:
-        webhooks.update_subscription(engine_ctx(), actor(), webhook_id, url=values["url"],
-                                     event_types=values["event_types"], description=values["description"],
-                                     active=values["active"])
+        webhooks.update_subscription(
+            engine_ctx(),
+            actor(),
+            webhook_id,
+            url=values["url"],
+            event_types=values["event_types"],
+            description=values["description"],
+            active=values["active"],
+        )
     except InvalidInput as err:
         return _detail_page(webhook_id, status_of(err), values, field_errors(err))
     flash("Webhook saved.", "info")

@@ -23,7 +23,7 @@ from webui.security import actor, engine_ctx, requires
 bp = Blueprint("audit", __name__, template_folder="templates", url_prefix="/audit")
 
 FILTER_FIELDS = ("process", "business_key", "actor", "action", "since", "until", "text")
-NOISE = ("element_completed", "timer_fired")     # shown in the timeline only when asked for
+NOISE = ("element_completed", "timer_fired")  # shown in the timeline only when asked for
 
 
 def parse_filter(args: Any, instance_id: str | None = None) -> AuditFilter:
@@ -74,9 +74,16 @@ def _search_page(page: audit_trail.AuditPage | None, error: InvalidInput | None)
     args = {k: request.args.get(k, "") for k in FILTER_FIELDS}
     query: dict[str, Any] = {k: v for k, v in args.items() if v}
     older = url_for("audit.search", **query, before=page.next_before) if page and page.next_before else None
-    return render_template("audit/search.html", page=page, error=error, args=args, query=query, older=older,
-                           first=bool(request.args.get("before")),
-                           actions=audit_trail.event_types(engine_ctx(), actor()))
+    return render_template(
+        "audit/search.html",
+        page=page,
+        error=error,
+        args=args,
+        query=query,
+        older=older,
+        first=bool(request.args.get("before")),
+        actions=audit_trail.event_types(engine_ctx(), actor()),
+    )
 
 
 @bp.get("/instances/<instance_id>")
@@ -92,8 +99,13 @@ def instance(instance_id: str) -> ResponseReturnValue:
 @requires("audit.read")
 def report(instance_id: str) -> ResponseReturnValue:
     trail = audit_trail.instance_trail(engine_ctx(), actor(), instance_id)
-    return render_template("audit/report.html", t=trail, shown=[e for e in trail.events if e.type not in NOISE],
-                           printed=engine_ctx().clock.now(), by=actor().username)
+    return render_template(
+        "audit/report.html",
+        t=trail,
+        shown=[e for e in trail.events if e.type not in NOISE],
+        printed=engine_ctx().clock.now(),
+        by=actor().username,
+    )
 
 
 @bp.get("/verify")
@@ -119,7 +131,7 @@ def export(fmt: str) -> ResponseReturnValue:
 @bp.get("/instances/<instance_id>/export.<fmt>")
 @requires("audit.read")
 def export_instance(instance_id: str, fmt: str) -> ResponseReturnValue:
-    audit_trail.instance_trail(engine_ctx(), actor(), instance_id)     # 404 for an unknown instance
+    audit_trail.instance_trail(engine_ctx(), actor(), instance_id)  # 404 for an unknown instance
     return _export(fmt, AuditFilter(instance_id=instance_id), f"audit-{instance_id}")
 
 
@@ -127,11 +139,10 @@ def _export(fmt: str, flt: AuditFilter, name: str) -> Response:
     if fmt not in ("csv", "jsonl"):
         abort(404)
     rows = audit_trail.export(engine_ctx(), actor(), flt)
-    first = next(rows, None)        # permission errors surface before the response starts
-    chain = ([first] if first is not None else [])
+    first = next(rows, None)  # permission errors surface before the response starts
+    chain = [first] if first is not None else []
     body = csv_lines(_chain(chain, rows)) if fmt == "csv" else jsonl_lines(_chain(chain, rows))
-    response = Response(stream_with_context(body),
-                        mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
+    response = Response(stream_with_context(body), mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -150,7 +161,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text   # no formulas in spreadsheets
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text  # no formulas in spreadsheets
 
 
 def csv_lines(events: Iterable[AuditEventView]) -> Iterator[str]:

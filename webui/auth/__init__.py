@@ -39,8 +39,12 @@ def _login_key() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", key_func=_login_key, methods=["POST"],
-               error_message="Too many sign-in attempts. Wait a minute and try again.")
+@limiter.limit(
+    "10 per minute",
+    key_func=_login_key,
+    methods=["POST"],
+    error_message="Too many sign-in attempts. Wait a minute and try again.",
+)
 def login() -> ResponseReturnValue:
     if request.method == "GET":
         if current_user.is_authenticated:

@@ -50,8 +50,15 @@ def index() -> ResponseReturnValue:
     flt, errors = _filters()
     result = monitoring.search(engine_ctx(), actor(), flt, page=_page_no())
     status = 422 if errors else 200
-    return render_template("monitor/list.html", r=result, flt=flt, query=flt.to_query(), errors=errors,
-                           status_text=STATUS_TEXT, bulk_text=BULK_TEXT), status
+    return render_template(
+        "monitor/list.html",
+        r=result,
+        flt=flt,
+        query=flt.to_query(),
+        errors=errors,
+        status_text=STATUS_TEXT,
+        bulk_text=BULK_TEXT,
+    ), status
 
 
 @bp.post("/monitor/bulk")
@@ -74,16 +81,25 @@ def bulk() -> ResponseReturnValue:
         except InvalidInput as err:
             flash(err.message, "error")
             return redirect(url_for("monitor.index", **flt.to_query()))
-        return render_template("monitor/bulk_confirm.html", action=action, matched=matched, targets=targets,
-                               limit=monitoring.MAX_BULK, query=flt.to_query(), reason=reason,
-                               bulk_text=BULK_TEXT, version=version)
+        return render_template(
+            "monitor/bulk_confirm.html",
+            action=action,
+            matched=matched,
+            targets=targets,
+            limit=monitoring.MAX_BULK,
+            query=flt.to_query(),
+            reason=reason,
+            bulk_text=BULK_TEXT,
+            version=version,
+        )
     try:
         result = monitoring.bulk(ctx, actor(), action, flt, reason, version=version)
     except InvalidInput as err:
         flash(err.message, "error")
         return redirect(url_for("monitor.index", **flt.to_query()))
-    return render_template("monitor/bulk_result.html", result=result, query=flt.to_query(), bulk_text=BULK_TEXT,
-                           version=version)
+    return render_template(
+        "monitor/bulk_result.html", result=result, query=flt.to_query(), bulk_text=BULK_TEXT, version=version
+    )
 
 
 # ---------------------------------------------------------------- one instance
@@ -97,12 +113,19 @@ def instance(instance_id: str) -> ResponseReturnValue:
 
 def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, status: int = 200) -> ResponseReturnValue:
     d = monitoring.detail(engine_ctx(), actor(), instance_id)
-    marks = {"visited": d.visited, "active": [t.element_id for t in d.active] + [t.element_id for t in d.external],
-             "error": [d.error.get("element_id")] if d.status == "error" and d.error else []}
-    return render_template("monitor/instance.html", d=d, marks=marks, status_text=STATUS_TEXT,
-                           panel=panel or {"errors": {}, "values": {}},
-                           variables_json=json.dumps(d.variables, indent=2, ensure_ascii=False, sort_keys=True)
-                           ), status
+    marks = {
+        "visited": d.visited,
+        "active": [t.element_id for t in d.active] + [t.element_id for t in d.external],
+        "error": [d.error.get("element_id")] if d.status == "error" and d.error else [],
+    }
+    return render_template(
+        "monitor/instance.html",
+        d=d,
+        marks=marks,
+        status_text=STATUS_TEXT,
+        panel=panel or {"errors": {}, "values": {}},
+        variables_json=json.dumps(d.variables, indent=2, ensure_ascii=False, sort_keys=True),
+    ), status
 
 
 @bp.post("/monitor/instances/<instance_id>/variables")
@@ -151,8 +174,10 @@ def retry(instance_id: str) -> ResponseReturnValue:
     except (InvalidInput, Conflict, IncidentError) as err:
         flash(err.message, "error")
         return redirect(url_for("monitor.instance", instance_id=instance_id))
-    flash("Retried: the instance is " + STATUS_TEXT.get(view.status, view.status).lower() + ".",
-          "error" if view.status == "error" else "info")
+    flash(
+        "Retried: the instance is " + STATUS_TEXT.get(view.status, view.status).lower() + ".",
+        "error" if view.status == "error" else "info",
+    )
     return redirect(url_for("monitor.instance", instance_id=instance_id))
 
 
@@ -176,8 +201,9 @@ def migration_plan(instance_id: str) -> ResponseReturnValue:
     d = monitoring.detail(ctx, actor(), instance_id)
     versions = migration.other_versions(ctx, actor(), d.process, d.version)
     p = migration.plan(ctx, actor(), instance_id, version) if version is not None else None
-    return render_template("monitor/migrate.html", d=d, versions=versions, version=version, p=p,
-                           status_text=STATUS_TEXT)
+    return render_template(
+        "monitor/migrate.html", d=d, versions=versions, version=version, p=p, status_text=STATUS_TEXT
+    )
 
 
 @bp.post("/monitor/instances/<instance_id>/migrate")
@@ -192,8 +218,11 @@ def migrate(instance_id: str) -> ResponseReturnValue:
     except (InvalidInput, Conflict) as err:
         flash(err.message, "error")
         return redirect(url_for("monitor.migration_plan", instance_id=instance_id, version=version))
-    flash(f"Moved from version {done.from_version} to version {done.to_version}; "
-          f"{len(done.kept_tasks)} open task{'' if len(done.kept_tasks) == 1 else 's'} kept.", "info")
+    flash(
+        f"Moved from version {done.from_version} to version {done.to_version}; "
+        f"{len(done.kept_tasks)} open task{'' if len(done.kept_tasks) == 1 else 's'} kept.",
+        "info",
+    )
     return redirect(url_for("monitor.instance", instance_id=instance_id))
 
 
@@ -212,42 +241,85 @@ def board() -> ResponseReturnValue:
         since, until = dashboard.period(None, None, ctx.clock.now().date())
     process = (request.args.get("process") or "").strip() or None
     d = dashboard.overview(ctx, actor(), since, until, process)
-    return render_template("monitor/dashboard.html", d=d, errors=errors, charts=_charts(d),
-                           heat=[{"element_id": s.element_id, "heat": s.heat, "wait": s.median_wait_hours,
-                                  "overdue": s.overdue.value, "open": s.open.value,
-                                  "href": _link(s.open.filters)} for s in d.steps]
-                           ), 422 if errors else 200
+    return render_template(
+        "monitor/dashboard.html",
+        d=d,
+        errors=errors,
+        charts=_charts(d),
+        heat=[
+            {
+                "element_id": s.element_id,
+                "heat": s.heat,
+                "wait": s.median_wait_hours,
+                "overdue": s.overdue.value,
+                "open": s.open.value,
+                "href": _link(s.open.filters),
+            }
+            for s in d.steps
+        ],
+    ), 422 if errors else 200
 
 
 def _link(filters: dict[str, str]) -> str:
-    values: dict[str, Any] = filters            # (url_for's own options start with "_"; filter names do not)
+    values: dict[str, Any] = filters  # (url_for's own options start with "_"; filter names do not)
     return url_for("monitor.index", **values)
 
 
 def _charts(d: dashboard.Dashboard) -> dict[str, Any]:
-    bars = [charts.Bar(p.name, [
-        charts.Part(p.completed.value, _link(p.completed.filters), "s-completed", "completed"),
-        charts.Part(p.in_progress.value, _link(p.in_progress.filters), "s-running", "in progress"),
-        charts.Part(p.in_error.value, _link(p.in_error.filters), "s-error", "in error"),
-        charts.Part(p.cancelled.value, _link(p.cancelled.filters), "s-cancelled", "cancelled")],
-        note=f"{p.started.value:,} started") for p in d.processes]
-    cycle = [charts.Bar(p.name, [charts.Part(p.median_cycle_hours or 0, _link(p.completed.filters), "s-median",
-                                             "median"),
-                                 charts.Part(max(0.0, (p.p90_cycle_hours or 0) - (p.median_cycle_hours or 0)),
-                                             _link(p.completed.filters), "s-p90", "more up to p90")],
-                        note=(f"median {_hours(p.median_cycle_hours)} · p90 {_hours(p.p90_cycle_hours)}"
-                              if p.median_cycle_hours is not None else "none completed"))
-             for p in d.processes]
-    groups = [charts.Bar(g.group, [
-        charts.Part(g.overdue.value, _link(g.overdue.filters), "s-error", "overdue"),
-        charts.Part(g.open.value - g.overdue.value, _link(g.open.filters), "s-running", "open, in time")],
-        note=f"{g.open.value:,} open · {g.overdue.value:,} overdue") for g in d.groups]
-    days = [charts.Column(day.day.strftime("%d %b"), [(day.started, "s-running"), (day.completed, "s-completed")])
-            for day in d.days]
-    return {"status": charts.hbars(bars, "Instances by status, per process") if bars else None,
-            "cycle": charts.hbars(cycle, "Cycle time, per process (hours)") if cycle else None,
-            "groups": charts.hbars(groups, "Open work per group") if groups else None,
-            "days": charts.columns(days, "Started and completed per day")}
+    bars = [
+        charts.Bar(
+            p.name,
+            [
+                charts.Part(p.completed.value, _link(p.completed.filters), "s-completed", "completed"),
+                charts.Part(p.in_progress.value, _link(p.in_progress.filters), "s-running", "in progress"),
+                charts.Part(p.in_error.value, _link(p.in_error.filters), "s-error", "in error"),
+                charts.Part(p.cancelled.value, _link(p.cancelled.filters), "s-cancelled", "cancelled"),
+            ],
+            note=f"{p.started.value:,} started",
+        )
+        for p in d.processes
+    ]
+    cycle = [
+        charts.Bar(
+            p.name,
+            [
+                charts.Part(p.median_cycle_hours or 0, _link(p.completed.filters), "s-median", "median"),
+                charts.Part(
+                    max(0.0, (p.p90_cycle_hours or 0) - (p.median_cycle_hours or 0)),
+                    _link(p.completed.filters),
+                    "s-p90",
+                    "more up to p90",
+                ),
+            ],
+            note=(
+                f"median {_hours(p.median_cycle_hours)} · p90 {_hours(p.p90_cycle_hours)}"
+                if p.median_cycle_hours is not None
+                else "none completed"
+            ),
+        )
+        for p in d.processes
+    ]
+    groups = [
+        charts.Bar(
+            g.group,
+            [
+                charts.Part(g.overdue.value, _link(g.overdue.filters), "s-error", "overdue"),
+                charts.Part(g.open.value - g.overdue.value, _link(g.open.filters), "s-running", "open, in time"),
+            ],
+            note=f"{g.open.value:,} open · {g.overdue.value:,} overdue",
+        )
+        for g in d.groups
+    ]
+    days = [
+        charts.Column(day.day.strftime("%d %b"), [(day.started, "s-running"), (day.completed, "s-completed")])
+        for day in d.days
+    ]
+    return {
+        "status": charts.hbars(bars, "Instances by status, per process") if bars else None,
+        "cycle": charts.hbars(cycle, "Cycle time, per process (hours)") if cycle else None,
+        "groups": charts.hbars(groups, "Open work per group") if groups else None,
+        "days": charts.columns(days, "Started and completed per day"),
+    }
 
 
 def _hours(value: float | None) -> str:

@@ -21,7 +21,7 @@ class Part:
 class Bar:
     label: str
     parts: list[Part]
-    note: str = ""            # text after the bar (defaults to the total)
+    note: str = ""  # text after the bar (defaults to the total)
 
 
 def _fmt(value: float) -> str:
@@ -35,20 +35,26 @@ def hbars(bars: list[Bar], title: str, unit: str = "", label_width: int = 150, w
     plot = width - label_width - 12 - 7 * max((len(n) for n in notes), default=4)
     largest = max((sum(p.value for p in b.parts) for b in bars), default=0) or 1
     height = top + len(bars) * (row + gap)
-    out = [f'<svg class="chart hbars" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-           f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    out = [
+        f'<svg class="chart hbars" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
     for i, bar in enumerate(bars):
         y = top + i * (row + gap)
-        out.append(f'<text class="label" x="{label_width - 8}" y="{y + row * 0.68:.1f}" text-anchor="end">'
-                   f'{escape(_shorten(bar.label, 22))}</text>')
+        out.append(
+            f'<text class="label" x="{label_width - 8}" y="{y + row * 0.68:.1f}" text-anchor="end">'
+            f"{escape(_shorten(bar.label, 22))}</text>"
+        )
         x = float(label_width)
         for part in bar.parts:
             if part.value <= 0:
                 continue
             w = max(2.0, plot * part.value / largest)
             tip = f"{bar.label}: {_fmt(part.value)}{unit} {part.name}"
-            out.append(f'<a href="{escape(part.href)}"><rect class="{escape(part.css)}" x="{x:.1f}" y="{y}" '
-                       f'width="{w:.1f}" height="{row}" rx="3"><title>{escape(tip)}</title></rect></a>')
+            out.append(
+                f'<a href="{escape(part.href)}"><rect class="{escape(part.css)}" x="{x:.1f}" y="{y}" '
+                f'width="{w:.1f}" height="{row}" rx="3"><title>{escape(tip)}</title></rect></a>'
+            )
             x += w
         out.append(f'<text class="value" x="{x + 6:.1f}" y="{y + row * 0.68:.1f}">{escape(notes[i])}</text>')
     out.append("</svg>")
@@ -58,7 +64,7 @@ def hbars(bars: list[Bar], title: str, unit: str = "", label_width: int = 150, w
 @dataclass(frozen=True)
 class Column:
     label: str
-    values: list[tuple[float, str]]      # (value, css class), side by side
+    values: list[tuple[float, str]]  # (value, css class), side by side
 
 
 def columns(cols: list[Column], title: str, width: int = 1000, height: int = 170) -> Markup:
@@ -70,23 +76,31 @@ def columns(cols: list[Column], title: str, width: int = 1000, height: int = 170
     per = max(1, len(cols[0].values) if cols else 1)
     bar_w = max(1.5, min(18.0, (step * 0.8) / per))
     every = max(1, len(cols) // 10)
-    out = [f'<svg class="chart columns" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-           f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
-    for frac in (0, 0.5, 1) if largest >= 2 else (0, 1):      # no half-way line for counts of 0 or 1
+    out = [
+        f'<svg class="chart columns" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
+    for frac in (0, 0.5, 1) if largest >= 2 else (0, 1):  # no half-way line for counts of 0 or 1
         y = top + plot_h * (1 - frac)
-        out.append(f'<line class="grid" x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                   f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(largest * frac)}'
-                   f'</text>')
+        out.append(
+            f'<line class="grid" x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(largest * frac)}'
+            f"</text>"
+        )
     for i, col in enumerate(cols):
         x0 = left + i * step + (step - bar_w * per) / 2
         for j, (value, css) in enumerate(col.values):
             h = plot_h * value / largest
-            out.append(f'<rect class="{escape(css)}" x="{x0 + j * bar_w:.1f}" y="{top + plot_h - h:.1f}" '
-                       f'width="{bar_w - 1:.1f}" height="{h:.1f}">'
-                       f'<title>{escape(col.label)}: {_fmt(value)}</title></rect>')
+            out.append(
+                f'<rect class="{escape(css)}" x="{x0 + j * bar_w:.1f}" y="{top + plot_h - h:.1f}" '
+                f'width="{bar_w - 1:.1f}" height="{h:.1f}">'
+                f"<title>{escape(col.label)}: {_fmt(value)}</title></rect>"
+            )
         if i % every == 0:
-            out.append(f'<text class="axis" x="{left + i * step + step / 2:.1f}" y="{height - 8}" '
-                       f'text-anchor="middle">{escape(col.label)}</text>')
+            out.append(
+                f'<text class="axis" x="{left + i * step + step / 2:.1f}" y="{height - 8}" '
+                f'text-anchor="middle">{escape(col.label)}</text>'
+            )
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text and attribute above is escaped
 

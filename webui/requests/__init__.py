@@ -27,6 +27,7 @@ _MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._@+-]{0,79})")
 
 # ---------------------------------------------------------------- pages
 
+
 @bp.get("/requests")
 @requires("instance.read_own")
 def mine() -> ResponseReturnValue:
@@ -74,8 +75,9 @@ def download(attachment_id: str) -> ResponseReturnValue:
     doc = attachments.download(engine_ctx(), actor(), attachment_id)
     ascii_name = doc.name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
     response = Response(doc.content, mimetype=doc.content_type)
-    response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
-                                               f"filename*=UTF-8''{quote(doc.name)}")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(doc.name)}"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
@@ -99,10 +101,11 @@ def start(key: str) -> ResponseReturnValue:
     data = form_data(form.schema, request.form)
     try:
         started = requests.start_request(ctx, actor(), key, form.version, request.form.get("business_key"), data)
-    except InvalidInput as err:             # FormDataInvalid included: its details name each field
+    except InvalidInput as err:  # FormDataInvalid included: its details name each field
         return _render_start(form, request.form.to_dict(), field_errors(err), status_of(err))
-    flash(f"Your request is started: {form.name}" + (f" ({started.business_key})" if started.business_key else ""),
-          "info")
+    flash(
+        f"Your request is started: {form.name}" + (f" ({started.business_key})" if started.business_key else ""), "info"
+    )
     return redirect(url_for("requests.detail", instance_id=started.id))
 
 
@@ -113,13 +116,16 @@ def _version(raw: str | None) -> int | None:
         return None
 
 
-def _render_start(form: requests.StartForm, values: dict[str, Any], errors: dict[str, str],
-                  status: int = 200) -> ResponseReturnValue:
-    return render_template("requests/start.html", form=form, fields=form_fields(form.schema), values=values,
-                           errors=errors), status
+def _render_start(
+    form: requests.StartForm, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> ResponseReturnValue:
+    return render_template(
+        "requests/start.html", form=form, fields=form_fields(form.schema), values=values, errors=errors
+    ), status
 
 
 # ---------------------------------------------------------------- filters for the shared partials
+
 
 @bp.app_template_filter("mentions")
 def mentions(text: str) -> Markup:

@@ -38,9 +38,12 @@ def _filter_from(args: MultiDict[str, str]) -> tasks.InboxFilter:
         page = 1
     return tasks.InboxFilter(
         scope=args.get("scope", "all") if args.get("scope") in SCOPES else "all",
-        process=text("process"), role=text("role"),
-        due=args.get("due") if args.get("due") in DUE_CHOICES else None, search=text("q"),
-        sort=args.get("sort", "due") if args.get("sort") in SORTS else "due", page=page,
+        process=text("process"),
+        role=text("role"),
+        due=args.get("due") if args.get("due") in DUE_CHOICES else None,
+        search=text("q"),
+        sort=args.get("sort", "due") if args.get("sort") in SORTS else "due",
+        page=page,
     )
 
 
@@ -50,8 +53,16 @@ def inbox() -> ResponseReturnValue:
     flt = _filter_from(request.args)
     page = tasks.inbox(engine_ctx(), actor(), flt)
     template = "tasklist/_rows.html" if request.args.get("partial") else "tasklist/inbox.html"
-    return render_template(template, page=page, flt=flt, due_choices=DUE_CHOICES, scopes=SCOPES, sorts=SORTS,
-                           now=engine_ctx().clock.now(), args=request.args)
+    return render_template(
+        template,
+        page=page,
+        flt=flt,
+        due_choices=DUE_CHOICES,
+        scopes=SCOPES,
+        sorts=SORTS,
+        now=engine_ctx().clock.now(),
+        args=request.args,
+    )
 
 
 @bp.get("/tasks/<task_id>")
@@ -60,16 +71,24 @@ def task(task_id: str) -> ResponseReturnValue:
     return render_task(task_id, {}, {})
 
 
-def render_task(task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200,
-                panel: dict[str, Any] | None = None) -> ResponseReturnValue:
+def render_task(
+    task_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200, panel: dict[str, Any] | None = None
+) -> ResponseReturnValue:
     """The task page; `panel` carries the values and errors of a side form (comment, attachment, hand-over)."""
     context = completion.task_context(engine_ctx(), actor(), task_id)
     workspace = requests.task_workspace(engine_ctx(), actor(), task_id)
     schema = context.task.form or {}
-    return render_template("tasklist/task.html", c=context, fields=form_fields(schema) if schema else [],
-                           values=values, errors=errors, now=engine_ctx().clock.now(), w=workspace,
-                           picker_users=context.users,
-                           panel=panel or no_panel()), status
+    return render_template(
+        "tasklist/task.html",
+        c=context,
+        fields=form_fields(schema) if schema else [],
+        values=values,
+        errors=errors,
+        now=engine_ctx().clock.now(),
+        w=workspace,
+        picker_users=context.users,
+        panel=panel or no_panel(),
+    ), status
 
 
 @bp.post("/tasks/<task_id>")
@@ -78,9 +97,11 @@ def complete(task_id: str) -> ResponseReturnValue:
     ctx = engine_ctx()
     context = completion.task_context(ctx, actor(), task_id)
     data = form_data(context.task.form or {}, request.form)
-    files = {f["key"]: (upload.filename or "upload", upload.read())
-             for f in form_fields(context.task.form or {}) if f.get("type") == "filepicker"
-             and (upload := request.files.get(f["key"])) is not None and upload.filename}
+    files = {
+        f["key"]: (upload.filename or "upload", upload.read())
+        for f in form_fields(context.task.form or {})
+        if f.get("type") == "filepicker" and (upload := request.files.get(f["key"])) is not None and upload.filename
+    }
     try:
         completion.complete(ctx, actor(), task_id, data, files)
     except FormDataInvalid as err:
@@ -90,8 +111,9 @@ def complete(task_id: str) -> ResponseReturnValue:
     except Conflict as err:
         flash(f"Not saved: {err.message}. Someone else was faster.", "error")
         return redirect(url_for("tasklist.inbox"))
-    flash(f"Done: {context.task.name}" + (f" ({context.task.business_key})" if context.task.business_key else ""),
-          "info")
+    flash(
+        f"Done: {context.task.name}" + (f" ({context.task.business_key})" if context.task.business_key else ""), "info"
+    )
     return redirect(url_for("tasklist.inbox"))
 
 
@@ -104,7 +126,7 @@ def form_data(schema: dict[str, Any], form: MultiDict[str, str]) -> dict[str, An
             continue
         kind = field.get("type")
         if kind == "filepicker":
-            continue                                   # sent as files
+            continue  # sent as files
         if kind == "checkbox":
             data[key] = form.get(key) in ("on", "true", "1")
         elif kind in ("checklist", "taglist"):

@@ -39,8 +39,12 @@ def _hand_over(task_id: str, change: Any, mode: str) -> ResponseReturnValue:
         return redirect(url_for("tasklist.task", task_id=task_id))
     if mode == "delegate":
         owner = "your" if view.owner == actor().username else f"{view.owner}'s"
-        flash(f"Delegated to {view.assignee}, who completes it on {owner} behalf."
-              if view.owner else f"The task is back with {view.assignee}.", "info")
+        flash(
+            f"Delegated to {view.assignee}, who completes it on {owner} behalf."
+            if view.owner
+            else f"The task is back with {view.assignee}.",
+            "info",
+        )
         return redirect(url_for("tasklist.task", task_id=task_id))
     flash(f"Reassigned to {view.assignee}.", "info")
     if view.assignee == actor().username:

@@ -41,4 +41,4 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
-    __table__: ClassVar[Table]      # each model maps one table (the statements of engine.runtime.steps use it)
+    __table__: ClassVar[Table]  # each model maps one table (the statements of engine.runtime.steps use it)

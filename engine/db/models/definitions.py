@@ -27,7 +27,7 @@ class Deployment(Base):
     lane_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(80))
-    note: Mapped[str | None] = mapped_column(Text)          # the designer's change note, when published from a draft
+    note: Mapped[str | None] = mapped_column(Text)  # the designer's change note, when published from a draft
 
     files: Mapped[list[DeploymentFile]] = relationship(
         back_populates="deployment", cascade="all, delete-orphan", order_by="DeploymentFile.id"
@@ -69,7 +69,7 @@ class ProcessDefinition(VersionedDefinition, Base):
     __tablename__ = "process_definitions"
     __table_args__ = (UniqueConstraint("key", "version"),)
     bpmn_file: Mapped[str] = mapped_column(String(255))
-    spec: Mapped[str] = mapped_column(Text, deferred=True)   # read only when the spec cache misses
+    spec: Mapped[str] = mapped_column(Text, deferred=True)  # read only when the spec cache misses
     lane_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
     forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
     user_tasks: Mapped[list[Any]] = mapped_column(default=list)

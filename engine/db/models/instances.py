@@ -51,7 +51,7 @@ class ProcessInstance(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
-    purged_at: Mapped[datetime | None]         # variables and state data cleared by retention
+    purged_at: Mapped[datetime | None]  # variables and state data cleared by retention
 
     definition: Mapped[ProcessDefinition] = relationship()
 
@@ -66,9 +66,15 @@ class HumanTask(Base):
         Index("ix_tasks_status_role", "status", "role"),
         Index("ix_tasks_assignee_status", "assignee", "status"),
         # The inbox walks open tasks in its default order and stops after one page.
-        Index("ix_tasks_open_by_due", "due_at", "created_at", "id",
-              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
-        Index("ix_tasks_created", "created_at"),      # the dashboard narrows a period's tasks by it
+        Index(
+            "ix_tasks_open_by_due",
+            "due_at",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index("ix_tasks_created", "created_at"),  # the dashboard narrows a period's tasks by it
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
@@ -87,11 +93,11 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(80))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    owner: Mapped[str | None] = mapped_column(String(80))              # delegated from (on behalf of)
+    owner: Mapped[str | None] = mapped_column(String(80))  # delegated from (on behalf of)
     delegation_reason: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     approval_batch: Mapped[str | None] = mapped_column(String(36), index=True)  # parallel approval group
-    at_risk_at: Mapped[datetime | None]                   # SLA: "at risk" from then on (engine.sla.deadlines)
+    at_risk_at: Mapped[datetime | None]  # SLA: "at risk" from then on (engine.sla.deadlines)
 
     instance: Mapped[ProcessInstance] = relationship()
 
@@ -102,8 +108,15 @@ class TaskGroup(Base):
     scan). Triggers on `human_tasks` write these rows (migration 0015): no code does."""
 
     __tablename__ = "task_groups"
-    __table_args__ = (Index("ix_task_groups_offered", "group_name", "task_id",
-                            postgresql_where=text("offered"), sqlite_where=text("offered")),)
+    __table_args__ = (
+        Index(
+            "ix_task_groups_offered",
+            "group_name",
+            "task_id",
+            postgresql_where=text("offered"),
+            sqlite_where=text("offered"),
+        ),
+    )
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     group_name: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
     offered: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -114,8 +127,15 @@ class TaskUser(Base):
     `candidate_users`, `offered` as in TaskGroup; written by the same triggers (migration 0017)."""
 
     __tablename__ = "task_users"
-    __table_args__ = (Index("ix_task_users_offered", "username", "task_id",
-                            postgresql_where=text("offered"), sqlite_where=text("offered")),)
+    __table_args__ = (
+        Index(
+            "ix_task_users_offered",
+            "username",
+            "task_id",
+            postgresql_where=text("offered"),
+            sqlite_where=text("offered"),
+        ),
+    )
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     username: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
     offered: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -189,8 +209,9 @@ class Event(Base):
         Index("ix_events_definition", "definition_key", "seq"),
         Index("ix_events_occurred", "occurred_at"),
         # trigram index for the auditor's text search on PostgreSQL (a plain index on SQLite)
-        Index("ix_events_search", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index(
+            "ix_events_search", "search_text", postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"}
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
@@ -204,14 +225,14 @@ class Event(Base):
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-    actor_kind: Mapped[str] = mapped_column(String(10), default="system")   # user, token, system
+    actor_kind: Mapped[str] = mapped_column(String(10), default="system")  # user, token, system
     token_id: Mapped[int | None] = mapped_column(Integer)
     on_behalf_of: Mapped[str | None] = mapped_column(String(80))
     instance_uuid: Mapped[str | None] = mapped_column(String(36))
     business_key: Mapped[str | None] = mapped_column(String(200))
     definition_key: Mapped[str | None] = mapped_column(String(200))
     definition_version: Mapped[int | None] = mapped_column(Integer)
-    search_text: Mapped[str] = mapped_column(String(SEARCH_TEXT_LIMIT), default="")   # not hashed: a search aid
+    search_text: Mapped[str] = mapped_column(String(SEARCH_TEXT_LIMIT), default="")  # not hashed: a search aid
 
 
 class IdempotencyKey(Base):

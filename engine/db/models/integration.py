@@ -46,8 +46,7 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="SET NULL"),
-                                                    index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 
@@ -63,7 +62,7 @@ class WebhookSubscription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
     url: Mapped[str] = mapped_column(String(2000))
-    event_types: Mapped[list[Any]] = mapped_column(default=list)      # event type names, or ["*"]
+    event_types: Mapped[list[Any]] = mapped_column(default=list)  # event type names, or ["*"]
     description: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     secret_encrypted: Mapped[str] = mapped_column(Text)
@@ -82,7 +81,7 @@ class WebhookDelivery(Base):
     subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
     event_uuid: Mapped[str] = mapped_column(String(36))
     event_type: Mapped[str] = mapped_column(String(60))
-    body: Mapped[dict[str, Any]] = mapped_column(default=dict)       # the Standard Webhooks payload, sent as is
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the Standard Webhooks payload, sent as is
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
 
@@ -102,7 +101,7 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     response_excerpt: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
-    outcome: Mapped[str] = mapped_column(String(20))                  # delivered | retry | failed
+    outcome: Mapped[str] = mapped_column(String(20))  # delivered | retry | failed
 
 
 class ExternalTask(Base):
@@ -115,18 +114,23 @@ class ExternalTask(Base):
 
     __tablename__ = "external_tasks"
     __table_args__ = (
-        Index("ix_external_tasks_fetch", "topic", "id",
-              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index(
+            "ix_external_tasks_fetch",
+            "topic",
+            "id",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
         Index("ix_external_tasks_instance", "instance_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(36), unique=True)          # the workflow task's id
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)  # the workflow task's id
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300), default="")
     topic: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
-    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)        # evaluated parameters, for the worker
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # evaluated parameters, for the worker
     worker_id: Mapped[str | None] = mapped_column(String(120))
     lock_expires_at: Mapped[datetime | None]
     retries: Mapped[int | None] = mapped_column(Integer)
@@ -134,7 +138,7 @@ class ExternalTask(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
-    completed_by: Mapped[str | None] = mapped_column(String(120))       # the worker that finished it
+    completed_by: Mapped[str | None] = mapped_column(String(120))  # the worker that finished it
 
 
 class WorkerHeartbeat(Base):
@@ -142,7 +146,7 @@ class WorkerHeartbeat(Base):
     deleted when it stops cleanly, so `/healthz` of any process sees a worker gone silent elsewhere."""
 
     __tablename__ = "worker_heartbeats"
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)    # host:pid:thread, as it locks jobs
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:thread, as it locks jobs
     started_at: Mapped[datetime]
     beat_at: Mapped[datetime]
-    activity: Mapped[str] = mapped_column(String(40), default="")      # what it turned to at that beat
+    activity: Mapped[str] = mapped_column(String(40), default="")  # what it turned to at that beat

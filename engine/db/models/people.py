@@ -35,7 +35,7 @@ class Group(Base):
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    manager: Mapped[str | None] = mapped_column(String(80))      # gets the group's overdue tasks (engine.sla.deadlines)
+    manager: Mapped[str | None] = mapped_column(String(80))  # gets the group's overdue tasks (engine.sla.deadlines)
     members: Mapped[list[User]] = relationship(secondary="group_members", back_populates="groups")
 
 

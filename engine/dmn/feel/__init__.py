@@ -21,8 +21,17 @@ from engine.dmn.feel.state import EvalState
 from engine.dmn.feel.values import from_python, to_python
 
 __all__ = [
-    "CompiledExpression", "CompiledTests", "EvalState", "FeelError", "FeelSyntaxError", "RootScope", "Scope",
-    "compile_expression", "compile_unary_tests", "from_python", "to_python",
+    "CompiledExpression",
+    "CompiledTests",
+    "EvalState",
+    "FeelError",
+    "FeelSyntaxError",
+    "RootScope",
+    "Scope",
+    "compile_expression",
+    "compile_unary_tests",
+    "from_python",
+    "to_python",
 ]
 
 
@@ -53,8 +62,9 @@ class CompiledTests:
         return self.fn(root.with_input(from_python(value))) is True
 
 
-def compile_expression(source: str, names: frozenset[str] = frozenset(), allow_input: bool = False
-                       ) -> CompiledExpression:
+def compile_expression(
+    source: str, names: frozenset[str] = frozenset(), allow_input: bool = False
+) -> CompiledExpression:
     """Parse and compile an expression; raises FeelSyntaxError naming the position."""
     try:
         tree = parse_input_expression(source, names) if allow_input else parse_expression(source, names)

@@ -197,7 +197,7 @@ def _comparison(node: n.Comparison, env: Env) -> Fn:
 
 def _logical(node: n.Logical, env: Env) -> Fn:
     operands = [compile_node(o, env) for o in node.operands]
-    stop: bool = node.op == "or"    # `or` stops at true, `and` at false
+    stop: bool = node.op == "or"  # `or` stops at true, `and` at false
     stopped: bool | None = stop
 
     def run(s: Scope) -> bool | None:
@@ -288,7 +288,7 @@ def _context(node: n.ContextExpr, env: Env) -> Fn:
     entries = []
     inner = env
     for key, value in node.entries:
-        inner = inner.inner([key]) if isinstance(value, n.FunctionDef) else inner   # a function may call itself
+        inner = inner.inner([key]) if isinstance(value, n.FunctionDef) else inner  # a function may call itself
         entries.append((key, compile_node(value, inner)))
         inner = inner.inner([key])
 
@@ -331,10 +331,26 @@ def _function(node: n.FunctionDef, env: Env) -> Fn:
 
 
 _HANDLERS: dict[type, Callable[[Any, Env], Fn]] = {
-    n.Literal: _literal, n.Name: _name, n.InputValue: _input, n.TemporalLiteral: _temporal, n.Path: _path,
-    n.Filter: _filter, n.Call: _call, n.Negate: _negate, n.Arithmetic: _arithmetic, n.Comparison: _comparison,
-    n.Logical: _logical, n.Between: _between, n.In: _in, n.InstanceOf: _instance_of, n.If: _if, n.For: _for,
-    n.Quantified: _quantified, n.ListExpr: _list, n.ContextExpr: _context, n.RangeExpr: _range,
+    n.Literal: _literal,
+    n.Name: _name,
+    n.InputValue: _input,
+    n.TemporalLiteral: _temporal,
+    n.Path: _path,
+    n.Filter: _filter,
+    n.Call: _call,
+    n.Negate: _negate,
+    n.Arithmetic: _arithmetic,
+    n.Comparison: _comparison,
+    n.Logical: _logical,
+    n.Between: _between,
+    n.In: _in,
+    n.InstanceOf: _instance_of,
+    n.If: _if,
+    n.For: _for,
+    n.Quantified: _quantified,
+    n.ListExpr: _list,
+    n.ContextExpr: _context,
+    n.RangeExpr: _range,
     n.FunctionDef: _function,
 }
 
@@ -368,7 +384,7 @@ def _range_test(node: n.RangeTest, env: Env) -> Test:
     span = Range(low, high, node.range.low_closed, node.range.high_closed)
     kind, low_closed, high_closed = type(low), span.low_closed, span.high_closed
 
-    def run(s: Scope) -> bool | None:          # the common case: literal bounds, an input of their type
+    def run(s: Scope) -> bool | None:  # the common case: literal bounds, an input of their type
         value = s.input
         if type(value) is not kind:
             return in_range(value, span)

@@ -18,7 +18,7 @@ class FeelError(Exception):
 
 
 def _near(source: str, position: int) -> str:
-    rest = source[position:position + 20].strip()
+    rest = source[position : position + 20].strip()
     if not rest:
         return " (at the end)"
     return f" (near {rest!r})"

@@ -11,8 +11,31 @@ from dataclasses import dataclass
 from engine.dmn.feel.errors import FeelSyntaxError
 
 NUM, STR, NAME, OP, EOF = "number", "string", "name", "operator", "end"
-OPERATORS = ("..", "**", "!=", "<=", ">=", ".", ",", "(", ")", "[", "]", "{", "}", ":", "=", "<", ">",
-             "+", "-", "*", "/", "?", "@")
+OPERATORS = (
+    "..",
+    "**",
+    "!=",
+    "<=",
+    ">=",
+    ".",
+    ",",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    "=",
+    "<",
+    ">",
+    "+",
+    "-",
+    "*",
+    "/",
+    "?",
+    "@",
+)
 ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "'": "'", "/": "/", "b": "\b", "f": "\f"}
 MAX_SOURCE = 20_000
 
@@ -87,7 +110,7 @@ def _next_token(source: str, pos: int) -> Token:
         end = source.find("`", pos + 1)
         if end < 0 or end == pos + 1:
             raise FeelSyntaxError("quoted name is not closed (missing `)", source, pos)
-        return QuotedName(NAME, source[pos + 1:end], pos, end + 1)
+        return QuotedName(NAME, source[pos + 1 : end], pos, end + 1)
     if char.isalpha() or char == "_":
         end = pos + 1
         while end < len(source) and (source[end].isalnum() or source[end] == "_"):
@@ -127,16 +150,16 @@ def _string(source: str, pos: int) -> Token:
             continue
         chars.append(char)
         i += 1
-    raise FeelSyntaxError("string is not closed (missing \")", source, pos)
+    raise FeelSyntaxError('string is not closed (missing ")', source, pos)
 
 
 def _escape(source: str, i: int) -> tuple[str, int]:
     """Decode the escape at source[i] ("\\"); returns the text and the index after it."""
-    code = source[i + 1:i + 2]
+    code = source[i + 1 : i + 2]
     if code in ESCAPES:
         return ESCAPES[code], i + 2
     width = {"u": 4, "U": 6}.get(code)
-    digits = source[i + 2:i + 2 + width] if width else ""
+    digits = source[i + 2 : i + 2 + width] if width else ""
     if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
         value = int(digits, 16)
         if value <= 0x10FFFF:

@@ -12,7 +12,10 @@ from engine.dmn.feel.scope import Scope, Test
 from engine.dmn.feel.values import Range, equal, in_range
 
 ORDER: dict[str, Callable[[int], bool]] = {
-    "<": lambda c: c < 0, "<=": lambda c: c <= 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0,
+    "<": lambda c: c < 0,
+    "<=": lambda c: c <= 0,
+    ">": lambda c: c > 0,
+    ">=": lambda c: c >= 0,
 }
 
 

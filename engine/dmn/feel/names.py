@@ -8,14 +8,46 @@ from functools import lru_cache
 
 from engine.dmn.feel.lexer import NAME, Token
 
-KEYWORDS = frozenset({
-    "and", "or", "if", "then", "else", "for", "in", "return", "some", "every", "satisfies", "between",
-    "instance", "of", "function", "true", "false", "null",
-})
-TYPE_NAMES = frozenset({
-    "number", "string", "boolean", "date", "time", "date and time", "days and time duration",
-    "years and months duration", "list", "context", "range", "function", "Any", "Null",
-})
+KEYWORDS = frozenset(
+    {
+        "and",
+        "or",
+        "if",
+        "then",
+        "else",
+        "for",
+        "in",
+        "return",
+        "some",
+        "every",
+        "satisfies",
+        "between",
+        "instance",
+        "of",
+        "function",
+        "true",
+        "false",
+        "null",
+    }
+)
+TYPE_NAMES = frozenset(
+    {
+        "number",
+        "string",
+        "boolean",
+        "date",
+        "time",
+        "date and time",
+        "days and time duration",
+        "years and months duration",
+        "list",
+        "context",
+        "range",
+        "function",
+        "Any",
+        "Null",
+    }
+)
 PROPERTY_NAMES = frozenset({"time offset", "start included", "end included"})
 
 

@@ -85,7 +85,7 @@ class Comparison(Node):
 
 @dataclass(frozen=True)
 class Logical(Node):
-    op: str                      # "and" | "or"
+    op: str  # "and" | "or"
     operands: tuple[Node, ...]
     start: int = 0
 
@@ -124,7 +124,7 @@ class If(Node):
 class Iteration:
     name: str
     source: Node
-    end: Node | None = None      # `for i in 1..3`: a range of integers
+    end: Node | None = None  # `for i in 1..3`: a range of integers
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class For(Node):
 
 @dataclass(frozen=True)
 class Quantified(Node):
-    kind: str                    # "some" | "every"
+    kind: str  # "some" | "every"
     iterations: tuple[Iteration, ...]
     condition: Node
     start: int = 0

@@ -54,7 +54,6 @@ class Parser(TokenCursor):
         self.expect_end()
         return tests if len(tests.tests) > 1 else tests.tests[0]
 
-
     # ------------------------------------------------------------ unary tests
 
     def test_list(self, closer: str | None) -> n.Tests:
@@ -83,7 +82,7 @@ class Parser(TokenCursor):
         self.expect_op("..")
         self.bracket_stop, outer = self.depth, self.bracket_stop
         try:
-            high = self.additive()          # a range's end is a simple value: `]1..5[` ends at '['
+            high = self.additive()  # a range's end is a simple value: `]1..5[` ends at '['
         finally:
             self.bracket_stop = outer
         closer = self.peek()
@@ -227,7 +226,7 @@ class Parser(TokenCursor):
             width = TYPES.match(self.tokens, self.i)
             token = self.peek()
             if width:
-                name = " ".join(t.value for t in self.tokens[self.i:self.i + width])
+                name = " ".join(t.value for t in self.tokens[self.i : self.i + width])
                 self.i += width
             elif token.kind == NAME and token.value in TYPE_NAMES:
                 name = self.advance().value
@@ -259,7 +258,7 @@ class Parser(TokenCursor):
 
     def unary(self) -> n.Node:
         starts = []
-        while self.peek().is_op("-"):           # a loop, not recursion: `- - - 1` cannot exhaust the stack
+        while self.peek().is_op("-"):  # a loop, not recursion: `- - - 1` cannot exhaust the stack
             starts.append(self.advance().start)
         node = self.postfix()
         for start in reversed(starts):
@@ -291,7 +290,7 @@ class Parser(TokenCursor):
     def property_name(self) -> str:
         width = max(PROPERTIES.match(self.tokens, self.i), self.local.match(self.tokens, self.i))
         if width:
-            name = " ".join(t.value for t in self.tokens[self.i:self.i + width])
+            name = " ".join(t.value for t in self.tokens[self.i : self.i + width])
             self.i += width
             return name
         token = self.peek()
@@ -322,7 +321,7 @@ class Parser(TokenCursor):
             j += 1
         if j == self.i or not self.tokens[j].is_op(":"):
             return None
-        name = " ".join(t.value for t in self.tokens[self.i:j])
+        name = " ".join(t.value for t in self.tokens[self.i : j])
         self.i = j + 1
         return name
 
@@ -388,12 +387,12 @@ class Parser(TokenCursor):
                 self.advance()
                 return n.Literal(None, token.start)
             if token.value in ("if", "for", "function") or (
-                    token.value in ("some", "every") and self.peek(2).is_word("in")):
+                token.value in ("some", "every") and self.peek(2).is_word("in")
+            ):
                 return self.expression()
-        width = 0 if token.quoted else max(self.names.match(self.tokens, self.i),
-                                           self.local.match(self.tokens, self.i))
+        width = 0 if token.quoted else max(self.names.match(self.tokens, self.i), self.local.match(self.tokens, self.i))
         if width:
-            name = " ".join(t.value for t in self.tokens[self.i:self.i + width])
+            name = " ".join(t.value for t in self.tokens[self.i : self.i + width])
             self.i += width
             return n.Name(name, token.start)
         if not token.quoted and token.value in KEYWORDS:

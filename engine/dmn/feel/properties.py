@@ -37,12 +37,17 @@ def _zone(value: time | datetime) -> str | None:
 
 
 _DATE_PROPS: dict[str, Callable[[Any], Any]] = {
-    "year": lambda v: Decimal(v.year), "month": lambda v: Decimal(v.month), "day": lambda v: Decimal(v.day),
+    "year": lambda v: Decimal(v.year),
+    "month": lambda v: Decimal(v.month),
+    "day": lambda v: Decimal(v.day),
     "weekday": lambda v: Decimal(v.isoweekday()),
 }
 _TIME_PROPS: dict[str, Callable[[Any], Any]] = {
-    "hour": lambda v: Decimal(v.hour), "minute": lambda v: Decimal(v.minute),
-    "second": lambda v: Decimal(v.second), "time offset": _offset, "timezone": _zone,
+    "hour": lambda v: Decimal(v.hour),
+    "minute": lambda v: Decimal(v.minute),
+    "second": lambda v: Decimal(v.second),
+    "time offset": _offset,
+    "timezone": _zone,
 }
 _PROPERTIES: dict[tuple[str, str], Callable[[Any], Any]] = {
     **{("date", k): f for k, f in _DATE_PROPS.items()},
@@ -50,11 +55,14 @@ _PROPERTIES: dict[tuple[str, str], Callable[[Any], Any]] = {
     **{("time", k): f for k, f in _TIME_PROPS.items()},
     ("days and time duration", "days"): lambda v: Decimal(v.days if v >= timedelta(0) else -(-v).days),
     ("days and time duration", "hours"): lambda v: Decimal(abs(v).seconds // 3600 * (1 if v >= timedelta(0) else -1)),
-    ("days and time duration", "minutes"): lambda v: Decimal(abs(v).seconds // 60 % 60 * (1 if v >= timedelta(0)
-                                                                                             else -1)),
+    ("days and time duration", "minutes"): lambda v: Decimal(
+        abs(v).seconds // 60 % 60 * (1 if v >= timedelta(0) else -1)
+    ),
     ("days and time duration", "seconds"): lambda v: Decimal(abs(v).seconds % 60 * (1 if v >= timedelta(0) else -1)),
     ("years and months duration", "years"): lambda v: Decimal(int(v.months / 12)),
     ("years and months duration", "months"): lambda v: Decimal(int(abs(v.months) % 12 * (1 if v.months >= 0 else -1))),
-    ("range", "start"): lambda v: v.low, ("range", "end"): lambda v: v.high,
-    ("range", "start included"): lambda v: v.low_closed, ("range", "end included"): lambda v: v.high_closed,
+    ("range", "start"): lambda v: v.low,
+    ("range", "end"): lambda v: v.high,
+    ("range", "start included"): lambda v: v.low_closed,
+    ("range", "end included"): lambda v: v.high_closed,
 }

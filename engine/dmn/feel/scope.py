@@ -67,5 +67,5 @@ class RootScope(Scope):
         self.values[name] = value
 
 
-Fn = Callable[[Scope], Any]                 # a compiled expression
-Test = Callable[[Scope], "bool | None"]     # a compiled unary test: does `scope.input` pass (None: unknown)
+Fn = Callable[[Scope], Any]  # a compiled expression
+Test = Callable[[Scope], "bool | None"]  # a compiled unary test: does `scope.input` pass (None: unknown)

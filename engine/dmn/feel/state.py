@@ -9,9 +9,9 @@ from typing import Any
 
 from engine.dmn.feel.errors import FeelError
 
-MAX_STEPS = 1_000_000         # loop iterations (for, some/every, filters, list functions) per evaluation
-MAX_ITEMS = 100_000           # longest list one operation may build
-MAX_CALL_DEPTH = 64           # nested calls of user-defined functions
+MAX_STEPS = 1_000_000  # loop iterations (for, some/every, filters, list functions) per evaluation
+MAX_ITEMS = 100_000  # longest list one operation may build
+MAX_CALL_DEPTH = 64  # nested calls of user-defined functions
 
 
 def _utc_now() -> datetime:
@@ -26,7 +26,7 @@ class EvalState:
     steps: int = 0
     depth: int = 0
     warnings: list[str] = field(default_factory=list)
-    host: Any = None              # the decision evaluator's frame (Python cells reach their sandbox through it)
+    host: Any = None  # the decision evaluator's frame (Python cells reach their sandbox through it)
 
     def tick(self, count: int = 1) -> None:
         """Count loop work; raises FeelError past the limit."""

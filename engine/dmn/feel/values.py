@@ -30,11 +30,16 @@ from engine.dmn.feel.temporal import (
     shift,
 )
 
-CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN, Emin=-6143, Emax=6144,
-                          traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
+CONTEXT = decimal.Context(
+    prec=34,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emin=-6143,
+    Emax=6144,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
 MAX_STRING = 1_000_000
 MAX_INT_DIGITS = 4_000
-MAX_DEPTH = 64                 # nesting of lists and contexts coming in from Python
+MAX_DEPTH = 64  # nesting of lists and contexts coming in from Python
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def from_python(value: Any, depth: int = 0) -> Any:
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return value
-    if kind is int and -10**15 < value < 10**15:
+    if kind is int and -(10**15) < value < 10**15:
         return Decimal(value)
     if isinstance(value, Decimal):
         return _checked_decimal(value)
@@ -232,8 +237,9 @@ def _aware(value: time | datetime) -> bool:
     return value.tzinfo is not None
 
 
-ORDERED = frozenset({"number", "string", "date", "time", "date and time", "days and time duration",
-                     "years and months duration"})
+ORDERED = frozenset(
+    {"number", "string", "date", "time", "date and time", "days and time duration", "years and months duration"}
+)
 
 
 _FAST_ORDER = frozenset({Decimal, str, date, timedelta, YearsMonths})
@@ -392,7 +398,11 @@ def _scale(duration: Any, factor: Decimal) -> Any:
 
 
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": add, "-": subtract, "*": multiply, "/": divide, "**": power,
+    "+": add,
+    "-": subtract,
+    "*": multiply,
+    "/": divide,
+    "**": power,
 }
 
 

@@ -15,8 +15,15 @@ from engine.spiff.expressions.limits import MAX_DECIMAL_EXPONENT, ScriptTimeout
 
 FILENAME = "<string>"  # SpiffWorkflow reads script line numbers from frames of this name
 # the sandbox's own modules: a frame of one of them may raise the timeout at once
-_OWN_FILES = frozenset({FILENAME, *(str(Path(__file__).with_name(f"{name}.py"))
-                                     for name in ("limits", "deadline", "guards", "safe_builtins", "sandbox"))})
+_OWN_FILES = frozenset(
+    {
+        FILENAME,
+        *(
+            str(Path(__file__).with_name(f"{name}.py"))
+            for name in ("limits", "deadline", "guards", "safe_builtins", "sandbox")
+        ),
+    }
+)
 
 _monotonic = time.monotonic
 current = threading.local()  # per thread: namespace (for var()), watchdog, decimal context

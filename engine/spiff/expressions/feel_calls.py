@@ -45,21 +45,23 @@ def check(source: str, names: tuple[str, ...] = ()) -> str | None:
 
 
 def _now() -> datetime:
-    now: datetime = spiff_timer.datetime.now(UTC)   # the injected clock (engine.spiff.runtime.clock patches it)
+    now: datetime = spiff_timer.datetime.now(UTC)  # the injected clock (engine.spiff.runtime.clock patches it)
     return now
 
 
 def evaluate(source: Any, names: Any, namespace: Mapping[str, Any]) -> Any:
     """The value of FEEL `source` (with multi-word `names`) over the data in `namespace`; raises FeelError."""
-    if not isinstance(source, str) or not isinstance(names, list | tuple) or not all(
-            isinstance(n, str) for n in names):
+    if not isinstance(source, str) or not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
         raise FeelError("feel() needs the text of a FEEL expression (and a list of names)")
     try:
         expression = compiled(source, tuple(sorted(set(names))))
     except FeelSyntaxError as err:
         raise FeelError(f"FEEL expression does not parse: {err}") from err
-    variables = {k: v for k, v in namespace.items()
-                 if type(k) is str and k[:1] != "_" and not callable(v) and not isinstance(v, ModuleType)}
+    variables = {
+        k: v
+        for k, v in namespace.items()
+        if type(k) is str and k[:1] != "_" and not callable(v) and not isinstance(v, ModuleType)
+    }
     try:
         return to_python(expression.evaluate(variables, EvalState(now=_now)))
     except (FeelError, ArithmeticError, ValueError, RecursionError) as err:

@@ -36,13 +36,33 @@ _CONTAINERS = (list, dict, set)
 # RestrictedPython's safer_getattr refuses "_" names, INSPECT_ATTRIBUTES and str.format*;
 # _guarded_getattr applies the same rules in one frame (each frame costs ~1 us while traced).
 _DENIED_ATTRIBUTES = INSPECT_ATTRIBUTES | {
-    "as_integer_ratio", "format", "format_map", "from_bytes", "mro", "to_bytes",
+    "as_integer_ratio",
+    "format",
+    "format_map",
+    "from_bytes",
+    "mro",
+    "to_bytes",
 }
-_MUTATORS = frozenset({
-    "add", "append", "clear", "difference_update", "discard", "extend", "insert",
-    "intersection_update", "pop", "popitem", "remove", "reverse", "setdefault", "sort",
-    "symmetric_difference_update", "update",
-})
+_MUTATORS = frozenset(
+    {
+        "add",
+        "append",
+        "clear",
+        "difference_update",
+        "discard",
+        "extend",
+        "insert",
+        "intersection_update",
+        "pop",
+        "popitem",
+        "remove",
+        "reverse",
+        "setdefault",
+        "sort",
+        "symmetric_difference_update",
+        "update",
+    }
+)
 _CONVERSIONS: dict[int, Callable[[Any], str]] = {ord("s"): str, ord("r"): repr, ord("a"): ascii}
 
 
@@ -176,9 +196,16 @@ def _strftime_size(obj: date, fmt: str) -> int:
 
 
 _SIZE_ESTIMATES: dict[str, Callable[..., int]] = {
-    "ljust": _pad_size, "rjust": _pad_size, "center": _pad_size, "zfill": _pad_size,
-    "expandtabs": _tab_size, "replace": _replace_size, "join": _join_size,
-    "translate": _translate_size, "extend": _extend_size, "strftime": _strftime_size,
+    "ljust": _pad_size,
+    "rjust": _pad_size,
+    "center": _pad_size,
+    "zfill": _pad_size,
+    "expandtabs": _tab_size,
+    "replace": _replace_size,
+    "join": _join_size,
+    "translate": _translate_size,
+    "extend": _extend_size,
+    "strftime": _strftime_size,
 }
 _SIZED_METHODS: dict[type, frozenset[str]] = {
     str: frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate"}),

@@ -21,20 +21,43 @@ import re
 from dataclasses import dataclass
 
 MAX_LENGTH = 10_000
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<number>\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+(?:[eE][+-]?\d+)?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
   | (?P<op>==|!=|<=|>=|&&|\|\||[<>!+\-*/%?:.\[\](),])
-""", re.VERBOSE | re.DOTALL)
-_WORD_OPS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "and": "&&", "or": "||",
-             "not": "!", "div": "/", "mod": "%"}
+""",
+    re.VERBOSE | re.DOTALL,
+)
+_WORD_OPS = {
+    "eq": "==",
+    "ne": "!=",
+    "lt": "<",
+    "gt": ">",
+    "le": "<=",
+    "ge": ">=",
+    "and": "&&",
+    "or": "||",
+    "not": "!",
+    "div": "/",
+    "mod": "%",
+}
 _LITERALS = {"true": "True", "false": "False", "null": "None"}
 _RESERVED = {"instanceof", "function"}
 # Camunda's context objects and beans: they need method calls and a Java runtime
-_CONTEXT_OBJECTS = {"execution", "task", "connector", "variableScope", "externalTask", "authenticatedUserId",
-                    "dateTime", "currentUser", "currentUserGroups"}
+_CONTEXT_OBJECTS = {
+    "execution",
+    "task",
+    "connector",
+    "variableScope",
+    "externalTask",
+    "authenticatedUserId",
+    "dateTime",
+    "currentUser",
+    "currentUserGroups",
+}
 _COMPARISONS = ("==", "!=", "<", ">", "<=", ">=")
 
 
@@ -44,7 +67,7 @@ class JuelUnsupported(ValueError):
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str        # number, string, name, op, end
+    kind: str  # number, string, name, op, end
     text: str
     position: int
 
@@ -76,11 +99,11 @@ def _split_template(text: str) -> list[str | _Expr]:
     parts: list[str | _Expr] = []
     i = start = 0
     while i < len(text):
-        if text[i] in "$#" and text[i + 1:i + 2] == "{":
+        if text[i] in "$#" and text[i + 1 : i + 2] == "{":
             if i > start:
                 parts.append(text[start:i])
             end = _closing_brace(text, i + 2)
-            parts.append(_Expr(text[i + 2:end], i + 2))
+            parts.append(_Expr(text[i + 2 : end], i + 2))
             i = start = end + 1
         else:
             i += 1
@@ -239,8 +262,10 @@ class _Parser:
     def _no_call(self, what: str) -> None:
         token = self.peek()
         if token.kind == "op" and token.text == "(":
-            raise JuelUnsupported(f"{what} at position {token.position}: method and function calls are not "
-                                  "supported (use a script task, or write the expression in FEEL or Python)")
+            raise JuelUnsupported(
+                f"{what} at position {token.position}: method and function calls are not "
+                "supported (use a script task, or write the expression in FEEL or Python)"
+            )
 
     def primary(self) -> tuple[str, bool]:
         token = self.peek()
@@ -265,8 +290,10 @@ class _Parser:
         if name in _RESERVED:
             raise JuelUnsupported(f"{name!r} at position {token.position} is not supported")
         if name in _CONTEXT_OBJECTS:
-            raise JuelUnsupported(f"Camunda's {name!r} object (position {token.position}) is not available in "
-                                  "pmoflow; use process variables")
+            raise JuelUnsupported(
+                f"Camunda's {name!r} object (position {token.position}) is not available in "
+                "pmoflow; use process variables"
+            )
         if "$" in name or name.startswith("_") or keyword.iskeyword(name):
             raise JuelUnsupported(f"variable name {name!r} at position {token.position} is not allowed")
         return name

@@ -91,8 +91,9 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         obj, key = f"_item_obj{self._temporaries}", f"_item_key{self._temporaries}"
         current = _call("_getitem_", [ast.Name(obj, ast.Load()), ast.Name(key, ast.Load())], node)
         op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
-        store = ast.Subscript(value=_call("_write_", [ast.Name(obj, ast.Load())], node),
-                              slice=ast.Name(key, ast.Load()), ctx=ast.Store())
+        store = ast.Subscript(
+            value=_call("_write_", [ast.Name(obj, ast.Load())], node), slice=ast.Name(key, ast.Load()), ctx=ast.Store()
+        )
         update = ast.Assign(targets=[store], value=_call("_inplacevar_", [op, current, self.visit(node.value)], node))
         return [
             _assign(obj, self.visit(target.value), node),

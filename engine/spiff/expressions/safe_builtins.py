@@ -24,12 +24,38 @@ from engine.spiff.expressions.limits import (
     check_pow,
 )
 
-DENIED_NAMES = frozenset({
-    "__import__", "breakpoint", "bytearray", "classmethod", "compile", "delattr", "dir", "eval",
-    "exec", "exit", "format", "getattr", "globals", "hasattr", "help", "input", "iter", "locals",
-    "memoryview", "object", "open", "property", "quit", "setattr", "staticmethod", "super", "type",
-    "vars",
-})
+DENIED_NAMES = frozenset(
+    {
+        "__import__",
+        "breakpoint",
+        "bytearray",
+        "classmethod",
+        "compile",
+        "delattr",
+        "dir",
+        "eval",
+        "exec",
+        "exit",
+        "format",
+        "getattr",
+        "globals",
+        "hasattr",
+        "help",
+        "input",
+        "iter",
+        "locals",
+        "memoryview",
+        "object",
+        "open",
+        "property",
+        "quit",
+        "setattr",
+        "staticmethod",
+        "super",
+        "type",
+        "vars",
+    }
+)
 
 
 def _range(*args: Any) -> range:
@@ -82,7 +108,7 @@ def _var(name: str, default: Any = None, *, required: bool = False) -> Any:
         raise NameError(f"variable {name!r} is not set", name=name)
     value = namespace.get(name, default)
     if callable(value) or isinstance(value, ModuleType):
-        return default                  # a builtin of the sandbox, not task data
+        return default  # a builtin of the sandbox, not task data
     return value
 
 
@@ -101,7 +127,7 @@ def assign_path(data: dict[str, Any], target: str, value: Any) -> None:
         if inner is None:
             inner = data[part] = {}
         elif not isinstance(inner, dict):
-            raise SandboxError(f"cannot set {target!r}: {'.'.join(parts[:i + 1])!r} is not an object")
+            raise SandboxError(f"cannot set {target!r}: {'.'.join(parts[: i + 1])!r} is not an object")
         data = inner
     data[parts[-1]] = value
 
@@ -113,7 +139,7 @@ def _set_var(target: str, value: Any) -> None:
         raise SandboxError("set_var() is available in scripts only")
     head = target.split(".", 1)[0] if isinstance(target, str) else ""
     if "." in target and isinstance(namespace.get(head), dict):
-        namespace[head] = deepcopy(namespace[head])   # the write must reach the task data, not a shared object
+        namespace[head] = deepcopy(namespace[head])  # the write must reach the task data, not a shared object
     assign_path(namespace, target, value)
 
 
@@ -144,17 +170,76 @@ class _Decimal(metaclass=_DecimalType):
 
 
 SAFE_BUILTINS: dict[str, Any] = {
-    **{f.__name__: f for f in (
-        abs, all, any, ascii, bin, bool, callable, chr, dict, enumerate, filter, float, frozenset,
-        hex, int, isinstance, issubclass, len, list, map, max, min, next, oct, ord, repr, reversed,
-        set, sorted, str, tuple, zip,
-    )},
-    **{e.__name__: e for e in (
-        ArithmeticError, AssertionError, AttributeError, Exception, IndexError, KeyError,
-        LookupError, NameError, NotImplementedError, OverflowError, RecursionError, RuntimeError,
-        StopIteration, TypeError, UnicodeError, ValueError, ZeroDivisionError,
-    )},
-    "divmod": _divmod, "pow": _pow, "range": _range, "round": _round, "sum": _sum,
-    "date": date, "datetime": datetime, "timedelta": timedelta, "timezone": timezone,
-    "Decimal": _Decimal, "var": _var, "set_var": _set_var, feel_calls.CALL_NAME: _feel,
+    **{
+        f.__name__: f
+        for f in (
+            abs,
+            all,
+            any,
+            ascii,
+            bin,
+            bool,
+            callable,
+            chr,
+            dict,
+            enumerate,
+            filter,
+            float,
+            frozenset,
+            hex,
+            int,
+            isinstance,
+            issubclass,
+            len,
+            list,
+            map,
+            max,
+            min,
+            next,
+            oct,
+            ord,
+            repr,
+            reversed,
+            set,
+            sorted,
+            str,
+            tuple,
+            zip,
+        )
+    },
+    **{
+        e.__name__: e
+        for e in (
+            ArithmeticError,
+            AssertionError,
+            AttributeError,
+            Exception,
+            IndexError,
+            KeyError,
+            LookupError,
+            NameError,
+            NotImplementedError,
+            OverflowError,
+            RecursionError,
+            RuntimeError,
+            StopIteration,
+            TypeError,
+            UnicodeError,
+            ValueError,
+            ZeroDivisionError,
+        )
+    },
+    "divmod": _divmod,
+    "pow": _pow,
+    "range": _range,
+    "round": _round,
+    "sum": _sum,
+    "date": date,
+    "datetime": datetime,
+    "timedelta": timedelta,
+    "timezone": timezone,
+    "Decimal": _Decimal,
+    "var": _var,
+    "set_var": _set_var,
+    feel_calls.CALL_NAME: _feel,
 }

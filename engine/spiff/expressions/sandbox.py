@@ -42,8 +42,9 @@ def _public(mapping: Mapping[Any, Any]) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if type(k) is str and k[:1] != "_"}
 
 
-def _namespace(context: Mapping[str, Any], external: Mapping[str, Any] | None,
-               builtins: dict[str, Any]) -> dict[str, Any]:
+def _namespace(
+    context: Mapping[str, Any], external: Mapping[str, Any] | None, builtins: dict[str, Any]
+) -> dict[str, Any]:
     namespace = _public(external) if external else {}
     namespace.update(_public(context))
     namespace["__builtins__"] = builtins
@@ -55,10 +56,7 @@ def _is_data(value: object) -> bool:
 
 
 def _write_back(namespace: dict[str, Any], context: dict[str, Any], external: Mapping[str, Any]) -> None:
-    updates = {
-        k: v for k, v in _public(namespace).items()
-        if _is_data(v) and (k not in external or k in context)
-    }
+    updates = {k: v for k, v in _public(namespace).items() if _is_data(v) and (k not in external or k in context)}
     for key in [k for k in _public(context) if k not in updates]:
         del context[key]
     context.update(updates)
@@ -94,14 +92,14 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         self._eval_builtins = {**base, "_getattr_": make_getattr(read_only=True)}
         self._exec_builtins = {**base, "_getattr_": make_getattr(read_only=False)}
 
-    def evaluate(self, expression: str, context: Mapping[str, Any],
-                 external_context: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(
+        self, expression: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
+    ) -> Any:
         """Return the value of `expression`; raises SyntaxError, SandboxError or what the code raises."""
         code = code_for(expression, "eval")
         return self._run(code, _namespace(context, external_context, self._eval_builtins))
 
-    def execute(self, script: str, context: dict[str, Any],
-                external_context: Mapping[str, Any] | None = None) -> bool:
+    def execute(self, script: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None) -> bool:
         """Run `script`, copy the names it set or deleted into `context`; raises like evaluate."""
         code = code_for(script, "exec")
         namespace = _namespace(context, external_context, self._exec_builtins)
@@ -114,7 +112,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         raise SandboxError("service calls are not configured")
 
     def _run(self, code: CodeType, namespace: dict[str, Any]) -> Any:
-        left = remaining_seconds()          # inside an engine step: no longer than the step has left
+        left = remaining_seconds()  # inside an engine step: no longer than the step has left
         watchdog = Watchdog(self.time_limit if left is None else min(self.time_limit, left))
         try:
             result = traced_eval(code, namespace, watchdog)

@@ -37,7 +37,7 @@ FEEL = "feel"
 JUEL = "juel"
 PYTHON = "python"
 XPATH = "xpath"
-_NO_LANGUAGE = ("xhtml", "xmlschema")      # defaults tools write without meaning them
+_NO_LANGUAGE = ("xhtml", "xmlschema")  # defaults tools write without meaning them
 
 
 class UnsupportedLanguage(ValueError):
@@ -74,15 +74,16 @@ def language_kind(language: str | None) -> str | None:
         return PYTHON
     if "xpath" in lang:
         return XPATH
-    raise UnsupportedLanguage(f"expression language {language!r} is not supported (use FEEL, JUEL, Python or "
-                              "the XPath subset)")
+    raise UnsupportedLanguage(
+        f"expression language {language!r} is not supported (use FEEL, JUEL, Python or the XPath subset)"
+    )
 
 
 def dialect(text: str, language: str | None = None) -> str:
     """The language `text` is written in: the declared one, else read from the text; raises UnsupportedLanguage."""
     kind = language_kind(language)
     source = text.strip()
-    if kind == XPATH:                    # the BPMN default: tools write JUEL and FEEL under it too
+    if kind == XPATH:  # the BPMN default: tools write JUEL and FEEL under it too
         return FEEL if source.startswith("=") else JUEL if is_juel(source) else XPATH
     if kind is not None:
         return kind
@@ -110,8 +111,9 @@ def language_kind_or_none(language: str | None) -> str | None:
         return None
 
 
-def compile_expression(text: str | None, language: str | None, where: Where, what: str = "expression",
-                       names: tuple[str, ...] = ()) -> str | Problem:
+def compile_expression(
+    text: str | None, language: str | None, where: Where, what: str = "expression", names: tuple[str, ...] = ()
+) -> str | Problem:
     """Sandbox Python for an expression in any supported language, or a Problem naming element and text.
 
     `names` are multi-word variable names FEEL should read as one name ("Vacation Approval").
@@ -130,7 +132,7 @@ def compile_expression(text: str | None, language: str | None, where: Where, wha
             return _problem(where, f"{what} {_show(source)} is not valid FEEL: {reason}", "bad_expression")
         python = feel_calls.call_source(body, names)
     elif kind == JUEL:
-        try:                             # a language naming JUEL may come without the ${...} around it
+        try:  # a language naming JUEL may come without the ${...} around it
             python = translate_juel(source if is_juel(source) else "${" + source + "}")
         except JuelUnsupported as err:
             return _problem(where, f"{what} {_show(source)} is not supported: {err}", "unsupported_expression")
@@ -138,8 +140,11 @@ def compile_expression(text: str | None, language: str | None, where: Where, wha
         try:
             python = translate_xpath(source)
         except XPathUnsupported as err:
-            return _problem(where, f"{what} {_show(source)} is not in the XPath subset pmoflow runs: {err}",
-                            "unsupported_expression")
+            return _problem(
+                where,
+                f"{what} {_show(source)} is not in the XPath subset pmoflow runs: {err}",
+                "unsupported_expression",
+            )
     else:
         python = source
     message = check_expression(python, "eval")

@@ -26,7 +26,8 @@ import re
 from dataclasses import dataclass
 
 MAX_LENGTH = 10_000
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<number>\d+(?:\.\d*)?|\.\d+)
   | (?P<string>'[^']*'|"[^"]*")
@@ -34,10 +35,12 @@ _TOKEN = re.compile(r"""
   | (?P<variable>\$[^\W\d][\w.\-]*)
   | (?P<name>[^\W\d][\w.\-]*)
   | (?P<op>==|!=|<=|>=|[=<>()\-,])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_WORD_COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}   # XPath 2.0
-_LITERALS = {"true": "True", "false": "False", "True": "True", "False": "False"}   # as people write them
+_WORD_COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}  # XPath 2.0
+_LITERALS = {"true": "True", "false": "False", "True": "True", "False": "False"}  # as people write them
 _DATA_OBJECT = ("getDataObject", "bpmn:getDataObject")
 _NOT_SUPPORTED_WORDS = {"div": "arithmetic", "mod": "arithmetic", "idiv": "arithmetic"}
 
@@ -48,7 +51,7 @@ class XPathUnsupported(ValueError):
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str        # number, string, qname, variable, name, op, end
+    kind: str  # number, string, qname, variable, name, op, end
     text: str
     position: int
 
@@ -77,10 +80,17 @@ def _tokens(source: str) -> list[_Token]:
         match = _TOKEN.match(source, pos)
         if match is None:
             what = source[pos]
-            hint = {"/": "paths", "@": "attributes", "[": "predicates", "+": "arithmetic", "*": "arithmetic",
-                    "|": "unions"}.get(what)
-            raise XPathUnsupported(f"unexpected {what!r} at position {pos + 1}"
-                                   + (f" ({hint} are not supported)" if hint else ""))
+            hint = {
+                "/": "paths",
+                "@": "attributes",
+                "[": "predicates",
+                "+": "arithmetic",
+                "*": "arithmetic",
+                "|": "unions",
+            }.get(what)
+            raise XPathUnsupported(
+                f"unexpected {what!r} at position {pos + 1}" + (f" ({hint} are not supported)" if hint else "")
+            )
         kind = match.lastgroup or ""
         if kind != "space":
             tokens.append(_Token(kind, match.group(), pos + 1))
@@ -191,8 +201,9 @@ class _Parser:
             if token.text == "not":
                 raise XPathUnsupported(f"'not' at position {token.position}: write not(...) around what it negates")
             if token.text in _NOT_SUPPORTED_WORDS:
-                raise XPathUnsupported(f"{token.text!r} at position {token.position}: "
-                                       f"{_NOT_SUPPORTED_WORDS[token.text]} is not supported")
+                raise XPathUnsupported(
+                    f"{token.text!r} at position {token.position}: {_NOT_SUPPORTED_WORDS[token.text]} is not supported"
+                )
             if self.peek(1).kind == "op" and self.peek(1).text == "(":
                 raise XPathUnsupported(f"function {token.text}() at position {token.position} after a name")
             words.append(token.text)
@@ -207,7 +218,7 @@ class _Parser:
     def function(self) -> str:
         token = self.peek()
         name = token.text
-        self.i += 2                          # the name and '('
+        self.i += 2  # the name and '('
         if name in ("true", "false"):
             self.expect(")")
             return "True" if name == "true" else "False"
@@ -218,10 +229,13 @@ class _Parser:
         if name in _DATA_OBJECT:
             argument = self.peek()
             if argument.kind != "string":
-                raise XPathUnsupported(f"{name}() at position {token.position} needs the data object's name "
-                                       "as a quoted text")
+                raise XPathUnsupported(
+                    f"{name}() at position {token.position} needs the data object's name as a quoted text"
+                )
             self.i += 1
             self.expect(")")
             return read_variable(argument.text[1:-1].strip())
-        raise XPathUnsupported(f"function {name}() at position {token.position} is not supported (the XPath "
-                               "subset has not(), true(), false() and bpmn:getDataObject())")
+        raise XPathUnsupported(
+            f"function {name}() at position {token.position} is not supported (the XPath "
+            "subset has not(), true(), false() and bpmn:getDataObject())"
+        )

@@ -56,16 +56,19 @@ def approval_problems(node: etree._Element, filename: str) -> list[Problem]:
     problems = []
     approvers, group, rule = el.get("approvers"), el.get("group"), el.get("rule", "all")
     if bool(approvers) == bool(group):
-        problems.append(Problem("pmoflow:approval needs exactly one of approvers=\"expression\" or group=\"name\"",
-                                *where, "bad_approval"))
+        problems.append(
+            Problem(
+                'pmoflow:approval needs exactly one of approvers="expression" or group="name"', *where, "bad_approval"
+            )
+        )
     if approvers and (message := check_expression(approvers, "eval")):
         problems.append(Problem(f"approvers expression does not compile: {message}", *where, "bad_expression"))
     if rule not in RULES:
         problems.append(Problem(f"approval rule {rule!r} is not one of {', '.join(RULES)}", *where, "bad_approval"))
     if rule == "count" and not _positive_int(el.get("count")):
-        problems.append(Problem("rule=\"count\" needs count=\"N\" with N >= 1", *where, "bad_approval"))
+        problems.append(Problem('rule="count" needs count="N" with N >= 1', *where, "bad_approval"))
     if rule == "percent" and not _percent(el.get("percent")):
-        problems.append(Problem("rule=\"percent\" needs percent between 1 and 100", *where, "bad_approval"))
+        problems.append(Problem('rule="percent" needs percent between 1 and 100', *where, "bad_approval"))
     return problems
 
 
@@ -100,7 +103,7 @@ def priority_of(node: etree._Element) -> str | None:
     try:
         return as_python(raw)
     except NotSupported:
-        return raw                                  # priority_problems names it
+        return raw  # priority_problems names it
 
 
 def priority_problems(node: etree._Element, filename: str) -> list[Problem]:
@@ -109,6 +112,13 @@ def priority_problems(node: etree._Element, filename: str) -> list[Problem]:
         return []
     message = check_expression(value, "eval")
     if message:
-        return [Problem(f"priority {value!r} is neither a number nor an expression: {message}", filename,
-                        node.get("id"), node.sourceline, "bad_expression")]
+        return [
+            Problem(
+                f"priority {value!r} is neither a number nor an expression: {message}",
+                filename,
+                node.get("id"),
+                node.sourceline,
+                "bad_expression",
+            )
+        ]
     return []

@@ -49,13 +49,17 @@ class NotSupported(ValueError):
 
 def raw_assignment(node: etree._Element) -> dict[str, str]:
     """The raw text of each assignment field a task names (pmoflow:, then camunda:, then zeebe:)."""
-    sources = [node.find(f"{EXT}/{{{PMOFLOW_NS}}}assignment"), None,
-               node.find(f"{EXT}/{{{ZEEBE_NS}}}assignmentDefinition")]
+    sources = [
+        node.find(f"{EXT}/{{{PMOFLOW_NS}}}assignment"),
+        None,
+        node.find(f"{EXT}/{{{ZEEBE_NS}}}assignmentDefinition"),
+    ]
     found: dict[str, str] = {}
     for key, attribute in FIELDS.items():
         for i, el in enumerate(sources):
-            value = node.get(f"{{{CAMUNDA_NS}}}{attribute}") if i == 1 else (
-                el.get(attribute) if el is not None else None)
+            value = (
+                node.get(f"{{{CAMUNDA_NS}}}{attribute}") if i == 1 else (el.get(attribute) if el is not None else None)
+            )
             if value is not None and value.strip():
                 found[key] = value.strip()
                 break
@@ -126,15 +130,30 @@ def assignment_problems(node: etree._Element, filename: str) -> list[Problem]:
         try:
             value = translate(raw)
         except NotSupported as err:
-            problems.append(Problem(f"{FIELDS[key]}: {err}", filename, node.get("id"), node.sourceline,
-                                    "bad_assignment"))
+            problems.append(
+                Problem(f"{FIELDS[key]}: {err}", filename, node.get("id"), node.sourceline, "bad_assignment")
+            )
             continue
         if key == "assignee" and isinstance(value, list) and len(value) > 1:
-            problems.append(Problem(f"assignee {raw!r} names more than one user; use candidateUsers", filename,
-                                    node.get("id"), node.sourceline, "bad_assignment"))
+            problems.append(
+                Problem(
+                    f"assignee {raw!r} names more than one user; use candidateUsers",
+                    filename,
+                    node.get("id"),
+                    node.sourceline,
+                    "bad_assignment",
+                )
+            )
         if isinstance(value, str) and (message := check_expression(value, "eval")):
-            problems.append(Problem(f"{FIELDS[key]} {raw!r} does not compile: {message}", filename,
-                                    node.get("id"), node.sourceline, "bad_expression"))
+            problems.append(
+                Problem(
+                    f"{FIELDS[key]} {raw!r} does not compile: {message}",
+                    filename,
+                    node.get("id"),
+                    node.sourceline,
+                    "bad_expression",
+                )
+            )
     return problems
 
 
@@ -155,6 +174,7 @@ def process_default_group(process: etree._Element) -> str | None:
 
 
 # ---------------------------------------------------------------- Camunda 8: due date, priority, form
+
 
 def zeebe_due_date(node: etree._Element) -> str | None:
     """The raw dueDate of <zeebe:taskSchedule>, or None."""

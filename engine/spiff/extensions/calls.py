@@ -54,7 +54,7 @@ class PublishedProcess:
     content_hash: str
 
 
-Resolver = Callable[[str, int | None], PublishedProcess | None]   # (key, version or None for the latest)
+Resolver = Callable[[str, int | None], PublishedProcess | None]  # (key, version or None for the latest)
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,9 @@ class Binding:
 def binding_of(node: etree._Element) -> Binding | str:
     """The call activity's binding, or the reason it is not valid."""
     key = (node.get("calledElement") or "").strip()
-    kind = (node.get(f"{{{PMOFLOW_NS}}}binding") or node.get(f"{{{CAMUNDA_NS}}}calledElementBinding")
-            or "latest").strip()
+    kind = (
+        node.get(f"{{{PMOFLOW_NS}}}binding") or node.get(f"{{{CAMUNDA_NS}}}calledElementBinding") or "latest"
+    ).strip()
     raw = node.get(f"{{{PMOFLOW_NS}}}version") or node.get(f"{{{CAMUNDA_NS}}}calledElementVersion")
     if kind == "versionTag":
         return "binding 'versionTag' is not supported (use latest, deployment or version)"
@@ -81,41 +82,82 @@ def binding_of(node: etree._Element) -> Binding | str:
     return Binding(key, kind, int(raw))
 
 
-def call_problems(node: etree._Element, where: tuple[str, str | None, int | None], local: set[str],
-                  published: Resolver | None, callees: dict[str, PublishedProcess]) -> list[Problem]:
+def call_problems(
+    node: etree._Element,
+    where: tuple[str, str | None, int | None],
+    local: set[str],
+    published: Resolver | None,
+    callees: dict[str, PublishedProcess],
+) -> list[Problem]:
     """Whether the callee can be found; records published callees in `callees` (key -> the one embedded)."""
     if not (node.get("calledElement") or "").strip():
         return [Problem("call activity has no calledElement", *where, "missing_callee")]
     key = (node.get("calledElement") or "").strip()
     if key.startswith("=") or "${" in key or "#{" in key:
-        return [Problem(f"called process {key!r} is computed at run time; pmoflow needs the process id", *where,
-                        "unsupported_call")]
-    java = [a for a in ("variableMappingClass", "variableMappingDelegateExpression")
-            if node.get(f"{{{CAMUNDA_NS}}}{a}") is not None]
+        return [
+            Problem(
+                f"called process {key!r} is computed at run time; pmoflow needs the process id",
+                *where,
+                "unsupported_call",
+            )
+        ]
+    java = [
+        a
+        for a in ("variableMappingClass", "variableMappingDelegateExpression")
+        if node.get(f"{{{CAMUNDA_NS}}}{a}") is not None
+    ]
     if java:
-        return [Problem(f"camunda:{java[0]} needs Java; use camunda:in and camunda:out mappings", *where,
-                        "unsupported_mapping")]
+        return [
+            Problem(
+                f"camunda:{java[0]} needs Java; use camunda:in and camunda:out mappings", *where, "unsupported_mapping"
+            )
+        ]
     binding = binding_of(node)
     if isinstance(binding, str):
         return [Problem(f"call activity: {binding}", *where, "bad_binding")]
     problems = _mapping_problems(node, where[0])
     if binding.key in local:
         if binding.kind == "version":
-            problems.append(Problem(f"call activity pins version {binding.version} of {binding.key!r}, which this "
-                                    "deployment also contains; deploy the caller separately", *where, "bad_binding"))
+            problems.append(
+                Problem(
+                    f"call activity pins version {binding.version} of {binding.key!r}, which this "
+                    "deployment also contains; deploy the caller separately",
+                    *where,
+                    "bad_binding",
+                )
+            )
         return problems
     if binding.kind == "deployment" or published is None:
-        return [*problems, Problem(f"call activity calls process {binding.key!r}, which is not in this deployment",
-                                   *where, "missing_callee")]
+        return [
+            *problems,
+            Problem(
+                f"call activity calls process {binding.key!r}, which is not in this deployment",
+                *where,
+                "missing_callee",
+            ),
+        ]
     callee = published(binding.key, binding.version)
     if callee is None:
         which = f"version {binding.version} of " if binding.version else ""
-        return [*problems, Problem(f"call activity calls {which}process {binding.key!r}, which is neither in this "
-                                   "deployment nor published", *where, "missing_callee")]
+        return [
+            *problems,
+            Problem(
+                f"call activity calls {which}process {binding.key!r}, which is neither in this "
+                "deployment nor published",
+                *where,
+                "missing_callee",
+            ),
+        ]
     other = callees.setdefault(binding.key, callee)
     if other.version != callee.version:
-        problems.append(Problem(f"process {binding.key!r} is called in versions {other.version} and {callee.version} "
-                                "in one deployment; call one version", *where, "bad_binding"))
+        problems.append(
+            Problem(
+                f"process {binding.key!r} is called in versions {other.version} and {callee.version} "
+                "in one deployment; call one version",
+                *where,
+                "bad_binding",
+            )
+        )
     return problems
 
 
@@ -127,8 +169,10 @@ def _mapping_problems(node: etree._Element, filename: str) -> list[Problem]:
 
 # ---------------------------------------------------------------- embedding published callees
 
-def embed_callees(subprocess_specs: dict[str, Any], missing: set[str], callees: dict[str, PublishedProcess]
-                  ) -> tuple[list[PublishedProcess], dict[str, Any]]:
+
+def embed_callees(
+    subprocess_specs: dict[str, Any], missing: set[str], callees: dict[str, PublishedProcess]
+) -> tuple[list[PublishedProcess], dict[str, Any]]:
     """Add the specs of published callees (and theirs) to serialized `subprocess_specs`.
 
     Returns the callees embedded and their timer settings; raises KeyError naming a callee that
@@ -140,8 +184,10 @@ def embed_callees(subprocess_specs: dict[str, Any], missing: set[str], callees: 
         stored = json.loads(callee.spec_json)
         for name, spec in [(key, stored["spec"]), *stored["subprocess_specs"].items()]:
             if name in subprocess_specs and subprocess_specs[name] != spec:
-                raise ValueError(f"process {name!r} would run in two versions (called from {key!r} version "
-                                 f"{callee.version} and from this deployment)")
+                raise ValueError(
+                    f"process {name!r} would run in two versions (called from {key!r} version "
+                    f"{callee.version} and from this deployment)"
+                )
             subprocess_specs[name] = spec
         timers.update(stored.get("pmoflow", {}).get("timers", {}))
         embedded.append(callee)
@@ -150,9 +196,10 @@ def embed_callees(subprocess_specs: dict[str, Any], missing: set[str], callees: 
 
 # ---------------------------------------------------------------- variable mappings
 
+
 @dataclass(frozen=True)
 class Mappings:
-    inputs: list[dict[str, str]]       # {"target", and "source" (a variable) or "expression" (sandbox Python)}
+    inputs: list[dict[str, str]]  # {"target", and "source" (a variable) or "expression" (sandbox Python)}
     outputs: list[dict[str, str]]
     all_in: bool = True
     all_out: bool = True
@@ -163,8 +210,8 @@ def read_mappings(node: etree._Element, filename: str, problems: list[Problem]) 
     names = multiword_names(node.getroottree().getroot())
     ins: list[dict[str, str]] = []
     outs: list[dict[str, str]] = []
-    every = {"in": False, "out": False}          # which directions a camunda mapping names at all
-    everything = {"in": False, "out": False}     # variables="all"
+    every = {"in": False, "out": False}  # which directions a camunda mapping names at all
+    everything = {"in": False, "out": False}  # variables="all"
     for el in _camunda(node.find("bpmn:extensionElements", NS)):
         direction = etree.QName(el).localname
         every[direction] = True
@@ -178,26 +225,43 @@ def read_mappings(node: etree._Element, filename: str, problems: list[Problem]) 
         (ins if kind == "input" else outs).append({"target": target, "expression": python})
     called = node.find("bpmn:extensionElements/zeebe:calledElement", NS)
     if called is not None:
-        return Mappings(ins, outs, called.get("propagateAllParentVariables") != "false",
-                        called.get("propagateAllChildVariables") != "false")
+        return Mappings(
+            ins,
+            outs,
+            called.get("propagateAllParentVariables") != "false",
+            called.get("propagateAllChildVariables") != "false",
+        )
     return Mappings(ins, outs, everything["in"] or not every["in"], everything["out"] or not every["out"])
 
 
 def _camunda(ext: etree._Element | None) -> list[etree._Element]:
     """camunda:in/out elements that map variables (one with only a businessKey maps none)."""
-    return [e for e in (ext if ext is not None else ()) if isinstance(e.tag, str)
-            and etree.QName(e).namespace == CAMUNDA_NS and etree.QName(e).localname in ("in", "out")
-            and e.get("businessKey") is None]
+    return [
+        e
+        for e in (ext if ext is not None else ())
+        if isinstance(e.tag, str)
+        and etree.QName(e).namespace == CAMUNDA_NS
+        and etree.QName(e).localname in ("in", "out")
+        and e.get("businessKey") is None
+    ]
 
 
-def _camunda_mapping(el: etree._Element, filename: str, names: tuple[str, ...],
-                     problems: list[Problem]) -> dict[str, str] | None:
+def _camunda_mapping(
+    el: etree._Element, filename: str, names: tuple[str, ...], problems: list[Problem]
+) -> dict[str, str] | None:
     where = Where.of(filename, el)
     target = (el.get("target") or "").strip()
     source, expression = el.get("source"), el.get("sourceExpression")
     if not target.isidentifier() or target.startswith("_"):
-        problems.append(Problem(f"mapping target {target!r} must be a variable name", where.file, where.element_id,
-                                where.line, "unsupported_mapping"))
+        problems.append(
+            Problem(
+                f"mapping target {target!r} must be a variable name",
+                where.file,
+                where.element_id,
+                where.line,
+                "unsupported_mapping",
+            )
+        )
         return None
     if source is not None and source.strip().isidentifier() and not source.strip().startswith("_"):
         return {"target": target, "source": source.strip()}
@@ -207,16 +271,24 @@ def _camunda_mapping(el: etree._Element, filename: str, names: tuple[str, ...],
             problems.append(python)
             return None
         return {"target": target, "expression": python}
-    problems.append(Problem(f"mapping to {target!r} needs a source variable name or a sourceExpression",
-                            where.file, where.element_id, where.line, "unsupported_mapping"))
+    problems.append(
+        Problem(
+            f"mapping to {target!r} needs a source variable name or a sourceExpression",
+            where.file,
+            where.element_id,
+            where.line,
+            "unsupported_mapping",
+        )
+    )
     return None
 
 
 class PmoflowCallActivity(CallActivity):
     """A call activity that passes only the mapped variables when it has mappings."""
 
-    def __init__(self, wf_spec: Any, bpmn_id: str, subworkflow_spec: str, mappings: dict[str, Any] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, wf_spec: Any, bpmn_id: str, subworkflow_spec: str, mappings: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(wf_spec, bpmn_id, subworkflow_spec, **kwargs)
         self.mappings = mappings or {}
 
@@ -265,10 +337,17 @@ class CallActivityTaskParser(CallActivityParser):
         problems: list[Problem] = []
         found = read_mappings(self.node, self.filename or "", problems)
         plain = not found.inputs and not found.outputs and found.all_in and found.all_out
-        mappings = {} if plain else {"inputs": found.inputs, "outputs": found.outputs, "all_in": found.all_in,
-                                     "all_out": found.all_out}
-        return PmoflowCallActivity(
-            self.spec, self.bpmn_id, subworkflow_spec=self.node.get("calledElement"), mappings=mappings,
-            prescript=extensions.get("preScript"), postscript=extensions.get("postScript"), **self.bpmn_attributes,
+        mappings = (
+            {}
+            if plain
+            else {"inputs": found.inputs, "outputs": found.outputs, "all_in": found.all_in, "all_out": found.all_out}
         )
-
+        return PmoflowCallActivity(
+            self.spec,
+            self.bpmn_id,
+            subworkflow_spec=self.node.get("calledElement"),
+            mappings=mappings,
+            prescript=extensions.get("preScript"),
+            postscript=extensions.get("postScript"),
+            **self.bpmn_attributes,
+        )

@@ -47,8 +47,15 @@ from engine.spiff.extensions.camunda_mappings import (
 from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, NS
 from engine.spiff.xml import parent_of
 
-EXPRESSION_SLOTS = ("conditionExpression", "condition", "loopCardinality", "completionCondition",
-                    "timeDuration", "timeDate", "timeCycle")
+EXPRESSION_SLOTS = (
+    "conditionExpression",
+    "condition",
+    "loopCardinality",
+    "completionCondition",
+    "timeDuration",
+    "timeDate",
+    "timeCycle",
+)
 
 
 _TIMERS = ("timeDuration", "timeDate", "timeCycle")
@@ -60,20 +67,27 @@ _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _BARE_ISO = re.compile(r"^(R\d*/)?([+-]?P|\d{4}-\d\d-\d\d)", re.I)
 
 
-_DATA_ELEMENTS = ("dataObject", "dataObjectReference", "dataStoreReference", "dataInput", "dataOutput",
-                  "property")
+_DATA_ELEMENTS = ("dataObject", "dataObjectReference", "dataStoreReference", "dataInput", "dataOutput", "property")
 
 
-_MI_ORDER = {"documentation": 0, "extensionElements": 1, "loopCardinality": 2, "loopDataInputRef": 3,
-             "loopDataOutputRef": 4, "inputDataItem": 5, "outputDataItem": 6, "complexBehaviorDefinition": 7,
-             "completionCondition": 8}
+_MI_ORDER = {
+    "documentation": 0,
+    "extensionElements": 1,
+    "loopCardinality": 2,
+    "loopDataInputRef": 3,
+    "loopDataOutputRef": 4,
+    "inputDataItem": 5,
+    "outputDataItem": 6,
+    "complexBehaviorDefinition": 7,
+    "completionCondition": 8,
+}
 
 
 def translate_model(filename: str, root: etree._Element) -> list[Problem]:
     """Rewrite FEEL/JUEL expressions and Camunda/Zeebe mappings of one BPMN tree in place; the problems found."""
     names = multiword_names(root)
     problems = _expression_slots(filename, root, names)
-    per_instance: dict[etree._Element, list[str]] = {}      # activity -> lines run as each instance ends
+    per_instance: dict[etree._Element, list[str]] = {}  # activity -> lines run as each instance ends
     for mi in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
         problems.extend(_collection(filename, mi, names, per_instance))
     for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
@@ -100,23 +114,23 @@ def _expression_slots(filename: str, root: etree._Element, names: tuple[str, ...
     for node in root.iter(*(f"{{{BPMN_NS}}}{slot}" for slot in EXPRESSION_SLOTS)):
         text = (node.text or "").strip()
         if not text:
-            continue                         # empty slots are the structural checks' business
+            continue  # empty slots are the structural checks' business
         language = declared_language(node)
         local = etree.QName(node).localname
         try:
             kind = dialect(text, language)
         except UnsupportedLanguage as err:
             problems.append(problem_at(filename, node, f"{_what(local)} {text!r}: {err}"))
-            node.text = "None"               # reported once: the Python checks must not report it again
+            node.text = "None"  # reported once: the Python checks must not report it again
             continue
         if kind == PYTHON or (local in _TIMERS and kind != JUEL and _BARE_ISO.match(text)):
-            continue                         # Python (and bare ISO timer values) are checked by parsing.py
+            continue  # Python (and bare ISO timer values) are checked by parsing.py
         python = compile_expression(text, language, where_of(filename, node), _what(local), names)
         if isinstance(python, Problem):
             problems.append(python)
-            python = "None"                  # reported once: the Python checks must not report it again
+            python = "None"  # reported once: the Python checks must not report it again
         node.text = python
-        if _XSI_TYPE in node.attrib:         # only a tFormalExpression may say what it is now
+        if _XSI_TYPE in node.attrib:  # only a tFormalExpression may say what it is now
             node.set("language", "python")
         else:
             node.attrib.pop("language", None)
@@ -124,13 +138,19 @@ def _expression_slots(filename: str, root: etree._Element, names: tuple[str, ...
 
 
 def _what(local: str) -> str:
-    return {"conditionExpression": "condition", "loopCardinality": "loop cardinality",
-            "completionCondition": "completion condition", "timeDuration": "timer duration",
-            "timeDate": "timer date", "timeCycle": "timer cycle"}.get(local, local)
+    return {
+        "conditionExpression": "condition",
+        "loopCardinality": "loop cardinality",
+        "completionCondition": "completion condition",
+        "timeDuration": "timer duration",
+        "timeDate": "timer date",
+        "timeCycle": "timer cycle",
+    }.get(local, local)
 
 
-def _collection(filename: str, mi: etree._Element, names: tuple[str, ...],
-                per_instance: dict[etree._Element, list[str]]) -> list[Problem]:
+def _collection(
+    filename: str, mi: etree._Element, names: tuple[str, ...], per_instance: dict[etree._Element, list[str]]
+) -> list[Problem]:
     zeebe = mi.find("bpmn:extensionElements/zeebe:loopCharacteristics", NS)
     z = zeebe.get if zeebe is not None else (lambda name: None)
     collection = mi.get(f"{{{CAMUNDA_NS}}}collection") or z("inputCollection")
@@ -140,19 +160,31 @@ def _collection(filename: str, mi: etree._Element, names: tuple[str, ...],
     if collection and mi.find("bpmn:loopDataInputRef", NS) is None and mi.find("bpmn:loopCardinality", NS) is None:
         name = _variable(collection)
         if name is None:
-            problems.append(problem_at(filename, mi, f"multi-instance collection {collection!r} must name a "
-                                     "variable (put the list into a variable first)"))
+            problems.append(
+                problem_at(
+                    filename,
+                    mi,
+                    f"multi-instance collection {collection!r} must name a "
+                    "variable (put the list into a variable first)",
+                )
+            )
         else:
             _add(mi, "loopDataInputRef", text=name)
             if element:
-                _add(mi, "inputDataItem", id=_plain(element), name=_plain(element))   # Spiff reads the id
+                _add(mi, "inputDataItem", id=_plain(element), name=_plain(element))  # Spiff reads the id
     if out_collection and mi.find("bpmn:loopDataOutputRef", NS) is None:
         name, item = _variable(out_collection), _variable(out_element or "")
         if name is not None and item is None and (out_element or "").strip().startswith("="):
             item = _output_expression(filename, mi, out_element or "", names, per_instance, problems)
         if name is None or item is None:
-            problems.append(problem_at(filename, mi, f"multi-instance output {out_collection!r}/{out_element!r} needs "
-                                     "a variable as outputCollection and a variable or FEEL as outputElement"))
+            problems.append(
+                problem_at(
+                    filename,
+                    mi,
+                    f"multi-instance output {out_collection!r}/{out_element!r} needs "
+                    "a variable as outputCollection and a variable or FEEL as outputElement",
+                )
+            )
         else:
             _add(mi, "loopDataOutputRef", text=name)
             _add(mi, "outputDataItem", id=item, name=item)
@@ -160,8 +192,14 @@ def _collection(filename: str, mi: etree._Element, names: tuple[str, ...],
     return problems
 
 
-def _output_expression(filename: str, mi: etree._Element, text: str, names: tuple[str, ...],
-                       per_instance: dict[etree._Element, list[str]], problems: list[Problem]) -> str | None:
+def _output_expression(
+    filename: str,
+    mi: etree._Element,
+    text: str,
+    names: tuple[str, ...],
+    per_instance: dict[etree._Element, list[str]],
+    problems: list[Problem],
+) -> str | None:
     """A FEEL outputElement: computed into a variable of its own as each instance ends; that variable."""
     python = compile_expression(text, FEEL, where_of(filename, mi), "multi-instance output element", names)
     if isinstance(python, Problem):
@@ -208,9 +246,8 @@ def _script(filename: str, task: etree._Element, names: tuple[str, ...]) -> list
     script = task.find("bpmn:script", NS)
     if zeebe is not None:
         if script is not None and (script.text or "").strip():
-            return []                                     # a script of its own wins
-        return _assigning_script(filename, task, zeebe.get("expression"), zeebe.get("resultVariable"), FEEL,
-                                 names)
+            return []  # a script of its own wins
+        return _assigning_script(filename, task, zeebe.get("expression"), zeebe.get("resultVariable"), FEEL, names)
     script_format = (task.get("scriptFormat") or "").strip()
     kind = script_format.lower()
     if not kind or "python" in kind:
@@ -218,20 +255,38 @@ def _script(filename: str, task: etree._Element, names: tuple[str, ...]) -> list
     if "feel" in kind:
         text = script.text if script is not None else None
         return _assigning_script(filename, task, text, task.get(f"{{{CAMUNDA_NS}}}resultVariable"), FEEL, names)
-    return [problem_at(filename, task, f"script format {script_format!r} is not supported: scripts are Python "
-                     "(scriptFormat python) or FEEL (scriptFormat feel with camunda:resultVariable, or zeebe:script)",
-                     "unsupported_script")]
+    return [
+        problem_at(
+            filename,
+            task,
+            f"script format {script_format!r} is not supported: scripts are Python "
+            "(scriptFormat python) or FEEL (scriptFormat feel with camunda:resultVariable, or zeebe:script)",
+            "unsupported_script",
+        )
+    ]
 
 
-def _assigning_script(filename: str, task: etree._Element, expression: str | None, result: str | None,
-                      language: str, names: tuple[str, ...]) -> list[Problem]:
+def _assigning_script(
+    filename: str,
+    task: etree._Element,
+    expression: str | None,
+    result: str | None,
+    language: str,
+    names: tuple[str, ...],
+) -> list[Problem]:
     python = compile_expression(expression, language, where_of(filename, task), "script expression", names)
     problems = [python] if isinstance(python, Problem) else []
     if not result or not is_name(result):
-        problems.append(problem_at(filename, task, "a FEEL script needs a result variable that is a plain name "
-                                 f"(got {result!r})", "unsupported_script"))
+        problems.append(
+            problem_at(
+                filename,
+                task,
+                f"a FEEL script needs a result variable that is a plain name (got {result!r})",
+                "unsupported_script",
+            )
+        )
         result = "result"
-    python = "None" if problems else python          # reported once: "no script" would repeat it
+    python = "None" if problems else python  # reported once: "no script" would repeat it
     script = task.find("bpmn:script", NS)
     if script is None:
         script = _add(task, "script")
@@ -248,8 +303,15 @@ def _called_element(filename: str, call: etree._Element) -> list[Problem]:
     if process_id.startswith("="):
         literal = re.fullmatch(r'=\s*"([^"\\]+)"\s*', process_id)
         if literal is None:
-            return [problem_at(filename, call, f"called process {process_id!r} is computed at run time; pmoflow "
-                             "needs the process id (a text or a FEEL string literal)", "unsupported_call")]
+            return [
+                problem_at(
+                    filename,
+                    call,
+                    f"called process {process_id!r} is computed at run time; pmoflow "
+                    "needs the process id (a text or a FEEL string literal)",
+                    "unsupported_call",
+                )
+            ]
         process_id = literal.group(1)
     if process_id:
         call.set("calledElement", process_id)
@@ -282,9 +344,18 @@ def _decision_result_problems(filename: str, task: etree._Element) -> list[Probl
     if variable is None:
         return []
     if not is_name(variable):
-        return [problem_at(filename, task, f"result variable {variable!r} must be a plain variable name",
-                         "bad_result_variable")]
+        return [
+            problem_at(
+                filename, task, f"result variable {variable!r} must be a plain variable name", "bad_result_variable"
+            )
+        ]
     if mapping != "zeebe" and mapping not in _CAMUNDA_RESULT_MAPPINGS:
-        return [problem_at(filename, task, f"mapDecisionResult {mapping!r} is not supported (use "
-                         f"{', '.join(_CAMUNDA_RESULT_MAPPINGS)})", "bad_result_variable")]
+        return [
+            problem_at(
+                filename,
+                task,
+                f"mapDecisionResult {mapping!r} is not supported (use {', '.join(_CAMUNDA_RESULT_MAPPINGS)})",
+                "bad_result_variable",
+            )
+        ]
     return []

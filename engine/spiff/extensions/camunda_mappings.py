@@ -20,8 +20,17 @@ from engine.spiff.expressions.translate import (
 from engine.spiff.namespaces import BPMN_NS, NS, SPIFF_NS
 
 # activities whose SpiffWorkflow spec runs pre- and post-scripts
-PRE_POST_TASKS = {"task", "userTask", "manualTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask",
-                  "subProcess", "transaction"}
+PRE_POST_TASKS = {
+    "task",
+    "userTask",
+    "manualTask",
+    "serviceTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "subProcess",
+    "transaction",
+}
 
 
 _PYTHON_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -55,8 +64,10 @@ def is_name(name: str) -> bool:
 
 def activities(root: etree._Element) -> Iterator[etree._Element]:
     for node in root.iter(f"{{{BPMN_NS}}}*"):
-        if node.find("bpmn:extensionElements/camunda:inputOutput", NS) is not None or \
-                node.find("bpmn:extensionElements/zeebe:ioMapping", NS) is not None:
+        if (
+            node.find("bpmn:extensionElements/camunda:inputOutput", NS) is not None
+            or node.find("bpmn:extensionElements/zeebe:ioMapping", NS) is not None
+        ):
             yield node
 
 
@@ -72,13 +83,18 @@ def io_mapping(filename: str, node: etree._Element, names: tuple[str, ...]) -> l
             return [problem_at(filename, node, "script task has no script", "missing_script")]
         script.text = "\n".join([*inputs, dedent(script.text or ""), *outputs])
         return []
-    if local == "startEvent" and not inputs:          # outputs set variables as the instance starts
+    if local == "startEvent" and not inputs:  # outputs set variables as the instance starts
         prepend_script(node, "postScript", outputs, first=False)
         return []
     if local not in PRE_POST_TASKS | {"callActivity"}:
-        what = "input mappings on a start event are not supported (a start event has only outputs)" \
-            if local == "startEvent" else (f"input/output mappings on a {local} are not supported (only on "
-                                           "tasks, sub-processes, call activities and outputs of start events)")
+        what = (
+            "input mappings on a start event are not supported (a start event has only outputs)"
+            if local == "startEvent"
+            else (
+                f"input/output mappings on a {local} are not supported (only on "
+                "tasks, sub-processes, call activities and outputs of start events)"
+            )
+        )
         return [problem_at(filename, node, what, "unsupported_mapping")]
     prepend_script(node, "preScript", inputs, first=True)
     prepend_script(node, "postScript", outputs, first=False)
@@ -86,8 +102,9 @@ def io_mapping(filename: str, node: etree._Element, names: tuple[str, ...]) -> l
     return []
 
 
-def _mapping_lines(filename: str, node: etree._Element, names: tuple[str, ...],
-                   problems: list[Problem], zeebe: bool) -> tuple[list[str], list[str]]:
+def _mapping_lines(
+    filename: str, node: etree._Element, names: tuple[str, ...], problems: list[Problem], zeebe: bool
+) -> tuple[list[str], list[str]]:
     """`target = python` lines for the inputs and the outputs of an activity (a call activity's Zeebe
     mappings are its callee's: engine.spiff.extensions.calls applies them)."""
     inputs: list[str] = []
@@ -100,8 +117,9 @@ def _mapping_lines(filename: str, node: etree._Element, names: tuple[str, ...],
     return inputs, outputs
 
 
-def camunda_mappings(filename: str, node: etree._Element, names: tuple[str, ...],
-                     problems: list[Problem]) -> list[tuple[str, str, str]]:
+def camunda_mappings(
+    filename: str, node: etree._Element, names: tuple[str, ...], problems: list[Problem]
+) -> list[tuple[str, str, str]]:
     """(input|output, target, sandbox Python) of an element's camunda:inputOutput."""
     found = []
     io = node.find("bpmn:extensionElements/camunda:inputOutput", NS)
@@ -118,8 +136,9 @@ def camunda_mappings(filename: str, node: etree._Element, names: tuple[str, ...]
     return found
 
 
-def zeebe_mappings(filename: str, node: etree._Element, names: tuple[str, ...],
-                   problems: list[Problem]) -> list[tuple[str, str, str]]:
+def zeebe_mappings(
+    filename: str, node: etree._Element, names: tuple[str, ...], problems: list[Problem]
+) -> list[tuple[str, str, str]]:
     """(input|output, target, sandbox Python) of an element's zeebe:ioMapping."""
     found = []
     zeebe = node.find("bpmn:extensionElements/zeebe:ioMapping", NS)
@@ -143,9 +162,15 @@ def _target(filename: str, param: etree._Element, target: str | None, problems: 
     parts = text.split(".")
     if text and len(parts) <= _MAX_PATH and all(_TARGET_PART.match(p) for p in parts):
         return text
-    problems.append(problem_at(filename, param, f"mapping target {target!r} must be a variable name (letters, digits, "
-                             "_ and single spaces, not starting with _) or such names joined by dots",
-                             "unsupported_mapping"))
+    problems.append(
+        problem_at(
+            filename,
+            param,
+            f"mapping target {target!r} must be a variable name (letters, digits, "
+            "_ and single spaces, not starting with _) or such names joined by dots",
+            "unsupported_mapping",
+        )
+    )
     return None
 
 
@@ -157,8 +182,9 @@ def assignment(target: str, python: str) -> str:
     return f"set_var({target!r}, {python})"
 
 
-def zeebe_value(filename: str, param: etree._Element, source: str | None, names: tuple[str, ...],
-                problems: list[Problem]) -> str | None:
+def zeebe_value(
+    filename: str, param: etree._Element, source: str | None, names: tuple[str, ...], problems: list[Problem]
+) -> str | None:
     """Python for a Zeebe mapping source: `=` FEEL, else the text as a string constant."""
     text = (source or "").strip()
     if not text.startswith("="):
@@ -170,8 +196,7 @@ def zeebe_value(filename: str, param: etree._Element, source: str | None, names:
     return python
 
 
-def _camunda_value(filename: str, param: etree._Element, names: tuple[str, ...],
-                   problems: list[Problem]) -> str | None:
+def _camunda_value(filename: str, param: etree._Element, names: tuple[str, ...], problems: list[Problem]) -> str | None:
     """Python for a Camunda 7 parameter: text (constant or `${}`), camunda:list, camunda:map."""
     children = [c for c in param if isinstance(c.tag, str)]
     if not children:
@@ -191,13 +216,20 @@ def _camunda_value(filename: str, param: etree._Element, names: tuple[str, ...],
         items = [_camunda_value(filename, v, names, problems) for v in child if isinstance(v.tag, str)]
         return None if None in items else "[" + ", ".join(str(i) for i in items) + "]"
     if local == "map":
-        entries = [(e.get("key") or "", _camunda_value(filename, e, names, problems))
-                   for e in child if isinstance(e.tag, str)]
+        entries = [
+            (e.get("key") or "", _camunda_value(filename, e, names, problems)) for e in child if isinstance(e.tag, str)
+        ]
         if any(v is None for _, v in entries):
             return None
         return "{" + ", ".join(f"{k!r}: {v}" for k, v in entries) + "}"
-    problems.append(problem_at(filename, param, f"camunda:{local} in a mapping is not supported (use text, "
-                             "${...}, camunda:list or camunda:map)", "unsupported_mapping"))
+    problems.append(
+        problem_at(
+            filename,
+            param,
+            f"camunda:{local} in a mapping is not supported (use text, ${{...}}, camunda:list or camunda:map)",
+            "unsupported_mapping",
+        )
+    )
     return None
 
 
@@ -205,7 +237,7 @@ def prepend_script(node: etree._Element, which: str, lines: list[str], first: bo
     if not lines:
         return
     extensions = node.find("bpmn:extensionElements", NS)
-    if extensions is None:                   # first after any documentation, as the schema orders it
+    if extensions is None:  # first after any documentation, as the schema orders it
         extensions = etree.Element(f"{{{BPMN_NS}}}extensionElements")
         node.insert(len(node.findall("bpmn:documentation", NS)), extensions)
     existing = extensions.find(f"spiffworkflow:{which}", NS)

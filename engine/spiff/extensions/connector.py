@@ -62,10 +62,14 @@ def _extensions(task: etree._Element) -> etree._Element | None:
 
 def read_config(node: etree._Element) -> dict[str, Any]:
     """The connector settings as plain data (call `connector_problems` first)."""
-    headers = [{"name": h.get("name", ""), "value": h.get("value"), "secret": h.get("secret")}
-               for h in node.iterfind(f"{{{PMOFLOW_NS}}}header")]
-    outputs = [{"variable": o.get("variable", ""), "expression": o.get("expression", "")}
-               for o in node.iterfind(f"{{{PMOFLOW_NS}}}output")]
+    headers = [
+        {"name": h.get("name", ""), "value": h.get("value"), "secret": h.get("secret")}
+        for h in node.iterfind(f"{{{PMOFLOW_NS}}}header")
+    ]
+    outputs = [
+        {"variable": o.get("variable", ""), "expression": o.get("expression", "")}
+        for o in node.iterfind(f"{{{PMOFLOW_NS}}}output")
+    ]
     body = node.findtext(f"{{{PMOFLOW_NS}}}body")
     return {
         "method": (node.get("method") or "GET").upper(),
@@ -101,8 +105,11 @@ def connector_problems(filename: str, task: etree._Element) -> list[Problem]:
         problems.append(problem(f"url {url!r} must be an absolute http or https address"))
     elif parts.username or parts.password:
         problems.append(problem("credentials in the url are not allowed; use a header with a secret"))
-    problems.extend(problem(f"url placeholder {{{name}}} is not a variable name")
-                    for name in PLACEHOLDER.findall(url) if not IDENTIFIER.match(name))
+    problems.extend(
+        problem(f"url placeholder {{{name}}} is not a variable name")
+        for name in PLACEHOLDER.findall(url)
+        if not IDENTIFIER.match(name)
+    )
     for attr, low, high, kind in (("timeout", 1, 120, float), ("retries", 0, 10, int)):
         raw = node.get(attr)
         if raw is None:
@@ -147,7 +154,7 @@ class PmoflowConnectorTask(SpiffBpmnTask):
     """A service task that waits for the worker's HTTP call; it is completed by engine.integration.connectors."""
 
     def __init__(self, wf_spec: Any, name: str, connector: dict[str, Any], **kwargs: Any) -> None:
-        kwargs["manual"] = True           # waits in READY until the call's outcome completes it
+        kwargs["manual"] = True  # waits in READY until the call's outcome completes it
         super().__init__(wf_spec, name, **kwargs)
         self.connector = connector
 

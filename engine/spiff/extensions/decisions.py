@@ -53,16 +53,25 @@ DecisionResolver = Callable[[str, int | None], PublishedDecision | None]
 class PmoflowBusinessRuleTask(SpiffBpmnTask):
     """A business rule task evaluating a pinned decision model with the pmoflow decision engine."""
 
-    def __init__(self, wf_spec: Any, name: str, decision: str, model: dict[str, Any], content_hash: str,
-                 version: int | None = None, result_variable: str | None = None, result_mapping: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        wf_spec: Any,
+        name: str,
+        decision: str,
+        model: dict[str, Any],
+        content_hash: str,
+        version: int | None = None,
+        result_variable: str | None = None,
+        result_mapping: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(wf_spec, name, **kwargs)
         self.decision = decision
         self.model = model
         self.content_hash = content_hash
         self.version = version
-        self.result_variable = result_variable      # Camunda's resultVariable: the result goes there
-        self.result_mapping = result_mapping        # how (RESULT_MAPPINGS); None: the outputs are merged
+        self.result_variable = result_variable  # Camunda's resultVariable: the result goes there
+        self.result_mapping = result_mapping  # how (RESULT_MAPPINGS); None: the outputs are merged
         self._compiled: CompiledModel | None = None
 
     def compiled(self) -> CompiledModel:
@@ -79,7 +88,7 @@ class PmoflowBusinessRuleTask(SpiffBpmnTask):
                 mapped = map_result(result, self.model["decisions"][-1]["logic"], self.result_mapping)
         except DecisionError as err:
             error = WorkflowTaskException(str(err), task=my_task, exception=err)
-            error.exception = err          # the incident's kind is read from here (Run._to_incident)
+            error.exception = err  # the incident's kind is read from here (Run._to_incident)
             raise error from err
         if self.result_variable:
             my_task.data[self.result_variable] = mapped
@@ -93,11 +102,17 @@ class PmoflowBusinessRuleTask(SpiffBpmnTask):
         """What the audit trail keeps of one evaluation."""
         top = result.trace[-1]
         return {
-            "decision": self.decision, "version": self.version, "decision_table": self.model_table_id(),
-            "hit_policy": top.hit_policy, "inputs": top.inputs, "outputs": result.outputs,
+            "decision": self.decision,
+            "version": self.version,
+            "decision_table": self.model_table_id(),
+            "hit_policy": top.hit_policy,
+            "inputs": top.inputs,
+            "outputs": result.outputs,
             "matched_rules": [r.id for r in result.matched_rules],
-            "required": [{"decision": t.decision, "matched_rules": [r.id for r in t.matched_rules],
-                          "outputs": t.outputs} for t in result.trace[:-1]],
+            "required": [
+                {"decision": t.decision, "matched_rules": [r.id for r in t.matched_rules], "outputs": t.outputs}
+                for t in result.trace[:-1]
+            ],
         }
 
     def model_table_id(self) -> str:
@@ -125,8 +140,9 @@ def map_result(result: Evaluation, logic: dict[str, Any], mapping: str | None) -
         values = [row[next(iter(row))] if len(row) == 1 else row for row in rows]
         return values if _multi_hit(logic) else (values[0] if values else None)
     if len(rows) > 1:
-        raise DecisionError(f"decision {result.decision!r} matched {len(rows)} rules; {mapping} allows one",
-                            result.decision)
+        raise DecisionError(
+            f"decision {result.decision!r} matched {len(rows)} rules; {mapping} allows one", result.decision
+        )
     if mapping == "singleResult":
         return rows[0] if rows else None
     return _single_entry(result, rows[0]) if rows else None
@@ -136,14 +152,15 @@ def result_mapping_problem(model: DecisionModel, mapping: str | None) -> str | N
     """Why `mapping` cannot hold this decision's result (known at deploy), or None."""
     outputs = model.top.output_names
     if mapping in ("singleEntry", "collectEntries") and len(outputs) != 1:
-        return (f"mapDecisionResult {mapping!r} needs a decision with one output; {model.decision!r} has "
-                f"{len(outputs)} ({', '.join(outputs)})")
+        return (
+            f"mapDecisionResult {mapping!r} needs a decision with one output; {model.decision!r} has "
+            f"{len(outputs)} ({', '.join(outputs)})"
+        )
     return None
 
 
 def _multi_hit(logic: dict[str, Any]) -> bool:
-    return logic.get("hit_policy") not in (None, "UNIQUE", "FIRST", "PRIORITY", "ANY") and not logic.get(
-        "aggregation")
+    return logic.get("hit_policy") not in (None, "UNIQUE", "FIRST", "PRIORITY", "ANY") and not logic.get("aggregation")
 
 
 def _rows(result: Evaluation, logic: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,8 +174,9 @@ def _rows(result: Evaluation, logic: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _single_entry(result: Evaluation, row: dict[str, Any]) -> Any:
     if len(row) != 1:
-        raise DecisionError(f"decision {result.decision!r} has {len(row)} outputs; a single entry needs one",
-                            result.decision)
+        raise DecisionError(
+            f"decision {result.decision!r} has {len(row)} outputs; a single entry needs one", result.decision
+        )
     return next(iter(row.values()))
 
 

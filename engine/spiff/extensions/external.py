@@ -45,7 +45,7 @@ from engine.core.errors import Problem
 from engine.spiff.expressions.sandbox import check_expression
 from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, NS, PMOFLOW_NS
 
-ACTIVITI_NS = "http://activiti.org/bpmn"        # Camunda 7 still reads models written for Activiti
+ACTIVITI_NS = "http://activiti.org/bpmn"  # Camunda 7 still reads models written for Activiti
 
 # Elements that may be external tasks (Camunda 7: service, send and business rule tasks;
 # Camunda 8 also lets a job worker implement a script task).
@@ -68,6 +68,7 @@ class ExternalWork:
 
 
 # ---------------------------------------------------------------- reading the model
+
 
 def _ext(node: etree._Element, path: str) -> etree._Element | None:
     return node.find(f"bpmn:extensionElements/{path}", NS)
@@ -102,8 +103,9 @@ def _operation_name(node: etree._Element) -> str | None:
     return local
 
 
-_BEAN = re.compile(r"^[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:\(.*\))?\s*\}$",
-                   re.DOTALL)
+_BEAN = re.compile(
+    r"^[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:\(.*\))?\s*\}$", re.DOTALL
+)
 _CLASS = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 
 
@@ -130,8 +132,9 @@ def topic_source(node: etree._Element) -> tuple[str, str | None] | None:
         return None
     if node.get(f"{{{PMOFLOW_NS}}}topic") is not None:
         return "pmoflow:topic", node.get(f"{{{PMOFLOW_NS}}}topic")
-    if _camunda(node, "type") == "external" or (_camunda(node, "topic") is not None and not any(
-            _camunda(node, a) for a in JAVA_ATTRIBUTES)):
+    if _camunda(node, "type") == "external" or (
+        _camunda(node, "topic") is not None and not any(_camunda(node, a) for a in JAVA_ATTRIBUTES)
+    ):
         return "camunda:topic", _camunda(node, "topic")
     definition = _ext(node, "zeebe:taskDefinition")
     if definition is not None:
@@ -155,17 +158,25 @@ def external_config(node: etree._Element) -> dict[str, Any]:
     """The external task's settings as plain data (call `external_problems` first)."""
     source = topic_source(node)
     assert source is not None
-    config: dict[str, Any] = {"topic": (source[1] or "").strip(), "source": source[0], "retries": None,
-                              "parameters": {}, "result_variable": None}
+    config: dict[str, Any] = {
+        "topic": (source[1] or "").strip(),
+        "source": source[0],
+        "retries": None,
+        "parameters": {},
+        "result_variable": None,
+    }
     if source[0].startswith("camunda:") and (java := _java(node)) is not None and source[0] == f"camunda:{java}":
-        config["implementation"] = (_camunda(node, java) or "").strip()      # what the model named, for workers
+        config["implementation"] = (_camunda(node, java) or "").strip()  # what the model named, for workers
     definition = _ext(node, "zeebe:taskDefinition")
     if source[0] == "zeebe:taskDefinition" and definition is not None and definition.get("retries"):
         config["retries"] = int(definition.get("retries", "0").strip())
     operator = _ext(node, "spiffworkflow:serviceTaskOperator")
     if source[0] == "spiffworkflow:serviceTaskOperator" and operator is not None:
-        config["parameters"] = {p.get("id"): (p.get("value") or "").strip()
-                                for p in operator.iterfind(".//spiffworkflow:parameter", NS) if p.get("id")}
+        config["parameters"] = {
+            p.get("id"): (p.get("value") or "").strip()
+            for p in operator.iterfind(".//spiffworkflow:parameter", NS)
+            if p.get("id")
+        }
         config["result_variable"] = (operator.get("resultVariable") or "").strip() or None
     return config
 
@@ -182,17 +193,24 @@ def external_problems(filename: str, node: etree._Element) -> list[Problem]:
     def problem(message: str, code: str = "bad_external_task") -> None:
         problems.append(Problem(f"external task: {message}", *where, code))
 
-    if (topic is None and kind == "zeebe:taskDefinition"
-            and (definition := _ext(node, "zeebe:taskDefinition")) is not None and definition.get("type")):
-        problem("a job type computed by an expression is not supported; write the type as text "
-                '(e.g. type="billing")')
-    elif topic is None and kind.startswith("camunda:") and kind[len("camunda:"):] in JAVA_ATTRIBUTES:
-        java = kind[len("camunda:"):]
-        problem(f"{kind}={_camunda(node, java)!r} names no bean or class to use as the topic; add "
-                'camunda:type="external" with a camunda:topic (or pmoflow:topic) for a worker to fetch')
+    if (
+        topic is None
+        and kind == "zeebe:taskDefinition"
+        and (definition := _ext(node, "zeebe:taskDefinition")) is not None
+        and definition.get("type")
+    ):
+        problem('a job type computed by an expression is not supported; write the type as text (e.g. type="billing")')
+    elif topic is None and kind.startswith("camunda:") and kind[len("camunda:") :] in JAVA_ATTRIBUTES:
+        java = kind[len("camunda:") :]
+        problem(
+            f"{kind}={_camunda(node, java)!r} names no bean or class to use as the topic; add "
+            'camunda:type="external" with a camunda:topic (or pmoflow:topic) for a worker to fetch'
+        )
     elif not (topic or "").strip():
-        what = {"camunda:topic": 'camunda:type="external" needs a camunda:topic',
-                "zeebe:taskDefinition": "zeebe:taskDefinition needs a type"}.get(kind, f"{kind} is empty")
+        what = {
+            "camunda:topic": 'camunda:type="external" needs a camunda:topic',
+            "zeebe:taskDefinition": "zeebe:taskDefinition needs a type",
+        }.get(kind, f"{kind} is empty")
         problem(f"{what}; the topic is what workers fetch")
     elif len((topic or "").strip()) > TOPIC_LIMIT:
         problem(f"the topic is longer than {TOPIC_LIMIT} characters")
@@ -206,8 +224,11 @@ def external_problems(filename: str, node: etree._Element) -> list[Problem]:
     local = etree.QName(node).localname
     if local == "scriptTask" and (node.findtext("bpmn:script", None, NS) or "").strip():
         problem("a script task with a topic has a script too; a worker does the task, so remove one")
-    if local == "businessRuleTask" and (_camunda(node, "decisionRef") or _ext(node, "zeebe:calledDecision") is not None
-                                        or _ext(node, "pmoflow:decision") is not None):
+    if local == "businessRuleTask" and (
+        _camunda(node, "decisionRef")
+        or _ext(node, "zeebe:calledDecision") is not None
+        or _ext(node, "pmoflow:decision") is not None
+    ):
         problem("a business rule task with a topic names a decision too; keep one")
     operator = _ext(node, "spiffworkflow:serviceTaskOperator") if kind == "spiffworkflow:serviceTaskOperator" else None
     if operator is not None:
@@ -229,14 +250,27 @@ def implementation_problems(filename: str, node: etree._Element) -> list[Problem
     """A service task with nothing pmoflow can run (no topic, no connector): what to add instead."""
     where = (filename, node.get("id"), node.sourceline)
     if _ext(node, "camunda:connector") is not None:
-        return [Problem("Camunda Connect connectors cannot run in pmoflow; use an HTTP connector "
-                        "(pmoflow:connector) or an external task topic (pmoflow:topic)", *where, "no_implementation")]
-    return [Problem("service task has nothing to run: add an external task topic (pmoflow:topic, camunda:topic "
-                    "or zeebe:taskDefinition) for a worker to fetch, or HTTP connector settings "
-                    "(pmoflow:connector)", *where, "no_implementation")]
+        return [
+            Problem(
+                "Camunda Connect connectors cannot run in pmoflow; use an HTTP connector "
+                "(pmoflow:connector) or an external task topic (pmoflow:topic)",
+                *where,
+                "no_implementation",
+            )
+        ]
+    return [
+        Problem(
+            "service task has nothing to run: add an external task topic (pmoflow:topic, camunda:topic "
+            "or zeebe:taskDefinition) for a worker to fetch, or HTTP connector settings "
+            "(pmoflow:connector)",
+            *where,
+            "no_implementation",
+        )
+    ]
 
 
 # ---------------------------------------------------------------- specs
+
 
 class PmoflowExternalTask(SpiffBpmnTask):
     """A task that waits in READY until a worker completes it (or throws a BPMN error at it)."""
@@ -271,9 +305,14 @@ def external_parser(base: type) -> type:
             if problems:
                 raise ValidationException(problems[0].message, node=self.node, file_name=self.filename)
             extensions = self.parse_extensions()
-            return PmoflowExternalTask(self.spec, self.bpmn_id, external=external_config(self.node),
-                                       prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
-                                       **self.bpmn_attributes)
+            return PmoflowExternalTask(
+                self.spec,
+                self.bpmn_id,
+                external=external_config(self.node),
+                prescript=extensions.get("preScript"),
+                postscript=extensions.get("postScript"),
+                **self.bpmn_attributes,
+            )
 
     ExternalOr.__name__ = ExternalOr.__qualname__ = f"External{base.__name__}"
     return ExternalOr
@@ -294,7 +333,10 @@ def uses_external_tasks(spec: Any, subprocess_specs: Mapping[str, Any]) -> bool:
     """Whether a process (or a process it calls) has external tasks; remembered on the shared spec."""
     known = getattr(spec, "_pmoflow_external", None)
     if known is None:
-        known = any(isinstance(t, PmoflowExternalTask) for s in (spec, *subprocess_specs.values())
-                    for t in s.task_specs.values())
+        known = any(
+            isinstance(t, PmoflowExternalTask)
+            for s in (spec, *subprocess_specs.values())
+            for t in s.task_specs.values()
+        )
         spec._pmoflow_external = known
     return bool(known)

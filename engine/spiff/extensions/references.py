@@ -29,15 +29,18 @@ def form_ref(node: etree._Element) -> str | None:
     key = (node.get(f"{{{CAMUNDA_NS}}}formKey") or zeebe_key or "").strip()
     for prefix in CAMUNDA_FORMS:
         if key.startswith(prefix):
-            return key[len(prefix):]
+            return key[len(prefix) :]
     return key or None
 
 
 def loose_form_key(node: etree._Element) -> bool:
     """The node's form comes from a formKey that is not a Camunda form (an embedded HTML form, an app path,
     a key some tasklist reads): used when it names a form of the deployment, else ignored."""
-    if (node.find("bpmn:extensionElements/pmoflow:form", NS) is not None or node.get(f"{{{CAMUNDA_NS}}}formRef")
-            or zeebe_form(node)[0]):
+    if (
+        node.find("bpmn:extensionElements/pmoflow:form", NS) is not None
+        or node.get(f"{{{CAMUNDA_NS}}}formRef")
+        or zeebe_form(node)[0]
+    ):
         return False
     key = (node.get(f"{{{CAMUNDA_NS}}}formKey") or zeebe_form(node)[1] or "").strip()
     return not key.startswith(CAMUNDA_FORMS[-1])
@@ -87,6 +90,8 @@ def decision_binding(node: etree._Element) -> tuple[str, int | None] | str:
         text = (node.get(f"{{{CAMUNDA_NS}}}decisionRefVersion") or "").strip()
         if text.isdigit() and int(text) > 0:
             return kind, int(text)
-        return f"camunda:decisionRefBinding=\"version\" needs camunda:decisionRefVersion as a number (got {text!r})"
-    return (f"decision binding {kind!r} is not supported (use latest, deployment or version with "
-            "camunda:decisionRefVersion)")
+        return f'camunda:decisionRefBinding="version" needs camunda:decisionRefVersion as a number (got {text!r})'
+    return (
+        f"decision binding {kind!r} is not supported (use latest, deployment or version with "
+        "camunda:decisionRefVersion)"
+    )

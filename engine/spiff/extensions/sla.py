@@ -47,8 +47,11 @@ from engine.spiff.namespaces import BPMN_NS, CAMUNDA_NS, PMOFLOW_NS
 from engine.spiff.xml import parent_of
 
 TIMER_KINDS = ("reminder", "escalation", "outcome", "reassign")
-_ISO_FULL = re.compile(r"^(P(\d+([.,]\d+)?[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?"
-                       r"|\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?)$", re.I)
+_ISO_FULL = re.compile(
+    r"^(P(\d+([.,]\d+)?[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?"
+    r"|\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?)$",
+    re.I,
+)
 
 
 def _camunda_due(node: etree._Element) -> str:
@@ -66,19 +69,22 @@ def sla_config(node: etree._Element) -> dict[str, Any] | None:
         return {"due": _as_expression(camunda), "calendar": None, "at_risk": AT_RISK_SHARE}
     due = (el.get("due") or "").strip()
     at_risk = el.get("atRisk")
-    return {"due": _as_expression(due) if due else None, "calendar": (el.get("calendar") or "").strip() or None,
-            "at_risk": float(at_risk) if at_risk else AT_RISK_SHARE}
+    return {
+        "due": _as_expression(due) if due else None,
+        "calendar": (el.get("calendar") or "").strip() or None,
+        "at_risk": float(at_risk) if at_risk else AT_RISK_SHARE,
+    }
 
 
 def _as_expression(text: str) -> str:
     """A bare ISO value ("P2D", as Camunda writes it) as a quoted expression; others unchanged."""
     if _ISO_FULL.match(text):
         return repr(text)
-    if text.startswith(("${", "#{", "=")):                 # Camunda 7's ${dueDate}, Camunda 8's =dueDate
+    if text.startswith(("${", "#{", "=")):  # Camunda 7's ${dueDate}, Camunda 8's =dueDate
         try:
             return as_python(text)
         except NotSupported:
-            return text                                    # sla_problems names it
+            return text  # sla_problems names it
     return text
 
 
@@ -92,14 +98,14 @@ def sla_problems(node: etree._Element, filename: str) -> list[Problem]:
     problems = []
     due = (el.get("due") if el is not None else camunda) or ""
     if not due.strip():
-        problems.append(Problem("pmoflow:sla needs due=\"P2D\" (a duration, a date or an expression)", *where,
-                                "bad_sla"))
+        problems.append(Problem('pmoflow:sla needs due="P2D" (a duration, a date or an expression)', *where, "bad_sla"))
     else:
         expression = _as_expression(due.strip())
         message = check_expression(expression, "eval")
         if message:
-            problems.append(Problem(f"SLA due {due!r} is neither ISO 8601 nor an expression: {message}", *where,
-                                    "bad_expression"))
+            problems.append(
+                Problem(f"SLA due {due!r} is neither ISO 8601 nor an expression: {message}", *where, "bad_expression")
+            )
         elif (literal := _literal(expression)) is not None:
             problems.extend(_literal_problems(literal, el.get("calendar") if el is not None else None, where))
     if el is not None and el.get("atRisk") is not None:
@@ -127,8 +133,9 @@ def _literal_problems(value: str, calendar: str | None, where: tuple[str, str | 
         except CalendarError as err:
             return [Problem(f"SLA due: {err}", *where, "bad_sla")]
         if calendar and (parts.get("years") or parts.get("months")):
-            return [Problem(f"SLA due {value!r}: months and years cannot run on business time; use days",
-                            *where, "bad_sla")]
+            return [
+                Problem(f"SLA due {value!r}: months and years cannot run on business time; use days", *where, "bad_sla")
+            ]
         return []
     try:
         datetime.fromisoformat(value)
@@ -157,29 +164,37 @@ def timer_problems(event: etree._Element, filename: str) -> list[Problem]:
     where = (filename, event.get("id"), event.sourceline)
     kind = (event.get(f"{{{PMOFLOW_NS}}}timerKind") or "").strip()
     if kind and kind not in TIMER_KINDS:
-        problems.append(Problem(f"pmoflow:timerKind {kind!r} is not one of {', '.join(TIMER_KINDS)}", *where,
-                                "bad_timer"))
+        problems.append(
+            Problem(f"pmoflow:timerKind {kind!r} is not one of {', '.join(TIMER_KINDS)}", *where, "bad_timer")
+        )
     if kind and etree.QName(event).localname != "boundaryEvent":
         problems.append(Problem("pmoflow:timerKind belongs on a boundary event", *where, "bad_timer"))
     for definition in event.iterfind(f"{{{BPMN_NS}}}timerEventDefinition"):
         if timer_calendar(definition) is None:
             continue
         if definition.find(f"{{{BPMN_NS}}}timeCycle") is not None:
-            problems.append(Problem("a cycle timer cannot run on a business calendar; put the calendar on a "
-                                    "duration", *where, "bad_timer"))
+            problems.append(
+                Problem(
+                    "a cycle timer cannot run on a business calendar; put the calendar on a duration",
+                    *where,
+                    "bad_timer",
+                )
+            )
         if definition.find(f"{{{BPMN_NS}}}timeDate") is not None:
-            problems.append(Problem("a date timer has no duration to count on a business calendar", *where,
-                                    "bad_timer"))
+            problems.append(
+                Problem("a date timer has no duration to count on a business calendar", *where, "bad_timer")
+            )
         duration = definition.find(f"{{{BPMN_NS}}}timeDuration")
         literal = _literal(_as_expression((duration.text or "").strip())) if duration is not None else None
         if literal:
             try:
                 parts = parse_duration(literal)
                 if parts.get("years") or parts.get("months"):
-                    problems.append(Problem(f"timer {literal!r}: months and years cannot run on business time",
-                                            *where, "bad_timer"))
+                    problems.append(
+                        Problem(f"timer {literal!r}: months and years cannot run on business time", *where, "bad_timer")
+                    )
             except CalendarError:
-                pass                                  # the timer check reports it
+                pass  # the timer check reports it
     return problems
 
 
@@ -193,7 +208,7 @@ def timer_calendars_used(root: etree._Element) -> list[tuple[str, etree._Element
     for el in root.iter(f"{{{PMOFLOW_NS}}}sla"):
         name = (el.get("calendar") or "").strip()
         if name:
-            holder = el.getparent()                     # extensionElements, inside the task or process
+            holder = el.getparent()  # extensionElements, inside the task or process
             owner = parent_of(holder) if holder is not None else el
             used.append((name, owner))
     return used
@@ -209,7 +224,8 @@ def boundary_timers(process: etree._Element) -> dict[str, dict[str, Any]]:
             continue
         boundary = etree.QName(event).localname == "boundaryEvent"
         timers[event_id] = {
-            "kind": timer_kind(event) if boundary else None, "calendar": timer_calendar(definition),
+            "kind": timer_kind(event) if boundary else None,
+            "calendar": timer_calendar(definition),
             "attached_to": event.get("attachedToRef") if boundary else None,
             "interrupting": event.get("cancelActivity", "true").lower() != "false" if boundary else None,
         }

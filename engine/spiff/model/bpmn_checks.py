@@ -30,19 +30,29 @@ from engine.spiff.namespaces import BPMN_NS, FLOW_NODES, HUMAN_TASKS, NS, OTHER_
 def check_bpmn(filename: str, root: etree._Element, index: DeploymentFiles) -> list[Problem]:
     """Every problem of one BPMN file (its expressions are rewritten to sandbox Python in place)."""
     problems = duplicate_ids(filename, root)
-    problems += translate_model(filename, root)      # FEEL/JUEL and Camunda/Zeebe mappings, rewritten in place
+    problems += translate_model(filename, root)  # FEEL/JUEL and Camunda/Zeebe mappings, rewritten in place
     unknown_lines: set[int] = set()
     for process in root.iterfind("bpmn:process", NS):
-        for container in [process, *process.iterfind(".//bpmn:subProcess", NS),
-                          *process.iterfind(".//bpmn:transaction", NS)]:
+        for container in [
+            process,
+            *process.iterfind(".//bpmn:subProcess", NS),
+            *process.iterfind(".//bpmn:transaction", NS),
+        ]:
             for child in container:
                 if not isinstance(child.tag, str) or etree.QName(child).namespace != BPMN_NS:
                     continue
                 local = etree.QName(child).localname
                 if local not in FLOW_NODES and local not in OTHER_PROCESS_CHILDREN and local != "laneSet":
                     unknown_lines.add(child.sourceline or 0)
-                    problems.append(Problem(f"unknown or unsupported element type bpmn:{local}", filename,
-                                            child.get("id"), child.sourceline, "unknown_element"))
+                    problems.append(
+                        Problem(
+                            f"unknown or unsupported element type bpmn:{local}",
+                            filename,
+                            child.get("id"),
+                            child.sourceline,
+                            "unknown_element",
+                        )
+                    )
         problems.extend(_check_process(filename, process, index))
     problems.extend(event_problems(filename, root))
     problems.extend(_schema_problems(filename, root, unknown_lines))
@@ -61,8 +71,15 @@ def duplicate_ids(filename: str, root: etree._Element) -> list[Problem]:
         if eid is None:
             continue
         if eid in seen:
-            problems.append(Problem(f"id {eid!r} is used twice (first on line {seen[eid]}); ids must be unique",
-                                    filename, eid, el.sourceline, "duplicate_id"))
+            problems.append(
+                Problem(
+                    f"id {eid!r} is used twice (first on line {seen[eid]}); ids must be unique",
+                    filename,
+                    eid,
+                    el.sourceline,
+                    "duplicate_id",
+                )
+            )
         else:
             seen[eid] = el.sourceline or 0
     return problems
@@ -107,17 +124,22 @@ def _check_process(filename: str, process: etree._Element, index: DeploymentFile
             problems.extend(_check_timer(filename, node, local))
         elif local == "callActivity":
             problems.extend(_check_call(node, where, index))
-        elif is_external(node):                         # a topic: service, send, business rule or script task
+        elif is_external(node):  # a topic: service, send, business rule or script task
             problems.extend(external_problems(filename, node))
         elif local == "businessRuleTask":
             problems.extend(_check_decision_ref(node, where, index))
         elif local == "serviceTask":
             problems.extend(_check_service_task(filename, node, where))
-        elif local == "startEvent" and (ref := form_ref(node)) is not None and index.form_id(node) is None \
-                and not loose_form_key(node):
+        elif (
+            local == "startEvent"
+            and (ref := form_ref(node)) is not None
+            and index.form_id(node) is None
+            and not loose_form_key(node)
+        ):
             known = ", ".join(sorted(index.forms)) or "none"
-            problems.append(Problem(f"start form {ref!r} is not in this deployment (forms here: {known})", *where,
-                                    "missing_form"))
+            problems.append(
+                Problem(f"start form {ref!r} is not in this deployment (forms here: {known})", *where, "missing_form")
+            )
         elif local == "scriptTask" and not (node.findtext("bpmn:script", None, NS) or "").strip():
             problems.append(Problem("script task has no script", *where))
         if node.find("bpmn:timerEventDefinition", NS) is not None:
@@ -163,8 +185,9 @@ def _check_human_task(
     ref = form_ref(node)
     if ref is not None and index.form_id(node) is None and not loose_form_key(node):
         known = ", ".join(sorted(index.forms)) or "none"
-        problems.append(Problem(f"form {ref!r} is not in this deployment (forms here: {known})", *where,
-                                "missing_form"))
+        problems.append(
+            Problem(f"form {ref!r} is not in this deployment (forms here: {known})", *where, "missing_form")
+        )
     problems.extend(approval_problems(node, where[0]))
     problems.extend(priority_problems(node, where[0]))
     problems.extend(sla_problems(node, where[0]))
@@ -174,10 +197,18 @@ def _check_human_task(
 def calendar_problems(index: DeploymentFiles, calendars: set[str]) -> list[Problem]:
     """Timers and SLAs naming a business calendar that does not exist."""
     known = ", ".join(sorted(calendars)) or "none"
-    return [Problem(f"business calendar {name!r} does not exist (calendars: {known})", filename,
-                    _owner_id(owner), owner.sourceline, "unknown_calendar")
-            for filename, root in index.bpmn.items() for name, owner in timer_calendars_used(root)
-            if name not in calendars]
+    return [
+        Problem(
+            f"business calendar {name!r} does not exist (calendars: {known})",
+            filename,
+            _owner_id(owner),
+            owner.sourceline,
+            "unknown_calendar",
+        )
+        for filename, root in index.bpmn.items()
+        for name, owner in timer_calendars_used(root)
+        if name not in calendars
+    ]
 
 
 def _check_expr(
@@ -198,19 +229,29 @@ def _check_timer(filename: str, node: etree._Element, kind: str) -> list[Problem
     if not text:
         return [Problem(f"timer has an empty {kind}", filename, element_id, node.sourceline, "bad_timer")]
     if bare_iso(text):
-        literal = text                       # Camunda style: a bare ISO 8601 value
+        literal = text  # Camunda style: a bare ISO 8601 value
     elif check_expression(text, "eval") is None:
         try:
             literal = _string_literal(text)
         except ValueError:
-            return []                        # a real expression; checked when it runs
+            return []  # a real expression; checked when it runs
     else:
-        return [Problem(f"timer {kind} {text!r} is neither an ISO 8601 value nor an expression",
-                        filename, element_id, node.sourceline, "bad_timer")]
+        return [
+            Problem(
+                f"timer {kind} {text!r} is neither an ISO 8601 value nor an expression",
+                filename,
+                element_id,
+                node.sourceline,
+                "bad_timer",
+            )
+        ]
     error = iso_error(literal, kind)
     if error:
-        return [Problem(f"timer {kind} {literal!r} is not valid: {error}", filename, element_id,
-                        node.sourceline, "bad_timer")]
+        return [
+            Problem(
+                f"timer {kind} {literal!r} is not valid: {error}", filename, element_id, node.sourceline, "bad_timer"
+            )
+        ]
     return []
 
 
@@ -234,8 +275,11 @@ def _check_decision_ref(
     on its own): the latest version, or the one the binding names."""
     ref = decision_ref(node)
     if not ref:
-        return [Problem("business rule task has no decision reference (pmoflow:decision ref=...)", *where,
-                        "missing_decision")]
+        return [
+            Problem(
+                "business rule task has no decision reference (pmoflow:decision ref=...)", *where, "missing_decision"
+            )
+        ]
     binding = decision_binding(node)
     if isinstance(binding, str):
         return [Problem(binding, *where, "unsupported_binding")]
@@ -244,15 +288,32 @@ def _check_decision_ref(
         return []
     known = ", ".join(sorted(index.decisions)) or "none"
     if kind == "deployment":
-        return [Problem(f"decision {ref!r} is not in this deployment (decisions here: {known}); the binding "
-                        "'deployment' needs it here", *where, "missing_decision")]
+        return [
+            Problem(
+                f"decision {ref!r} is not in this deployment (decisions here: {known}); the binding "
+                "'deployment' needs it here",
+                *where,
+                "missing_decision",
+            )
+        ]
     found = index.published_decisions(ref, version) if index.published_decisions is not None else None
     if found is None:
         what = f"version {version} of decision {ref!r}" if version is not None else f"decision {ref!r}"
-        return [Problem(f"{what} is neither in this deployment (decisions here: {known}) nor published earlier",
-                        *where, "missing_decision")]
+        return [
+            Problem(
+                f"{what} is neither in this deployment (decisions here: {known}) nor published earlier",
+                *where,
+                "missing_decision",
+            )
+        ]
     used = index.decisions_used.setdefault(ref, found)
     if used.version != found.version:
-        return [Problem(f"decision {ref!r} is used in version {used.version} and in version {found.version} by "
-                        "this deployment; use one", *where, "unsupported_binding")]
+        return [
+            Problem(
+                f"decision {ref!r} is used in version {used.version} and in version {found.version} by "
+                "this deployment; use one",
+                *where,
+                "unsupported_binding",
+            )
+        ]
     return []

@@ -54,7 +54,7 @@ class ParsedProcess:
     forms: dict[str, Any]
     user_tasks: list[dict[str, Any]]
     files: tuple[str, ...]
-    start_form: str | None = None        # the form of the process's start event: what a requester fills in
+    start_form: str | None = None  # the form of the process's start event: what a requester fills in
 
 
 class _DecisionTaskParser(SpiffTaskParser):
@@ -69,18 +69,26 @@ class _DecisionTaskParser(SpiffTaskParser):
         published = self.process_parser.parser.published_decisions.get(ref)
         model = published.model if published is not None else self.process_parser.parser.decision_models.get(ref)
         if model is None:
-            raise ValidationException(f"decision {ref!r} is not in this deployment", node=self.node,
-                                      file_name=self.filename)
+            raise ValidationException(
+                f"decision {ref!r} is not in this deployment", node=self.node, file_name=self.filename
+            )
         extensions = self.parse_extensions()
         result_variable, result_mapping = decision_result(self.node)
         reason = result_mapping_problem(model, result_mapping) if result_variable else None
         if reason is not None:
             raise ValidationException(reason, node=self.node, file_name=self.filename)
         return PmoflowBusinessRuleTask(
-            self.spec, self.bpmn_id, decision=ref, model=model.to_dict(), content_hash=model.content_hash(),
-            version=published.version if published is not None else None, result_variable=result_variable,
+            self.spec,
+            self.bpmn_id,
+            decision=ref,
+            model=model.to_dict(),
+            content_hash=model.content_hash(),
+            version=published.version if published is not None else None,
+            result_variable=result_variable,
             result_mapping=result_mapping,
-            prescript=extensions.get("preScript"), postscript=extensions.get("postScript"), **self.bpmn_attributes,
+            prescript=extensions.get("preScript"),
+            postscript=extensions.get("postScript"),
+            **self.bpmn_attributes,
         )
 
 
@@ -94,42 +102,59 @@ class _ServiceTaskParser(SpiffTaskParser):
         if node is None:
             problem = implementation_problems(self.filename, self.node)[0]
             raise ValidationException(problem.message, node=self.node, file_name=self.filename)
-        extensions = self.parse_extensions()        # pre/post scripts carry camunda/zeebe mappings
-        return PmoflowConnectorTask(self.spec, self.bpmn_id, connector=read_config(node),
-                                    prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
-                                    **self.bpmn_attributes)
+        extensions = self.parse_extensions()  # pre/post scripts carry camunda/zeebe mappings
+        return PmoflowConnectorTask(
+            self.spec,
+            self.bpmn_id,
+            connector=read_config(node),
+            prescript=extensions.get("preScript"),
+            postscript=extensions.get("postScript"),
+            **self.bpmn_attributes,
+        )
 
 
 class PmoflowParser(SpiffBpmnParser):
     """Spiff's parser with our business rule tasks; no XSD (we validate first)."""
 
     # a task with a topic is an external task; multi-instance specs and implicit splits: structure.py
-    OVERRIDE_PARSER_CLASSES = with_multi_instance_classes(with_external_tasks({
-        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
-        full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
-        full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
-        full_tag("endEvent"): (SignalEndEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
-        full_tag("startEvent"): (OutputStartEventParser, PmoflowStartEvent),     # output mappings: start_event.py
-        full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
-        # flows without a condition are always taken, in document order (engine.spiff.model.gateways); inclusive
-        # gateways also make the implicit splits structure.py adds
-        full_tag("exclusiveGateway"): (GatewayParser, ExclusiveGateway),
-        full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),
-    }))
+    OVERRIDE_PARSER_CLASSES = with_multi_instance_classes(
+        with_external_tasks(
+            {
+                **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+                full_tag("businessRuleTask"): (_DecisionTaskParser, PmoflowBusinessRuleTask),
+                full_tag("serviceTask"): (_ServiceTaskParser, PmoflowConnectorTask),
+                full_tag("endEvent"): (
+                    SignalEndEventParser,
+                    SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1],
+                ),
+                full_tag("startEvent"): (OutputStartEventParser, PmoflowStartEvent),  # output mappings: start_event.py
+                full_tag("callActivity"): (CallActivityTaskParser, PmoflowCallActivity),
+                # flows without a condition are always taken, in document order (engine.spiff.model.gateways); inclusive
+                # gateways also make the implicit splits structure.py adds
+                full_tag("exclusiveGateway"): (GatewayParser, ExclusiveGateway),
+                full_tag("inclusiveGateway"): (ImplicitSplitParser, InclusiveGateway),
+            }
+        )
+    )
 
-    def __init__(self, *args: Any, decision_models: dict[str, DecisionModel] | None = None,
-                 published_decisions: dict[str, PublishedDecision] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        decision_models: dict[str, DecisionModel] | None = None,
+        published_decisions: dict[str, PublishedDecision] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.decision_models = decision_models or {}
-        self.published_decisions = published_decisions or {}      # deployed earlier: pinned to their version
+        self.published_decisions = published_decisions or {}  # deployed earlier: pinned to their version
 
 
 def build_specs(index: DeploymentFiles, executable: list[str]) -> list[ParsedProcess]:
     """SpiffWorkflow specs of the executable processes of a checked deployment; raises DeploymentInvalid."""
     parser = PmoflowParser(validator=None, decision_models=index.models, published_decisions=index.decisions_used)
     for filename, root in index.bpmn.items():
-        prepare_for_spiff(root)              # bare ISO timers quoted, link events joined (engine.spiff.model.events)
-        prepare(root)                        # expressions, implicit splits, MI, data (engine.spiff.model.structure)
+        prepare_for_spiff(root)  # bare ISO timers quoted, link events joined (engine.spiff.model.events)
+        prepare(root)  # expressions, implicit splits, MI, data (engine.spiff.model.structure)
         parser.add_bpmn_xml(root, filename)
     problems: list[Problem] = []
     parsed = []
@@ -174,27 +199,39 @@ def _build_one(parser: PmoflowParser, pid: str, index: DeploymentFiles) -> Parse
     spec = parser.get_spec(pid)
     found = parser.get_subprocess_specs(pid, require_call_activity_specs=False)
     subprocess_specs = {name: s for name, s in found.items() if s is not None}
-    connect_event_subprocesses([spec, *subprocess_specs.values()])     # engine.spiff.model.events
+    connect_event_subprocesses([spec, *subprocess_specs.values()])  # engine.spiff.model.events
     registry = spec_registry()
     converted = {name: registry.convert(s) for name, s in subprocess_specs.items()}
-    timers = {k: v for p in [pid, *subprocess_specs] if p in index.processes
-              for k, v in boundary_timers(index.processes[p][1]).items()}
+    timers = {
+        k: v
+        for p in [pid, *subprocess_specs]
+        if p in index.processes
+        for k, v in boundary_timers(index.processes[p][1]).items()
+    }
     embedded, callee_timers = embed_callees(converted, set(found) - set(subprocess_specs), index.callees)
     initiator = initiator_variable(index.processes[pid][1])
-    spec_json = json.dumps({
-        "spec": registry.convert(spec),
-        "subprocess_specs": converted,
-        # ours, read back by engine.spiff.model.specs.restore_spec: timer kinds and business calendars, event
-        # sub-processes, and the variable camunda:initiator names (engine.runtime.steps.new_run)
-        "pmoflow": {"timers": {**callee_timers, **timers},
-                    "event_subprocesses": {k: v for p in [pid, *subprocess_specs] if p in index.processes
-                                           for k, v in event_subprocesses(index.processes[p][1]).items()},
-                    **({"initiator": initiator} if initiator else {})},
-    })
+    spec_json = json.dumps(
+        {
+            "spec": registry.convert(spec),
+            "subprocess_specs": converted,
+            # ours, read back by engine.spiff.model.specs.restore_spec: timer kinds and business calendars, event
+            # sub-processes, and the variable camunda:initiator names (engine.runtime.steps.new_run)
+            "pmoflow": {
+                "timers": {**callee_timers, **timers},
+                "event_subprocesses": {
+                    k: v
+                    for p in [pid, *subprocess_specs]
+                    if p in index.processes
+                    for k, v in event_subprocesses(index.processes[p][1]).items()
+                },
+                **({"initiator": initiator} if initiator else {}),
+            },
+        }
+    )
     process_ids = [pid, *(p for p in subprocess_specs if p in index.processes or p in index.scopes)]
     filename, node = index.processes[pid]
     user_tasks, forms, used_files = _process_metadata(process_ids, index)
-    for callee in embedded:                  # published callees bring their own user tasks and forms
+    for callee in embedded:  # published callees bring their own user tasks and forms
         user_tasks.extend(callee.user_tasks)
         forms.update(callee.forms)
     start_form = index.start_form_id(node)
@@ -208,8 +245,15 @@ def _build_one(parser: PmoflowParser, pid: str, index: DeploymentFiles) -> Parse
     for callee in embedded:
         digest.update(f"{callee.key}@{callee.version}:{callee.content_hash}".encode() + b"\0")
     return ParsedProcess(
-        key=pid, name=node.get("name") or pid, bpmn_file=filename, spec_json=spec_json,
-        content_hash=digest.hexdigest(), forms=forms, user_tasks=user_tasks, files=files, start_form=start_form,
+        key=pid,
+        name=node.get("name") or pid,
+        bpmn_file=filename,
+        spec_json=spec_json,
+        content_hash=digest.hexdigest(),
+        forms=forms,
+        user_tasks=user_tasks,
+        files=files,
+        start_form=start_form,
     )
 
 
@@ -231,16 +275,24 @@ def _process_metadata(
             if ref:
                 forms[ref] = index.forms[ref]
                 used.add(index.form_files[ref])
-            user_tasks.append({
-                "process": pid, "element_id": node.get("id"), "name": node.get("name") or node.get("id"),
-                "lane": _lane_of(node, lanes), "form": ref, **assignment_config(node),
-                "default_group": default_group,
-                "approval": approval_config(node), "separation": duties, "priority": priority_of(node),
-                "sla": sla_config(node),
-            })
+            user_tasks.append(
+                {
+                    "process": pid,
+                    "element_id": node.get("id"),
+                    "name": node.get("name") or node.get("id"),
+                    "lane": _lane_of(node, lanes),
+                    "form": ref,
+                    **assignment_config(node),
+                    "default_group": default_group,
+                    "approval": approval_config(node),
+                    "separation": duties,
+                    "priority": priority_of(node),
+                    "sla": sla_config(node),
+                }
+            )
         for node in _own_nodes(scope, {"businessRuleTask"}):
             if not is_external(node) and (decision := decision_ref(node) or "") in index.decisions:
-                used.add(index.decisions[decision])         # (a decision published earlier has no file here)
+                used.add(index.decisions[decision])  # (a decision published earlier has no file here)
     return user_tasks, forms, used
 
 

@@ -52,12 +52,15 @@ def decision_test_problems(index: DeploymentFiles) -> list[Problem]:
         lines = index.dmn_lines.get(model.file, {})
         for failure in run_tests(compile_model(model), python=sandbox):
             element = failure.test.id or failure.decision
-            problems.append(Problem(failure.describe(), model.file, element, lines.get(element),
-                                    "decision_test_failed"))
+            problems.append(
+                Problem(failure.describe(), model.file, element, lines.get(element), "decision_test_failed")
+            )
     return problems
 
 
 def parsed_decisions(index: DeploymentFiles) -> list[ParsedDecision]:
     """The deployment's decisions, each ready to be versioned."""
-    return [ParsedDecision(key=m.decision, name=m.name, dmn_file=m.file, model=m, content_hash=m.content_hash())
-            for m in index.models.values()]
+    return [
+        ParsedDecision(key=m.decision, name=m.name, dmn_file=m.file, model=m, content_hash=m.content_hash())
+        for m in index.models.values()
+    ]

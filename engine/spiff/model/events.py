@@ -48,8 +48,12 @@ from engine.spiff.namespaces import BPMN_NS
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
 EVENTS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
 SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")
-_REFS = {"errorEventDefinition": ("errorRef", "error"), "escalationEventDefinition": ("escalationRef", "escalation"),
-         "signalEventDefinition": ("signalRef", "signal"), "messageEventDefinition": ("messageRef", "message")}
+_REFS = {
+    "errorEventDefinition": ("errorRef", "error"),
+    "escalationEventDefinition": ("escalationRef", "escalation"),
+    "signalEventDefinition": ("signalRef", "signal"),
+    "messageEventDefinition": ("messageRef", "message"),
+}
 # What each kind of event may carry (BPMN 2.0 table 10.93 and following, as SpiffWorkflow runs them).
 ALLOWED = {
     "startEvent": {"timer", "message", "signal", "conditional", "error", "escalation"},
@@ -58,9 +62,11 @@ ALLOWED = {
     "intermediateThrowEvent": {"message", "signal", "escalation", "link"},
     "endEvent": {"message", "signal", "error", "escalation", "terminate", "cancel"},
 }
-MIN_CYCLE_PERIOD = timedelta(seconds=1)     # a shorter cycle fires at every worker round (R/PT0S: forever)
-_ISO_DURATION = r"P(?=\d|T\d)(\d+([.,]\d+)?Y)?(\d+([.,]\d+)?M)?(\d+([.,]\d+)?W)?(\d+([.,]\d+)?D)?" \
-                r"(T(?=\d)(\d+([.,]\d+)?H)?(\d+([.,]\d+)?M)?(\d+([.,]\d+)?S)?)?"
+MIN_CYCLE_PERIOD = timedelta(seconds=1)  # a shorter cycle fires at every worker round (R/PT0S: forever)
+_ISO_DURATION = (
+    r"P(?=\d|T\d)(\d+([.,]\d+)?Y)?(\d+([.,]\d+)?M)?(\d+([.,]\d+)?W)?(\d+([.,]\d+)?D)?"
+    r"(T(?=\d)(\d+([.,]\d+)?H)?(\d+([.,]\d+)?M)?(\d+([.,]\d+)?S)?)?"
+)
 _ISO_DATE = r"\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d([.,]\d+)?)?(Z|[+-]\d\d:?\d\d)?)?"
 _ISO_VALUE = re.compile(rf"^(R\d*/)?({_ISO_DURATION}|{_ISO_DATE})(/({_ISO_DURATION}|{_ISO_DATE}))?$", re.I)
 
@@ -84,6 +90,7 @@ def definitions_of(event: etree._Element) -> list[etree._Element]:
 
 # ---------------------------------------------------------------- timers
 
+
 def bare_iso(text: str) -> bool:
     """True if `text` is an ISO 8601 duration, date or repeating interval written without quotes."""
     return bool(_ISO_VALUE.match(text.strip()))
@@ -101,8 +108,10 @@ def iso_error(value: str, kind: str) -> str | None:
         if kind == "timeCycle":
             _, _, period = TimerEventDefinition.parse_iso_recurring_interval(value)
             if period < MIN_CYCLE_PERIOD:
-                return ("a cycle must repeat after at least one second; this one would fire at every round "
-                        "of the worker, forever")
+                return (
+                    "a cycle must repeat after at least one second; this one would fire at every round "
+                    "of the worker, forever"
+                )
         elif kind == "timeDuration":
             TimerEventDefinition.parse_iso_duration(value)
         else:
@@ -113,6 +122,7 @@ def iso_error(value: str, kind: str) -> str | None:
 
 
 # ---------------------------------------------------------------- checks
+
 
 def event_problems(filename: str, root: etree._Element) -> list[Problem]:
     """Every problem with the events of a BPMN file, each naming the element and line."""
@@ -132,36 +142,59 @@ def _definition_problems(filename: str, event: etree._Element, declared: dict[st
     kinds = [_kind(d) for d in definitions_of(event)]
     problems = []
     if "compensate" in kinds:
-        return [Problem("compensation events are not supported (SpiffWorkflow 3.2 cannot run compensation); "
-                        "model the undo steps with an error or escalation event instead", *where, "unsupported_event")]
+        return [
+            Problem(
+                "compensation events are not supported (SpiffWorkflow 3.2 cannot run compensation); "
+                "model the undo steps with an error or escalation event instead",
+                *where,
+                "unsupported_event",
+            )
+        ]
     allowed = ALLOWED.get(local)
     if allowed is not None:
         for kind in kinds:
             if kind not in allowed:
-                problems.append(Problem(f"a {kind} event definition is not allowed on a {local} (allowed: "
-                                        f"{', '.join(sorted(allowed))})", *where, "unsupported_event"))
+                problems.append(
+                    Problem(
+                        f"a {kind} event definition is not allowed on a {local} (allowed: "
+                        f"{', '.join(sorted(allowed))})",
+                        *where,
+                        "unsupported_event",
+                    )
+                )
     if local in ("boundaryEvent", "intermediateCatchEvent") and not kinds:
-        problems.append(Problem(f"{local} has no event definition: it would wait for nothing", *where,
-                                "missing_trigger"))
+        problems.append(
+            Problem(f"{local} has no event definition: it would wait for nothing", *where, "missing_trigger")
+        )
     if local == "startEvent":
         problems.extend(_start_problems(event, kinds, where))
     if len(kinds) > 1 and local != "startEvent":
-        problems.append(Problem(f"{local} has {len(kinds)} event definitions; one is supported", *where,
-                                "unsupported_event"))
+        problems.append(
+            Problem(f"{local} has {len(kinds)} event definitions; one is supported", *where, "unsupported_event")
+        )
     if "cancel" in kinds and not _inside(event, "transaction"):
-        problems.append(Problem("a cancel event belongs in a transaction (an end event inside it, or a boundary "
-                                "event on it)", *where, "cancel_outside_transaction"))
+        problems.append(
+            Problem(
+                "a cancel event belongs in a transaction (an end event inside it, or a boundary event on it)",
+                *where,
+                "cancel_outside_transaction",
+            )
+        )
     if local == "boundaryEvent" and "cancel" in kinds:
         attached = _by_id(event, event.get("attachedToRef"))
         if attached is None or _local(attached) != "transaction":
-            problems.append(Problem("a cancel boundary event must be attached to a transaction", *where,
-                                    "cancel_outside_transaction"))
+            problems.append(
+                Problem(
+                    "a cancel boundary event must be attached to a transaction", *where, "cancel_outside_transaction"
+                )
+            )
     for definition in definitions_of(event):
         ref_attribute, ref_kind = _REFS.get(_local(definition)) or (None, None)
         ref = definition.get(ref_attribute) if ref_attribute else None
         if ref and ref not in declared[ref_kind or ""]:
-            problems.append(Problem(f"{ref_attribute} {ref!r} names no bpmn:{ref_kind} of this file", *where,
-                                    f"missing_{ref_kind}"))
+            problems.append(
+                Problem(f"{ref_attribute} {ref!r} names no bpmn:{ref_kind} of this file", *where, f"missing_{ref_kind}")
+            )
     return problems
 
 
@@ -171,14 +204,20 @@ def _start_problems(
     scope = event.getparent()
     in_event_subprocess = scope is not None and scope.get("triggeredByEvent") == "true"
     if in_event_subprocess and not kinds:
-        return [Problem("the start event of an event sub-process needs a trigger (timer, message, signal, error, "
-                        "escalation or conditional)", *where, "missing_trigger")]
+        return [
+            Problem(
+                "the start event of an event sub-process needs a trigger (timer, message, signal, error, "
+                "escalation or conditional)",
+                *where,
+                "missing_trigger",
+            )
+        ]
     if not in_event_subprocess and {"error", "escalation"} & set(kinds):
-        return [Problem("error and escalation start events belong in event sub-processes", *where,
-                        "unsupported_event")]
+        return [Problem("error and escalation start events belong in event sub-processes", *where, "unsupported_event")]
     if scope is not None and _local(scope) != "process" and not in_event_subprocess and kinds:
-        return [Problem("the start event of an embedded sub-process cannot have a trigger", *where,
-                        "unsupported_event")]
+        return [
+            Problem("the start event of an embedded sub-process cannot have a trigger", *where, "unsupported_event")
+        ]
     return []
 
 
@@ -233,6 +272,7 @@ def condition_source(text: str) -> str:
 
 # ---------------------------------------------------------------- link events
 
+
 def _link_name(event: etree._Element) -> str | None:
     definition = event.find(_q("linkEventDefinition"))
     if definition is None:
@@ -260,17 +300,34 @@ def _link_problems(filename: str, root: etree._Element) -> list[Problem]:
         throws, catches = _links(scope)
         for name, events in catches.items():
             if not name:
-                problems.extend(Problem("link catch event has no name", filename, e.get("id"), e.sourceline,
-                                        "bad_link") for e in events)
+                problems.extend(
+                    Problem("link catch event has no name", filename, e.get("id"), e.sourceline, "bad_link")
+                    for e in events
+                )
             elif len(events) > 1:
-                problems.extend(Problem(f"link name {name!r} is caught by {len(events)} events in the same scope",
-                                        filename, e.get("id"), e.sourceline, "bad_link") for e in events)
+                problems.extend(
+                    Problem(
+                        f"link name {name!r} is caught by {len(events)} events in the same scope",
+                        filename,
+                        e.get("id"),
+                        e.sourceline,
+                        "bad_link",
+                    )
+                    for e in events
+                )
         for event in throws:
             thrown = _link_name(event)
             if not catches.get(thrown or ""):
-                problems.append(Problem(f"link throw event {thrown!r} has no link catch event of that name in the "
-                                        "same process or sub-process", filename, event.get("id"), event.sourceline,
-                                        "bad_link"))
+                problems.append(
+                    Problem(
+                        f"link throw event {thrown!r} has no link catch event of that name in the "
+                        "same process or sub-process",
+                        filename,
+                        event.get("id"),
+                        event.sourceline,
+                        "bad_link",
+                    )
+                )
     return problems
 
 
@@ -286,10 +343,11 @@ def _join_links(root: etree._Element) -> None:
         for event in [*throws, *(e for events in catches.values() for e in events)]:
             for definition in event.iterfind(_q("linkEventDefinition")):
                 event.remove(definition)
-            event.tag = _q("intermediateThrowEvent")          # a none event passes straight through
+            event.tag = _q("intermediateThrowEvent")  # a none event passes straight through
 
 
 # ---------------------------------------------------------------- the tree for SpiffWorkflow
+
 
 def prepare_for_spiff(root: etree._Element) -> None:
     """Rewrite a checked BPMN tree (in place) into what SpiffWorkflow runs; see the module docstring."""
@@ -325,8 +383,16 @@ class StartEventParser(SpiffStartEventParser):
     """Start events that also catch errors and escalations (those of event sub-processes)."""
 
     def create_task(self) -> Any:
-        definition = self.get_event_definition([MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH,
-                                                CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH])
+        definition = self.get_event_definition(
+            [
+                MESSAGE_EVENT_XPATH,
+                SIGNAL_EVENT_XPATH,
+                TIMER_EVENT_XPATH,
+                CONDITIONAL_EVENT_XPATH,
+                ERROR_EVENT_XPATH,
+                ESCALATION_EVENT_XPATH,
+            ]
+        )
         task = self._create_task(definition)
         self.spec.start.connect(task)
         return task

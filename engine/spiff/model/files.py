@@ -21,18 +21,18 @@ class DeploymentFiles:
 
     bpmn: dict[str, etree._Element] = field(default_factory=dict)
     dmn: dict[str, etree._Element] = field(default_factory=dict)
-    forms: dict[str, dict[str, Any]] = field(default_factory=dict)          # form id -> schema
-    form_files: dict[str, str] = field(default_factory=dict)                # form id -> filename
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # form id -> schema
+    form_files: dict[str, str] = field(default_factory=dict)  # form id -> filename
     raw: dict[str, bytes] = field(default_factory=dict)
     processes: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)  # id -> (file, node)
     # embedded sub-processes, event sub-processes and transactions: Spiff builds each as a spec of its own
-    scopes: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)   # id -> (file, node)
-    decisions: dict[str, str] = field(default_factory=dict)                 # decision id -> filename
-    models: dict[str, DecisionModel] = field(default_factory=dict)          # decision id -> model
-    dmn_lines: dict[str, dict[str, int]] = field(default_factory=dict)      # filename -> element id -> line
-    published: Resolver | None = None                                       # callees of earlier deployments
-    callees: dict[str, PublishedProcess] = field(default_factory=dict)      # key -> the published one embedded
-    published_decisions: DecisionResolver | None = None                     # decisions of earlier deployments
+    scopes: dict[str, tuple[str, etree._Element]] = field(default_factory=dict)  # id -> (file, node)
+    decisions: dict[str, str] = field(default_factory=dict)  # decision id -> filename
+    models: dict[str, DecisionModel] = field(default_factory=dict)  # decision id -> model
+    dmn_lines: dict[str, dict[str, int]] = field(default_factory=dict)  # filename -> element id -> line
+    published: Resolver | None = None  # callees of earlier deployments
+    callees: dict[str, PublishedProcess] = field(default_factory=dict)  # key -> the published one embedded
+    published_decisions: DecisionResolver | None = None  # decisions of earlier deployments
     # decision id -> the published one a business rule task evaluates (not in this deployment, or pinned)
     decisions_used: dict[str, PublishedDecision] = field(default_factory=dict)
 

@@ -50,8 +50,13 @@ class ParsedDeployment:
 
 
 def parse_deployment(
-    files: Sequence[SourceFile], *, max_bytes: int, max_files: int = 50, calendars: set[str] | None = None,
-    published: Resolver | None = None, decisions: DecisionResolver | None = None,
+    files: Sequence[SourceFile],
+    *,
+    max_bytes: int,
+    max_files: int = 50,
+    calendars: set[str] | None = None,
+    published: Resolver | None = None,
+    decisions: DecisionResolver | None = None,
 ) -> ParsedDeployment:
     """Check and parse a deployment (with `calendars`, the business calendars that exist, `published`, which
     finds callees deployed earlier, and `decisions`, which finds decisions deployed earlier); raises
@@ -79,6 +84,7 @@ def parse_deployment(
 
 
 # ---------------------------------------------------------------- loading
+
 
 def _load_files(files: Sequence[SourceFile], max_bytes: int, problems: list[Problem]) -> DeploymentFiles:
     index = DeploymentFiles()
@@ -110,8 +116,9 @@ def _load_files(files: Sequence[SourceFile], max_bytes: int, problems: list[Prob
             index.dmn[name] = root
             _index_decisions(name, root, index, problems)
         else:
-            problems.append(Problem(f"root element {root.tag!r} is neither BPMN 2.0 nor DMN", name,
-                                    line=root.sourceline))
+            problems.append(
+                Problem(f"root element {root.tag!r} is neither BPMN 2.0 nor DMN", name, line=root.sourceline)
+            )
     return index
 
 
@@ -138,12 +145,13 @@ def _add_form(filename: str, form_id: str, content: bytes, index: DeploymentFile
     try:
         schema = load_form(content, filename)
     except FormSchemaError as err:
-        problems.extend(Problem(f"embedded form {form_id!r}: {p.path}: {p.message}", filename, form_id,
-                                code="invalid_form") for p in err.problems)
+        problems.extend(
+            Problem(f"embedded form {form_id!r}: {p.path}: {p.message}", filename, form_id, code="invalid_form")
+            for p in err.problems
+        )
         return
     if form_id in index.forms:
-        problems.append(Problem(f"form id {form_id!r} is also used by {index.form_files[form_id]}", filename,
-                                form_id))
+        problems.append(Problem(f"form id {form_id!r} is also used by {index.form_files[form_id]}", filename, form_id))
         return
     index.forms[form_id] = schema
     index.form_files[form_id] = filename
@@ -156,8 +164,11 @@ def _index_processes(name: str, root: etree._Element, index: DeploymentFiles, pr
             problems.append(Problem("process without an id", name, line=process.sourceline))
             continue
         if pid in index.processes:
-            problems.append(Problem(f"process id {pid!r} is also defined in {index.processes[pid][0]}", name,
-                                    pid, process.sourceline))
+            problems.append(
+                Problem(
+                    f"process id {pid!r} is also defined in {index.processes[pid][0]}", name, pid, process.sourceline
+                )
+            )
             continue
         index.processes[pid] = (name, process)
         for scope in process.iter(*(f"{{{BPMN_NS}}}{k}" for k in SUB_SCOPES)):
@@ -172,8 +183,11 @@ def _index_decisions(name: str, root: etree._Element, index: DeploymentFiles, pr
     for decision in root.iterfind(f"{{{ns}}}decision"):
         did = decision.get("id")
         if did in index.decisions:
-            problems.append(Problem(f"decision id {did!r} is also defined in {index.decisions[did]}", name, did,
-                                    decision.sourceline))
+            problems.append(
+                Problem(
+                    f"decision id {did!r} is also defined in {index.decisions[did]}", name, did, decision.sourceline
+                )
+            )
             continue
         if did:
             index.decisions[did] = name
@@ -183,8 +197,15 @@ def _executable_processes(index: DeploymentFiles, problems: list[Problem]) -> li
     executable = [pid for pid, (_, node) in index.processes.items() if node.get("isExecutable") == "true"]
     if index.bpmn and not executable:
         for pid, (filename, node) in index.processes.items():
-            problems.append(Problem("process is not executable (isExecutable is not \"true\")", filename, pid,
-                                    node.sourceline, "not_executable"))
+            problems.append(
+                Problem(
+                    'process is not executable (isExecutable is not "true")',
+                    filename,
+                    pid,
+                    node.sourceline,
+                    "not_executable",
+                )
+            )
         if not index.processes:
             problems.append(Problem("the deployment has no BPMN process", code="no_process"))
     if not index.bpmn and not index.dmn and not problems:

@@ -55,14 +55,14 @@ def spec_registry() -> DefaultRegistry:
     """The registry for SpiffWorkflow's own objects plus the data types scripts may produce."""
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = SpeclessWorkflowConverter
-    config[PmoflowBusinessRuleTask] = PmoflowBusinessRuleTaskConverter   # decisions evaluated by engine.dmn
-    config[PmoflowConnectorTask] = PmoflowConnectorTaskConverter         # HTTP calls made by the worker
-    config[PmoflowCallActivity] = PmoflowCallActivityConverter           # call activities with variable mappings
-    config[PmoflowExternalTask] = PmoflowExternalTaskConverter           # tasks done by external workers
-    config[ImplicitSplit] = ConditionalGatewayConverter                  # several flows leaving an activity
-    config[PmoflowParallelMultiInstance] = SpiffMultiInstanceConverter   # element variables stay local
+    config[PmoflowBusinessRuleTask] = PmoflowBusinessRuleTaskConverter  # decisions evaluated by engine.dmn
+    config[PmoflowConnectorTask] = PmoflowConnectorTaskConverter  # HTTP calls made by the worker
+    config[PmoflowCallActivity] = PmoflowCallActivityConverter  # call activities with variable mappings
+    config[PmoflowExternalTask] = PmoflowExternalTaskConverter  # tasks done by external workers
+    config[ImplicitSplit] = ConditionalGatewayConverter  # several flows leaving an activity
+    config[PmoflowParallelMultiInstance] = SpiffMultiInstanceConverter  # element variables stay local
     config[PmoflowSequentialMultiInstance] = SpiffMultiInstanceConverter
-    config[PmoflowStartEvent] = PmoflowStartEventConverter               # start events with output mappings
+    config[PmoflowStartEvent] = PmoflowStartEventConverter  # start events with output mappings
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
@@ -100,7 +100,7 @@ def restore_spec(spec_json: str) -> SpecBundle:
     data = json.loads(spec_json)
     spec = registry.restore(data["spec"])
     subs = {name: registry.restore(s) for name, s in data["subprocess_specs"].items()}
-    spec.pmoflow = data.get("pmoflow", {})      # timer kinds and calendars (engine.spiff.extensions.sla)
+    spec.pmoflow = data.get("pmoflow", {})  # timer kinds and calendars (engine.spiff.extensions.sla)
     return spec, subs
 
 

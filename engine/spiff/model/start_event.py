@@ -19,8 +19,9 @@ from engine.spiff.namespaces import BPMN_NS, SPIFF_NS
 class PmoflowStartEvent(StartEvent):
     """A start event with an optional post-script (its output mappings), run as it completes."""
 
-    def __init__(self, wf_spec: Any, bpmn_id: str, event_definition: Any, postscript: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, wf_spec: Any, bpmn_id: str, event_definition: Any, postscript: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(wf_spec, bpmn_id, event_definition, **kwargs)
         self.postscript = postscript
 

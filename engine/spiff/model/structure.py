@@ -37,16 +37,34 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")
 ACTIVITIES = {
-    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask",
-    "receiveTask", "subProcess", "transaction", "adHocSubProcess", "callActivity",
+    "task",
+    "userTask",
+    "manualTask",
+    "scriptTask",
+    "serviceTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "subProcess",
+    "transaction",
+    "adHocSubProcess",
+    "callActivity",
 }
 GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway"}
 EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"}
 # nodes SpiffWorkflow lets have one outgoing flow only: several become an implicit split
 SPLIT_BY_REWRITE = ACTIVITIES | {"intermediateCatchEvent", "intermediateThrowEvent"}
 EXPRESSIONS = ("conditionExpression", "loopCardinality", "completionCondition", "loopCondition")
-DATA_ELEMENTS = ("dataObject", "dataObjectReference", "dataStore", "dataStoreReference",
-                 "dataInputAssociation", "dataOutputAssociation", "ioSpecification", "property")
+DATA_ELEMENTS = (
+    "dataObject",
+    "dataObjectReference",
+    "dataStore",
+    "dataStoreReference",
+    "dataInputAssociation",
+    "dataOutputAssociation",
+    "ioSpecification",
+    "property",
+)
 IMPLICIT_SPLIT = ".ImplicitSplit"
 
 
@@ -84,7 +102,7 @@ def structure_problems(filename: str, root: etree._Element) -> list[Problem]:
     (in executable processes: a non-executable pool is documentation)."""
     ids = {el_id: el for el in root.iter() if isinstance(el.tag, str) and (el_id := el.get("id"))}
     problems: list[Problem] = []
-    for scope in scopes(root, executable_only=True):       # a documentation-only pool is not run
+    for scope in scopes(root, executable_only=True):  # a documentation-only pool is not run
         problems.extend(_scope_problems(filename, scope, ids))
         for node in scope.iterfind("*/bpmn:multiInstanceLoopCharacteristics", NS):
             problems.extend(_multi_instance_problems(filename, node))
@@ -109,20 +127,41 @@ def _scope_problems(filename: str, scope: etree._Element, ids: dict[str, etree._
         where = (filename, nid, node.sourceline)
         if local == "endEvent" and outgoing.get(nid):
             flows = ", ".join(f.get("id") or "?" for f in outgoing[nid])
-            problems.append(Problem(f"an end event ends its path: remove its outgoing flow(s) {flows} or use an "
-                                    "intermediate event", *where, "end_with_outgoing"))
+            problems.append(
+                Problem(
+                    f"an end event ends its path: remove its outgoing flow(s) {flows} or use an intermediate event",
+                    *where,
+                    "end_with_outgoing",
+                )
+            )
         elif local == "startEvent" and not outgoing.get(nid):
-            problems.append(Problem("start event has no outgoing sequence flow: connect it to the first element",
-                                    *where, "start_without_outgoing"))
-        elif (local in ACTIVITIES and has_start and nid not in incoming and node.get("triggeredByEvent") != "true"
-              and node.get("isForCompensation") != "true"):
-            problems.append(Problem("no sequence flow leads to this activity, so it would never run: connect it "
-                                    "or remove it", *where, "unreachable"))
+            problems.append(
+                Problem(
+                    "start event has no outgoing sequence flow: connect it to the first element",
+                    *where,
+                    "start_without_outgoing",
+                )
+            )
+        elif (
+            local in ACTIVITIES
+            and has_start
+            and nid not in incoming
+            and node.get("triggeredByEvent") != "true"
+            and node.get("isForCompensation") != "true"
+        ):
+            problems.append(
+                Problem(
+                    "no sequence flow leads to this activity, so it would never run: connect it or remove it",
+                    *where,
+                    "unreachable",
+                )
+            )
     return problems
 
 
-def _dangling(filename: str, flow: etree._Element, end: str, ref: str, scope: etree._Element,
-              ids: dict[str, etree._Element]) -> Problem:
+def _dangling(
+    filename: str, flow: etree._Element, end: str, ref: str, scope: etree._Element, ids: dict[str, etree._Element]
+) -> Problem:
     where = (filename, flow.get("id"), flow.sourceline, "dangling_flow")
     if not ref:
         return Problem(f"sequence flow has no {end}", *where)
@@ -131,8 +170,11 @@ def _dangling(filename: str, flow: etree._Element, end: str, ref: str, scope: et
         return Problem(f"sequence flow's {end} {ref!r} names no element", *where)
     if _local(target) not in ACTIVITIES | GATEWAYS | EVENTS:
         return Problem(f"sequence flow's {end} {ref!r} is a {_local(target)}, not a flow node", *where)
-    return Problem(f"sequence flow's {end} {ref!r} lies in another scope than the flow ({scope.get('id')!r}); "
-                   "a sequence flow may not cross a sub-process boundary", *where)
+    return Problem(
+        f"sequence flow's {end} {ref!r} lies in another scope than the flow ({scope.get('id')!r}); "
+        "a sequence flow may not cross a sub-process boundary",
+        *where,
+    )
 
 
 def _multi_instance_problems(filename: str, node: etree._Element) -> list[Problem]:
@@ -140,9 +182,14 @@ def _multi_instance_problems(filename: str, node: etree._Element) -> list[Proble
     where = (filename, owner.get("id"), owner.sourceline)
     if collection_of(node) or (node.findtext("bpmn:loopCardinality", None, NS) or "").strip():
         return []
-    problems = [Problem("multi-instance has neither a loopCardinality nor an input collection "
-                        "(loopDataInputRef, camunda:collection or zeebe:loopCharacteristics inputCollection)",
-                        *where, "mi_without_input")]
+    problems = [
+        Problem(
+            "multi-instance has neither a loopCardinality nor an input collection "
+            "(loopDataInputRef, camunda:collection or zeebe:loopCharacteristics inputCollection)",
+            *where,
+            "mi_without_input",
+        )
+    ]
     return problems
 
 
@@ -198,8 +245,9 @@ def prepare(root: etree._Element) -> None:
         _pass_through(task)
     for sub in list(root.iter(f"{{{BPMN_NS}}}subProcess", f"{{{BPMN_NS}}}transaction")):
         if sub.get("triggeredByEvent") != "true" and not any(
-                isinstance(c.tag, str) and _local(c) in ACTIVITIES | GATEWAYS | EVENTS for c in sub):
-            _pass_through(sub)                  # empty (a collapsed one whose content the tool kept elsewhere)
+            isinstance(c.tag, str) and _local(c) in ACTIVITIES | GATEWAYS | EVENTS for c in sub
+        ):
+            _pass_through(sub)  # empty (a collapsed one whose content the tool kept elsewhere)
     for mi in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
         _standard_multi_instance(mi)
     for scope in list(scopes(root)):
@@ -217,8 +265,13 @@ def _pass_through(task: etree._Element) -> None:
 def _data_refs_by_name(root: etree._Element) -> None:
     """A multi-instance's loopDataInputRef/loopDataOutputRef naming a data input, output, property or
     data object by id (standard BPMN) names the variable of that element's name instead."""
-    named = {el.get("id"): el.get("name") for el in root.iter(*(f"{{{BPMN_NS}}}{k}" for k in (
-        "dataInput", "dataOutput", "property", "dataObject", "dataObjectReference"))) if el.get("id")}
+    named = {
+        el.get("id"): el.get("name")
+        for el in root.iter(
+            *(f"{{{BPMN_NS}}}{k}" for k in ("dataInput", "dataOutput", "property", "dataObject", "dataObjectReference"))
+        )
+        if el.get("id")
+    }
     for ref in root.iter(f"{{{BPMN_NS}}}loopDataInputRef", f"{{{BPMN_NS}}}loopDataOutputRef"):
         name = named.get((ref.text or "").strip())
         if name and name.strip().isidentifier():
@@ -255,8 +308,10 @@ class ImplicitSplit(InclusiveGateway):
         matches, defaults = self._get_matching_outputs(my_task)
         if not matches + defaults:
             activity = self.bpmn_id.removesuffix(IMPLICIT_SPLIT)
-            raise WorkflowTaskException(f"no condition of the flows leaving {activity!r} holds and none of them "
-                                        "is the default flow", task=my_task)
+            raise WorkflowTaskException(
+                f"no condition of the flows leaving {activity!r} holds and none of them is the default flow",
+                task=my_task,
+            )
         my_task._sync_children(matches or defaults, TaskState.FUTURE)
         for child in my_task.children:
             child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
@@ -299,7 +354,7 @@ def _implicit_splits(scope: etree._Element) -> None:
             if flow.get("id") != default and flow.find("bpmn:conditionExpression", NS) is None:
                 condition = etree.SubElement(flow, f"{{{BPMN_NS}}}conditionExpression")
                 condition.set(XSI_TYPE, "bpmn:tFormalExpression")
-                condition.text = "True"                  # an unconditional flow is always taken
+                condition.text = "True"  # an unconditional flow is always taken
         scope.append(gateway)
         scope.append(link)
 
@@ -329,7 +384,13 @@ def with_multi_instance_classes(parsers: dict[str, tuple[type, type]]) -> dict[s
     out = {}
     for tag, (parser, spec) in parsers.items():
         if hasattr(parser, "SEQUENTIAL_MI_CLASS"):
-            parser = type(parser.__name__, (parser,), {"SEQUENTIAL_MI_CLASS": PmoflowSequentialMultiInstance,
-                                                        "PARALLEL_MI_CLASS": PmoflowParallelMultiInstance})
+            parser = type(
+                parser.__name__,
+                (parser,),
+                {
+                    "SEQUENTIAL_MI_CLASS": PmoflowSequentialMultiInstance,
+                    "PARALLEL_MI_CLASS": PmoflowParallelMultiInstance,
+                },
+            )
         out[tag] = (parser, spec)
     return out

@@ -38,9 +38,9 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity, SubWo
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-SAVE_SECONDS_PER_TASK = 0.000_2     # saving a task's audit event and state, reserved from the time budget
-REFUSED = "pmoflow_refused"         # internal data of a task a guard refused to start: why
-STOPPED = "pmoflow_stopped"         # internal data of the task a step stopped before: why
+SAVE_SECONDS_PER_TASK = 0.000_2  # saving a task's audit event and state, reserved from the time budget
+REFUSED = "pmoflow_refused"  # internal data of a task a guard refused to start: why
+STOPPED = "pmoflow_stopped"  # internal data of the task a step stopped before: why
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,20 @@ class StepBudget:
         """Count a task SpiffWorkflow is about to run; raises LimitExceeded once the budget is spent."""
         self.tasks += 1
         if self.tasks > self.limits.max_tasks:
-            raise LimitExceeded(task, f"the step ran {self.limits.max_tasks} tasks without waiting and was stopped "
-                                      f"before {_name(task)} (a loop that never waits?)", "StepTaskLimit")
+            raise LimitExceeded(
+                task,
+                f"the step ran {self.limits.max_tasks} tasks without waiting and was stopped "
+                f"before {_name(task)} (a loop that never waits?)",
+                "StepTaskLimit",
+            )
         if self.elapsed() + self.tasks * SAVE_SECONDS_PER_TASK > self.limits.max_seconds:
-            raise LimitExceeded(task, f"the step used its time budget ({self.elapsed():.1f} s running "
-                                      f"{self.tasks - 1} tasks, and saving them, of {self.limits.max_seconds:g} s) "
-                                      f"and was stopped before {_name(task)}", "StepTimeLimit")
+            raise LimitExceeded(
+                task,
+                f"the step used its time budget ({self.elapsed():.1f} s running "
+                f"{self.tasks - 1} tasks, and saving them, of {self.limits.max_seconds:g} s) "
+                f"and was stopped before {_name(task)}",
+                "StepTimeLimit",
+            )
 
     def refuse(self, task: Task, message: str, kind: str) -> None:
         """Put `task` in ERROR without starting it (see `restart`) and remember why."""
@@ -133,7 +141,7 @@ def restart(task: Task, data: dict[str, Any]) -> None:
     """Start a refused task again (its guard checks again), with `data` merged into what it reads."""
     task.internal_data.pop(REFUSED, None)
     if task.parent is not None:
-        task.parent.data.update(data)      # the task inherits its parent's data when it starts
+        task.parent.data.update(data)  # the task inherits its parent's data when it starts
     task.data.update(data)
     task._set_state(TaskState.FUTURE)
     task.task_spec._update(task)
@@ -195,9 +203,12 @@ def _check_call(budget: StepBudget, spec: SubWorkflowTask, task: Task) -> bool:
     if depth <= budget.limits.max_call_depth:
         return True
     task._inherit_data()
-    budget.refuse(task, f"call activity {_name(task)} would start process {spec.spec!r} {depth} call activities "
-                        f"deep (limit {budget.limits.max_call_depth}): does the process call itself without end?",
-                  "CallDepthLimit")
+    budget.refuse(
+        task,
+        f"call activity {_name(task)} would start process {spec.spec!r} {depth} call activities "
+        f"deep (limit {budget.limits.max_call_depth}): does the process call itself without end?",
+        "CallDepthLimit",
+    )
     return False
 
 
@@ -213,13 +224,17 @@ def _instance_count(spec: MultiInstanceTask, task: Task) -> int | None:
 
 
 def _check_instances(budget: StepBudget, spec: MultiInstanceTask, task: Task) -> bool:
-    task._inherit_data()                    # what SpiffWorkflow's hook does first: the count reads the data
+    task._inherit_data()  # what SpiffWorkflow's hook does first: the count reads the data
     count = _instance_count(spec, task)
     if count is None or count <= budget.limits.max_instances:
         return True
     source = f"collection {spec.data_input.bpmn_id!r}" if spec.data_input is not None else "loop cardinality"
-    budget.refuse(task, f"multi-instance activity {_name(task)} would run {count} instances from its {source} "
-                        f"(limit {budget.limits.max_instances})", "MultiInstanceLimit")
+    budget.refuse(
+        task,
+        f"multi-instance activity {_name(task)} would run {count} instances from its {source} "
+        f"(limit {budget.limits.max_instances})",
+        "MultiInstanceLimit",
+    )
     return False
 
 
@@ -232,11 +247,11 @@ def _guard(cls: type, check: Callable[[StepBudget, Any, Task], bool]) -> None:
     def _update_hook(self: Any, my_task: Task) -> Any:
         budget = _current.get()
         if budget is not None and not check(budget, self, my_task):
-            return None                     # refused: the task stays in ERROR
+            return None  # refused: the task stays in ERROR
         return original(self, my_task)
 
-    _update_hook.pmoflow_guard = True       # type: ignore[attr-defined]
-    cls._update_hook = _update_hook         # type: ignore[attr-defined]
+    _update_hook.pmoflow_guard = True  # type: ignore[attr-defined]
+    cls._update_hook = _update_hook  # type: ignore[attr-defined]
 
 
 _guard(SubWorkflowTask, _check_call)

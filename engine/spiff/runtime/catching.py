@@ -32,8 +32,11 @@ from engine.spiff.runtime.incidents import StepFailed
 from engine.spiff.runtime.run import Run
 
 KINDS: tuple[tuple[type, str], ...] = (
-    (MessageEventDefinition, "message"), (SignalEventDefinition, "signal"), (ErrorEventDefinition, "error"),
-    (EscalationEventDefinition, "escalation"), (ConditionalEventDefinition, "conditional"),
+    (MessageEventDefinition, "message"),
+    (SignalEventDefinition, "signal"),
+    (ErrorEventDefinition, "error"),
+    (EscalationEventDefinition, "escalation"),
+    (ConditionalEventDefinition, "conditional"),
 )
 
 
@@ -43,9 +46,9 @@ class Catch:
 
     element_id: str
     name: str
-    kind: str                       # message, signal, error, escalation, conditional
-    code: str | None                # the message or signal name, the error or escalation code (None: any)
-    attached_to: str | None         # a boundary event's activity, or the event sub-process a start event starts
+    kind: str  # message, signal, error, escalation, conditional
+    code: str | None  # the message or signal name, the error or escalation code (None: any)
+    attached_to: str | None  # a boundary event's activity, or the event sub-process a start event starts
     interrupting: bool
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,9 +68,11 @@ def _waiting(run: Run) -> list[tuple[Task, Any, Any]]:
             continue
         definition = getattr(task.task_spec, "event_definition", None)
         if isinstance(definition, MultipleEventDefinition) and len(task.task_spec.outputs) == len(
-                definition.event_definitions):
-            found.extend((task, out, d) for out, d in zip(task.task_spec.outputs, definition.event_definitions,
-                                                          strict=True))
+            definition.event_definitions
+        ):
+            found.extend(
+                (task, out, d) for out, d in zip(task.task_spec.outputs, definition.event_definitions, strict=True)
+            )
         elif definition is not None:
             found.append((task, task.task_spec, definition))
     return found
@@ -97,17 +102,31 @@ def waiting(run: Run) -> list[Catch]:
     starts = dict(getattr(run.wf.spec, "pmoflow", {}).get("event_subprocesses", {}))
     for task, spec, definition in _waiting_tasks(run):
         kind = _kind(definition) or ""
-        code = getattr(definition, "code", None) if isinstance(definition, CodeEventDefinition) else (
-            None if kind == "conditional" else definition.name)
+        code = (
+            getattr(definition, "code", None)
+            if isinstance(definition, CodeEventDefinition)
+            else (None if kind == "conditional" else definition.name)
+        )
         attached, interrupting = None, bool(getattr(spec, "cancel_activity", True))
         if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit):
-            main = [c for c in task.parent.children if c is not task
-                    and getattr(c.task_spec, "event_definition", None) is None]
+            main = [
+                c
+                for c in task.parent.children
+                if c is not task and getattr(c.task_spec, "event_definition", None) is None
+            ]
             attached = main[0].task_spec.bpmn_id if main else None
-        elif task.task_spec is spec and task.workflow.spec.name in starts:      # starts an event sub-process
+        elif task.task_spec is spec and task.workflow.spec.name in starts:  # starts an event sub-process
             attached, interrupting = task.workflow.spec.name, bool(starts[task.workflow.spec.name])
-        found.append(Catch(element_id=spec.bpmn_id or spec.name, name=spec.bpmn_name or spec.bpmn_id or spec.name,
-                           kind=kind, code=code, attached_to=attached, interrupting=interrupting))
+        found.append(
+            Catch(
+                element_id=spec.bpmn_id or spec.name,
+                name=spec.bpmn_name or spec.bpmn_id or spec.name,
+                kind=kind,
+                code=code,
+                attached_to=attached,
+                interrupting=interrupting,
+            )
+        )
     return sorted(found, key=lambda c: (c.element_id, c.kind))
 
 
@@ -134,6 +153,6 @@ def throw(run: Run, element_id: str, payload: dict[str, Any]) -> bool:
         run.wf.catch(BpmnEvent(definition, payload=dict(payload), target=task.workflow))
     except (SpiffWorkflowException, SandboxError) as err:
         raise StepFailed(f"{element_id}: {err}") from err
-    task.data.update(payload)                   # the path that caught it takes the variables
+    task.data.update(payload)  # the path that caught it takes the variables
     run.advance()
     return True

@@ -37,15 +37,15 @@ def _compact_one(wf: BpmnWorkflow, top: BpmnWorkflow) -> int:
     unfinished = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
     if not unfinished:
         return 0
-    chain = _ancestors(unfinished[0])               # root ... task
+    chain = _ancestors(unfinished[0])  # root ... task
     depth = len(chain) - 1
     for task in unfinished[1:]:
         mine = {t.id for t in _ancestors(task)}
         while chain[depth].id not in mine:
             depth -= 1
-    above = _distinct_specs(chain[:depth])          # nearest first
+    above = _distinct_specs(chain[:depth])  # nearest first
     if len(above) == depth:
-        return 0                                    # nothing to drop
+        return 0  # nothing to drop
     keep = _subtree_ids(chain[depth]) | {t.id for t in above}
     gone = [tid for tid in wf.tasks if tid not in keep]
     for tid in gone:

@@ -56,11 +56,12 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.spiff.expressions.limits import SandboxError
 
-CONDITION_ROUNDS = 20        # conditions firing conditions, event sub-processes: at most this many rounds per step
+CONDITION_ROUNDS = 20  # conditions firing conditions, event sub-processes: at most this many rounds per step
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED
 
 
 # ---------------------------------------------------------------- scoped errors and escalations
+
 
 def _scoped_throw(self: Any, my_task: Task) -> None:
     """SpiffWorkflow's throw of an error or escalation, aimed at the thrower's scope first."""
@@ -86,7 +87,7 @@ def _catch(self: EventManager, event: BpmnEvent, internal: bool = True) -> int:
     if not tasks:
         if event.target.parent_workflow is None:
             if internal:
-                self.workflow.bpmn_events.append(event)         # nobody caught it
+                self.workflow.bpmn_events.append(event)  # nobody caught it
             return 0
         event.target = event.target.parent_workflow
         return _catch(self, event, internal)
@@ -101,17 +102,22 @@ def _repeats(task: Task) -> bool:
     """A non-interrupting boundary message, signal or escalation event fires each time its event comes
     while its activity runs (SpiffWorkflow fires it once); timers repeat by their cycle, conditions once."""
     spec = task.task_spec
-    return (isinstance(spec, BoundaryEvent) and not spec.cancel_activity and task.state == TaskState.WAITING
-            and isinstance(spec.event_definition, MessageEventDefinition | SignalEventDefinition
-                           | EscalationEventDefinition))
+    return (
+        isinstance(spec, BoundaryEvent)
+        and not spec.cancel_activity
+        and task.state == TaskState.WAITING
+        and isinstance(
+            spec.event_definition, MessageEventDefinition | SignalEventDefinition | EscalationEventDefinition
+        )
+    )
 
 
 def _rearm(fired: list[Task]) -> None:
     """Wait again, beside each fired event, for the next one (a new task of the same element)."""
     for task in fired:
         if task.state == TaskState.WAITING or task.parent is None:
-            continue                            # did not fire after all
-        again = task.parent._add_child(task.task_spec, TaskState.MAYBE)     # predicted: its path is built too
+            continue  # did not fire after all
+        again = task.parent._add_child(task.task_spec, TaskState.MAYBE)  # predicted: its path is built too
         again.task_spec._update(again)
 
 
@@ -119,8 +125,9 @@ def _scope_catchers(manager: EventManager, event: BpmnEvent) -> list[Task]:
     target, origin = event.target, event.origin
     found = []
     for task in manager.tasks.values():
-        in_scope = task.workflow == target or (isinstance(task.task_spec, StartEvent)
-                                               and getattr(task.workflow, "parent_workflow", None) == target)
+        in_scope = task.workflow == target or (
+            isinstance(task.task_spec, StartEvent) and getattr(task.workflow, "parent_workflow", None) == target
+        )
         if in_scope and task.task_spec.catches(task, event) and _encloses(task, origin):
             found.append(task)
     code = getattr(event.event_definition, "code", None)
@@ -155,6 +162,7 @@ EventManager.catch = _catch
 
 # ---------------------------------------------------------------- observing throws
 
+
 def observe(workflow: BpmnWorkflow, thrown: list[dict[str, Any]]) -> None:
     """Note in `thrown` every signal the workflow throws (SpiffWorkflow routes each throw through `catch`)."""
     original = workflow.catch
@@ -165,7 +173,7 @@ def observe(workflow: BpmnWorkflow, thrown: list[dict[str, Any]]) -> None:
             thrown.append({"signal": str(definition.name), "element_id": _thrower(workflow, definition)})
         original(event)
 
-    workflow.catch = catch          # an attribute of this object only; never serialized
+    workflow.catch = catch  # an attribute of this object only; never serialized
 
 
 def _thrower(workflow: BpmnWorkflow, definition: Any) -> str | None:
@@ -178,6 +186,7 @@ def _thrower(workflow: BpmnWorkflow, definition: Any) -> str | None:
 
 
 # ---------------------------------------------------------------- signals from outside
+
 
 def _definitions(task: Task) -> list[Any]:
     definition = getattr(task.task_spec, "event_definition", None)
@@ -194,8 +203,12 @@ def catches_of(task: Task, kind: type) -> list[Any]:
 
 
 def _waiting_for_signal(workflow: BpmnWorkflow, name: str | None = None) -> list[tuple[Task, Any]]:
-    return [(task, d) for task in workflow.get_tasks(state=TaskState.WAITING)
-            for d in catches_of(task, SignalEventDefinition) if name is None or d.name == name]
+    return [
+        (task, d)
+        for task in workflow.get_tasks(state=TaskState.WAITING)
+        for d in catches_of(task, SignalEventDefinition)
+        if name is None or d.name == name
+    ]
 
 
 def gateway_timer(definition: Any) -> Any:
@@ -215,15 +228,21 @@ def deliver(workflow: BpmnWorkflow, name: str, variables: dict[str, Any]) -> boo
     except WorkflowException:
         return False
     for task, _ in waiting:
-        task.data.update(variables)             # after the catch: a caught event takes its parent's data first
+        task.data.update(variables)  # after the catch: a caught event takes its parent's data first
     return True
 
 
 def inherited_from(tasks: list[Task]) -> list[Task]:
     """The tasks whose data waiting events among `tasks` take when they fire (SpiffWorkflow merges a
     parent's data over the event's own), so that a change of variables reaches them."""
-    return [t.parent for t in tasks if t.state == TaskState.WAITING and isinstance(t.task_spec, CatchingEvent)
-            and t.parent is not None and t.parent not in tasks]
+    return [
+        t.parent
+        for t in tasks
+        if t.state == TaskState.WAITING
+        and isinstance(t.task_spec, CatchingEvent)
+        and t.parent is not None
+        and t.parent not in tasks
+    ]
 
 
 def _signal_names(task_spec: Any) -> set[str]:
@@ -239,8 +258,13 @@ def signal_starts(spec: BpmnProcessSpec) -> set[str]:
 
 def signal_catches(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> set[str]:
     """Every signal some catching event of a process (its sub-processes included) may wait for."""
-    return {n for s in [spec, *subprocess_specs.values()] for ts in s.task_specs.values()
-            if isinstance(ts, CatchingEvent) for n in _signal_names(ts)}
+    return {
+        n
+        for s in [spec, *subprocess_specs.values()]
+        for ts in s.task_specs.values()
+        if isinstance(ts, CatchingEvent)
+        for n in _signal_names(ts)
+    }
 
 
 # ---------------------------------------------------------------- conditions
@@ -272,9 +296,12 @@ def _live_variables(workflow: BpmnWorkflow) -> dict[str, Any]:
 
 def fire_conditions(workflow: BpmnWorkflow) -> bool:
     """Fire waiting conditional events whose condition now holds (not advanced); True if one fired."""
-    waiting = [t for t in list(workflow.event_manager.tasks.values())     # the waiting catch events, not the tree
-               if t.state == TaskState.WAITING
-               and isinstance(getattr(t.task_spec, "event_definition", None), ConditionalEventDefinition)]
+    waiting = [
+        t
+        for t in list(workflow.event_manager.tasks.values())  # the waiting catch events, not the tree
+        if t.state == TaskState.WAITING
+        and isinstance(getattr(t.task_spec, "event_definition", None), ConditionalEventDefinition)
+    ]
     if not waiting:
         return False
     variables = _live_variables(workflow)
@@ -282,21 +309,31 @@ def fire_conditions(workflow: BpmnWorkflow) -> bool:
     fired = False
     for task in waiting:
         if task.state != TaskState.WAITING:
-            continue                            # cancelled by an interrupting event fired just now
+            continue  # cancelled by an interrupting event fired just now
         try:
             holds = bool(environment.evaluate(task.task_spec.event_definition.expression, dict(variables)))
-        except (SandboxError, NameError, TypeError, ValueError, AttributeError, KeyError, ZeroDivisionError,
-                ArithmeticError, WorkflowException):
-            holds = False                       # not yet evaluable: the variables may come later
+        except (
+            SandboxError,
+            NameError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            KeyError,
+            ZeroDivisionError,
+            ArithmeticError,
+            WorkflowException,
+        ):
+            holds = False  # not yet evaluable: the variables may come later
         if holds:
             task._set_internal_data(condition_met=True)
-            task.task_spec._update(task)                # inherits its parent's data: the new values go on top
+            task.task_spec._update(task)  # inherits its parent's data: the new values go on top
             task.data.update(variables)
             fired = fired or task.state != TaskState.WAITING
     return fired
 
 
 # ---------------------------------------------------------------- after the engine steps
+
 
 @dataclass(frozen=True)
 class Uncaught:
@@ -320,6 +357,7 @@ def settle(workflow: BpmnWorkflow, engine_steps: Callable[[], None]) -> Uncaught
 
 # ---------------------------------------------------------------- event sub-processes
 
+
 def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -> bool:
     """Interrupt for event sub-processes that fired, end those that can no longer fire; True if anything changed."""
     if not interrupting:
@@ -328,8 +366,11 @@ def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -
     scopes: dict[int, tuple[Any, list[Task]]] = {}
     for task_id, sub in list(workflow.subprocesses.items()):
         task = workflow.get_task_from_id(task_id)
-        if (task is None or task.task_spec.bpmn_id not in interrupting
-                or task.state not in (TaskState.STARTED, TaskState.READY, TaskState.COMPLETED)):
+        if (
+            task is None
+            or task.task_spec.bpmn_id not in interrupting
+            or task.state not in (TaskState.STARTED, TaskState.READY, TaskState.COMPLETED)
+        ):
             continue
         if _fired(sub):
             if interrupting[task.task_spec.bpmn_id] and not task._get_internal_data("interrupted"):
@@ -337,9 +378,12 @@ def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -
                 _cancel_scope_except(task)
                 _recheck_end(task.workflow)
                 changed = True
-            elif (not interrupting[task.task_spec.bpmn_id] and not task._get_internal_data("rearmed")
-                  and _repeats_start(sub)):
-                task._set_internal_data(rearmed=True)    # a non-interrupting one may start again while its scope runs
+            elif (
+                not interrupting[task.task_spec.bpmn_id]
+                and not task._get_internal_data("rearmed")
+                and _repeats_start(sub)
+            ):
+                task._set_internal_data(rearmed=True)  # a non-interrupting one may start again while its scope runs
                 again = task.parent._add_child(task.task_spec, TaskState.MAYBE)
                 again.task_spec._update(again)
                 changed = True
@@ -355,14 +399,21 @@ def _event_subprocesses(workflow: BpmnWorkflow, interrupting: dict[str, bool]) -
 
 
 def _repeats_start(sub: Any) -> bool:
-    return any(isinstance(t.task_spec, StartEvent) and isinstance(
-        t.task_spec.event_definition, MessageEventDefinition | SignalEventDefinition | EscalationEventDefinition)
-        for t in sub.get_tasks(skip_subprocesses=True))
+    return any(
+        isinstance(t.task_spec, StartEvent)
+        and isinstance(
+            t.task_spec.event_definition, MessageEventDefinition | SignalEventDefinition | EscalationEventDefinition
+        )
+        for t in sub.get_tasks(skip_subprocesses=True)
+    )
 
 
 def _fired(sub: Any) -> bool:
-    return any(t.state == TaskState.COMPLETED for t in sub.get_tasks(skip_subprocesses=True)
-               if isinstance(t.task_spec, StartEvent))
+    return any(
+        t.state == TaskState.COMPLETED
+        for t in sub.get_tasks(skip_subprocesses=True)
+        if isinstance(t.task_spec, StartEvent)
+    )
 
 
 def _unfinished(scope: Any) -> list[Task]:
@@ -376,8 +427,12 @@ def _is_end(task: Task) -> bool:
 def _cancel_scope_except(keep: Task) -> None:
     """Cancel everything still to do in `keep`'s scope but `keep` and what follows it."""
     for task in _unfinished(keep.workflow):
-        if task is keep or task.is_descendant_of(keep) or keep.is_descendant_of(task) or task.has_state(
-                TaskState.FINISHED_MASK):
+        if (
+            task is keep
+            or task.is_descendant_of(keep)
+            or keep.is_descendant_of(task)
+            or task.has_state(TaskState.FINISHED_MASK)
+        ):
             continue
         task.cancel()
 
@@ -387,7 +442,7 @@ def _only_waiting_left(scope: Any, waiting: list[Task]) -> bool:
         if task in waiting or _is_end(task) or any(task.is_descendant_of(w) for w in waiting):
             continue
         if any(w.is_descendant_of(task) for w in waiting):
-            continue                             # the root of the scope, above everything
+            continue  # the root of the scope, above everything
         return False
     return True
 
@@ -407,9 +462,10 @@ def _uncaught(workflow: BpmnWorkflow) -> Uncaught | None:
                 element = _thrower(workflow, definition)
                 code = getattr(definition, "code", None)
                 label = f"error {code!r}" if code else f"error {definition.name!r}" if definition.name else "an error"
-                error = Uncaught(element, f"{label} thrown by {element} was not caught by any boundary event or "
-                                          "event sub-process")
+                error = Uncaught(
+                    element, f"{label} thrown by {element} was not caught by any boundary event or event sub-process"
+                )
         elif not isinstance(definition, EscalationEventDefinition | SignalEventDefinition):
-            kept.append(event)                  # messages: left for whoever handles them
+            kept.append(event)  # messages: left for whoever handles them
     workflow.bpmn_events.extend(kept)
     return error

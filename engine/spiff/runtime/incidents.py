@@ -23,8 +23,7 @@ class Incident:
 
     def as_dict(self) -> dict[str, Any]:
         """The incident as plain JSON values."""
-        return {"element_id": self.element_id, "task_id": self.task_id, "message": self.message,
-                "kind": self.kind}
+        return {"element_id": self.element_id, "task_id": self.task_id, "message": self.message, "kind": self.kind}
 
 
 class StepFailed(Exception):

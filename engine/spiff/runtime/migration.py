@@ -30,8 +30,12 @@ from engine.spiff.runtime.timers import timer_due
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 INTERNAL_SUFFIXES = (".BoundaryEventSplit", ".BoundaryEventJoin")
 INTERNAL_NAMES = {"Start", "End", "Root"}
-STATE_NAMES = {TaskState.READY: "ready", TaskState.WAITING: "waiting", TaskState.STARTED: "started",
-               TaskState.ERROR: "error"}
+STATE_NAMES = {
+    TaskState.READY: "ready",
+    TaskState.WAITING: "waiting",
+    TaskState.STARTED: "started",
+    TaskState.ERROR: "error",
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class ElementChange:
     element_id: str
     name: str
     type: str
-    change: str                     # added, removed or changed
+    change: str  # added, removed or changed
     attributes: tuple[str, ...] = ()
 
 
@@ -51,8 +55,8 @@ class LiveElement:
     element_id: str
     name: str
     type: str
-    state: str                      # ready, waiting, started (a subprocess) or error
-    problem: str | None             # why this task cannot move, or None
+    state: str  # ready, waiting, started (a subprocess) or error
+    problem: str | None  # why this task cannot move, or None
     due_at: datetime | None = None  # for a waiting timer, when it fires now
 
 
@@ -75,13 +79,28 @@ def _label(spec: Any) -> str:
 def _spec_changes(process: str, diff: SpecDiff) -> list[ElementChange]:
     # an element matched by structure under another id counts as removed, and its match as added
     renamed = {s: t for s, t in diff.alignment.items() if t is not None and t.name != s.name}
-    out = [ElementChange(process, s.bpmn_id, _label(s), type(s).__name__, "removed")
-           for s in diff.removed + list(renamed) if _is_element(s)]
-    out += [ElementChange(process, s.bpmn_id, _label(s), type(s).__name__, "changed",
-                          tuple(a for a in attrs if a not in ("inputs", "outputs")) or tuple(attrs))
-            for s, attrs in diff.changed.items() if _is_element(s) and s not in renamed]
-    out += [ElementChange(process, s.bpmn_id, _label(s), type(s).__name__, "added")
-            for s in diff.added + list(renamed.values()) if _is_element(s)]
+    out = [
+        ElementChange(process, s.bpmn_id, _label(s), type(s).__name__, "removed")
+        for s in diff.removed + list(renamed)
+        if _is_element(s)
+    ]
+    out += [
+        ElementChange(
+            process,
+            s.bpmn_id,
+            _label(s),
+            type(s).__name__,
+            "changed",
+            tuple(a for a in attrs if a not in ("inputs", "outputs")) or tuple(attrs),
+        )
+        for s, attrs in diff.changed.items()
+        if _is_element(s) and s not in renamed
+    ]
+    out += [
+        ElementChange(process, s.bpmn_id, _label(s), type(s).__name__, "added")
+        for s in diff.added + list(renamed.values())
+        if _is_element(s)
+    ]
     return sorted(out, key=lambda c: (c.change, c.element_id))
 
 
@@ -94,16 +113,32 @@ def _live(process: str, wf: Any, diff: WorkflowDiff) -> list[LiveElement]:
         target = diff.alignment.get(task)
         problem = None
         if target is None or target.name != spec.name:
-            problem = f"{spec.bpmn_id} ({_label(spec)}) is {STATE_NAMES.get(task.state, 'active')} and does not " \
-                      f"exist in the target version"
+            problem = (
+                f"{spec.bpmn_id} ({_label(spec)}) is {STATE_NAMES.get(task.state, 'active')} and does not "
+                f"exist in the target version"
+            )
         elif type(target).__name__ != type(spec).__name__:
-            problem = (f"{spec.bpmn_id} ({_label(spec)}) is {STATE_NAMES.get(task.state, 'active')} and changed type "
-                       f"from {type(spec).__name__} to {type(target).__name__} in the target version")
+            problem = (
+                f"{spec.bpmn_id} ({_label(spec)}) is {STATE_NAMES.get(task.state, 'active')} and changed type "
+                f"from {type(spec).__name__} to {type(target).__name__} in the target version"
+            )
         elif _gains_boundary_events(task, target, diff):
-            problem = (f"{spec.bpmn_id} ({_label(spec)}) is {STATE_NAMES.get(task.state, 'active')} and gains its "
-                       f"first boundary event in the target version; move it once it has finished")
-        out.append(LiveElement(str(task.id), process, spec.bpmn_id, _label(spec), type(spec).__name__,
-                               STATE_NAMES.get(task.state, "active"), problem, timer_due(task)))
+            problem = (
+                f"{spec.bpmn_id} ({_label(spec)}) is {STATE_NAMES.get(task.state, 'active')} and gains its "
+                f"first boundary event in the target version; move it once it has finished"
+            )
+        out.append(
+            LiveElement(
+                str(task.id),
+                process,
+                spec.bpmn_id,
+                _label(spec),
+                type(spec).__name__,
+                STATE_NAMES.get(task.state, "active"),
+                problem,
+                timer_due(task),
+            )
+        )
     return out
 
 
@@ -169,12 +204,12 @@ def _move(diff: WorkflowDiff, wf: Any, spec: Any, changed: set[str], since: Call
             task.task_spec = diff.alignment[task]
     for task in list(wf.get_tasks(state=TaskState.READY | TaskState.WAITING, skip_subprocesses=True)):
         if task.id not in wf.tasks:
-            continue                        # removed with an ancestor's branch
+            continue  # removed with an ancestor's branch
         keep = dict(task.internal_data)
         rearm = task.state == TaskState.WAITING and (task.task_spec.bpmn_id in changed)
         _reset(task, since if rearm else None)
         if task.state == TaskState.WAITING and not rearm and "event_value" in keep:
-            task.internal_data = keep       # an unchanged timer keeps its due time
+            task.internal_data = keep  # an unchanged timer keeps its due time
         _arm_new_boundary_events(task, since)
     if wf.last_task is not None and wf.last_task not in wf.tasks:
         wf.last_task = None
@@ -186,7 +221,7 @@ def _reset(task: Task, since: Callable[[Task], datetime | None] | None, data: di
     keep = deepcopy(task.data if data is None else data)
     start = since(task) if since is not None else None
     if start is None:
-        task.reset_branch(deepcopy(keep))        # the merge changes the dict it is given
+        task.reset_branch(deepcopy(keep))  # the merge changes the dict it is given
     else:
         with clock_scope(lambda: start):
             task.reset_branch(deepcopy(keep))

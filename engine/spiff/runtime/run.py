@@ -58,19 +58,24 @@ class Run:
     """One workflow, loaded for one engine step."""
 
     def __init__(self, workflow: BpmnWorkflow, engine: SandboxedScriptEngine, budget: StepBudget | None = None) -> None:
-        workflow.script_engine = engine     # never serialized: set after every load
+        workflow.script_engine = engine  # never serialized: set after every load
         self.wf = workflow
         self.log = StepLog()
         event_runtime.observe(workflow, self.log.signals)
         self.incident: Incident | None = None
-        self.budget = budget or StepBudget()    # what this step may spend (engine.spiff.runtime.budget)
-        self._current: Task | None = None     # the task SpiffWorkflow is running, for incidents
+        self.budget = budget or StepBudget()  # what this step may spend (engine.spiff.runtime.budget)
+        self._current: Task | None = None  # the task SpiffWorkflow is running, for incidents
         # (calendar name, start, ISO duration) -> due: set by the caller for timers on business time
         self.business_due: Callable[[str, datetime, str], datetime] | None = None
 
     @classmethod
-    def start(cls, bundle: SpecBundle, variables: dict[str, Any], engine: SandboxedScriptEngine,
-              limits: StepLimits | None = None) -> Run:
+    def start(
+        cls,
+        bundle: SpecBundle,
+        variables: dict[str, Any],
+        engine: SandboxedScriptEngine,
+        limits: StepLimits | None = None,
+    ) -> Run:
         """A new workflow with the start variables; call `advance()` to run it."""
         budget = StepBudget(limits or StepLimits())
         wf = BpmnWorkflow(bundle[0], bundle[1], script_engine=engine)
@@ -80,8 +85,9 @@ class Run:
         return cls(wf, engine, budget)
 
     @classmethod
-    def load(cls, state: str, bundle: SpecBundle, engine: SandboxedScriptEngine,
-             limits: StepLimits | None = None) -> Run:
+    def load(
+        cls, state: str, bundle: SpecBundle, engine: SandboxedScriptEngine, limits: StepLimits | None = None
+    ) -> Run:
         """The saved workflow, for one step (its budget counts the loading)."""
         budget = StepBudget(limits or StepLimits())
         return cls(load_state(state, bundle), engine, budget)
@@ -118,10 +124,17 @@ class Run:
         self.advance()
         if self.incident is not None:
             return
-        live = [t for t in self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-                if not isinstance(t.task_spec, BoundaryEventSplit)]
-        starts = [(t, d) for t in live for d in event_runtime.catches_of(t, MessageEventDefinition)
-                  if isinstance(t.task_spec, StartEvent) and t.workflow is self.wf]
+        live = [
+            t
+            for t in self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+            if not isinstance(t.task_spec, BoundaryEventSplit)
+        ]
+        starts = [
+            (t, d)
+            for t in live
+            for d in event_runtime.catches_of(t, MessageEventDefinition)
+            if isinstance(t.task_spec, StartEvent) and t.workflow is self.wf
+        ]
         if len(starts) != 1 or len(live) != 1:
             return
         task, definition = starts[0]
@@ -164,7 +177,8 @@ class Run:
             raise KeyError(task_id)
         spec = task.task_spec
         if (kind is None and isinstance(spec, PmoflowConnectorTask | PmoflowExternalTask)) or (
-                kind is not None and not isinstance(spec, kind)):
+            kind is not None and not isinstance(spec, kind)
+        ):
             raise KeyError(task_id)
         return task
 
@@ -205,24 +219,32 @@ class Run:
         except (SpiffWorkflowException, SandboxError) as err:
             self._to_incident(err)
             return True
-        for catcher in catchers:                        # the variables go on the path that caught the error
+        for catcher in catchers:  # the variables go on the path that caught the error
             if catcher.task_spec.event_definition.has_fired(catcher):
                 catcher.data.update(variables)
-        if len(self.wf.bpmn_events) > before:          # nothing caught it: Spiff kept it as an outgoing event
+        if len(self.wf.bpmn_events) > before:  # nothing caught it: Spiff kept it as an outgoing event
             del self.wf.bpmn_events[before:]
             spec = task.task_spec
             self.incident = Incident(
-                element_id=spec.bpmn_id, task_id=str(task.id), kind="UncaughtBpmnError",
-                message=f"the external worker threw BPMN error {code!r}" + (f" ({message})" if message else "")
-                + " and no error boundary event or event sub-process catches it")
+                element_id=spec.bpmn_id,
+                task_id=str(task.id),
+                kind="UncaughtBpmnError",
+                message=f"the external worker threw BPMN error {code!r}"
+                + (f" ({message})" if message else "")
+                + " and no error boundary event or event sub-process catches it",
+            )
             return False
         self.advance()
         return True
 
     def correlate(self, message: str, payload: dict[str, Any]) -> bool:
         """Deliver a message and merge its variables; False if nothing in this instance waits for it."""
-        waiting = [(t, d) for t in self.wf.get_tasks(state=TaskState.WAITING)
-                   for d in event_runtime.catches_of(t, MessageEventDefinition) if d.name == message]
+        waiting = [
+            (t, d)
+            for t in self.wf.get_tasks(state=TaskState.WAITING)
+            for d in event_runtime.catches_of(t, MessageEventDefinition)
+            if d.name == message
+        ]
         if not waiting:
             return False
         task, definition = waiting[0]
@@ -236,8 +258,11 @@ class Run:
         return True
 
     def waiting_messages(self) -> list[str]:
-        return [str(d.name) for t in self.wf.get_tasks(state=TaskState.WAITING)
-                for d in event_runtime.catches_of(t, MessageEventDefinition)]
+        return [
+            str(d.name)
+            for t in self.wf.get_tasks(state=TaskState.WAITING)
+            for d in event_runtime.catches_of(t, MessageEventDefinition)
+        ]
 
     def cancel(self) -> None:
         self.wf.cancel()
@@ -246,7 +271,7 @@ class Run:
         """Change variables in the data of every live task (an administrator's correction); no step runs."""
         live = self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED)
         targets = live or ([self.wf.last_task] if self.wf.last_task is not None else [])
-        targets += event_runtime.inherited_from(live)       # a waiting event takes its parent's data when it fires
+        targets += event_runtime.inherited_from(live)  # a waiting event takes its parent's data when it fires
         for task in targets:
             for key in removed:
                 task.data.pop(key, None)
@@ -265,7 +290,7 @@ class Run:
                 task.internal_data.pop(STOPPED, None)
                 task.data.update(data)
                 if task.internal_data.pop("pmoflow_failed_update", False):
-                    task._set_state(TaskState.FUTURE)     # it failed deciding whether to run: decide again
+                    task._set_state(TaskState.FUTURE)  # it failed deciding whether to run: decide again
                     task.task_spec._update(task)
                 else:
                     task._set_state(TaskState.READY)
@@ -276,7 +301,7 @@ class Run:
     def signal(self, name: str, variables: dict[str, Any]) -> bool:
         """Deliver a signal to every event of this instance waiting for it (their data takes `variables`),
         and advance; False, with nothing changed, if none waits."""
-        with spending(self.budget):         # what the signal starts is checked by the budget's guards
+        with spending(self.budget):  # what the signal starts is checked by the budget's guards
             delivered = event_runtime.deliver(self.wf, name, variables)
         if not delivered:
             return False
@@ -296,8 +321,9 @@ class Run:
         """After the engine steps: conditions that now hold fire; an error nothing caught is an incident."""
         uncaught = event_runtime.settle(self.wf, self._engine_steps)
         if uncaught is not None and self.incident is None:
-            self.incident = Incident(element_id=uncaught.element_id, task_id=None, message=uncaught.message,
-                                     kind="UncaughtError")
+            self.incident = Incident(
+                element_id=uncaught.element_id, task_id=None, message=uncaught.message, kind="UncaughtError"
+            )
 
     # ------------------------------------------------------------ observation
 
@@ -322,18 +348,37 @@ class Run:
         for task in self.wf.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             if isinstance(spec, PmoflowConnectorTask):
-                calls.append(ConnectorCall(id=str(task.id), element_id=spec.bpmn_id,
-                                           name=spec.bpmn_name or spec.bpmn_id, config=spec.connector,
-                                           data=task.data))
+                calls.append(
+                    ConnectorCall(
+                        id=str(task.id),
+                        element_id=spec.bpmn_id,
+                        name=spec.bpmn_name or spec.bpmn_id,
+                        config=spec.connector,
+                        data=task.data,
+                    )
+                )
             elif isinstance(spec, PmoflowExternalTask):
-                external.append(ExternalWork(id=str(task.id), process=task.workflow.spec.name,
-                                             element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
-                                             config=spec.external, data=task.data))
+                external.append(
+                    ExternalWork(
+                        id=str(task.id),
+                        process=task.workflow.spec.name,
+                        element_id=spec.bpmn_id,
+                        name=spec.bpmn_name or spec.bpmn_id,
+                        config=spec.external,
+                        data=task.data,
+                    )
+                )
             else:
-                people.append(OpenTask(
-                    id=str(task.id), process=task.workflow.spec.name, element_id=spec.bpmn_id,
-                    name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane, due_at=boundary_due(task, self.timers),
-                ))
+                people.append(
+                    OpenTask(
+                        id=str(task.id),
+                        process=task.workflow.spec.name,
+                        element_id=spec.bpmn_id,
+                        name=spec.bpmn_name or spec.bpmn_id,
+                        lane=spec.lane,
+                        due_at=boundary_due(task, self.timers),
+                    )
+                )
         return people, calls, external
 
     @property
@@ -352,8 +397,9 @@ class Run:
             data = self.wf.data or (self.wf.last_task.data if self.wf.last_task else {})
         else:
             data = {}
-            for task in self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR
-                                          | TaskState.STARTED):
+            for task in self.wf.get_tasks(
+                state=TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED
+            ):
                 data.update(task.data)
             if not data and self.wf.last_task is not None:
                 data = self.wf.last_task.data
@@ -376,8 +422,8 @@ class Run:
 
     # ------------------------------------------------------------ the step's budget
 
-    COMPACT_EVERY = 16          # tasks run between two looks at the depth of the task tree
-    COMPACT_DEPTH = 32          # deeper than this, compact: every search walks the tree (and stops at depth 1,000)
+    COMPACT_EVERY = 16  # tasks run between two looks at the depth of the task tree
+    COMPACT_DEPTH = 32  # deeper than this, compact: every search walks the tree (and stops at depth 1,000)
 
     def _engine_steps(self) -> None:
         self.wf.do_engine_steps(will_complete_task=self._before_task, did_complete_task=self.log.record)
@@ -386,7 +432,7 @@ class Run:
         """Before SpiffWorkflow runs an engine task: charge the budget (raises LimitExceeded), and keep
         the task tree of a long loop shallow, as between steps (`dump`), so it neither slows down nor
         stalls at SpiffWorkflow's search depth."""
-        self._current = task                     # the task to blame for a fault (_fault_to_incident)
+        self._current = task  # the task to blame for a fault (_fault_to_incident)
         self.budget.before_task(task)
         if self.budget.tasks % self.COMPACT_EVERY == 0 and task.depth > self.COMPACT_DEPTH:
             compact(self.wf)
@@ -394,20 +440,19 @@ class Run:
     def _stopped(self, stop: LimitExceeded) -> None:
         """The step ran out of budget: the task it stopped before is the incident (engine.spiff.runtime.budget.halt)."""
         task = halt(self.wf, stop)
-        self.incident = Incident(element_id=element_of(task), task_id=str(task.id), message=str(stop),
-                                 kind=stop.kind)
+        self.incident = Incident(element_id=element_of(task), task_id=str(task.id), message=str(stop), kind=stop.kind)
 
     def _refused(self) -> None:
         """An activity a limit kept from starting (a call too deep, too many instances) is the incident."""
         refusals, self.budget.refusals = self.budget.refusals, []
         if refusals and self.incident is None:
             first = refusals[0]
-            self.incident = Incident(element_id=element_of(first.task), task_id=str(first.task.id),
-                                     message=first.message, kind=first.kind)
+            self.incident = Incident(
+                element_id=element_of(first.task), task_id=str(first.task.id), message=first.message, kind=first.kind
+            )
 
     def _running(self, task: Task) -> None:
         self._current = task
-
 
     def _fault_to_incident(self, err: Exception) -> None:
         """An error SpiffWorkflow did not expect (a TypeError inside a multi-instance, a RecursionError):
@@ -418,25 +463,30 @@ class Run:
             raise StepFailed(f"{type(err).__name__}: {err}") from err
         running = self._current
         if running is not None and running is not task and running.state == TaskState.COMPLETED:
-            self.log.record(running)           # it completed; the fault was in updating its successor
+            self.log.record(running)  # it completed; the fault was in updating its successor
         if task.state != TaskState.ERROR:
             if not task.has_state(TaskState.READY | TaskState.STARTED):
                 task.internal_data["pmoflow_failed_update"] = True
             task._set_state(TaskState.ERROR)
         expected = isinstance(err, SpiffWorkflowException | SandboxError)
         message = describe_error(err) if expected else fault_message(task, err)
-        self.incident = Incident(element_id=model_element(task), task_id=str(task.id), message=message,
-                                 kind=type(getattr(err, "exception", None) or err).__name__)
+        self.incident = Incident(
+            element_id=model_element(task),
+            task_id=str(task.id),
+            message=message,
+            kind=type(getattr(err, "exception", None) or err).__name__,
+        )
 
     def _to_incident(self, err: Exception) -> None:
         failed = self.wf.get_tasks(state=TaskState.ERROR)
         task = getattr(err, "task", None) or (failed[0] if failed else None)
-        if not failed:                      # raised while deciding about a task, not while running it
+        if not failed:  # raised while deciding about a task, not while running it
             self._fault_to_incident(err)
             return
         message = describe_error(err)
         self.incident = Incident(
             element_id=model_element(task) if task is not None else None,
             task_id=str(task.id) if task is not None else None,
-            message=message, kind=type(getattr(err, "exception", None) or err).__name__,
+            message=message,
+            kind=type(getattr(err, "exception", None) or err).__name__,
         )

@@ -29,7 +29,8 @@ def timer_context(task: Task) -> dict[str, Any]:
         return {"boundary": False}
     attached = [t for t in parent.children if t is not task and t.task_spec.manual]
     return {
-        "boundary": True, "interrupting": bool(spec.cancel_activity),
+        "boundary": True,
+        "interrupting": bool(spec.cancel_activity),
         "kind": timer_kind(task, dict(getattr(task.workflow.top_workflow.spec, "pmoflow", {}).get("timers", {}))),
         "attached_to": attached[0].task_spec.bpmn_id if attached else None,
         "attached_task_id": str(attached[0].id) if attached else None,
@@ -41,8 +42,13 @@ def boundary_due(task: Task, timers: dict[str, dict[str, Any]] | None = None) ->
     parent = task.parent
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
         return None
-    dues = [d for sibling in parent.children if sibling is not task and timer_kind(sibling, timers or {}) != "reminder"
-            and (d := timer_due(sibling)) is not None]
+    dues = [
+        d
+        for sibling in parent.children
+        if sibling is not task
+        and timer_kind(sibling, timers or {}) != "reminder"
+        and (d := timer_due(sibling)) is not None
+    ]
     return min(dues) if dues else None
 
 
@@ -74,8 +80,9 @@ def timer_due(task: Task) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def rearm_business_timers(wf: BpmnWorkflow, timers: dict[str, dict[str, Any]],
-                          business_due: Callable[[str, datetime, str], datetime] | None) -> Incident | None:
+def rearm_business_timers(
+    wf: BpmnWorkflow, timers: dict[str, dict[str, Any]], business_due: Callable[[str, datetime, str], datetime] | None
+) -> Incident | None:
     """Re-arm timers that run on a business calendar: their due time counts working time only; returns the
     incident of a timer whose duration or calendar fails (the walk stops there), else None.
 
@@ -84,20 +91,28 @@ def rearm_business_timers(wf: BpmnWorkflow, timers: dict[str, dict[str, Any]],
     replaced by the calendar's and the task is marked so that it is done once.
     """
     if business_due is None or not any(t.get("calendar") for t in timers.values()):
-        return None                             # no timer on a calendar: no walk of the waiting tasks
+        return None  # no timer on a calendar: no walk of the waiting tasks
     for task in wf.get_tasks(state=TaskState.WAITING):
         spec = task.task_spec
         definition = getattr(spec, "event_definition", None)
         calendar = timers.get(spec.bpmn_id or "", {}).get("calendar")
-        if (not calendar or not isinstance(definition, TimerEventDefinition)
-                or isinstance(definition, CycleTimerEventDefinition)
-                or task._get_internal_data("event_value") is None or task._get_internal_data("business_time")):
+        if (
+            not calendar
+            or not isinstance(definition, TimerEventDefinition)
+            or isinstance(definition, CycleTimerEventDefinition)
+            or task._get_internal_data("event_value") is None
+            or task._get_internal_data("business_time")
+        ):
             continue
         try:
             duration = wf.script_engine.evaluate(task, definition.expression)
             due = business_due(calendar, now(), str(duration))
         except (SpiffWorkflowException, SandboxError, ValueError) as err:
-            return Incident(element_id=spec.bpmn_id, task_id=str(task.id),
-                            message=f"business-time timer: {err}", kind=type(err).__name__)
+            return Incident(
+                element_id=spec.bpmn_id,
+                task_id=str(task.id),
+                message=f"business-time timer: {err}",
+                kind=type(err).__name__,
+            )
         task._set_internal_data(event_value=due.isoformat(), business_time=calendar)
     return None

@@ -15,7 +15,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items() if not callable(v)}
     if isinstance(value, list | tuple | set | frozenset):
-        if all(type(v) in _PLAIN for v in value):       # the common case, ~20x faster on long lists
+        if all(type(v) in _PLAIN for v in value):  # the common case, ~20x faster on long lists
             return list(value)
         return [jsonable(v) for v in value]
     if isinstance(value, datetime | date):

@@ -51,13 +51,16 @@ def token_id(ctx: EngineContext) -> str:
 
 
 def test_a_token_is_checked_in_one_query_and_then_reused(ctx, token, clock):
-    clock.advance(timedelta(minutes=5))                     # last use is old: the check also records this use
+    clock.advance(timedelta(minutes=5))  # last use is old: the check also records this use
     actor, first = statements(ctx, lambda: tokens.actor_for_token(ctx, token))
-    assert (actor.username, actor.groups, actor.roles) == ("alice", frozenset({"IT Manager", "Finance"}),
-                                                           frozenset({"approver"}))
+    assert (actor.username, actor.groups, actor.roles) == (
+        "alice",
+        frozenset({"IT Manager", "Finance"}),
+        frozenset({"approver"}),
+    )
     assert actor.token_id is not None
     assert len([s for s in first if "api_tokens" in s and s.lstrip().upper().startswith("SELECT")]) == 1
-    assert not any("group_members" in s and "api_tokens" not in s for s in first)   # groups are joined in
+    assert not any("group_members" in s and "api_tokens" not in s for s in first)  # groups are joined in
     again, second = statements(ctx, lambda: tokens.actor_for_token(ctx, token))
     assert again == actor and second == []
 
@@ -71,10 +74,10 @@ def test_revoking_stops_the_token_at_once_in_this_process(ctx, token):
 
 def test_other_processes_stop_accepting_a_revoked_token_within_the_cache_time(ctx, other, token, clock):
     assert ctx.settings.token_cache_seconds == 5
-    tokens.actor_for_token(other, token)                     # cached by the other process
+    tokens.actor_for_token(other, token)  # cached by the other process
     tokens.revoke_token(ctx, token_id(ctx), actor="pmo")
     clock.advance(timedelta(seconds=4))
-    assert tokens.actor_for_token(other, token).username == "alice"     # the documented bound
+    assert tokens.actor_for_token(other, token).username == "alice"  # the documented bound
     clock.advance(timedelta(seconds=1))
     with pytest.raises(Unauthenticated):
         tokens.actor_for_token(other, token)

@@ -30,21 +30,32 @@ def events(ctx, type_: str) -> list[SimpleNamespace]:
 
 
 def test_an_admin_creates_a_user_who_can_sign_in(people):
-    row = users.add_user(people, "ben", "Ben Meyer", "ben@example.org", SECRET, ["approver", "auditor"],
-                         ["IT Manager"], actor="pmo")
+    row = users.add_user(
+        people, "ben", "Ben Meyer", "ben@example.org", SECRET, ["approver", "auditor"], ["IT Manager"], actor="pmo"
+    )
     assert (row.username, row.display_name, row.email, row.roles, row.groups, row.active) == (
-        "ben", "Ben Meyer", "ben@example.org", ["approver", "auditor"], ["IT Manager"], True)
+        "ben",
+        "Ben Meyer",
+        "ben@example.org",
+        ["approver", "auditor"],
+        ["IT Manager"],
+        True,
+    )
     assert passwords.authenticate(people, "ben", SECRET).groups == frozenset({"IT Manager"})
     [event] = events(people, "user_created")[-1:]
-    assert event.actor == "pmo" and event.data == {"username": "ben", "roles": ["approver", "auditor"],
-                                                   "groups": ["IT Manager"]}
+    assert event.actor == "pmo" and event.data == {
+        "username": "ben",
+        "roles": ["approver", "auditor"],
+        "groups": ["IT Manager"],
+    }
     assert SECRET not in str(event.data)
 
 
 def test_every_bad_field_is_reported_at_once(people):
     with pytest.raises(InvalidInput) as err:
-        users.add_user(people, "no spaces please", "x" * 201, "not-an-address", "short", ["boss"], ["Nobody"],
-                       actor="pmo")
+        users.add_user(
+            people, "no spaces please", "x" * 201, "not-an-address", "short", ["boss"], ["Nobody"], actor="pmo"
+        )
     assert set(err.value.details["fields"]) == {"username", "display_name", "email", "password", "roles", "groups"}
     with pytest.raises(InvalidInput) as err:
         users.add_user(people, "ben", "", "", SECRET, [], [], actor="pmo")
@@ -58,12 +69,16 @@ def test_a_taken_name_is_a_conflict_whatever_its_case(people):
 
 
 def test_roles_and_profile_changes_are_events(people):
-    row = users.update_user(people, "alice", "Alice Liddell", "alice@example.org", ["approver", "designer"],
-                            actor="pmo")
+    row = users.update_user(
+        people, "alice", "Alice Liddell", "alice@example.org", ["approver", "designer"], actor="pmo"
+    )
     assert row.roles == ["approver", "designer"] and row.display_name == "Alice Liddell"
     [roles] = events(people, "roles_changed")
-    assert roles.actor == "pmo" and roles.data == {"username": "alice", "before": ["approver"],
-                                                   "after": ["approver", "designer"]}
+    assert roles.actor == "pmo" and roles.data == {
+        "username": "alice",
+        "before": ["approver"],
+        "after": ["approver", "designer"],
+    }
     [profile] = events(people, "user_updated")
     assert profile.data == {"username": "alice", "display_name": "Alice Liddell", "email": "alice@example.org"}
     users.update_user(people, "alice", "Alice Liddell", "alice@example.org", ["approver", "designer"], actor="pmo")
@@ -102,7 +117,7 @@ def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_the_user_ba
     assert users.reactivate_user(people, "alice", actor="pmo") is True
     assert users.reactivate_user(people, "alice", actor="pmo") is False
     assert passwords.authenticate(people, "alice", "demo") is not None
-    with pytest.raises(Unauthenticated):                # revoked tokens stay revoked
+    with pytest.raises(Unauthenticated):  # revoked tokens stay revoked
         tokens.actor_for_token(people, token)
     assert [e.actor for e in events(people, "user_deactivated")] == ["pmo"]
     assert [e.data for e in events(people, "user_reactivated")] == [{"username": "alice"}]
@@ -152,11 +167,16 @@ def test_groups_and_their_members(people):
     with pytest.raises(NotFound):
         groups_service.remove_member(people, "Steering Committee", "alice", actor="pmo")
     assert groups_service.group_detail(people, "Steering Committee").members == []
-    kinds = [(e.type, e.data) for t in ("group_created", "group_member_added", "group_member_removed")
-             for e in events(people, t)]
-    assert kinds == [("group_created", {"group": "Steering Committee"}),
-                     ("group_member_added", {"group": "Steering Committee", "username": "alice"}),
-                     ("group_member_removed", {"group": "Steering Committee", "username": "alice"})]
+    kinds = [
+        (e.type, e.data)
+        for t in ("group_created", "group_member_added", "group_member_removed")
+        for e in events(people, t)
+    ]
+    assert kinds == [
+        ("group_created", {"group": "Steering Committee"}),
+        ("group_member_added", {"group": "Steering Committee", "username": "alice"}),
+        ("group_member_removed", {"group": "Steering Committee", "username": "alice"}),
+    ]
 
 
 def test_a_token_is_returned_once_stored_hashed_and_can_be_revoked(people, clock):

@@ -20,8 +20,9 @@ from tests.factories import ADMIN, ALICE, BOT, deploy_shipped
 
 
 def intake(ctx, key: str):
-    return instances.start(ctx, BOT, "project-intake", business_key=key,
-                           variables={"title": key, "budget": 10_000, "department": "Sales"})
+    return instances.start(
+        ctx, BOT, "project-intake", business_key=key, variables={"title": key, "budget": 10_000, "department": "Sales"}
+    )
 
 
 def events(ctx) -> list[tuple]:
@@ -47,8 +48,7 @@ def aged(ctx, clock):
     recent = intake(ctx, "recent")
     completion.complete(ctx, ALICE, recent.open_tasks[0].id, {"decision": "approve"})
     clock.advance(timedelta(days=5))
-    return {"done": done.id, "cancelled": cancelled.id, "running": running.id, "broken": broken.id,
-            "recent": recent.id}
+    return {"done": done.id, "cancelled": cancelled.id, "running": running.id, "broken": broken.id, "recent": recent.id}
 
 
 def test_purge_clears_only_finished_instances_past_retention_and_keeps_the_trail(ctx, aged):
@@ -61,20 +61,26 @@ def test_purge_clears_only_finished_instances_past_retention_and_keeps_the_trail
         row = instance(ctx, aged[name])
         assert (row.variables, row.state, row.purged_at) == ({}, "", ctx.clock.now())
         with ctx.uow(write=False) as uow:
-            assert uow.session.scalar(select(func.count()).select_from(HumanTask).where(
-                HumanTask.instance_id == row.id, HumanTask.data.is_not(null()))) == 0
+            assert (
+                uow.session.scalar(
+                    select(func.count())
+                    .select_from(HumanTask)
+                    .where(HumanTask.instance_id == row.id, HumanTask.data.is_not(null()))
+                )
+                == 0
+            )
     for name in ("running", "broken", "recent"):
         row = instance(ctx, aged[name])
         assert row.purged_at is None and row.state
     assert instance(ctx, aged["running"]).variables["title"] == "old-running"
     assert instance(ctx, aged["recent"]).variables["title"] == "recent"
     after = events(ctx)
-    assert after[:len(before)] == before                                # no event changed or removed
-    purged = [e for e in after[len(before):] if e[1] == "instance_purged"]
+    assert after[: len(before)] == before  # no event changed or removed
+    purged = [e for e in after[len(before) :] if e[1] == "instance_purged"]
     assert len(purged) == 2 and purged[0][3]["retention_days"] == 30 and "title" in purged[0][3]["variables"]
     with ctx.uow(write=False) as uow:
         assert audit.verify(uow.session).ok
-    assert retention.purge(ctx).purged == 0                             # once is enough
+    assert retention.purge(ctx).purged == 0  # once is enough
     # the running instance goes on normally afterwards
     running = instances.get(ctx, ADMIN, aged["running"])
     completion.complete(ctx, ALICE, running.open_tasks[0].id, {"decision": "approve"})
@@ -109,17 +115,19 @@ def test_policies_are_an_admin_setting(ctx, aged):
 def test_the_worker_runs_the_purge_daily(ctx, clock, aged):
     bootstrap.bootstrap()
     retention.set_policy(ctx, ADMIN, "project-intake", 30)
-    retention.ensure_scheduled(ctx)                                     # already waiting: not twice
+    retention.ensure_scheduled(ctx)  # already waiting: not twice
     with ctx.uow(write=False) as uow:
         [run_at] = uow.session.scalars(select(Job.run_at).where(Job.kind == retention.KIND)).all()
     assert run_at == retention.next_run(clock.now()) and run_at.time().hour == 2
-    assert jobs.run_due(ctx) == 0                                       # not yet due
+    assert jobs.run_due(ctx) == 0  # not yet due
     clock.set(run_at + timedelta(seconds=1))
     assert jobs.run_due(ctx) == 1
     assert instance(ctx, aged["done"]).purged_at is not None
     with ctx.uow(write=False) as uow:
-        rows = [SimpleNamespace(status=r.status, result=r.result, run_at=r.run_at) for r in uow.session.scalars(
-            select(Job).where(Job.kind == retention.KIND).order_by(Job.id))]
+        rows = [
+            SimpleNamespace(status=r.status, result=r.result, run_at=r.run_at)
+            for r in uow.session.scalars(select(Job).where(Job.kind == retention.KIND).order_by(Job.id))
+        ]
     assert [r.status for r in rows] == ["done", "pending"] and rows[0].result["purged"] == 2
     assert rows[1].run_at == rows[0].run_at + timedelta(days=1)
 

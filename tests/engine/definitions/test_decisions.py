@@ -20,8 +20,10 @@ def tiers_dmn(rules=TIERS, tests: str = "") -> str:
 
 
 def rule_task(decision: str = "tiers") -> str:
-    return (f'<bpmn:businessRuleTask id="decide" name="Decide"><bpmn:extensionElements>'
-            f'<pmoflow:decision ref="{decision}"/></bpmn:extensionElements></bpmn:businessRuleTask>\n')
+    return (
+        f'<bpmn:businessRuleTask id="decide" name="Decide"><bpmn:extensionElements>'
+        f'<pmoflow:decision ref="{decision}"/></bpmn:extensionElements></bpmn:businessRuleTask>\n'
+    )
 
 
 PROCESS = linear((rule_task(), "decide"), (script_task("after", "checked = True"), "after"), pid="tiering")
@@ -42,15 +44,20 @@ def test_decisions_are_deployed_and_versioned_like_processes(ctx):
     first = deploy(ctx, ("tiers.dmn", tiers_dmn()))
     assert first.id is not None and first.definitions == []
     assert [(d.key, d.version, d.new, d.language, d.hit_policy) for d in first.decisions] == [
-        ("tiers", 1, True, "feel", "UNIQUE")]
+        ("tiers", 1, True, "feel", "UNIQUE")
+    ]
     again = deploy(ctx, ("tiers.dmn", tiers_dmn()))
     assert again.id is None and [(d.version, d.new) for d in again.decisions] == [(1, False)]
     changed = deploy(ctx, ("tiers.dmn", tiers_dmn(CHEAPER_TIERS)))
     assert [(d.version, d.new) for d in changed.decisions] == [(2, True)]
     assert [v.version for v in decisions.get_decision(ctx, AUDREY, "tiers")] == [2, 1]
     [latest] = decisions.list_decisions(ctx, ALICE)
-    assert (latest.key, latest.version, latest.outputs, latest.inputs[0]["expression"]) == ("tiers", 2, ["tier"],
-                                                                                             "budget")
+    assert (latest.key, latest.version, latest.outputs, latest.inputs[0]["expression"]) == (
+        "tiers",
+        2,
+        ["tier"],
+        "budget",
+    )
 
 
 def test_a_decision_whose_tests_fail_is_not_deployed(ctx):
@@ -97,9 +104,16 @@ def test_a_business_rule_task_records_its_evaluation_for_auditors(ctx):
     view = instances.start(ctx, BOT, "tiering", variables={"budget": 120_000})
     assert view.status == "completed" and view.variables["tier"] == 2
     [event] = decision_events(ctx, view.id)
-    assert event == {"decision": "tiers", "version": 1, "decision_table": "tiers_table", "hit_policy": "UNIQUE",
-                     "inputs": {"budget": 120_000}, "outputs": {"tier": 2}, "matched_rules": ["tiers_rule2"],
-                     "required": []}
+    assert event == {
+        "decision": "tiers",
+        "version": 1,
+        "decision_table": "tiers_table",
+        "hit_policy": "UNIQUE",
+        "inputs": {"budget": 120_000},
+        "outputs": {"tier": 2},
+        "matched_rules": ["tiers_rule2"],
+        "required": [],
+    }
 
 
 def test_no_matching_rule_sets_null_outputs_in_the_process(ctx):
@@ -111,7 +125,7 @@ def test_no_matching_rule_sets_null_outputs_in_the_process(ctx):
 
 def test_a_process_version_keeps_evaluating_its_decision_version(ctx):
     deploy(ctx, ("p.bpmn", PROCESS), ("tiers.dmn", tiers_dmn()))
-    deploy(ctx, ("tiers.dmn", tiers_dmn(CHEAPER_TIERS)))            # decision v2 alone: the process keeps v1
+    deploy(ctx, ("tiers.dmn", tiers_dmn(CHEAPER_TIERS)))  # decision v2 alone: the process keeps v1
     old = instances.start(ctx, BOT, "tiering", variables={"budget": 60_000})
     assert old.variables["tier"] == 2 and decision_events(ctx, old.id)[0]["version"] == 1
     redeployed = deploy(ctx, ("p.bpmn", PROCESS), ("tiers.dmn", tiers_dmn(CHEAPER_TIERS)))
@@ -138,9 +152,10 @@ def test_a_failing_decision_is_an_incident_naming_the_cell_and_can_be_retried(ct
 
 
 def test_decisions_of_a_requirement_graph_are_recorded_together(ctx):
-    graph = dmn(table("size", ["budget"], ["size"], [(["< 100000"], ['"small"']), (["-"], ['"large"'])],
-                      hit_policy="FIRST"),
-                table("tiers", ["size"], ["tier"], [(['"small"'], ["1"]), (['"large"'], ["3"])], requires=["size"]))
+    graph = dmn(
+        table("size", ["budget"], ["size"], [(["< 100000"], ['"small"']), (["-"], ['"large"'])], hit_policy="FIRST"),
+        table("tiers", ["size"], ["tier"], [(['"small"'], ["1"]), (['"large"'], ["3"])], requires=["size"]),
+    )
     deploy(ctx, ("p.bpmn", PROCESS), ("graph.dmn", graph))
     view = instances.start(ctx, BOT, "tiering", variables={"budget": 500_000})
     assert view.variables["tier"] == 3 and "size" not in view.variables

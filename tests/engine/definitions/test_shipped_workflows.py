@@ -36,16 +36,24 @@ def do(ctx, instance_id: str, element_id: str, actor, data) -> InstanceView:
 
 
 def intake(ctx, budget: int, **extra) -> InstanceView:
-    return instances.start(ctx, BOT, "project-intake", business_key=f"PRJ-{budget}",
-                           variables={"title": "New CRM", "budget": budget, "department": "Sales", **extra})
+    return instances.start(
+        ctx,
+        BOT,
+        "project-intake",
+        business_key=f"PRJ-{budget}",
+        variables={"title": "New CRM", "budget": budget, "department": "Sales", **extra},
+    )
 
 
-@pytest.mark.parametrize(("budget", "tier", "approvers"), [
-    (10_000, 1, [("it_manager_approval", ALICE)]),
-    (50_000, 2, [("it_manager_approval", ALICE), ("finance_approval", BOB)]),
-    (250_000, 2, [("it_manager_approval", ALICE), ("finance_approval", BOB)]),
-    (250_001, 3, [("it_manager_approval", ALICE), ("finance_approval", BOB), ("pmo_director_approval", ERIN)]),
-])
+@pytest.mark.parametrize(
+    ("budget", "tier", "approvers"),
+    [
+        (10_000, 1, [("it_manager_approval", ALICE)]),
+        (50_000, 2, [("it_manager_approval", ALICE), ("finance_approval", BOB)]),
+        (250_000, 2, [("it_manager_approval", ALICE), ("finance_approval", BOB)]),
+        (250_001, 3, [("it_manager_approval", ALICE), ("finance_approval", BOB), ("pmo_director_approval", ERIN)]),
+    ],
+)
 def test_project_intake_approval_tiers(shipped, budget, tier, approvers):
     view = intake(shipped, budget)
     assert view.variables["tier"] == tier
@@ -109,8 +117,13 @@ def test_project_intake_default_sla_is_two_days(shipped, clock):
 
 
 def change(ctx, change_type: str, impact: str) -> InstanceView:
-    return instances.start(ctx, BOT, "change-request", business_key=f"CHG-{change_type}-{impact}",
-                           variables={"title": "Patch DB", "change_type": change_type, "impact": impact})
+    return instances.start(
+        ctx,
+        BOT,
+        "change-request",
+        business_key=f"CHG-{change_type}-{impact}",
+        variables={"title": "Patch DB", "change_type": change_type, "impact": impact},
+    )
 
 
 def test_standard_changes_are_auto_approved(shipped):
@@ -119,34 +132,60 @@ def test_standard_changes_are_auto_approved(shipped):
     assert (view.variables["route"], view.variables["outcome"]) == ("auto", "approved")
 
 
-@pytest.mark.parametrize(("it", "security", "outcome"), [
-    ("approve", "approve", "approved"), ("reject", "approve", "rejected"), ("approve", "reject", "rejected"),
-])
+@pytest.mark.parametrize(
+    ("it", "security", "outcome"),
+    [
+        ("approve", "approve", "approved"),
+        ("reject", "approve", "rejected"),
+        ("approve", "reject", "rejected"),
+    ],
+)
 def test_normal_changes_need_it_and_security_in_parallel(shipped, it, security, outcome):
     view = change(shipped, "normal", "high")
     assert view.variables["route"] == "review" and view.variables["risk"] in ("medium", "high")
     assert open_ids(shipped, view.id) == ["it_manager_review", "security_review"]
-    view = do(shipped, view.id, "security_review", CAROL,
-              {"security_decision": security, "security_comment": "checked"})
+    view = do(
+        shipped, view.id, "security_review", CAROL, {"security_decision": security, "security_comment": "checked"}
+    )
     assert open_ids(shipped, view.id) == ["it_manager_review"]
     view = do(shipped, view.id, "it_manager_review", ALICE, {"it_decision": it, "it_comment": "checked"})
     assert view.status == "completed" and view.variables["outcome"] == outcome
 
 
 def handoff(ctx) -> InstanceView:
-    return instances.start(ctx, BOT, "cross-functional-handoff", business_key="GL-1",
-                           variables={"title": "CRM go-live", "go_live_date": "2026-12-01"})
+    return instances.start(
+        ctx,
+        BOT,
+        "cross-functional-handoff",
+        business_key="GL-1",
+        variables={"title": "CRM go-live", "go_live_date": "2026-12-01"},
+    )
 
 
 def sign_offs(ctx, view: InstanceView, finance_ok: bool) -> InstanceView:
-    view = do(ctx, view.id, "prepare_handoff", ALICE, {"release_notes": "v2", "rollback_plan": "restore snapshot",
-                                                        "go_live_date": "2026-12-01"})
+    view = do(
+        ctx,
+        view.id,
+        "prepare_handoff",
+        ALICE,
+        {"release_notes": "v2", "rollback_plan": "restore snapshot", "go_live_date": "2026-12-01"},
+    )
     assert open_ids(ctx, view.id) == ["finance_sign_off", "operations_readiness", "security_sign_off"]
     do(ctx, view.id, "security_sign_off", CAROL, {"pen_test_done": True, "access_reviewed": True, "security_ok": True})
-    do(ctx, view.id, "finance_sign_off", BOB, {"budget_closed": True, "finance_ok": finance_ok,
-                                               "finance_comment": "" if finance_ok else "PO missing"})
-    return do(ctx, view.id, "operations_readiness", DAVE, {"runbook_ready": True, "monitoring_ready": True,
-                                                             "on_call_assigned": True, "operations_ok": True})
+    do(
+        ctx,
+        view.id,
+        "finance_sign_off",
+        BOB,
+        {"budget_closed": True, "finance_ok": finance_ok, "finance_comment": "" if finance_ok else "PO missing"},
+    )
+    return do(
+        ctx,
+        view.id,
+        "operations_readiness",
+        DAVE,
+        {"runbook_ready": True, "monitoring_ready": True, "on_call_assigned": True, "operations_ok": True},
+    )
 
 
 def test_handoff_goes_live_when_every_lane_signs_off(shipped):
@@ -167,7 +206,7 @@ def test_large_intake_requests_get_high_priority(shipped):
 
 
 def test_change_request_security_review_is_due_in_three_business_days(shipped, clock):
-    clock.set(datetime(2026, 1, 9, 17, tzinfo=UTC))                 # Friday evening (default calendar in UTC)
+    clock.set(datetime(2026, 1, 9, 17, tzinfo=UTC))  # Friday evening (default calendar in UTC)
     view = change(shipped, "normal", "high")
     due = {t.element_id: t.due_at for t in view.open_tasks}
     assert due == {"it_manager_review": None, "security_review": datetime(2026, 1, 14, 17, tzinfo=UTC)}

@@ -42,8 +42,9 @@ def test_a_failing_test_refuses_the_deployment_and_names_the_test():
     assert problem.code == "decision_test_failed"
     assert (problem.file, problem.element_id) == ("tiers.dmn", "boundary")
     assert problem.line == text[: text.index('id="boundary"')].count("\n") + 1
-    assert problem.message == ("decision test 'boundary' of decision 'tiers' failed: expected tier = 3, got 2 "
-                               "(matched rules: 2 (tiers_rule2))")
+    assert problem.message == (
+        "decision test 'boundary' of decision 'tiers' failed: expected tier = 3, got 2 (matched rules: 2 (tiers_rule2))"
+    )
 
 
 def test_a_test_whose_decision_fails_or_names_an_unknown_output():
@@ -57,8 +58,11 @@ def test_a_test_whose_decision_fails_or_names_an_unknown_output():
 
 def test_tests_use_feel_values_and_may_refer_to_their_inputs():
     rules = [(["-"], ['due + duration("P30D")', "items[item > 1]"])]
-    tests = case_row("dates", {"due": 'date("2026-01-15")', "items": "[1, 2, 3]"},
-                     {"deadline": 'due + duration("P30D")', "big": "[2, 3]"})
+    tests = case_row(
+        "dates",
+        {"due": 'date("2026-01-15")', "items": "[1, 2, 3]"},
+        {"deadline": 'due + duration("P30D")', "big": "[2, 3]"},
+    )
     deploy(("d.dmn", dmn(table("d", ["due"], ["deadline", "big"], rules, tests=tests))))
 
 

@@ -81,8 +81,11 @@ PROJECT_INTAKE = """<?xml version="1.0" encoding="UTF-8"?>
 </definitions>
 """
 
-GOALS = [{"name": "revenue", "weight": 50, "met": True}, {"name": "compliance", "weight": 30, "met": True},
-         {"name": "nps", "weight": 20, "met": False}]
+GOALS = [
+    {"name": "revenue", "weight": 50, "met": True},
+    {"name": "compliance", "weight": 30, "met": True},
+    {"name": "nps", "weight": 20, "met": False},
+]
 
 
 def test_a_dmn_js_model_reads_as_feel_with_its_requirements():
@@ -95,7 +98,7 @@ def test_a_dmn_js_model_reads_as_feel_with_its_requirements():
 def test_it_evaluates_as_the_standard_says():
     result = run(PROJECT_INTAKE, "Decision_priority", **{"strategic goals": GOALS, "deadline": "2026-09-01"})
     assert result.trace[0].outputs == {"score": 80}
-    assert result.outputs == {"priority": "high"}             # PRIORITY: "high" beats "normal"
+    assert result.outputs == {"priority": "high"}  # PRIORITY: "high" beats "normal"
     assert [r.id for r in result.matched_rules] == ["DecisionRule_high"]
     soon = run(PROJECT_INTAKE, "Decision_priority", **{"strategic goals": GOALS, "deadline": "2026-05-01"})
     assert soon.outputs == {"priority": "urgent"}

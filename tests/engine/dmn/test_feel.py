@@ -47,12 +47,28 @@ def eval_error(text: str, **variables: object) -> FeelError:
 # ---------------------------------------------------------------- literals
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("42", 42), ("-7", -7), ("1.5", 1.5), (".5", 0.5), ('"text"', "text"), ('"say \\"hi\\""', 'say "hi"'),
-    ('"a\\nb"', "a\nb"), ('"\\u00e9"', "é"), ("true", True), ("false", False), ("null", None),
-    ("[1, 2, 3]", [1, 2, 3]), ("[]", []), ('{a: 1, "b c": "x"}', {"a": 1, "b c": "x"}),
-    ("{}", {}), ("// comment\n 5", 5), ("/* block */ 6", 6),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("42", 42),
+        ("-7", -7),
+        ("1.5", 1.5),
+        (".5", 0.5),
+        ('"text"', "text"),
+        ('"say \\"hi\\""', 'say "hi"'),
+        ('"a\\nb"', "a\nb"),
+        ('"\\u00e9"', "é"),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("[1, 2, 3]", [1, 2, 3]),
+        ("[]", []),
+        ('{a: 1, "b c": "x"}', {"a": 1, "b c": "x"}),
+        ("{}", {}),
+        ("// comment\n 5", 5),
+        ("/* block */ 6", 6),
+    ],
+)
 def test_literals(text, value):
     assert feel(text) == value
 
@@ -67,21 +83,49 @@ def test_numbers_are_decimal():
 # ---------------------------------------------------------------- arithmetic and comparison
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("2 ** 3 ** 2", 64), ("-2 ** 2", 4), ("10 - 4 - 3", 3),
-    ("7 / 2", 3.5), ("1 / 0", None), ("null + 1", None), ("5 * null", None), ('"ab" + "cd"', "abcd"),
-    ("- (3)", -3), ("budget * 1.1", 110.00000000000001 if False else 110),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1 + 2 * 3", 7),
+        ("(1 + 2) * 3", 9),
+        ("2 ** 3 ** 2", 64),
+        ("-2 ** 2", 4),
+        ("10 - 4 - 3", 3),
+        ("7 / 2", 3.5),
+        ("1 / 0", None),
+        ("null + 1", None),
+        ("5 * null", None),
+        ('"ab" + "cd"', "abcd"),
+        ("- (3)", -3),
+        ("budget * 1.1", 110.00000000000001 if False else 110),
+    ],
+)
 def test_arithmetic(text, value):
     assert feel(text, budget=100) == value
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("1 < 2", True), ("2 <= 2", True), ("3 > 4", False), ("4 >= 4", True), ("1 = 1.0", True), ("1 != 2", True),
-    ('"apple" < "banana"', True), ('"B" < "a"', True), ('"a" = "a"', True), ("null = null", True),
-    ("1 = null", False), ("null != 1", True), ("1 < null", None), ('1 = "1"', False), ("[1, 2] = [1, 2]", True),
-    ("{a: 1} = {a: 1}", True), ("true = true", True),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1 < 2", True),
+        ("2 <= 2", True),
+        ("3 > 4", False),
+        ("4 >= 4", True),
+        ("1 = 1.0", True),
+        ("1 != 2", True),
+        ('"apple" < "banana"', True),
+        ('"B" < "a"', True),
+        ('"a" = "a"', True),
+        ("null = null", True),
+        ("1 = null", False),
+        ("null != 1", True),
+        ("1 < null", None),
+        ('1 = "1"', False),
+        ("[1, 2] = [1, 2]", True),
+        ("{a: 1} = {a: 1}", True),
+        ("true = true", True),
+    ],
+)
 def test_comparison(text, value):
     assert feel(text) == value
 
@@ -104,19 +148,37 @@ def test_comparisons_cannot_be_chained():
 # ---------------------------------------------------------------- logic
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("true and true", True), ("true and false", False), ("true and null", None), ("false and null", False),
-    ("null and false", False), ("true or null", True), ("null or true", True), ("false or null", None),
-    ("false or false", False), ('1 and true', None), ("not(true)", False), ("not(null)", None), ('not("x")', None),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("true and true", True),
+        ("true and false", False),
+        ("true and null", None),
+        ("false and null", False),
+        ("null and false", False),
+        ("true or null", True),
+        ("null or true", True),
+        ("false or null", None),
+        ("false or false", False),
+        ("1 and true", None),
+        ("not(true)", False),
+        ("not(null)", None),
+        ('not("x")', None),
+    ],
+)
 def test_three_valued_logic(text, value):
     assert feel(text) == value
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ('if x > 5 then "big" else "small"', "big"), ('if null then "a" else "b"', "b"),
-    ('if x then "a" else "b"', "b"), ("if x > 5 then if x > 8 then 3 else 2 else 1", 3),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('if x > 5 then "big" else "small"', "big"),
+        ('if null then "a" else "b"', "b"),
+        ('if x then "a" else "b"', "b"),
+        ("if x > 5 then if x > 8 then 3 else 2 else 1", 3),
+    ],
+)
 def test_if_then_else(text, value):
     assert feel(text, x=10) == value
 
@@ -125,11 +187,22 @@ def test_if_needs_else():
     assert "expected 'else'" in str(syntax_error("if a then b"))
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("5 between 1 and 10", True), ("1 between 1 and 10", True), ("11 between 1 and 10", False),
-    ("null between 1 and 10", None), ("x in (1, 2, 3)", True), ("x in [1..5]", True), ("x in (2..5]", False),
-    ("x in < 5", True), ("x in [4, 5]", False), ('"b" in ("a", "b")', True), ("x in (> 5, < 3)", True),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5 between 1 and 10", True),
+        ("1 between 1 and 10", True),
+        ("11 between 1 and 10", False),
+        ("null between 1 and 10", None),
+        ("x in (1, 2, 3)", True),
+        ("x in [1..5]", True),
+        ("x in (2..5]", False),
+        ("x in < 5", True),
+        ("x in [4, 5]", False),
+        ('"b" in ("a", "b")', True),
+        ("x in (> 5, < 3)", True),
+    ],
+)
 def test_between_and_in(text, value):
     assert feel(text, x=2) == value
 
@@ -200,8 +273,9 @@ def test_function_definitions():
 
 def test_limits_stop_runaway_expressions():
     assert "100,000 items" in str(eval_error("for i in 1..1000000 return i"))
-    assert "steps" in str(eval_error("some a in (for i in 1..1000 return i), b in (for j in 1..1001 return j) "
-                                     "satisfies false"))
+    assert "steps" in str(
+        eval_error("some a in (for i in 1..1000 return i), b in (for j in 1..1001 return j) satisfies false")
+    )
     assert "nested" in str(syntax_error("(" * 60 + "1" + ")" * 60))
     assert "levels deep" in str(eval_error("{f: function(n) f(n + 1), r: f(1)}.r"))
     assert feel("-" * 5000 + "1") == 1
@@ -212,40 +286,89 @@ def test_limits_stop_runaway_expressions():
 # ---------------------------------------------------------------- built-in functions
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ('substring("foobar", 3)', "obar"), ('substring("foobar", 3, 3)', "oba"), ('substring("foobar", -2, 1)', "a"),
-    ('string length("héllo")', 5), ('upper case("aBc")', "ABC"), ('lower case("aBc")', "abc"),
-    ('substring before("foobar", "bar")', "foo"), ('substring after("foobar", "ob")', "ar"),
-    ('contains("foobar", "of")', False), ('starts with("foobar", "fo")', True), ('ends with("foobar", "r")', True),
-    ('matches("PRJ-4711", "^PRJ-[0-9]+$")', True), ('replace("abc", "b", "[$0]")', "a[b]c"),
-    ('split("a,b,,c", ",")', ["a", "b", "", "c"]), ('string join(["a", "b"], "-")', "a-b"),
-    ('string join(["a", null, "b"])', "ab"), ("string(1.50)", "1.5"), ('number("1.000,5", ".", ",")', 1000.5),
-    ('number("abc")', None), ('substring(string: "foobar", start position: 4)', "bar"),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('substring("foobar", 3)', "obar"),
+        ('substring("foobar", 3, 3)', "oba"),
+        ('substring("foobar", -2, 1)', "a"),
+        ('string length("héllo")', 5),
+        ('upper case("aBc")', "ABC"),
+        ('lower case("aBc")', "abc"),
+        ('substring before("foobar", "bar")', "foo"),
+        ('substring after("foobar", "ob")', "ar"),
+        ('contains("foobar", "of")', False),
+        ('starts with("foobar", "fo")', True),
+        ('ends with("foobar", "r")', True),
+        ('matches("PRJ-4711", "^PRJ-[0-9]+$")', True),
+        ('replace("abc", "b", "[$0]")', "a[b]c"),
+        ('split("a,b,,c", ",")', ["a", "b", "", "c"]),
+        ('string join(["a", "b"], "-")', "a-b"),
+        ('string join(["a", null, "b"])', "ab"),
+        ("string(1.50)", "1.5"),
+        ('number("1.000,5", ".", ",")', 1000.5),
+        ('number("abc")', None),
+        ('substring(string: "foobar", start position: 4)', "bar"),
+    ],
+)
 def test_string_functions(text, value):
     assert feel(text) == value
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("list contains([1, 2], 2)", True), ("count([1, null, 3])", 3), ("min([3, 1, 2])", 1), ("max(3, 1, 2)", 3),
-    ("sum([1, 2, 3])", 6), ("sum([])", None), ("mean([1, 2, 3, 4])", 2.5), ("median([3, 1, 2, 10])", 2.5),
-    ("product([2, 3])", 6), ("append([1], 2, 3)", [1, 2, 3]), ("concatenate([1], [2, 3])", [1, 2, 3]),
-    ("reverse([1, 2])", [2, 1]), ("index of([1, 2, 1], 1)", [1, 3]), ("distinct values([1, 2, 1])", [1, 2]),
-    ("flatten([1, [2, [3]]])", [1, 2, 3]), ("sort([3, 1, 2])", [1, 2, 3]), ("sublist([1, 2, 3], 2)", [2, 3]),
-    ("all([true, true])", True), ("all([true, null])", None), ("any([false, true])", True),
-    ("union([1, 2], [2, 3])", [1, 2, 3]), ("insert before([1, 3], 2, 2)", [1, 2, 3]), ("remove([1, 2], 1)", [2]),
-    ("mode([1, 2, 2])", [2]), ("stddev([2, 4, 4, 4, 5, 5, 7, 9])", pytest.approx(2.138, rel=1e-3)),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("list contains([1, 2], 2)", True),
+        ("count([1, null, 3])", 3),
+        ("min([3, 1, 2])", 1),
+        ("max(3, 1, 2)", 3),
+        ("sum([1, 2, 3])", 6),
+        ("sum([])", None),
+        ("mean([1, 2, 3, 4])", 2.5),
+        ("median([3, 1, 2, 10])", 2.5),
+        ("product([2, 3])", 6),
+        ("append([1], 2, 3)", [1, 2, 3]),
+        ("concatenate([1], [2, 3])", [1, 2, 3]),
+        ("reverse([1, 2])", [2, 1]),
+        ("index of([1, 2, 1], 1)", [1, 3]),
+        ("distinct values([1, 2, 1])", [1, 2]),
+        ("flatten([1, [2, [3]]])", [1, 2, 3]),
+        ("sort([3, 1, 2])", [1, 2, 3]),
+        ("sublist([1, 2, 3], 2)", [2, 3]),
+        ("all([true, true])", True),
+        ("all([true, null])", None),
+        ("any([false, true])", True),
+        ("union([1, 2], [2, 3])", [1, 2, 3]),
+        ("insert before([1, 3], 2, 2)", [1, 2, 3]),
+        ("remove([1, 2], 1)", [2]),
+        ("mode([1, 2, 2])", [2]),
+        ("stddev([2, 4, 4, 4, 5, 5, 7, 9])", pytest.approx(2.138, rel=1e-3)),
+    ],
+)
 def test_list_functions(text, value):
     assert feel(text) == value
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("decimal(1/3, 2)", 0.33), ("decimal(2.5, 0)", 2), ("floor(1.7)", 1), ("ceiling(1.2)", 2), ("floor(-1.5)", -2),
-    ("round half up(2.5, 0)", 3), ("round down(2.99, 1)", 2.9), ("abs(-3)", 3), ("modulo(-5, 3)", 1),
-    ("modulo(5, 0)", None), ("sqrt(16)", 4), ("sqrt(-1)", None), ("odd(3)", True), ("even(3)", False),
-    ("exp(0)", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("decimal(1/3, 2)", 0.33),
+        ("decimal(2.5, 0)", 2),
+        ("floor(1.7)", 1),
+        ("ceiling(1.2)", 2),
+        ("floor(-1.5)", -2),
+        ("round half up(2.5, 0)", 3),
+        ("round down(2.99, 1)", 2.9),
+        ("abs(-3)", 3),
+        ("modulo(-5, 3)", 1),
+        ("modulo(5, 0)", None),
+        ("sqrt(16)", 4),
+        ("sqrt(-1)", None),
+        ("odd(3)", True),
+        ("even(3)", False),
+        ("exp(0)", 1),
+    ],
+)
 def test_number_functions(text, value):
     assert feel(text) == value
 
@@ -268,22 +391,38 @@ def test_risky_regular_expressions_are_refused():
 # ---------------------------------------------------------------- dates, times, durations
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ('date("2026-01-31")', "2026-01-31"), ("date(2026, 2, 1)", "2026-02-01"), ('time("10:30:00")', "10:30:00"),
-    ('time("10:30:00+02:00")', "10:30:00+02:00"), ('date and time("2026-01-01T10:00:00Z")', "2026-01-01T10:00:00Z"),
-    ('date and time("2026-03-01T10:00:00@Europe/Berlin")', "2026-03-01T10:00:00@Europe/Berlin"),
-    ('duration("P2DT3H")', "P2DT3H"), ('duration("P1Y2M")', "P1Y2M"), ('duration("-PT90M")', "-PT1H30M"),
-    ('date("2026-01-31") + duration("P1M")', "2026-02-28"), ('date("2026-01-01") + duration("P10D")', "2026-01-11"),
-    ('date("2026-03-01") - date("2026-01-01")', "P59D"), ('date("2026-03-01") - duration("P1D")', "2026-02-28"),
-    ('date and time("2026-01-01T22:00:00") + duration("PT3H")', "2026-01-02T01:00:00"),
-    ('time("23:00:00") + duration("PT2H")', "01:00:00"),
-    ('years and months duration(date("2020-05-15"), date("2026-03-14"))', "P5Y9M"),
-    ('duration("P1D") * 2', "P2D"), ('duration("P1D") / duration("PT12H")', 2),
-    ('@"2026-01-01" < @"2026-02-01"', True), ('@"P1D" > @"PT23H"', True),
-    ('date("2026-05-17").year', 2026), ('date("2026-05-17").weekday', 7), ('duration("P2DT3H").hours', 3),
-    ('date and time("2026-01-01T10:15:00Z").minute', 15), ('day of week(date("2026-05-18"))', "Monday"),
-    ('month of year(date("2026-05-18"))', "May"), ('week of year(date("2026-01-01"))', 1),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('date("2026-01-31")', "2026-01-31"),
+        ("date(2026, 2, 1)", "2026-02-01"),
+        ('time("10:30:00")', "10:30:00"),
+        ('time("10:30:00+02:00")', "10:30:00+02:00"),
+        ('date and time("2026-01-01T10:00:00Z")', "2026-01-01T10:00:00Z"),
+        ('date and time("2026-03-01T10:00:00@Europe/Berlin")', "2026-03-01T10:00:00@Europe/Berlin"),
+        ('duration("P2DT3H")', "P2DT3H"),
+        ('duration("P1Y2M")', "P1Y2M"),
+        ('duration("-PT90M")', "-PT1H30M"),
+        ('date("2026-01-31") + duration("P1M")', "2026-02-28"),
+        ('date("2026-01-01") + duration("P10D")', "2026-01-11"),
+        ('date("2026-03-01") - date("2026-01-01")', "P59D"),
+        ('date("2026-03-01") - duration("P1D")', "2026-02-28"),
+        ('date and time("2026-01-01T22:00:00") + duration("PT3H")', "2026-01-02T01:00:00"),
+        ('time("23:00:00") + duration("PT2H")', "01:00:00"),
+        ('years and months duration(date("2020-05-15"), date("2026-03-14"))', "P5Y9M"),
+        ('duration("P1D") * 2', "P2D"),
+        ('duration("P1D") / duration("PT12H")', 2),
+        ('@"2026-01-01" < @"2026-02-01"', True),
+        ('@"P1D" > @"PT23H"', True),
+        ('date("2026-05-17").year', 2026),
+        ('date("2026-05-17").weekday', 7),
+        ('duration("P2DT3H").hours', 3),
+        ('date and time("2026-01-01T10:15:00Z").minute', 15),
+        ('day of week(date("2026-05-18"))', "Monday"),
+        ('month of year(date("2026-05-18"))', "May"),
+        ('week of year(date("2026-01-01"))', 1),
+    ],
+)
 def test_temporal_values(text, value):
     assert feel(text) == value
 
@@ -295,7 +434,8 @@ def test_temporal_errors():
     assert "not a date, time, date and time or duration" in str(syntax_error('@"3 days"'))
     assert "cannot compare" in str(eval_error('date("2026-01-01") < 5'))
     assert "with and without a time zone" in str(
-        eval_error('date and time("2026-01-01T10:00:00Z") < date and time("2026-01-01T10:00:00")'))
+        eval_error('date and time("2026-01-01T10:00:00Z") < date and time("2026-01-01T10:00:00")')
+    )
 
 
 def test_today_and_now_use_the_injected_clock():
@@ -305,7 +445,7 @@ def test_today_and_now_use_the_injected_clock():
 
 
 def test_python_dates_and_durations_come_in_as_feel_values():
-    assert feel("d + duration(\"P1D\")", d=date(2026, 1, 1)) == "2026-01-02"
+    assert feel('d + duration("P1D")', d=date(2026, 1, 1)) == "2026-01-02"
     assert feel("t.hour", t=time(8, 0)) == 8
     assert feel("x.days", x=timedelta(days=3)) == 3
     assert raw("x", x=YearsMonths(14)) == YearsMonths(14)
@@ -314,21 +454,51 @@ def test_python_dates_and_durations_come_in_as_feel_values():
 # ---------------------------------------------------------------- unary tests (input entries)
 
 
-@pytest.mark.parametrize(("test", "value", "result"), [
-    ("-", 5, True), ("-", None, True), ("", "x", True),
-    ("< 50000", 49999, True), ("< 50000", 50000, False), ("<= 50000", 50000, True), ("> 250000", 250001, True),
-    (">= 10", 9.99, False), ("[50000..250000]", 50000, True), ("[50000..250000]", 250000, True),
-    ("[50000..250000]", 250000.01, False), ("(1..10]", 1, False), ("(1..10]", 10, True), ("]1..10[", 10, False),
-    ("[1..10)", 10, False), ('"standard"', "standard", True), ('"standard"', "Standard", False),
-    ('"a","b"', "b", True), ('"a","b"', "c", False), ('not("a","b")', "c", True), ('not("a","b")', "a", False),
-    ("not(< 5)", 7, True), ("null", None, True), ("null", 0, False), ("not(null)", 1, True),
-    ("true", True, True), ("false", True, False), ("[1, 2]", 2, True), ("[1, 2]", 3, False),
-    ("? > 5 and ? < 10", 7, True), ("? > 5 and ? < 10", 10, False), ("count(?) > 1", [1, 2], True),
-    ('date("2026-01-01")', date(2026, 1, 1), True),
-    ('[date("2026-01-01")..date("2026-12-31")]', date(2026, 6, 1), True),
-    ("< limit", 5, True), ("= 5", 5, True), ("!= 5", 5, False), ("< 10, > 100", 500, True),
-    ('duration("P1D")', timedelta(days=1), True), ("[1..5], 10", 10, True),
-])
+@pytest.mark.parametrize(
+    ("test", "value", "result"),
+    [
+        ("-", 5, True),
+        ("-", None, True),
+        ("", "x", True),
+        ("< 50000", 49999, True),
+        ("< 50000", 50000, False),
+        ("<= 50000", 50000, True),
+        ("> 250000", 250001, True),
+        (">= 10", 9.99, False),
+        ("[50000..250000]", 50000, True),
+        ("[50000..250000]", 250000, True),
+        ("[50000..250000]", 250000.01, False),
+        ("(1..10]", 1, False),
+        ("(1..10]", 10, True),
+        ("]1..10[", 10, False),
+        ("[1..10)", 10, False),
+        ('"standard"', "standard", True),
+        ('"standard"', "Standard", False),
+        ('"a","b"', "b", True),
+        ('"a","b"', "c", False),
+        ('not("a","b")', "c", True),
+        ('not("a","b")', "a", False),
+        ("not(< 5)", 7, True),
+        ("null", None, True),
+        ("null", 0, False),
+        ("not(null)", 1, True),
+        ("true", True, True),
+        ("false", True, False),
+        ("[1, 2]", 2, True),
+        ("[1, 2]", 3, False),
+        ("? > 5 and ? < 10", 7, True),
+        ("? > 5 and ? < 10", 10, False),
+        ("count(?) > 1", [1, 2], True),
+        ('date("2026-01-01")', date(2026, 1, 1), True),
+        ('[date("2026-01-01")..date("2026-12-31")]', date(2026, 6, 1), True),
+        ("< limit", 5, True),
+        ("= 5", 5, True),
+        ("!= 5", 5, False),
+        ("< 10, > 100", 500, True),
+        ('duration("P1D")', timedelta(days=1), True),
+        ("[1..5], 10", 10, True),
+    ],
+)
 def test_unary_tests(test, value, result):
     assert passes(test, value, limit=10) is result
 
@@ -349,8 +519,13 @@ def test_unary_test_errors_name_the_position():
         compile_unary_tests("50000 <= ? <= 250000")
     assert info.value.position == 11
     assert str(info.value).startswith("comparisons cannot be chained")
-    for text, reason in [("'low'", "double quotes"), ("[1..", "the text ends"), ('"abc', "not closed"),
-                         ("< 5 6", "unexpected number '6'"), ("in [1, 2]", "unexpected keyword 'in'")]:
+    for text, reason in [
+        ("'low'", "double quotes"),
+        ("[1..", "the text ends"),
+        ('"abc', "not closed"),
+        ("< 5 6", "unexpected number '6'"),
+        ("in [1, 2]", "unexpected keyword 'in'"),
+    ]:
         with pytest.raises(FeelSyntaxError) as info:
             compile_unary_tests(text)
         assert reason in str(info.value), text

@@ -23,29 +23,42 @@ def test_unique_gives_the_one_matching_rule():
 def test_unique_with_two_matches_is_an_error_naming_the_rules():
     with pytest.raises(DecisionError) as info:
         run(dmn(table("d", ["score"], ["level"], SCORE_RULES)), score=5)
-    assert "hit policy UNIQUE allows one matching rule, but rules 1 (d_rule1), 2 (d_rule2), 3 (d_rule3) match" \
-        in str(info.value)
+    assert "hit policy UNIQUE allows one matching rule, but rules 1 (d_rule1), 2 (d_rule2), 3 (d_rule3) match" in str(
+        info.value
+    )
     assert info.value.decision == "d"
 
 
 @pytest.mark.parametrize("policy", ["UNIQUE", "FIRST", "ANY", "PRIORITY", "COLLECT", "RULE ORDER", "OUTPUT ORDER"])
 def test_no_matching_rule_gives_null_outputs_never_nothing(policy):
     values = {"level": '"low","medium","high"'}
-    result = run(dmn(table("d", ["score"], ["level", "note"], [(["< 10"], ['"low"', '"x"'])], hit_policy=policy,
-                           output_values=values | {"note": '"x"'})), score=50)
+    result = run(
+        dmn(
+            table(
+                "d",
+                ["score"],
+                ["level", "note"],
+                [(["< 10"], ['"low"', '"x"'])],
+                hit_policy=policy,
+                output_values=values | {"note": '"x"'},
+            )
+        ),
+        score=50,
+    )
     assert result.outputs == {"level": None, "note": None} and result.matched_rules == ()
 
 
 def test_first_takes_the_first_match_in_rule_order_and_stops():
-    rules = [*SCORE_RULES, (["-"], ['1 / "boom"'])]       # the last rule would fail if it were evaluated
+    rules = [*SCORE_RULES, (["-"], ['1 / "boom"'])]  # the last rule would fail if it were evaluated
     result = run(dmn(table("d", ["score"], ["level"], rules, hit_policy="FIRST")), score=15)
     assert result.outputs == {"level": "medium"} and ids(result) == ["d_rule2"]
 
 
 def test_priority_picks_by_the_order_of_output_values():
     rules = [(["> 0"], ['"low"']), (["> 10"], ['"high"']), (["> 5"], ['"medium"'])]
-    text = dmn(table("d", ["score"], ["level"], rules, hit_policy="PRIORITY",
-                     output_values={"level": '"high","medium","low"'}))
+    text = dmn(
+        table("d", ["score"], ["level"], rules, hit_policy="PRIORITY", output_values={"level": '"high","medium","low"'})
+    )
     assert run(text, score=12).outputs == {"level": "high"}
     assert run(text, score=7).outputs == {"level": "medium"}
     assert ids(run(text, score=7)) == ["d_rule3"]
@@ -53,8 +66,9 @@ def test_priority_picks_by_the_order_of_output_values():
 
 def test_priority_with_two_outputs_orders_by_the_first_then_the_second():
     rules = [(["-"], ['"b"', '"y"']), (["-"], ['"a"', '"z"']), (["-"], ['"a"', '"y"'])]
-    text = dmn(table("d", ["x"], ["p", "q"], rules, hit_policy="PRIORITY",
-                     output_values={"p": '"a","b"', "q": '"y","z"'}))
+    text = dmn(
+        table("d", ["x"], ["p", "q"], rules, hit_policy="PRIORITY", output_values={"p": '"a","b"', "q": '"y","z"'})
+    )
     assert run(text, x=1).outputs == {"p": "a", "q": "y"}
 
 
@@ -93,8 +107,10 @@ def test_collect_count_of_nothing_is_zero_and_sum_of_nothing_is_null():
 
 def test_collect_sum_of_text_is_an_error():
     with pytest.raises(DecisionError) as info:
-        run(dmn(table("d", ["x"], ["n"], [(["-"], ['"a"']), (["-"], ["1"])], hit_policy="COLLECT",
-                      aggregation="SUM")), x=1)
+        run(
+            dmn(table("d", ["x"], ["n"], [(["-"], ['"a"']), (["-"], ["1"])], hit_policy="COLLECT", aggregation="SUM")),
+            x=1,
+        )
     assert "SUM of the outputs" in str(info.value)
 
 
@@ -109,15 +125,13 @@ def test_rule_order_and_output_order():
 
 
 def test_default_output_entries_apply_when_nothing_matches():
-    text = dmn(table("d", ["x"], ["level", "note"], [(["> 5"], ['"high"', '"n"'])],
-                     defaults={"level": '"unknown"'}))
+    text = dmn(table("d", ["x"], ["level", "note"], [(["> 5"], ['"high"', '"n"'])], defaults={"level": '"unknown"'}))
     assert run(text, x=1).outputs == {"level": "unknown", "note": None}
     assert run(text, x=9).outputs == {"level": "high", "note": "n"}
 
 
 def test_a_table_may_require_a_match():
-    text = dmn(table("d", ["x"], ["level"], [(["> 5"], ['"high"'])],
-                     table_attrs=' pmoflow:requireMatch="true"'))
+    text = dmn(table("d", ["x"], ["level"], [(["> 5"], ['"high"'])], table_attrs=' pmoflow:requireMatch="true"'))
     assert run(text, x=9).outputs == {"level": "high"}
     with pytest.raises(DecisionError) as info:
         run(text, x=1)
@@ -134,7 +148,7 @@ def test_several_inputs_must_all_match():
 
 
 def test_input_and_output_expressions_are_feel():
-    rules = [(["> 1000"], ['budget * 0.1', 'upper case(dept) + "-" + string(count(items))'])]
+    rules = [(["> 1000"], ["budget * 0.1", 'upper case(dept) + "-" + string(count(items))'])]
     text = dmn(table("d", ["budget * 2"], ["fee", "code"], rules))
     result = run(text, budget=600, dept="it", items=[1, 2])
     assert result.outputs == {"fee": 60, "code": "IT-2"}

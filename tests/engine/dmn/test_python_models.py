@@ -9,9 +9,18 @@ from engine.dmn.errors import DecisionError
 from .samples import dmn, models, problems, run, table
 
 # approval-tier.dmn as shipped before decisions followed the standard: Python, no expressionLanguage
-LEGACY_TIERS = dmn(table("approval_tier", ["budget"], ["tier"], [
-    (["< 50000"], ["1"]), (["50000 <= ? <= 250000"], ["2"]), (["> 250000"], ["3"]),
-]))
+LEGACY_TIERS = dmn(
+    table(
+        "approval_tier",
+        ["budget"],
+        ["tier"],
+        [
+            (["< 50000"], ["1"]),
+            (["50000 <= ? <= 250000"], ["2"]),
+            (["> 250000"], ["3"]),
+        ],
+    )
+)
 
 
 @pytest.mark.parametrize(("budget", "tier"), [(10_000, 1), (50_000, 2), (250_000, 2), (250_001, 3)])
@@ -20,12 +29,15 @@ def test_a_spiffworkflow_model_without_a_language_is_read_as_python(budget, tier
     assert run(LEGACY_TIERS, budget=budget).outputs == {"tier": tier}
 
 
-@pytest.mark.parametrize(("entries", "outputs", "variables", "expected"), [
-    (["'standard'"], ["'low'"], {"kind": "standard"}, "low"),                # single quotes
-    (["in ['a', 'b']"], ["True"], {"kind": "b"}, True),                     # Python membership, True
-    (["-"], ["None"], {"kind": "x"}, None),
-    (['?.startswith("st")'], ["len(kind)"], {"kind": "std"}, 3),
-])
+@pytest.mark.parametrize(
+    ("entries", "outputs", "variables", "expected"),
+    [
+        (["'standard'"], ["'low'"], {"kind": "standard"}, "low"),  # single quotes
+        (["in ['a', 'b']"], ["True"], {"kind": "b"}, True),  # Python membership, True
+        (["-"], ["None"], {"kind": "x"}, None),
+        (['?.startswith("st")'], ["len(kind)"], {"kind": "std"}, 3),
+    ],
+)
 def test_python_only_syntax_selects_python(entries, outputs, variables, expected):
     text = dmn(table("d", ["kind"], ["out"], [(entries, outputs)]))
     assert models(text)["d"].language() == "python"
@@ -41,14 +53,17 @@ def test_a_declared_language_wins():
     text = dmn(table("d", ["kind"], ["out"], [(['"x"'], ["1 / 2"])]), language="python")
     assert models(text)["d"].language() == "python"
     assert run(text, kind="x").outputs == {"out": 0.5}
-    feel = dmn(table("d", ["budget"], ["tier"], [(["50000 <= ? <= 250000"], ["2"])]),
-               language="https://www.omg.org/spec/DMN/20191111/FEEL/")
+    feel = dmn(
+        table("d", ["budget"], ["tier"], [(["50000 <= ? <= 250000"], ["2"])]),
+        language="https://www.omg.org/spec/DMN/20191111/FEEL/",
+    )
     assert problems(feel)[0].code == "bad_expression"
 
 
 def test_the_language_may_be_set_per_cell():
-    text = dmn(table("d", ["kind"], ["out"], [(["?.upper() == 'X'"], ["1"])],
-                     entry_attrs=' expressionLanguage="python"'))
+    text = dmn(
+        table("d", ["kind"], ["out"], [(["?.upper() == 'X'"], ["1"])], entry_attrs=' expressionLanguage="python"')
+    )
     assert models(text)["d"].language() == "mixed"
     assert run(text, kind="x").outputs == {"out": 1}
 

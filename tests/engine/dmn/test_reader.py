@@ -25,7 +25,8 @@ def test_an_unparseable_cell_names_decision_rule_column_and_text():
     assert problem.line == line_of(text, 'id="approval_tier_r2_i0"')
     assert problem.message.startswith(
         "decision 'approval_tier', rule 2 (approval_tier_rule2), input 'budget': cannot use '50000 <= ? <= 250000': "
-        "comparisons cannot be chained")
+        "comparisons cannot be chained"
+    )
 
 
 def test_every_bad_cell_is_reported_at_once():
@@ -33,7 +34,10 @@ def test_every_bad_cell_is_reported_at_once():
     text = dmn(table("d", ["x", "y"], ["out"], rules), table("e", ["z"], ["o"], [(['"x'], ["1"])]))
     found = problems(text)
     assert [(p.element_id, p.code) for p in found] == [
-        ("d_r1_i0", "bad_expression"), ("d_r2_o0", "bad_expression"), ("e_r1_i0", "bad_expression")]
+        ("d_r1_i0", "bad_expression"),
+        ("d_r2_o0", "bad_expression"),
+        ("e_r1_i0", "bad_expression"),
+    ]
     assert "rule 2 (d_rule2), output 'out': cannot use 'unknown(1)': unknown function 'unknown'" in found[1].message
     assert "input 'z'" in found[2].message and "not closed" in found[2].message
 
@@ -44,11 +48,14 @@ def test_bad_input_and_output_expressions_name_their_column():
     assert problem.element_id == "d_ie0" and "input 'budget +'" in problem.message
 
 
-@pytest.mark.parametrize(("attrs", "message"), [
-    ({"hit_policy": "SOMETIMES"}, "unknown hit policy 'SOMETIMES'"),
-    ({"aggregation": "SUM"}, "aggregation 'SUM' needs hit policy COLLECT"),
-    ({"hit_policy": "PRIORITY"}, "orders by output values, but output 'o' lists none"),
-])
+@pytest.mark.parametrize(
+    ("attrs", "message"),
+    [
+        ({"hit_policy": "SOMETIMES"}, "unknown hit policy 'SOMETIMES'"),
+        ({"aggregation": "SUM"}, "aggregation 'SUM' needs hit policy COLLECT"),
+        ({"hit_policy": "PRIORITY"}, "orders by output values, but output 'o' lists none"),
+    ],
+)
 def test_table_settings_are_checked(attrs, message):
     [problem] = problems(dmn(table("d", ["x"], ["o"], [(["-"], ["1"])], **attrs)))
     assert message in problem.message and problem.code == "invalid_decision"
@@ -56,8 +63,10 @@ def test_table_settings_are_checked(attrs, message):
 
 def test_rules_must_fill_every_column():
     [problem] = problems(dmn(table("d", ["x", "y"], ["o"], [(["-"], ["1"])])))
-    assert problem.element_id == "d_rule1" and "has 1 input and 1 output entries; the table has 2 inputs" \
-        in problem.message
+    assert (
+        problem.element_id == "d_rule1"
+        and "has 1 input and 1 output entries; the table has 2 inputs" in problem.message
+    )
 
 
 def test_output_names_must_differ():
@@ -70,15 +79,19 @@ def test_unsupported_language_and_boxed_expressions_are_reported():
     assert "expression language 'javascript' is not supported" in problems(text)[0].message
     boxed = dmn('<decision id="c" name="c"><context id="ctx"/></decision>')
     assert "boxed expression 'context' is not supported" in problems(boxed)[0].message
-    bkm = dmn('<decision id="k" name="k"><knowledgeRequirement id="kr"><requiredKnowledge href="#b"/>'
-              '</knowledgeRequirement><literalExpression id="le"><text>1</text></literalExpression></decision>')
+    bkm = dmn(
+        '<decision id="k" name="k"><knowledgeRequirement id="kr"><requiredKnowledge href="#b"/>'
+        '</knowledgeRequirement><literalExpression id="le"><text>1</text></literalExpression></decision>'
+    )
     assert "business knowledge models" in problems(bkm)[0].message
 
 
 def test_requirement_problems():
     missing = dmn(literal("a", "b + 1", requires=["b"], requires_inputs=["nope"]))
     assert sorted(p.message for p in problems(missing)) == [
-        "required decision 'b' is not in this file", "required input data 'nope' is not in this file"]
+        "required decision 'b' is not in this file",
+        "required input data 'nope' is not in this file",
+    ]
     cycle = dmn(literal("a", "b", requires=["b"]), literal("b", "a", requires=["a"]))
     assert {p.code for p in problems(cycle)} == {"decision_cycle"}
     assert "a -> b -> a" in problems(cycle)[0].message
@@ -91,8 +104,9 @@ def test_a_decision_test_without_expectations_is_reported():
 
 
 def test_input_data_and_the_dmn_1_1_namespace_are_read():
-    old = dmn(table("d", ["x"], ["o"], [(["> 1"], ['"big"'])]),
-              namespace="http://www.omg.org/spec/DMN/20151101/dmn.xsd")
+    old = dmn(
+        table("d", ["x"], ["o"], [(["> 1"], ['"big"'])]), namespace="http://www.omg.org/spec/DMN/20151101/dmn.xsd"
+    )
     assert run(old, x=5).outputs == {"o": "big"}
     graph = dmn(input_data("i1", "Applicant Age"), literal("d", "Applicant Age", requires_inputs=["i1"]))
     assert read(graph).problems == []
@@ -107,9 +121,16 @@ def test_a_type_error_in_an_input_entry_names_the_cell():
         run(text, budget="120000")
     error = info.value
     assert (error.decision, error.rule_id, error.rule_number, error.column, error.text) == (
-        "approval_tier", "approval_tier_rule1", 1, "input 'budget'", "< 50000")
-    assert str(error) == ("decision 'approval_tier', rule 1 (approval_tier_rule1), input 'budget' '< 50000': "
-                          'cannot compare string "120000" with number 50000')
+        "approval_tier",
+        "approval_tier_rule1",
+        1,
+        "input 'budget'",
+        "< 50000",
+    )
+    assert str(error) == (
+        "decision 'approval_tier', rule 1 (approval_tier_rule1), input 'budget' '< 50000': "
+        'cannot compare string "120000" with number 50000'
+    )
     assert error.details()["element_id"] == "approval_tier_r1_i0"
 
 

@@ -7,14 +7,28 @@ from .samples import dmn, input_data, literal, models, run, table
 GRAPH = dmn(
     input_data("in_budget", "Project Budget"),
     input_data("in_strategic", "strategic"),
-    table("size", ["Project Budget"], ["size"],
-          [(["< 50000"], ['"small"']), (["[50000..250000]"], ['"medium"']), (["> 250000"], ['"large"'])],
-          requires_inputs=["in_budget"]),
-    literal("priority_score", 'if strategic then 10 else 0 + (if size = "large" then 5 else 1)', variable="score",
-            requires=["size"], requires_inputs=["in_strategic"]),
-    table("route", ["size", "score"], ["route", "board"],
-          [(['"large"', ">= 10"], ['"board"', "true"]), (["-", "-"], ['"pmo"', "false"])], hit_policy="FIRST",
-          requires=["size", "priority_score"]),
+    table(
+        "size",
+        ["Project Budget"],
+        ["size"],
+        [(["< 50000"], ['"small"']), (["[50000..250000]"], ['"medium"']), (["> 250000"], ['"large"'])],
+        requires_inputs=["in_budget"],
+    ),
+    literal(
+        "priority_score",
+        'if strategic then 10 else 0 + (if size = "large" then 5 else 1)',
+        variable="score",
+        requires=["size"],
+        requires_inputs=["in_strategic"],
+    ),
+    table(
+        "route",
+        ["size", "score"],
+        ["route", "board"],
+        [(['"large"', ">= 10"], ['"board"', "true"]), (["-", "-"], ['"pmo"', "false"])],
+        hit_policy="FIRST",
+        requires=["size", "priority_score"],
+    ),
 )
 
 
@@ -57,6 +71,8 @@ def test_a_required_decision_is_evaluated_once():
 
 
 def test_a_multi_output_required_decision_is_a_context_for_the_next():
-    text = dmn(table("limits", ["x"], ["low", "high"], [(["-"], ["10", "20"])]),
-               literal("check", "x between limits.low and limits.high", requires=["limits"]))
+    text = dmn(
+        table("limits", ["x"], ["low", "high"], [(["-"], ["10", "20"])]),
+        literal("check", "x between limits.low and limits.high", requires=["limits"]),
+    )
     assert run(text, "check", x=15).outputs == {"check": True}

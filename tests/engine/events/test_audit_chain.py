@@ -29,8 +29,13 @@ def trail(ctx):
     """A deployment, an instance and a completed task: a chain of a few dozen events."""
     deploy_shipped(ctx)
     users.ensure_demo_users(ctx)
-    view = instances.start(ctx, BOT, "project-intake", business_key="PRJ-1",
-                           variables={"title": "CRM", "budget": 10_000, "department": "Sales"})
+    view = instances.start(
+        ctx,
+        BOT,
+        "project-intake",
+        business_key="PRJ-1",
+        variables={"title": "CRM", "budget": 10_000, "department": "Sales"},
+    )
     completion.complete(ctx, ALICE, view.open_tasks[0].id, APPROVE)
     return ctx
 
@@ -67,8 +72,7 @@ def test_events_form_an_unbroken_chain(trail):
     result = audit_trail.verify(trail, AUDREY)
     assert result.ok and result.checked == len(events) and result.head_hash == events[-1].hash
     started = next(e for e in events if e.type == "instance_started")
-    assert (started.business_key, started.definition_key, started.definition_version) == ("PRJ-1", "project-intake",
-                                                                                           1)
+    assert (started.business_key, started.definition_key, started.definition_version) == ("PRJ-1", "project-intake", 1)
     assert started.instance_uuid and started.actor == "intake-bot" and started.actor_kind == "user"
 
 
@@ -98,8 +102,12 @@ def test_a_deleted_row_is_named(trail):
 
 def test_reordered_rows_are_named(trail):
     fourth = rows(trail)[3]
-    tamper(trail, "UPDATE events SET seq = -2 WHERE seq = 2", "UPDATE events SET seq = 2 WHERE seq = 4",
-           "UPDATE events SET seq = 4 WHERE seq = -2")
+    tamper(
+        trail,
+        "UPDATE events SET seq = -2 WHERE seq = 2",
+        "UPDATE events SET seq = 2 WHERE seq = 4",
+        "UPDATE events SET seq = 4 WHERE seq = -2",
+    )
     link = broken(trail)
     assert (link.seq, link.problem, link.event_id) == (2, "reordered", fourth.uuid)
     assert "after seq 3" in link.detail
@@ -108,8 +116,11 @@ def test_reordered_rows_are_named(trail):
 def test_postgres_refuses_update_and_delete_of_events(trail):
     if trail.db.dialect.name != "postgresql":
         pytest.skip("the append-only trigger is PostgreSQL's")
-    for sql in ("UPDATE events SET actor = 'mallory' WHERE seq = 1", "DELETE FROM events WHERE seq = 1",
-                "TRUNCATE events"):
+    for sql in (
+        "UPDATE events SET actor = 'mallory' WHERE seq = 1",
+        "DELETE FROM events WHERE seq = 1",
+        "TRUNCATE events",
+    ):
         with pytest.raises(DBAPIError, match="append-only"):
             with trail.db.begin() as conn:
                 conn.execute(text(sql))
@@ -145,7 +156,7 @@ def test_concurrent_writers_keep_one_chain(ctx):
     result = audit_trail.verify(ctx, AUDREY)
     assert result.ok and result.checked == 64
     events = rows(ctx)
-    for first, second in zip(events[::2], events[1::2], strict=True):   # a transaction's events stay together
+    for first, second in zip(events[::2], events[1::2], strict=True):  # a transaction's events stay together
         assert first.actor == second.actor and (first.type, second.type) == ("login", "password_changed")
 
 
@@ -162,7 +173,7 @@ def test_cli_audit_verify_exits_non_zero_and_names_the_row(trail, monkeypatch, c
     monkeypatch.setenv("PMOFLOW_SECRET_KEY", "test-secret")
     assert cli.main(["audit", "verify"]) == 0
     assert "audit trail intact" in capsys.readouterr().out
-    tamper(trail, "UPDATE events SET data = '{\"reason\": \"edited\"}' WHERE seq = 4")
+    tamper(trail, 'UPDATE events SET data = \'{"reason": "edited"}\' WHERE seq = 4')
     assert cli.main(["audit", "verify"]) == 1
     err = capsys.readouterr().err
     assert "seq 4" in err and rows(trail)[3].uuid in err and "changed" in err
@@ -184,14 +195,22 @@ def test_upgrading_chains_the_existing_events(blank_database_url):
         command.upgrade(config, "0007")
     with engine.begin() as conn:
         for i, actor in enumerate(("alice", None, "bob")):
-            conn.execute(text("INSERT INTO events (uuid, type, actor, occurred_at, data) VALUES "
-                              "(:u, 'login', :a, '2026-03-03 14:02:00.000000', :d)"),
-                         {"u": f"00000000-0000-0000-0000-00000000000{i}", "a": actor,
-                          "d": '{"on_behalf_of": "carol"}' if i == 2 else "{}"})
+            conn.execute(
+                text(
+                    "INSERT INTO events (uuid, type, actor, occurred_at, data) VALUES "
+                    "(:u, 'login', :a, '2026-03-03 14:02:00.000000', :d)"
+                ),
+                {
+                    "u": f"00000000-0000-0000-0000-00000000000{i}",
+                    "a": actor,
+                    "d": '{"on_behalf_of": "carol"}' if i == 2 else "{}",
+                },
+            )
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0008")
     from engine.db.uow import UnitOfWork, session_factory
+
     with UnitOfWork(session_factory(engine, False), engine.dialect.name) as uow:
         result = audit.verify(uow.session)
         kinds = [(e.seq, e.actor_kind, e.on_behalf_of) for e in uow.session.scalars(select(Event).order_by(Event.seq))]
@@ -210,14 +229,20 @@ def world(ctx):
     deploy_shipped(ctx)
     users.ensure_demo_users(ctx)
     users.create_user(ctx, "ivan", "demo", ["IT Manager"], ["approver"])
-    deployments.deploy(ctx, ADMIN, [source("calc.bpmn", linear((script_task("compute", "total = budget * 2"),
-                                                                "compute"), pid="calc"))])
+    deployments.deploy(
+        ctx, ADMIN, [source("calc.bpmn", linear((script_task("compute", "total = budget * 2"), "compute"), pid="calc"))]
+    )
     return ctx
 
 
 def intake(ctx, sla: str = "P2D") -> tuple[str, str]:
-    view = instances.start(ctx, BOT, "project-intake", business_key="PRJ-9",
-                           variables={"title": "CRM", "budget": 120_000, "department": "Sales", "approval_sla": sla})
+    view = instances.start(
+        ctx,
+        BOT,
+        "project-intake",
+        business_key="PRJ-9",
+        variables={"title": "CRM", "budget": 120_000, "department": "Sales", "approval_sla": sla},
+    )
     return view.id, view.open_tasks[0].id
 
 
@@ -273,29 +298,66 @@ def _user_admin(action):
         elif action == "token":
             issued = tokens.issue_token(ctx, "zoe", "erp", "pmo")
             tokens.revoke_token(ctx, issued.row.id, "pmo")
+
     return run
 
 
 # (name, action, event type, actor, actor kind, on behalf of)
 ACTIONS = [
-    ("deploy", lambda c: deployments.deploy(c, ADMIN, [source("one.bpmn", one_approval(pid="one"))]),
-     "definition_deployed", "pmo", "user", None),
+    (
+        "deploy",
+        lambda c: deployments.deploy(c, ADMIN, [source("one.bpmn", one_approval(pid="one"))]),
+        "definition_deployed",
+        "pmo",
+        "user",
+        None,
+    ),
     ("start", lambda c: intake(c), "instance_started", "intake-bot", "user", None),
     ("task created", lambda c: intake(c), "task_created", None, "system", None),
     ("decision", lambda c: intake(c), "decision_evaluated", "intake-bot", "user", None),
-    ("cancel", lambda c: instances.cancel(c, ADMIN, intake(c)[0], "duplicate"), "instance_cancelled", "pmo", "user",
-     None),
+    (
+        "cancel",
+        lambda c: instances.cancel(c, ADMIN, intake(c)[0], "duplicate"),
+        "instance_cancelled",
+        "pmo",
+        "user",
+        None,
+    ),
     ("claim", lambda c: claims.claim(c, ALICE, intake(c)[1]), "task_claimed", "alice", "user", None),
     ("unclaim", _claim_then_unclaim, "task_unclaimed", "alice", "user", None),
-    ("delegate", lambda c: collaboration.delegate(c, ALICE, intake(c)[1], "erin", "away"), "task_delegated", "alice",
-     "user", None),
-    ("reassign", lambda c: collaboration.reassign(c, ALICE, intake(c)[1], "ivan", "holiday"), "task_reassigned",
-     "alice", "user", None),
-    ("complete", lambda c: completion.complete(c, ALICE, intake(c)[1], APPROVE), "task_completed", "alice", "user",
-     None),
+    (
+        "delegate",
+        lambda c: collaboration.delegate(c, ALICE, intake(c)[1], "erin", "away"),
+        "task_delegated",
+        "alice",
+        "user",
+        None,
+    ),
+    (
+        "reassign",
+        lambda c: collaboration.reassign(c, ALICE, intake(c)[1], "ivan", "holiday"),
+        "task_reassigned",
+        "alice",
+        "user",
+        None,
+    ),
+    (
+        "complete",
+        lambda c: completion.complete(c, ALICE, intake(c)[1], APPROVE),
+        "task_completed",
+        "alice",
+        "user",
+        None,
+    ),
     ("delegated completion", _delegated_completion, "task_completed", "erin", "user", "alice"),
-    ("comment", lambda c: comments.add_comment(c, ALICE, "looks fine", instance_id=intake(c)[0]), "comment_added",
-     "alice", "user", None),
+    (
+        "comment",
+        lambda c: comments.add_comment(c, ALICE, "looks fine", instance_id=intake(c)[0]),
+        "comment_added",
+        "alice",
+        "user",
+        None,
+    ),
     ("sla breached", _sla, "sla_breached", "timer", "system", None),
     ("incident", _incident_and_retry, "incident_raised", "intake-bot", "user", None),
     ("retry", _incident_and_retry, "incident_retried", "pmo", "user", None),
@@ -312,8 +374,9 @@ ACTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("action", "event_type", "who", "kind", "behalf"), [a[1:] for a in ACTIONS],
-                         ids=[a[0] for a in ACTIONS])
+@pytest.mark.parametrize(
+    ("action", "event_type", "who", "kind", "behalf"), [a[1:] for a in ACTIONS], ids=[a[0] for a in ACTIONS]
+)
 def test_every_action_writes_exactly_one_event_with_its_actor(world, action, event_type, who, kind, behalf):
     before = {e.uuid for e in rows(world)}
     action(world)
@@ -327,7 +390,7 @@ def test_every_action_writes_exactly_one_event_with_its_actor(world, action, eve
 def test_writes_with_an_api_token_name_the_token(world):
     with audit.token_scope("intake-bot", 42):
         view, _ = intake(world), None
-        completion.complete(world, ALICE, view[1], APPROVE)         # another user in the same context: not the token
+        completion.complete(world, ALICE, view[1], APPROVE)  # another user in the same context: not the token
     started = next(e for e in rows(world) if e.type == "instance_started")
     completed = next(e for e in rows(world) if e.type == "task_completed")
     assert (started.actor, started.actor_kind, started.token_id) == ("intake-bot", "token", 42)

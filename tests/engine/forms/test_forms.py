@@ -641,37 +641,58 @@ def test_every_error_is_reported_at_once():
 
 
 def test_file_fields_take_an_uploaded_file_description():
-    schema = {"type": "default", "id": "f", "components": [
-        {"type": "filepicker", "key": "offer", "label": "Offer", "validate": {"required": True}}]}
+    schema = {
+        "type": "default",
+        "id": "f",
+        "components": [{"type": "filepicker", "key": "offer", "label": "Offer", "validate": {"required": True}}],
+    }
     assert check_form(schema) == []
     assert validate_submission(schema, {}) == ({}, {"offer": "required"})
     assert validate_submission(schema, {"offer": "offer.pdf"})[1] == {"offer": "must be an uploaded file"}
     assert validate_submission(schema, {"offer": {"name": "a.pdf", "size": 0}})[1] == {"offer": "the file is empty"}
     assert validate_submission(schema, {"offer": {"name": "a.pdf", "size": 3}}) == (
-        {"offer": {"name": "a.pdf", "size": 3}}, {})
+        {"offer": {"name": "a.pdf", "size": 3}},
+        {},
+    )
 
 
 def test_dotted_and_spaced_keys_are_paths_into_nested_objects_as_form_js_reads_them():
     """Trisotech writes `Current Vacation Status.name` and `Vacation Approval` (C.8.1); form-js reads a dotted key
     as a path. Submitted nested or flat, the value lands nested; the parts keep the `_` protection."""
-    schema = {"id": "vacation", "type": "default", "components": [
-        {"type": "textfield", "key": "Current Vacation Status.name", "disabled": True},
-        {"type": "number", "key": "Current Vacation Status.days"},
-        {"type": "radio", "key": "Vacation Approval", "validate": {"required": True},
-         "values": [{"label": "Approved", "value": "Approved"}, {"label": "Refused", "value": "Refused"}]},
-        {"type": "textfield", "key": "to.email", "validate": {"required": True}},
-    ]}
+    schema = {
+        "id": "vacation",
+        "type": "default",
+        "components": [
+            {"type": "textfield", "key": "Current Vacation Status.name", "disabled": True},
+            {"type": "number", "key": "Current Vacation Status.days"},
+            {
+                "type": "radio",
+                "key": "Vacation Approval",
+                "validate": {"required": True},
+                "values": [{"label": "Approved", "value": "Approved"}, {"label": "Refused", "value": "Refused"}],
+            },
+            {"type": "textfield", "key": "to.email", "validate": {"required": True}},
+        ],
+    }
     assert check_form(schema) == []
-    nested = {"Current Vacation Status": {"name": "ignored", "days": "3"}, "Vacation Approval": "Approved",
-              "to": {"email": "a@b.example"}}
-    assert validate_submission(schema, nested) == ({"Current Vacation Status": {"days": 3},
-                                                    "Vacation Approval": "Approved",
-                                                    "to": {"email": "a@b.example"}}, {})
+    nested = {
+        "Current Vacation Status": {"name": "ignored", "days": "3"},
+        "Vacation Approval": "Approved",
+        "to": {"email": "a@b.example"},
+    }
+    assert validate_submission(schema, nested) == (
+        {"Current Vacation Status": {"days": 3}, "Vacation Approval": "Approved", "to": {"email": "a@b.example"}},
+        {},
+    )
     cleaned, errors = validate_submission(schema, {"to.email": "a@b.example", "Vacation Approval": "Refused"})
     assert errors == {} and cleaned == {"to": {"email": "a@b.example"}, "Vacation Approval": "Refused"}
     assert validate_submission(schema, {"Vacation Approval": "Approved"})[1] == {"to.email": "required"}
     assert validate_submission(schema, {"to": {"_x": 1}, "Vacation Approval": "Approved", "to.email": "a"})[1] == {
-        "to._x": "not a field of this form"}
-    clash = {"id": "clash", "type": "default", "components": [{"type": "textfield", "key": "to"}, {"type": "textfield",
-                                                                                     "key": "to.email"}]}
+        "to._x": "not a field of this form"
+    }
+    clash = {
+        "id": "clash",
+        "type": "default",
+        "components": [{"type": "textfield", "key": "to"}, {"type": "textfield", "key": "to.email"}],
+    }
     assert [p.path for p in check_form(clash)] == ["components[1].key"]

@@ -122,19 +122,24 @@ def test_every_shipped_process_has_a_start_form_that_asks_for_what_it_reads():
         assert refs == [f"{process.get('id')}-start"] and refs[0] in form_ids, bpmn.name
 
 
-@pytest.mark.parametrize(("form_id", "required"), [
-    ("project-intake-start", {"title", "budget", "department"}),
-    ("change-request-start", {"title", "change_type", "impact"}),
-    ("cross-functional-handoff-start", {"title", "go_live_date"}),
-])
+@pytest.mark.parametrize(
+    ("form_id", "required"),
+    [
+        ("project-intake-start", {"title", "budget", "department"}),
+        ("change-request-start", {"title", "change_type", "impact"}),
+        ("cross-functional-handoff-start", {"title", "go_live_date"}),
+    ],
+)
 def test_start_forms_require_the_variables_of_their_process(form_id, required):
     assert set(validate_submission(shipped(form_id), {})[1]) == required
 
 
 def test_the_intake_start_form_types_its_values():
-    cleaned, errors = validate_submission(shipped("project-intake-start"), {
-        "title": "CRM", "budget": "120000", "department": "Sales", "description": "Why"})
+    cleaned, errors = validate_submission(
+        shipped("project-intake-start"),
+        {"title": "CRM", "budget": "120000", "department": "Sales", "description": "Why"},
+    )
     assert errors == {} and cleaned["budget"] == 120000
-    assert validate_submission(shipped("project-intake-start"), {"title": "CRM", "budget": -1,
-                                                                 "department": "Moon"})[1] == {
-        "budget": "at least 0", "department": "must be one of: Sales, Marketing, Finance, HR, IT, Operations"}
+    assert validate_submission(shipped("project-intake-start"), {"title": "CRM", "budget": -1, "department": "Moon"})[
+        1
+    ] == {"budget": "at least 0", "department": "must be one of: Sales, Marketing, Finance, HR, IT, Operations"}

@@ -23,22 +23,31 @@ CONNECTOR = "https://pmoflow.dev/schema/bpmn/1.0"
 
 
 def service_task(connector: str, tid: str = "call") -> str:
-    return (f'<bpmn:serviceTask id="{tid}" name="Create the project in the ERP"><bpmn:extensionElements>'
-            f"{connector}</bpmn:extensionElements></bpmn:serviceTask>\n")
+    return (
+        f'<bpmn:serviceTask id="{tid}" name="Create the project in the ERP"><bpmn:extensionElements>'
+        f"{connector}</bpmn:extensionElements></bpmn:serviceTask>\n"
+    )
 
 
 def connector_process(connector: str, pid: str = "erp") -> str:
-    body = ('<bpmn:startEvent id="start"/>\n' + service_task(connector) + '<bpmn:endEvent id="end"/>\n'
-            + flow("f1", "start", "call") + flow("f2", "call", "end"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        + service_task(connector)
+        + '<bpmn:endEvent id="end"/>\n'
+        + flow("f1", "start", "call")
+        + flow("f2", "call", "end")
+    )
     return document(process(body, pid=pid))
 
 
 def post_to(url: str, extra: str = "", attrs: str = 'retries="2"') -> str:
-    return (f'<pmoflow:connector method="POST" url="{url}" timeout="5" {attrs} resultVariable="erp_response">'
-            '<pmoflow:header name="X-Team" value="{department}"/>'
-            '<pmoflow:body>{"title": title, "budget": budget * 2}</pmoflow:body>'
-            '<pmoflow:output variable="erp_id" expression="response[\'body\'][\'id\']"/>'
-            f"{extra}</pmoflow:connector>")
+    return (
+        f'<pmoflow:connector method="POST" url="{url}" timeout="5" {attrs} resultVariable="erp_response">'
+        '<pmoflow:header name="X-Team" value="{department}"/>'
+        '<pmoflow:body>{"title": title, "budget": budget * 2}</pmoflow:body>'
+        "<pmoflow:output variable=\"erp_id\" expression=\"response['body']['id']\"/>"
+        f"{extra}</pmoflow:connector>"
+    )
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -47,8 +56,9 @@ class Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
-        self.seen.append({"path": self.path, "headers": dict(self.headers),
-                          "body": json.loads(self.rfile.read(length) or b"null")})
+        self.seen.append(
+            {"path": self.path, "headers": dict(self.headers), "body": json.loads(self.rfile.read(length) or b"null")}
+        )
         status, body = self.answers.pop(0) if self.answers else (201, {"id": "PRJ-1"})
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -96,25 +106,43 @@ def job_rows(ctx) -> list[Job]:
 
 # ---------------------------------------------------------------- deploy-time validation
 
-@pytest.mark.parametrize(("connector", "message"), [
-    ('<pmoflow:connector method="FETCH" url="https://erp.example.com"/>', "method 'FETCH'"),
-    ('<pmoflow:connector url="ftp://erp.example.com/x"/>', "absolute http or https"),
-    ('<pmoflow:connector url="https://user:pw@erp.example.com/x"/>', "credentials in the url"),
-    ('<pmoflow:connector url="https://erp.example.com/{not a name}"/>', "placeholder"),
-    ('<pmoflow:connector url="https://erp.example.com" timeout="600"/>', "timeout must be between"),
-    ('<pmoflow:connector url="https://erp.example.com" retries="many"/>', "retries 'many' is not a number"),
-    ('<pmoflow:connector url="https://erp.example.com"><pmoflow:header name="X Bad" value="1"/>'
-     "</pmoflow:connector>", "not a valid HTTP header name"),
-    ('<pmoflow:connector url="https://erp.example.com"><pmoflow:header name="Authorization" secret="lower"/>'
-     "</pmoflow:connector>", "secret name"),
-    ('<pmoflow:connector url="https://erp.example.com"><pmoflow:body>{"a": 1}</pmoflow:body></pmoflow:connector>',
-     "a GET request has no body"),
-    ('<pmoflow:connector method="POST" url="https://erp.example.com"><pmoflow:body>{"a": </pmoflow:body>'
-     "</pmoflow:connector>", "body does not compile"),
-    ('<pmoflow:connector url="https://erp.example.com"><pmoflow:output variable="x" expression="import os"/>'
-     "</pmoflow:connector>", "output 'x' does not compile"),
-    ("", "service task has nothing to run"),
-])
+
+@pytest.mark.parametrize(
+    ("connector", "message"),
+    [
+        ('<pmoflow:connector method="FETCH" url="https://erp.example.com"/>', "method 'FETCH'"),
+        ('<pmoflow:connector url="ftp://erp.example.com/x"/>', "absolute http or https"),
+        ('<pmoflow:connector url="https://user:pw@erp.example.com/x"/>', "credentials in the url"),
+        ('<pmoflow:connector url="https://erp.example.com/{not a name}"/>', "placeholder"),
+        ('<pmoflow:connector url="https://erp.example.com" timeout="600"/>', "timeout must be between"),
+        ('<pmoflow:connector url="https://erp.example.com" retries="many"/>', "retries 'many' is not a number"),
+        (
+            '<pmoflow:connector url="https://erp.example.com"><pmoflow:header name="X Bad" value="1"/>'
+            "</pmoflow:connector>",
+            "not a valid HTTP header name",
+        ),
+        (
+            '<pmoflow:connector url="https://erp.example.com"><pmoflow:header name="Authorization" secret="lower"/>'
+            "</pmoflow:connector>",
+            "secret name",
+        ),
+        (
+            '<pmoflow:connector url="https://erp.example.com"><pmoflow:body>{"a": 1}</pmoflow:body></pmoflow:connector>',
+            "a GET request has no body",
+        ),
+        (
+            '<pmoflow:connector method="POST" url="https://erp.example.com"><pmoflow:body>{"a": </pmoflow:body>'
+            "</pmoflow:connector>",
+            "body does not compile",
+        ),
+        (
+            '<pmoflow:connector url="https://erp.example.com"><pmoflow:output variable="x" expression="import os"/>'
+            "</pmoflow:connector>",
+            "output 'x' does not compile",
+        ),
+        ("", "service task has nothing to run"),
+    ],
+)
 def test_deploy_names_each_connector_problem_on_its_element(ctx, connector, message):
     with pytest.raises(DeploymentInvalid) as caught:
         deployments.deploy(ctx, ADMIN, [source("erp.bpmn", connector_process(connector))])
@@ -124,13 +152,14 @@ def test_deploy_names_each_connector_problem_on_its_element(ctx, connector, mess
 
 # ---------------------------------------------------------------- calls made by the worker
 
+
 def test_the_worker_makes_the_call_and_the_response_completes_the_task(ctx, receiver):
     connectors.add_host(ctx, ADMIN, "127.0.0.1", allow_private=True, note="test receiver")
     deploy(ctx, receiver)
     view = start(ctx)
     assert instances.get(ctx, ADMIN, view.id).status == "running"
-    assert view.open_tasks == []                     # no person's task: the worker's
-    assert Receiver.seen == []                       # nothing is sent inside the step
+    assert view.open_tasks == []  # no person's task: the worker's
+    assert Receiver.seen == []  # nothing is sent inside the step
     assert jobs.run_due(ctx) == 1
     [request] = Receiver.seen
     assert request["path"] == "/projects/IT%20Ops"
@@ -154,7 +183,7 @@ def test_server_errors_are_retried_with_backoff_then_succeed(ctx, clock, receive
     assert jobs.run_due(ctx) == 1
     [job] = job_rows(ctx)
     assert job.status == "pending" and "503" in job.last_error and job.run_at == clock.now() + timedelta(seconds=10)
-    assert jobs.run_due(ctx) == 0                    # not before the backoff
+    assert jobs.run_due(ctx) == 0  # not before the backoff
     clock.advance(timedelta(seconds=10))
     assert jobs.run_due(ctx) == 1
     assert instances.get(ctx, ADMIN, view.id).status == "completed" and len(Receiver.seen) == 2
@@ -196,12 +225,12 @@ def test_hosts_off_the_allow_list_and_internal_addresses_are_refused(ctx, receiv
     jobs.run_due(ctx)
     refused = instances.get(ctx, ADMIN, view.id)
     assert refused.status == "error" and "not on the connector allow-list" in refused.error["message"]
-    connectors.add_host(ctx, ADMIN, "127.0.0.1")            # listed, but private addresses not allowed
+    connectors.add_host(ctx, ADMIN, "127.0.0.1")  # listed, but private addresses not allowed
     instances.retry(ctx, ADMIN, view.id, {})
     jobs.run_due(ctx)
     internal = instances.get(ctx, ADMIN, view.id)
     assert internal.status == "error" and "internal address 127.0.0.1" in internal.error["message"]
-    assert Receiver.seen == []                                # nothing reached the receiver
+    assert Receiver.seen == []  # nothing reached the receiver
 
 
 def test_header_secrets_come_from_the_environment_at_send_time(ctx, receiver, monkeypatch):
@@ -248,16 +277,23 @@ def test_a_cancelled_instance_drops_the_late_result(ctx, receiver):
 
 # ---------------------------------------------------------------- the allow-list
 
-@pytest.mark.parametrize(("raw", "pattern"), [
-    ("ERP.Example.com.", "erp.example.com"), ("*.example.com", "*.example.com"), ("10.1.2.3", "10.1.2.3"),
-    ("::1", "::1"),
-])
+
+@pytest.mark.parametrize(
+    ("raw", "pattern"),
+    [
+        ("ERP.Example.com.", "erp.example.com"),
+        ("*.example.com", "*.example.com"),
+        ("10.1.2.3", "10.1.2.3"),
+        ("::1", "::1"),
+    ],
+)
 def test_allow_list_patterns_are_normalized(raw, pattern):
     assert connectors.normalize_pattern(raw) == pattern
 
 
-@pytest.mark.parametrize("raw", ["", "https://erp.example.com", "erp.example.com:8443", "erp.example.com/api",
-                                 "*.com", "bad host", "a..b"])
+@pytest.mark.parametrize(
+    "raw", ["", "https://erp.example.com", "erp.example.com:8443", "erp.example.com/api", "*.com", "bad host", "a..b"]
+)
 def test_bad_allow_list_patterns_are_refused_with_the_field(raw):
     with pytest.raises(InvalidInput) as caught:
         connectors.normalize_pattern(raw)

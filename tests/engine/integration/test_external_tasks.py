@@ -49,47 +49,86 @@ def with_ns(xml: str, *namespaces: str) -> str:
 
 # ---------------------------------------------------------------- deploy
 
-@pytest.mark.parametrize(("task", "message", "code"), [
-    ('<bpmn:serviceTask id="call" name="Call"/>', "service task has nothing to run: add an external task topic",
-     "no_implementation"),
-    ('<bpmn:serviceTask id="call" camunda:expression="${amount * 2}"/>', "names no bean or class to use as the topic",
-     "bad_external_task"),
-    ('<bpmn:serviceTask id="call" camunda:class="not a class"/>', "camunda:class='not a class' names no bean",
-     "bad_external_task"),
-    ('<bpmn:serviceTask id="call" camunda:type="external"/>', 'camunda:type="external" needs a camunda:topic',
-     "bad_external_task"),
-    ('<bpmn:serviceTask id="call"><bpmn:extensionElements><zeebe:taskDefinition type="=region + \'-bill\'"/>'
-     "</bpmn:extensionElements></bpmn:serviceTask>", "computed by an expression", "bad_external_task"),
-    ('<bpmn:serviceTask id="call"><bpmn:extensionElements><zeebe:taskDefinition type="bill" retries="many"/>'
-     "</bpmn:extensionElements></bpmn:serviceTask>", "retries 'many'", "bad_external_task"),
-    ('<bpmn:serviceTask id="call" pmoflow:topic="  "/>', "pmoflow:topic is empty", "bad_external_task"),
-    ('<bpmn:serviceTask id="call"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="x">'
-     '<spiffworkflow:parameters><spiffworkflow:parameter id="a" type="int" value="import os"/>'
-     "</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>",
-     "parameter 'a' (import os) does not compile", "bad_external_task"),
-    ('<bpmn:serviceTask id="call" pmoflow:topic="erp"><bpmn:extensionElements>'
-     '<pmoflow:connector url="https://erp.example.com"/></bpmn:extensionElements></bpmn:serviceTask>',
-     "both a topic and an HTTP connector", "bad_external_task"),
-    ('<bpmn:scriptTask id="call" pmoflow:topic="x"><bpmn:script>a = 1</bpmn:script></bpmn:scriptTask>',
-     "has a script too", "bad_external_task"),
-    ('<bpmn:businessRuleTask id="call" camunda:type="external" camunda:topic="x" camunda:decisionRef="d"/>',
-     "names a decision too", "bad_external_task"),
-])
+
+@pytest.mark.parametrize(
+    ("task", "message", "code"),
+    [
+        (
+            '<bpmn:serviceTask id="call" name="Call"/>',
+            "service task has nothing to run: add an external task topic",
+            "no_implementation",
+        ),
+        (
+            '<bpmn:serviceTask id="call" camunda:expression="${amount * 2}"/>',
+            "names no bean or class to use as the topic",
+            "bad_external_task",
+        ),
+        (
+            '<bpmn:serviceTask id="call" camunda:class="not a class"/>',
+            "camunda:class='not a class' names no bean",
+            "bad_external_task",
+        ),
+        (
+            '<bpmn:serviceTask id="call" camunda:type="external"/>',
+            'camunda:type="external" needs a camunda:topic',
+            "bad_external_task",
+        ),
+        (
+            '<bpmn:serviceTask id="call"><bpmn:extensionElements><zeebe:taskDefinition type="=region + \'-bill\'"/>'
+            "</bpmn:extensionElements></bpmn:serviceTask>",
+            "computed by an expression",
+            "bad_external_task",
+        ),
+        (
+            '<bpmn:serviceTask id="call"><bpmn:extensionElements><zeebe:taskDefinition type="bill" retries="many"/>'
+            "</bpmn:extensionElements></bpmn:serviceTask>",
+            "retries 'many'",
+            "bad_external_task",
+        ),
+        ('<bpmn:serviceTask id="call" pmoflow:topic="  "/>', "pmoflow:topic is empty", "bad_external_task"),
+        (
+            '<bpmn:serviceTask id="call"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="x">'
+            '<spiffworkflow:parameters><spiffworkflow:parameter id="a" type="int" value="import os"/>'
+            "</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>",
+            "parameter 'a' (import os) does not compile",
+            "bad_external_task",
+        ),
+        (
+            '<bpmn:serviceTask id="call" pmoflow:topic="erp"><bpmn:extensionElements>'
+            '<pmoflow:connector url="https://erp.example.com"/></bpmn:extensionElements></bpmn:serviceTask>',
+            "both a topic and an HTTP connector",
+            "bad_external_task",
+        ),
+        (
+            '<bpmn:scriptTask id="call" pmoflow:topic="x"><bpmn:script>a = 1</bpmn:script></bpmn:scriptTask>',
+            "has a script too",
+            "bad_external_task",
+        ),
+        (
+            '<bpmn:businessRuleTask id="call" camunda:type="external" camunda:topic="x" camunda:decisionRef="d"/>',
+            "names a decision too",
+            "bad_external_task",
+        ),
+    ],
+)
 def test_deploy_names_what_a_service_task_lacks(ctx, task, message, code):
     bpmn = with_ns(linear((task, "call")), CAMUNDA, ZEEBE, SPIFF)
     with pytest.raises(DeploymentInvalid) as caught:
         deployments.deploy(ctx, ADMIN, [source("x.bpmn", bpmn)])
     problems = caught.value.details["problems"]
-    assert any(message in p["message"] and p["element_id"] == "call" and p["line"] and p["code"] == code
-               for p in problems), problems
+    assert any(
+        message in p["message"] and p["element_id"] == "call" and p["line"] and p["code"] == code for p in problems
+    ), problems
 
 
 def test_an_operation_ref_makes_a_plain_bpmn_service_task_an_external_task(ctx):
     bpmn = linear(('<bpmn:serviceTask id="call" operationRef="op_lookup"/>', "call")).replace(
-        "</bpmn:definitions>", '<bpmn:message id="msg_lookup"/><bpmn:interface id="if_hr" name="HR">'
-                               '<bpmn:operation id="op_lookup" name="Look up employee">'
-                               "<bpmn:inMessageRef>msg_lookup</bpmn:inMessageRef></bpmn:operation>"
-                               "</bpmn:interface></bpmn:definitions>")
+        "</bpmn:definitions>",
+        '<bpmn:message id="msg_lookup"/><bpmn:interface id="if_hr" name="HR">'
+        '<bpmn:operation id="op_lookup" name="Look up employee">'
+        "<bpmn:inMessageRef>msg_lookup</bpmn:inMessageRef></bpmn:operation>"
+        "</bpmn:interface></bpmn:definitions>",
+    )
     deployments.deploy(ctx, ADMIN, [source("x.bpmn", bpmn)])
     view = instances.start(ctx, BOT, "p1")
     [task] = fetch(ctx, "Look up employee")
@@ -99,21 +138,30 @@ def test_an_operation_ref_makes_a_plain_bpmn_service_task_an_external_task(ctx):
 
 # ---------------------------------------------------------------- models from other tools, run to the end
 
+
 def test_camunda7_model_runs_as_exported(ctx):
     deploy_model(ctx, "camunda7_payment.bpmn")
     view = instances.start(ctx, BOT, "payment_c7", business_key="ORD-1", variables={"amount": 120, "card": "4111"})
     [charge] = fetch(ctx, "charge-card", variables=["amount"])
     assert (charge.element_id, charge.process, charge.business_key, charge.variables) == (
-        "Activity_charge", "payment_c7", "ORD-1", {"amount": 120})
+        "Activity_charge",
+        "payment_c7",
+        "ORD-1",
+        {"amount": 120},
+    )
     assert charge.lock_expires_at == ctx.clock.now() + timedelta(minutes=1)
     et.complete(ctx, WORKER, charge.id, "w1", {"transaction": "T-9"})
-    [book] = fetch(ctx, "book-payment")                          # a business rule task with a topic
+    [book] = fetch(ctx, "book-payment")  # a business rule task with a topic
     assert book.variables == {"amount": 120, "card": "4111", "transaction": "T-9"}
     done = et.complete(ctx, WORKER, book.id, "w1", {"booked": True})
     assert done.instance_status == "completed"
     assert path(ctx, view.id) == ["StartEvent_1", "Activity_charge", "Activity_book", "Event_paid"]
-    assert instances.get(ctx, ADMIN, view.id).variables == {"amount": 120, "card": "4111", "transaction": "T-9",
-                                                           "booked": True}
+    assert instances.get(ctx, ADMIN, view.id).variables == {
+        "amount": 120,
+        "card": "4111",
+        "transaction": "T-9",
+        "booked": True,
+    }
     trail = events(ctx, view.id)
     assert trail.count("external_task_created") == 2 and trail.count("external_task_completed") == 2
 
@@ -124,7 +172,7 @@ def test_a_bpmn_error_takes_the_error_boundary_path_with_the_workers_variables(c
     [charge] = fetch(ctx, "charge-card")
     result = et.bpmn_error(ctx, WORKER, charge.id, "w1", "CARD_DECLINED", "limit exceeded", {"reason": "limit"})
     assert (result.status, result.instance_status) == ("bpmn_error", "running")
-    [notify] = fetch(ctx, "notify-customer")                     # a send task with a topic
+    [notify] = fetch(ctx, "notify-customer")  # a send task with a topic
     assert notify.variables["reason"] == "limit"
     et.complete(ctx, WORKER, notify.id, "w1")
     assert path(ctx, view.id) == ["StartEvent_1", "Event_declined", "Activity_notify", "Event_not_paid"]
@@ -140,7 +188,7 @@ def test_an_uncaught_bpmn_error_is_an_incident_and_the_retry_offers_the_task_aga
     assert (result.status, result.instance_status) == ("open", "error")
     error = instances.get(ctx, ADMIN, view.id).error
     assert error["element_id"] == "Activity_charge" and "'FRAUD'" in error["message"]
-    assert fetch(ctx, "charge-card") == []                       # the instance is in error
+    assert fetch(ctx, "charge-card") == []  # the instance is in error
     instances.retry(ctx, ADMIN, view.id, {})
     [again] = fetch(ctx, "charge-card", worker="w2")
     assert again.id == charge.id and again.error_message == "BPMN error FRAUD"
@@ -154,17 +202,17 @@ def test_camunda8_model_runs_as_exported(ctx):
     deploy_model(ctx, "camunda8_fulfilment.bpmn")
     view = instances.start(ctx, BOT, "fulfilment_c8", variables={"order": {"sku": "A-1", "qty": 2}})
     [reserve] = fetch(ctx, "reserve-stock")
-    assert reserve.retries == 3                                  # zeebe:taskDefinition retries
-    assert reserve.variables["sku"] == "A-1"                     # zeebe:ioMapping input (FEEL)
+    assert reserve.retries == 3  # zeebe:taskDefinition retries
+    assert reserve.variables["sku"] == "A-1"  # zeebe:ioMapping input (FEEL)
     et.complete(ctx, WORKER, reserve.id, "w1", {"reservation": {"id": "R-5"}})
-    [label] = fetch(ctx, "print-label")                          # a job-worker script task
+    [label] = fetch(ctx, "print-label")  # a job-worker script task
     et.complete(ctx, WORKER, label.id, "w1", {"label": "L-1"})
-    [ship] = fetch(ctx, "ship")                                  # type '="ship"': a FEEL string literal
+    [ship] = fetch(ctx, "ship")  # type '="ship"': a FEEL string literal
     assert ship.retries == 5
     et.complete(ctx, WORKER, ship.id, "w1", {"tracking": "Z-1"})
     assert path(ctx, view.id) == ["StartEvent_1", "Task_reserve", "Task_label", "Task_ship", "Event_shipped"]
     variables = instances.get(ctx, ADMIN, view.id).variables
-    assert variables["reservationId"] == "R-5"                   # zeebe:ioMapping output
+    assert variables["reservationId"] == "R-5"  # zeebe:ioMapping output
     assert (variables["label"], variables["tracking"]) == ("L-1", "Z-1")
 
 
@@ -185,7 +233,7 @@ def test_spiff_service_task_operator_hands_its_parameters_to_the_worker(ctx):
     et.complete(ctx, WORKER, task.id, "w1", {"status": 201, "id": "INV-1"})
     detail = instances.get(ctx, ADMIN, view.id)
     assert detail.status == "completed"
-    assert detail.variables["invoice_response"] == {"status": 201, "id": "INV-1"}    # its resultVariable
+    assert detail.variables["invoice_response"] == {"status": 201, "id": "INV-1"}  # its resultVariable
     assert path(ctx, view.id) == ["StartEvent_1", "send_invoice", "Event_done"]
 
 
@@ -205,12 +253,12 @@ def test_designer_topics_in_parallel_with_an_interrupting_timer_on_one(ctx, cloc
     [budget] = fetch(ctx, "erp-budget", worker="erp")
     clock.advance(timedelta(days=3))
     timers.fire_due(ctx)
-    with pytest.raises(Conflict):                                # the timer took the task away
+    with pytest.raises(Conflict):  # the timer took the task away
         et.complete(ctx, WORKER, budget.id, "erp")
     assert [t.status for t in external_views.list_tasks(ctx, ADMIN, topic="erp-budget", status="all")] == ["cancelled"]
     [by_hand] = fetch(ctx, "finance-mail")
     et.complete(ctx, WORKER, by_hand.id, "w1")
-    [repo_again] = fetch(ctx, "git-admin")                       # the first lock expired during the 3 days
+    [repo_again] = fetch(ctx, "git-admin")  # the first lock expired during the 3 days
     et.complete(ctx, WORKER, repo_again.id, "w1", {"repo": "crm"})
     steps = path(ctx, view.id)
     assert steps[:2] == ["start", "split"] and steps[-2:] == ["join", "end"]
@@ -221,15 +269,18 @@ def test_designer_topics_in_parallel_with_an_interrupting_timer_on_one(ctx, cloc
 
 # ---------------------------------------------------------------- locks
 
+
 def test_only_the_lock_holder_finishes_and_the_lock_expires_by_itself(ctx, clock):
     deploy_model(ctx, "camunda7_payment.bpmn")
     instances.start(ctx, BOT, "payment_c7", variables={"amount": 1})
     [task] = fetch(ctx, "charge-card", worker="w1", lock_ms=10_000)
-    assert fetch(ctx, "charge-card", worker="w2") == []          # locked: not handed out twice
-    for call in (lambda: et.complete(ctx, WORKER, task.id, "w2"),
-                 lambda: et.fail(ctx, WORKER, task.id, "w2", "x", 1),
-                 lambda: et.extend_lock(ctx, WORKER, task.id, "w2", 1000),
-                 lambda: et.bpmn_error(ctx, WORKER, task.id, "w2", "CARD_DECLINED")):
+    assert fetch(ctx, "charge-card", worker="w2") == []  # locked: not handed out twice
+    for call in (
+        lambda: et.complete(ctx, WORKER, task.id, "w2"),
+        lambda: et.fail(ctx, WORKER, task.id, "w2", "x", 1),
+        lambda: et.extend_lock(ctx, WORKER, task.id, "w2", 1000),
+        lambda: et.bpmn_error(ctx, WORKER, task.id, "w2", "CARD_DECLINED"),
+    ):
         with pytest.raises(Conflict, match="does not hold the lock"):
             call()
     extended = et.extend_lock(ctx, WORKER, task.id, "w1", 60_000)
@@ -240,7 +291,7 @@ def test_only_the_lock_holder_finishes_and_the_lock_expires_by_itself(ctx, clock
     [again] = fetch(ctx, "charge-card", worker="w2")
     assert again.id == task.id
     et.complete(ctx, WORKER, task.id, "w2")
-    with pytest.raises(Conflict, match="completed"):             # a second completion
+    with pytest.raises(Conflict, match="completed"):  # a second completion
         et.complete(ctx, WORKER, task.id, "w2")
     with pytest.raises(NotFound):
         et.complete(ctx, WORKER, "no-such-task", "w2")
@@ -252,7 +303,7 @@ def test_failures_with_retries_wait_for_the_timeout_and_none_left_is_an_incident
     [task] = fetch(ctx, "charge-card")
     failed = et.fail(ctx, WORKER, task.id, "w1", "gateway timeout", retries=2, retry_timeout_ms=30_000)
     assert (failed.status, failed.retries, failed.instance_status) == ("open", 2, "running")
-    assert fetch(ctx, "charge-card") == []                       # not before the retry timeout
+    assert fetch(ctx, "charge-card") == []  # not before the retry timeout
     clock.advance(timedelta(seconds=30))
     [again] = fetch(ctx, "charge-card")
     assert (again.retries, again.error_message) == (2, "gateway timeout")
@@ -282,23 +333,33 @@ def test_cancelling_the_instance_cancels_its_external_tasks(ctx):
 
 # ---------------------------------------------------------------- bounded input and permissions
 
-@pytest.mark.parametrize(("call", "field"), [
-    (lambda ctx: et.fetch_and_lock(ctx, WORKER, "", 1, [et.TopicRequest("a", 1)]), "worker_id"),
-    (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 0, [et.TopicRequest("a", 1)]), "max_tasks"),
-    (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 101, [et.TopicRequest("a", 1)]), "max_tasks"),
-    (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, []), "topics"),
-    (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, [et.TopicRequest(f"t{i}", 1) for i in range(51)]),
-     "topics"),
-    (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, [et.TopicRequest("a", 0)]), "topics.0.lock_duration_ms"),
-    (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, [et.TopicRequest("a", 10**12)]),
-     "topics.0.lock_duration_ms"),
-    (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, [et.TopicRequest("a", 1), et.TopicRequest("a", 1)]),
-     "topics.1.name"),
-    (lambda ctx: et.fail(ctx, WORKER, "x", "w", "m", retries=-1), "retries"),
-    (lambda ctx: et.fail(ctx, WORKER, "x", "w", "", retries=1), "message"),
-    (lambda ctx: et.extend_lock(ctx, WORKER, "x", "w", 0), "new_duration_ms"),
-    (lambda ctx: et.complete(ctx, WORKER, "x", "w", {"bad  name": 1}), "variables.bad  name"),
-])
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda ctx: et.fetch_and_lock(ctx, WORKER, "", 1, [et.TopicRequest("a", 1)]), "worker_id"),
+        (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 0, [et.TopicRequest("a", 1)]), "max_tasks"),
+        (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 101, [et.TopicRequest("a", 1)]), "max_tasks"),
+        (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, []), "topics"),
+        (
+            lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, [et.TopicRequest(f"t{i}", 1) for i in range(51)]),
+            "topics",
+        ),
+        (lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, [et.TopicRequest("a", 0)]), "topics.0.lock_duration_ms"),
+        (
+            lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, [et.TopicRequest("a", 10**12)]),
+            "topics.0.lock_duration_ms",
+        ),
+        (
+            lambda ctx: et.fetch_and_lock(ctx, WORKER, "w", 1, [et.TopicRequest("a", 1), et.TopicRequest("a", 1)]),
+            "topics.1.name",
+        ),
+        (lambda ctx: et.fail(ctx, WORKER, "x", "w", "m", retries=-1), "retries"),
+        (lambda ctx: et.fail(ctx, WORKER, "x", "w", "", retries=1), "message"),
+        (lambda ctx: et.extend_lock(ctx, WORKER, "x", "w", 0), "new_duration_ms"),
+        (lambda ctx: et.complete(ctx, WORKER, "x", "w", {"bad  name": 1}), "variables.bad  name"),
+    ],
+)
 def test_bad_requests_name_the_field(ctx, call, field):
     with pytest.raises(InvalidInput) as caught:
         call(ctx)
@@ -319,6 +380,7 @@ def test_only_workers_and_admins_work_and_workers_do_nothing_else(ctx):
 
 
 # ---------------------------------------------------------------- concurrency
+
 
 def test_concurrent_fetchers_never_get_the_same_task(ctx):
     if ctx.db.dialect.name != "postgresql":
@@ -379,13 +441,16 @@ def test_processes_without_external_tasks_keep_working(ctx):
     assert instances.start(ctx, BOT, "p1").status == "completed"
 
 
-@pytest.mark.parametrize(("attribute", "topic"), [
-    ('camunda:delegateExpression="#{archiveService}"', "archiveService"),
-    ('camunda:delegateExpression="${archiveService}"', "archiveService"),
-    ('camunda:class="com.acme.billing.ChargeDelegate"', "ChargeDelegate"),
-    ('camunda:expression="${billing.charge(amount, execution)}"', "billing.charge"),
-    ('activiti:delegateExpression="${archiveService}"', "archiveService"),
-])
+@pytest.mark.parametrize(
+    ("attribute", "topic"),
+    [
+        ('camunda:delegateExpression="#{archiveService}"', "archiveService"),
+        ('camunda:delegateExpression="${archiveService}"', "archiveService"),
+        ('camunda:class="com.acme.billing.ChargeDelegate"', "ChargeDelegate"),
+        ('camunda:expression="${billing.charge(amount, execution)}"', "billing.charge"),
+        ('activiti:delegateExpression="${archiveService}"', "archiveService"),
+    ],
+)
 def test_java_delegates_become_external_tasks_on_the_topic_they_name(ctx, attribute, topic):
     """Camunda 7 (and Activiti) Java delegates: a worker on the bean's or class's topic does the work."""
     task = f'<bpmn:sendTask id="call" name="Charge" {attribute}/>'

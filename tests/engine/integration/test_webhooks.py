@@ -131,7 +131,7 @@ def test_the_secret_is_encrypted_at_rest_shown_once_and_rotatable(wctx, receiver
     assert rotated.secret != issued.secret
     emit(wctx)
     jobs.run_due(wctx)
-    assert not receiver.received[-1]["verified"]          # the receiver still has the old secret
+    assert not receiver.received[-1]["verified"]  # the receiver still has the old secret
     receiver.secret = rotated.secret
     emit(wctx)
     jobs.run_due(wctx)
@@ -165,9 +165,12 @@ def test_failures_retry_with_exponential_backoff_and_every_attempt_is_logged(wct
     detail = webhooks.get_delivery(wctx, ADMIN, d.id)
     assert detail.delivery.status == "delivered" and detail.delivery.attempts == 3
     assert [(a.attempt, a.status_code, a.outcome) for a in detail.attempts] == [
-        (1, 503, "retry"), (2, 500, "retry"), (3, 200, "delivered")]
+        (1, 503, "retry"),
+        (2, 500, "retry"),
+        (3, 200, "delivered"),
+    ]
     assert detail.attempts[0].error == "HTTP 503"
-    assert len({r["headers"]["webhook-id"] for r in receiver.received}) == 1     # the same id on every attempt
+    assert len({r["headers"]["webhook-id"] for r in receiver.received}) == 1  # the same id on every attempt
     assert all(r["verified"] for r in receiver.received)
 
 
@@ -181,7 +184,7 @@ def test_client_errors_fail_for_good_but_429_waits_as_asked(wctx, receiver, cloc
     assert states["failed"].last_error == "HTTP 410" and states["failed"].attempts == 1
     assert states["retrying"].next_attempt_at == clock.now() + timedelta(seconds=7)
     clock.advance(timedelta(days=1))
-    assert jobs.run_due(wctx) == 1                         # only the 429 is tried again
+    assert jobs.run_due(wctx) == 1  # only the 429 is tried again
 
 
 def test_a_down_receiver_is_retried_until_attempts_run_out(wctx, receiver, clock):
@@ -223,15 +226,14 @@ def test_only_matching_active_subscriptions_get_the_event(wctx, receiver):
     emit(wctx, "instance_started")
     emit(wctx, "task_created")
     assert [d.event_type for d in deliveries(wctx, tasks_only.subscription.id)] == ["task_created"]
-    assert [d.event_type for d in deliveries(wctx, everything.subscription.id)] == ["task_created",
-                                                                                    "instance_started"]
+    assert [d.event_type for d in deliveries(wctx, everything.subscription.id)] == ["task_created", "instance_started"]
     assert deliveries(wctx, disabled.subscription.id) == []
 
 
 def test_nothing_is_delivered_for_a_rolled_back_step(wctx, receiver, monkeypatch):
     deploy_shipped(wctx)
     issued = subscribe(wctx, receiver, ["instance_started", "task_created"])
-    emit(wctx, "task_created", commit=False)                # an event whose transaction rolled back
+    emit(wctx, "task_created", commit=False)  # an event whose transaction rolled back
 
     def fail_after_the_events(session, event, instance):
         if event.type == "task_created":
@@ -247,22 +249,25 @@ def test_nothing_is_delivered_for_a_rolled_back_step(wctx, receiver, monkeypatch
     assert {d.event_type for d in deliveries(wctx, issued.subscription.id)} == {"instance_started", "task_created"}
 
 
-@pytest.mark.parametrize("url, allow, problem", [
-    ("http://127.0.0.1:8080/hook", False, "private or loopback"),
-    ("https://10.1.2.3/hook", False, "private or loopback"),
-    ("https://[::1]/hook", False, "private or loopback"),
-    ("https://[::ffff:192.168.0.9]/hook", False, "private or loopback"),
-    ("https://169.254.169.254/latest/meta-data", True, "metadata"),
-    ("https://[fe80::1]/hook", True, "link-local"),
-    ("https://0.0.0.0/hook", True, "reserved"),
-    ("http://93.184.215.14/hook", False, "https://"),
-    ("http://10.1.2.3/hook", True, "https://"),               # plain http only to loopback
-    ("ftp://93.184.215.14/hook", False, "https://"),
-    ("https://user:pw@93.184.215.14/hook", False, "password"),
-    ("https://internal.example/hook", False, "private or loopback"),   # resolves to 10.0.0.7
-    ("https://nowhere.invalid/hook", False, "does not resolve"),
-    ("", False, "Enter"),
-])
+@pytest.mark.parametrize(
+    "url, allow, problem",
+    [
+        ("http://127.0.0.1:8080/hook", False, "private or loopback"),
+        ("https://10.1.2.3/hook", False, "private or loopback"),
+        ("https://[::1]/hook", False, "private or loopback"),
+        ("https://[::ffff:192.168.0.9]/hook", False, "private or loopback"),
+        ("https://169.254.169.254/latest/meta-data", True, "metadata"),
+        ("https://[fe80::1]/hook", True, "link-local"),
+        ("https://0.0.0.0/hook", True, "reserved"),
+        ("http://93.184.215.14/hook", False, "https://"),
+        ("http://10.1.2.3/hook", True, "https://"),  # plain http only to loopback
+        ("ftp://93.184.215.14/hook", False, "https://"),
+        ("https://user:pw@93.184.215.14/hook", False, "password"),
+        ("https://internal.example/hook", False, "private or loopback"),  # resolves to 10.0.0.7
+        ("https://nowhere.invalid/hook", False, "does not resolve"),
+        ("", False, "Enter"),
+    ],
+)
 def test_refused_addresses(url, allow, problem, monkeypatch):
     def fake_dns(host, port):
         if host == "internal.example":
@@ -317,15 +322,15 @@ def test_deleting_a_subscription_drops_its_pending_deliveries(wctx, receiver):
 
 
 def test_a_subscription_saved_by_another_process_gets_the_very_next_event(wctx, receiver):
-    emit(wctx)                                               # no subscriptions yet: nothing to deliver
+    emit(wctx)  # no subscriptions yet: nothing to deliver
     assert count(wctx, WebhookDelivery) == 0
-    other = EngineContext.from_settings(wctx.settings, clock=wctx.clock)     # its own engine and pool
+    other = EngineContext.from_settings(wctx.settings, clock=wctx.clock)  # its own engine and pool
     try:
         issued = subscribe(other, receiver, ["instance_started"])
-        event_id = emit(wctx)                                # the very next event of the first process
+        event_id = emit(wctx)  # the very next event of the first process
         assert [d.event_id for d in deliveries(wctx, issued.subscription.id)] == [event_id]
         webhooks.update_subscription(other, ADMIN, issued.subscription.id, active=False)
-        emit(wctx)                                           # and a disabled one gets nothing from then on
+        emit(wctx)  # and a disabled one gets nothing from then on
         assert count(wctx, WebhookDelivery) == 1
     finally:
         other.db.dispose()
@@ -338,7 +343,7 @@ def test_a_subscription_committed_while_a_step_runs_gets_that_steps_events(wctx,
     try:
         with wctx.uow() as uow:
             event = audit.record(uow.session, "instance_started", wctx.clock.now(), actor="tester", data={"n": 1})
-            issued = subscribe(other, receiver)              # committed after the event, before the step commits
+            issued = subscribe(other, receiver)  # committed after the event, before the step commits
             uow.commit()
         assert [d.event_id for d in deliveries(wctx, issued.subscription.id)] == [event.uuid]
     finally:
@@ -347,6 +352,7 @@ def test_a_subscription_committed_while_a_step_runs_gets_that_steps_events(wctx,
 
 def test_events_cost_no_query_of_their_own_for_subscriptions(wctx, receiver):
     from sqlalchemy import event as sa_event
+
     subscribe(wctx, receiver, ["task_created"])
     seen: list[str] = []
 
@@ -376,7 +382,7 @@ def test_deleting_a_subscription_while_a_step_links_its_events_does_not_deadlock
     def pausing(session, type_, *args, **kw):
         event = real(session, type_, *args, **kw)
         if type_ == "webhook_deleted":
-            session.flush()                 # the DELETE is sent; its row lock is held until the commit
+            session.flush()  # the DELETE is sent; its row lock is held until the commit
             deleted.set()
             go.wait(30)
         return event
@@ -389,11 +395,12 @@ def test_deleting_a_subscription_while_a_step_links_its_events_does_not_deadlock
 
     monkeypatch.setattr(audit, "record", pausing)
     try:
-        deleting = threading.Thread(target=run, args=(
-            lambda: webhooks.delete_subscription(other, ADMIN, issued.subscription.id),))
+        deleting = threading.Thread(
+            target=run, args=(lambda: webhooks.delete_subscription(other, ADMIN, issued.subscription.id),)
+        )
         deleting.start()
         assert deleted.wait(30)
-        step = threading.Thread(target=run, args=(lambda: emit(wctx),))    # links its event meanwhile
+        step = threading.Thread(target=run, args=(lambda: emit(wctx),))  # links its event meanwhile
         step.start()
         step.join(timeout=0.5)
         go.set()
@@ -411,8 +418,9 @@ def test_concurrent_steps_each_deliver_their_own_events_once_and_keep_one_chain(
     write_concurrently(wctx, writers=4, rounds=5)
     with wctx.uow(write=False) as uow:
         assert audit.verify(uow.session).ok
-        events = set(uow.session.scalars(select(audit.Event.uuid).where(audit.Event.type.in_(
-            ["login", "password_changed"]))))
+        events = set(
+            uow.session.scalars(select(audit.Event.uuid).where(audit.Event.type.in_(["login", "password_changed"])))
+        )
         delivered = list(uow.session.scalars(select(WebhookDelivery.event_uuid)))
     assert len(events) == 40 and sorted(delivered) == sorted(events)
     assert len(deliveries(wctx, issued.subscription.id)) == 40

@@ -18,8 +18,9 @@ SINCE, UNTIL = date(2026, 1, 1), date(2026, 1, 7)
 
 
 def intake(ctx, key: str, budget: int = 10_000):
-    return instances.start(ctx, BOT, "project-intake", business_key=key,
-                           variables={"title": key, "budget": budget, "department": "Sales"})
+    return instances.start(
+        ctx, BOT, "project-intake", business_key=key, variables={"title": key, "budget": budget, "department": "Sales"}
+    )
 
 
 @pytest.fixture
@@ -33,9 +34,9 @@ def seeded(ctx, clock):
     completion.complete(ctx, ALICE, a.open_tasks[0].id, {"decision": "approve"})
     clock.advance(timedelta(hours=6))
     completion.complete(ctx, ALICE, b.open_tasks[0].id, {"decision": "reject", "comment": "no"})
-    clock.advance(timedelta(days=2, hours=1) - timedelta(hours=10))     # C's 2-day SLA has passed, D's not yet
+    clock.advance(timedelta(days=2, hours=1) - timedelta(hours=10))  # C's 2-day SLA has passed, D's not yet
     clock.advance(timedelta(days=3))
-    intake(ctx, "E-later")                                                 # started after the period
+    intake(ctx, "E-later")  # started after the period
     clock.advance(timedelta(days=-3))
     return ctx
 
@@ -44,9 +45,14 @@ def test_process_figures_with_percentiles_sla_and_rejections(seeded):
     board = dashboard.overview(seeded, ADMIN, SINCE, UNTIL)
     [p] = board.processes
     assert (p.key, p.started.value, p.completed.value, p.in_progress.value, p.in_error.value) == (
-        "project-intake", 4, 2, 2, 0)
+        "project-intake",
+        4,
+        2,
+        2,
+        0,
+    )
     assert (p.median_cycle_hours, p.p90_cycle_hours) == (7.0, 9.4)
-    assert p.sla_rate == 75.0 and p.sla_breached.value == 1                # 3 of 4 decided tasks on time
+    assert p.sla_rate == 75.0 and p.sla_breached.value == 1  # 3 of 4 decided tasks on time
     assert p.rejections.value == 1
     assert board.days[4] == dashboard.DayCount(date(2026, 1, 5), 4, 2) and len(board.days) == 7
     assert sum(d.started for d in board.days) == 4
@@ -71,8 +77,9 @@ def test_every_figure_links_to_exactly_the_instances_behind_it(seeded):
     board = dashboard.overview(seeded, ADMIN, SINCE, UNTIL)
     [p] = board.processes
     figures = [p.started, p.completed, p.in_progress, p.in_error, p.cancelled, p.sla_breached, p.rejections]
-    figures += [f for s in dashboard.overview(seeded, ADMIN, SINCE, UNTIL, "project-intake").steps
-                for f in (s.open, s.overdue)]
+    figures += [
+        f for s in dashboard.overview(seeded, ADMIN, SINCE, UNTIL, "project-intake").steps for f in (s.open, s.overdue)
+    ]
     figures += [f for g in board.groups for f in (g.open, g.overdue)]
     for figure in figures:
         listed = monitoring.search(seeded, ADMIN, InstanceFilter.from_args(figure.filters)).total

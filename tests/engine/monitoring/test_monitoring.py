@@ -24,13 +24,25 @@ DESIGNER = Actor("dana", roles=frozenset({"designer"}))
 
 
 def intake(ctx, key: str, budget: int = 50_000, **extra):
-    return instances.start(ctx, BOT, "project-intake", business_key=key,
-                           variables={"title": f"Project {key}", "budget": budget, "department": "Sales", **extra})
+    return instances.start(
+        ctx,
+        BOT,
+        "project-intake",
+        business_key=key,
+        variables={"title": f"Project {key}", "budget": budget, "department": "Sales", **extra},
+    )
 
 
 def failing(ctx):
-    deployments.deploy(ctx, ADMIN, [SourceFile("calc.bpmn", linear(
-        (script_task("compute", "total = budget * 2"), "compute"), pid="calc").encode())])
+    deployments.deploy(
+        ctx,
+        ADMIN,
+        [
+            SourceFile(
+                "calc.bpmn", linear((script_task("compute", "total = budget * 2"), "compute"), pid="calc").encode()
+            )
+        ],
+    )
     return instances.start(ctx, BOT, "calc", business_key="CALC-1")
 
 
@@ -45,7 +57,7 @@ def ids(result) -> set[str]:
 def test_search_filters_by_every_field(ctx, clock):
     deploy_shipped(ctx)
     a = intake(ctx, "A-1")
-    clock.advance(timedelta(days=3))                       # A-1's IT Manager task is now overdue (P2D)
+    clock.advance(timedelta(days=3))  # A-1's IT Manager task is now overdue (P2D)
     b = intake(ctx, "B-1")
     completion.complete(ctx, ALICE, b.open_tasks[0].id, {"decision": "reject", "comment": "no budget"})
     broken = failing(ctx)
@@ -92,7 +104,7 @@ def test_detail_shows_path_active_tasks_with_sla_and_incidents(ctx, clock):
     deploy_shipped(ctx)
     view = intake(ctx, "D-1", budget=150_000)
     completion.complete(ctx, ALICE, view.open_tasks[0].id, {"decision": "approve"})
-    clock.advance(timedelta(days=1, hours=13))              # finance has 2 days: the last quarter is at risk
+    clock.advance(timedelta(days=1, hours=13))  # finance has 2 days: the last quarter is at risk
     d = monitoring.detail(ctx, DESIGNER, view.id)
     assert d.process == "project-intake" and d.business_key == "D-1" and d.variables["budget"] == 150_000
     assert "it_manager_approval" in d.visited and "finance_approval" not in d.visited
@@ -100,7 +112,7 @@ def test_detail_shows_path_active_tasks_with_sla_and_incidents(ctx, clock):
     assert (active.element_id, active.sla) == ("finance_approval", "at_risk")
     assert d.bpmn_xml and "finance_approval" in d.bpmn_xml
     assert any(s.kind == "task_completed" for s in d.timeline)
-    assert not (d.may_edit or d.may_cancel or d.may_retry)            # a designer reads only
+    assert not (d.may_edit or d.may_cancel or d.may_retry)  # a designer reads only
     assert monitoring.detail(ctx, ADMIN, view.id).may_edit
     broken = failing(ctx)
     d = monitoring.detail(ctx, ADMIN, broken.id)
@@ -114,8 +126,9 @@ def test_an_admin_corrects_variables_with_a_reason_and_the_workflow_sees_it(ctx)
     deploy_shipped(ctx)
     view = intake(ctx, "V-1", budget=150_000, note="typo")
     assert view.variables["tier"] == 2
-    changed = monitoring.edit_variables(ctx, ADMIN, view.id, {"tier": 1, "cost_center": "CC-7"}, ["note"],
-                                        "budget was mistyped")
+    changed = monitoring.edit_variables(
+        ctx, ADMIN, view.id, {"tier": 1, "cost_center": "CC-7"}, ["note"], "budget was mistyped"
+    )
     assert changed.changes["tier"] == {"before": 2, "after": 1}
     assert changed.changes["cost_center"] == {"before": None, "after": "CC-7"}
     assert changed.changes["note"]["removed"] is True
@@ -165,16 +178,20 @@ def test_bulk_cancel_and_retry_over_a_filter_report_each_instance(ctx):
         monitoring.bulk(ctx, ADMIN, "cancel", flt(process="project-intake"), "")
     with pytest.raises(InvalidInput, match="filter"):
         monitoring.bulk(ctx, ADMIN, "cancel", InstanceFilter(), "everything")
-    result = monitoring.bulk(ctx, ADMIN, "cancel", flt(started_by="intake-bot", process="project-intake"),
-                             "duplicates")
-    assert result.matched == 4 and result.succeeded == 4 and result.failed == 0    # the completed one is skipped
+    result = monitoring.bulk(ctx, ADMIN, "cancel", flt(started_by="intake-bot", process="project-intake"), "duplicates")
+    assert result.matched == 4 and result.succeeded == 4 and result.failed == 0  # the completed one is skipped
     statuses = {r.business_key: r.status for r in monitoring.search(ctx, ADMIN, InstanceFilter()).items}
-    assert statuses == {"K-1": "cancelled", "C-0": "cancelled", "C-1": "cancelled", "C-2": "cancelled",
-                        "C-done": "completed"}
+    assert statuses == {
+        "K-1": "cancelled",
+        "C-0": "cancelled",
+        "C-1": "cancelled",
+        "C-2": "cancelled",
+        "C-done": "completed",
+    }
     assert instances.get(ctx, ADMIN, keep.id).cancel_reason == "duplicates"
     broken = failing(ctx)
     retried = monitoring.bulk(ctx, ADMIN, "retry", flt(in_error=1))
     assert retried.matched == 1 and retried.items[0].id == broken.id and retried.items[0].ok
-    assert retried.items[0].message == "error"             # still failing: budget is still missing
+    assert retried.items[0].message == "error"  # still failing: budget is still missing
     with pytest.raises(InvalidInput):
         monitoring.bulk(ctx, ADMIN, "delete", flt(in_error=1))

@@ -27,9 +27,11 @@ def test_the_shipped_processes_can_be_started_from_their_start_forms(shipped):
     listed = {p.key: p for p in requests.startable(shipped, ALICE)}
     assert set(listed) == {"project-intake", "change-request", "cross-functional-handoff"}
     assert listed["project-intake"].name == "Project intake"
-    for key, fields in [("project-intake", ["title", "budget", "department", "description"]),
-                        ("change-request", ["title", "change_type", "impact"]),
-                        ("cross-functional-handoff", ["title", "go_live_date"])]:
+    for key, fields in [
+        ("project-intake", ["title", "budget", "department", "description"]),
+        ("change-request", ["title", "change_type", "impact"]),
+        ("cross-functional-handoff", ["title", "go_live_date"]),
+    ]:
         form = requests.start_form(shipped, ALICE, key)
         assert not form.generic and form.schema["id"] == f"{key}-start"
         assert [c["key"] for c in form.schema["components"] if "key" in c] == fields
@@ -42,17 +44,33 @@ def test_the_shipped_processes_can_be_started_from_their_start_forms(shipped):
 def test_a_start_is_validated_like_a_task_form(shipped):
     with pytest.raises(FormDataInvalid) as err:
         requests.start_request(shipped, ALICE, "project-intake", None, "x" * 201, {"budget": "lots"})
-    assert err.value.errors == {"business_key": "at most 200 characters", "title": "required",
-                                "budget": "must be a number", "department": "required"}
+    assert err.value.errors == {
+        "business_key": "at most 200 characters",
+        "title": "required",
+        "budget": "must be a number",
+        "department": "required",
+    }
     with pytest.raises(FormDataInvalid) as err:
-        requests.start_request(shipped, ALICE, "project-intake", None, None,
-                               {"title": "t", "budget": "5", "department": "Sales", "tier": 3, "_x": 1})
+        requests.start_request(
+            shipped,
+            ALICE,
+            "project-intake",
+            None,
+            None,
+            {"title": "t", "budget": "5", "department": "Sales", "tier": 3, "_x": 1},
+        )
     assert err.value.errors == {"tier": "not a field of this form", "_x": "not a field of this form"}
 
 
 def test_starting_a_request_and_following_it(shipped):
-    view = requests.start_request(shipped, ERIN, "project-intake", None, "PRJ-100",
-                                  {"title": "New CRM", "budget": "120000", "department": "Sales"})
+    view = requests.start_request(
+        shipped,
+        ERIN,
+        "project-intake",
+        None,
+        "PRJ-100",
+        {"title": "New CRM", "budget": "120000", "department": "Sales"},
+    )
     assert view.started_by == "erin" and view.variables["budget"] == 120000 and view.variables["tier"] == 2
     [row] = requests.my_requests(shipped, ERIN).items
     assert (row.id, row.title, row.business_key, row.status) == (view.id, "New CRM", "PRJ-100", "running")
@@ -82,14 +100,31 @@ def users_actor(ctx, name):
 
     with ctx.uow(write=False) as uow:
         from sqlalchemy import select
+
         return actor_of(uow.session.scalars(select(User).where(User.username == name)).one())
 
 
 def test_a_process_without_a_start_form_gets_the_generic_one(shipped):
-    deployments.deploy(shipped, ADMIN, [source("plain.bpmn", document(process(
-        '<bpmn:startEvent id="s"/>' + user_task("approve") + '<bpmn:endEvent id="e"/>'
-        + flow("f1", "s", "approve") + flow("f2", "approve", "e"), lane("IT Manager", "s", "approve", "e"),
-        pid="plain")))])
+    deployments.deploy(
+        shipped,
+        ADMIN,
+        [
+            source(
+                "plain.bpmn",
+                document(
+                    process(
+                        '<bpmn:startEvent id="s"/>'
+                        + user_task("approve")
+                        + '<bpmn:endEvent id="e"/>'
+                        + flow("f1", "s", "approve")
+                        + flow("f2", "approve", "e"),
+                        lane("IT Manager", "s", "approve", "e"),
+                        pid="plain",
+                    )
+                ),
+            )
+        ],
+    )
     form = requests.start_form(shipped, ALICE, "plain")
     assert form.generic and check_form(form.schema) == []
     view = requests.start_request(shipped, ALICE, "plain", form.version, "", {"title": "Something"})
@@ -97,13 +132,18 @@ def test_a_process_without_a_start_form_gets_the_generic_one(shipped):
 
 
 def test_a_start_form_must_be_in_the_deployment(shipped):
-    bpmn = document(process(
-        '<bpmn:startEvent id="s"><bpmn:extensionElements><pmoflow:form ref="missing"/></bpmn:extensionElements>'
-        '</bpmn:startEvent><bpmn:endEvent id="e"/>' + flow("f1", "s", "e"), pid="p_missing"))
+    bpmn = document(
+        process(
+            '<bpmn:startEvent id="s"><bpmn:extensionElements><pmoflow:form ref="missing"/></bpmn:extensionElements>'
+            '</bpmn:startEvent><bpmn:endEvent id="e"/>' + flow("f1", "s", "e"),
+            pid="p_missing",
+        )
+    )
     with pytest.raises(DeploymentInvalid) as err:
         deployments.deploy(shipped, ADMIN, [source("m.bpmn", bpmn)])
     assert [(p.element_id, p.code) for p in err.value.problems] == [("s", "missing_form")]
-    form = json.dumps({"type": "default", "id": "missing", "components": [
-        {"type": "textfield", "key": "title", "label": "Title"}]})
+    form = json.dumps(
+        {"type": "default", "id": "missing", "components": [{"type": "textfield", "key": "title", "label": "Title"}]}
+    )
     deployments.deploy(shipped, ADMIN, [source("m.bpmn", bpmn), source("missing.form", form)])
     assert requests.start_form(shipped, ALICE, "p_missing").schema["id"] == "missing"

@@ -28,9 +28,14 @@ def test_a_step_is_stuck_once_it_runs_past_twice_its_budget(ticks):
         assert health.stuck(60) == []
         ticks.now += 0.2
         [step] = health.stuck(60)
-        assert step == {"kind": "step", "instance": "inst-1", "thread": step["thread"], "running_seconds": 10.1,
-                        "budget_seconds": 5.0}
-    assert health.stuck(60) == []                   # a finished step is forgotten
+        assert step == {
+            "kind": "step",
+            "instance": "inst-1",
+            "thread": step["thread"],
+            "running_seconds": 10.1,
+            "budget_seconds": 5.0,
+        }
+    assert health.stuck(60) == []  # a finished step is forgotten
 
 
 def test_a_short_budget_still_gets_a_second_of_grace(ticks):

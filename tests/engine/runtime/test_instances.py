@@ -33,15 +33,28 @@ from tests.bpmn_samples import (
 )
 from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT
 
-FORM = json.dumps({
-    "type": "default", "id": "decide", "schemaVersion": 16,
-    "components": [
-        {"type": "radio", "key": "decision", "label": "Decision", "validate": {"required": True},
-         "values": [{"label": "Approve", "value": "approve"}, {"label": "Reject", "value": "reject"}]},
-        {"type": "textarea", "key": "comment", "label": "Comment",
-         "properties": {"pmoflow:requiredWhen": "decision == \"reject\""}},
-    ],
-})
+FORM = json.dumps(
+    {
+        "type": "default",
+        "id": "decide",
+        "schemaVersion": 16,
+        "components": [
+            {
+                "type": "radio",
+                "key": "decision",
+                "label": "Decision",
+                "validate": {"required": True},
+                "values": [{"label": "Approve", "value": "approve"}, {"label": "Reject", "value": "reject"}],
+            },
+            {
+                "type": "textarea",
+                "key": "comment",
+                "label": "Comment",
+                "properties": {"pmoflow:requiredWhen": 'decision == "reject"'},
+            },
+        ],
+    }
+)
 
 
 def deploy(ctx, *files: tuple[str, str], lane_map=None):
@@ -58,7 +71,11 @@ def test_start_creates_an_open_task_for_the_lane_group(ctx):
     assert view.status == "running"
     [task] = view.open_tasks
     assert (task.element_id, task.role, task.candidate_groups, task.status) == (
-        "approve", "IT Manager", ["IT Manager"], "open")
+        "approve",
+        "IT Manager",
+        ["IT Manager"],
+        "open",
+    )
     assert view.variables == {"budget": 1000}
 
 
@@ -150,8 +167,7 @@ def test_two_concurrent_completions_give_one_success_and_one_conflict(ctx):
     [t.join() for t in threads]
     assert sorted(outcomes) == ["conflict", "ok"]
     with ctx.uow(write=False) as uow:
-        assert uow.session.scalar(select(func.count()).select_from(Event)
-                                  .where(Event.type == "task_completed")) == 1
+        assert uow.session.scalar(select(func.count()).select_from(Event).where(Event.type == "task_completed")) == 1
 
 
 def test_completing_twice_is_a_conflict(ctx):
@@ -200,11 +216,14 @@ def test_approvers_cannot_cancel_someone_elses_instance(ctx):
 
 
 def message_process() -> str:
-    body = ('<bpmn:startEvent id="start"/>\n<bpmn:intermediateCatchEvent id="wait_payment" name="Paid">'
-            '<bpmn:messageEventDefinition id="med" messageRef="msg_paid"/></bpmn:intermediateCatchEvent>\n'
-            '<bpmn:endEvent id="end"/>\n' + flow("f0", "start", "wait_payment") + flow("f1", "wait_payment", "end"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n<bpmn:intermediateCatchEvent id="wait_payment" name="Paid">'
+        '<bpmn:messageEventDefinition id="med" messageRef="msg_paid"/></bpmn:intermediateCatchEvent>\n'
+        '<bpmn:endEvent id="end"/>\n' + flow("f0", "start", "wait_payment") + flow("f1", "wait_payment", "end")
+    )
     return document(process(body, pid="pay")).replace(
-        "</bpmn:definitions>", '<bpmn:message id="msg_paid" name="payment_received"/>\n</bpmn:definitions>')
+        "</bpmn:definitions>", '<bpmn:message id="msg_paid" name="payment_received"/>\n</bpmn:definitions>'
+    )
 
 
 def test_a_message_correlates_by_business_key_with_variables(ctx):
@@ -239,13 +258,16 @@ def test_a_failing_script_is_an_incident_an_admin_can_retry(ctx):
     assert "incident_raised" in types and "incident_retried" in types
 
 
-@pytest.mark.parametrize("script", [
-    "__import__('os').system('touch /tmp/pmoflow-pwned')",
-    "open('/etc/passwd').read()",
-    "x = ().__class__.__base__.__subclasses__()",
-    "g = (i for i in [1])\nf = g.gi_frame.f_back",
-    "import os",
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "__import__('os').system('touch /tmp/pmoflow-pwned')",
+        "open('/etc/passwd').read()",
+        "x = ().__class__.__base__.__subclasses__()",
+        "g = (i for i in [1])\nf = g.gi_frame.f_back",
+        "import os",
+    ],
+)
 def test_sandbox_escapes_are_refused_at_deploy_or_become_incidents(ctx, script):
     marker = Path("/tmp/pmoflow-pwned")
     marker.unlink(missing_ok=True)
@@ -298,8 +320,7 @@ def test_a_crash_in_the_middle_of_a_step_leaves_state_intact(ctx, monkeypatch):
         assert (after.state, after.revision, after.status) == (state, revision, "running")
         task = uow.session.scalars(select(HumanTask)).one()
         assert (task.status, task.completed_by) == ("open", None)
-        assert uow.session.scalar(select(func.count()).select_from(Event)
-                                  .where(Event.type == "task_completed")) == 0
+        assert uow.session.scalar(select(func.count()).select_from(Event).where(Event.type == "task_completed")) == 0
     completion.complete(ctx, ALICE, start.open_tasks[0].id, {"decision": "approve"})
 
 
@@ -340,14 +361,18 @@ def test_the_spec_is_not_stored_in_the_instance(ctx):
 
 
 def sla_process() -> str:
-    body = (user_task("approve", "Approve")
-            + '<bpmn:boundaryEvent id="sla_timer" attachedToRef="approve"><bpmn:timerEventDefinition id="sla_t">'
-            '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">var("approval_sla", "P2D")</bpmn:timeDuration>'
-            "</bpmn:timerEventDefinition></bpmn:boundaryEvent>\n"
-            + user_task("escalated", "Escalated approval")
-            + '<bpmn:startEvent id="start"/>\n<bpmn:endEvent id="end"/>\n<bpmn:endEvent id="end2"/>\n'
-            + flow("f0", "start", "approve") + flow("f1", "approve", "end") + flow("f2", "sla_timer", "escalated")
-            + flow("f3", "escalated", "end2"))
+    body = (
+        user_task("approve", "Approve")
+        + '<bpmn:boundaryEvent id="sla_timer" attachedToRef="approve"><bpmn:timerEventDefinition id="sla_t">'
+        '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">var("approval_sla", "P2D")</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:boundaryEvent>\n"
+        + user_task("escalated", "Escalated approval")
+        + '<bpmn:startEvent id="start"/>\n<bpmn:endEvent id="end"/>\n<bpmn:endEvent id="end2"/>\n'
+        + flow("f0", "start", "approve")
+        + flow("f1", "approve", "end")
+        + flow("f2", "sla_timer", "escalated")
+        + flow("f3", "escalated", "end2")
+    )
     return document(process(body, lane("IT Manager", "approve"), lane("PMO Director", "escalated"), pid="sla"))
 
 
@@ -387,8 +412,10 @@ def test_instances_list_filters_and_paginates(ctx):
 
 
 def test_a_multi_lane_process_hands_over_between_groups(ctx):
-    body = (user_task("a", "First") + user_task("b", "Second") + '<bpmn:startEvent id="start"/>'
-            '<bpmn:endEvent id="end"/>' + flow("f0", "start", "a") + flow("f1", "a", "b") + flow("f2", "b", "end"))
+    body = (
+        user_task("a", "First") + user_task("b", "Second") + '<bpmn:startEvent id="start"/>'
+        '<bpmn:endEvent id="end"/>' + flow("f0", "start", "a") + flow("f1", "a", "b") + flow("f2", "b", "end")
+    )
     deploy(ctx, ("two.bpmn", document(process(body, lane("IT Manager", "a"), lane("Finance", "b"), pid="two"))))
     start = instances.start(ctx, BOT, "two")
     completion.complete(ctx, ALICE, start.open_tasks[0].id, {})
@@ -402,9 +429,11 @@ def test_a_multi_lane_process_hands_over_between_groups(ctx):
 def test_a_task_offered_to_two_of_my_groups_is_counted_once(ctx):
     from engine.tasks.inbox import InboxFilter, inbox
 
-    body = ('<bpmn:startEvent id="start"/><bpmn:userTask id="t" name="Shared"><bpmn:extensionElements>'
-            '<pmoflow:assignment candidateGroups="Finance, Security"/></bpmn:extensionElements></bpmn:userTask>'
-            '<bpmn:endEvent id="end"/>' + flow("f0", "start", "t") + flow("f1", "t", "end"))
+    body = (
+        '<bpmn:startEvent id="start"/><bpmn:userTask id="t" name="Shared"><bpmn:extensionElements>'
+        '<pmoflow:assignment candidateGroups="Finance, Security"/></bpmn:extensionElements></bpmn:userTask>'
+        '<bpmn:endEvent id="end"/>' + flow("f0", "start", "t") + flow("f1", "t", "end")
+    )
     deploy(ctx, ("shared.bpmn", document(process(body, pid="shared"))))
     instances.start(ctx, BOT, "shared")
     both = Actor("fred", roles=frozenset({"approver"}), groups=frozenset({"Finance", "Security"}))
@@ -421,16 +450,24 @@ def test_the_rows_a_completion_reads_are_session_objects_that_need_no_further_sq
     with ctx.uow() as uow:
         session = uow.session
         held = session.scalars(select(HumanTask).where(HumanTask.uuid == task.id)).one()
-        held.__dict__["name"] = "stale"                  # as if loaded before another writer changed it
+        held.__dict__["name"] = "stale"  # as if loaded before another writer changed it
         seen: list[str] = []
-        listener = lambda *args: seen.append(args[2])    # noqa: E731 - before_cursor_execute's statement
+        listener = lambda *args: seen.append(args[2])  # noqa: E731 - before_cursor_execute's statement
         sa_event.listen(ctx.db, "before_cursor_execute", listener)
         try:
             instance, row, known = statements.lock_task_instance(ctx, session, task.id)
-            values = (instance.uuid, instance.status, instance.variables, instance.definition.key, row.name,
-                      row.candidate_groups, row.instance is instance, [r.uuid for r in known.rows])
+            values = (
+                instance.uuid,
+                instance.status,
+                instance.variables,
+                instance.definition.key,
+                row.name,
+                row.candidate_groups,
+                row.instance is instance,
+                [r.uuid for r in known.rows],
+            )
         finally:
             sa_event.remove(ctx.db, "before_cursor_execute", listener)
-        assert len(seen) == 2, seen                      # the locked instance, the open rows: no lazy loads
+        assert len(seen) == 2, seen  # the locked instance, the open rows: no lazy loads
         assert values == (view.id, "running", {"budget": 1000}, "p1", "Approve", ["IT Manager"], True, [task.id])
         assert row is held and not session.is_modified(row)

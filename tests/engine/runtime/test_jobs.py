@@ -110,21 +110,23 @@ def test_permanent_failures_and_explicit_delays(ctx, clock):
 
 def test_an_expired_lease_is_claimed_again_and_the_old_outcome_is_dropped(ctx, clock):
     uuid = enqueue(ctx, "echo")
-    [crashed] = jobs.claim(ctx, "host:1:dead")          # this worker dies mid-job
-    assert jobs.claim(ctx, "host:2:live") == []         # its lease holds
+    [crashed] = jobs.claim(ctx, "host:1:dead")  # this worker dies mid-job
+    assert jobs.claim(ctx, "host:2:live") == []  # its lease holds
     clock.advance(jobs.DEFAULT_LEASE + timedelta(seconds=1))
     [again] = jobs.claim(ctx, "host:2:live")
     assert again.uuid == uuid and again.attempt == 2
     assert jobs.finish(ctx, again, jobs.execute(ctx, again))
-    assert not jobs.finish(ctx, crashed, jobs.Outcome(result={"n": 99}))   # too late: not ours any more
+    assert not jobs.finish(ctx, crashed, jobs.Outcome(result={"n": 99}))  # too late: not ours any more
     assert row(ctx, uuid).result == {"n": 1} and row(ctx, uuid).payload["seen"] == 1
 
 
 def test_concurrent_workers_run_each_job_once(ctx):
     uuids = {enqueue(ctx, "echo") for _ in range(30)}
     ran: list[int] = []
-    threads = [threading.Thread(target=lambda i=i: ran.append(
-        sum(iter(lambda: jobs.run_due(ctx, 3, f"w{i}"), 0)))) for i in range(3)]
+    threads = [
+        threading.Thread(target=lambda i=i: ran.append(sum(iter(lambda: jobs.run_due(ctx, 3, f"w{i}"), 0))))
+        for i in range(3)
+    ]
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert sum(ran) == 30

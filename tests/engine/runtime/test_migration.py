@@ -22,9 +22,13 @@ PMO = ADMIN
 def review_process(sla: str = "", boundary: str = "", after: str = "", name: str = "Review") -> str:
     """start -> review (user task, optional SLA / boundary timer) -> [after] -> end."""
     ext = f"<bpmn:extensionElements>{sla}</bpmn:extensionElements>" if sla else ""
-    body = ('<bpmn:startEvent id="start"/>\n'
-            f'<bpmn:userTask id="review" name="{name}">{ext}</bpmn:userTask>\n' + boundary
-            + '<bpmn:endEvent id="end"/>\n' + flow("f1", "start", "review"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        f'<bpmn:userTask id="review" name="{name}">{ext}</bpmn:userTask>\n'
+        + boundary
+        + '<bpmn:endEvent id="end"/>\n'
+        + flow("f1", "start", "review")
+    )
     refs = ["review"]
     if after:
         body += user_task(after, "Sign off") + flow("f2", "review", after) + flow("f3", after, "end")
@@ -38,13 +42,16 @@ def review_process(sla: str = "", boundary: str = "", after: str = "", name: str
 
 
 def timer(duration: str) -> str:
-    return ('<bpmn:boundaryEvent id="timer" attachedToRef="review"><bpmn:timerEventDefinition>'
-            f'<bpmn:timeDuration>"{duration}"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>\n')
+    return (
+        '<bpmn:boundaryEvent id="timer" attachedToRef="review"><bpmn:timerEventDefinition>'
+        f'<bpmn:timeDuration>"{duration}"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>\n'
+    )
 
 
 def deploy(ctx, xml: str) -> int:
-    return next(d.version for d in deployments.deploy(ctx, ADMIN, [source("review.bpmn", xml)]).definitions
-                if d.key == "p1")
+    return next(
+        d.version for d in deployments.deploy(ctx, ADMIN, [source("review.bpmn", xml)]).definitions if d.key == "p1"
+    )
 
 
 def events(ctx, instance_id: str, kind: str) -> list[Event]:
@@ -58,11 +65,18 @@ def events(ctx, instance_id: str, kind: str) -> list[Event]:
 def snapshot(ctx, instance_id: str) -> tuple:
     with ctx.uow(write=False) as uow:
         inst = uow.session.scalars(select(ProcessInstance).where(ProcessInstance.uuid == instance_id)).one()
-        rows = list(uow.session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id)
-                                        .order_by(HumanTask.id)))
+        rows = list(
+            uow.session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.id))
+        )
         count = len(list(uow.session.scalars(select(Event.id).where(Event.instance_id == inst.id))))
-        return (inst.definition_id, inst.state, inst.next_due_at, inst.revision, count,
-                [(r.uuid, r.status, r.assignee, r.due_at, r.form_key) for r in rows])
+        return (
+            inst.definition_id,
+            inst.state,
+            inst.next_due_at,
+            inst.revision,
+            count,
+            [(r.uuid, r.status, r.assignee, r.due_at, r.form_key) for r in rows],
+        )
 
 
 def test_a_waiting_task_keeps_its_id_and_assignee_and_takes_the_new_sla(ctx, clock):
@@ -86,7 +100,7 @@ def test_a_waiting_task_keeps_its_id_and_assignee_and_takes_the_new_sla(ctx, clo
     assert after.version == 2
     [open_task] = after.open_tasks
     assert (open_task.id, open_task.assignee) == (task.id, "alice")
-    assert open_task.due_at == task.created_at + timedelta(days=2)        # counted from when it was created
+    assert open_task.due_at == task.created_at + timedelta(days=2)  # counted from when it was created
     [event] = events(ctx, view.id, "instance_migrated")
     assert (event.actor, event.data["from_version"], event.data["to_version"]) == ("pmo", 1, 2)
     assert event.data["reason"] == "SLA shortened to two days"
@@ -107,8 +121,13 @@ def test_a_waiting_task_keeps_its_id_and_assignee_and_takes_the_new_sla(ctx, clo
 def test_a_removed_waiting_element_is_refused_and_nothing_changes(ctx):
     deploy(ctx, review_process())
     view = instances.start(ctx, BOT, "p1", variables={"title": "CRM"})
-    body = ('<bpmn:startEvent id="start"/>\n' + user_task("check", "Check") + '<bpmn:endEvent id="end"/>\n'
-            + flow("f1", "start", "check") + flow("f2", "check", "end"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        + user_task("check", "Check")
+        + '<bpmn:endEvent id="end"/>\n'
+        + flow("f1", "start", "check")
+        + flow("f2", "check", "end")
+    )
     other = document(process(body, lane("IT Manager", "check")))
     v2 = deploy(ctx, other)
     p = migration.plan(ctx, PMO, view.id, v2)
@@ -131,20 +150,22 @@ def test_a_changed_boundary_timer_is_recomputed_and_an_unchanged_one_kept(ctx, c
     clock.advance(timedelta(hours=2))
     same = deploy(ctx, review_process(boundary=timer("PT10H"), name="Review (typo fixed)"))
     migration.migrate(ctx, PMO, view.id, same, "typo")
-    assert next_due(ctx) == started + timedelta(hours=10)         # not restarted by the move
+    assert next_due(ctx) == started + timedelta(hours=10)  # not restarted by the move
     clock.advance(timedelta(hours=1))
     shorter = deploy(ctx, review_process(boundary=timer("PT4H")))
     migration.migrate(ctx, PMO, view.id, shorter, "escalate sooner")
-    assert next_due(ctx) == started + timedelta(hours=4)          # from when the task became ready
+    assert next_due(ctx) == started + timedelta(hours=4)  # from when the task became ready
     assert instances.get(ctx, ADMIN, view.id).open_tasks[0].due_at == started + timedelta(hours=4)
     clock.advance(timedelta(hours=1, minutes=1))
     assert fire_due(ctx) == 1
     assert instances.get(ctx, ADMIN, view.id).status == "completed"
 
 
-REMINDER = ('<bpmn:boundaryEvent id="remind" attachedToRef="review" cancelActivity="false">'
-            '<bpmn:timerEventDefinition><bpmn:timeDuration>"PT8H"</bpmn:timeDuration></bpmn:timerEventDefinition>'
-            '</bpmn:boundaryEvent>\n<bpmn:endEvent id="reminded"/>\n' + flow("f8", "remind", "reminded"))
+REMINDER = (
+    '<bpmn:boundaryEvent id="remind" attachedToRef="review" cancelActivity="false">'
+    '<bpmn:timerEventDefinition><bpmn:timeDuration>"PT8H"</bpmn:timeDuration></bpmn:timerEventDefinition>'
+    '</bpmn:boundaryEvent>\n<bpmn:endEvent id="reminded"/>\n' + flow("f8", "remind", "reminded")
+)
 
 
 def test_a_boundary_timer_added_beside_an_existing_one_is_armed(ctx, clock):
@@ -157,7 +178,7 @@ def test_a_boundary_timer_added_beside_an_existing_one_is_armed(ctx, clock):
     assert next_due(ctx) == task.created_at + timedelta(hours=8)
     assert instances.get(ctx, ADMIN, view.id).open_tasks[0].id == task.id
     clock.advance(timedelta(hours=7, minutes=1))
-    assert fire_due(ctx) == 1                                            # the reminder; the task stays
+    assert fire_due(ctx) == 1  # the reminder; the task stays
     assert [t.id for t in instances.get(ctx, ADMIN, view.id).open_tasks] == [task.id]
 
 
@@ -168,7 +189,8 @@ def test_a_first_boundary_event_on_a_waiting_task_is_refused(ctx):
     p = migration.plan(ctx, PMO, view.id, v2)
     assert [a.problem for a in p.active] == [
         "review (Review) is ready and gains its first boundary event in the target version; "
-        "move it once it has finished"]
+        "move it once it has finished"
+    ]
     with pytest.raises(Conflict, match="gains its first boundary event"):
         migration.migrate(ctx, PMO, view.id, v2, "x")
 
@@ -195,6 +217,7 @@ def test_only_admins_migrate_and_bad_requests_are_named(ctx):
 
 def test_an_instance_in_error_moves_to_a_fixed_version_and_retries(ctx):
     from tests.bpmn_samples import linear, script_task
+
     deploy(ctx, linear((script_task("compute", "total = budgett * 2"), "compute"), pid="p1"))
     failed = instances.start(ctx, BOT, "p1", variables={"budget": 5})
     assert failed.status == "error"
@@ -203,13 +226,14 @@ def test_an_instance_in_error_moves_to_a_fixed_version_and_retries(ctx):
     assert p.safe and [(a.element_id, a.state) for a in p.active] == [("compute", "error")]
     assert "script" in next(c for c in p.changes if c.element_id == "compute").attributes
     migration.migrate(ctx, PMO, failed.id, v2, "typo in the script")
-    assert instances.get(ctx, ADMIN, failed.id).status == "error"         # moved, not run: the admin retries
+    assert instances.get(ctx, ADMIN, failed.id).status == "error"  # moved, not run: the admin retries
     done = instances.retry(ctx, ADMIN, failed.id, {})
     assert (done.status, done.variables["total"]) == ("completed", 10)
 
 
 def test_corrected_variables_survive_the_move(ctx):
     from engine.monitoring import instances as monitoring
+
     deploy(ctx, review_process())
     view = instances.start(ctx, BOT, "p1", variables={"title": "CRM", "budget": 1})
     monitoring.edit_variables(ctx, PMO, view.id, {"budget": 2}, [], "typo")
@@ -220,12 +244,20 @@ def test_corrected_variables_survive_the_move(ctx):
 
 def subprocess_process(inner_name: str) -> str:
     """p1 calls inner_p, whose user task waits."""
-    inner = ('<bpmn:startEvent id="sub_start"/>\n' + user_task("inner", inner_name) + '<bpmn:endEvent id="sub_end"/>\n'
-             + flow("s1", "sub_start", "inner") + flow("s2", "inner", "sub_end"))
-    body = ('<bpmn:startEvent id="start"/>\n<bpmn:callActivity id="call" name="Call" calledElement="inner_p"/>\n'
-            '<bpmn:endEvent id="end"/>\n' + flow("f1", "start", "call") + flow("f2", "call", "end"))
-    return document(process(body, pid="p1"),
-                    process(inner, lane("IT Manager", "inner", lane_id="inner_lane"), pid="inner_p"))
+    inner = (
+        '<bpmn:startEvent id="sub_start"/>\n'
+        + user_task("inner", inner_name)
+        + '<bpmn:endEvent id="sub_end"/>\n'
+        + flow("s1", "sub_start", "inner")
+        + flow("s2", "inner", "sub_end")
+    )
+    body = (
+        '<bpmn:startEvent id="start"/>\n<bpmn:callActivity id="call" name="Call" calledElement="inner_p"/>\n'
+        '<bpmn:endEvent id="end"/>\n' + flow("f1", "start", "call") + flow("f2", "call", "end")
+    )
+    return document(
+        process(body, pid="p1"), process(inner, lane("IT Manager", "inner", lane_id="inner_lane"), pid="inner_p")
+    )
 
 
 def test_a_task_inside_a_running_call_activity_moves_and_the_instance_finishes(ctx):
@@ -235,8 +267,10 @@ def test_a_task_inside_a_running_call_activity_moves_and_the_instance_finishes(c
     v2 = deploy(ctx, subprocess_process("Inner (fixed)"))
     p = migration.plan(ctx, PMO, view.id, v2)
     assert p.safe, p.problems
-    assert {(a.process, a.element_id, a.state) for a in p.active} == {("p1", "call", "started"),
-                                                                      ("inner_p", "inner", "ready")}
+    assert {(a.process, a.element_id, a.state) for a in p.active} == {
+        ("p1", "call", "started"),
+        ("inner_p", "inner", "ready"),
+    }
     assert ("inner_p", "inner", "changed") in {(c.process, c.element_id, c.change) for c in p.changes}
     migration.migrate(ctx, PMO, view.id, v2, "typo")
     assert [t.id for t in instances.get(ctx, ADMIN, view.id).open_tasks] == [task.id]
@@ -259,6 +293,7 @@ def breaches(ctx) -> int:
 
 def test_the_breach_check_follows_the_new_due_date_and_is_not_repeated(ctx, clock):
     from engine.runtime import jobs
+
     deploy(ctx, review_process('<pmoflow:sla due="P1D"/>'))
     view = instances.start(ctx, BOT, "p1", variables={"title": "CRM"})
     created = view.open_tasks[0].created_at
@@ -267,7 +302,7 @@ def test_the_breach_check_follows_the_new_due_date_and_is_not_repeated(ctx, cloc
     migration.migrate(ctx, PMO, view.id, longer, "three days")
     clock.set(created + timedelta(days=1, minutes=1))
     jobs.run_due(ctx)
-    assert breaches(ctx) == 0                                   # the old due date no longer counts
+    assert breaches(ctx) == 0  # the old due date no longer counts
     clock.set(created + timedelta(days=3, minutes=1))
     jobs.run_due(ctx)
     assert breaches(ctx) == 1
@@ -275,16 +310,17 @@ def test_the_breach_check_follows_the_new_due_date_and_is_not_repeated(ctx, cloc
     migration.migrate(ctx, PMO, view.id, renamed, "typo")
     clock.advance(timedelta(hours=1))
     jobs.run_due(ctx)
-    assert breaches(ctx) == 1                                   # the same due date: no second breach
+    assert breaches(ctx) == 1  # the same due date: no second breach
 
 
 def test_a_bulk_move_reports_each_instance_and_leaves_the_refused_ones_alone(ctx):
     from engine.monitoring import instances as monitoring
+
     deploy(ctx, review_process(after="sign_off"))
     at_review = instances.start(ctx, BOT, "p1", business_key="AT-REVIEW", variables={"title": "a"})
     at_sign_off = instances.start(ctx, BOT, "p1", business_key="AT-SIGN-OFF", variables={"title": "b"})
     completion.complete(ctx, ALICE, at_sign_off.open_tasks[0].id, {})
-    v2 = deploy(ctx, review_process())                                  # no sign-off any more
+    v2 = deploy(ctx, review_process())  # no sign-off any more
     flt = monitoring.InstanceFilter(process="p1")
     with pytest.raises(InvalidInput, match="choose the version"):
         monitoring.bulk(ctx, PMO, "migrate", flt, "x")
@@ -295,7 +331,9 @@ def test_a_bulk_move_reports_each_instance_and_leaves_the_refused_ones_alone(ctx
     result = monitoring.bulk(ctx, PMO, "migrate", flt, "drop the sign-off", version=v2)
     outcome = {i.business_key: (i.ok, i.message) for i in result.items}
     assert outcome["AT-REVIEW"] == (True, "version 2")
-    assert outcome["AT-SIGN-OFF"][0] is False and "sign_off (Sign off) is ready and does not exist" in \
-        outcome["AT-SIGN-OFF"][1]
+    assert (
+        outcome["AT-SIGN-OFF"][0] is False
+        and "sign_off (Sign off) is ready and does not exist" in outcome["AT-SIGN-OFF"][1]
+    )
     assert [instances.get(ctx, ADMIN, i.id).version for i in (at_review, at_sign_off)] == [2, 1]
     assert monitoring.bulk(ctx, PMO, "migrate", flt, "again", version=v2).items[0].business_key == "AT-SIGN-OFF"

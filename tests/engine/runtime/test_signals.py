@@ -40,7 +40,7 @@ def test_racing_broadcasts_resume_each_waiting_instance_once(ctx):
     [t.join() for t in threads]
     assert not errors, errors
     assert sum(r.resumed for r in results) == 6
-    assert sum(r.started for r in results) == 3                 # each broadcast starts the signal-start process
+    assert sum(r.started for r in results) == 3  # each broadcast starts the signal-start process
     with ctx.uow(write=False) as uow:
         received = uow.session.scalar(select(func.count()).select_from(Event).where(Event.type == "signal_received"))
     assert received == 6
@@ -51,12 +51,14 @@ def test_racing_broadcasts_resume_each_waiting_instance_once(ctx):
 
 def test_an_instance_failing_on_the_signal_does_not_stop_the_broadcast(ctx):
     signal_def = '<bpmn:signal id="Sig" name="boom"/>'
-    body = ('<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="c"><bpmn:signalEventDefinition signalRef="Sig"/>'
-            '</bpmn:intermediateCatchEvent><bpmn:scriptTask id="t"><bpmn:script>x = 1 / divisor</bpmn:script>'
-            '</bpmn:scriptTask><bpmn:endEvent id="e"/>'
-            + flow("f1", "s", "c") + flow("f2", "c", "t") + flow("f3", "t", "e"))
-    deployments.deploy(ctx, ADMIN, [source("boom.bpmn", HEAD + signal_def + process(body, pid="boom")
-                                           + "</bpmn:definitions>")])
+    body = (
+        '<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="c"><bpmn:signalEventDefinition signalRef="Sig"/>'
+        '</bpmn:intermediateCatchEvent><bpmn:scriptTask id="t"><bpmn:script>x = 1 / divisor</bpmn:script>'
+        '</bpmn:scriptTask><bpmn:endEvent id="e"/>' + flow("f1", "s", "c") + flow("f2", "c", "t") + flow("f3", "t", "e")
+    )
+    deployments.deploy(
+        ctx, ADMIN, [source("boom.bpmn", HEAD + signal_def + process(body, pid="boom") + "</bpmn:definitions>")]
+    )
     failing = instances.start(ctx, BOT, "boom", variables={"divisor": 0}).id
     fine = instances.start(ctx, BOT, "boom", variables={"divisor": 2}).id
     assert signals.send(ctx, BOT, "boom").resumed == 2

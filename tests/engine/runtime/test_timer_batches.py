@@ -12,15 +12,23 @@ from tests.factories import BOT, deploy_shipped
 
 
 def start(ctx, key: str):
-    return instances.start(ctx, BOT, "project-intake", business_key=key, variables={
-        "title": "t", "budget": 1000, "department": "IT", "approval_sla": "PT1H"})
+    return instances.start(
+        ctx,
+        BOT,
+        "project-intake",
+        business_key=key,
+        variables={"title": "t", "budget": 1000, "department": "IT", "approval_sla": "PT1H"},
+    )
 
 
 def fired_per_instance(ctx) -> dict[str, int]:
     with ctx.uow(write=False) as uow:
         fired = (Event.instance_id == ProcessInstance.id) & (Event.type == "timer_fired")
-        rows = uow.session.execute(select(ProcessInstance.business_key, func.count(Event.id))
-                                   .join(Event, fired, isouter=True).group_by(ProcessInstance.business_key))
+        rows = uow.session.execute(
+            select(ProcessInstance.business_key, func.count(Event.id))
+            .join(Event, fired, isouter=True)
+            .group_by(ProcessInstance.business_key)
+        )
         return dict(rows.all())
 
 
@@ -29,7 +37,7 @@ def test_batches_fire_every_due_timer_once(ctx, clock):
     for i in range(7):
         start(ctx, f"k{i}")
     clock.advance(timedelta(hours=2))
-    assert timers.fire_due(ctx, limit=5, batch=3) == 5          # the limit holds across batches
+    assert timers.fire_due(ctx, limit=5, batch=3) == 5  # the limit holds across batches
     assert timers.fire_due(ctx, limit=100, batch=3) == 2
     assert timers.fire_due(ctx) == 0
     assert set(fired_per_instance(ctx).values()) == {1}
@@ -53,7 +61,7 @@ def test_a_failing_step_is_postponed_and_the_rest_of_its_batch_fires(ctx, clock,
     with ctx.uow(write=False) as uow:
         due = uow.session.scalar(select(ProcessInstance.next_due_at).where(ProcessInstance.business_key == "bad"))
     assert due == clock.now() + timers.RETRY_LATER
-    assert timers.fire_due(ctx) == 0                              # not retried in a tight loop
+    assert timers.fire_due(ctx) == 0  # not retried in a tight loop
     monkeypatch.setattr(timers, "run_step", real)
     clock.advance(timers.RETRY_LATER + timedelta(seconds=1))
     assert timers.fire_due(ctx) == 1 and fired_per_instance(ctx)["bad"] == 1

@@ -15,8 +15,9 @@ from tests.factories import ADMIN, AUDREY, BOT, deploy_shipped
 
 
 def start_intake(ctx, sla: str = "PT1H"):
-    return instances.start(ctx, BOT, "project-intake", variables={
-        "title": "t", "budget": 1000, "department": "IT", "approval_sla": sla})
+    return instances.start(
+        ctx, BOT, "project-intake", variables={"title": "t", "budget": 1000, "department": "IT", "approval_sla": sla}
+    )
 
 
 def count(ctx, event_type: str) -> int:
@@ -38,7 +39,7 @@ def test_nothing_fires_before_it_is_due_and_then_exactly_once(ctx, clock):
     trail = {e.type: e for e in instances.audit_trail(ctx, AUDREY, view.id)}
     assert trail["sla_breached"].element_id == "it_manager_approval"
     assert trail["timer_fired"].element_id == "it_manager_sla" and trail["timer_fired"].actor == "timer"
-    assert next_due(ctx) is None          # the escalation task carries no SLA of its own
+    assert next_due(ctx) is None  # the escalation task carries no SLA of its own
 
 
 def test_concurrent_workers_fire_each_timer_once(ctx, clock):

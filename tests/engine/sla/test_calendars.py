@@ -25,19 +25,23 @@ def cal(zone: str = "UTC", holidays: tuple[date, ...] = (), **hours: str) -> Wor
 
 # ---------------------------------------------------------------- arithmetic
 
+
 def test_two_business_days_from_friday_evening_are_due_on_tuesday_evening():
     friday_5pm = utc(2026, 1, 9, 17)
     assert default_calendar().add(friday_5pm, "P2D") == utc(2026, 1, 13, 17)
 
 
-@pytest.mark.parametrize(("start", "duration", "due"), [
-    (utc(2026, 1, 5, 9), "PT8H", utc(2026, 1, 5, 17)),          # a whole working day
-    (utc(2026, 1, 5, 16), "PT2H", utc(2026, 1, 6, 10)),         # the evening is skipped
-    (utc(2026, 1, 5, 20), "PT1H", utc(2026, 1, 6, 10)),         # raised after hours: counts from 09:00
-    (utc(2026, 1, 10, 12), "PT30M", utc(2026, 1, 12, 9, 30)),   # raised on Saturday
-    (utc(2026, 1, 7, 12), "P1W", utc(2026, 1, 14, 12)),         # a week is five working days
-    (utc(2026, 1, 5, 12), "P0D", utc(2026, 1, 5, 12)),
-])
+@pytest.mark.parametrize(
+    ("start", "duration", "due"),
+    [
+        (utc(2026, 1, 5, 9), "PT8H", utc(2026, 1, 5, 17)),  # a whole working day
+        (utc(2026, 1, 5, 16), "PT2H", utc(2026, 1, 6, 10)),  # the evening is skipped
+        (utc(2026, 1, 5, 20), "PT1H", utc(2026, 1, 6, 10)),  # raised after hours: counts from 09:00
+        (utc(2026, 1, 10, 12), "PT30M", utc(2026, 1, 12, 9, 30)),  # raised on Saturday
+        (utc(2026, 1, 7, 12), "P1W", utc(2026, 1, 14, 12)),  # a week is five working days
+        (utc(2026, 1, 5, 12), "P0D", utc(2026, 1, 5, 12)),
+    ],
+)
 def test_weekends_and_evenings_do_not_count(start, duration, due):
     assert default_calendar().add(start, duration) == due
 
@@ -54,7 +58,7 @@ def test_working_hours_are_read_in_the_calendars_time_zone():
     assert not berlin.is_working_time(utc(2026, 1, 9, 16, 30))
     assert berlin.is_working_time(utc(2026, 1, 9, 15, 30))
     new_york = default_calendar(NEW_YORK)
-    assert new_york.add(utc(2026, 1, 5, 14), "PT1H") == utc(2026, 1, 5, 15)   # 09:00 EST
+    assert new_york.add(utc(2026, 1, 5, 14), "PT1H") == utc(2026, 1, 5, 15)  # 09:00 EST
 
 
 def test_the_change_to_summer_time_keeps_the_local_working_hours():
@@ -68,15 +72,15 @@ def test_the_change_to_summer_time_keeps_the_local_working_hours():
 def test_a_working_day_across_a_dst_change_counts_real_hours():
     # working hours over the night of the change (a 24-hour operation on Sundays)
     night = cal(BERLIN, sun="00:00-24:00")
-    start = utc(2026, 3, 28, 23)                    # Sunday 00:00 CET
-    assert night.add(start, "PT23H") == utc(2026, 3, 29, 22)   # 23 real hours: Sunday has only 23
-    assert night.add(start, "PT24H") == utc(2026, 3, 30, 8)    # one more hour on Monday from 09:00 CEST
+    start = utc(2026, 3, 28, 23)  # Sunday 00:00 CET
+    assert night.add(start, "PT23H") == utc(2026, 3, 29, 22)  # 23 real hours: Sunday has only 23
+    assert night.add(start, "PT24H") == utc(2026, 3, 30, 8)  # one more hour on Monday from 09:00 CEST
 
 
 def test_split_hours_and_short_days():
     split = cal(mon="09:00-12:00, 13:00-17:00", fri="09:00-13:00")
     assert split.add(utc(2026, 1, 5, 11), "PT2H") == utc(2026, 1, 5, 14)
-    assert split.day_length == timedelta(hours=8)          # the usual day, not Friday's
+    assert split.day_length == timedelta(hours=8)  # the usual day, not Friday's
     assert split.add(utc(2026, 1, 9, 12), "PT2H") == utc(2026, 1, 12, 10)
 
 
@@ -86,10 +90,15 @@ def test_durations_that_cannot_run_on_business_time_are_refused(bad):
         default_calendar().add(utc(2026, 1, 5, 9), bad)
 
 
-@pytest.mark.parametrize(("hours", "message"), [
-    ({"mon": "9-17"}, "time range"), ({"mon": "17:00-09:00"}, "ends before"),
-    ({"mon": "09:00-12:00, 11:00-13:00"}, "overlap"), ({"mon": "25:00-26:00"}, "valid"),
-])
+@pytest.mark.parametrize(
+    ("hours", "message"),
+    [
+        ({"mon": "9-17"}, "time range"),
+        ({"mon": "17:00-09:00"}, "ends before"),
+        ({"mon": "09:00-12:00, 11:00-13:00"}, "overlap"),
+        ({"mon": "25:00-26:00"}, "valid"),
+    ],
+)
 def test_bad_working_hours_are_named(hours, message):
     with pytest.raises(CalendarError, match=message):
         parse_hours(hours)
@@ -136,10 +145,15 @@ def test_a_file_that_is_not_icalendar_is_refused():
 
 # ---------------------------------------------------------------- the service (SQLite and PostgreSQL)
 
+
 def test_the_default_calendar_exists_until_an_admin_saves_one(ctx):
     [default] = calendars.list_calendars(ctx, ALICE)
-    assert (default.name, default.id, default.hours["mon"], default.hours["sat"]) == ("default", None,
-                                                                                       "09:00-17:00", "")
+    assert (default.name, default.id, default.hours["mon"], default.hours["sat"]) == (
+        "default",
+        None,
+        "09:00-17:00",
+        "",
+    )
     saved = calendars.save_calendar(ctx, ADMIN, "default", BERLIN, {**calendars.DEFAULT_HOURS, "fri": "09:00-15:00"})
     assert saved.id and calendars.get_calendar(ctx, ALICE, "default").hours["fri"] == "09:00-15:00"
     with ctx.uow(write=False) as uow:

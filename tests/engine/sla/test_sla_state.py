@@ -24,10 +24,10 @@ def test_the_boundaries_are_decided_once():
     due, at_risk = CREATED + timedelta(days=4), CREATED + timedelta(days=2)
     assert state(None, None, CREATED, CREATED) == "none"
     assert state(due, at_risk, at_risk - timedelta(microseconds=1), CREATED) == "on_track"
-    assert state(due, at_risk, at_risk, CREATED) == "at_risk"                  # from the at-risk instant on
+    assert state(due, at_risk, at_risk, CREATED) == "at_risk"  # from the at-risk instant on
     assert state(due, at_risk, due - timedelta(microseconds=1), CREATED) == "at_risk"
-    assert state(due, at_risk, due, CREATED) == "overdue"                      # from the due instant on
-    default = at_risk_time(CREATED, due)                                       # no at_risk_at: the default share
+    assert state(due, at_risk, due, CREATED) == "overdue"  # from the due instant on
+    default = at_risk_time(CREATED, due)  # no at_risk_at: the default share
     assert default == CREATED + timedelta(days=4) * AT_RISK_SHARE
     assert state(due, None, default - timedelta(microseconds=1), CREATED) == "on_track"
     assert state(due, None, default, CREATED) == "at_risk"
@@ -40,15 +40,20 @@ def labels(ctx, instance_id: str, task_id: str) -> dict[str, object]:
     [listed] = monitoring.search(ctx, ADMIN, InstanceFilter(process="p1")).items
     [open_task] = instances.get(ctx, ADMIN, instance_id).open_tasks
     return {
-        "inbox": row.sla, "inbox task": row.task.sla_state, "task": tasks.get(ctx, ALICE, task_id).sla_state,
+        "inbox": row.sla,
+        "inbox task": row.task.sla_state,
+        "task": tasks.get(ctx, ALICE, task_id).sla_state,
         "task page": completion.task_context(ctx, ALICE, task_id).sla,
         "listed": tasks.list_tasks(ctx, ALICE).items[0].sla_state,
-        "instance": open_task.sla_state, "monitor": active.sla,
+        "instance": open_task.sla_state,
+        "monitor": active.sla,
         "monitor overdue count": "overdue" if listed.overdue_tasks else "not overdue",
-        "monitor overdue filter": "overdue" if monitoring.search(
-            ctx, ADMIN, InstanceFilter(overdue=True)).total else "not overdue",
-        "inbox overdue filter": "overdue" if tasks.inbox(
-            ctx, ALICE, tasks.InboxFilter(due="overdue")).total else "not overdue",
+        "monitor overdue filter": "overdue"
+        if monitoring.search(ctx, ADMIN, InstanceFilter(overdue=True)).total
+        else "not overdue",
+        "inbox overdue filter": "overdue"
+        if tasks.inbox(ctx, ALICE, tasks.InboxFilter(due="overdue")).total
+        else "not overdue",
     }
 
 
@@ -63,14 +68,16 @@ def test_the_monitor_and_the_inbox_label_one_task_alike_at_every_boundary(ctx, c
     [task] = view.open_tasks
     created, due, at_risk = task.created_at, task.due_at, task.at_risk_at
     assert due == (FRIDAY_5PM + timedelta(days=4) if case.startswith("property") else TUESDAY_5PM)
-    assert at_risk is not None and at_risk != at_risk_time(created, due)      # the task's own, not the default
-    moments = [("before at risk", created + timedelta(seconds=1), "on_track"),
-               ("just before its at_risk_at", at_risk - timedelta(seconds=1), "on_track"),
-               ("at its at_risk_at", at_risk, "at_risk"),
-               ("between", at_risk + (due - at_risk) / 2, "at_risk"),
-               ("just before due", due - timedelta(seconds=1), "at_risk"),
-               ("at due", due, "overdue"),
-               ("past due", due + timedelta(hours=1), "overdue")]
+    assert at_risk is not None and at_risk != at_risk_time(created, due)  # the task's own, not the default
+    moments = [
+        ("before at risk", created + timedelta(seconds=1), "on_track"),
+        ("just before its at_risk_at", at_risk - timedelta(seconds=1), "on_track"),
+        ("at its at_risk_at", at_risk, "at_risk"),
+        ("between", at_risk + (due - at_risk) / 2, "at_risk"),
+        ("just before due", due - timedelta(seconds=1), "at_risk"),
+        ("at due", due, "overdue"),
+        ("past due", due + timedelta(hours=1), "overdue"),
+    ]
     for name, moment, expected in moments:
         clock.set(moment)
         seen = labels(ctx, view.id, task.id)

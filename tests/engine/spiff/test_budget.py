@@ -62,8 +62,9 @@ def patient(settings: Settings, clock: FixedClock) -> Iterator[EngineContext]:
 @pytest.fixture
 def small(settings: Settings, clock: FixedClock) -> Iterator[EngineContext]:
     """Small limits, the task limit binding (time plenty), so every outcome is exact."""
-    ctx = limited(settings, clock, step_task_limit=600, step_time_limit=120.0, call_depth_limit=8,
-                  multi_instance_limit=50)
+    ctx = limited(
+        settings, clock, step_task_limit=600, step_time_limit=120.0, call_depth_limit=8, multi_instance_limit=50
+    )
     yield ctx
     ctx.db.dispose()
 
@@ -85,10 +86,12 @@ def assert_consistent(ctx: EngineContext, instance_id: str, element: str, kind: 
     with ctx.uow() as uow:
         if uow.dialect == "postgresql":
             uow.session.execute(text("SET LOCAL lock_timeout = '2s'"))
-        row = load_instance(uow.session, instance_id, lock=True)        # nobody holds it
+        row = load_instance(uow.session, instance_id, lock=True)  # nobody holds it
         assert row.state and row.ended_at is None
-        assert uow.session.scalar(select(func.count()).select_from(HumanTask)
-                                  .where(HumanTask.instance_id == row.id)) == task_rows
+        assert (
+            uow.session.scalar(select(func.count()).select_from(HumanTask).where(HumanTask.instance_id == row.id))
+            == task_rows
+        )
     return view.error
 
 
@@ -98,8 +101,12 @@ def assert_consistent(ctx: EngineContext, instance_id: str, element: str, kind: 
 def test_a_recursive_model_deploys_and_runs_while_its_recursion_ends(small):
     view = instances.start(small, BOT, "safety_countdown", variables={"n": 3, "depth": 0})
     assert view.status == "completed" and view.variables == {"n": 0, "depth": 3}
-    assert path(small, view.id) == ["StartEvent_1", "more_gw", "count_down"] * 3 + [
-        "StartEvent_1", "more_gw", "nothing_left"] + ["call_again", "counted"] * 3
+    assert (
+        path(small, view.id)
+        == ["StartEvent_1", "more_gw", "count_down"] * 3
+        + ["StartEvent_1", "more_gw", "nothing_left"]
+        + ["call_again", "counted"] * 3
+    )
 
 
 def test_a_process_calling_itself_without_end_stops_at_the_call_depth_limit(small):
@@ -128,11 +135,11 @@ def test_a_loop_that_never_waits_stops_at_the_task_limit_and_a_retry_gets_a_fres
     error = assert_consistent(small, view.id, error_element(small, view.id), "StepTaskLimit")
     assert error["element_id"] in LOOP and "ran 600 tasks without waiting" in error["message"]
     first = instances.get(small, ADMIN, view.id).variables["n"]
-    assert path(small, view.id).count("count") == first > 100       # every pass saved, and only those
+    assert path(small, view.id).count("count") == first > 100  # every pass saved, and only those
     again = instances.retry(small, ADMIN, view.id, {})
     assert again.status == "error" and again.error["kind"] == "StepTaskLimit"
     assert again.variables["n"] > first and path(small, view.id).count("count") == again.variables["n"]
-    fixed = instances.retry(small, ADMIN, view.id, {"stop": 0})     # the loop's exit condition now holds
+    fixed = instances.retry(small, ADMIN, view.id, {"stop": 0})  # the loop's exit condition now holds
     assert fixed.status == "completed" and path(small, view.id)[-1] == "reached"
 
 
@@ -164,7 +171,7 @@ def test_the_timer_worker_fires_a_hostile_instance_into_an_incident_and_goes_on(
     ctx = limited(settings, clock, step_task_limit=10**9, step_time_limit=0.4)
     ids = [instances.start(ctx, BOT, "safety_timer_loop", variables={"n": 0, "stop": 10**9}).id for _ in range(2)]
     clock.advance(timedelta(minutes=2))
-    assert fire_due(ctx) == 1                       # the first one ran its whole budget: the batch ended
+    assert fire_due(ctx) == 1  # the first one ran its whole budget: the batch ended
     assert fire_due(ctx) == 1
     assert fire_due(ctx) == 0
     for instance_id in ids:
@@ -179,21 +186,27 @@ def test_a_script_gets_no_more_time_than_the_step_has_left():
         environment.execute("while True:\n    pass", {})
 
 
-def test_an_event_sub_process_that_signals_itself_fires_once_and_two_instances_stop_at_the_chain_limit(
-        settings, clock):
+def test_an_event_sub_process_that_signals_itself_fires_once_and_two_instances_stop_at_the_chain_limit(settings, clock):
     """An instance does not catch the signal it throws (the others do, through a job): one echo instance
     fires its event sub-process once and waits; two of them would echo each other for ever."""
     ctx = limited(settings, clock, signal_chain_limit=6)
     bootstrap.bootstrap()
     first, second = (instances.start(ctx, BOT, "safety_echo", variables={"echoes": 0}) for _ in range(2))
     assert first.status == second.status == "running"
-    assert path(ctx, first.id) == ["StartEvent_1", "raise_first", "echo_start", "count_echo", "raise_again",
-                                   "echo_end", "echo_handler"]
-    for _ in range(100):                                        # bounded: each round runs the jobs due
+    assert path(ctx, first.id) == [
+        "StartEvent_1",
+        "raise_first",
+        "echo_start",
+        "count_echo",
+        "raise_again",
+        "echo_end",
+        "echo_handler",
+    ]
+    for _ in range(100):  # bounded: each round runs the jobs due
         if not jobs.run_due(ctx, 10):
             break
     dropped = events(ctx, first.id, "signal_dropped") + events(ctx, second.id, "signal_dropped")
-    assert len(dropped) == 4 and {e.data["hops"] for e in dropped} == {7}      # the four first throws' chains
+    assert len(dropped) == 4 and {e.data["hops"] for e in dropped} == {7}  # the four first throws' chains
     assert not jobs.run_due(ctx, 10)
     assert {instances.get(ctx, ADMIN, i).status for i in (first.id, second.id)} == {"running"}
     ctx.db.dispose()
@@ -206,12 +219,12 @@ def test_a_chain_of_signals_fanning_out_stops_at_its_total_of_broadcasts(setting
     ctx = limited(settings, clock, signal_chain_limit=8)
     bootstrap.bootstrap()
     ids = [instances.start(ctx, BOT, "safety_echo", variables={"echoes": 0}).id for _ in range(4)]
-    for _ in range(300):                                        # bounded: each round runs the jobs due
+    for _ in range(300):  # bounded: each round runs the jobs due
         if not jobs.run_due(ctx, 10):
             break
     with ctx.uow(write=False) as uow:
         broadcasts = uow.session.scalar(select(func.count()).select_from(Job).where(Job.kind == steps.SIGNAL_JOB))
-    assert broadcasts <= 4 * 2 + 4 * 12                         # the first throws, then at most 12 per chain
+    assert broadcasts <= 4 * 2 + 4 * 12  # the first throws, then at most 12 per chain
     assert any(events(ctx, i, "signal_dropped") for i in ids)
     ctx.db.dispose()
 
@@ -221,14 +234,15 @@ def test_instances_signalling_one_another_without_waiting_stop_at_the_chain_limi
     ctx = limited(settings, clock, signal_chain_limit=5)
     bootstrap.bootstrap()
     assert signals.send(ctx, BOT, "safety_ping").started == 1
-    for _ in range(50):                                         # bounded: each round runs the jobs due
+    for _ in range(50):  # bounded: each round runs the jobs due
         if not jobs.run_due(ctx, 10):
             break
     with ctx.uow(write=False) as uow:
         started = uow.session.scalar(select(func.count()).select_from(ProcessInstance))
-        dropped = [(e.element_id, e.data) for e in uow.session.scalars(
-            select(Event).where(Event.type == "signal_dropped"))]
-    assert started == 6                                         # the first, then five hops
+        dropped = [
+            (e.element_id, e.data) for e in uow.session.scalars(select(Event).where(Event.type == "signal_dropped"))
+        ]
+    assert started == 6  # the first, then five hops
     assert dropped == [("ping_again", {"signal": "safety_ping", "hops": 6, "limit": 5})]
     ctx.db.dispose()
 
@@ -270,15 +284,18 @@ def test_other_instances_start_and_complete_while_a_hostile_step_runs(settings, 
     ctx = limited(settings, clock, step_task_limit=10**9, step_time_limit=1.0)
     deploy(ctx, ("p.bpmn", one_approval()))
     hostile: list[object] = []
-    runner = threading.Thread(target=lambda: hostile.append(
-        instances.start(ctx, BOT, "safety_script_loop", variables={"n": 0, "stop": 10**9})))
+    runner = threading.Thread(
+        target=lambda: hostile.append(
+            instances.start(ctx, BOT, "safety_script_loop", variables={"n": 0, "stop": 10**9})
+        )
+    )
     runner.start()
     other = instances.start(ctx, BOT, "p1")
     done = completion.complete(ctx, ALICE, other.open_tasks[0].id, {})
     runner.join(timeout=60)
     assert not runner.is_alive() and done.instance_status == "completed"
     [loop] = hostile
-    assert loop.status == "error" and loop.error["kind"] == "StepTimeLimit"         # type: ignore[attr-defined]
+    assert loop.status == "error" and loop.error["kind"] == "StepTimeLimit"  # type: ignore[attr-defined]
     with ctx.uow(write=False) as uow:
         statuses = sorted(uow.session.scalars(select(ProcessInstance.status)))
     assert statuses == ["completed", "error"]

@@ -18,22 +18,35 @@ from tests.factories import ALICE, BOT
 
 def review_loop() -> str:
     """start -> review -> (again? back to review) -> end: a back-edge loop through a user task."""
-    body = ('<bpmn:startEvent id="start"/>\n' + user_task("review", "Review")
-            + '<bpmn:exclusiveGateway id="again_gw" default="f_done"/>\n<bpmn:endEvent id="end"/>\n'
-            + flow("f0", "start", "review") + flow("f1", "review", "again_gw")
-            + flow("f_again", "again_gw", "review", "again") + flow("f_done", "again_gw", "end"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        + user_task("review", "Review")
+        + '<bpmn:exclusiveGateway id="again_gw" default="f_done"/>\n<bpmn:endEvent id="end"/>\n'
+        + flow("f0", "start", "review")
+        + flow("f1", "review", "again_gw")
+        + flow("f_again", "again_gw", "review", "again")
+        + flow("f_done", "again_gw", "end")
+    )
     return document(process(body, lane("IT Manager", "review"), pid="loop"))
 
 
 def parallel_loop() -> str:
     """A loop whose body is a parallel split into two lanes and a join."""
-    body = ('<bpmn:startEvent id="start"/>\n<bpmn:parallelGateway id="split"/>\n'
-            + user_task("left", "Left") + user_task("right", "Right")
-            + '<bpmn:parallelGateway id="join"/>\n<bpmn:exclusiveGateway id="again_gw" default="f_done"/>\n'
-            '<bpmn:endEvent id="end"/>\n'
-            + flow("f0", "start", "split") + flow("f1", "split", "left") + flow("f2", "split", "right")
-            + flow("f3", "left", "join") + flow("f4", "right", "join") + flow("f5", "join", "again_gw")
-            + flow("f_again", "again_gw", "split", "again") + flow("f_done", "again_gw", "end"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n<bpmn:parallelGateway id="split"/>\n'
+        + user_task("left", "Left")
+        + user_task("right", "Right")
+        + '<bpmn:parallelGateway id="join"/>\n<bpmn:exclusiveGateway id="again_gw" default="f_done"/>\n'
+        '<bpmn:endEvent id="end"/>\n'
+        + flow("f0", "start", "split")
+        + flow("f1", "split", "left")
+        + flow("f2", "split", "right")
+        + flow("f3", "left", "join")
+        + flow("f4", "right", "join")
+        + flow("f5", "join", "again_gw")
+        + flow("f_again", "again_gw", "split", "again")
+        + flow("f_done", "again_gw", "end")
+    )
     return document(process(body, lane("IT Manager", "left", "right"), pid="ploop"))
 
 
@@ -82,7 +95,7 @@ def test_parallel_joins_inside_a_loop_survive_compaction():
 def test_a_long_loop_through_the_services(ctx):
     deploy(ctx, ("loop.bpmn", review_loop()))
     view = instances.start(ctx, BOT, "loop")
-    for i in range(350):                      # past the 333-pass stall of an unpruned tree
+    for i in range(350):  # past the 333-pass stall of an unpruned tree
         task = view.open_tasks[0]
         completion.complete(ctx, ALICE, task.id, {"again": i < 349})
         view = instances.get(ctx, BOT, view.id)

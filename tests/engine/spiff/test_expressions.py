@@ -31,69 +31,76 @@ def run(text: str, data: dict, language: str | None = None):
     return SandboxedEnvironment().evaluate(python, data)
 
 
-@pytest.mark.parametrize(("text", "data", "expected"), [
-    ("${approved}", {"approved": True}, True),
-    ("${amount > 1000}", {"amount": 1500}, True),
-    ("${amount > 1000}", {"amount": 1000}, False),
-    ("${status == 'ok' && !urgent}", {"status": "ok", "urgent": False}, True),
-    ("${status == 'ok' && !urgent}", {"status": "ok", "urgent": True}, False),
-    ('${status == "ok" || urgent}', {"status": "no", "urgent": True}, True),
-    ("${a eq 1 and b ne 2}", {"a": 1, "b": 3}, True),
-    ("${a lt 1 or b gt 2}", {"a": 1, "b": 3}, True),
-    ("${a le 1 && b ge 3}", {"a": 1, "b": 3}, True),
-    ("${not approved}", {"approved": False}, True),
-    ("${empty comment}", {"comment": ""}, True),
-    ("${empty items}", {"items": []}, True),
-    ("${empty items}", {"items": [1]}, False),
-    ("${empty x}", {"x": None}, True),
-    ("${empty x}", {"x": 0}, False),
-    ("${!empty x}", {"x": "a"}, True),
-    ("${x == null}", {"x": None}, True),
-    ("${x != null}", {"x": 3}, True),
-    ("${order.total >= 100}", {"order": {"total": 120}}, True),
-    ("${order['lines'][0].qty == 2}", {"order": {"lines": [{"qty": 2}]}}, True),
-    ("${(a + b) * 2 > 10}", {"a": 3, "b": 3}, True),
-    ("${a / 4 == 0.5}", {"a": 2}, True),
-    ("${a div 4 == 0.5 and a mod 2 == 0}", {"a": 2}, True),
-    ("${a % 3 == 1}", {"a": 7}, True),
-    ("${-a < 0}", {"a": 7}, True),
-    ("${1.5e3 == 1500}", {}, True),
-    ("${true}", {}, True),
-    ("${false || false}", {}, False),
-    ("#{approved}", {"approved": True}, True),
-    ("  ${approved}\n  ", {"approved": True}, True),
-    (r"${name == 'O\'Brien'}", {"name": "O'Brien"}, True),
-    ("${name == \"a}b\"}", {"name": "a}b"}, True),
-    ("${x > 1 ? 'big' : 'small'}", {"x": 2}, "big"),
-    ("${x > 1 ? 'big' : x > 0 ? 'some' : 'none'}", {"x": 1}, "some"),
-])
+@pytest.mark.parametrize(
+    ("text", "data", "expected"),
+    [
+        ("${approved}", {"approved": True}, True),
+        ("${amount > 1000}", {"amount": 1500}, True),
+        ("${amount > 1000}", {"amount": 1000}, False),
+        ("${status == 'ok' && !urgent}", {"status": "ok", "urgent": False}, True),
+        ("${status == 'ok' && !urgent}", {"status": "ok", "urgent": True}, False),
+        ('${status == "ok" || urgent}', {"status": "no", "urgent": True}, True),
+        ("${a eq 1 and b ne 2}", {"a": 1, "b": 3}, True),
+        ("${a lt 1 or b gt 2}", {"a": 1, "b": 3}, True),
+        ("${a le 1 && b ge 3}", {"a": 1, "b": 3}, True),
+        ("${not approved}", {"approved": False}, True),
+        ("${empty comment}", {"comment": ""}, True),
+        ("${empty items}", {"items": []}, True),
+        ("${empty items}", {"items": [1]}, False),
+        ("${empty x}", {"x": None}, True),
+        ("${empty x}", {"x": 0}, False),
+        ("${!empty x}", {"x": "a"}, True),
+        ("${x == null}", {"x": None}, True),
+        ("${x != null}", {"x": 3}, True),
+        ("${order.total >= 100}", {"order": {"total": 120}}, True),
+        ("${order['lines'][0].qty == 2}", {"order": {"lines": [{"qty": 2}]}}, True),
+        ("${(a + b) * 2 > 10}", {"a": 3, "b": 3}, True),
+        ("${a / 4 == 0.5}", {"a": 2}, True),
+        ("${a div 4 == 0.5 and a mod 2 == 0}", {"a": 2}, True),
+        ("${a % 3 == 1}", {"a": 7}, True),
+        ("${-a < 0}", {"a": 7}, True),
+        ("${1.5e3 == 1500}", {}, True),
+        ("${true}", {}, True),
+        ("${false || false}", {}, False),
+        ("#{approved}", {"approved": True}, True),
+        ("  ${approved}\n  ", {"approved": True}, True),
+        (r"${name == 'O\'Brien'}", {"name": "O'Brien"}, True),
+        ('${name == "a}b"}', {"name": "a}b"}, True),
+        ("${x > 1 ? 'big' : 'small'}", {"x": 2}, "big"),
+        ("${x > 1 ? 'big' : x > 0 ? 'some' : 'none'}", {"x": 1}, "some"),
+    ],
+)
 def test_juel_forms_evaluate_like_camunda(text: str, data: dict, expected: object) -> None:
     assert run(text, data) == expected
 
 
 def test_a_juel_template_is_a_string() -> None:
     assert run("Dear ${name}, your total is ${order.total}.", {"name": "Ann", "order": {"total": 5}}) == (
-        "Dear Ann, your total is 5.")
+        "Dear Ann, your total is 5."
+    )
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("${execution.getVariable('x')}", "'execution' object"),
-    ("${myBean.approve(x)}", "method approve()"),
-    ("${size(items) > 0}", "function size()"),
-    ("${__import__('os').system('id')}", "'__import__'"),
-    ("${x.__class__}", "'__class__'"),
-    ("${a = 1}", "'='"),
-    ("${a +}", "the end"),
-    ("${a b}", "unexpected 'b'"),
-    ("${x instanceof y}", "'instanceof'"),
-    ("${class}", "'class'"),
-    ("${a $b}", "'$b'"),
-    ("${ {1, 2} }", "maps and sets"),
-    ("${approved", "not closed"),
-    ("${}", "empty expression"),
-    ("${a ; b}", "unexpected character ';'"),
-    ("${a[0}", "expected ']'"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("${execution.getVariable('x')}", "'execution' object"),
+        ("${myBean.approve(x)}", "method approve()"),
+        ("${size(items) > 0}", "function size()"),
+        ("${__import__('os').system('id')}", "'__import__'"),
+        ("${x.__class__}", "'__class__'"),
+        ("${a = 1}", "'='"),
+        ("${a +}", "the end"),
+        ("${a b}", "unexpected 'b'"),
+        ("${x instanceof y}", "'instanceof'"),
+        ("${class}", "'class'"),
+        ("${a $b}", "'$b'"),
+        ("${ {1, 2} }", "maps and sets"),
+        ("${approved", "not closed"),
+        ("${}", "empty expression"),
+        ("${a ; b}", "unexpected character ';'"),
+        ("${a[0}", "expected ']'"),
+    ],
+)
 def test_juel_beyond_the_subset_is_refused_naming_the_reason(text: str, reason: str) -> None:
     with pytest.raises(JuelUnsupported, match=None) as err:
         translate(text)
@@ -104,13 +111,18 @@ def test_juel_beyond_the_subset_is_refused_naming_the_reason(text: str, reason: 
     assert text.strip() in problem.message and problem.code == "unsupported_expression"
 
 
-@pytest.mark.parametrize("text", [
-    "${''.__class__}", "${x['__class__']['__base__']}", "${'a' * 100000000}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "${''.__class__}",
+        "${x['__class__']['__base__']}",
+        "${'a' * 100000000}",
+    ],
+)
 def test_translated_juel_still_runs_in_the_sandbox(text: str) -> None:
     python = compile_condition(text, None, WHERE)
     if isinstance(python, Problem):
-        return                                     # refused at deploy: fine
+        return  # refused at deploy: fine
     with pytest.raises((SandboxError, KeyError, TypeError)):
         SandboxedEnvironment().evaluate(python, {"x": {}})
 
@@ -120,16 +132,19 @@ def test_translation_output_is_python_text_not_executed_at_deploy() -> None:
     assert translate("${status == 'ok' && !urgent}") == "((status == 'ok') and (not urgent))"
 
 
-@pytest.mark.parametrize(("text", "data", "expected"), [
-    ("=amount > 1000", {"amount": 1500}, True),
-    ('= status = "ok" and not(urgent)', {"status": "ok", "urgent": False}, True),
-    ("=order.total * 2", {"order": {"total": 2.5}}, 5),
-    ('=if x > 1 then "big" else "small"', {"x": 0}, "small"),
-    ("=count(items) >= 2", {"items": [1, 2]}, True),
-    ('=duration("PT5M")', {}, "PT5M"),
-    ("=missing = null", {}, True),
-    ("={a: 1, b: [x, 2]}", {"x": 1}, {"a": 1, "b": [1, 2]}),
-])
+@pytest.mark.parametrize(
+    ("text", "data", "expected"),
+    [
+        ("=amount > 1000", {"amount": 1500}, True),
+        ('= status = "ok" and not(urgent)', {"status": "ok", "urgent": False}, True),
+        ("=order.total * 2", {"order": {"total": 2.5}}, 5),
+        ('=if x > 1 then "big" else "small"', {"x": 0}, "small"),
+        ("=count(items) >= 2", {"items": [1, 2]}, True),
+        ('=duration("PT5M")', {}, "PT5M"),
+        ("=missing = null", {}, True),
+        ("={a: 1, b: [x, 2]}", {"x": 1}, {"a": 1, "b": [1, 2]}),
+    ],
+)
 def test_feel_with_the_equals_prefix_runs_in_our_feel_engine(text: str, data: dict, expected: object) -> None:
     assert run(text, data) == expected
 
@@ -141,8 +156,9 @@ def test_feel_named_by_the_language_attribute() -> None:
 
 
 def test_feel_multi_word_names_given_by_the_model() -> None:
-    python = compile_expression('Vacation Approval = "Approved"', FEEL_URI, WHERE, "condition",
-                                names=("Vacation Approval", "Other Name"))
+    python = compile_expression(
+        'Vacation Approval = "Approved"', FEEL_URI, WHERE, "condition", names=("Vacation Approval", "Other Name")
+    )
     assert isinstance(python, str)
     assert SandboxedEnvironment().evaluate(python, {"Vacation Approval": "Approved"}) is True
 
@@ -167,10 +183,18 @@ def test_feel_call_needs_literal_text() -> None:
         SandboxedEnvironment().evaluate("feel(1)", {})
 
 
-@pytest.mark.parametrize(("text", "language", "kind"), [
-    ("=x", None, FEEL), ("${x}", None, JUEL), ("x > 1", None, PYTHON), ("x", "http://www.w3.org/1999/XPath", XPATH),
-    ("x", "text/x-python", PYTHON), ("x", "juel", JUEL), ("x", FEEL_URI, FEEL),
-])
+@pytest.mark.parametrize(
+    ("text", "language", "kind"),
+    [
+        ("=x", None, FEEL),
+        ("${x}", None, JUEL),
+        ("x > 1", None, PYTHON),
+        ("x", "http://www.w3.org/1999/XPath", XPATH),
+        ("x", "text/x-python", PYTHON),
+        ("x", "juel", JUEL),
+        ("x", FEEL_URI, FEEL),
+    ],
+)
 def test_dialect(text: str, language: str | None, kind: str) -> None:
     assert dialect(text, language) == kind
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from tests.factories import ROOT
 
 SPIFF = ROOT / "engine" / "spiff"
-ORDER = ["namespaces", "xml", "expressions", "extensions", "model", "runtime"]    # each may import those before it
-EXCEPTIONS = {("expressions", "engine.spiff.runtime.budget")}               # a script's time limit: the step's
+ORDER = ["namespaces", "xml", "expressions", "extensions", "model", "runtime"]  # each may import those before it
+EXCEPTIONS = {("expressions", "engine.spiff.runtime.budget")}  # a script's time limit: the step's
 
 
 def _modules(*folders: Path) -> list[Path]:
@@ -56,19 +56,30 @@ def _private_uses(path: Path) -> list[str]:
             found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
             modules |= {a.asname or a.name for a in node.names}
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
-                and node.attr.startswith("_") and not node.attr.startswith("__")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
             found.append(f"{node.value.id}.{node.attr}")
     return found
 
 
 def test_no_private_name_is_used_across_modules():
-    offenders = {str(p.relative_to(ROOT)): uses for p in _modules(SPIFF, ROOT / "engine" / "dmn", ROOT / "tests")
-                 if (uses := _private_uses(p))}
+    offenders = {
+        str(p.relative_to(ROOT)): uses
+        for p in _modules(SPIFF, ROOT / "engine" / "dmn", ROOT / "tests")
+        if (uses := _private_uses(p))
+    }
     assert offenders == {}
 
 
 def test_no_spiff_or_dmn_module_is_over_500_lines():
-    long = {str(p.relative_to(ROOT)): n for p in _modules(SPIFF, ROOT / "engine" / "dmn")
-            if (n := len(p.read_text().splitlines())) > 500}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _modules(SPIFF, ROOT / "engine" / "dmn")
+        if (n := len(p.read_text().splitlines())) > 500
+    }
     assert long == {}

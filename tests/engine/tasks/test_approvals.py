@@ -22,14 +22,22 @@ def approver(name: str) -> Actor:
 
 
 def approval_process(attributes: str, duties: str = "") -> str:
-    task = ('<bpmn:userTask id="board" name="Board approval"><bpmn:extensionElements>'
-            f'<pmoflow:form ref="decide"/><pmoflow:approval {attributes}/></bpmn:extensionElements></bpmn:userTask>\n')
-    body = ('<bpmn:startEvent id="start"/>\n' + task + '<bpmn:endEvent id="end"/>\n'
-            + flow("f0", "start", "board") + flow("f1", "board", "end"))
+    task = (
+        '<bpmn:userTask id="board" name="Board approval"><bpmn:extensionElements>'
+        f'<pmoflow:form ref="decide"/><pmoflow:approval {attributes}/></bpmn:extensionElements></bpmn:userTask>\n'
+    )
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        + task
+        + '<bpmn:endEvent id="end"/>\n'
+        + flow("f0", "start", "board")
+        + flow("f1", "board", "end")
+    )
     text = document(process(body, lane("Board", "board"), pid="board_p"))
     if duties:
-        text = text.replace('isExecutable="true">', f'isExecutable="true"><bpmn:extensionElements>{duties}'
-                            "</bpmn:extensionElements>")
+        text = text.replace(
+            'isExecutable="true">', f'isExecutable="true"><bpmn:extensionElements>{duties}</bpmn:extensionElements>'
+        )
     return text
 
 
@@ -51,13 +59,23 @@ def vote(ctx, view, name: str, decision: str = "approve"):
     return instances.get(ctx, ADMIN, view.id)
 
 
-@pytest.mark.parametrize(("config", "approvals", "rejections", "pending", "expected"), [
-    ({"rule": "all"}, 2, 0, 1, None), ({"rule": "all"}, 3, 0, 0, "approve"), ({"rule": "all"}, 0, 1, 2, "reject"),
-    ({"rule": "any"}, 1, 0, 2, "approve"), ({"rule": "any"}, 0, 2, 1, None), ({"rule": "any"}, 0, 3, 0, "reject"),
-    ({"rule": "count", "count": 2}, 1, 1, 1, None), ({"rule": "count", "count": 2}, 1, 2, 0, "reject"),
-    ({"rule": "count", "count": 2}, 2, 0, 1, "approve"), ({"rule": "percent", "percent": 60}, 1, 0, 2, None),
-    ({"rule": "percent", "percent": 60}, 2, 0, 1, "approve"), ({"rule": "percent", "percent": 60}, 1, 2, 0, "reject"),
-])
+@pytest.mark.parametrize(
+    ("config", "approvals", "rejections", "pending", "expected"),
+    [
+        ({"rule": "all"}, 2, 0, 1, None),
+        ({"rule": "all"}, 3, 0, 0, "approve"),
+        ({"rule": "all"}, 0, 1, 2, "reject"),
+        ({"rule": "any"}, 1, 0, 2, "approve"),
+        ({"rule": "any"}, 0, 2, 1, None),
+        ({"rule": "any"}, 0, 3, 0, "reject"),
+        ({"rule": "count", "count": 2}, 1, 1, 1, None),
+        ({"rule": "count", "count": 2}, 1, 2, 0, "reject"),
+        ({"rule": "count", "count": 2}, 2, 0, 1, "approve"),
+        ({"rule": "percent", "percent": 60}, 1, 0, 2, None),
+        ({"rule": "percent", "percent": 60}, 2, 0, 1, "approve"),
+        ({"rule": "percent", "percent": 60}, 1, 2, 0, "reject"),
+    ],
+)
 def test_completion_rules(config, approvals, rejections, pending, expected):
     assert decide(config, Tally(approvals, rejections, pending)) == expected
 
@@ -105,7 +123,7 @@ def test_bad_approval_settings_are_named_at_deploy(ctx):
 
 def test_the_initiator_may_not_approve_their_own_request(board):
     ann = approver("ann")
-    view = start(board, 'group="Board" rule="any"', actor=ann, duties='<pmoflow:separationOfDuties/>')
+    view = start(board, 'group="Board" rule="any"', actor=ann, duties="<pmoflow:separationOfDuties/>")
     row = next(t for t in view.open_tasks if t.assignee == "ann")
     with pytest.raises(Forbidden) as info:
         completion.complete(board, ann, row.id, {"decision": "approve"})
@@ -114,11 +132,15 @@ def test_the_initiator_may_not_approve_their_own_request(board):
 
 
 def test_one_person_may_not_decide_twice(ctx):
-    body = ('<bpmn:startEvent id="start"/>\n<bpmn:userTask id="a" name="First"/>\n<bpmn:userTask id="b" name="Second"/>'
-            '<bpmn:endEvent id="end"/>' + flow("f0", "start", "a") + flow("f1", "a", "b") + flow("f2", "b", "end"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n<bpmn:userTask id="a" name="First"/>\n<bpmn:userTask id="b" name="Second"/>'
+        '<bpmn:endEvent id="end"/>' + flow("f0", "start", "a") + flow("f1", "a", "b") + flow("f2", "b", "end")
+    )
     text = document(process(body, lane("IT Manager", "a", "b"), pid="twice")).replace(
-        'isExecutable="true">', 'isExecutable="true"><bpmn:extensionElements><pmoflow:separationOfDuties '
-        'initiator="false"/></bpmn:extensionElements>')
+        'isExecutable="true">',
+        'isExecutable="true"><bpmn:extensionElements><pmoflow:separationOfDuties '
+        'initiator="false"/></bpmn:extensionElements>',
+    )
     deploy(ctx, ("t.bpmn", text))
     alice, ivy = (Actor(n, roles=frozenset({"approver"}), groups=frozenset({"IT Manager"})) for n in ("alice", "ivy"))
     view = instances.start(ctx, BOT, "twice")
@@ -135,8 +157,9 @@ def test_an_absent_approver_s_vote_goes_to_the_substitute_who_is_notified(board,
     from engine.notify import bell as notifications
     from engine.tasks import collaboration
 
-    collaboration.set_out_of_office(board, approver("ben"), "cat", clock.now().date(),
-                                    clock.now().date() + timedelta(days=3))
+    collaboration.set_out_of_office(
+        board, approver("ben"), "cat", clock.now().date(), clock.now().date() + timedelta(days=3)
+    )
     view = start(board, 'approvers="reviewers" rule="all"', {"reviewers": ["ann", "ben"]})
     assert sorted(t.assignee for t in view.open_tasks) == ["ann", "cat"]
     items = notifications.list_notifications(board, approver("cat")).items

@@ -29,8 +29,13 @@ def shipped(ctx):
 
 
 def intake(ctx, budget: int = 10_000) -> tuple[str, str]:
-    view = instances.start(ctx, BOT, "project-intake", business_key="PRJ-7",
-                           variables={"title": "New CRM", "budget": budget, "department": "Sales"})
+    view = instances.start(
+        ctx,
+        BOT,
+        "project-intake",
+        business_key="PRJ-7",
+        variables={"title": "New CRM", "budget": budget, "department": "Sales"},
+    )
     return view.id, view.open_tasks[0].id
 
 
@@ -48,16 +53,20 @@ def inbox_of(ctx, who) -> list[notifications.NotificationView]:
 def test_a_delegate_completes_on_the_owners_behalf(shipped):
     instance_id, task_id = intake(shipped)
     view = collaboration.delegate(shipped, ALICE, task_id, "erin", "I am at the steering board today")
-    assert (view.assignee, view.owner, view.delegation_reason) == ("erin", "alice",
-                                                                   "I am at the steering board today")
+    assert (view.assignee, view.owner, view.delegation_reason) == ("erin", "alice", "I am at the steering board today")
     [event] = events(shipped, "task_delegated")
     assert (event.actor, event.data["from"], event.data["to"], event.data["owner"], event.data["reason"]) == (
-        "alice", None, "erin", "alice", "I am at the steering board today")
+        "alice",
+        None,
+        "erin",
+        "alice",
+        "I am at the steering board today",
+    )
     [note] = inbox_of(shipped, ERIN)
     assert note.kind == "delegation" and "on behalf of alice" in note.text and note.task_id == task_id
-    assert tasks.get(shipped, ALICE, task_id).owner == "alice"          # the owner still sees the task
+    assert tasks.get(shipped, ALICE, task_id).owner == "alice"  # the owner still sees the task
     with pytest.raises(Forbidden):
-        completion.complete(shipped, ALICE, task_id, APPROVE)                  # it is with erin now
+        completion.complete(shipped, ALICE, task_id, APPROVE)  # it is with erin now
     done = completion.complete(shipped, ERIN, task_id, APPROVE)
     assert done.completed_by == "erin"
     [completed] = [e for e in events(shipped, "task_completed") if e.task_uuid == task_id]
@@ -74,7 +83,7 @@ def test_who_may_delegate(shipped):
     with pytest.raises(Forbidden):
         collaboration.delegate(shipped, AUDREY, task_id, "erin", "auditors do not hand tasks on")
     claims.claim(shipped, IVAN, task_id)
-    with pytest.raises(Forbidden):                                        # ivan has it, alice may not move it
+    with pytest.raises(Forbidden):  # ivan has it, alice may not move it
         collaboration.delegate(shipped, ALICE, task_id, "erin", "mine now")
     view = collaboration.delegate(shipped, ADMIN, task_id, "erin", "ivan is ill")
     assert (view.assignee, view.owner) == ("erin", "ivan")
@@ -93,13 +102,16 @@ def test_delegating_again_keeps_the_owner_and_back_to_the_owner_ends_it(shipped)
     assert "on_behalf_of" not in completed.data
 
 
-@pytest.mark.parametrize(("to", "reason", "fields"), [
-    ("erin", "  ", {"reason"}),
-    ("nobody", "why not", {"to"}),
-    ("audrey", "auditors do not work tasks", {"to"}),
-    ("alice", "to myself", {"to"}),
-    ("", "", {"to", "reason"}),
-])
+@pytest.mark.parametrize(
+    ("to", "reason", "fields"),
+    [
+        ("erin", "  ", {"reason"}),
+        ("nobody", "why not", {"to"}),
+        ("audrey", "auditors do not work tasks", {"to"}),
+        ("alice", "to myself", {"to"}),
+        ("", "", {"to", "reason"}),
+    ],
+)
 def test_delegation_input_is_checked(shipped, to, reason, fields):
     _, task_id = intake(shipped)
     with pytest.raises(InvalidInput) as err:
@@ -117,7 +129,7 @@ def test_a_deactivated_user_cannot_receive_a_task(shipped):
 
 def test_reassign_moves_the_task_for_good(shipped):
     _, task_id = intake(shipped)
-    with pytest.raises(InvalidInput) as err:                              # bob is not an IT Manager
+    with pytest.raises(InvalidInput) as err:  # bob is not an IT Manager
         collaboration.reassign(shipped, ALICE, task_id, "bob", "budget question")
     assert "delegate instead" in err.value.details["fields"]["to"]
     view = collaboration.reassign(shipped, ALICE, task_id, "ivan", "ivan owns the CRM")
@@ -157,6 +169,7 @@ def test_claiming_notifies_nobody(shipped):
 
 # ---------------------------------------------------------------- out of office
 
+
 def test_an_active_substitute_receives_personal_assignments(shipped, clock):
     today = clock.now().date()
     absence = collaboration.set_out_of_office(shipped, ERIN, "dave", today, today + timedelta(days=2))
@@ -193,8 +206,9 @@ def test_substitutes_are_followed_but_not_in_circles(shipped, clock):
 
 def test_a_future_absence_is_not_active_yet(shipped, clock):
     start = clock.now().date() + timedelta(days=10)
-    absence = collaboration.set_out_of_office(shipped, ERIN, "dave", start.isoformat(),
-                                              (start + timedelta(days=1)).isoformat())
+    absence = collaboration.set_out_of_office(
+        shipped, ERIN, "dave", start.isoformat(), (start + timedelta(days=1)).isoformat()
+    )
     assert not absence.active
     assert collaboration.out_of_office(shipped, ERIN).current == absence
     with shipped.uow(write=False) as uow:
@@ -206,15 +220,18 @@ def test_a_future_absence_is_not_active_yet(shipped, clock):
     assert [e.actor for e in events(shipped, "out_of_office_cleared")] == ["erin"]
 
 
-@pytest.mark.parametrize(("substitute", "start", "end", "fields"), [
-    ("erin", "2026-01-05", "2026-01-06", {"substitute"}),
-    ("ghost", "2026-01-05", "2026-01-06", {"substitute"}),
-    ("audrey", "2026-01-05", "2026-01-06", {"substitute"}),
-    ("dave", "2026-01-07", "2026-01-06", {"ends_on"}),
-    ("dave", "2025-12-01", "2025-12-24", {"ends_on"}),
-    ("dave", "5.1.2026", "", {"starts_on", "ends_on"}),
-    ("", "2026-01-05", "2028-01-05", {"substitute", "ends_on"}),
-])
+@pytest.mark.parametrize(
+    ("substitute", "start", "end", "fields"),
+    [
+        ("erin", "2026-01-05", "2026-01-06", {"substitute"}),
+        ("ghost", "2026-01-05", "2026-01-06", {"substitute"}),
+        ("audrey", "2026-01-05", "2026-01-06", {"substitute"}),
+        ("dave", "2026-01-07", "2026-01-06", {"ends_on"}),
+        ("dave", "2025-12-01", "2025-12-24", {"ends_on"}),
+        ("dave", "5.1.2026", "", {"starts_on", "ends_on"}),
+        ("", "2026-01-05", "2028-01-05", {"substitute", "ends_on"}),
+    ],
+)
 def test_out_of_office_input_is_checked(shipped, substitute, start, end, fields):
     with pytest.raises(InvalidInput) as err:
         collaboration.set_out_of_office(shipped, ERIN, substitute, start, end)
@@ -228,6 +245,7 @@ def test_auditors_have_no_substitutes(shipped, clock):
 
 # ---------------------------------------------------------------- notifications
 
+
 def test_the_requester_hears_when_the_request_is_decided(shipped):
     instance_id, task_id = intake(shipped)
     completion.complete(shipped, ALICE, task_id, APPROVE)
@@ -239,7 +257,7 @@ def test_the_requester_hears_when_the_request_is_decided(shipped):
     assert inbox_of(shipped, BOT)[0].text == "Your request New CRM (PRJ-7) was cancelled by pmo: duplicate."
     own, _ = intake(shipped)
     instances.cancel(shipped, BOT, own, "changed my mind")
-    assert len(inbox_of(shipped, BOT)) == 2                       # cancelling one's own request: no news
+    assert len(inbox_of(shipped, BOT)) == 2  # cancelling one's own request: no news
 
 
 def test_notifications_are_read_one_by_one_or_all_at_once(shipped, clock):
@@ -255,7 +273,7 @@ def test_notifications_are_read_one_by_one_or_all_at_once(shipped, clock):
     assert notifications.topbar(shipped, ERIN).unread == 1
     assert [n.id for n in notifications.list_notifications(shipped, ERIN, unread_only=True).items] == [newest.id]
     with pytest.raises(Exception) as err:
-        notifications.mark_read(shipped, DAVE, newest.id)          # someone else's: as if it did not exist
+        notifications.mark_read(shipped, DAVE, newest.id)  # someone else's: as if it did not exist
     assert err.type.__name__ == "NotFound"
     assert notifications.mark_all_read(shipped, ERIN) == 1
     assert notifications.topbar(shipped, ERIN).unread == 0

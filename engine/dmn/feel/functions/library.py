@@ -20,8 +20,8 @@ class Builtin:
     params: tuple[str, ...]
     required: int
     variadic: bool = False
-    nulls: bool = False          # True: called with null arguments; False: any null argument gives null
-    needs_state: bool = False    # True: the EvalState is passed first
+    nulls: bool = False  # True: called with null arguments; False: any null argument gives null
+    needs_state: bool = False  # True: the EvalState is passed first
     counts: tuple[int, ...] = ()  # the argument counts allowed, when not every count in between is
 
     def accepts(self, count: int) -> bool:
@@ -53,14 +53,23 @@ REGISTRY: dict[str, Builtin] = {}
 Register = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def builtin(name: str, params: str = "", required: int | None = None, *, variadic: bool = False,
-            nulls: bool = False, needs_state: bool = False, counts: tuple[int, ...] = ()) -> Register:
+def builtin(
+    name: str,
+    params: str = "",
+    required: int | None = None,
+    *,
+    variadic: bool = False,
+    nulls: bool = False,
+    needs_state: bool = False,
+    counts: tuple[int, ...] = (),
+) -> Register:
     """Register a function under `name`; `params` is a comma-separated list of parameter names."""
     names = tuple(p.strip() for p in params.split(",") if p.strip())
 
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:
-        REGISTRY[name] = Builtin(name, impl, names, len(names) if required is None else required,
-                                 variadic, nulls, needs_state, counts)
+        REGISTRY[name] = Builtin(
+            name, impl, names, len(names) if required is None else required, variadic, nulls, needs_state, counts
+        )
         return impl
 
     return register

@@ -144,7 +144,7 @@ def sublist(items: Any, start: Any, length: Any = None) -> list[Any]:
     begin = max(position - 1 if position > 0 else len(values) + position, 0)
     if length is None:
         return values[begin:]
-    return values[begin:begin + int_arg(length, "sublist", "length")]
+    return values[begin : begin + int_arg(length, "sublist", "length")]
 
 
 @builtin("append", "list, item", 1, variadic=True, nulls=True)

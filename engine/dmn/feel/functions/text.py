@@ -33,7 +33,7 @@ def substring(text: Any, start: Any, length: Any = None) -> str:
     count = int_arg(length, "substring", "length")
     if count < 0:
         raise FeelError("substring(): length must not be negative")
-    return value[begin:begin + count]
+    return value[begin : begin + count]
 
 
 @builtin("string length", "string")
@@ -62,7 +62,7 @@ def substring_before(text: Any, match: Any) -> str:
 def substring_after(text: Any, match: Any) -> str:
     value, part = text_arg(text, "substring after", "string"), text_arg(match, "substring after", "match")
     index = value.find(part)
-    return value[index + len(part):] if index >= 0 else ""
+    return value[index + len(part) :] if index >= 0 else ""
 
 
 @builtin("contains", "string, match")
@@ -166,5 +166,5 @@ def _group_before(pattern: str, close: int) -> str | None:
         elif char == "(":
             depth -= 1
             if depth == 0:
-                return pattern[i + 1:close]
+                return pattern[i + 1 : close]
     return None
