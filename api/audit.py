@@ -10,11 +10,12 @@ from marshmallow import Schema, fields, validate
 
 from engine.audit import trail as audit_trail
 from engine.audit.trail import AuditFilter, AuditPage
+from engine.core import bounds
 from engine.events import stream
 
 from .auth import current_actor
 from .context import engine_ctx
-from .schemas import Strict
+from .schemas import Moment, Strict, Whole
 
 blp = Blueprint(
     "audit_api",
@@ -30,11 +31,11 @@ class EventQuery(Strict):
     actor = fields.String(validate=validate.Length(max=80), metadata={"description": "who acted"})
     action = fields.String(validate=validate.Length(max=60), metadata={"description": "event type"})
     instance_id = fields.String(validate=validate.Length(max=36))
-    since = fields.AwareDateTime(default_timezone=None, metadata={"description": "ISO 8601, inclusive"})
-    until = fields.AwareDateTime(default_timezone=None, metadata={"description": "ISO 8601, inclusive"})
+    since = Moment(metadata={"description": "ISO 8601, inclusive"})
+    until = Moment(metadata={"description": "ISO 8601, inclusive"})
     text = fields.String(validate=validate.Length(min=3, max=200), metadata={"description": "in the event's data"})
-    before = fields.Integer(validate=validate.Range(min=1), metadata={"description": "next_before of a page"})
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    before = Whole(1, bounds.BIGINT_MAX, metadata={"description": "next_before of a page"})
+    per_page = Whole(1, 500, load_default=50)
 
 
 class AuditEntry(Schema):

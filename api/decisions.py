@@ -51,5 +51,6 @@ class EvaluateDecision(MethodView):
         description="the evaluation failed (code decision_failed; details name rule and column)",
     )
     def post(self, body: dict[str, Any], key: str) -> DecisionResult:
-        """Evaluate the latest (or a given) version with inputs; returns outputs, matched rules and the trace."""
+        """Evaluate the latest (or a given) version of a decision or decision service with inputs (JSON; ISO text
+        for inputs typed date, time or duration); returns outputs, matched rules and the trace."""
         return decisions.evaluate(engine_ctx(), current_actor(), key, body["inputs"], body.get("version"))

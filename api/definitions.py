@@ -72,7 +72,7 @@ def _lane_map() -> dict[str, str]:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise InvalidInput(f"lane_map is not JSON: {err}", {"fields": {"lane_map": "not JSON"}}) from err
     if not isinstance(value, dict):
         raise InvalidInput("lane_map must be a JSON object", {"fields": {"lane_map": "not an object"}})

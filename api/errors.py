@@ -25,6 +25,8 @@ STATUS: dict[str, int] = {
     "too_large": 413,
     "incident": 422,
     "decision_failed": 422,
+    "provider_unavailable": 502,  # the OpenID provider could not be asked (engine/sso/provider.py)
+    "logout_refused": 400,  # an invalid back-channel logout token (OpenID Connect Back-Channel Logout 1.0)
 }
 
 HTTP_CODES = {

@@ -145,7 +145,7 @@ class ExternalTaskQuery(schemas.Strict):
     status = fields.String(
         load_default="open", validate=validate.OneOf(("open", "completed", "bpmn_error", "cancelled", "all"))
     )
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = schemas.Whole(1, 1000, load_default=100)
 
 
 @blp.route("")

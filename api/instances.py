@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from engine.core.errors import InvalidInput
 from engine.core.records import InstanceView, Page
+from engine.requester import watchers
 from engine.runtime import instances, migration
 from engine.runtime.migration import MigrationPlan, MigrationResult
 
@@ -43,13 +44,21 @@ class Instances(MethodView):
     @blp.arguments(schemas.InstanceQuery(), location="query")
     @blp.response(200, schemas.InstancePage)
     def get(self, args: dict[str, Any]) -> Page:
-        """Instances, newest first; filter by process, status, business_key."""
+        """Instances, newest first; filter by process, status, outcome, business_key."""
         return instances.list_instances(engine_ctx(), current_actor(), **args)
 
     @blp.doc(**IDEMPOTENCY)
     @blp.arguments(schemas.StartInstance())
-    @blp.response(201, schemas.Instance)
+    @blp.response(201, schemas.Instance, description="started")
+    @blp.alt_response(
+        200,
+        schema=schemas.Instance,
+        description="a replay: this Idempotency-Key started an instance with the same body before; "
+        "the first start's instance, as it is now",
+        headers={"Idempotent-Replayed": {"description": "always `true`", "schema": {"type": "string"}}},
+    )
     @blp.alt_response(404, schema=schemas.Error, description="no such process or version")
+    @blp.alt_response(409, schema=schemas.Error, description="this Idempotency-Key was used with a different body")
     def post(self, body: dict[str, Any]) -> tuple[InstanceView, int, dict[str, str]]:
         """Start an instance of the latest (or a given) version and run it to its first wait."""
         key = request.headers.get("Idempotency-Key")
@@ -128,3 +137,18 @@ class InstanceAudit(MethodView):
         """The instance's decision trail: every event, oldest first."""
         events = instances.audit_trail(engine_ctx(), current_actor(), instance_id)
         return {"instance_id": instance_id, "events": events}
+
+
+@blp.route("/<instance_id>/watch")
+class Watch(MethodView):
+    @blp.response(200, schemas.WatchState)
+    @blp.alt_response(409, schema=schemas.Error, description="the instance is decided already")
+    def put(self, instance_id: str) -> watchers.WatchState:
+        """Watch the instance (again: nothing changes): its token user is told when it is decided, by their
+        notification settings (kind `watched_finished`). Scope `instances:read`."""
+        return watchers.watch(engine_ctx(), current_actor(), instance_id)
+
+    @blp.response(200, schemas.WatchState)
+    def delete(self, instance_id: str) -> watchers.WatchState:
+        """Stop watching the instance (not watching: nothing changes). Scope `instances:read`."""
+        return watchers.unwatch(engine_ctx(), current_actor(), instance_id)

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from datetime import datetime
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from engine.core import bounds
+from engine.core.outcomes import OUTCOMES
 
 
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+def Whole(low: int = 1, high: int = bounds.INT_MAX, **kw: Any) -> fields.Integer:  # noqa: N802 - used as a field
+    """Every integer the API takes (query, path or body) has a range, at most `bounds.INT_MAX` unless
+    it says otherwise: a huge one is a 422 naming it, never an overflow in SQL (engine.core.bounds)."""
+    return fields.Integer(validate=validate.Range(min=low, max=high), **kw)
+
+
+class Moment(fields.AwareDateTime):
+    """A date and time with a zone, between `bounds.EARLIEST` and `bounds.LATEST` (engine.core.bounds)."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(default_timezone=None, **kw)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kw: Any) -> datetime:
+        moment: datetime = super()._deserialize(value, attr, data, **kw)
+        if not bounds.in_range(moment):
+            raise ValidationError(f"must be from {bounds.EARLIEST} to {bounds.LATEST}")
+        return moment
 
 
 class ErrorBody(Schema):
@@ -150,10 +175,26 @@ class InstanceSummary(Schema):
     ended_at = fields.DateTime(allow_none=True)
     error = fields.Dict(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
+    outcome = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "what the request came to: approved | rejected | cancelled | failed, or completed "
+            "when a finished process carries no decision; null while undecided (running, or stopped by an "
+            "incident). Read from an end event's pmoflow:outcome, the outcome variable, the end event's name "
+            "or the last decision, when the instance ends.",
+            "enum": [*OUTCOMES, None],
+        },
+    )
 
 
 class Instance(InstanceSummary):
     open_tasks = fields.List(fields.Nested(Task))
+
+
+class WatchState(Schema):
+    instance_id = fields.String()
+    watching = fields.Boolean(metadata={"description": "the token user watches the instance"})
+    watchers = fields.Integer(metadata={"description": "how many people watch it"})
 
 
 class Paged(Schema):
@@ -171,14 +212,18 @@ class TaskPage(Paged):
 
 
 class PageArgs(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = Whole(load_default=1)
+    per_page = Whole(1, 200, load_default=50)
 
 
 class InstanceQuery(PageArgs):
     process = fields.String()
     status = fields.String(validate=validate.OneOf(["running", "completed", "cancelled", "error"]))
     business_key = fields.String()
+    outcome = fields.String(
+        validate=validate.OneOf(OUTCOMES),
+        metadata={"description": "only instances with this outcome (approved, rejected, cancelled, failed, completed)"},
+    )
 
 
 class TaskQuery(PageArgs):
@@ -190,7 +235,7 @@ class TaskQuery(PageArgs):
 
 class StartInstance(Strict):
     process = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = Whole()
     business_key = fields.String(validate=validate.Length(max=200), allow_none=True)
     variables = fields.Dict(keys=fields.String(), load_default=dict)
 
@@ -275,7 +320,12 @@ class Decision(Schema):
     deployment_id = fields.String()
     created_at = fields.DateTime()
     dmn_file = fields.String()
-    kind = fields.String(metadata={"description": "table | literal"})
+    kind = fields.String(
+        metadata={
+            "description": "table | literal | context | invocation | list | relation | function | conditional | "
+            "filter | iterator | service (a decision service, evaluated like a decision)"
+        }
+    )
     hit_policy = fields.String(allow_none=True)
     language = fields.String(metadata={"description": "feel | python | mixed"})
     inputs = fields.List(fields.Nested(DecisionInput))
@@ -294,10 +344,10 @@ class DecisionDetail(Schema):
 class EvaluateDecision(Strict):
     inputs = fields.Dict(
         keys=fields.String(),
-        load_default=dict,
-        metadata={"description": "variables by name; JSON numbers, strings, booleans, lists, objects"},
+        required=True,
+        metadata={"description": "variables by name; JSON numbers, strings, booleans, lists, objects ({} for none)"},
     )
-    version = fields.Integer(validate=validate.Range(min=1), metadata={"description": "default: the latest"})
+    version = Whole(metadata={"description": "default: the latest"})
 
 
 class MatchedRule(Schema):
@@ -321,7 +371,12 @@ class DecisionTraceEntry(Schema):
 class DecisionEvaluation(Schema):
     decision = fields.String()
     version = fields.Integer()
-    outputs = fields.Dict(metadata={"description": "output name -> value (a list for multi-hit tables)"})
+    outputs = fields.Dict(
+        metadata={
+            "description": "output name -> value (a list for multi-hit tables; for a decision service, one per "
+            "output decision); lists and contexts as JSON, dates, times and durations as ISO 8601 text"
+        }
+    )
     matched_rules = fields.List(fields.Nested(MatchedRule))
     trace = fields.List(
         fields.Nested(DecisionTraceEntry),
@@ -333,15 +388,11 @@ class DecisionEvaluation(Schema):
 
 
 class MigrationQuery(Strict):
-    version = fields.Integer(
-        required=True,
-        validate=validate.Range(min=1),
-        metadata={"description": "the target version of the instance's process"},
-    )
+    version = Whole(required=True, metadata={"description": "the target version of the instance's process"})
 
 
 class MigrateInstance(Strict):
-    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    version = Whole(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 

@@ -40,7 +40,11 @@ class TaskById(MethodView):
 class CompleteTask(MethodView):
     @blp.arguments(schemas.CompleteTask())
     @blp.response(200, schemas.CompletedTask)
-    @blp.alt_response(403, schema=schemas.Error, description="not in the task's group")
+    @blp.alt_response(
+        403,
+        schema=schemas.Error,
+        description="not in the task's group, or barred by separation of duties (also as a delegate)",
+    )
     @blp.alt_response(409, schema=schemas.Error, description="already completed")
     @blp.alt_response(422, schema=schemas.Error, description="form data invalid; details.fields names each field")
     def post(self, body: dict[str, Any], task_id: str) -> TaskView:
@@ -51,7 +55,11 @@ class CompleteTask(MethodView):
 @blp.route("/<task_id>/claim")
 class ClaimTask(MethodView):
     @blp.response(200, schemas.Task)
-    @blp.alt_response(403, schema=schemas.Error, description="not a candidate of the task (group or candidate user)")
+    @blp.alt_response(
+        403,
+        schema=schemas.Error,
+        description="not a candidate of the task (group or candidate user), or barred by separation of duties",
+    )
     @blp.alt_response(409, schema=schemas.Error, description="assigned to someone else, or no longer open")
     def post(self, task_id: str) -> TaskView:
         """Take an unassigned task you are a candidate of (a member of its groups, or one of its candidate users)."""

@@ -96,7 +96,7 @@ class WebhookDeliveryDetail(Schema):
 
 
 class WebhookDeliveryQuery(schemas.Strict):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = schemas.Whole(1, 200, load_default=50)
 
 
 NO_STORE = {"Cache-Control": "no-store"}  # answers that carry a signing secret

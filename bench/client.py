@@ -102,3 +102,29 @@ class Api:
 def describe(kind: str, method: str, path: str, response: Response, limit: int = 2000) -> str:
     """One line for the error list: request, status and (the start of) the body."""
     return f"{kind}: {method} {path} -> {response.status} {response.text[:limit]}"
+
+
+def cache_figures(base_url: str, processes: int, tries: int = 200) -> dict[int, dict[str, Any]]:
+    """The warm workflow cache figures of each gunicorn worker process behind `base_url`, by process id:
+    `/healthz` answers for the process that serves it, so new connections ask until `processes` answered
+    (or `tries` ran out: the figures of the processes seen)."""
+    parts = urlsplit(base_url)
+    seen: dict[int, dict[str, Any]] = {}
+    for _ in range(tries):
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=10)
+        try:
+            conn.request("GET", "/healthz?scope=process", headers={"Connection": "close"})
+            figures = json.loads(conn.getresponse().read())["workflow_cache"]
+        finally:
+            conn.close()
+        seen[figures["process"]] = figures
+        if len(seen) >= processes:
+            break
+    return seen
+
+
+def hits_and_misses(before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]]) -> tuple[int, int]:
+    """Cache hits and misses between two `cache_figures` readings, summed over the processes in both."""
+    hits = sum(after[p]["hits"] - before[p]["hits"] for p in after if p in before)
+    misses = sum(after[p]["misses"] - before[p]["misses"] for p in after if p in before)
+    return hits, misses

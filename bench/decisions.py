@@ -5,17 +5,22 @@
 (a) engine, in process: the compiled model evaluated by engine.dmn alone (no database);
 (b) service, in process: engine.definitions.decisions.evaluate (one read-only transaction per evaluation,
     the compiled model cached), on a temporary database;
+(b2) app, in process: the same request as (c) as one WSGI call to the Flask app (token, schemas, service), no HTTP;
 (c) HTTP API: POST /api/v1/decisions/{key}/evaluate against gunicorn on loopback (started by
     bench.server.Stack, as an operator would), from N client threads with keep-alive connections.
 
 The table is UNIQUE and every rule tests all five inputs (a range, a comparison, a negation,
 a list of strings, a boolean), so each evaluation runs about 250 unary tests; exactly one
-rule matches. Prints evaluations/s of each, latencies of (c), and the ratios (a)/(c), (b)/(c).
+rule matches. Prints evaluations/s of each, latencies of (c), and the ratios (a)/(c), (b)/(c), (b2)/(c);
+(c) also the CPU each party spent per evaluation (gunicorn, the database, the clients) and the rate those costs
+allow on this machine's CPUs if nothing else ran (compare runs by it when the machine is busy).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import random
 import sys
@@ -34,12 +39,13 @@ from engine.core.config import Settings
 from engine.core.permissions import SYSTEM
 from engine.db.schema import upgrade
 from engine.definitions import decisions, deployments
-from engine.dmn.compiled import compile_model
+from engine.dmn.compiler import compile_model
 from engine.dmn.evaluate import evaluate
 from engine.dmn.reader import read_dmn
 from engine.spiff.model.parsing import SourceFile
 
 from .client import Api
+from .cpu import CpuUse, window
 from .server import STARTER, BenchError, ServerOptions, Stack, create_postgres_database, drop_postgres_database
 from .stats import percentile
 
@@ -105,6 +111,8 @@ class Rate:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cpu: CpuUse | None = None  # (c): who used the CPUs while it was measured
+    own_cpu: float = 0.0  # (a), (b), (b2): CPU seconds of this process (PostgreSQL's own not included)
 
     @property
     def per_second(self) -> float:
@@ -116,12 +124,13 @@ def _loop(name: str, seconds: float, once: Callable[[dict[str, object]], None], 
     rate = Rate(name)
     for _ in range(200):  # warm up: compile, caches, connections
         once(sample_inputs(rules, rng))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     deadline = began + seconds
     while time.perf_counter() < deadline:
         once(sample_inputs(rules, rng))
         rate.count += 1
     rate.seconds = time.perf_counter() - began
+    rate.own_cpu = time.process_time() - cpu
     return rate
 
 
@@ -159,9 +168,68 @@ def measure_service(xml: str, seconds: float, rules: int, database_url: str | No
                 drop_postgres_database(database_url)
 
 
+def measure_app(xml: str, args: argparse.Namespace) -> Rate:
+    """(b2) the whole app in this process: one WSGI call per evaluation (bearer token, Flask, request and response
+    schemas, the service), without HTTP, sockets or gunicorn; the database and token as (c) has them."""
+    from webui.app import create_app  # the app reads PMOFLOW_* from the environment the stack gives
+
+    options = ServerOptions(workers=1, threads=1)
+    with (
+        tempfile.TemporaryDirectory(prefix="pmoflow-bench-decisions-") as tmp,
+        Stack(args.database, options, postgres_url=args.postgres_url, serve=False) as stack,
+    ):
+        path = Path(tmp) / "bench-routing.dmn"
+        path.write_text(xml)
+        stack.cli("deploy", str(path), "--name", "decision benchmark")
+        saved = dict(os.environ)
+        os.environ.update(stack.env())
+        try:
+            app = create_app()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {stack.tokens[STARTER.name]}", "CONTENT_TYPE": "application/json"}
+
+        def once(inputs: dict[str, object]) -> None:
+            body = json.dumps({"inputs": inputs}).encode()
+            environ = {
+                **WSGI_BASE,
+                **headers,
+                "PATH_INFO": f"/api/v1/decisions/{KEY}/evaluate",
+                "CONTENT_LENGTH": str(len(body)),
+                "wsgi.input": io.BytesIO(body),
+                "wsgi.errors": sys.stderr,
+            }
+            status: list[str] = []
+            b"".join(app(environ, lambda s, _h, *_a: status.append(s)))  # type: ignore[arg-type]
+            if not status[0].startswith("200"):
+                raise BenchError(f"the app answered {status[0]}")
+
+        try:
+            return _loop("(b2) app, in process", args.seconds, once, args.rules)
+        finally:
+            app.extensions["pmoflow"].db.dispose()
+
+
+WSGI_BASE: dict[str, object] = {
+    "REQUEST_METHOD": "POST",
+    "SCRIPT_NAME": "",
+    "QUERY_STRING": "",
+    "SERVER_NAME": "127.0.0.1",
+    "SERVER_PORT": "80",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "HTTP_HOST": "127.0.0.1",
+    "wsgi.url_scheme": "http",
+    "wsgi.multithread": True,
+    "wsgi.multiprocess": True,
+    "wsgi.run_once": False,
+    "wsgi.version": (1, 0),
+}
+
+
 def measure_api(xml: str, args: argparse.Namespace) -> Rate:
     """(c) POST /api/v1/decisions/{key}/evaluate on gunicorn, from `args.clients` threads."""
-    options = ServerOptions(workers=args.workers, threads=args.threads)
+    options = ServerOptions(workers=args.workers, threads=args.threads, access_log=args.access_log)
     with (
         tempfile.TemporaryDirectory(prefix="pmoflow-bench-decisions-") as tmp,
         Stack(args.database, options, postgres_url=args.postgres_url) as stack,
@@ -170,17 +238,17 @@ def measure_api(xml: str, args: argparse.Namespace) -> Rate:
         path.write_text(xml)
         stack.cli("deploy", str(path), "--name", "decision benchmark")
         token = stack.tokens[STARTER.name]
-        return _api_clients(stack.base_url, token, args)
+        return _api_clients(stack, token, args)
 
 
-def _api_clients(base_url: str, token: str, args: argparse.Namespace) -> Rate:
+def _api_clients(stack: Stack, token: str, args: argparse.Namespace) -> Rate:
     rate = Rate(f"(c) HTTP API, {args.clients} clients")
     lock = threading.Lock()
     start = threading.Barrier(args.clients + 1)
     deadline: list[float] = []
 
     def client(number: int) -> None:
-        api, rng = Api(base_url), random.Random(number)
+        api, rng = Api(stack.base_url), random.Random(number)
         path = f"/api/v1/decisions/{KEY}/evaluate"
         for _ in range(20):
             api.request("POST", path, token, {"inputs": sample_inputs(args.rules, rng)})
@@ -203,10 +271,12 @@ def _api_clients(base_url: str, token: str, args: argparse.Namespace) -> Rate:
         thread.start()
     deadline.append(time.perf_counter() + args.seconds)
     began = time.perf_counter()
-    start.wait()
-    for thread in threads:
-        thread.join()
+    with window(stack.server_pids, stack.database_pids) as cpu:
+        start.wait()
+        for thread in threads:
+            thread.join()
     rate.seconds = time.perf_counter() - began
+    rate.cpu = cpu
     rate.count = len(rate.latencies) - len(rate.errors)
     return rate
 
@@ -233,6 +303,9 @@ def _parser() -> argparse.ArgumentParser:
         help="PostgreSQL URL for --database postgres (the database is created and dropped; "
         "its name must contain 'bench')",
     )
+    p.add_argument(
+        "--access-log", action="store_true", help="gunicorn writes an access log line per request, as `make run` does"
+    )
     p.add_argument("--no-api", action="store_true", help="skip (c), the HTTP measurement")
     return p
 
@@ -254,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             xml, args.seconds, args.rules, args.postgres_url if args.database == "postgres" else None
         )
         _report(service)
+        app = measure_app(xml, args)
+        _report(app)
         if args.no_api:
             return 0
         api = measure_api(xml, args)
@@ -264,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if api.per_second:
         print(
             f"ratio in process / API: engine {engine.per_second / api.per_second:.1f}x, "
-            f"service {service.per_second / api.per_second:.1f}x"
+            f"service {service.per_second / api.per_second:.1f}x, app {app.per_second / api.per_second:.1f}x"
         )
     return 1 if api.errors else 0
 
@@ -275,8 +350,17 @@ def _report(rate: Rate) -> None:
         ms = [v * 1000 for v in rate.latencies]
         line += f"; p50 {percentile(ms, 50):.2f} ms, p95 {percentile(ms, 95):.2f} ms, p99 {percentile(ms, 99):.2f} ms"
     else:
-        line += f"; {rate.seconds / max(rate.count, 1) * 1e6:.0f} us each"
+        each = 1e6 / max(rate.count, 1)
+        line += f"; {rate.seconds * each:.0f} us each, {rate.own_cpu * each:.0f} us of CPU"
     print(line + ")")
+    if rate.cpu is not None and rate.count:
+        cpu, per = rate.cpu, 1e6 / rate.count
+        spent = (cpu.server + cpu.database + cpu.client) * per
+        print(
+            f"  CPU us per evaluation: gunicorn {cpu.server * per:.0f}, database {cpu.database * per:.0f}, "
+            f"clients {cpu.client * per:.0f}; CPU-bound ceiling on {cpu.cpus} CPUs "
+            f"{cpu.cpus * 1e6 / spent if spent else 0:,.0f}/s; other processes {cpu.other_share:.0%} of the machine"
+        )
     for error in rate.errors[:5]:
         print(f"  error: {error}")
     if len(rate.errors) > 5:

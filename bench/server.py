@@ -68,6 +68,7 @@ class ServerOptions:
     workers: int
     threads: int
     timeout: float = 60.0
+    access_log: bool = False  # one line per request, as `pmoflow serve` and the Dockerfile write (to a file here)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Stack:
     options: ServerOptions
     postgres_url: str = ""
     serve: bool = True  # False: database, users and tokens only (bench.breakdown)
+    environment: dict[str, str] = field(default_factory=dict)  # more PMOFLOW_* settings for the servers
     tokens: dict[str, str] = field(default_factory=dict)
     base_url: str = ""
     database_url: str = ""
@@ -86,6 +88,7 @@ class Stack:
     _proc: subprocess.Popen[bytes] | None = None
     _log: Path | None = None
     _pg_created: bool = False
+    _groups: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)  # more gunicorns: `add_group`
 
     # ------------------------------------------------------------ lifecycle
 
@@ -121,6 +124,9 @@ class Stack:
     def close(self) -> None:
         """Stop gunicorn, drop the database, remove the temporary folder; safe to call twice."""
         try:
+            for _, proc in self._groups:
+                _stop(proc)
+            self._groups.clear()
             self._stop_server()
         finally:
             try:
@@ -144,6 +150,7 @@ class Stack:
                 "PMOFLOW_DATABASE_URL": self.database_url,
                 "PMOFLOW_WORKFLOWS_DIR": str(REPO / "workflows"),
                 "PMOFLOW_SECRET_KEY": "benchmark-only-secret",
+                **self.environment,
             }
         )
         return env
@@ -185,9 +192,20 @@ class Stack:
     # ------------------------------------------------------------ gunicorn
 
     def _start_server(self) -> None:
+        self.base_url, self._proc = self._gunicorn("gunicorn.log")
+        self.server_pid = self._proc.pid
+
+    def add_group(self) -> str:
+        """Start another gunicorn on the same database, as on another host (its own processes and caches);
+        returns its base URL. Stopped with the stack."""
+        base_url, proc = self._gunicorn(f"gunicorn-{len(self._groups) + 2}.log")
+        self._groups.append((base_url, proc))
+        return base_url
+
+    def _gunicorn(self, log_name: str) -> tuple[str, subprocess.Popen[bytes]]:
         port = free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
-        assert self._log is not None
+        base_url = f"http://127.0.0.1:{port}"
+        assert self._tmp is not None
         cmd = [
             str(BIN / "gunicorn"),
             "--bind",
@@ -203,57 +221,48 @@ class Stack:
             "--graceful-timeout",
             "5",
             *self._control_socket_args(),
+            *(["--access-logfile", str(self._log.with_name("access.log"))] if self.options.access_log else []),
             "webui.wsgi:app",
         ]
-        with open(self._log, "wb") as log:
-            self._proc = subprocess.Popen(cmd, env=self.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        self.server_pid = self._proc.pid
-        self._wait_healthy()
+        with open(self._tmp / log_name, "wb") as log:
+            proc = subprocess.Popen(cmd, env=self.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_healthy(base_url, proc, self._tmp / log_name)
+        return base_url, proc
 
     def _control_socket_args(self) -> list[str]:
         """Keep gunicorn (>= 24) off the shared ~/.gunicorn/gunicorn.ctl another server may be using."""
         done = subprocess.run([str(BIN / "gunicorn"), "--help"], capture_output=True, text=True, check=False)
         return ["--no-control-socket"] if "--no-control-socket" in done.stdout else []
 
-    def _wait_healthy(self, limit: float = 60.0) -> None:
+    def _wait_healthy(self, base_url: str, proc: subprocess.Popen[bytes], log: Path, limit: float = 60.0) -> None:
         deadline = time.monotonic() + limit
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+        with httpx.Client(base_url=base_url, timeout=2.0) as client:
             while time.monotonic() < deadline:
-                assert self._proc is not None
-                if self._proc.poll() is not None:
-                    raise BenchError(f"gunicorn exited with {self._proc.returncode}:\n{self.log_tail()}")
+                if proc.poll() is not None:
+                    raise BenchError(f"gunicorn exited with {proc.returncode}:\n{_tail(log)}")
                 try:
                     if client.get("/healthz").status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(0.2)
-        raise BenchError(f"gunicorn did not become healthy within {limit:.0f} s:\n{self.log_tail()}")
+        raise BenchError(f"gunicorn did not become healthy within {limit:.0f} s:\n{_tail(log)}")
 
     def _stop_server(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)  # gunicorn: graceful stop of the master and its workers
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        if proc is not None:
+            _stop(proc)
 
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._proc is not None and self._proc.poll() is None and all(p.poll() is None for _, p in self._groups)
 
     def log_tail(self, lines: int = 40) -> str:
-        if self._log is None or not self._log.exists():
-            return ""
-        return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])
+        return "" if self._log is None else _tail(self._log, lines)
 
     def server_pids(self) -> list[int]:
-        """The gunicorn master and its worker processes (Linux /proc; empty elsewhere)."""
-        if self.server_pid is None:
-            return []
-        return [self.server_pid, *child_pids(self.server_pid)]
+        """Every gunicorn master and its worker processes, of all groups (Linux /proc; empty elsewhere)."""
+        masters = ([self.server_pid] if self.server_pid is not None else []) + [p.pid for _, p in self._groups]
+        return [pid for master in masters for pid in (master, *child_pids(master))]
 
     def database_pids(self) -> list[int]:
         """The PostgreSQL backends connected to the benchmark database (none for SQLite)."""
@@ -263,6 +272,23 @@ class Stack:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
             rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
         return [int(row[0]) for row in rows]
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)  # gunicorn: graceful stop of the master and its workers
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    if not log.exists():
+        return ""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.core.errors import DeploymentInvalid, PmoflowError
+from engine.core.permissions import SCOPES
 
 if TYPE_CHECKING:  # the engine is imported by the commands, so `--help` starts fast
     from engine.core.context import EngineContext
@@ -47,8 +48,10 @@ def _parser() -> argparse.ArgumentParser:
         description="pmoflow: BPMN workflows and DMN decisions for project-management offices.",
         epilog="Settings come from the environment: PMOFLOW_DATABASE_URL (default: an SQLite file under "
         "./var/), PMOFLOW_SECRET_KEY, PMOFLOW_WORKFLOWS_DIR (default: ./workflows); notification email "
-        "and chat: PMOFLOW_BASE_URL, PMOFLOW_SMTP_HOST/_PORT/_SECURITY/_USERNAME/_PASSWORD/_FROM "
-        "(see README, Configuration).",
+        "and chat: PMOFLOW_BASE_URL, PMOFLOW_SMTP_HOST/_PORT/_SECURITY/_USERNAME/_PASSWORD/_FROM; decision "
+        "links in messages: PMOFLOW_EMAIL_ACTIONS, PMOFLOW_DECISION_LINK_DAYS; process posts: "
+        "PMOFLOW_CHAT_CHANNELS; the Slack app: PMOFLOW_SLACK_BOT_TOKEN, PMOFLOW_SLACK_SIGNING_SECRET; single "
+        "sign-on: PMOFLOW_OIDC_ISSUER/_CLIENT_ID/_CLIENT_SECRET (see README, Configuration).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -69,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "worker",
         help="run the background worker: fires due timers and runs queued jobs "
-        "(notification emails, chat posts, webhooks) until SIGTERM",
+        "(notification emails, chat posts, daily digests, webhooks) until SIGTERM",
     )
     p.add_argument("--once", action="store_true", help="fire what is due now and exit")
     p.set_defaults(func=_worker)
@@ -93,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
         "only fetches and completes external tasks); repeatable (default approver)",
     )
     c.add_argument("--display-name", default="", help="the name shown in the UI")
+    c.add_argument(
+        "--system",
+        action="store_true",
+        help="a system account: API tokens only, no password (none is read), no sign-in to the web UI",
+    )
     c.set_defaults(func=_users_create)
 
     p = sub.add_parser("tokens", help="manage API tokens")
@@ -100,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     c = tokens_sub.add_parser("create", help="create an API token and print it (shown only once)")
     c.add_argument("--user", required=True, help="the user the token acts as")
     c.add_argument("--name", default="", help="a label, e.g. the calling system")
+    c.add_argument(
+        "--scope",
+        action="append",
+        metavar="S",
+        help="what the token may do, within its user's roles; repeatable (default: every scope the roles allow). "
+        "Scopes: " + "; ".join(f"{name}: {what}" for name, what in SCOPES.items()),
+    )
     c.set_defaults(func=_tokens_create)
 
     p = sub.add_parser("audit", help="check the audit trail")
@@ -115,9 +130,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _context() -> EngineContext:
     from engine.bootstrap import context
-    from engine.core.config import Settings
+    from engine.core.config import Settings, with_kept_secret_key
 
-    return context(Settings.from_env())
+    return context(with_kept_secret_key(Settings.from_env()))
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -156,12 +171,14 @@ def _worker(args: argparse.Namespace) -> int:
     from engine.runtime.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    worker = Worker(_context())
+    ctx = _context()
+    worker = Worker(ctx)
     if args.once:
         print(f"fired timers of {worker.fire_timers()} instance(s); ran {worker.run_jobs()} job(s)")
         return 0
     signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     signal.signal(signal.SIGINT, lambda *_: worker.stop.set())
+    ctx.start_sandbox()
     worker.run_forever()
     return 0
 
@@ -207,20 +224,29 @@ def _read_password() -> str:
 
 
 def _users_create(args: argparse.Namespace) -> int:
-    from engine.admin import users
+    from engine.admin import database, users
 
+    password = None if args.system else _read_password()
     ctx = _context()
-    view = users.create_user(
-        ctx, args.name, _read_password(), args.group, args.role or ["approver"], args.display_name, actor="cli"
-    )
-    print(f"created {view.username} (roles: {', '.join(view.roles)}; groups: {', '.join(view.groups) or '-'})")
+    try:
+        view = users.create_user(
+            ctx, args.name, password, args.group, args.role or ["approver"], args.display_name, "cli", args.system
+        )
+    finally:
+        database.close(ctx)
+    kind = "system account, " if args.system else ""
+    print(f"created {view.username} ({kind}roles: {', '.join(view.roles)}; groups: {', '.join(view.groups) or '-'})")
     return 0
 
 
 def _tokens_create(args: argparse.Namespace) -> int:
-    from engine.admin import tokens
+    from engine.admin import database, tokens
 
-    print(tokens.create_token(_context(), args.user, args.name))
+    ctx = _context()
+    try:
+        print(tokens.create_token(ctx, args.user, args.name, args.scope))
+    finally:
+        database.close(ctx)
     return 0
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from lxml import etree
 
+from designer.dmn_keep import keep_uneditable
 from designer.validation import blocking, validate_files
 from engine.admin import groups
 from engine.core.context import EngineContext
@@ -218,7 +219,7 @@ def save_draft(
     checked_files = None if files is None else _check_files(files, ctx.settings.max_upload_bytes)
     current = store.get_draft(ctx, key)
     store.check_revision(current, revision)
-    files_now = current.files if checked_files is None else checked_files
+    files_now = current.files if checked_files is None else _keep_uneditable(current.files, checked_files, ctx)
     problems = _validate(ctx, key, bpmn, files_now)
     return store.save_draft(
         ctx,
@@ -235,10 +236,14 @@ def save_draft(
 def validate_draft(
     ctx: EngineContext, actor: Actor, key: str, bpmn: str | None = None, files: dict[str, str] | None = None
 ) -> list[Problem]:
-    """Problems of the draft (or of the given unsaved content) without saving; raises NotFound."""
+    """Problems of the draft (or of the given unsaved content, read as a save would keep it: DMN files with
+    what the DMN editor cannot edit put back) without saving; raises NotFound."""
     require(actor, "definition.design")
     draft = get_draft(ctx, actor, key)
-    checked = _check_files(files, ctx.settings.max_upload_bytes) if files is not None else draft.files
+    if files is None:
+        checked = draft.files
+    else:
+        checked = _keep_uneditable(draft.files, _check_files(files, ctx.settings.max_upload_bytes), ctx)
     return _validate(ctx, key, bpmn if bpmn is not None else draft.bpmn, checked)
 
 
@@ -334,6 +339,7 @@ def _validate(ctx: EngineContext, key: str, bpmn: str, files: dict[str, str]) ->
         max_files=ctx.settings.max_deployment_files,
         published=deployments.published_resolver(ctx),
         decisions=published_decision_resolver(ctx),
+        channels=set(ctx.settings.channels()),  # as the deploy checks pmoflow:announce
     )
     if (
         not any(p.code in ("malformed_xml", "forbidden_xml", "too_large") for p in problems)
@@ -367,6 +373,15 @@ def _check_file_name(name: str) -> str:
             {"fields": {"files": name}},
         )
     return name
+
+
+def _keep_uneditable(before: dict[str, str], after: dict[str, str], ctx: EngineContext) -> dict[str, str]:
+    """The saved files, each DMN file with what the DMN editor cannot edit put back (designer/dmn_keep.py)."""
+    limit = ctx.settings.max_upload_bytes
+    return {
+        name: keep_uneditable(before[name], text, name, limit) if name.endswith(".dmn") and name in before else text
+        for name, text in after.items()
+    }
 
 
 def _check_files(files: object, max_bytes: int) -> dict[str, str]:

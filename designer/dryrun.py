@@ -18,7 +18,10 @@ it) and sends it back with the same files and one action:
 Each answer reports the open tasks (with their forms), waiting timers, messages and other catching
 events, the
 path taken (element ids, in order), the decisions made (inputs, outputs, matched rules),
-the variables and any incident, exactly as a live instance would meet them.
+the variables and any incident, exactly as a live instance would meet them. Due dates come from the
+engine's own functions (engine.sla.deadlines) on the business calendars the caller passes (`Limits.calendars`,
+a snapshot of the saved ones): timers on business time are re-armed and a task's SLA property is counted on
+its calendar as a live step does.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from engine.core.context import check_bounds
 from engine.core.errors import FormDataInvalid, InvalidInput
 from engine.forms.components import form_fields
 from engine.forms.submission import validate_submission
+from engine.sla import deadlines
+from engine.sla.calendars import Lookup, lookup
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, SandboxedScriptEngine
 from engine.spiff.extensions.calls import Resolver
 from engine.spiff.extensions.decisions import DecisionResolver
@@ -63,6 +69,7 @@ class Limits:
     step: StepLimits = field(default_factory=StepLimits)  # the engine's budget of one step (engine.core.context)
     published: Resolver | None = None  # finds callees deployed earlier, as deploy does
     decisions: DecisionResolver | None = None  # finds decisions deployed earlier, as deploy does
+    calendars: Lookup = field(default_factory=lambda: lookup(lambda name: None))  # by name (calendars.snapshot)
 
 
 @dataclass(frozen=True)
@@ -111,12 +118,14 @@ def start(
             f"variable names must be identifiers not starting with _: {', '.join(bad)}",
             {"fields": {"variables": f"bad names: {', '.join(bad)}"}},
         )
+    check_bounds(variables, limits.step)
     parsed = _parse(files, process, limits)
-    record: dict[str, Any] = {"path": [], "steps": [], "decisions": [], "count": 0}
+    record: dict[str, Any] = {"path": [], "steps": [], "decisions": [], "count": 0, "due": {}}
     with clock_scope(lambda: now):
         run = Run.start(restore_spec(parsed.spec_json), jsonable(variables), _engine(limits), limits.step)
+        run.business_due = deadlines.timers_due(limits.calendars)  # timers on business time, as a live step
         _guarded(run.advance)
-    return _answer(parsed, run, now, record)
+    return _answer(parsed, run, now, record, limits)
 
 
 def step(files: Sequence[SourceFile], state: str, action: dict[str, Any], *, limits: Limits = Limits()) -> DryRun:
@@ -132,10 +141,13 @@ def step(files: Sequence[SourceFile], state: str, action: dict[str, Any], *, lim
     kind = action.get("action") if isinstance(action, dict) else None
     if kind not in ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", {"fields": {"action": "unknown"}})
+    if isinstance(action.get("data"), dict):
+        check_bounds(action["data"], limits.step, "data")
     now = datetime.fromisoformat(saved["now"])
     bundle = restore_spec(parsed.spec_json)
     with clock_scope(lambda: now):
         run = Run.load(saved["workflow"], bundle, _engine(limits), limits.step)
+        run.business_due = deadlines.timers_due(limits.calendars)
     due = _waiting_timers(run)
     if kind == "timer":
         now = _timer_time(run, action.get("element"))
@@ -154,7 +166,7 @@ def step(files: Sequence[SourceFile], state: str, action: dict[str, Any], *, lim
             _message(run, action)
     saved["record"]["count"] += 1
     fired = [(eid, name) for eid, name, at in due if at < now]  # repeating reminders leave no completed task
-    return _answer(parsed, run, now, saved["record"], fired)
+    return _answer(parsed, run, now, saved["record"], limits, fired)
 
 
 # ---------------------------------------------------------------- actions
@@ -270,7 +282,12 @@ def _guarded(action: Any) -> None:
 
 
 def _answer(
-    parsed: ParsedProcess, run: Run, now: datetime, record: dict[str, Any], fired: Sequence[tuple[str, str]] = ()
+    parsed: ParsedProcess,
+    run: Run,
+    now: datetime,
+    record: dict[str, Any],
+    limits: Limits,
+    fired: Sequence[tuple[str, str]] = (),
 ) -> DryRun:
     completed = {e["element_id"] for e in run.log.completed}
     for eid, name in fired:
@@ -290,15 +307,21 @@ def _answer(
     run.log.decisions.clear()
     run.log.timers.clear()
     open_tasks = []
-    for task in run.open_tasks():
+    notes: list[str] = []
+    live = run.open_tasks()
+    dues = record.setdefault("due", {})
+    for gone in set(dues) - {t.id for t in live}:
+        del dues[gone]
+    for task in live:
         schema = _form_of(parsed, task.process, task.element_id)
+        due = task.due_at.isoformat() if task.due_at else _sla_due(parsed, run, task, now, limits, dues, notes)
         open_tasks.append(
             {
                 "id": task.id,
                 "element_id": task.element_id,
                 "name": task.name,
                 "lane": task.lane,
-                "due_at": task.due_at.isoformat() if task.due_at else None,
+                "due_at": due,
                 "form": schema,
             }
         )
@@ -345,8 +368,32 @@ def _answer(
         variables=run.variables(),
         incident=run.incident.as_dict() if run.incident else None,
         start_form=parsed.forms.get(parsed.start_form) if parsed.start_form else None,
+        notes=notes,
         catches=[c.as_dict() for c in catching.waiting(run) if c.kind != "message"],
     )
+
+
+def _sla_due(
+    parsed: ParsedProcess,
+    run: Run,
+    task: Any,
+    now: datetime,
+    limits: Limits,
+    dues: dict[str, str | None],
+    notes: list[str],
+) -> str | None:
+    """A task without a boundary timer takes its SLA property's due date once, when it opens, as the engine's
+    task rows do (engine.sla.deadlines.set_due); a property that fails leaves it without one, with a note."""
+    if task.id not in dues:
+        sla = _info_of(parsed, task.process, task.element_id).get("sla")
+        due = None
+        if sla and sla.get("due"):
+            try:
+                due = deadlines.sla_due(sla, run.variables(), now, limits.calendars).isoformat()
+            except Exception as err:  # noqa: BLE001 - a live instance goes on without a due date too
+                notes.append(f"{task.element_id}: SLA due {sla.get('due')!r} could not be evaluated: {err}")
+        dues[task.id] = due
+    return dues[task.id]
 
 
 def _waiting_timers(run: Run) -> list[tuple[str, str, datetime]]:
@@ -365,11 +412,20 @@ def _connector_calls(run: Run) -> list[Any]:
 
 
 def _form_of(parsed: ParsedProcess, process: str, element_id: str) -> dict[str, Any] | None:
-    for info in parsed.user_tasks:
-        if info["process"] == process and info["element_id"] == element_id and info.get("form"):
-            schema: dict[str, Any] = parsed.forms[info["form"]]
-            return schema
+    info = _info_of(parsed, process, element_id)
+    if info.get("form"):
+        schema: dict[str, Any] = parsed.forms[info["form"]]
+        return schema
     return None
+
+
+def _info_of(parsed: ParsedProcess, process: str, element_id: str) -> dict[str, Any]:
+    """What the definition says of a user task (form, SLA, lane...: engine.spiff.model.builder)."""
+    for info in parsed.user_tasks:
+        if info["process"] == process and info["element_id"] == element_id:
+            found: dict[str, Any] = info
+            return found
+    return {}
 
 
 # ---------------------------------------------------------------- parsing and state

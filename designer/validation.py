@@ -42,12 +42,21 @@ def validate_files(
     lane_map: dict[str, str] | None = None,
     published: Resolver | None = None,
     decisions: DecisionResolver | None = None,
+    channels: set[str] | None = None,
 ) -> list[Problem]:
     """Every problem of a would-be deployment, engine checks first, then the modelling rules
-    (`published` and `decisions` find callees and decisions deployed earlier, as at deploy)."""
+    (`published` and `decisions` find callees and decisions deployed earlier, `channels` are the server's chat
+    channels pmoflow:announce may name, as at deploy)."""
     problems: list[Problem] = []
     try:
-        parse_deployment(files, max_bytes=max_bytes, max_files=max_files, published=published, decisions=decisions)
+        parse_deployment(
+            files,
+            max_bytes=max_bytes,
+            max_files=max_files,
+            published=published,
+            decisions=decisions,
+            channels=channels,
+        )
     except DeploymentInvalid as invalid:
         problems.extend(invalid.problems)
     deploy_count = len(problems)

@@ -13,13 +13,15 @@ what is expected.
 
 from __future__ import annotations
 
+import logging
+
 from engine.audit import retention
 from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.events import stream
 from engine.integration import connectors, webhooks
-from engine.notify import bell, delivery, recipients
+from engine.notify import announce, bell, delivery, digest, recipients
 from engine.runtime import jobs, signals
 from engine.sla import deadlines
 
@@ -27,6 +29,8 @@ from engine.sla import deadlines
 SUBSCRIBERS: tuple[stream.Subscriber, ...] = (
     recipients.on_event,  # email and chat: one job per recipient and channel
     bell.on_event,  # the in-app bell: one row per recipient
+    announce.on_event,  # a process's posts to named chat channels (pmoflow:announce)
+    digest.on_event,  # the daily digest: planned again when a person saves their settings
 )
 # Read with the chain head when a transaction's events are written.
 COMPANIONS: tuple[stream.Companion, ...] = (
@@ -40,6 +44,8 @@ JOBS: dict[str, jobs.JobHandler] = {
     **retention.JOBS,  # the daily purge
     **deadlines.JOBS,  # SLA breach checks
     **signals.JOBS,  # signals thrown by instances, broadcast to the others
+    **announce.JOBS,  # posts to named chat channels
+    **digest.JOBS,  # the daily digest of each person who turned it on
 }
 
 
@@ -53,7 +59,13 @@ def bootstrap() -> None:
         jobs.register(kind, handler)
 
 
+log = logging.getLogger("pmoflow")
+
+
 def context(settings: Settings, clock: Clock | None = None) -> EngineContext:
-    """The engine context for `settings`, with everything registered; raises ValueError for a bad limit."""
+    """The engine context for `settings`, with everything registered; raises ValueError for a bad limit.
+    Entries of PMOFLOW_CHAT_CHANNELS it cannot use are logged (without their URLs) and left out."""
     bootstrap()
+    for problem in settings.channel_problems():
+        log.warning("PMOFLOW_CHAT_CHANNELS: %s; it is left out", problem)
     return EngineContext.from_settings(settings, clock=clock)

@@ -26,12 +26,17 @@ from engine.core.context import EngineContext
 from engine.db.models import Base
 from engine.db.schema import upgrade
 from engine.db.session import make_engine
+from tests.identity import idp, sso_app  # noqa: F401 - the in-process OpenID provider's fixtures (SSO tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 POSTGRES_URL = os.environ.get("PMOFLOW_TEST_POSTGRES_URL")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # gw0, gw1, ... under xdist
 BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+# Every step that reuses a workflow kept by the warm cache compares it with a fresh restore of its saved
+# state (engine.runtime.warm), so the whole suite checks that the cache changes nothing; apps and servers
+# built from the environment take it too.
+os.environ.setdefault("PMOFLOW_WORKFLOW_CACHE_CHECK", "1")
 
 
 def tiers_of(item: pytest.Item) -> set[str]:
@@ -139,7 +144,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, secret_key="test-secret", script_time_limit=1.0)
+    return Settings(
+        database_url=database_url, secret_key="test-secret", script_time_limit=1.0, workflow_cache_check=True
+    )
 
 
 @pytest.fixture

@@ -25,16 +25,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], log_path: Path) -> Iterator[str]:
+def serving(env: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[str]:
     """Run `pmoflow serve` with `env` until the block ends; yields its base URL once /healthz answers.
 
     Safe beside other servers (pytest-xdist workers, other checkouts): the URL is only yielded once this
     server's own gunicorn says it listens there, a port taken meanwhile is retried on another, and
-    gunicorn's control socket is this server's own (XDG_RUNTIME_DIR, short enough for a socket path)."""
+    gunicorn's control socket is this server's own (XDG_RUNTIME_DIR, short enough for a socket path).
+    `port`: listen there (a server whose address others must know first, such as an OpenID provider's
+    registered redirect URI); tried once."""
     runtime = tempfile.mkdtemp(prefix="pmoflow-serve-")
     try:
-        for _ in range(3):
-            with _started(env | {"XDG_RUNTIME_DIR": runtime}, log_path) as url:
+        for _ in range(3 if port is None else 1):
+            with _started(env | {"XDG_RUNTIME_DIR": runtime}, log_path, port) as url:
                 if url is not None:
                     yield url
                     return
@@ -44,9 +46,9 @@ def serving(env: dict[str, str], log_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def _started(env: dict[str, str], log_path: Path) -> Iterator[str | None]:
-    """One try on a free port: the base URL, or None when another process took the port first."""
-    port = free_port()
+def _started(env: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[str | None]:
+    """One try on a free port (or `port`): the base URL, or None when another process took the port first."""
+    port = port or free_port()
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [str(BIN / "pmoflow"), "serve", "--port", str(port), "--threads", "8"],

@@ -46,3 +46,16 @@ def test_every_vendor_folder_has_its_license_with_the_watermark_clause(folder: P
     license_text = (folder / "LICENSE").read_text(encoding="utf-8")
     assert "Permission is hereby granted" in license_text
     assert "watermark" in license_text
+
+
+AXE = ROOT / "tests" / "browser" / "vendor" / "axe-core"
+
+
+def test_the_test_only_axe_core_bundle_keeps_its_banner_license_and_notice():
+    first_line = (AXE / "axe.min.js").read_text(encoding="utf-8").split("\n", 1)[0]
+    version = re.fullmatch(r"/\*! axe v(\d+\.\d+\.\d+)", first_line.strip())
+    assert version, f"axe.min.js lost its banner: {first_line[:80]!r}"
+    assert "Mozilla Public License, version 2.0" in (AXE / "LICENSE").read_text(encoding="utf-8")
+    assert f"axe-core {version[1]}" in (AXE / "README.md").read_text(encoding="utf-8")
+    notices = (ROOT / "THIRD-PARTY-NOTICES.md").read_text(encoding="utf-8")
+    assert f"axe-core {version[1]}" in notices and "tests/browser/vendor/axe-core/LICENSE" in notices

@@ -7,9 +7,11 @@ errors) for the page to show again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import flash, request
+from markupsafe import Markup, escape
 
 from engine.core.errors import InvalidInput, TooLarge
 from engine.requester import attachments, comments
@@ -37,9 +39,34 @@ def comment_from_form(instance_id: str | None = None, task_id: str | None = None
         return {"form": "comment", "errors": field_errors(err), "values": form.to_dict()}
     flash("Your reply is posted." if added.comment.parent_id else "Your comment is posted.", "info")
     if added.not_notified:
-        who = ", ".join(f"{name} ({why})" for name, why in added.not_notified.items())
+        who = "; ".join(f"@{name}: {why}" for name, why in added.not_notified.items())
         flash(f"Not notified: {who}.", "error")
     return None
+
+
+def mentions(text: str, unknown: Iterable[str] = ()) -> Markup:
+    """Escape a comment and mark its @mentions (the Jinja filter `mentions`); one of `unknown`, an @name
+    that is no user, is marked as such, with words for screen readers, not as a mention."""
+    nobody = set(unknown)
+    parts: list[str] = []
+    last = 0
+    for match in comments.MENTION.finditer(text):
+        name = comments.mention_name(match.group(1))
+        if not name:
+            continue
+        parts.append(escape(text[last : match.start()]))
+        if name in nobody:
+            parts.append(
+                Markup(
+                    '<span class="mention unknown" title="No user {0}: nobody was notified">@{0}'
+                    '<span class="sr-only"> (no such user)</span></span>'
+                ).format(name)
+            )
+        else:
+            parts.append(Markup('<strong class="mention">@{}</strong>').format(name))
+        last = match.start() + 1 + len(name)
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
 
 
 def attachment_from_form(instance_id: str | None = None, task_id: str | None = None) -> dict[str, Any] | None:

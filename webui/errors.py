@@ -18,9 +18,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, render_template, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
 from api.errors import json_error, status_of
+from api.scim import scim_error
 from engine.core.errors import PmoflowError
 
 __all__ = ["ERROR_TEXT", "field_errors", "init_app", "json_view", "status_of"]
@@ -52,11 +53,23 @@ def init_app(app: Flask) -> None:
     """Register the one handler for domain errors and every HTTP error (the last registration wins)."""
     app.register_error_handler(PmoflowError, handle)
     app.register_error_handler(HTTPException, handle)
+    app.register_error_handler(RecursionError, too_deep)
+
+
+def too_deep(err: RecursionError) -> Response:
+    """A JSON body nested deeper than the decoder can recurse (Flask's and webargs' decoders raise
+    RecursionError, not a ValueError they would answer 400 to) is a bad request; any other RecursionError is
+    the server's fault and stays a 500."""
+    if not request.is_json:
+        raise err
+    return handle(BadRequest("the JSON body nests too deeply"))
 
 
 def handle(err: Exception) -> Response:
-    """JSON for JSON routes, else the error page with the status from the one table."""
-    if answers_json():
+    """SCIM's Error under /scim/, JSON for JSON routes, else the error page with the status from the one table."""
+    if request.path.startswith("/scim/"):
+        response = scim_error(err)
+    elif answers_json():
         response = json_error(err)
     else:
         response = _page(err)

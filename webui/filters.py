@@ -8,6 +8,9 @@ from typing import Any
 
 from flask import Flask
 
+from engine.core import outcomes
+from engine.forms.decisions import is_decision_field
+
 
 def age(delta: timedelta) -> str:
     """'3 d', '5 h', '12 min', 'now'."""
@@ -39,16 +42,15 @@ def show(value: Any) -> str:
     return str(value)
 
 
-def is_decision_field(field: dict[str, Any]) -> bool:
-    """A radio or select named '...decision' offering approve and reject is shown as buttons."""
-    values = {v.get("value") for v in field.get("values", []) if isinstance(v, dict)}
-    key = field.get("key")
-    return (
-        field.get("type") in ("radio", "select")
-        and isinstance(key, str)
-        and key.endswith("decision")
-        and {"approve", "reject"} <= values
-    )
+def decision_label(value: str | None) -> str:
+    """How pages name a task's decision: 'Approved', 'Rejected' (engine.core.outcomes reads the value, as it
+    does for the request's outcome), another value as a word, none 'Completed'."""
+    if not value:
+        return "Completed"
+    verdict = outcomes.classify(value)
+    if verdict in (outcomes.APPROVED, outcomes.REJECTED):
+        return outcomes.LABELS[verdict]
+    return label(str(value))
 
 
 SLA_TEXT = {"none": "No SLA", "on_track": "On track", "at_risk": "At risk", "overdue": "Overdue"}
@@ -57,6 +59,29 @@ SLA_TEXT = {"none": "No SLA", "on_track": "On track", "at_risk": "At risk", "ove
 def sla_label(state: str | None) -> str:
     """How every page names an SLA state (engine.sla.state decides it)."""
     return SLA_TEXT.get(state or "none", label(state or "none"))
+
+
+# The badge colour of an outcome, from the status colours the stylesheet has (app.css).
+OUTCOME_BADGE = {
+    outcomes.APPROVED: "status-completed",
+    outcomes.COMPLETED: "status-completed",
+    outcomes.REJECTED: "status-error",
+    outcomes.FAILED: "status-error",
+    outcomes.CANCELLED: "status-cancelled",
+}
+
+
+def outcome_label(outcome: str | None, status: str | None = None) -> str:
+    """How every page names a request's state: its outcome once decided ("Rejected"), else its status
+    ("In progress", "Needs attention"); engine.core.outcomes decides both."""
+    return outcomes.label(outcome, status)
+
+
+def outcome_class(outcome: str | None, status: str | None = None) -> str:
+    """The badge classes of a request's state: `outcome-rejected status-error`, or the status's own."""
+    if outcome in OUTCOME_BADGE:
+        return f"outcome-{outcome} {OUTCOME_BADGE[outcome]}"
+    return f"status-{status or 'running'}"
 
 
 def priority_label(value: int) -> str:
@@ -76,5 +101,9 @@ def register(app: Flask) -> None:
         priority_label=priority_label,
         priority_class=priority_class,
         sla_label=sla_label,
+        outcome_label=outcome_label,
+        outcome_class=outcome_class,
+        decided=outcomes.decided,
+        decision_label=decision_label,
     )
     app.jinja_env.tests["decision_field"] = is_decision_field

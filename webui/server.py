@@ -23,9 +23,16 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
+def _start_sandbox(server_worker: Any) -> None:
+    """gunicorn hook: each web worker process starts its sandbox worker processes in the background now."""
+    server_worker.wsgi.extensions["pmoflow"].start_sandbox()
+
+
 def _start_timer_worker(server_worker: Any) -> None:
-    """gunicorn hook: each web worker process also runs a timer worker thread."""
+    """gunicorn hook: each web worker process also runs a timer worker thread (and its sandbox processes)."""
     from engine.runtime.worker import Worker
+
+    _start_sandbox(server_worker)
 
     worker = Worker(server_worker.wsgi.extensions["pmoflow"])
     server_worker.pmoflow_worker = (worker, worker.start_thread())
@@ -52,6 +59,7 @@ def serve(host: str, port: int, workers: int = 1, threads: int = 4, timer_worker
         "accesslog": "-",
         "timeout": 60,
         "graceful_timeout": 10,
+        "post_worker_init": _start_sandbox,
     }
     if timer_worker:
         options["post_worker_init"] = _start_timer_worker

@@ -3,3 +3,4 @@
 from webui.app import create_app
 
 app = create_app()
+app.extensions["pmoflow"].start_sandbox()  # in the background: the first script needing one does not wait

@@ -19,7 +19,9 @@ from flask.typing import ResponseReturnValue
 import designer
 from designer import drafts
 from designer.diff import diff_bpmn
+from designer.dmn_keep import read_only_parts
 from engine.admin import groups
+from engine.core import bounds
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, InvalidInput, NotFound, PmoflowError
 from engine.designer import library
@@ -29,7 +31,7 @@ from engine.spiff.model.parsing import SourceFile
 from engine.spiff.namespaces import NS
 from engine.spiff.xml import XmlRefused, parse_xml
 from webui.errors import field_errors, json_view, status_of
-from webui.security import actor, engine_ctx, requires
+from webui.security import DMN_EDITOR_POLICY, actor, engine_ctx, requires
 
 STATIC = Path(__file__).resolve().parent / "static"
 DESCRIPTORS = Path(designer.__file__).resolve().parent  # the moddle descriptors: designer/pmoflow*.json
@@ -56,7 +58,7 @@ def _payload() -> dict[str, Any]:
 
 def _revision(data: dict[str, Any]) -> int:
     try:
-        return int(data["revision"])
+        return bounds.whole(data["revision"], 0)
     except (KeyError, TypeError, ValueError):
         raise InvalidInput("revision is missing: reload the page", {"fields": {"revision": "required"}}) from None
 
@@ -137,7 +139,7 @@ def _library_with_error(form: str, err: PmoflowError) -> ResponseReturnValue:
 @requires("definition.design")
 def edit(key: str) -> ResponseReturnValue:
     version = request.form.get("version")
-    draft = drafts.edit_version(engine_ctx(), actor(), key, int(version) if version and version.isdigit() else None)
+    draft = drafts.edit_version(engine_ctx(), actor(), key, bounds.parameter("version", version))
     return redirect(url_for("designer.editor", key=draft.key))
 
 
@@ -251,14 +253,16 @@ def dmn(key: str, filename: str) -> ResponseReturnValue:
     draft = drafts.get_draft(ctx, actor(), key)
     if filename not in draft.files or not filename.endswith(".dmn"):
         abort(404)
-    return render_template(
+    page = render_template(
         "designer/dmn.html",
         draft=draft,
         filename=filename,
         data=_draft_json(draft),
         descriptor=_descriptor("pmoflow-dmn.json"),
         used_by=_decision_users(draft),
+        read_only=read_only_parts(draft.files[filename], filename, engine_ctx().settings.max_upload_bytes),
     )
+    return page, {"Content-Security-Policy": DMN_EDITOR_POLICY}
 
 
 def _decision_users(draft: DraftView) -> dict[str, list[dict[str, str]]]:

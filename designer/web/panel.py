@@ -40,14 +40,16 @@ def _body() -> dict[str, Any]:
 @requires("definition.design")
 @json_view
 def options() -> ResponseReturnValue:
-    """What the panel offers in its pickers: group names (lanes, approvals) and business calendar names (SLAs),
-    and the deployment's default group (gets user tasks with no lane, candidates or process default)."""
+    """What the panel offers in its pickers: group names (lanes, approvals), business calendar names (SLAs),
+    the chat channels a process may post to (pmoflow:announce), and the deployment's default group (gets user
+    tasks with no lane, candidates or process default)."""
     ctx = engine_ctx()
     return jsonify(
         {
             "groups": groups.group_names(ctx),
             "calendars": [c.name for c in calendars.list_calendars(ctx, actor())],
             "default_group": ctx.settings.default_group,
+            "channels": sorted(ctx.settings.channels()),  # what pmoflow:announce may name
         }
     )
 
@@ -91,6 +93,7 @@ def dry_run() -> ResponseReturnValue:
         step=step_limits(ctx.settings),
         published=deployments.published_resolver(ctx),
         decisions=published_decision_resolver(ctx),
+        calendars=calendars.snapshot(ctx),  # due dates on business time, as the engine counts them
     )
     process = body.get("process") if isinstance(body.get("process"), str) and body.get("process") else None
     if body.get("state") is None:

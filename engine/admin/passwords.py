@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from engine.admin import sessions
 from engine.admin.identity import actor_of
 from engine.core.context import EngineContext
 from engine.core.errors import InvalidInput
@@ -19,6 +20,7 @@ from engine.db.models import User
 from engine.events import stream as audit
 
 _hasher = PasswordHasher()
+SYSTEM = "system"  # User.kind of accounts that exist only for systems: API tokens, no password, no web sign-in
 
 
 @cache
@@ -32,7 +34,7 @@ def hash_password(password: str) -> str:
 
 
 def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | None:
-    """The actor for a correct username and password of an active user, else None."""
+    """The actor for a correct username and password of an active person, else None (system accounts never)."""
     with ctx.uow(write=False) as uow:
         user = uow.session.scalars(
             select(User).where(User.username == username).options(selectinload(User.groups))
@@ -42,7 +44,7 @@ def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | No
             _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return None
-        if user is None or not user.active or not user.password_hash:
+        if user is None or not user.active or not user.password_hash or user.kind == SYSTEM:
             return None
         return actor_of(user)
 
@@ -50,36 +52,33 @@ def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | No
 @dataclass(frozen=True)
 class SessionUser:
     actor: Actor
-    epoch: int
     display_name: str
 
 
-def session_user(ctx: EngineContext, user_id: int, epoch: int) -> SessionUser | None:
-    """The user behind a browser session, or None if inactive or the session was revoked."""
-    with ctx.uow(write=False) as uow:
-        user = uow.session.scalars(select(User).where(User.id == user_id).options(selectinload(User.groups))).first()
-        if user is None or not user.active or user.session_epoch != epoch:
-            return None
-        return SessionUser(actor_of(user), user.session_epoch, user.display_name or user.username)
+def login(
+    ctx: EngineContext, username: str, password: str, remote: str | None, admins_only: bool = False
+) -> SessionUser | None:
+    """Check a password; records a failed attempt as an event. Returns the session user or None.
 
-
-def login(ctx: EngineContext, username: str, password: str, remote: str | None) -> SessionUser | None:
-    """Check a password; records a failed attempt as an event. Returns the session user or None."""
+    `admins_only`: a right password of a user who is no admin fails too (passwords kept for break-glass
+    admins beside single sign-on), recorded with that reason."""
     who = authenticate(ctx, username, password)
+    reason = "passwords are for admins only" if who is not None and admins_only and not who.is_admin else None
     with ctx.uow() as uow:
-        if who is None:
-            audit.record(uow.session, "login_failed", ctx.clock.now(), actor=username[:80], data={"remote": remote})
+        if who is None or reason is not None:
+            data = {"remote": remote, **({"reason": reason} if reason else {})}
+            audit.record(uow.session, "login_failed", ctx.clock.now(), actor=username[:80], data=data)
             uow.commit()
             return None
         user = uow.session.get(User, who.user_id)
         assert user is not None
         audit.record(uow.session, "login", ctx.clock.now(), actor=user.username, data={"remote": remote})
         uow.commit()
-        return SessionUser(who, user.session_epoch, user.display_name or user.username)
+        return SessionUser(who, user.display_name or user.username)
 
 
 def change_password(ctx: EngineContext, username: str, current: str, new: str) -> None:
-    """Change one's own password; signs out every other session. Raises InvalidInput."""
+    """Change one's own password; ends every session of the user (this one too). Raises InvalidInput."""
     if authenticate(ctx, username, current) is None:
         raise InvalidInput("the current password is wrong", {"fields": {"current": "wrong password"}})
     if len(new) < 8:
@@ -87,7 +86,7 @@ def change_password(ctx: EngineContext, username: str, current: str, new: str) -
     with ctx.uow() as uow:
         user = uow.session.scalars(select(User).where(User.username == username)).one()
         user.password_hash = hash_password(new)
-        user.session_epoch += 1
+        sessions.end_all_in(uow.session, user.id, "password_changed", ctx.clock.now())
         audit.record(uow.session, "password_changed", ctx.clock.now(), actor=username, data={})
         uow.commit()
 

@@ -1,9 +1,15 @@
-"""API tokens: issuing, checking (hashed, cached per process), listing and revoking."""
+"""API tokens: issuing with scopes, checking (hashed, cached per process), listing and revoking.
+
+A token carries scopes chosen when it is issued (`engine.core.permissions.SCOPES`); they narrow what
+its user's roles allow and never widen it. Issued without scopes, a token gets every scope its
+user's roles allow.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,27 +18,56 @@ from sqlalchemy.orm import selectinload
 
 from engine.admin.identity import invalid
 from engine.core.context import EngineContext
-from engine.core.errors import Conflict, NotFound, Unauthenticated
-from engine.core.permissions import Actor
+from engine.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from engine.core.permissions import START_SCOPE, Actor, scope_problems, scopes_of_roles
 from engine.db.models import ApiToken, Group, GroupMember, User
 from engine.events import stream as audit
 
 TOKEN_PREFIX = "pmo_"  # noqa: S105 - a label, not a secret
 
 
-def create_token(ctx: EngineContext, username: str, name: str = "") -> str:
-    """Create an API token for a user and return it (the only time it is shown); raises NotFound."""
+def create_token(ctx: EngineContext, username: str, name: str = "", scopes: Iterable[str] | None = None) -> str:
+    """Create an API token for a user and return it (the only time it is shown); raises NotFound, InvalidInput.
+
+    Without `scopes`, the token gets every scope the user's roles allow."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with ctx.uow() as uow:
         user = uow.session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise NotFound(f"user {username!r} does not exist")
+        chosen = checked_scopes(scopes, user)
         uow.session.add(
-            ApiToken(user_id=user.id, name=name, token_hash=token_digest(token), created_at=ctx.clock.now())
+            ApiToken(
+                user_id=user.id, name=name, token_hash=token_digest(token), created_at=ctx.clock.now(), scopes=chosen
+            )
         )
-        audit.record(uow.session, "token_created", ctx.clock.now(), actor=username, data={"name": name})
+        audit.record(
+            uow.session, "token_created", ctx.clock.now(), actor=username, data={"name": name, "scopes": chosen}
+        )
         uow.commit()
     return token
+
+
+def scope_list(scopes: Iterable[str], start_processes: str = "") -> list[str]:
+    """Scopes as chosen on a form: `start_processes` ("intake, onboarding") limits `instances:start` to those."""
+    chosen = {s.strip() for s in scopes if s.strip()}
+    keys = [k.strip() for k in start_processes.split(",") if k.strip()]
+    if keys:
+        chosen.discard(START_SCOPE)
+        chosen |= {f"{START_SCOPE}:{k}" for k in keys}
+    return sorted(chosen)
+
+
+def checked_scopes(scopes: Iterable[str] | None, user: User) -> list[str]:
+    """The scopes to store for a new token of `user`: sorted, each within the user's roles; raises InvalidInput."""
+    roles = frozenset(user.roles)
+    if scopes is None:
+        return sorted(scopes_of_roles(roles))
+    chosen = sorted({s.strip() for s in scopes if s.strip()})
+    problems = scope_problems(chosen, roles) if chosen else ["choose at least one scope"]
+    if problems:
+        raise invalid({"scopes": "; ".join(problems)})
+    return chosen
 
 
 def token_digest(token: str) -> str:
@@ -57,6 +92,7 @@ def actor_for_token(ctx: EngineContext, token: str) -> Actor:
             ApiToken.id.label("token_id"),
             ApiToken.revoked_at,
             ApiToken.last_used_at,
+            ApiToken.scopes,
             User.id.label("user_id"),
             User.username,
             User.roles,
@@ -79,6 +115,7 @@ def actor_for_token(ctx: EngineContext, token: str) -> Actor:
         frozenset(first.roles),
         frozenset(r.group for r in rows if r.group is not None),
         token_id=first.token_id,
+        scopes=frozenset(first.scopes or ()),
     )
     if first.last_used_at is None or first.last_used_at < now - timedelta(minutes=1):
         _touch(ctx, first.token_id)
@@ -103,6 +140,7 @@ class TokenRow:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scopes: list[str]
 
 
 @dataclass(frozen=True)
@@ -118,7 +156,15 @@ class IssuedToken:
 
 
 def token_row(token: ApiToken) -> TokenRow:
-    return TokenRow(token.uuid, token.user.username, token.name, token.created_at, token.last_used_at, token.revoked_at)
+    return TokenRow(
+        token.uuid,
+        token.user.username,
+        token.name,
+        token.created_at,
+        token.last_used_at,
+        token.revoked_at,
+        sorted(token.scopes or ()),
+    )
 
 
 def token_overview(ctx: EngineContext) -> TokenOverview:
@@ -134,8 +180,11 @@ def token_overview(ctx: EngineContext) -> TokenOverview:
         return TokenOverview(rows, list(active))
 
 
-def issue_token(ctx: EngineContext, username: str, label: str, actor: str) -> IssuedToken:
-    """Create an API token for an active user; the secret is in the result only. Raises InvalidInput."""
+def issue_token(
+    ctx: EngineContext, username: str, label: str, actor: str, scopes: Iterable[str] | None = None
+) -> IssuedToken:
+    """Create an API token for an active user with `scopes` (None: every scope the user's roles allow);
+    the secret is in the result only. Raises InvalidInput (naming a scope beyond the user's roles)."""
     username, label = username.strip(), label.strip()
     errors: dict[str, str] = {}
     if len(label) > 120:
@@ -147,11 +196,19 @@ def issue_token(ctx: EngineContext, username: str, label: str, actor: str) -> Is
             errors["username"] = f"There is no user {username!r}." if username else "Enter a user name."
         elif not user.active:
             errors["username"] = f"{username} is deactivated; reactivate them first."
+        chosen: list[str] = []
+        if user is not None:
+            try:
+                chosen = checked_scopes(scopes, user)
+            except InvalidInput as err:
+                errors.update(err.details["fields"])
         if errors:
             raise invalid(errors)
         assert user is not None
         now = ctx.clock.now()
-        row = ApiToken(user_id=user.id, name=label, token_hash=token_digest(token), created_at=now, user=user)
+        row = ApiToken(
+            user_id=user.id, name=label, token_hash=token_digest(token), created_at=now, user=user, scopes=chosen
+        )
         uow.session.add(row)
         uow.session.flush()
         audit.record(
@@ -159,7 +216,7 @@ def issue_token(ctx: EngineContext, username: str, label: str, actor: str) -> Is
             "token_created",
             now,
             actor=actor,
-            data={"username": username, "name": label, "token_id": row.uuid},
+            data={"username": username, "name": label, "token_id": row.uuid, "scopes": chosen},
         )
         issued = IssuedToken(token, token_row(row))
         uow.commit()

@@ -10,19 +10,22 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from engine.admin import sessions
+from engine.admin.deactivation import deactivate_in, reactivate_in
 from engine.admin.groups import group_named
 from engine.admin.identity import UserView, invalid, view_of
-from engine.admin.passwords import check_password, hash_password
+from engine.admin.passwords import SYSTEM, check_password, hash_password
 from engine.admin.tokens import TokenRow, token_row
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, InvalidInput, NotFound
-from engine.core.permissions import ROLES
+from engine.core.permissions import ROLES, SYSTEM_ROLES
 from engine.db.models import ApiToken, Event, Group, User
 from engine.events import stream as audit
 
 DEMO_USERS: list[tuple[str, list[str], list[str]]] = [
     ("pmo", [], ["admin", "designer"]),
     ("alice", ["IT Manager"], ["approver"]),
+    ("frank", ["IT Manager"], ["approver"]),  # a second IT Manager: decides what alice requested herself
     ("bob", ["Finance"], ["approver"]),
     ("carol", ["Security"], ["approver"]),
     ("dave", ["Operations"], ["approver"]),
@@ -40,8 +43,11 @@ def create_user(
     roles: Iterable[str] = ("approver",),
     display_name: str = "",
     actor: str = "system",
+    system: bool = False,
 ) -> UserView:
-    """Create a user (groups are created as needed); raises InvalidInput or Conflict."""
+    """Create a user (groups are created as needed); raises InvalidInput or Conflict.
+
+    A `system` account exists for API tokens only: it has no password and cannot sign in to the web UI."""
     username = (username or "").strip()
     roles = sorted(set(roles))
     if not username or len(username) > 80 or any(c.isspace() for c in username):
@@ -51,6 +57,8 @@ def create_user(
         raise InvalidInput(
             f"unknown roles: {', '.join(unknown)} (roles: {', '.join(ROLES)})", {"fields": {"roles": "unknown"}}
         )
+    if system and password:
+        raise InvalidInput("a system account has no password", {"fields": {"password": "not for a system account"}})
     if password is not None and len(password) < 4:
         raise InvalidInput("password must have at least 4 characters", {"fields": {"password": "too short"}})
     with ctx.uow() as uow:
@@ -63,6 +71,7 @@ def create_user(
             roles=roles,
             password_hash=hash_password(password) if password else None,
             created_at=ctx.clock.now(),
+            kind=SYSTEM if system else "person",
         )
         user.groups = [group_named(session, g) for g in groups]
         session.add(user)
@@ -72,7 +81,7 @@ def create_user(
             "user_created",
             ctx.clock.now(),
             actor=actor,
-            data={"username": username, "roles": roles, "groups": sorted(groups)},
+            data={"username": username, "roles": roles, "groups": sorted(groups), "kind": user.kind},
         )
         view = view_of(user)
         uow.commit()
@@ -80,13 +89,15 @@ def create_user(
 
 
 def ensure_demo_users(ctx: EngineContext, password: str = "demo") -> list[str]:  # noqa: S107 - the demo password
-    """Create the demo users that do not exist yet; returns the names created."""
+    """Create the demo users that do not exist yet; returns the names created. The ones with only system
+    roles (intake-bot) are system accounts: API tokens only, no password."""
     created = []
     for username, groups, roles in DEMO_USERS:
         with ctx.uow(write=False) as uow:
             exists = uow.session.scalar(select(User.id).where(User.username == username)) is not None
         if not exists:
-            create_user(ctx, username, password, groups, roles)
+            system = set(roles) <= SYSTEM_ROLES
+            create_user(ctx, username, None if system else password, groups, roles, system=system)
             created.append(username)
     return created
 
@@ -101,19 +112,13 @@ def get_user(ctx: EngineContext, username: str) -> UserView:
 
 
 def deactivate(ctx: EngineContext, username: str, actor: str) -> None:
-    """Deactivate a user: their sessions end and their API tokens are revoked. Raises NotFound."""
+    """Deactivate a user: their sessions end, their API tokens are revoked and their open tasks go back to
+    their groups (engine.admin.deactivation). Raises NotFound."""
     with ctx.uow() as uow:
         user = uow.session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise NotFound(f"user {username!r} does not exist")
-        user.active = False
-        user.session_epoch += 1
-        now = ctx.clock.now()
-        for token in uow.session.scalars(
-            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        ):
-            token.revoked_at = now
-        audit.record(uow.session, "user_deactivated", now, actor=actor, data={"username": username})
+        deactivate_in(uow.session, user, actor, ctx.clock.now())
         uow.commit()
     ctx.tokens.clear()
 
@@ -133,6 +138,7 @@ class UserRow:
     active: bool
     created_at: datetime
     last_sign_in: datetime | None
+    kind: str = "person"  # or "system": API tokens only, no password, no web sign-in
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,7 @@ def _row(user: User, last_sign_in: datetime | None) -> UserRow:
         user.active,
         user.created_at,
         last_sign_in,
+        user.kind,
     )
 
 
@@ -213,15 +220,21 @@ def add_user(
     roles: Iterable[str],
     groups: Iterable[str],
     actor: str,
+    system: bool = False,
 ) -> UserRow:
-    """Create a user in existing groups; raises InvalidInput (every bad field) or Conflict (name taken)."""
+    """Create a user in existing groups; raises InvalidInput (every bad field) or Conflict (name taken).
+
+    A `system` account gets no password (giving one is an error) and cannot sign in to the web UI."""
     username, display_name, email = username.strip(), display_name.strip(), email.strip()
     roles, groups = sorted(set(roles)), sorted(set(groups))
     errors: dict[str, str] = {}
     if not USERNAME_RULE.fullmatch(username):
         errors["username"] = "Use 1-80 letters, digits and . _ @ + - (starting with a letter or digit)."
     _check_profile(display_name, email, roles, errors)
-    check_password(password, errors)
+    if system and password:
+        errors["password"] = "A system account has no password: it uses API tokens only."  # noqa: S105
+    elif not system:
+        check_password(password, errors)
     with ctx.uow() as uow:
         session = uow.session
         found = {g.name: g for g in session.scalars(select(Group).where(Group.name.in_(groups)))}
@@ -237,16 +250,20 @@ def add_user(
             display_name=display_name or username,
             email=email or None,
             roles=roles,
-            password_hash=hash_password(password),
+            password_hash=None if system else hash_password(password),
             created_at=now,
             active=True,
-            session_epoch=0,
+            kind=SYSTEM if system else "person",
         )
         user.groups = [found[g] for g in groups]
         session.add(user)
         session.flush()
         audit.record(
-            session, "user_created", now, actor=actor, data={"username": username, "roles": roles, "groups": groups}
+            session,
+            "user_created",
+            now,
+            actor=actor,
+            data={"username": username, "roles": roles, "groups": groups, "kind": user.kind},
         )
         row = _row(user, None)
         uow.commit()
@@ -260,16 +277,19 @@ def update_user(
     email: str,
     roles: Iterable[str],
     actor: str,
+    system: bool | None = None,
 ) -> UserRow:
-    """Change a user's display name, e-mail and roles; an admin keeps their own admin role.
-
-    Raises NotFound or InvalidInput. Role changes apply from the user's next request.
+    """Change a user's display name, e-mail, roles and (unless `system` is None) kind; an admin keeps
+    their own admin role and stays a person. Making a user a system account removes their password
+    and ends their sessions. Raises NotFound or InvalidInput. Role changes apply from the next request.
     """
     display_name, email, roles = display_name.strip(), email.strip(), sorted(set(roles))
     errors: dict[str, str] = {}
     _check_profile(display_name, email, roles, errors)
     if username == actor and "admin" not in roles:
         errors["roles"] = "You can not remove your own admin role. Ask another admin."
+    if username == actor and system:
+        errors["system"] = "You can not make yourself a system account: you could not sign in any more."
     with ctx.uow() as uow:
         user = _find_user(uow.session, username)
         if errors:
@@ -290,6 +310,12 @@ def update_user(
             for k, v in (("display_name", display_name or username), ("email", email or None))
             if getattr(user, k) != v
         }
+        kind = user.kind if system is None else SYSTEM if system else "person"
+        if kind != user.kind:
+            changed["kind"] = user.kind = kind
+            if kind == SYSTEM:
+                user.password_hash = None
+                sessions.end_all_in(uow.session, user.id, "system_account", now)
         if changed:
             for key, value in changed.items():
                 setattr(user, key, value)
@@ -308,8 +334,10 @@ def reset_password(ctx: EngineContext, username: str, password: str, actor: str)
         raise invalid(errors)
     with ctx.uow() as uow:
         user = _find_user(uow.session, username)
+        if user.kind == SYSTEM:
+            raise invalid({"password": f"{username} is a system account: it has no password, only API tokens."})
         user.password_hash = hash_password(password)
-        user.session_epoch += 1
+        sessions.end_all_in(uow.session, user.id, "password_reset", ctx.clock.now())
         audit.record(uow.session, "password_reset", ctx.clock.now(), actor=actor, data={"username": username})
         uow.commit()
 
@@ -330,7 +358,6 @@ def reactivate_user(ctx: EngineContext, username: str, actor: str) -> bool:
         user = _find_user(uow.session, username)
         if user.active:
             return False
-        user.active = True
-        audit.record(uow.session, "user_reactivated", ctx.clock.now(), actor=actor, data={"username": username})
+        reactivate_in(uow.session, user, actor, ctx.clock.now())
         uow.commit()
         return True

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from engine.audit.presets import ACTIONS, HUMAN_TASK_EVENTS, PRESETS
 from engine.core.context import EngineContext
 from engine.core.errors import InvalidInput, NotFound
 from engine.core.permissions import Actor, require
@@ -46,7 +47,8 @@ EXPORT_FIELDS = (
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """What an auditor searches by; every field is optional."""
+    """What an auditor searches by; every field is optional. `preset` narrows by kind of action (PRESETS)
+    unless `action` names one."""
 
     process: str | None = None
     business_key: str | None = None
@@ -58,6 +60,7 @@ class AuditFilter:
     instance_id: str | None = None
     before: int | None = None  # keyset cursor: only events with seq < before
     per_page: int = PER_PAGE
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -68,6 +71,8 @@ class AuditFilter:
             raise InvalidInput("the date range ends before it starts", {"fields": {"until": "before 'since'"}})
         if self.text is not None and len(self.text.strip()) < 3:
             raise InvalidInput("text: search for at least 3 characters", {"fields": {"text": "at least 3 characters"}})
+        if self.preset is not None and self.preset not in PRESETS:
+            raise InvalidInput(f"preset: must be one of {', '.join(PRESETS)}", {"fields": {"preset": "unknown preset"}})
         if not 1 <= self.per_page <= 500:
             raise InvalidInput("per_page must be 1-500", {"fields": {"per_page": "out of range"}})
 
@@ -95,6 +100,12 @@ class AuditEventView:
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in EXPORT_FIELDS}
 
+    @property
+    def human_task_id(self) -> str | None:
+        """The id of the person's task the event is about (a task page can show it); None for the engine's
+        own steps (a decision table's or a script's `task_id` is not a human task)."""
+        return self.task_id if self.type.startswith("task_") or self.type in HUMAN_TASK_EVENTS else None
+
 
 @dataclass(frozen=True)
 class AuditPage:
@@ -115,6 +126,7 @@ class InstanceTrail:
     path: list[str]  # element ids completed, in order (shown on the diagram)
     open_elements: list[str]
     events: list[AuditEventView] = field(default_factory=list)
+    outcome: str | None = None  # engine.core.outcomes
 
 
 # ---------------------------------------------------------------------------------------- services
@@ -195,6 +207,7 @@ def instance_trail(ctx: EngineContext, actor: Actor, instance_id: str) -> Instan
             path=path,
             open_elements=open_elements,
             events=events,
+            outcome=instance.outcome if instance is not None else None,
         )
 
 
@@ -206,7 +219,7 @@ def verify(ctx: EngineContext, actor: Actor) -> audit.Verification:
 
 
 def event_types(ctx: EngineContext, actor: Actor) -> list[str]:
-    """The actions the search form offers."""
+    """The actions the search form offers: every kind of event the engine records."""
     require(actor, "audit.read")
     return sorted(ACTIONS)
 
@@ -224,6 +237,8 @@ def _query(flt: AuditFilter) -> Select[Event]:
         query = query.where(Event.actor == flt.actor)
     if flt.action:
         query = query.where(Event.type == flt.action)
+    elif flt.preset and (condition := PRESETS[flt.preset].condition()) is not None:
+        query = query.where(condition)
     if flt.instance_id:
         query = query.where(Event.instance_uuid == flt.instance_id)
     if flt.since:
@@ -351,6 +366,9 @@ def summary(row: Event, names: _Namer | None = None) -> str:
         return f"{_who(row)} deployed {data.get('key')} version {data.get('version')} on {when}"
     if row.type == "sla_breached":
         return f"SLA breached on {name!r} on {when}"
+    if row.type == "login_locked":
+        what = f"account {row.actor}" if data.get("scope") == "account" else f"address {data.get('remote')}"
+        return f"sign-in locked for {what} after too many failed attempts on {when}, until {data.get('until')}"
     if row.type == "task_created":
         return f"task {name!r} created on {when}" + (f" for {', '.join(data['groups'])}" if data.get("groups") else "")
     subject = f" {name!r}" if name else ""
@@ -368,57 +386,3 @@ def _past(decision: str) -> str:
 def _short(text: str, limit: int = 120) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-ACTIONS = (
-    "definition_deployed",
-    "decision_deployed",
-    "instance_started",
-    "instance_cancelled",
-    "instance_completed",
-    "instance_migrated",
-    "task_created",
-    "task_claimed",
-    "task_unclaimed",
-    "task_delegated",
-    "task_reassigned",
-    "task_completed",
-    "task_cancelled",
-    "comment_added",
-    "attachment_added",
-    "sla_breached",
-    "task_escalated",
-    "decision_evaluated",
-    "element_completed",
-    "timer_fired",
-    "incident_raised",
-    "incident_retried",
-    "message_received",
-    "signal_sent",
-    "signal_received",
-    "signal_thrown",
-    "signal_dropped",
-    "approval_decided",
-    "user_created",
-    "user_updated",
-    "user_deactivated",
-    "user_reactivated",
-    "roles_changed",
-    "password_changed",
-    "password_reset",
-    "group_created",
-    "group_member_added",
-    "group_member_removed",
-    "token_created",
-    "token_revoked",
-    "login",
-    "login_failed",
-    "out_of_office_set",
-    "out_of_office_cleared",
-    "external_task_created",
-    "external_task_locked",
-    "external_task_completed",
-    "external_task_failed",
-    "external_task_bpmn_error",
-    "external_task_cancelled",
-)

@@ -1,12 +1,14 @@
-"""In-process caches the engine context holds: immutable definition rows and short-lived lookups.
+"""In-process caches the engine context holds: immutable definition rows, short-lived lookups and the
+restored workflows of recently stepped instances.
 
-Both are per process (each gunicorn worker has its own) and thread-safe.
+All are per process (each gunicorn worker has its own) and thread-safe.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
 from typing import Any
@@ -99,3 +101,65 @@ class TtlCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@dataclass(frozen=True)
+class CacheFigures:
+    """What a cache did since its process started: for `/healthz` and benchmarks."""
+
+    capacity: int
+    size: int
+    hits: int
+    misses: int
+    evictions: int
+
+    @property
+    def hit_rate(self) -> float | None:
+        asked = self.hits + self.misses
+        return self.hits / asked if asked else None
+
+
+class WorkflowCache:
+    """Restored workflows of recently stepped instances, kept for their next step (engine.runtime.warm).
+
+    An entry is the workflow as it was saved at one revision of one definition; `take` hands it out
+    only for that revision and definition (the ones in the row the step has locked), and removes it,
+    so no two steps ever share a workflow object, and a step that fails never puts it back. Bounded to
+    `capacity` entries, least recently used out first; 0 turns the cache off. Thread-safe.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = max(capacity, 0)
+        self._items: OrderedDict[int, tuple[int, int, Any]] = OrderedDict()
+        self._lock = Lock()
+        self._hits = self._misses = self._evictions = 0
+
+    def take(self, instance_id: int, revision: int, definition_id: int) -> Any | None:
+        """The workflow kept for this instance at exactly this revision and definition, removed from
+        the cache; None (a miss) if there is none or it is of another revision."""
+        with self._lock:
+            found = self._items.pop(instance_id, None)
+            if found is not None and found[:2] == (revision, definition_id):
+                self._hits += 1
+                return found[2]
+            self._misses += 1
+            return None
+
+    def put(self, instance_id: int, revision: int, definition_id: int, workflow: Any) -> None:
+        """Keep `workflow` as the instance's state at `revision` (call only after that state committed)."""
+        if self.capacity == 0:
+            return
+        with self._lock:
+            self._items[instance_id] = (revision, definition_id, workflow)
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+                self._evictions += 1
+
+    def discard(self, instance_id: int) -> None:
+        with self._lock:
+            self._items.pop(instance_id, None)
+
+    def figures(self) -> CacheFigures:
+        with self._lock:
+            return CacheFigures(self.capacity, len(self._items), self._hits, self._misses, self._evictions)

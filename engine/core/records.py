@@ -104,6 +104,7 @@ class TaskView:
     sla_state: str | None = None
     candidate_users: list[str] = field(default_factory=list)  # offered to these users too (engine.tasks.candidates)
     group_source: str | None = None  # where candidate_groups came from: lane, candidate_groups, ...
+    process_name: str = ""  # the process's name as people read it (its key when it has none)
 
     @property
     def offered_to(self) -> str:
@@ -138,6 +139,7 @@ class TaskView:
             at_risk_at=row.at_risk_at,
             candidate_users=list(row.candidate_users or []),
             group_source=row.group_source,
+            process_name=inst.definition.name or inst.definition.key,
             sla_state=sla_state,
         )
 
@@ -158,6 +160,7 @@ class InstanceView:
     cancel_reason: str | None
     open_tasks: list[TaskView] = field(default_factory=list)
     replayed: bool = False
+    outcome: str | None = None  # engine.core.outcomes: approved, rejected, cancelled, failed, completed
 
     @classmethod
     def of(
@@ -184,6 +187,7 @@ class InstanceView:
             cancel_reason=row.cancel_reason,
             open_tasks=[TaskView.of(t, sla_state=states.get(t.uuid)) for t in open_tasks or []],
             replayed=replayed,
+            outcome=row.outcome,
         )
 
 

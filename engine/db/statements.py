@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import RowMapping, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core.context import EngineContext
 from engine.core.errors import NotFound
@@ -109,10 +110,32 @@ def lock_task_instance(
     return instance, task, OpenRows([r for r in rows if r.status == "open"])
 
 
+_COMPLETED_DATA = (
+    select(_TASKS.c.data)
+    .where(_TASKS.c.instance_id == bindparam("instance"), _TASKS.c.status == "completed")
+    .order_by(_TASKS.c.completed_at.desc(), _TASKS.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def completed_task_data(session: Session, instance_id: int, limit: int) -> list[Any]:
+    """The submitted data of the instance's newest `limit` completed task rows, newest first (pending
+    changes flushed first). Prebuilt Core: a quarter of the CPU of building and running it in the ORM."""
+    session.flush()
+    return list(session.connection().execute(_COMPLETED_DATA, {"instance": instance_id, "limit": limit}).scalars())
+
+
 _INSERTS = {t: insert(t).returning(t.c.id) for t in (_INSTANCES, _TASKS)}
 
 
-_UPDATES = {t: update(t).where(t.c.id == bindparam("row_id")) for t in (_INSTANCES, _TASKS)}
+_UPDATES = {
+    # An instance's row is saved over the revision it was loaded at, and the save takes the next one:
+    # a step that lost a race (its row changed since it was read) changes nothing and is a 409.
+    _INSTANCES: update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("row_id"), _INSTANCES.c.revision == bindparam("loaded_revision"))
+    .values(revision=_INSTANCES.c.revision + 1),
+    _TASKS: update(_TASKS).where(_TASKS.c.id == bindparam("row_id")),
+}
 
 
 def insert_loaded(session: Session, obj: ProcessInstance | HumanTask) -> None:
@@ -132,7 +155,18 @@ def insert_loaded(session: Session, obj: ProcessInstance | HumanTask) -> None:
 def update_loaded(session: Session, obj: ProcessInstance | HumanTask, **values: Any) -> None:
     """Change a stored row now by one Core UPDATE; the object takes the values as its loaded state
     (no flush writes them again), and later changes to it are flushed as usual. (A task row's
-    `task_groups.offered` follows by trigger.)"""
-    session.connection().execute(_UPDATES[type(obj).__table__], {"row_id": obj.id, **values})
+    `task_groups.offered` follows by trigger.)
+
+    An instance is written only over the revision it was loaded at, and takes the next one (as the
+    ORM's `version_id_col` does on a flush); raises StaleDataError, which the unit of work turns into
+    a Conflict, when the row changed meanwhile."""
+    params = {"row_id": obj.id, **values}
+    if isinstance(obj, ProcessInstance):
+        params["loaded_revision"] = obj.revision
+    changed = session.connection().execute(_UPDATES[type(obj).__table__], params).rowcount
+    if changed != 1:
+        raise StaleDataError(f"{type(obj).__name__} {obj.id}: the row changed since it was loaded ({changed} rows)")
+    if isinstance(obj, ProcessInstance):
+        values = {**values, "revision": obj.revision + 1}
     for key, value in values.items():
         set_committed_value(obj, key, value)

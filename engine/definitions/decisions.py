@@ -16,18 +16,20 @@ from datetime import datetime
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from engine.core.context import EngineContext
+from engine.core.context import EngineContext, check_bounds
 from engine.core.errors import DecisionFailed, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
 from engine.db.models import DecisionDefinition, Deployment
 from engine.definitions.versions import all_versions, find_version, latest_of_each, latest_version
-from engine.dmn.compiled import CompiledModel, compile_model
+from engine.dmn.compiled import CompiledModel
+from engine.dmn.compiler import compile_model
 from engine.dmn.errors import DecisionError, ModelInvalid
 from engine.dmn.evaluate import evaluate as evaluate_model
-from engine.dmn.model import DecisionModel, DecisionTable
+from engine.dmn.expressions import DecisionTable
+from engine.dmn.model import DecisionModel
 from engine.events import stream as audit
 from engine.spiff.extensions.decisions import DecisionResolver, PublishedDecision
 from engine.spiff.model.dmn_checks import ParsedDecision
@@ -176,20 +178,33 @@ def get_decision(ctx: EngineContext, actor: Actor, key: str) -> list[DecisionVie
         return [DecisionView.of(r) for r in rows]
 
 
-def _find_version(session: Session, key: str, version: int | None) -> tuple[int, int, str]:
-    """(row id, version, content hash) of the given or latest version, without the model; raises NotFound."""
-    query = select(DecisionDefinition.id, DecisionDefinition.version, DecisionDefinition.content_hash).where(
-        DecisionDefinition.key == key
-    )
-    if version is None:
-        query = query.order_by(DecisionDefinition.version.desc()).limit(1)
-    else:
-        query = query.where(DecisionDefinition.version == version)
-    row = session.execute(query).first()
-    if row is None:
-        what = f"version {version} of decision {key!r}" if version is not None else f"decision {key!r}"
-        raise NotFound(f"{what} is not deployed")
-    return row[0], row[1], row[2]
+# The evaluation's one read, built once (building a statement costs more than running it) and run on a plain
+# connection: no ORM session, no objects; the stored model is read only when the compiled cache misses.
+_TABLE = DecisionDefinition.__table__
+_FOUND = (_TABLE.c.id, _TABLE.c.version, _TABLE.c.content_hash)
+_LATEST = select(*_FOUND).where(_TABLE.c.key == bindparam("key")).order_by(_TABLE.c.version.desc()).limit(1)
+_PINNED = select(*_FOUND).where(_TABLE.c.key == bindparam("key"), _TABLE.c.version == bindparam("version"))
+_MODEL = select(_TABLE.c.model).where(_TABLE.c.id == bindparam("id"))
+
+
+def _compiled_version(ctx: EngineContext, key: str, version: int | None) -> tuple[int, CompiledModel]:
+    """(version, compiled model) of the given or latest version of `key`, in one read-only transaction: one
+    indexed query, plus the model's on the first evaluation of that content in this process; raises NotFound,
+    DecisionFailed."""
+    with ctx.db.connect() as conn:
+        if version is None:
+            row = conn.execute(_LATEST, {"key": key}).first()
+        else:
+            row = conn.execute(_PINNED, {"key": key, "version": version}).first()
+        if row is None:
+            what = f"version {version} of decision {key!r}" if version is not None else f"decision {key!r}"
+            raise NotFound(f"{what} is not deployed")
+        found_id, found_version, digest = row
+        compiled = _COMPILED.find(digest)
+        if compiled is not None:
+            return found_version, compiled
+        stored: dict[str, Any] = conn.execute(_MODEL, {"id": found_id}).scalar_one()
+    return found_version, _COMPILED.add(digest, stored)  # compiled after the connection went back to the pool
 
 
 # ---------------------------------------------------------------- evaluating
@@ -205,12 +220,13 @@ def evaluate(
     """Evaluate a deployed decision; raises Forbidden, NotFound, InvalidInput, DecisionFailed."""
     require(actor, "decision.evaluate")
     _check_inputs(inputs)
-    with ctx.uow(write=False) as uow:
-        found_id, found_version, digest = _find_version(uow.session, key, version)
-        compiled = _COMPILED.get(digest, lambda: uow.session.get_one(DecisionDefinition, found_id).model)
+    check_bounds(inputs, ctx.limits, "inputs")
+    found_version, compiled = _compiled_version(ctx, key, version)
     sandbox = ctx.script_engine.environment if ctx.script_engine is not None else None
     try:
-        result = evaluate_model(compiled, inputs, now=ctx.clock.now, python=sandbox)
+        result = evaluate_model(
+            compiled, inputs, now=ctx.clock.now, python=sandbox, time_limit=ctx.settings.script_time_limit
+        )
     except DecisionError as err:
         raise DecisionFailed(str(err), err.details()) from err
     return DecisionResult(
@@ -239,14 +255,18 @@ class _CompiledCache:
         self._size = size
         self._lock = Lock()
 
-    def get(self, digest: str, load: Callable[[], dict[str, Any]]) -> CompiledModel:
-        """The compiled model (`load` reads the stored one on a miss); raises DecisionFailed if it does not compile."""
+    def find(self, digest: str) -> CompiledModel | None:
+        """The compiled model of this content, if this process has compiled it."""
         with self._lock:
-            if digest in self._items:
+            compiled = self._items.get(digest)
+            if compiled is not None:
                 self._items.move_to_end(digest)
-                return self._items[digest]
+            return compiled
+
+    def add(self, digest: str, stored: dict[str, Any]) -> CompiledModel:
+        """Compile a stored model and keep it; raises DecisionFailed if it does not compile."""
         try:
-            compiled = compile_model(DecisionModel.from_dict(load()))
+            compiled = compile_model(DecisionModel.from_dict(stored))
         except ModelInvalid as err:
             raise DecisionFailed(f"the stored decision cannot be compiled: {err}") from err
         with self._lock:

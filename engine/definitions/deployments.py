@@ -46,6 +46,7 @@ def deploy(
         calendars=known_calendars,
         published=published_resolver(ctx),
         decisions=published_decision_resolver(ctx),
+        channels=set(ctx.settings.channels()),  # pmoflow:announce names one of them
     )
     with ctx.uow() as uow:
         session = uow.session
@@ -79,6 +80,7 @@ def deploy(
                 lane_map=lane_map,
                 forms=process.forms,
                 user_tasks=process.user_tasks,
+                announce=process.announce,
                 created_at=now,
             )
             session.add(row)

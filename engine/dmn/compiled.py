@@ -1,54 +1,121 @@
-"""A decision model compiled into closures, ready to evaluate many times.
+"""A decision model compiled into closures, and the frame those closures evaluate in.
 
-`compile_model` parses every cell once (FEEL through engine.dmn.feel; Python cells become
-calls of the injected sandbox) and reports every cell that cannot work, each named by its
-decision, rule and column. Input entries that accept anything (`-`) are dropped, so a rule
-is only as expensive as its real conditions.
+`engine.dmn.compiler.compile_model` builds a `CompiledModel`: a decision table becomes a
+`CompiledTable` (its input expressions, the tests of each rule, output values and priority
+ranks), a literal expression a `CompiledLiteral`, any other boxed expression a `CompiledBoxed`,
+and business knowledge models and decision services `CompiledKnowledge` (their FEEL functions,
+built in a frame). Closures evaluate over a `Frame` whose `root` is the scope of the moment (a
+context's entries, a function's parameters, an iterator's variable). Decision tables nested in
+boxed expressions are run by the evaluator the frame carries (`Frame.hooks`, set by
+engine.dmn.evaluate), which the compiler cannot import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from engine.dmn.errors import CellError, ModelInvalid
-from engine.dmn.feel import FeelError, FeelSyntaxError, compile_expression, compile_unary_tests, from_python
-from engine.dmn.feel.compiler import Env, compile_test
-from engine.dmn.feel.nodes import Tests
-from engine.dmn.feel.parser import parse_unary_tests
+from engine.dmn.expressions import DecisionTable, Expression, LiteralExpression
+from engine.dmn.feel import FeelError, from_python
 from engine.dmn.feel.scope import RootScope, Scope
 from engine.dmn.feel.state import EvalState
-from engine.dmn.model import PYTHON, Cell, Decision, DecisionModel, DecisionTable, LiteralExpression, OutputClause
-from engine.dmn.python_cells import INPUT_NAME, PythonCheck, PythonRunner, check_test, is_any, test_source, to_native
+from engine.dmn.feel.values import Function
+from engine.dmn.model import Decision, DecisionModel
+from engine.dmn.python_cells import PythonRunner, to_native
+from engine.dmn.types import Types
 
 Value = Callable[["Frame"], Any]
 CellTest = Callable[[Scope], "bool | None"]  # tests `scope.input`
 Rank = Callable[["Frame", Any], int]
 
 
+_NO_TYPES = Types(())
+
+
+class Hooks(Protocol):
+    """What the evaluator (engine.dmn.evaluate) lends compiled closures: running a nested table, decisions."""
+
+    def table(self, frame: Frame, owner: Decision, table: CompiledTable) -> Any: ...
+
+    def decisions(self, frame: Frame, model: CompiledModel, plan: tuple[int, ...]) -> None: ...
+
+
 class Frame:
-    """One evaluation: the caller's variables, results of decisions so far, the sandbox."""
+    """One evaluation: the caller's variables, results of decisions so far, the sandbox; `root` is the scope
+    expressions evaluate in (the top scope, or a nested one: see `at`)."""
 
-    __slots__ = ("root", "variables", "state", "runner", "bound")
+    __slots__ = ("root", "top", "variables", "state", "runner", "bound", "hooks", "namespaces", "types", "aliases")
 
-    def __init__(self, variables: Mapping[str, Any], state: EvalState, runner: PythonRunner | None) -> None:
-        self.root = RootScope(variables, state)
+    def __init__(
+        self,
+        variables: Mapping[str, Any],
+        state: EvalState,
+        runner: PythonRunner | None,
+        hooks: Hooks | None = None,
+        types: Types | None = None,
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        self.top = RootScope(variables, state)
+        self.root: Scope = self.top
         state.host = self
         self.variables = variables
         self.state = state
         self.runner = runner
         self.bound: dict[str, Any] = {}
+        self.hooks = hooks
+        self.namespaces: dict[str, dict[str, Any]] = {}  # import name -> its elements' values
+        self.types = types or _NO_TYPES
+        self.aliases = aliases or {}
 
-    def bind(self, name: str, value: Any) -> None:
-        """Make a FEEL value (a required decision's result) visible to later decisions."""
-        self.root.bind(name, value)
+    def bind(self, name: str, value: Any, prefix: str = "") -> None:
+        """Make a FEEL value (a required decision's result, a BKM) visible to later decisions; an imported
+        element's inside the context of its import name."""
+        if prefix:
+            self.namespace(prefix)[name] = value
+            return
+        self.top.bind(name, value)
         self.bound[name] = value
+
+    def namespace(self, prefix: str) -> dict[str, Any]:
+        """The context holding the elements of import `prefix` (`a.b`: `b` imported by `a`), bound under its
+        name; imported input data arrive as contexts under the import names (`{"a": {"b": {"x": 1}}}`)."""
+        found = self.namespaces.get(prefix)
+        if found is None:
+            head, _, last = prefix.rpartition(".")
+            parent = self.namespace(head) if head else None
+            same = self.aliases.get(prefix)
+            if same is not None:  # a file imported through two paths: one set of elements
+                found = self.namespace(same)
+            else:
+                given = self.variables.get(last) if parent is None else parent.get(last)
+                found = {}
+                if isinstance(given, Mapping):
+                    found.update(from_python(dict(given)) if parent is None else given)
+            if parent is None:
+                self.top.bind(last, found)
+            else:
+                parent[last] = found
+            self.namespaces[prefix] = found
+        return found
+
+    def scope_of(self, prefix: str) -> Frame:
+        """Where an element of import `prefix` evaluates: its file's names unqualified, over the top scope."""
+        return self if not prefix else self.at(self.top.child(self.namespace(prefix)))
+
+    def at(self, scope: Scope) -> Frame:
+        """The same evaluation with expressions evaluated in `scope`."""
+        inner = Frame.__new__(Frame)
+        inner.root, inner.top, inner.variables, inner.state = scope, self.top, self.variables, self.state
+        inner.runner, inner.bound, inner.hooks, inner.namespaces = self.runner, self.bound, self.hooks, self.namespaces
+        inner.types, inner.aliases = self.types, self.aliases
+        return inner
 
     def python(self, source: str, extra: Mapping[str, Any] | None = None) -> Any:
         """Evaluate a Python cell in the sandbox; raises what the sandbox raises."""
         if self.runner is None:
             raise FeelError("this decision has Python cells, but no Python sandbox is configured")
+        self.state.check_clock()  # each cell has the sandbox's own time limit; the decision has its deadline
         context = dict(self.variables)
         context.update({k: to_native(v) for k, v in self.bound.items()})
         if extra:
@@ -86,9 +153,27 @@ class CompiledLiteral:
 
 
 @dataclass(frozen=True)
+class CompiledBoxed:
+    """A decision whose logic is a boxed expression (or a decision service called as a decision)."""
+
+    expression: Expression
+    value: Value
+
+
+@dataclass(frozen=True)
 class CompiledDecision:
     decision: Decision
-    logic: CompiledTable | CompiledLiteral
+    logic: CompiledTable | CompiledLiteral | CompiledBoxed
+
+
+@dataclass(frozen=True)
+class CompiledKnowledge:
+    """A BKM or a decision service: `make` builds its FEEL function in a frame."""
+
+    id: str
+    name: str
+    prefix: str
+    make: Callable[[Frame], Function]
 
 
 @dataclass(frozen=True)
@@ -96,118 +181,27 @@ class CompiledModel:
     model: DecisionModel
     decisions: tuple[CompiledDecision, ...]
     reads: frozenset[str] = frozenset()  # every variable name its FEEL cells read
+    plan: tuple[int, ...] = ()  # the decisions evaluated for the top one (indexes into `decisions`), in order
+    knowledge: tuple[CompiledKnowledge, ...] = ()
+    types: Types = field(default_factory=lambda: Types(()))
+    inputs: tuple[tuple[str, str, str], ...] = ()  # (name, prefix, typeRef) of the typed input data
+    aliases: dict[str, str] = field(default_factory=dict)  # import paths of a file imported twice -> the first
+    calls: frozenset[str] = frozenset()  # every function its FEEL cells call that is neither built-in nor bound
 
 
-def compile_model(
-    model: DecisionModel, python_check: PythonCheck | None = None, names: frozenset[str] | None = None
-) -> CompiledModel:
-    """Compile every decision of the model; raises ModelInvalid naming every cell that cannot work."""
-    errors: list[CellError] = []
-    compiler = _Compiler(model.names() if names is None else names, python_check, errors)
-    decisions = tuple(compiler.decision(d) for d in model.decisions)
-    if errors:
-        raise ModelInvalid(errors)
-    return CompiledModel(model, decisions, frozenset(compiler.all_reads))
+def evaluation_order(decisions: tuple[Decision, ...], targets: list[str], given: tuple[str, ...]) -> tuple[int, ...]:
+    """Indexes of the decisions `targets` need (themselves included, `given` ones left out), dependencies first."""
+    index = {d.id: i for i, d in enumerate(decisions)}
+    order: list[int] = []
 
+    def visit(did: str) -> None:
+        i = index.get(did)
+        if i is None or i in order or did in given:
+            return
+        for ref in decisions[i].required_decisions:
+            visit(ref)
+        order.append(i)
 
-class _Compiler:
-    """Compiles cells, collecting errors instead of stopping at the first."""
-
-    def __init__(self, names: frozenset[str], check: PythonCheck | None, errors: list[CellError]) -> None:
-        self.names = names
-        self.check = check
-        self.errors = errors
-        self.decision_id = ""
-        self.reads: frozenset[str] = frozenset()
-        self.all_reads: set[str] = set()
-
-    def decision(self, decision: Decision) -> CompiledDecision:
-        """Compile one decision's cells; problems go to `self.errors`."""
-        self.decision_id = decision.id
-        logic = decision.logic
-        if isinstance(logic, LiteralExpression):
-            value = self.value(logic.expression, "literal expression")
-            return CompiledDecision(decision, CompiledLiteral(logic, value, self.reads))
-        return CompiledDecision(decision, self.table(logic))
-
-    def fail(self, cell: Cell, where: str, reason: str) -> None:
-        self.errors.append(CellError(self.decision_id, where, cell, reason))
-
-    def table(self, table: DecisionTable) -> CompiledTable:
-        inputs = tuple(self.value(i.expression, f"input {i.title!r}") for i in table.inputs)
-        allowed = tuple(
-            self.test(i.allowed, f"input {i.title!r} (allowed values)") if i.allowed else None for i in table.inputs
-        )
-        defaults = tuple(
-            self.value(o.default, f"output {o.name!r} (default)") if o.default else None for o in table.outputs
-        )
-        ranks = tuple(self.rank(o) for o in table.outputs)
-        rules = tuple(self.rule(table, r) for r in table.rules)
-        return CompiledTable(table, inputs, allowed, rules, defaults, ranks)
-
-    def rule(self, table: DecisionTable, rule: Any) -> CompiledRule:
-        where = f"rule {rule.number} ({rule.id})"
-        tests = []
-        for index, (clause, cell) in enumerate(zip(table.inputs, rule.inputs, strict=True)):
-            test = self.test(cell, f"{where}, input {clause.title!r}")
-            if test is not None:
-                tests.append((index, test))
-        outputs = tuple(
-            self.value(cell, f"{where}, output {clause.name!r}")
-            for clause, cell in zip(table.outputs, rule.outputs, strict=True)
-        )
-        return CompiledRule(rule.number, rule.id, rule.description, tuple(tests), outputs)
-
-    def value(self, cell: Cell, where: str) -> Value:
-        """A closure computing an expression cell (an empty cell is null)."""
-        text = cell.text
-        if not text.strip():
-            return lambda f: None
-        if cell.language == PYTHON:
-            if self.check is not None and (reason := self.check(text.strip())):
-                self.fail(cell, where, reason)
-            source = text.strip()
-            return lambda f: from_python(f.python(source))
-        try:
-            compiled = compile_expression(text, self.names)
-        except FeelSyntaxError as err:
-            self.fail(cell, where, str(err))
-            return lambda f: None
-        fn, self.reads = compiled.fn, compiled.free_names
-        self.all_reads.update(compiled.free_names)
-        return lambda f: fn(f.root)
-
-    def test(self, cell: Cell, where: str) -> CellTest | None:
-        """A closure testing `scope.input` against an input entry; None for `-`."""
-        if is_any(cell.text):
-            return None
-        if cell.language == PYTHON:
-            if self.check is not None and (reason := check_test(cell.text, self.check)):
-                self.fail(cell, where, reason)
-            source = test_source(cell.text)
-            return lambda s: bool(s.state.host.python(source, {INPUT_NAME: to_native(s.input)}))
-        try:
-            compiled = compile_unary_tests(cell.text, self.names)
-        except FeelSyntaxError as err:
-            self.fail(cell, where, str(err))
-            return lambda s: False
-        self.all_reads.update(compiled.free_names)
-        return compiled.fn
-
-    def rank(self, output: OutputClause) -> Rank | None:
-        """Position of a value in the output's list of values (priority order), or None without a list."""
-        if output.allowed is None:
-            return None
-        try:
-            tree = parse_unary_tests(output.allowed.text, self.names)
-            parts = tree.tests if isinstance(tree, Tests) else (tree,)
-            tests = [compile_test(t, Env(output.allowed.text)) for t in parts]
-        except (FeelSyntaxError, RecursionError) as err:
-            self.fail(output.allowed, f"output {output.name!r} (output values)", str(err))
-            return None
-
-        def rank(frame: Frame, value: Any) -> int:
-            scope = frame.root.with_input(value)
-            return next((i for i, t in enumerate(tests) if t(scope) is True), len(tests))
-
-        return rank
+    for target in targets:
+        visit(target)
+    return tuple(order)

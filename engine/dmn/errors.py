@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.dmn.model import Cell
+from engine.dmn.expressions import Cell
 
 
 @dataclass(frozen=True)

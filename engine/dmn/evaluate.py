@@ -16,15 +16,26 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from engine.dmn.compiled import CompiledDecision, CompiledLiteral, CompiledModel, CompiledRule, CompiledTable, Frame
+from engine.dmn.compiled import (
+    CompiledBoxed,
+    CompiledDecision,
+    CompiledLiteral,
+    CompiledModel,
+    CompiledRule,
+    CompiledTable,
+    Frame,
+)
 from engine.dmn.errors import DecisionError
-from engine.dmn.feel import EvalState, FeelError, to_python
+from engine.dmn.expressions import ServiceCall
+from engine.dmn.feel import EvalState, FeelError, from_python, to_python
 from engine.dmn.feel.scope import Scope
+from engine.dmn.feel.state import DEFAULT_TIME_LIMIT, enter, leave, spend
 from engine.dmn.feel.temporal import parse_date, parse_date_time, parse_duration, parse_time
 from engine.dmn.feel.values import add, compare, equal, to_text
 from engine.dmn.model import Decision
 from engine.dmn.python_cells import PythonRunner
 
+RULES_PER_CHARGE = 64  # rules tested between two counts of work (see EvalState.spend)
 SINGLE_HIT = ("UNIQUE", "FIRST", "PRIORITY", "ANY")
 EVALUATION_ERRORS = (FeelError, ArithmeticError, ValueError, RecursionError)
 _COERCE: dict[str, Callable[[str], Any]] = {
@@ -86,6 +97,7 @@ class Evaluation:
     matched_rules: tuple[MatchedRule, ...]
     trace: tuple[DecisionTrace, ...]
     values: dict[str, Any] = field(default_factory=dict, compare=False)  # the outputs as FEEL values
+    value: Any = field(default=None, compare=False)  # the decision's FEEL value (a table's: one output or a context)
 
 
 @dataclass(frozen=True)
@@ -102,19 +114,23 @@ def evaluate(
     *,
     now: Callable[[], datetime] | None = None,
     python: PythonRunner | None = None,
+    time_limit: float | None = None,
 ) -> Evaluation:
-    """Evaluate the model's decision over `variables` (plain Python values); raises DecisionError."""
-    state = EvalState(now=now) if now is not None else EvalState()
-    frame = Frame(variables, state, python)
-    traces = []
-    outcome = None
-    for compiled in model.decisions:
-        seen = len(state.warnings)
-        outcome = _evaluate_decision(frame, compiled)
-        traces.append(_trace(compiled.decision, outcome, state.warnings[seen:]))
-        frame.bind(compiled.decision.variable, outcome.value)
-        for name, value in outcome.outputs.items():
-            frame.bind(name, value)
+    """Evaluate the model's decision over `variables` (plain Python values) within `time_limit` seconds (the
+    whole graph; None: DEFAULT_TIME_LIMIT); raises DecisionError."""
+    limit = time_limit or DEFAULT_TIME_LIMIT
+    state = EvalState(now=now, time_limit=limit) if now is not None else EvalState(time_limit=limit)
+    if model.types.items:
+        state.item_types = model.types.instance
+    frame = Frame(variables, state, python, _HOOKS, model.types, model.aliases)
+    traces: list[DecisionTrace] = []
+    previous = enter(state)
+    try:
+        if model.inputs or model.knowledge or model.aliases:
+            _prepare(frame, model)
+        outcome = _run(frame, model, model.plan or tuple(range(len(model.decisions))), traces)
+    finally:
+        leave(previous)
     assert outcome is not None
     top = traces[-1]
     return Evaluation(
@@ -123,11 +139,74 @@ def evaluate(
         matched_rules=top.matched_rules,
         trace=tuple(traces),
         values=dict(outcome.outputs),
+        value=outcome.value,
     )
+
+
+def _prepare(frame: Frame, model: CompiledModel) -> None:
+    """Typed input data converted from their JSON form; BKMs and decision services bound as functions; a file
+    imported through two paths visible under both."""
+    for alias in model.aliases:
+        frame.namespace(alias)
+    for name, prefix, type_ref in model.inputs:
+        source = frame.variables if not prefix else frame.namespace(prefix)
+        if name in source:
+            try:
+                value = source[name] if prefix else from_python(source[name])
+                converted = model.types.from_input(value, type_ref, f"input {name!r}")
+            except EVALUATION_ERRORS as err:
+                raise DecisionError(f"input data {name!r}: {err}", model.model.decision) from err
+            frame.bind(name, converted, prefix)
+    for knowledge in model.knowledge:
+        function = knowledge.make(frame)
+        frame.bind(knowledge.name, function, knowledge.prefix)
+        frame.bound[f"service:{knowledge.id}"] = function
+
+
+def _run(
+    frame: Frame, model: CompiledModel, plan: tuple[int, ...], traces: list[DecisionTrace] | None = None
+) -> _Outcome | None:
+    """Evaluate the decisions of `plan` in order, binding each one's result for the next."""
+    outcome = None
+    state = frame.state
+    seen = 0  # the first decision's trace carries the warnings about inputs too
+    for index in plan:
+        compiled = model.decisions[index]
+        decision = compiled.decision
+        outcome = _evaluate_decision(frame, compiled)
+        if traces is not None:
+            traces.append(_trace(decision, outcome, state.warnings[seen:]))
+        seen = len(state.warnings)
+        frame.bind(decision.variable, outcome.value, decision.prefix)
+        if not decision.prefix:
+            for name, value in outcome.outputs.items():
+                frame.bind(name, value)
+    return outcome
+
+
+def _type_name(type_ref: str | None) -> str | None:
+    """`feel:date` -> `date`."""
+    return type_ref.rpartition(":")[2] if type_ref else None
+
+
+class _Hooks:
+    """What compiled boxed expressions borrow from the evaluator (see engine.dmn.compiled.Hooks)."""
+
+    @staticmethod
+    def table(frame: Frame, owner: Decision, table: CompiledTable) -> Any:
+        return _table(frame, owner, table).value
+
+    @staticmethod
+    def decisions(frame: Frame, model: CompiledModel, plan: tuple[int, ...]) -> None:
+        _run(frame, model, plan)
+
+
+_HOOKS = _Hooks()
 
 
 def _trace(decision: Decision, outcome: _Outcome, warnings: list[str]) -> DecisionTrace:
     logic = decision.logic
+    outputs = _plain(decision, "outputs", outcome.outputs)
     return DecisionTrace(
         decision=decision.id,
         name=decision.name,
@@ -135,18 +214,46 @@ def _trace(decision: Decision, outcome: _Outcome, warnings: list[str]) -> Decisi
         hit_policy=getattr(logic, "hit_policy", None),
         inputs=outcome.inputs,
         matched_rules=tuple(MatchedRule(decision.id, r.id, r.number, r.description) for r in outcome.matched),
-        outputs={k: to_python(v) for k, v in outcome.outputs.items()},
+        outputs=outputs,
         warnings=tuple(warnings),
     )
 
 
 def _evaluate_decision(frame: Frame, compiled: CompiledDecision) -> _Outcome:
+    decision = compiled.decision
+    inner = frame.scope_of(decision.prefix) if decision.prefix else frame
     if isinstance(compiled.logic, CompiledLiteral):
-        return _literal(frame, compiled.decision, compiled.logic)
-    return _table(frame, compiled.decision, compiled.logic)
+        outcome = _literal(inner, decision, compiled.logic)
+    elif isinstance(compiled.logic, CompiledBoxed):
+        outcome = _boxed(inner, decision, compiled.logic)
+    else:
+        return _table(inner, decision, compiled.logic)
+    if decision.result_type and outcome.value is not None:
+        value = frame.types.conform(outcome.value, decision.result_type, f"decision {decision.name!r}")
+        if value is not outcome.value:
+            outcome = _Outcome({decision.variable: value}, value, outcome.matched, outcome.inputs)
+    return outcome
+
+
+def _boxed(frame: Frame, decision: Decision, boxed: CompiledBoxed) -> _Outcome:
+    try:
+        value = boxed.value(frame)
+    except EVALUATION_ERRORS as err:
+        raise DecisionError(
+            str(err), decision.id, column=boxed.expression.kind, element_id=boxed.expression.id
+        ) from err
+    expression = boxed.expression
+    if isinstance(expression, ServiceCall) and expression.outputs:  # a service's outputs: one per output decision
+        if len(expression.outputs) == 1:
+            return _Outcome({expression.outputs[0]: value}, value, (), {})
+        if isinstance(value, dict):
+            return _Outcome(dict(value), value, (), {})
+    return _Outcome({decision.variable: value}, value, (), {})
 
 
 def _literal(frame: Frame, decision: Decision, literal: CompiledLiteral) -> _Outcome:
+    if not literal.literal.expression.text.strip():
+        frame.state.warn(f"decision {decision.name!r} has no decision logic; its value is null")
     try:
         value = literal.value(frame)
     except EVALUATION_ERRORS as err:
@@ -157,12 +264,17 @@ def _literal(frame: Frame, decision: Decision, literal: CompiledLiteral) -> _Out
             text=literal.literal.expression.text,
             element_id=literal.literal.id,
         ) from err
-    inputs = {
-        name: to_python(frame.root.find(name))
-        for name in sorted(literal.reads)
-        if name in frame.variables and name not in frame.bound
-    }
+    names = [name for name in sorted(literal.reads) if name in frame.variables and name not in frame.bound]
+    inputs = _plain(decision, "inputs", {name: frame.root.find(name) for name in names})
     return _Outcome({decision.variable: value}, value, (), inputs)
+
+
+def _plain(decision: Decision, what: str, values: dict[str, Any]) -> dict[str, Any]:
+    """FEEL values as plain Python for the trace; raises DecisionError for a value too large to convert."""
+    try:
+        return {k: to_python(v) for k, v in values.items()}
+    except EVALUATION_ERRORS as err:
+        raise DecisionError(f"{what}: {err}", decision.id, element_id=decision.logic.id) from err
 
 
 # ---------------------------------------------------------------- decision tables
@@ -172,9 +284,11 @@ def _table(frame: Frame, decision: Decision, table: CompiledTable) -> _Outcome:
     values = _input_values(frame, decision, table)
     scopes = [frame.root.with_input(v) for v in values]
     hits = _matching(frame, decision, table, scopes)
-    inputs = {
-        (c.expression.text or c.label or c.id): to_python(v) for c, v in zip(table.table.inputs, values, strict=True)
-    }
+    inputs = _plain(
+        decision,
+        "inputs",
+        {(c.expression.text or c.label or c.id): v for c, v in zip(table.table.inputs, values, strict=True)},
+    )
     if not hits:
         return _no_match(frame, decision, table, inputs)
     if table.table.hit_policy in SINGLE_HIT:
@@ -214,8 +328,8 @@ def _input_values(frame: Frame, decision: Decision, table: CompiledTable) -> lis
 
 def _coerce(value: Any, type_ref: str | None) -> Any:
     """A string input whose column is typed date, time, date and time or duration, parsed."""
-    if isinstance(value, str) and type_ref in _COERCE:
-        return _COERCE[type_ref](value)
+    if type_ref is not None and isinstance(value, str) and (name := _type_name(type_ref)) in _COERCE:
+        return _COERCE[name](value)
     return value
 
 
@@ -226,15 +340,18 @@ def _matching(
     first_only = table.table.hit_policy == "FIRST"
     hits = []
     rule, column = None, -1
+    rules, charge = table.rules, frame.state.spend
     try:
-        for rule in table.rules:
-            for column, test in rule.tests:
-                if test(scopes[column]) is not True:
-                    break
-            else:
-                hits.append((rule, _rule_outputs(frame, decision, table, rule)))
-                if first_only:
-                    break
+        for start in range(0, len(rules), RULES_PER_CHARGE):
+            charge(RULES_PER_CHARGE)  # many rules of loop-free cells: the clock is read every few hundred rules
+            for rule in rules[start : start + RULES_PER_CHARGE]:
+                for column, test in rule.tests:
+                    if test(scopes[column]) is not True:
+                        break
+                else:
+                    hits.append((rule, _rule_outputs(frame, decision, table, rule)))
+                    if first_only:
+                        return hits
     except EVALUATION_ERRORS as err:
         assert rule is not None
         clause = table.table.inputs[column]
@@ -353,13 +470,16 @@ def _multi_hit(
                 element_id=table.table.id,
             ) from err
         return _Outcome({names[0]: value}, value, rules, inputs)
-    outputs = {name: [values[i] for _, values in hits] for i, name in enumerate(names)}
-    value = outputs[names[0]] if len(names) == 1 else [dict(zip(names, values, strict=True)) for _, values in hits]
-    return _Outcome(outputs, value, rules, inputs)
+    if len(names) == 1:
+        value = [values[0] for _, values in hits]
+        return _Outcome({names[0]: value}, value, rules, inputs)
+    rows = [dict(zip(names, values, strict=True)) for _, values in hits]  # the standard's list of contexts
+    return _Outcome({decision.variable: rows}, rows, rules, inputs)
 
 
 def _aggregate(aggregation: str, values: list[Any]) -> Any:
     """SUM, MIN, MAX or COUNT of the non-null outputs; raises FeelError for values that do not combine."""
+    spend(len(values))
     present = [v for v in values if v is not None]
     if aggregation == "COUNT":
         return Decimal(len(present))

@@ -9,82 +9,64 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-FEEL = "feel"
-PYTHON = "python"
-AUTO = "auto"  # no language declared: decided per decision by the reader
-HIT_POLICIES = ("UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER")
-AGGREGATIONS = ("SUM", "MIN", "MAX", "COUNT")
+from engine.dmn.expressions import (
+    AUTO,
+    FEEL,
+    BoxedFunction,
+    Cell,
+    DecisionTable,
+    Expression,
+    cell_from_dict,
+    expression_from_dict,
+    map_cells,
+    walk_cells,
+)
+
 MODEL_FORMAT = 1
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One piece of text in a model, with the element it came from and its language."""
+class ItemDefinition:
+    """A named type: a base type (`type_ref`), a structure (`components`), a collection, allowed values."""
 
-    text: str
-    element_id: str | None = None
-    language: str = FEEL
-
-
-@dataclass(frozen=True)
-class InputClause:
-    id: str
-    label: str
-    expression: Cell
-    type_ref: str | None = None
-    allowed: Cell | None = None  # inputValues: unary tests every input value must pass
-
-    @property
-    def title(self) -> str:
-        return self.label or self.expression.text or self.id
-
-
-@dataclass(frozen=True)
-class OutputClause:
-    id: str
-    label: str
     name: str
     type_ref: str | None = None
-    allowed: Cell | None = None  # outputValues: the priority order for PRIORITY / OUTPUT ORDER
-    default: Cell | None = None  # defaultOutputEntry: the value when no rule matches
+    is_collection: bool = False
+    allowed: Cell | None = None  # allowedValues: unary tests
+    components: tuple[ItemDefinition, ...] = ()
+    function: bool = False  # a functionItem: any function
+    output_type: str | None = None  # the functionItem's outputTypeRef
 
 
 @dataclass(frozen=True)
-class Rule:
+class BusinessKnowledgeModel:
+    """A reusable function (its encapsulated logic), visible to FEEL under its variable name."""
+
     id: str
-    number: int
-    description: str
-    inputs: tuple[Cell, ...]
-    outputs: tuple[Cell, ...]
+    name: str
+    variable: str
+    logic: BoxedFunction
+    required_knowledge: tuple[str, ...] = ()  # ids of the BKMs and decision services it invokes
+    prefix: str = ""  # the import name it is visible under ("" in its own file)
 
 
 @dataclass(frozen=True)
-class DecisionTable:
+class DecisionService:
+    """Decisions packaged as a function: parameters are its input decisions, then its input data."""
+
     id: str
-    hit_policy: str
-    aggregation: str | None
-    inputs: tuple[InputClause, ...]
-    outputs: tuple[OutputClause, ...]
-    rules: tuple[Rule, ...]
-    require_match: bool = False  # pmoflow:requireMatch="true": no matching rule is an error
-
-    @property
-    def kind(self) -> str:
-        return "table"
-
-
-@dataclass(frozen=True)
-class LiteralExpression:
-    id: str
-    expression: Cell
-    type_ref: str | None = None
-
-    @property
-    def kind(self) -> str:
-        return "literal"
+    name: str
+    variable: str
+    outputs: tuple[str, ...]  # decision ids
+    encapsulated: tuple[str, ...]
+    input_decisions: tuple[str, ...]
+    input_data: tuple[str, ...]
+    prefix: str = ""
+    type_ref: str | None = None  # its variable's type: a function item whose output type the result must have
 
 
 @dataclass(frozen=True)
@@ -102,6 +84,7 @@ class InputData:
     id: str
     name: str
     type_ref: str | None = None
+    prefix: str = ""  # the import name it is visible under ("" in its own file)
 
 
 @dataclass(frozen=True)
@@ -109,10 +92,13 @@ class Decision:
     id: str
     name: str
     variable: str  # the name its result has for decisions that require it
-    logic: DecisionTable | LiteralExpression
+    logic: Expression
     required_decisions: tuple[str, ...] = ()
     required_inputs: tuple[str, ...] = ()  # input data ids
     tests: tuple[TestCase, ...] = ()
+    required_knowledge: tuple[str, ...] = ()  # ids of BKMs and decision services it invokes
+    result_type: str | None = None  # the variable's typeRef: results are checked against it
+    prefix: str = ""  # the import name it is visible under ("" in its own file)
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -122,16 +108,13 @@ class Decision:
 
     def cells(self) -> list[Cell]:
         """Every expression cell of the decision."""
-        logic = self.logic
-        if isinstance(logic, LiteralExpression):
-            return [logic.expression]
-        cells = [i.expression for i in logic.inputs] + [c for i in logic.inputs if (c := i.allowed)]
-        cells += [c for o in logic.outputs for c in (o.allowed, o.default) if c is not None]
-        return cells + [c for r in logic.rules for c in (*r.inputs, *r.outputs)]
+        return walk_cells(self.logic)
 
     def with_language(self, language: str) -> Decision:
         """The same decision with every undeclared (`auto`) cell set to `language`."""
-        return _map_cells(self, lambda c: replace(c, language=language) if c.language == AUTO else c)
+        return replace(
+            self, logic=map_cells(self.logic, lambda c: replace(c, language=language) if c.language == AUTO else c)
+        )
 
 
 @dataclass(frozen=True)
@@ -144,6 +127,10 @@ class DecisionModel:
     decisions: tuple[Decision, ...]
     input_data: tuple[InputData, ...] = ()
     format: int = field(default=MODEL_FORMAT)
+    bkms: tuple[BusinessKnowledgeModel, ...] = ()  # every BKM the decisions invoke, directly or not
+    services: tuple[DecisionService, ...] = ()  # every decision service they invoke
+    item_definitions: tuple[ItemDefinition, ...] = ()  # imported ones named `import.name`
+    aliases: tuple[tuple[str, str], ...] = ()  # (import path, path) of a file imported through two paths
 
     @property
     def top(self) -> Decision:
@@ -151,19 +138,19 @@ class DecisionModel:
 
     def names(self) -> frozenset[str]:
         """Names a FEEL text of this model may use: input data, decision results, output names."""
-        names = {d.name for d in self.input_data}
-        for decision in self.decisions:
-            names.add(decision.variable)
-            names.update(decision.output_names)
-        return frozenset(names)
+        return model_names(self.decisions, self.input_data, self.bkms, self.services)
 
     def language(self) -> str:
         """ "feel", "python" or "mixed", over every cell."""
         languages = {c.language for d in self.decisions for c in d.cells()}
+        languages.update(c.language for b in self.bkms for c in walk_cells(b.logic))
         return languages.pop() if len(languages) == 1 else ("mixed" if languages else FEEL)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The model as JSON; fields added after the first format are left out while empty, so a model that
+        does not use them keeps its content hash."""
+        compact: dict[str, Any] = _compact(asdict(self))
+        return compact
 
     def content_hash(self) -> str:
         """A digest of the decision logic; equal models have equal digests."""
@@ -180,65 +167,52 @@ class DecisionModel:
             decisions=tuple(_decision(d) for d in data["decisions"]),
             input_data=tuple(InputData(**i) for i in data["input_data"]),
             format=data.get("format", 1),
+            bkms=tuple(
+                BusinessKnowledgeModel(
+                    id=b["id"],
+                    name=b["name"],
+                    variable=b["variable"],
+                    logic=expression_from_dict(b["logic"]),  # type: ignore[arg-type]
+                    required_knowledge=tuple(b.get("required_knowledge", ())),
+                    prefix=b.get("prefix", ""),
+                )
+                for b in data.get("bkms", ())
+            ),
+            services=tuple(
+                DecisionService(
+                    id=s["id"],
+                    name=s["name"],
+                    variable=s["variable"],
+                    outputs=tuple(s["outputs"]),
+                    encapsulated=tuple(s["encapsulated"]),
+                    input_decisions=tuple(s["input_decisions"]),
+                    input_data=tuple(s["input_data"]),
+                    prefix=s.get("prefix", ""),
+                    type_ref=s.get("type_ref"),
+                )
+                for s in data.get("services", ())
+            ),
+            item_definitions=tuple(_item_definition(i) for i in data.get("item_definitions", ())),
+            aliases=tuple((a, b) for a, b in data.get("aliases", ())),
         )
 
 
 # ---------------------------------------------------------------- restoring from JSON
 
 
-def _cell(data: dict[str, Any] | None) -> Cell | None:
-    return None if data is None else Cell(**data)
-
-
-def _required_cell(data: dict[str, Any]) -> Cell:
-    return Cell(**data)
+def _item_definition(data: dict[str, Any]) -> ItemDefinition:
+    return ItemDefinition(
+        name=data["name"],
+        type_ref=data["type_ref"],
+        is_collection=data["is_collection"],
+        allowed=cell_from_dict(data["allowed"]),
+        components=tuple(_item_definition(c) for c in data["components"]),
+        function=data.get("function", False),
+        output_type=data.get("output_type"),
+    )
 
 
 def _decision(data: dict[str, Any]) -> Decision:
-    logic = data["logic"]
-    restored: DecisionTable | LiteralExpression
-    if "rules" in logic:
-        restored = DecisionTable(
-            id=logic["id"],
-            hit_policy=logic["hit_policy"],
-            aggregation=logic["aggregation"],
-            inputs=tuple(
-                InputClause(
-                    id=i["id"],
-                    label=i["label"],
-                    expression=_required_cell(i["expression"]),
-                    type_ref=i["type_ref"],
-                    allowed=_cell(i["allowed"]),
-                )
-                for i in logic["inputs"]
-            ),
-            outputs=tuple(
-                OutputClause(
-                    id=o["id"],
-                    label=o["label"],
-                    name=o["name"],
-                    type_ref=o["type_ref"],
-                    allowed=_cell(o["allowed"]),
-                    default=_cell(o["default"]),
-                )
-                for o in logic["outputs"]
-            ),
-            rules=tuple(
-                Rule(
-                    id=r["id"],
-                    number=r["number"],
-                    description=r["description"],
-                    inputs=tuple(Cell(**c) for c in r["inputs"]),
-                    outputs=tuple(Cell(**c) for c in r["outputs"]),
-                )
-                for r in logic["rules"]
-            ),
-            require_match=logic.get("require_match", False),
-        )
-    else:
-        restored = LiteralExpression(
-            id=logic["id"], expression=_required_cell(logic["expression"]), type_ref=logic["type_ref"]
-        )
     tests = tuple(
         TestCase(
             name=t["name"],
@@ -252,28 +226,55 @@ def _decision(data: dict[str, Any]) -> Decision:
         id=data["id"],
         name=data["name"],
         variable=data["variable"],
-        logic=restored,
+        logic=expression_from_dict(data["logic"]),
         required_decisions=tuple(data["required_decisions"]),
         required_inputs=tuple(data["required_inputs"]),
         tests=tests,
+        required_knowledge=tuple(data.get("required_knowledge", ())),
+        result_type=data.get("result_type"),
+        prefix=data.get("prefix", ""),
     )
 
 
-def _map_cells(decision: Decision, change: Any) -> Decision:
-    logic = decision.logic
-    if isinstance(logic, LiteralExpression):
-        return replace(decision, logic=replace(logic, expression=change(logic.expression)))
+# ---------------------------------------------------------------- storing and naming
 
-    def maybe(cell: Cell | None) -> Cell | None:
-        return None if cell is None else change(cell)
+_ADDED_FIELDS = frozenset(
+    {"bkms", "services", "item_definitions", "aliases", "required_knowledge", "result_type", "prefix"}
+)
 
-    table = replace(
-        logic,
-        inputs=tuple(replace(i, expression=change(i.expression), allowed=maybe(i.allowed)) for i in logic.inputs),
-        outputs=tuple(replace(o, allowed=maybe(o.allowed), default=maybe(o.default)) for o in logic.outputs),
-        rules=tuple(
-            replace(r, inputs=tuple(change(c) for c in r.inputs), outputs=tuple(change(c) for c in r.outputs))
-            for r in logic.rules
-        ),
-    )
-    return replace(decision, logic=table)
+
+def _compact(data: Any) -> Any:
+    """`data` without the empty values of fields added after the first format (see `to_dict`)."""
+    if isinstance(data, dict):
+        return {k: _compact(v) for k, v in data.items() if not (k in _ADDED_FIELDS and v in ((), [], "", None))}
+    if isinstance(data, list | tuple):
+        return [_compact(v) for v in data]
+    return data
+
+
+def model_names(
+    decisions: Iterable[Decision],
+    input_data: Iterable[InputData],
+    bkms: Iterable[BusinessKnowledgeModel] = (),
+    services: Iterable[DecisionService] = (),
+) -> frozenset[str]:
+    """Names FEEL texts may use: input data, decision results and output names, BKMs and services (imported ones
+    under `import.name`, and the import names)."""
+    names: set[str] = set()
+    for data in input_data:
+        _add_name(names, data.prefix, data.name)
+    for bkm in bkms:
+        _add_name(names, bkm.prefix, bkm.variable)
+    for service in services:
+        _add_name(names, service.prefix, service.variable)
+    for decision in decisions:
+        _add_name(names, decision.prefix, decision.variable)
+        if not decision.prefix:
+            names.update(decision.output_names)
+    return frozenset(names)
+
+
+def _add_name(names: set[str], prefix: str, name: str) -> None:
+    names.add(name)
+    if prefix:
+        names.update(prefix.split("."))  # `Model B.modelA`: each import name is a name

@@ -15,7 +15,7 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from engine.dmn.feel.temporal import YearsMonths
+from engine.dmn.feel.temporal import FineDuration, FineTime, WideDate, WideDateTime, YearsMonths
 from engine.dmn.feel.values import Range, decimal_to_python, to_text
 
 INPUT_NAME = "dmninputexpr"
@@ -60,7 +60,7 @@ def to_native(value: Any) -> Any:
         return [to_native(v) for v in value]
     if isinstance(value, dict):
         return {k: to_native(v) for k, v in value.items()}
-    if isinstance(value, YearsMonths | Range):
+    if isinstance(value, YearsMonths | Range | WideDate | WideDateTime | FineTime | FineDuration):
         return to_text(value)
     if value is None or isinstance(value, bool | str | date | time | timedelta):
         return value

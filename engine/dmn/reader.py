@@ -22,312 +22,144 @@ Python dialect, is it read as Python, so models written for SpiffWorkflow keep w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import replace
 
 from lxml import etree
 
-from engine.core.errors import Problem
-from engine.dmn.compiled import compile_model
+from engine.dmn.compiler import compile_model
+from engine.dmn.dmn_file import DmnFile, Drg, FileContext, element_lines
 from engine.dmn.errors import CellError, ModelInvalid
-from engine.dmn.model import (
-    AGGREGATIONS,
-    AUTO,
-    FEEL,
-    HIT_POLICIES,
-    PYTHON,
-    Cell,
-    Decision,
-    DecisionModel,
-    DecisionTable,
-    InputClause,
-    InputData,
-    LiteralExpression,
-    OutputClause,
-    Rule,
-    TestCase,
-)
+from engine.dmn.expressions import AUTO, FEEL, PYTHON, ServiceCall, map_cells, walk_cells
+from engine.dmn.model import BusinessKnowledgeModel, Decision, DecisionModel, DecisionService, model_names
 from engine.dmn.python_cells import PythonCheck
+from engine.dmn.read_elements import read_bkm, read_decision, read_input_data, read_item_definition, read_service
 
-PMOFLOW_NS = "https://pmoflow.dev/schema/bpmn/1.0"
 PYTHON_ONLY_NAMES = frozenset({"True", "False", "None"})
-BOXED = (
-    "context",
-    "invocation",
-    "list",
-    "relation",
-    "functionDefinition",
-    "conditional",
-    "filter",
-    "for",
-    "every",
-    "some",
-)
+MAX_IMPORT_DEPTH = 8
 
 
-@dataclass
-class DmnFile:
-    """What one DMN file holds: a model per decision, problems, and the line of every element id."""
-
-    filename: str
-    models: list[DecisionModel] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    lines: dict[str, int] = field(default_factory=dict)
-
-    def problem(self, message: str, element_id: str | None, code: str = "invalid_decision") -> None:
-        self.problems.append(Problem(message, self.filename, element_id, self.lines.get(element_id or ""), code))
-
-
-def read_dmn(filename: str, root: etree._Element, python_check: PythonCheck | None = None) -> DmnFile:
-    """Read every decision of a DMN file; problems (never exceptions) say what is wrong and where."""
-    result = DmnFile(filename, lines=_lines(root))
-    ctx = _Ctx(root, result)
-    input_data = _input_data(ctx, root)
-    decisions = {d.id: d for el in root.iterfind(ctx.tag("decision")) if (d := _decision(ctx, el))}
-    _check_requirements(result, decisions, input_data)
-    names = _names(decisions, input_data)
-    decisions = {k: _resolve_language(d, names, python_check) for k, d in decisions.items()}
-    _report_cells(result, decisions, names, python_check)
+def read_dmn(
+    filename: str,
+    root: etree._Element,
+    python_check: PythonCheck | None = None,
+    files: Mapping[str, etree._Element] | None = None,
+) -> DmnFile:
+    """Read every decision and decision service of a DMN file; `files` (name -> root) are the deployment's other
+    DMN files, which `import` elements find by namespace. Problems (never exceptions) say what is wrong and where."""
+    result = DmnFile(filename, lines=element_lines(root))
+    drg = Drg()
+    ctx = FileContext(root, result, drg)
+    _read_file(ctx, root, files or {}, (filename,))
+    _check_requirements(result, drg)
+    names = model_names(drg.decisions.values(), drg.input_data.values(), drg.bkms.values(), drg.services.values())
+    drg.decisions = {k: _resolve_language(d, names, python_check, drg) for k, d in drg.decisions.items()}
+    _report_cells(result, drg, names, python_check)
     if not result.problems:
-        result.models = [_model(filename, d, decisions, input_data) for d in decisions.values()]
+        own = [d for d in drg.decisions.values() if not d.prefix]
+        services = [_service_decision(s, drg) for s in drg.services.values() if not s.prefix]
+        result.models = [_model(filename, d, drg) for d in own + services]
     return result
 
 
-def _lines(root: etree._Element) -> dict[str, int]:
-    return {el_id: el.sourceline or 0 for el in root.iter() if isinstance(el.tag, str) and (el_id := el.get("id"))}
+def _read_file(
+    ctx: FileContext, root: etree._Element, files: Mapping[str, etree._Element], chain: tuple[str, ...]
+) -> None:
+    """Read the file's imports (recursively), item definitions, input data, BKMs, services and decisions."""
+    for el in root.iterfind(ctx.tag("import")):
+        _read_import(ctx, el, files, chain)
+    for el in root.iterfind(ctx.tag("itemDefinition")):
+        item = read_item_definition(ctx, el)
+        ctx.drg.items[item.name] = item
+    for item_data in read_input_data(ctx, root):
+        ctx.drg.input_data[item_data.id] = item_data
+    for el in root.iterfind(ctx.tag("businessKnowledgeModel")):
+        if bkm := read_bkm(ctx, el):
+            ctx.drg.bkms[bkm.id] = bkm
+    for el in root.iterfind(ctx.tag("decisionService")):
+        if service := read_service(ctx, el):
+            ctx.drg.services[service.id] = service
+    for el in root.iterfind(ctx.tag("decision")):
+        if decision := read_decision(ctx, el):
+            ctx.drg.decisions[decision.id] = decision
 
 
-def _names(decisions: dict[str, Decision], input_data: dict[str, InputData]) -> frozenset[str]:
-    names = {d.name for d in input_data.values()}
-    for decision in decisions.values():
-        names.add(decision.variable)
-        names.update(decision.output_names)
-    return frozenset(names)
-
-
-# ---------------------------------------------------------------- reading elements
-
-
-class _Ctx:
-    """The file being read: its DMN namespace, default language and where problems go."""
-
-    def __init__(self, root: etree._Element, result: DmnFile) -> None:
-        self.ns = etree.QName(root).namespace
-        self.result = result
-        self.default_language = self.language(root.get("expressionLanguage"), root.get("id"))
-
-    def tag(self, local: str) -> str:
-        return f"{{{self.ns}}}{local}"
-
-    def problem(self, message: str, element_id: str | None, code: str = "invalid_decision") -> None:
-        self.result.problem(message, element_id, code)
-
-    def language(self, value: str | None, element_id: str | None) -> str:
-        """FEEL, PYTHON, or AUTO when nothing is declared; reports languages we cannot run."""
-        if not value:
-            return AUTO
-        lowered = value.lower()
-        if "feel" in lowered:
-            return FEEL
-        if "python" in lowered:
-            return PYTHON
-        self.problem(
-            f"expression language {value!r} is not supported; use FEEL (the default) or python",
-            element_id,
-            "unsupported",
+def _read_import(
+    ctx: FileContext, el: etree._Element, files: Mapping[str, etree._Element], chain: tuple[str, ...]
+) -> None:
+    namespace, name = el.get("namespace") or "", el.get("name") or ""
+    kind = el.get("importType") or ""
+    where = f"import {name!r} (namespace {namespace!r})"
+    if kind and "dmn" not in kind.lower():
+        return  # XML Schema or PMML imports define nothing we evaluate
+    found = [(f, r) for f, r in files.items() if r.get("namespace") == namespace and f not in chain]
+    if not found:
+        cyclic = any(f in files and files[f].get("namespace") == namespace for f in chain)
+        reason = (
+            "the files import each other in a cycle" if cyclic else "no DMN file of this deployment has this namespace"
         )
-        return FEEL
-
-    def cell(self, el: etree._Element | None, owner_id: str | None, language: str | None = None) -> Cell:
-        if el is None:
-            return Cell("", owner_id, language or FEEL)
-        own = el.get("expressionLanguage")
-        lang = language or (self.language(own, el.get("id") or owner_id) if own else self.default_language)
-        return Cell(el.findtext(self.tag("text")) or "", el.get("id") or owner_id, lang)
-
-
-def _input_data(ctx: _Ctx, root: etree._Element) -> dict[str, InputData]:
-    found = {}
-    for el in root.iterfind(ctx.tag("inputData")):
-        variable = el.find(ctx.tag("variable"))
-        name = (variable.get("name") if variable is not None else None) or el.get("name") or el.get("id") or ""
-        iid = el.get("id") or name
-        found[iid] = InputData(iid, name, variable.get("typeRef") if variable is not None else None)
-    return found
-
-
-def _decision(ctx: _Ctx, el: etree._Element) -> Decision | None:
-    did = el.get("id")
-    if not did:
-        ctx.result.problems.append(
-            Problem("decision without an id", ctx.result.filename, None, el.sourceline, "invalid_decision")
+        ctx.result.problem(
+            f"{where}: {reason} (deploy the imported file together with this one)",
+            el.get("id") or name or None,
+            "missing_import",
+            line=el.sourceline,
         )
-        return None
-    name = el.get("name") or did
-    variable = el.find(ctx.tag("variable"))
-    var_name = (variable.get("name") if variable is not None else None) or name
-    logic = _logic(ctx, el, did, var_name)
-    decisions, inputs = _requirements(ctx, el, did)
-    tests = _tests(ctx, el, did)
-    return None if logic is None else Decision(did, name, var_name, logic, decisions, inputs, tests)
-
-
-def _requirements(ctx: _Ctx, el: etree._Element, did: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    decisions: list[str] = []
-    inputs: list[str] = []
-    for req in el.iterfind(ctx.tag("informationRequirement")):
-        for kind, target in (("requiredDecision", decisions), ("requiredInput", inputs)):
-            ref = req.find(ctx.tag(kind))
-            if ref is not None:
-                target.append(_local_ref(ref.get("href") or ""))
-    if el.find(ctx.tag("knowledgeRequirement")) is not None:
-        ctx.problem("business knowledge models (knowledgeRequirement) are not supported", did, "unsupported")
-    return tuple(decisions), tuple(inputs)
-
-
-def _local_ref(href: str) -> str:
-    """`#decision_id` -> `decision_id` (references into other files keep their text and fail the check)."""
-    return href[1:] if href.startswith("#") else href
-
-
-def _logic(ctx: _Ctx, el: etree._Element, did: str, variable: str) -> DecisionTable | LiteralExpression | None:
-    table = el.find(ctx.tag("decisionTable"))
-    if table is not None:
-        return _table(ctx, table, did, variable)
-    literal = el.find(ctx.tag("literalExpression"))
-    if literal is not None:
-        variable_el = el.find(ctx.tag("variable"))
-        type_ref = literal.get("typeRef") or (variable_el.get("typeRef") if variable_el is not None else None)
-        return LiteralExpression(literal.get("id") or did, ctx.cell(literal, did), type_ref)
-    boxed = [etree.QName(c).localname for c in el if isinstance(c.tag, str) and etree.QName(c).localname in BOXED]
-    if boxed:
-        ctx.problem(
-            f"boxed expression {boxed[0]!r} is not supported; use a decision table or a literal expression",
-            did,
-            "unsupported",
+        return
+    if len(chain) > MAX_IMPORT_DEPTH:
+        ctx.result.problem(f"{where}: imports are nested too deeply", el.get("id"), "missing_import", el.sourceline)
+        return
+    filename, root = found[0]
+    prefix = f"{ctx.prefix}.{name}" if ctx.prefix and name else name or ctx.prefix
+    path = ctx.drg.prefixes.setdefault(namespace, prefix or namespace)
+    if path != (prefix or namespace):  # imported again through another path: the same elements
+        ctx.drg.aliases[prefix or namespace] = path
+        return
+    inner = DmnFile(filename, lines=element_lines(root))
+    _read_file(FileContext(root, inner, ctx.drg, prefix or namespace), root, files, (*chain, filename))
+    if inner.problems:
+        first = inner.problems[0]
+        ctx.result.problem(
+            f"{where}: the imported file {filename!r} has problems ({first.message})",
+            el.get("id"),
+            "missing_import",
+            line=el.sourceline,
         )
-    else:
-        ctx.problem("decision has no decision table and no literal expression", did)
-    return None
-
-
-def _table(ctx: _Ctx, el: etree._Element, did: str, variable: str) -> DecisionTable | None:
-    tid = el.get("id") or did
-    policy = (el.get("hitPolicy") or "UNIQUE").upper().replace("_", " ")
-    aggregation = (el.get("aggregation") or "").upper() or None
-    problems_before = len(ctx.result.problems)
-    if policy not in HIT_POLICIES:
-        ctx.problem(f"unknown hit policy {policy!r} (expected one of {', '.join(HIT_POLICIES)})", tid)
-    if aggregation and (aggregation not in AGGREGATIONS or policy != "COLLECT"):
-        ctx.problem(f"aggregation {aggregation!r} needs hit policy COLLECT and one of {', '.join(AGGREGATIONS)}", tid)
-    inputs = tuple(_input(ctx, i, did) for i in el.iterfind(ctx.tag("input")))
-    outputs = _outputs(ctx, el, did, variable)
-    rules = tuple(
-        _rule(ctx, r, n, len(inputs), len(outputs), did) for n, r in enumerate(el.iterfind(ctx.tag("rule")), start=1)
-    )
-    _check_table(ctx, tid, policy, aggregation, outputs)
-    if len(ctx.result.problems) > problems_before:
-        return None
-    require = el.get(f"{{{PMOFLOW_NS}}}requireMatch", "").lower() == "true"
-    return DecisionTable(tid, policy, aggregation, inputs, outputs, rules, require)
-
-
-def _input(ctx: _Ctx, el: etree._Element, did: str) -> InputClause:
-    iid = el.get("id") or did
-    expression = el.find(ctx.tag("inputExpression"))
-    values = el.find(ctx.tag("inputValues"))
-    return InputClause(
-        iid,
-        el.get("label") or "",
-        ctx.cell(expression, iid),
-        expression.get("typeRef") if expression is not None else None,
-        ctx.cell(values, iid, FEEL) if values is not None else None,
-    )
-
-
-def _outputs(ctx: _Ctx, el: etree._Element, did: str, variable: str) -> tuple[OutputClause, ...]:
-    elements = list(el.iterfind(ctx.tag("output")))
-    outputs = []
-    for out in elements:
-        oid = out.get("id") or did
-        name = out.get("name") or (variable if len(elements) == 1 else "") or out.get("label") or oid
-        values = out.find(ctx.tag("outputValues"))
-        default = out.find(ctx.tag("defaultOutputEntry"))
-        outputs.append(
-            OutputClause(
-                oid,
-                out.get("label") or "",
-                name,
-                out.get("typeRef"),
-                ctx.cell(values, oid, FEEL) if values is not None else None,
-                ctx.cell(default, oid) if default is not None else None,
-            )
-        )
-    return tuple(outputs)
-
-
-def _rule(ctx: _Ctx, el: etree._Element, number: int, inputs: int, outputs: int, did: str) -> Rule:
-    rid = el.get("id") or f"{did}_rule_{number}"
-    entries = [ctx.cell(e, rid) for e in el.iterfind(ctx.tag("inputEntry"))]
-    results = [ctx.cell(e, rid) for e in el.iterfind(ctx.tag("outputEntry"))]
-    if len(entries) != inputs or len(results) != outputs:
-        ctx.problem(
-            f"rule {number} has {len(entries)} input and {len(results)} output entries; the table has "
-            f"{inputs} inputs and {outputs} outputs",
-            rid,
-        )
-    description = (el.findtext(ctx.tag("description")) or "").strip()
-    return Rule(rid, number, description, tuple(entries), tuple(results))
-
-
-def _check_table(ctx: _Ctx, tid: str, policy: str, aggregation: str | None, outputs: tuple[OutputClause, ...]) -> None:
-    if not outputs:
-        ctx.problem("decision table has no output column", tid)
-    names = [o.name for o in outputs]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        ctx.problem(f"output name {name!r} is used twice; give each output a distinct name", tid)
-    if aggregation and len(outputs) > 1:
-        ctx.problem(f"aggregation {aggregation} needs exactly one output column", tid)
-    if policy in ("PRIORITY", "OUTPUT ORDER"):
-        for out in outputs:
-            if out.allowed is None or not out.allowed.text.strip():
-                ctx.problem(
-                    f"hit policy {policy} orders by output values, but output {out.name!r} lists none "
-                    '(set its output values, e.g. "high","medium","low")',
-                    out.id,
-                )
-
-
-def _tests(ctx: _Ctx, el: etree._Element, did: str) -> tuple[TestCase, ...]:
-    container = el.find(f"{ctx.tag('extensionElements')}/{{{PMOFLOW_NS}}}tests")
-    if container is None:
-        return ()
-    cases = []
-    for number, test in enumerate(container.iterfind(f"{{{PMOFLOW_NS}}}test"), start=1):
-        name = test.get("name") or test.get("id") or f"test {number}"
-        inputs = tuple((i.get("name") or "", (i.text or "").strip()) for i in test.iterfind(f"{{{PMOFLOW_NS}}}input"))
-        expected = tuple(
-            (e.get("name") or "", (e.text or "").strip()) for e in test.iterfind(f"{{{PMOFLOW_NS}}}expect")
-        )
-        where = test.get("id") or did
-        if not expected:
-            ctx.problem(f"decision test {name!r} expects nothing; add <pmoflow:expect name=...>", where)
-        if any(not n or not t for n, t in inputs + expected):
-            ctx.problem(f"decision test {name!r}: every input and expect needs a name and a value", where)
-        cases.append(TestCase(name, inputs, expected, test.get("id")))
-    return tuple(cases)
 
 
 # ---------------------------------------------------------------- the requirement graph
 
 
-def _check_requirements(result: DmnFile, decisions: dict[str, Decision], inputs: dict[str, InputData]) -> None:
+def _check_requirements(result: DmnFile, drg: Drg) -> None:
+    decisions, inputs, knowledge = drg.decisions, drg.input_data, {**drg.bkms, **drg.services}
+
+    def missing(what: str, ref: str, owner: str) -> None:
+        if "#" in ref and ref.rpartition("#")[0] not in drg.namespaces:
+            reason = f"{what} {ref!r} is in a namespace this file does not import"
+        else:
+            reason = f"{what} {ref!r} is not in this file or the files it imports"
+        result.problem(reason, owner, "missing_requirement")
+
     for decision in decisions.values():
         for ref in decision.required_decisions:
             if ref not in decisions:
-                result.problem(f"required decision {ref!r} is not in this file", decision.id, "missing_requirement")
+                missing("required decision", ref, decision.id)
         for ref in decision.required_inputs:
             if ref not in inputs:
-                result.problem(f"required input data {ref!r} is not in this file", decision.id, "missing_requirement")
+                missing("required input data", ref, decision.id)
+        for ref in decision.required_knowledge:
+            if ref not in knowledge:
+                missing("required knowledge", ref, decision.id)
+    for bkm in drg.bkms.values():
+        for ref in bkm.required_knowledge:
+            if ref not in knowledge:
+                missing("required knowledge", ref, bkm.id)
+    for service in drg.services.values():
+        for ref in (*service.outputs, *service.encapsulated, *service.input_decisions):
+            if ref not in decisions:
+                missing("decision", ref, service.id)
+        for ref in service.input_data:
+            if ref not in inputs:
+                missing("input data", ref, service.id)
     for decision in decisions.values():
         cycle = _cycle(decision.id, decisions, [])
         if cycle and cycle[0] == decision.id:
@@ -349,55 +181,124 @@ def _cycle(did: str, decisions: dict[str, Decision], path: list[str]) -> list[st
     return None
 
 
-def _model(filename: str, top: Decision, decisions: dict[str, Decision], inputs: dict[str, InputData]) -> DecisionModel:
+def _model(filename: str, top: Decision, drg: Drg) -> DecisionModel:
+    """`top` with everything it requires: decisions (those of the services it invokes first, then its own
+    requirements in dependency order), BKMs, services, the input data and item definitions they use."""
     ordered: list[Decision] = []
+    bkms: dict[str, BusinessKnowledgeModel] = {}
+    services: dict[str, DecisionService] = {}
 
     def visit(decision: Decision) -> None:
         if decision in ordered:
             return
         for ref in decision.required_decisions:
-            visit(decisions[ref])
+            visit(drg.decisions[ref])
+        for ref in decision.required_knowledge:
+            knowledge(ref)
+        logic = decision.logic
+        if isinstance(logic, ServiceCall):
+            knowledge(logic.service)
         ordered.append(decision)
 
+    def knowledge(ref: str) -> None:
+        if ref in bkms or ref in services:
+            return
+        if ref in drg.bkms:
+            bkm = bkms[ref] = drg.bkms[ref]
+            for inner in bkm.required_knowledge:
+                knowledge(inner)
+        elif ref in drg.services:
+            service = services[ref] = drg.services[ref]
+            for did in (*service.input_decisions, *service.encapsulated, *service.outputs):
+                visit(drg.decisions[did])
+
+    for service in drg.services.values():  # a FEEL text may call any service of the file by name
+        if service.prefix == top.prefix:
+            knowledge(service.id)
+    for bkm in drg.bkms.values():  # and any BKM: knowledge requirements are often left out
+        knowledge(bkm.id)
     visit(top)
-    used = sorted({ref for d in ordered for ref in d.required_inputs})
-    return DecisionModel(top.id, top.name, filename, tuple(ordered), tuple(inputs[i] for i in used))
+    ordered.remove(top)
+    ordered.append(top)
+    used = {ref for d in ordered for ref in d.required_inputs}
+    used.update(ref for s in services.values() for ref in s.input_data)
+    input_data = tuple(i for key, i in drg.input_data.items() if key in used)
+    return DecisionModel(
+        top.id,
+        top.name,
+        filename,
+        tuple(ordered),
+        input_data,
+        bkms=tuple(bkms.values()),
+        services=tuple(services.values()),
+        item_definitions=tuple(drg.items.values()),
+        aliases=tuple(drg.aliases.items()),
+    )
+
+
+def _service_decision(service: DecisionService, drg: Drg) -> Decision:
+    """A decision service as the top of a model of its own: the API evaluates it like a decision, its outputs
+    named by its output decisions."""
+    outputs = tuple(drg.decisions[o].variable for o in service.outputs if o in drg.decisions)
+    return Decision(service.id, service.name, service.variable, ServiceCall(service.id, service.id, outputs))
 
 
 # ---------------------------------------------------------------- languages and cells
 
 
-def _single(decision: Decision) -> DecisionModel:
-    return DecisionModel(decision.id, decision.name, "", (decision,))
+def _single(decision: Decision, drg: Drg) -> DecisionModel:
+    return DecisionModel(
+        decision.id,
+        decision.name,
+        "",
+        (decision,),
+        bkms=tuple(drg.bkms.values()),
+        services=tuple(drg.services.values()),
+        item_definitions=tuple(drg.items.values()),
+    )
 
 
 def _cell_errors(
-    decision: Decision, names: frozenset[str], check: PythonCheck | None
-) -> tuple[list[CellError], frozenset[str]]:
+    model: DecisionModel, names: frozenset[str], check: PythonCheck | None
+) -> tuple[list[CellError], frozenset[str], frozenset[str]]:
+    """The cells that do not compile, the names the cells read, and the functions they call that nothing
+    defines (null in FEEL, but in a model without a language they usually mean Python: `len(x)`)."""
     try:
-        compiled = compile_model(_single(decision), check, names)
+        compiled = compile_model(model, check, names, check_only=True)
     except ModelInvalid as invalid:
-        return invalid.errors, frozenset()
-    return [], compiled.reads
+        return invalid.errors, frozenset(), frozenset()
+    return [], compiled.reads, compiled.calls - names
 
 
-def _resolve_language(decision: Decision, names: frozenset[str], check: PythonCheck | None) -> Decision:
+def _resolve_language(decision: Decision, names: frozenset[str], check: PythonCheck | None, drg: Drg) -> Decision:
     if not any(c.language == AUTO for c in decision.cells()):
         return decision
     feel = decision.with_language(FEEL)
-    errors, reads = _cell_errors(feel, names, None)
-    if not errors and not reads & PYTHON_ONLY_NAMES:
+    errors, reads, unknown_calls = _cell_errors(_single(feel, drg), names, None)
+    if not errors and not reads & PYTHON_ONLY_NAMES and not unknown_calls:
         return feel
     if check is not None:
         python = decision.with_language(PYTHON)
-        if not _cell_errors(python, names, check)[0]:
+        if not _cell_errors(_single(python, drg), names, check)[0]:
             return python
     return feel
 
 
-def _report_cells(
-    result: DmnFile, decisions: dict[str, Decision], names: frozenset[str], check: PythonCheck | None
-) -> None:
-    for decision in decisions.values():
-        for error in _cell_errors(decision, names, check)[0]:
-            result.problem(error.describe(), error.cell.element_id or decision.id, "bad_expression")
+def _report_cells(result: DmnFile, drg: Drg, names: frozenset[str], check: PythonCheck | None) -> None:
+    for decision in drg.decisions.values():
+        if not decision.prefix:
+            for error in _cell_errors(_single(decision, drg), names, check)[0]:
+                result.problem(error.describe(), error.cell.element_id or decision.id, "bad_expression")
+    for key, bkm in list(drg.bkms.items()):
+        if any(c.language == AUTO for c in walk_cells(bkm.logic)):
+            logic = map_cells(bkm.logic, lambda c: replace(c, language=FEEL) if c.language == AUTO else c)
+            bkm = drg.bkms[key] = replace(bkm, logic=logic)
+        if bkm.prefix:
+            continue
+        as_decision = Decision(bkm.id, bkm.name, bkm.variable, bkm.logic)
+        for error in _cell_errors(_single(as_decision, drg), names, check)[0]:
+            result.problem(
+                error.describe().replace("decision ", "business knowledge model ", 1),
+                error.cell.element_id or bkm.id,
+                "bad_expression",
+            )

@@ -8,6 +8,7 @@ decision raises an error, or when it names an output the decision does not have.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from engine.dmn.compiled import CompiledModel
 from engine.dmn.errors import DecisionError
 from engine.dmn.evaluate import evaluate
 from engine.dmn.feel import FeelError, FeelSyntaxError, compile_expression
+from engine.dmn.feel.state import DEFAULT_TIME_LIMIT, EvalState
 from engine.dmn.feel.values import equal, to_text
 from engine.dmn.model import TestCase
 from engine.dmn.python_cells import PythonRunner, to_native
@@ -35,28 +37,42 @@ class TestFailure:
 
 
 def run_tests(
-    model: CompiledModel, *, python: PythonRunner | None = None, now: Callable[[], datetime] | None = None
+    model: CompiledModel,
+    *,
+    python: PythonRunner | None = None,
+    now: Callable[[], datetime] | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> list[TestFailure]:
-    """Run the test table of the model's decision; returns the failures (empty if all pass)."""
+    """Run the test table of the model's decision, all of it within `time_limit` seconds; returns the
+    failures (empty if all pass)."""
     top = model.model.top
     failures = []
+    deadline = time.monotonic() + time_limit
     for test in top.tests:
-        reason = _run_one(model, test, python, now)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            reason: str | None = f"the decision tests ran out of their time limit of {time_limit:g} s"
+        else:
+            reason = _run_one(model, test, python, now, left)
         if reason is not None:
             failures.append(TestFailure(top.id, test, reason))
     return failures
 
 
 def _run_one(
-    model: CompiledModel, test: TestCase, python: PythonRunner | None, now: Callable[[], datetime] | None
+    model: CompiledModel,
+    test: TestCase,
+    python: PythonRunner | None,
+    now: Callable[[], datetime] | None,
+    time_limit: float,
 ) -> str | None:
     names = model.model.names()
     try:
-        inputs = {name: to_native(_value(text, {}, names)) for name, text in test.inputs}
+        inputs = {name: to_native(_value(text, {}, names, time_limit)) for name, text in test.inputs}
     except (FeelSyntaxError, FeelError, RecursionError) as err:
         return f"input value cannot be read: {err}"
     try:
-        result = evaluate(model, inputs, now=now, python=python)
+        result = evaluate(model, inputs, now=now, python=python, time_limit=time_limit)
     except DecisionError as err:
         return f"the decision failed: {err}"
     wrong = []
@@ -64,17 +80,28 @@ def _run_one(
         if name not in result.values:
             return f"the decision has no output {name!r} (outputs: {', '.join(result.values)})"
         try:
-            expected = _value(text, inputs, names)
+            expected = _value(text, inputs, names, time_limit)
         except (FeelSyntaxError, FeelError, RecursionError) as err:
             return f"expected value of {name!r} cannot be read: {err}"
         actual = result.values[name]
-        if not equal(actual, expected):
-            wrong.append(f"expected {name} = {to_text(expected)}, got {to_text(actual)}")
+        try:
+            same = equal(actual, expected)
+        except FeelError as err:
+            return f"{name} cannot be compared: {err}"
+        if not same:
+            wrong.append(f"expected {name} = {_text(expected)}, got {_text(actual)}")
     if not wrong:
         return None
     matched = ", ".join(f"{r.number} ({r.id})" for r in result.matched_rules) or "none"
     return "; ".join(wrong) + f" (matched rules: {matched})"
 
 
-def _value(text: str, variables: dict[str, Any], names: frozenset[str]) -> Any:
-    return compile_expression(text, names).evaluate(variables)
+def _text(value: Any) -> str:
+    try:
+        return to_text(value, limit=200)
+    except FeelError:
+        return "(a value too large to show)"
+
+
+def _value(text: str, variables: dict[str, Any], names: frozenset[str], time_limit: float) -> Any:
+    return compile_expression(text, names).evaluate(variables, EvalState(time_limit=time_limit))

@@ -47,7 +47,7 @@ from engine.runtime.connector_calls import ACTOR, KIND
 from engine.runtime.external_mirror import raise_incident
 from engine.runtime.steps import run_step
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
-from engine.spiff.runtime.variables import jsonable
+from engine.spiff.runtime.variables import jsonable, oversized
 
 log = logging.getLogger("pmoflow.connectors")
 
@@ -251,7 +251,7 @@ def send(ctx: EngineContext, request: dict[str, Any], idempotency_key: str) -> d
     if "json" in content_type and raw:
         try:
             parsed = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes: kept as text
             pass
     return {
         "status": status,
@@ -316,6 +316,19 @@ def _done(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any]
             return
     if payload.get("result_variable"):
         outputs[payload["result_variable"]] = {k: response.get(k) for k in ("status", "headers", "body")}
+    limits = ctx.limits
+    if (problem := oversized(outputs, limits.max_variable_depth, limits.max_variable_bytes)) is not None:
+        raise_incident(
+            session,
+            instance,
+            payload["task_id"],
+            payload["element_id"],
+            f"HTTP connector: output {problem[0]!r} {problem[1]}",
+            "VariableLimitExceeded",
+            now,
+            ACTOR,
+        )
+        return
     try:
         run_step(ctx, session, instance, lambda run: run.complete_connector(payload["task_id"], outputs), ACTOR)
     except KeyError:

@@ -260,7 +260,7 @@ def complete(
     InvalidInput."""
     require(actor, "external_task.work")
     worker_id = _text(worker_id, "worker_id", NAME_LIMIT)
-    variables = check_variables(variables)
+    variables = check_variables(variables, ctx.limits)
     with ctx.uow() as uow:
         session = uow.session
         row, instance = _held(ctx, session, task_id, worker_id)
@@ -355,7 +355,7 @@ def bpmn_error(
     worker_id = _text(worker_id, "worker_id", NAME_LIMIT)
     error_code = _text(error_code, "error_code", CODE_LIMIT)
     error_message = _text(error_message, "error_message", MAX_MESSAGE, required=False) or None
-    variables = check_variables(variables)
+    variables = check_variables(variables, ctx.limits)
     with ctx.uow() as uow:
         session = uow.session
         row, instance = _held(ctx, session, task_id, worker_id)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from engine.core import bounds
 from engine.core.context import EngineContext
 from engine.core.errors import InvalidInput
 from engine.core.permissions import Actor, require
@@ -30,6 +31,9 @@ DEFAULT_PERIOD_DAYS = 30
 SQLITE_PERCENTILE_ROWS = 200_000  # SQLite computes percentiles in Python over at most this many rows
 STATUS_ORDER = ("completed", "running", "error", "cancelled")
 WORK_MEM = "64MB"
+HEAT_LEVELS = 5
+HEAT_FLOOR_SECONDS = 60.0  # steps whose median wait is under a minute are all "quick": not coloured apart
+HEAT_SAME_SHARE = 0.1  # medians within 10% of the longest are "about the same": not coloured apart
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,8 @@ class ProcessFigures:
     in_progress: Figure
     in_error: Figure
     cancelled: Figure
-    median_cycle_hours: float | None
-    p90_cycle_hours: float | None
+    median_cycle_seconds: float | None
+    p90_cycle_seconds: float | None
     sla_rate: float | None  # percent of tasks with a due time done on time (or still in time)
     sla_breached: Figure
     rejections: Figure
@@ -68,10 +72,23 @@ class StepFigures:
     element_id: str
     name: str
     completed: int
-    median_wait_hours: float | None
+    median_wait_seconds: float | None
     open: Figure
     overdue: Figure
-    heat: float  # 0..1: median wait relative to the slowest step
+    heat: int | None  # 0 (shortest) .. HEAT_LEVELS - 1 (longest) on the scale of `Dashboard.heat`; None: no task done
+
+
+@dataclass(frozen=True)
+class HeatScale:
+    """How the heat map colours steps: by median wait, from `low` (lightest) to `high` (darkest), in seconds.
+
+    `graded` is False when the medians are too close to tell apart (the longest is under HEAT_FLOOR_SECONDS,
+    or within HEAT_SAME_SHARE of the shortest): every step then gets the lightest colour, none is "longest".
+    """
+
+    low: float
+    high: float
+    graded: bool
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,7 @@ class Dashboard:
     groups: list[GroupFigures]
     bpmn_xml: str | None  # the diagram of step_process's latest version
     all_processes: list[str] = field(default_factory=list)
+    heat: HeatScale | None = None  # None: no step has a finished task
 
 
 def period(since: str | None, until: str | None, today: date) -> tuple[date, date]:
@@ -101,9 +119,9 @@ def period(since: str | None, until: str | None, today: date) -> tuple[date, dat
     parsed: dict[str, date | None] = {}
     for name, raw in (("since", since), ("until", until)):
         try:
-            parsed[name] = date.fromisoformat(raw.strip()[:10]) if raw and raw.strip() else None
-        except ValueError:
-            errors[name] = "must be a date like 2026-11-25"
+            parsed[name] = bounds.day(raw) if raw and raw.strip() else None
+        except ValueError as err:
+            errors[name] = str(err)
     if errors:
         raise InvalidInput("invalid period: " + ", ".join(f"{k} {v}" for k, v in errors.items()), {"fields": errors})
     end = parsed["until"] or today
@@ -126,7 +144,7 @@ def overview(ctx: EngineContext, actor: Actor, since: date, until: date, process
         q = _Queries(s, uow.dialect, since, until, process, now)
         processes = q.processes()
         step_process = process or (max(processes, key=lambda p: p.started.value).key if processes else None)
-        steps = q.steps(step_process) if step_process else []
+        steps, heat = q.steps(step_process) if step_process else ([], None)
         xml = _latest_xml(s, step_process) if step_process else None
         keys = list(s.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
         return Dashboard(
@@ -140,6 +158,7 @@ def overview(ctx: EngineContext, actor: Actor, since: date, until: date, process
             groups=q.groups(),
             bpmn_xml=xml,
             all_processes=keys,
+            heat=heat,
         )
 
 
@@ -192,14 +211,14 @@ class _Queries:
     def sqlite_percentiles(
         self, group: Any, secs: Any, where: Sequence[ColumnElement[bool]], tasks: bool
     ) -> dict[str, tuple[float | None, float | None]]:
-        """SQLite: group -> (median, p90) in hours, computed here over one ordered, bounded query."""
+        """SQLite: group -> (median, p90) in seconds, computed here over one ordered, bounded query."""
         query = select(group, secs).select_from(ProcessInstance)
         if tasks:
             query = query.join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
         values: dict[str, list[float]] = defaultdict(list)
         for k, v in self.s.execute(query.where(*where).order_by(group, secs).limit(SQLITE_PERCENTILE_ROWS)):
             values[k].append(float(v))
-        return {k: (_hours(percentile(v, 0.5)), _hours(percentile(v, 0.9))) for k, v in values.items()}
+        return {k: (_seconds(percentile(v, 0.5)), _seconds(percentile(v, 0.9))) for k, v in values.items()}
 
     def processes(self) -> list[ProcessFigures]:
         status = ProcessInstance.status
@@ -213,7 +232,7 @@ class _Queries:
             select(*columns).select_from(ProcessInstance).where(*self.cohort()).group_by(key_column)
         ).all()
         cycles = (
-            {r[0]: (_hours(r[-2]), _hours(r[-1])) for r in rows}
+            {r[0]: (_seconds(r[-2]), _seconds(r[-1])) for r in rows}
             if self.pg
             else self.sqlite_percentiles(self.key, cycle, [*self.cohort(), done], tasks=False)
         )
@@ -234,8 +253,8 @@ class _Queries:
                     in_progress=Figure(by_status["running"], self.link(process=key, status="running")),
                     in_error=Figure(by_status["error"], self.link(process=key, status="error")),
                     cancelled=Figure(by_status["cancelled"], self.link(process=key, status="cancelled")),
-                    median_cycle_hours=median,
-                    p90_cycle_hours=p90,
+                    median_cycle_seconds=median,
+                    p90_cycle_seconds=p90,
                     sla_rate=round(100.0 * (decided_n - late_n) / decided_n, 1) if decided_n else None,
                     sla_breached=Figure(breached_n, self.link(process=key, sla="breached")),
                     rejections=Figure(rejected_n, self.link(process=key, rejected="1")),
@@ -306,7 +325,7 @@ class _Queries:
         ).all()
         return {d if isinstance(d, date) else date.fromisoformat(str(d)): int(n) for d, n in rows if d is not None}
 
-    def steps(self, key: str) -> list[StepFigures]:
+    def steps(self, key: str) -> tuple[list[StepFigures], HeatScale | None]:
         where = [
             ProcessInstance.created_at >= self.start,
             ProcessInstance.created_at < self.end,
@@ -332,11 +351,11 @@ class _Queries:
             .group_by(HumanTask.element_id)
         ).all()
         waits = (
-            {r[0]: (_hours(r[-2]), _hours(r[-1])) for r in rows}
+            {r[0]: (_seconds(r[-2]), _seconds(r[-1])) for r in rows}
             if self.pg
             else self.sqlite_percentiles(HumanTask.element_id, wait, [*where, done], tasks=True)
         )
-        slowest = max((m for m, _ in waits.values() if m is not None), default=0.0)
+        scale = heat_scale([m for m, _ in waits.values() if m is not None])
         steps = []
         for row in rows:
             el, name, n_done, n_open, n_late = row[:5]
@@ -346,13 +365,13 @@ class _Queries:
                     element_id=el,
                     name=name or el,
                     completed=int(n_done or 0),
-                    median_wait_hours=median,
+                    median_wait_seconds=median,
                     open=Figure(int(n_open or 0), self.link(process=key, step=el)),
                     overdue=Figure(int(n_late or 0), self.link(process=key, step=el, overdue="1")),
-                    heat=round((median or 0.0) / slowest, 3) if slowest else 0.0,
+                    heat=heat_level(scale, median),
                 )
             )
-        return sorted(steps, key=lambda st: -(st.median_wait_hours or 0.0))
+        return sorted(steps, key=lambda st: -(st.median_wait_seconds or 0.0)), scale
 
     def groups(self) -> list[GroupFigures]:
         overdue = func.sum(case((sla.overdue_condition(HumanTask.due_at, self.now), 1), else_=0))
@@ -393,8 +412,26 @@ def _latest_xml(session: Session, key: str) -> str | None:
     )
 
 
-def _hours(seconds: float | None) -> float | None:
-    return None if seconds is None else round(float(seconds) / 3600.0, 2)
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def heat_scale(medians: Sequence[float]) -> HeatScale | None:
+    """The colour scale over the steps' median waits (seconds); None when no step has one."""
+    if not medians:
+        return None
+    low, high = min(medians), max(medians)
+    graded = high >= HEAT_FLOOR_SECONDS and high - low > HEAT_SAME_SHARE * high
+    return HeatScale(low, high, graded)
+
+
+def heat_level(scale: HeatScale | None, median: float | None) -> int | None:
+    """0 (lightest) .. HEAT_LEVELS - 1 (darkest) for a step's median wait; None without one."""
+    if scale is None or median is None:
+        return None
+    if not scale.graded:
+        return 0
+    return min(HEAT_LEVELS - 1, int((median - scale.low) / (scale.high - scale.low) * HEAT_LEVELS))
 
 
 def percentile(ordered: Sequence[float], q: float) -> float | None:
@@ -407,4 +444,4 @@ def percentile(ordered: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-__all__ = ["overview", "period", "percentile", "Dashboard"]
+__all__ = ["overview", "period", "percentile", "heat_scale", "heat_level", "Dashboard", "HeatScale"]

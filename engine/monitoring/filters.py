@@ -10,6 +10,7 @@ from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_
 
+from engine.core import bounds, outcomes
 from engine.core.errors import InvalidInput
 from engine.db.models import HumanTask, ProcessDefinition, ProcessInstance, TaskGroup
 from engine.runtime.instances import STATUSES
@@ -33,6 +34,7 @@ class InstanceFilter:
     group: str | None = None  # an open task offered to this group
     sla: str | None = None  # "breached": a task finished late or is overdue
     rejected: bool = False  # a task was decided "reject"
+    outcome: str | None = None  # what the instance came to (engine.core.outcomes)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> InstanceFilter:
@@ -48,9 +50,9 @@ class InstanceFilter:
             if value is None:
                 return None
             try:
-                return date.fromisoformat(value[:10])
-            except ValueError:
-                errors[name] = "must be a date like 2026-11-25"
+                return bounds.day(value)
+            except ValueError as err:
+                errors[name] = str(err)
                 return None
 
         def flag(name: str) -> bool:
@@ -59,14 +61,15 @@ class InstanceFilter:
         version = None
         if text("version"):
             try:
-                version = int(text("version") or "")
-                if version < 1:
-                    raise ValueError
-            except ValueError:
-                errors["version"] = "must be a whole number from 1"
+                version = bounds.whole(text("version"))
+            except ValueError as err:
+                errors["version"] = str(err)
         status = text("status")
         if status is not None and status not in STATUSES:
             errors["status"] = f"must be one of {', '.join(STATUSES)}"
+        outcome = text("outcome")
+        if outcome is not None and outcome not in outcomes.OUTCOMES:
+            errors["outcome"] = f"must be one of {', '.join(outcomes.OUTCOMES)}"
         sla = text("sla")
         if sla is not None and sla != "breached":
             errors["sla"] = "must be 'breached'"
@@ -84,6 +87,7 @@ class InstanceFilter:
             group=text("group"),
             sla=sla,
             rejected=flag("rejected"),
+            outcome=outcome,
         )
         if result.started_from and result.started_to and result.started_to < result.started_from:
             errors["started_to"] = "must not be before started_from"
@@ -124,6 +128,8 @@ def filtered(query: Select[*_Ts], f: InstanceFilter, now: datetime) -> Select[*_
         conditions.append(ProcessInstance.status == f.status)
     if f.in_error:
         conditions.append(ProcessInstance.status == "error")
+    if f.outcome:
+        conditions.append(ProcessInstance.outcome == f.outcome)
     if f.business_key:
         conditions.append(ProcessInstance.business_key == f.business_key)
     if f.started_by:

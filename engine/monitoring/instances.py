@@ -1,9 +1,7 @@
-"""Instance monitoring for PMO staff and admins: search, one instance in depth, variable
-corrections, and bulk cancel / retry over a filtered list.
+"""Instance monitoring for PMO staff and admins: search, one instance in depth, variable corrections.
 
-Reading needs `instance.monitor`; corrections need `instance.edit_variables`; bulk actions
-reuse the per-instance services (`engine.runtime.instances.cancel` / `retry`), each instance in its
-own transaction, so one failure never rolls back the others.
+Reading needs `instance.monitor`; corrections need `instance.edit_variables`. Bulk actions are in
+`engine.monitoring.bulk`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.core.context import EngineContext
-from engine.core.errors import Conflict, InvalidInput, PmoflowError
+from engine.core.errors import Conflict, InvalidInput
 from engine.core.permissions import Actor, allowed, require
 from engine.core.records import offer_label
 from engine.db.models import DeploymentFile, Event, HumanTask, ProcessDefinition, ProcessInstance
@@ -25,14 +23,13 @@ from engine.db.statements import load_instance, open_rows
 from engine.events import stream as audit
 from engine.integration.external_views import ExternalTaskView, of_instance
 from engine.monitoring.filters import InstanceFilter, filtered
-from engine.runtime import instances, migration
+from engine.runtime import instances
 from engine.runtime.steps import run_step
 from engine.sla import state as sla
 from engine.spiff.runtime.run import Run
 from engine.tasks.path import Step, path_of
 
 MAX_PER_PAGE = 200
-MAX_BULK = 500
 PATH_ELEMENT_EVENTS = ("element_completed", "task_completed")
 
 
@@ -54,6 +51,8 @@ class InstanceRow:
     open_tasks: int
     overdue_tasks: int
     error: str | None
+    outcome: str | None = None  # engine.core.outcomes
+    revision: int = 0  # what a bulk action over picked instances checks is unchanged
 
 
 @dataclass(frozen=True)
@@ -106,6 +105,8 @@ def search(
                 open_tasks=counts.get(r.id, (0, 0))[0],
                 overdue_tasks=counts.get(r.id, (0, 0))[1],
                 error=(r.error or {}).get("message") if r.status == "error" else None,
+                outcome=r.outcome,
+                revision=r.revision,
             )
             for r in rows
         ]
@@ -162,6 +163,18 @@ class Incident:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A decision taken in the instance: a person's on a task (`task_id`), or a decision table's (`event_id`)."""
+
+    at: datetime
+    name: str  # the task's or the decision table's name
+    value: str  # the option chosen ("approve"), or the table's outputs ("tier = 2")
+    actor: str | None
+    task_id: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
 class InstanceDetail:
     id: str
     process: str
@@ -186,6 +199,7 @@ class InstanceDetail:
     may_edit: bool
     may_cancel: bool
     may_retry: bool
+    decisions: list[Decision] = field(default_factory=list)
 
 
 def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail:
@@ -269,7 +283,35 @@ def detail(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceDetail
             may_edit=live and allowed(actor, "instance.edit_variables"),
             may_cancel=live and allowed(actor, "instance.cancel_any"),
             may_retry=inst.status == "error" and allowed(actor, "instance.retry"),
+            decisions=_decisions(session, inst.id),
         )
+
+
+DECISION_EVENTS = ("task_completed", "decision_evaluated")
+
+
+def _decisions(session: Session, instance_pk: int) -> list[Decision]:
+    """The decisions taken in an instance, in order: tasks completed with a decision, decision tables evaluated."""
+    found = []
+    for e in session.scalars(
+        select(Event).where(Event.instance_id == instance_pk, Event.type.in_(DECISION_EVENTS)).order_by(Event.id)
+    ):
+        data = e.data or {}
+        if e.type == "decision_evaluated":
+            outputs = _mapping(data.get("outputs"))
+            shown = ", ".join(f"{k} = {v}" for k, v in outputs.items()) or "no rule matched"
+            name = str(data.get("name") or data.get("decision") or e.element_id or "decision")
+            found.append(Decision(e.occurred_at, name, shown, e.actor, event_id=e.uuid))
+            continue
+        submitted = _mapping(data.get("data"))
+        chosen = next((str(v) for k, v in submitted.items() if k.endswith("decision") and v not in (None, "")), None)
+        if chosen is not None:
+            found.append(Decision(e.occurred_at, str(data.get("name") or e.element_id), chosen, e.actor, e.task_uuid))
+    return found
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _previous(data: dict[str, Any] | None) -> str | None:
@@ -299,7 +341,7 @@ def edit_variables(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("a reason is required to change variables", {"fields": {"reason": "required"}})
-    changes = instances.check_variables(changes)
+    changes = instances.check_variables(changes, ctx.limits)
     removed = [k for k in dict.fromkeys(removed or []) if k not in changes]
     with ctx.uow() as uow:
         session = uow.session
@@ -343,107 +385,4 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-# ---------------------------------------------------------------- bulk actions
-
-
-@dataclass(frozen=True)
-class BulkItem:
-    id: str
-    business_key: str | None
-    ok: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    action: str
-    matched: int  # how many instances the filter matched (before the limit)
-    items: list[BulkItem]
-
-    @property
-    def succeeded(self) -> int:
-        return sum(1 for i in self.items if i.ok)
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for i in self.items if not i.ok)
-
-
-BULK_STATUSES = {"cancel": ("running", "error"), "retry": ("error",), "migrate": ("running", "error")}
-BULK_PERMISSION = {"cancel": "instance.cancel_any", "retry": "instance.retry", "migrate": "instance.migrate"}
-
-
-def check_migration(filters: InstanceFilter, version: int | None) -> None:
-    """A bulk move needs a list of one process and a target version; raises InvalidInput naming the field."""
-    errors = {}
-    if not filters.process:
-        errors["process"] = "filter the list by one process to move its instances"
-    if version is None:
-        errors["to_version"] = "choose the version to move to"
-    if errors:
-        raise InvalidInput("; ".join(errors.values()), {"fields": errors})
-
-
-def bulk_targets(
-    ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter, version: int | None = None
-) -> tuple[int, list[tuple[str, str | None]]]:
-    """How many instances the action would touch, and the first MAX_BULK of them (id, business key);
-    for a move to `version`, those already on it are left out."""
-    if action not in BULK_STATUSES:
-        raise InvalidInput(
-            f"unknown bulk action {action!r}", {"fields": {"action": "must be cancel, retry or migrate"}}
-        )
-    require(actor, "instance.monitor")
-    require(actor, BULK_PERMISSION[action])
-    query = filtered(
-        select(ProcessInstance.uuid, ProcessInstance.business_key).join(ProcessInstance.definition),
-        filters,
-        ctx.clock.now(),
-    ).where(ProcessInstance.status.in_(BULK_STATUSES[action]))
-    if action == "migrate" and version is not None:
-        query = query.where(ProcessDefinition.version != version)
-    with ctx.uow(write=False) as uow:
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = uow.session.execute(query.order_by(ProcessInstance.id).limit(MAX_BULK)).all()
-    return int(total), [(r[0], r[1]) for r in rows]
-
-
-def bulk(
-    ctx: EngineContext, actor: Actor, action: str, filters: InstanceFilter, reason: str = "", version: int | None = None
-) -> BulkResult:
-    """Cancel, retry or move (to `version`) every matching instance (at most MAX_BULK), each in its own
-    transaction.
-
-    Raises Forbidden or InvalidInput before touching anything; per-instance failures are reported, not raised.
-    """
-    if action in ("cancel", "migrate") and not (reason or "").strip():
-        raise InvalidInput(
-            f"a reason is required to {'cancel' if action == 'cancel' else 'move instances'}",
-            {"fields": {"reason": "required"}},
-        )
-    if action == "migrate":
-        check_migration(filters, version)
-    if filters.is_empty():
-        raise InvalidInput(
-            "narrow the list with at least one filter before a bulk action", {"fields": {"filters": "required"}}
-        )
-    matched, targets = bulk_targets(ctx, actor, action, filters, version)
-    items = []
-    for instance_id, key in targets:
-        try:
-            if action == "cancel":
-                view = instances.cancel(ctx, actor, instance_id, reason)
-            elif action == "migrate":
-                assert version is not None
-                moved = migration.migrate(ctx, actor, instance_id, version, reason)
-                items.append(BulkItem(instance_id, key, True, f"version {moved.to_version}"))
-                continue
-            else:
-                view = instances.retry(ctx, actor, instance_id, None)
-            items.append(BulkItem(instance_id, key, True, view.status))
-        except PmoflowError as err:
-            items.append(BulkItem(instance_id, key, False, err.message))
-    return BulkResult(action, matched, items)
-
-
-__all__ = ["InstanceFilter", "search", "detail", "edit_variables", "bulk", "bulk_targets"]
+__all__ = ["InstanceFilter", "search", "detail", "edit_variables"]

@@ -13,4 +13,7 @@ The outgoing ones take four steps, one module each:
   send through engine/outbound (the guarded HTTP client and its address policy; SMTP).
 
 Addresses and webhook URLs are read when the job runs, never stored in the job.
+
+`actions` lets people decide from the message: signed, single-use Approve / Reject links to a
+confirmation page, for tasks whose form is a plain decision.
 """

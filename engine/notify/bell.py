@@ -12,8 +12,10 @@ gets one, and from which event:
   (``task_reassigned`` carrying the ``timer``);
 - ``delegation``: someone delegated a task to me (``task_delegated``; I complete it on their behalf);
 - ``mention``: someone wrote ``@me`` in a comment on a request I may see (``comment_added``'s ``mentions``);
-- ``request_decided``: a request I started completed or was cancelled by someone else
-  (``instance_completed``, ``instance_cancelled``);
+- ``request_decided``: a request I started was decided (approved, rejected, failed, completed) or
+  cancelled by someone else (``instance_completed``, ``instance_cancelled``, ``incident_raised`` when it
+  failed the request), in the words of its outcome (engine.core.outcomes), linking to the request; for a
+  request I watch, when I chose the bell for it (written by engine.notify.recipients, kind ``watched_finished``);
 - ``substitute``: someone named me their out-of-office substitute (``out_of_office_set``);
 - ``task_reminder``: a reminder timer of a task I (or my group) should work fired
   (``task_reminder``'s ``notified``).
@@ -28,6 +30,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from engine.core import outcomes
 from engine.core.context import EngineContext
 from engine.core.errors import NotFound
 from engine.core.permissions import Actor, require
@@ -193,17 +196,24 @@ def _mentions(event: Event, instance: ProcessInstance | None) -> list[Entry]:
 
 
 def _request_decided(event: Event, instance: ProcessInstance | None) -> list[Entry]:
-    """A request completed or was cancelled: its requester is told (not when they did it themselves)."""
+    """A request completed or was cancelled: its requester is told what it came to ("was rejected by bob",
+    engine.core.outcomes), not when they did it themselves."""
     actor = event.actor
     if instance is None or not instance.started_by or instance.started_by == actor:
         return []
-    if event.type == "instance_completed":
-        outcome = instance.variables.get("outcome") if isinstance(instance.variables, dict) else None
-        text = f"Your request {describe(instance)} is completed" + (f": {outcome}" if outcome else "") + "."
-    else:
-        reason = f": {instance.cancel_reason}" if instance.cancel_reason else ""
-        text = f"Your request {describe(instance)} was cancelled by {actor or 'the system'}{reason}."
-    return [Entry(instance.started_by, "request_decided", text)]
+    outcome = (event.data or {}).get("outcome") or instance.outcome
+    if event.type == "instance_cancelled":
+        outcome = outcomes.CANCELLED
+    reason = f": {instance.cancel_reason}" if event.type == "instance_cancelled" and instance.cancel_reason else ""
+    text = f"Your request {describe(instance)} {outcomes.sentence(outcome, instance.status, actor)}{reason}."
+    return [Entry(instance.started_by, "request_decided", text, f"/requests/{instance.uuid}")]
+
+
+def _request_failed(event: Event, instance: ProcessInstance | None) -> list[Entry]:
+    """An incident that ended a request as failed (an error end event nothing caught): told like a decision."""
+    if instance is None or instance.outcome != outcomes.FAILED:
+        return []
+    return _request_decided(event, instance)
 
 
 def _substitute(event: Event, instance: ProcessInstance | None) -> list[Entry]:
@@ -229,6 +239,7 @@ ENTRIES: dict[str, Callable[[Event, ProcessInstance | None], list[Entry]]] = {
     "comment_added": _mentions,
     "instance_completed": _request_decided,
     "instance_cancelled": _request_decided,
+    "incident_raised": _request_failed,
     "out_of_office_set": _substitute,
 }
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.db.models import NotificationSetting, User
-from engine.notify import rendering
+from engine.notify import actions, rendering, slack_dm, summary
 from engine.notify.preferences import webhook_problem
 from engine.outbound import client, policy, smtp
 from engine.runtime import jobs
@@ -67,9 +67,21 @@ def send_email(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
     if not settings.smtp_host:
         return {"skipped": "no SMTP server is configured (PMOFLOW_SMTP_HOST)"}
     domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "pmoflow"
-    mail = rendering.email(
-        job.payload["context"], settings, target.email, target.display_name, f"<{job.uuid}@{domain}>", ctx.clock.now()
-    )
+    context = job.payload["context"]
+    if context.get("kind") == "digest":  # the daily digest (engine/notify/digest.py)
+        mail = summary.email(
+            context, settings, target.email, target.display_name, f"<{job.uuid}@{domain}>", ctx.clock.now()
+        )
+    else:
+        mail = rendering.email(
+            context,
+            settings,
+            target.email,
+            target.display_name,
+            f"<{job.uuid}@{domain}>",
+            ctx.clock.now(),
+            _offer(ctx, context, job.payload["username"], "email"),
+        )
     try:
         smtp.send_mail(settings, mail)
     except smtp.MailRejected as err:
@@ -80,7 +92,10 @@ def send_email(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
 
 
 def send_slack(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
-    """Post one notification to the user's Slack incoming webhook; raises PermanentFailure, RetryLater."""
+    """Post one notification as a direct message from the Slack app when one is configured and finds the
+    user, else to the user's Slack incoming webhook; raises PermanentFailure, RetryLater."""
+    if slack_dm.configured(ctx.settings) and (sent := slack_dm.send(ctx, job)) is not None:
+        return sent
     return _send_chat(ctx, job, "slack")
 
 
@@ -95,16 +110,31 @@ JOBS = {
     "notify.slack": jobs.JobHandler(run=send_slack),
     "notify.teams": jobs.JobHandler(run=send_teams),
 }
-CHAT = {"slack": ("Slack", rendering.slack), "teams": ("Teams", rendering.teams)}
+CHAT = {"slack": "Slack", "teams": "Teams"}
+
+
+def _offer(ctx: EngineContext, context: dict[str, Any], username: str, channel: str) -> rendering.Offer | None:
+    """Approve / Reject links for a message about a decision task (read when the job runs: a task decided since
+    gets none), else None."""
+    if context.get("kind") not in rendering.DECISION_KINDS:
+        return None
+    return actions.links_for(ctx, context.get("task_id"), username, channel)
 
 
 def _send_chat(ctx: EngineContext, job: jobs.ClaimedJob, channel: str) -> dict[str, Any]:
+    """A person's chat message through their incoming webhook (a Slack app's DM is tried first: `send_slack`)."""
     target = _target(ctx, job.payload["username"])
     url = getattr(target, channel) if target else None
-    label, render = CHAT[channel]
     if not url:
-        return {"skipped": f"the user has no {label} webhook"}
-    return post(ctx.settings, channel, url, render(job.payload["context"], ctx.settings), job.uuid)
+        return {"skipped": f"the user has no {CHAT[channel]} webhook"}
+    context = job.payload["context"]
+    if context.get("kind") == "digest":  # the daily digest (engine/notify/digest.py)
+        body = summary.teams(context, ctx.settings) if channel == "teams" else summary.slack(context, ctx.settings)
+    elif channel == "teams":
+        body = rendering.teams(context, ctx.settings, _offer(ctx, context, job.payload["username"], "teams"))
+    else:
+        body = rendering.slack(context, ctx.settings)
+    return post(ctx.settings, channel, url, body, job.uuid)
 
 
 def post(settings: Settings, channel: str, url: str, body: dict[str, Any], job_uuid: str) -> dict[str, Any]:

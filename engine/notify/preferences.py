@@ -3,29 +3,44 @@
 Each kind of notification has default channels (email for all of them); a user's saved
 choice replaces the defaults for that kind. A chat channel sends only once its webhook
 URL is set; email only when the user has an address (users without one get none, silently).
+A kind may also offer the bell as a channel (`Kind.offered`): requests I watch; the other
+kinds' bell entries do not depend on these choices (engine/notify/bell.py).
+
+The daily digest (engine/notify/digest.py) is chosen here too: on or off, a local time of day, a
+time zone (IANA name; none: the server's `default_timezone`) and its channels (email, Slack, Teams).
+
+"slack" is a channel name, not a transport: today its messages go to the user's incoming webhook
+(engine/notify/delivery.py); a Slack app's direct messages can take over the same channel there.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.core.config import Settings
 from engine.core.context import EngineContext
-from engine.core.errors import InvalidInput, NotFound
+from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
 from engine.db.models import NotificationSetting, User
 from engine.events import stream as audit
 from engine.outbound import policy
 
-CHANNELS = ("email", "slack", "teams")
-CHANNEL_LABELS = {"email": "Email", "slack": "Slack", "teams": "Microsoft Teams"}
+CHANNELS = ("email", "slack", "teams")  # sent by a job (engine/notify/delivery.py)
+BELL = "bell"  # written in the event's transaction, for kinds that offer it
+CHANNEL_LABELS = {"email": "Email", "slack": "Slack", "teams": "Microsoft Teams", BELL: "Bell"}
 URL_LIMIT = 1000
+DIGEST_TIME = "08:00"
+ZONE_LIMIT = 64
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class Kind:
     subject: str  # str.format over the message context (see `recipients.context_of`)
     lead: str  # the first sentence of every message
     defaults: frozenset[str] = frozenset({"email", "slack", "teams"})
+    offered: tuple[str, ...] = CHANNELS  # the channels the settings page offers for it
 
 
 KINDS: dict[str, Kind] = {
@@ -68,12 +84,21 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "instance_finished",
-            "A request I started is completed or cancelled",
+            "A request I started is decided (approved, rejected, ...) or cancelled",
             "{status_label}: {request}",
-            "Your request {request} is {status}.",
+            "Your request {request} {verdict}.",
+        ),
+        Kind(
+            "watched_finished",
+            "A request I watch is decided (approved, rejected, ...) or cancelled",
+            "{status_label}: {request}",
+            "{request}, which you watch, {verdict}.",
+            defaults=frozenset({"email", BELL}),
+            offered=(*CHANNELS, BELL),
         ),
     )
 }
+ALL_CHANNELS = (*CHANNELS, BELL)
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,18 @@ class NotificationPreferences:
     slack_webhook: str | None  # masked, e.g. "hooks.slack.com/…/XXXX"
     teams_webhook: str | None
     email_enabled: bool  # the server has SMTP settings
+    digest: DigestChoice
+    default_zone: str  # the zone of a digest without one of its own
+
+
+@dataclass(frozen=True)
+class DigestChoice:
+    """The daily digest: sent at `time` (HH:MM) in `zone` (None: the server's default) to `channels`."""
+
+    enabled: bool
+    time: str
+    zone: str | None
+    channels: frozenset[str]
 
 
 class ChosenChannels(Protocol):
@@ -106,7 +143,51 @@ def channels_for(row: ChosenChannels | None, kind: str) -> frozenset[str]:
     stored = row.channels.get(kind) if row is not None and isinstance(row.channels, dict) else None
     if stored is None:
         return KINDS[kind].defaults
-    return frozenset(c for c in stored if c in CHANNELS)
+    return frozenset(c for c in stored if c in KINDS[kind].offered)
+
+
+def digest_of(row: NotificationSetting | None) -> DigestChoice:
+    """The digest a settings row chose (off, at 08:00, by email, without a row)."""
+    if row is None:
+        return DigestChoice(False, DIGEST_TIME, None, frozenset({"email"}))
+    chosen = frozenset(c for c in (row.digest_channels or []) if c in CHANNELS)
+    return DigestChoice(bool(row.digest_enabled), row.digest_time or DIGEST_TIME, row.digest_zone, chosen)
+
+
+def zone_problem(name: str) -> str | None:
+    """Why `name` is no IANA time zone (None if it is one)."""
+    if not name or len(name) > ZONE_LIMIT or name.startswith(("/", ".")) or ".." in name:
+        return "is not a time zone name (such as Europe/Berlin)"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return f"{name!r} is not a known time zone (such as Europe/Berlin)"
+    return None
+
+
+def _digest_problems(digest: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The digest's columns from the submitted choice, adding each problem to `errors` (digest_time, ...)."""
+    values: dict[str, Any] = {}
+    if "enabled" in digest:
+        values["digest_enabled"] = bool(digest["enabled"])
+    if "time" in digest:
+        time = str(digest["time"] or "").strip()
+        if not _TIME.match(time):
+            errors["digest_time"] = "must be a time of day as HH:MM (00:00 to 23:59)"
+        values["digest_time"] = time
+    if "zone" in digest:
+        zone = str(digest["zone"] or "").strip()
+        if zone and (problem := zone_problem(zone)):
+            errors["digest_zone"] = problem
+        values["digest_zone"] = zone or None
+    if "channels" in digest:
+        wanted = digest["channels"]
+        wanted = [wanted] if isinstance(wanted, str) else list(wanted or [])
+        unknown = [c for c in wanted if c not in CHANNELS]
+        if unknown:
+            errors["digest_channels"] = f"unknown channel {str(unknown[0])!r}; channels: {', '.join(CHANNELS)}"
+        values["digest_channels"] = [c for c in CHANNELS if c in wanted]
+    return values
 
 
 def webhook_problem(url: str, channel: str, settings: Settings) -> str | None:
@@ -171,34 +252,43 @@ def preferences(ctx: EngineContext, actor: Actor) -> NotificationPreferences:
             slack_webhook=mask(row.slack_webhook_url) if row else None,
             teams_webhook=mask(row.teams_webhook_url) if row else None,
             email_enabled=bool(ctx.settings.smtp_host),
+            digest=digest_of(row),
+            default_zone=ctx.settings.default_timezone,
         )
 
 
 def save_preferences(
     ctx: EngineContext,
     actor: Actor,
-    choices: dict[str, Any],
+    choices: dict[str, Any] | None,
     webhooks: dict[str, str | None] | None = None,
+    digest: dict[str, Any] | None = None,
 ) -> NotificationPreferences:
-    """Save the channels per kind and the chat webhooks; raises InvalidInput (naming each field), Forbidden.
+    """Save the channels per kind, the chat webhooks and the digest; raises InvalidInput (naming each field),
+    Forbidden.
 
-    `choices` maps each kind to the channels wanted (kinds not named get none). `webhooks` maps
-    "slack"/"teams" to a new URL, "" to remove it, or None (or absent) to keep it.
+    `choices` maps each kind to the channels wanted (kinds not named get none; None keeps every kind as it
+    is). `webhooks` maps "slack"/"teams" to a new URL, "" to remove it, or None (or absent) to keep it.
+    `digest` may hold `enabled`, `time` (HH:MM), `zone` (an IANA name, "" for the server's) and `channels`;
+    what it leaves out is kept.
     """
     require(actor, "notification.settings_own")
     errors: dict[str, str] = {}
     channels: dict[str, list[str]] = {}
-    for kind, wanted in choices.items():
+    for kind, wanted in (choices or {}).items():
         if kind not in KINDS:
             errors[kind] = f"unknown kind; kinds: {', '.join(KINDS)}"
             continue
+        offered = KINDS[kind].offered
         wanted = [wanted] if isinstance(wanted, str) else list(wanted or [])
-        unknown = [c for c in wanted if c not in CHANNELS]
+        unknown = [c for c in wanted if c not in offered]
         if unknown:
-            errors[kind] = f"unknown channel {unknown[0]!r}; channels: {', '.join(CHANNELS)}"
-        channels[kind] = [c for c in CHANNELS if c in wanted]
-    for kind in KINDS:
-        channels.setdefault(kind, [])
+            errors[kind] = f"unknown channel {str(unknown[0])!r}; channels: {', '.join(offered)}"
+        channels[kind] = [c for c in offered if c in wanted]
+    if choices is not None:
+        for kind in KINDS:
+            channels.setdefault(kind, [])
+    digest_values = _digest_problems(digest or {}, errors)
     urls: dict[str, str | None] = {}
     for channel, url in (webhooks or {}).items():
         if channel not in ("slack", "teams"):
@@ -215,9 +305,17 @@ def save_preferences(
         user = _user(uow.session, actor.username)
         row = _setting(uow.session, user)
         if row is None:
-            row = NotificationSetting(user_id=user.id, channels={}, updated_at=now)
+            row = NotificationSetting(user_id=user.id, channels={}, updated_at=now, digest_channels=["email"])
             uow.session.add(row)
-        row.channels = channels
+        if choices is not None:
+            row.channels = channels
+        for column, value in digest_values.items():
+            setattr(row, column, value)
+        if row.digest_enabled and not row.digest_channels:  # on, yet it could never reach anyone
+            raise InvalidInput(
+                "the notification settings have problems",
+                {"fields": {"digest_channels": "choose at least one channel for the digest: email, Slack or Teams"}},
+            )
         if "slack" in urls:
             row.slack_webhook_url = urls["slack"]
         if "teams" in urls:
@@ -228,7 +326,21 @@ def save_preferences(
             "notification_settings_changed",
             now,
             actor=actor.username,
-            data={"channels": channels, "webhooks_changed": sorted(urls)},
-        )  # never the URLs
-        uow.commit()
+            data={
+                "channels": dict(row.channels or {}),
+                "webhooks_changed": sorted(urls),
+                "digest": {
+                    "enabled": bool(row.digest_enabled),
+                    "time": row.digest_time,
+                    "zone": row.digest_zone,
+                    "channels": list(row.digest_channels or []),
+                },
+            },
+        )  # never the URLs; engine.notify.digest schedules the digest from this event
+        try:
+            uow.commit()
+        except IntegrityError as err:  # the same person saved at the same moment elsewhere (one digest job a day)
+            raise Conflict(
+                "your notification settings were being saved elsewhere at the same moment; try again"
+            ) from err
     return preferences(ctx, actor)

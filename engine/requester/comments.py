@@ -2,7 +2,8 @@
 
 `@username` in a comment notifies that user, if they exist, are active and may see the
 request (the author is told who was not notified and why, rather than leaking the request
-to someone outside it).
+to someone outside it). An @name that is no user is reported on posting ("no such user") and
+marked on every showing of the comment (`CommentView.unknown_mentions`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class CommentView:
     task_name: str | None
     parent_id: str | None
     replies: tuple[CommentView, ...] = ()
+    unknown_mentions: tuple[str, ...] = ()  # @names in the body that are no user: nobody was notified
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,36 @@ class CommentAdded:
     not_notified: dict[str, str] = field(default_factory=dict)  # username -> why not
 
 
+def mention_name(written: str) -> str:
+    """The user name of an @mention as matched by MENTION, without trailing punctuation ('bob.' -> 'bob')."""
+    return written.rstrip(".,;:!?-+@")
+
+
 def mentioned_names(body: str) -> list[str]:
     """Candidate user names written as @name, in order, without duplicates or trailing punctuation."""
     names: list[str] = []
     for match in MENTION.finditer(body):
-        name = match.group(1).rstrip(".,;:!?-+@")
+        name = mention_name(match.group(1))
         if name and name not in names:
             names.append(name)
     return names[:MAX_MENTIONS]
+
+
+def _users_named(session: Session, candidates: list[str]) -> dict[str, User]:
+    """The users that @names refer to, by user name: `name`, or `name@...` for a name written with a domain."""
+    lookup = set(candidates) | {c.split("@", 1)[0] for c in candidates}
+    if not lookup:
+        return {}
+    return {
+        u.username: u
+        for u in session.scalars(
+            select(User).where(User.username.in_(sorted(lookup))).options(selectinload(User.groups))
+        )
+    }
+
+
+def _user_of(users: dict[str, User], name: str) -> User | None:
+    return users.get(name) or users.get(name.split("@", 1)[0])
 
 
 def add_comment(
@@ -133,18 +157,15 @@ def _mentioned(
     candidates = mentioned_names(body)
     if not candidates:
         return [], {}
-    lookup = set(candidates) | {c.split("@", 1)[0] for c in candidates}
-    users = {
-        u.username: u
-        for u in session.scalars(
-            select(User).where(User.username.in_(sorted(lookup))).options(selectinload(User.groups))
-        )
-    }
+    users = _users_named(session, candidates)
     notified: list[str] = []
     skipped: dict[str, str] = {}
     for name in candidates:
-        user = users.get(name) or users.get(name.split("@", 1)[0])
-        if user is None or user.username == actor.username or user.username in notified:
+        user = _user_of(users, name)
+        if user is None:
+            skipped[name] = "no such user"
+            continue
+        if user.username == actor.username or user.username in notified:
             continue
         if not user.active:
             skipped[user.username] = "deactivated"
@@ -171,6 +192,8 @@ def thread(session: Session, instance: ProcessInstance) -> list[CommentView]:
     for row in rows:
         children.setdefault(row.parent_id, []).append(row)
     uuids = {row.id: row.uuid for row in rows}
+    written = {row.id: mentioned_names(row.body) for row in rows}
+    users = _users_named(session, sorted({n for names in written.values() for n in names}))
 
     def build(row: Comment) -> CommentView:
         return CommentView(
@@ -182,6 +205,7 @@ def thread(session: Session, instance: ProcessInstance) -> list[CommentView]:
             names.get(row.task_uuid) if row.task_uuid else None,
             uuids.get(row.parent_id) if row.parent_id else None,
             tuple(build(child) for child in children.get(row.id, [])),
+            tuple(n for n in written[row.id] if _user_of(users, n) is None),
         )
 
     return [build(row) for row in children.get(None, [])]

@@ -10,29 +10,32 @@ definition version whose form was shown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from statistics import median
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from engine.core import outcomes
 from engine.core.context import EngineContext
 from engine.core.errors import FormDataInvalid, InvalidInput, NotFound
 from engine.core.permissions import Actor, allowed, require
 from engine.core.records import InstanceView, Page
-from engine.db.models import DeploymentFile, HumanTask, ProcessDefinition, ProcessInstance
+from engine.db.models import Deployment, DeploymentFile, HumanTask, ProcessDefinition, ProcessInstance
 from engine.db.statements import load_instance
 from engine.definitions.deployments import find_definition
 from engine.forms.submission import validate_submission
-from engine.requester import attachments, comments
+from engine.requester import attachments, comments, watchers
 from engine.requester.attachments import AttachmentView
 from engine.requester.comments import CommentView
 from engine.runtime import instances
 from engine.runtime.instances import check_can_see
-from engine.spiff.model.parsing import start_form_of
+from engine.sla import state as sla_state
+from engine.spiff.model.parsing import about_process, start_form_of
 from engine.tasks.collaboration import colleagues, may_hand_over
 from engine.tasks.completion import form_evaluator
-from engine.tasks.path import Step, path_of
+from engine.tasks.path import Step, display_names, path_of
 
 BUSINESS_KEY_LIMIT = 200
 GENERIC_START: dict[str, Any] = {
@@ -60,12 +63,17 @@ GENERIC_START: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class OpenStep:
-    """A task the request waits for, and who it waits for."""
+    """A task the request waits for: who has it (a person by display name, else its lane's groups), since
+    when, due when and its SLA state (engine.sla.state, the one place that decides it)."""
 
     task_id: str
     name: str
     waiting_for: str
     due_at: datetime | None
+    since: datetime | None = None
+    lane: str | None = None
+    sla_state: str | None = None
+    person: bool = False  # a person has it (assigned), not a group
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,8 @@ class RequestRow:
     current: list[OpenStep]
     created_at: datetime
     ended_at: datetime | None
+    outcome: str | None = None  # engine.core.outcomes: approved, rejected, cancelled, failed, completed
+    decided_by: str | None = None  # who ended it (the request page only), by display name
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,9 @@ class RequestDetail:
     attachments: list[AttachmentView]
     may_comment: bool
     may_attach: bool
+    started_by_name: str | None = None  # the requester's display name
+    watch: watchers.WatchState | None = None  # whether the actor watches it (engine/requester/watchers.py)
+    may_watch: bool = False  # the actor may watch it (not the requester: they are told anyway; not once decided)
 
 
 @dataclass(frozen=True)
@@ -110,9 +123,15 @@ class Workspace:
 
 @dataclass(frozen=True)
 class StartableProcess:
+    """A process in the "New request" catalogue: what it is for, who owns it and how long it usually takes."""
+
     key: str
     name: str
     version: int
+    description: str | None = None
+    owner: str | None = None  # the process's pmoflow:owner, else who published the version (by display name)
+    typical: timedelta | None = None  # the median time its finished requests took; None: no history yet
+    finished: int = 0  # how many finished requests the median is taken over
 
 
 @dataclass(frozen=True)
@@ -127,15 +146,27 @@ class StartForm:
 # ---------------------------------------------------------------- reading
 
 
-def my_requests(ctx: EngineContext, actor: Actor, status: str | None = None, page: int = 1, per_page: int = 25) -> Page:
-    """Requests the actor started, newest first, with the steps they wait for; raises InvalidInput."""
+def my_requests(
+    ctx: EngineContext,
+    actor: Actor,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 25,
+    outcome: str | None = None,
+) -> Page:
+    """Requests the actor started, newest first, with the steps they wait for, by status or outcome
+    (engine.core.outcomes); raises InvalidInput."""
     require(actor, "instance.read_own")
     if status is not None and status not in instances.STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(instances.STATUSES)}", {"fields": {"status": "unknown"}})
+    if outcome is not None and outcome not in outcomes.OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(outcomes.OUTCOMES)}", {"fields": {"outcome": "unknown"}})
     page, per_page = max(1, page), max(1, min(per_page, ctx.settings.page_size_max))
     query = select(ProcessInstance).where(ProcessInstance.started_by == actor.username)
     if status:
         query = query.where(ProcessInstance.status == status)
+    if outcome:
+        query = query.where(ProcessInstance.outcome == outcome)
     with ctx.uow(write=False) as uow:
         session = uow.session
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -145,25 +176,41 @@ def my_requests(ctx: EngineContext, actor: Actor, status: str | None = None, pag
             .offset((page - 1) * per_page)
             .limit(per_page)
         ).all()
-        waiting = _open_steps(session, [r.id for r in rows])
+        waiting = _open_steps(session, [r.id for r in rows], ctx.clock.now())
         return Page([_row(r, waiting.get(r.id, [])) for r in rows], total, page, per_page)
 
 
-def _open_steps(session: Session, instance_pks: list[int]) -> dict[int, list[OpenStep]]:
+def _open_steps(session: Session, instance_pks: list[int], now: datetime) -> dict[int, list[OpenStep]]:
     steps: dict[int, list[OpenStep]] = {}
     if not instance_pks:
         return steps
-    for task in session.scalars(
-        select(HumanTask)
-        .where(HumanTask.instance_id.in_(instance_pks), HumanTask.status == "open")
-        .order_by(HumanTask.id)
-    ):
-        who = task.assignee or ", ".join([*task.candidate_groups, *(task.candidate_users or [])]) or "nobody yet"
-        steps.setdefault(task.instance_id, []).append(OpenStep(task.uuid, task.name, who, task.due_at))
+    tasks = list(
+        session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id.in_(instance_pks), HumanTask.status == "open")
+            .order_by(HumanTask.id)
+        )
+    )
+    people = display_names(session, [t.assignee for t in tasks])
+    for task in tasks:
+        groups = ", ".join([*task.candidate_groups, *(task.candidate_users or [])])
+        who = people.get(task.assignee, task.assignee) if task.assignee else groups or "nobody yet"
+        steps.setdefault(task.instance_id, []).append(
+            OpenStep(
+                task.uuid,
+                task.name,
+                who,
+                task.due_at,
+                since=task.created_at,
+                lane=task.role,
+                sla_state=sla_state.of_task(task, now),
+                person=bool(task.assignee),
+            )
+        )
     return steps
 
 
-def _row(instance: ProcessInstance, current: list[OpenStep]) -> RequestRow:
+def _row(instance: ProcessInstance, current: list[OpenStep], decided_by: str | None = None) -> RequestRow:
     title = instance.variables.get("title") if isinstance(instance.variables, dict) else None
     return RequestRow(
         instance.uuid,
@@ -175,7 +222,15 @@ def _row(instance: ProcessInstance, current: list[OpenStep]) -> RequestRow:
         current,
         instance.created_at,
         instance.ended_at,
+        instance.outcome,
+        decided_by,
     )
+
+
+def _decided_by(path: list[Step]) -> str | None:
+    """Who ended the request: the actor of its last step that finished it (by display name), if a person."""
+    end = next((s for s in reversed(path) if s.kind in ("instance_completed", "instance_cancelled")), None)
+    return end.shown(end.actor) if end is not None and end.actor else None
 
 
 def request_view(ctx: EngineContext, actor: Actor, instance_id: str) -> RequestDetail:
@@ -187,17 +242,26 @@ def request_view(ctx: EngineContext, actor: Actor, instance_id: str) -> RequestD
         session = uow.session
         instance = load_instance(session, instance_id)
         check_can_see(session, actor, instance)
+        path = path_of(session, instance.id)
+        now = ctx.clock.now()
         return RequestDetail(
-            request=_row(instance, _open_steps(session, [instance.id]).get(instance.id, [])),
+            request=_row(instance, _open_steps(session, [instance.id], now).get(instance.id, []), _decided_by(path)),
             variables=dict(instance.variables),
             started_by=instance.started_by,
             cancel_reason=instance.cancel_reason,
             error=instance.error,
-            path=path_of(session, instance.id),
+            path=path,
             comments=comments.thread(session, instance),
             attachments=attachments.listing(session, instance),
             may_comment=allowed(actor, "comment.add"),
             may_attach=allowed(actor, "attachment.add"),
+            started_by_name=display_names(session, [instance.started_by]).get(
+                instance.started_by or "", instance.started_by
+            ),
+            watch=watchers.state(session, instance, actor.username),
+            may_watch=allowed(actor, "instance.watch")
+            and instance.started_by != actor.username
+            and instance.outcome is None,  # a decided request is told nothing more
         )
 
 
@@ -226,20 +290,74 @@ def task_workspace(ctx: EngineContext, actor: Actor, task_id: str) -> Workspace:
 
 
 def startable(ctx: EngineContext, actor: Actor) -> list[StartableProcess]:
-    """The latest version of every process, for a user who may start instances; raises Forbidden."""
+    """The latest version of every process, for a user who may start instances, each with its description,
+    owner and typical duration (the median of its finished requests); raises Forbidden."""
     require(actor, "instance.start")
     with ctx.uow(write=False) as uow:
+        session = uow.session
         latest = (
             select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
             .group_by(ProcessDefinition.key)
             .subquery()
         )
-        rows = uow.session.execute(
-            select(ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.version)
+        rows = session.execute(
+            select(ProcessDefinition, Deployment.created_by, DeploymentFile.content)
             .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
+            .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+            .outerjoin(
+                DeploymentFile,
+                (DeploymentFile.deployment_id == ProcessDefinition.deployment_id)
+                & (DeploymentFile.filename == ProcessDefinition.bpmn_file),
+            )
             .order_by(ProcessDefinition.name, ProcessDefinition.key)
         ).all()
-        return [StartableProcess(key, name or key, version) for key, name, version in rows]
+        abouts = {
+            d.key: about_process((content or "").encode(), d.bpmn_file, d.key, ctx.settings.max_upload_bytes)
+            for d, _, content in rows
+        }
+        people = display_names(session, [abouts[d.key].owner or publisher for d, publisher, _ in rows])
+        result = []
+        for definition, publisher, _ in rows:
+            about = abouts[definition.key]
+            # the declared owner as written if nobody has that user name; a publisher only when a person (not
+            # a system actor such as the command line that deployed the shipped workflows)
+            owner = people.get(about.owner, about.owner) if about.owner else people.get(publisher or "")
+            typical, finished = typical_duration(session, definition.key)
+            result.append(
+                StartableProcess(
+                    definition.key,
+                    definition.name or definition.key,
+                    definition.version,
+                    description=about.description,
+                    owner=owner,
+                    typical=typical,
+                    finished=finished,
+                )
+            )
+        return result
+
+
+TYPICAL_SAMPLE = 200  # the newest finished requests of a process its typical duration is the median of
+
+
+def typical_duration(session: Session, key: str) -> tuple[timedelta | None, int]:
+    """The median time the newest finished (completed) requests of a process took, over all its versions,
+    and how many it is taken over; (None, 0) with no history yet."""
+    spans = session.execute(
+        select(ProcessInstance.created_at, ProcessInstance.ended_at)
+        .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+        .where(
+            ProcessDefinition.key == key,
+            ProcessInstance.status == "completed",
+            ProcessInstance.ended_at.is_not(None),
+        )
+        .order_by(ProcessInstance.ended_at.desc())
+        .limit(TYPICAL_SAMPLE)
+    ).all()
+    seconds = [(ended - created).total_seconds() for created, ended in spans if ended is not None and ended >= created]
+    if not seconds:
+        return None, 0
+    return timedelta(seconds=median(seconds)), len(seconds)
 
 
 def start_form(ctx: EngineContext, actor: Actor, key: str, version: int | None = None) -> StartForm:

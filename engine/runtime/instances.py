@@ -12,7 +12,8 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from engine.core.context import EngineContext
+from engine.core import outcomes
+from engine.core.context import EngineContext, check_bounds
 from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import Actor, allowed, require
 from engine.core.records import EventView, InstanceView, Page
@@ -22,6 +23,7 @@ from engine.definitions.deployments import find_definition
 from engine.events import stream as audit
 from engine.runtime.steps import ensure_running, run_step
 from engine.sla import state as sla_state
+from engine.spiff.runtime.budget import StepLimits
 from engine.spiff.runtime.run import Run
 from engine.tasks.candidates import in_my_groups
 
@@ -30,9 +32,10 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?: [A-Za-z0-9_]+)*$")
 STATUSES = ("running", "completed", "cancelled", "error")
 
 
-def check_variables(variables: object, field: str = "variables") -> dict[str, Any]:
+def check_variables(variables: object, limits: StepLimits, field: str = "variables") -> dict[str, Any]:
     """Variables are a JSON object whose names are identifiers not starting with '_' (or such words separated by
-    single spaces); raises InvalidInput."""
+    single spaces), nested and sized within `limits` (so that every state saved can be loaded again); raises
+    InvalidInput naming the variable."""
     if variables is None:
         return {}
     if not isinstance(variables, dict):
@@ -44,6 +47,7 @@ def check_variables(variables: object, field: str = "variables") -> dict[str, An
     }
     if bad:
         raise InvalidInput(f"invalid variable names: {', '.join(sorted(bad))}", {"fields": bad})
+    check_bounds(variables, limits, field)
     return dict(variables)
 
 
@@ -57,8 +61,8 @@ def start(
     idempotency_key: str | None = None,
 ) -> InstanceView:
     """Start an instance and run it to its first wait; raises NotFound, Forbidden, InvalidInput, Conflict."""
-    require(actor, "instance.start")
-    variables = check_variables(variables)
+    require(actor, "instance.start", process)
+    variables = check_variables(variables, ctx.limits)
     request_hash = _request_hash(process, version, business_key, variables)
     if idempotency_key is not None:
         replay = _replay(ctx, actor, idempotency_key, request_hash)
@@ -84,7 +88,7 @@ def start_by_event(
 ) -> InstanceView:
     """Start the latest version of `process` and, in the same step, hand its start event what started it
     (`event`, e.g. a signal); raises NotFound, Forbidden."""
-    require(actor, "instance.start")
+    require(actor, "instance.start", process)
     return _start(ctx, actor, process, None, None, variables, None, None, event)
 
 
@@ -178,6 +182,7 @@ def get(ctx: EngineContext, actor: Actor, instance_id: str) -> InstanceView:
 
 def check_can_see(session: Session, actor: Actor, instance: ProcessInstance) -> None:
     """Raise Forbidden unless the actor may see this instance."""
+    require(actor, "instance.read_own")
     if allowed(actor, "instance.read_all"):
         return
     if instance.started_by == actor.username:
@@ -207,11 +212,15 @@ def list_instances(
     business_key: str | None = None,
     page: int = 1,
     per_page: int = 50,
+    outcome: str | None = None,
 ) -> Page:
-    """Instances, newest first, filtered and paginated; raises InvalidInput for an unknown status, Forbidden."""
+    """Instances, newest first, filtered and paginated; raises InvalidInput for an unknown status or outcome,
+    Forbidden."""
     require(actor, "instance.read_own")
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", {"fields": {"status": "unknown"}})
+    if outcome is not None and outcome not in outcomes.OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(outcomes.OUTCOMES)}", {"fields": {"outcome": "unknown"}})
     query = select(ProcessInstance).join(ProcessInstance.definition)
     if process:
         query = query.where(ProcessDefinition.key == process)
@@ -219,6 +228,8 @@ def list_instances(
         query = query.where(ProcessInstance.status == status)
     if business_key:
         query = query.where(ProcessInstance.business_key == business_key)
+    if outcome:
+        query = query.where(ProcessInstance.outcome == outcome)
     if not allowed(actor, "instance.read_all"):
         mine = exists().where(
             HumanTask.instance_id == ProcessInstance.id,
@@ -240,6 +251,7 @@ def cancel(ctx: EngineContext, actor: Actor, instance_id: str, reason: str) -> I
     """Cancel a running (or failed) instance with a reason; raises NotFound, Forbidden, Conflict, InvalidInput."""
     if not reason or not reason.strip():
         raise InvalidInput("a reason is required to cancel", {"fields": {"reason": "required"}})
+    require(actor, "instance.cancel_own")  # whoever may cancel any instance may cancel their own
     with ctx.uow() as uow:
         session = uow.session
         instance = load_instance(session, instance_id, lock=True)
@@ -252,6 +264,7 @@ def cancel(ctx: EngineContext, actor: Actor, instance_id: str, reason: str) -> I
             raise Conflict(f"process instance {instance_id} is already {instance.status}")
         run_step(ctx, session, instance, lambda run: run.cancel(), actor.username)
         instance.status = "cancelled"
+        instance.outcome = outcomes.CANCELLED
         instance.cancel_reason = reason.strip()
         instance.next_due_at = None
         instance.ended_at = instance.ended_at or ctx.clock.now()
@@ -261,7 +274,7 @@ def cancel(ctx: EngineContext, actor: Actor, instance_id: str, reason: str) -> I
             ctx.clock.now(),
             instance=instance,
             actor=actor.username,
-            data={"reason": instance.cancel_reason},
+            data={"reason": instance.cancel_reason, "outcome": instance.outcome},
         )
         view = InstanceView.of(instance, open_rows(session, instance))
         uow.commit()
@@ -271,7 +284,7 @@ def cancel(ctx: EngineContext, actor: Actor, instance_id: str, reason: str) -> I
 def retry(ctx: EngineContext, actor: Actor, instance_id: str, variables: dict[str, Any] | None) -> InstanceView:
     """Re-run the failed task of an instance in error, after merging fixed variables into its data."""
     require(actor, "instance.retry")
-    variables = check_variables(variables)
+    variables = check_variables(variables, ctx.limits)
     with ctx.uow() as uow:
         session = uow.session
         instance = load_instance(session, instance_id, lock=True)

@@ -33,7 +33,7 @@ def correlate(
         raise InvalidInput("message name is required", {"fields": {"message": "required"}})
     if not instance_id and not business_key:
         raise InvalidInput("give instance_id or business_key", {"fields": {"instance_id": "required"}})
-    variables = check_variables(variables)
+    variables = check_variables(variables, ctx.limits)
     with ctx.uow() as uow:
         session = uow.session
         for candidate in _candidates(session, instance_id, business_key):

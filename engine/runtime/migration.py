@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, InvalidInput, NotFound
 from engine.core.permissions import Actor, require
-from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance
+from engine.db.models import Deployment, HumanTask, Job, ProcessDefinition, ProcessInstance
 from engine.db.statements import load_instance, open_rows
 from engine.events import stream as audit
 from engine.runtime import jobs
@@ -330,16 +330,39 @@ def _move_check_job(session: Session, instance: ProcessInstance, row: HumanTask,
     job.run_at = row.due_at  # earlier one that stays recorded)
 
 
-def other_versions(ctx: EngineContext, actor: Actor, process: str, current: int) -> list[int]:
-    """The published versions of `process` an instance on `current` could move to, newest first; raises Forbidden."""
+@dataclass(frozen=True)
+class VersionChoice:
+    """A published version an instance could move to, as a picker shows it."""
+
+    version: int
+    name: str
+    note: str | None  # the designer's change note, when it was published from a draft
+    created_at: datetime
+    created_by: str | None
+
+    @property
+    def label(self) -> str:
+        """'version 3 · Add a finance step · 4 Dec 2026'."""
+        parts = [f"version {self.version}", (self.note or self.name or "").strip()[:80]]
+        parts.append(f"{self.created_at.day} {self.created_at:%b %Y}")
+        return " · ".join(p for p in parts if p)
+
+
+def other_versions(ctx: EngineContext, actor: Actor, process: str, current: int | None = None) -> list[VersionChoice]:
+    """The published versions of `process` (but `current`) an instance could move to, newest first, with their
+    change note and date; raises Forbidden."""
     require(actor, "instance.migrate")
     with ctx.uow(write=False) as uow:
-        return [
-            v
-            for v in uow.session.scalars(
-                select(ProcessDefinition.version)
-                .where(ProcessDefinition.key == process)
-                .order_by(ProcessDefinition.version.desc())
+        rows = uow.session.execute(
+            select(
+                ProcessDefinition.version,
+                ProcessDefinition.name,
+                Deployment.note,
+                ProcessDefinition.created_at,
+                Deployment.created_by,
             )
-            if v != current
-        ]
+            .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+            .where(ProcessDefinition.key == process)
+            .order_by(ProcessDefinition.version.desc())
+        ).all()
+    return [VersionChoice(v, name or "", note, at, by) for v, name, note, at, by in rows if v != current]

@@ -58,7 +58,7 @@ def send(ctx: EngineContext, actor: Actor, signal: object, variables: object = N
     InvalidInput, Forbidden."""
     require(actor, "signal.send")
     name = check_name(signal)
-    checked = check_variables(variables)
+    checked = check_variables(variables, ctx.limits)
     with ctx.uow() as uow:
         audit.record(
             uow.session,

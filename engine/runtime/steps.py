@@ -17,17 +17,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.core import outcomes
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, IncidentError
 from engine.db.models import HumanTask, Job, ProcessDefinition, ProcessInstance, new_uuid
-from engine.db.statements import OpenRows, insert_loaded, update_loaded
+from engine.db.statements import OpenRows, completed_task_data, insert_loaded, update_loaded
 from engine.events import stream as audit
-from engine.runtime import connector_calls, external_mirror, health, jobs
+from engine.runtime import connector_calls, external_mirror, health, jobs, warm
 from engine.runtime.task_rows import sync_tasks
 from engine.sla import deadlines as sla
+from engine.spiff.runtime.budget import StepLimits
 from engine.spiff.runtime.clock import clock_scope
 from engine.spiff.runtime.incidents import StepFailed
 from engine.spiff.runtime.run import Run
+from engine.spiff.runtime.variables import jsonable, oversized
 
 FINAL = ("completed", "cancelled")
 
@@ -56,6 +59,7 @@ log = logging.getLogger("pmoflow.steps")
 
 
 DECISION_EVENT_KEYS = (
+    "name",  # the business rule task's name
     "decision",
     "version",
     "decision_table",
@@ -64,6 +68,7 @@ DECISION_EVENT_KEYS = (
     "outputs",
     "matched_rules",
     "required",
+    "warnings",  # only when the evaluation had any (a call that could not work was null, ...)
 )
 
 
@@ -80,6 +85,7 @@ def new_run(
 
 
 def loaded_run(ctx: EngineContext, instance: ProcessInstance) -> Run:
+    """The instance's workflow restored from its row, outside a step (a step uses `warm.load`)."""
     bundle = ctx.specs.get(instance.definition_id, lambda: instance.definition.spec)
     assert ctx.script_engine is not None
     return Run.load(instance.state, bundle, ctx.script_engine, ctx.limits)
@@ -113,11 +119,12 @@ def _step(
     known: OpenRows | None,
 ) -> Run:
     now = ctx.clock.now()
+    definition_id = instance.definition_id
     with clock_scope(ctx.clock.now):
         run = (
             new_run(ctx, instance.definition, instance.variables, instance.started_by)
             if new
-            else loaded_run(ctx, instance)
+            else warm.load(ctx, instance)  # the workflow this process kept at this revision, or restored
         )
         run.business_due = sla.business_due(session, ctx.settings.default_timezone)  # timers on business time
         try:
@@ -125,7 +132,8 @@ def _step(
         except StepFailed as err:
             raise IncidentError(f"the step failed and was not applied: {err}") from err
         before = instance.status
-        save_run(session, instance, run, now)
+        save_run(session, instance, run, now, ctx.limits)
+        warm.keep(ctx, session, instance, run, definition_id)  # for the next step, once this one commits
     _write_step_events(session, instance, run, now, actor, before, new)
     open_tasks, calls, external = run.ready_work()
     sync_tasks(
@@ -145,29 +153,71 @@ def _step(
     return run
 
 
-def save_run(session: Session, instance: ProcessInstance, run: Run, now: datetime) -> None:
+def _check_fits(limits: StepLimits, run: Run, live: dict[str, Any]) -> None:
+    """Refuse a step whose variables could not be saved and loaded again (scripts are checked as they run, in
+    engine.spiff.runtime.budget; this catches the rest: output mappings, decisions, connector results)."""
+    problem = oversized(live, limits.max_variable_depth, limits.max_variable_bytes)
+    if problem is not None:
+        done = [entry["element_id"] for entry in run.log.completed if entry.get("element_id")]
+        where = f" after {done[-1]!r}" if done else ""
+        raise IncidentError(
+            f"the step was not applied: variable {problem[0]!r}{where} {problem[1]}",
+            {"fields": {f"variables.{problem[0]}": problem[1]}, "element_id": done[-1] if done else None},
+        )
+
+
+def save_run(
+    session: Session, instance: ProcessInstance, run: Run, now: datetime, limits: StepLimits | None = None
+) -> None:
     """Copy the run's state onto the instance row.
 
     A new instance (not in the session yet) is inserted, a stored one updated, at once by one Core
     statement (a fraction of the cost of an ORM flush); the object takes the values as its loaded
     state, so later changes in the step are flushed on top of them as usual."""
     status = run.status
+    live = run.live_variables()
+    _check_fits(limits or StepLimits(), run, live)  # before anything is written
     values: dict[str, Any] = {
         "state": run.dump(),
         "status": status,
-        "variables": run.variables(),
+        "variables": jsonable(live),
         "next_due_at": run.next_due() if status == "running" else None,
         "error": run.incident.as_dict() if run.incident else (instance.error if status == "error" else None),
         "updated_at": now,
     }
     if status in FINAL and instance.ended_at is None:
         values["ended_at"] = now
+    if status != "running" or instance.outcome is not None:
+        values["outcome"] = outcome_of_run(session, instance, run, status, live)
     if instance.id is None:
         for key, value in values.items():
             setattr(instance, key, value)
         insert_loaded(session, instance)
         return
     update_loaded(session, instance, **values)
+
+
+def outcome_of_run(
+    session: Session, instance: ProcessInstance, run: Run, status: str, variables: dict[str, Any]
+) -> str | None:
+    """The instance's outcome after this step (engine.core.outcomes): from the end events it reached, its
+    variables and, only if those say nothing, the decisions of its completed tasks (one query)."""
+    ends = [
+        outcomes.EndReached(e["element_id"], e.get("name"), e["end"].get("outcome"), e["end"].get("kind"))
+        for e in run.log.completed
+        if e.get("end") is not None
+    ]
+
+    def decisions() -> list[Any]:
+        if instance.id is None:
+            return []
+        return [outcomes.decision_in(data) for data in completed_task_data(session, instance.id, DECIDING_TASKS)]
+
+    uncaught = run.incident is not None and run.incident.kind == "UncaughtError"  # an error end event, caught nowhere
+    return outcomes.outcome_of(status, ends, variables, decisions, failed_at_end=uncaught)
+
+
+DECIDING_TASKS = 50  # the newest completed tasks searched for the decision that ended an instance
 
 
 def _write_step_events(
@@ -237,7 +287,7 @@ def _write_step_events(
                 now,
                 instance=instance,
                 actor=actor,
-                data={"variables": instance.variables},
+                data={"variables": instance.variables, "outcome": instance.outcome},
             )
 
 

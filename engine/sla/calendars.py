@@ -1,17 +1,15 @@
 """Business calendars: working hours, weekends, time zone and holidays, and time arithmetic on them.
 
-A duration "on business time" counts only working time. A business *day* is one working day's
-hours (the calendar's usual day length, 8 hours for 09:00-17:00), a business *week* is as many
-days as the calendar has working weekdays; hours, minutes and seconds are working time. So
-"P2D" on the default calendar, raised at 17:00 on a Friday, is due at 17:00 on Tuesday. Months
-and years have no fixed working length and are refused. The arithmetic works on absolute
-instants (UTC) and reads the working hours in the calendar's own time zone, so a day on which
-the clocks change is neither longer nor shorter than its working hours say.
+A duration "on business time" counts only working time. A business *day* is one working day's hours (the calendar's
+usual day length, 8 hours for 09:00-17:00), a business *week* is as many days as the calendar has working weekdays;
+hours, minutes and seconds are working time. So "P2D" on the default calendar, raised at 17:00 on a Friday, is due
+at 17:00 on Tuesday. Months and years have no fixed working length and are refused. The arithmetic works on absolute
+instants (UTC) and reads the working hours in the calendar's own time zone, so a day on which the clocks change is
+neither longer nor shorter than its working hours say.
 
-The calendar named "default" always exists: Monday to Friday 09:00-17:00 in the time zone of
-the setting PMOFLOW_DEFAULT_TIMEZONE (UTC when unset), until an administrator saves one of that
-name. The service functions (list, save, holidays, iCalendar import) need `calendar.manage`
-except `list_calendars`/`get_calendar`, which anyone may read.
+The calendar named "default" always exists: Monday to Friday 09:00-17:00 in the time zone of the setting
+PMOFLOW_DEFAULT_TIMEZONE (UTC when unset), until an administrator saves one of that name. The service functions
+(save, holidays, iCalendar import) need `calendar.manage`; anyone may read (`list_calendars`, `get_calendar`).
 """
 
 from __future__ import annotations
@@ -245,20 +243,35 @@ def to_working(row: BusinessCalendar) -> WorkingCalendar:
     )
 
 
-def resolver(session: Session, default_time_zone: str = "UTC") -> Callable[[str | None], WorkingCalendar]:
+Lookup = Callable[[str | None], WorkingCalendar]  # calendar name (None: the default) -> calendar
+
+
+def resolver(session: Session, default_time_zone: str = "UTC") -> Lookup:
     """A lookup of calendars by name (None: the default) for one step; raises CalendarError for unknown names."""
+    return lookup(
+        lambda key: session.scalars(select(BusinessCalendar).where(BusinessCalendar.name == key)).first(),
+        default_time_zone,
+    )
+
+
+def snapshot(ctx: EngineContext) -> Lookup:
+    """Every saved calendar read once, found as `resolver` finds them: for work without a session (dry runs)."""
+    with ctx.uow(write=False) as uow:
+        saved = {row.name: to_working(row) for row in uow.session.scalars(select(BusinessCalendar))}
+    return lookup(saved.get, ctx.settings.default_timezone or "UTC")
+
+
+def lookup(fetch: Callable[[str], WorkingCalendar | BusinessCalendar | None], default_time_zone: str = "UTC") -> Lookup:
+    """Calendars by name from `fetch`, the built-in default when none is saved; raises CalendarError for others."""
     cache: dict[str, WorkingCalendar] = {}
 
     def find(name: str | None) -> WorkingCalendar:
         key = name or DEFAULT
         if key not in cache:
-            row = session.scalars(select(BusinessCalendar).where(BusinessCalendar.name == key)).first()
-            if row is not None:
-                cache[key] = to_working(row)
-            elif key == DEFAULT:
-                cache[key] = default_calendar(default_time_zone)
-            else:
+            found = fetch(key) or (default_calendar(default_time_zone) if key == DEFAULT else None)
+            if found is None:
                 raise CalendarError(f"there is no business calendar named {key!r}")
+            cache[key] = to_working(found) if isinstance(found, BusinessCalendar) else found
         return cache[key]
 
     return find

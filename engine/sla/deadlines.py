@@ -50,7 +50,12 @@ log = logging.getLogger("pmoflow.sla")
 def business_due(session: Session, default_time_zone: str) -> Callable[[str, datetime, str], datetime]:
     """For the engine's timers: (calendar, start, ISO duration) -> due; raises ValueError."""
     session.info[TZ_KEY] = default_time_zone
-    find = calendars.resolver(session, default_time_zone)
+    return timers_due(calendars.resolver(session, default_time_zone))
+
+
+def timers_due(find: calendars.Lookup) -> Callable[[str, datetime, str], datetime]:
+    """Timers on business time given a lookup of calendars (a step's resolver, or the snapshot a dry run
+    holds): (calendar, start, ISO duration) -> due; raises ValueError."""
     return lambda name, start, duration: find(name).add(start, duration)
 
 
@@ -106,11 +111,14 @@ def refresh(row: HumanTask, due_at: datetime | None) -> None:
 
 def property_due(session: Session, sla: dict[str, Any], variables: dict[str, Any], now: datetime) -> datetime:
     """The due time an SLA property gives now; raises ValueError (or what the expression raises)."""
+    return sla_due(sla, variables, now, calendars.resolver(session, session.info.get(TZ_KEY, "UTC")))
+
+
+def sla_due(sla: dict[str, Any], variables: dict[str, Any], now: datetime, find: calendars.Lookup) -> datetime:
+    """The due time an SLA property (`due`, `calendar`) gives now, its calendar found by `find`; raises
+    ValueError (or what the expression raises)."""
     value = SandboxedEnvironment(time_limit=1.0).evaluate(sla["due"], dict(variables))
-    calendar = None
-    if sla.get("calendar"):
-        calendar = calendars.resolver(session, session.info.get(TZ_KEY, "UTC"))(sla["calendar"])
-    return due_from(value, now, calendar)
+    return due_from(value, now, find(sla["calendar"]) if sla.get("calendar") else None)
 
 
 def due_from(value: Any, now: datetime, calendar: calendars.WorkingCalendar | None = None) -> datetime:

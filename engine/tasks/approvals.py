@@ -13,11 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.core.errors import Forbidden
-from engine.db.models import Group, GroupMember, HumanTask, ProcessInstance, User
+from engine.db.models import Event, Group, GroupMember, HumanTask, ProcessInstance, User
+from engine.forms.components import form_fields
+from engine.forms.decisions import is_decision_field
 from engine.spiff.expressions.limits import SandboxError
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
@@ -113,33 +115,103 @@ def tally(rows: list[HumanTask], decision_key: str | None) -> Tally:
 
 def decision_key(form: dict[str, Any] | None) -> str | None:
     """The form field that carries approve/reject, if any."""
-    for component in (form or {}).get("components", []):
-        values = {v.get("value") for v in component.get("values", []) if isinstance(v, dict)}
-        key = component.get("key")
-        if isinstance(key, str) and key.endswith("decision") and {"approve", "reject"} <= values:
-            return key
-    return None
+    return next((f["key"] for f in form_fields(form or {}) if is_decision_field(f)), None)
 
 
-def check_separation(
+# ---------------------------------------------------------------- separation of duties
+#
+# The rules hold for whoever completes a task and for everyone it was delegated through: its owner, each
+# delegate in turn and whom a substitute stood in for (read from the task's `task_delegated` events since
+# the delegation began; claiming or reassigning ends a delegation). A task under such rules is delegated
+# only to its candidates (engine.tasks.collaboration), and nobody a rule bars may take it.
+
+
+def meta_of(instance: ProcessInstance, row: HumanTask) -> dict[str, Any]:
+    """The definition's settings for this task's element."""
+    return next((t for t in instance.definition.user_tasks if t["element_id"] == row.element_id), {})
+
+
+def has_duties(meta: dict[str, Any]) -> bool:
+    """The task's process has a separation-of-duties rule."""
+    return any((meta.get("separation") or {}).values())
+
+
+def barred(
     session: Session, meta: dict[str, Any], instance: ProcessInstance, row: HumanTask, username: str
-) -> None:
-    """Enforce the process's separation of duties; raises Forbidden naming the rule."""
+) -> str | None:
+    """Why `username` may not decide on this task under the process's rules ("started this request",
+    "already decided on this request"), or None. A task completed on someone's behalf counts as their decision."""
     duties = meta.get("separation") or {}
     if duties.get("initiator") and instance.started_by == username:
-        raise Forbidden(f"{username} started this request and may not also decide on it (separation of duties)")
+        return "started this request"
     if duties.get("repeat"):
         earlier = session.scalar(
             select(HumanTask.id)
             .where(
                 HumanTask.instance_id == instance.id,
-                HumanTask.completed_by == username,
+                or_(HumanTask.completed_by == username, HumanTask.owner == username),
                 HumanTask.id != row.id,
                 HumanTask.status == "completed",
             )
             .limit(1)
         )
         if earlier is not None:
+            return "already decided on this request"
+    return None
+
+
+def delegation_chain(session: Session, row: HumanTask) -> list[str]:
+    """Everyone the task was delegated through, in order (empty when it is not delegated)."""
+    if not row.owner:
+        return []
+    chain: list[str] = []
+    events = session.execute(
+        select(Event.type, Event.data)
+        .where(Event.instance_id == row.instance_id, Event.task_uuid == row.uuid, Event.type.in_(HANDS))
+        .order_by(Event.id)
+    )
+    for kind, data in events:
+        if kind != "task_delegated" or not (data or {}).get("owner"):
+            chain = []  # claimed, given back, reassigned or delegated back to its owner: a new start
+            continue
+        chain += [data.get("owner"), data.get("from"), data.get("substitute_for"), data.get("to")]
+    return [name for name in dict.fromkeys([row.owner, *chain]) if isinstance(name, str) and name]
+
+
+HANDS = ("task_delegated", "task_reassigned", "task_claimed", "task_unclaimed")
+
+
+def check_separation(
+    session: Session, meta: dict[str, Any], instance: ProcessInstance, row: HumanTask, username: str
+) -> None:
+    """Enforce the process's separation of duties on `username` completing the task and on everyone it was
+    delegated through; raises Forbidden naming the person and the rule."""
+    if not has_duties(meta):
+        return
+    reason = barred(session, meta, instance, row, username)
+    if reason is not None:
+        raise Forbidden(f"{username} {reason} and may not also decide on it (separation of duties)")
+    for person in delegation_chain(session, row):
+        if person != username and (reason := barred(session, meta, instance, row, person)) is not None:
             raise Forbidden(
-                f"{username} already decided on this request and may not decide twice (separation of duties)"
+                f"{username} would decide on behalf of {person}, who {reason} and may not decide on it, "
+                "also not through a delegate (separation of duties)"
             )
+
+
+def who_may_act(session: Session, meta: dict[str, Any], instance: ProcessInstance, row: HumanTask) -> list[str]:
+    """The task page's lines on who may work this task and who may not, and why."""
+    offered = [*(f"members of {g}" for g in row.candidate_groups), *(row.candidate_users or [])]
+    lines = [f"This task is offered to {', '.join(offered) or 'nobody'}."]
+    if not has_duties(meta):
+        return lines
+    duties = meta.get("separation") or {}
+    if duties.get("initiator") and instance.started_by:
+        lines.append(
+            f"{instance.started_by} started this request, so another person must decide on it: "
+            "neither they nor anyone on their behalf may complete it (separation of duties)."
+        )
+    if duties.get("repeat"):
+        lines.append("Nobody who already decided on this request may decide on it again (separation of duties).")
+    lines.append("While these rules apply, the task can be delegated only to its candidates.")
+    return lines

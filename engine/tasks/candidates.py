@@ -93,6 +93,11 @@ def offer_for(
     if assignee:
         substitute = effective_assignee(session, assignee, today)
         meant_for, assignee = (assignee, substitute) if substitute != assignee else (None, assignee)
+        if meant_for and assignee == started_by and (info.get("separation") or {}).get("initiator"):
+            warnings.append(
+                f"{started_by!r} stands in for {meant_for} but started this request; the task stays with its candidates"
+            )
+            meant_for, assignee = None, None
     for warning in warnings:
         log.warning("task %s: %s", info.get("element_id"), warning)
     return Offer(groups, users, assignee, source, warnings, meant_for)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, Forbidden
-from engine.core.permissions import Actor, allowed
+from engine.core.permissions import Actor, allowed, require
 from engine.core.records import TaskView
 from engine.db.models import (
     HumanTask,
 )
 from engine.db.statements import load_instance
 from engine.events import stream as audit
+from engine.tasks.approvals import barred, has_duties, meta_of
 from engine.tasks.candidates import is_candidate
 from engine.tasks.inbox import load_task
 
@@ -26,6 +27,7 @@ def unclaim(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
 
 
 def _set_assignee(ctx: EngineContext, actor: Actor, task_id: str, assignee: str | None, event: str) -> TaskView:
+    require(actor, "task.complete")
     with ctx.uow() as uow:
         row = load_task(uow.session, task_id)
         load_instance(uow.session, row.instance.uuid, lock=True)
@@ -33,6 +35,11 @@ def _set_assignee(ctx: EngineContext, actor: Actor, task_id: str, assignee: str 
         if row.status != "open":
             raise Conflict(f"task {task_id} is already {row.status}")
         _check_assignment(actor, row, assignee)
+        meta = meta_of(row.instance, row)
+        if assignee is not None and has_duties(meta):
+            reason = barred(uow.session, meta, row.instance, row, actor.username)
+            if reason is not None:
+                raise Forbidden(f"{actor.username} {reason} and may not take this task (separation of duties)")
         row.assignee, row.owner, row.delegation_reason = assignee, None, None  # claiming ends a delegation
         audit.record(
             uow.session,

@@ -23,12 +23,13 @@ Rules, decided once:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
+from engine.core import bounds
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import PERMISSIONS, Actor, allowed, require
@@ -38,6 +39,7 @@ from engine.db.statements import load_instance
 from engine.db.uow import rows_changed
 from engine.events import stream as audit
 from engine.runtime.instances import check_can_see
+from engine.tasks.approvals import barred, delegation_chain, has_duties, meta_of
 from engine.tasks.candidates import is_candidate
 from engine.tasks.substitutes import effective_assignee
 
@@ -54,6 +56,8 @@ __all__ = [
     "set_out_of_office",
     "clear_out_of_office",
     "colleagues",
+    "away_on",
+    "people",
     "request_target",
 ]
 
@@ -100,9 +104,29 @@ class OutOfOffice:
 
 
 @dataclass(frozen=True)
+class Away:
+    """Someone out of office today: until when, their substitute, and who receives a task meant for them
+    (the substitute, or the substitute's own substitute: `effective_assignee`)."""
+
+    username: str
+    until: date
+    substitute: str
+    receiver: str
+
+
+@dataclass(frozen=True)
+class People:
+    """What a person picker offers: who may receive tasks, and who of them is away today."""
+
+    names: list[str]
+    away: dict[str, Away]
+
+
+@dataclass(frozen=True)
 class OutOfOfficeForm:
     current: OutOfOffice | None  # the actor's current or next absence
     colleagues: list[str]  # who may be named substitute
+    away: dict[str, Away] = field(default_factory=dict)  # of them, who is away today
 
 
 def out_of_office(ctx: EngineContext, actor: Actor) -> OutOfOfficeForm:
@@ -117,7 +141,9 @@ def out_of_office(ctx: EngineContext, actor: Actor) -> OutOfOfficeForm:
             .limit(1)
         ).first()
         return OutOfOfficeForm(
-            _absence(row, today) if row else None, [c for c in colleagues(uow.session) if c != actor.username]
+            _absence(row, today) if row else None,
+            [c for c in colleagues(uow.session) if c != actor.username],
+            away_on(uow.session, today),
         )
 
 
@@ -191,9 +217,9 @@ def _date(value: date | str | None, name: str, errors: dict[str, str]) -> date |
         errors[name] = "required"
         return None
     try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        errors[name] = "must be a date (YYYY-MM-DD)"
+        return bounds.day(str(value))
+    except ValueError as err:
+        errors[name] = str(err)
         return None
 
 
@@ -215,6 +241,28 @@ def colleagues(session: Session) -> list[str]:
     """Active users who may receive tasks, for the user pickers."""
     rows = session.execute(select(User.username, User.roles).where(User.active.is_(True)).order_by(User.username))
     return [name for name, roles in rows if WORKING_ROLES & set(roles or [])]
+
+
+def away_on(session: Session, today: date) -> dict[str, Away]:
+    """Everyone out of office on `today`, with whom their tasks go to."""
+    rows = session.scalars(
+        select(Substitute)
+        .where(Substitute.starts_on <= today, Substitute.ends_on >= today)
+        .order_by(Substitute.username, Substitute.id.desc())
+    ).all()
+    found: dict[str, Away] = {}
+    for row in rows:
+        if row.username not in found:
+            receiver = effective_assignee(session, row.username, today)
+            found[row.username] = Away(row.username, row.ends_on, row.substitute, receiver)
+    return found
+
+
+def people(ctx: EngineContext, actor: Actor) -> People:
+    """Who the actor can pick to receive a task, and who of them is away today; raises Forbidden."""
+    require(actor, "task.read_own")
+    with ctx.uow(write=False) as uow:
+        return People(colleagues(uow.session), away_on(uow.session, ctx.clock.now().date()))
 
 
 # ---------------------------------------------------------------- delegate and reassign
@@ -258,6 +306,8 @@ def _hand_over(ctx: EngineContext, actor: Actor, task_id: str, to: str, reason: 
             raise InvalidInput(f"the task is already with {assignee}", {"fields": {"to": f"already with {assignee}"}})
         before = row.assignee
         owner = (row.owner or row.assignee or actor.username) if delegating else None
+        if problem := _duties_problem(session, row, to, assignee, owner):
+            raise InvalidInput(f"the task was not handed on: {problem}", {"fields": {"to": problem}})
         row.assignee = assignee
         row.owner = owner if owner != assignee else None
         row.delegation_reason = reason if row.owner else None
@@ -303,6 +353,33 @@ def _hand_over_problems(
         groups = ", ".join([*row.candidate_groups, *(row.candidate_users or [])]) or "the task's groups"
         errors["to"] = f"{to} is not in {groups}; delegate instead, or ask an admin"
     return errors
+
+
+def _duties_problem(session: Session, row: HumanTask, to: str, assignee: str, owner: str | None) -> str | None:
+    """Under separation of duties (engine.tasks.approvals): a task goes only to its candidates, never to
+    someone a rule bars, and is not delegated on behalf of someone a rule bars (nor through them)."""
+    meta = meta_of(row.instance, row)
+    if not has_duties(meta):
+        return None
+    groups = ", ".join([*row.candidate_groups, *(row.candidate_users or [])]) or "its candidates"
+    receivers = list(dict.fromkeys([to, assignee]))
+    for name in receivers:
+        if name not in (row.candidate_users or []) and not _in_groups(session, name, row.candidate_groups):
+            stands_in = f" (standing in for {to})" if name != to else ""
+            return (
+                f"{name}{stands_in} is not in {groups}: this request is under separation of duties, "
+                "so only the task's candidates may work it"
+            )
+    acting = [*receivers, *([owner, *delegation_chain(session, row)] if owner else [])]
+    for name in dict.fromkeys(acting):
+        if (reason := barred(session, meta, row.instance, row, name)) is not None:
+            if name in receivers:
+                return f"{name} {reason} and may not decide on it (separation of duties)"
+            return (
+                f"{name} {reason}, so nobody may decide on it on their behalf (separation of duties); "
+                f"reassign the task to someone in {groups}, or leave it to them"
+            )
+    return None
 
 
 def _in_groups(session: Session, username: str, groups: list[str]) -> bool:

@@ -15,9 +15,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from engine.core.context import EngineContext
+from engine.core import outcomes
+from engine.core.context import EngineContext, check_bounds
 from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput
-from engine.core.permissions import Actor
+from engine.core.permissions import Actor, require
 from engine.core.records import TaskView
 from engine.db.models import (
     Attachment,
@@ -33,7 +34,7 @@ from engine.requester.attachments import SAFE_TYPES, safe_filename
 from engine.runtime.steps import run_step
 from engine.sla import state as sla
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
-from engine.tasks.approvals import check_separation, decide, decision_key, tally
+from engine.tasks.approvals import barred, check_separation, decide, decision_key, meta_of, tally, who_may_act
 from engine.tasks.candidates import may_complete
 from engine.tasks.inbox import load_task, may_see
 from engine.tasks.path import Step, path_of
@@ -45,11 +46,16 @@ def complete(
     task_id: str,
     data: dict[str, Any] | None,
     files: dict[str, tuple[str, bytes]] | None = None,
+    *,
+    channel: str | None = None,
 ) -> TaskView:
     """Complete a task with form data (and files for its file fields, stored as attachments in the same
-    transaction); raises NotFound, Forbidden, FormDataInvalid, Conflict."""
+    transaction); `channel` names where the decision came from ("email", "teams", "slack"; the web form and the API
+    give none) and goes into the `task_completed` event. Raises NotFound, Forbidden, FormDataInvalid, Conflict."""
+    require(actor, "task.complete")
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data must be a JSON object", {"fields": {"data": "must be an object"}})
+    check_bounds(data or {}, ctx.limits, "data")
     files = files or {}
     data = {**(data or {}), **{k: {"name": name, "size": len(content)} for k, (name, content) in files.items()}}
     with ctx.uow() as uow:
@@ -65,7 +71,7 @@ def complete(
             raise Conflict(f"task {task_id} is already {row.status}")
         if instance.status != "running":
             raise Conflict(f"process instance {instance.uuid} is {instance.status}")
-        meta = _meta(instance, row)
+        meta = meta_of(instance, row)
         check_separation(session, meta, instance, row, actor.username)
         cleaned = _validated(ctx, row, data or {})
         now = ctx.clock.now()
@@ -79,7 +85,13 @@ def complete(
             actor=actor.username,
             task_uuid=row.uuid,
             element_id=row.element_id,
-            data={"name": row.name, "role": row.role, "data": cleaned, **_on_behalf_of(row, actor)},
+            data={
+                "name": row.name,
+                "role": row.role,
+                "data": cleaned,
+                **_on_behalf_of(row, actor),
+                **({"channel": channel} if channel else {}),
+            },
         )
         if row.approval_batch:
             _count_vote(ctx, session, instance, row, meta, now, actor.username, known)
@@ -144,11 +156,6 @@ def _store_files(
         )
 
 
-def _meta(instance: ProcessInstance, row: HumanTask) -> dict[str, Any]:
-    """The definition's settings for this task's element."""
-    return next((t for t in instance.definition.user_tasks if t["element_id"] == row.element_id), {})
-
-
 def _count_vote(
     ctx: EngineContext,
     session: Session,
@@ -178,7 +185,7 @@ def _count_vote(
                 instance=instance,
                 task_uuid=other.uuid,
                 element_id=other.element_id,
-                data={"name": other.name, "reason": f"approval {outcome}d"},
+                data={"name": other.name, "reason": f"approval {outcomes.decided(outcome)}"},
             )
     votes = [
         {
@@ -288,6 +295,7 @@ class TaskContext:
     sla: str
     may_complete: bool
     blocked: str | None = None  # why the actor may not complete it (e.g. separation of duties)
+    who_may_act: list[str] = field(default_factory=list)  # who may work the task, who may not and why
     users: list[str] = field(default_factory=list)  # for user-picker fields
 
 
@@ -299,11 +307,12 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
             raise Forbidden(f"{actor.username} may not see task {task_id}")
         can = row.status == "open" and may_complete(actor, row)
         blocked = None
+        meta = meta_of(row.instance, row)
         if can:
             try:
-                check_separation(uow.session, _meta(row.instance, row), row.instance, row, actor.username)
+                check_separation(uow.session, meta, row.instance, row, actor.username)
             except Forbidden as err:
-                can, blocked = False, err.message
+                can, blocked = False, _personal(uow.session, meta, row, actor.username) or err.message
         return TaskContext(
             task=TaskView.of(row, form=row.instance.definition.forms.get(row.form_key or "")),
             variables=dict(row.instance.variables),
@@ -312,10 +321,22 @@ def task_context(ctx: EngineContext, actor: Actor, task_id: str) -> TaskContext:
             sla=sla.state(row.due_at, row.at_risk_at, ctx.clock.now(), row.created_at),
             may_complete=can,
             blocked=blocked,
+            who_may_act=who_may_act(uow.session, meta, row.instance, row) if row.status == "open" else [],
             users=active_usernames(uow.session)
             if can and picker_fields(row.instance.definition.forms.get(row.form_key or ""))
             else [],
         )
+
+
+def _personal(session: Session, meta: dict[str, Any], row: HumanTask, username: str) -> str | None:
+    """Separation of duties in the second person: "You started this request, so another member of Finance
+    must decide on it" (None when the actor is not barred themselves, but someone they act for)."""
+    reason = barred(session, meta, row.instance, row, username)
+    if reason is None:
+        return None
+    others = " or ".join(row.candidate_groups)
+    who = f"another member of {others}" if others else "another candidate"
+    return f"You {reason}, so {who} must decide on it (separation of duties)"
 
 
 def _on_behalf_of(row: HumanTask, actor: Actor) -> dict[str, str]:

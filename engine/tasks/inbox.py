@@ -32,8 +32,11 @@ from engine.db.models import (
     TaskGroup,
     TaskUser,
 )
+from engine.definitions.versions import latest_of_each
+from engine.forms.decisions import SimpleDecision, simple_decision
 from engine.sla import state as sla
 from engine.tasks.candidates import in_my_groups, may_complete
+from engine.tasks.path import decision_of
 
 TASK_STATUSES = ("open", "completed", "cancelled")
 
@@ -61,6 +64,7 @@ def may_see(actor: Actor, task: HumanTask) -> bool:
 
 def get(ctx: EngineContext, actor: Actor, task_id: str) -> TaskView:
     """One task with its form schema; raises NotFound or Forbidden."""
+    require(actor, "task.read_own")
     with ctx.uow(write=False) as uow:
         row = load_task(uow.session, task_id)
         if not may_see(actor, row):
@@ -126,7 +130,7 @@ class InboxFilter:
     role: str | None = None
     due: str | None = None  # overdue | today | week
     search: str | None = None
-    sort: str = "due"  # due | created | name
+    sort: str = "due"  # due | created | name | priority | process (grouped by process)
     page: int = 1
     per_page: int = 25
 
@@ -136,6 +140,8 @@ class InboxRow:
     task: TaskView
     title: str | None
     sla: str
+    decision: SimpleDecision | None = None  # the form is only a decision: approve or reject from the list
+    may_complete: bool = False  # the actor may complete it now (a candidate of an open task)
 
 
 INBOX_SORTS = {
@@ -143,6 +149,7 @@ INBOX_SORTS = {
     "created": (HumanTask.created_at,),
     "name": (HumanTask.name, HumanTask.created_at),
     "priority": (HumanTask.priority.desc(), HumanTask.due_at, HumanTask.created_at),
+    "process": (ProcessDefinition.name, ProcessDefinition.key, HumanTask.due_at, HumanTask.created_at),
 }
 
 
@@ -162,8 +169,82 @@ def inbox(ctx: EngineContext, actor: Actor, flt: InboxFilter) -> Page:
         items = []
         for r in rows:
             label = sla.state(r.due_at, r.at_risk_at, now, r.created_at)
-            items.append(InboxRow(TaskView.of(r, sla_state=label), _title(r.instance.variables), label))
+            form = r.instance.definition.forms.get(r.form_key or "")
+            items.append(
+                InboxRow(
+                    TaskView.of(r, sla_state=label),
+                    _title(r.instance.variables),
+                    label,
+                    simple_decision(form if isinstance(form, dict) else None),
+                    may_complete(actor, r),
+                )
+            )
         return Page(items, total, flt.page, flt.per_page)
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    open: int
+    overdue: int
+
+
+def counts(ctx: EngineContext, actor: Actor) -> InboxCounts:
+    """How many tasks the actor's inbox holds (`inbox` with no filter) and how many of them are overdue, in one
+    query, for the navigation; never raises for a signed-in actor."""
+    now = ctx.clock.now()
+    matching = inbox_query(actor, InboxFilter(), now).subquery()
+    overdue = sla.overdue_condition(matching.c.due_at, now)
+    with ctx.uow(write=False) as uow:
+        row = uow.session.execute(select(func.count(), func.count().filter(overdue))).one()
+        return InboxCounts(open=row[0] or 0, overdue=row[1] or 0)
+
+
+@dataclass(frozen=True)
+class InboxChoices:
+    """What the inbox's pickers offer: processes (key, name), the actor's groups."""
+
+    processes: list[tuple[str, str]]
+    groups: list[str]
+
+
+def inbox_choices(ctx: EngineContext, actor: Actor) -> InboxChoices:
+    """The choices of the inbox's process and group pickers; raises Forbidden."""
+    require(actor, "task.read_own")
+    with ctx.uow(write=False) as uow:
+        latest = latest_of_each(uow.session, ProcessDefinition)
+        processes = sorted(((d.key, d.name or d.key) for d in latest), key=lambda p: (p[1].lower(), p[0]))
+    return InboxChoices(processes, sorted(actor.groups))
+
+
+@dataclass(frozen=True)
+class DoneRow:
+    """A task the actor completed: when, and the decision and comment they gave."""
+
+    task: TaskView
+    title: str | None
+    decision: str | None
+    comment: str | None
+    on_behalf_of: str | None
+
+
+def done_by_me(ctx: EngineContext, actor: Actor, page: int = 1, per_page: int = 25) -> Page:
+    """Tasks the actor completed, the latest first, with each decision; raises Forbidden."""
+    require(actor, "task.read_own")
+    query = select(HumanTask).where(HumanTask.completed_by == actor.username, HumanTask.status == "completed")
+    with ctx.uow(write=False) as uow:
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = uow.session.scalars(
+            query.options(selectinload(HumanTask.instance).selectinload(ProcessInstance.definition))
+            .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
+        items = []
+        for r in rows:
+            decision, comment = decision_of(r.data)
+            owner = r.owner if r.owner and r.owner != actor.username else None
+            items.append(DoneRow(TaskView.of(r), _title(r.instance.variables), decision, comment, owner))
+        return Page(items, total, page, per_page)
 
 
 def inbox_query(actor: Actor, flt: InboxFilter, now: datetime) -> Select[HumanTask]:
@@ -215,10 +296,13 @@ def _offered_ids(actor: Actor) -> CompoundSelect[int]:
 
 
 def _inbox_filters(query: Select[HumanTask], flt: InboxFilter, now: datetime) -> Select[HumanTask]:
-    if flt.process or flt.search:
+    by_definition = bool(flt.process) or flt.sort == "process"
+    if by_definition or flt.search:
         query = query.join(HumanTask.instance)
+    if by_definition:
+        query = query.join(ProcessInstance.definition)
     if flt.process:
-        query = query.join(ProcessInstance.definition).where(ProcessDefinition.key == flt.process)
+        query = query.where(ProcessDefinition.key == flt.process)
     if flt.role:
         query = query.where(has_role(flt.role))
     if flt.due == "overdue":

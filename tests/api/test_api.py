@@ -26,7 +26,26 @@ def deploy_simple(as_):
 
 def test_health_needs_no_token(app):
     response = app.test_client().get("/healthz")
-    assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
+    assert response.status_code == 200 and (response.json["status"], response.json["database"]) == ("ok", "ok")
+
+
+def test_health_gives_the_warm_cache_figures_of_the_answering_process(app, as_):
+    """engine.runtime.warm: the start keeps the workflow, the completion reuses it."""
+    import os
+
+    deploy_simple(as_)
+    [task] = start(as_("bot")).json["open_tasks"]
+    assert as_("alice").post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {}}).status_code == 200
+    figures = app.test_client().get("/healthz").json["workflow_cache"]
+    assert figures == {
+        "process": os.getpid(),
+        "capacity": 256,
+        "size": 0,  # the instance ended: nothing left to keep
+        "hits": 1,
+        "misses": 0,
+        "evictions": 0,
+        "hit_rate": 1.0,
+    }
 
 
 def test_health_answers_503_naming_what_is_stuck(app, monkeypatch):
@@ -63,10 +82,11 @@ def test_health_answers_503_naming_a_worker_of_another_process_gone_silent(app, 
     health.worker_stopped(other.name)  # ... not beating in this process
     try:
         clock.advance(timedelta(seconds=60))
-        assert app.test_client().get("/healthz").json == {"status": "ok", "database": "ok"}
+        assert app.test_client().get("/healthz").json["status"] == "ok"
         clock.advance(timedelta(seconds=1))
         response = app.test_client().get("/healthz")
         assert response.status_code == 503 and response.json == {
+            "workflow_cache": response.json["workflow_cache"],
             "status": "stuck",
             "database": "ok",
             "stuck": [{"kind": "worker", "worker": "host-b:4242:1", "silent_seconds": 61.0, "activity": "jobs"}],

@@ -149,4 +149,108 @@ def test_deeply_nested_inputs_are_refused_cleanly(as_):
     for _ in range(300):
         nested = [nested]
     response = evaluate(as_("bot"), inputs={"budget": nested})
-    assert response.status_code == 422 and "nested more than 64 levels" in response.json["error"]["message"]
+    assert response.status_code == 422  # the variable bounds (PMOFLOW_VARIABLE_MAX_DEPTH) name the input
+    assert response.json["error"]["details"]["fields"] == {"inputs.budget": "nests deeper than 32 levels"}
+
+
+BOXED = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="plan" name="plan"
+    namespace="https://example.com/plan">
+  <itemDefinition name="tProject"><itemComponent name="start"><typeRef>date</typeRef></itemComponent>
+    <itemComponent name="weeks"><typeRef>number</typeRef></itemComponent></itemDefinition>
+  <inputData id="project_in" name="project"><variable name="project" typeRef="tProject"/></inputData>
+  <businessKnowledgeModel id="add_weeks" name="add weeks"><variable name="add weeks"/>
+    <encapsulatedLogic><formalParameter name="d" typeRef="date"/><formalParameter name="n" typeRef="number"/>
+      <literalExpression><text>d + duration("P" + string(n * 7) + "D")</text></literalExpression>
+    </encapsulatedLogic></businessKnowledgeModel>
+  <decision id="schedule" name="schedule"><variable name="schedule"/>
+    <informationRequirement><requiredInput href="#project_in"/></informationRequirement>
+    <knowledgeRequirement><requiredKnowledge href="#add_weeks"/></knowledgeRequirement>
+    <context>
+      <contextEntry><variable name="end"/>
+        <invocation><literalExpression><text>add weeks</text></literalExpression>
+          <binding><parameter name="d"/><literalExpression><text>project.start</text></literalExpression></binding>
+          <binding><parameter name="n"/><literalExpression><text>project.weeks</text></literalExpression></binding>
+        </invocation></contextEntry>
+      <contextEntry><variable name="milestones"/>
+        <for iteratorVariable="w"><in><literalExpression><text>[1, 2]</text></literalExpression></in>
+          <return><literalExpression><text>add weeks(project.start, w)</text></literalExpression></return></for>
+      </contextEntry>
+    </context>
+  </decision>
+  <decision id="summary" name="summary"><variable name="summary"/>
+    <informationRequirement><requiredDecision href="#schedule"/></informationRequirement>
+    <literalExpression><text>"ends " + string(schedule.end)</text></literalExpression>
+  </decision>
+  <decisionService id="planning" name="planning"><variable name="planning"/>
+    <outputDecision href="#schedule"/><outputDecision href="#summary"/>
+    <inputData href="#project_in"/></decisionService>
+</definitions>
+"""
+
+
+def test_boxed_decisions_and_decision_services_through_the_api(as_):
+    response = deploy(as_("pmo"), "plan.dmn", BOXED)
+    assert response.status_code == 201, response.json
+    assert sorted(d["key"] for d in response.json["decisions"]) == ["planning", "schedule", "summary"]
+    project = {"start": "2026-01-05", "weeks": 2}
+    body = evaluate(as_("bot"), "schedule", inputs={"project": project}).json
+    assert body["outputs"] == {"schedule": {"end": "2026-01-19", "milestones": ["2026-01-12", "2026-01-19"]}}
+    service = evaluate(as_("bot"), "planning", inputs={"project": project})
+    assert service.status_code == 200, service.json
+    assert service.json["outputs"] == {
+        "schedule": {"end": "2026-01-19", "milestones": ["2026-01-12", "2026-01-19"]},
+        "summary": "ends 2026-01-19",
+    }
+    detail = as_("audrey").get("/api/v1/decisions/planning").json
+    assert detail["latest"]["kind"] == "service"
+    mistyped = evaluate(as_("bot"), "schedule", inputs={"project": {"start": "soon", "weeks": 2}}).json
+    assert mistyped["outputs"] == {"schedule": {"end": None, "milestones": [None, None]}}
+    assert mistyped["trace"][0]["warnings"][0].startswith("input 'project': 'soon' is not a date")
+
+
+def test_a_deployment_missing_an_imported_file_names_the_import(as_):
+    text = BOXED.replace(
+        '<itemDefinition name="tProject">',
+        '<import namespace="https://example.com/lib" name="lib" importType="https://www.omg.org/spec/DMN/20191111/MODEL/"/>'
+        '\n  <itemDefinition name="tProject">',
+    )
+    response = deploy(as_("pmo"), "plan.dmn", text)
+    assert response.status_code == 422
+    [problem] = response.json["error"]["details"]["problems"]
+    assert (problem["file"], problem["line"], problem["code"]) == ("plan.dmn", 4, "missing_import")
+
+
+def test_a_deployment_of_two_files_where_one_imports_the_other(as_):
+    from tests.engine.dmn.test_boxed import IMPORTED, importing
+
+    response = as_("pmo").post(
+        "/api/v1/process-definitions",
+        data={
+            "files": [
+                (io.BytesIO(importing().encode()), "main.dmn"),
+                (io.BytesIO(IMPORTED.encode()), "lib.dmn"),
+            ]
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.json
+    assert [d["key"] for d in response.json["decisions"]] == ["greet"]
+    body = evaluate(as_("bot"), "greet", inputs={"who": {"name": "Ann"}}).json
+    assert body["outputs"] == {"greet": "Hello Ann!"}
+
+
+def test_temporal_outputs_of_any_year_and_nanoseconds_are_iso_text(as_):
+    """The JSON of the answer (and of the trace the audit event keeps) holds the standard's ISO text."""
+    from tests.engine.dmn.samples import input_data, literal
+
+    text = dmn(
+        input_data("when", type_ref="date"),
+        literal("moved", '[when + duration("P1D"), @"2026-01-01T10:00:00.123456789Z"]', requires_inputs=["when"]),
+    )
+    deployed = deploy(as_("pmo"), "temporal.dmn", text)
+    assert deployed.status_code == 201, deployed.json
+    body = evaluate(as_("bot"), "moved", inputs={"when": "-0044-03-15"}).json
+    expected = {"moved": ["-0044-03-16", "2026-01-01T10:00:00.123456789Z"]}
+    assert body["outputs"] == expected and body["trace"][0]["outputs"] == expected
+    assert evaluate(as_("bot"), "moved", inputs={"when": "9999-12-31"}).json["outputs"]["moved"][0] == "10000-01-01"

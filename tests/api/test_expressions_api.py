@@ -223,15 +223,25 @@ def test_an_unknown_decision_result_mapping_is_a_deploy_problem(as_):
     assert problem["element_id"] == "Activity_risk" and "firstEntry" in problem["message"]
 
 
-def test_a_feel_error_at_run_time_is_an_incident_naming_the_element_and_expression(as_):
+def test_a_feel_call_that_cannot_work_is_null_as_the_standard_says(as_):
     deploy(as_, *C8)
     started = start(
         as_, "c8_order", {"lines": [{"qty": 2, "price": 600}, {"qty": 1, "price": 1}], "customer": 5}
-    )  # upper case(5): not a string
+    )  # upper case(5): not a string, so null, and "VIP " + null is null (DMN 1.5, 10.3.2.9)
+    got = instance(as_, started["id"])
+    assert got["error"] is None and "label" in got["variables"] and got["variables"]["label"] is None, got
+
+
+def test_a_feel_error_at_run_time_is_an_incident_naming_the_element_and_expression(as_):
+    huge = {  # past the size a FEEL value may reach: the evaluation stops, the step becomes an incident
+        "upper case(customer)": "string join(for i in 1..300000 return &#34;xxxxxxxxxx&#34;, &#34;&#34;)"
+    }
+    deploy(as_, *C8, replace=huge)
+    started = start(as_, "c8_order", {"lines": [{"qty": 2, "price": 600}, {"qty": 1, "price": 1}], "customer": "x"})
     got = instance(as_, started["id"])
     assert got["status"] != "completed" and got["error"] is not None, got
     text = str(got["error"])
-    assert "Activity_label" in text and "upper case(customer)" in text, got["error"]
+    assert "Activity_label" in text and "string join" in text, got["error"]
 
 
 def test_the_shipped_examples_are_the_models_tested_here():

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from engine.core.clock import FixedClock
@@ -15,17 +17,17 @@ from engine.runtime import instances
 from engine.tasks import completion
 from tests.factories import ALICE, BOB, BOT
 
-from .conftest import LiveServer
+from .conftest import LiveServer, live_server_of
 from .test_tasklist import sign_in
 
 SHOTS = os.environ.get("PMOFLOW_SCREENSHOTS")  # a folder: save screenshots there to look at (never committed)
 
 
-def seed(server: LiveServer) -> list[str]:
+def seed(database_url: str) -> list[str]:
     """Eight intakes over the last six days (a clock in the past): three finished (one rejected), two past
     IT Manager at Finance, three still waiting at IT Manager, some of them past their two-day SLA."""
     clock = FixedClock(datetime.now(UTC) - timedelta(days=6))
-    ctx = EngineContext.from_settings(Settings(database_url=server.database_url), clock=clock)
+    ctx = EngineContext.from_settings(Settings(database_url=database_url), clock=clock)
     try:
         started = []
         for i, budget in enumerate((10_000, 120_000, 20_000, 30_000, 40_000, 120_000, 150_000, 25_000), 1):
@@ -51,14 +53,23 @@ def seed(server: LiveServer) -> list[str]:
         ctx.db.dispose()
 
 
+@pytest.fixture
+def seeded(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, list[str]]]:
+    """A live server over the seeded run; seeded before the server starts, so its timer worker (on the real
+    clock, for which the seeded SLA timers are long due) cannot interrupt a task the seeding is completing."""
+    ids: list[str] = []
+    with live_server_of(database_url, tmp_path, prepare=lambda url: ids.extend(seed(url))) as server:
+        yield server, ids
+
+
 def shot(page: Page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
 
 
-def test_the_dashboard_renders_its_charts_and_heat_map(live_server: LiveServer, page: Page):
-    seed(live_server)
+def test_the_dashboard_renders_its_charts_and_heat_map(seeded: tuple[LiveServer, list[str]], page: Page):
+    live_server, _ = seeded
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
@@ -89,8 +100,8 @@ def test_the_dashboard_renders_its_charts_and_heat_map(live_server: LiveServer, 
     expect(page.locator("h1")).to_contain_text("Instances (8)")
 
 
-def test_the_monitor_pages_fit_a_phone(live_server: LiveServer, mobile_page: Page):
-    ids = seed(live_server)
+def test_the_monitor_pages_fit_a_phone(seeded: tuple[LiveServer, list[str]], mobile_page: Page):
+    live_server, ids = seeded
     sign_in(mobile_page, live_server, "pmo")
     for path, name in (
         ("/dashboard", "dashboard-phone.png"),
@@ -105,8 +116,8 @@ def test_the_monitor_pages_fit_a_phone(live_server: LiveServer, mobile_page: Pag
         assert wide == [], path  # the page's content fits (the diagram pans inside)
 
 
-def test_the_instance_page_shows_the_path_on_the_diagram(live_server: LiveServer, page: Page):
-    ids = seed(live_server)
+def test_the_instance_page_shows_the_path_on_the_diagram(seeded: tuple[LiveServer, list[str]], page: Page):
+    live_server, ids = seeded
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(page, live_server, "pmo")
@@ -121,7 +132,7 @@ def test_the_instance_page_shows_the_path_on_the_diagram(live_server: LiveServer
     expect(page.locator("table.monitor-list tbody tr")).to_have_count(5)
     shot(page, "list.png")
     page.fill("#b-reason", "seeded cleanup")
-    page.get_by_role("button", name="Review…").click()
+    page.get_by_role("button", name="Review all 5 matching…").click()
     expect(page.locator("h1")).to_contain_text("Cancel 5 instances?")
     shot(page, "bulk.png")
     page.goto(f"{live_server.url}/monitor/retention")

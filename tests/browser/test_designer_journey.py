@@ -206,7 +206,7 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     pad(page, "replace")
     page.locator(".djs-popup [data-id='replace-with-user-task']").click()
     made = {"task": task}
-    expect(page.locator("#pp-properties .pp-kind")).to_contain_text("UserTask")  # still selected
+    expect(page.locator("#pp-properties .pp-kind")).to_contain_text("User task")  # still selected
     before = element_ids(page)
     pad(page, "append.gateway")
     made["gateway"] = new_element(page, before)
@@ -262,7 +262,7 @@ def test_a_pmo_analyst_designs_dry_runs_publishes_and_sees_a_started_request(liv
     )
     assert "budget_left &gt;= 0" in saved["bpmn"]
     assert f'default="{made["stop"]}"' in saved["bpmn"]
-    [form_file] = [n for n in saved["files"] if n.startswith(task.lower().replace("_", "-"))]
+    [form_file] = [n for n in saved["files"] if n.startswith("confirm-the-budget-form")]  # named after the task
     form = json.loads(saved["files"][form_file])
     assert [(c["type"], c["key"], c.get("validate", {}).get("required", False)) for c in form["components"]] == [
         ("number", "budget_left", True),

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from .conftest import LiveServer
+from .conftest import LiveServer, live_server_of
 
 
 def _sign_in(page: Page, url: str, user: str = "pmo") -> None:
@@ -73,3 +73,68 @@ def test_a_new_decision_and_a_timer_in_a_dry_run(live_server: LiveServer, page: 
     expect(page.locator("#dry-status")).to_have_attribute("data-status", "completed")
     expect(page.locator("#dry-path li")).to_have_text(["Start", "Classify", "Cool off", "done"])
     assert errors == []
+
+
+def test_an_end_event_declares_the_outcome_requesters_see(live_server: LiveServer, page: Page):
+    _sign_in(page, live_server.url)
+    page.goto(live_server.url + "/designer")
+    page.fill("#new-key", "outcome-check")
+    page.locator("form[action$='/designer/new'] button[type=submit]").click()
+    expect(page.locator("body")).to_have_attribute("data-designer-ready", "true")
+    page.evaluate(
+        """() => { const modeler = window.pmoflowEditor.modeler;
+        const m = modeler.get('modeling'), start = modeler.get('elementRegistry').get('start');
+        const end = m.appendShape(start, {type: 'bpmn:EndEvent'}, {x: start.x + 200, y: start.y + 18});
+        m.updateProperties(end, {id: 'done', name: 'Done'}); }"""
+    )
+    _click(page, "done")
+    pick = page.locator("select[name=end-outcome]")
+    expect(pick).to_have_value("")
+    pick.select_option("rejected")
+    assert 'pmoflow:outcome="rejected"' in page.evaluate("window.pmoflowEditor.modeler.saveXML().then((r) => r.xml)")
+    pick.select_option("")
+    assert "pmoflow:outcome" not in page.evaluate("window.pmoflowEditor.modeler.saveXML().then((r) => r.xml)")
+
+
+def test_the_process_owner_is_set_in_the_panel(live_server: LiveServer, page: Page):
+    _sign_in(page, live_server.url)
+    page.goto(live_server.url + "/designer")
+    page.fill("#new-key", "owner-check")
+    page.locator("form[action$='/designer/new'] button[type=submit]").click()
+    expect(page.locator("body")).to_have_attribute("data-designer-ready", "true")
+    page.fill("input[name=process-owner]", "erin")
+    page.locator("input[name=process-owner]").press("Tab")
+    assert 'pmoflow:owner="erin"' in page.evaluate("window.pmoflowEditor.modeler.saveXML().then((r) => r.xml)")
+
+
+def test_the_process_posts_to_chat_channels_set_in_the_panel(live_server: LiveServer, page: Page):
+    _sign_in(page, live_server.url)
+    page.goto(live_server.url + "/designer")
+    page.fill("#new-key", "announce-check")
+    page.locator("form[action$='/designer/new'] button[type=submit]").click()
+    expect(page.locator("body")).to_have_attribute("data-designer-ready", "true")
+    page.fill("textarea[name=process-announce]", "#pmo-decisions: decided, sla_breached\nit-ops: started")
+    page.locator("textarea[name=process-announce]").press("Tab")
+    xml = page.evaluate("window.pmoflowEditor.modeler.saveXML().then((r) => r.xml)")
+    assert '<pmoflow:announce channel="pmo-decisions" on="decided sla_breached" />' in xml
+    assert '<pmoflow:announce channel="it-ops" on="started" />' in xml
+    page.fill("textarea[name=process-announce]", "it-ops: started")
+    page.locator("textarea[name=process-announce]").press("Tab")
+    xml = page.evaluate("window.pmoflowEditor.modeler.saveXML().then((r) => r.xml)")
+    assert "pmo-decisions" not in xml and xml.count("<pmoflow:announce") == 1
+
+
+def test_the_process_panel_names_the_servers_chat_channels_before_anything_is_selected(
+    database_url, tmp_path, page: Page
+):
+    """The panel opens on the process; the channel list arrives with the panel's options afterwards and must
+    reach that first view too, not only an element selected later."""
+    channels = {"PMOFLOW_CHAT_CHANNELS": "pmo-decisions=slack:https://hooks.slack.com/services/T0/B0/X"}
+    with live_server_of(database_url, tmp_path, env_extra=channels) as server:
+        _sign_in(page, server.url)
+        page.goto(server.url + "/designer")
+        page.fill("#new-key", "channels-listed")
+        page.locator("form[action$='/designer/new'] button[type=submit]").click()
+        expect(page.locator("body")).to_have_attribute("data-designer-ready", "true")
+        expect(page.locator("textarea[name=process-announce]")).to_be_visible()
+        expect(page.locator("#pp-properties")).to_contain_text("Channels here: pmo-decisions.")

@@ -13,11 +13,18 @@ from engine.core.context import EngineContext
 from tests.engine.runtime.test_instances import FORM
 from tests.engine.tasks.test_approvals import approval_process
 
-from .conftest import DESKTOP, MOBILE, LiveServer
+from .conftest import DESKTOP, MOBILE, LiveServer, watched_page
 
 
 def api(server: LiveServer, user: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token(user)}"}, timeout=30)
+    """A system's client held across browser steps longer than gunicorn's keep-alive (2 s): a new connection per
+    request, or a reused one can meet the server's close at the moment it is sent (RemoteProtocolError)."""
+    return httpx.Client(
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {server.token(user)}"},
+        timeout=30,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 def start_intake(server: LiveServer, budget: int = 120_000, key: str = "PRJ-77") -> dict:
@@ -64,16 +71,13 @@ def test_alice_approves_and_bob_sees_it_arrive(live_server: LiveServer, page: Pa
     page.get_by_role("button", name="Approve").click()
     expect(page.locator(".flash")).to_contain_text("Done: IT Manager approval")
 
-    bob = browser.new_context(viewport=MOBILE).new_page()
-    try:
+    with watched_page(browser, MOBILE) as bob:
         sign_in(bob, live_server, "bob")
         expect(bob.locator("tbody#rows")).to_contain_text("Finance approval")
         open_task(bob, "Finance approval")
         expect(bob.locator("ol.path")).to_contain_text("alice")
         expect(bob.locator("ol.path")).to_contain_text("Fits the CRM roadmap")
         assert bob.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"]
-    finally:
-        bob.context.close()
 
 
 def test_a_task_arrives_in_an_open_inbox_without_a_reload(live_server: LiveServer, page: Page):
@@ -117,14 +121,11 @@ def deploy_board(server: LiveServer, duties: str = "") -> None:
 
 
 def approve_as(browser: Browser, server: LiveServer, user: str) -> None:
-    page = browser.new_context(viewport=DESKTOP).new_page()
-    try:
+    with watched_page(browser, DESKTOP) as page:
         sign_in(page, server, user)
         open_task(page, "Board approval")
         page.get_by_role("button", name="Approve").click()
         expect(page.locator(".flash")).to_contain_text("Done")
-    finally:
-        page.context.close()
 
 
 def test_two_of_three_completes_after_the_second_approval(live_server: LiveServer, browser: Browser):

@@ -239,3 +239,29 @@ def test_advice_is_shown_but_does_not_stop_publishing(shipped):
     saved = drafts.save_draft(shipped, DANA, "p1", draft.revision, one_approval(lane_name="Ghosts"))
     assert [p["code"] for p in saved.problems] == ["unknown_group"]
     assert drafts.publish_draft(shipped, DANA, "p1", saved.revision, "ghosts may come later").version == 1
+
+
+def test_save_names_a_chat_channel_the_server_does_not_know_as_publishing_would(settings, clock):
+    """The draft's problems are the deploy's: pmoflow:announce naming no channel of PMOFLOW_CHAT_CHANNELS is one
+    before publishing refuses it, not only at publishing."""
+    from dataclasses import replace
+
+    from engine import bootstrap
+
+    named = replace(settings, chat_channels="pmo-decisions=slack:https://hooks.slack.com/services/T0/B0/X")
+    ctx = bootstrap.context(named, clock=clock)
+    try:
+        draft = drafts.create_draft(ctx, DANA, "p1")
+        announcing = linear().replace(
+            'isExecutable="true">',
+            'isExecutable="true"><bpmn:extensionElements><pmoflow:announce channel="{}" on="decided"/>'
+            "</bpmn:extensionElements>",
+            1,
+        )
+        unknown = drafts.save_draft(ctx, DANA, "p1", draft.revision, announcing.format("nowhere"))
+        assert [(p["element_id"], p["code"]) for p in unknown.problems] == [("p1", "unknown_channel")]
+        assert "chat channel 'nowhere' does not exist (channels: pmo-decisions)" in unknown.problems[0]["message"]
+        known = drafts.save_draft(ctx, DANA, "p1", unknown.revision, announcing.format("pmo-decisions"))
+        assert known.problems == []
+    finally:
+        ctx.db.dispose()

@@ -21,7 +21,7 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 def app(database_url: str, clock: FixedClock) -> Iterator[Flask]:
     application = create_app(
-        {"database_url": database_url, "secret_key": "web-test", "TESTING": True, "RATELIMIT_ENABLED": False},
+        {"database_url": database_url, "secret_key": "web-test", "TESTING": True},
         clock=clock,
     )
     ctx = application.extensions["pmoflow"]

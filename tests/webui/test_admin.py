@@ -228,3 +228,55 @@ def test_admin_forms_need_their_csrf_token(browser_of):
     pmo = browser_of("pmo")
     assert pmo.post("/admin/users/alice/deactivate").status_code == 400
     assert pmo.post("/admin/tokens", data={"username": "alice"}).status_code == 400
+
+
+def test_a_token_with_scopes_from_the_admin_page(app, browser_of):
+    pmo = browser_of("pmo")
+    page = text(pmo.get("/admin/tokens"))
+    assert 'value="instances:start"' in page and 'name="start_processes"' in page
+    data = {"username": "intake-bot", "label": "intake", "scopes": ["instances:start", "instances:read"]}
+    response = post(pmo, "/admin/tokens", "/admin/tokens", {**data, "start_processes": "project-intake"})
+    assert response.status_code == 201, text(response)
+    assert "<code>instances:start:project-intake</code>" in text(response)
+    token = re.search(r'<textarea id="token" class="secret"[^>]*>([^<]+)</textarea>', text(response)).group(1)
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"process": "project-intake", "variables": {"title": "t", "budget": 1, "department": "d"}}
+    assert api.post("/api/v1/process-instances", headers=headers, json=body).status_code == 201
+    assert api.get("/api/v1/audit/events", headers=headers).status_code == 403
+    listing = text(pmo.get("/admin/tokens"))
+    assert "<code>instances:read</code> <code>instances:start:project-intake</code>" in listing
+    response = post(pmo, "/admin/tokens", "/admin/tokens", {"username": "alice", "label": "x", "scopes": "audit:read"})
+    assert response.status_code == 422 and 'id="scopes-error"' in text(response)
+    assert "more than the user&#39;s roles (approver) allow" in text(response)
+
+
+def test_a_system_account_has_no_password_and_cannot_sign_in(app, browser_of):
+    from engine.admin import passwords
+    from engine.admin import users as users_service
+    from engine.db.models import User
+
+    client = app.test_client()
+    assert sign_in(client, "intake-bot").status_code == 401  # the shipped demo api account is one
+    pmo = browser_of("pmo")
+    values = {"username": "erp", "roles": "api", "system": "1"}
+    response = post(pmo, "/admin/users/new", "/admin/users/new", {**values, "password": SECRET, "confirm": SECRET})
+    assert response.status_code == 422 and "A system account has no password" in text(response)
+    response = post(pmo, "/admin/users/new", "/admin/users/new", values, follow_redirects=True)
+    assert response.status_code == 200 and "System account" in text(response) and "Set password" not in text(response)
+    response = post(pmo, "/admin/users/erp", "/admin/users/erp/password", {"password": SECRET, "confirm": SECRET})
+    assert response.status_code == 422 and "system account" in text(response)
+    ctx = app.extensions["pmoflow"]
+    with ctx.uow() as uow:  # a hash left from before the account became a system account does not help
+        uow.session.query(User).filter_by(username="erp").one().password_hash = passwords.hash_password(SECRET)
+        uow.commit()
+    assert sign_in(client, "erp", SECRET).status_code == 401
+    assert users_service.get_user(ctx, "erp").roles == ["api"]
+    alice = browser_of("alice")  # an account turned into a system account: password gone, sessions ended
+    profile = {"display_name": "Alice", "roles": "approver", "system": "1"}
+    assert post(pmo, "/admin/users/alice", "/admin/users/alice", profile).status_code == 302
+    assert sign_in(app.test_client(), "alice").status_code == 401
+    assert alice.get("/tasks").status_code == 302
+    mine = {"display_name": "PMO", "roles": ["admin", "designer"], "system": "1"}
+    response = post(pmo, "/admin/users/pmo", "/admin/users/pmo", mine)
+    assert response.status_code == 422 and "You can not make yourself a system account" in text(response)

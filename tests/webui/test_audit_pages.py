@@ -68,18 +68,18 @@ def test_text_and_date_search(app, trail, browser_of, clock):
     [completed] = [e for e in events(app, type="task_completed")]
     assert completed.uuid in html and html.count('data-event="') == 1
     day = clock.now().date().isoformat()
-    assert client.get(f"/audit?since={day}&until={day}").get_data(as_text=True).count('data-event="') == min(
+    assert client.get(f"/audit?since={day}&until={day}&preset=all").get_data(as_text=True).count('data-event="') == min(
         50, len(events(app))
     )
     assert 'data-event="' not in client.get("/audit?until=2000-01-01").get_data(as_text=True)
     bad = client.get("/audit?since=yesterday")
-    assert bad.status_code == 400 and "since: not a date" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "since: must be a date" in bad.get_data(as_text=True)
 
 
 def test_pages_of_fifty_newest_first(app, trail, browser_of):
     client = browser_of("audrey")
     all_events = events(app)
-    html = client.get("/audit").get_data(as_text=True)
+    html = client.get("/audit?preset=all").get_data(as_text=True)
     assert html.count('data-event="') == min(50, len(all_events))
     newest = all_events[-1]
     assert html.index(newest.uuid) < html.index(all_events[-2].uuid)
@@ -114,8 +114,12 @@ def test_exports_match_the_events(app, trail, browser_of):
 
 def test_the_printable_report(app, trail, browser_of):
     first, _ = trail
-    html = browser_of("audrey").get(f"/audit/instances/{first}/report").get_data(as_text=True)
-    assert "@media print" in html and "Audit report: PRJ-1" in html and "alice approved" in html
+    client = browser_of("audrey")
+    html = client.get(f"/audit/instances/{first}/report").get_data(as_text=True)
+    assert "Audit report: PRJ-1" in html and "alice approved" in html
+    assert 'href="/static/audit-report.css"' in html  # its print styles: a stylesheet, as the CSP wants
+    with client.get("/static/audit-report.css") as css:
+        assert "@media print" in css.get_data(as_text=True)
 
 
 def test_the_chain_check_page_names_the_broken_link(app, trail, browser_of):
@@ -172,7 +176,9 @@ def test_api_search_and_token_attribution(app, trail):
 
 
 def test_auditors_are_refused_every_write_in_the_matrix():
-    """Every write route in the permission matrix refuses an auditor, but for their own account and session."""
+    """Every write route in the permission matrix refuses an auditor, but for their own account, session and
+    subscriptions (watching a request they may see, their notification settings, linking their Slack account),
+    and the provider's back-channel logout, which no signed-in person calls."""
     from tests.webui.test_permission_matrix import API, CALLERS, PAGES
 
     own = {
@@ -180,11 +186,56 @@ def test_auditors_are_refused_every_write_in_the_matrix():
         "/logout",
         "/account/password",
         "/account/notifications",
+        "/account/sessions",
         "/notifications/read-all",
         "/notifications/<notification_id>/read",
+        "/views",  # their own saved views (of the audit search, say)
+        "/views/<view_id>/rename",
+        "/views/<view_id>/delete",
+        "/requests/<instance_id>/watch",
+        "/requests/<instance_id>/unwatch",
+        "/api/v1/process-instances/<instance_id>/watch",
+        "/api/v1/me/notification-settings",
+        "/slack/link/<token>",
+        "/logout/backchannel",
     }
     auditor = CALLERS.index("auditor")
     writes = {(m, r): s for (m, r), s in {**PAGES, **API}.items() if m != "GET" and r not in own}
     assert len(writes) > 20
     allowed = {route: statuses[auditor] for route, statuses in writes.items() if statuses[auditor] not in (403, 404)}
     assert allowed == {}, allowed
+
+
+def test_the_search_opens_without_sign_ins_and_presets_choose_the_kind_of_event(app, trail, browser_of):
+    client = browser_of("audrey")
+    sign_ins = [e for e in events(app) if e.type in ("login", "logout", "login_failed")]
+    assert sign_ins  # audrey's own sign-in at least
+    html = client.get("/audit").get_data(as_text=True)
+    assert not any(e.uuid in html for e in sign_ins) and "Sign-ins are hidden" in html
+    assert 'aria-current="page">All but sign-ins</a>' in html
+    security = client.get("/audit?preset=security").get_data(as_text=True)
+    assert all(e.uuid in security for e in sign_ins) and security.count('data-event="') == len(sign_ins)
+    decisions = client.get("/audit?preset=decisions").get_data(as_text=True)
+    wanted = [e for e in events(app) if e.type in ("task_completed", "decision_evaluated")]
+    assert decisions.count('data-event="') == len(wanted) and all(e.uuid in decisions for e in wanted)
+    # a chosen action wins over the preset; the export carries the preset shown
+    login = client.get("/audit?preset=decisions&action=login").get_data(as_text=True)
+    assert login.count('data-event="') == len([e for e in sign_ins if e.type == "login"])
+    assert "/audit/export.csv?preset=activity" in html
+    bad = client.get("/audit?preset=nonsense")
+    assert bad.status_code == 422 and "preset" in bad.get_data(as_text=True)
+
+
+def test_results_link_each_task_person_decision_and_instance_to_its_page(app, trail, browser_of):
+    first, _ = trail
+    html = browser_of("audrey").get("/audit?preset=decisions").get_data(as_text=True)
+    [completed] = events(app, type="task_completed")
+    [evaluated, *_] = events(app, type="decision_evaluated")
+    assert f'href="/tasks/{completed.task_uuid}"' in html  # auditors may read every task
+    assert 'class="person" href="/audit?actor=alice&amp;preset=all"' in html  # auditors: what the person did
+    assert f'href="/audit/instances/{evaluated.instance_uuid}#ev-{evaluated.uuid}"' in html
+    assert f'href="/audit/instances/{first}"' in html and f'href="/monitor/instances/{first}"' in html
+    timeline = browser_of("audrey").get(f"/audit/instances/{first}").get_data(as_text=True)
+    assert f'id="ev-{evaluated.uuid}"' in timeline  # the decision's own place on the trail
+    admin = browser_of("pmo").get("/audit?preset=decisions").get_data(as_text=True)
+    assert 'class="person" href="/admin/users/alice"' in admin  # administrators: the person's page

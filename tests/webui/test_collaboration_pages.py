@@ -8,14 +8,22 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from engine.db.models import Event
 from engine.runtime import instances
-from tests.factories import BOT
+from tests.factories import BOT, deploy_shipped
 from tests.webui.conftest import csrf_of, intake
 
 UNREAD = re.compile(r'id="unread-count">(\d+)<')
+
+
+@pytest.fixture(autouse=True)
+def _intake_without_separation_of_duties(app):
+    """These pages hand intake tasks outside the IT Manager lane (to erin, to bob), which the shipped model's
+    separation of duties forbids (that rule's pages: tests/browser/test_shell.py, test_tasklist.py)."""
+    deploy_shipped(app.extensions["pmoflow"], separation_of_duties=False)
 
 
 def unread(client) -> int:
@@ -112,7 +120,16 @@ def test_comments_thread_escape_and_mention(app, browser_of):
     hidden = alice.post(
         f"/tasks/{task_id}/comments", data={"body": "cc @bob", "csrf_token": token}, follow_redirects=True
     )
-    assert "Not notified: bob (may not see this request)." in hidden.get_data(as_text=True)
+    assert "Not notified: @bob: may not see this request." in hidden.get_data(as_text=True)
+    nobody = alice.post(
+        f"/tasks/{task_id}/comments", data={"body": "ask @bobby.", "csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Not notified: @bobby: no such user." in nobody
+    assert (
+        'ask <span class="mention unknown" title="No user bobby: nobody was notified">@bobby'
+        '<span class="sr-only"> (no such user)</span></span>.'
+    ) in nobody
+    assert "Nobody was notified of @bobby: there is no such user." in nobody
     assert alice.post(f"/tasks/{task_id}/comments", data={"body": "no token"}).status_code == 400
 
 
@@ -201,14 +218,16 @@ def test_starting_and_following_a_request(app, browser_of):
     assert "Data lake" in mine and "PRJ-55" in mine and "IT Manager approval" in mine and "In progress" in mine
     assert "Data lake" not in browser_of("bob").get("/requests").get_data(as_text=True)
     detail = erin.get(f"/requests/{instance_id}").get_data(as_text=True)
-    assert "waiting for <strong>IT Manager</strong>" in detail and "Started by erin" in detail
+    assert "with <strong>IT Manager</strong>" in detail and "Started by erin" in detail
+    assert "not decided yet" in detail
     task_id = instances.get(app.extensions["pmoflow"], BOT, instance_id).open_tasks[0].id
     alice = browser_of("alice")
     alice.post(f"/tasks/{task_id}", data={"decision": "approve", "csrf_token": csrf_of(alice, f"/tasks/{task_id}")})
     assert unread(erin) == 1
     notes = erin.get("/notifications").get_data(as_text=True)
-    assert "Your request Data lake (PRJ-55) is completed: approved." in notes
-    assert "Completed" in erin.get("/requests?status=completed").get_data(as_text=True)
+    assert "Your request Data lake (PRJ-55) was approved by alice." in notes
+    assert "Approved" in erin.get("/requests?outcome=approved").get_data(as_text=True)
+    assert "Data lake" not in erin.get("/requests?outcome=rejected").get_data(as_text=True)
     assert browser_of("carol").get(f"/requests/{instance_id}").status_code == 403
     assert erin.get("/requests/new/nothing-like-this").status_code == 404
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,13 @@ from sqlalchemy import func, select
 from engine.admin import users
 from engine.db.models import ProcessInstance
 from engine.definitions import deployments
+from engine.sla import calendars
 from engine.spiff.model.parsing import SourceFile
 from tests.api.test_expressions_api import MODELS
 from tests.bpmn_samples import lane, linear
 from tests.designer.test_dryrun import FORM, review_process
+from tests.designer.test_dryrun_due_dates import MODELS as DUE_MODELS
+from tests.designer.test_dryrun_due_dates import SUPPORT
 from tests.factories import ADMIN
 from tests.webui.conftest import sign_in
 
@@ -208,3 +212,15 @@ def test_a_dry_run_keeps_to_the_configured_step_budget(designer, app):
         "/designer/dry-run", json={"files": [{"name": "mi.bpmn", "content": xml}], "variables": {"items": [1, 2, 3]}}
     )
     assert within.status_code == 200 and within.json["incident"] is None
+
+
+def test_a_dry_run_counts_business_time_on_the_saved_calendars(designer, app):
+    ctx = app.extensions["pmoflow"]
+    calendars.save_calendar(ctx, ADMIN, SUPPORT, "Europe/Berlin", calendars.DEFAULT_HOURS, new=True)
+    response = designer.post(
+        "/designer/dry-run", json={"files": [{"name": "due.bpmn", "content": DUE_MODELS["boundary timer"]}]}
+    )
+    assert response.status_code == 200, response.json
+    now = datetime.fromisoformat(response.json["now"])
+    expected = calendars.snapshot(ctx)(SUPPORT).add(now, "P2D")
+    assert datetime.fromisoformat(response.json["open_tasks"][0]["due_at"]) == expected

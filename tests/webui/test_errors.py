@@ -8,6 +8,7 @@ from api.schemas import Error
 from engine.core.errors import Conflict, Forbidden, InvalidInput
 from tests.factories import make_token
 from tests.webui.conftest import csrf_of
+from tests.webui.test_designer_panel import FILES
 from webui.errors import field_errors
 
 
@@ -109,6 +110,25 @@ def test_the_openapi_document_describes_the_one_error_shape(app):
     assert body["required"] == ["code", "message"]
     assert "allowed_methods" in body["properties"]["details"]["description"]
     assert "permission" in body["properties"]["details"]["description"]
-    assert spec["components"]["responses"]["DEFAULT_ERROR"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Error"
+    for name in ("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "UNPROCESSABLE_ENTITY", "BAD_REQUEST"):  # no catch-all
+        assert spec["components"]["responses"][name]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+
+
+def test_a_json_body_nested_deeper_than_the_decoder_goes_is_a_400_not_a_500(browser_of):
+    pmo = browser_of("pmo")
+    csrf = csrf_of(pmo, "/account/password")
+    body = '{"files": {}, "variables": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    for url in ("/designer/dry-run", "/designer/conditions/build"):
+        response = pmo.post(url, data=body, content_type="application/json", headers={"X-CSRFToken": csrf})
+        assert response.status_code == 400, (url, response.get_data(as_text=True)[:200])
+        assert response.json["error"] == {"code": "bad_request", "message": "the JSON body nests too deeply"}
+    deep = pmo.post(
+        "/designer/dry-run",
+        json={"files": FILES, "variables": {"x": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}},
+        headers={"X-CSRFToken": csrf},
+    )
+    assert deep.status_code == 422 and deep.json["error"]["details"]["fields"] == {
+        "variables.x": "nests deeper than 32 levels"
     }

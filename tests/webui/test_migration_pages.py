@@ -70,7 +70,10 @@ def test_an_admin_sees_the_plan_then_moves_the_instance(app, ctx, browser_of):
     )
     text = done.get_data(as_text=True)
     assert "Moved from version 1 to version 2; 1 open task kept." in text
-    assert "Moved from version 1 to version 2 by pmo" in text and "<blockquote>typo</blockquote>" in text  # the path
+    assert (
+        'Moved from version 1 to version 2 by <a href="/admin/users/pmo">pmo</a>' in text
+        and "<blockquote>typo</blockquote>" in text
+    )  # the path
     trail = pmo.get(f"/audit/instances/{instance_id}").get_data(as_text=True)
     assert "pmo moved the instance from version 1 to version 2" in trail
     assert instances.get(ctx, ADMIN, instance_id).version == 2
@@ -100,12 +103,13 @@ def test_bulk_move_asks_first_then_reports_each_instance(app, ctx, browser_of):
     deployments.deploy(ctx, ADMIN, [source("mig.bpmn", RENAMED)])
     ids.append(start(ctx, "BM-new"))  # already on version 2: left out
     pmo = browser_of("pmo")
-    assert "Move the running ones to a version" in pmo.get("/monitor?process=mig").get_data(as_text=True)
+    listing = pmo.get("/monitor?process=mig").get_data(as_text=True)
+    assert "Move to another version" in listing and '<option value="2">version 2 · ' in listing  # the picker
     token = csrf_of(pmo, "/monitor?process=mig")
     form = {"process": "mig", "action": "migrate", "to_version": "2", "reason": "typo", "csrf_token": token}
     confirm = pmo.post("/monitor/bulk", data=form)
     text = confirm.get_data(as_text=True)
-    assert confirm.status_code == 200 and "Move 3 instances to version 2?" in text
+    assert confirm.status_code == 200 and "Move 3 instances to version 2 · " in text
     assert migrated(ctx) == []
     result = pmo.post("/monitor/bulk", data={**form, "confirm": "yes"}).get_data(as_text=True)
     assert "Move to version: 3 done, 0 failed" in result and result.count("moved to version 2") == 3

@@ -10,11 +10,13 @@ import pytest
 from engine.admin import users
 from engine.audit import retention
 from engine.definitions import deployments
+from engine.monitoring import instances as monitoring
+from engine.monitoring.filters import InstanceFilter
 from engine.runtime import instances
 from engine.spiff.model.parsing import SourceFile
 from engine.tasks import completion
 from tests.bpmn_samples import linear, script_task
-from tests.factories import ADMIN, ALICE, BOT
+from tests.factories import ADMIN, ALICE, BOB, BOT, deploy_intake_renamed
 from tests.webui.conftest import csrf_of, intake
 
 
@@ -74,6 +76,14 @@ def test_an_admin_corrects_variables_through_the_form(app, browser_of):
     wanted = dict(view.variables, department="Marketing")
     bad = pmo.post(f"{url}/variables", data={"variables": "{not json", "reason": "r", "csrf_token": token})
     assert bad.status_code == 422 and "not valid JSON" in bad.get_data(as_text=True)
+    too_deep = '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    bad = pmo.post(f"{url}/variables", data={"variables": too_deep, "reason": "r", "csrf_token": token})
+    assert bad.status_code == 422 and "not valid JSON" in bad.get_data(as_text=True)
+    deep = json.dumps(
+        dict(view.variables, deep={"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})
+    )
+    bad = pmo.post(f"{url}/variables", data={"variables": deep, "reason": "r", "csrf_token": token})
+    assert bad.status_code == 422 and "nests deeper than 32 levels" in bad.get_data(as_text=True)
     missing = pmo.post(f"{url}/variables", data={"variables": json.dumps(wanted), "reason": "", "csrf_token": token})
     assert missing.status_code == 422 and "A reason is required" in missing.get_data(as_text=True)
     done = pmo.post(
@@ -131,6 +141,7 @@ def test_the_dashboard_draws_charts_and_links_each_number(app, browser_of, clock
     clock.advance(timedelta(hours=5))
     completion.complete(ctx, ALICE, a.open_tasks[0].id, {"decision": "approve"})
     clock.advance(timedelta(days=3))
+    dana = browser_of("dana")  # three days on, the session has timed out: sign in again
     page = dana.get("/dashboard").get_data(as_text=True)
     assert page.count('<svg class="chart') == 4
     assert "/monitor?started_from=" in page and "status=completed" in page and "overdue=1" in page
@@ -186,3 +197,60 @@ def test_pages_show_whom_a_task_without_lane_is_offered_to(app, browser_of, dana
     olga = browser_of("olga")
     assert "PMO Office (default group)" in olga.get("/tasks").get_data(as_text=True)
     assert "PMO Office (default group)" in olga.get(f"/tasks/{task.id}").get_data(as_text=True)
+
+
+def test_ticked_instances_are_confirmed_then_each_reported(app, browser_of):
+    ctx = app.extensions["pmoflow"]
+    a, b, done = intake(app, key="T-1"), intake(app, key="T-2"), intake(app, key="T-3")
+    completion.complete(ctx, ALICE, done.open_tasks[0].id, {"decision": "reject", "comment": "no"})
+    pmo = browser_of("pmo")
+    listing = pmo.get("/monitor").get_data(as_text=True)  # no filter: ticking still works
+    ticks = {i.id: f"{i.id}:{i.revision}" for i in monitoring.search(ctx, ADMIN, InstanceFilter()).items}
+    assert all(f'name="ids" value="{v}"' in listing for v in ticks.values())
+    assert "Review the ticked" in listing and "Review all" not in listing  # all matching needs a filter
+    token = csrf_of(pmo, "/monitor")
+    form = {"action": "cancel", "scope": "picked", "ids": [ticks[a.id], ticks[done.id]], "csrf_token": token}
+    confirm = pmo.post("/monitor/bulk", data=form).get_data(as_text=True)
+    assert "Cancel 1 instance?" in confirm and "You ticked 2 instances; 1 is skipped" in confirm
+    assert "skipped: it is completed" in confirm and f'name="ids" value="{ticks[a.id]}"' in confirm
+    instances.cancel(ctx, ADMIN, b.id, "not in this bulk")  # b was not ticked: untouched by what follows
+    no_reason = pmo.post("/monitor/bulk", data={**form, "confirm": "yes"}, follow_redirects=True)
+    assert "a reason is required to cancel" in no_reason.get_data(as_text=True)
+    result = pmo.post("/monitor/bulk", data={**form, "reason": "duplicate", "confirm": "yes"}).get_data(as_text=True)
+    assert "Cancel: 1 done, 0 failed" in result and "1 skipped" in result and "now cancelled" in result
+    assert instances.get(ctx, ADMIN, a.id).status == "cancelled"
+    stale = pmo.post("/monitor/bulk", data={**form, "reason": "again", "confirm": "yes"}).get_data(as_text=True)
+    assert "changed meanwhile" in stale and "it changed after the list was shown" in stale  # a, since cancelled
+    bad = pmo.post("/monitor/bulk", data={**form, "ids": "x:y"})
+    assert bad.status_code == 422
+    assert pmo.post("/monitor/bulk", data={k: v for k, v in form.items() if k != "csrf_token"}).status_code == 400
+
+
+def test_the_instance_page_links_tasks_people_and_decisions_and_offers_the_versions(app, browser_of):
+    ctx = app.extensions["pmoflow"]
+    view = intake(app, key="L-1", budget=150_000)
+    completion.complete(ctx, ALICE, view.open_tasks[0].id, {"decision": "approve", "comment": "fine"})
+    task = instances.get(ctx, ADMIN, view.id).open_tasks[0]  # at finance now
+    page = browser_of("pmo").get(f"/monitor/instances/{view.id}").get_data(as_text=True)
+    assert f'class="task-link" href="/tasks/{task.id}"' in page  # the active task
+    assert 'class="person" href="/admin/users/intake-bot"' in page  # who started it
+    assert 'class="person" href="/admin/users/alice"' in page and "chose <strong>“approve”" in page
+    assert f'class="task-link" href="/tasks/{view.open_tasks[0].id}"' in page  # the decided task
+    assert f'class="decision-link" href="/audit/instances/{view.id}#ev-' in page  # the decision table's result
+    assert "has no other published version" in page  # a picker, not a number to type
+    deploy_intake_renamed(ctx, "Project intake (v2)")
+    page = browser_of("pmo").get(f"/monitor/instances/{view.id}").get_data(as_text=True)
+    assert '<select id="m-version" name="version" required><option value="2">version 2 · ' in page
+
+
+def test_the_heat_map_does_not_paint_a_step_as_longest_when_waits_are_equal(app, browser_of, clock):
+    ctx = app.extensions["pmoflow"]
+    for key in ("H-1", "H-2"):
+        view = intake(app, key=key, budget=150_000)
+        completion.complete(ctx, ALICE, view.open_tasks[0].id, {"decision": "approve"})
+        finance = instances.get(ctx, ADMIN, view.id).open_tasks[0]
+        completion.complete(ctx, BOB, finance.id, {"decision": "approve"})  # both steps: 0 s
+    page = browser_of("pmo").get("/dashboard?process=project-intake").get_data(as_text=True)
+    assert "0.0 h" not in page and "&lt; 1 s" in page
+    assert "Every step's median wait is under a minute, so no step is coloured as slower" in page
+    assert '"heat": 4' not in page and '"heat": 0' in page

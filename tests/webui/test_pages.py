@@ -70,6 +70,8 @@ def test_the_inbox_shows_my_groups_tasks_with_sla_state(app, browser_of, clock):
     from datetime import timedelta
 
     clock.advance(timedelta(days=1, hours=13))
+    assert alice.get("/tasks").status_code == 302  # the session timed out meanwhile: sign in again
+    alice = browser_of("alice")
     assert "At risk" in alice.get("/tasks").get_data(as_text=True)
     assert "PRJ-1" not in alice.get("/tasks?q=PRJ-9").get_data(as_text=True)
     assert "PRJ-1" in alice.get("/tasks?q=crm").get_data(as_text=True)

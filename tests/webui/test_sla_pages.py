@@ -23,7 +23,6 @@ def test_every_page_and_the_api_label_a_task_alike_at_every_boundary(app, browse
     )
     view = instances.start(ctx, BOT, "p1", variables={"title": "Laptop"})
     [task] = view.open_tasks
-    alice, pmo = browser_of("alice"), browser_of("pmo")
     api = {"Authorization": f"Bearer {create_token(ctx, 'alice', 'test')}"}
     moments = [
         (task.created_at + timedelta(hours=1), "on_track"),
@@ -34,6 +33,7 @@ def test_every_page_and_the_api_label_a_task_alike_at_every_boundary(app, browse
     ]
     for moment, expected in moments:
         clock.set(moment)
+        alice, pmo = browser_of("alice"), browser_of("pmo")  # sessions time out over days: sign in at each moment
         seen = {
             "inbox": BADGE.findall(alice.get("/tasks").get_data(as_text=True)),
             "task page": BADGE.findall(alice.get(f"/tasks/{task.id}").get_data(as_text=True)),

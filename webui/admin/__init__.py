@@ -11,9 +11,9 @@ from typing import Any
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from engine.admin import groups, tokens, users
+from engine.admin import groups, sessions, tokens, users
 from engine.core.errors import Conflict, InvalidInput, NotFound
-from engine.core.permissions import ROLES
+from engine.core.permissions import ROLES, SCOPES
 from webui.errors import field_errors, status_of
 from webui.security import actor, engine_ctx, requires
 
@@ -60,6 +60,7 @@ def user_new() -> ResponseReturnValue:
         "email": form.get("email", ""),
         "roles": form.getlist("roles"),
         "groups": form.getlist("groups"),
+        "system": bool(form.get("system")),
     }
     try:
         if form.get("password", "") != form.get("confirm", ""):
@@ -73,6 +74,7 @@ def user_new() -> ResponseReturnValue:
             values["roles"],
             values["groups"],
             actor=_me(),
+            system=values["system"],
         )
     except (InvalidInput, Conflict) as err:
         return _render(
@@ -94,7 +96,10 @@ def user(username: str) -> ResponseReturnValue:
 
 def _user_page(username: str, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     detail = users.user_detail(engine_ctx(), username)
-    return _render("admin/user.html", status, d=detail, u=detail.user, values=values, errors=errors, me=_me())
+    live = sessions.live_sessions(engine_ctx(), username)
+    return _render(
+        "admin/user.html", status, d=detail, u=detail.user, values=values, errors=errors, me=_me(), sessions=live
+    )
 
 
 @bp.post("/users/<username>")
@@ -105,9 +110,18 @@ def user_update(username: str) -> ResponseReturnValue:
         "display_name": form.get("display_name", ""),
         "email": form.get("email", ""),
         "roles": form.getlist("roles"),
+        "system": bool(form.get("system")),
     }
     try:
-        users.update_user(engine_ctx(), username, values["display_name"], values["email"], values["roles"], actor=_me())
+        users.update_user(
+            engine_ctx(),
+            username,
+            values["display_name"],
+            values["email"],
+            values["roles"],
+            actor=_me(),
+            system=values["system"],
+        )
     except InvalidInput as err:
         return _user_page(username, values, field_errors(err), status_of(err))
     flash(f"Saved {username}.", "info")
@@ -140,6 +154,15 @@ def user_deactivate(username: str) -> ResponseReturnValue:
         flash(err.message, "error")
     else:
         flash(f"{username} is deactivated: signed out everywhere, API tokens revoked.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/sessions")
+@requires("user.manage")
+def user_sessions_end(username: str) -> ResponseReturnValue:
+    """End one of the user's sessions (form field `session`) or all of them, on every process at once."""
+    ended = sessions.end_sessions(engine_ctx(), username, actor=_me(), session_id=request.form.get("session") or None)
+    flash(f"Ended {ended} session{'s' if ended != 1 else ''} of {username}.", "info")
     return redirect(url_for("admin.user", username=username))
 
 
@@ -242,15 +265,24 @@ def token_list() -> ResponseReturnValue:
         o=tokens.token_overview(engine_ctx()),
         values={"username": request.args.get("user", "")},
         errors={},
+        scopes=SCOPES,
     )
 
 
 @bp.post("/tokens")
 @requires("user.manage")
 def token_create() -> ResponseReturnValue:
-    values = {"username": request.form.get("username", ""), "label": request.form.get("label", "")}
+    form = request.form
+    username, label, processes = form.get("username", ""), form.get("label", ""), form.get("start_processes", "")
+    values: dict[str, Any] = {
+        "username": username,
+        "label": label,
+        "scopes": form.getlist("scopes"),
+        "start_processes": processes,
+    }
+    chosen = tokens.scope_list(values["scopes"], processes) or None  # none ticked: every scope of the roles
     try:
-        issued = tokens.issue_token(engine_ctx(), values["username"], values["label"], actor=_me())
+        issued = tokens.issue_token(engine_ctx(), username, label, actor=_me(), scopes=chosen)
     except InvalidInput as err:
         return _render(
             "admin/tokens.html",
@@ -258,6 +290,7 @@ def token_create() -> ResponseReturnValue:
             o=tokens.token_overview(engine_ctx()),
             values=values,
             errors=field_errors(err),
+            scopes=SCOPES,
         )
     # The secret is in this one response only: never in a redirect, the session or a flash message.
     response = make_response(*_render("admin/token_created.html", 201, issued=issued))

@@ -6,12 +6,12 @@ on a timer or an SLA) count only the working time of the calendar they name.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from engine.core import bounds
 from engine.core.errors import Conflict, InvalidInput
 from engine.sla import calendars
 from engine.sla.calendars import Holiday
@@ -91,9 +91,9 @@ def calendar_update(name: str) -> ResponseReturnValue:
 def calendar_add_holiday(name: str) -> ResponseReturnValue:
     values = {"day": request.form.get("day", ""), "label": request.form.get("label", "")}
     try:
-        day = date.fromisoformat(values["day"].strip())
-    except ValueError:
-        return _page(name, 422, values, {"day": "Enter a date like 2026-12-24."})
+        day = bounds.day(values["day"])
+    except ValueError as err:
+        return _page(name, 422, values, {"day": f"Enter a date like 2026-12-24 ({err})."})
     try:
         calendars.set_holidays(engine_ctx(), actor(), name, add=[Holiday(day, values["label"].strip() or "Holiday")])
     except InvalidInput as err:
@@ -106,7 +106,7 @@ def calendar_add_holiday(name: str) -> ResponseReturnValue:
 @requires("calendar.manage")
 def calendar_remove_holiday(name: str) -> ResponseReturnValue:
     try:
-        day = date.fromisoformat(request.form.get("day", ""))
+        day = bounds.day(request.form.get("day", ""))
         calendars.set_holidays(engine_ctx(), actor(), name, remove=[day])
     except ValueError:
         flash("That is not a date.", "error")

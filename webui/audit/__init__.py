@@ -9,51 +9,46 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 
+from engine.audit import presets
 from engine.audit import trail as audit_trail
 from engine.audit.trail import AuditEventView, AuditFilter
+from engine.core import bounds
 from engine.core.errors import InvalidInput
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("audit", __name__, template_folder="templates", url_prefix="/audit")
 
-FILTER_FIELDS = ("process", "business_key", "actor", "action", "since", "until", "text")
+FILTER_FIELDS = ("process", "business_key", "actor", "action", "since", "until", "text", "preset")
 NOISE = ("element_completed", "timer_fired")  # shown in the timeline only when asked for
 
 
-def parse_filter(args: Any, instance_id: str | None = None) -> AuditFilter:
-    """An AuditFilter from query arguments; raises InvalidInput naming the bad field."""
+def parse_filter(args: Any, instance_id: str | None = None, preset: str = "all") -> AuditFilter:
+    """An AuditFilter from query arguments (without a preset argument: `preset`); raises InvalidInput naming
+    the bad field."""
     values: dict[str, Any] = {k: (args.get(k) or "").strip() or None for k in FILTER_FIELDS}
+    values["preset"] = values["preset"] or preset
     errors: dict[str, str] = {}
     for name, end_of_day in (("since", False), ("until", True)):
         if values[name]:
             try:
-                values[name] = _moment(values[name], end_of_day)
-            except ValueError:
-                errors[name] = "not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+                values[name] = bounds.moment(values[name], end_of_day)
+            except ValueError as err:
+                errors[name] = str(err)
     before = args.get("before")
     if before:
         try:
-            values["before"] = int(before)
-        except ValueError:
-            errors["before"] = "not a number"
+            values["before"] = bounds.whole(before, 1, bounds.BIGINT_MAX)
+        except ValueError as err:
+            errors["before"] = str(err)
     if errors:
         raise InvalidInput("; ".join(f"{k}: {v}" for k, v in errors.items()), {"fields": errors})
     return AuditFilter(instance_id=instance_id, **values)
-
-
-def _moment(text: str, end_of_day: bool) -> datetime:
-    if len(text) == 10:
-        day = date.fromisoformat(text)
-        moment = datetime.combine(day, time.max if end_of_day else time.min)
-    else:
-        moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- pages
@@ -63,15 +58,17 @@ def _moment(text: str, end_of_day: bool) -> datetime:
 @requires("audit.read")
 def search() -> ResponseReturnValue:
     try:
-        flt = parse_filter(request.args)
+        flt = parse_filter(request.args, preset=presets.DEFAULT_PRESET)  # the first view hides sign-ins
     except InvalidInput as err:
-        return _search_page(None, err), 400
+        return _search_page(None, err), 422
     page = audit_trail.search(engine_ctx(), actor(), flt)
     return _search_page(page, None)
 
 
 def _search_page(page: audit_trail.AuditPage | None, error: InvalidInput | None) -> str:
-    args = {k: request.args.get(k, "") for k in FILTER_FIELDS}
+    args = {k: request.args.get(k, "").strip() for k in FILTER_FIELDS}
+    if args["preset"] not in presets.PRESETS:
+        args["preset"] = presets.DEFAULT_PRESET
     query: dict[str, Any] = {k: v for k, v in args.items() if v}
     older = url_for("audit.search", **query, before=page.next_before) if page and page.next_before else None
     return render_template(
@@ -83,6 +80,7 @@ def _search_page(page: audit_trail.AuditPage | None, error: InvalidInput | None)
         older=older,
         first=bool(request.args.get("before")),
         actions=audit_trail.event_types(engine_ctx(), actor()),
+        presets=presets.PRESETS,
     )
 
 
@@ -121,11 +119,7 @@ def verify() -> ResponseReturnValue:
 @bp.get("/export.<fmt>")
 @requires("audit.read")
 def export(fmt: str) -> ResponseReturnValue:
-    try:
-        flt = parse_filter(request.args)
-    except InvalidInput as err:
-        abort(400, err.message)
-    return _export(fmt, flt, "audit-events")
+    return _export(fmt, parse_filter(request.args), "audit-events")  # InvalidInput: the error boundary's 422
 
 
 @bp.get("/instances/<instance_id>/export.<fmt>")

@@ -10,8 +10,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from engine.audit import retention
+from engine.core import bounds
 from engine.core.errors import Conflict, IncidentError, InvalidInput
-from engine.monitoring import dashboard
+from engine.core.outcomes import OUTCOMES
+from engine.core.permissions import allowed
+from engine.monitoring import bulk, dashboard
 from engine.monitoring import instances as monitoring
 from engine.monitoring.filters import InstanceFilter
 from engine.runtime import instances, migration
@@ -35,10 +38,7 @@ def _filters() -> tuple[InstanceFilter, dict[str, str]]:
 
 
 def _page_no() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    return bounds.page_number(request.args.get("page"))
 
 
 # ---------------------------------------------------------------- the list
@@ -48,8 +48,10 @@ def _page_no() -> int:
 @requires("instance.monitor")
 def index() -> ResponseReturnValue:
     flt, errors = _filters()
-    result = monitoring.search(engine_ctx(), actor(), flt, page=_page_no())
-    status = 422 if errors else 200
+    ctx, who = engine_ctx(), actor()
+    result = monitoring.search(ctx, who, flt, page=_page_no())
+    actions = [a for a in bulk.ACTIONS if allowed(who, bulk.PERMISSION[a])]
+    versions = migration.other_versions(ctx, who, flt.process) if flt.process and "migrate" in actions else []
     return render_template(
         "monitor/list.html",
         r=result,
@@ -58,48 +60,71 @@ def index() -> ResponseReturnValue:
         errors=errors,
         status_text=STATUS_TEXT,
         bulk_text=BULK_TEXT,
-    ), status
+        outcomes=OUTCOMES,
+        bulk_actions=actions,
+        versions=versions,
+        limit=bulk.MAX_BULK,
+    ), 422 if errors else 200
 
 
-@bp.post("/monitor/bulk")
+@bp.post("/monitor/bulk", endpoint="bulk")
 @requires("instance.monitor")
-def bulk() -> ResponseReturnValue:
-    """First post: a confirmation page naming how many instances; second post (confirm=yes): do it."""
+def bulk_action() -> ResponseReturnValue:
+    """First post: a confirmation naming how many instances, and which the action does not apply to;
+    second post (confirm=yes): do it and report each instance. `scope=picked` acts on the ticked `ids`
+    (each '<id>:<revision>' as listed), otherwise on every instance matching the filter."""
     flt, errors = _filters()
-    action = request.form.get("action", "")
-    reason = request.form.get("reason", "").strip()
-    version = _version_arg(request.form.get("to_version"))
-    if errors or action not in BULK_TEXT:
-        flash("Choose an action and fix the filters first.", "error")
-        return redirect(url_for("monitor.index", **flt.to_query()))
+    back = url_for("monitor.index", **flt.to_query())
+    if errors:
+        flash("Fix the filters first.", "error")
+        return redirect(back)
+    action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
     ctx = engine_ctx()
-    if request.form.get("confirm") != "yes":
-        try:
-            matched, targets = monitoring.bulk_targets(ctx, actor(), action, flt, version)
-            if action == "migrate":
-                monitoring.check_migration(flt, version)
-        except InvalidInput as err:
-            flash(err.message, "error")
-            return redirect(url_for("monitor.index", **flt.to_query()))
-        return render_template(
-            "monitor/bulk_confirm.html",
-            action=action,
-            matched=matched,
-            targets=targets,
-            limit=monitoring.MAX_BULK,
-            query=flt.to_query(),
-            reason=reason,
-            bulk_text=BULK_TEXT,
-            version=version,
-        )
+    version = bounds.parameter("to_version", request.form.get("to_version"))  # nonsense: the boundary's 422
+    picked = _picked()
     try:
-        result = monitoring.bulk(ctx, actor(), action, flt, reason, version=version)
+        if request.form.get("confirm") != "yes":
+            p = bulk.plan(ctx, actor(), action, flt, picked, version)
+            return render_template(
+                "monitor/bulk_confirm.html",
+                p=p,
+                query=flt.to_query(),
+                reason=reason,
+                bulk_text=BULK_TEXT,
+                limit=bulk.MAX_BULK,
+                picked_values=[f"{x.id}:{x.revision}" if x.revision is not None else x.id for x in picked or []],
+                version_label=_version_label(flt.process, version) if action == "migrate" else None,
+            )
+        result = bulk.run(ctx, actor(), action, flt, reason, picked, version)
     except InvalidInput as err:
         flash(err.message, "error")
-        return redirect(url_for("monitor.index", **flt.to_query()))
+        return redirect(back)
     return render_template(
-        "monitor/bulk_result.html", result=result, query=flt.to_query(), bulk_text=BULK_TEXT, version=version
+        "monitor/bulk_result.html",
+        result=result,
+        query=flt.to_query(),
+        bulk_text=BULK_TEXT,
+        version=version,
+        status_text=STATUS_TEXT,
     )
+
+
+def _picked() -> list[bulk.Picked] | None:
+    """The ticked instances (None: act on all matching the filter); raises InvalidInput."""
+    if request.form.get("scope") != "picked":
+        return None
+    values = request.form.getlist("ids")
+    if len(values) > bulk.MAX_BULK:
+        raise InvalidInput(f"tick at most {bulk.MAX_BULK} instances at a time", {"fields": {"ids": "too many"}})
+    picked = [bulk.Picked.parse(v) for v in values]
+    return list({p.id: p for p in picked}.values())
+
+
+def _version_label(process: str | None, version: int | None) -> str | None:
+    if not process or version is None:
+        return None
+    choices = migration.other_versions(engine_ctx(), actor(), process)
+    return next((c.label for c in choices if c.version == version), f"version {version}")
 
 
 # ---------------------------------------------------------------- one instance
@@ -112,7 +137,9 @@ def instance(instance_id: str) -> ResponseReturnValue:
 
 
 def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, status: int = 200) -> ResponseReturnValue:
-    d = monitoring.detail(engine_ctx(), actor(), instance_id)
+    ctx, who = engine_ctx(), actor()
+    d = monitoring.detail(ctx, who, instance_id)
+    movable = d.status in ("running", "error") and allowed(who, "instance.migrate")
     marks = {
         "visited": d.visited,
         "active": [t.element_id for t in d.active] + [t.element_id for t in d.external],
@@ -125,6 +152,7 @@ def _render_instance(instance_id: str, panel: dict[str, Any] | None = None, stat
         status_text=STATUS_TEXT,
         panel=panel or {"errors": {}, "values": {}},
         variables_json=json.dumps(d.variables, indent=2, ensure_ascii=False, sort_keys=True),
+        versions=migration.other_versions(ctx, who, d.process, d.version) if movable else [],
     ), status
 
 
@@ -135,7 +163,7 @@ def edit_variables(instance_id: str) -> ResponseReturnValue:
     values = {"variables": raw, "reason": reason}
     try:
         wanted = json.loads(raw)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # nested deeper than the decoder goes: not JSON we can take
         return _render_instance(instance_id, {"errors": {"variables": f"not valid JSON: {err}"}, "values": values}, 422)
     if not isinstance(wanted, dict):
         return _render_instance(instance_id, {"errors": {"variables": "must be a JSON object"}, "values": values}, 422)
@@ -184,20 +212,12 @@ def retry(instance_id: str) -> ResponseReturnValue:
 # ---------------------------------------------------------------- moving to another version
 
 
-def _version_arg(raw: str | None) -> int | None:
-    try:
-        value = int(raw or "")
-    except ValueError:
-        return None
-    return value if value >= 1 else None
-
-
 @bp.get("/monitor/instances/<instance_id>/migrate")
 @requires("instance.migrate")
 def migration_plan(instance_id: str) -> ResponseReturnValue:
     """Choose a version, see what would change and why it might be refused, then confirm."""
     ctx = engine_ctx()
-    version = _version_arg(request.args.get("version"))
+    version = bounds.parameter("version", request.args.get("version"))
     d = monitoring.detail(ctx, actor(), instance_id)
     versions = migration.other_versions(ctx, actor(), d.process, d.version)
     p = migration.plan(ctx, actor(), instance_id, version) if version is not None else None
@@ -209,7 +229,7 @@ def migration_plan(instance_id: str) -> ResponseReturnValue:
 @bp.post("/monitor/instances/<instance_id>/migrate")
 @requires("instance.migrate")
 def migrate(instance_id: str) -> ResponseReturnValue:
-    version = _version_arg(request.form.get("version"))
+    version = bounds.parameter("version", request.form.get("version"))
     if version is None:
         flash("Choose the version to move to.", "error")
         return redirect(url_for("monitor.migration_plan", instance_id=instance_id))
@@ -250,7 +270,7 @@ def board() -> ResponseReturnValue:
             {
                 "element_id": s.element_id,
                 "heat": s.heat,
-                "wait": s.median_wait_hours,
+                "wait": charts.duration(s.median_wait_seconds) if s.median_wait_seconds is not None else None,
                 "overdue": s.overdue.value,
                 "open": s.open.value,
                 "href": _link(s.open.filters),
@@ -283,17 +303,17 @@ def _charts(d: dashboard.Dashboard) -> dict[str, Any]:
         charts.Bar(
             p.name,
             [
-                charts.Part(p.median_cycle_hours or 0, _link(p.completed.filters), "s-median", "median"),
+                charts.Part(p.median_cycle_seconds or 0, _link(p.completed.filters), "s-median", "median"),
                 charts.Part(
-                    max(0.0, (p.p90_cycle_hours or 0) - (p.median_cycle_hours or 0)),
+                    max(0.0, (p.p90_cycle_seconds or 0) - (p.median_cycle_seconds or 0)),
                     _link(p.completed.filters),
                     "s-p90",
                     "more up to p90",
                 ),
             ],
             note=(
-                f"median {_hours(p.median_cycle_hours)} · p90 {_hours(p.p90_cycle_hours)}"
-                if p.median_cycle_hours is not None
+                f"median {charts.duration(p.median_cycle_seconds)} · p90 {charts.duration(p.p90_cycle_seconds)}"
+                if p.median_cycle_seconds is not None
                 else "none completed"
             ),
         )
@@ -316,16 +336,10 @@ def _charts(d: dashboard.Dashboard) -> dict[str, Any]:
     ]
     return {
         "status": charts.hbars(bars, "Instances by status, per process") if bars else None,
-        "cycle": charts.hbars(cycle, "Cycle time, per process (hours)") if cycle else None,
+        "cycle": charts.hbars(cycle, "Cycle time, per process", fmt=charts.duration) if cycle else None,
         "groups": charts.hbars(groups, "Open work per group") if groups else None,
         "days": charts.columns(days, "Started and completed per day"),
     }
-
-
-def _hours(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value / 24:.1f} d" if value >= 48 else f"{value:.1f} h"
 
 
 # ---------------------------------------------------------------- retention
@@ -355,7 +369,7 @@ def retention_settings() -> ResponseReturnValue:
     return render_template("monitor/retention.html", rows=rows, errors=errors), 422 if errors else 200
 
 
-@bp.app_template_filter("hours")
-def hours(value: float | None) -> str:
-    """'7.0 h', '3.2 d', '–'."""
-    return _hours(value)
+@bp.app_template_filter("duration")
+def duration(seconds: float | None) -> str:
+    """'42 s', '4.5 min', '17 h', '3.2 d', '–' (charts.duration)."""
+    return charts.duration(seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -28,15 +29,42 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def hbars(bars: list[Bar], title: str, unit: str = "", label_width: int = 150, width: int = 520) -> Markup:
-    """Horizontal (stacked) bars, one row per bar; each segment links to its instances."""
+def duration(seconds: float | None) -> str:
+    """A length of time in the unit its size calls for: '42 s', '4.5 min', '17 h', '3.2 d'; '–' for None."""
+    if seconds is None:
+        return "–"
+    value = max(0.0, float(seconds))
+    if value < 1:
+        return "< 1 s"
+    for limit, size, unit in ((60, 1, "s"), (3600, 60, "min"), (48 * 3600, 3600, "h")):
+        if value < limit:
+            return _short_number(value / size, unit)
+    return _short_number(value / 86400, "d")
+
+
+def _short_number(value: float, unit: str) -> str:
+    text = f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+    return f"{text.removesuffix('.0')} {unit}"
+
+
+def hbars(
+    bars: list[Bar],
+    title: str,
+    unit: str = "",
+    label_width: int = 150,
+    width: int = 520,
+    fmt: Callable[[float], str] | None = None,
+) -> Markup:
+    """Horizontal (stacked) bars, one row per bar; each segment links to its instances. `fmt` writes a value
+    (default: the number and `unit`)."""
     row, gap, top = 24, 10, 6
-    notes = [b.note or f"{_fmt(sum(p.value for p in b.parts))}{unit}" for b in bars]
+    show = fmt or (lambda v: f"{_fmt(v)}{unit}")
+    notes = [b.note or show(sum(p.value for p in b.parts)) for b in bars]
     plot = width - label_width - 12 - 7 * max((len(n) for n in notes), default=4)
     largest = max((sum(p.value for p in b.parts) for b in bars), default=0) or 1
     height = top + len(bars) * (row + gap)
     out = [
-        f'<svg class="chart hbars" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'<svg class="chart hbars" role="group" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
     ]
     for i, bar in enumerate(bars):
@@ -50,7 +78,7 @@ def hbars(bars: list[Bar], title: str, unit: str = "", label_width: int = 150, w
             if part.value <= 0:
                 continue
             w = max(2.0, plot * part.value / largest)
-            tip = f"{bar.label}: {_fmt(part.value)}{unit} {part.name}"
+            tip = f"{bar.label}: {show(part.value)} {part.name}"
             out.append(
                 f'<a href="{escape(part.href)}"><rect class="{escape(part.css)}" x="{x:.1f}" y="{y}" '
                 f'width="{w:.1f}" height="{row}" rx="3"><title>{escape(tip)}</title></rect></a>'
@@ -77,7 +105,7 @@ def columns(cols: list[Column], title: str, width: int = 1000, height: int = 170
     bar_w = max(1.5, min(18.0, (step * 0.8) / per))
     every = max(1, len(cols) // 10)
     out = [
-        f'<svg class="chart columns" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'<svg class="chart columns" role="group" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
     ]
     for frac in (0, 0.5, 1) if largest >= 2 else (0, 1):  # no half-way line for counts of 0 or 1

@@ -8,21 +8,25 @@ from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from engine.core import bounds
 from engine.notify import bell as notifications
 from engine.notify.bell import NotificationView
+from engine.tasks import inbox
 from webui.security import actor, engine_ctx, requires
 
 bp = Blueprint("notifications", __name__, template_folder="templates")
 
 
 def init_app(app: Flask) -> None:
-    """Every signed-in page gets `topbar` (unread count, away until) for base.html."""
+    """Every signed-in page gets `topbar` (unread count, away until) and `inbox_counts` (open and overdue tasks of
+    the inbox) for base.html."""
 
     @app.context_processor
     def _topbar() -> dict[str, Any]:
         if not current_user.is_authenticated or request.path.startswith(("/api/", "/static/")):
-            return {"topbar": None}
-        return {"topbar": notifications.topbar(engine_ctx(), actor())}
+            return {"topbar": None, "inbox_counts": None}
+        ctx, who = engine_ctx(), actor()
+        return {"topbar": notifications.topbar(ctx, who), "inbox_counts": inbox.counts(ctx, who)}
 
 
 def target(n: NotificationView) -> str:
@@ -40,10 +44,7 @@ def target(n: NotificationView) -> str:
 @requires("notification.read")
 def index() -> ResponseReturnValue:
     unread_only = request.args.get("show") == "unread"
-    try:
-        page_no = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page_no = 1
+    page_no = bounds.page_number(request.args.get("page"))
     page = notifications.list_notifications(engine_ctx(), actor(), unread_only=unread_only, page=page_no)
     return render_template("notifications/index.html", page=page, unread_only=unread_only, target=target)
 
@@ -51,8 +52,10 @@ def index() -> ResponseReturnValue:
 @bp.post("/notifications/<notification_id>/read")
 @requires("notification.read")
 def read(notification_id: str) -> ResponseReturnValue:
-    """Mark read; with open=1, go where the notification leads."""
+    """Mark read; with open=1, go where the notification leads; from the list's script (a fetch), 204."""
     n = notifications.mark_read(engine_ctx(), actor(), notification_id)
+    if request.headers.get("X-Requested-With") == "fetch":
+        return "", 204
     if request.form.get("open"):
         return redirect(target(n))
     return redirect(url_for("notifications.index", show=request.form.get("show") or None))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from markupsafe import Markup, escape
 
+from engine.core import bounds, outcomes
 from engine.core.errors import InvalidInput
 from engine.forms.components import form_fields
-from engine.requester import attachments
+from engine.requester import attachments, watchers
 from engine.requester import portal as requests
 from webui.collaboration import attachment_from_form, comment_from_form, no_panel
 from webui.errors import field_errors, status_of
@@ -21,8 +20,17 @@ from webui.tasklist import form_data
 
 bp = Blueprint("requests", __name__, template_folder="templates")
 
-STATUS_TEXT = {"running": "In progress", "completed": "Completed", "cancelled": "Cancelled", "error": "Needs attention"}
-_MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._@+-]{0,79})")
+STATUS_TEXT = dict(outcomes.STATUS_LABELS)
+# The tabs of My requests: where a request is (its status) while open, what it came to (its outcome) after.
+TABS = (
+    ("status", "running"),
+    ("status", "error"),
+    ("outcome", outcomes.APPROVED),
+    ("outcome", outcomes.REJECTED),
+    ("outcome", outcomes.COMPLETED),
+    ("outcome", outcomes.CANCELLED),
+    ("outcome", outcomes.FAILED),
+)
 
 
 # ---------------------------------------------------------------- pages
@@ -32,12 +40,12 @@ _MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._@+-]{0,79})")
 @requires("instance.read_own")
 def mine() -> ResponseReturnValue:
     status = request.args.get("status") if request.args.get("status") in STATUS_TEXT else None
-    try:
-        page_no = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page_no = 1
-    page = requests.my_requests(engine_ctx(), actor(), status=status, page=page_no)
-    return render_template("requests/mine.html", page=page, status=status, status_text=STATUS_TEXT)
+    outcome = request.args.get("outcome") if request.args.get("outcome") in outcomes.OUTCOMES else None
+    page_no = bounds.page_number(request.args.get("page"))
+    page = requests.my_requests(engine_ctx(), actor(), status=status, page=page_no, outcome=outcome)
+    return render_template(
+        "requests/mine.html", page=page, status=status, outcome=outcome, status_text=STATUS_TEXT, tabs=TABS
+    )
 
 
 @bp.get("/requests/<instance_id>")
@@ -69,6 +77,23 @@ def attach(instance_id: str) -> ResponseReturnValue:
     return redirect(url_for("requests.detail", instance_id=instance_id, _anchor="attachments"))
 
 
+@bp.post("/requests/<instance_id>/watch")
+@requires("instance.watch")
+def watch(instance_id: str) -> ResponseReturnValue:
+    """Follow the request: told when it is decided, by one's chosen channels."""
+    watchers.watch(engine_ctx(), actor(), instance_id)
+    flash("You watch this request: you will be told when it is decided.", "info")
+    return redirect(url_for("requests.detail", instance_id=instance_id))
+
+
+@bp.post("/requests/<instance_id>/unwatch")
+@requires("instance.watch")
+def unwatch(instance_id: str) -> ResponseReturnValue:
+    watchers.unwatch(engine_ctx(), actor(), instance_id)
+    flash("You no longer watch this request.", "info")
+    return redirect(url_for("requests.detail", instance_id=instance_id))
+
+
 @bp.get("/attachments/<attachment_id>")
 @requires("instance.read_own")
 def download(attachment_id: str) -> ResponseReturnValue:
@@ -94,7 +119,7 @@ def new() -> ResponseReturnValue:
 @requires("instance.start")
 def start(key: str) -> ResponseReturnValue:
     ctx = engine_ctx()
-    version = _version(request.values.get("version"))
+    version = bounds.parameter("version", request.values.get("version"))
     form = requests.start_form(ctx, actor(), key, version)
     if request.method == "GET":
         return _render_start(form, {}, {})
@@ -109,13 +134,6 @@ def start(key: str) -> ResponseReturnValue:
     return redirect(url_for("requests.detail", instance_id=started.id))
 
 
-def _version(raw: str | None) -> int | None:
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def _render_start(
     form: requests.StartForm, values: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> ResponseReturnValue:
@@ -125,12 +143,6 @@ def _render_start(
 
 
 # ---------------------------------------------------------------- filters for the shared partials
-
-
-@bp.app_template_filter("mentions")
-def mentions(text: str) -> Markup:
-    """Escape a comment and mark its @mentions."""
-    return Markup(_MENTION.sub(r'<strong class="mention">@\1</strong>', str(escape(text))))  # noqa: S704 - escaped first
 
 
 @bp.app_template_filter("filesize")

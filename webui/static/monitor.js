@@ -2,15 +2,9 @@
 // Uses the vendored bpmn-js navigated viewer (window.BpmnJS); markers and overlays only, no editing.
 (function () {
   "use strict";
-  const HEAT_CLASSES = 5;
 
   function data(id) {
     return JSON.parse(document.getElementById(id).textContent);
-  }
-
-  function hours(value) {
-    if (value === null || value === undefined) return "–";
-    return value >= 48 ? (value / 24).toFixed(1) + " d" : value.toFixed(1) + " h";
   }
 
   function markPath(viewer, marks) {
@@ -28,14 +22,12 @@
     const overlays = viewer.get("overlays");
     steps.forEach((step) => {
       if (!registry.get(step.element_id)) return;
-      if (step.wait !== null && step.wait !== undefined) {     // no finished task yet: no colour, only the badge
-        const level = Math.min(HEAT_CLASSES - 1, Math.floor(step.heat * HEAT_CLASSES));
-        canvas.addMarker(step.element_id, "heat-" + level);
-      }
+      // The level (0..4) is the server's (engine.monitoring.dashboard.heat_level); none: no finished task yet.
+      if (step.heat !== null && step.heat !== undefined) canvas.addMarker(step.element_id, "heat-" + step.heat);
       const badge = document.createElement("a");
       badge.className = "heat-badge" + (step.overdue ? " late" : "");
       badge.href = step.href;
-      const parts = step.wait !== null && step.wait !== undefined ? [hours(step.wait)] : [step.open + " open"];
+      const parts = step.wait ? ["median " + step.wait] : [step.open + " open"];  // step.wait: the page's text
       if (step.overdue) parts.push(step.overdue + " late");
       badge.textContent = parts.join(" · ");
       badge.title = step.open + " open, " + step.overdue + " overdue: list them";
@@ -58,4 +50,27 @@
   }
 
   document.querySelectorAll("[data-bpmn]").forEach(show);
+
+  // The list's checkboxes: "tick every instance on this page", and the count on the "Review the ticked" button.
+  const form = document.getElementById("bulk-form");
+  if (form) {
+    const boxes = () => Array.from(form.querySelectorAll("input[data-pick]"));
+    const alls = Array.from(form.querySelectorAll("input[data-pick-all]"));  // the header's, and the phone's
+    const button = form.querySelector("[data-picked-button]");
+    const count = form.querySelector("[data-picked-count]");
+    const update = () => {
+      const ticked = boxes().filter((b) => b.checked).length;
+      if (count) count.textContent = String(ticked);
+      if (button) button.disabled = ticked === 0;
+      alls.forEach((all) => {
+        all.checked = ticked > 0 && ticked === boxes().length;
+        all.indeterminate = ticked > 0 && ticked < boxes().length;
+      });
+    };
+    form.addEventListener("change", (event) => {
+      if (alls.includes(event.target)) boxes().forEach((b) => { b.checked = event.target.checked; });
+      update();
+    });
+    update();
+  }
 })();

@@ -9,12 +9,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from engine.core import bounds
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput
 from engine.core.permissions import Actor
 from engine.forms.components import form_fields
 from engine.requester import portal as requests
 from engine.tasks import claims, completion
+from engine.tasks import collaboration as collaboration_service
 from engine.tasks import inbox as tasks
 from webui.collaboration import no_panel
 from webui.errors import status_of
@@ -24,7 +26,22 @@ bp = Blueprint("tasklist", __name__, template_folder="templates")
 
 DUE_CHOICES = {"": "Any time", "overdue": "Overdue", "today": "Due within a day", "week": "Due within a week"}
 SCOPES = {"all": "Mine and my groups'", "mine": "Assigned to me", "groups": "Unassigned, my groups"}
-SORTS = {"due": "Due date", "priority": "Priority", "created": "Oldest first", "name": "Task name"}
+SORTS = {
+    "due": "Due date",
+    "priority": "Priority",
+    "created": "Oldest first",
+    "name": "Task name",
+    "process": "Process",
+}
+# the inbox's built-in views (label, query string), shown before the saved and shared ones
+BUILTIN_VIEWS = [
+    ("All my work", ""),
+    ("Assigned to me", "scope=mine"),
+    ("My groups, unassigned", "scope=groups"),
+    ("Due this week", "due=week"),
+    ("Overdue", "due=overdue"),
+    ("By process", "sort=process"),
+]
 
 
 def _filter_from(args: MultiDict[str, str]) -> tasks.InboxFilter:
@@ -32,10 +49,7 @@ def _filter_from(args: MultiDict[str, str]) -> tasks.InboxFilter:
         value = args.get(name, "").strip()
         return value or None
 
-    try:
-        page = max(1, int(args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = bounds.page_number(args.get("page"))
     return tasks.InboxFilter(
         scope=args.get("scope", "all") if args.get("scope") in SCOPES else "all",
         process=text("process"),
@@ -51,18 +65,31 @@ def _filter_from(args: MultiDict[str, str]) -> tasks.InboxFilter:
 @requires("task.read_own")
 def inbox() -> ResponseReturnValue:
     flt = _filter_from(request.args)
-    page = tasks.inbox(engine_ctx(), actor(), flt)
-    template = "tasklist/_rows.html" if request.args.get("partial") else "tasklist/inbox.html"
+    ctx, me = engine_ctx(), actor()
+    page = tasks.inbox(ctx, me, flt)
+    if request.args.get("partial"):
+        return render_template("tasklist/_rows.html", page=page, flt=flt, now=ctx.clock.now())
     return render_template(
-        template,
+        "tasklist/inbox.html",
         page=page,
         flt=flt,
+        choices=tasks.inbox_choices(ctx, me),
+        people=collaboration_service.people(ctx, me),
         due_choices=DUE_CHOICES,
         scopes=SCOPES,
         sorts=SORTS,
+        builtin_views=BUILTIN_VIEWS,
         now=engine_ctx().clock.now(),
         args=request.args,
     )
+
+
+@bp.get("/tasks/done")
+@requires("task.read_own")
+def done() -> ResponseReturnValue:
+    """The tasks the signed-in user completed, the latest first, with their decisions."""
+    page = tasks.done_by_me(engine_ctx(), actor(), bounds.page_number(request.args.get("page")))
+    return render_template("tasklist/done.html", page=page)
 
 
 @bp.get("/tasks/<task_id>")
@@ -87,6 +114,7 @@ def render_task(
         now=engine_ctx().clock.now(),
         w=workspace,
         picker_users=context.users,
+        people=collaboration_service.people(engine_ctx(), actor()),
         panel=panel or no_panel(),
     ), status
 
@@ -158,4 +186,4 @@ def _assign(task_id: str, change: Callable[[EngineContext, Actor, str], object],
     return redirect(url_for("tasklist.task", task_id=task_id))
 
 
-from webui.tasklist import collaboration  # noqa: E402, F401 - registers the task page's side forms on bp
+from webui.tasklist import bulk, collaboration  # noqa: E402, F401 - registers the side forms and bulk actions on bp

@@ -9,10 +9,12 @@ from flask.typing import ResponseReturnValue
 
 from engine.core.errors import Conflict, InvalidInput
 from engine.tasks import collaboration
-from webui.collaboration import attachment_from_form, comment_from_form
+from webui.collaboration import attachment_from_form, comment_from_form, mentions
 from webui.errors import field_errors
 from webui.security import actor, engine_ctx, requires
 from webui.tasklist import bp, render_task
+
+bp.add_app_template_filter(mentions, "mentions")  # the discussion's @mentions, on every page that shows one
 
 
 @bp.post("/tasks/<task_id>/delegate")
@@ -37,16 +39,18 @@ def _hand_over(task_id: str, change: Any, mode: str) -> ResponseReturnValue:
     except Conflict as err:
         flash(err.message, "error")
         return redirect(url_for("tasklist.task", task_id=task_id))
+    to = form.get("to", "").strip()
+    away = f"{to} is away, so their substitute has it: " if view.assignee != to else ""
     if mode == "delegate":
         owner = "your" if view.owner == actor().username else f"{view.owner}'s"
         flash(
-            f"Delegated to {view.assignee}, who completes it on {owner} behalf."
+            f"{away}Delegated to {view.assignee}, who completes it on {owner} behalf."
             if view.owner
             else f"The task is back with {view.assignee}.",
             "info",
         )
         return redirect(url_for("tasklist.task", task_id=task_id))
-    flash(f"Reassigned to {view.assignee}.", "info")
+    flash(f"{away}Reassigned to {view.assignee}.", "info")
     if view.assignee == actor().username:
         return redirect(url_for("tasklist.task", task_id=task_id))
     return redirect(url_for("tasklist.inbox"))

@@ -10,10 +10,34 @@
   var state = { revision: data.revision, files: Object.assign({}, data.files), dirty: false, saving: null,
                 conflict: false, problems: data.problems || [], timer: null };
 
+  // ------------------------------------------------------------ phones: the diagram, read only
+  // Below 720 px an editor cannot be used (palette, context pad, panel and canvas do not fit): say so and show
+  // the draft in bpmn-js's navigated viewer (loaded only here), zoomable and movable, nothing editable.
+  if (window.matchMedia('(max-width: 720px)').matches) {
+    document.querySelector('.designer-editor').classList.add('is-phone');
+    document.getElementById('small-screen').hidden = false;
+    var modelerClass = window.BpmnJS, script = document.createElement('script');
+    script.src = context.urls.viewer;
+    script.onload = function () {
+      var Viewer = window.BpmnJS;
+      window.BpmnJS = modelerClass;
+      var viewer = new Viewer({ container: '#phone-canvas' });
+      viewer.importXML(data.bpmn).then(function () {
+        viewer.get('canvas').zoom('fit-viewport', 'auto');
+        document.body.dataset.designerReady = 'true';
+      }).catch(function (err) {
+        document.getElementById('phone-canvas').textContent = 'The diagram cannot be shown: ' + err.message;
+        document.body.dataset.designerReady = 'error';
+      });
+    };
+    document.body.appendChild(script);
+    return;
+  }
+
   // Palette entries besides bpmn-js's own: the tasks people draw most, without the wrench menu.
   var EXTRA_PALETTE = [
-    ['bpmn:UserTask', 'user-task', 'Create user task (done by a person)'],
-    ['bpmn:ServiceTask', 'service-task', 'Create service task (an HTTP call or an external system\'s worker)']
+    ['bpmn:UserTask', 'user-task', 'User task: work a person does (approve, review, fill in a form)'],
+    ['bpmn:ServiceTask', 'service-task', 'Service task: an HTTP call or an external system\'s worker']
   ];
   function PmoflowPalette(palette, create, elementFactory) {
     palette.registerProvider(this);
@@ -35,6 +59,13 @@
   }
   PmoflowPalette.$inject = ['palette', 'create', 'elementFactory'];
 
+  // diagram-js names palette entries for screen readers only (aria-label): show the same words on hover.
+  function titlePalette() {
+    document.querySelectorAll('.djs-palette .entry[aria-label]').forEach(function (entry) {
+      entry.title = entry.getAttribute('aria-label');
+    });
+  }
+
   var modeler = new BpmnJS({ container: '#canvas', moddleExtensions: { pmoflow: descriptor },
                              additionalModules: [{ __init__: ['pmoflowPalette'],
                                                    pmoflowPalette: ['type', PmoflowPalette] }] });
@@ -43,8 +74,103 @@
   var registry = modeler.get('elementRegistry');
   var commandStack = modeler.get('commandStack');
   var statusEl = document.getElementById('save-status');
+  var created = null;                                  // the last shape a command created (reveal)
 
   function $(id) { return document.getElementById(id); }
+
+  // ------------------------------------------------------------ the view: zoom, fit, overview, reveal
+  var PALETTE = 140;                                   // px of canvas the palette covers on the left
+
+  function fit() {
+    canvas.zoom('fit-viewport', 'auto');
+    // room for the palette on the left: widen the view so the diagram starts PALETTE px from the edge
+    var box = canvas.viewbox(), pad = PALETTE * box.width / Math.max(box.outer.width - PALETTE, 1);
+    canvas.viewbox({ x: box.x - pad, y: box.y - pad / 4, width: box.width + pad, height: box.height + pad / 4 });
+  }
+
+  function zoomBy(step) { modeler.get('zoomScroll').stepZoom(step); }
+
+  function showZoom() { $('zoom-reset').textContent = Math.round(canvas.zoom() * 100) + '%'; }
+
+  $('zoom-in').addEventListener('click', function () { zoomBy(1); });
+  $('zoom-out').addEventListener('click', function () { zoomBy(-1); });
+  $('zoom-reset').addEventListener('click', function () { canvas.zoom(1, 'auto'); });
+  $('zoom-fit').addEventListener('click', fit);
+
+  // The overview: the diagram's own drawing layer shown again, small (an SVG <use>), with the visible part
+  // outlined; a click or a drag moves the view there. Redrawn as the diagram or the view changes.
+  var SVG = 'http://www.w3.org/2000/svg';
+  var minimap = { box: $('minimap'), svg: null, view: null, use: null, frame: 0 };
+
+  function buildMinimap() {
+    var svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', 'Overview of the whole diagram');
+    minimap.use = document.createElementNS(SVG, 'use');
+    minimap.view = document.createElementNS(SVG, 'rect');
+    minimap.view.setAttribute('class', 'minimap-view');
+    svg.appendChild(minimap.use);
+    svg.appendChild(minimap.view);
+    minimap.box.appendChild(svg);
+    minimap.svg = svg;
+    var dragging = false;
+    function moveTo(e) {
+      var point = svg.createSVGPoint();
+      point.x = e.clientX; point.y = e.clientY;
+      var at = point.matrixTransform(svg.getScreenCTM().inverse()), box = canvas.viewbox();
+      canvas.viewbox({ x: at.x - box.width / 2, y: at.y - box.height / 2, width: box.width, height: box.height });
+    }
+    svg.addEventListener('pointerdown', function (e) { dragging = true; svg.setPointerCapture(e.pointerId); moveTo(e); });
+    svg.addEventListener('pointermove', function (e) { if (dragging) { moveTo(e); } });
+    svg.addEventListener('pointerup', function () { dragging = false; });
+  }
+
+  function drawMinimap() {
+    minimap.frame = 0;
+    if (minimap.box.hidden) { return; }
+    if (!minimap.svg) { buildMinimap(); }
+    var layer = canvas.getActiveLayer();
+    if (!layer.id) { layer.id = 'pmo-layer-' + Math.random().toString(36).slice(2); }
+    minimap.use.setAttribute('href', '#' + layer.id);
+    var diagram = layer.getBBox(), view = canvas.viewbox(), margin = 20;
+    var x = Math.min(diagram.x, view.x) - margin, y = Math.min(diagram.y, view.y) - margin;
+    var right = Math.max(diagram.x + diagram.width, view.x + view.width) + margin;
+    var bottom = Math.max(diagram.y + diagram.height, view.y + view.height) + margin;
+    minimap.svg.setAttribute('viewBox', [x, y, right - x, bottom - y].join(' '));
+    minimap.view.setAttribute('x', view.x); minimap.view.setAttribute('y', view.y);
+    minimap.view.setAttribute('width', view.width); minimap.view.setAttribute('height', view.height);
+  }
+
+  function redrawMinimap() {
+    if (!minimap.frame) { minimap.frame = window.requestAnimationFrame(drawMinimap); }
+  }
+
+  function setMinimap(on) {
+    minimap.box.hidden = !on;
+    $('minimap-toggle').setAttribute('aria-pressed', String(on));
+    try { window.localStorage.setItem('pmoflow.designer.minimap', on ? '1' : ''); } catch (err) { /* private mode */ }
+    if (on) { drawMinimap(); }
+  }
+  $('minimap-toggle').addEventListener('click', function () { setMinimap(minimap.box.hidden); });
+
+  // A new shape near an edge (a pool dropped on the right, a task appended off screen) is brought into view with
+  // room for its context pad on the right; one larger than the view makes the view zoom out to hold it.
+  function reveal(element) {
+    var view = canvas.viewbox(), s = view.scale;
+    var box = { x: element.x - (PALETTE / 2) / s, y: element.y - 30 / s,
+                width: element.width + (PALETTE / 2 + 130) / s, height: element.height + 60 / s };
+    if (box.x >= view.x && box.y >= view.y && box.x + box.width <= view.x + view.width &&
+        box.y + box.height <= view.y + view.height) { return; }
+    if (box.width <= view.width && box.height <= view.height) {
+      var dx = box.x < view.x ? box.x - view.x : Math.max(0, box.x + box.width - (view.x + view.width));
+      var dy = box.y < view.y ? box.y - view.y : Math.max(0, box.y + box.height - (view.y + view.height));
+      canvas.viewbox({ x: view.x + dx, y: view.y + dy, width: view.width, height: view.height });
+      return;
+    }
+    var ratio = view.width / view.height, width = Math.max(box.width, box.height * ratio);
+    canvas.viewbox({ x: box.x, y: box.y, width: width, height: width / ratio });
+  }
+
   function setStatus(text, kind) { statusEl.textContent = text; statusEl.className = kind || 'muted'; }
   function time(iso) { var d = new Date(iso); return d.toISOString().slice(11, 16) + ' UTC'; }
 
@@ -253,7 +379,20 @@
     state.timer = setTimeout(save, delay);
   }
 
+  modeler.on('commandStack.shape.create.postExecuted', function (e) {
+    var shape = e.context && e.context.shape;
+    if (shape && !shape.labelTarget && !shape.waypoints && shape.type !== 'bpmn:Lane') { created = shape; }
+  });
+  modeler.on('canvas.viewbox.changed', function () { showZoom(); redrawMinimap(); });
+  modeler.on(['elements.changed', 'root.set'], redrawMinimap);
+  modeler.on('palette.changed', function () { setTimeout(titlePalette, 0); });
+
   modeler.on('commandStack.changed', function () {
+    if (created) {
+      var shape = created;
+      created = null;
+      if (registry.get(shape.id)) { reveal(shape); }
+    }
     if (state.importing) { return; }
     state.dirty = true;
     setStatus('Unsaved changes…');
@@ -347,6 +486,53 @@
   }
   modeler.on('selection.changed', function (e) { mountPanel(e.newSelection.length === 1 ? e.newSelection[0] : null); });
 
+  // ------------------------------------------------------------ lanes: nothing left on a boundary
+  // Dividing a pool into lanes, adding or resizing a lane draws lane boundaries through what is already there.
+  // Afterwards, every element of the pool is moved up or down into the lane its centre is in (the lane it now
+  // belongs to), clear of the edges, as part of the same command: one undo takes both back.
+  var LANE_MARGIN = 12;
+
+  function poolOf(shape) {
+    var el = shape;
+    while (el && el.type !== 'bpmn:Participant' && el.parent) { el = el.parent; }
+    return el;
+  }
+
+  function leafLanes(pool) {
+    return registry.filter(function (e) {
+      return e.type === 'bpmn:Lane' && poolOf(e) === pool &&
+        !(e.children || []).some(function (c) { return c.type === 'bpmn:Lane'; });
+    });
+  }
+
+  function settleInLanes(pool) {
+    var lanes = leafLanes(pool), modeling = modeler.get('modeling');
+    if (!lanes.length) { return; }
+    registry.filter(function (e) {
+      return e.parent === pool && !e.waypoints && !e.labelTarget && e.type !== 'bpmn:Lane' &&
+        e.type !== 'bpmn:BoundaryEvent' && e.businessObject.$instanceOf('bpmn:FlowNode');
+    }).forEach(function (shape) {
+      var middle = shape.y + shape.height / 2;
+      var lane = lanes.find(function (l) { return l.y <= middle && middle < l.y + l.height; });
+      if (!lane) { return; }
+      var top = lane.y + LANE_MARGIN, bottom = lane.y + lane.height - LANE_MARGIN;
+      var label = shape.label && !shape.label.hidden ? shape.label : null;
+      var end = Math.max(shape.y + shape.height, label ? label.y + label.height : 0);
+      var dy = 0;
+      if (shape.y < top) { dy = top - shape.y; } else if (end > bottom) { dy = bottom - end; }
+      if (shape.y + dy < top || end + dy > bottom) {               // too tall for the margins: centre it
+        dy = lane.y + lane.height / 2 - middle;
+      }
+      if (Math.round(dy)) { modeling.moveElements([shape], { x: 0, y: Math.round(dy) }); }
+    });
+  }
+
+  modeler.on(['commandStack.lane.split.postExecuted', 'commandStack.lane.add.postExecuted',
+              'commandStack.lane.resize.postExecuted'], function (e) {
+    var pool = poolOf(e.context.shape);
+    if (pool && pool.type === 'bpmn:Participant') { settleInLanes(pool); }
+  });
+
   // ------------------------------------------------------------ keep what bpmn-js cannot draw
   // bpmn-js rebuilds each plane from the shapes it drew when saving (BpmnDiOrdering), so the diagram
   // shapes of elements it cannot show (a process no pool references, an edge without its element)
@@ -390,10 +576,12 @@
   modeler.importXML(data.bpmn).then(function (result) {
     state.importing = false;
     var warnings = (result.warnings || []).length - keepVariableReferences(result.warnings || []);
-    canvas.zoom('fit-viewport', 'auto');
-    // room for the palette on the left: widen the view so the diagram starts PALETTE px from the edge
-    var box = canvas.viewbox(), PALETTE = 140, pad = PALETTE * box.width / Math.max(box.outer.width - PALETTE, 1);
-    canvas.viewbox({ x: box.x - pad, y: box.y - pad / 4, width: box.width + pad, height: box.height + pad / 4 });
+    fit();
+    titlePalette();
+    var remembered = '';
+    try { remembered = window.localStorage.getItem('pmoflow.designer.minimap') || ''; } catch (err) { /* none */ }
+    setMinimap(remembered === '1');
+    showZoom();
     showProblems(state.problems);
     showFiles();
     mountPanel(null);
@@ -406,5 +594,6 @@
     document.body.dataset.designerReady = 'error';
   });
 
-  window.pmoflowEditor = { modeler: modeler, save: save, state: state, showProblems: showProblems, context: panelContext };
+  window.pmoflowEditor = { modeler: modeler, save: save, state: state, showProblems: showProblems, context: panelContext,
+                          fit: fit, reveal: reveal };
 })();

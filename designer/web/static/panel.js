@@ -71,12 +71,81 @@
     return el;
   }
 
+  // What each field is for, in a sentence, for fields whose section gives no help of its own. Shown under the
+  // field, read out with it (aria-describedby) and on hovering its label.
+  const FIELD_HELP = {
+    'Name': 'What people see on the diagram, in their inbox and in the request\'s history.',
+    'Process name': 'The name requesters see in the catalogue of new requests.',
+    'Field type': 'What the person fills in: text, a number, a choice, a date...',
+    'Label': 'The question as the person reads it on the form.',
+    'Key (variable name)': 'The variable the answer is stored in; conditions and later steps use this name.',
+    'Help text': 'A hint shown under the field on the form.',
+    'Options (one per line: "Label" or "Label = value")': 'The choices offered, one per line.',
+    'Min': 'The smallest number accepted (empty: no limit).',
+    'Max': 'The largest number accepted (empty: no limit).',
+    'Pattern': 'Who must approve: one person of the lane\'s group, or several people in parallel.',
+    'Approvers: a group': 'Every member of this group gets the approval.',
+    'or an expression giving user names': 'A Python expression over the request\'s variables giving a list of user names.',
+    'How many (N)': 'How many approvals are needed.',
+    'Percentage': 'The share of approvers who must approve.',
+    'Priority (0-100, or an expression)': 'Higher comes first in the inbox; 50 when empty.',
+    'Due within': 'How long the task may take before it is overdue.',
+    'Unit': 'Minutes, hours, days or weeks.',
+    'Counted on': 'Calendar time, or the working hours and holidays of a business calendar.',
+    'At risk after (% of the time)': 'When the task is shown as at risk, as a share of the time it may take.',
+    'Default branch (taken when no condition holds)': 'The way out when none of the conditions holds.',
+    'The branch is taken when': 'Whether all of the conditions below must hold, or any one of them.',
+    'Condition (Python expression)': 'An expression over the request\'s variables that is true or false.',
+    'Decision table': 'The decision table this step evaluates; its outputs become variables.',
+    'Method': 'The HTTP method of the call.',
+    'URL ({variable} is filled in)': 'The address called; {name} is replaced by the variable\'s value.',
+    'Headers (one per line; "Name: secret NAME" reads PMOFLOW_CONNECTOR_SECRET_NAME)': 'Sent with the call; secrets are read on the server, never stored in the diagram.',
+    'Body (a Python expression, sent as JSON)': 'What is sent, built from the request\'s variables.',
+    'Outputs (variable = expression over response)': 'Which parts of the answer become variables.',
+    'Keep the whole response in': 'A variable for the whole answer (empty: not kept).',
+    'Timeout (s)': 'How long to wait for an answer.',
+    'Retries': 'How often a failed call is tried again before an incident is raised.',
+    'When': 'After a duration, at a date and time, repeating, or as an expression.',
+    'Every / after': 'The duration, or the interval of a repeating timer.',
+    'Date and time (UTC)': 'The moment the timer fires, in UTC.',
+    'Expression': 'A Python expression giving the ISO duration or date (for example "PT8H").',
+    'Sample variables (JSON)': 'The request\'s data the dry run starts with, for example {"amount": 5000}.',
+    'Data (JSON)': 'What the task\'s form would submit.',
+    'Kind': 'An embedded sub-process runs in line; an event sub-process starts when its event happens.',
+    'Runs': 'Once, once per item of a list (in parallel or one after another), or in a loop.',
+    'How many': 'One instance per item of a list, or a fixed number.',
+    'List variable (one instance per item)': 'The variable holding the list.',
+    'Number of instances (a number or an expression)': 'How many instances run.',
+    'Collect the results into the list': 'A variable that receives the results of every instance.',
+    'from each instance\'s variable': 'The variable each instance\'s result is read from.',
+    'Stop early when (condition, optional)': 'When this holds, the remaining instances are cancelled.',
+    'Loop condition': 'The step repeats while this holds.',
+    'At most (times)': 'A limit on the repetitions.',
+    'The work': 'Who does it: a person, an HTTP call, an external worker or a script.',
+    'Process': 'The process this step starts and waits for.',
+    'Which version': 'The latest version when the step runs, or a fixed one.',
+    'Version': 'The fixed version called.',
+    'Candidate groups': 'Groups whose members may take the task (comma-separated; the lane\'s group when empty).',
+    'Candidate users': 'People who may take the task (comma-separated user names).',
+    'Assignee': 'The person the task goes to directly (a user name or an expression).',
+    'Group': 'The group this lane stands for.',
+    'Owner (user name)': 'Who answers for this process; the New request page names them (empty: whoever published it).',
+    'Post to chat channels': 'One line per channel: "pmo-decisions: decided, sla_breached". Events: started, decided, approved, '
+      + 'rejected, cancelled, failed, completed, sla_breached, escalated. Channels are named by the administrator.',
+    'Ending here, the request is': 'What the requester, the lists and the messages say the request came to when the process ends here.',
+  };
+
+  const END_OUTCOMES = [['', 'Read from the decision and the name'], ['approved', 'Approved'],
+    ['rejected', 'Rejected'], ['cancelled', 'Cancelled'], ['failed', 'Failed'], ['completed', 'Completed (no decision)']];
+
   let uid = 0;
   function field(label, control, help) {
     const id = control.id || `pp-${++uid}`;
     control.id = id;
-    return h('div', { class: 'pp-field' }, h('label', { for: id, text: label }), control,
-      help ? h('p', { class: 'pp-help', text: help }) : null);
+    const text = help || FIELD_HELP[label] || null;
+    const note = text ? h('p', { class: 'pp-help', id: `${id}-help`, text }) : null;
+    if (note) control.setAttribute('aria-describedby', note.id);
+    return h('div', { class: 'pp-field' }, h('label', { for: id, text: label, title: text }), control, note);
   }
 
   function select(options, value, attrs) {
@@ -88,6 +157,24 @@
 
   function section(title, ...children) {
     return h('section', { class: 'pp-section' }, h('h3', { text: title }), ...children);
+  }
+
+  // "bpmn:UserTask" -> "User task", "bpmn:ExclusiveGateway" -> "Exclusive gateway"
+  const TYPE_NAMES = { 'bpmn:Participant': 'Pool', 'bpmn:Collaboration': 'Process', 'bpmn:SequenceFlow': 'Flow',
+    'bpmn:SubProcess': 'Sub-process', 'bpmn:CallActivity': 'Call of another process',
+    'bpmn:BusinessRuleTask': 'Decision task' };
+  function typeName(type) {
+    if (TYPE_NAMES[type]) return TYPE_NAMES[type];
+    const words = String(type || '').replace(/^[a-z]+:/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  /** "Wed 2026-01-14 16:00 UTC" for an ISO instant with any offset. */
+  function utcTime(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    const day = d.toLocaleDateString('en-GB', { weekday: 'short', timeZone: 'UTC' });
+    return `${day} ${d.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
   }
 
   function slug(text) {
@@ -243,12 +330,13 @@
       })();
       if (!this.ctx.groups && !urls.groups && Array.isArray(options.groups)) this.groups = options.groups;
       if (Array.isArray(options.calendars)) this.calendars = options.calendars;
+      if (Array.isArray(options.channels)) this.channels = options.channels;
       if (typeof options.default_group === 'string') this.defaultGroup = options.default_group;
       if (!this.ctx.decisions && urls.decisions) {
         this.decisions = (await get(urls.decisions, 'decisions')).map((d) => (
           typeof d === 'string' ? { key: d, name: d } : { key: d.key || d.id, name: d.name || d.key || d.id }));
       }
-      if (this.current) this.show(this.current, true);
+      this.show(this.current, true);  // the process panel too (nothing selected): its channel list came with the options
     }
 
     // ---------------------------------------------------------------- moddle helpers
@@ -298,6 +386,30 @@
       return this.ext(bo, type);
     }
 
+    /** Replace the process's pmoflow:announce elements by one per "channel: event, event" line. */
+    setAnnouncements(element, bo, text) {
+      const wanted = text.split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
+        const [channel, events = ''] = line.split(/:(.*)/s);
+        return { channel: channel.trim().replace(/^#/, ''), on: events.split(/[\s,]+/).filter(Boolean).join(' ') };
+      });
+      this.write(() => {
+        let container = bo.extensionElements;
+        if (!container) {
+          if (!wanted.length) return;
+          container = this.moddle.create('bpmn:ExtensionElements', { values: [] });
+          container.$parent = bo;
+          this.modeling.updateModdleProperties(element, bo, { extensionElements: container });
+        }
+        const items = wanted.map((attrs) => {
+          const item = this.moddle.create('pmoflow:Announce', attrs);
+          item.$parent = container;
+          return item;
+        });
+        const others = container.get('values').filter((v) => v.$type !== 'pmoflow:Announce');
+        this.modeling.updateModdleProperties(element, container, { values: [...others, ...items] });
+      });
+    }
+
     processOf(element) {
       const bo = element ? this.bo(element) : this.bo(this.canvas.getRootElement());
       if (bo.$type === 'bpmn:Process') return bo;
@@ -321,15 +433,18 @@
       const bo = this.bo(target);
       const type = bo.$type;
       this.propsBox.dataset.element = bo.id || '';
-      const title = bo.name || (type === 'bpmn:Collaboration' && this.processOf(null) && this.processOf(null).name);
-      this.propsBox.append(h('p', { class: 'pp-kind', title: bo.id || '' }, h('strong', { text: title || bo.id || '' }),
-        ` · ${type.replace('bpmn:', '')}`));
+      const process = ['bpmn:Collaboration', 'bpmn:Process'].includes(type) ? this.processOf(null) : null;
+      const title = bo.name || (process && process.name) || '';
+      this.propsBox.append(h('h2', { class: 'pp-kind', id: 'pp-heading' }, `${typeName(type)} `,
+        title ? h('span', { class: 'pp-name', text: `“${title}”` }) : h('span', { class: 'pp-muted', text: '(no name yet)' })),
+        h('p', { class: 'pp-id' }, 'id ', h('code', { text: bo.id || '' })));
       if (type !== 'bpmn:Collaboration' && type !== 'bpmn:Process') this.propsBox.append(this.nameField(target));
       for (const add of SECTIONS) add.call(this, target);         // panel-execution.js: what the engine runs
       if (['bpmn:Process', 'bpmn:Collaboration', 'bpmn:Participant'].includes(type)) this.processSections(target);
       if (type === 'bpmn:Lane') this.laneSection(target);
       if (type === 'bpmn:UserTask' || type === 'bpmn:ManualTask') this.userTaskSections(target);
       if (type === 'bpmn:StartEvent' && bo.$parent && bo.$parent.$type === 'bpmn:Process') this.formSection(target);
+      if (type === 'bpmn:EndEvent') this.outcomeSection(target);
       if (type === 'bpmn:SequenceFlow') this.flowSection(target);
       if (type === 'bpmn:ExclusiveGateway' || type === 'bpmn:InclusiveGateway') this.gatewaySection(target);
       if (type === 'bpmn:BusinessRuleTask') this.decisionSection(target);
@@ -340,6 +455,15 @@
       const timer = defs.find((d) => d.$type === 'bpmn:TimerEventDefinition');
       if (timer) this.timerSection(target, timer);
       if (keepScroll) this.propsBox.scrollTop = top;
+    }
+
+    /** pmoflow:outcome on an end event: what requesters, lists and messages say the request came to when the
+     * process ends here (engine/core/outcomes.py); empty lets the engine read it from the decision and the name. */
+    outcomeSection(element) {
+      const pick = select(END_OUTCOMES, this.bo(element).get('pmoflow:outcome'), { name: 'end-outcome' });
+      pick.addEventListener('change', () => this.write(() => this.modeling.updateProperties(element,
+        { 'pmoflow:outcome': pick.value || undefined })));
+      this.propsBox.append(section('Outcome', field('Ending here, the request is', pick)));
     }
 
     nameField(element) {
@@ -359,6 +483,9 @@
       const name = h('input', { type: 'text', value: process.name || '', name: 'process-name' });
       name.addEventListener('change', () => this.write(() => this.modeling.updateModdleProperties(target, process,
         { name: name.value.trim() || undefined })));
+      const owner = h('input', { type: 'text', value: process.get('pmoflow:owner') || '', name: 'process-owner' });
+      owner.addEventListener('change', () => this.write(() => this.modeling.updateModdleProperties(target, process,
+        { 'pmoflow:owner': owner.value.trim() || undefined })));
       const sod = this.ext(process, 'pmoflow:SeparationOfDuties');
       const initiator = h('input', { type: 'checkbox', checked: sod && sod.initiator !== 'false', name: 'sod-initiator' });
       const repeat = h('input', { type: 'checkbox', checked: sod && sod.repeat !== 'false', name: 'sod-repeat' });
@@ -369,7 +496,14 @@
       };
       initiator.addEventListener('change', apply);
       repeat.addEventListener('change', apply);
-      this.propsBox.append(section('Process', field('Process name', name),
+      const rules = this.exts(process, 'pmoflow:Announce')
+        .map((a) => `${a.channel || ''}: ${(a.on || '').split(/[\s,]+/).filter(Boolean).join(', ')}`).join('\n');
+      const known = (this.channels || []).length ? `Channels here: ${this.channels.join(', ')}.` : 'No channels are named yet.';
+      const announce = h('textarea', { name: 'process-announce', rows: 2, value: rules,
+        placeholder: 'pmo-decisions: decided, sla_breached' });
+      announce.addEventListener('change', () => this.setAnnouncements(target, process, announce.value));
+      this.propsBox.append(section('Process', field('Process name', name), field('Owner (user name)', owner),
+        field('Post to chat channels', announce), h('p', { class: 'pp-help', text: known }),
         h('label', { class: 'pp-check' }, initiator, ' The requester may not work on their own request'),
         h('label', { class: 'pp-check' }, repeat, ' Nobody completes two tasks of one request')));
     }
@@ -406,6 +540,18 @@
       return existing || `${formId}.form`;
     }
 
+    /** A form id (and file name) from the element's name, "approve-budget-form", unique in the draft. */
+    newFormId(element) {
+      const bo = this.bo(element);
+      const named = bo.name && /[A-Za-z]/.test(bo.name.normalize('NFKD')) ? bo.name : bo.id;  // a name in Latin letters
+      const base = slug(named).replace(/_/g, '-') + '-form';
+      const taken = (id) => !!this.files[`${id}.form`]
+        || Object.keys(this.files).some((n) => n.endsWith('.form') && this.readForm(n)?.id === id);
+      let id = base;
+      for (let n = 2; taken(id); n += 1) id = `${base}-${n}`;
+      return id;
+    }
+
     readForm(name) {
       try { return JSON.parse(this.files[name]); } catch (err) { return null; }
     }
@@ -430,8 +576,8 @@
         box.append(h('p', { class: 'pp-help', text: startEvent ? 'No start form: requests start without questions.'
           : 'No form: the task is done with one click.' }),
           h('button', { type: 'button', id: 'pp-add-form', text: 'Add a form', onclick: () => {
-            const id = slug(this.bo(element).id).replace(/_/g, '-') + '-form';
-            const name = this.formFileName(id);
+            const id = this.newFormId(element);
+            const name = `${id}.form`;
             if (!this.files[name]) {
               this.storeFile(name, JSON.stringify({ type: 'default', id, schemaVersion: 16, components: [] }, null, 2));
             }
@@ -492,7 +638,7 @@
           text: `${c.type}${c.label ? `: ${c.label}` : ''} (edit in the form file)` }), tools);
       }
       const row = h('li', { class: 'pp-form-field', dataset: { key: c.key || '' } });
-      const type = select(FIELD_TYPES, kind, { name: 'field-type' });
+      const type = select(FIELD_TYPES, kind, { name: 'field-type', 'aria-label': 'Field type' });
       const label = h('input', { type: 'text', name: 'field-label', value: c.label || c.dateLabel || '' });
       const key = h('input', { type: 'text', name: 'field-key', value: c.key || '', pattern: '[A-Za-z][A-Za-z0-9_]*' });
       const required = h('input', { type: 'checkbox', name: 'field-required',
@@ -1185,12 +1331,13 @@
       out.append(h('p', { class: `pp-status pp-status-${d.status}`, id: 'dry-status', dataset: { status: d.status } },
         h('strong', { text: label[d.status] || d.status }), ` · clock ${d.now.replace('T', ' ').slice(0, 16)} UTC`));
       if (d.incident) out.append(h('p', { class: 'pp-error', text: `${d.incident.element_id || ''}: ${d.incident.message}` }));
+      for (const note of d.notes || []) out.append(h('p', { class: 'pp-help pp-note', role: 'note', text: note }));
       for (const task of d.open_tasks) out.append(this.dryTask(task));
       for (const call of d.connector_tasks || []) out.append(this.dryConnector(call));
       for (const task of d.external_tasks || []) out.append(this.dryExternal(task));
       if (d.timers.length) {
         out.append(h('h4', { text: 'Waiting timers' }), h('ul', { class: 'pp-list' }, d.timers.map((t) => h('li', {},
-          `${t.name} — due ${t.due_at.replace('T', ' ').slice(0, 16)} `,
+          `${t.name} — due ${utcTime(t.due_at)} `,
           h('button', { type: 'button', class: 'dry-fire', dataset: { element: t.element_id }, text: 'Let it fire now',
             onclick: () => this.dryStep({ action: 'timer', element: t.element_id }) })))));
       }
@@ -1221,7 +1368,7 @@
     dryTask(task) {
       const card = h('form', { class: 'pp-card dry-task', dataset: { element: task.element_id } });
       card.append(h('p', {}, h('strong', { text: task.name }), task.lane ? ` · ${task.lane}` : '',
-        task.due_at ? ` · due ${task.due_at.replace('T', ' ').slice(0, 16)}` : ''));
+        task.due_at ? ` · due ${utcTime(task.due_at)}` : ''));
       const inputs = [];
       const comps = (task.form && task.form.components) || [];
       for (const c of comps) {

@@ -73,6 +73,8 @@ class ProcessDefinition(VersionedDefinition, Base):
     lane_map: Mapped[dict[str, Any]] = mapped_column(default=dict)
     forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
     user_tasks: Mapped[list[Any]] = mapped_column(default=list)
+    # the process's pmoflow:announce elements: [{"channel": name, "on": [event names]}] (engine/notify/announce.py)
+    announce: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class DecisionDefinition(VersionedDefinition, Base):

@@ -35,12 +35,15 @@ class ProcessInstance(Base):
         Index("ix_instances_created", "created_at"),
         Index("ix_instances_started_by", "started_by", "created_at"),
         Index("ix_instances_status_ended", "status", "ended_at"),
+        Index("ix_instances_outcome", "outcome", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
     status: Mapped[str] = mapped_column(String(20))
+    # approved / rejected / cancelled / failed / completed once decided (engine.core.outcomes), else None
+    outcome: Mapped[str | None] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(Text)
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
     revision: Mapped[int] = mapped_column(Integer, default=0)
@@ -188,6 +191,36 @@ class Notification(Base):
     task_uuid: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+
+
+class Watcher(Base):
+    """Someone who follows a request they do not own (engine/requester/watchers.py): told when it is decided."""
+
+    __tablename__ = "instance_watchers"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "username", name="uq_instance_watchers_instance_user"),
+        Index("ix_instance_watchers_username", "username"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+
+
+class DecisionLinkUse(Base):
+    """A decision link (engine/notify/actions.py) that was used: its nonce is spent, so the link works once.
+
+    The Approve and Reject links of one message share a nonce: deciding with one spends both.
+    """
+
+    __tablename__ = "decision_link_uses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(40), unique=True)
+    task_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    used_at: Mapped[datetime]
 
 
 SEARCH_TEXT_LIMIT = 500

@@ -17,7 +17,7 @@ from engine.dmn.feel.compiler import Env, compile_node, compile_test
 from engine.dmn.feel.errors import FeelError, FeelSyntaxError
 from engine.dmn.feel.parser import parse_expression, parse_input_expression, parse_unary_tests
 from engine.dmn.feel.scope import Fn, RootScope, Scope, Test
-from engine.dmn.feel.state import EvalState
+from engine.dmn.feel.state import RUNNING, EvalState, enter, leave
 from engine.dmn.feel.values import from_python, to_python
 
 __all__ = [
@@ -37,15 +37,23 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CompiledExpression:
-    """A FEEL expression ready to run; `free_names` are the variables it reads."""
+    """A FEEL expression ready to run; `free_names` are the variables it reads, `calls` the functions it calls
+    that are not built-in (a business knowledge model, or a name nothing defines: null at run time)."""
 
     source: str
     fn: Fn
     free_names: frozenset[str]
+    calls: frozenset[str] = frozenset()
 
     def evaluate(self, variables: Mapping[str, Any], state: EvalState | None = None) -> Any:
         """The FEEL value of the expression over Python `variables`; raises FeelError."""
-        return self.fn(RootScope(variables, state or EvalState()))
+        state = state or EvalState()
+        previous = getattr(RUNNING, "state", None)
+        RUNNING.state = state  # what `state.spend` reaches from code that is not handed the state
+        try:
+            return self.fn(RootScope(variables, state))
+        finally:
+            RUNNING.state = previous
 
 
 @dataclass(frozen=True)
@@ -55,21 +63,28 @@ class CompiledTests:
     source: str
     fn: Test
     free_names: frozenset[str]
+    calls: frozenset[str] = frozenset()
 
     def matches(self, value: Any, variables: Mapping[str, Any], state: EvalState | None = None) -> bool:
         """Whether the Python `value` passes; raises FeelError."""
-        root = RootScope(variables, state or EvalState())
-        return self.fn(root.with_input(from_python(value))) is True
+        state = state or EvalState()
+        previous = enter(state)
+        try:
+            return self.fn(RootScope(variables, state).with_input(from_python(value))) is True
+        finally:
+            leave(previous)
 
 
 def compile_expression(
-    source: str, names: frozenset[str] = frozenset(), allow_input: bool = False
+    source: str, names: frozenset[str] = frozenset(), allow_input: bool = False, bound: frozenset[str] = frozenset()
 ) -> CompiledExpression:
-    """Parse and compile an expression; raises FeelSyntaxError naming the position."""
+    """Parse and compile an expression; raises FeelSyntaxError naming the position. `bound` names are defined
+    around the text (business knowledge models, context entries, parameters): calling one calls its value."""
     try:
         tree = parse_input_expression(source, names) if allow_input else parse_expression(source, names)
-        env = Env(source)
-        return CompiledExpression(source, compile_node(tree, env), frozenset(env.free))
+        env = Env(source, bound)
+        fn = compile_node(tree, env)
+        return CompiledExpression(source, fn, frozenset(env.free), frozenset(env.calls))
     except RecursionError as err:
         raise FeelSyntaxError("expression is nested too deeply", source, 0) from err
 
@@ -78,6 +93,7 @@ def compile_unary_tests(source: str, names: frozenset[str] = frozenset()) -> Com
     """Parse and compile an input entry; raises FeelSyntaxError naming the position."""
     try:
         env = Env(source)
-        return CompiledTests(source, compile_test(parse_unary_tests(source, names), env), frozenset(env.free))
+        fn = compile_test(parse_unary_tests(source, names), env)
+        return CompiledTests(source, fn, frozenset(env.free), frozenset(env.calls))
     except RecursionError as err:
         raise FeelSyntaxError("expression is nested too deeply", source, 0) from err

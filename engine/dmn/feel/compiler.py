@@ -1,8 +1,11 @@
 """Turns FEEL syntax trees into Python closures `fn(scope) -> value` (no eval, no exec).
 
 Compiling resolves what can be known before any data arrives: built-in functions and their
-arity, named arguments, temporal literals. Unknown functions and wrong argument counts are
-syntax errors, so they are reported when a model is deployed, not when it first runs.
+arity, named arguments, temporal literals. Only text that does not parse is a syntax error
+(reported when a model is deployed). As the standard says, a call that cannot work (an unknown
+function, a wrong argument count or name, arguments of the wrong type), an invalid `@"..."`
+literal and arithmetic or comparison of values that do not combine are null at run time, with
+a warning in the evaluation's trace; only a FeelLimit (a hard bound) stops an evaluation.
 """
 
 from __future__ import annotations
@@ -12,23 +15,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.dmn.feel import nodes as n
-from engine.dmn.feel.errors import FeelError, FeelSyntaxError
+from engine.dmn.feel.calls import builtin_call, builtin_value, null_with_warning, nullable, value_call
+from engine.dmn.feel.errors import FeelError, FeelLimit, FeelSyntaxError
 from engine.dmn.feel.functions.builtins import BUILTINS
-from engine.dmn.feel.functions.library import Builtin
 from engine.dmn.feel.iteration import apply_filter, bindings
 from engine.dmn.feel.matching import ORDER, any_of, invert, literal_constant, matches_value, one_of_literals
+from engine.dmn.feel.names import TYPE_NAMES
 from engine.dmn.feel.properties import read_property
 from engine.dmn.feel.scope import Fn, Scope, Test
 from engine.dmn.feel.state import MAX_CALL_DEPTH, EvalState, check_items
 from engine.dmn.feel.temporal import parse_temporal
+from engine.dmn.feel.types import is_instance
 from engine.dmn.feel.values import (
     ARITHMETIC,
+    OPEN,
     Function,
+    NotEqualTo,
     Range,
     compare,
     equal,
     in_range,
-    is_instance,
     negate,
     type_name,
 )
@@ -41,9 +47,10 @@ class Env:
     source: str
     bound: frozenset[str] = frozenset()
     free: set[str] = field(default_factory=set)
+    calls: set[str] = field(default_factory=set)  # names called as functions that are neither built-in nor bound
 
     def inner(self, names: tuple[str, ...] | list[str]) -> Env:
-        return Env(self.source, self.bound | set(names), self.free)
+        return Env(self.source, self.bound | set(names), self.free, self.calls)
 
     def error(self, reason: str, node: n.Node) -> FeelSyntaxError:
         return FeelSyntaxError(reason, self.source, node.start)
@@ -69,6 +76,9 @@ def _name(node: n.Name, env: Env) -> Fn:
     name = node.name
     if name not in env.bound:
         env.free.add(name)
+    if name in BUILTINS:  # a built-in function as a value, unless a variable has its name
+        function = builtin_value(BUILTINS[name])
+        return lambda s: s.lookup(name, function)
     return lambda s: s.lookup(name)
 
 
@@ -80,7 +90,7 @@ def _temporal(node: n.TemporalLiteral, env: Env) -> Fn:
     try:
         value = parse_temporal(node.text)
     except FeelError as err:
-        raise env.error(str(err), node) from err
+        return null_with_warning(f"@{node.text!r}: {err}")
     return lambda s: value
 
 
@@ -105,69 +115,14 @@ def _filter(node: n.Filter, env: Env) -> Fn:
 
 def _call(node: n.Call, env: Env) -> Fn:
     target = node.function
-    if isinstance(target, n.Name) and target.name not in env.bound:
-        builtin = BUILTINS.get(target.name)
-        if builtin is None:
-            raise env.error(f"unknown function {target.name!r}", node)
-        return _builtin_call(builtin, node, env)
-    function = compile_node(target, env)
     args = [compile_node(a, env) for a in node.args]
     named = [(k, compile_node(v, env)) for k, v in node.named]
-
-    def run(s: Scope) -> Any:
-        value = function(s)
-        if not isinstance(value, Function):
-            raise FeelError(f"{type_name(value)} is not a function")
-        values = [a(s) for a in args]
-        if named:
-            values = _named_values(value, values, [(k, f(s)) for k, f in named])
-        return value.call(s.state, values)
-
-    return run
-
-
-def _named_values(function: Function, values: list[Any], named: list[tuple[str, Any]]) -> list[Any]:
-    result = list(values) + [None] * max(0, len(function.params) - len(values))
-    for key, value in named:
-        if key not in function.params:
-            raise FeelError(f"function has no parameter {key!r}")
-        result[function.params.index(key)] = value
-    return result
-
-
-def _builtin_call(builtin: Builtin, node: n.Call, env: Env) -> Fn:
-    args = [compile_node(a, env) for a in node.args]
-    if node.named:
-        args = _place_named(builtin, node, env, args)
-    count = len(args)
-    if not builtin.accepts(count):
-        raise env.error(f"{builtin.name}() takes {builtin.arity()}, not {count}", node)
-    impl, nulls, needs_state = builtin.impl, builtin.nulls, builtin.needs_state
-
-    def run(s: Scope) -> Any:
-        values = [a(s) for a in args]
-        if not nulls and any(v is None for v in values):
-            return None
-        return impl(s.state, *values) if needs_state else impl(*values)
-
-    return run
-
-
-def _place_named(builtin: Builtin, node: n.Call, env: Env, args: list[Fn]) -> list[Fn]:
-    slots: list[Fn | None] = list(args) + [None] * max(0, len(builtin.params) - len(args))
-    for key, value in node.named:
-        index = builtin.position(key)
-        if index is None:
-            raise env.error(f"{builtin.name}() has no parameter {key!r}", node)
-        if slots[index] is not None:
-            raise env.error(f"{builtin.name}(): {key!r} is given twice", node)
-        slots[index] = compile_node(value, env)
-    while slots and slots[-1] is None:
-        slots.pop()
-    if any(slot is None for slot in slots):
-        missing = [builtin.params[i] for i, slot in enumerate(slots) if slot is None]
-        raise env.error(f"{builtin.name}(): missing {', '.join(missing)}", node)
-    return [slot for slot in slots if slot is not None]
+    if isinstance(target, n.Name) and target.name not in env.bound:
+        if target.name in BUILTINS:
+            return builtin_call(BUILTINS[target.name], args, named)
+        env.calls.add(target.name)
+    what = target.name if isinstance(target, n.Name) else "function"
+    return value_call(compile_node(target, env), args, named, what)
 
 
 def _negate(node: n.Negate, env: Env) -> Fn:
@@ -176,20 +131,61 @@ def _negate(node: n.Negate, env: Env) -> Fn:
 
 
 def _arithmetic(node: n.Arithmetic, env: Env) -> Fn:
-    left, right, op = compile_node(node.left, env), compile_node(node.right, env), ARITHMETIC[node.op]
-    return lambda s: op(left(s), right(s))
+    left, right, op, symbol = compile_node(node.left, env), compile_node(node.right, env), ARITHMETIC[node.op], node.op
+    if symbol != "+":
+
+        def run(s: Scope) -> Any:
+            try:
+                return op(left(s), right(s))
+            except FeelLimit:
+                raise
+            except FeelError as err:
+                s.state.warn(f"{symbol}: {err}; the result is null")
+                return None
+
+        return run
+
+    def plus(s: Scope) -> Any:
+        a, b = left(s), right(s)
+        try:
+            result = op(a, b)
+        except FeelLimit:
+            raise
+        except FeelError as err:
+            s.state.warn(f"{type_name(a)} + {type_name(b)}: {err}; the result is null")
+            return None
+        if type(result) is str:  # `+` joins strings: count what it built
+            s.state.allocate(len(result))
+        return result
+
+    return plus
 
 
 def _comparison(node: n.Comparison, env: Env) -> Fn:
     left, right = compile_node(node.left, env), compile_node(node.right, env)
-    if node.op == "=":
-        return lambda s: equal(left(s), right(s))
-    if node.op == "!=":
-        return lambda s: not equal(left(s), right(s))
+    if node.op in ("=", "!="):
+        negate = node.op == "!="
+
+        def same(s: Scope) -> bool | None:
+            a, b = left(s), right(s)
+            if type(a) is type(b) or a is None or b is None:
+                return equal(a, b) is not negate
+            if type_name(a) != type_name(b):
+                s.state.warn(f"{type_name(a)} {node.op} {type_name(b)}: values of different types; the result is null")
+                return None
+            return equal(a, b) is not negate
+
+        return same
     check = ORDER[node.op]
 
     def run(s: Scope) -> bool | None:
-        result = compare(left(s), right(s))
+        try:
+            result = compare(left(s), right(s))
+        except FeelLimit:
+            raise
+        except FeelError as err:
+            s.state.warn(f"{err}; the comparison is null")
+            return None
         return None if result is None else check(result)
 
     return run
@@ -233,8 +229,29 @@ def _in(node: n.In, env: Env) -> Fn:
 
 
 def _instance_of(node: n.InstanceOf, env: Env) -> Fn:
-    value, name = compile_node(node.value, env), node.type_name
-    return lambda s: is_instance(value(s), name)
+    value, spec = compile_node(node.value, env), node.type_name
+    if not _names_item_definition(spec):
+        return lambda s: is_instance(value(s), spec)
+
+    return lambda s: _conforms(s.state, value(s), spec)  # an item definition's name: the evaluator knows them
+
+
+def _conforms(state: EvalState, value: Any, spec: Any) -> bool:
+    check = state.item_types
+    if check is None or not _names_item_definition(spec):
+        return is_instance(value, spec)
+    return is_instance(value, spec, lambda v, t: None if t in TYPE_NAMES else check(v, t))
+
+
+def _names_item_definition(spec: Any) -> bool:
+    """Whether a type (`t_person`, `list<t_person>`, ...) names something that is not one of FEEL's types."""
+    if isinstance(spec, str):
+        return spec not in TYPE_NAMES
+    if spec[0] == "context":
+        return any(_names_item_definition(inner) for _, inner in spec[1])
+    if spec[0] == "function":
+        return any(map(_names_item_definition, spec[1])) or _names_item_definition(spec[2])
+    return _names_item_definition(spec[1])
 
 
 def _if(node: n.If, env: Env) -> Fn:
@@ -253,16 +270,23 @@ def _iterations(node: n.For | n.Quantified, env: Env) -> tuple[list[tuple[str, F
 
 def _for(node: n.For, env: Env) -> Fn:
     iterations, inner = _iterations(node, env)
+    known = "partial" in env.free
     body = compile_node(node.body, inner)
+    partial = "partial" in env.free and not known  # the body reads `partial`, the results so far
+    if partial:
+        env.free.discard("partial")
 
     def run(s: Scope) -> list[Any]:
-        result = []
+        result: list[Any] = []
         for scope in bindings(s, iterations):
+            if partial:
+                scope.values.setdefault("partial", result)
             result.append(body(scope))
             check_items(len(result))
+        s.state.allocate(len(result))
         return result
 
-    return run
+    return nullable(run, "for")
 
 
 def _quantified(node: n.Quantified, env: Env) -> Fn:
@@ -287,6 +311,10 @@ def _list(node: n.ListExpr, env: Env) -> Fn:
 def _context(node: n.ContextExpr, env: Env) -> Fn:
     entries = []
     inner = env
+    keys = [key for key, _ in node.entries]
+    if len(set(keys)) < len(keys):
+        twice = next(key for key in keys if keys.count(key) > 1)
+        return null_with_warning(f"context key {twice!r} appears twice")
     for key, value in node.entries:
         inner = inner.inner([key]) if isinstance(value, n.FunctionDef) else inner  # a function may call itself
         entries.append((key, compile_node(value, inner)))
@@ -303,24 +331,34 @@ def _context(node: n.ContextExpr, env: Env) -> Fn:
 
 
 def _range(node: n.RangeExpr, env: Env) -> Fn:
-    low = compile_node(node.low, env) if node.low is not None else (lambda s: None)
-    high = compile_node(node.high, env) if node.high is not None else (lambda s: None)
-    low_closed, high_closed = node.low_closed, node.high_closed
-    return lambda s: Range(low(s), high(s), low_closed, high_closed)
+    low = compile_node(node.low, env) if node.low is not None else (lambda s: OPEN)  # `< 10`: no start at all
+    high = compile_node(node.high, env) if node.high is not None else (lambda s: OPEN)
+    low_closed, high_closed, point = node.low_closed, node.high_closed, node.point
+    return lambda s: Range(low(s), high(s), low_closed, high_closed, point)
+
+
+def _not_equal_value(node: n.NotEqualValue, env: Env) -> Fn:
+    operand = compile_node(node.operand, env)
+    return lambda s: NotEqualTo(operand(s))
 
 
 def _function(node: n.FunctionDef, env: Env) -> Fn:
     params = node.params
     body = compile_node(node.body, env.inner(params))
+    typed = [(i, spec) for i, spec in enumerate(node.types) if spec is not None]
 
     def run(s: Scope) -> Function:
         def call(state: EvalState, args: list[Any]) -> Any:
             if len(args) != len(params):
                 raise FeelError(f"function takes {len(params)} arguments, not {len(args)}")
+            for i, spec in typed:  # null conforms to every type
+                if args[i] is not None and not _conforms(state, args[i], spec):
+                    raise FeelError(f"argument {params[i]!r} is a {type_name(args[i])}, not of the parameter's type")
             state.depth += 1
+            state.tick()  # recursion without a loop (`f(n - 1) + f(n - 2)`) is work too
             try:
                 if state.depth > MAX_CALL_DEPTH:
-                    raise FeelError(f"functions call each other more than {MAX_CALL_DEPTH} levels deep")
+                    raise FeelLimit(f"functions call each other more than {MAX_CALL_DEPTH} levels deep")
                 return body(s.child(dict(zip(params, args, strict=True))))
             finally:
                 state.depth -= 1
@@ -351,6 +389,7 @@ _HANDLERS: dict[type, Callable[[Any, Env], Fn]] = {
     n.ListExpr: _list,
     n.ContextExpr: _context,
     n.RangeExpr: _range,
+    n.NotEqualValue: _not_equal_value,
     n.FunctionDef: _function,
 }
 

@@ -17,6 +17,13 @@ class FeelError(Exception):
     """Evaluation failed: an operation on the wrong types, or a limit was exceeded."""
 
 
+class FeelLimit(FeelError):
+    """A hard bound was reached (time, steps, memory, sizes, nesting): the evaluation stops.
+
+    Other FeelErrors raised inside an operation (a built-in called with the wrong types, `"a" + 1`)
+    make that operation null, with a warning, as the standard says; a FeelLimit never does."""
+
+
 def _near(source: str, position: int) -> str:
     rest = source[position : position + 20].strip()
     if not rest:

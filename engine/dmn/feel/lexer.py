@@ -38,6 +38,7 @@ OPERATORS = (
 )
 ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "'": "'", "/": "/", "b": "\b", "f": "\f"}
 MAX_SOURCE = 20_000
+NOT_NAME = frozenset("\u00a0\u2018\u2019\u201c\u201d")  # non-ASCII that never belongs in a name
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,12 @@ def _next_token(source: str, pos: int) -> Token:
         if end < 0 or end == pos + 1:
             raise FeelSyntaxError("quoted name is not closed (missing `)", source, pos)
         return QuotedName(NAME, source[pos + 1 : end], pos, end + 1)
-    if char.isalpha() or char == "_":
+    if _name_start(char):
         end = pos + 1
-        while end < len(source) and (source[end].isalnum() or source[end] == "_"):
+        while end < len(source) and (
+            _name_part(source[end])
+            or (source[end] == "'" and end + 1 < len(source) and _name_part(source[end + 1]))  # `Student's`
+        ):
             end += 1
         return Token(NAME, source[pos:end], pos, end)
     for op in OPERATORS:
@@ -124,17 +128,32 @@ def _next_token(source: str, pos: int) -> Token:
     raise FeelSyntaxError(f"unexpected character {char!r}", source, pos)
 
 
+def _name_start(char: str) -> bool:
+    """Letters, `_` and `?`-free non-ASCII characters (FEEL names may hold any Unicode letter or symbol: `🐎`)."""
+    return char.isalpha() or char == "_" or (ord(char) > 127 and not char.isspace() and char not in NOT_NAME)
+
+
+def _name_part(char: str) -> bool:
+    return char.isalnum() or char == "_" or (ord(char) > 127 and not char.isspace() and char not in NOT_NAME)
+
+
 def _number(source: str, pos: int) -> Token:
-    end = pos
-    while end < len(source) and source[end].isdigit():
-        end += 1
+    end = _digits(source, pos)
     if end + 1 < len(source) and source[end] == "." and source[end + 1].isdigit():
-        end += 1
-        while end < len(source) and source[end].isdigit():
-            end += 1
+        end = _digits(source, end + 1)
+    if end < len(source) and source[end] in "eE":  # an exponent: 1.23e4, 1e-3
+        after = end + 1 + (end + 1 < len(source) and source[end + 1] in "+-")
+        if after < len(source) and source[after].isdigit():
+            end = _digits(source, after)
     if end < len(source) and (source[end].isalpha() or source[end] == "_"):
         raise FeelSyntaxError(f"unexpected {source[end]!r} after a number", source, end)
     return Token(NUM, source[pos:end], pos, end)
+
+
+def _digits(source: str, pos: int) -> int:
+    while pos < len(source) and source[pos].isdigit():
+        pos += 1
+    return pos
 
 
 def _string(source: str, pos: int) -> Token:
@@ -162,9 +181,15 @@ def _escape(source: str, i: int) -> tuple[str, int]:
     digits = source[i + 2 : i + 2 + width] if width else ""
     if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
         value = int(digits, 16)
+        if 0xD800 <= value <= 0xDBFF and source[i + 6 : i + 8] == "\\u":  # a UTF-16 surrogate pair: "\ud83d\udc0e"
+            low = source[i + 8 : i + 12]
+            if len(low) == 4 and all(c in "0123456789abcdefABCDEF" for c in low) and 0xDC00 <= int(low, 16) <= 0xDFFF:
+                return chr(0x10000 + ((value - 0xD800) << 10) + (int(low, 16) - 0xDC00)), i + 12
         if value <= 0x10FFFF:
             return chr(value), i + 2 + width
-    raise FeelSyntaxError(f"unknown escape \\{code}", source, i)
+    if not code:
+        raise FeelSyntaxError("string ends with a lone \\", source, i)
+    return "\\" + code, i + 2  # any other escape stays as written: regular expressions such as "\\d{3}" or "\\s"
 
 
 class TokenCursor:

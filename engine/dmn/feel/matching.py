@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.dmn.feel import nodes as n
 from engine.dmn.feel.scope import Scope, Test
+from engine.dmn.feel.state import spend
 from engine.dmn.feel.values import Range, equal, in_range
 
 ORDER: dict[str, Callable[[int], bool]] = {
@@ -37,7 +38,10 @@ def matches_value(given: Any, value: Any) -> bool | None:
         return in_range(given, value)
     if isinstance(value, bool) and given is not None and not isinstance(given, bool):
         return value
-    if isinstance(value, list) and not isinstance(given, list):
+    if isinstance(value, list):
+        spend(len(value))  # a test against a long list, in a loop, is work the deadline counts
+        if isinstance(given, list) and equal(given, value):
+            return True
         return any(matches_value(given, v) is True if isinstance(v, Range) else equal(given, v) for v in value)
     return equal(given, value)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+TypeSpec = Any  # a type name (str), or ("list" | "range", T), ("context", ((key, T), ...)), ("function", (T, ...), T)
+
 
 class Node:
     """Base of every syntax node; `start` is the character offset where the node begins."""
@@ -108,7 +110,7 @@ class In(Node):
 @dataclass(frozen=True)
 class InstanceOf(Node):
     value: Node
-    type_name: str
+    type_name: TypeSpec
     start: int = 0
 
 
@@ -155,12 +157,21 @@ class ContextExpr(Node):
 
 
 @dataclass(frozen=True)
+class NotEqualValue(Node):
+    """`!= 10` where a value is expected: the unary test as a value (equal to the same test)."""
+
+    operand: Node
+    start: int = 0
+
+
+@dataclass(frozen=True)
 class RangeExpr(Node):
     low: Node | None
     high: Node | None
     low_closed: bool
     high_closed: bool
     start: int = 0
+    point: bool = False  # `(=10)`: the unary test as a value, not the range [10..10]
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,7 @@ class FunctionDef(Node):
     params: tuple[str, ...]
     body: Node
     start: int = 0
+    types: tuple[TypeSpec | None, ...] = ()  # each parameter's type (as `InstanceOf.type_name`), or None
 
 
 # ---------------------------------------------------------------- unary tests (input entries)

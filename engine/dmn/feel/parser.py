@@ -1,9 +1,8 @@
-"""A recursive-descent parser for FEEL expressions and unary tests (DMN 1.3, chapter 10).
+"""A recursive-descent parser for FEEL expressions and unary tests (DMN 1.5, chapter 10).
 
-Precedence, lowest first: `if`/`for`/`some`/`every`/`function`, `or`, `and`, comparison
-(`= != < <= > >=`, `between`, `in`; not chainable), `instance of`, `+ -`, `* /`, `**`,
-unary `-`, then path `.x`, filter `[c]` and invocation `(args)`. Multi-word names
-("date and time", "Applicant Age") are matched greedily against the names the parser knows.
+Precedence, lowest first: `if`/`for`/`some`/`every`/`function`, `or`, `and`, comparison (`= != < <= > >=`,
+`between`, `in`; not chainable), `instance of`, `+ -`, `* /`, `**`, unary `-`, then path `.x`, filter `[c]`
+and invocation `(args)`. Multi-word names ("date and time", "Applicant Age") are matched greedily.
 """
 
 from __future__ import annotations
@@ -13,9 +12,10 @@ from decimal import Decimal
 from engine.dmn.feel import nodes as n
 from engine.dmn.feel.functions.builtins import BUILTIN_NAMES
 from engine.dmn.feel.lexer import EOF, NAME, NUM, STR, Token, TokenCursor
-from engine.dmn.feel.names import KEYWORDS, PROPERTIES, TYPE_NAMES, TYPES, NameTable, name_table
+from engine.dmn.feel.names import KEYWORDS, PROPERTIES, TYPES, NameTable, name_table
 
 COMPARE_OPS = ("=", "!=", "<", "<=", ">", ">=")
+NAME_SYMBOLS = (".", "/", "-", "+", "*")  # may join the words of a context key
 MAX_DEPTH = 50
 
 
@@ -153,15 +153,17 @@ class Parser(TokenCursor):
         start = self.advance().start
         self.expect_op("(")
         params: list[str] = []
+        types: list[n.TypeSpec | None] = []  # `function(a: number) ...`: a call whose argument is not a number is null
         while not self.peek().is_op(")"):
             token = self.peek()
             if token.kind != NAME or token.is_word(*KEYWORDS):
                 raise self.unexpected("a parameter name")
             params.append(self.advance().value)
+            types.append(self.type_spec() if self.peek().is_op(":") and self.advance() else None)
             if not self.peek().is_op(")"):
                 self.expect_op(",")
         self.advance()
-        return n.FunctionDef(tuple(params), self.expression(), start)
+        return n.FunctionDef(tuple(params), self.expression(), start, tuple(types))
 
     def disjunction(self) -> n.Node:
         start = self.peek().start
@@ -223,17 +225,51 @@ class Parser(TokenCursor):
         if self.peek().is_word("instance") and self.peek(1).is_word("of"):
             self.advance()
             self.advance()
-            width = TYPES.match(self.tokens, self.i)
-            token = self.peek()
-            if width:
-                name = " ".join(t.value for t in self.tokens[self.i : self.i + width])
-                self.i += width
-            elif token.kind == NAME and token.value in TYPE_NAMES:
-                name = self.advance().value
-            else:
-                raise self.unexpected("a type name (number, string, boolean, date, list, context, ...)")
-            return n.InstanceOf(left, name, left.start)
+            return n.InstanceOf(left, self.type_spec(), left.start)
         return left
+
+    def type_spec(self) -> n.TypeSpec:
+        """A type: `number`, `date and time`, `list<T>`, `range<T>`, `context<a: T, ...>`, `function<T, ...> -> T`,
+        or the name of an item definition (`tPerson`, `ns.tPerson`)."""
+        token = self.peek()
+        generic = token.kind == NAME and not token.quoted and self.peek(1).is_op("<")
+        if generic and token.value in ("list", "range"):
+            self.i += 2
+            inner = self.type_spec()
+            self.expect_op(">")
+            return (token.value, inner)
+        if generic and token.value == "context":
+            self.i += 2
+            fields: list[tuple[str, n.TypeSpec]] = []
+            while not self.peek().is_op(">"):
+                key = self.context_key()
+                self.expect_op(":")
+                fields.append((key, self.type_spec()))
+                if not self.peek().is_op(">"):
+                    self.expect_op(",")
+            self.advance()
+            return ("context", tuple(fields))
+        if generic and token.value == "function":
+            self.i += 2
+            params: list[n.TypeSpec] = []
+            while not self.peek().is_op(">"):
+                params.append(self.type_spec())
+                if not self.peek().is_op(">"):
+                    self.expect_op(",")
+            self.advance()
+            self.expect_op("-")
+            self.expect_op(">")
+            return ("function", tuple(params), self.type_spec())
+        width = TYPES.match(self.tokens, self.i)
+        if width:
+            return self.span_name(width)
+        if token.kind != NAME:
+            raise self.unexpected("a type name (number, string, boolean, date, list<number>, context, ...)")
+        parts = [self.advance().value]
+        while self.peek().is_op(".") and self.peek(1).kind == NAME:
+            self.advance()
+            parts.append(self.advance().value)
+        return ".".join(parts)
 
     def additive(self) -> n.Node:
         left = self.multiplicative()
@@ -288,11 +324,13 @@ class Parser(TokenCursor):
                 return node
 
     def property_name(self) -> str:
-        width = max(PROPERTIES.match(self.tokens, self.i), self.local.match(self.tokens, self.i))
+        width = max(
+            PROPERTIES.match(self.tokens, self.i),
+            self.local.match(self.tokens, self.i),
+            self.names.match(self.tokens, self.i),  # an imported element: `import name.Say Hello`
+        )
         if width:
-            name = " ".join(t.value for t in self.tokens[self.i : self.i + width])
-            self.i += width
-            return name
+            return self.span_name(width)
         token = self.peek()
         if token.kind != NAME:
             raise self.unexpected("a name after '.'")
@@ -350,6 +388,17 @@ class Parser(TokenCursor):
                 raise self.unexpected('a string after @, e.g. @"2026-01-01"')
             self.advance()
             return n.TemporalLiteral(text.value, token.start)
+        if token.is_op("!="):  # `(!= 10)`: the unary test as a value
+            self.advance()
+            return n.NotEqualValue(self.additive(), token.start)
+        if token.is_op("<", "<=", ">", ">=", "="):  # `< 10` as a value is the range (null..10) (DMN 1.5, 10.3.2.7)
+            self.advance()
+            endpoint = self.additive()
+            if token.value == "=":
+                return n.RangeExpr(endpoint, endpoint, True, True, token.start, point=True)
+            if token.value in ("<", "<="):
+                return n.RangeExpr(None, endpoint, False, token.value == "<=", token.start)
+            return n.RangeExpr(endpoint, None, token.value == ">=", False, token.start)
         if token.is_op("(", "[", "]"):
             return self.bracketed(token)
         if token.is_op("{"):
@@ -392,24 +441,24 @@ class Parser(TokenCursor):
                 return self.expression()
         width = 0 if token.quoted else max(self.names.match(self.tokens, self.i), self.local.match(self.tokens, self.i))
         if width:
-            name = " ".join(t.value for t in self.tokens[self.i : self.i + width])
-            self.i += width
+            name = self.span_name(width)
             return n.Name(name, token.start)
         if not token.quoted and token.value in KEYWORDS:
             raise self.error(f"unexpected keyword {token.value!r}")
         self.advance()
         return n.Name(token.value, token.start)
 
+    def span_name(self, width: int) -> str:
+        """The name the next `width` tokens form, as written (`Pre-bureau risk`), spaces normalized."""
+        first, last = self.tokens[self.i], self.tokens[self.i + width - 1]
+        self.i += width
+        return " ".join(self.source[first.start : last.end].split())
+
     def context(self) -> n.Node:
         start = self.advance().start
         entries: list[tuple[str, n.Node]] = []
-        seen: set[str] = set()
         while not self.peek().is_op("}"):
-            key_token = self.peek()
             key = self.context_key()
-            if key in seen:
-                raise self.error(f"context key {key!r} appears twice", key_token)
-            seen.add(key)
             self.local.add(key)
             self.expect_op(":")
             entries.append((key, self.expression()))
@@ -423,12 +472,16 @@ class Parser(TokenCursor):
         if token.kind == STR:
             self.advance()
             return token.value
-        words = []
-        while self.peek().kind == NAME:
-            words.append(self.advance().value)
-        if not words:
+        if token.kind != NAME:
             raise self.unexpected("a key (a name or a string)")
-        return " ".join(words)
+        first = last = self.advance()
+        while self.peek().kind == NAME or (  # a name may hold `. / - ' + *` between its words: `foo+bar`
+            self.peek().is_op(*NAME_SYMBOLS) and self.peek(1).kind == NAME
+        ):
+            last = self.advance()
+        if first is last:
+            return first.value
+        return " ".join(self.source[first.start : last.end].split())
 
 
 def parse_expression(source: str, names: frozenset[str] = frozenset()) -> n.Node:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.dmn.feel.state import EvalState
-from engine.dmn.feel.values import type_name
+from engine.dmn.feel.values import OPEN, type_name
 
 
 def read_property(state: EvalState, value: Any, name: str) -> Any:
@@ -19,6 +19,7 @@ def read_property(state: EvalState, value: Any, name: str) -> Any:
     if isinstance(value, dict):
         return value.get(name)
     if isinstance(value, list):
+        state.allocate(len(value))  # a list of the same big list over and over is read item by item
         return [read_property(state, v, name) for v in value]
     getter = _PROPERTIES.get((type_name(value), name))
     if getter is None:
@@ -61,8 +62,8 @@ _PROPERTIES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("days and time duration", "seconds"): lambda v: Decimal(abs(v).seconds % 60 * (1 if v >= timedelta(0) else -1)),
     ("years and months duration", "years"): lambda v: Decimal(int(v.months / 12)),
     ("years and months duration", "months"): lambda v: Decimal(int(abs(v.months) % 12 * (1 if v.months >= 0 else -1))),
-    ("range", "start"): lambda v: v.low,
-    ("range", "end"): lambda v: v.high,
+    ("range", "start"): lambda v: None if v.low is OPEN else v.low,
+    ("range", "end"): lambda v: None if v.high is OPEN else v.high,
     ("range", "start included"): lambda v: v.low_closed,
     ("range", "end included"): lambda v: v.high_closed,
 }

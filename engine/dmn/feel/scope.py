@@ -22,14 +22,17 @@ class Scope:
         self.state = state
         self.input = input
 
-    def lookup(self, name: str) -> Any:
-        """The value of `name`; null (with a warning in the trace) if no scope defines it."""
+    def lookup(self, name: str, fallback: Any = _MISSING) -> Any:
+        """The value of `name`; `fallback` if given, else null (with a warning in the trace), if no scope
+        defines it."""
         scope: Scope | None = self
         while scope is not None:
             value = scope.find(name)
             if value is not _MISSING:
                 return value
             scope = scope.parent
+        if fallback is not _MISSING:
+            return fallback
         self.state.warn(f"{name!r} is not defined; it was taken as null")
         return None
 
@@ -44,6 +47,21 @@ class Scope:
     def with_input(self, value: Any) -> Scope:
         """The same variables, with `?` bound to `value`."""
         return Scope({}, self, self.state, value)
+
+
+class ItemScope(Scope):
+    """The scope of a filter's condition: `item`, and the entries of `item` when it is a context (never copied)."""
+
+    __slots__ = ()
+
+    def __init__(self, item: Any, parent: Scope) -> None:
+        super().__init__({"item": item}, parent, parent.state, parent.input)
+
+    def find(self, name: str) -> Any:
+        item = self.values["item"]
+        if isinstance(item, dict) and name in item:  # an entry called `item` hides the item itself
+            return item[name]
+        return item if name == "item" else _MISSING
 
 
 class RootScope(Scope):

@@ -19,14 +19,18 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.dmn.feel.errors import FeelError
+from engine.dmn.feel.errors import FeelError, FeelLimit
+from engine.dmn.feel.state import Budget
 from engine.dmn.feel.temporal import (
     YearsMonths,
     difference,
+    duration_nanos,
+    format_date,
     format_date_time,
     format_duration,
     format_time,
     format_years_months,
+    nanos_to_delta,
     shift,
 )
 
@@ -42,6 +46,17 @@ MAX_INT_DIGITS = 4_000
 MAX_DEPTH = 64  # nesting of lists and contexts coming in from Python
 
 
+class _Open:
+    """The missing end of a range written as a comparison: `< 10` is the range from OPEN to 10 (not `(null..10)`,
+    whose start is null: unknown)."""
+
+    def __repr__(self) -> str:
+        return "OPEN"
+
+
+OPEN: Any = _Open()
+
+
 @dataclass(frozen=True)
 class Range:
     """A FEEL range `[low..high]`; `None` bounds are open-ended."""
@@ -50,11 +65,26 @@ class Range:
     high: Any
     low_closed: bool = True
     high_closed: bool = True
+    point: bool = False  # `(=10)`, not equal to [10..10] (DMN 1.5, 10.3.2.7)
 
     def __str__(self) -> str:
+        if self.low is OPEN:
+            return f"{'<=' if self.high_closed else '<'} {to_text(self.high)}"
+        if self.high is OPEN:
+            return f"{'>=' if self.low_closed else '>'} {to_text(self.low)}"
         opener = "[" if self.low_closed else "("
         closer = "]" if self.high_closed else ")"
         return f"{opener}{to_text(self.low)}..{to_text(self.high)}{closer}"
+
+
+@dataclass(frozen=True)
+class NotEqualTo:
+    """The unary test `!= value` used as a value: `(!= 10) = (!= 10)`."""
+
+    value: Any
+
+    def __str__(self) -> str:
+        return f"!= {to_text(self.value)}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,8 +103,8 @@ class Function:
 _AS_IS = (bool, str, date, time, timedelta, YearsMonths, Range, Function)
 
 
-def from_python(value: Any, depth: int = 0) -> Any:
-    """A Python/JSON value as a FEEL value; raises FeelError for what FEEL cannot hold."""
+def from_python(value: Any, depth: int = 0, budget: Budget | None = None) -> Any:
+    """A Python/JSON value as a FEEL value; raises FeelError for what FEEL cannot hold (or is too large)."""
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return value
@@ -85,17 +115,21 @@ def from_python(value: Any, depth: int = 0) -> Any:
     if isinstance(value, _AS_IS):
         return value
     if isinstance(value, int):
-        if len(str(abs(value))) > MAX_INT_DIGITS:
-            raise FeelError("integer input is too large")
+        if value.bit_length() > MAX_INT_DIGITS * 10 // 3:  # never str() a huge int: that is quadratic
+            raise FeelLimit("integer input is too large")
         return Decimal(value)
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else Decimal(repr(value))
     if depth > MAX_DEPTH:
-        raise FeelError(f"input is nested more than {MAX_DEPTH} levels deep")
+        raise FeelLimit(f"input is nested more than {MAX_DEPTH} levels deep")
+    if budget is None:
+        budget = Budget("input", builds=True)  # a shared list (`[[0] * 1000] * 30000`) counts each time it occurs
     if isinstance(value, Mapping):
-        return {str(k): from_python(v, depth + 1) for k, v in value.items()}
+        budget.visit(len(value))
+        return {str(k): from_python(v, depth + 1, budget) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [from_python(v, depth + 1) for v in value]
+        budget.visit(len(value))
+        return [from_python(v, depth + 1, budget) for v in value]
     raise FeelError(f"a {type(value).__name__} cannot be used in FEEL")
 
 
@@ -105,16 +139,19 @@ def _checked_decimal(value: Decimal) -> Decimal | None:
     return value
 
 
-def to_python(value: Any) -> Any:
-    """A FEEL value as plain JSON-friendly Python (numbers, text, lists, dicts, None)."""
+def to_python(value: Any, budget: Budget | None = None) -> Any:
+    """A FEEL value as plain JSON-friendly Python (numbers, text, lists, dicts, None); raises FeelError if huge."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, Decimal):
         return decimal_to_python(value)
-    if isinstance(value, dict):
-        return {k: to_python(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_python(v) for v in value]
+    if isinstance(value, dict | list):
+        if budget is None:
+            budget = Budget("result", builds=True)  # a list may hold the same big list many times over
+        budget.visit(len(value))
+        if isinstance(value, dict):
+            return {k: to_python(v, budget) for k, v in value.items()}
+        return [to_python(v, budget) for v in value]
     if isinstance(value, Function):
         return None
     return to_text(value)
@@ -128,35 +165,60 @@ def decimal_to_python(value: Decimal) -> int | float | str:
     return result if math.isfinite(result) else str(value)
 
 
-def to_text(value: Any) -> str:
-    """FEEL's `string(x)`: how a value reads as text."""
+def to_text(value: Any, limit: int = MAX_STRING) -> str:
+    """FEEL's `string(x)`: how a value reads as text; raises FeelError past `limit` characters."""
+    if isinstance(value, list | dict):
+        parts: list[str] = []
+        _write(value, parts, [limit], Budget("text"))
+        return "".join(parts)
+    if isinstance(value, str):
+        return value
+    return _scalar_text(value)
+
+
+def _scalar_text(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return _number_text(value)
-    if isinstance(value, str):
-        return value
     if isinstance(value, datetime):
         return format_date_time(value)
     if isinstance(value, date):
-        return value.isoformat()
+        return format_date(value)
     if isinstance(value, time):
         return format_time(value)
     if isinstance(value, timedelta):
         return format_duration(value)
     if isinstance(value, YearsMonths):
         return format_years_months(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_quoted(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_quoted(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
-def _quoted(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else to_text(value)
+def _write(value: Any, parts: list[str], left: list[int], budget: Budget) -> None:
+    """Append the text of a list or context to `parts`, sized as it goes: it never builds more than `left`."""
+    if isinstance(value, list | dict):
+        budget.visit(len(value) + 1)
+        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        _put("[" if isinstance(value, list) else "{", parts, left)
+        for i, (key, item) in enumerate(items):
+            _put(", " if i else "", parts, left)
+            if key is not None:
+                _put(f"{key}: ", parts, left)
+            _write(item, parts, left, budget)
+        _put("]" if isinstance(value, list) else "}", parts, left)
+    elif isinstance(value, str):
+        _put(f'"{value}"', parts, left)
+    else:
+        _put(_scalar_text(value), parts, left)
+
+
+def _put(text: str, parts: list[str], left: list[int]) -> None:
+    left[0] -= len(text)
+    if left[0] < 0:
+        raise FeelLimit(f"text would be longer than {MAX_STRING:,} characters")
+    parts.append(text)
 
 
 def _number_text(value: Decimal) -> str:
@@ -200,15 +262,6 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def is_instance(value: Any, name: str) -> bool:
-    """FEEL `value instance of name`."""
-    if name == "Any":
-        return value is not None
-    if name == "Null":
-        return value is None
-    return type_name(value) == name
-
-
 # ---------------------------------------------------------------- equality and order
 
 
@@ -224,13 +277,22 @@ def equal(left: Any, right: Any) -> bool:
     kind = type_name(left)
     if kind != type_name(right):
         return False
-    if kind == "list":
-        return len(left) == len(right) and all(equal(a, b) for a, b in zip(left, right, strict=True))
-    if kind == "context":
-        return left.keys() == right.keys() and all(equal(left[k], right[k]) for k in left)
+    if kind in ("list", "context"):
+        return _equal_nested(left, right, Budget("compared value"))
     if kind in ("time", "date and time") and (_aware(left) != _aware(right)):
         return False
     return bool(left == right)
+
+
+def _equal_nested(left: Any, right: Any, budget: Budget) -> bool:
+    """`=` of lists and contexts, counting what it visits (a list may hold the same big list many times)."""
+    if isinstance(left, list) and isinstance(right, list):
+        budget.visit(len(left))
+        return len(left) == len(right) and all(_equal_nested(a, b, budget) for a, b in zip(left, right, strict=True))
+    if isinstance(left, dict) and isinstance(right, dict):
+        budget.visit(len(left))
+        return left.keys() == right.keys() and all(_equal_nested(left[k], right[k], budget) for k in left)
+    return equal(left, right)
 
 
 def _aware(value: time | datetime) -> bool:
@@ -262,7 +324,10 @@ def compare(left: Any, right: Any) -> int | None:
 
 
 def _show(value: Any) -> str:
-    text = to_text(value)
+    try:
+        text = to_text(value, limit=60)
+    except FeelError:
+        text = "..."
     if isinstance(value, str):
         text = f'"{text}"'
     if len(text) > 40:
@@ -279,7 +344,7 @@ def _numeric(op: Callable[[Decimal, Decimal], Decimal], left: Decimal, right: De
     except decimal.DivisionByZero:
         return None
     except decimal.Overflow as err:
-        raise FeelError("number is too large") from err
+        raise FeelLimit("number is too large") from err
     except decimal.InvalidOperation:
         return None
 
@@ -293,7 +358,7 @@ def add(left: Any, right: Any) -> Any:
         return _numeric(CONTEXT.add, left, right)
     if kinds == ("string", "string"):
         if len(left) + len(right) > MAX_STRING:
-            raise FeelError(f"string would be longer than {MAX_STRING:,} characters")
+            raise FeelLimit(f"string would be longer than {MAX_STRING:,} characters")
         return left + right
     if kinds[0] == kinds[1] and kinds[0].endswith("duration"):
         return _durations(left, right, 1)
@@ -327,7 +392,7 @@ def _durations(left: Any, right: Any, sign: int) -> Any:
     try:
         return left + right if sign > 0 else left - right
     except OverflowError as err:
-        raise FeelError("duration is too long") from err
+        raise FeelLimit("duration is too long") from err
 
 
 def multiply(left: Any, right: Any) -> Any:
@@ -383,18 +448,17 @@ def negate(value: Any) -> Any:
 
 
 def _seconds(value: timedelta) -> Decimal:
-    return Decimal(value.days * 86400 + value.seconds) + Decimal(value.microseconds) / Decimal(1_000_000)
+    return Decimal(duration_nanos(value)).scaleb(-9)
 
 
 def _scale(duration: Any, factor: Decimal) -> Any:
     if isinstance(duration, YearsMonths):
         months = CONTEXT.multiply(Decimal(duration.months), factor)
         return YearsMonths(int(months.to_integral_value(rounding=decimal.ROUND_DOWN)))
-    seconds = CONTEXT.multiply(_seconds(duration), factor)
-    try:
-        return timedelta(seconds=float(seconds))
-    except OverflowError as err:
-        raise FeelError("duration is too long") from err
+    nanos = CONTEXT.multiply(_seconds(duration), factor).scaleb(9)
+    if nanos.adjusted() > 30:
+        raise FeelLimit("duration is too long")
+    return nanos_to_delta(int(nanos))
 
 
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
@@ -408,13 +472,13 @@ ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
 
 def in_range(value: Any, span: Range) -> bool | None:
     """Whether `value` lies in the range; None for a null value; raises FeelError for other types."""
-    if value is None:
+    if value is None or span.low is None or span.high is None:  # a null end is unknown; an OPEN end is no end
         return None
-    if span.low is not None:
+    if span.low is not OPEN:
         low = compare(value, span.low)
         if low is None or low < 0 or (low == 0 and not span.low_closed):
             return False if low is not None else None
-    if span.high is not None:
+    if span.high is not OPEN:
         high = compare(value, span.high)
         if high is None or high > 0 or (high == 0 and not span.high_closed):
             return False if high is not None else None

@@ -11,6 +11,7 @@ text). FEEL never reaches eval/exec.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import ModuleType
@@ -19,6 +20,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
 from engine.dmn.feel import CompiledExpression, EvalState, FeelError, FeelSyntaxError, compile_expression, to_python
+from engine.spiff.expressions.deadline import Watchdog, current
 
 CALL_NAME = "feel"
 
@@ -49,6 +51,14 @@ def _now() -> datetime:
     return now
 
 
+def _time_left() -> float:
+    """What the sandboxed code calling feel() has left of its time limit (FEEL stops there too)."""
+    watchdog: Watchdog | None = getattr(current, "watchdog", None)
+    if watchdog is None:
+        return EvalState().time_limit
+    return max(watchdog.deadline - time.monotonic(), 0.001)
+
+
 def evaluate(source: Any, names: Any, namespace: Mapping[str, Any]) -> Any:
     """The value of FEEL `source` (with multi-word `names`) over the data in `namespace`; raises FeelError."""
     if not isinstance(source, str) or not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
@@ -63,6 +73,6 @@ def evaluate(source: Any, names: Any, namespace: Mapping[str, Any]) -> Any:
         if type(k) is str and k[:1] != "_" and not callable(v) and not isinstance(v, ModuleType)
     }
     try:
-        return to_python(expression.evaluate(variables, EvalState(now=_now)))
+        return to_python(expression.evaluate(variables, EvalState(now=_now, time_limit=_time_left())))
     except (FeelError, ArithmeticError, ValueError, RecursionError) as err:
         raise FeelError(f"FEEL expression {source!r} failed: {err}") from err

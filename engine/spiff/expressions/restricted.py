@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, cast
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.transformer import IOPERATOR_TO_STR, RestrictingNodeTransformer, copy_locations
 
+from engine.spiff.expressions import bounded
 from engine.spiff.expressions.deadline import FILENAME
 from engine.spiff.expressions.guards import BINOP_GUARDS
 from engine.spiff.expressions.limits import SandboxError
@@ -129,6 +130,7 @@ class Compiled(NamedTuple):
     message: str = ""  # one line, starting "Line N:"
     lineno: int = 1
     detail: str = ""  # a SyntaxError's own message
+    calls: frozenset[str] | None = None  # bounded.shape: the names fast code calls; None: not fast code
 
 
 @functools.lru_cache(maxsize=_COMPILE_CACHE_SIZE)
@@ -147,20 +149,26 @@ def _compile_uncached(source: str, mode: str) -> Compiled:
         detail = getattr(err, "msg", None) or str(err)
         return Compiled(None, SyntaxError, f"Line {lineno}: SyntaxError: {detail}", lineno, detail)
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+    calls = bounded.shape(tree, mode)  # before compiling: the policy changes the tree
     try:
         result = compiler(tree, FILENAME, policy=_SandboxPolicy)
     except RecursionError:
         return Compiled(None, SandboxError, "Line 1: the code is nested too deeply")
     if result.errors:
         return Compiled(None, SandboxError, "; ".join(result.errors).replace("\n", " "))
-    return Compiled(result.code)
+    return Compiled(result.code, calls=calls)
 
 
 def code_for(source: str, mode: str) -> CodeType:
     """The compiled code of `source`; raises SyntaxError or SandboxError (refused)."""
+    return cast(CodeType, compiled_for(source, mode).code)  # compiled_for raises if there is none
+
+
+def compiled_for(source: str, mode: str) -> Compiled:
+    """What compiling `source` gave, with code; raises SyntaxError or SandboxError (refused)."""
     compiled = compile_source(source, mode)
     if compiled.code is not None:
-        return compiled.code
+        return compiled
     if compiled.error is SyntaxError:
         lineno = min(compiled.lineno, max(len(source.splitlines()), 1))
         raise SyntaxError(compiled.detail, (FILENAME, lineno, None, None))

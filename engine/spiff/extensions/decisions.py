@@ -21,11 +21,11 @@ from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from SpiffWorkflow.task import Task
 
-from engine.dmn.compiled import CompiledModel, compile_model
+from engine.dmn.compiled import CompiledModel
+from engine.dmn.compiler import compile_model
 from engine.dmn.errors import DecisionError
 from engine.dmn.evaluate import Evaluation, evaluate
 from engine.dmn.model import DecisionModel
-from engine.dmn.python_cells import PythonRunner
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 
 RECORD_KEY = "pmoflow_decision"
@@ -82,8 +82,10 @@ class PmoflowBusinessRuleTask(SpiffBpmnTask):
 
     def _run_hook(self, my_task: Task) -> bool:
         variables = {k: v for k, v in my_task.data.items() if isinstance(k, str) and not k.startswith("_")}
+        sandbox = _sandbox(my_task)
+        limit = sandbox.time_limit if sandbox is not None else None  # the script time limit of the settings
         try:
-            result = evaluate(self.compiled(), variables, now=_now, python=_sandbox(my_task))
+            result = evaluate(self.compiled(), variables, now=_now, python=sandbox, time_limit=limit)
             if self.result_variable:
                 mapped = map_result(result, self.model["decisions"][-1]["logic"], self.result_mapping)
         except DecisionError as err:
@@ -99,9 +101,11 @@ class PmoflowBusinessRuleTask(SpiffBpmnTask):
         return True
 
     def record(self, result: Evaluation) -> dict[str, Any]:
-        """What the audit trail keeps of one evaluation."""
+        """What the audit trail keeps of one evaluation (with the trace's warnings, when there are any: a call
+        that could not work and was null, a variable that was not defined)."""
         top = result.trace[-1]
-        return {
+        warnings = [w for t in result.trace for w in t.warnings]
+        return ({"warnings": warnings} if warnings else {}) | {
             "decision": self.decision,
             "version": self.version,
             "decision_table": self.model_table_id(),
@@ -166,8 +170,9 @@ def _multi_hit(logic: dict[str, Any]) -> bool:
 def _rows(result: Evaluation, logic: dict[str, Any]) -> list[dict[str, Any]]:
     outputs = result.outputs
     if _multi_hit(logic):
-        names = list(outputs)
-        return [dict(zip(names, values, strict=True)) for values in zip(*(outputs[n] for n in names), strict=True)]
+        if len(logic.get("outputs") or ()) > 1:  # several outputs: the decision's one list of contexts, a row per rule
+            return [dict(row) for row in next(iter(outputs.values()), [])]
+        return [{name: value} for name, values in outputs.items() for value in values]
     is_table = "hit_policy" in logic
     return [dict(outputs)] if (result.matched_rules or not is_table or logic.get("aggregation")) else []
 
@@ -180,7 +185,7 @@ def _single_entry(result: Evaluation, row: dict[str, Any]) -> Any:
     return next(iter(row.values()))
 
 
-def _sandbox(task: Task) -> PythonRunner | None:
+def _sandbox(task: Task) -> SandboxedEnvironment | None:
     """The sandbox of the task's script engine; None if it is not sandboxed (Python cells then fail)."""
     environment = getattr(task.workflow.script_engine, "environment", None)
     return environment if isinstance(environment, SandboxedEnvironment) else None

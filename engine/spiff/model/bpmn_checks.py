@@ -19,6 +19,7 @@ from engine.spiff.extensions.calls import call_problems
 from engine.spiff.extensions.camunda import translate_model
 from engine.spiff.extensions.connector import connector_node, connector_problems
 from engine.spiff.extensions.external import external_problems, implementation_problems, is_external
+from engine.spiff.extensions.outcomes import outcome_problems
 from engine.spiff.extensions.references import decision_binding, decision_ref, form_ref, loose_form_key
 from engine.spiff.extensions.sla import sla_problems, timer_calendars_used, timer_problems
 from engine.spiff.model.events import TIMER_KINDS, bare_iso, event_problems, iso_error
@@ -144,6 +145,7 @@ def _check_process(filename: str, process: etree._Element, index: DeploymentFile
             problems.append(Problem("script task has no script", *where))
         if node.find("bpmn:timerEventDefinition", NS) is not None:
             problems.extend(timer_problems(node, filename))
+        problems.extend(outcome_problems(node, filename))
     return problems
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 
 from engine.core.errors import DeploymentInvalid, Problem
 from engine.dmn.model import DecisionModel
+from engine.spiff.extensions.announce import announcements
 from engine.spiff.extensions.approvals import approval_config, priority_of, separation_of_duties
 from engine.spiff.extensions.assignment import assignment_config, initiator_variable, process_default_group
 from engine.spiff.extensions.calls import CallActivityTaskParser, PmoflowCallActivity, embed_callees
@@ -25,6 +26,7 @@ from engine.spiff.extensions.camunda import decision_result
 from engine.spiff.extensions.connector import PmoflowConnectorTask, connector_node, read_config
 from engine.spiff.extensions.decisions import PmoflowBusinessRuleTask, PublishedDecision, result_mapping_problem
 from engine.spiff.extensions.external import implementation_problems, is_external, with_external_tasks
+from engine.spiff.extensions.outcomes import end_outcomes
 from engine.spiff.extensions.references import decision_ref
 from engine.spiff.extensions.sla import boundary_timers, sla_config
 from engine.spiff.model.events import (
@@ -55,6 +57,7 @@ class ParsedProcess:
     user_tasks: list[dict[str, Any]]
     files: tuple[str, ...]
     start_form: str | None = None  # the form of the process's start event: what a requester fills in
+    announce: list[dict[str, Any]] = field(default_factory=list)  # pmoflow:announce (extensions/announce.py)
 
 
 class _DecisionTaskParser(SpiffTaskParser):
@@ -225,6 +228,7 @@ def _build_one(parser: PmoflowParser, pid: str, index: DeploymentFiles) -> Parse
                     for k, v in event_subprocesses(index.processes[p][1]).items()
                 },
                 **({"initiator": initiator} if initiator else {}),
+                "ends": end_outcomes(index.processes[pid][1]),  # pmoflow:outcome (engine.spiff.extensions.outcomes)
             },
         }
     )
@@ -254,6 +258,7 @@ def _build_one(parser: PmoflowParser, pid: str, index: DeploymentFiles) -> Parse
         user_tasks=user_tasks,
         files=files,
         start_form=start_form,
+        announce=announcements(node),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.dmn.compiled import compile_model
+from engine.dmn.compiler import compile_model
 from engine.dmn.model import DecisionModel
 from engine.dmn.reader import read_dmn
 from engine.dmn.testcases import run_tests
@@ -31,7 +31,7 @@ class ParsedDecision:
 def check_dmn(filename: str, root: etree._Element, index: DeploymentFiles) -> list[Problem]:
     """Read the file's decisions (every cell parsed); keeps the models in `index`."""
     problems = duplicate_ids(filename, root)
-    dmn = read_dmn(filename, root, _python_check)
+    dmn = read_dmn(filename, root, _python_check, index.dmn)  # the deployment's DMN files: what imports find
     index.dmn_lines[filename] = dmn.lines
     for model in dmn.models:
         index.models[model.decision] = model

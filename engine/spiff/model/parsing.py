@@ -13,6 +13,7 @@ This module loads the files (XML parsed hardened, forms read) and runs the jobs 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from lxml import etree
 
 from engine.core.errors import DeploymentInvalid, Problem
 from engine.forms.checks import FormSchemaError, load_form
+from engine.spiff.extensions.announce import announce_problems
 from engine.spiff.extensions.assignment import embedded_zeebe_forms
 from engine.spiff.extensions.calls import Resolver
 from engine.spiff.extensions.decisions import DecisionResolver
@@ -29,7 +31,7 @@ from engine.spiff.model.bpmn_checks import calendar_problems, check_bpmn
 from engine.spiff.model.builder import ParsedProcess, build_specs
 from engine.spiff.model.dmn_checks import ParsedDecision, check_dmn, decision_test_problems, parsed_decisions
 from engine.spiff.model.files import DeploymentFiles
-from engine.spiff.namespaces import BPMN_NS, DMN_NAMESPACES, NS, SUB_SCOPES
+from engine.spiff.namespaces import BPMN_NS, DMN_NAMESPACES, NS, PMOFLOW_NS, SUB_SCOPES
 from engine.spiff.xml import XmlRefused, parse_xml
 
 
@@ -57,6 +59,7 @@ def parse_deployment(
     calendars: set[str] | None = None,
     published: Resolver | None = None,
     decisions: DecisionResolver | None = None,
+    channels: set[str] | None = None,
 ) -> ParsedDeployment:
     """Check and parse a deployment (with `calendars`, the business calendars that exist, `published`, which
     finds callees deployed earlier, and `decisions`, which finds decisions deployed earlier); raises
@@ -75,6 +78,9 @@ def parse_deployment(
         problems.extend(check_dmn(filename, root, index))
     if calendars is not None:
         problems.extend(calendar_problems(index, calendars))
+    for filename, root in index.bpmn.items():  # with `channels`, the chat channels the server knows
+        for process in root.iterfind("bpmn:process", NS):
+            problems.extend(announce_problems(process, filename, channels))
     if not problems:
         problems.extend(decision_test_problems(index))
     executable = _executable_processes(index, problems)
@@ -211,6 +217,40 @@ def _executable_processes(index: DeploymentFiles, problems: list[Problem]) -> li
     if not index.bpmn and not index.dmn and not problems:
         problems.append(Problem("the deployment has no .bpmn or .dmn file", code="no_process"))
     return executable
+
+
+@dataclass(frozen=True)
+class ProcessAbout:
+    """What a process says about itself, for the people who start it."""
+
+    description: str | None = None  # the first paragraph of its bpmn:documentation
+    owner: str | None = None  # pmoflow:owner on the process (a user name)
+
+
+DESCRIPTION_LIMIT = 500
+_NOTE = re.compile(r"^[A-Z][\w ]{0,24}:\s")  # "Reads: title, budget", "SLA: ..." (notes for modellers)
+
+
+def about_process(bpmn: bytes, filename: str, process_id: str, max_bytes: int) -> ProcessAbout:
+    """The description and owner of a process in a deployed BPMN file, read again; empty if unreadable."""
+    try:
+        root = parse_xml(bpmn, filename, max_bytes)
+    except XmlRefused:
+        return ProcessAbout()
+    process = next((p for p in root.iterfind("bpmn:process", NS) if p.get("id") == process_id), None)
+    if process is None:
+        return ProcessAbout()
+    text = (process.findtext("bpmn:documentation", "", NS) or "").strip()
+    lines: list[str] = []
+    for line in text.split("\n\n")[0].splitlines():  # the first paragraph, up to notes like "Reads: ..."
+        if lines and _NOTE.match(line.strip()):
+            break
+        lines.append(line)
+    first = " ".join(" ".join(lines).split())
+    if len(first) > DESCRIPTION_LIMIT:
+        first = first[: DESCRIPTION_LIMIT - 1] + "…"
+    owner = (process.get(f"{{{PMOFLOW_NS}}}owner") or "").strip()
+    return ProcessAbout(description=first or None, owner=owner or None)
 
 
 def start_form_of(bpmn: bytes, filename: str, process_id: str, max_bytes: int) -> str | None:

@@ -21,6 +21,7 @@ left of the step's time (`remaining`), besides their own time limit.
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
 from collections.abc import Callable, Iterator
@@ -34,9 +35,12 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
     ParallelMultiInstanceTask,
     SequentialMultiInstanceTask,
 )
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity, SubWorkflowTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+
+from engine.spiff.runtime.variables import oversized
 
 SAVE_SECONDS_PER_TASK = 0.000_2  # saving a task's audit event and state, reserved from the time budget
 REFUSED = "pmoflow_refused"  # internal data of a task a guard refused to start: why
@@ -51,9 +55,12 @@ class StepLimits:
     max_seconds: float = 5.0
     max_call_depth: int = 32
     max_instances: int = 1_000
+    max_variable_depth: int = 32  # levels of lists and objects in one variable (engine.spiff.runtime.variables)
+    max_variable_bytes: int = 1_048_576  # all variables of an instance, as JSON
 
     def __post_init__(self) -> None:
-        if min(self.max_tasks, self.max_call_depth, self.max_instances) < 1 or not self.max_seconds > 0:
+        least = min(self.max_tasks, self.max_call_depth, self.max_instances, self.max_variable_depth)
+        if min(least, self.max_variable_bytes) < 1 or not self.max_seconds > 0:
             raise ValueError("step limits must be positive")
 
 
@@ -161,7 +168,8 @@ def halt(workflow: Any, stop: LimitExceeded) -> Task:
 
 def element_of(task: Task) -> str | None:
     """The BPMN element of a task, or of the nearest task above it that has one (SpiffWorkflow's own
-    start and end tasks have none): the call activity or sub-process whose process it runs in."""
+    start and end tasks have none): the call activity or sub-process whose process it runs in; for the
+    top process's own start task, the first element after it."""
     node: Task | None = task
     while node is not None:
         if node.task_spec.bpmn_id:
@@ -170,6 +178,18 @@ def element_of(task: Task) -> str | None:
         if parent is None and node.workflow is not node.workflow.top_workflow:
             parent = node.workflow.top_workflow.get_task_from_id(node.workflow.parent_task_id)
         node = parent
+    return _element_below(task)
+
+
+def _element_below(task: Task) -> str | None:
+    """The first BPMN element after a task that has none above it (the top process's own start task,
+    stopped before its start event ran): the element the process would have run next."""
+    pending = list(task.children)
+    while pending:
+        node = pending.pop(0)
+        if node.task_spec.bpmn_id:
+            return str(node.task_spec.bpmn_id)
+        pending.extend(node.children)
     return None
 
 
@@ -254,6 +274,40 @@ def _guard(cls: type, check: Callable[[StepBudget, Any, Task], bool]) -> None:
     cls._update_hook = _update_hook  # type: ignore[attr-defined]
 
 
+class VariableLimitExceeded(Exception):  # noqa: N818 - an outcome the runtime turns into an incident
+    """A script left a variable that could not be saved (or loaded again); the task kept the data it had."""
+
+    def __init__(self, task: Task, message: str) -> None:
+        super().__init__(message)
+        self.task = task
+
+
+def _guard_script(cls: type) -> None:
+    """After a script ran, its task's data must fit the variable bounds (`StepLimits.max_variable_depth`,
+    `max_variable_bytes`): otherwise the task gets back the data it started with and fails, naming the
+    variable, so the instance's incident names the element and a retry runs the script again."""
+    original = cls.__dict__["_run_hook"]
+    if getattr(original, "pmoflow_guard", False):
+        return
+
+    @functools.wraps(original)
+    def _run_hook(self: Any, my_task: Task) -> Any:
+        result = original(self, my_task)
+        budget = _current.get()
+        limits = budget.limits if budget is not None else StepLimits()
+        problem = oversized(my_task.data, limits.max_variable_depth, limits.max_variable_bytes)
+        if problem is not None:
+            my_task.data = copy.deepcopy(my_task.parent.data) if my_task.parent is not None else {}
+            raise VariableLimitExceeded(
+                my_task, f"{_name(my_task)} set variable {problem[0]!r}, which {problem[1]}; the change was not kept"
+            )
+        return result
+
+    _run_hook.pmoflow_guard = True  # type: ignore[attr-defined]
+    cls._run_hook = _run_hook  # type: ignore[attr-defined]
+
+
 _guard(SubWorkflowTask, _check_call)
 _guard(ParallelMultiInstanceTask, _check_instances)
 _guard(SequentialMultiInstanceTask, _check_instances)
+_guard_script(ScriptEngineTask)

@@ -164,7 +164,9 @@ EventManager.catch = _catch
 
 
 def observe(workflow: BpmnWorkflow, thrown: list[dict[str, Any]]) -> None:
-    """Note in `thrown` every signal the workflow throws (SpiffWorkflow routes each throw through `catch`)."""
+    """Note in `thrown` every signal the workflow throws (SpiffWorkflow routes each throw through `catch`);
+    replaces what an earlier run of the same workflow object observed with."""
+    vars(workflow).pop("catch", None)
     original = workflow.catch
 
     def catch(event: BpmnEvent) -> None:

@@ -61,7 +61,9 @@ def fault_message(task: Task, err: BaseException) -> str:
 
 def describe_error(err: Exception) -> str:
     """The message of an error SpiffWorkflow or the sandbox raised, with the inner error and the line."""
-    inner = getattr(err, "exception", None)
+    # SpiffWorkflow raises its WorkflowTaskException inside `except` without keeping the error it wraps:
+    # that one is the context (a time limit, a size refused: what the incident must say)
+    inner = getattr(err, "exception", None) or err.__cause__ or err.__context__
     base = str(err.args[0]) if err.args else str(err)
     if inner is not None and str(inner) and str(inner) not in base:
         base = f"{base}: {type(inner).__name__}: {inner}"

@@ -393,6 +393,11 @@ class Run:
 
     def variables(self) -> dict[str, Any]:
         """The instance's current variables, as plain JSON values."""
+        result: dict[str, Any] = jsonable(self.live_variables())
+        return result
+
+    def live_variables(self) -> dict[str, Any]:
+        """The instance's current variables as the workflow holds them (not converted)."""
         if self.wf.is_completed():
             data = self.wf.data or (self.wf.last_task.data if self.wf.last_task else {})
         else:
@@ -403,8 +408,7 @@ class Run:
                 data.update(task.data)
             if not data and self.wf.last_task is not None:
                 data = self.wf.last_task.data
-        result: dict[str, Any] = jsonable({k: v for k, v in data.items() if not k.startswith("_")})
-        return result
+        return {k: v for k, v in data.items() if not k.startswith("_")}
 
     # ------------------------------------------------------------ internals
 

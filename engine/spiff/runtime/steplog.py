@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff.extensions.decisions import take_record
+from engine.spiff.extensions.outcomes import end_kind
 from engine.spiff.model.structure import IMPLICIT_SPLIT
 from engine.spiff.runtime.timers import timer_context
 from engine.spiff.runtime.variables import jsonable
@@ -43,6 +46,9 @@ class StepLog:
         }
         if entry["task_id"] in self.cycle_firings:
             return  # a cycle timer's completion: its last firing is in the path already
+        if isinstance(spec, EndEvent) and isinstance(task.workflow, BpmnWorkflow):  # an end of the process itself
+            declared = getattr(task.workflow.spec, "pmoflow", {}).get("ends", {}).get(spec.bpmn_id)
+            entry["end"] = {"kind": end_kind(spec.event_definition), "outcome": declared}
         self.completed.append(entry)
         if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
             self.timers.append({**entry, **timer_context(task)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,3 +28,64 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return json.loads(json.dumps(value, default=str))
+
+
+# ---------------------------------------------------------------- bounds: what can be saved and loaded again
+
+_SCALAR_BYTES = {bool: 5, type(None): 4, float: 24}
+
+
+def oversized(variables: Mapping[str, Any], max_depth: int, max_bytes: int) -> tuple[str, str] | None:
+    """The first variable nested deeper than `max_depth` levels, or with which the variables take more than
+    `max_bytes` as JSON (estimated), and why; None when all fit.
+
+    The walk uses no recursion (a value nested 100,000 levels is reported, not a RecursionError) and stops
+    as soon as a bound is passed, so it costs at most `max_bytes` steps whatever the value shares or cycles."""
+    total = 2
+    for name, value in variables.items():
+        total += len(str(name)) + 4
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        while stack:
+            item, depth = stack.pop()
+            kind = type(item)
+            if kind is str:
+                total += len(item) + 2
+            elif kind is int:
+                total += item.bit_length() // 3 + 1
+            elif kind in _SCALAR_BYTES:
+                total += _SCALAR_BYTES[kind]
+            elif isinstance(item, dict | list | tuple | set | frozenset):
+                if depth > max_depth:
+                    return name, f"nests deeper than {max_depth} levels"
+                if isinstance(item, list) and (flat := _flat_size(item)) is not None:  # the common case, in C
+                    total += flat
+                    if total > max_bytes:
+                        return name, _too_large(max_bytes)
+                    continue
+                total += 2 + len(item)
+                if total > max_bytes:
+                    return name, _too_large(max_bytes)
+                if isinstance(item, dict):
+                    total += sum(len(str(k)) + 3 for k in item)
+                    stack.extend((v, depth + 1) for v in item.values())
+                else:
+                    stack.extend((v, depth + 1) for v in item)
+            else:
+                total += 32  # dates, decimals: saved as short text or numbers (jsonable)
+            if total > max_bytes:
+                return name, _too_large(max_bytes)
+    return None
+
+
+def _flat_size(items: list[Any]) -> int | None:
+    """The JSON size of a list of plain values, or None if it holds anything else (or an int too long to print)."""
+    if not all(type(v) in _PLAIN for v in items):
+        return None
+    try:
+        return len(json.dumps(items))
+    except ValueError:
+        return None
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"makes the variables larger than {max_bytes:,} bytes"

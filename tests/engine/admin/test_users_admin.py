@@ -9,9 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from engine.admin import groups as groups_service
-from engine.admin import passwords, tokens, users
+from engine.admin import passwords, sessions, signin, tokens, users
 from engine.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from engine.db.models import ApiToken, Event
+from engine.definitions import deployments
+from engine.runtime import instances
+from engine.tasks import claims, inbox
+from tests.bpmn_samples import one_approval
+from tests.factories import ADMIN, ALICE, BOT, source
 
 SECRET = "a-long-secret"  # noqa: S105 - test password
 
@@ -47,6 +52,7 @@ def test_an_admin_creates_a_user_who_can_sign_in(people):
         "username": "ben",
         "roles": ["approver", "auditor"],
         "groups": ["IT Manager"],
+        "kind": "person",
     }
     assert SECRET not in str(event.data)
 
@@ -95,9 +101,10 @@ def test_an_admin_keeps_their_own_admin_role(people):
 
 
 def test_a_password_reset_ends_sessions(people):
-    before = passwords.login(people, "alice", "demo", None)
+    before = signin.sign_in(people, "alice", "demo", None).token
+    assert before is not None and sessions.current(people, before) is not None
     users.reset_password(people, "alice", SECRET, actor="pmo")
-    assert passwords.session_user(people, before.actor.user_id, before.epoch) is None
+    assert sessions.current(people, before) is None
     assert passwords.authenticate(people, "alice", "demo") is None and passwords.authenticate(people, "alice", SECRET)
     [event] = events(people, "password_reset")
     assert event.actor == "pmo" and event.data == {"username": "alice"}
@@ -107,10 +114,11 @@ def test_a_password_reset_ends_sessions(people):
 
 
 def test_deactivation_ends_sessions_and_tokens_and_reactivation_lets_the_user_back(people):
-    session = passwords.login(people, "alice", "demo", None)
+    session = signin.sign_in(people, "alice", "demo", None).token
+    assert session is not None
     token = tokens.issue_token(people, "alice", "laptop", actor="pmo").token
     users.deactivate_user(people, "alice", actor="pmo")
-    assert passwords.session_user(people, session.actor.user_id, session.epoch) is None
+    assert sessions.current(people, session) is None
     with pytest.raises(Unauthenticated):
         tokens.actor_for_token(people, token)
     assert passwords.authenticate(people, "alice", "demo") is None
@@ -197,7 +205,13 @@ def test_a_token_is_returned_once_stored_hashed_and_can_be_revoked(people, clock
         tokens.revoke_token(people, "no-such-id", actor="pmo")
     created, revoked = events(people, "token_created")[0], events(people, "token_revoked")[0]
     assert created.actor == revoked.actor == "pmo"
-    assert created.data == revoked.data == {"username": "alice", "name": "intake form", "token_id": row.id}
+    assert revoked.data == {"username": "alice", "name": "intake form", "token_id": row.id}
+    assert created.data == {**revoked.data, "scopes": row.scopes}  # every scope of alice's role (approver)
+    assert row.scopes == ["definitions:read", "instances:cancel", "instances:read", "instances:start"] + [
+        "notifications",
+        "tasks:complete",
+        "tasks:read",
+    ]
     assert issued.token not in str(created.data) + str(revoked.data)
 
 
@@ -207,3 +221,19 @@ def test_tokens_only_for_active_users(people):
         tokens.issue_token(people, "alice", "x" * 121, actor="pmo")
     assert set(err.value.details["fields"]) == {"username", "label"}
     assert tokens.token_overview(people).usernames == ["pmo"]
+
+
+def test_deactivation_gives_the_users_open_tasks_back_to_their_groups(people):
+    """An approver leaves: the task they took is offered to their lane again (a `task_unclaimed` event naming
+    them and the reason); a completed task keeps its assignee."""
+    deployments.deploy(people, ADMIN, [source("p.bpmn", one_approval())])
+    held = instances.start(people, BOT, "p1", variables={}).open_tasks[0].id
+    claims.claim(people, ALICE, held)
+    users.deactivate_user(people, "alice", "pmo")
+    task = inbox.get(people, ADMIN, held)
+    assert task.assignee is None and task.status == "open"
+    [event] = events(people, "task_unclaimed")
+    assert event.actor == "pmo" and event.data["from"] == "alice" and event.data["reason"] == "deactivated"
+    users.reactivate_user(people, "alice", "pmo")
+    users.deactivate_user(people, "alice", "pmo")  # nothing held any more: no event
+    assert len(events(people, "task_unclaimed")) == 1

@@ -49,6 +49,13 @@ def test_multi_hit_mappings():
         map_result(many, COLLECT, "singleResult")
 
 
+def test_multi_hit_mappings_with_several_outputs_take_the_standard_list_of_contexts():
+    logic = {**COLLECT, "outputs": [{"name": "risk"}, {"name": "score"}]}
+    many = result({"d": [{"risk": "low", "score": 1}, {"risk": "high", "score": 9}]}, 2)
+    assert map_result(many, logic, "resultList") == [{"risk": "low", "score": 1}, {"risk": "high", "score": 9}]
+    assert map_result(many, logic, "zeebe") == [{"risk": "low", "score": 1}, {"risk": "high", "score": 9}]
+
+
 def test_literal_expression_decisions_always_have_their_one_result():
     assert map_result(result({"limit": 10}, 0), LITERAL, "singleEntry") == 10
     assert map_result(result({"limit": 10}, 0), LITERAL, "zeebe") == 10

@@ -105,6 +105,7 @@ def test_a_business_rule_task_records_its_evaluation_for_auditors(ctx):
     assert view.status == "completed" and view.variables["tier"] == 2
     [event] = decision_events(ctx, view.id)
     assert event == {
+        "name": "Decide",  # the business rule task's name, for the path (engine.tasks.path)
         "decision": "tiers",
         "version": 1,
         "decision_table": "tiers_table",
@@ -114,6 +115,15 @@ def test_a_business_rule_task_records_its_evaluation_for_auditors(ctx):
         "matched_rules": ["tiers_rule2"],
         "required": [],
     }
+
+
+def test_a_call_that_cannot_work_is_null_and_its_warning_is_in_the_audit_event(ctx):
+    rules = [(["-"], ["abs(number: budget)"])]  # abs() has no parameter `number`: null, not a refused deploy
+    deploy(ctx, ("p.bpmn", PROCESS), ("tiers.dmn", dmn(table("tiers", ["budget"], ["tier"], rules))))
+    view = instances.start(ctx, BOT, "tiering", variables={"budget": 120_000})
+    assert view.status == "completed" and view.variables["tier"] is None
+    [event] = decision_events(ctx, view.id)
+    assert event["warnings"] == ["abs() has no parameter 'number'; the result is null"]
 
 
 def test_no_matching_rule_sets_null_outputs_in_the_process(ctx):

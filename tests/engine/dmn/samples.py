@@ -8,10 +8,11 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from engine.core.errors import Problem
-from engine.dmn.compiled import compile_model
+from engine.dmn.compiler import compile_model
+from engine.dmn.dmn_file import DmnFile
 from engine.dmn.evaluate import Evaluation, evaluate
 from engine.dmn.model import DecisionModel
-from engine.dmn.reader import DmnFile, read_dmn
+from engine.dmn.reader import read_dmn
 from engine.spiff.expressions.sandbox import SandboxedEnvironment, check_expression
 
 DMN13 = "https://www.omg.org/spec/DMN/20191111/MODEL/"
@@ -114,9 +115,12 @@ def literal(
     )
 
 
-def input_data(iid: str, name: str) -> str:
+def input_data(iid: str, name: str | None = None, type_ref: str | None = None) -> str:
+    name = iid if name is None else name
+    typed = f" typeRef={quoteattr(type_ref)}" if type_ref else ""
     return (
-        f'<inputData id="{iid}" name={quoteattr(name)}><variable id="{iid}_var" name={quoteattr(name)}/></inputData>\n'
+        f'<inputData id="{iid}" name={quoteattr(name)}><variable id="{iid}_var" name={quoteattr(name)}{typed}/>'
+        "</inputData>\n"
     )
 
 

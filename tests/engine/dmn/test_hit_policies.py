@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.dmn.errors import DecisionError
+from engine.dmn.feel import to_python
 
 from .samples import dmn, run, table
 
@@ -87,7 +88,11 @@ def test_any_with_different_outputs_is_an_error():
 def test_collect_gives_lists_in_rule_order():
     rules = [(["> 0"], ['"a"', "1"]), (["> 100"], ['"b"', "2"]), (["> 5"], ['"c"', "3"])]
     result = run(dmn(table("d", ["x"], ["tag", "n"], rules, hit_policy="COLLECT")), x=7)
-    assert result.outputs == {"tag": ["a", "c"], "n": [1, 3]} and ids(result) == ["d_rule1", "d_rule3"]
+    assert result.outputs == {"d": [{"tag": "a", "n": 1}, {"tag": "c", "n": 3}]} and ids(result) == [
+        "d_rule1",
+        "d_rule3",
+    ]
+    assert [{k: to_python(v) for k, v in row.items()} for row in result.value] == result.outputs["d"]
 
 
 @pytest.mark.parametrize(("aggregation", "expected"), [("SUM", 60), ("MIN", 10), ("MAX", 30), ("COUNT", 3)])
@@ -122,6 +127,17 @@ def test_rule_order_and_output_order():
     output_order = run(dmn(table("d", ["x"], ["level"], rules, hit_policy="OUTPUT ORDER", output_values=values)), x=7)
     assert output_order.outputs == {"level": ["high", "medium", "low"]}
     assert ids(output_order) == ["d_rule2", "d_rule3", "d_rule1"]
+
+
+def test_priority_and_output_order_use_the_outputs_that_list_values_and_give_lists_of_contexts():
+    rules = [(["> 0"], ['"low"', "1"]), (["> 5"], ['"high"', "2"]), (["> 3"], ['"medium"', "3"])]
+    values = {"level": '"high","medium","low"'}  # `rate` lists none: it does not order
+    priority = run(dmn(table("d", ["x"], ["level", "rate"], rules, hit_policy="PRIORITY", output_values=values)), x=7)
+    assert priority.outputs == {"level": "high", "rate": 2}
+    ordered = run(
+        dmn(table("d", ["x"], ["level", "rate"], rules, hit_policy="OUTPUT ORDER", output_values=values)), x=4
+    )
+    assert ordered.outputs == {"d": [{"level": "medium", "rate": 3}, {"level": "low", "rate": 1}]}
 
 
 def test_default_output_entries_apply_when_nothing_matches():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from engine.dmn.errors import DecisionError
@@ -30,7 +32,7 @@ def test_an_unparseable_cell_names_decision_rule_column_and_text():
 
 
 def test_every_bad_cell_is_reported_at_once():
-    rules = [(["[1..", "-"], ['"a"']), (["-", "< 5"], ["unknown(1)"])]
+    rules = [(["[1..", "-"], ['"a"']), (["-", "< 5"], ["unknown(1) +"])]
     text = dmn(table("d", ["x", "y"], ["out"], rules), table("e", ["z"], ["o"], [(['"x'], ["1"])]))
     found = problems(text)
     assert [(p.element_id, p.code) for p in found] == [
@@ -38,7 +40,7 @@ def test_every_bad_cell_is_reported_at_once():
         ("d_r2_o0", "bad_expression"),
         ("e_r1_i0", "bad_expression"),
     ]
-    assert "rule 2 (d_rule2), output 'out': cannot use 'unknown(1)': unknown function 'unknown'" in found[1].message
+    assert "rule 2 (d_rule2), output 'out': cannot use 'unknown(1) +': expected a value" in found[1].message
     assert "input 'z'" in found[2].message and "not closed" in found[2].message
 
 
@@ -74,23 +76,28 @@ def test_output_names_must_differ():
     assert "output name 'o' is used twice" in problems(text)[0].message
 
 
-def test_unsupported_language_and_boxed_expressions_are_reported():
+def test_unsupported_language_java_functions_and_missing_knowledge_are_reported():
     text = dmn(table("d", ["x"], ["o"], [(["-"], ["1"])]), language="javascript")
     assert "expression language 'javascript' is not supported" in problems(text)[0].message
-    boxed = dmn('<decision id="c" name="c"><context id="ctx"/></decision>')
-    assert "boxed expression 'context' is not supported" in problems(boxed)[0].message
+    java = dmn(
+        '<decision id="c" name="c"><functionDefinition id="fd" kind="Java"><context id="ctx"/>'
+        "</functionDefinition></decision>"
+    )
+    found = problems(java)[0]
+    assert (found.element_id, found.code) == ("fd", "unsupported")
+    assert "function definition 'fd' is of kind JAVA" in found.message
     bkm = dmn(
         '<decision id="k" name="k"><knowledgeRequirement id="kr"><requiredKnowledge href="#b"/>'
         '</knowledgeRequirement><literalExpression id="le"><text>1</text></literalExpression></decision>'
     )
-    assert "business knowledge models" in problems(bkm)[0].message
+    assert problems(bkm)[0].message == "required knowledge 'b' is not in this file or the files it imports"
 
 
 def test_requirement_problems():
     missing = dmn(literal("a", "b + 1", requires=["b"], requires_inputs=["nope"]))
     assert sorted(p.message for p in problems(missing)) == [
-        "required decision 'b' is not in this file",
-        "required input data 'nope' is not in this file",
+        "required decision 'b' is not in this file or the files it imports",
+        "required input data 'nope' is not in this file or the files it imports",
     ]
     cycle = dmn(literal("a", "b", requires=["b"]), literal("b", "a", requires=["a"]))
     assert {p.code for p in problems(cycle)} == {"decision_cycle"}
@@ -134,19 +141,36 @@ def test_a_type_error_in_an_input_entry_names_the_cell():
     assert error.details()["element_id"] == "approval_tier_r1_i0"
 
 
+OVERFLOW = 'date("999999999-12-31") + x'  # past the years FEEL allows: an error that stops the evaluation
+
+
 def test_an_error_in_an_output_entry_names_the_cell():
     with pytest.raises(DecisionError) as info:
-        run(dmn(table("d", ["x"], ["o"], [(["-"], ["x + 1"])])), x="a")
-    assert (info.value.rule_number, info.value.column, info.value.text) == (1, "output 'o'", "x + 1")
+        run(dmn(table("d", ["x"], ["o"], [(["-"], [OVERFLOW])])), x=timedelta(days=1))
+    assert (info.value.rule_number, info.value.column, info.value.text) == (1, "output 'o'", OVERFLOW)
 
 
 def test_an_error_in_an_input_expression_names_the_column():
     with pytest.raises(DecisionError) as info:
-        run(dmn(table("d", ["x * 2"], ["o"], [(["-"], ["1"])])), x="a")
-    assert info.value.column == "input 'x * 2'" and info.value.rule_id is None
+        run(dmn(table("d", [OVERFLOW], ["o"], [(["-"], ["1"])])), x=timedelta(days=1))
+    assert info.value.column == f"input {OVERFLOW!r}" and info.value.rule_id is None
 
 
 def test_an_error_in_a_literal_expression_names_it():
     with pytest.raises(DecisionError) as info:
-        run(dmn(literal("total", "price * qty")), price=2, qty="3")
-    assert info.value.column == "literal expression" and info.value.text == "price * qty"
+        run(dmn(literal("total", OVERFLOW)), x=timedelta(days=1))
+    assert info.value.column == "literal expression" and info.value.text == OVERFLOW
+
+
+def test_arithmetic_on_values_that_do_not_combine_is_null_with_a_warning_in_the_trace():
+    evaluation = run(dmn(literal("total", "price * qty")), price=2, qty="3")
+    assert evaluation.outputs == {"total": None}
+    assert evaluation.trace[-1].warnings == ('*: cannot multiply number 2 by string "3"; the result is null',)
+
+
+def test_a_decision_without_an_id_takes_its_name_when_the_name_can_be_an_id():
+    named = '<decision name="fn-null"><variable name="fn-null"/><literalExpression><text>1</text></literalExpression></decision>'
+    assert run(dmn(named)).outputs == {"fn-null": 1}
+    spaced = named.replace("fn-null", "fn null")
+    [problem] = problems(dmn(spaced))
+    assert problem.message == "decision without an id"

@@ -76,3 +76,15 @@ def test_a_multi_output_required_decision_is_a_context_for_the_next():
         literal("check", "x between limits.low and limits.high", requires=["limits"]),
     )
     assert run(text, "check", x=15).outputs == {"check": True}
+
+
+def test_input_data_typed_as_temporal_values_are_read_from_their_iso_text():
+    text = dmn(
+        input_data("due", type_ref="date"),
+        input_data("span", type_ref="feel:dayTimeDuration"),
+        literal("later", "due + span", requires_inputs=["due", "span"]),
+    )
+    assert run(text, due="2026-01-31", span="P2D").outputs == {"later": "2026-02-02"}
+    bad = run(text, due="31.01.2026", span="P2D")
+    assert bad.outputs == {"later": None}
+    assert "input 'due': '31.01.2026' is not a date (YYYY-MM-DD); it was taken as null" in bad.trace[-1].warnings

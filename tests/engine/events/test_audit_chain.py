@@ -19,7 +19,7 @@ from engine.runtime import instances, migration
 from engine.runtime.timers import fire_due
 from engine.tasks import claims, collaboration, completion
 from tests.bpmn_samples import linear, one_approval, script_task
-from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, ERIN, actor, deploy_shipped, source, write_concurrently
+from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, actor, deploy_shipped, source, write_concurrently
 
 APPROVE = {"decision": "approve", "comment": "fine by me"}
 
@@ -248,8 +248,8 @@ def intake(ctx, sla: str = "P2D") -> tuple[str, str]:
 
 def _delegated_completion(ctx):
     _, task = intake(ctx)
-    collaboration.delegate(ctx, ALICE, task, "erin", "at the board")
-    completion.complete(ctx, ERIN, task, APPROVE)
+    collaboration.delegate(ctx, ALICE, task, "ivan", "at the board")  # a fellow IT Manager (separation of duties)
+    completion.complete(ctx, IVAN, task, APPROVE)
 
 
 def _claim_then_unclaim(ctx):
@@ -327,7 +327,7 @@ ACTIONS = [
     ("unclaim", _claim_then_unclaim, "task_unclaimed", "alice", "user", None),
     (
         "delegate",
-        lambda c: collaboration.delegate(c, ALICE, intake(c)[1], "erin", "away"),
+        lambda c: collaboration.delegate(c, ALICE, intake(c)[1], "ivan", "away"),
         "task_delegated",
         "alice",
         "user",
@@ -349,7 +349,7 @@ ACTIONS = [
         "user",
         None,
     ),
-    ("delegated completion", _delegated_completion, "task_completed", "erin", "user", "alice"),
+    ("delegated completion", _delegated_completion, "task_completed", "ivan", "user", "alice"),
     (
         "comment",
         lambda c: comments.add_comment(c, ALICE, "looks fine", instance_id=intake(c)[0]),

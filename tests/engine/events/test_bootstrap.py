@@ -12,7 +12,7 @@ from engine import bootstrap
 from engine.audit import retention
 from engine.events import stream
 from engine.integration import connectors, webhooks
-from engine.notify import bell, delivery, recipients
+from engine.notify import announce, bell, delivery, digest, recipients
 from engine.runtime import jobs, signals
 from engine.sla import deadlines
 from tests.conftest import ROOT
@@ -20,11 +20,22 @@ from tests.conftest import ROOT
 
 def test_every_subscriber_companion_and_job_handler_is_registered_by_reference():
     bootstrap.bootstrap()
-    assert stream.subscribers() == (recipients.on_event, bell.on_event)
+    assert stream.subscribers() == (recipients.on_event, bell.on_event, announce.on_event, digest.on_event)
     assert webhooks.SUBSCRIPTIONS in stream.companions()
-    expected = {**connectors.JOBS, **webhooks.JOBS, **delivery.JOBS, **retention.JOBS, **deadlines.JOBS, **signals.JOBS}
+    expected = {
+        **connectors.JOBS,
+        **webhooks.JOBS,
+        **delivery.JOBS,
+        **retention.JOBS,
+        **deadlines.JOBS,
+        **signals.JOBS,
+        **announce.JOBS,
+        **digest.JOBS,
+    }
     assert sorted(expected) == [
         "connector",
+        "notify.channel",
+        "notify.digest",
         "notify.email",
         "notify.slack",
         "notify.teams",

@@ -51,7 +51,7 @@ def test_process_figures_with_percentiles_sla_and_rejections(seeded):
         2,
         0,
     )
-    assert (p.median_cycle_hours, p.p90_cycle_hours) == (7.0, 9.4)
+    assert (p.median_cycle_seconds, p.p90_cycle_seconds) == (7.0 * 3600, 9.4 * 3600)
     assert p.sla_rate == 75.0 and p.sla_breached.value == 1  # 3 of 4 decided tasks on time
     assert p.rejections.value == 1
     assert board.days[4] == dashboard.DayCount(date(2026, 1, 5), 4, 2) and len(board.days) == 7
@@ -63,8 +63,24 @@ def test_step_figures_drive_the_heat_map(seeded):
     assert board.step_process == "project-intake" and "it_manager_approval" in (board.bpmn_xml or "")
     steps = {s.element_id: s for s in board.steps}
     it, fin = steps["it_manager_approval"], steps["finance_approval"]
-    assert (it.completed, it.median_wait_hours, it.open.value, it.overdue.value, it.heat) == (3, 4.0, 1, 1, 1.0)
-    assert (fin.completed, fin.median_wait_hours, fin.open.value, fin.overdue.value, fin.heat) == (0, None, 1, 0, 0.0)
+    assert (it.completed, it.median_wait_seconds, it.open.value, it.overdue.value) == (3, 4.0 * 3600, 1, 1)
+    assert (fin.completed, fin.median_wait_seconds, fin.open.value, fin.overdue.value) == (0, None, 1, 0)
+    # one step with finished tasks: nothing to compare it with, so it is not painted as the longest
+    assert board.heat == dashboard.HeatScale(4.0 * 3600, 4.0 * 3600, graded=False)
+    assert (it.heat, fin.heat) == (0, None)
+
+
+def test_the_heat_scale_grades_only_waits_that_differ():
+    scale = dashboard.heat_scale
+    assert scale([]) is None
+    assert not scale([12.0, 30.0]).graded  # all under a minute: all quick, none "longest"
+    assert not scale([3600.0, 3600.0]).graded and not scale([3600.0, 3900.0]).graded  # about the same
+    graded = scale([60.0, 3600.0, 7200.0, 36_000.0])
+    assert graded == dashboard.HeatScale(60.0, 36_000.0, graded=True)
+    levels = [dashboard.heat_level(graded, m) for m in (60.0, 3600.0, 7200.0, 36_000.0, None)]
+    assert levels == [0, 0, 0, 4, None]
+    assert [dashboard.heat_level(graded, m) for m in (9_000.0, 16_000.0, 23_000.0, 30_000.0)] == [1, 2, 3, 4]
+    assert dashboard.heat_level(scale([3600.0, 3700.0]), 3700.0) == 0
 
 
 def test_group_figures_are_the_open_work_now(seeded):

@@ -11,6 +11,7 @@ from engine.core.errors import Conflict, Forbidden, InvalidInput
 from engine.core.permissions import Actor
 from engine.db.models import Event, ProcessInstance
 from engine.definitions import deployments
+from engine.monitoring import bulk
 from engine.monitoring import instances as monitoring
 from engine.monitoring.instances import InstanceFilter
 from engine.runtime import instances
@@ -173,13 +174,13 @@ def test_bulk_cancel_and_retry_over_a_filter_report_each_instance(ctx):
     done = intake(ctx, "C-done")
     completion.complete(ctx, ALICE, done.open_tasks[0].id, {"decision": "reject", "comment": "no"})
     with pytest.raises(Forbidden):
-        monitoring.bulk(ctx, DESIGNER, "cancel", flt(process="project-intake"), "cleanup")
+        bulk.run(ctx, DESIGNER, "cancel", flt(process="project-intake"), "cleanup")
     with pytest.raises(InvalidInput, match="reason"):
-        monitoring.bulk(ctx, ADMIN, "cancel", flt(process="project-intake"), "")
+        bulk.run(ctx, ADMIN, "cancel", flt(process="project-intake"), "")
     with pytest.raises(InvalidInput, match="filter"):
-        monitoring.bulk(ctx, ADMIN, "cancel", InstanceFilter(), "everything")
-    result = monitoring.bulk(ctx, ADMIN, "cancel", flt(started_by="intake-bot", process="project-intake"), "duplicates")
-    assert result.matched == 4 and result.succeeded == 4 and result.failed == 0  # the completed one is skipped
+        bulk.run(ctx, ADMIN, "cancel", InstanceFilter(), "everything")
+    result = bulk.run(ctx, ADMIN, "cancel", flt(started_by="intake-bot", process="project-intake"), "duplicates")
+    assert (result.matched, result.not_applicable, result.succeeded, result.failed) == (5, 1, 4, 0)  # C-done: skipped
     statuses = {r.business_key: r.status for r in monitoring.search(ctx, ADMIN, InstanceFilter()).items}
     assert statuses == {
         "K-1": "cancelled",
@@ -190,8 +191,8 @@ def test_bulk_cancel_and_retry_over_a_filter_report_each_instance(ctx):
     }
     assert instances.get(ctx, ADMIN, keep.id).cancel_reason == "duplicates"
     broken = failing(ctx)
-    retried = monitoring.bulk(ctx, ADMIN, "retry", flt(in_error=1))
+    retried = bulk.run(ctx, ADMIN, "retry", flt(in_error=1))
     assert retried.matched == 1 and retried.items[0].id == broken.id and retried.items[0].ok
     assert retried.items[0].message == "error"  # still failing: budget is still missing
     with pytest.raises(InvalidInput):
-        monitoring.bulk(ctx, ADMIN, "delete", flt(in_error=1))
+        bulk.run(ctx, ADMIN, "delete", flt(in_error=1))

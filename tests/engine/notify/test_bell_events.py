@@ -22,7 +22,7 @@ from tests.factories import ADMIN, ALICE, BOT, deploy_shipped
 
 @pytest.fixture
 def shipped(ctx):
-    deploy_shipped(ctx)
+    deploy_shipped(ctx, separation_of_duties=False)  # delegates outside the lane
     users.ensure_demo_users(ctx)
     return ctx
 

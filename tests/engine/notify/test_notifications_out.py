@@ -527,3 +527,43 @@ def test_an_event_about_a_task_the_step_holds_reads_no_task(ctx, people, inbox):
         uow.commit()
     assert log.reads("human_tasks") == [], log.seen
     assert [(j.payload["username"], j.payload["kind"]) for j in queued(ctx)[before:]] == [("ann", "task_reminder")]
+
+
+def test_a_rejection_is_told_as_a_rejection_by_email_slack_and_teams(ctx, people, inbox):
+    view = instances.start(ctx, RITA, "p1")
+    completion.complete(ctx, ALICE, view.open_tasks[0].id, {"decision": "reject", "comment": "no budget"})
+    [job] = [j for j in queued(ctx) if j.payload["kind"] == "instance_finished"]
+    context = job.payload["context"]
+    assert (context["status"], context["status_label"], context["outcome"]) == ("completed", "Rejected", "Rejected")
+    settings = ctx.settings
+    said = rendering.message(context, settings)
+    assert said.subject.startswith("Rejected: ") and said.lead.endswith("was rejected by alice.")
+    assert ("Outcome", "Rejected") in said.facts
+    slack = json.dumps(rendering.slack(context, settings))
+    teams = json.dumps(rendering.teams(context, settings))
+    for body in (slack, teams):
+        assert "was rejected by alice" in body and "is completed" not in body
+    run_jobs(ctx)
+    mail = next(m for tos, m in inbox.messages if tos == ["rita@example.com"])
+    assert mail["Subject"].startswith("Rejected: ")
+    assert "was rejected by alice" in mail.get_body(("plain",)).get_content()
+
+
+def test_a_job_queued_before_outcomes_still_renders():
+    old = {
+        "kind": "instance_finished",
+        "request": "New CRM",
+        "process": "Project intake",
+        "task_name": "x",
+        "business_key": None,
+        "actor": None,
+        "reason": None,
+        "outcome": None,
+        "status": "completed",
+        "whom": "you",
+        "status_label": "Completed",
+        "due_at": None,
+        "link": "/requests/x",
+    }
+    said = rendering.message(old, Settings(database_url="sqlite://", secret_key="x"))
+    assert said.lead == "Your request New CRM is completed."

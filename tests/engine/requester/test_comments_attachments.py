@@ -101,7 +101,7 @@ def test_mentions_notify_existing_users_who_may_see_the_request(shipped, request
     instance_id, task_id = request_ids
     added = comments.add_comment(shipped, ALICE, "@pmo please check; cc @bob, @ghost and @alice.", task_id=task_id)
     assert added.notified == ["pmo"]
-    assert added.not_notified == {"bob": "may not see this request"}
+    assert added.not_notified == {"bob": "may not see this request", "ghost": "no such user"}
     [note] = notifications.list_notifications(shipped, ADMIN).items
     assert (
         note.kind == "mention"
@@ -113,6 +113,14 @@ def test_mentions_notify_existing_users_who_may_see_the_request(shipped, request
     assert comments.add_comment(shipped, ALICE, "over to you @bob", instance_id=instance_id).notified == ["bob"]
     assert event_data(shipped, "comment_added")[-1]["mentions"] == ["bob"]
     assert notifications.list_notifications(shipped, BOB).items[0].kind == "mention"
+
+
+def test_a_mention_of_nobody_is_marked_on_every_showing(shipped, request_ids):
+    instance_id, task_id = request_ids
+    comments.add_comment(shipped, ALICE, "@bob and @bobby, see @pmo@corp.com.", task_id=task_id)
+    comments.add_comment(shipped, ALICE, "no mentions here", task_id=task_id)
+    view = requests.task_workspace(shipped, ALICE, task_id)
+    assert [c.unknown_mentions for c in view.comments] == [("bobby",), ()]
 
 
 def test_mention_names_are_parsed_carefully():

@@ -13,12 +13,12 @@ from engine.forms.checks import check_form
 from engine.requester import portal as requests
 from engine.tasks import collaboration, completion
 from tests.bpmn_samples import document, flow, lane, process, user_task
-from tests.factories import ADMIN, ALICE, AUDREY, BOB, ERIN, deploy_shipped, source
+from tests.factories import ADMIN, ALICE, AUDREY, BOB, ERIN, actor, deploy_shipped, source
 
 
 @pytest.fixture
 def shipped(ctx):
-    deploy_shipped(ctx)
+    deploy_shipped(ctx, separation_of_duties=False)  # alice hands her task to bob, outside the lane
     users.ensure_demo_users(ctx)
     return ctx
 
@@ -28,7 +28,7 @@ def test_the_shipped_processes_can_be_started_from_their_start_forms(shipped):
     assert set(listed) == {"project-intake", "change-request", "cross-functional-handoff"}
     assert listed["project-intake"].name == "Project intake"
     for key, fields in [
-        ("project-intake", ["title", "budget", "department", "description"]),
+        ("project-intake", ["title", "budget", "department", "description", "justification", "desired_start"]),
         ("change-request", ["title", "change_type", "impact"]),
         ("cross-functional-handoff", ["title", "go_live_date"]),
     ]:
@@ -147,3 +147,46 @@ def test_a_start_form_must_be_in_the_deployment(shipped):
     )
     deployments.deploy(shipped, ADMIN, [source("m.bpmn", bpmn), source("missing.form", form)])
     assert requests.start_form(shipped, ALICE, "p_missing").schema["id"] == "missing"
+
+
+def test_the_catalogue_says_what_each_process_is_for_who_owns_it_and_how_long_it_takes(shipped, clock):
+    from datetime import timedelta
+
+    listed = {p.key: p for p in requests.startable(shipped, ALICE)}
+    intake = listed["project-intake"]
+    assert intake.description.startswith("A department asks for a new IT project; the budget decides who approves")
+    assert intake.owner == "pmo"  # the shipped workflows name their owner (pmoflow:owner="pmo")
+    assert (intake.typical, intake.finished) == (None, 0)
+    for hours in (2, 4, 30):
+        view = requests.start_request(
+            shipped, ERIN, "project-intake", None, None, {"title": "t", "budget": "10", "department": "IT"}
+        )
+        clock.advance(timedelta(hours=hours))
+        completion.complete(shipped, ALICE, view.open_tasks[0].id, {"decision": "approve"})
+    running = requests.start_request(
+        shipped, ERIN, "project-intake", None, None, {"title": "t", "budget": "10", "department": "IT"}
+    )
+    clock.advance(timedelta(days=9))
+    assert running.status == "running"
+    intake = next(p for p in requests.startable(shipped, ALICE) if p.key == "project-intake")
+    assert (intake.typical, intake.finished) == (timedelta(hours=4), 3)  # the median; the running one not counted
+    owned = document(
+        process(
+            '<bpmn:documentation>Order a laptop.\nReads: model</bpmn:documentation><bpmn:startEvent id="s"/>'
+            + flow("f", "s", "e")
+            + '<bpmn:endEvent id="e"/>',
+            pid="laptop",
+            name="Laptop",
+        )
+    ).replace('id="laptop"', 'id="laptop" pmoflow:owner="erin"')
+    deployments.deploy(shipped, ADMIN, [source("laptop.bpmn", owned)])
+    laptop = next(p for p in requests.startable(shipped, ALICE) if p.key == "laptop")
+    assert (laptop.description, laptop.owner) == ("Order a laptop.", "erin")
+    unowned = document(
+        process('<bpmn:startEvent id="s"/>' + flow("f", "s", "e") + '<bpmn:endEvent id="e"/>', pid="pens")
+    )
+    deployments.deploy(shipped, ADMIN, [source("pens.bpmn", unowned)])
+    assert next(p for p in requests.startable(shipped, ALICE) if p.key == "pens").owner == "pmo"  # who published it
+    deployments.deploy(shipped, actor("cli", roles=("admin", "designer")), [source("pens.bpmn", unowned + " ")])
+    # a system actor (the command line deploying) is not a person to ask: no owner named
+    assert next(p for p in requests.startable(shipped, ALICE) if p.key == "pens").owner is None

@@ -314,21 +314,22 @@ def test_the_breach_check_follows_the_new_due_date_and_is_not_repeated(ctx, cloc
 
 
 def test_a_bulk_move_reports_each_instance_and_leaves_the_refused_ones_alone(ctx):
-    from engine.monitoring import instances as monitoring
+    from engine.monitoring import bulk
+    from engine.monitoring.filters import InstanceFilter
 
     deploy(ctx, review_process(after="sign_off"))
     at_review = instances.start(ctx, BOT, "p1", business_key="AT-REVIEW", variables={"title": "a"})
     at_sign_off = instances.start(ctx, BOT, "p1", business_key="AT-SIGN-OFF", variables={"title": "b"})
     completion.complete(ctx, ALICE, at_sign_off.open_tasks[0].id, {})
     v2 = deploy(ctx, review_process())  # no sign-off any more
-    flt = monitoring.InstanceFilter(process="p1")
+    flt = InstanceFilter(process="p1")
     with pytest.raises(InvalidInput, match="choose the version"):
-        monitoring.bulk(ctx, PMO, "migrate", flt, "x")
+        bulk.run(ctx, PMO, "migrate", flt, "x")
     with pytest.raises(InvalidInput, match="filter the list by one process"):
-        monitoring.bulk(ctx, PMO, "migrate", monitoring.InstanceFilter(status="running"), "x", version=v2)
+        bulk.run(ctx, PMO, "migrate", InstanceFilter(status="running"), "x", version=v2)
     with pytest.raises(Forbidden):
-        monitoring.bulk(ctx, ALICE, "migrate", flt, "x", version=v2)
-    result = monitoring.bulk(ctx, PMO, "migrate", flt, "drop the sign-off", version=v2)
+        bulk.run(ctx, ALICE, "migrate", flt, "x", version=v2)
+    result = bulk.run(ctx, PMO, "migrate", flt, "drop the sign-off", version=v2)
     outcome = {i.business_key: (i.ok, i.message) for i in result.items}
     assert outcome["AT-REVIEW"] == (True, "version 2")
     assert (
@@ -336,4 +337,4 @@ def test_a_bulk_move_reports_each_instance_and_leaves_the_refused_ones_alone(ctx
         and "sign_off (Sign off) is ready and does not exist" in outcome["AT-SIGN-OFF"][1]
     )
     assert [instances.get(ctx, ADMIN, i.id).version for i in (at_review, at_sign_off)] == [2, 1]
-    assert monitoring.bulk(ctx, PMO, "migrate", flt, "again", version=v2).items[0].business_key == "AT-SIGN-OFF"
+    assert bulk.run(ctx, PMO, "migrate", flt, "again", version=v2).items[0].business_key == "AT-SIGN-OFF"

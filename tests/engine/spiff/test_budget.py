@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from sqlalchemy import func, select, text
 
 from engine import bootstrap
@@ -30,7 +32,7 @@ from engine.runtime.timers import fire_due
 from engine.spiff.expressions.limits import ScriptTimeout
 from engine.spiff.expressions.sandbox import SandboxedEnvironment
 from engine.spiff.model.parsing import SourceFile
-from engine.spiff.runtime.budget import StepBudget, StepLimits, spending
+from engine.spiff.runtime.budget import StepBudget, StepLimits, element_of, spending
 from engine.tasks import completion
 from tests.bpmn_samples import one_approval
 from tests.engine.runtime.test_instances import deploy
@@ -157,7 +159,7 @@ def test_a_long_loop_that_ends_runs_to_its_end_in_one_step(patient):
 
 
 def test_a_loop_stops_at_the_time_limit(settings, clock):
-    ctx = limited(settings, clock, step_task_limit=10**9, step_time_limit=0.3)
+    ctx = limited(settings, clock, step_task_limit=10**9, step_time_limit=1.0)  # a loaded machine reaches the loop
     view = instances.start(ctx, BOT, "safety_script_loop", variables={"n": 0, "stop": 10**9})
     error = assert_consistent(ctx, view.id, error_element(ctx, view.id), "StepTimeLimit")
     assert error["element_id"] in LOOP and "time budget" in error["message"]
@@ -250,13 +252,22 @@ def test_instances_signalling_one_another_without_waiting_stop_at_the_chain_limi
 # ---------------------------------------------------------------- multi-instance
 
 
-def test_a_collection_of_a_million_items_is_refused_before_it_is_expanded(patient):
-    ctx = patient
+def test_a_collection_of_a_million_items_is_refused_before_it_is_expanded(settings, clock):
+    # the million items (7 MB) pass a raised variable size bound, to reach the multi-instance guard
+    ctx = limited(settings, clock, step_time_limit=120.0, variable_max_bytes=16 * 1024 * 1024)
     view = instances.start(ctx, BOT, "safety_exploding_mi", variables={"count": 10**6})
     error = assert_consistent(ctx, view.id, "handle_item", "MultiInstanceLimit")
     assert error["message"].startswith("multi-instance activity 'handle_item'")
     assert error["message"].endswith("would run 1000000 instances from its collection 'items' (limit 1000)")
     assert path(ctx, view.id) == ["sid-start", "make_items"]
+    ctx.db.dispose()
+
+
+def test_with_the_default_size_bound_the_script_building_the_million_items_is_the_incident(patient):
+    view = instances.start(patient, BOT, "safety_exploding_mi", variables={"count": 10**6})
+    error = assert_consistent(patient, view.id, "make_items", "VariableLimitExceeded")
+    assert "set variable 'items', which makes the variables larger than 1,048,576 bytes" in error["message"]
+    assert path(patient, view.id) == ["sid-start"]
 
 
 def test_a_refused_multi_instance_runs_once_a_retry_fixes_its_collection(small):
@@ -300,3 +311,14 @@ def test_other_instances_start_and_complete_while_a_hostile_step_runs(settings, 
         statuses = sorted(uow.session.scalars(select(ProcessInstance.status)))
     assert statuses == ["completed", "error"]
     ctx.db.dispose()
+
+
+def test_a_step_stopped_before_its_start_event_names_the_start_event():
+    """The budget can run out on SpiffWorkflow's own start task (a loaded machine): the incident names the
+    element the process would have run next, not none."""
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_str(one_approval().encode())
+    workflow = BpmnWorkflow(parser.get_spec("p1"))
+    start = workflow.get_tasks(spec_name="Start")[0]
+    assert start.task_spec.bpmn_id is None
+    assert element_of(start) == "start"

@@ -14,18 +14,10 @@ from engine.notify import bell as notifications
 from engine.runtime import instances
 from engine.tasks import claims, collaboration, completion
 from engine.tasks import inbox as tasks
-from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, DAVE, ERIN, actor, deploy_shipped
+from tests.factories import ADMIN, ALICE, AUDREY, BOB, BOT, DAVE, ERIN, actor
 
 APPROVE = {"decision": "approve", "comment": "fine by me"}
 IVAN = actor("ivan", "IT Manager")
-
-
-@pytest.fixture
-def shipped(ctx):
-    deploy_shipped(ctx)
-    users.ensure_demo_users(ctx)
-    users.create_user(ctx, "ivan", "demo", ["IT Manager"], ["approver"])
-    return ctx
 
 
 def intake(ctx, budget: int = 10_000) -> tuple[str, str]:
@@ -251,13 +243,17 @@ def test_the_requester_hears_when_the_request_is_decided(shipped):
     completion.complete(shipped, ALICE, task_id, APPROVE)
     [note] = inbox_of(shipped, BOT)
     assert note.kind == "request_decided" and note.instance_id == instance_id
-    assert note.text == "Your request New CRM (PRJ-7) is completed: approved."
+    assert note.text == "Your request New CRM (PRJ-7) was approved by alice."
+    assert note.link == f"/requests/{instance_id}"
+    rejected, task_id = intake(shipped)
+    completion.complete(shipped, ALICE, task_id, {"decision": "reject", "comment": "no budget"})
+    assert inbox_of(shipped, BOT)[0].text == "Your request New CRM (PRJ-7) was rejected by alice."
     other, _ = intake(shipped)
     instances.cancel(shipped, ADMIN, other, "duplicate")
     assert inbox_of(shipped, BOT)[0].text == "Your request New CRM (PRJ-7) was cancelled by pmo: duplicate."
     own, _ = intake(shipped)
     instances.cancel(shipped, BOT, own, "changed my mind")
-    assert len(inbox_of(shipped, BOT)) == 2  # cancelling one's own request: no news
+    assert len(inbox_of(shipped, BOT)) == 3  # cancelling one's own request: no news
 
 
 def test_notifications_are_read_one_by_one_or_all_at_once(shipped, clock):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine.dmn.feel.functions import conversion, lists, text
+from engine.dmn.feel.functions import conversion, lists, structures, text
 from engine.dmn.feel.functions.library import REGISTRY, Builtin
 
 BUILTINS: dict[str, Builtin] = REGISTRY
 BUILTIN_NAMES: frozenset[str] = frozenset(REGISTRY)
 
-_ = (conversion, lists, text)
+_ = (conversion, lists, structures, text)

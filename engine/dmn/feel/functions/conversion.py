@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation, Overflow
 from typing import Any
 
-from engine.dmn.feel.errors import FeelError
+from engine.dmn.feel.errors import FeelError, FeelLimit
 from engine.dmn.feel.functions.library import builtin, int_arg, text_arg
 from engine.dmn.feel.state import EvalState
 from engine.dmn.feel.temporal import (
     YearsMonths,
+    combine,
+    join_time,
+    make_date,
     months_between,
     parse_date,
     parse_date_time,
@@ -19,7 +22,7 @@ from engine.dmn.feel.temporal import (
     parse_time,
     parse_zone,
 )
-from engine.dmn.feel.values import to_text, type_name
+from engine.dmn.feel.values import CONTEXT, to_text, type_name
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -53,13 +56,15 @@ def date_(value: Any, month: Any = None, day: Any = None) -> date:
 
 def _date(year: int, month: int, day: int) -> date:
     try:
-        return date(year, month, day)
+        return make_date(year, month, day)
     except ValueError as err:
         raise FeelError(f"date(): no such date {year}-{month}-{day}") from err
 
 
-@builtin("time", "from|hour, minute, second, offset", 1, counts=(1, 3, 4))
-def time_(value: Any, minute: Any = None, second: Any = None, offset: Any = None) -> time:
+@builtin("time", "from|hour, minute, second, offset", 1, counts=(1, 3, 4), nulls=True)
+def time_(value: Any, minute: Any = None, second: Any = None, offset: Any = None) -> time | None:
+    if value is None:
+        return None
     if minute is not None or second is not None:
         return _time(value, minute, second, offset)
     if isinstance(value, datetime):
@@ -67,32 +72,35 @@ def time_(value: Any, minute: Any = None, second: Any = None, offset: Any = None
     if isinstance(value, time):
         return value
     if isinstance(value, date):
-        return time(0, 0, 0)
+        return time(0, 0, 0, tzinfo=UTC)  # a date's midnight, UTC
     return parse_time(text_arg(value, "time", "from"))
 
 
-def _time(hour: Any, minute: Any, second: Any, offset: Any) -> time:
+def _time(hour: Any, minute: Any, second: Any, offset: Any) -> time | None:
+    if hour is None or minute is None or second is None:
+        return None
     h, m = int_arg(hour, "time", "hour"), int_arg(minute, "time", "minute")
     if not isinstance(second, Decimal):
         raise FeelError(f"time(): second must be a number, not {type_name(second)}")
     whole = int(second)
-    micro = int((second - whole) * 1_000_000)
+    nanos = int((second - whole) * 1_000_000_000)
+    micro, nanos = divmod(nanos, 1000)
     zone = None
     if offset is not None:
         if not isinstance(offset, timedelta):
             raise FeelError("time(): offset must be a days and time duration")
         zone = parse_zone(_offset_text(offset))
     try:
-        return time(h, m, whole, micro, tzinfo=zone)
+        return join_time(time(h, m, whole, micro, tzinfo=zone), nanos)
     except ValueError as err:
         raise FeelError(f"time(): no such time {h}:{m}:{second}") from err
 
 
 def _offset_text(offset: timedelta) -> str:
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    total = int(offset.total_seconds())
+    sign = "-" if total < 0 else "+"
+    minutes, seconds = divmod(abs(total), 60)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}"
 
 
 @builtin("date and time", "from|date, time", 1)
@@ -100,12 +108,11 @@ def date_and_time(value: Any, moment: Any = None) -> datetime:
     if moment is not None:
         if not isinstance(value, date) or not isinstance(moment, time):
             raise FeelError("date and time(): expects a date and a time")
-        day = value.date() if isinstance(value, datetime) else value
-        return datetime.combine(day, moment, tzinfo=moment.tzinfo)
+        return combine(value.date() if isinstance(value, datetime) else value, moment)
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
+        return combine(value, time())
     return parse_date_time(text_arg(value, "date and time", "from"))
 
 
@@ -121,8 +128,10 @@ def years_and_months_duration(start: Any, end: Any) -> YearsMonths:
     return months_between(start, end)
 
 
-@builtin("number", "from, grouping separator, decimal separator", 1, counts=(1, 3))
+@builtin("number", "from, grouping separator, decimal separator", 1, counts=(1, 3), nulls=True)
 def number(value: Any, grouping: Any = None, decimal_sep: Any = None) -> Decimal | None:
+    if value is None:
+        return None
     text = text_arg(value, "number", "from")
     if grouping is not None:
         if grouping not in (" ", ",", "."):
@@ -135,9 +144,11 @@ def number(value: Any, grouping: Any = None, decimal_sep: Any = None) -> Decimal
     if not _NUMBER.fullmatch(text.strip()):
         return None
     try:
-        return Decimal(text.strip())
+        return CONTEXT.create_decimal(text.strip())  # rounded to 34 digits as it is read, never a million
     except InvalidOperation:
         return None
+    except Overflow as err:
+        raise FeelLimit("number(): number is too large") from err
 
 
 @builtin("string", "from")

@@ -9,18 +9,20 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.dmn.feel.errors import FeelError
+from engine.dmn.feel.errors import FeelError, FeelLimit
 from engine.dmn.feel.functions.library import builtin, int_arg, items_of, list_arg, number_arg
 from engine.dmn.feel.state import EvalState, check_items
 from engine.dmn.feel.temporal import YearsMonths
 from engine.dmn.feel.values import CONTEXT, Function, add, compare, equal, type_name
 
 
-@builtin("list contains", "list, element", nulls=True)
-def list_contains(items: Any, element: Any) -> bool | None:
+@builtin("list contains", "list, element", nulls=True, needs_state=True)
+def list_contains(state: EvalState, items: Any, element: Any) -> bool | None:
     if items is None:
         return None
-    return any(equal(v, element) for v in list_arg(items, "list contains"))
+    values = list_arg(items, "list contains")
+    state.spend(len(values))
+    return any(equal(v, element) for v in values)
 
 
 @builtin("count", "list", variadic=True, nulls=True)
@@ -74,7 +76,7 @@ def product(*args: Any) -> Decimal | None:
     try:
         return functools.reduce(CONTEXT.multiply, numbers)
     except decimal.Overflow as err:
-        raise FeelError("product(): number is too large") from err
+        raise FeelLimit("product(): number is too large") from err
 
 
 @builtin("mean", "list", variadic=True, nulls=True)
@@ -158,10 +160,10 @@ def append(items: Any, *extra: Any) -> list[Any] | None:
 
 @builtin("concatenate", "list", 1, variadic=True)
 def concatenate(*lists: Any) -> list[Any]:
+    check_items(sum(len(items) if isinstance(items, list) else 1 for items in lists))  # sized before it is built
     result: list[Any] = []
     for items in lists:
         result.extend(list_arg(items, "concatenate"))
-        check_items(len(result))
     return result
 
 
@@ -170,6 +172,7 @@ def insert_before(items: Any, position: Any, new_item: Any) -> list[Any] | None:
     if items is None or position is None:
         return None
     values = list(list_arg(items, "insert before"))
+    check_items(len(values) + 1)
     index = _index(values, int_arg(position, "insert before", "position"), "insert before")
     values.insert(index, new_item)
     return values
@@ -194,40 +197,44 @@ def reverse(items: Any) -> list[Any]:
     return list(reversed(list_arg(items, "reverse")))
 
 
-@builtin("index of", "list, match", nulls=True)
-def index_of(items: Any, match: Any) -> list[Decimal] | None:
+@builtin("index of", "list, match", nulls=True, needs_state=True)
+def index_of(state: EvalState, items: Any, match: Any) -> list[Decimal] | None:
     if items is None:
         return None
-    return [Decimal(i + 1) for i, v in enumerate(list_arg(items, "index of")) if equal(v, match)]
+    values = list_arg(items, "index of")
+    state.spend(len(values))
+    return [Decimal(i + 1) for i, v in enumerate(values) if equal(v, match)]
 
 
-def _distinct(values: list[Any]) -> list[Any]:
+def _distinct(state: EvalState, values: list[Any]) -> list[Any]:
     result: list[Any] = []
     for value in values:
+        state.spend(len(result) + 1)  # quadratic: each value is compared with those kept so far
         if not any(equal(value, seen) for seen in result):
             result.append(value)
     return result
 
 
-@builtin("union", "list", 1, variadic=True)
-def union(*lists: Any) -> list[Any]:
+@builtin("union", "list", 1, variadic=True, needs_state=True)
+def union(state: EvalState, *lists: Any) -> list[Any]:
+    check_items(sum(len(items) if isinstance(items, list) else 1 for items in lists))
     merged = [v for items in lists for v in list_arg(items, "union")]
-    check_items(len(merged))
-    return _distinct(merged)
+    return _distinct(state, merged)
 
 
-@builtin("distinct values", "list")
-def distinct_values(items: Any) -> list[Any]:
-    return _distinct(list_arg(items, "distinct values"))
+@builtin("distinct values", "list", needs_state=True)
+def distinct_values(state: EvalState, items: Any) -> list[Any]:
+    return _distinct(state, list_arg(items, "distinct values"))
 
 
-@builtin("flatten", "list")
-def flatten(items: Any) -> list[Any]:
+@builtin("flatten", "list", needs_state=True)
+def flatten(state: EvalState, items: Any) -> list[Any]:
     result: list[Any] = []
     stack = [iter(list_arg(items, "flatten"))]
     while stack:
         for value in stack[-1]:
             if isinstance(value, list):
+                state.spend(len(value) + 1)  # nested empty lists add nothing to the result, but take time
                 stack.append(iter(value))
                 break
             result.append(value)
@@ -242,7 +249,12 @@ def sort(state: EvalState, items: Any, precedes: Any = None) -> list[Any]:
     values = list(list_arg(items, "sort"))
     state.tick(len(values))
     if precedes is None:
-        return sorted(values, key=functools.cmp_to_key(lambda a, b: compare(a, b) or 0))
+
+        def natural(a: Any, b: Any) -> int:
+            state.spend()
+            return compare(a, b) or 0
+
+        return sorted(values, key=functools.cmp_to_key(natural))
     if not isinstance(precedes, Function):
         raise FeelError(f"sort(): precedes must be a function, not {type_name(precedes)}")
 
@@ -266,10 +278,13 @@ def _scale_arg(scale: Any, function: str) -> int:
 def _round(n: Any, scale: Any, rounding: str, function: str) -> Decimal:
     number = number_arg(n, function, "n")
     places = 0 if scale is None else _scale_arg(scale, function)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent <= places:  # no more decimals than the scale: nothing to round
+        return number
     try:
         return number.quantize(Decimal(1).scaleb(-places), rounding=rounding, context=CONTEXT)
     except decimal.InvalidOperation as err:
-        raise FeelError(f"{function}(): result has too many digits") from err
+        raise FeelLimit(f"{function}(): result has too many digits") from err
 
 
 @builtin("decimal", "n, scale")
@@ -344,7 +359,7 @@ def exp(n: Any) -> Decimal:
     try:
         return CONTEXT.exp(number_arg(n, "exp", "number"))
     except decimal.Overflow as err:
-        raise FeelError("exp(): number is too large") from err
+        raise FeelLimit("exp(): number is too large") from err
 
 
 @builtin("odd", "number")

@@ -1,8 +1,14 @@
 """String functions of FEEL. Positions are 1-based and count characters (code points).
 
-Regular expressions (`matches`, `replace`, `split`) run on Python's `re`, which cannot be
-interrupted, so patterns that could backtrack without bound are refused: a quantified group
-that itself holds a quantifier or an alternation (`(a+)+`, `(a|aa)*`), and back-references.
+Regular expressions (`matches`, `replace`, `split`) run on the `regex` package (PyPI), not on
+Python's `re`: `re` cannot be interrupted, so a pattern that backtracks without bound
+(`^(a|aa)+$` on thirty `a` and a `!`) would hold the thread and the GIL for hours. `regex`
+takes a `timeout` (what is left of the evaluation's time limit) and, with `concurrent=True`,
+lets other threads run while it matches. Its compiler expands counted repetitions, so their
+counts (`a{1000}`) may multiply to at most MAX_REPEAT; back-references and fuzzy matching are
+refused. Patterns are XPath's dialect (XML Schema's regular expressions with XPath's flags,
+translated by `_xpath`): `.` is any character but a line end, class subtraction `[A-Z-[OI]]`,
+block names `\\p{IsBasicLatin}`, and the `x` flag's whitespace rules.
 """
 
 from __future__ import annotations
@@ -12,14 +18,18 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from engine.dmn.feel.errors import FeelError
+import regex
+
+from engine.dmn.feel.errors import FeelError, FeelLimit
 from engine.dmn.feel.functions.library import builtin, int_arg, list_arg, text_arg
+from engine.dmn.feel.state import EvalState, check_items
 from engine.dmn.feel.values import MAX_STRING
 
 MAX_PATTERN = 500
 MAX_REGEX_INPUT = 100_000
-_FLAGS = {"i": re.IGNORECASE, "s": re.DOTALL, "m": re.MULTILINE, "x": re.VERBOSE}
-_QUANTIFIED_GROUP = re.compile(r"\)(?:[*+]|\{\d*,?\d*\})")
+MAX_REPEAT = 100_000  # product of the counts of counted repetitions (`{n}`, `{n,m}`) in one pattern
+_FLAGS = {"i": regex.IGNORECASE, "s": regex.DOTALL, "m": regex.MULTILINE, "x": 0}  # x: see _xpath
+_COUNT = re.compile(r"(?<!\\)\{(\d*)(?:,(\d*))?\}")
 
 
 @builtin("substring", "string, start position, length", 2)
@@ -80,91 +90,187 @@ def ends_with(text: Any, match: Any) -> bool:
     return text_arg(text, "ends with", "string").endswith(text_arg(match, "ends with", "match"))
 
 
-@builtin("string join", "list, delimiter", 1)
-def string_join(items: Any, delimiter: Any = None) -> str:
+@builtin("string join", "list, delimiter", 1, nulls=True)
+def string_join(items: Any, delimiter: Any = None) -> str | None:
+    if items is None:
+        return None
     parts = [text_arg(v, "string join", "list item") for v in list_arg(items, "string join") if v is not None]
     sep = "" if delimiter is None else text_arg(delimiter, "string join", "delimiter")
     if sum(len(p) for p in parts) + len(sep) * len(parts) > MAX_STRING:
-        raise FeelError(f"string join(): result would be longer than {MAX_STRING:,} characters")
+        raise FeelLimit(f"string join(): result would be longer than {MAX_STRING:,} characters")
     return sep.join(parts)
 
 
-@builtin("matches", "input, pattern, flags", 2)
-def matches(text: Any, pattern: Any, flags: Any = None) -> bool:
+@builtin("matches", "input, pattern, flags", 2, needs_state=True, nulls=True)
+def matches(state: EvalState, text: Any, pattern: Any, flags: Any = None) -> bool | None:
+    if text is None or pattern is None:  # null flags are no flags
+        return None
     value = _regex_input(text, "matches")
-    return _regex(pattern, flags, "matches").search(value) is not None
+    compiled = _regex(pattern, flags, "matches")
+    return _timed(state, "matches", lambda left: compiled.search(value, timeout=left, concurrent=True)) is not None
 
 
-@builtin("replace", "input, pattern, replacement, flags", 3)
-def replace(text: Any, pattern: Any, replacement: Any, flags: Any = None) -> str:
+@builtin("replace", "input, pattern, replacement, flags", 3, needs_state=True, nulls=True)
+def replace(state: EvalState, text: Any, pattern: Any, replacement: Any, flags: Any = None) -> str | None:
+    if text is None or pattern is None or replacement is None:  # null flags are no flags
+        return None
     value = _regex_input(text, "replace")
     template = text_arg(replacement, "replace", "replacement")
     template = re.sub(r"\$(\d)", r"\\g<\1>", template.replace("\\", "\\\\"))
-    result = _regex(pattern, flags, "replace").sub(template, value)
+    compiled = _regex(pattern, flags, "replace")
+    built = [0]
+
+    def expand(match: Any) -> str:  # sized as it goes: a big replacement times many matches is refused early
+        part: str = match.expand(template)
+        built[0] += len(part)
+        if built[0] > MAX_STRING:
+            raise FeelLimit(f"replace(): result would be longer than {MAX_STRING:,} characters")
+        return part
+
+    try:
+        result: str = _timed(state, "replace", lambda left: compiled.sub(expand, value, timeout=left))
+    except (IndexError, regex.error) as err:
+        raise FeelError(f"replace(): invalid replacement: {err}") from err
     if len(result) > MAX_STRING:
-        raise FeelError(f"replace(): result would be longer than {MAX_STRING:,} characters")
+        raise FeelLimit(f"replace(): result would be longer than {MAX_STRING:,} characters")
     return result
 
 
-@builtin("split", "string, delimiter")
-def split(text: Any, delimiter: Any) -> list[str]:
+@builtin("split", "string, delimiter", needs_state=True)
+def split(state: EvalState, text: Any, delimiter: Any) -> list[str]:
     value = _regex_input(text, "split")
-    return _regex(delimiter, None, "split").split(value)
+    compiled = _regex(delimiter, None, "split")
+    parts: list[str] = _timed(state, "split", lambda left: compiled.split(value, timeout=left, concurrent=True))
+    check_items(len(parts))
+    state.allocate(len(value))
+    return parts
+
+
+def _timed(state: EvalState, function: str, run: Any) -> Any:
+    """`run(seconds left)`, with a timeout error as a FeelError."""
+    try:
+        return run(state.remaining())
+    except TimeoutError as err:
+        raise FeelLimit(f"{function}(): stopped after the time limit of {state.time_limit:g} s") from err
 
 
 def _regex_input(text: Any, function: str) -> str:
     value = text_arg(text, function, "input")
     if len(value) > MAX_REGEX_INPUT:
-        raise FeelError(f"{function}(): input is longer than {MAX_REGEX_INPUT:,} characters")
+        raise FeelLimit(f"{function}(): input is longer than {MAX_REGEX_INPUT:,} characters")
     return value
 
 
-def _regex(pattern: Any, flags: Any, function: str) -> re.Pattern[str]:
+def _regex(pattern: Any, flags: Any, function: str) -> Any:
     text = text_arg(pattern, function, "pattern")
     flag_text = "" if flags is None else text_arg(flags, function, "flags")
     return _compiled(text, flag_text, function)
 
 
 @lru_cache(maxsize=256)
-def _compiled(pattern: str, flags: str, function: str) -> re.Pattern[str]:
+def _compiled(pattern: str, flags: str, function: str) -> Any:
     if len(pattern) > MAX_PATTERN:
-        raise FeelError(f"{function}(): pattern is longer than {MAX_PATTERN} characters")
-    bits = 0
+        raise FeelLimit(f"{function}(): pattern is longer than {MAX_PATTERN} characters")
+    bits = regex.VERSION0
     for flag in flags:
         if flag not in _FLAGS:
             raise FeelError(f"{function}(): unknown flag {flag!r} (use i, s, m or x)")
         bits |= _FLAGS[flag]
-    refusal = _risky(pattern)
+    refusal = _refused(pattern)
     if refusal:
-        raise FeelError(f"{function}(): pattern refused: {refusal}")
+        raise FeelLimit(f"{function}(): pattern refused: {refusal}")
     try:
-        return re.compile(pattern, bits)
-    except re.error as err:
+        return regex.compile(_xpath(pattern, flags), bits)
+    except (regex.error, OverflowError, RecursionError) as err:
         raise FeelError(f"{function}(): invalid pattern: {err}") from err
 
 
-def _risky(pattern: str) -> str | None:
-    """Why a pattern could backtrack without bound, or None."""
-    if re.search(r"\\[1-9]|\(\?P=", pattern):
-        return "back-references are not allowed"
-    for match in _QUANTIFIED_GROUP.finditer(pattern):
-        group = _group_before(pattern, match.start())
-        if group is not None and re.search(r"(?<!\\)[*+|]|(?<!\\)\{\d*,", group):
-            return "a repeated group may not contain repetition or alternatives"
+def _refused(pattern: str) -> str | None:
+    """Why a pattern is not compiled (too costly to compile, or not a regular expression of XPath), or None."""
+    if re.search(r"\\[1-9]|\\g[<0-9]|\(\?P[=>]|\(\?[&R0-9]|\(\?[+-]\d", pattern):
+        return "back-references and recursion are not allowed"
+    product = 1
+    for match in _COUNT.finditer(pattern):
+        if match[1] == "" and not match[2]:
+            continue  # `{}` and `{,}` are literal text
+        counts = [int(c) for c in (match[1], match[2]) if c]
+        product *= max(counts + [1])
+        if product > MAX_REPEAT:
+            return f"counted repetitions may multiply to at most {MAX_REPEAT:,}"
+    if re.search(r"(?<!\\[pPN])\{[^}]*[eisd][^}]*\}", pattern):
+        return "fuzzy matching is not allowed"
     return None
 
 
-def _group_before(pattern: str, close: int) -> str | None:
-    """The text of the group that ends at pattern[close] == ')'."""
-    depth = 0
-    for i in range(close, -1, -1):
+def _xpath(pattern: str, flags: str) -> str:
+    """An XPath pattern (F&O 3.1, 5.6.1) in the `regex` package's dialect: with the `x` flag, whitespace
+    outside character classes is removed before anything else (`\\ s` is `\\s`); `.` is any character
+    but `\\n` and `\\r` unless the `s` flag; `\\p{IsBlock}` names a Unicode block; `[a-z-[aeiou]]`
+    subtracts a class; `\\0` is no escape. Raises FeelError."""
+    if "x" in flags:
+        pattern = _without_whitespace(pattern)
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
         char = pattern[i]
-        if i > 0 and pattern[i - 1] == "\\":
+        if char == "\\":
+            escape, i = _escape(pattern, i)
+            out.append(escape)
+        elif char == "[":
+            text, i = _char_class(pattern, i)
+            out.append(text)
+        else:
+            out.append("[^\\n\\r]" if char == "." and "s" not in flags else char)
+            i += 1
+    return "".join(out)
+
+
+def _escape(pattern: str, i: int) -> tuple[str, int]:
+    """The escape at `i` (a backslash) and the index after it."""
+    if pattern.startswith(("\\p{Is", "\\P{Is"), i):
+        return pattern[i : i + 3] + "In", i + 5
+    if pattern[i + 1 : i + 2] == "0":
+        raise FeelError("invalid pattern: \\0 is not an escape")
+    return pattern[i : i + 2], i + 2
+
+
+def _char_class(pattern: str, start: int) -> tuple[str, int]:
+    """The character class opening at `start` and the index after it; a subtraction `[base-[minus]]` becomes
+    `(?:(?!minus)[base])`."""
+    parts = ["["]
+    i = start + 1
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            escape, i = _escape(pattern, i)
+            parts.append(escape)
+        elif char == "-" and pattern[i + 1 : i + 2] == "[" and i > start + 1:
+            minus, i = _char_class(pattern, i + 1)
+            if pattern[i : i + 1] != "]":
+                raise FeelError("invalid pattern: a subtracted class must end its class")
+            return f"(?:(?!{minus}){''.join(parts)}])", i + 1
+        elif char == "]" and i > start + 1 + (pattern[start + 1] == "^"):
+            return "".join(parts) + "]", i + 1
+        else:
+            parts.append(char)
+            i += 1
+    raise FeelError("invalid pattern: a character class is not closed")
+
+
+def _without_whitespace(pattern: str) -> str:
+    """The `x` flag: tab, line feed, carriage return and space go, except inside character classes."""
+    out: list[str] = []
+    depth, escaped = 0, False
+    for char in pattern:
+        if char in "\t\n\r " and depth == 0:
             continue
-        if char == ")":
+        out.append(char)
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
             depth += 1
-        elif char == "(":
+        elif char == "]" and depth:
             depth -= 1
-            if depth == 0:
-                return pattern[i + 1 : close]
-    return None
+    return "".join(out)

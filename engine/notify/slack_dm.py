@@ -1,0 +1,66 @@
+"""A `notify.slack` job as a direct message from pmoflow's bot (engine.notify.delivery calls `send` first).
+
+The user is found on Slack (`accounts.slack_user_for`); their DM channel is opened (conversations.open)
+and the message posted (chat.postMessage). Assignment, reminder and escalation messages of an open task
+whose form is a simple decision (`engine.forms.decisions.simple_decision`) carry Approve and Reject; every
+other message carries Open. Returns None when the bot cannot reach the user, so the incoming webhook
+(if they set one) is used instead. The messages are built by engine.slack.blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.core.config import Settings
+from engine.core.context import EngineContext
+from engine.db.models import HumanTask
+from engine.forms.decisions import simple_decision
+from engine.notify import rendering, summary
+from engine.runtime import jobs
+from engine.slack import accounts, api, blocks
+
+
+def configured(settings: Settings) -> bool:
+    """Whether a Slack app is set up to send direct messages (a bot token)."""
+    return bool(settings.slack_bot_token)
+
+
+def send(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any] | None:
+    """Post the job's notification to the user's Slack DM; None if they are not reachable by the bot.
+    Raises jobs.PermanentFailure (Slack refused), jobs.RetryLater (rate-limited), RuntimeError (retry)."""
+    try:
+        slack_user = accounts.slack_user_for(ctx, job.payload["username"])
+        if slack_user is None:
+            return None
+        context = job.payload["context"]
+        if context.get("kind") == "digest":  # the daily digest (engine/notify/digest.py): its own blocks
+            decision, body = False, summary.slack(context, ctx.settings)
+        else:
+            task_id = context.get("task_id") if context.get("kind") != "instance_finished" else None
+            decision = (
+                bool(task_id) and context.get("kind") in rendering.DECISION_KINDS and decidable(ctx, str(task_id))
+            )
+            url = rendering.message(context, ctx.settings).url
+            body = blocks.task_message(rendering.slack(context, ctx.settings), task_id, url, decision)
+        opened = api.call(ctx.settings, "conversations.open", {"users": slack_user})
+        channel = str((opened.get("channel") or {}).get("id") or slack_user)
+        posted = api.call(ctx.settings, "chat.postMessage", {"channel": channel, **body, "unfurl_links": False})
+    except api.SlackError as err:
+        raise jobs.PermanentFailure(str(err)) from None
+    except api.SlackUnavailable as err:
+        if err.retry_after is not None:
+            raise jobs.RetryLater(str(err), err.retry_after) from None
+        raise RuntimeError(str(err)) from None
+    return {"sent": "slack_dm", "channel": channel, "ts": posted.get("ts"), "buttons": decision}
+
+
+def decidable(ctx: EngineContext, task_id: str) -> bool:
+    """Whether the task is open and its form asks for nothing but the decision (and perhaps a comment)."""
+    with ctx.uow(write=False) as uow:
+        row = uow.session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).first()
+        if row is None or row.status != "open":
+            return False
+        form = row.instance.definition.forms.get(row.form_key or "")
+        return simple_decision(form if isinstance(form, dict) else None) is not None

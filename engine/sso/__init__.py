@@ -1,0 +1,1 @@
+"""Single sign-on over OpenID Connect: the provider's metadata and keys, its tokens, provisioning, logout."""

@@ -1,0 +1,169 @@
+"""Signing in with the OpenID provider: the user is found by the provider's subject (or linked by user name,
+or created) and their groups and roles are made to follow the provider's claims, every change an audit
+event naming the claim it came from; then a server-side session starts, remembering the provider's
+session id (`sid`, for back-channel logout) and the ID token (the hint of RP-initiated logout).
+
+The claims handed in are those of an ID token the caller verified (webui/auth/oidc.py, through Authlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from engine.admin import sessions
+from engine.admin.groups import group_named
+from engine.admin.identity import actor_of
+from engine.admin.passwords import SYSTEM
+from engine.admin.signin import SignIn
+from engine.core.context import EngineContext
+from engine.core.errors import Unauthenticated
+from engine.db.models import OidcIdentity, User
+from engine.events import stream as audit
+from engine.sso.jwts import values_of
+from engine.sso.mapping import ClaimMaps
+
+SOURCE = "oidc"
+
+
+def username_of(claims: Mapping[str, Any], maps: ClaimMaps) -> str:
+    """The pmoflow user name: the configured claim, else the e-mail address, else the subject."""
+    for name in (maps.username_claim, "email", "sub"):
+        value = claims.get(name)
+        if isinstance(value, str) and value.strip() and len(value.strip()) <= 80 and " " not in value.strip():
+            return value.strip()
+    raise Unauthenticated("the provider's ID token names no usable user name (at most 80 characters, no spaces)")
+
+
+def sign_in(
+    ctx: EngineContext,
+    issuer: str,
+    claims: Mapping[str, Any],
+    id_token: str,
+    remote: str | None,
+    user_agent: str | None = None,
+) -> SignIn:
+    """Provision or update the user of verified ID token `claims`, record `login`, start a session.
+
+    Raises Unauthenticated for a deactivated or system account, or claims without a usable name or subject."""
+    maps = ClaimMaps.of(ctx.settings)
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        raise Unauthenticated("the provider's ID token has no subject")
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        user = _user_of(uow.session, issuer, subject, claims, maps, now)
+        if not user.active or user.kind == SYSTEM:
+            audit.record(uow.session, "login_failed", now, actor=user.username, data={"remote": remote, "via": SOURCE})
+            uow.commit()
+            raise Unauthenticated(f"{user.username} may not sign in (deactivated or a system account)")
+        changed = _follow_groups(uow.session, user, claims, maps, now)
+        changed = _follow_roles(uow.session, user, claims, maps, now) or changed
+        audit.record(uow.session, "login", now, actor=user.username, data={"remote": remote, "via": SOURCE})
+        uow.session.flush()
+        actor, display_name, user_id = actor_of(user), user.display_name or user.username, user.id
+        uow.commit()
+    if changed:
+        ctx.tokens.clear()  # roles and groups of cached API actors
+    sid = claims.get("sid")
+    token, session_id = sessions.start(
+        ctx, user_id, remote, user_agent, oidc_sid=sid if isinstance(sid, str) else None, id_token=id_token
+    )
+    return SignIn(token, sessions.SessionUser(actor, display_name, session_id))
+
+
+def refused(ctx: EngineContext, reason: str, remote: str | None) -> None:
+    """Record a sign-in with the provider that failed before anyone was known (`login_failed`, its reason)."""
+    with ctx.uow() as uow:
+        data = {"remote": remote, "via": SOURCE, "reason": reason[:300]}
+        audit.record(uow.session, "login_failed", ctx.clock.now(), actor="", data=data)
+        uow.commit()
+
+
+def _user_of(
+    session: Session, issuer: str, subject: str, claims: Mapping[str, Any], maps: ClaimMaps, now: datetime
+) -> User:
+    """The user the provider's subject is linked to; else the user of the same name, linked now; else a new one."""
+    identity = session.scalars(
+        select(OidcIdentity)
+        .where(OidcIdentity.issuer == issuer, OidcIdentity.subject == subject)
+        .options(selectinload(OidcIdentity.user).selectinload(User.groups))
+    ).first()
+    if identity is not None:
+        identity.last_sign_in_at = now
+        return identity.user
+    username = username_of(claims, maps)
+    user = session.scalars(select(User).where(User.username == username).options(selectinload(User.groups))).first()
+    data: dict[str, Any] = {"username": username, "issuer": issuer, "subject": subject, "claim": maps.username_claim}
+    if user is None:
+        name = claims.get("name")
+        email = claims.get("email")
+        user = User(
+            username=username,
+            display_name=name.strip()[:200] if isinstance(name, str) and name.strip() else username,
+            email=email[:254] if isinstance(email, str) and email else None,
+            roles=sorted(set(maps.default_roles)),
+            password_hash=None,
+            created_at=now,
+            kind="person",
+        )
+        user.groups = []
+        session.add(user)
+        session.flush()
+        audit.record(
+            session,
+            "user_created",
+            now,
+            actor=username,
+            data={**data, "roles": user.roles, "groups": [], "kind": "person", "source": SOURCE},
+        )
+    elif user.kind == SYSTEM:
+        raise Unauthenticated(f"{username} is a system account: it signs in with API tokens only")
+    else:
+        audit.record(session, "oidc_linked", now, actor=username, data={**data, "source": SOURCE})
+    session.add(OidcIdentity(user=user, issuer=issuer, subject=subject, created_at=now, last_sign_in_at=now))
+    return user
+
+
+def _follow_groups(session: Session, user: User, claims: Mapping[str, Any], maps: ClaimMaps, now: datetime) -> bool:
+    """Join the groups the claim gives, leave the managed groups it no longer gives; audit each change.
+    Returns whether anything changed."""
+    changed = False
+    wanted = maps.groups_of(values_of(dict(claims), maps.groups_claim) or [])
+    managed = maps.managed_groups()
+    for group in sorted(set(wanted) - {g.name for g in user.groups}):
+        user.groups.append(group_named(session, group))
+        data = {"group": group, "username": user.username, "source": SOURCE, "claim": maps.groups_claim}
+        audit.record(session, "group_member_added", now, actor=user.username, data={**data, "value": wanted[group]})
+        changed = True
+    for found in sorted((g for g in user.groups if g.name not in wanted), key=lambda g: g.name):
+        if managed is None or found.name in managed:
+            user.groups.remove(found)
+            data = {"group": found.name, "username": user.username, "source": SOURCE, "claim": maps.groups_claim}
+            audit.record(session, "group_member_removed", now, actor=user.username, data=data)
+            changed = True
+    return changed
+
+
+def _follow_roles(session: Session, user: User, claims: Mapping[str, Any], maps: ClaimMaps, now: datetime) -> bool:
+    """With a role map, the user's roles are the mapped ones and the default roles; audit a change.
+    Returns whether they changed."""
+    if not maps.roles:
+        return False
+    given = maps.roles_of(values_of(dict(claims), maps.roles_claim) or [])
+    before, after = sorted(user.roles), sorted(given)
+    if before != after:
+        user.roles = after
+        data = {
+            "username": user.username,
+            "before": before,
+            "after": after,
+            "source": SOURCE,
+            "claim": maps.roles_claim,
+            "values": {role: given[role] for role in after},
+        }
+        audit.record(session, "roles_changed", now, actor=user.username, data=data)
+    return before != after
