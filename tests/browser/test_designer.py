@@ -19,7 +19,9 @@ SHOTS = "/tmp/designer-shots"  # screenshots to look at while developing; never 
 
 def wait_ready(page: Page) -> None:
     # a function, not an expression string: Playwright evaluates a string with eval, which the CSP refuses
-    page.wait_for_function("() => document.body.dataset.designerReady === 'true'", timeout=20_000)
+    # `document.body` is null for a moment while the page is still loading, and a predicate that throws
+    # ends the wait at once instead of being polled again
+    page.wait_for_function("() => document.body?.dataset.designerReady === 'true'", timeout=20_000)
 
 
 def watermark_is_visible(page: Page, canvas: str = "#canvas") -> None:

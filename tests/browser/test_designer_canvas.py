@@ -130,7 +130,7 @@ def test_zoom_fit_and_the_overview_move_the_view(live_server: LiveServer, page: 
     after = viewbox(page)
     assert after["x"] > before["x"] + 50 and abs(after["scale"] - before["scale"]) < 0.01
     page.wait_for_function(  # the overview redraws its frame on the next animation frame
-        "(x) => Math.abs(parseFloat(document.querySelector('#minimap .minimap-view').getAttribute('x')) - x) < 1",
+        "(x) => Math.abs(parseFloat(document.querySelector('#minimap .minimap-view')?.getAttribute('x')) - x) < 1",
         arg=after["x"],
         timeout=5_000,
     )

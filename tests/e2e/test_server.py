@@ -42,7 +42,14 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
 
 
 def client(base: str, token: str) -> httpx.Client:
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    # a fresh connection per request: a kept-alive one that the server closes after its keep-alive timeout,
+    # just as the client reuses it, fails the request (the race the tasklist tests met)
+    return httpx.Client(
+        base_url=base,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 @pytest.fixture
