@@ -177,15 +177,21 @@ def test_a_refused_update_fails_its_job_only(ctx, task, slack):
     assert {j.status for j in failed} == {"failed"} and all("message_not_found" in j.last_error for j in failed)
 
 
-def test_a_message_sent_after_the_decision_is_updated_at_once(ctx, slack, task):
-    """The send job ran late: the task was decided before its message was posted."""
-    slack.calls.clear()
+def test_a_message_sent_after_the_decision_is_updated_at_once(ctx, slack, task, clock):
+    """The send job ran late (Slack rate-limited it): the task was decided and checked before it was posted."""
+    slack.failures["conversations.open"] = (429, {"Retry-After": "30"}, {"ok": False, "error": "ratelimited"})
     collaboration.reassign(ctx, ADMIN, task, "bob", "Back to bob")
     completion.complete(ctx, BOB, task, {"decision": "approve"})  # before bob's new assignment message is sent
     run_jobs(ctx)
-    (late,) = [m for m in slack.of("chat.postMessage")]  # the reassignment's message, without decision buttons
+    assert {j.status for j in kinds(ctx, "notify.slack_sync")} == {"done"}
+    del slack.failures["conversations.open"]
+    slack.calls.clear()
+    clock.advance(timedelta(seconds=31))
+    run_jobs(ctx)
+    (late,) = slack.of("chat.postMessage")  # the reassignment's message, without decision buttons
     assert action_ids(late) == ["pmoflow_open"]
-    assert "DU0BOB" in updates(slack) and updates(slack)["DU0BOB"]["blocks"][0]["text"]["text"] == "Approved: Approve"
+    (fixed,) = slack.of("chat.update")  # closed when it was recorded
+    assert fixed["ts"] == posted_to(slack, "DU0BOB")["ts"] and fixed["blocks"][0]["text"]["text"] == "Approved: Approve"
     with ctx.uow(write=False) as uow:
         messages = list(uow.session.scalars(select(SlackMessage)))
         assert len(messages) == 3 and all(m.closed_at is not None for m in messages)
@@ -196,3 +202,23 @@ def test_without_a_slack_app_nothing_is_queued(ctx, task, settings, slack):
     completion.complete(plain, ALICE, task, {"decision": "approve"})
     assert kinds(plain, "notify.slack_sync") == []
     plain.db.dispose()
+
+
+def test_an_approval_decided_by_the_others_votes_closes_the_last_approvers_message(ctx, task, slack):
+    """Parallel approval (any one decides): alice's vote cancels bob's personal task; his DM says it was closed."""
+    from tests.engine.tasks.test_approvals import approval_process
+
+    board = approval_process('group="IT Manager" rule="any"')
+    deployments.deploy(ctx, ADMIN, [source("decide.form", json.dumps(DECISION)), source("b.bpmn", board)])
+    slack.calls.clear()
+    view = instances.start(ctx, BOT, "board_p")
+    run_jobs(ctx)
+    assert sorted(m["channel"] for m in slack.of("chat.postMessage")) == ["DU0ALICE", "DU0BOB"]
+    mine = next(t.id for t in view.open_tasks if t.assignee == "alice")
+    completion.complete(ctx, ALICE, mine, {"decision": "approve"})
+    run_jobs(ctx)
+    done = updates(slack)
+    assert done["DU0ALICE"]["blocks"][0]["text"]["text"] == "Approved: Board approval"
+    assert done["DU0BOB"]["blocks"][0]["text"]["text"] == "No longer waiting for you: Board approval"
+    assert "was closed on " in done["DU0BOB"]["blocks"][1]["text"]["text"]
+    assert action_ids(done["DU0BOB"]) == ["pmoflow_open"]
