@@ -5,7 +5,6 @@ its buttons. Against a local server playing Slack; SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,53 +17,20 @@ from engine.db.models import Job, SlackMessage
 from engine.definitions import deployments
 from engine.runtime import instances, jobs
 from engine.tasks import collaboration, completion
-from tests import slack_fake
 from tests.bpmn_samples import one_approval
+from tests.engine.notify.test_decision_links import DECISION
+from tests.engine.slack.conftest import slack_settings
 from tests.factories import ADMIN, BOT, actor, source
 from tests.slack_fake import FakeSlack, Person
 
-DECISION = {
-    "type": "default",
-    "id": "decide",
-    "components": [
-        {
-            "type": "radio",
-            "id": "d",
-            "key": "decision",
-            "label": "Decision",
-            "values": [{"label": "Approve", "value": "approve"}, {"label": "Reject", "value": "reject"}],
-            "validate": {"required": True},
-        },
-        {"type": "textarea", "id": "c", "key": "comment", "label": "Comment"},
-    ],
-}
 ALICE = actor("alice", "IT Manager")
 BOB = actor("bob", "IT Manager")
 
 
-@pytest.fixture(scope="module")
-def slack() -> Iterator[FakeSlack]:
-    with slack_fake.fake_slack() as fake:
-        yield fake
-
-
 @pytest.fixture
 def settings(database_url: str, slack: FakeSlack) -> Settings:
-    slack.calls.clear()
-    slack.failures.clear()
-    slack.people[:] = [Person("U0ALICE", "alice@example.com", "alice"), Person("U0BOB", "bob@example.com", "bob")]
-    return Settings(
-        database_url=database_url,
-        secret_key="test-secret",
-        script_time_limit=1.0,
-        base_url="https://pmo.example.com",
-        slack_bot_token=slack_fake.TOKEN,
-        slack_signing_secret=slack_fake.SECRET,
-        slack_api_url=slack.url,
-        chat_webhook_allow_http=True,
-        chat_webhook_allow_private=True,
-        chat_timeout=5.0,
-    )
+    people = (Person("U0ALICE", "alice@example.com", "alice"), Person("U0BOB", "bob@example.com", "bob"))
+    return slack_settings(database_url, slack, *people)
 
 
 @pytest.fixture
