@@ -94,7 +94,9 @@ def record(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any
     if context.get("kind") not in KEPT_KINDS or not context.get("task_id"):
         return
     task = session.scalars(select(HumanTask).where(HumanTask.uuid == str(context["task_id"]))).first()
-    if task is None:
+    channel, ts = str(result["channel"])[:32], str(result["ts"])[:32]
+    known = select(SlackMessage.id).where(SlackMessage.channel == channel, SlackMessage.ts == ts)
+    if task is None or session.scalar(known) is not None:  # never fail the finishing transaction: it would resend
         return
     now = ctx.clock.now()
     username = str(job.payload["username"])
@@ -102,8 +104,8 @@ def record(ctx: EngineContext, session: Session, job: Job, result: dict[str, Any
         task_id=task.id,
         username=username,
         slack_user=str(result["user"])[:32] if result.get("user") else None,
-        channel=str(result["channel"])[:32],
-        ts=str(result["ts"])[:32],
+        channel=channel,
+        ts=ts,
         buttons=bool(result.get("buttons")),
         posted_at=now,
     )
