@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -57,12 +58,26 @@ def on_event(session: Session, event: Event, instance: ProcessInstance | None) -
     settings = settings_of(session)
     if settings is None or not slack_dm.configured(settings):
         return
-    queued: set[tuple[str, str]] = session.info.setdefault(QUEUED, set())
+    queued = _queued(session)
     key = next(iter(payload.items()))
     if key in queued:
         return
     queued.add(key)
     jobs.enqueue(session, SYNC, {**payload, "event": event.type}, event.occurred_at, max_attempts=MAX_ATTEMPTS)
+
+
+def _queued(session: Session) -> set[tuple[str, str]]:
+    """What this transaction enqueued a check for already (forgotten when it ends)."""
+    if QUEUED not in session.info:
+        session.info[QUEUED] = set()
+
+        def _forget(sess: Session, *args: Any) -> None:
+            sess.info.pop(QUEUED, None)
+
+        sa_event.listen(session, "after_commit", _forget, once=True)
+        sa_event.listen(session, "after_soft_rollback", _forget, once=True)
+    queued: set[tuple[str, str]] = session.info[QUEUED]
+    return queued
 
 
 def waiting(session: Session, task: HumanTask) -> frozenset[str]:
