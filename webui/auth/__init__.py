@@ -96,8 +96,16 @@ def sso_callback() -> ResponseReturnValue:
     target = session.get("sso_next")
     ctx = engine_ctx()
     try:
-        issuer, claims, id_token = oidc.finish()
-        result = provisioning.sign_in(ctx, issuer, claims, id_token, request.remote_addr, request.user_agent.string)
+        answer = oidc.finish()
+        result = provisioning.sign_in(
+            ctx,
+            answer.issuer,
+            answer.claims,
+            answer.id_token,
+            request.remote_addr,
+            request.user_agent.string,
+            access_token=answer.access_token,
+        )
     except PmoflowError as err:
         provisioning.refused(ctx, err.message, request.remote_addr)
         flash(f"Signing in with {ctx.settings.oidc_name} failed: {err.message}", "error")
