@@ -5,7 +5,7 @@ session id (`sid`, for back-channel logout) and the ID token (the hint of RP-ini
 
 The claims handed in are those of an ID token the caller verified (webui/auth/oidc.py, through Authlib).
 
-A claim the token carries follows as it is; a claim it lacks means no values (providers leave an empty
+A claim the token carries follows as it is; a claim it lacks means no values (providers may leave an empty
 claim out); a claim it names a source for instead (group overage, engine/sso/overage.py) is fetched from
 that source with the sign-in's access token, and when that can't be done the user keeps the groups (and
 the roles, when they come from that claim) they have: an `oidc_claim_unresolved` event and a warning in the

@@ -83,7 +83,7 @@ def test_roles_from_another_claim_follow_while_unresolved_groups_stay(sso_app, i
 
 
 def test_a_missing_groups_claim_without_overage_means_no_groups(app, idp):
-    """Providers leave an empty groups claim out (Keycloak, Okta): absent is none, and access follows."""
+    """Providers may leave an empty groups claim out: absent (without an overage marker) is none."""
     signed_in(app, idp, {"groups": ["Finance", "pmo-designers"]})
     signed_in(app, idp, {})
     assert user_row(app, "nina") == (["approver"], [])

@@ -28,8 +28,11 @@ def load_user(token: str) -> WebUser | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths: never redirect a signed-in user to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only local paths: never redirect a signed-in user to another site. Browsers read a backslash as a
+    slash and drop tabs and line ends, so "/\\evil.example" and "/<tab>/evil.example" are "//evil.example"."""
+    if not target or any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return url_for("tasklist.inbox")
+    if target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
     return url_for("tasklist.inbox")
 

@@ -22,7 +22,7 @@ from engine.core.config import Settings
 from engine.core.errors import Unauthenticated
 from engine.outbound.transport import Unreachable, guard
 from engine.sso import provider
-from engine.sso.jwts import ALGORITHMS
+from engine.sso.jwts import ALGORITHMS, LEEWAY_SECONDS
 from engine.sso.mapping import ClaimMaps
 
 NAME = "provider"  # the one client registered with Authlib
@@ -137,7 +137,7 @@ def finish() -> Answer:
     checks: signature, issuer, audience, expiry, nonce), ProviderUnavailable (the token endpoint failed)."""
     app = client()
     try:
-        token = app.authorize_access_token()
+        token = app.authorize_access_token(leeway=LEEWAY_SECONDS)  # the skew allowed for every token
     except OAuthError as err:
         raise Unauthenticated(f"the provider refused the sign-in: {err.error}: {err.description or ''}") from None
     except (JoseError, ValueError) as err:
@@ -163,7 +163,7 @@ def verify_id_token(token: dict[str, Any], nonce: str) -> Answer:
     kept for this sign-in); raises Unauthenticated."""
     app = client()
     try:
-        token = {**token, "userinfo": app.parse_id_token(token, nonce=nonce)}
+        token = {**token, "userinfo": app.parse_id_token(token, nonce=nonce, leeway=LEEWAY_SECONDS)}
     except OAuthError as err:
         raise Unauthenticated(f"the provider's ID token was refused: {err.error}: {err.description or ''}") from None
     except (JoseError, ValueError) as err:
