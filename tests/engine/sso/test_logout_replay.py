@@ -3,6 +3,7 @@ shared through the database, not a set in one process's memory; old rows go at a
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -90,3 +91,25 @@ def test_a_malformed_jti_is_refused(processes, idp):
         with pytest.raises(LogoutRefused):
             backchannel_logout(first, token(idp, clock, jti=jti))
     assert rows(first) == 0
+
+
+def test_of_two_processes_taking_one_token_at_once_exactly_one_succeeds(processes, idp):
+    first, second, clock = processes
+    taken = token(idp, clock)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def deliver(ctx: EngineContext) -> None:
+        start.wait()
+        try:
+            backchannel_logout(ctx, taken)
+            outcomes.append("taken")
+        except LogoutRefused as err:
+            outcomes.append(err.message)
+
+    threads = [threading.Thread(target=deliver, args=(ctx,)) for ctx in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["taken", "the logout token was used before"]
