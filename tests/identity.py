@@ -130,7 +130,7 @@ class KeyProvider:
 class GroupsSource:
     """A claims source as Microsoft Graph answers one (group overage): GET /groups gives `pages[0]` with an
     `@odata.nextLink` to /groups?page=1, and so on. /fail answers 500, /text no JSON, /loop a next link to
-    itself, /away a next link to another host. Every request's path and Authorization header are kept."""
+    itself, /away a next link to another host, /broken one that is no URL. Every request's path and Authorization header are kept."""
 
     def __init__(self) -> None:
         self.pages: list[list[Any]] = []
@@ -155,8 +155,10 @@ class GroupsSource:
                     self._send(500, b'{"error": "boom"}')
                 elif path == "/text":
                     self._send(200, b"eyJhbGciOiJSUzI1NiJ9.e30.c2ln")  # a JWT, as OpenID's distributed claims
-                elif path in ("/loop", "/away"):
-                    more = source.url + "/loop" if path == "/loop" else "http://127.0.0.2:9/groups"
+                elif path in ("/loop", "/away", "/broken"):
+                    more = {"/loop": source.url + "/loop", "/away": "http://127.0.0.2:9/groups"}.get(
+                        path, "http://[::1"
+                    )
                     self._send(200, json.dumps({"value": ["g"], "@odata.nextLink": more}).encode())
                 else:
                     page = int(query.get("page", ["0"])[0])

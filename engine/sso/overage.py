@@ -71,12 +71,13 @@ def fetch(config: ProviderConfig, overage: Overage, access_token: str | None) ->
     token = overage.access_token or access_token
     if not token:
         raise Unresolved("the sign-in gave no access token to fetch the claim with")
-    url = GRAPH_GROUPS if _host(overage.endpoint) == LEGACY_GRAPH else overage.endpoint
-    host = _host(url)
     try:
-        checked_url(url, config.allow_private)
+        url = GRAPH_GROUPS if _host(overage.endpoint) == LEGACY_GRAPH else overage.endpoint
+        host = _host(checked_url(url, config.allow_private))
     except ProviderUnavailable as err:
         raise Unresolved(f"the claim's endpoint may not be fetched: {err.message}") from None
+    except ValueError:  # not a URL at all (e.g. "https://[::1")
+        raise Unresolved("the claim's endpoint is not a URL") from None
     values: list[str] = []
     for _ in range(MAX_PAGES):
         page = _page(config, url, token, host)
@@ -86,14 +87,22 @@ def fetch(config: ProviderConfig, overage: Overage, access_token: str | None) ->
         next_link = page.get("@odata.nextLink")
         if next_link is None:
             return values, host
-        if not isinstance(next_link, str) or _host(next_link) != host:
+        if not isinstance(next_link, str) or _same_host(next_link) != host:
             raise Unresolved(f"{host} gave a next page on another host or no URL")
         url = next_link
     raise Unresolved(f"{host} gave more than {MAX_PAGES} pages")
 
 
 def _host(url: str) -> str:
+    """The URL's host in lower case; raises ValueError for what is no URL."""
     return (urlsplit(url).hostname or "").lower()
+
+
+def _same_host(url: str) -> str | None:
+    try:
+        return _host(url)
+    except ValueError:
+        return None
 
 
 def _page(config: ProviderConfig, url: str, token: str, host: str) -> dict[str, Any]:

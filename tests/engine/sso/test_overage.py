@@ -64,6 +64,7 @@ def test_entra_ids_retired_graph_endpoint_is_asked_of_microsoft_graph(groups_sou
         ("/text", "127.0.0.1 answered no JSON"),
         ("/loop", "more than 3 pages"),
         ("/away", "next page on another host"),
+        ("/broken", "next page on another host or no URL"),
     ],
 )
 def test_a_source_that_fails_is_unresolved_naming_why(groups_source, monkeypatch, path, reason):
@@ -88,6 +89,8 @@ def test_the_address_policy_and_https_apply(groups_source):
         (STRICT, overage.Overage("groups", groups_source.url + "/groups", None), "t", "must use https"),
         (STRICT, overage.Overage("groups", "https://127.0.0.1:1/groups", None), "t", "could not be reached"),
         (CONFIG, overage.Overage("groups", "file:///etc/passwd", None), "t", "must use https"),
+        (CONFIG, overage.Overage("groups", "https://[::1/groups", None), "t", "not a URL"),
+        (CONFIG, overage.Overage("groups", "https://user:pw@127.0.0.1/groups", None), "t", "carries credentials"),
     ]
     for config, marker, token, reason in cases:
         with pytest.raises(overage.Unresolved, match=reason):
