@@ -80,7 +80,7 @@ def _end_sessions(ctx: EngineContext, issuer: str, jti: str, sid: str | None, su
         query = select(WebSession.id, User.username).join(User, User.id == WebSession.user_id)
         query = query.where(WebSession.ended_at.is_(None), WebSession.id_token.is_not(None))
         if sid is not None:
-            query = query.where(WebSession.oidc_sid == sid)
+            query = query.where(WebSession.oidc_sid == sid[:255])  # as sessions.start keeps it
         if isinstance(sub, str):
             query = query.join(OidcIdentity, OidcIdentity.user_id == User.id).where(
                 OidcIdentity.issuer == issuer, OidcIdentity.subject == sub

@@ -274,6 +274,19 @@ def test_back_channel_logout_ends_the_sessions_it_names(app, idp):
     ]
 
 
+def test_a_long_provider_session_id_is_still_ended_by_back_channel_logout(app, idp):
+    client = app.test_client()
+    sso_sign_in(client, idp, {**NINA, "sid": "s" * 300})  # kept as its first 255 characters
+    answer = app.test_client().post("/logout/backchannel", data={"logout_token": logout_token(idp, app, sid="s" * 300)})
+    assert answer.status_code == 200 and client.get("/tasks").status_code == 302
+
+
+def test_group_values_with_control_characters_name_no_group(app, idp):
+    response = sso_sign_in(app.test_client(), idp, {**NINA, "groups": ["Finance", "nul\x00name", "line\nend"]})
+    assert response.status_code == 302
+    assert user_row(app, "nina")[1] == ["Finance"]
+
+
 def test_an_invalid_logout_token_is_refused(app, idp):
     client = app.test_client()
     sso_sign_in(client, idp, NINA)
