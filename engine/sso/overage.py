@@ -15,13 +15,11 @@ the caller keeps what the user has (engine/sso/provisioning.py)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.outbound import client, policy
-from engine.sso.provider import ProviderConfig, ProviderUnavailable, checked_url
+from engine.sso.provider import ProviderConfig, ProviderUnavailable, checked_url, fetch_json
 
 LEGACY_GRAPH = "graph.windows.net"  # Azure AD Graph, retired; Entra ID still names it in `_claim_sources`
 GRAPH_GROUPS = "https://graph.microsoft.com/v1.0/me/transitiveMemberOf?$select=id"
@@ -80,7 +78,7 @@ def fetch(config: ProviderConfig, overage: Overage, access_token: str | None) ->
         raise Unresolved("the claim's endpoint is not a URL") from None
     values: list[str] = []
     for _ in range(MAX_PAGES):
-        page = _page(config, url, token, host)
+        page = _page(config, url, token)
         values += _values(page, overage.claim, host)
         if len(values) > MAX_VALUES:
             raise Unresolved(f"{host} gave more than {MAX_VALUES} values")
@@ -105,32 +103,11 @@ def _same_host(url: str) -> str | None:
         return None
 
 
-def _page(config: ProviderConfig, url: str, token: str, host: str) -> dict[str, Any]:
+def _page(config: ProviderConfig, url: str, token: str) -> dict[str, Any]:
     try:
-        checked_url(url, config.allow_private)
-        answer = client.send(
-            "GET",
-            url,
-            allow_private=config.allow_private,
-            timeout=config.timeout,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": "pmoflow"},
-            max_bytes=MAX_PAGE_BYTES,
-        )
+        return fetch_json(config, url, who="the claims source", token=token, max_bytes=MAX_PAGE_BYTES)
     except ProviderUnavailable as err:
-        raise Unresolved(f"the claim's endpoint may not be fetched: {err.message}") from None
-    except (ValueError, policy.AddressRefused, client.TransportError) as err:
-        raise Unresolved(f"{host} could not be reached: {err}") from None
-    if answer.status != 200:
-        raise Unresolved(f"{host} answered {answer.status}")
-    if answer.truncated:
-        raise Unresolved(f"{host} answered more than {MAX_PAGE_BYTES} bytes")
-    try:
-        found = json.loads(answer.body)
-    except ValueError:
-        raise Unresolved(f"{host} answered no JSON") from None
-    if not isinstance(found, dict):
-        raise Unresolved(f"{host} answered no JSON object")
-    return found
+        raise Unresolved(err.message) from None
 
 
 def _values(page: dict[str, Any], claim: str, host: str) -> list[str]:
