@@ -26,7 +26,7 @@ from engine.core.context import EngineContext
 from engine.db.models import Base
 from engine.db.schema import upgrade
 from engine.db.session import make_engine
-from tests.identity import idp, sso_app  # noqa: F401 - the in-process OpenID provider's fixtures (SSO tests)
+from tests.identity import groups_source, idp, sso_app  # noqa: F401 - the in-process OpenID provider's fixtures (SSO tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"

@@ -127,6 +127,67 @@ class KeyProvider:
         self.server.server_close()
 
 
+class GroupsSource:
+    """A claims source as Microsoft Graph answers one (group overage): GET /groups gives `pages[0]` with an
+    `@odata.nextLink` to /groups?page=1, and so on. /fail answers 500, /text no JSON, /loop a next link to
+    itself, /away a next link to another host, /broken one that is no URL. Every request's path and Authorization header are kept."""
+
+    def __init__(self) -> None:
+        self.pages: list[list[Any]] = []
+        self.requests: list[tuple[str, str]] = []
+        source = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                source.requests.append((self.path, self.headers.get("Authorization", "")))
+                path, query = urlsplit(self.path).path, parse_qs(urlsplit(self.path).query)
+                if path == "/fail":
+                    self._send(500, b'{"error": "boom"}')
+                elif path == "/text":
+                    self._send(200, b"eyJhbGciOiJSUzI1NiJ9.e30.c2ln")  # a JWT, as OpenID's distributed claims
+                elif path in ("/loop", "/away", "/broken"):
+                    more = {"/loop": source.url + "/loop", "/away": "http://127.0.0.2:9/groups"}.get(
+                        path, "http://[::1"
+                    )
+                    self._send(200, json.dumps({"value": ["g"], "@odata.nextLink": more}).encode())
+                else:
+                    page = int(query.get("page", ["0"])[0])
+                    body: dict[str, Any] = {"value": source.pages[page] if page < len(source.pages) else []}
+                    if page + 1 < len(source.pages):
+                        body["@odata.nextLink"] = f"{source.url}/groups?page={page + 1}"
+                    self._send(200, json.dumps(body).encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def overage(self, path: str = "/groups", claim: str = "groups") -> dict[str, Any]:
+        """The ID token claims of a group overage whose source is `path` here."""
+        return {"_claim_names": {claim: "src1"}, "_claim_sources": {"src1": {"endpoint": self.url + path}}}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def groups_source() -> Iterator[GroupsSource]:
+    """A claims source answering as Microsoft Graph does, closed when the test ends."""
+    source = GroupsSource()
+    yield source
+    source.close()
+
+
 def make_app(database_url: str, idp: KeyProvider | None, **settings: Any) -> Flask:
     config = {"database_url": database_url, "secret_key": "sso-test", "TESTING": True}
     config |= idp.settings(**settings) if idp is not None else settings

@@ -190,6 +190,7 @@ ACTIONS = (
     "instance_unwatched",
     "slack_account_linked",
     "oidc_linked",
+    "oidc_claim_unresolved",
     "escalation_skipped",
     "sla_invalid",
     "task_reminder",

@@ -34,7 +34,6 @@ class EngineContext:
         self.tokens = TtlCache(self.settings.token_cache_seconds)  # engine.admin.users.actor_for_token
         self.workflows = WorkflowCache(self.settings.workflow_cache_size)  # engine.runtime.warm
         self.oidc = TtlCache(self.settings.oidc_cache_seconds, size=8)  # engine.sso.provider: discovery, keys
-        self.logout_tokens = TtlCache(20 * 60, size=10_000)  # engine.sso.logout: ids of logout tokens taken
         self.limits = step_limits(self.settings)
         isolation.configure(self.settings)  # the sandbox's worker processes: how many, their memory budget
         if self.script_engine is None:

@@ -4,24 +4,30 @@ every provider-started session of the user (`sub` alone).
 
 The logout token is checked as the specification says (section 2.6): signed by the provider's keys,
 issuer, audience (our client id), `iat`, a `jti`, the back-channel logout event, no `nonce`, and `sid` or
-`sub`. A `jti` this process has seen within twice the accepted age is refused (a replay;
-`ctx.logout_tokens`)."""
+`sub`. A `jti` taken before is refused (a replay), by whichever process or host took it: the `jti`s are
+rows of `oidc_logout_tokens`, whose unique (issuer, jti) lets one insert win, kept for twice the accepted
+age and deleted by a later logout. The `jti` is recorded in the same transaction that ends the sessions,
+so a logout that fails half-way can be sent again."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from engine.core.context import EngineContext
 from engine.core.errors import PmoflowError, Unauthenticated
-from engine.db.models import OidcIdentity, User, WebSession
+from engine.db.models import OidcIdentity, OidcLogoutToken, User, WebSession
 from engine.events import stream as audit
 from engine.sso.jwts import verified_claims
 from engine.sso.provider import ProviderConfig, metadata
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 MAX_AGE = timedelta(minutes=10)  # a logout token issued longer ago is refused
+KEEP_JTI = 2 * MAX_AGE  # a taken jti is remembered this long: beyond, the token is too old anyway
+MAX_JTI_CHARS = 255
 
 
 class LogoutRefused(PmoflowError):
@@ -48,23 +54,33 @@ def backchannel_logout(ctx: EngineContext, logout_token: str) -> int:
     sid, sub = claims.get("sid"), claims.get("sub")
     if not isinstance(sid, str) and not isinstance(sub, str):
         raise LogoutRefused("the logout token names neither a session (sid) nor a subject (sub)")
-    now = ctx.clock.now()
-    if now.timestamp() - float(claims["iat"]) > MAX_AGE.total_seconds():
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
+        raise LogoutRefused(f"the logout token's jti is not a string of 1 to {MAX_JTI_CHARS} characters")
+    if ctx.clock.now().timestamp() - float(claims["iat"]) > MAX_AGE.total_seconds():
         raise LogoutRefused("the logout token is too old")
-    seen_key = (config.issuer, str(claims["jti"]))
-    if ctx.logout_tokens.get(seen_key, now) is not None:
-        raise LogoutRefused("the logout token was used before")
-    ctx.logout_tokens.put(seen_key, True, now)
-    return _end_sessions(ctx, metadata(ctx, config)["issuer"], sid if isinstance(sid, str) else None, sub)
+    return _end_sessions(ctx, metadata(ctx, config)["issuer"], jti, sid if isinstance(sid, str) else None, sub)
 
 
-def _end_sessions(ctx: EngineContext, issuer: str, sid: str | None, sub: object) -> int:
+def _take(session: Session, issuer: str, jti: str, now: datetime) -> bool:
+    """Record the logout token's jti for every process; False when it was taken before (a replay). Rows past
+    their time are deleted on the way."""
+    session.execute(delete(OidcLogoutToken).where(OidcLogoutToken.expires_at < now))
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    row = insert(OidcLogoutToken).values(issuer=issuer, jti=jti, expires_at=now + KEEP_JTI)
+    statement = row.on_conflict_do_nothing(index_elements=["issuer", "jti"]).returning(OidcLogoutToken.id)
+    return session.execute(statement).scalar_one_or_none() is not None
+
+
+def _end_sessions(ctx: EngineContext, issuer: str, jti: str, sid: str | None, sub: object) -> int:
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        if not _take(uow.session, issuer, jti, now):
+            raise LogoutRefused("the logout token was used before")
         query = select(WebSession.id, User.username).join(User, User.id == WebSession.user_id)
         query = query.where(WebSession.ended_at.is_(None), WebSession.id_token.is_not(None))
         if sid is not None:
-            query = query.where(WebSession.oidc_sid == sid)
+            query = query.where(WebSession.oidc_sid == sid[:255])  # as sessions.start keeps it
         if isinstance(sub, str):
             query = query.join(OidcIdentity, OidcIdentity.user_id == User.id).where(
                 OidcIdentity.issuer == issuer, OidcIdentity.subject == sub

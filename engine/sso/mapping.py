@@ -63,8 +63,8 @@ class ClaimMaps:
 
     def groups_of(self, values: list[str]) -> dict[str, str]:
         """pmoflow group -> the provider value that gives it."""
-        if not self.groups:
-            return {v.strip()[:120]: v for v in values if v.strip()}
+        if not self.groups:  # a value with a control character (a NUL, a line end) names no group
+            return {v.strip()[:120]: v for v in values if v.strip() and v.isprintable()}
         return {group: v for v in values for group in self.groups.get(v, [])}
 
     def managed_groups(self) -> set[str] | None:

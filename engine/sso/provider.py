@@ -67,28 +67,36 @@ def checked_url(url: str, allow_private: bool) -> str:
     return url
 
 
-def fetch_json(config: ProviderConfig, url: str) -> dict[str, Any]:
-    """GET a JSON object from the provider; raises ProviderUnavailable (naming the host, never the path)."""
+def fetch_json(
+    config: ProviderConfig,
+    url: str,
+    *,
+    who: str = "the OpenID provider",
+    token: str | None = None,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+) -> dict[str, Any]:
+    """GET a JSON object from the provider (`who`, in errors), with `token` as a bearer token if given; raises
+    ProviderUnavailable (naming the host, never the path or the token)."""
     host = urlsplit(checked_url(url, config.allow_private)).hostname
+    headers = {"Accept": "application/json", "User-Agent": "pmoflow"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     try:
         answer = client.send(
-            "GET",
-            url,
-            allow_private=config.allow_private,
-            timeout=config.timeout,
-            headers={"Accept": "application/json", "User-Agent": "pmoflow"},
-            max_bytes=MAX_DOCUMENT_BYTES,
+            "GET", url, allow_private=config.allow_private, timeout=config.timeout, headers=headers, max_bytes=max_bytes
         )
     except (ValueError, policy.AddressRefused, client.TransportError) as err:
-        raise ProviderUnavailable(f"the OpenID provider at {host} could not be reached: {err}") from None
-    if answer.status != 200 or answer.truncated:
-        raise ProviderUnavailable(f"the OpenID provider at {host} answered {answer.status}")
+        raise ProviderUnavailable(f"{who} at {host} could not be reached: {err}") from None
+    if answer.status != 200:
+        raise ProviderUnavailable(f"{who} at {host} answered {answer.status}")
+    if answer.truncated:
+        raise ProviderUnavailable(f"{who} at {host} answered more than {max_bytes} bytes")
     try:
         found = json.loads(answer.body)
     except ValueError:
-        raise ProviderUnavailable(f"the OpenID provider at {host} answered no JSON") from None
+        raise ProviderUnavailable(f"{who} at {host} answered no JSON") from None
     if not isinstance(found, dict):
-        raise ProviderUnavailable(f"the OpenID provider at {host} answered no JSON object")
+        raise ProviderUnavailable(f"{who} at {host} answered no JSON object")
     return found
 
 

@@ -3,10 +3,17 @@ or created) and their groups and roles are made to follow the provider's claims,
 event naming the claim it came from; then a server-side session starts, remembering the provider's
 session id (`sid`, for back-channel logout) and the ID token (the hint of RP-initiated logout).
 
-The claims handed in are those of an ID token the caller verified (webui/auth/oidc.py, through Authlib)."""
+The claims handed in are those of an ID token the caller verified (webui/auth/oidc.py, through Authlib).
+
+A claim the token carries follows as it is; a claim it lacks means no values (providers may leave an empty
+claim out); a claim it names a source for instead (group overage, engine/sso/overage.py) is fetched from
+that source with the sign-in's access token, and when that can't be done the user keeps the groups (and
+the roles, when they come from that claim) they have: an `oidc_claim_unresolved` event and a warning in the
+log name the reason. Access is never taken away because a token said nothing."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -23,10 +30,13 @@ from engine.core.context import EngineContext
 from engine.core.errors import Unauthenticated
 from engine.db.models import OidcIdentity, User
 from engine.events import stream as audit
+from engine.sso import overage
 from engine.sso.jwts import values_of
 from engine.sso.mapping import ClaimMaps
+from engine.sso.provider import ProviderConfig
 
 SOURCE = "oidc"
+log = logging.getLogger("pmoflow.sso")
 
 
 def username_of(claims: Mapping[str, Any], maps: ClaimMaps) -> str:
@@ -45,14 +55,17 @@ def sign_in(
     id_token: str,
     remote: str | None,
     user_agent: str | None = None,
+    access_token: str | None = None,
 ) -> SignIn:
     """Provision or update the user of verified ID token `claims`, record `login`, start a session.
+    `access_token` (the sign-in's) fetches a claim the token names a source for (group overage).
 
     Raises Unauthenticated for a deactivated or system account, or claims without a usable name or subject."""
     maps = ClaimMaps.of(ctx.settings)
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         raise Unauthenticated("the provider's ID token has no subject")
+    claims, fetched, unresolved = _distributed(ctx, claims, maps, access_token)  # before the transaction
     now = ctx.clock.now()
     with ctx.uow() as uow:
         user = _user_of(uow.session, issuer, subject, claims, maps, now)
@@ -60,8 +73,13 @@ def sign_in(
             audit.record(uow.session, "login_failed", now, actor=user.username, data={"remote": remote, "via": SOURCE})
             uow.commit()
             raise Unauthenticated(f"{user.username} may not sign in (deactivated or a system account)")
-        changed = _follow_groups(uow.session, user, claims, maps, now)
-        changed = _follow_roles(uow.session, user, claims, maps, now) or changed
+        changed = False
+        if maps.groups_claim not in unresolved:
+            changed = _follow_groups(uow.session, user, claims, maps, now, fetched)
+        if maps.roles and maps.roles_claim not in unresolved:
+            changed = _follow_roles(uow.session, user, claims, maps, now, fetched) or changed
+        for claim, reason in unresolved.items():
+            _kept(uow.session, user, claim, reason, maps, now)
         audit.record(uow.session, "login", now, actor=user.username, data={"remote": remote, "via": SOURCE})
         uow.session.flush()
         actor, display_name, user_id = actor_of(user), user.display_name or user.username, user.id
@@ -73,6 +91,37 @@ def sign_in(
         ctx, user_id, remote, user_agent, oidc_sid=sid if isinstance(sid, str) else None, id_token=id_token
     )
     return SignIn(token, sessions.SessionUser(actor, display_name, session_id))
+
+
+def _distributed(
+    ctx: EngineContext, claims: Mapping[str, Any], maps: ClaimMaps, access_token: str | None
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """The claims with those the token names a source for fetched (engine/sso/overage.py); which were
+    fetched (claim -> host) and which could not be (claim -> why)."""
+    found, fetched, unresolved = dict(claims), {}, {}
+    config = ProviderConfig.of(ctx.settings)
+    names = {maps.groups_claim} | ({maps.roles_claim} if maps.roles else set())
+    for claim in sorted(names):
+        marker = overage.detect(found, claim)
+        if marker is None:
+            continue
+        try:
+            if config is None:
+                raise overage.Unresolved("single sign-on is not configured")
+            found[claim], fetched[claim] = overage.fetch(config, marker, access_token)
+        except overage.Unresolved as err:
+            unresolved[claim] = err.reason
+    return found, fetched, unresolved
+
+
+def _kept(session: Session, user: User, claim: str, reason: str, maps: ClaimMaps, now: datetime) -> None:
+    """A claim that could not be had: what it governs stays as it is; say so in the trail and the log."""
+    kept = (["groups"] if claim == maps.groups_claim else []) + (
+        ["roles"] if maps.roles and claim == maps.roles_claim else []
+    )
+    data = {"username": user.username, "claim": claim, "reason": reason, "kept": kept, "source": SOURCE}
+    audit.record(session, "oidc_claim_unresolved", now, actor=user.username, data=data)
+    log.warning("single sign-on: %s keeps their %s: the claim %r: %s", user.username, " and ".join(kept), claim, reason)
 
 
 def refused(ctx: EngineContext, reason: str, remote: str | None) -> None:
@@ -128,27 +177,38 @@ def _user_of(
     return user
 
 
-def _follow_groups(session: Session, user: User, claims: Mapping[str, Any], maps: ClaimMaps, now: datetime) -> bool:
+def _origin(claim: str, fetched: Mapping[str, str]) -> dict[str, str]:
+    """Where a claim's values came from, when not from the token itself (an audit event's `fetched_from`)."""
+    return {"fetched_from": fetched[claim]} if claim in fetched else {}
+
+
+def _follow_groups(  # noqa: PLR0913 - the sign-in's parts
+    session: Session, user: User, claims: Mapping[str, Any], maps: ClaimMaps, now: datetime, fetched: Mapping[str, str]
+) -> bool:
     """Join the groups the claim gives, leave the managed groups it no longer gives; audit each change.
     Returns whether anything changed."""
     changed = False
     wanted = maps.groups_of(values_of(dict(claims), maps.groups_claim) or [])
     managed = maps.managed_groups()
+    origin = _origin(maps.groups_claim, fetched)
     for group in sorted(set(wanted) - {g.name for g in user.groups}):
         user.groups.append(group_named(session, group))
-        data = {"group": group, "username": user.username, "source": SOURCE, "claim": maps.groups_claim}
+        data = {"group": group, "username": user.username, "source": SOURCE, "claim": maps.groups_claim, **origin}
         audit.record(session, "group_member_added", now, actor=user.username, data={**data, "value": wanted[group]})
         changed = True
     for found in sorted((g for g in user.groups if g.name not in wanted), key=lambda g: g.name):
         if managed is None or found.name in managed:
             user.groups.remove(found)
             data = {"group": found.name, "username": user.username, "source": SOURCE, "claim": maps.groups_claim}
+            data |= origin
             audit.record(session, "group_member_removed", now, actor=user.username, data=data)
             changed = True
     return changed
 
 
-def _follow_roles(session: Session, user: User, claims: Mapping[str, Any], maps: ClaimMaps, now: datetime) -> bool:
+def _follow_roles(  # noqa: PLR0913 - the sign-in's parts
+    session: Session, user: User, claims: Mapping[str, Any], maps: ClaimMaps, now: datetime, fetched: Mapping[str, str]
+) -> bool:
     """With a role map, the user's roles are the mapped ones and the default roles; audit a change.
     Returns whether they changed."""
     if not maps.roles:
@@ -164,6 +224,7 @@ def _follow_roles(session: Session, user: User, claims: Mapping[str, Any], maps:
             "source": SOURCE,
             "claim": maps.roles_claim,
             "values": {role: given[role] for role in after},
+            **_origin(maps.roles_claim, fetched),
         }
         audit.record(session, "roles_changed", now, actor=user.username, data=data)
     return before != after

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from engine.admin import signin, users
 from engine.db.models import Event, OidcIdentity, User, WebSession
 from engine.sso.logout import EVENT
-from tests.identity import CLIENT_ID, KeyProvider, sso_sign_in, start
+from tests.identity import CLIENT_ID, KeyProvider, authorize_params, sso_sign_in, start
 from tests.webui.conftest import sign_in
 
 ROLE_MAP = "pmo-approvers=approver, pmo-admins=admin, pmo-designers=designer, pmo-auditors=auditor"
@@ -151,6 +151,8 @@ BAD_TOKENS = {
     "swapped payload": lambda idp: swapped_payload(idp),
     "wrong nonce": lambda idp: lambda c: idp.sign(c | {"nonce": "not-the-one-sent"}),
     "expired": lambda idp: lambda c: idp.sign(c | {"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}),
+    # a minute's skew is allowed, as for every token pmoflow checks (Authlib's own default is two)
+    "expired 90 s ago": lambda idp: lambda c: idp.sign(c | {"exp": int(time.time()) - 90}),
     "wrong issuer": lambda idp: lambda c: idp.sign(c | {"iss": "https://evil.example.com"}),
     "wrong audience": lambda idp: lambda c: idp.sign(c | {"aud": "another-client"}),
     "unsigned": lambda idp: lambda c: idp.sign(c).rsplit(".", 1)[0] + ".",
@@ -168,6 +170,24 @@ def test_an_id_token_that_fails_a_check_signs_nobody_in(app, idp, case):
         assert uow.session.scalars(select(User).where(User.username == "nina")).first() is None
     failed = events(app, "login_failed")[-1]
     assert failed.data["via"] == "oidc" and failed.data["reason"]
+
+
+def test_an_id_token_within_a_minutes_skew_is_taken(app, idp):
+    response = sso_sign_in(app.test_client(), idp, NINA, tamper=lambda c: idp.sign(c | {"exp": int(time.time()) - 20}))
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example/x", "/\t/evil.example", "https://evil.example"]
+)
+def test_the_page_after_signing_in_with_the_provider_is_never_another_site(app, idp, target):
+    client = app.test_client()
+    response = client.get("/login/sso", query_string={"next": target})
+    params = authorize_params(response.headers["Location"])
+    token = idp.sign(idp.id_token(params["nonce"], **NINA))
+    idp.answers.append({"access_token": "a", "token_type": "Bearer", "id_token": token})
+    response = client.get(f"/login/sso/callback?code=c&state={params['state']}")
+    assert response.status_code == 302 and response.headers["Location"] == "/tasks"
 
 
 def test_a_callback_without_the_state_sent_signs_nobody_in(app, idp):
@@ -252,6 +272,19 @@ def test_back_channel_logout_ends_the_sessions_it_names(app, idp):
         (1, "backchannel_logout"),
         (2, "backchannel_logout"),
     ]
+
+
+def test_a_long_provider_session_id_is_still_ended_by_back_channel_logout(app, idp):
+    client = app.test_client()
+    sso_sign_in(client, idp, {**NINA, "sid": "s" * 300})  # kept as its first 255 characters
+    answer = app.test_client().post("/logout/backchannel", data={"logout_token": logout_token(idp, app, sid="s" * 300)})
+    assert answer.status_code == 200 and client.get("/tasks").status_code == 302
+
+
+def test_group_values_with_control_characters_name_no_group(app, idp):
+    response = sso_sign_in(app.test_client(), idp, {**NINA, "groups": ["Finance", "nul\x00name", "line\nend"]})
+    assert response.status_code == 302
+    assert user_row(app, "nina")[1] == ["Finance"]
 
 
 def test_an_invalid_logout_token_is_refused(app, idp):

@@ -28,8 +28,11 @@ def load_user(token: str) -> WebUser | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths: never redirect a signed-in user to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only local paths: never redirect a signed-in user to another site. Browsers read a backslash as a
+    slash and drop tabs and line ends, so "/\\evil.example" and "/<tab>/evil.example" are "//evil.example"."""
+    if not target or any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return url_for("tasklist.inbox")
+    if target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
     return url_for("tasklist.inbox")
 
@@ -96,8 +99,16 @@ def sso_callback() -> ResponseReturnValue:
     target = session.get("sso_next")
     ctx = engine_ctx()
     try:
-        issuer, claims, id_token = oidc.finish()
-        result = provisioning.sign_in(ctx, issuer, claims, id_token, request.remote_addr, request.user_agent.string)
+        answer = oidc.finish()
+        result = provisioning.sign_in(
+            ctx,
+            answer.issuer,
+            answer.claims,
+            answer.id_token,
+            request.remote_addr,
+            request.user_agent.string,
+            access_token=answer.access_token,
+        )
     except PmoflowError as err:
         provisioning.refused(ctx, err.message, request.remote_addr)
         flash(f"Signing in with {ctx.settings.oidc_name} failed: {err.message}", "error")

@@ -9,7 +9,7 @@ endpoint is called through a requests session whose transport is that same clien
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth, OAuthError
@@ -22,12 +22,22 @@ from engine.core.config import Settings
 from engine.core.errors import Unauthenticated
 from engine.outbound.transport import Unreachable, guard
 from engine.sso import provider
-from engine.sso.jwts import ALGORITHMS
+from engine.sso.jwts import ALGORITHMS, LEEWAY_SECONDS
 from engine.sso.mapping import ClaimMaps
 
 NAME = "provider"  # the one client registered with Authlib
 STATE_PREFIX = f"_state_{NAME}_"  # where Authlib keeps a sign-in's state, nonce and PKCE verifier in the session
 CALLBACK = "/login/sso/callback"  # register <base URL>/login/sso/callback at the provider
+
+
+class Answer(NamedTuple):
+    """A sign-in's result at the callback: the issuer, the verified ID token's claims, the ID token, and the
+    access token (None if the provider sent none: it fetches a claim the ID token only names a source for)."""
+
+    issuer: str
+    claims: dict[str, Any]
+    id_token: str
+    access_token: str | None
 
 
 class GuardedSession(OAuth2Session):
@@ -119,14 +129,15 @@ def start() -> ResponseReturnValue:
     return response
 
 
-def finish() -> tuple[str, dict[str, Any], str]:
-    """The provider's answer at the callback: the issuer, the verified ID token's claims and the ID token.
+def finish() -> Answer:
+    """The provider's answer at the callback: the issuer, the verified ID token's claims, the ID token and the
+    access token.
 
     Raises Unauthenticated (an error from the provider, a missing or wrong `state`, a token that fails its
     checks: signature, issuer, audience, expiry, nonce), ProviderUnavailable (the token endpoint failed)."""
     app = client()
     try:
-        token = app.authorize_access_token()
+        token = app.authorize_access_token(leeway=LEEWAY_SECONDS)  # the skew allowed for every token
     except OAuthError as err:
         raise Unauthenticated(f"the provider refused the sign-in: {err.error}: {err.description or ''}") from None
     except (JoseError, ValueError) as err:
@@ -136,20 +147,23 @@ def finish() -> tuple[str, dict[str, Any], str]:
     return verified(app, token)
 
 
-def verified(app: ProviderApp, token: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
-    """The issuer, claims and ID token of a token answer whose ID token Authlib verified; raises Unauthenticated."""
+def verified(app: ProviderApp, token: dict[str, Any]) -> Answer:
+    """The issuer, claims, ID token and access token of a token answer whose ID token Authlib verified; raises
+    Unauthenticated."""
     claims = token.get("userinfo")
     if not isinstance(token.get("id_token"), str) or claims is None:
         raise Unauthenticated("the provider sent no ID token")
-    return str(app.load_server_metadata()["issuer"]), dict(claims), str(token["id_token"])
+    access = token.get("access_token")
+    issuer = str(app.load_server_metadata()["issuer"])
+    return Answer(issuer, dict(claims), str(token["id_token"]), access if isinstance(access, str) else None)
 
 
-def verify_id_token(token: dict[str, Any], nonce: str) -> tuple[str, dict[str, Any], str]:
+def verify_id_token(token: dict[str, Any], nonce: str) -> Answer:
     """Check a token answer's ID token exactly as the callback does (Authlib's parse_id_token with the nonce
     kept for this sign-in); raises Unauthenticated."""
     app = client()
     try:
-        token = {**token, "userinfo": app.parse_id_token(token, nonce=nonce)}
+        token = {**token, "userinfo": app.parse_id_token(token, nonce=nonce, leeway=LEEWAY_SECONDS)}
     except OAuthError as err:
         raise Unauthenticated(f"the provider's ID token was refused: {err.error}: {err.description or ''}") from None
     except (JoseError, ValueError) as err:

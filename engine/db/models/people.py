@@ -150,6 +150,19 @@ class OidcIdentity(Base):
     user: Mapped[User] = relationship()
 
 
+class OidcLogoutToken(Base):
+    """A back-channel logout token taken (its issuer and `jti`), shared by every process so that a replay to
+    another process or host is refused too (engine/sso/logout.py); rows past `expires_at` are deleted by the
+    next logout, as no token that old is accepted any more."""
+
+    __tablename__ = "oidc_logout_tokens"
+    __table_args__ = (UniqueConstraint("issuer", "jti", name="uq_oidc_logout_tokens_issuer_jti"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class LoginCounter(Base):
     """Failed sign-ins per account or per address in the current window, shared by every process
     (the database backend of engine/admin/throttle.py; with PMOFLOW_REDIS_URL Redis holds them instead)."""
