@@ -1,7 +1,7 @@
 """single sign-on: the back-channel logout tokens taken, shared by every process (replays refused everywhere)
 
 Revision ID: 0031
-Revises: 0028
+Revises: 0030
 Create Date: 2026-12-05 15:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0031'
-down_revision = '0028'
+down_revision = '0030'
 branch_labels = None
 depends_on = None
 
