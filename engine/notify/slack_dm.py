@@ -2,8 +2,9 @@
 
 The user is found on Slack (`accounts.slack_user_for`); their DM channel is opened (conversations.open)
 and the message posted (chat.postMessage). Assignment, reminder and escalation messages of an open task
-whose form is a simple decision (`engine.forms.decisions.simple_decision`) carry Approve and Reject; every
-other message carries Open. Returns None when the bot cannot reach the user, so the incoming webhook
+whose form is a simple decision (`engine.forms.decisions.simple_decision`) carry Approve and Reject while the
+admin's switch `slack_actions` is on (engine/admin/channels.py, read for each message); every other message
+carries Open. Returns None when the bot cannot reach the user, so the incoming webhook
 (if they set one) is used instead. The messages are built by engine.slack.blocks.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.admin.channels import enabled
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.db.models import HumanTask
@@ -57,8 +59,11 @@ def send(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any] | None:
 
 
 def decidable(ctx: EngineContext, task_id: str) -> bool:
-    """Whether the task is open and its form asks for nothing but the decision (and perhaps a comment)."""
+    """Whether deciding from Slack is on, the task is open and its form asks for nothing but the decision (and
+    perhaps a comment)."""
     with ctx.uow(write=False) as uow:
+        if not enabled(ctx, "slack_actions", uow.session):
+            return False
         row = uow.session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).first()
         if row is None or row.status != "open":
             return False
