@@ -95,7 +95,7 @@ class SwitchView:
 def _switch(key: str) -> Switch:
     switch = SWITCHES.get(key)
     if switch is None:
-        raise InvalidInput(f"no channel setting {key!r}", {"fields": {"setting": "Unknown setting."}})
+        raise InvalidInput(f"no channel setting {key[:64]!r}", {"fields": {"setting": "Unknown setting."}})
     return switch
 
 
