@@ -21,7 +21,7 @@ from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.events import stream
 from engine.integration import connectors, webhooks
-from engine.notify import announce, bell, delivery, digest, recipients
+from engine.notify import announce, bell, delivery, digest, recipients, slack_sync
 from engine.runtime import jobs, signals
 from engine.sla import deadlines
 
@@ -31,6 +31,7 @@ SUBSCRIBERS: tuple[stream.Subscriber, ...] = (
     bell.on_event,  # the in-app bell: one row per recipient
     announce.on_event,  # a process's posts to named chat channels (pmoflow:announce)
     digest.on_event,  # the daily digest: planned again when a person saves their settings
+    slack_sync.on_event,  # the Slack app's DMs about a task, updated once it no longer waits for their reader
 )
 # Read with the chain head when a transaction's events are written.
 COMPANIONS: tuple[stream.Companion, ...] = (
@@ -46,6 +47,7 @@ JOBS: dict[str, jobs.JobHandler] = {
     **signals.JOBS,  # signals thrown by instances, broadcast to the others
     **announce.JOBS,  # posts to named chat channels
     **digest.JOBS,  # the daily digest of each person who turned it on
+    **slack_sync.JOBS,  # finding and updating the Slack DMs of tasks that closed
 }
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.db.models import NotificationSetting, User
-from engine.notify import actions, rendering, slack_dm, summary
+from engine.notify import actions, rendering, slack_dm, slack_sync, summary
 from engine.notify.preferences import webhook_problem
 from engine.outbound import client, policy, smtp
 from engine.runtime import jobs
@@ -107,7 +107,7 @@ def send_teams(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any]:
 # One handler per channel (the kinds `recipients` enqueues), registered by engine.bootstrap.
 JOBS = {
     "notify.email": jobs.JobHandler(run=send_email),
-    "notify.slack": jobs.JobHandler(run=send_slack),
+    "notify.slack": jobs.JobHandler(run=send_slack, done=slack_sync.record),  # a DM is kept, to update it later
     "notify.teams": jobs.JobHandler(run=send_teams),
 }
 CHAT = {"slack": "Slack", "teams": "Teams"}

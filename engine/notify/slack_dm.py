@@ -5,7 +5,9 @@ and the message posted (chat.postMessage). Assignment, reminder and escalation m
 whose form is a simple decision (`engine.forms.decisions.simple_decision`) carry Approve and Reject while the
 admin's switch `slack_actions` is on (engine/admin/channels.py, read for each message); every other message
 carries Open. Returns None when the bot cannot reach the user, so the incoming webhook
-(if they set one) is used instead. The messages are built by engine.slack.blocks.
+(if they set one) is used instead. The messages are built by engine.slack.blocks; `call` maps Slack's
+answers to a job's outcomes (for engine/notify/slack_sync.py's updates too). The result names the channel,
+the message's `ts` and the Slack user, so the message can be updated once its task closes (slack_sync.record).
 """
 
 from __future__ import annotations
@@ -34,28 +36,41 @@ def send(ctx: EngineContext, job: jobs.ClaimedJob) -> dict[str, Any] | None:
     Raises jobs.PermanentFailure (Slack refused), jobs.RetryLater (rate-limited), RuntimeError (retry)."""
     try:
         slack_user = accounts.slack_user_for(ctx, job.payload["username"])
-        if slack_user is None:
-            return None
-        context = job.payload["context"]
-        if context.get("kind") == "digest":  # the daily digest (engine/notify/digest.py): its own blocks
-            decision, body = False, summary.slack(context, ctx.settings)
-        else:
-            task_id = context.get("task_id") if context.get("kind") != "instance_finished" else None
-            decision = (
-                bool(task_id) and context.get("kind") in rendering.DECISION_KINDS and decidable(ctx, str(task_id))
-            )
-            url = rendering.message(context, ctx.settings).url
-            body = blocks.task_message(rendering.slack(context, ctx.settings), task_id, url, decision)
-        opened = api.call(ctx.settings, "conversations.open", {"users": slack_user})
-        channel = str((opened.get("channel") or {}).get("id") or slack_user)
-        posted = api.call(ctx.settings, "chat.postMessage", {"channel": channel, **body, "unfurl_links": False})
     except api.SlackError as err:
         raise jobs.PermanentFailure(str(err)) from None
     except api.SlackUnavailable as err:
-        if err.retry_after is not None:
-            raise jobs.RetryLater(str(err), err.retry_after) from None
-        raise RuntimeError(str(err)) from None
-    return {"sent": "slack_dm", "channel": channel, "ts": posted.get("ts"), "buttons": decision}
+        raise _retry(err) from None
+    if slack_user is None:
+        return None
+    context = job.payload["context"]
+    if context.get("kind") == "digest":  # the daily digest (engine/notify/digest.py): its own blocks
+        decision, body = False, summary.slack(context, ctx.settings)
+    else:
+        task_id = context.get("task_id") if context.get("kind") != "instance_finished" else None
+        decision = bool(task_id) and context.get("kind") in rendering.DECISION_KINDS and decidable(ctx, str(task_id))
+        url = rendering.message(context, ctx.settings).url
+        body = blocks.task_message(rendering.slack(context, ctx.settings), task_id, url, decision)
+    opened = call(ctx, "conversations.open", {"users": slack_user})
+    channel = str((opened.get("channel") or {}).get("id") or slack_user)
+    posted = call(ctx, "chat.postMessage", {"channel": channel, **body, "unfurl_links": False})
+    return {"sent": "slack_dm", "channel": channel, "ts": posted.get("ts"), "buttons": decision, "user": slack_user}
+
+
+def call(ctx: EngineContext, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """One Web API call from a job: raises jobs.PermanentFailure (Slack refused), jobs.RetryLater
+    (rate-limited: after its Retry-After), RuntimeError (an outage: retried with backoff)."""
+    try:
+        return api.call(ctx.settings, method, payload)
+    except api.SlackError as err:
+        raise jobs.PermanentFailure(str(err)) from None
+    except api.SlackUnavailable as err:
+        raise _retry(err) from None
+
+
+def _retry(err: api.SlackUnavailable) -> Exception:
+    if err.retry_after is not None:
+        return jobs.RetryLater(str(err), err.retry_after)
+    return RuntimeError(str(err))
 
 
 def decidable(ctx: EngineContext, task_id: str) -> bool:

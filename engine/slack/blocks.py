@@ -1,5 +1,6 @@
 """The Slack app's Block Kit: a task's direct message (with Approve / Reject / Open when its form is a simple
-decision), the message after a decision, the reject dialog, `/pmoflow`'s list and short replies.
+decision), the message after a decision, the message of a task that no longer waits for its reader
+(cancelled, handed to someone else), the reject dialog, `/pmoflow`'s list and short replies.
 
 Built with slack_sdk's Block Kit models (they check lengths and shapes as they are built); a task's DM is
 the incoming-webhook message of `engine.notify.rendering.slack` with its buttons, so both modes say the
@@ -36,7 +37,7 @@ ACTIONS_BLOCK = "pmoflow_task"
 REJECT_VIEW = "pmoflow_reject"  # the dialog's callback_id
 COMMENT = "comment"  # the dialog's input block and action ids
 COMMENT_LIMIT = 2000
-VERBS = {"approve": "approved", "reject": "rejected"}
+VERBS = {"approve": "approved", "reject": "rejected", "complete": "completed"}
 
 
 def slack_escape(text: str) -> str:
@@ -105,12 +106,59 @@ def decided_message(decided: Decided) -> dict[str, Any]:
     about = " · ".join(slack_escape(p) for p in (decided.process, decided.business_key or "") if p)
     if about:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=cut(about, SLACK_TEXT_LIMIT))]).to_dict())
-    blocks.append(
-        ActionsBlock(
-            block_id=ACTIONS_BLOCK, elements=[ButtonElement(text="Open", action_id=OPEN, url=decided.url)]
-        ).to_dict()
-    )
+    blocks.append(_open_only(decided.url))
     return {"text": slack_escape(f"{verb.title()}: {decided.task_name} by {decided.decided_by}"), "blocks": blocks}
+
+
+def _open_only(url: str) -> dict[str, Any]:
+    block: dict[str, Any] = ActionsBlock(
+        block_id=ACTIONS_BLOCK, elements=[ButtonElement(text="Open", action_id=OPEN, url=url)]
+    ).to_dict()
+    return block
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """Why a task no longer waits for the person a message was sent to: `why` is "cancelled" (its request was
+    cancelled, `reason` saying why), "closed" (the process went on without it: a timer, another branch, an
+    approval decided by the others' votes) or "moved" (it is now with `now_with`, or with other people)."""
+
+    task_name: str
+    process: str
+    business_key: str | None
+    why: str  # cancelled | closed | moved
+    at: datetime | None
+    url: str
+    reason: str | None = None
+    now_with: str | None = None
+
+
+def withdrawn_message(withdrawn: Withdrawn) -> dict[str, Any]:
+    """A task's message once the task no longer waits for its reader: what happened, and Open (no decision
+    buttons)."""
+    name = slack_escape(withdrawn.task_name)
+    when = f" on {withdrawn.at.strftime('%d %b %Y %H:%M %Z')}" if withdrawn.at else ""
+    if withdrawn.why == "cancelled":
+        header = f"Cancelled: {withdrawn.task_name}"
+        lead = f"*{name}* was cancelled{when}: it no longer waits for you."
+        if withdrawn.reason:
+            lead += f"\nReason: {slack_escape(withdrawn.reason)}"
+    elif withdrawn.why == "closed":
+        header = f"No longer waiting for you: {withdrawn.task_name}"
+        lead = f"*{name}* was closed{when}: the request went on without it."
+    else:
+        header = f"No longer waiting for you: {withdrawn.task_name}"
+        holder = f"*{slack_escape(withdrawn.now_with)}*" if withdrawn.now_with else "other people"
+        lead = f"*{name}* was handed over{when}: it is now with {holder}."
+    blocks: list[dict[str, Any]] = [
+        HeaderBlock(text=cut(header, SLACK_HEADER_LIMIT)).to_dict(),
+        SectionBlock(text=MarkdownTextObject(text=cut(lead, SLACK_TEXT_LIMIT))).to_dict(),
+    ]
+    about = " · ".join(slack_escape(p) for p in (withdrawn.process, withdrawn.business_key or "") if p)
+    if about:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=cut(about, SLACK_TEXT_LIMIT))]).to_dict())
+    blocks.append(_open_only(withdrawn.url))
+    return {"text": slack_escape(header), "blocks": blocks}
 
 
 def reject_dialog(

@@ -361,3 +361,43 @@ def test_turned_off_by_an_admin_buttons_sent_before_decide_nothing_and_new_messa
     run_jobs(app)
     elements = dm_of(slack, "U0ALICE")["blocks"][-1]["elements"]
     assert [e["action_id"] for e in elements] == ["pmoflow_open"]
+
+
+def test_a_decision_elsewhere_updates_every_other_candidates_message(app, slack, clock):
+    """Both IT Managers get the task by DM; frank decides through the REST API, so alice's message loses its
+    buttons and names him; then a decision from Slack updates the other's message of the next request too."""
+    from engine.admin import tokens
+
+    ctx = app.extensions["pmoflow"]
+    users.update_user(ctx, "frank", "Frank", "frank@home.example", ["approver"], "pmo")
+    task_id = first_task(app, intake(app))
+    run_jobs(app)
+    assert sorted(m["channel"] for m in slack.of("chat.postMessage")) == ["DU0ALICE", "DU0FRANK"]
+    token = tokens.create_token(ctx, "frank", "cli")
+    answer = app.test_client().post(
+        f"/api/v1/tasks/{task_id}/complete",
+        json={"data": {"decision": "approve"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert slack.of("chat.update") == []  # not in the request: by the worker
+    run_jobs(app)
+    alice = next(u for u in slack.of("chat.update") if u["channel"] == "DU0ALICE")
+    assert alice["blocks"][0]["text"]["text"] == "Approved: IT Manager approval"
+    assert alice["blocks"][1]["text"]["text"].startswith("*frank* approved *IT Manager approval* on ")
+    assert [e["action_id"] for e in alice["blocks"][-1]["elements"]] == ["pmoflow_open"]
+
+    slack.calls.clear()
+    second = first_task(app, intake(app, key="PRJ-2"))
+    run_jobs(app)
+    posted = {m["channel"]: i for i, (name, m) in enumerate(slack.calls) if name == "chat.postMessage"}
+    ts = f"1767603600.{posted['DU0ALICE'] + 1:06d}"
+    clicked = click("pmoflow_approve", second, "U0ALICE", "DU0ALICE", ts)
+    assert post(app, "/slack/interactions", interaction_body(clicked), clock).status_code == 200
+    assert [u["channel"] for u in slack.of("chat.update")] == ["DU0ALICE"]  # the clicked message, at once
+    run_jobs(app)
+    frank = [u for u in slack.of("chat.update") if u["channel"] == "DU0FRANK"]
+    assert len(frank) == 1 and "<@U0ALICE> (*alice*) approved" not in frank[0]["blocks"][1]["text"]["text"]
+    assert frank[0]["blocks"][1]["text"]["text"].startswith("*alice* approved *IT Manager approval*")
+    again = [u for u in slack.of("chat.update") if u["channel"] == "DU0ALICE"]
+    assert len(again) == 2 and again[0]["blocks"][:2] == again[1]["blocks"][:2]  # the same words, said again

@@ -223,6 +223,23 @@ class DecisionLinkUse(Base):
     used_at: Mapped[datetime]
 
 
+class SlackMessage(Base):
+    """A direct message the Slack app posted about a task (engine/notify/slack_sync.py), so it can be updated
+    in place when the task stops waiting for its recipient. `closed_at` is set once, when its update is queued."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (UniqueConstraint("channel", "ts", name="uq_slack_messages_channel_ts"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(80))  # the pmoflow user it was sent to
+    slack_user: Mapped[str | None] = mapped_column(String(32))  # their Slack id, when known
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    buttons: Mapped[bool] = mapped_column(Boolean, default=False)  # it carried Approve / Reject
+    posted_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
 SEARCH_TEXT_LIMIT = 500
 
 

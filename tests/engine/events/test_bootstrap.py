@@ -12,7 +12,7 @@ from engine import bootstrap
 from engine.audit import retention
 from engine.events import stream
 from engine.integration import connectors, webhooks
-from engine.notify import announce, bell, delivery, digest, recipients
+from engine.notify import announce, bell, delivery, digest, recipients, slack_sync
 from engine.runtime import jobs, signals
 from engine.sla import deadlines
 from tests.conftest import ROOT
@@ -20,7 +20,13 @@ from tests.conftest import ROOT
 
 def test_every_subscriber_companion_and_job_handler_is_registered_by_reference():
     bootstrap.bootstrap()
-    assert stream.subscribers() == (recipients.on_event, bell.on_event, announce.on_event, digest.on_event)
+    assert stream.subscribers() == (
+        recipients.on_event,
+        bell.on_event,
+        announce.on_event,
+        digest.on_event,
+        slack_sync.on_event,
+    )
     assert webhooks.SUBSCRIPTIONS in stream.companions()
     expected = {
         **connectors.JOBS,
@@ -31,6 +37,7 @@ def test_every_subscriber_companion_and_job_handler_is_registered_by_reference()
         **signals.JOBS,
         **announce.JOBS,
         **digest.JOBS,
+        **slack_sync.JOBS,
     }
     assert sorted(expected) == [
         "connector",
@@ -38,6 +45,8 @@ def test_every_subscriber_companion_and_job_handler_is_registered_by_reference()
         "notify.digest",
         "notify.email",
         "notify.slack",
+        "notify.slack_sync",
+        "notify.slack_update",
         "notify.teams",
         "retention_purge",
         "signal.broadcast",

@@ -87,6 +87,32 @@ def test_the_message_after_a_rejection_quotes_the_comment_escaped():
     assert "<!channel>" not in json.dumps(message)
 
 
+def test_the_message_of_a_candidate_after_someone_else_decided():
+    """Decided elsewhere (the web form, the API, an email link, another's click): no mention, the decider by name."""
+    decided = blocks.Decided("IT Manager approval", "Project intake", "PRJ-7", "frank", "approve", None, AT, URL)
+    check("decided_elsewhere", blocks.decided_message(decided))
+    done = blocks.Decided("Fill in the <budget>", "Project intake", None, "erin", "complete", None, AT, URL)
+    check("decided_elsewhere_form", blocks.decided_message(done))
+
+
+def test_the_message_of_a_cancelled_task():
+    withdrawn = blocks.Withdrawn(
+        "IT Manager approval", "Project intake", "PRJ-7", "cancelled", AT, URL, reason="Project <stopped> & gone"
+    )
+    message = blocks.withdrawn_message(withdrawn)
+    check("withdrawn_cancelled", message)
+    assert "<stopped>" not in json.dumps(message)
+
+
+def test_the_message_of_a_task_handed_to_someone_else():
+    moved = blocks.Withdrawn("IT Manager approval", "Project intake", "PRJ-7", "moved", None, URL, now_with="alice")
+    check("withdrawn_moved", blocks.withdrawn_message(moved))
+    closed = blocks.Withdrawn("IT Manager approval", "Project intake", "PRJ-7", "closed", AT, URL)
+    check("withdrawn_closed", blocks.withdrawn_message(closed))
+    nobody = blocks.Withdrawn("IT Manager approval", "Project intake", None, "moved", None, URL)
+    assert "it is now with other people" in blocks.withdrawn_message(nobody)["blocks"][1]["text"]["text"]
+
+
 def test_the_reject_dialog():
     dialog = blocks.reject_dialog(TASK, "IT Manager approval", "Comment", "Required when you reject.", "D0ALICE", "1.2")
     check("reject_dialog", dialog)

@@ -4,7 +4,6 @@ fallback to the incoming webhook, and what Slack's refusals and outages do to th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -20,34 +19,14 @@ from engine.runtime import instances, jobs
 from engine.slack import accounts
 from tests import slack_fake
 from tests.bpmn_samples import one_approval
+from tests.engine.slack.conftest import slack_settings
 from tests.factories import ADMIN, BOT, actor, source
 from tests.slack_fake import FakeSlack, Person
 
 
-@pytest.fixture(scope="module")
-def slack() -> Iterator[FakeSlack]:
-    with slack_fake.fake_slack() as fake:
-        yield fake
-
-
 @pytest.fixture
 def settings(database_url: str, slack: FakeSlack) -> Settings:
-    slack.calls.clear()
-    slack.failures.clear()
-    slack.people[:] = [Person("U0ALICE", "alice@example.com", "alice")]
-    return Settings(
-        database_url=database_url,
-        secret_key="test-secret",
-        script_time_limit=1.0,
-        base_url="https://pmo.example.com",
-        slack_bot_token=slack_fake.TOKEN,
-        slack_signing_secret=slack_fake.SECRET,
-        slack_api_url=slack.url,
-        slack_webhook_hosts="127.0.0.1",
-        chat_webhook_allow_http=True,
-        chat_webhook_allow_private=True,
-        chat_timeout=5.0,
-    )
+    return slack_settings(database_url, slack, Person("U0ALICE", "alice@example.com", "alice"))
 
 
 @pytest.fixture
