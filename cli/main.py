@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Settings come from the environment: PMOFLOW_DATABASE_URL (default: an SQLite file under "
         "./var/), PMOFLOW_SECRET_KEY, PMOFLOW_WORKFLOWS_DIR (default: ./workflows); notification email "
         "and chat: PMOFLOW_BASE_URL, PMOFLOW_SMTP_HOST/_PORT/_SECURITY/_USERNAME/_PASSWORD/_FROM; decision "
-        "links in messages: PMOFLOW_EMAIL_ACTIONS, PMOFLOW_DECISION_LINK_DAYS; process posts: "
+        "links in messages: PMOFLOW_EMAIL_ACTIONS, PMOFLOW_SLACK_ACTIONS (defaults: admins switch them at run time "
+        "under Administration > Channels), PMOFLOW_DECISION_LINK_DAYS; process posts: "
         "PMOFLOW_CHAT_CHANNELS; the Slack app: PMOFLOW_SLACK_BOT_TOKEN, PMOFLOW_SLACK_SIGNING_SECRET; single "
         "sign-on: PMOFLOW_OIDC_ISSUER/_CLIENT_ID/_CLIENT_SECRET (see README, Configuration).",
     )

@@ -44,7 +44,7 @@ PRESETS = {
             "workflows",
             "Changes to workflows",
             "versions deployed or published, drafts discarded, instances moved to another version, calendars, "
-            "retention, connector hosts and webhooks",
+            "retention, connector hosts, webhooks and channel settings",
             types=(
                 "definition_deployed",
                 "decision_deployed",
@@ -61,6 +61,7 @@ PRESETS = {
                 "webhook_updated",
                 "webhook_deleted",
                 "webhook_secret_rotated",
+                "channel_setting_changed",
             ),
         ),
         Preset(
@@ -196,6 +197,7 @@ ACTIONS = (
     "task_reminder",
     "connector_host_removed",
     "webhook_deleted",
+    "channel_setting_changed",
 )
 
 

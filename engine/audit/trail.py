@@ -369,6 +369,11 @@ def summary(row: Event, names: _Namer | None = None) -> str:
     if row.type == "login_locked":
         what = f"account {row.actor}" if data.get("scope") == "account" else f"address {data.get('remote')}"
         return f"sign-in locked for {what} after too many failed attempts on {when}, until {data.get('until')}"
+    if row.type == "channel_setting_changed":
+        turned = "on" if data.get("to") else "off"
+        how = " (back to the environment's value)" if data.get("to_source") == "environment" else ""
+        was = "on" if data.get("from") else "off"
+        return f"{_who(row)} turned {data.get('label') or data.get('setting')} {turned}{how} on {when} (was {was})"
     if row.type == "task_created":
         return f"task {name!r} created on {when}" + (f" for {', '.join(data['groups'])}" if data.get("groups") else "")
     subject = f" {name!r}" if name else ""

@@ -134,7 +134,9 @@ class Settings:
     slack_api_url: str = "https://slack.com/api"  # Slack's Web API; tests point it at a local receiver
     slack_link_minutes: int = 30  # how long a "connect your Slack account" link stays valid
     # deciding from a message (engine/notify/actions.py): Approve / Reject links in emails and Teams cards
+    # both are defaults: an admin's choice on Administration > Channels (engine/admin/channels.py) wins over them
     email_actions: bool = True  # PMOFLOW_EMAIL_ACTIONS=0: no decision links; links already sent stop working
+    slack_actions: bool = True  # PMOFLOW_SLACK_ACTIONS=0: Slack DMs carry Open only; clicks on older buttons refused
     decision_link_days: int = 7  # a decision link expires this many days after it was sent
     # channels processes may post to (pmoflow:announce, engine/notify/announce.py), named by the admin:
     # "pmo-decisions=slack:https://hooks.slack.com/services/..., it-ops=teams:https://....webhook.office.com/..."

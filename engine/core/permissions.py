@@ -67,6 +67,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "substitute.set_own": frozenset({"admin", "designer", "approver"}),
     "calendar.manage": frozenset({"admin"}),  # business calendars and holidays
     "connector.manage": frozenset({"admin"}),  # the HTTP connector's allow-list
+    "channel.manage": frozenset({"admin"}),  # deciding from messages on or off (engine/admin/channels.py)
     # monitoring (PMO staff = designers, and admins; auditors read, never write) and the dashboard
     "instance.monitor": frozenset({"admin", "designer", "auditor"}),
     "instance.edit_variables": frozenset({"admin"}),
@@ -103,7 +104,7 @@ SCOPES: dict[str, str] = {
     "signals": "broadcast signals",
     "audit:read": "search and verify the audit trail",
     "notifications": "read and change the token user's own notification settings (and daily digest)",
-    "admin": "administration: users, webhooks, calendars, retry and migrate instances, any task",
+    "admin": "administration: users, webhooks, calendars, channels, retry and migrate instances, any task",
     "scim": "SCIM 2.0 provisioning of users and groups by an identity provider (/scim/v2), and nothing else",
 }
 
@@ -146,6 +147,7 @@ SCOPE_OF: dict[str, str] = {
     "webhook.manage": "admin",
     "calendar.manage": "admin",
     "connector.manage": "admin",
+    "channel.manage": "admin",
     "retention.manage": "admin",
     "scim.provision": "scim",
 }

@@ -13,11 +13,12 @@ Which tasks get links: open tasks whose form is a plain decision
 is not always required, display text). Any other form gets the task page's link only.
 
 A link is refused, changing nothing, when it is forged or malformed, when decision links are
-turned off (`Settings.email_actions`), when it expired, when it or its sibling (the Approve and
-Reject links of one message share a nonce) was used, when the task is no longer open (a link
-never outlives its task), when the recipient may no longer decide (reassigned or delegated
-since, no longer a candidate, deactivated, separation of duties), and when someone else is
-signed in in the browser that opens it. Each refusal is a domain error carrying `reason`.
+turned off (`engine.admin.channels.enabled(ctx, "email_actions")`: an admin's choice on the Channels
+page, else `Settings.email_actions`; read afresh for every link and message), when it expired, when
+it or its sibling (the Approve and Reject links of one message share a nonce) was used, when the
+task is no longer open (a link never outlives its task), when the recipient may no longer decide
+(reassigned or delegated since, no longer a candidate, deactivated, separation of duties), and when
+someone else is signed in in the browser that opens it. Each refusal is a domain error carrying `reason`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.admin.channels import enabled
 from engine.admin.identity import actor_of
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, Forbidden, FormDataInvalid, NotFound, PmoflowError
@@ -47,6 +49,7 @@ PATH = "/decide/"  # the confirmation page: PATH + token (webui/decide)
 SALT = "pmoflow.decision-link"
 TOKEN_LIMIT = 1000  # characters; a longer token is not one of ours
 SUMMARY_LIMIT = 12  # variables shown on the confirmation page
+SWITCH = "email_actions"  # the admin's switch for decision links (engine/admin/channels.py)
 
 
 class LinkRefused(PmoflowError):
@@ -154,9 +157,11 @@ def issue_link(
 def links_for(ctx: EngineContext, task_id: str | None, recipient: str, channel: str) -> Offer | None:
     """Approve and Reject links for a message to `recipient` about the task, or None: decision links are off, the
     task is not open or its form is more than a decision. Never raises for those."""
-    if not ctx.settings.email_actions or not ctx.settings.secret_key or not task_id:
+    if not ctx.settings.secret_key or not task_id:
         return None
     with ctx.uow(write=False) as uow:
+        if not enabled(ctx, SWITCH, uow.session):
+            return None
         row = uow.session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).first()
         if row is None or row.status != "open":
             return None
@@ -180,7 +185,7 @@ def verify(ctx: EngineContext, token: str) -> Link:
     except BadSignature:
         raise LinkInvalid("forged", "This link is not a genuine pmoflow decision link.") from None
     link = _link_of(data)
-    if not ctx.settings.email_actions:
+    if not enabled(ctx, SWITCH):
         raise LinkInvalid("disabled", "Deciding from a message is turned off here; open the task.", link.task_id)
     if ctx.clock.now() >= link.expires_at:
         raise LinkSpent("expired", "This link has expired.", link.task_id)

@@ -2,8 +2,9 @@
 
 The user is found on Slack (`accounts.slack_user_for`); their DM channel is opened (conversations.open)
 and the message posted (chat.postMessage). Assignment, reminder and escalation messages of an open task
-whose form is a simple decision (`engine.forms.decisions.simple_decision`) carry Approve and Reject; every
-other message carries Open. Returns None when the bot cannot reach the user, so the incoming webhook
+whose form is a simple decision (`engine.forms.decisions.simple_decision`) carry Approve and Reject while the
+admin's switch `slack_actions` is on (engine/admin/channels.py, read for each message); every other message
+carries Open. Returns None when the bot cannot reach the user, so the incoming webhook
 (if they set one) is used instead. The messages are built by engine.slack.blocks; `call` maps Slack's
 answers to a job's outcomes (for engine/notify/slack_sync.py's updates too). The result names the channel,
 the message's `ts` and the Slack user, so the message can be updated once its task closes (slack_sync.record).
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.admin.channels import enabled
 from engine.core.config import Settings
 from engine.core.context import EngineContext
 from engine.db.models import HumanTask
@@ -72,8 +74,11 @@ def _retry(err: api.SlackUnavailable) -> Exception:
 
 
 def decidable(ctx: EngineContext, task_id: str) -> bool:
-    """Whether the task is open and its form asks for nothing but the decision (and perhaps a comment)."""
+    """Whether deciding from Slack is on, the task is open and its form asks for nothing but the decision (and
+    perhaps a comment)."""
     with ctx.uow(write=False) as uow:
+        if not enabled(ctx, "slack_actions", uow.session):
+            return False
         row = uow.session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).first()
         if row is None or row.status != "open":
             return False

@@ -1,5 +1,6 @@
 """Deciding from email in Chromium at phone width (390 px): the HTML email with its Approve / Reject buttons, and
-the confirmation page those buttons open, used without signing in."""
+the confirmation page those buttons open, used without signing in; an admin turning it off on Administration >
+Channels, after which a link sent before is refused."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from engine.db.models import HumanTask
 from engine.notify import actions, rendering
 
 from .conftest import MOBILE, live_server_of, watched_page
-from .test_tasklist import start_intake
+from .test_tasklist import sign_in, start_intake
 
 SETTINGS = Settings(base_url="https://pmo.example.com", smtp_from="pmoflow <noreply@pmo.example.com>")
 
@@ -98,5 +99,32 @@ def test_reject_from_the_link_on_a_phone_without_signing_in(server, browser: Bro
         with ctx.uow(write=False) as uow:
             row = uow.session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).one()
             assert (row.status, row.completed_by, row.data["decision"]) == ("completed", "alice", "reject")
+    finally:
+        ctx.db.dispose()
+
+
+def test_an_admin_turns_email_actions_off_on_a_phone_and_a_link_sent_before_is_refused(server, browser: Browser):
+    task_id = start_intake(server, budget=10_000, key="PRJ-M2")["open_tasks"][0]["id"]
+    ctx = EngineContext.from_settings(Settings(database_url=server.database_url, secret_key="browser-tests"))
+    try:
+        path = actions.issue_link(ctx, task_id, "alice", "approve").removeprefix(ctx.settings.base_url)
+        with watched_page(browser, MOBILE) as page:
+            sign_in(page, server, "pmo")
+            page.goto(server.url + "/admin/users")
+            page.get_by_role("navigation", name="Administration").get_by_role("link", name="Channels").click()
+            email = page.locator("#channel-email_actions")
+            expect(email.get_by_role("heading", level=2)).to_contain_text("On")
+            fits(page)
+            email.get_by_role("button", name="Turn off").click()
+            expect(email.get_by_role("heading", level=2)).to_contain_text("Off")
+            expect(email.get_by_role("button", name="Follow the server's setting (on)")).to_be_visible()
+            expect(email).to_contain_text("pmo,")
+            fits(page)
+        with watched_page(browser, MOBILE) as page:  # alice's email, sent before: refused, nothing decided
+            page.goto(server.url + path)
+            expect(page.get_by_role("heading", level=1)).to_have_text("Deciding from messages is turned off")
+            fits(page)
+        with ctx.uow(write=False) as uow:
+            assert uow.session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).one().status == "open"
     finally:
         ctx.db.dispose()

@@ -77,6 +77,8 @@ PAGES = {
     ("GET", "/admin/tokens"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/tokens"): (302, 403, 403, 403, 201, 302),  # the result page shows it once
     ("POST", "/admin/tokens/<token_id>/revoke"): (302, 403, 403, 403, 302, 302),
+    ("GET", "/admin/channels"): (302, 403, 403, 403, 200, 302),
+    ("POST", "/admin/channels"): (302, 403, 403, 403, 302, 302),  # deciding from messages on or off
     ("GET", "/admin/connectors"): (302, 403, 403, 403, 200, 302),
     ("POST", "/admin/connectors"): (302, 403, 403, 403, 302, 302),
     ("POST", "/admin/connectors/<host_id>/remove"): (302, 403, 403, 403, 404, 302),
@@ -312,6 +314,7 @@ BODIES = {
     "/designer/drafts/<key>/save": {"revision": "1"},
     "/designer/drafts/<key>/publish": {"revision": "1", "note": "matrix"},
     "/account/notifications": {"task_assigned": "email"},
+    "/admin/channels": {"setting": "slack_actions", "value": "off"},
     "/admin/connectors": {"pattern": "erp.example.com", "note": "matrix"},
     "/admin/webhooks": {"url": "https://93.184.215.14/matrix", "event_types": "*", "active": "1"},
     "/admin/webhooks/<webhook_id>": {"url": "https://93.184.215.14/matrix", "event_types": "task_created"},

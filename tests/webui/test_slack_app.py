@@ -12,11 +12,14 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from engine import bootstrap
-from engine.admin import users
+from engine.admin import channels, users
 from engine.audit import trail
 from engine.core.clock import FixedClock
+from engine.db.models import HumanTask
+from engine.events import stream as audit
 from engine.runtime import jobs
 from engine.tasks import inbox
 from tests import slack_fake
@@ -330,6 +333,34 @@ def test_a_task_that_needs_more_than_a_decision_gets_only_open(app, slack, clock
     assert post(app, "/slack/interactions", body, clock).status_code == 200
     (told,) = slack.of("chat.postEphemeral")
     assert "needs more than a decision" in told["text"] and inbox.get(ctx, ADMIN, task_id).status == "open"
+
+
+def test_turned_off_by_an_admin_buttons_sent_before_decide_nothing_and_new_messages_carry_only_open(app, slack, clock):
+    """The admin's switch (Administration > Channels, engine/admin/channels.py) counts at once, no restart."""
+    ctx = app.extensions["pmoflow"]
+    view = intake(app)
+    run_jobs(app)
+    task_id = first_task(app, view)
+    assert [e["action_id"] for e in dm_of(slack, "U0ALICE")["blocks"][-1]["elements"]][:2] == [
+        "pmoflow_approve",
+        "pmoflow_reject",
+    ]
+    channels.set_switch(ctx, ADMIN, "slack_actions", False)
+    for action in ("pmoflow_approve", "pmoflow_reject"):
+        body = interaction_body(click(action, task_id, "U0ALICE", "DU0ALICE", "1767603600.000003"))
+        assert post(app, "/slack/interactions", body, clock).status_code == 200
+    told = slack.of("chat.postEphemeral")
+    assert len(told) == 2 and all("Deciding from Slack is turned off" in t["text"] for t in told)
+    assert slack.of("chat.update") == [] and slack.of("views.open") == []
+    assert inbox.get(ctx, ADMIN, task_id).status == "open" and events(app, "task_completed") == []
+    slack.calls.clear()
+    with ctx.uow() as uow:  # the next message about the task: a reminder
+        row = uow.session.scalars(select(HumanTask).where(HumanTask.uuid == task_id)).one()
+        audit.record(uow.session, "task_reminder", clock.now(), instance=row.instance, task_uuid=task_id)
+        uow.commit()
+    run_jobs(app)
+    elements = dm_of(slack, "U0ALICE")["blocks"][-1]["elements"]
+    assert [e["action_id"] for e in elements] == ["pmoflow_open"]
 
 
 def test_a_decision_elsewhere_updates_every_other_candidates_message(app, slack, clock):

@@ -1,6 +1,7 @@
-"""Administration pages (role admin): users, groups and API tokens.
+"""Administration pages (role admin): users, groups and API tokens; calendars, channels, connectors and webhooks in
+the modules beside it.
 
-Every route needs `user.manage`. Views parse the form, call one service of `engine.admin.users`
+The routes of this module need `user.manage`. Views parse the form, call one service of `engine.admin.users`
 with the signed-in admin's username, and render; field problems are shown on the form.
 """
 
@@ -313,5 +314,6 @@ def token_revoke(token_id: str) -> ResponseReturnValue:
 
 
 from webui.admin import calendars as _calendars  # noqa: E402,F401 - registers its routes on bp
+from webui.admin import channels as _channels  # noqa: E402,F401 - registers its routes on bp
 from webui.admin import connectors as _connectors  # noqa: E402,F401 - registers its routes on bp
 from webui.admin import webhooks as _webhooks  # noqa: E402,F401 - registers its routes on bp

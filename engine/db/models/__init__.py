@@ -7,6 +7,7 @@ callers import models from here (`from engine.db.models import HumanTask`).
 
 from engine.db.models.base import Base, UTCDateTime, new_uuid
 from engine.db.models.definitions import (
+    AppSetting,
     BusinessCalendar,
     ConnectorHost,
     DecisionDefinition,
@@ -58,6 +59,7 @@ from engine.db.models.people import (
 
 __all__ = [
     "ApiToken",
+    "AppSetting",
     "Attachment",
     "Base",
     "BusinessCalendar",

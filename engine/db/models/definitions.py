@@ -1,4 +1,5 @@
-"""Deployed files and their immutable, versioned definitions; drafts, retention, calendars, connector hosts."""
+"""Deployed files and their immutable, versioned definitions; drafts, retention, calendars, connector hosts and
+the settings admins change at run time."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ForeignKey,
     Integer,
@@ -133,6 +135,16 @@ class ConnectorHost(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
+
+
+class AppSetting(Base):
+    """A setting an admin changed at run time (engine/admin/channels.py): it wins over the environment's value."""
+
+    __tablename__ = "app_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime]
 
 
 class BusinessCalendar(Base):

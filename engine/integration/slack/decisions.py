@@ -2,14 +2,16 @@
 with `channel: slack` in the task_completed event, as the Slack user's pmoflow actor, so permissions,
 candidates, separation of duties and the form's own validation hold as on the task page.
 
-Refusals (the task is done already, not theirs, needs more than a decision, the comment is missing) come
-back as a `Refusal` to say in Slack; nothing is changed then.
+Refusals (deciding from Slack is turned off by the admin's switch `slack_actions`, engine/admin/channels.py;
+the task is done already, not theirs, needs more than a decision, the comment is missing) come back as a
+`Refusal` to say in Slack; nothing is changed then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.admin.channels import enabled
 from engine.core.context import EngineContext
 from engine.core.errors import FormDataInvalid, PmoflowError
 from engine.core.permissions import Actor
@@ -19,6 +21,7 @@ from engine.slack.blocks import Decided
 from engine.tasks import completion, inbox
 
 CHANNEL = "slack"
+SWITCH = "slack_actions"  # the admin's switch for deciding from Slack (engine/admin/channels.py)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,10 @@ class Decidable:
 
 
 def decidable(ctx: EngineContext, actor: Actor, task_id: str) -> Decidable | Refusal:
-    """The task if the actor may see it, it is open and its form is a simple decision, else why not."""
+    """The task if deciding from Slack is on, the actor may see it, it is open and its form is a simple
+    decision, else why not."""
+    if not enabled(ctx, SWITCH):
+        return Refusal("Deciding from Slack is turned off here: nothing was changed. Open the task in pmoflow.")
     try:
         task = inbox.get(ctx, actor, task_id)
     except PmoflowError as err:
