@@ -13,7 +13,7 @@ from flask import Flask, Response, jsonify, redirect, render_template, request, 
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 import api
 from api import scim
@@ -66,6 +66,15 @@ class BoundedInt(IntegerConverter):
         super().__init__(*args, **kwargs)
 
 
+class PlainText(UnicodeConverter):
+    """`<name>` and `<string:name>` in every route match no NUL character: such a path names nothing (a 404),
+    and PostgreSQL would refuse it in a query."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.regex = self.regex.replace("[^/]", r"[^/\x00]", 1)  # Werkzeug sets it here, with any length
+
+
 def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = None) -> Flask:
     """Build the app from PMOFLOW_* environment variables, then `config` (tests pass theirs)."""
     config = dict(config or {})
@@ -73,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None, clock: Clock | None = No
     settings = with_kept_secret_key(Settings.from_env(**overrides))
     app = Flask(__name__)
     app.url_map.converters["int"] = BoundedInt  # before any route is added
+    app.url_map.converters["default"] = app.url_map.converters["string"] = PlainText
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes * max(1, min(settings.max_deployment_files, 10)),

@@ -14,6 +14,8 @@ does not catch (an unknown id, a refused permission) come here and show the erro
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -54,6 +56,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(PmoflowError, handle)
     app.register_error_handler(HTTPException, handle)
     app.register_error_handler(RecursionError, too_deep)
+    app.register_error_handler(ValueError, undecodable)
+    app.before_request(refuse_lone_surrogates)
 
 
 def too_deep(err: RecursionError) -> Response:
@@ -63,6 +67,39 @@ def too_deep(err: RecursionError) -> Response:
     if not request.is_json:
         raise err
     return handle(BadRequest("the JSON body nests too deeply"))
+
+
+def undecodable(err: ValueError) -> Response:
+    """A JSON body the decoder refused with a plain ValueError (a number of more than 4,300 digits, which Python
+    will not convert; webargs catches only JSONDecodeError) is a bad request; any other ValueError stays a 500."""
+    if not (request.is_json and _raised_in_json_decoder(err)):
+        raise err
+    return handle(BadRequest("the JSON body holds a number too long to read"))
+
+
+def _raised_in_json_decoder(err: BaseException) -> bool:
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("json.")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \uD800-\uDFFF: paired (an emoji) or lone
+
+
+def refuse_lone_surrogates() -> Response | None:
+    """A JSON body with a lone surrogate escape (`"\\ud800"`) decodes to text that cannot be written as UTF-8: the
+    audit trail's hash, PostgreSQL and every reply would fail on it (a 500). It is a bad request. Only a body with
+    such an escape (pairs included) is decoded here, to tell the two apart."""
+    if not request.is_json or not _SURROGATE_ESCAPE.search(body := request.get_data(cache=True)):
+        return None
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return handle(BadRequest("the JSON body holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text"))
+    except (ValueError, RecursionError):
+        return None  # not JSON the view could read either: its parser answers
+    return None
 
 
 def handle(err: Exception) -> Response:

@@ -6,12 +6,17 @@ from types import TracebackType
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.core.config import Settings
-from engine.core.errors import Conflict
+from engine.core.errors import Conflict, InvalidInput
 
+_NUL_REFUSED = (  # how PostgreSQL refuses a NUL character: in text, and as \u0000 in a json column
+    "NUL (0x00)",
+    "unsupported Unicode escape sequence",
+)
 SETTINGS = "pmoflow_settings"  # session.info: the Settings of the unit of work (for event subscribers)
 
 
@@ -45,6 +50,8 @@ class UnitOfWork:
             self.session.close()
         if isinstance(exc, StaleDataError):
             raise Conflict("the process instance changed at the same time; reload and try again") from exc
+        if isinstance(exc, DataError) and any(m in str(exc.orig) for m in _NUL_REFUSED):  # SQLite keeps NUL
+            raise InvalidInput("text may not contain NUL characters") from exc
 
     def commit(self) -> None:
         self.session.commit()

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffMultiInstanceConverter
+from SpiffWorkflow.task import Task
 
 from engine.spiff.extensions.calls import PmoflowCallActivity, PmoflowCallActivityConverter
 from engine.spiff.extensions.connector import PmoflowConnectorTask, PmoflowConnectorTaskConverter
@@ -27,6 +28,7 @@ from engine.spiff.extensions.decisions import PmoflowBusinessRuleTask, PmoflowBu
 from engine.spiff.extensions.external import PmoflowExternalTask, PmoflowExternalTaskConverter
 from engine.spiff.model.start_event import PmoflowStartEvent, PmoflowStartEventConverter
 from engine.spiff.model.structure import ImplicitSplit, PmoflowParallelMultiInstance, PmoflowSequentialMultiInstance
+from engine.spiff.model.task_data import DataRegistry, DataTaskConverter
 
 STATE_FORMAT = 1
 
@@ -55,6 +57,7 @@ def spec_registry() -> DefaultRegistry:
     """The registry for SpiffWorkflow's own objects plus the data types scripts may produce."""
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = SpeclessWorkflowConverter
+    config[Task] = DataTaskConverter  # task data converted, and data that looks converted kept as data
     config[PmoflowBusinessRuleTask] = PmoflowBusinessRuleTaskConverter  # decisions evaluated by engine.dmn
     config[PmoflowConnectorTask] = PmoflowConnectorTaskConverter  # HTTP calls made by the worker
     config[PmoflowCallActivity] = PmoflowCallActivityConverter  # call activities with variable mappings
@@ -63,7 +66,7 @@ def spec_registry() -> DefaultRegistry:
     config[PmoflowParallelMultiInstance] = SpiffMultiInstanceConverter  # element variables stay local
     config[PmoflowSequentialMultiInstance] = SpiffMultiInstanceConverter
     config[PmoflowStartEvent] = PmoflowStartEventConverter  # start events with output mappings
-    registry = BpmnWorkflowSerializer.configure(config)
+    registry = BpmnWorkflowSerializer.configure(config, DataRegistry())
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
     return registry

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -33,16 +35,22 @@ def jsonable(value: Any) -> Any:
 # ---------------------------------------------------------------- bounds: what can be saved and loaded again
 
 _SCALAR_BYTES = {bool: 5, type(None): 4, float: 24}
+_SAVED_AS_TEXT = (date, timedelta, Decimal, UUID)  # the kinds the state's registry converts (datetime is a date)
+_KEYS = frozenset({str, int, float, bool, type(None)})  # dict keys JSON can write
+_MAX_INT = 10**4300  # Python refuses to print longer ints (sys.get_int_max_str_digits), so JSON could not write it
 
 
 def oversized(variables: Mapping[str, Any], max_depth: int, max_bytes: int) -> tuple[str, str] | None:
-    """The first variable nested deeper than `max_depth` levels, or with which the variables take more than
-    `max_bytes` as JSON (estimated), and why; None when all fit.
+    """The first variable nested deeper than `max_depth` levels, with which the variables take more than
+    `max_bytes` as JSON (estimated), or holding what a saved state cannot hold (a set, bytes, a tuple as a key,
+    an int too long to print, NaN), and why; None when all fit. Functions (dropped when saved) are skipped.
 
     The walk uses no recursion (a value nested 100,000 levels is reported, not a RecursionError) and stops
     as soon as a bound is passed, so it costs at most `max_bytes` steps whatever the value shares or cycles."""
     total = 2
     for name, value in variables.items():
+        if callable(value):
+            continue  # functions a script defined: dropped when saved
         total += len(str(name)) + 4
         stack: list[tuple[Any, int]] = [(value, 1)]
         while stack:
@@ -51,10 +59,16 @@ def oversized(variables: Mapping[str, Any], max_depth: int, max_bytes: int) -> t
             if kind is str:
                 total += len(item) + 2
             elif kind is int:
+                if item.bit_length() > 14_000 and abs(item) >= _MAX_INT:
+                    return name, "holds an integer of more than 4,300 digits: a saved state cannot"
                 total += item.bit_length() // 3 + 1
+            elif (kind is float and not math.isfinite(item)) or (kind is Decimal and not item.is_finite()):
+                return name, f"holds {item}: JSON cannot"
             elif kind in _SCALAR_BYTES:
                 total += _SCALAR_BYTES[kind]
-            elif isinstance(item, dict | list | tuple | set | frozenset):
+            elif kind is set or kind is frozenset:
+                return name, f"holds a {kind.__name__}: a saved state cannot (a list can)"
+            elif isinstance(item, dict | list | tuple):
                 if depth > max_depth:
                     return name, f"nests deeper than {max_depth} levels"
                 if isinstance(item, list) and (flat := _flat_size(item)) is not None:  # the common case, in C
@@ -66,12 +80,17 @@ def oversized(variables: Mapping[str, Any], max_depth: int, max_bytes: int) -> t
                 if total > max_bytes:
                     return name, _too_large(max_bytes)
                 if isinstance(item, dict):
+                    if not all(type(k) in _KEYS for k in item):
+                        key = next(k for k in item if type(k) not in _KEYS)
+                        return name, f"has a key of type {type(key).__name__}: a saved state cannot (keys are text)"
                     total += sum(len(str(k)) + 3 for k in item)
-                    stack.extend((v, depth + 1) for v in item.values())
+                    stack.extend((v, depth + 1) for v in item.values() if not callable(v))  # dropped when saved
                 else:
                     stack.extend((v, depth + 1) for v in item)
-            else:
+            elif isinstance(item, _SAVED_AS_TEXT):
                 total += 32  # dates, decimals: saved as short text or numbers (jsonable)
+            else:
+                return name, f"holds a value of type {kind.__name__}: a saved state cannot"
             if total > max_bytes:
                 return name, _too_large(max_bytes)
     return None
@@ -82,7 +101,7 @@ def _flat_size(items: list[Any]) -> int | None:
     if not all(type(v) in _PLAIN for v in items):
         return None
     try:
-        return len(json.dumps(items))
+        return len(json.dumps(items, allow_nan=False))
     except ValueError:
         return None
 

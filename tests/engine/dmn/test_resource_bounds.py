@@ -156,6 +156,30 @@ def test_a_regular_expression_lets_other_threads_run_while_it_backtracks():
     assert counted[0] > 20  # a held GIL would leave the other thread at one or two rounds
 
 
+def test_a_match_still_running_at_the_deadline_is_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`regex`'s own timeout counts CPU time, so on a busy machine it fired seconds after the deadline (6 s for a
+    1 s limit). A match that outlasts the deadline, whatever its timeout does, ends the evaluation at once."""
+    from engine.dmn.feel import EvalState
+    from engine.dmn.feel.functions import text
+
+    running, release = threading.Event(), threading.Event()
+
+    class Stubborn:  # a pattern that needs more than the first short try, and whose timeout then fires late
+        def search(self, value: str, timeout: float, concurrent: bool) -> None:
+            if timeout <= text.INLINE_CPU:
+                raise TimeoutError("regex timed out")
+            running.set()
+            release.wait(30)
+
+    monkeypatch.setattr(text, "_regex", lambda *args: Stubborn())
+    try:
+        with pytest.raises(Exception, match="matches\\(\\): stopped after the time limit"):
+            compile_expression('matches(s, "x")').evaluate({"s": "x"}, EvalState(time_limit=0.2))
+        assert running.is_set() and not release.is_set()  # ended while the match still ran
+    finally:
+        release.set()
+
+
 def test_ordinary_expressions_still_work_under_the_bounds():
     assert evaluate(
         compile_model(next(iter(models(dmn(literal("d", "count(for i in 1..50000 return i)"))).values()))), {}

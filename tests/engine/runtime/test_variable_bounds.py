@@ -33,7 +33,11 @@ def test_the_walk_names_the_variable_and_never_recurses():
     assert oversized({"loop": cycle}, 32, 10**9) == ("loop", "nests deeper than 32 levels")
     shared = [[0] * 1000] * 30_000  # shared references: stops at the byte bound, not after 30 M items
     assert oversized({"a": 1, "big": shared}, 32, 100_000) == ("big", "makes the variables larger than 100,000 bytes")
-    assert oversized({"n": 10**5000}, 32, 100) == ("n", "makes the variables larger than 100 bytes")
+    assert oversized({"n": 10**4000}, 32, 100) == ("n", "makes the variables larger than 100 bytes")
+    assert oversized({"n": 10**5000}, 32, 10**6) == (
+        "n",
+        "holds an integer of more than 4,300 digits: a saved state cannot",
+    )
 
 
 def test_start_messages_signals_retry_and_edits_refuse_deep_variables(ctx):

@@ -4,8 +4,9 @@ Regular expressions (`matches`, `replace`, `split`) run on the `regex` package (
 Python's `re`: `re` cannot be interrupted, so a pattern that backtracks without bound
 (`^(a|aa)+$` on thirty `a` and a `!`) would hold the thread and the GIL for hours. `regex`
 takes a `timeout` (what is left of the evaluation's time limit) and, with `concurrent=True`,
-lets other threads run while it matches. Its compiler expands counted repetitions, so their
-counts (`a{1000}`) may multiply to at most MAX_REPEAT; back-references and fuzzy matching are
+lets other threads run while it matches; that timeout counts CPU time, so the match runs in a thread
+of its own and the evaluation stops waiting at its deadline (`_timed`). Its compiler expands counted
+repetitions, so their counts (`a{1000}`) may multiply to at most MAX_REPEAT; back-references and fuzzy matching are
 refused. Patterns are XPath's dialect (XML Schema's regular expressions with XPath's flags,
 translated by `_xpath`): `.` is any character but a line end, class subtraction `[A-Z-[OI]]`,
 block names `\\p{IsBasicLatin}`, and the `x` flag's whitespace rules.
@@ -14,6 +15,7 @@ block names `\\p{IsBasicLatin}`, and the `x` flag's whitespace rules.
 from __future__ import annotations
 
 import re
+import threading
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -27,6 +29,7 @@ from engine.dmn.feel.values import MAX_STRING
 
 MAX_PATTERN = 500
 MAX_REGEX_INPUT = 100_000
+INLINE_CPU = 0.05  # seconds of CPU a match may use before it runs again in a thread (see _timed)
 MAX_REPEAT = 100_000  # product of the counts of counted repetitions (`{n}`, `{n,m}`) in one pattern
 _FLAGS = {"i": regex.IGNORECASE, "s": regex.DOTALL, "m": regex.MULTILINE, "x": 0}  # x: see _xpath
 _COUNT = re.compile(r"(?<!\\)\{(\d*)(?:,(\d*))?\}")
@@ -127,8 +130,13 @@ def replace(state: EvalState, text: Any, pattern: Any, replacement: Any, flags: 
             raise FeelLimit(f"replace(): result would be longer than {MAX_STRING:,} characters")
         return part
 
+    def run(left: float) -> str:
+        built[0] = 0  # _timed may run it twice
+        done: str = compiled.sub(expand, value, timeout=left, concurrent=True)
+        return done
+
     try:
-        result: str = _timed(state, "replace", lambda left: compiled.sub(expand, value, timeout=left))
+        result: str = _timed(state, "replace", run)
     except (IndexError, regex.error) as err:
         raise FeelError(f"replace(): invalid replacement: {err}") from err
     if len(result) > MAX_STRING:
@@ -147,11 +155,43 @@ def split(state: EvalState, text: Any, delimiter: Any) -> list[str]:
 
 
 def _timed(state: EvalState, function: str, run: Any) -> Any:
-    """`run(seconds left)`, with a timeout error as a FeelError."""
+    """`run(seconds left)`, ended at the evaluation's deadline; a timeout as a FeelError.
+
+    `regex`'s `timeout` counts the process's CPU time (C `clock()`), not the time that passes: on a busy
+    machine a 1 s timeout let a backtracking pattern run 6 s. So a match first runs here with at most
+    INLINE_CPU seconds (nearly every match needs microseconds); one that needs more runs again in a thread of
+    its own, and the evaluation stops waiting for it at its deadline. That match holds no lock
+    (`concurrent=True`) and ends by itself once it has used its `timeout` of CPU."""
+    left = state.remaining()
     try:
-        return run(state.remaining())
+        return run(min(left, INLINE_CPU))
     except TimeoutError as err:
-        raise FeelLimit(f"{function}(): stopped after the time limit of {state.time_limit:g} s") from err
+        if left <= INLINE_CPU:
+            raise FeelLimit(f"{function}(): stopped after the time limit of {state.time_limit:g} s") from err
+    return _in_thread(state, function, run)
+
+
+def _in_thread(state: EvalState, function: str, run: Any) -> Any:
+    left = state.remaining()
+    outcome: list[Any] = []
+
+    def match() -> None:
+        try:
+            outcome.append((True, run(left)))
+        except BaseException as err:  # handed to the caller, which raises it
+            outcome.append((False, err))
+
+    worker = threading.Thread(target=match, name=f"feel-{function}", daemon=True)
+    worker.start()
+    worker.join(left)
+    if not outcome:
+        raise FeelLimit(f"{function}(): stopped after the time limit of {state.time_limit:g} s")
+    done, value = outcome[0]
+    if done:
+        return value
+    if isinstance(value, TimeoutError):
+        raise FeelLimit(f"{function}(): stopped after the time limit of {state.time_limit:g} s") from value
+    raise value
 
 
 def _regex_input(text: Any, function: str) -> str:
