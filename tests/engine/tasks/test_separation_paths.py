@@ -27,6 +27,7 @@ from engine.tasks.approvals import delegation_chain
 from tests.bpmn_samples import document, flow, lane, process
 from tests.engine.notify.test_decision_links import DECISION
 from tests.engine.runtime.test_instances import deploy
+from tests.engine.tasks.test_approvals import start as start_board
 from tests.factories import ADMIN
 
 FINANCE = ("ann", "ben", "fay")
@@ -338,3 +339,15 @@ def test_a_chain_from_the_initiator_ending_outside_the_lane_can_not_claim_or_com
     with pytest.raises(Forbidden, match="started this request"):
         completion.complete(people, person("ann"), tasks["first"], VOTE)
     assert completion.complete(people, person("fay"), tasks["first"], VOTE).status == "completed"
+
+
+def test_an_initiator_standing_in_for_an_approver_of_an_approval_pattern_may_not_vote(people, clock):
+    today = clock.now().date()
+    collaboration.set_out_of_office(people, person("ben"), "ann", today, today + timedelta(days=3))
+    view = start_board(people, 'approvers="who" rule="all"', {"who": ["ben", "fay"]}, person("ann"), INITIATOR)
+    rows = {t.assignee: t.id for t in view.open_tasks}
+    assert set(rows) == {"ann", "fay"}  # ben's vote went to his substitute
+    with pytest.raises(Forbidden, match="ann started this request"):
+        completion.complete(people, person("ann"), rows["ann"], {"decision": "approve", "comment": ""})
+    with pytest.raises(InvalidInput, match="not handed on"):  # nor may she pass it on for ben
+        collaboration.delegate(people, person("ann"), rows["ann"], "olga", "olga, please")
