@@ -121,9 +121,11 @@ def decision_key(form: dict[str, Any] | None) -> str | None:
 # ---------------------------------------------------------------- separation of duties
 #
 # The rules hold for whoever completes a task and for everyone it was delegated through: its owner, each
-# delegate in turn and whom a substitute stood in for (read from the task's `task_delegated` events since
-# the delegation began; claiming or reassigning ends a delegation). A task under such rules is delegated
-# only to its candidates (engine.tasks.collaboration), and nobody a rule bars may take it.
+# delegate in turn and whom a substitute stood in for, also the person an out-of-office substitute received
+# a new task for (read from the task's `task_created` and `task_delegated` events since the delegation began;
+# claiming or reassigning ends a delegation). A task under such rules is delegated only to its candidates
+# (engine.tasks.collaboration) and given to a substitute only when they are one (engine.tasks.candidates),
+# and nobody a rule bars may take it.
 
 
 def meta_of(instance: ProcessInstance, row: HumanTask) -> dict[str, Any]:
@@ -161,24 +163,27 @@ def barred(
 
 
 def delegation_chain(session: Session, row: HumanTask) -> list[str]:
-    """Everyone the task was delegated through, in order (empty when it is not delegated)."""
-    if not row.owner:
-        return []
-    chain: list[str] = []
+    """Everyone the task was delegated through, in order (empty when it is not delegated): its owner, each
+    delegate, whom a substitute stood in for, and whom an out-of-office substitute received the new task for
+    (`task_created` with `substitute_for`: the substitute works it on that person's behalf until they claim it)."""
+    chain: list[str | None] = []
     events = session.execute(
         select(Event.type, Event.data)
-        .where(Event.instance_id == row.instance_id, Event.task_uuid == row.uuid, Event.type.in_(HANDS))
+        .where(Event.instance_id == row.instance_id, Event.task_uuid == row.uuid, Event.type.in_(TRACKED))
         .order_by(Event.id)
     )
     for kind, data in events:
-        if kind != "task_delegated" or not (data or {}).get("owner"):
+        data = data or {}
+        if kind == "task_created":
+            chain = [data.get("substitute_for")]
+        elif kind != "task_delegated" or not data.get("owner"):
             chain = []  # claimed, given back, reassigned or delegated back to its owner: a new start
-            continue
-        chain += [data.get("owner"), data.get("from"), data.get("substitute_for"), data.get("to")]
+        else:
+            chain += [data.get("owner"), data.get("from"), data.get("substitute_for"), data.get("to")]
     return [name for name in dict.fromkeys([row.owner, *chain]) if isinstance(name, str) and name]
 
 
-HANDS = ("task_delegated", "task_reassigned", "task_claimed", "task_unclaimed")
+TRACKED = ("task_created", "task_delegated", "task_reassigned", "task_claimed", "task_unclaimed")
 
 
 def check_separation(

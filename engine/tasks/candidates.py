@@ -14,7 +14,9 @@ against the instance's variables when the task is created. Then:
   the task is never left with nobody when it is given back.
 
 Separation of duties holds for named people as for groups: with the `initiator` rule the
-requester is neither a candidate user nor the assignee (warning); completing still checks every rule.
+requester is neither a candidate user nor the assignee (warning), and under any rule an out-of-office
+substitute who is not among the task's candidates does not get it (warning; the task stays with its
+candidates); completing still checks every rule (engine.tasks.approvals.check_separation).
 
 Warnings go into the `task_created` event; they never stop the process.
 """
@@ -98,6 +100,16 @@ def offer_for(
                 f"{started_by!r} stands in for {meant_for} but started this request; the task stays with its candidates"
             )
             meant_for, assignee = None, None
+        elif (
+            meant_for
+            and any((info.get("separation") or {}).values())
+            and not _offered_to(session, assignee, groups, users)
+        ):
+            warnings.append(
+                f"{assignee!r} stands in for {meant_for} but is not among the task's candidates, and the request is "
+                "under separation of duties; the task stays with its candidates"
+            )
+            meant_for, assignee = None, None
     for warning in warnings:
         log.warning("task %s: %s", info.get("element_id"), warning)
     return Offer(groups, users, assignee, source, warnings, meant_for)
@@ -127,6 +139,16 @@ def _values(
             warnings.append(f"{key.replace('_', ' ')} {expression!r} gave {type(value).__name__}, not names")
         static[key] = static[key] + found
     return static
+
+
+def _offered_to(session: Session, username: str, groups: list[str], users: list[str]) -> bool:
+    return username in users or in_groups(session, username, groups)
+
+
+def in_groups(session: Session, username: str, groups: list[str]) -> bool:
+    """`username` is a member of one of `groups`."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    return user is not None and bool({g.name for g in user.groups} & set(groups))
 
 
 def _active(session: Session, usernames: list[str]) -> set[str]:

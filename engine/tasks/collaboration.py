@@ -40,7 +40,7 @@ from engine.db.uow import rows_changed
 from engine.events import stream as audit
 from engine.runtime.instances import check_can_see
 from engine.tasks.approvals import barred, delegation_chain, has_duties, meta_of
-from engine.tasks.candidates import is_candidate
+from engine.tasks.candidates import in_groups, is_candidate
 from engine.tasks.substitutes import effective_assignee
 
 REASON_LIMIT = 2000
@@ -348,7 +348,7 @@ def _hand_over_problems(
         not delegating
         and not admin
         and to not in (row.candidate_users or [])
-        and not _in_groups(session, to, row.candidate_groups)
+        and not in_groups(session, to, row.candidate_groups)
     ):
         groups = ", ".join([*row.candidate_groups, *(row.candidate_users or [])]) or "the task's groups"
         errors["to"] = f"{to} is not in {groups}; delegate instead, or ask an admin"
@@ -364,7 +364,7 @@ def _duties_problem(session: Session, row: HumanTask, to: str, assignee: str, ow
     groups = ", ".join([*row.candidate_groups, *(row.candidate_users or [])]) or "its candidates"
     receivers = list(dict.fromkeys([to, assignee]))
     for name in receivers:
-        if name not in (row.candidate_users or []) and not _in_groups(session, name, row.candidate_groups):
+        if name not in (row.candidate_users or []) and not in_groups(session, name, row.candidate_groups):
             stands_in = f" (standing in for {to})" if name != to else ""
             return (
                 f"{name}{stands_in} is not in {groups}: this request is under separation of duties, "
@@ -380,11 +380,6 @@ def _duties_problem(session: Session, row: HumanTask, to: str, assignee: str, ow
                 f"reassign the task to someone in {groups}, or leave it to them"
             )
     return None
-
-
-def _in_groups(session: Session, username: str, groups: list[str]) -> bool:
-    user = session.scalars(select(User).where(User.username == username)).first()
-    return user is not None and bool({g.name for g in user.groups} & set(groups))
 
 
 def _record_hand_over(
