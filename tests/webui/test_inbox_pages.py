@@ -77,7 +77,10 @@ def test_person_pickers_say_who_is_away(app, browser_of, clock):
     page = alice.get(f"/tasks/{task_id}").get_data(as_text=True)
     until = (today + timedelta(days=2)).strftime("%d %b %Y")
     assert f'<li data-user="erin">erin is away until {until}: tasks for them go to dave.</li>' in page
-    assert f'<option value="erin" label="erin: away until {(today + timedelta(days=2)).strftime("%d %b")}">' in page
+    assert (
+        f'<option value="erin" label="erin: delegation only, away until {(today + timedelta(days=2)).strftime("%d %b")}">'
+        in page
+    )
     oof = alice.get("/account/out-of-office").get_data(as_text=True)
     assert f'<li data-user="erin">erin is away until {until}: tasks for them go to dave.</li>' in oof
     token = csrf_of(alice, "/account/out-of-office")
