@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
+from markupsafe import Markup, escape
 
 from engine.core import outcomes
 from engine.forms.decisions import is_decision_field
@@ -92,6 +94,28 @@ def priority_class(value: int) -> str:
     return "priority-" + priority_label(value).lower()
 
 
+_HEADING = re.compile(r"^#{1,6}\s+(.*)$")
+
+
+def form_text(text: Any) -> Markup:
+    """A form's text component (form-js markdown) as safe HTML: a `#` line becomes a bold lead line, blank
+    lines separate paragraphs, other line breaks are kept; everything else is shown as written, escaped."""
+    parts: list[Markup] = []
+    for block in re.split(r"\n\s*\n", str(text or "").strip()):
+        lines: list[Markup] = []
+        for line in block.splitlines():
+            if heading := _HEADING.match(line.strip()):
+                if lines:
+                    parts.append(Markup("<p>%s</p>") % Markup("<br>").join(lines))
+                    lines = []
+                parts.append(Markup('<p class="form-text-lead"><strong>%s</strong></p>') % heading.group(1))
+            elif line.strip():
+                lines.append(escape(line.strip()))
+        if lines:
+            parts.append(Markup("<p>%s</p>") % Markup("<br>").join(lines))
+    return Markup("").join(parts)
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         age=age,
@@ -105,5 +129,6 @@ def register(app: Flask) -> None:
         outcome_class=outcome_class,
         decided=outcomes.decided,
         decision_label=decision_label,
+        form_text=form_text,
     )
     app.jinja_env.tests["decision_field"] = is_decision_field

@@ -153,15 +153,21 @@ def form_fields(schema: Schema) -> list[Schema]:
     return list(_iter_inputs(schema.get("components") if isinstance(schema, dict) else None))
 
 
-def _iter_inputs(components: Any) -> Iterator[Schema]:
-    """Yield input components depth-first in document order."""
+def form_layout(schema: Schema) -> list[Schema]:
+    """What a page shows of a form, in order: its input components and its text components (form-js's
+    "text", markdown), including those inside groups and dynamic lists."""
+    return list(_iter_inputs(schema.get("components") if isinstance(schema, dict) else None, with_text=True))
+
+
+def _iter_inputs(components: Any, with_text: bool = False) -> Iterator[Schema]:
+    """Yield input components (and text components, `with_text`) depth-first in document order."""
     for component in components if isinstance(components, list) else []:
         if not isinstance(component, dict):
             continue
-        if kind_of(component) in INPUT_TYPES:
+        if kind_of(component) in INPUT_TYPES or (with_text and kind_of(component) == "text"):
             yield component
         elif kind_of(component) in CONTAINER_TYPES:
-            yield from _iter_inputs(component.get("components"))
+            yield from _iter_inputs(component.get("components"), with_text)
 
 
 def scope_entries(components: Any, inactive: bool = False) -> Iterator[tuple[str, Schema, bool]]:

@@ -33,7 +33,7 @@ from engine.runtime import instances
 from engine.runtime.instances import check_can_see
 from engine.sla import state as sla_state
 from engine.spiff.model.parsing import about_process, start_form_of
-from engine.tasks.collaboration import colleagues, may_hand_over
+from engine.tasks.collaboration import Receivers, may_hand_over, receivers
 from engine.tasks.completion import form_evaluator
 from engine.tasks.path import Step, display_names, path_of
 
@@ -115,7 +115,8 @@ class Workspace:
     instance_id: str
     comments: list[CommentView]
     attachments: list[AttachmentView]
-    colleagues: list[str] = field(default_factory=list)
+    colleagues: list[str] = field(default_factory=list)  # whom the hand-over picker offers
+    receivers: Receivers | None = None  # the same, with who of them may be reassigned to and why the list is limited
     may_hand_over: bool = False
     may_comment: bool = False
     may_attach: bool = False
@@ -275,11 +276,13 @@ def task_workspace(ctx: EngineContext, actor: Actor, task_id: str) -> Workspace:
         instance = load_instance(session, task.instance.uuid)
         check_can_see(session, actor, instance)
         hand_over = may_hand_over(actor, task)
+        offered = receivers(session, actor, task) if hand_over else None
         return Workspace(
             instance_id=instance.uuid,
             comments=comments.thread(session, instance),
             attachments=attachments.listing(session, instance),
-            colleagues=colleagues(session) if hand_over else [],
+            colleagues=offered.names if offered else [],
+            receivers=offered,
             may_hand_over=hand_over,
             may_comment=allowed(actor, "comment.add"),
             may_attach=allowed(actor, "attachment.add"),

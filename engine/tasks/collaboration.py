@@ -34,7 +34,7 @@ from engine.core.context import EngineContext
 from engine.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.core.permissions import PERMISSIONS, Actor, allowed, require
 from engine.core.records import TaskView
-from engine.db.models import HumanTask, ProcessInstance, Substitute, User
+from engine.db.models import Group, HumanTask, ProcessInstance, Substitute, User
 from engine.db.statements import load_instance
 from engine.db.uow import rows_changed
 from engine.events import stream as audit
@@ -56,6 +56,7 @@ __all__ = [
     "set_out_of_office",
     "clear_out_of_office",
     "colleagues",
+    "receivers",
     "away_on",
     "people",
     "request_target",
@@ -241,6 +242,46 @@ def colleagues(session: Session) -> list[str]:
     """Active users who may receive tasks, for the user pickers."""
     rows = session.execute(select(User.username, User.roles).where(User.active.is_(True)).order_by(User.username))
     return [name for name, roles in rows if WORKING_ROLES & set(roles or [])]
+
+
+@dataclass(frozen=True)
+class Receivers:
+    """Whom the hand-over picker of a task offers: `names` in order, of them `candidates` (who may also be
+    reassigned to it), and `note`, why the list is limited (None when it is not)."""
+
+    names: list[str]
+    candidates: set[str]
+    note: str | None = None
+
+
+def receivers(session: Session, actor: Actor, row: HumanTask) -> Receivers:
+    """Who `actor` may hand this task on to, by the rules `_hand_over` checks: the task's candidates (its
+    candidate users, the members of its groups) minus those separation of duties bars (`approvals.barred`);
+    anyone who works tasks may receive a delegation when the process has no such rule, and an admin may
+    also reassign to anyone then."""
+    everyone = colleagues(session)
+    in_groups = set(
+        session.scalars(
+            select(User.username).join(User.groups).where(Group.name.in_(sorted(set(row.candidate_groups))))
+        )
+    )
+    candidates = [n for n in everyone if n in in_groups or n in (row.candidate_users or [])]
+    offered = ", ".join([*(f"members of {g}" for g in row.candidate_groups), *(row.candidate_users or [])])
+    meta = meta_of(row.instance, row)
+    if has_duties(meta):
+        kept = [n for n in candidates if barred(session, meta, row.instance, row, n) is None]
+        left_out = [n for n in candidates if n not in kept]
+        note = (
+            f"Only the task's candidates ({offered or 'nobody'}) are listed: "
+            "this request is under separation of duties."
+        )
+        if left_out:
+            note += f" Not listed: {', '.join(left_out)}, whom its rules bar from deciding on it."
+        return Receivers(kept, set(kept), note)
+    if allowed(actor, "task.complete_any"):
+        return Receivers(everyone, set(everyone))
+    note = f"Reassign goes only to the task's candidates ({offered or 'nobody'}); the others may receive a delegation."
+    return Receivers(candidates + [n for n in everyone if n not in set(candidates)], set(candidates), note)
 
 
 def away_on(session: Session, today: date) -> dict[str, Away]:

@@ -90,6 +90,21 @@ def test_a_task_arrives_in_an_open_inbox_without_a_reload(live_server: LiveServe
     assert page.evaluate("document.getElementById('rows').dataset.arrived") == "no"  # same page, no reload
 
 
+def test_the_navigation_count_follows_the_inbox_refresh(live_server: LiveServer, page: Page):
+    """The count comes from the server with the rows (engine.tasks.inbox.counts), not from counting them: a
+    filter that hides the new task leaves the rows empty while the navigation says 1 open."""
+    sign_in(page, live_server, "alice")
+    page.goto(f"{live_server.url}/tasks?q=no-such-request")
+    expect(page.locator("#inbox-count")).to_have_text("0 open")
+    page.evaluate("document.getElementById('rows').dataset.arrived = 'no'")
+    start_intake(live_server, key="PRJ-COUNT")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator("#inbox-count")).to_have_text("1 open", timeout=10_000)
+    expect(page.locator("tbody#rows")).to_contain_text("Nothing waits for you")
+    assert page.locator("#inbox-count").count() == 1
+    assert page.evaluate("document.getElementById('rows').dataset.arrived") == "no"  # same page, no reload
+
+
 def test_a_reject_without_a_comment_is_refused_on_the_field(live_server: LiveServer, page: Page):
     start_intake(live_server, budget=10_000, key="PRJ-R")
     sign_in(page, live_server, "alice")

@@ -40,7 +40,7 @@ def test_a_delegate_completes_on_the_owners_behalf(app, browser_of):
     task_id = intake(app).open_tasks[0].id
     alice, erin = browser_of("alice"), browser_of("erin")
     page = alice.get(f"/tasks/{task_id}").get_data(as_text=True)
-    assert "Delegate or reassign" in page and '<option value="erin">' in page
+    assert "Delegate or reassign" in page and '<option value="erin" label="erin: delegation only">' in page
     token = csrf_of(alice, f"/tasks/{task_id}")
     done = alice.post(
         f"/tasks/{task_id}/delegate",

@@ -77,7 +77,10 @@ def test_person_pickers_say_who_is_away(app, browser_of, clock):
     page = alice.get(f"/tasks/{task_id}").get_data(as_text=True)
     until = (today + timedelta(days=2)).strftime("%d %b %Y")
     assert f'<li data-user="erin">erin is away until {until}: tasks for them go to dave.</li>' in page
-    assert f'<option value="erin" label="erin: away until {(today + timedelta(days=2)).strftime("%d %b")}">' in page
+    assert (
+        f'<option value="erin" label="erin: delegation only, away until {(today + timedelta(days=2)).strftime("%d %b")}">'
+        in page
+    )
     oof = alice.get("/account/out-of-office").get_data(as_text=True)
     assert f'<li data-user="erin">erin is away until {until}: tasks for them go to dave.</li>' in oof
     token = csrf_of(alice, "/account/out-of-office")
@@ -102,3 +105,11 @@ def test_the_inbox_names_processes_as_people_read_them(app, browser_of):
         assert '<td data-label="Process">Project intake</td>' in page
         assert '<td data-label="Process">project-intake</td>' not in page
     assert "Project intake" in alice.get(f"/tasks/{task_id}").get_data(as_text=True)
+
+
+def test_the_refreshed_rows_carry_the_navigations_count_from_the_server(app, browser_of):
+    intake(app)
+    partial = browser_of("alice").get("/tasks?partial=1&q=no-such-request").get_data(as_text=True)
+    assert "Nothing waits for you" in partial  # the filter hides the task; the navigation counts the whole inbox
+    expected = '<template id="inbox-count-next"><span class="nav-count" id="inbox-count">1<span class="sr-only"> open'
+    assert expected in partial

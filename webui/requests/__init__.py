@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from engine.core import bounds, outcomes
 from engine.core.errors import InvalidInput
-from engine.forms.components import form_fields
+from engine.forms.components import form_layout
 from engine.requester import attachments, watchers
 from engine.requester import portal as requests
 from webui.collaboration import attachment_from_form, comment_from_form, no_panel
@@ -138,7 +138,7 @@ def _render_start(
     form: requests.StartForm, values: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> ResponseReturnValue:
     return render_template(
-        "requests/start.html", form=form, fields=form_fields(form.schema), values=values, errors=errors
+        "requests/start.html", form=form, fields=form_layout(form.schema), values=values, errors=errors
     ), status
 
 

@@ -97,6 +97,15 @@
           rows.innerHTML = html;
           const count = rows.querySelector('[data-total]');
           if (count) document.getElementById('task-count').textContent = '(' + count.dataset.total + ')';
+          // the navigation's open/overdue count, as the server computed it with these rows (_inbox_count.html)
+          const next = rows.querySelector('template#inbox-count-next');
+          const current = document.getElementById('inbox-count');
+          if (next && current) {
+            const fresh = next.content.firstElementChild.cloneNode(true);
+            current.replaceWith(fresh);
+            const dot = document.querySelector('.menu-toggle .dot');
+            if (dot) dot.hidden = !fresh.querySelector('.overdue');
+          }
           document.dispatchEvent(new CustomEvent('inbox:rows'));
         }
       } catch (e) { /* offline for a moment: try again next time */ }

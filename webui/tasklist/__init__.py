@@ -13,7 +13,7 @@ from engine.core import bounds
 from engine.core.context import EngineContext
 from engine.core.errors import Conflict, Forbidden, FormDataInvalid, InvalidInput
 from engine.core.permissions import Actor
-from engine.forms.components import form_fields
+from engine.forms.components import form_fields, form_layout
 from engine.requester import portal as requests
 from engine.tasks import claims, completion
 from engine.tasks import collaboration as collaboration_service
@@ -108,7 +108,7 @@ def render_task(
     return render_template(
         "tasklist/task.html",
         c=context,
-        fields=form_fields(schema) if schema else [],
+        fields=form_layout(schema) if schema else [],
         values=values,
         errors=errors,
         now=engine_ctx().clock.now(),
