@@ -85,3 +85,42 @@ def test_the_shipped_decisions_pass_their_tests():
     tests = {d.key: len(d.model.top.tests) for d in parsed.decisions}
     assert tests["approval_tier"] >= 5 and tests["change_risk"] >= 5
     assert {d.model.language() for d in parsed.decisions} == {"feel"}
+
+
+def _clock(monkeypatch: pytest.MonkeyPatch, name: str, step: float) -> None:
+    """Make the test-table runner's `name` clock advance `step` seconds at every reading."""
+    from engine.dmn import testcases
+
+    now = [getattr(testcases, name)()]
+
+    def read() -> float:
+        now[0] += step
+        return now[0]
+
+    monkeypatch.setattr(testcases, name, read)
+
+
+def _six_rows():
+    tests = "".join(case_row(f"t{i}", {"budget": "50000"}, {"tier": "2"}) for i in range(6))
+    return ("tiers.dmn", dmn(table("tiers", ["budget"], ["tier"], TIERS, tests=tests)))
+
+
+def test_a_busy_machine_does_not_refuse_a_valid_table(monkeypatch: pytest.MonkeyPatch):
+    # each row seen to take a second of elapsed time (a stalled process), six rows against a 3 s limit: the
+    # budget counts this thread's CPU time, so the valid table is deployed (it was refused as out of time)
+    _clock(monkeypatch, "_wall", 1.0)
+    [decision] = deploy(_six_rows()).decisions
+    assert len(decision.model.top.tests) == 6
+
+
+def test_a_table_that_spends_its_cpu_budget_is_refused_at_the_row_it_reached(monkeypatch: pytest.MonkeyPatch):
+    _clock(monkeypatch, "_cpu", 1.0)  # each reading a second of CPU later: the budget is gone after two rows
+    problems = refused(_six_rows())
+    assert [p.element_id for p in problems] == ["t2", "t3", "t4", "t5"]
+    assert all("ran out of their time limit of 3 s" in p.message for p in problems)
+
+
+def test_elapsed_time_is_bounded_too(monkeypatch: pytest.MonkeyPatch):
+    _clock(monkeypatch, "_wall", 5.0)  # four times the limit (12 s) is passed at the third row
+    problems = refused(_six_rows())
+    assert [p.element_id for p in problems] == ["t2", "t3", "t4", "t5"]
