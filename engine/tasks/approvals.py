@@ -165,7 +165,12 @@ def barred(
 def delegation_chain(session: Session, row: HumanTask) -> list[str]:
     """Everyone the task was delegated through, in order (empty when it is not delegated): its owner, each
     delegate, whom a substitute stood in for, and whom an out-of-office substitute received the new task for
-    (`task_created` with `substitute_for`: the substitute works it on that person's behalf until they claim it)."""
+    (`task_created` with `substitute_for`: the substitute works it on that person's behalf until they claim it).
+
+    A task with neither owner nor assignee was delegated through nobody, and its events are not read (the
+    common case on the hot path: a group task completed by a candidate)."""
+    if not row.owner and not row.assignee:
+        return []
     chain: list[str | None] = []
     events = session.execute(
         select(Event.type, Event.data)
